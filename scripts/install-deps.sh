@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages angofs needs to build, test and benchmark.
+# Idempotent: skips apt entirely when every package is already present.
+set -euo pipefail
+PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+      libfuse3-dev fuse3 libcurl4-openssl-dev libjansson-dev libarchive-dev
+      libmicrohttpd-dev libsqlite3-dev sqlite3
+      python3 python3-pytest curl unzip zip jq time procps psmisc)
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]} (run as root to install)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

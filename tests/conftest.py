@@ -1,0 +1,281 @@
+"""Shared pytest fixtures: a real local hub (angofs-hub with a temp SQLite db on a
+free loopback port) and a real angofs mount against it.
+
+Everything started here is torn down even when a test fails: hubs are killed,
+mounts are unmounted (fusermount3 -u, then lazy -z as a last resort), temp dirs
+removed. Binaries come from $ANGOFS_BUILD (default ./build).
+
+Conventions other tests rely on:
+  hub.url            "http://127.0.0.1:PORT"   (API under hub.url + "/v2")
+  hub.key            the API key the hub accepts
+  hub.api(method, path, body=None, key=..., query=None) -> (status, json_or_text)
+  hub.stats()        GET /_admin/stats  (per-endpoint counters, request log)
+  hub.reset_stats()  POST /_admin/stats/reset
+  hub.fault(**spec)  POST /_admin/faults   (see tests/hub for the spec)
+  hub.clear_faults() DELETE /_admin/faults
+  hub.stop() / hub.start()   restart on the same port and db
+  mount.path         the mountpoint; mount.stop()/start() remount same cache
+"""
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("ANGOFS_BUILD", os.path.join(ROOT, "build"))
+HUB_BIN = os.path.join(BUILD, "contrib", "hub", "angofs-hub")
+ANGOFS_BIN = os.path.join(BUILD, "src", "angofs")
+API_KEY = "test-key-0123456789"
+
+_live_procs = []
+_live_mounts = []
+
+
+def _cleanup_all():
+    for path in list(_live_mounts):
+        _unmount(path)
+    for p in list(_live_procs):
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+atexit.register(_cleanup_all)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _unmount(path):
+    if not os.path.ismount(path):
+        if path in _live_mounts:
+            _live_mounts.remove(path)
+        return
+    for args in (["fusermount3", "-u", path], ["fusermount3", "-u", "-z", path]):
+        subprocess.run(args, stderr=subprocess.DEVNULL, timeout=30)
+        for _ in range(50):
+            if not os.path.ismount(path):
+                break
+            time.sleep(0.1)
+        if not os.path.ismount(path):
+            break
+    if path in _live_mounts:
+        _live_mounts.remove(path)
+
+
+class Hub:
+    def __init__(self, workdir, seeds=("demo",), extra_args=(), key=API_KEY):
+        self.workdir = workdir
+        self.db = os.path.join(workdir, "hub.db")
+        self.key = key
+        self.seeds = list(seeds)
+        self.extra_args = list(extra_args)
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = None
+        self.logpath = os.path.join(workdir, "hub.log")
+        self.start()
+
+    def start(self, timeout=120):
+        args = [HUB_BIN, "--db", self.db, "--listen", "127.0.0.1:%d" % self.port,
+                "--api-key", self.key]
+        for s in self.seeds:
+            args += ["--seed", s]
+        args += self.extra_args
+        self._log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+        _live_procs.append(self.proc)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("angofs-hub exited: %s" % self.log_text()[-2000:])
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("angofs-hub did not start listening")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc in _live_procs:
+            _live_procs.remove(self.proc)
+        self._log.close()
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stop()
+
+    def log_text(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def raw(self, method, path, body=None, headers=None, timeout=60):
+        """Plain HTTP request to hub.url + path. Returns (status, headers, bytes)."""
+        data = None
+        hdrs = dict(headers or {})
+        if body is not None:
+            data = body if isinstance(body, (bytes, bytearray)) else json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def api(self, method, path, body=None, key="default", query=None, timeout=120):
+        """Request to /v2 + path with the apikey header. Returns (status, parsed JSON or text)."""
+        if query:
+            path = path + "?" + urllib.parse.urlencode(query)
+        headers = {}
+        if key == "default":
+            key = self.key
+        if key is not None:
+            headers["apikey"] = key
+        status, _, raw = self.raw(method, "/v2" + path, body, headers, timeout)
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
+
+    def admin(self, method, path, body=None):
+        status, _, raw = self.raw(method, "/_admin" + path, body)
+        assert 200 <= status < 300, (status, raw[:500])
+        return json.loads(raw) if raw else None
+
+    def stats(self):
+        return self.admin("GET", "/stats")
+
+    def reset_stats(self):
+        return self.admin("POST", "/stats/reset")
+
+    def fault(self, **spec):
+        return self.admin("POST", "/faults", spec)
+
+    def clear_faults(self):
+        return self.admin("DELETE", "/faults")
+
+
+class Mount:
+    def __init__(self, hub, workdir, opts=(), env=None, name="mnt"):
+        self.hub = hub
+        self.path = os.path.join(workdir, name)
+        self.cache = os.path.join(workdir, name + "-cache")
+        self.logpath = os.path.join(workdir, name + ".log")
+        self.opts = list(opts)
+        self.env = dict(os.environ)
+        self.env["ANGO_API_KEY"] = hub.key
+        self.env.update(env or {})
+        self.proc = None
+        os.makedirs(self.path, exist_ok=True)
+        self.start()
+
+    def start(self, timeout=30):
+        args = [ANGOFS_BIN, self.path, "-f", "-o", "host=" + self.hub.url,
+                "-o", "cache_dir=" + self.cache]
+        for o in self.opts:
+            args += ["-o", o]
+        self._log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=self.env)
+        _live_procs.append(self.proc)
+        _live_mounts.append(self.path)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("angofs exited: %s" % self.log_text()[-3000:])
+            if os.path.ismount(self.path):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("angofs did not mount: %s" % self.log_text()[-3000:])
+
+    def stop(self):
+        _unmount(self.path)
+        if self.proc:
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            if self.proc in _live_procs:
+                _live_procs.remove(self.proc)
+        self._log.close()
+
+    def kill9(self):
+        """Kill the daemon hard (no clean unmount), then clear the dead mount."""
+        self.proc.kill()
+        self.proc.wait()
+        if self.proc in _live_procs:
+            _live_procs.remove(self.proc)
+        _unmount(self.path)
+        self._log.close()
+
+    def log_text(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+@pytest.fixture
+def workdir():
+    d = tempfile.mkdtemp(prefix="angofs-test-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def hub(workdir):
+    """A fresh hub seeded with the demo data, per test."""
+    h = Hub(workdir)
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def mount(hub, workdir):
+    """angofs mounted against `hub`, per test."""
+    m = Mount(hub, workdir)
+    yield m
+    m.stop()
+
+
+@pytest.fixture(scope="module")
+def module_workdir():
+    d = tempfile.mkdtemp(prefix="angofs-test-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def module_hub(module_workdir):
+    """One demo hub shared by a module's read-only tests."""
+    h = Hub(module_workdir)
+    yield h
+    h.stop()
