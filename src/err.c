@@ -13,6 +13,8 @@ void ao_err_clear(struct ao_err *e)
 	if (!e)
 		return;
 	e->code = 0;
+	e->http_status = 0;
+	e->transient = 0;
 	e->msg[0] = '\0';
 }
 
@@ -22,6 +24,8 @@ int ao_errf(struct ao_err *e, int errnum, const char *fmt, ...)
 
 	if (e) {
 		e->code = errnum;
+		e->http_status = 0;
+		e->transient = 0;
 		va_start(ap, fmt);
 		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 		va_end(ap);

@@ -1,0 +1,66 @@
+/*
+ * hub.h - the hub client: the only code that speaks HTTP to Ango Hub.
+ *
+ * A small interface over libcurl so the core and the write side never see curl.
+ * Thread-safe: any FUSE worker thread may call it at once (connections are
+ * pooled and kept alive). Every call has a timeout and a bounded retry loop:
+ * network errors, 5xx and 429 are retried with exponential backoff (429 honours
+ * Retry-After); when retries run out the call fails with err->transient = 1.
+ *
+ * Errno mapping (return value, also err->code; err->http_status keeps the status):
+ *   400 -> EINVAL, 401/403 -> EACCES, 404 -> ENOENT, 413 -> EFBIG,
+ *   429/503 after retries -> EAGAIN, other 5xx -> EIO, timeout -> ETIMEDOUT,
+ *   refused/unreachable -> ECONNREFUSED/EHOSTUNREACH, bad JSON envelope -> EPROTO.
+ * err->msg carries the hub's own message (envelope "message", "error.message").
+ *
+ * The API key is sent only as the `apikey` header to the configured host, never
+ * to an export download URL (or any redirect), and never logged.
+ */
+#ifndef ANGOFS_HUB_H
+#define ANGOFS_HUB_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "angofs/err.h"
+
+struct hub_cfg {
+	const char *base_url;	   /* "https://imeritapi.ango.ai" or ".../v2"; "/v2" added if absent */
+	const char *api_key;	   /* copied; never logged */
+	long connect_timeout_ms;   /* default 10000 */
+	long request_timeout_ms;   /* one API request, default 600000 (exports are slow) */
+	long stall_timeout_s;	   /* abort a transfer below 1 byte/s for this long, default 60 */
+	int max_attempts;	   /* per call, including the first; default 5 */
+	long max_retry_total_ms;   /* bound on all waiting between attempts, default 60000 */
+	int rate_per_minute;	   /* client-side token bucket; 0 = off */
+};
+
+struct hub;
+
+struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err);
+void hub_free(struct hub *h);
+
+/* GET {base}/v2{path_and_query}. On success *data is the envelope's "data"
+ * member (new reference; the whole body if it has no "data"). */
+int hub_get(struct hub *h, const char *path_and_query, json_t **data, struct ao_err *err);
+
+/* POST a JSON body (Content-Type: application/json). */
+int hub_post(struct hub *h, const char *path_and_query, json_t *body, json_t **data,
+	     struct ao_err *err);
+
+/* POST an already serialized JSON body (large label chunks). */
+int hub_post_raw(struct hub *h, const char *path_and_query, const char *body, size_t len,
+		 json_t **data, struct ao_err *err);
+
+/* Percent-escape one query value or path segment. malloc'd; NULL on ENOMEM. */
+char *hub_escape(const char *s);
+
+/* Stream an absolute URL (an export's pre-signed exportPath) into sink without
+ * the API key. sink returns 0 to go on or -errno to abort. progress may be NULL;
+ * total is -1 while unknown. */
+typedef int (*hub_sink_fn)(void *ud, const void *buf, size_t len);
+typedef void (*hub_progress_fn)(void *ud, long long done, long long total);
+int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_fn progress,
+		 void *ud, struct ao_err *err);
+
+#endif
