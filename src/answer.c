@@ -1,0 +1,134 @@
+/*
+ * answer.c - answer.json -> annotate request body (see answer.h).
+ *
+ * Design: the text goes through the same splitter as drop-box files, so binary
+ * junk, invalid UTF-8 and syntax errors get the same line/column messages; it
+ * must hold exactly one object. The stored-answer key "tools" becomes the
+ * annotate key "objects" (element shapes are identical), so what `cat` shows can
+ * be written back unchanged. Missing lists become [] (the hub replaces the
+ * stored answer wholesale, as the SDK's overwrite mode does).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer.h"
+#include "labels_parse.h"
+
+struct one {
+	json_t *obj;
+	long n;
+};
+
+static int take(void *ud, json_t *item, const struct lp_pos *pos, struct ao_err *err)
+{
+	struct one *o = ud;
+
+	if (o->n++ == 0)
+		o->obj = json_incref(item);
+	else
+		return ao_errf(err, EINVAL,
+			       "line %ld, column %ld: answer.json must hold one JSON object; a "
+			       "second value starts here",
+			       pos->line, pos->col);
+	return 0;
+}
+
+char *answer_path(const char *task_id, int next_stage)
+{
+	char *p = NULL;
+	size_t i, n = strlen(task_id);
+	char *esc = malloc(n * 3 + 1), *q = esc;
+
+	if (!esc)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)task_id[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~')
+			*q++ = (char)c;
+		else
+			q += sprintf(q, "%%%02X", c);
+	}
+	*q = '\0';
+	if (asprintf(&p, "/annotate/%s?nextStage=%s", esc, next_stage ? "true" : "false") < 0)
+		p = NULL;
+	free(esc);
+	return p;
+}
+
+int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,
+		   struct sc_report *rep, struct ao_err *err)
+{
+	static const char *const lists[] = {"objects", "classifications", "relations"};
+	static const char *const extra[] = {"brushDataUrl", "medicalBrushDataUrl", "duration"};
+	struct sc_report local;
+	struct one o = {NULL, 0};
+	json_t *a, *ans, *out;
+	size_t i;
+	long n;
+	int r = 0;
+
+	*body = NULL;
+	n = lp_parse_mem(buf, len, NULL, take, &o, NULL, err);
+	if (n < 0) {
+		json_decref(o.obj);
+		if (strstr(err->msg, "empty file"))
+			return ao_errf(err, EINVAL,
+				       "empty answer.json: write an answer object such as "
+				       "{\"tools\": [], \"classifications\": [], \"relations\": []}");
+		ao_err_prefix(err, "answer.json");
+		return (int)n;
+	}
+	if (!rep) {
+		sc_report_init(&local);
+		rep = &local;
+	}
+	a = json_object_get(o.obj, "answer");
+	if (a && !json_is_object(a)) {
+		r = ao_errf(err, EINVAL, "answer.json: \"answer\" must be an object");
+		goto out;
+	}
+	ans = json_deep_copy(a ? a : o.obj);
+	if (!ans) {
+		r = ao_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (json_object_get(ans, "tools")) {
+		if (json_object_get(ans, "objects")) {
+			json_decref(ans);
+			r = ao_errf(err, EINVAL,
+				    "answer.json has both \"tools\" and \"objects\"; use one (cat "
+				    "shows \"tools\", the SDK sends \"objects\": they mean the same)");
+			goto out;
+		}
+		json_object_set(ans, "objects", json_object_get(ans, "tools"));
+		json_object_del(ans, "tools");
+	}
+	for (i = 0; i < 3; i++)
+		if (!json_object_get(ans, lists[i]))
+			json_object_set_new(ans, lists[i], json_array());
+	schema_check_answer(s, ans, 0, "answer.json", rep);
+	if (rep->count) {
+		char sum[AO_ERR_MSG_MAX];
+
+		sc_report_summary(rep, sum, sizeof(sum));
+		json_decref(ans);
+		r = ao_errf(err, EINVAL, "%s", sum);
+		goto out;
+	}
+	out = json_object();
+	json_object_set_new(out, "answer", ans);
+	if (a)
+		for (i = 0; i < 3; i++)
+			if (json_object_get(o.obj, extra[i]))
+				json_object_set(out, extra[i], json_object_get(o.obj, extra[i]));
+	*body = out;
+out:
+	if (rep == &local)
+		sc_report_free(&local);
+	json_decref(o.obj);
+	return r;
+}

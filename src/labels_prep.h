@@ -1,0 +1,55 @@
+/*
+ * labels_prep.h - turn a file dropped into labels/ or attachments/ into
+ * validated, normalized items ready to send, split into bounded chunks.
+ *
+ * Input: the spooled bytes (any form labels_parse.h accepts, plus Ango export
+ * records for labels). Output: one compact JSON item per line in an items file
+ * and a chunk plan (byte ranges of that file, each <= max_items items and
+ * <= max_bytes) that remembers which items and source lines each chunk holds,
+ * so a refused chunk can be reported precisely. Nothing is sent here.
+ */
+#ifndef ANGOFS_LABELS_PREP_H
+#define ANGOFS_LABELS_PREP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "angofs/err.h"
+#include "labels_parse.h"
+#include "schema.h"
+
+enum drop_kind { DK_LABELS, DK_ATTACHMENTS };
+
+struct prep_chunk {
+	long first, count;	      /* items [first, first+count), 0-based */
+	long line_first, line_last; /* source lines where those items start */
+	off_t off;		      /* byte range in the items file */
+	size_t len;
+};
+
+struct prep_result {
+	long items;
+	enum lp_form form;
+	long export_records; /* items converted from the Ango export format */
+	struct prep_chunk *chunks;
+	size_t nchunks;
+	struct sc_report rep; /* problems; rep.count > 0 means refused */
+};
+
+#define PREP_MAX_ITEMS 1000
+#define PREP_MAX_BYTES (8L << 20)
+
+/* Parse in_fd (from offset 0), check every item (schema may be NULL for
+ * attachments), write normalized items to out_fd. Returns 0 when every item is
+ * fine; -EINVAL (with err->msg = first problem + count, res->rep = all) when
+ * the input is refused; other -errno on I/O errors. */
+int labels_prepare(int in_fd, int out_fd, enum drop_kind kind, struct schema *s, long max_items,
+		   size_t max_bytes, struct prep_result *res, struct ao_err *err);
+void prep_result_free(struct prep_result *res);
+
+/* The request body for one chunk: {"project":id,"jsonContent"|"attachments":[..]}.
+ * *body is malloc'd. */
+int labels_chunk_body(int items_fd, const struct prep_chunk *c, const char *project_id,
+		      enum drop_kind kind, char **body, size_t *len, struct ao_err *err);
+
+#endif
