@@ -1,0 +1,238 @@
+/*
+ * download.c - GET /download/<token>/<name>.zip: serve a finished export the
+ * way a storage service serves a pre-signed URL.
+ *
+ * No API key is needed (or looked at); an unknown, mismatched or expired token
+ * gets 403 with an S3-like XML error body. A plain download is handed to
+ * libmicrohttpd as a file descriptor (MHD_create_response_from_fd64: streamed
+ * by the library, nothing held in memory). When a download fault is active
+ * the bytes go through a reader callback instead, which can stall after K
+ * bytes (blocking this connection's own thread until the faults are cleared,
+ * the server stops, or 10 minutes pass), drop the connection after K bytes,
+ * or flip bytes so the zip is corrupt (in the middle of the data and in the
+ * end-of-central-directory record, so both streaming and central-directory
+ * readers fail). A single "Range: bytes=A-[B]" is honoured (206).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hubd.h"
+
+#define STALL_MAX_MS (10L * 60 * 1000)
+
+struct dl {
+	int fd;
+	uint64_t start; /* range start: file offset of stream position 0 */
+	uint64_t size;	/* whole file size */
+	long long stall_after, drop_after;
+	int corrupt, stalled;
+	unsigned gen;
+	long long *bytes_out;
+};
+
+static void xml_error(struct reply *out, int status, const char *code, const char *msg)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s"
+		 "</Message></Error>\n",
+		 code, msg);
+	reply_text(out, status, "application/xml", body);
+}
+
+static int in_corrupt(const struct dl *d, uint64_t off)
+{
+	uint64_t mid = d->size / 2;
+
+	return (off >= mid && off < mid + 64) || (d->size >= 22 && off >= d->size - 22);
+}
+
+static ssize_t dl_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct dl *d = cls;
+	uint64_t off = d->start + pos, end = d->size;
+	ssize_t n;
+
+	if (off >= d->size)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (d->drop_after >= 0) {
+		if (pos >= (uint64_t)d->drop_after)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (d->start + (uint64_t)d->drop_after < end)
+			end = d->start + (uint64_t)d->drop_after;
+	}
+	if (d->stall_after >= 0 && !d->stalled) {
+		if (pos >= (uint64_t)d->stall_after) {
+			long waited = 0;
+
+			while (!g_stopping && fault_active(d->gen) && waited < STALL_MAX_MS) {
+				sleep_ms_interruptible(50);
+				waited += 50;
+			}
+			d->stalled = 1;
+			if (g_stopping || waited >= STALL_MAX_MS)
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+		} else if (d->start + (uint64_t)d->stall_after < end) {
+			end = d->start + (uint64_t)d->stall_after;
+		}
+	}
+	if (max > end - off)
+		max = (size_t)(end - off);
+	n = pread(d->fd, buf, max, (off_t)off);
+	if (n <= 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (d->corrupt)
+		for (ssize_t i = 0; i < n; i++)
+			if (in_corrupt(d, off + (uint64_t)i))
+				buf[i] ^= (char)0x5a;
+	*d->bytes_out += n;
+	return n;
+}
+
+static void dl_free(void *cls)
+{
+	struct dl *d = cls;
+
+	close(d->fd);
+	free(d);
+}
+
+/* Parse "bytes=A-" or "bytes=A-B"; 0 ok, 1 none, -1 unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
+{
+	unsigned long long x, y;
+	char dash;
+	int n = 0;
+
+	if (!h)
+		return 1;
+	if (sscanf(h, "bytes=%llu%c%n", &x, &dash, &n) != 2 || dash != '-')
+		return 1; /* suffix ranges / multiple ranges: serve the whole file */
+	h += n;
+	if (!*h) {
+		y = size ? size - 1 : 0;
+	} else if (sscanf(h, "%llu", &y) != 1 || strchr(h, ',')) {
+		return 1;
+	}
+	if (x >= size || y < x)
+		return -1;
+	if (y >= size)
+		y = size - 1;
+	*a = x;
+	*b = y;
+	return 0;
+}
+
+void route_download(struct req *r, struct reply *out, struct fault_hit *hit, long long *bytes_out)
+{
+	const char *p = r->path + strlen("/download/"), *slash = strchr(p, '/');
+	char token[80], *path = NULL, *name = NULL, range_hdr[96];
+	int64_t expires = 0;
+	uint64_t a = 0, b = 0;
+	struct MHD_Response *resp;
+	struct stat sb;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int fd, rng;
+
+	if (!slash || (size_t)(slash - p) >= sizeof(token)) {
+		xml_error(out, 403, "AccessDenied", "Invalid download link");
+		return;
+	}
+	memcpy(token, p, (size_t)(slash - p));
+	token[slash - p] = 0;
+	db = db_acquire();
+	st = db_prep(db, "SELECT path, name, expires_ms FROM exports WHERE token = ?");
+	if (st) {
+		sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			path = strdup((const char *)sqlite3_column_text(st, 0));
+			name = strdup((const char *)sqlite3_column_text(st, 1));
+			expires = sqlite3_column_int64(st, 2);
+		}
+		sqlite3_finalize(st);
+	}
+	db_release(db);
+	if (!path || !name || strcmp(slash + 1, name)) {
+		xml_error(out, 403, "AccessDenied", "Invalid or unknown download link");
+		goto out;
+	}
+	if (now_ms() >= expires) {
+		xml_error(out, 403, "AccessDenied", "Request has expired");
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		if (fd >= 0)
+			close(fd);
+		xml_error(out, 404, "NoSuchKey", "The specified key does not exist.");
+		goto out;
+	}
+	rng = parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
+			  (uint64_t)sb.st_size, &a, &b);
+	if (rng < 0) {
+		close(fd);
+		xml_error(out, 416, "InvalidRange", "The requested range is not satisfiable");
+		goto out;
+	}
+	if (rng > 0) {
+		a = 0;
+		b = sb.st_size ? (uint64_t)sb.st_size - 1 : 0;
+	}
+	if (hit->stall_after < 0 && hit->drop_after < 0 && !hit->corrupt) {
+		resp = MHD_create_response_from_fd_at_offset64(sb.st_size ? b - a + 1 : 0, fd,
+							       (uint64_t)a);
+		out->bytes_hint = sb.st_size ? (long long)(b - a + 1) : 0;
+	} else {
+		struct dl *d = calloc(1, sizeof(*d));
+
+		if (!d) {
+			close(fd);
+			xml_error(out, 500, "InternalError", "out of memory");
+			goto out;
+		}
+		d->fd = fd;
+		d->start = a;
+		d->size = (uint64_t)sb.st_size;
+		if (rng == 0)
+			d->size = b + 1;
+		d->stall_after = hit->stall_after;
+		d->drop_after = hit->drop_after;
+		d->corrupt = hit->corrupt;
+		d->gen = hit->stall_id;
+		d->bytes_out = bytes_out;
+		resp = MHD_create_response_from_callback(d->size - a, 64 * 1024, dl_read, d,
+							 dl_free);
+		if (!resp)
+			dl_free(d);
+	}
+	if (!resp) {
+		xml_error(out, 500, "InternalError", "cannot create response");
+		goto out;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/zip");
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	{
+		char cd[300];
+
+		snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"", name);
+		MHD_add_response_header(resp, "Content-Disposition", cd);
+	}
+	if (rng == 0) {
+		snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%lld",
+			 (unsigned long long)a, (unsigned long long)b, (long long)sb.st_size);
+		MHD_add_response_header(resp, "Content-Range", range_hdr);
+	}
+	out->mhd_resp = resp;
+	out->status = rng == 0 ? 206 : 200;
+out:
+	free(path);
+	free(name);
+}

@@ -1,0 +1,477 @@
+/*
+ * export.c - GET /export: build an export from the database and hand out a
+ * pre-signed-style download link.
+ *
+ * The export is written while the SQLite cursor walks the matching tasks:
+ * each row becomes one record (hub-api.md §6.1/§6.2), serialized and pushed
+ * through a 256 KiB buffer into a libarchive zip writer with ONE member
+ * (export.json: a top-level array; export.ndjson: one record per line). The
+ * member size is not known up front, so libarchive writes a streaming entry
+ * (data descriptor). Memory stays bounded whatever the project size. The zip
+ * lands under <db>.exports/<token>.zip (written as .part, then renamed), and
+ * the token (random, 48 hex digits) is recorded with its expiry in the exports
+ * table; download.c serves it.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "filters.h"
+
+#define WBUF (256 * 1024)
+
+struct writer {
+	struct archive *a;
+	char *buf;
+	size_t len;
+	int failed;
+	long long records;
+};
+
+static void w_flush(struct writer *w)
+{
+	if (w->len && !w->failed && archive_write_data(w->a, w->buf, w->len) < 0)
+		w->failed = 1;
+	w->len = 0;
+}
+
+static void w_put(struct writer *w, const char *s, size_t n)
+{
+	if (w->len + n > WBUF)
+		w_flush(w);
+	if (n > WBUF) {
+		if (!w->failed && archive_write_data(w->a, s, n) < 0)
+			w->failed = 1;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+static int w_dump_cb(const char *s, size_t n, void *ud)
+{
+	w_put(ud, s, n);
+	return 0;
+}
+
+struct exp_opts {
+	int json; /* 1 = json array, 0 = ndjson */
+	int issues;
+	int meta, history, idle_blur;
+};
+
+static void w_record(struct writer *w, struct exp_opts *o, json_t *rec)
+{
+	if (o->json)
+		w_put(w, w->records ? ",\n" : "\n", w->records ? 2 : 1);
+	json_dump_callback(rec, w_dump_cb, w, JSON_COMPACT);
+	if (!o->json)
+		w_put(w, "\n", 1);
+	w->records++;
+}
+
+/* Remove annotation "metadata" blocks from tools and their nested classifications. */
+static void strip_metadata(json_t *list)
+{
+	json_t *it;
+	size_t i;
+
+	json_array_foreach(list, i, it) {
+		json_object_del(it, "metadata");
+		if (json_object_get(it, "classifications"))
+			strip_metadata(json_object_get(it, "classifications"));
+	}
+}
+
+static void add_answer(json_t *task, const char *ans, struct exp_opts *o)
+{
+	json_t *a = ans ? json_loads(ans, 0, NULL) : NULL;
+	static const char *keys[] = {"tools", "classifications", "relations"};
+
+	for (int i = 0; i < 3; i++) {
+		json_t *v = a ? json_object_get(a, keys[i]) : NULL;
+
+		if (!json_is_array(v))
+			v = NULL;
+		if (v && !o->meta)
+			strip_metadata(v);
+		json_object_set_new(task, keys[i], v ? json_incref(v) : json_array());
+	}
+	json_decref(a);
+}
+
+static json_t *stage_history(sqlite3_stmt *hs, int64_t seq, json_t *pdoc, struct exp_opts *o)
+{
+	json_t *arr = json_array();
+	char tb[32];
+
+	sqlite3_reset(hs);
+	sqlite3_bind_int64(hs, 1, seq);
+	while (sqlite3_step(hs) == SQLITE_ROW) {
+		const char *sid = (const char *)sqlite3_column_text(hs, 0);
+		json_t *snap = json_object();
+
+		json_object_set_new(snap, "stage", json_string(stage_name(pdoc, sid)));
+		json_object_set_new(snap, "stageId", json_string(sid));
+		json_object_set_new(snap, "duration", json_integer(sqlite3_column_int64(hs, 1)));
+		fmt_iso(sqlite3_column_int64(hs, 2), tb);
+		json_object_set_new(snap, "completedAt", json_string(tb));
+		if (sqlite3_column_text(hs, 3))
+			json_object_set_new(snap, "completedBy",
+					    json_string((const char *)sqlite3_column_text(hs, 3)));
+		add_answer(snap, (const char *)sqlite3_column_text(hs, 4), o);
+		json_array_append_new(arr, snap);
+	}
+	return arr;
+}
+
+static json_t *batch_names(json_t *pdoc, const char *batches_json)
+{
+	json_t *ids = batches_json ? json_loads(batches_json, 0, NULL) : NULL, *out = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(ids, i, v) {
+		const char *n = json_is_string(v) ? project_batch_name(pdoc, json_string_value(v))
+						  : NULL;
+		json_array_append_new(out, n ? json_string(n) : json_null());
+	}
+	json_decref(ids);
+	return out;
+}
+
+static int write_tasks(sqlite3 *db, struct writer *w, struct exp_opts *o, struct task_filter *f,
+		       json_t *pdoc, char *err, size_t errlen)
+{
+	char where[4096], *sql = NULL, tb[32];
+	sqlite3_stmt *st, *hs = NULL;
+	int rc = 0, step;
+
+	task_filter_where(f, where, sizeof(where));
+	if (asprintf(&sql,
+		     "SELECT " TASK_COLS " FROM tasks t JOIN assets a ON a.id = t.asset_id%s "
+		     "ORDER BY t.seq",
+		     where) < 0)
+		return -ENOMEM;
+	st = db_prep(db, sql);
+	free(sql);
+	if (o->history)
+		hs = db_prep(db, "SELECT stage_id, duration_ms, completed_ms, completed_by, answer "
+				 "FROM stage_history WHERE task_seq = ? ORDER BY idx");
+	if (!st || (o->history && !hs)) {
+		sqlite3_finalize(st);
+		snprintf(err, errlen, "database error preparing the export query");
+		return -EIO;
+	}
+	task_filter_bind(f, st);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && !w->failed && !g_stopping) {
+		const char *sid = (const char *)sqlite3_column_text(st, 3);
+		const char *md = (const char *)sqlite3_column_text(st, 18);
+		json_t *rec = json_object(), *task = json_object(), *m;
+
+		json_object_set_new(rec, "asset",
+				    json_string((const char *)sqlite3_column_text(st, 16)));
+		json_object_set_new(rec, "externalId",
+				    json_string((const char *)sqlite3_column_text(st, 15)));
+		m = md ? json_loads(md, 0, NULL) : NULL;
+		json_object_set_new(rec, "metadata", m ? m : json_object());
+		json_object_set_new(rec, "batches",
+				    batch_names(pdoc, (const char *)sqlite3_column_text(st, 17)));
+		json_object_set_new(task, "taskId",
+				    json_string((const char *)sqlite3_column_text(st, 0)));
+		json_object_set_new(task, "stage", json_string(stage_name(pdoc, sid)));
+		json_object_set_new(task, "stageId", json_string(sid));
+		fmt_iso(sqlite3_column_int64(st, 7), tb);
+		json_object_set_new(task, "updatedAt", json_string(tb));
+		json_object_set_new(task, "updatedBy",
+				    sqlite3_column_text(st, 8)
+					    ? json_string((const char *)sqlite3_column_text(st, 8))
+					    : json_null());
+		add_answer(task, (const char *)sqlite3_column_text(st, 5), o);
+		json_object_set_new(task, "totalDuration",
+				    json_integer(sqlite3_column_int64(st, 11)));
+		if (o->idle_blur) {
+			json_object_set_new(task, "idleDuration", json_integer(0));
+			json_object_set_new(task, "blurDuration", json_integer(0));
+		}
+		if (o->history)
+			json_object_set_new(task, "stageHistory",
+					    stage_history(hs, sqlite3_column_int64(st, 19), pdoc, o));
+		json_object_set_new(rec, "task", task);
+		w_record(w, o, rec);
+		json_decref(rec);
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		snprintf(err, errlen, "database error during export: %s", sqlite3_errmsg(db));
+		rc = -EIO;
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(hs);
+	return rc;
+}
+
+static int write_issues(sqlite3 *db, struct writer *w, struct exp_opts *o, struct task_filter *f,
+			json_t *pdoc, char *err, size_t errlen)
+{
+	char where[4096], *sql = NULL, tb[32];
+	sqlite3_stmt *st;
+	int step, rc = 0;
+
+	task_filter_where(f, where, sizeof(where));
+	if (asprintf(&sql,
+		     "SELECT i.id, i.task_id, a.external_id, a.url, i.content, i.status, "
+		     "i.created_by, i.created_ms, i.position, t.stage_id FROM issues i JOIN tasks t "
+		     "ON t.id = i.task_id JOIN assets a ON a.id = t.asset_id%s ORDER BY i.seq",
+		     where) < 0)
+		return -ENOMEM;
+	st = db_prep(db, sql);
+	free(sql);
+	if (!st) {
+		snprintf(err, errlen, "database error preparing the issue export");
+		return -EIO;
+	}
+	task_filter_bind(f, st);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && !w->failed) {
+		const char *pos = (const char *)sqlite3_column_text(st, 8);
+		const char *sid = (const char *)sqlite3_column_text(st, 9);
+		json_t *rec = json_object(), *pj = pos ? json_loads(pos, 0, NULL) : NULL;
+
+#define COLS(i) json_string((const char *)sqlite3_column_text(st, i))
+		json_object_set_new(rec, "issueId", COLS(0));
+		json_object_set_new(rec, "taskId", COLS(1));
+		json_object_set_new(rec, "externalId", COLS(2));
+		json_object_set_new(rec, "asset", COLS(3));
+		json_object_set_new(rec, "content", COLS(4));
+		json_object_set_new(rec, "status", COLS(5));
+		json_object_set_new(rec, "createdBy", COLS(6));
+#undef COLS
+		fmt_iso(sqlite3_column_int64(st, 7), tb);
+		json_object_set_new(rec, "createdAt", json_string(tb));
+		json_object_set_new(rec, "stage", json_string(stage_name(pdoc, sid)));
+		json_object_set_new(rec, "stageId", json_string(sid));
+		if (pj)
+			json_object_set_new(rec, "position", pj);
+		w_record(w, o, rec);
+		json_decref(rec);
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		snprintf(err, errlen, "database error during export: %s", sqlite3_errmsg(db));
+		rc = -EIO;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The export's "filters" parameter: {"_id": id | {"$in": [...]}, "assignee": s,
+ * "externalId": s | {"$regex": "^literal-prefix"}}. */
+static int parse_export_filters(const char *s, struct task_filter *f, json_t **keep, char *err,
+				size_t errlen)
+{
+	json_error_t je;
+	json_t *o = json_loads(s, 0, &je), *v, *in;
+	const char *k;
+
+	*keep = o;
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "Invalid filters: expected a JSON object");
+		return -EINVAL;
+	}
+	json_object_foreach(o, k, v) {
+		if (!strcmp(k, "_id")) {
+			in = json_is_string(v) ? NULL : json_object_get(v, "$in");
+			f->task_ids = json_is_string(v) ? json_pack("[O]", v) : json_incref(in);
+			if (!json_is_array(f->task_ids)) {
+				snprintf(err, errlen, "Invalid filters._id: use an id or {\"$in\": [ids]}");
+				return -EINVAL;
+			}
+		} else if (!strcmp(k, "assignee") && json_is_string(v)) {
+			f->assignee = json_string_value(v);
+		} else if (!strcmp(k, "externalId")) {
+			const char *re = json_string_value(json_object_get(v, "$regex"));
+
+			if (json_is_string(v)) {
+				f->ext_exact = json_string_value(v);
+			} else if (re && re[0] == '^' && !strpbrk(re + 1, ".*+?()[]{}|\\$")) {
+				f->ext_prefix = re + 1;
+			} else {
+				snprintf(err, errlen,
+					 "Invalid filters.externalId: only a string or {\"$regex\": "
+					 "\"^prefix\"} is supported");
+				return -EINVAL;
+			}
+		} else {
+			snprintf(err, errlen, "Unsupported filters key: %s (use _id, assignee, externalId)",
+				 k);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int bool_arg(struct req *r, struct reply *out, const char *name, int *v)
+{
+	if (parse_bool(req_arg(r, name), 0, v) < 0) {
+		reply_fail(out, 400, "Invalid %s: %s (use true or false)", name, req_arg(r, name));
+		return -1;
+	}
+	return 0;
+}
+
+void route_export(struct req *r, struct reply *out)
+{
+	const char *pid = req_arg(r, "project"), *type = req_arg(r, "type"),
+		   *format = req_arg(r, "format"), *filters = req_arg(r, "filters");
+	struct task_filter f = {0};
+	struct task_filter_args fa = {0};
+	struct exp_opts o = {0};
+	struct writer w = {0};
+	struct archive_entry *e = NULL;
+	json_t *doc = NULL, *fkeep = NULL;
+	char err[512], token[64], path[4200], part[4300], name[128], url[512], tb[32];
+	int dummy, rc = -1;
+	int64_t now = now_ms();
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st;
+
+	if (!type || !*type || !strcmp(type, "task"))
+		o.issues = 0;
+	else if (!strcmp(type, "issue"))
+		o.issues = 1;
+	else
+		{
+		reply_fail(out, 400, "Invalid type: %s (use task or issue)", type);
+		return;
+	}
+	if (!format || !*format || !strcmp(format, "json"))
+		o.json = 1;
+	else if (!strcmp(format, "ndjson"))
+		o.json = 0;
+	else
+		{
+		reply_fail(out, 400, "Invalid format: %s (use json or ndjson)", format);
+		return;
+	}
+	if (bool_arg(r, out, "includeMetadata", &o.meta) < 0 ||
+	    bool_arg(r, out, "includeHistory", &o.history) < 0 ||
+	    bool_arg(r, out, "includeIdleBlurDurations", &o.idle_blur) < 0 ||
+	    bool_arg(r, out, "includeOnlyKeyFrames", &dummy) < 0 ||
+	    bool_arg(r, out, "sendEmail", &dummy) < 0 || bool_arg(r, out, "doNotNotify", &dummy) < 0 ||
+	    bool_arg(r, out, "includeAssets", &dummy) < 0)
+		return;
+	db = db_acquire();
+	if (load_project_checked(db, r, out, pid, &doc) < 0)
+		goto out;
+	fa.project = pid;
+	fa.stage = req_arg(r, "stage");
+	fa.batches = req_arg(r, "batches");
+	fa.status = req_arg(r, "status");
+	fa.task_types = req_arg(r, "taskTypes");
+	fa.updated_at = req_arg(r, "updatedAt");
+	fa.created_at = req_arg(r, "createdAt");
+	if (task_filter_parse(&f, doc, &fa, err, sizeof(err)) < 0 ||
+	    (filters && *filters && parse_export_filters(filters, &f, &fkeep, err, sizeof(err)) < 0)) {
+		reply_fail(out, 400, "%s", err);
+		goto out;
+	}
+	exports_sweep(db);
+	random_hex(token, 24);
+	snprintf(path, sizeof(path), "%s/%s.zip", g_exports_dir, token);
+	snprintf(part, sizeof(part), "%s.part", path);
+	snprintf(name, sizeof(name), "%s-%s-%lld.zip", o.issues ? "issues" : "export", pid,
+		 (long long)now);
+	w.buf = malloc(WBUF);
+	w.a = archive_write_new();
+	if (!w.buf || !w.a || archive_write_set_format_zip(w.a) != ARCHIVE_OK) {
+		reply_fail(out, 500, "cannot start the export archive");
+		goto out;
+	}
+	archive_write_set_options(w.a, "zip:compression-level=1"); /* speed; optional */
+	if (archive_write_open_filename(w.a, part) != ARCHIVE_OK) {
+		reply_fail(out, 500, "cannot write export file: %s", archive_error_string(w.a));
+		goto out;
+	}
+	e = archive_entry_new();
+	archive_entry_set_pathname(e, o.json ? (o.issues ? "issues.json" : "export.json")
+					     : (o.issues ? "issues.ndjson" : "export.ndjson"));
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_mtime(e, (time_t)(now / 1000), 0);
+	if (archive_write_header(w.a, e) != ARCHIVE_OK) {
+		reply_fail(out, 500, "cannot write export header: %s", archive_error_string(w.a));
+		goto out;
+	}
+	if (o.json)
+		w_put(&w, "[", 1);
+	rc = o.issues ? write_issues(db, &w, &o, &f, doc, err, sizeof(err))
+		      : write_tasks(db, &w, &o, &f, doc, err, sizeof(err));
+	if (o.json)
+		w_put(&w, w.records ? "\n]\n" : "]\n", w.records ? 3 : 2);
+	w_flush(&w);
+	if (rc < 0 || w.failed || archive_write_finish_entry(w.a) != ARCHIVE_OK ||
+	    archive_write_close(w.a) != ARCHIVE_OK) {
+		if (rc >= 0)
+			snprintf(err, sizeof(err), "writing the export failed: %s",
+				 archive_error_string(w.a) ? archive_error_string(w.a) : "?");
+		reply_fail(out, 500, "%s", err);
+		rc = -1;
+		goto out;
+	}
+	if (rename(part, path) < 0) {
+		reply_fail(out, 500, "cannot finish export file: %s", strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	st = db_prep(db, "INSERT INTO exports(token, path, name, project_id, created_ms, expires_ms) "
+			 "VALUES(?, ?, ?, ?, ?, ?)");
+	if (!st) {
+		reply_fail(out, 500, "database error recording the export");
+		unlink(path);
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, pid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, now + g_opts.export_ttl * 1000);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	snprintf(url, sizeof(url), "%s/download/%s/%s", g_base_url, token, name);
+	fmt_iso(now + g_opts.export_ttl * 1000, tb);
+	reply_ok(out, json_pack("{s:s,s:s,s:I}", "exportPath", url, "expiresAt", tb, "records",
+				(json_int_t)w.records));
+out:
+	if (w.a)
+		archive_write_free(w.a);
+	if (rc < 0 && w.a)
+		unlink(part);
+	archive_entry_free(e);
+	free(w.buf);
+	task_filter_free(&f);
+	json_decref(fkeep);
+	json_decref(doc);
+	db_release(db);
+}
+
+void exports_sweep(sqlite3 *db)
+{
+	sqlite3_stmt *st = db_prep(db, "SELECT token, path FROM exports WHERE expires_ms < ?");
+	sqlite3_stmt *del;
+	int64_t cutoff = now_ms() - 60000; /* keep a minute for in-flight downloads */
+
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, cutoff);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		unlink((const char *)sqlite3_column_text(st, 1));
+	sqlite3_finalize(st);
+	del = db_prep(db, "DELETE FROM exports WHERE expires_ms < ?");
+	if (del) {
+		sqlite3_bind_int64(del, 1, cutoff);
+		sqlite3_step(del);
+		sqlite3_finalize(del);
+	}
+}

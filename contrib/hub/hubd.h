@@ -1,0 +1,185 @@
+/*
+ * hubd.h - internal interface of angofs-hub, the local Ango Hub server.
+ *
+ * Design: one process, libmicrohttpd with a thread per connection (a slow or
+ * stalled download never blocks other requests), SQLite in WAL mode behind a
+ * small pool of connections (one per concurrent request, so a long export
+ * cursor does not serialize the API). Route handlers are plain functions that
+ * take a parsed request (struct req) and fill a reply (struct reply); the MHD
+ * glue in server.c turns replies into HTTP responses, counts them and logs
+ * them. Every fallible function follows the project's error convention:
+ * return 0 (or a count) on success, -errno on failure with a message.
+ */
+#ifndef ANGOFS_HUBD_H
+#define ANGOFS_HUBD_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+#include <jansson.h>
+
+#define HUB_MAX_KEYS 16
+#define HUB_BODY_MAX (512L * 1024 * 1024) /* largest accepted POST body */
+
+/* ---- configuration and global state (main.c) ---- */
+struct hub_opts {
+	const char *db_path;
+	char listen_host[64];
+	unsigned port;
+	const char *keys[HUB_MAX_KEYS];
+	int nkeys;
+	const char *seeds[16];
+	int nseeds;
+	int rate_limit;	 /* requests per minute per key, 0 = off */
+	long export_ttl; /* seconds */
+	int allow_remote;
+	int verbose;
+};
+
+extern struct hub_opts g_opts;
+extern char g_base_url[128];	   /* "http://127.0.0.1:PORT" once bound */
+extern char g_exports_dir[4096];   /* "<db>.exports" */
+extern volatile int g_stopping;	   /* set on SIGTERM/SIGINT */
+
+/* util.c */
+int64_t now_ms(void);
+void fmt_iso(int64_t ms, char out[32]);	 /* 2025-01-15T10:30:00.000Z */
+int parse_iso(const char *s, int64_t *ms); /* accepts fractional seconds of any length */
+uint64_t mix64(uint64_t x);
+void make_id(char out[25], unsigned kind, uint64_t n); /* deterministic ObjectId-like hex */
+int is_object_id(const char *s);			/* 24 lower/upper hex chars */
+void random_hex(char *out, size_t nbytes);		/* 2*nbytes hex chars + NUL */
+void sleep_ms_interruptible(long ms);
+int key_index(const char *key); /* index in g_opts.keys or -1 */
+void key_user(int idx, char out[64]); /* email-like user name for a key */
+int parse_bool(const char *s, int dflt, int *out);
+
+/* ---- database (db.c) ---- */
+int db_open_pool(const char *path, int nconn, char *errbuf, size_t errlen);
+void db_close_pool(void);
+sqlite3 *db_acquire(void);
+void db_release(sqlite3 *db);
+/* Prepare (cached per connection by SQLite's own statement reuse is not
+ * available, so callers finalize). Returns NULL and logs on error. */
+sqlite3_stmt *db_prep(sqlite3 *db, const char *sql);
+int db_exec(sqlite3 *db, const char *sql);
+/* Load a project's document (new ref) and ACL; 0, -ENOENT. */
+int db_project_load(sqlite3 *db, const char *id, json_t **doc, char **acl);
+int project_visible(const char *acl, const char *key);
+/* The stage object with this id (borrowed) or NULL. */
+json_t *project_stage(json_t *doc, const char *stage_id);
+const char *stage_name(json_t *doc, const char *stage_id);
+/* Find batch id by id or name; borrowed string or NULL. */
+const char *project_batch_id(json_t *doc, const char *id_or_name);
+const char *project_batch_name(json_t *doc, const char *id);
+/* Build the LabelTask JSON of the task row at current stmt position (see
+ * TASK_COLS). with_answer adds "answer". */
+#define TASK_COLS                                                                                  \
+	"t.id, t.project_id, t.asset_id, t.stage_id, t.status, t.answer, t.created_ms, "           \
+	"t.updated_ms, t.updated_by, t.assignee, t.priority, t.duration_ms, t.task_type, "        \
+	"t.completed_ms, t.completed_by, a.external_id, a.url, a.batches, a.metadata, t.seq"
+json_t *task_json_from_row(sqlite3_stmt *st, json_t *pdoc, int with_answer);
+int db_seed_done(sqlite3 *db, const char *name);
+int db_seed_mark(sqlite3 *db, const char *name);
+
+/* ---- requests and replies (server.c) ---- */
+struct req {
+	void *conn; /* struct MHD_Connection * */
+	const char *method;
+	const char *path; /* without query */
+	const char *apikey;
+	int key_idx;
+	const char *body;
+	size_t body_len;
+	char seg[4][256]; /* path segments after /v2 */
+	int nseg;
+};
+
+struct reply {
+	int status;
+	char *body; /* malloc'd */
+	size_t len;
+	const char *ctype;
+	char retry_after[16];
+	void *mhd_resp; /* prebuilt struct MHD_Response * (downloads) */
+	long long bytes_hint;
+};
+
+const char *req_arg(struct req *r, const char *name);
+void reply_json(struct reply *out, int status, json_t *doc); /* steals doc */
+void reply_ok(struct reply *out, json_t *data);			  /* envelope, steals data */
+void reply_fail(struct reply *out, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void reply_text(struct reply *out, int status, const char *ctype, const char *text);
+
+int server_start(char *errbuf, size_t errlen);
+void server_stop(void);
+
+/* ---- paging helpers (routes_read.c) ---- */
+int parse_paging(struct req *r, struct reply *out, long *page, long *limit);
+/* Load project by id with the standard 400/403/404 handling; 0 or -1 (reply set). */
+int load_project_checked(sqlite3 *db, struct req *r, struct reply *out, const char *id,
+			 json_t **doc);
+
+/* ---- routes ---- */
+void route_list_projects(struct req *r, struct reply *out);
+void route_project(struct req *r, struct reply *out);
+void route_project_tasks(struct req *r, struct reply *out);
+void route_project_assets(struct req *r, struct reply *out);
+void route_task(struct req *r, struct reply *out);
+void route_export(struct req *r, struct reply *out);
+void route_import_labels(struct req *r, struct reply *out);
+void route_attachments(struct req *r, struct reply *out);
+void route_annotate(struct req *r, struct reply *out);
+struct fault_hit;
+void route_download(struct req *r, struct reply *out, struct fault_hit *hit,
+		    long long *bytes_out);
+
+/* ---- schema validation (schema_check.c) ---- */
+/* Validate an answer object against a categorySchema and return the canonical
+ * stored form {"tools":[],"classifications":[],"relations":[]} (new ref).
+ * Accepts "objects" or "tools" for the tool list. On error returns NULL and
+ * writes a message naming the problem (prefix is prepended, e.g. "item 3: "). */
+json_t *answer_canonical(json_t *schema, json_t *answer, const char *prefix, char *err,
+			 size_t errlen);
+
+/* ---- faults and rate limit (faults.c) ---- */
+struct fault_hit {
+	int status; /* 0 = none */
+	int retry_after;
+	char message[256];
+	long latency_ms;
+	long long stall_after; /* -1 none */
+	long long drop_after;  /* -1 none */
+	int corrupt;
+	unsigned stall_id;
+};
+void faults_init(int rate_limit);
+/* Consume the faults that apply to one request of route_key. */
+void faults_take(const char *route_key, int is_v2, struct fault_hit *hit);
+int fault_active(unsigned id);
+/* Admin: add from JSON (0 or -EINVAL + msg), list (new ref), clear. */
+int faults_add(json_t *spec, char *err, size_t errlen);
+json_t *faults_list(void);
+void faults_clear(void);
+/* Rate limit: 0 = allowed, else seconds to wait (for Retry-After). */
+int rate_check(const char *key);
+int route_key_known(const char *key);
+
+/* ---- stats (stats.c) ---- */
+void stats_count(const char *route_key);
+void stats_log(const char *method, const char *path, const char *route_key, int status,
+	       double ms, long long bytes, int apikey_present);
+void stats_download_headers(const char *path, json_t *headers); /* steals headers */
+json_t *stats_json(void);
+void stats_reset(void);
+
+/* ---- seeding (seed.c) ---- */
+int seed_run(const char *spec, char *err, size_t errlen);
+
+/* ---- exports (export.c) ---- */
+void exports_sweep(sqlite3 *db);
+
+#endif

@@ -1,0 +1,490 @@
+/*
+ * routes_write.c - the write routes: POST /import/labels, POST /attachments,
+ * POST /annotate/{taskId}.
+ *
+ * Each request is validated completely before anything is written (a bad
+ * item anywhere means a 400 naming it and no change), then applied in one
+ * SQLite transaction. Both documented spellings are accepted: body key
+ * "jsonContent" or "labels"; label items flat (objects/classifications/
+ * relations at the top) or wrapped in "answer"; attachment items of shape A
+ * (attachmentUrl/attachmentType) or B (attachments: [{type, value}]). Every
+ * write moves updatedAt (strictly, even within one millisecond).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hubd.h"
+
+static json_t *parse_body(struct req *r, struct reply *out)
+{
+	json_error_t je;
+	json_t *b;
+
+	if (!r->body || !r->body_len) {
+		reply_fail(out, 400, "Request body is empty; expected a JSON object");
+		return NULL;
+	}
+	b = json_loadb(r->body, r->body_len, 0, &je);
+	if (!b) {
+		reply_fail(out, 400, "Malformed JSON body: %s (line %d, column %d)", je.text, je.line,
+			   je.column);
+		return NULL;
+	}
+	if (!json_is_object(b)) {
+		reply_fail(out, 400, "Request body must be a JSON object");
+		json_decref(b);
+		return NULL;
+	}
+	return b;
+}
+
+static char *dump(json_t *j)
+{
+	return json_dumps(j, JSON_COMPACT);
+}
+
+/* ---------------------------------------------------------------- labels */
+
+/* The answer of one label item (new ref), flat or wrapped. */
+static json_t *item_answer(json_t *item)
+{
+	json_t *a = json_object_get(item, "answer"), *o;
+
+	if (a)
+		return json_incref(a);
+	o = json_object();
+	if (json_object_get(item, "objects"))
+		json_object_set(o, "objects", json_object_get(item, "objects"));
+	if (json_object_get(item, "tools"))
+		json_object_set(o, "tools", json_object_get(item, "tools"));
+	if (json_object_get(item, "classifications"))
+		json_object_set(o, "classifications", json_object_get(item, "classifications"));
+	if (json_object_get(item, "relations"))
+		json_object_set(o, "relations", json_object_get(item, "relations"));
+	return o;
+}
+
+void route_import_labels(struct req *r, struct reply *out)
+{
+	json_t *body = parse_body(r, out), *items, *doc = NULL, *answers = NULL, *it, *unmatched;
+	const char *pid, *key;
+	char err[1024], user[64], prefix[48];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *upd = NULL, *pre = NULL, *sel = NULL;
+	long labeled = 0, missed = 0;
+	int64_t now = now_ms();
+	size_t i;
+
+	if (!body)
+		return;
+	pid = json_string_value(json_object_get(body, "project"));
+	key = json_object_get(body, "jsonContent") ? "jsonContent" : "labels";
+	items = json_object_get(body, key);
+	if (!pid) {
+		reply_fail(out, 400, "Missing required field: project");
+		goto out;
+	}
+	if (!json_is_array(items)) {
+		reply_fail(out, 400, "Missing or invalid field: jsonContent (or labels) must be a "
+				     "list of label items");
+		goto out;
+	}
+	db = db_acquire();
+	if (load_project_checked(db, r, out, pid, &doc) < 0)
+		goto out;
+	answers = json_array();
+	json_array_foreach(items, i, it) {
+		json_t *a, *c;
+		int nm = 0;
+
+		snprintf(prefix, sizeof(prefix), "%s[%zu]: ", key, i);
+		if (!json_is_object(it)) {
+			reply_fail(out, 400, "%sitem is not a JSON object", prefix);
+			goto out;
+		}
+		nm += json_is_string(json_object_get(it, "externalId"));
+		nm += json_is_string(json_object_get(it, "assetId"));
+		nm += json_is_string(json_object_get(it, "data"));
+		if (!nm) {
+			reply_fail(out, 400, "%sitem needs externalId, assetId or data", prefix);
+			goto out;
+		}
+		a = item_answer(it);
+		c = answer_canonical(json_object_get(doc, "categorySchema"), a, prefix, err,
+				     sizeof(err));
+		json_decref(a);
+		if (!c) {
+			reply_fail(out, 400, "%s", err);
+			goto out;
+		}
+		json_array_append_new(answers, c);
+	}
+	key_user(r->key_idx, user);
+	unmatched = json_array();
+	db_exec(db, "BEGIN IMMEDIATE");
+	sel = db_prep(db, "SELECT t.seq, t.updated_ms, a.id FROM tasks t JOIN assets a ON a.id = "
+			  "t.asset_id WHERE t.project_id = ?1 AND (a.id = ?2 OR a.external_id = ?3 "
+			  "OR a.url = ?4 OR (?4 IS NOT NULL AND a.external_id = ?4))");
+	upd = db_prep(db, "UPDATE tasks SET answer = ?, updated_ms = ?, updated_by = ? WHERE seq = ?");
+	pre = db_prep(db, "UPDATE assets SET is_prelabeled = 1 WHERE id = ?");
+	if (!sel || !upd || !pre) {
+		db_exec(db, "ROLLBACK");
+		json_decref(unmatched);
+		reply_fail(out, 500, "database error");
+		goto out;
+	}
+	json_array_foreach(items, i, it) {
+		char *ans = dump(json_array_get(answers, i));
+		int hits = 0;
+
+		sqlite3_reset(sel);
+		sqlite3_bind_text(sel, 1, pid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(sel, 2, json_string_value(json_object_get(it, "assetId")), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(sel, 3, json_string_value(json_object_get(it, "externalId")), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(sel, 4, json_string_value(json_object_get(it, "data")), -1,
+				  SQLITE_STATIC);
+		while (sqlite3_step(sel) == SQLITE_ROW) {
+			int64_t old = sqlite3_column_int64(sel, 1);
+
+			sqlite3_reset(upd);
+			sqlite3_bind_text(upd, 1, ans, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(upd, 2, now > old ? now : old + 1);
+			sqlite3_bind_text(upd, 3, user, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(upd, 4, sqlite3_column_int64(sel, 0));
+			sqlite3_step(upd);
+			sqlite3_reset(pre);
+			sqlite3_bind_text(pre, 1, (const char *)sqlite3_column_text(sel, 2), -1,
+					  SQLITE_TRANSIENT);
+			sqlite3_step(pre);
+			hits++;
+		}
+		free(ans);
+		labeled += hits;
+		if (!hits) {
+			json_t *idv = json_object_get(it, "externalId");
+			missed++;
+			if (json_array_size(unmatched) < 100)
+				json_array_append(unmatched,
+						  idv ? idv
+						      : (json_object_get(it, "assetId")
+								 ? json_object_get(it, "assetId")
+								 : json_object_get(it, "data")));
+		}
+	}
+	if (db_exec(db, "COMMIT") < 0) {
+		db_exec(db, "ROLLBACK");
+		json_decref(unmatched);
+		reply_fail(out, 500, "database error: commit failed");
+		goto out;
+	}
+	snprintf(err, sizeof(err), "%ld / %ld tasks are labeled.", labeled, labeled + missed);
+	reply_ok(out, json_pack("{s:s,s:i,s:o}", "project", err, "labeled", (int)labeled,
+				"unmatched", unmatched));
+out:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	sqlite3_finalize(pre);
+	json_decref(answers);
+	json_decref(doc);
+	json_decref(body);
+	db_release(db);
+}
+
+/* ----------------------------------------------------------- attachments */
+
+void route_attachments(struct req *r, struct reply *out)
+{
+	json_t *body = parse_body(r, out), *items, *doc = NULL, *it, *flat = NULL, *unmatched = NULL;
+	const char *pid;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	long imported = 0, updated = 0;
+	size_t i, j;
+
+	if (!body)
+		return;
+	pid = json_string_value(json_object_get(body, "project"));
+	items = json_object_get(body, "attachments");
+	if (!pid) {
+		reply_fail(out, 400, "Missing required field: project");
+		goto out;
+	}
+	if (!json_is_array(items)) {
+		reply_fail(out, 400, "Missing or invalid field: attachments must be a list");
+		goto out;
+	}
+	db = db_acquire();
+	if (load_project_checked(db, r, out, pid, &doc) < 0)
+		goto out;
+	/* flatten to [{match..., list:[{type,value}]}] while validating */
+	flat = json_array();
+	json_array_foreach(items, i, it) {
+		json_t *list = json_array(), *a;
+
+		json_array_append_new(flat, json_pack("{s:O,s:o}", "item", it, "list", list));
+		if (!json_is_object(it)) {
+			reply_fail(out, 400, "attachments[%zu]: item is not a JSON object", i);
+			goto out;
+		}
+		if (!json_is_string(json_object_get(it, "externalId")) &&
+		    !json_is_string(json_object_get(it, "assetId")) &&
+		    !json_is_string(json_object_get(it, "data"))) {
+			reply_fail(out, 400, "attachments[%zu]: item needs externalId, assetId or data",
+				   i);
+			goto out;
+		}
+		if (json_object_get(it, "attachmentUrl")) { /* shape A */
+			const char *url = json_string_value(json_object_get(it, "attachmentUrl"));
+			const char *type = json_string_value(json_object_get(it, "attachmentType"));
+
+			if (!url || !*url) {
+				reply_fail(out, 400, "attachments[%zu]: attachmentUrl must be a string",
+					   i);
+				goto out;
+			}
+			json_array_append_new(list, json_pack("{s:s,s:s}", "type",
+							      type && *type ? type : "document",
+							      "value", url));
+		} else if (json_is_array(json_object_get(it, "attachments"))) { /* shape B */
+			json_array_foreach(json_object_get(it, "attachments"), j, a) {
+				const char *type = json_string_value(json_object_get(a, "type"));
+				const char *val = json_string_value(json_object_get(a, "value"));
+
+				if (!type || (strcasecmp(type, "IMAGE") && strcasecmp(type, "VIDEO") &&
+					      strcasecmp(type, "TEXT"))) {
+					reply_fail(out, 400,
+						   "attachments[%zu].attachments[%zu]: type must be IMAGE, "
+						   "VIDEO or TEXT",
+						   i, j);
+					goto out;
+				}
+				if (!val) {
+					reply_fail(out, 400,
+						   "attachments[%zu].attachments[%zu]: value must be a "
+						   "string",
+						   i, j);
+					goto out;
+				}
+				json_array_append_new(list, json_pack("{s:s,s:s}", "type", type,
+								      "value", val));
+			}
+		} else {
+			reply_fail(out, 400,
+				   "attachments[%zu]: item needs attachmentUrl (+attachmentType) or "
+				   "an attachments list of {type, value}",
+				   i);
+			goto out;
+		}
+	}
+	unmatched = json_array();
+	db_exec(db, "BEGIN IMMEDIATE");
+	sel = db_prep(db, "SELECT id FROM assets WHERE project_id = ?1 AND (id = ?2 OR "
+			  "(?2 IS NULL AND (external_id = ?3 OR url = ?4)))");
+	ins = db_prep(db, "INSERT INTO attachments(project_id, asset_id, type, value, created_ms) "
+			  "VALUES(?, ?, ?, ?, ?)");
+	if (!sel || !ins) {
+		db_exec(db, "ROLLBACK");
+		reply_fail(out, 500, "database error");
+		goto out;
+	}
+	json_array_foreach(flat, i, it) {
+		json_t *item = json_object_get(it, "item"), *list = json_object_get(it, "list"), *a;
+		int hits = 0;
+
+		sqlite3_reset(sel);
+		sqlite3_bind_text(sel, 1, pid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(sel, 2, json_string_value(json_object_get(item, "assetId")), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(sel, 3, json_string_value(json_object_get(item, "externalId")), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(sel, 4, json_string_value(json_object_get(item, "data")), -1,
+				  SQLITE_STATIC);
+		while (sqlite3_step(sel) == SQLITE_ROW) {
+			hits++;
+			json_array_foreach(list, j, a) {
+				sqlite3_reset(ins);
+				sqlite3_bind_text(ins, 1, pid, -1, SQLITE_STATIC);
+				sqlite3_bind_text(ins, 2, (const char *)sqlite3_column_text(sel, 0), -1,
+						  SQLITE_TRANSIENT);
+				sqlite3_bind_text(ins, 3, json_string_value(json_object_get(a, "type")),
+						  -1, SQLITE_STATIC);
+				sqlite3_bind_text(ins, 4, json_string_value(json_object_get(a, "value")),
+						  -1, SQLITE_STATIC);
+				sqlite3_bind_int64(ins, 5, now_ms());
+				sqlite3_step(ins);
+				imported++;
+			}
+		}
+		updated += hits;
+		if (!hits && json_array_size(unmatched) < 100) {
+			json_t *idv = json_object_get(item, "externalId");
+			json_array_append(unmatched, idv ? idv : json_object_get(item, "assetId")
+								 ? json_object_get(item, "assetId")
+								 : json_object_get(item, "data"));
+		}
+	}
+	if (db_exec(db, "COMMIT") < 0) {
+		db_exec(db, "ROLLBACK");
+		reply_fail(out, 500, "database error: commit failed");
+		goto out;
+	}
+	reply_ok(out, json_pack("{s:{s:i,s:i},s:O}", "project", "attachmentsImported",
+				(int)imported, "assetsUpdated", (int)updated, "unmatched",
+				unmatched));
+out:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	json_decref(unmatched);
+	json_decref(flat);
+	json_decref(doc);
+	json_decref(body);
+	db_release(db);
+}
+
+/* -------------------------------------------------------------- annotate */
+
+static const char *status_for_stage(json_t *doc, const char *stage_id)
+{
+	json_t *s = project_stage(doc, stage_id);
+	const char *type = s ? json_string_value(json_object_get(s, "type")) : NULL;
+
+	return type && !strcmp(type, "Complete") ? "Completed" : "TODO";
+}
+
+void route_annotate(struct req *r, struct reply *out)
+{
+	const char *id = r->seg[1];
+	json_t *body = NULL, *doc = NULL, *canon = NULL, *answer;
+	char err[1024], user[64], *ans = NULL, *pid = NULL, *stage = NULL;
+	const char *next = NULL;
+	int next_stage, is_plugin;
+	int64_t now = now_ms(), old_upd = 0, seq = 0, dur = 0;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (!is_object_id(id)) {
+		reply_fail(out, 400, "Invalid task: %s.", id);
+		return;
+	}
+	if (parse_bool(req_arg(r, "nextStage"), 0, &next_stage) < 0) {
+		reply_fail(out, 400, "Invalid nextStage: %s (use true or false)",
+			   req_arg(r, "nextStage"));
+		return;
+	}
+	if (parse_bool(req_arg(r, "isPlugin"), 0, &is_plugin) < 0) {
+		reply_fail(out, 400, "Invalid isPlugin: %s (use true or false)",
+			   req_arg(r, "isPlugin"));
+		return;
+	}
+	body = parse_body(r, out);
+	if (!body)
+		return;
+	answer = json_object_get(body, "answer");
+	if (!answer) {
+		reply_fail(out, 400, "Missing required field: answer");
+		goto out;
+	}
+	if (json_object_get(body, "duration") && !json_is_number(json_object_get(body, "duration"))) {
+		reply_fail(out, 400, "Invalid duration: must be a number (milliseconds)");
+		goto out;
+	}
+	dur = (int64_t)json_number_value(json_object_get(body, "duration"));
+	db = db_acquire();
+	st = db_prep(db, "SELECT project_id, stage_id, updated_ms, seq FROM tasks WHERE id = ?");
+	if (!st) {
+		reply_fail(out, 500, "database error");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		reply_fail(out, 404, "Task not found: %s.", id);
+		goto out;
+	}
+	pid = strdup((const char *)sqlite3_column_text(st, 0));
+	stage = strdup((const char *)sqlite3_column_text(st, 1));
+	old_upd = sqlite3_column_int64(st, 2);
+	seq = sqlite3_column_int64(st, 3);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (load_project_checked(db, r, out, pid, &doc) < 0)
+		goto out;
+	canon = answer_canonical(json_object_get(doc, "categorySchema"), answer, "", err,
+				 sizeof(err));
+	if (!canon) {
+		reply_fail(out, 400, "%s", err);
+		goto out;
+	}
+	ans = dump(canon);
+	if (now <= old_upd)
+		now = old_upd + 1;
+	key_user(r->key_idx, user);
+	if (next_stage) {
+		json_t *s = project_stage(doc, stage);
+		next = json_string_value(json_array_get(json_object_get(s, "next"), 0));
+	}
+	db_exec(db, "BEGIN IMMEDIATE");
+	if (next) {
+		st = db_prep(db, "INSERT INTO stage_history(task_seq, idx, stage_id, duration_ms, "
+				 "completed_ms, completed_by, answer) VALUES(?1, (SELECT "
+				 "coalesce(max(idx), -1) + 1 FROM stage_history WHERE task_seq = ?1), "
+				 "?2, ?3, ?4, ?5, ?6)");
+		if (st) {
+			sqlite3_bind_int64(st, 1, seq);
+			sqlite3_bind_text(st, 2, stage, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, dur);
+			sqlite3_bind_int64(st, 4, now);
+			sqlite3_bind_text(st, 5, user, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 6, ans, -1, SQLITE_STATIC);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+	}
+	st = db_prep(db, "UPDATE tasks SET answer = ?1, updated_ms = ?2, updated_by = ?3, "
+			 "duration_ms = duration_ms + ?4, stage_id = ?5, status = ?6, "
+			 "completed_ms = CASE WHEN ?6 = 'Completed' AND ?7 THEN ?2 ELSE completed_ms "
+			 "END, completed_by = CASE WHEN ?6 = 'Completed' AND ?7 THEN ?3 ELSE "
+			 "completed_by END WHERE seq = ?8");
+	if (!st) {
+		db_exec(db, "ROLLBACK");
+		reply_fail(out, 500, "database error");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, ans, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, dur);
+	sqlite3_bind_text(st, 5, next ? next : stage, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, status_for_stage(doc, next ? next : stage), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, next != NULL);
+	sqlite3_bind_int64(st, 8, seq);
+	if (sqlite3_step(st) != SQLITE_DONE || db_exec(db, "COMMIT") < 0) {
+		db_exec(db, "ROLLBACK");
+		reply_fail(out, 500, "database error: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = db_prep(db, "SELECT " TASK_COLS " FROM tasks t JOIN assets a ON a.id = t.asset_id "
+			 "WHERE t.seq = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, seq);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			reply_ok(out, json_pack("{s:o}", "label", task_json_from_row(st, doc, 1)));
+			goto out;
+		}
+	}
+	reply_fail(out, 500, "database error reading the task back");
+out:
+	sqlite3_finalize(st);
+	free(ans);
+	free(pid);
+	free(stage);
+	json_decref(canon);
+	json_decref(doc);
+	json_decref(body);
+	db_release(db);
+}
