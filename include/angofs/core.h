@@ -1,0 +1,125 @@
+/*
+ * core.h - the filesystem's read side without FUSE: paths to nodes, node
+ * attributes, directory listings and file contents, on top of the hub client
+ * and the export cache. The FUSE adapter (fuse_ops.c) is a thin layer over
+ * this; unit tests and tools can drive it directly.
+ *
+ * Tree (relpath = path inside a project directory):
+ *   /                          projects (sanitized, de-duplicated names)
+ *   /.status                   JSON: export downloads/cache state (+ writes)
+ *   /<p>                       project by name; also by its _id (hidden alias)
+ *   /<p>/project.json          GET /project/{id} data.project, pretty
+ *   /<p>/export/{tasks.json,tasks.ndjson,issues.json}
+ *   /<p>/export/stage/<s>/{tasks.json,tasks.ndjson}   (stage id: hidden alias)
+ *   /<p>/export/batch/<b>/{tasks.json,tasks.ndjson}   (batch id: hidden alias)
+ *   /<p>/labels/ /<p>/attachments/   drop boxes; contents are the write side's
+ *   /<p>/tasks/<taskId>/{task.json,answer.json}
+ *
+ * Every call returns 0 or -errno and fills err. Nothing here blocks on a
+ * lock while doing network I/O except the per-object refresh locks that make
+ * concurrent refreshes of one object a single request.
+ */
+#ifndef ANGOFS_CORE_H
+#define ANGOFS_CORE_H
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "angofs/err.h"
+
+struct hub;
+struct ao_xcache;
+struct ao_xentry;
+
+struct ao_core_cfg {
+	struct hub *hub;
+	struct ao_xcache *xc;
+	long meta_ttl_s;	 /* project list, project and task caches */
+	long task_page_max;	 /* list tasks by paging up to this many, else via export */
+	int read_only;		 /* -o ro */
+	uid_t uid;
+	gid_t gid;
+	/* extra status (the write side's) merged into /.status; may be NULL */
+	json_t *(*extra_status)(void *ud);
+	void *extra_ud;
+};
+
+enum ao_kind {
+	AO_N_ROOT,
+	AO_N_STATUS,
+	AO_N_PROJECT,
+	AO_N_PROJECT_JSON,
+	AO_N_EXPORT_DIR,
+	AO_N_EXPORT_FILE,
+	AO_N_STAGES_DIR,
+	AO_N_STAGE_DIR,
+	AO_N_BATCHES_DIR,
+	AO_N_BATCH_DIR,
+	AO_N_DROPBOX_DIR, /* labels/, attachments/ */
+	AO_N_TASKS_DIR,
+	AO_N_TASK_DIR,
+	AO_N_TASK_JSON,
+	AO_N_ANSWER_JSON,
+};
+
+#define AO_ID_MAX 256
+
+struct ao_node {
+	enum ao_kind kind;
+	char project_id[AO_ID_MAX]; /* "" outside projects */
+	char task_id[AO_ID_MAX];
+	char sub_id[AO_ID_MAX];	    /* stage or batch id */
+	const char *relpath;	    /* points into the path given to resolve; "" = project dir */
+	int parent_ok;		    /* on -ENOENT: the parent directory exists */
+	struct ao_xentry *x;	    /* AO_N_EXPORT_FILE */
+};
+
+struct ao_core;
+
+struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err);
+void ao_core_free(struct ao_core *c);
+/* Set extra_ud after creation (the write side is created after the core). */
+void ao_core_set_extra_ud(struct ao_core *c, void *ud);
+
+/* Resolve an absolute mount path. On -ENOENT inside a project, n->project_id
+ * and n->relpath are still set so the caller can ask the write side. */
+int ao_core_resolve(struct ao_core *c, const char *path, struct ao_node *n, struct ao_err *err);
+
+int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
+		    struct ao_err *err);
+
+typedef int (*ao_core_fill_fn)(void *ctx, const char *name, const struct stat *st);
+int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
+		    struct ao_err *err);
+
+struct ao_core_fh {
+	enum ao_kind kind;
+	int fd;			/* export data, or -1 */
+	struct ao_xentry *x;
+	char *buf;		/* in-memory content (project.json, task files, status) */
+	size_t len;
+	int direct_io, keep_cache;
+	int changed;		/* export content changed: the kernel's attributes are old */
+};
+
+/* Open for reading (flags are open(2)'s: write access is refused with EACCES). */
+int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct ao_core_fh **fh,
+		 struct ao_err *err);
+ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
+		     struct ao_err *err);
+void ao_core_release(struct ao_core *c, struct ao_core_fh *fh);
+
+/* utimens (touch): a refresh request. Exports go stale, cached metadata is
+ * dropped. */
+int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err);
+
+/* Write-side callbacks (struct ao_writes_cfg). */
+void ao_core_project_written(struct ao_core *c, const char *project_id);
+void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id);
+int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **schema,
+			    struct ao_err *err);
+int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *task_id,
+			char **buf, size_t *len, struct ao_err *err);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * export_cache.h - the on-disk cache of project exports.
+ *
+ * An entry is one export (project, type task|issue, format json|ndjson,
+ * optional stage or batch filter, plus the mount's include* options), keyed
+ * by a string of all of these and the host; the key's 64-bit FNV-1a hash
+ * names the files <dir>/<hash>.data (the unzipped export) and <hash>.meta
+ * (JSON: key, size, fetch time, stale flag, last access). The key string in
+ * the meta is compared on load, so a hash collision is a miss, not a mix-up.
+ * Nothing in either file is secret: no API key, no signed URL.
+ *
+ * Fetching is single-flight per entry: the first open starts it, concurrent
+ * opens wait for its outcome. A fetch streams the zip to a temp file, unzips
+ * it to a second temp file and renames that over <hash>.data, so a reader
+ * never sees a half download; readers that opened the old file keep it.
+ * Entries go stale after ttl seconds, by ao_xcache_mark_stale (touch) or by
+ * a write to the project; the next open refetches. Total size is capped:
+ * least recently used entries that nobody has open are evicted.
+ */
+#ifndef ANGOFS_EXPORT_CACHE_H
+#define ANGOFS_EXPORT_CACHE_H
+
+#include <time.h>
+#include <jansson.h>
+
+#include "angofs/err.h"
+
+struct hub;
+
+enum ao_xtype { AO_X_TASK, AO_X_ISSUE };
+
+struct ao_xcache_cfg {
+	struct hub *hub;
+	const char *dir;  /* exports directory; created 0700 */
+	const char *host; /* part of every key */
+	long long max_bytes; /* 0: no cap */
+	long ttl_s;
+	int include_metadata, include_history, include_only_key_frames, include_idle_blur;
+	const char *task_types_json; /* NULL: not sent */
+};
+
+struct ao_xspec {
+	const char *project_id;
+	enum ao_xtype type;
+	int ndjson;
+	const char *stage_id; /* NULL: none */
+	const char *batch_id; /* NULL: none */
+};
+
+struct ao_xcache;
+struct ao_xentry;
+
+struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *err);
+void ao_xcache_free(struct ao_xcache *c);
+
+/* Find or create the entry of spec (no network). Entries live as long as c. */
+struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *spec,
+				struct ao_err *err);
+
+/* Size and mtime to show in stat: size 0 (unknown) until the first fetch.
+ * Remembers that the kernel has seen this generation's size. */
+void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime);
+
+struct ao_xopen {
+	int fd;		   /* read-only descriptor of the cached data; serve with pread */
+	int direct_io;	   /* kernel may hold an outdated size: bypass the page cache */
+	int keep_cache;	   /* data unchanged since the last open: keep page cache */
+	int changed;	   /* the entry's content changed since the kernel last saw it */
+	long long size;
+};
+
+/* Make sure a fresh copy is cached (fetching it if needed, once for all
+ * concurrent callers) and open it. Close with ao_xcache_close. */
+int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o,
+		   struct ao_err *err);
+void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd);
+
+void ao_xcache_mark_stale(struct ao_xcache *c, struct ao_xentry *e);
+/* All entries of a project (after a successful write). */
+void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id);
+
+/* Content generation (changes on every successful fetch). */
+unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e);
+
+/* {"exports":[{project,type,format,stage,batch,state,bytes_done,bytes_total,size,...}]} */
+json_t *ao_xcache_status(struct ao_xcache *c);
+
+/* Helpers exposed for unit tests. */
+unsigned long long ao_xcache_hash(const char *s);
+char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec);
+char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec);
+
+#endif

@@ -1,0 +1,648 @@
+/*
+ * core.c - paths to nodes and the read-side operations on them (interface
+ * and tree in include/angofs/core.h). Path resolution walks the components
+ * with a fixed grammar; names that come from the server are matched against
+ * their sanitized directory names first and their ids second (hidden
+ * aliases). Small files (project.json, task files, .status) are snapshotted
+ * into memory at open and served with direct_io, so their size can change
+ * between stat and read without truncating anything; exports are served from
+ * the export cache's file with pread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core_int.h"
+#include "angofs/export_cache.h"
+#include "angofs/log.h"
+
+struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
+{
+	struct ao_core *c = calloc(1, sizeof(*c));
+	if (!c) {
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	if (c->cfg.meta_ttl_s <= 0)
+		c->cfg.meta_ttl_s = 60;
+	if (c->cfg.task_page_max <= 0)
+		c->cfg.task_page_max = 1000;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->list_refresh, NULL);
+	c->t0 = time(NULL);
+	return c;
+}
+
+void ao_core_set_extra_ud(struct ao_core *c, void *ud)
+{
+	c->cfg.extra_ud = ud;
+}
+
+void ao_core_free(struct ao_core *c)
+{
+	if (!c)
+		return;
+	proj_free_all(c);
+	task_free_all(c);
+	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->list_refresh);
+	free(c);
+}
+
+/* --- resolution --------------------------------------------------------- */
+
+#define MAX_DEPTH 6
+
+static int split(const char *path, const char **comp, size_t *clen, const char **rest1)
+{
+	int n = 0;
+	const char *p = path;
+
+	*rest1 = NULL;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		if (n == MAX_DEPTH)
+			return -1;
+		if (n == 1)
+			*rest1 = p;
+		comp[n] = p;
+		while (*p && *p != '/')
+			p++;
+		clen[n] = (size_t)(p - comp[n]);
+		n++;
+	}
+	return n;
+}
+
+static int ceq(const char *comp, size_t len, const char *s)
+{
+	return strlen(s) == len && strncmp(comp, s, len) == 0;
+}
+
+static void export_spec(struct ao_node *n, const char *file, struct ao_xspec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->project_id = n->project_id;
+	s->type = strcmp(file, "issues.json") == 0 ? AO_X_ISSUE : AO_X_TASK;
+	s->ndjson = strcmp(file, "tasks.ndjson") == 0;
+	if (n->kind == AO_N_STAGE_DIR)
+		s->stage_id = n->sub_id;
+	else if (n->kind == AO_N_BATCH_DIR)
+		s->batch_id = n->sub_id;
+}
+
+int ao_core_resolve(struct ao_core *c, const char *path, struct ao_node *n, struct ao_err *err)
+{
+	const char *comp[MAX_DEPTH], *rest1;
+	size_t clen[MAX_DEPTH];
+	char name[AO_NAME_MAX + 1];
+	int depth;
+
+	memset(n, 0, sizeof(*n));
+	n->relpath = "";
+	depth = split(path, comp, clen, &rest1);
+	if (depth < 0)
+		return ao_errf(err, ENOENT, "%s: no such path", path);
+	for (int i = 0; i < depth; i++)
+		if (clen[i] > AO_NAME_MAX)
+			return ao_errf(err, ENAMETOOLONG, "%s: name too long", path);
+	if (depth == 0) {
+		n->kind = AO_N_ROOT;
+		return 0;
+	}
+	memcpy(name, comp[0], clen[0]);
+	name[clen[0]] = '\0';
+	if (depth == 1 && strcmp(name, ".status") == 0) {
+		n->kind = AO_N_STATUS;
+		return 0;
+	}
+	struct project *p = proj_lookup(c, name, err);
+	if (!p) {
+		n->parent_ok = err && err->code == ENOENT;
+		return err && err->code ? -err->code : -ENOENT;
+	}
+	snprintf(n->project_id, sizeof(n->project_id), "%s", p->id);
+	n->kind = AO_N_PROJECT;
+	if (depth == 1)
+		return 0;
+	n->relpath = rest1;
+	n->parent_ok = 1;
+
+	const char *c1 = comp[1];
+	size_t l1 = clen[1];
+	if (ceq(c1, l1, "project.json") && depth == 2) {
+		n->kind = AO_N_PROJECT_JSON;
+		return 0;
+	}
+	if (ceq(c1, l1, "labels") || ceq(c1, l1, "attachments")) {
+		n->kind = AO_N_DROPBOX_DIR;
+		if (depth == 2)
+			return 0;
+		n->parent_ok = depth == 3;
+		return ao_errf(err, ENOENT, "%s: no such file", path);
+	}
+	if (ceq(c1, l1, "export")) {
+		n->kind = AO_N_EXPORT_DIR;
+		if (depth == 2)
+			return 0;
+		int d = 2;
+		if (ceq(comp[2], clen[2], "stage") || ceq(comp[2], clen[2], "batch")) {
+			int which = ceq(comp[2], clen[2], "batch");
+			n->kind = which ? AO_N_BATCHES_DIR : AO_N_STAGES_DIR;
+			if (depth == 3)
+				return 0;
+			memcpy(name, comp[3], clen[3]);
+			name[clen[3]] = '\0';
+			int rc = proj_sub_lookup(c, p, which, name, n->sub_id, sizeof(n->sub_id),
+						 err);
+			if (rc < 0) {
+				n->parent_ok = rc == -ENOENT && depth == 4;
+				return rc;
+			}
+			n->kind = which ? AO_N_BATCH_DIR : AO_N_STAGE_DIR;
+			if (depth == 4)
+				return 0;
+			d = 4;
+		}
+		if (depth == d + 1) {
+			memcpy(name, comp[d], clen[d]);
+			name[clen[d]] = '\0';
+			int ok = strcmp(name, "tasks.json") == 0 || strcmp(name, "tasks.ndjson") == 0 ||
+				 (d == 2 && strcmp(name, "issues.json") == 0);
+			if (ok) {
+				struct ao_xspec s;
+				export_spec(n, name, &s);
+				n->x = ao_xcache_get(c->cfg.xc, &s, err);
+				if (!n->x)
+					return -ENOMEM;
+				n->kind = AO_N_EXPORT_FILE;
+				return 0;
+			}
+		}
+		n->parent_ok = depth == d + 1;
+		return ao_errf(err, ENOENT, "%s: no such file", path);
+	}
+	if (ceq(c1, l1, "tasks")) {
+		n->kind = AO_N_TASKS_DIR;
+		if (depth == 2)
+			return 0;
+		if (clen[2] >= AO_ID_MAX)
+			return ao_errf(err, ENOENT, "%s: no such task", path);
+		memcpy(n->task_id, comp[2], clen[2]);
+		n->task_id[clen[2]] = '\0';
+		int rc = task_exists(c, p, n->task_id, err);
+		if (rc < 0) {
+			n->parent_ok = rc == -ENOENT && depth == 3;
+			return rc;
+		}
+		n->kind = AO_N_TASK_DIR;
+		if (depth == 3)
+			return 0;
+		if (depth == 4 && ceq(comp[3], clen[3], "task.json")) {
+			n->kind = AO_N_TASK_JSON;
+			return 0;
+		}
+		if (depth == 4 && ceq(comp[3], clen[3], "answer.json")) {
+			n->kind = AO_N_ANSWER_JSON;
+			return 0;
+		}
+		n->parent_ok = depth == 4;
+		return ao_errf(err, ENOENT, "%s: no such file", path);
+	}
+	n->parent_ok = depth == 2;
+	return ao_errf(err, ENOENT, "%s: no such file", path);
+}
+
+/* --- attributes --------------------------------------------------------- */
+
+static int node_is_dir(enum ao_kind k)
+{
+	return k != AO_N_STATUS && k != AO_N_PROJECT_JSON && k != AO_N_EXPORT_FILE &&
+	       k != AO_N_TASK_JSON && k != AO_N_ANSWER_JSON;
+}
+
+static void base_stat(struct ao_core *c, enum ao_kind k, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_uid = c->cfg.uid;
+	st->st_gid = c->cfg.gid;
+	st->st_atime = st->st_mtime = st->st_ctime = c->t0;
+	st->st_blksize = 65536;
+	if (node_is_dir(k)) {
+		int writable = (k == AO_N_DROPBOX_DIR || k == AO_N_TASK_DIR) && !c->cfg.read_only;
+		st->st_mode = S_IFDIR | (writable ? 0755 : 0555);
+		st->st_nlink = 2;
+	} else {
+		int writable = k == AO_N_ANSWER_JSON && !c->cfg.read_only;
+		st->st_mode = S_IFREG | (writable ? 0644 : 0444);
+		st->st_nlink = 1;
+	}
+}
+
+static void set_size(struct stat *st, long long size)
+{
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
+}
+
+static char *status_text(struct ao_core *c, size_t *len)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "exports", ao_xcache_status(c->cfg.xc));
+	if (c->cfg.extra_status) {
+		json_t *w = c->cfg.extra_status(c->cfg.extra_ud);
+		if (w)
+			json_object_set_new(j, "writes", w);
+	}
+	char *s = pretty_json(j, len);
+	json_decref(j);
+	return s;
+}
+
+int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
+		    struct ao_err *err)
+{
+	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
+	size_t len = 0;
+	int rc;
+
+	base_stat(c, n->kind, st);
+	switch (n->kind) {
+	case AO_N_STATUS: {
+		char *s = status_text(c, &len);
+		free(s);
+		set_size(st, (long long)len);
+		st->st_mtime = time(NULL);
+		return 0;
+	}
+	case AO_N_PROJECT_JSON:
+		if (!p)
+			return ao_errf(err, ENOENT, "project gone");
+		rc = proj_detail(c, p, err);
+		if (rc < 0)
+			return rc;
+		pthread_mutex_lock(&c->lock);
+		set_size(st, (long long)p->detail_len);
+		st->st_mtime = p->detail_at;
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	case AO_N_EXPORT_FILE: {
+		long long size;
+		time_t mt;
+		ao_xcache_stat(c->cfg.xc, n->x, &size, &mt);
+		set_size(st, size);
+		if (mt)
+			st->st_mtime = st->st_ctime = mt;
+		return 0;
+	}
+	case AO_N_TASK_JSON:
+	case AO_N_ANSWER_JSON:
+		rc = task_fetch(c, n->project_id, n->task_id, n->kind == AO_N_ANSWER_JSON, NULL,
+				&len, err);
+		if (rc < 0)
+			return rc;
+		set_size(st, (long long)len);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* --- listings ----------------------------------------------------------- */
+
+static int fill_node(struct ao_core *c, const struct ao_node *parent, enum ao_kind k,
+		     const char *name, ao_core_fill_fn fill, void *ctx)
+{
+	struct stat st;
+	struct ao_node n = *parent;
+	struct ao_err e;
+
+	n.kind = k;
+	if (k == AO_N_EXPORT_FILE) {
+		struct ao_xspec s;
+		export_spec(&n, name, &s);
+		n.x = ao_xcache_get(c->cfg.xc, &s, &e);
+		if (!n.x)
+			return fill(ctx, name, NULL);
+	}
+	if (ao_core_getattr(c, &n, &st, &e) < 0)
+		return fill(ctx, name, NULL);
+	return fill(ctx, name, &st);
+}
+
+int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
+		    struct ao_err *err)
+{
+	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
+	struct stat dst;
+	int rc = 0;
+
+	base_stat(c, AO_N_PROJECT, &dst);
+	switch (n->kind) {
+	case AO_N_ROOT: {
+		rc = proj_list_fresh(c, 0, err);
+		if (rc < 0)
+			return rc;
+		pthread_mutex_lock(&c->lock);
+		size_t cnt = 0, k = 0;
+		for (size_t i = 0; i < c->nprojects; i++)
+			cnt += c->projects[i]->listed;
+		char (*names)[AO_NAME_MAX + 1] = calloc(cnt ? cnt : 1, sizeof(*names));
+		for (size_t i = 0; names && i < c->nprojects; i++)
+			if (c->projects[i]->listed)
+				memcpy(names[k++], c->projects[i]->dname, sizeof(names[0]));
+		pthread_mutex_unlock(&c->lock);
+		if (!names)
+			return ao_errf(err, ENOMEM, "out of memory");
+		fill_node(c, n, AO_N_STATUS, ".status", fill, ctx);
+		for (size_t i = 0; i < k; i++)
+			if (fill(ctx, names[i], &dst))
+				break;
+		free(names);
+		return 0;
+	}
+	case AO_N_PROJECT:
+		fill_node(c, n, AO_N_PROJECT_JSON, "project.json", fill, ctx);
+		fill_node(c, n, AO_N_EXPORT_DIR, "export", fill, ctx);
+		fill_node(c, n, AO_N_DROPBOX_DIR, "labels", fill, ctx);
+		fill_node(c, n, AO_N_DROPBOX_DIR, "attachments", fill, ctx);
+		fill_node(c, n, AO_N_TASKS_DIR, "tasks", fill, ctx);
+		return 0;
+	case AO_N_EXPORT_DIR:
+		fill_node(c, n, AO_N_EXPORT_FILE, "tasks.json", fill, ctx);
+		fill_node(c, n, AO_N_EXPORT_FILE, "tasks.ndjson", fill, ctx);
+		fill_node(c, n, AO_N_EXPORT_FILE, "issues.json", fill, ctx);
+		fill_node(c, n, AO_N_STAGES_DIR, "stage", fill, ctx);
+		fill_node(c, n, AO_N_BATCHES_DIR, "batch", fill, ctx);
+		return 0;
+	case AO_N_STAGE_DIR:
+	case AO_N_BATCH_DIR:
+		fill_node(c, n, AO_N_EXPORT_FILE, "tasks.json", fill, ctx);
+		fill_node(c, n, AO_N_EXPORT_FILE, "tasks.ndjson", fill, ctx);
+		return 0;
+	case AO_N_STAGES_DIR:
+	case AO_N_BATCHES_DIR: {
+		if (!p)
+			return ao_errf(err, ENOENT, "project gone");
+		rc = proj_detail(c, p, err);
+		if (rc < 0)
+			return rc;
+		int which = n->kind == AO_N_BATCHES_DIR;
+		pthread_mutex_lock(&c->lock);
+		size_t cnt = which ? p->nbatches : p->nstages;
+		struct sub *v = which ? p->batches : p->stages;
+		char (*names)[AO_NAME_MAX + 1] = calloc(cnt ? cnt : 1, sizeof(*names));
+		for (size_t i = 0; names && i < cnt; i++)
+			memcpy(names[i], v[i].dname, sizeof(names[0]));
+		pthread_mutex_unlock(&c->lock);
+		if (!names)
+			return ao_errf(err, ENOMEM, "out of memory");
+		for (size_t i = 0; i < cnt; i++)
+			if (fill(ctx, names[i], &dst))
+				break;
+		free(names);
+		return 0;
+	}
+	case AO_N_TASKS_DIR: {
+		if (!p)
+			return ao_errf(err, ENOENT, "project gone");
+		struct tasklist *l = tasks_list(c, p, err);
+		if (!l)
+			return err && err->code ? -err->code : -EIO;
+		struct stat tst;
+		base_stat(c, AO_N_TASK_DIR, &tst);
+		for (size_t i = 0; i < l->n; i++)
+			if (fill(ctx, l->ids[i], &tst))
+				break;
+		tasklist_put(c, l);
+		return 0;
+	}
+	case AO_N_TASK_DIR:
+		fill_node(c, n, AO_N_TASK_JSON, "task.json", fill, ctx);
+		fill_node(c, n, AO_N_ANSWER_JSON, "answer.json", fill, ctx);
+		return 0;
+	case AO_N_DROPBOX_DIR:
+		return 0;
+	default:
+		return ao_errf(err, ENOTDIR, "not a directory");
+	}
+}
+
+/* --- file contents ------------------------------------------------------ */
+
+int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct ao_core_fh **out,
+		 struct ao_err *err)
+{
+	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
+	struct ao_core_fh *fh;
+	int rc = 0;
+
+	*out = NULL;
+	if (node_is_dir(n->kind))
+		return ao_errf(err, EISDIR, "is a directory");
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+		if (c->cfg.read_only)
+			return ao_errf(err, EROFS, "the mount is read-only");
+		return ao_errf(err, EACCES, "this file is read-only");
+	}
+	fh = calloc(1, sizeof(*fh));
+	if (!fh)
+		return ao_errf(err, ENOMEM, "out of memory");
+	fh->kind = n->kind;
+	fh->fd = -1;
+	fh->direct_io = 1;
+	switch (n->kind) {
+	case AO_N_STATUS:
+		fh->buf = status_text(c, &fh->len);
+		if (!fh->buf)
+			rc = ao_errf(err, ENOMEM, "out of memory");
+		break;
+	case AO_N_PROJECT_JSON:
+		if (!p) {
+			rc = ao_errf(err, ENOENT, "project gone");
+			break;
+		}
+		rc = proj_detail(c, p, err);
+		if (rc < 0)
+			break;
+		pthread_mutex_lock(&c->lock);
+		fh->buf = malloc(p->detail_len + 1);
+		if (fh->buf) {
+			memcpy(fh->buf, p->detail_text, p->detail_len + 1);
+			fh->len = p->detail_len;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (!fh->buf)
+			rc = ao_errf(err, ENOMEM, "out of memory");
+		break;
+	case AO_N_TASK_JSON:
+	case AO_N_ANSWER_JSON:
+		rc = task_fetch(c, n->project_id, n->task_id, n->kind == AO_N_ANSWER_JSON,
+				&fh->buf, &fh->len, err);
+		break;
+	case AO_N_EXPORT_FILE: {
+		struct ao_xopen o;
+		rc = ao_xcache_open(c->cfg.xc, n->x, &o, err);
+		if (rc < 0)
+			break;
+		fh->x = n->x;
+		fh->fd = o.fd;
+		fh->direct_io = o.direct_io;
+		fh->keep_cache = o.keep_cache;
+		fh->changed = o.changed;
+		break;
+	}
+	default:
+		rc = ao_errf(err, EIO, "unexpected node");
+	}
+	if (rc < 0) {
+		free(fh->buf);
+		free(fh);
+		return rc;
+	}
+	*out = fh;
+	return 0;
+}
+
+ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
+		     struct ao_err *err)
+{
+	(void)c;
+	if (off < 0)
+		return ao_errf(err, EINVAL, "negative offset");
+	if (fh->fd >= 0) {
+		size_t got = 0;
+		while (got < size) {
+			ssize_t r = pread(fh->fd, buf + got, size - got, off + (off_t)got);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				return ao_errf(err, errno, "reading the cached export: %s",
+					       strerror(errno));
+			}
+			if (r == 0)
+				break;
+			got += (size_t)r;
+		}
+		return (ssize_t)got;
+	}
+	if ((size_t)off >= fh->len)
+		return 0;
+	size_t n = fh->len - (size_t)off;
+	if (n > size)
+		n = size;
+	memcpy(buf, fh->buf + off, n);
+	return (ssize_t)n;
+}
+
+void ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
+{
+	if (!fh)
+		return;
+	if (fh->x)
+		ao_xcache_close(c->cfg.xc, fh->x, fh->fd);
+	free(fh->buf);
+	free(fh);
+}
+
+/* --- refresh and write-side callbacks ------------------------------------ */
+
+int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
+{
+	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
+
+	(void)err;
+	switch (n->kind) {
+	case AO_N_ROOT:
+		pthread_mutex_lock(&c->lock);
+		c->list_at = 0;
+		pthread_mutex_unlock(&c->lock);
+		break;
+	case AO_N_EXPORT_FILE:
+		ao_xcache_mark_stale(c->cfg.xc, n->x);
+		if (p && !n->sub_id[0])
+			tasks_drop_list(c, p);
+		break;
+	case AO_N_EXPORT_DIR:
+		ao_xcache_project_stale(c->cfg.xc, n->project_id);
+		if (p)
+			tasks_drop_list(c, p);
+		break;
+	case AO_N_PROJECT:
+	case AO_N_PROJECT_JSON:
+	case AO_N_STAGES_DIR:
+	case AO_N_BATCHES_DIR:
+		if (p) {
+			pthread_mutex_lock(&c->lock);
+			p->detail_at = 0;
+			pthread_mutex_unlock(&c->lock);
+			if (n->kind == AO_N_PROJECT)
+				tasks_drop_list(c, p);
+		}
+		break;
+	case AO_N_TASKS_DIR:
+		if (p)
+			tasks_drop_list(c, p);
+		break;
+	case AO_N_TASK_DIR:
+	case AO_N_TASK_JSON:
+	case AO_N_ANSWER_JSON:
+		task_drop(c, n->task_id);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+void ao_core_project_written(struct ao_core *c, const char *project_id)
+{
+	struct project *p = proj_by_id(c, project_id);
+	ao_xcache_project_stale(c->cfg.xc, project_id);
+	if (p)
+		tasks_drop_list(c, p);
+}
+
+void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id)
+{
+	(void)project_id;
+	task_drop(c, task_id);
+}
+
+int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **schema,
+			    struct ao_err *err)
+{
+	struct project *p = proj_by_id(c, project_id);
+	int rc;
+
+	*schema = NULL;
+	if (!p) {
+		rc = proj_list_fresh(c, 1, err);
+		if (rc < 0)
+			return rc;
+		p = proj_by_id(c, project_id);
+		if (!p)
+			return ao_errf(err, ENOENT, "no project with id '%s'", project_id);
+	}
+	rc = proj_detail(c, p, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	json_t *cs = json_object_get(p->detail, "categorySchema");
+	*schema = json_is_object(cs) ? json_deep_copy(cs) : json_object();
+	pthread_mutex_unlock(&c->lock);
+	return *schema ? 0 : ao_errf(err, ENOMEM, "out of memory");
+}
+
+int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *task_id,
+			char **buf, size_t *len, struct ao_err *err)
+{
+	return task_fetch(c, project_id, task_id, 1, buf, len, err);
+}

@@ -1,0 +1,97 @@
+/*
+ * core_int.h - state shared by the core's files (core.c: paths and nodes,
+ * projects.c: project list and details, tasks.c: task cache and listings).
+ * Not an interface: only these three files include it.
+ *
+ * Locking: c->lock guards every field below that a refresh replaces; network
+ * calls run without it. A refresh of one object is serialized by that
+ * object's refresh mutex and re-checks freshness after taking it, so
+ * concurrent callers cause one request. Project structs are never freed
+ * while the core lives (a project that leaves the list is only unlisted), so
+ * pointers to them stay valid without reference counting.
+ */
+#ifndef ANGOFS_CORE_INT_H
+#define ANGOFS_CORE_INT_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include "angofs/core.h"
+#include "angofs/names.h"
+
+struct sub {
+	char *id, *name;
+	char dname[AO_NAME_MAX + 1];
+};
+
+struct tasklist {
+	int refs;
+	size_t n;
+	char **ids; /* sorted, unique */
+};
+
+struct project {
+	char *id, *name, *created;
+	char dname[AO_NAME_MAX + 1];
+	int listed;
+
+	pthread_mutex_t detail_refresh;
+	json_t *detail;
+	char *detail_text;
+	size_t detail_len;
+	time_t detail_at;
+	struct sub *stages, *batches;
+	size_t nstages, nbatches;
+
+	pthread_mutex_t tasks_refresh;
+	struct tasklist *tasks;
+	time_t tasks_at;
+	unsigned long tasks_gen; /* export generation the list came from (0: pages) */
+};
+
+struct task_ent {
+	struct task_ent *next;
+	char *id, *project_id;
+	char *task_text, *answer_text;
+	size_t task_len, answer_len;
+	time_t at;
+};
+
+#define TASK_BUCKETS 4096
+#define TASK_CACHE_MAX 50000
+
+struct ao_core {
+	struct ao_core_cfg cfg;
+	pthread_mutex_t lock;
+	pthread_mutex_t list_refresh;
+	struct project **projects;
+	size_t nprojects, cap;
+	time_t list_at;
+	struct task_ent *tb[TASK_BUCKETS];
+	size_t ntask_ents;
+	time_t t0;
+};
+
+/* projects.c */
+int proj_list_fresh(struct ao_core *c, int force, struct ao_err *err);
+struct project *proj_lookup(struct ao_core *c, const char *name, struct ao_err *err);
+struct project *proj_by_id(struct ao_core *c, const char *id);
+int proj_detail(struct ao_core *c, struct project *p, struct ao_err *err);
+/* stage (which=0) or batch (1) by dir name or id alias; copies the id. */
+int proj_sub_lookup(struct ao_core *c, struct project *p, int which, const char *name,
+		    char *id_out, size_t idsz, struct ao_err *err);
+void proj_free_all(struct ao_core *c);
+char *pretty_json(json_t *j, size_t *len);
+
+/* tasks.c */
+int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, int answer,
+	       char **text, size_t *len, struct ao_err *err);
+int task_exists(struct ao_core *c, struct project *p, const char *task_id, struct ao_err *err);
+struct tasklist *tasks_list(struct ao_core *c, struct project *p, struct ao_err *err);
+void tasklist_put(struct ao_core *c, struct tasklist *l);
+void task_drop(struct ao_core *c, const char *task_id);
+void tasks_drop_list(struct ao_core *c, struct project *p);
+void task_free_all(struct ao_core *c);
+int task_id_valid(const char *id);
+
+#endif

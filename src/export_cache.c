@@ -1,0 +1,648 @@
+/*
+ * export_cache.c - on-disk export cache with single-flight fetches (design in
+ * include/angofs/export_cache.h).
+ *
+ * Locking: one mutex for the entry table and every entry's state; a condition
+ * variable wakes openers waiting for a fetch. The fetch itself (HTTP, unzip,
+ * rename) runs without the lock, guarded by the entry's `fetching` flag.
+ * Progress counters are updated with relaxed atomics so the status file can
+ * read them while the download runs.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "angofs/export_cache.h"
+#include "angofs/hub.h"
+#include "angofs/log.h"
+#include "angofs/unzip.h"
+
+struct ao_xentry {
+	struct ao_xentry *next;
+	char *key;
+	char hash[17];
+	char *project_id, *stage_id, *batch_id;
+	enum ao_xtype type;
+	int ndjson;
+	int known; /* spec fields are set (entries loaded from disk lack them) */
+
+	int have; /* data file present and complete */
+	long long size;
+	time_t fetched_at, last_access, meta_access;
+	int stale;
+	int fetching;
+	unsigned long gen, attr_gen, open_gen;
+	unsigned long fetch_seq; /* completed fetch attempts */
+	int last_rc;
+	char last_msg[AO_ERR_MSG_MAX];
+	int open_count;
+	long long done, total; /* progress, atomics */
+};
+
+struct ao_xcache {
+	struct ao_xcache_cfg cfg;
+	char *dir, *host, *task_types;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ao_xentry *entries;
+	unsigned long next_gen;
+};
+
+unsigned long long ao_xcache_hash(const char *s)
+{
+	unsigned long long h = 1469598103934665603ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
+{
+	char *k;
+	if (asprintf(&k,
+		     "v1\nhost=%s\nproject=%s\ntype=%s\nformat=%s\nstage=%s\nbatch=%s\n"
+		     "meta=%d history=%d keyframes=%d idleblur=%d tasktypes=%s\n",
+		     cfg->host ? cfg->host : "", s->project_id,
+		     s->type == AO_X_ISSUE ? "issue" : "task", s->ndjson ? "ndjson" : "json",
+		     s->stage_id ? s->stage_id : "", s->batch_id ? s->batch_id : "",
+		     cfg->include_metadata, cfg->include_history, cfg->include_only_key_frames,
+		     cfg->include_idle_blur, cfg->task_types_json ? cfg->task_types_json : "") < 0)
+		return NULL;
+	return k;
+}
+
+/* JSON array of one string, percent-escaped for a query. */
+static char *json_array1_escaped(const char *v)
+{
+	json_t *a = json_pack("[s]", v);
+	char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	char *e = s ? hub_escape(s) : NULL;
+	json_decref(a);
+	free(s);
+	return e;
+}
+
+char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
+{
+	char *pid = hub_escape(s->project_id), *stage = NULL, *batch = NULL, *tt = NULL;
+	char *q = NULL;
+
+	if (s->type == AO_X_TASK && s->stage_id)
+		stage = json_array1_escaped(s->stage_id);
+	if (s->batch_id)
+		batch = json_array1_escaped(s->batch_id);
+	if (s->type == AO_X_TASK && cfg->task_types_json)
+		tt = hub_escape(cfg->task_types_json);
+#define TF(x) ((x) ? "true" : "false")
+	if (pid && asprintf(&q,
+			    "/export?project=%s&type=%s&format=%s%s%s%s%s&includeMetadata=%s"
+			    "&includeHistory=%s&includeOnlyKeyFrames=%s"
+			    "&includeIdleBlurDurations=%s%s%s&sendEmail=false&doNotNotify=true",
+			    pid, s->type == AO_X_ISSUE ? "issue" : "task",
+			    s->ndjson ? "ndjson" : "json", stage ? "&stage=" : "", stage ? stage : "",
+			    batch ? "&batches=" : "", batch ? batch : "", TF(cfg->include_metadata),
+			    TF(cfg->include_history), TF(cfg->include_only_key_frames),
+			    TF(cfg->include_idle_blur), tt ? "&taskTypes=" : "", tt ? tt : "") < 0)
+		q = NULL;
+#undef TF
+	free(pid);
+	free(stage);
+	free(batch);
+	free(tt);
+	return q;
+}
+
+static void entry_path(struct ao_xcache *c, struct ao_xentry *e, const char *ext, char *buf,
+		       size_t sz)
+{
+	snprintf(buf, sz, "%s/%s.%s", c->dir, e->hash, ext);
+}
+
+static int write_meta(struct ao_xcache *c, struct ao_xentry *e)
+{
+	char path[4096], tmp[4200];
+	json_t *j;
+	int fd, rc = 0;
+
+	entry_path(c, e, "meta", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
+	j = json_pack("{s:i,s:s,s:I,s:I,s:b,s:I}", "version", 1, "key", e->key, "size",
+		      (json_int_t)e->size, "fetched_at", (json_int_t)e->fetched_at, "stale",
+		      e->stale, "last_access", (json_int_t)e->last_access);
+	if (!j)
+		return -ENOMEM;
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		json_decref(j);
+		return -errno;
+	}
+	fchmod(fd, 0600);
+	if (json_dumpfd(j, fd, JSON_COMPACT) < 0 || close(fd) < 0)
+		rc = -EIO;
+	json_decref(j);
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		ao_warn("export cache: cannot write %s: %s", path, strerror(-rc));
+	}
+	e->meta_access = e->last_access;
+	return rc;
+}
+
+static void drop_files(struct ao_xcache *c, struct ao_xentry *e)
+{
+	char path[4096];
+	entry_path(c, e, "data", path, sizeof(path));
+	unlink(path);
+	entry_path(c, e, "meta", path, sizeof(path));
+	unlink(path);
+	e->have = 0;
+	e->size = 0;
+}
+
+static struct ao_xentry *find_hash(struct ao_xcache *c, const char *hash, const char *key)
+{
+	for (struct ao_xentry *e = c->entries; e; e = e->next)
+		if (strcmp(e->hash, hash) == 0 && strcmp(e->key, key) == 0)
+			return e;
+	return NULL;
+}
+
+/* Load one <hash>.meta written by an earlier run. */
+static void load_meta(struct ao_xcache *c, const char *name)
+{
+	char path[4096], dpath[4096];
+	json_t *j;
+	struct stat st;
+	size_t hl = strlen(name) - 5;
+
+	if (hl != 16)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
+	j = json_load_file(path, 0, NULL);
+	const char *key = json_string_value(json_object_get(j, "key"));
+	struct ao_xentry *e = calloc(1, sizeof(*e));
+	if (!j || !key || !e) {
+		free(e);
+		json_decref(j);
+		unlink(path);
+		return;
+	}
+	memcpy(e->hash, name, 16);
+	e->hash[16] = '\0';
+	snprintf(dpath, sizeof(dpath), "%s/%s.data", c->dir, e->hash);
+	char hx[17];
+	snprintf(hx, sizeof(hx), "%016llx", ao_xcache_hash(key));
+	e->size = json_integer_value(json_object_get(j, "size"));
+	if (strcmp(hx, e->hash) != 0 || stat(dpath, &st) < 0 || st.st_size != e->size) {
+		/* mismatch or incomplete data: not trustworthy */
+		unlink(dpath);
+		unlink(path);
+		free(e);
+		json_decref(j);
+		return;
+	}
+	e->key = strdup(key);
+	e->fetched_at = (time_t)json_integer_value(json_object_get(j, "fetched_at"));
+	e->last_access = (time_t)json_integer_value(json_object_get(j, "last_access"));
+	e->meta_access = e->last_access;
+	e->stale = json_is_true(json_object_get(j, "stale"));
+	e->have = 1;
+	e->gen = ++c->next_gen;
+	json_decref(j);
+	if (!e->key) {
+		free(e);
+		return;
+	}
+	e->next = c->entries;
+	c->entries = e;
+}
+
+struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *err)
+{
+	struct ao_xcache *c = calloc(1, sizeof(*c));
+	DIR *d;
+	struct dirent *de;
+
+	if (!c) {
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	c->dir = strdup(cfg->dir);
+	c->host = strdup(cfg->host ? cfg->host : "");
+	c->task_types = cfg->task_types_json ? strdup(cfg->task_types_json) : NULL;
+	c->cfg.dir = c->dir;
+	c->cfg.host = c->host;
+	c->cfg.task_types_json = c->task_types;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	if (!c->dir || !c->host) {
+		ao_xcache_free(c);
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
+		ao_errf(err, errno, "export cache '%s': %s", c->dir, strerror(errno));
+		ao_xcache_free(c);
+		return NULL;
+	}
+	chmod(c->dir, 0700);
+	d = opendir(c->dir);
+	if (!d) {
+		ao_errf(err, errno, "export cache '%s': %s", c->dir, strerror(errno));
+		ao_xcache_free(c);
+		return NULL;
+	}
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char p[4096];
+		if (strstr(de->d_name, ".tmp-")) {
+			/* leftovers of a fetch interrupted by a crash */
+			snprintf(p, sizeof(p), "%s/%s", c->dir, de->d_name);
+			unlink(p);
+		} else if (n > 5 && strcmp(de->d_name + n - 5, ".meta") == 0) {
+			load_meta(c, de->d_name);
+		}
+	}
+	closedir(d);
+	return c;
+}
+
+void ao_xcache_free(struct ao_xcache *c)
+{
+	if (!c)
+		return;
+	while (c->entries) {
+		struct ao_xentry *e = c->entries;
+		c->entries = e->next;
+		free(e->key);
+		free(e->project_id);
+		free(e->stage_id);
+		free(e->batch_id);
+		free(e);
+	}
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c->dir);
+	free(c->host);
+	free(c->task_types);
+	free(c);
+}
+
+struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, struct ao_err *err)
+{
+	char *key = ao_xcache_key(&c->cfg, s), hash[17];
+	struct ao_xentry *e;
+
+	if (!key) {
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	snprintf(hash, sizeof(hash), "%016llx", ao_xcache_hash(key));
+	pthread_mutex_lock(&c->lock);
+	e = find_hash(c, hash, key);
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (e) {
+			e->key = key;
+			key = NULL;
+			memcpy(e->hash, hash, sizeof(hash));
+			e->next = c->entries;
+			c->entries = e;
+		}
+	}
+	if (e && !e->known) {
+		e->project_id = strdup(s->project_id);
+		e->stage_id = s->stage_id ? strdup(s->stage_id) : NULL;
+		e->batch_id = s->batch_id ? strdup(s->batch_id) : NULL;
+		e->type = s->type;
+		e->ndjson = s->ndjson;
+		e->known = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(key);
+	if (!e)
+		ao_errf(err, ENOMEM, "out of memory");
+	return e;
+}
+
+void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
+{
+	pthread_mutex_lock(&c->lock);
+	*size = e->have ? e->size : 0;
+	*mtime = e->have ? e->fetched_at : 0;
+	e->attr_gen = e->gen;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
+{
+	return e->have && !e->stale && now - e->fetched_at < c->cfg.ttl_s && now >= e->fetched_at;
+}
+
+struct fetch_ctx {
+	int fd;
+	struct ao_xentry *e;
+	struct ao_err *err;
+};
+
+static int sink_fd(void *ud, const void *buf, size_t len)
+{
+	struct fetch_ctx *f = ud;
+	const char *p = buf;
+	while (len) {
+		ssize_t w = write(f->fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static void on_progress(void *ud, long long done, long long total)
+{
+	struct fetch_ctx *f = ud;
+	__atomic_store_n(&f->e->done, done, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->e->total, total, __ATOMIC_RELAXED);
+}
+
+/* Fetch e into its data file. Runs without the lock (e->fetching is set). */
+static int fetch(struct ao_xcache *c, struct ao_xentry *e, long long *size, struct ao_err *err)
+{
+	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id};
+	char zpath[4300], dtmp[4300], dpath[4096];
+	char *q = ao_xcache_query(&c->cfg, &s);
+	json_t *data = NULL;
+	int zfd = -1, dfd = -1, rc;
+
+	if (!q)
+		return ao_errf(err, ENOMEM, "out of memory");
+	__atomic_store_n(&e->done, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->total, -1, __ATOMIC_RELAXED);
+	rc = hub_get(c->cfg.hub, q, &data, err);
+	free(q);
+	if (rc < 0)
+		return rc;
+	const char *url = json_string_value(json_object_get(data, "exportPath"));
+	if (!url || !*url) {
+		json_decref(data);
+		return ao_errf(err, EPROTO, "GET /export: the reply has no data.exportPath");
+	}
+	entry_path(c, e, "zip.tmp-XXXXXX", zpath, sizeof(zpath));
+	zfd = mkstemp(zpath);
+	if (zfd < 0) {
+		json_decref(data);
+		return ao_errf(err, errno, "export cache: %s", strerror(errno));
+	}
+	struct fetch_ctx f = {zfd, e, err};
+	rc = hub_download(c->cfg.hub, url, sink_fd, on_progress, &f, err);
+	json_decref(data);
+	if (close(zfd) < 0 && rc == 0)
+		rc = ao_errf(err, errno, "export cache: writing the zip: %s", strerror(errno));
+	if (rc < 0)
+		goto out;
+	entry_path(c, e, "data.tmp-XXXXXX", dtmp, sizeof(dtmp));
+	dfd = mkstemp(dtmp);
+	if (dfd < 0) {
+		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
+		goto out;
+	}
+	rc = ao_unzip_first(zpath, dfd, size, err);
+	if (close(dfd) < 0 && rc == 0)
+		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
+	if (rc == 0) {
+		entry_path(c, e, "data", dpath, sizeof(dpath));
+		if (rename(dtmp, dpath) < 0)
+			rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
+	}
+	if (rc < 0)
+		unlink(dtmp);
+out:
+	unlink(zpath);
+	return rc;
+}
+
+static void evict(struct ao_xcache *c, struct ao_xentry *keep)
+{
+	long long total = 0;
+
+	if (!c->cfg.max_bytes)
+		return;
+	for (struct ao_xentry *e = c->entries; e; e = e->next)
+		if (e->have)
+			total += e->size;
+	while (total > c->cfg.max_bytes) {
+		struct ao_xentry *victim = NULL;
+		for (struct ao_xentry *e = c->entries; e; e = e->next)
+			if (e->have && e != keep && !e->open_count && !e->fetching &&
+			    (!victim || e->last_access < victim->last_access))
+				victim = e;
+		if (!victim)
+			break;
+		ao_info("export cache: evicting %s (%lld bytes; cache %lld > cap %lld)",
+			victim->hash, victim->size, total, c->cfg.max_bytes);
+		total -= victim->size;
+		drop_files(c, victim);
+	}
+}
+
+int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o,
+		   struct ao_err *err)
+{
+	char path[4096];
+	unsigned long seen_seq;
+	int rc = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+	pthread_mutex_lock(&c->lock);
+	seen_seq = e->fetch_seq;
+	for (;;) {
+		time_t now = time(NULL);
+		/* fresh, or a fetch finished since we came (export_ttl=0 serves it once) */
+		if (is_fresh(c, e, now) || (e->have && e->fetch_seq != seen_seq && e->last_rc == 0))
+			break;
+		if (e->fetching) {
+			pthread_cond_wait(&c->cond, &c->lock);
+			/* a fetch we waited for failed: share its error, do not retry */
+			if (!e->fetching && e->fetch_seq != seen_seq && e->last_rc < 0 &&
+			    !is_fresh(c, e, time(NULL))) {
+				rc = ao_errf(err, -e->last_rc, "%s", e->last_msg);
+				pthread_mutex_unlock(&c->lock);
+				return rc;
+			}
+			continue;
+		}
+		if (!e->known) {
+			pthread_mutex_unlock(&c->lock);
+			return ao_errf(err, EIO, "export cache: entry has no spec");
+		}
+		e->fetching = 1;
+		pthread_mutex_unlock(&c->lock);
+
+		long long size = 0;
+		struct ao_err ferr;
+		ao_err_clear(&ferr);
+		long long t0 = time(NULL);
+		ao_info("export: fetching %s%s%s%s%s %s.%s", e->project_id,
+			e->stage_id ? " stage " : "", e->stage_id ? e->stage_id : "",
+			e->batch_id ? " batch " : "", e->batch_id ? e->batch_id : "",
+			e->type == AO_X_ISSUE ? "issues" : "tasks", e->ndjson ? "ndjson" : "json");
+		rc = fetch(c, e, &size, &ferr);
+
+		pthread_mutex_lock(&c->lock);
+		e->fetching = 0;
+		e->fetch_seq++;
+		e->last_rc = rc;
+		snprintf(e->last_msg, sizeof(e->last_msg), "%s", ferr.msg);
+		if (rc == 0) {
+			e->have = 1;
+			e->size = size;
+			e->fetched_at = time(NULL);
+			e->last_access = e->fetched_at;
+			e->stale = 0;
+			e->gen = ++c->next_gen;
+			write_meta(c, e);
+			ao_info("export: cached %s (%lld bytes, %llds)", e->hash, size,
+				(long long)time(NULL) - t0);
+			evict(c, e);
+		}
+		pthread_cond_broadcast(&c->cond);
+		if (rc < 0) {
+			pthread_mutex_unlock(&c->lock);
+			if (err)
+				*err = ferr;
+			ao_warn("export: fetch failed: %s", ferr.msg);
+			return rc;
+		}
+	}
+	entry_path(c, e, "data", path, sizeof(path));
+	o->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (o->fd < 0) {
+		rc = ao_errf(err, errno, "export cache: opening %s: %s", path, strerror(errno));
+		e->have = 0;
+		pthread_mutex_unlock(&c->lock);
+		return rc;
+	}
+	e->open_count++;
+	o->size = e->size;
+	o->changed = e->gen != e->attr_gen;
+	o->direct_io = o->changed;
+	o->keep_cache = !o->changed && e->open_gen == e->gen;
+	e->open_gen = e->gen;
+	e->last_access = time(NULL);
+	if (e->last_access - e->meta_access > 60)
+		write_meta(c, e);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&c->lock);
+	if (e->open_count > 0)
+		e->open_count--;
+	if (!e->open_count)
+		evict(c, NULL);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void ao_xcache_mark_stale(struct ao_xcache *c, struct ao_xentry *e)
+{
+	pthread_mutex_lock(&c->lock);
+	if (e->have && !e->stale) {
+		e->stale = 1;
+		write_meta(c, e);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id)
+{
+	pthread_mutex_lock(&c->lock);
+	for (struct ao_xentry *e = c->entries; e; e = e->next) {
+		/* entries loaded from disk know their project only through the key */
+		int match = e->known ? strcmp(e->project_id, project_id) == 0 : 0;
+		if (!e->known) {
+			const char *p = strstr(e->key, "\nproject=");
+			size_t n = strlen(project_id);
+			match = p && strncmp(p + 9, project_id, n) == 0 && p[9 + n] == '\n';
+		}
+		if (match && e->have && !e->stale) {
+			e->stale = 1;
+			write_meta(c, e);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e)
+{
+	pthread_mutex_lock(&c->lock);
+	unsigned long g = e->have ? e->gen : 0;
+	pthread_mutex_unlock(&c->lock);
+	return g;
+}
+
+json_t *ao_xcache_status(struct ao_xcache *c)
+{
+	json_t *arr = json_array();
+	time_t now = time(NULL);
+	long long total = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct ao_xentry *e = c->entries; e; e = e->next) {
+		if (!e->known && !e->have)
+			continue;
+		if (e->have)
+			total += e->size;
+		const char *state = e->fetching	       ? "downloading"
+				    : !e->have	       ? (e->last_rc < 0 ? "failed" : "absent")
+				    : is_fresh(c, e, now) ? "cached"
+							  : "stale";
+		json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:i}", "id", e->hash, "state", state,
+				      "size", (json_int_t)(e->have ? e->size : 0), "bytes_done",
+				      (json_int_t)__atomic_load_n(&e->done, __ATOMIC_RELAXED),
+				      "bytes_total",
+				      (json_int_t)__atomic_load_n(&e->total, __ATOMIC_RELAXED),
+				      "open", e->open_count);
+		if (!o)
+			continue;
+		if (e->known) {
+			json_object_set_new(o, "project", json_string(e->project_id));
+			json_object_set_new(o, "type",
+					    json_string(e->type == AO_X_ISSUE ? "issue" : "task"));
+			json_object_set_new(o, "format", json_string(e->ndjson ? "ndjson" : "json"));
+			if (e->stage_id)
+				json_object_set_new(o, "stage", json_string(e->stage_id));
+			if (e->batch_id)
+				json_object_set_new(o, "batch", json_string(e->batch_id));
+		}
+		if (e->have)
+			json_object_set_new(o, "fetched_at", json_integer(e->fetched_at));
+		if (e->last_rc < 0 && e->last_msg[0])
+			json_object_set_new(o, "last_error", json_string(e->last_msg));
+		json_array_append_new(arr, o);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return json_pack("{s:o,s:I,s:I,s:I}", "exports", arr, "cache_bytes", (json_int_t)total,
+			 "cache_cap", (json_int_t)c->cfg.max_bytes, "ttl_s",
+			 (json_int_t)c->cfg.ttl_s);
+}

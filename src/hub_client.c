@@ -1,0 +1,669 @@
+/*
+ * hub_client.c - the hub client of include/angofs/hub.h over libcurl.
+ *
+ * Design: one CURLSH (DNS, TLS sessions and the connection cache shared under
+ * mutexes) plus a small pool of easy handles reused across calls, so every
+ * FUSE worker thread can call in at once and connections stay alive. Each API
+ * call is a bounded loop: rate-limit slot (sliding log, ratelimit.c), request
+ * with connect/total/stall timeouts, classification of the outcome, and for
+ * transient failures (network, 5xx, 429) an exponential backoff or the
+ * server's Retry-After, bounded by max_attempts and max_retry_total_ms.
+ *
+ * Downloads of pre-signed export URLs never carry the apikey header. A broken
+ * download is resumed with a Range request; a server that ignores Range is
+ * re-read from the start with the already-delivered prefix skipped, so the
+ * sink sees every byte exactly once. One log line per request: method, path
+ * (API query kept, a download's signed query string dropped), status, ms,
+ * bytes.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "angofs/hub.h"
+#include "angofs/log.h"
+#include "angofs/ratelimit.h"
+
+#define POOL_MAX 16
+#define MAX_BODY (256L << 20) /* API response bodies; exports go through hub_download */
+#define RATE_WAIT_MAX_MS 180000
+
+struct hub {
+	char *base;   /* ".../v2" */
+	char *origin; /* "scheme://host[:port]" for relative export paths */
+	char *key_header;
+	struct hub_cfg cfg;
+	CURLSH *share;
+	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t pool_lock;
+	CURL *pool[POOL_MAX];
+	int npool;
+	struct ao_ratelimit rl;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_ALL);
+}
+
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *ud)
+{
+	struct hub *h = ud;
+	(void)c;
+	(void)a;
+	pthread_mutex_lock(&h->share_lock[d]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *ud)
+{
+	struct hub *h = ud;
+	(void)c;
+	pthread_mutex_unlock(&h->share_lock[d]);
+}
+
+struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
+{
+	struct hub *h;
+	size_t len;
+
+	if (!cfg || !cfg->base_url || !cfg->api_key || !*cfg->api_key) {
+		ao_errf(err, EINVAL, "hub: base URL and API key are required");
+		return NULL;
+	}
+	pthread_once(&curl_once, curl_init_once);
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	h->cfg = *cfg;
+	h->cfg.base_url = NULL;
+	h->cfg.api_key = NULL;
+	if (h->cfg.connect_timeout_ms <= 0)
+		h->cfg.connect_timeout_ms = 10000;
+	if (h->cfg.request_timeout_ms <= 0)
+		h->cfg.request_timeout_ms = 600000;
+	if (h->cfg.stall_timeout_s <= 0)
+		h->cfg.stall_timeout_s = 60;
+	if (h->cfg.max_attempts <= 0)
+		h->cfg.max_attempts = 5;
+	if (h->cfg.max_retry_total_ms < 0)
+		h->cfg.max_retry_total_ms = 0;
+	else if (h->cfg.max_retry_total_ms == 0)
+		h->cfg.max_retry_total_ms = 60000;
+
+	len = strlen(cfg->base_url);
+	while (len && cfg->base_url[len - 1] == '/')
+		len--;
+	int has_v2 = len >= 3 && strncmp(cfg->base_url + len - 3, "/v2", 3) == 0;
+	h->base = malloc(len + 4);
+	if (h->base) {
+		memcpy(h->base, cfg->base_url, len);
+		strcpy(h->base + len, has_v2 ? "" : "/v2");
+	}
+	const char *p = strstr(cfg->base_url, "://");
+	p = p ? strchr(p + 3, '/') : NULL;
+	h->origin = p ? strndup(cfg->base_url, (size_t)(p - cfg->base_url))
+		      : strndup(cfg->base_url, len);
+	if (asprintf(&h->key_header, "apikey: %s", cfg->api_key) < 0)
+		h->key_header = NULL;
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&h->share_lock[i], NULL);
+	pthread_mutex_init(&h->pool_lock, NULL);
+	h->share = curl_share_init();
+	if (!h->base || !h->origin || !h->key_header || !h->share ||
+	    ao_ratelimit_init(&h->rl, cfg->rate_per_minute) < 0) {
+		hub_free(h);
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	return h;
+}
+
+void hub_free(struct hub *h)
+{
+	if (!h)
+		return;
+	for (int i = 0; i < h->npool; i++)
+		curl_easy_cleanup(h->pool[i]);
+	if (h->share)
+		curl_share_cleanup(h->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&h->share_lock[i]);
+	pthread_mutex_destroy(&h->pool_lock);
+	ao_ratelimit_destroy(&h->rl);
+	if (h->key_header)
+		explicit_bzero(h->key_header, strlen(h->key_header));
+	free(h->key_header);
+	free(h->base);
+	free(h->origin);
+	free(h);
+}
+
+static CURL *easy_get(struct hub *h)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&h->pool_lock);
+	if (h->npool)
+		c = h->pool[--h->npool];
+	pthread_mutex_unlock(&h->pool_lock);
+	if (c)
+		curl_easy_reset(c);
+	else
+		c = curl_easy_init();
+	if (!c)
+		return NULL;
+	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "angofs/" "0.1");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	return c;
+}
+
+static void easy_put(struct hub *h, CURL *c)
+{
+	pthread_mutex_lock(&h->pool_lock);
+	if (h->npool < POOL_MAX) {
+		h->pool[h->npool++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&h->pool_lock);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
+char *hub_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = malloc(n * 3 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* --- one transfer ------------------------------------------------------ */
+
+struct xfer {
+	/* API bodies */
+	char *buf;
+	size_t len, cap;
+	int too_big;
+	/* downloads */
+	hub_sink_fn sink;
+	hub_progress_fn progress;
+	void *ud;
+	long long skip;	     /* bytes of this response already delivered earlier */
+	long long delivered; /* bytes handed to sink over all attempts */
+	long long total;
+	long long base;	     /* offset the current response starts at */
+	int sink_err;
+	int started;
+	CURL *curl;
+	/* headers */
+	long retry_after_s;
+	long long range_start; /* from Content-Range, -1 if none */
+};
+
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = sz * nm;
+
+	if (x->len + n > (size_t)MAX_BODY) {
+		x->too_big = 1;
+		return 0;
+	}
+	if (x->len + n + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap : 16384;
+		while (cap < x->len + n + 1)
+			cap *= 2;
+		char *b = realloc(x->buf, cap);
+		if (!b)
+			return 0;
+		x->buf = b;
+		x->cap = cap;
+	}
+	memcpy(x->buf + x->len, p, n);
+	x->len += n;
+	x->buf[x->len] = '\0';
+	return n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = sz * nm;
+	char line[256];
+
+	if (n >= sizeof(line))
+		return n;
+	memcpy(line, p, n);
+	line[n] = '\0';
+	if (strncasecmp(line, "HTTP/", 5) == 0) {
+		/* a new response (redirect or retry): forget old headers */
+		x->retry_after_s = -1;
+		x->range_start = -1;
+	} else if (strncasecmp(line, "Retry-After:", 12) == 0) {
+		char *v = line + 12;
+		while (*v == ' ')
+			v++;
+		if (*v >= '0' && *v <= '9') {
+			x->retry_after_s = strtol(v, NULL, 10);
+		} else if (*v) {
+			struct tm tm;
+			memset(&tm, 0, sizeof(tm));
+			if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+				long d = (long)(timegm(&tm) - time(NULL));
+				x->retry_after_s = d > 0 ? d : 0;
+			}
+		}
+	} else if (strncasecmp(line, "Content-Range:", 14) == 0) {
+		char *v = strstr(line, "bytes ");
+		if (v)
+			x->range_start = strtoll(v + 6, NULL, 10);
+	}
+	return n;
+}
+
+static size_t on_download(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = sz * nm, off = 0;
+	long status = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300)
+		return on_body(p, sz, nm, ud); /* error body: keep for the message */
+	if (!x->started) {
+		curl_off_t cl = -1;
+		x->started = 1;
+		curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		if (status == 206 && x->range_start >= 0) {
+			if (x->range_start > x->delivered)
+				return 0; /* hole: cannot continue */
+			x->skip = x->delivered - x->range_start;
+			x->base = x->range_start;
+		} else {
+			x->skip = x->delivered;
+			x->base = 0;
+		}
+		if (cl >= 0)
+			x->total = x->base + cl;
+	}
+	if (x->skip > 0) {
+		off = (size_t)x->skip < n ? (size_t)x->skip : n;
+		x->skip -= (long long)off;
+	}
+	if (off < n) {
+		int r = x->sink(x->ud, p + off, n - off);
+		if (r < 0) {
+			x->sink_err = r;
+			return 0;
+		}
+		x->delivered += (long long)(n - off);
+		if (x->progress)
+			x->progress(x->ud, x->delivered, x->total);
+	}
+	return n;
+}
+
+/* Message from an error envelope: "message", "error.message", "error.statusCode". */
+static void envelope_message(const char *body, size_t len, char *out, size_t outsz)
+{
+	json_t *j = json_loadb(body, len, 0, NULL), *m = NULL;
+
+	out[0] = '\0';
+	if (j && json_is_object(j)) {
+		m = json_object_get(j, "message");
+		json_t *e = json_object_get(j, "error");
+		if (!json_is_string(m) && json_is_object(e)) {
+			m = json_object_get(e, "message");
+			if (!json_is_string(m) && json_is_integer(json_object_get(e, "statusCode")))
+				snprintf(out, outsz, "status code %lld",
+					 (long long)json_integer_value(
+						 json_object_get(e, "statusCode")));
+		} else if (!json_is_string(m) && json_is_string(e)) {
+			m = e;
+		}
+		if (json_is_string(m))
+			snprintf(out, outsz, "%s", json_string_value(m));
+	} else if (len) {
+		/* not JSON: show the start of the text body */
+		size_t n = len < outsz - 1 ? len : outsz - 1;
+		if (n > 200)
+			n = 200;
+		for (size_t i = 0; i < n; i++)
+			out[i] = (body[i] >= ' ' && body[i] < 0x7f) ? body[i] : ' ';
+		out[n] = '\0';
+	}
+	json_decref(j);
+}
+
+static int status_errno(long st)
+{
+	switch (st) {
+	case 400:
+		return EINVAL;
+	case 401:
+	case 403:
+		return EACCES;
+	case 404:
+	case 410:
+		return ENOENT;
+	case 408:
+		return ETIMEDOUT;
+	case 413:
+		return EFBIG;
+	case 429:
+	case 503:
+		return EAGAIN;
+	default:
+		return EIO;
+	}
+}
+
+static int curl_errno(CURLcode rc, int *transient)
+{
+	*transient = 1;
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+		return ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return EHOSTUNREACH;
+	case CURLE_OPERATION_TIMEDOUT:
+		return ETIMEDOUT;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return EIO;
+	default:
+		*transient = 0;
+		return EIO;
+	}
+}
+
+/* Copy of url without its query string and fragment, for logs and messages. */
+static void url_for_log(const char *url, char *out, size_t outsz)
+{
+	size_t n = strcspn(url, "?#");
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, url, n);
+	out[n] = '\0';
+}
+
+static void sleep_ms(long long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static long long backoff_ms(int attempt, long retry_after_s)
+{
+	if (retry_after_s >= 0)
+		return retry_after_s * 1000LL;
+	long long d = 250LL << (attempt < 6 ? attempt : 6);
+	if (d > 8000)
+		d = 8000;
+	return d + (rand() % 100);
+}
+
+enum { KIND_API, KIND_DOWNLOAD };
+
+/* Run one call with retries. For KIND_API, body/blen may be a POST body
+ * (method "POST"); the response body is left in x->buf. */
+static int run(struct hub *h, int kind, const char *method, const char *url,
+	       const char *log_path, const char *body, size_t blen, struct xfer *x,
+	       long *status_out, struct ao_err *err)
+{
+	long long waited = 0;
+	int attempt, rc = -EIO;
+	char msg[600];
+
+	for (attempt = 1;; attempt++) {
+		CURL *c;
+		struct curl_slist *hdrs = NULL;
+		long status = 0;
+		long long t0;
+		CURLcode cc;
+		int transient = 0, code;
+		char range[64];
+
+		if (kind == KIND_API && h->rl.per_minute &&
+		    ao_ratelimit_acquire(&h->rl, RATE_WAIT_MAX_MS) < 0)
+			return ao_errf(err, EAGAIN,
+				       "%s %s: client rate limit (%d/min) would delay it too long",
+				       method, log_path, h->rl.per_minute);
+		c = easy_get(h);
+		if (!c)
+			return ao_errf(err, ENOMEM, "out of memory (curl handle)");
+		x->curl = c;
+		x->len = 0;
+		x->too_big = 0;
+		x->started = 0;
+		x->retry_after_s = -1;
+		x->range_start = -1;
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+		if (kind == KIND_API) {
+			hdrs = curl_slist_append(hdrs, h->key_header);
+			hdrs = curl_slist_append(hdrs, "Accept: application/json");
+			curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+			curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->cfg.request_timeout_ms);
+			curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+			if (body) {
+				hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+				curl_easy_setopt(c, CURLOPT_POST, 1L);
+				curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+				curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+			}
+		} else {
+			/* pre-signed URL: no apikey, redirects allowed (still no key) */
+			curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_download);
+			curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+			curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+			curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+			if (x->delivered > 0) {
+				snprintf(range, sizeof(range), "Range: bytes=%lld-", x->delivered);
+				hdrs = curl_slist_append(hdrs, range);
+			}
+		}
+		if (hdrs)
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+
+		t0 = ao_now_ms();
+		cc = curl_easy_perform(c);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		long long ms = ao_now_ms() - t0;
+		curl_off_t got = 0;
+		curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &got);
+		curl_slist_free_all(hdrs);
+		easy_put(h, c);
+		x->curl = NULL;
+		ao_info("%s %s %ld %lldms %lldB%s%s", method, log_path, status, ms,
+			(long long)got, cc ? " curl: " : "", cc ? curl_easy_strerror(cc) : "");
+
+		if (x->sink_err) {
+			ao_errf(err, -x->sink_err, "%s %s: download aborted by the receiver", method,
+				log_path);
+			return x->sink_err;
+		}
+		if (cc == CURLE_OK && status >= 200 && status < 300) {
+			*status_out = status;
+			return 0;
+		}
+		if (cc == CURLE_WRITE_ERROR && x->too_big)
+			return ao_errf(err, EFBIG, "%s %s: response larger than %ld MB", method,
+				       log_path, MAX_BODY >> 20);
+		if (cc != CURLE_OK) {
+			code = curl_errno(cc, &transient);
+			if (code == ETIMEDOUT && kind == KIND_API && ms >= h->cfg.request_timeout_ms)
+				transient = 0; /* a full timeout again would only double the wait */
+			snprintf(msg, sizeof(msg), "%s %s: %s", method, log_path,
+				 curl_easy_strerror(cc));
+		} else {
+			char hubmsg[400];
+			code = status_errno(status);
+			transient = status >= 500 || status == 429 || status == 408;
+			envelope_message(x->buf ? x->buf : "", x->len, hubmsg, sizeof(hubmsg));
+			snprintf(msg, sizeof(msg), "%s %s: HTTP %ld%s%s", method, log_path, status,
+				 hubmsg[0] ? ": " : "", hubmsg);
+		}
+		rc = -code;
+		if (transient && attempt < h->cfg.max_attempts) {
+			long long d = backoff_ms(attempt - 1, x->retry_after_s);
+			if (waited + d <= h->cfg.max_retry_total_ms) {
+				ao_warn("%s (attempt %d/%d, retrying in %lld ms)", msg, attempt,
+					h->cfg.max_attempts, d);
+				sleep_ms(d);
+				waited += d;
+				continue;
+			}
+		}
+		ao_errf(err, code, "%s%s", msg, transient ? " (gave up after retries)" : "");
+		if (err) {
+			err->http_status = (int)status;
+			err->transient = transient;
+		}
+		ao_warn("%s", err ? err->msg : msg);
+		return rc;
+	}
+}
+
+static int api_call(struct hub *h, const char *method, const char *pq, const char *body,
+		    size_t blen, json_t **data, struct ao_err *err)
+{
+	struct xfer x;
+	char *url, log_path[600];
+	long status = 0;
+	int rc;
+
+	if (data)
+		*data = NULL;
+	if (!pq || pq[0] != '/')
+		return ao_errf(err, EINVAL, "hub: path must start with '/'");
+	if (asprintf(&url, "%s%s", h->base, pq) < 0)
+		return ao_errf(err, ENOMEM, "out of memory");
+	snprintf(log_path, sizeof(log_path), "/v2%s", pq);
+	memset(&x, 0, sizeof(x));
+	rc = run(h, KIND_API, method, url, log_path, body, blen, &x, &status, err);
+	free(url);
+	if (rc == 0) {
+		json_error_t je;
+		json_t *j = json_loadb(x.buf ? x.buf : "", x.len, 0, &je);
+		if (!j) {
+			rc = ao_errf(err, EPROTO, "%s %s: HTTP %ld with a body that is not JSON (%s)",
+				     method, log_path, status, je.text);
+		} else {
+			json_t *st = json_object_get(j, "status");
+			if (json_is_string(st) && (strcmp(json_string_value(st), "fail") == 0 ||
+						   strcmp(json_string_value(st), "error") == 0)) {
+				char m[400];
+				envelope_message(x.buf, x.len, m, sizeof(m));
+				rc = ao_errf(err, EIO, "%s %s: hub reported failure: %s", method,
+					     log_path, m);
+				if (err)
+					err->http_status = (int)status;
+			} else if (data) {
+				json_t *d = json_object_get(j, "data");
+				*data = json_incref(d ? d : j);
+			}
+			json_decref(j);
+		}
+	}
+	free(x.buf);
+	return rc;
+}
+
+int hub_get(struct hub *h, const char *path_and_query, json_t **data, struct ao_err *err)
+{
+	return api_call(h, "GET", path_and_query, NULL, 0, data, err);
+}
+
+int hub_post_raw(struct hub *h, const char *path_and_query, const char *body, size_t len,
+		 json_t **data, struct ao_err *err)
+{
+	return api_call(h, "POST", path_and_query, body ? body : "", body ? len : 0, data, err);
+}
+
+int hub_post(struct hub *h, const char *path_and_query, json_t *body, json_t **data,
+	     struct ao_err *err)
+{
+	char *s = json_dumps(body, JSON_COMPACT);
+	int rc;
+
+	if (!s)
+		return ao_errf(err, ENOMEM, "hub_post: cannot serialize the body");
+	rc = hub_post_raw(h, path_and_query, s, strlen(s), data, err);
+	free(s);
+	return rc;
+}
+
+int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_fn progress,
+		 void *ud, struct ao_err *err)
+{
+	struct xfer x;
+	char *abs = NULL, log_path[600];
+	long status = 0;
+	int rc;
+
+	if (!url || !*url)
+		return ao_errf(err, EPROTO, "download: empty URL");
+	if (url[0] == '/') {
+		if (asprintf(&abs, "%s%s", h->origin, url) < 0)
+			return ao_errf(err, ENOMEM, "out of memory");
+		url = abs;
+	} else if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
+		return ao_errf(err, EPROTO, "download: unsupported URL scheme");
+	}
+	url_for_log(url, log_path, sizeof(log_path));
+	memset(&x, 0, sizeof(x));
+	x.sink = sink;
+	x.progress = progress;
+	x.ud = ud;
+	x.total = -1;
+	rc = run(h, KIND_DOWNLOAD, "GET", url, log_path, NULL, 0, &x, &status, err);
+	free(x.buf);
+	free(abs);
+	return rc;
+}

@@ -1,0 +1,54 @@
+/*
+ * log.c - see include/angofs/log.h. Formats into a stack buffer and emits it
+ * with a single write(2): atomic per line for pipes and O_APPEND files, no lock.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "angofs/log.h"
+
+static volatile int log_debug;
+
+void ao_log_set_debug(int on)
+{
+	log_debug = on;
+}
+
+int ao_log_debug_on(void)
+{
+	return log_debug;
+}
+
+void ao_log(enum ao_log_level lvl, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int n;
+
+	if (lvl == AO_LOG_DEBUG && !log_debug)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ angofs %s: ",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, ts.tv_nsec / 1000000, names[lvl]);
+	if (n < 0)
+		return;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	size_t len = (size_t)n + (size_t)m;
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	ssize_t w = write(STDERR_FILENO, line, len);
+	(void)w;
+}

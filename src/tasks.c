@@ -1,0 +1,484 @@
+/*
+ * tasks.c - tasks of a project: the cache of single tasks (GET /task/{id}
+ * ?includeAnswer=true, pretty task.json and answer.json texts) and the list of
+ * task ids behind tasks/.
+ *
+ * Listing strategy: one probe page of GET /project/{id}/tasks (limit 100,
+ * with answers) gives data.total. Small projects (total <= task_page_max) are
+ * paged, and every task on a page also fills the task cache, so `find` or
+ * `cat tasks/<id>/answer.json` costs no further requests. Larger projects are listed
+ * from the whole-project ndjson task export (one GET /export + one download,
+ * shared with export/tasks.ndjson): 100k tasks take two API requests instead
+ * of 1000 pages, which matters under a 100 requests/minute limit. A list is
+ * refcounted so readdir can fill without holding the core lock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core_int.h"
+#include "angofs/export_cache.h"
+#include "angofs/hub.h"
+#include "angofs/log.h"
+
+#define PAGE 100
+
+int task_id_valid(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+	if (n == 0 || n >= AO_ID_MAX || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (*p == '/' || (unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static unsigned bucket(const char *id)
+{
+	unsigned h = 2166136261u;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % TASK_BUCKETS;
+}
+
+static void ent_free(struct task_ent *t)
+{
+	free(t->id);
+	free(t->project_id);
+	free(t->task_text);
+	free(t->answer_text);
+	free(t);
+}
+
+static void clear_locked(struct ao_core *c)
+{
+	for (size_t b = 0; b < TASK_BUCKETS; b++)
+		while (c->tb[b]) {
+			struct task_ent *t = c->tb[b];
+			c->tb[b] = t->next;
+			ent_free(t);
+		}
+	c->ntask_ents = 0;
+}
+
+void task_free_all(struct ao_core *c)
+{
+	clear_locked(c);
+}
+
+static struct task_ent *find_locked(struct ao_core *c, const char *id)
+{
+	for (struct task_ent *t = c->tb[bucket(id)]; t; t = t->next)
+		if (strcmp(t->id, id) == 0)
+			return t;
+	return NULL;
+}
+
+static void unlink_locked(struct ao_core *c, const char *id)
+{
+	struct task_ent **pp = &c->tb[bucket(id)];
+	for (; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->id, id) == 0) {
+			struct task_ent *t = *pp;
+			*pp = t->next;
+			ent_free(t);
+			c->ntask_ents--;
+			return;
+		}
+}
+
+void task_drop(struct ao_core *c, const char *task_id)
+{
+	pthread_mutex_lock(&c->lock);
+	unlink_locked(c, task_id);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static const char *project_of(json_t *task)
+{
+	json_t *p = json_object_get(task, "project");
+	if (json_is_object(p))
+		p = json_object_get(p, "_id");
+	return json_string_value(p);
+}
+
+/* Build and insert the cache entry of one task object. */
+static int cache_task(struct ao_core *c, const char *project_id, const char *id, json_t *task)
+{
+	struct task_ent *t = calloc(1, sizeof(*t));
+	json_t *ans = json_object_get(task, "answer");
+	json_t *empty = NULL;
+
+	if (!t)
+		return -ENOMEM;
+	if (!json_is_object(ans))
+		ans = empty = json_pack("{s:[],s:[],s:[]}", "tools", "classifications",
+					"relations");
+	t->id = strdup(id);
+	t->project_id = strdup(project_id);
+	t->task_text = pretty_json(task, &t->task_len);
+	t->answer_text = ans ? pretty_json(ans, &t->answer_len) : NULL;
+	json_decref(empty);
+	if (!t->id || !t->project_id || !t->task_text || !t->answer_text) {
+		ent_free(t);
+		return -ENOMEM;
+	}
+	t->at = time(NULL);
+	pthread_mutex_lock(&c->lock);
+	unlink_locked(c, id);
+	if (c->ntask_ents >= TASK_CACHE_MAX)
+		clear_locked(c); /* crude but bounded: refill on demand */
+	unsigned b = bucket(id);
+	t->next = c->tb[b];
+	c->tb[b] = t;
+	c->ntask_ents++;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+static int fetch_task(struct ao_core *c, const char *project_id, const char *id,
+		      struct ao_err *err)
+{
+	char *eid = hub_escape(id), q[AO_ID_MAX * 3 + 64];
+	json_t *data = NULL;
+	int rc;
+
+	if (!eid)
+		return ao_errf(err, ENOMEM, "out of memory");
+	snprintf(q, sizeof(q), "/task/%s?includeAnswer=true", eid);
+	free(eid);
+	rc = hub_get(c->cfg.hub, q, &data, err);
+	if (rc < 0)
+		return rc;
+	json_t *task = json_object_get(data, "task");
+	if (!json_is_object(task))
+		task = data;
+	const char *pid = project_of(task);
+	if (!json_is_object(task)) {
+		rc = ao_errf(err, EPROTO, "GET /task/%s: reply has no data.task", id);
+	} else if (pid && strcmp(pid, project_id) != 0) {
+		rc = ao_errf(err, ENOENT, "task %s belongs to another project", id);
+	} else if (cache_task(c, project_id, id, task) < 0) {
+		rc = ao_errf(err, ENOMEM, "out of memory");
+	}
+	json_decref(data);
+	return rc;
+}
+
+int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, int answer,
+	       char **text, size_t *len, struct ao_err *err)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		pthread_mutex_lock(&c->lock);
+		struct task_ent *t = find_locked(c, task_id);
+		if (t && time(NULL) - t->at >= c->cfg.meta_ttl_s) {
+			unlink_locked(c, task_id);
+			t = NULL;
+		}
+		if (t && strcmp(t->project_id, project_id) != 0) {
+			pthread_mutex_unlock(&c->lock);
+			return ao_errf(err, ENOENT, "task %s belongs to another project", task_id);
+		}
+		if (t) {
+			const char *src = answer ? t->answer_text : t->task_text;
+			size_t n = answer ? t->answer_len : t->task_len;
+			if (text) {
+				*text = malloc(n + 1);
+				if (*text)
+					memcpy(*text, src, n + 1);
+			}
+			*len = n;
+			pthread_mutex_unlock(&c->lock);
+			if (text && !*text)
+				return ao_errf(err, ENOMEM, "out of memory");
+			return 0;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (attempt == 0) {
+			int rc = fetch_task(c, project_id, task_id, err);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return ao_errf(err, EAGAIN, "task %s: cache churn, try again", task_id);
+}
+
+/* --- listings ----------------------------------------------------------- */
+
+void tasklist_put(struct ao_core *c, struct tasklist *l)
+{
+	if (!l)
+		return;
+	pthread_mutex_lock(&c->lock);
+	int last = --l->refs == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (!last)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->ids[i]);
+	free(l->ids);
+	free(l);
+}
+
+struct idvec {
+	char **v;
+	size_t n, cap;
+};
+
+static int idvec_add(struct idvec *iv, const char *id)
+{
+	if (!task_id_valid(id)) {
+		ao_warn("tasks: skipping a task id that cannot be a file name");
+		return 0;
+	}
+	if (iv->n == iv->cap) {
+		size_t cap = iv->cap ? iv->cap * 2 : 1024;
+		char **v = realloc(iv->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		iv->v = v;
+		iv->cap = cap;
+	}
+	if (!(iv->v[iv->n] = strdup(id)))
+		return -ENOMEM;
+	iv->n++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static const char *task_id_of(json_t *t)
+{
+	const char *id = json_string_value(json_object_get(t, "_id"));
+	return id ? id : json_string_value(json_object_get(t, "taskId"));
+}
+
+/* Page through /project/{id}/tasks (page 1 already in `first`). */
+static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, long long total,
+			 struct idvec *iv, struct ao_err *err)
+{
+	char *eid = hub_escape(p->id);
+	json_t *data = json_incref(first);
+	int rc = 0;
+
+	if (!eid)
+		return ao_errf(err, ENOMEM, "out of memory");
+	for (int page = 1;; page++) {
+		if (page > 1) {
+			char q[AO_ID_MAX * 3 + 96];
+			snprintf(q, sizeof(q), "/project/%s/tasks?page=%d&limit=%d&includeAnswer=true",
+				 eid, page, PAGE);
+			data = NULL;
+			rc = hub_get(c->cfg.hub, q, &data, err);
+			if (rc < 0)
+				break;
+		}
+		json_t *arr = json_object_get(data, "tasks"), *t;
+		size_t i, n = json_array_size(arr);
+		json_array_foreach(arr, i, t)
+		{
+			const char *id = task_id_of(t);
+			if (!id)
+				continue;
+			if ((rc = idvec_add(iv, id)) < 0)
+				break;
+			if (task_id_valid(id))
+				cache_task(c, p->id, id, t);
+		}
+		json_decref(data);
+		data = NULL;
+		if (rc < 0 || n == 0 || (long long)iv->n >= total || page > total / PAGE + 2)
+			break;
+	}
+	json_decref(data);
+	free(eid);
+	if (rc == -ENOMEM)
+		ao_errf(err, ENOMEM, "out of memory");
+	return rc;
+}
+
+/* One record of the export: current format has task.taskId; the legacy one
+ * an array "tasks" of {taskId}. */
+static int add_record_ids(struct idvec *iv, json_t *rec)
+{
+	json_t *task = json_object_get(rec, "task");
+	const char *id = json_string_value(json_object_get(task, "taskId"));
+	if (id)
+		return idvec_add(iv, id);
+	json_t *tasks = json_object_get(rec, "tasks"), *t;
+	size_t i;
+	json_array_foreach(tasks, i, t)
+	{
+		id = json_string_value(json_object_get(t, "taskId"));
+		if (id && idvec_add(iv, id) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int list_by_export(struct ao_core *c, struct project *p, struct idvec *iv,
+			  unsigned long *gen, struct ao_err *err)
+{
+	struct ao_xspec spec = {p->id, AO_X_TASK, 1, NULL, NULL};
+	struct ao_xentry *x = ao_xcache_get(c->cfg.xc, &spec, err);
+	struct ao_xopen o;
+	int rc;
+
+	if (!x)
+		return -ENOMEM;
+	rc = ao_xcache_open(c->cfg.xc, x, &o, err);
+	if (rc < 0)
+		return rc;
+	*gen = ao_xcache_gen(c->cfg.xc, x);
+	int fd2 = dup(o.fd);
+	FILE *f = fd2 >= 0 ? fdopen(fd2, "r") : NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	long lineno = 0, bad = 0;
+
+	if (!f) {
+		if (fd2 >= 0)
+			close(fd2);
+		ao_xcache_close(c->cfg.xc, x, o.fd);
+		return ao_errf(err, errno, "tasks: reading the export: %s", strerror(errno));
+	}
+	while (rc == 0 && (n = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			n--;
+		if (n == 0)
+			continue;
+		json_t *rec = json_loadb(line, (size_t)n, 0, NULL);
+		if (!rec) {
+			bad++;
+			continue;
+		}
+		if (add_record_ids(iv, rec) < 0)
+			rc = ao_errf(err, ENOMEM, "out of memory");
+		json_decref(rec);
+	}
+	if (bad)
+		ao_warn("tasks: %ld of %ld export lines of project %s are not JSON", bad, lineno,
+			p->id);
+	free(line);
+	fclose(f);
+	ao_xcache_close(c->cfg.xc, x, o.fd);
+	return rc;
+}
+
+static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
+{
+	char *eid = hub_escape(p->id), q[AO_ID_MAX * 3 + 96];
+	json_t *first = NULL;
+	struct idvec iv = {0};
+	unsigned long gen = 0;
+	int rc;
+
+	if (!eid)
+		return ao_errf(err, ENOMEM, "out of memory");
+	snprintf(q, sizeof(q), "/project/%s/tasks?page=1&limit=%d&includeAnswer=true", eid, PAGE);
+	free(eid);
+	rc = hub_get(c->cfg.hub, q, &first, err);
+	if (rc < 0)
+		return rc;
+	json_t *tj = json_object_get(first, "total");
+	long long total = json_is_integer(tj) ? json_integer_value(tj) : -1;
+	if (total < 0 && json_array_size(json_object_get(first, "tasks")) < PAGE)
+		total = (long long)json_array_size(json_object_get(first, "tasks"));
+	if (total >= 0 && total <= c->cfg.task_page_max) {
+		rc = list_by_pages(c, p, first, total, &iv, err);
+	} else {
+		ao_info("tasks: project %s has %lld tasks: listing them from the task export",
+			p->id, total);
+		rc = list_by_export(c, p, &iv, &gen, err);
+	}
+	json_decref(first);
+	if (rc == 0) {
+		qsort(iv.v, iv.n, sizeof(*iv.v), cmp_str);
+		size_t k = 0;
+		for (size_t i = 0; i < iv.n; i++) {
+			if (k && strcmp(iv.v[k - 1], iv.v[i]) == 0) {
+				free(iv.v[i]);
+				continue;
+			}
+			iv.v[k++] = iv.v[i];
+		}
+		iv.n = k;
+		struct tasklist *l = calloc(1, sizeof(*l));
+		if (!l) {
+			rc = ao_errf(err, ENOMEM, "out of memory");
+		} else {
+			l->refs = 1;
+			l->n = iv.n;
+			l->ids = iv.v;
+			iv.v = NULL;
+			iv.n = 0;
+			pthread_mutex_lock(&c->lock);
+			struct tasklist *old = p->tasks;
+			p->tasks = l;
+			p->tasks_at = time(NULL);
+			p->tasks_gen = gen;
+			pthread_mutex_unlock(&c->lock);
+			tasklist_put(c, old);
+		}
+	}
+	for (size_t i = 0; i < iv.n; i++)
+		free(iv.v[i]);
+	free(iv.v);
+	return rc;
+}
+
+struct tasklist *tasks_list(struct ao_core *c, struct project *p, struct ao_err *err)
+{
+	struct tasklist *l = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&p->tasks_refresh);
+	pthread_mutex_lock(&c->lock);
+	int fresh = p->tasks && time(NULL) - p->tasks_at < c->cfg.meta_ttl_s;
+	pthread_mutex_unlock(&c->lock);
+	if (!fresh)
+		rc = list_fetch(c, p, err);
+	pthread_mutex_lock(&c->lock);
+	if (rc == 0 && p->tasks) {
+		l = p->tasks;
+		l->refs++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&p->tasks_refresh);
+	return l;
+}
+
+void tasks_drop_list(struct ao_core *c, struct project *p)
+{
+	pthread_mutex_lock(&c->lock);
+	p->tasks_at = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int task_exists(struct ao_core *c, struct project *p, const char *task_id, struct ao_err *err)
+{
+	if (!task_id_valid(task_id))
+		return ao_errf(err, ENOENT, "'%s' is not a task id", task_id);
+	pthread_mutex_lock(&c->lock);
+	int known = 0;
+	if (p->tasks && time(NULL) - p->tasks_at < c->cfg.meta_ttl_s) {
+		const char *key = task_id;
+		known = bsearch(&key, p->tasks->ids, p->tasks->n, sizeof(char *), cmp_str) != NULL;
+	}
+	struct task_ent *t = known ? NULL : find_locked(c, task_id);
+	if (t && strcmp(t->project_id, p->id) == 0 && time(NULL) - t->at < c->cfg.meta_ttl_s)
+		known = 1;
+	pthread_mutex_unlock(&c->lock);
+	if (known)
+		return 0;
+	size_t len;
+	return task_fetch(c, p->id, task_id, 0, NULL, &len, err);
+}
