@@ -37,7 +37,9 @@ struct prep_result {
 };
 
 #define PREP_MAX_ITEMS 1000
+#define PREP_MAX_ITEMS_DEFAULT PREP_MAX_ITEMS
 #define PREP_MAX_BYTES (8L << 20)
+#define PREP_MAX_BYTES_DEFAULT PREP_MAX_BYTES
 
 /* Parse in_fd (from offset 0), check every item (schema may be NULL for
  * attachments), write normalized items to out_fd. Returns 0 when every item is

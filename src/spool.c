@@ -1,0 +1,420 @@
+/*
+ * spool.c - persistence of written files until the hub confirmed them (see
+ * spool.h).
+ *
+ * Design: plain files, no database. Each entry is a directory named by a
+ * unique id (time, pid, counter), so entries never collide, a rename of the
+ * user-visible file is a meta.json update, and discarding is removing one
+ * directory. meta.json is small (state, messages, the chunk plan with each
+ * chunk's delivery state) and is always replaced atomically; a torn write can
+ * only leave a stale "meta.json.tmp", which loading ignores.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "spool.h"
+
+static const char *const kind_names[] = {"labels", "attachments", "answer", "scratch"};
+static const char *const state_names[] = {"writing", "pending", "sent", "failed"};
+static const char *const chunk_names[] = {"todo", "sent", "refused"};
+
+const char *entry_state_name(enum ent_state s)
+{
+	return state_names[s];
+}
+
+static int mkdirs(const char *dir)
+{
+	char buf[4096], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int spool_init(const char *dir, struct ao_err *err)
+{
+	int r = mkdirs(dir);
+
+	if (r < 0)
+		return ao_errf(err, -r, "cannot create the spool %s: %s", dir, strerror(-r));
+	if (chmod(dir, 0700) < 0)
+		return ao_errf(err, errno, "chmod 0700 %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+void spool_path(const char *dir, const struct entry *e, const char *name, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/%s/%s", dir, e->id, name);
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int spool_fsync_path(const char *path, struct ao_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ao_errf(err, errno, "open %s: %s", path, strerror(errno));
+	if (fsync(fd) < 0) {
+		int e = errno;
+
+		close(fd);
+		return ao_errf(err, e, "fsync %s: %s", path, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+struct entry *spool_entry_new(const char *dir, const char *project, const char *relpath,
+			      enum ent_kind kind, struct ao_err *err)
+{
+	static unsigned long counter;
+	struct entry *e = calloc(1, sizeof(*e));
+	char path[4096];
+	struct timespec ts;
+	int fd;
+
+	if (!e) {
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(e->id, sizeof(e->id), "w%lld-%09ld-%d-%lu", (long long)ts.tv_sec, ts.tv_nsec,
+		 (int)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST));
+	e->project = strdup(project);
+	e->relpath = strdup(relpath);
+	e->kind = kind;
+	e->state = ST_WRITING;
+	e->created = e->updated = ts.tv_sec;
+	if (!e->project || !e->relpath) {
+		spool_entry_free(e);
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, e->id);
+	if (mkdir(path, 0700) < 0) {
+		ao_errf(err, errno, "spool: mkdir %s: %s", path, strerror(errno));
+		spool_entry_free(e);
+		return NULL;
+	}
+	spool_path(dir, e, "data", path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ao_errf(err, errno, "spool: create %s: %s", path, strerror(errno));
+		spool_remove(dir, e);
+		spool_entry_free(e);
+		return NULL;
+	}
+	close(fd);
+	return e;
+}
+
+void entry_clear_chunks(struct entry *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nchunks; i++)
+		free(e->chunks[i].msg);
+	free(e->chunks);
+	e->chunks = NULL;
+	e->nchunks = 0;
+}
+
+void spool_entry_free(struct entry *e)
+{
+	if (!e)
+		return;
+	free(e->project);
+	free(e->relpath);
+	free(e->message);
+	free(e->detail);
+	entry_clear_chunks(e);
+	free(e);
+}
+
+static void set_str(char **dst, const char *s)
+{
+	char *n = s ? strdup(s) : NULL;
+
+	free(*dst);
+	*dst = n;
+}
+
+void entry_set_msg(struct entry *e, const char *msg)
+{
+	set_str(&e->message, msg);
+}
+
+void entry_set_detail(struct entry *e, const char *detail)
+{
+	set_str(&e->detail, detail);
+}
+
+static json_t *to_json(const struct entry *e)
+{
+	json_t *j = json_object(), *ch = json_array();
+	size_t i;
+
+	json_object_set_new(j, "version", json_integer(1));
+	json_object_set_new(j, "project", json_string(e->project));
+	json_object_set_new(j, "relpath", json_string(e->relpath));
+	json_object_set_new(j, "kind", json_string(kind_names[e->kind]));
+	json_object_set_new(j, "state", json_string(state_names[e->state]));
+	json_object_set_new(j, "next_stage", json_boolean(e->next_stage));
+	json_object_set_new(j, "code", json_integer(e->code));
+	json_object_set_new(j, "http", json_integer(e->http));
+	if (e->message)
+		json_object_set_new(j, "message", json_string(e->message));
+	if (e->detail)
+		json_object_set_new(j, "detail", json_string(e->detail));
+	json_object_set_new(j, "size", json_integer(e->size));
+	json_object_set_new(j, "items", json_integer(e->items));
+	json_object_set_new(j, "form", json_integer(e->form));
+	json_object_set_new(j, "export_records", json_integer(e->export_records));
+	json_object_set_new(j, "prepared", json_boolean(e->prepared));
+	json_object_set_new(j, "created", json_integer(e->created));
+	json_object_set_new(j, "updated", json_integer(e->updated));
+	json_object_set_new(j, "attempts", json_integer(e->attempts));
+	for (i = 0; i < e->nchunks; i++) {
+		const struct ent_chunk *c = &e->chunks[i];
+
+		json_array_append_new(ch, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:i,s:s?}",
+						    "first", (json_int_t)c->first, "count",
+						    (json_int_t)c->count, "line_first",
+						    (json_int_t)c->line_first, "line_last",
+						    (json_int_t)c->line_last, "off", (json_int_t)c->off,
+						    "len", (json_int_t)c->len, "state",
+						    chunk_names[c->state], "http", c->http, "msg",
+						    c->msg));
+	}
+	json_object_set_new(j, "chunks", ch);
+	return j;
+}
+
+static int name_index(const char *s, const char *const *names, int n)
+{
+	int i;
+
+	for (i = 0; s && i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+static struct entry *from_json(const char *id, json_t *j)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+	json_t *ch, *c;
+	int k, s;
+	size_t i;
+
+	if (!e)
+		return NULL;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	k = name_index(json_string_value(json_object_get(j, "kind")), kind_names, 4);
+	s = name_index(json_string_value(json_object_get(j, "state")), state_names, 4);
+	e->project = json_string_value(json_object_get(j, "project"))
+			     ? strdup(json_string_value(json_object_get(j, "project")))
+			     : NULL;
+	e->relpath = json_string_value(json_object_get(j, "relpath"))
+			     ? strdup(json_string_value(json_object_get(j, "relpath")))
+			     : NULL;
+	if (k < 0 || s < 0 || !e->project || !e->relpath) {
+		spool_entry_free(e);
+		return NULL;
+	}
+	e->kind = (enum ent_kind)k;
+	e->state = (enum ent_state)s;
+	e->next_stage = json_is_true(json_object_get(j, "next_stage"));
+	e->code = (int)json_integer_value(json_object_get(j, "code"));
+	e->http = (int)json_integer_value(json_object_get(j, "http"));
+	set_str(&e->message, json_string_value(json_object_get(j, "message")));
+	set_str(&e->detail, json_string_value(json_object_get(j, "detail")));
+	e->size = json_integer_value(json_object_get(j, "size"));
+	e->items = (long)json_integer_value(json_object_get(j, "items"));
+	e->form = (int)json_integer_value(json_object_get(j, "form"));
+	e->export_records = (long)json_integer_value(json_object_get(j, "export_records"));
+	e->prepared = json_is_true(json_object_get(j, "prepared"));
+	e->created = json_integer_value(json_object_get(j, "created"));
+	e->updated = json_integer_value(json_object_get(j, "updated"));
+	e->attempts = (int)json_integer_value(json_object_get(j, "attempts"));
+	ch = json_object_get(j, "chunks");
+	if (json_array_size(ch)) {
+		e->chunks = calloc(json_array_size(ch), sizeof(*e->chunks));
+		if (!e->chunks) {
+			spool_entry_free(e);
+			return NULL;
+		}
+		json_array_foreach(ch, i, c) {
+			struct ent_chunk *x = &e->chunks[i];
+			int cs = name_index(json_string_value(json_object_get(c, "state")),
+					    chunk_names, 3);
+
+			x->first = (long)json_integer_value(json_object_get(c, "first"));
+			x->count = (long)json_integer_value(json_object_get(c, "count"));
+			x->line_first = (long)json_integer_value(json_object_get(c, "line_first"));
+			x->line_last = (long)json_integer_value(json_object_get(c, "line_last"));
+			x->off = json_integer_value(json_object_get(c, "off"));
+			x->len = json_integer_value(json_object_get(c, "len"));
+			x->state = cs < 0 ? CH_TODO : (enum chunk_state)cs;
+			x->http = (int)json_integer_value(json_object_get(c, "http"));
+			set_str(&x->msg, json_string_value(json_object_get(c, "msg")));
+		}
+		e->nchunks = json_array_size(ch);
+	}
+	return e;
+}
+
+int spool_save(const char *dir, const struct entry *e, struct ao_err *err)
+{
+	char tmp[4096], path[4096], edir[4096];
+	json_t *j = to_json(e);
+	char *s = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
+	size_t len, done = 0;
+	int fd, r = 0;
+
+	json_decref(j);
+	if (!s)
+		return ao_errf(err, ENOMEM, "out of memory");
+	len = strlen(s);
+	spool_path(dir, e, "meta.json.tmp", tmp, sizeof(tmp));
+	spool_path(dir, e, "meta.json", path, sizeof(path));
+	snprintf(edir, sizeof(edir), "%s/%s", dir, e->id);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = ao_errf(err, errno, "spool: %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (done < len) {
+		ssize_t w = write(fd, s + done, len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			r = ao_errf(err, errno, "spool: writing %s: %s", tmp, strerror(errno));
+			close(fd);
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	if (fsync(fd) < 0) {
+		r = ao_errf(err, errno, "spool: fsync %s: %s", tmp, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		r = ao_errf(err, errno, "spool: rename %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fsync_dir(edir) < 0)
+		r = ao_errf(err, errno, "spool: fsync %s: %s", edir, strerror(errno));
+out:
+	free(s);
+	return r;
+}
+
+void spool_unlink(const char *dir, const struct entry *e, const char *name)
+{
+	char path[4096];
+
+	spool_path(dir, e, name, path, sizeof(path));
+	unlink(path);
+}
+
+void spool_remove(const char *dir, const struct entry *e)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, e->id);
+	d = opendir(path);
+	if (d) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.' &&
+			    (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+				continue;
+			spool_unlink(dir, e, de->d_name);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+	fsync_dir(dir);
+}
+
+int spool_load(const char *dir, void (*fn)(void *ud, struct entry *e), void *ud,
+	       struct ao_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[4096];
+	int n = 0;
+
+	if (!d)
+		return ao_errf(err, errno, "spool %s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		json_error_t je;
+		json_t *j;
+		struct entry *e;
+
+		size_t nl = strlen(de->d_name);
+		struct stat st;
+
+		if (de->d_name[0] != 'w' || nl >= sizeof(((struct entry *)0)->id))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/meta.json", dir, de->d_name);
+		j = json_load_file(path, 0, &je);
+		if (!j) {
+			/* created but never described: an empty shell from a crash */
+			struct entry shell;
+
+			memset(&shell, 0, sizeof(shell));
+			memcpy(shell.id, de->d_name, nl + 1);
+			snprintf(path, sizeof(path), "%s/%s/data", dir, de->d_name);
+			if (stat(path, &st) == 0 && st.st_size > 0)
+				continue; /* keep bytes we cannot place; never delete data */
+			spool_remove(dir, &shell);
+			continue;
+		}
+		e = from_json(de->d_name, j);
+		json_decref(j);
+		if (!e)
+			continue;
+		fn(ud, e);
+		n++;
+	}
+	closedir(d);
+	return n;
+}

@@ -1,0 +1,97 @@
+/*
+ * spool.h - the write side's on-disk spool: one directory per written file,
+ * holding the bytes as written ("data"), the prepared items ("items", for
+ * drop-box files) and the state ("meta.json").
+ *
+ * The spool is what makes "nothing is lost" true: data is fsync'ed before a
+ * write is reported as accepted, meta.json is replaced atomically (write a
+ * temp file, fsync, rename, fsync the directory), and every state change
+ * (pending -> each chunk delivered -> sent / failed) is persisted before it is
+ * acted on, so a daemon killed at any point restarts knowing exactly what the
+ * hub has confirmed. Directories are 0700, files 0600.
+ */
+#ifndef ANGOFS_SPOOL_H
+#define ANGOFS_SPOOL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "angofs/err.h"
+
+enum ent_kind { EK_LABELS, EK_ATTACHMENTS, EK_ANSWER, EK_SCRATCH };
+enum ent_state { ST_WRITING, ST_PENDING, ST_SENT, ST_FAILED };
+
+enum chunk_state { CH_TODO, CH_SENT, CH_REFUSED };
+
+struct ent_chunk {
+	long first, count, line_first, line_last;
+	long long off, len;
+	enum chunk_state state;
+	int http;
+	char *msg; /* hub reply or refusal */
+};
+
+struct entry {
+	char id[64];	/* directory name in the spool */
+	char *project;	/* project id */
+	char *relpath;	/* "labels/a.ndjson", "tasks/<id>/answer.json", ... */
+	enum ent_kind kind;
+	enum ent_state state;
+	int next_stage;	/* answer: submit the task to its next stage */
+	int code;	/* errno of the last failure (0 if none) */
+	int http;	/* HTTP status of the last failure */
+	char *message;	/* one-line outcome (hub's own words where possible) */
+	char *detail;	/* multi-line report (problems, per-request results) */
+	long long size;
+	long items;
+	int form;	/* enum lp_form */
+	long export_records;
+	int prepared;	/* items file + chunks are valid */
+	struct ent_chunk *chunks;
+	size_t nchunks;
+	long long created, updated; /* unix seconds */
+	int attempts;
+
+	/* runtime only (not persisted) */
+	int opens;	/* open handles */
+	int busy;	/* being prepared/sent by some thread */
+	int dirty;	/* changed since the last submission */
+	int last_rc;	/* result of the last submission (0 or -errno) */
+	long long next_try_ms;
+	struct entry *next;
+};
+
+/* Create the spool directory (0700, parents too). */
+int spool_init(const char *dir, struct ao_err *err);
+
+/* A new entry with a fresh directory and an empty data file. */
+struct entry *spool_entry_new(const char *dir, const char *project, const char *relpath,
+			      enum ent_kind kind, struct ao_err *err);
+void spool_entry_free(struct entry *e);
+
+/* Path of a file in the entry's directory ("data", "items", ...). */
+void spool_path(const char *dir, const struct entry *e, const char *name, char *buf, size_t n);
+
+/* Persist meta.json atomically (and fsync). */
+int spool_save(const char *dir, const struct entry *e, struct ao_err *err);
+
+/* Remove the entry's directory and everything in it. */
+void spool_remove(const char *dir, const struct entry *e);
+
+/* Remove one file of the entry (e.g. "data" once sent). */
+void spool_unlink(const char *dir, const struct entry *e, const char *name);
+
+/* Load every entry found in dir; calls fn for each (fn takes ownership). */
+int spool_load(const char *dir, void (*fn)(void *ud, struct entry *e), void *ud,
+	       struct ao_err *err);
+
+/* fsync a file by path. */
+int spool_fsync_path(const char *path, struct ao_err *err);
+
+void entry_set_msg(struct entry *e, const char *msg);
+void entry_set_detail(struct entry *e, const char *detail);
+void entry_clear_chunks(struct entry *e);
+
+const char *entry_state_name(enum ent_state s);
+
+#endif

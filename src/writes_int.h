@@ -1,0 +1,61 @@
+/*
+ * writes_int.h - state shared by the write side's files: writes.c (the file
+ * operations the FUSE adapter calls) and writes_send.c (validation, delivery,
+ * retries, the background sender and the status texts).
+ *
+ * Locking: one mutex (w->mu) guards the entry list, the handle table and every
+ * entry field. Slow work (reading a 100 MB file, HTTP) runs without the mutex
+ * on an entry marked busy; only the busy owner changes an entry's content,
+ * chunks and state, and it waits (w->idle) for an earlier owner to finish.
+ */
+#ifndef ANGOFS_WRITES_INT_H
+#define ANGOFS_WRITES_INT_H
+
+#include <pthread.h>
+
+#include "angofs/writes.h"
+#include "spool.h"
+
+struct handle {
+	int used;
+	struct entry *e; /* NULL for a status-file handle */
+	int fd;		 /* data file */
+	int writable;
+	int last_rc;	 /* outcome of the last upload this handle triggered */
+	char *snap;	 /* status text, for status-file handles */
+	size_t snaplen;
+};
+
+struct ao_writes {
+	struct ao_writes_cfg cfg;
+	char *spool_dir;
+	pthread_mutex_t mu;
+	pthread_cond_t wake; /* background sender */
+	pthread_cond_t idle; /* an entry stopped being busy */
+	struct entry *entries;
+	struct handle *h;
+	size_t nh;
+	pthread_t bg;
+	int bg_running, stop;
+	long chunk_items;
+	size_t chunk_bytes;
+};
+
+/* Entry whose content was just written (flush/rename): validate and deliver,
+ * retrying transient failures for up to cfg.flush_retry_ms. Takes the lock
+ * itself; e must stay listed (callers hold an open handle or the lock order
+ * guarantees it). Returns 0 or -errno with err filled. */
+int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err);
+
+/* Text of the status file for e (malloc'd). Call with w->mu held. */
+char *ws_status_text(struct ao_writes *w, const struct entry *e);
+
+int ws_bg_start(struct ao_writes *w, struct ao_err *err);
+void ws_bg_stop(struct ao_writes *w);
+
+/* "tasks/<id>/answer.json" -> "<id>" into buf; 0 or -1. */
+int ws_task_of(const char *relpath, char *buf, size_t n);
+
+long long ws_now_ms(void);
+
+#endif

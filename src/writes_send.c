@@ -1,0 +1,681 @@
+/*
+ * writes_send.c - delivery of spooled writes to the hub (see writes_int.h).
+ *
+ * Design: one function, deliver(), moves an entry forward from wherever it
+ * stands: prepare (validate + normalize + plan chunks, once per content),
+ * then send each chunk not yet confirmed, persisting each confirmation before
+ * going on. Transient failures (err->transient) are retried with exponential
+ * backoff until a deadline: flush uses cfg.flush_retry_ms, the background
+ * sender makes one attempt per entry per turn and reschedules with backoff
+ * (1 s doubling to 60 s). Refusals (4xx) are final for that chunk; the other
+ * chunks are still sent, and the status names the items and lines of each
+ * refused request. Status files are rendered from the entry on every open.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "angofs/hub.h"
+#include "angofs/log.h"
+#include "answer.h"
+#include "labels_prep.h"
+#include "schema.h"
+#include "writes_int.h"
+
+#define ANSWER_MAX (64L << 20)
+
+long long ws_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ws_task_of(const char *relpath, char *buf, size_t n)
+{
+	const char *s, *e;
+
+	if (strncmp(relpath, "tasks/", 6))
+		return -1;
+	s = relpath + 6;
+	e = strchr(s, '/');
+	if (!e || e == s || (size_t)(e - s) >= n)
+		return -1;
+	memcpy(buf, s, (size_t)(e - s));
+	buf[e - s] = '\0';
+	return 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Persist e; a failure to persist is logged (the state in memory stays right
+ * and the next save retries). Called with w->mu held. */
+static void save(struct ao_writes *w, struct entry *e)
+{
+	struct ao_err er;
+
+	e->updated = time(NULL);
+	if (spool_save(w->spool_dir, e, &er) < 0)
+		ao_error("write side: %s", er.msg);
+}
+
+static void finish_locked(struct ao_writes *w, struct entry *e)
+{
+	e->busy = 0;
+	pthread_cond_broadcast(&w->idle);
+}
+
+static const char *form_name(int f)
+{
+	return lp_form_name((enum lp_form)f);
+}
+
+/* The hub's reply as one line: data.project when it is a string (import),
+ * else the compact JSON of data, cut to fit. */
+static char *reply_text(json_t *data)
+{
+	json_t *p = json_object_get(data, "project");
+	char *s;
+
+	if (json_is_string(p))
+		return strdup(json_string_value(p));
+	s = json_dumps(p ? p : data, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (s && strlen(s) > 400)
+		strcpy(s + 396, "...");
+	return s ? s : strdup("ok");
+}
+
+static int get_schema(struct ao_writes *w, const char *project, struct schema **s,
+		      struct ao_err *err)
+{
+	json_t *cs = NULL;
+	int r;
+
+	*s = NULL;
+	if (!w->cfg.category_schema)
+		return 0;
+	r = w->cfg.category_schema(w->cfg.ud, project, &cs, err);
+	if (r < 0) {
+		ao_err_prefix(err, "reading the project's categorySchema");
+		return r;
+	}
+	*s = schema_new(cs, err);
+	json_decref(cs);
+	return *s ? 0 : -err->code;
+}
+
+static int read_all(const char *path, char **buf, size_t *len, struct ao_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t got = 0;
+	char *b;
+
+	if (fd < 0)
+		return ao_errf(err, errno, "spool: %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || st.st_size > ANSWER_MAX) {
+		close(fd);
+		return ao_errf(err, EFBIG, "answer.json is larger than %ld MB", ANSWER_MAX >> 20);
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		close(fd);
+		return ao_errf(err, ENOMEM, "out of memory");
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	b[got] = '\0';
+	*buf = b;
+	*len = got;
+	return 0;
+}
+
+/* One request with retries of transient failures until deadline. */
+static int post(struct ao_writes *w, const char *path, const char *body, size_t len,
+		json_t **data, long long deadline, struct ao_err *err)
+{
+	long backoff = 250;
+	int r;
+
+	for (;;) {
+		ao_err_clear(err);
+		r = hub_post_raw(w->cfg.hub, path, body, len, data, err);
+		if (r >= 0 || !err->transient)
+			return r;
+		if (ws_now_ms() + backoff > deadline)
+			return r;
+		ao_warn("write side: %s: %s; retrying in %ld ms", path, err->msg, backoff);
+		sleep_ms(backoff);
+		if (backoff < 4000)
+			backoff *= 2;
+	}
+}
+
+static void set_failed(struct ao_writes *w, struct entry *e, const struct ao_err *err,
+		       const char *detail)
+{
+	pthread_mutex_lock(&w->mu);
+	e->state = ST_FAILED;
+	e->code = err->code ? err->code : EIO;
+	e->http = err->http_status;
+	entry_set_msg(e, err->msg);
+	entry_set_detail(e, detail);
+	save(w, e);
+	pthread_mutex_unlock(&w->mu);
+	ao_error("write side: %s/%s refused: %s", e->project, e->relpath, err->msg);
+}
+
+static void set_pending(struct ao_writes *w, struct entry *e, const struct ao_err *err)
+{
+	char msg[AO_ERR_MSG_MAX];
+
+	snprintf(msg, sizeof(msg), "not delivered yet: %.900s; kept in the spool and retried in "
+				   "the background",
+		 err->msg);
+	pthread_mutex_lock(&w->mu);
+	e->state = ST_PENDING;
+	e->code = err->code ? err->code : EAGAIN;
+	e->http = err->http_status;
+	e->attempts++;
+	{
+		long delay = 1000L << (e->attempts < 6 ? e->attempts : 6);
+
+		e->next_try_ms = ws_now_ms() + (delay > 60000 ? 60000 : delay);
+	}
+	entry_set_msg(e, msg);
+	save(w, e);
+	pthread_mutex_unlock(&w->mu);
+	ao_warn("write side: %s/%s: %s", e->project, e->relpath, msg);
+}
+
+static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
+{
+	char task[256];
+
+	pthread_mutex_lock(&w->mu);
+	e->state = ST_SENT;
+	e->code = 0;
+	e->http = 0;
+	e->attempts = 0;
+	entry_set_msg(e, msg);
+	save(w, e);
+	spool_unlink(w->spool_dir, e, "data");
+	spool_unlink(w->spool_dir, e, "items");
+	pthread_mutex_unlock(&w->mu);
+	ao_info("write side: %s/%s sent: %s", e->project, e->relpath, msg);
+	if (e->kind == EK_ANSWER && w->cfg.task_written && !ws_task_of(e->relpath, task, sizeof(task)))
+		w->cfg.task_written(w->cfg.ud, e->project, task);
+	if (w->cfg.project_written)
+		w->cfg.project_written(w->cfg.ud, e->project);
+}
+
+static int deliver_answer(struct ao_writes *w, struct entry *e, long long deadline,
+			  struct ao_err *err)
+{
+	char path[4096], task[256], *buf = NULL, *body = NULL, *req = NULL, *reply;
+	struct schema *s = NULL;
+	struct sc_report rep;
+	json_t *b = NULL, *data = NULL;
+	int r;
+
+	sc_report_init(&rep);
+	if (ws_task_of(e->relpath, task, sizeof(task)) < 0)
+		return ao_errf(err, EINVAL, "%s: not a task's answer", e->relpath);
+	spool_path(w->spool_dir, e, "data", path, sizeof(path));
+	if ((r = read_all(path, &buf, &(size_t){0}, err)) < 0)
+		goto out;
+	if ((r = get_schema(w, e->project, &s, err)) < 0) {
+		if (err->transient)
+			set_pending(w, e, err);
+		else
+			set_failed(w, e, err, NULL);
+		goto out;
+	}
+	r = answer_prepare(buf, strlen(buf), s, &b, &rep, err);
+	if (r == 0 && strlen(buf) != (size_t)e->size && memchr(buf, 0, (size_t)e->size))
+		r = ao_errf(err, EINVAL, "answer.json: binary data (NUL byte)");
+	if (r < 0) {
+		set_failed(w, e, err, rep.text);
+		goto out;
+	}
+	body = json_dumps(b, JSON_COMPACT);
+	req = answer_path(task, e->next_stage);
+	if (!body || !req) {
+		r = ao_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	r = post(w, req, body, strlen(body), &data, deadline, err);
+	if (r < 0) {
+		if (err->transient)
+			set_pending(w, e, err);
+		else
+			set_failed(w, e, err, NULL);
+		goto out;
+	}
+	reply = malloc(128);
+	if (reply)
+		snprintf(reply, 128, "answer saved%s",
+			 e->next_stage ? " and the task submitted to its next stage" : "");
+	set_sent(w, e, reply ? reply : "answer saved");
+	free(reply);
+out:
+	sc_report_free(&rep);
+	schema_free(s);
+	json_decref(b);
+	json_decref(data);
+	free(buf);
+	free(body);
+	free(req);
+	return r;
+}
+
+static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *err)
+{
+	char dpath[4096], ipath[4096];
+	struct prep_result res;
+	struct schema *s = NULL;
+	int in, out, r;
+	size_t i;
+
+	if (e->kind == EK_LABELS && (r = get_schema(w, e->project, &s, err)) < 0) {
+		if (err->transient)
+			set_pending(w, e, err);
+		else
+			set_failed(w, e, err, NULL);
+		return r;
+	}
+	spool_path(w->spool_dir, e, "data", dpath, sizeof(dpath));
+	spool_path(w->spool_dir, e, "items", ipath, sizeof(ipath));
+	in = open(dpath, O_RDONLY | O_CLOEXEC);
+	out = open(ipath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (in < 0 || out < 0) {
+		r = ao_errf(err, errno, "spool: %s", strerror(errno));
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+		schema_free(s);
+		return r;
+	}
+	r = labels_prepare(in, out, e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, s,
+			   w->chunk_items, w->chunk_bytes, &res, err);
+	close(in);
+	close(out);
+	schema_free(s);
+	if (r < 0) {
+		set_failed(w, e, err, res.rep.text);
+		prep_result_free(&res);
+		spool_unlink(w->spool_dir, e, "items");
+		return r;
+	}
+	pthread_mutex_lock(&w->mu);
+	entry_clear_chunks(e);
+	e->chunks = calloc(res.nchunks ? res.nchunks : 1, sizeof(*e->chunks));
+	if (!e->chunks) {
+		pthread_mutex_unlock(&w->mu);
+		prep_result_free(&res);
+		return ao_errf(err, ENOMEM, "out of memory");
+	}
+	for (i = 0; i < res.nchunks; i++) {
+		e->chunks[i].first = res.chunks[i].first;
+		e->chunks[i].count = res.chunks[i].count;
+		e->chunks[i].line_first = res.chunks[i].line_first;
+		e->chunks[i].line_last = res.chunks[i].line_last;
+		e->chunks[i].off = res.chunks[i].off;
+		e->chunks[i].len = (long long)res.chunks[i].len;
+	}
+	e->nchunks = res.nchunks;
+	e->items = res.items;
+	e->form = res.form;
+	e->export_records = res.export_records;
+	e->prepared = 1;
+	save(w, e);
+	pthread_mutex_unlock(&w->mu);
+	prep_result_free(&res);
+	return 0;
+}
+
+static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadline,
+			   struct ao_err *err)
+{
+	char ipath[4096], msg[AO_ERR_MSG_MAX];
+	const char *path = e->kind == EK_LABELS ? "/import/labels" : "/attachments";
+	struct ao_err first_refusal;
+	long refused = 0, sent = 0;
+	char *last_reply = NULL;
+	size_t i;
+	int fd, r = 0;
+
+	ao_err_clear(&first_refusal);
+	if (!e->prepared && (r = prepare_dropbox(w, e, err)) < 0)
+		return r;
+	spool_path(w->spool_dir, e, "items", ipath, sizeof(ipath));
+	fd = open(ipath, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ao_errf(err, errno, "spool: %s: %s", ipath, strerror(errno));
+	for (i = 0; i < e->nchunks; i++) {
+		struct ent_chunk *c = &e->chunks[i];
+		struct prep_chunk pc = {c->first, c->count, c->line_first, c->line_last,
+					(off_t)c->off, (size_t)c->len};
+		json_t *data = NULL;
+		char *body;
+		size_t blen;
+
+		if (c->state == CH_SENT) {
+			sent++;
+			continue;
+		}
+		if (c->state == CH_REFUSED) {
+			refused++;
+			continue;
+		}
+		if ((r = labels_chunk_body(fd, &pc, e->project,
+					   e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, &body,
+					   &blen, err)) < 0)
+			break;
+		r = post(w, path, body, blen, &data, deadline, err);
+		free(body);
+		if (r < 0 && err->transient) {
+			json_decref(data);
+			break;
+		}
+		pthread_mutex_lock(&w->mu);
+		free(c->msg);
+		if (r < 0) {
+			c->state = CH_REFUSED;
+			c->http = err->http_status;
+			c->msg = strdup(err->msg);
+			if (!refused++)
+				first_refusal = *err;
+			ao_error("write side: %s/%s: request %zu (items %ld-%ld, lines %ld-%ld) "
+				 "refused: %s",
+				 e->project, e->relpath, i + 1, c->first + 1, c->first + c->count,
+				 c->line_first, c->line_last, err->msg);
+		} else {
+			c->state = CH_SENT;
+			c->msg = reply_text(data);
+			free(last_reply);
+			last_reply = c->msg ? strdup(c->msg) : NULL;
+			sent++;
+		}
+		save(w, e);
+		pthread_mutex_unlock(&w->mu);
+		json_decref(data);
+		r = 0;
+	}
+	close(fd);
+	if (r < 0) {
+		if (err->transient)
+			set_pending(w, e, err);
+		else
+			set_failed(w, e, err, NULL);
+		free(last_reply);
+		return r;
+	}
+	if (refused) {
+		struct ao_err fe = first_refusal;
+
+		if (e->nchunks == 1)
+			snprintf(msg, sizeof(msg), "refused by the hub (HTTP %d): %.900s",
+				 fe.http_status, fe.msg);
+		else
+			snprintf(msg, sizeof(msg),
+				 "%ld of %zu requests refused by the hub, %ld sent (see the list "
+				 "below); first refusal (HTTP %d): %.800s",
+				 refused, e->nchunks, sent, fe.http_status, fe.msg);
+		snprintf(fe.msg, sizeof(fe.msg), "%s", msg);
+		set_failed(w, e, &fe, NULL);
+		free(last_reply);
+		*err = fe;
+		return -(fe.code ? fe.code : EIO);
+	}
+	if (e->nchunks <= 1)
+		snprintf(msg, sizeof(msg), "%s", last_reply ? last_reply : "sent");
+	else
+		snprintf(msg, sizeof(msg), "%ld items sent in %zu requests; last reply: %s",
+			 e->items, e->nchunks, last_reply ? last_reply : "ok");
+	free(last_reply);
+	set_sent(w, e, msg);
+	return 0;
+}
+
+static int deliver(struct ao_writes *w, struct entry *e, long long deadline, struct ao_err *err)
+{
+	if (e->kind == EK_ANSWER)
+		return deliver_answer(w, e, deadline, err);
+	return deliver_dropbox(w, e, deadline, err);
+}
+
+int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
+{
+	char path[4096];
+	struct stat st;
+	int r;
+
+	pthread_mutex_lock(&w->mu);
+	while (e->busy)
+		pthread_cond_wait(&w->idle, &w->mu);
+	e->busy = 1;
+	e->dirty = 0;
+	e->state = ST_PENDING;
+	e->prepared = 0;
+	e->code = e->http = 0;
+	e->attempts = 0;
+	e->items = 0;
+	e->export_records = 0;
+	entry_clear_chunks(e);
+	entry_set_msg(e, "being sent");
+	entry_set_detail(e, NULL);
+	spool_path(w->spool_dir, e, "data", path, sizeof(path));
+	e->size = stat(path, &st) == 0 ? st.st_size : 0;
+	pthread_mutex_unlock(&w->mu);
+
+	/* the bytes are on disk before anything else happens */
+	r = spool_fsync_path(path, err);
+	pthread_mutex_lock(&w->mu);
+	save(w, e);
+	pthread_mutex_unlock(&w->mu);
+	if (r == 0) {
+		if (e->size == 0)
+			r = ao_errf(err, EINVAL, "empty file: nothing to send");
+		if (r < 0)
+			set_failed(w, e, err, NULL);
+		else
+			r = deliver(w, e, ws_now_ms() + w->cfg.flush_retry_ms, err);
+	}
+	pthread_mutex_lock(&w->mu);
+	e->last_rc = r;
+	finish_locked(w, e);
+	pthread_mutex_unlock(&w->mu);
+	if (r < 0)
+		ao_err_prefix(err, "%s", e->relpath);
+	return r;
+}
+
+/* ---- background sender ---- */
+
+static void *bg_main(void *arg)
+{
+	struct ao_writes *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		struct entry *e, *pick = NULL;
+		long long now = ws_now_ms(), next = now + 5000;
+		struct timespec ts;
+
+		for (e = w->entries; e; e = e->next) {
+			if (e->state != ST_PENDING || e->busy || e->opens)
+				continue;
+			if (e->next_try_ms <= now) {
+				pick = e;
+				break;
+			}
+			if (e->next_try_ms < next)
+				next = e->next_try_ms;
+		}
+		if (pick) {
+			struct ao_err err;
+
+			pick->busy = 1;
+			pthread_mutex_unlock(&w->mu);
+			deliver(w, pick, ws_now_ms(), &err);
+			pthread_mutex_lock(&w->mu);
+			finish_locked(w, pick);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		{
+			long long wait = next - now;
+
+			if (wait < 50)
+				wait = 50;
+			ts.tv_sec += wait / 1000;
+			ts.tv_nsec += (wait % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+		}
+		pthread_cond_timedwait(&w->wake, &w->mu, &ts);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int ws_bg_start(struct ao_writes *w, struct ao_err *err)
+{
+	int r;
+
+	if (w->bg_running)
+		return 0;
+	r = pthread_create(&w->bg, NULL, bg_main, w);
+	if (r)
+		return ao_errf(err, r, "starting the background sender: %s", strerror(r));
+	w->bg_running = 1;
+	return 0;
+}
+
+void ws_bg_stop(struct ao_writes *w)
+{
+	if (!w->bg_running)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->wake);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->bg, NULL);
+	w->bg_running = 0;
+}
+
+/* ---- status text ---- */
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->s && (size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t nc = (b->cap + (size_t)n + 1) * 2;
+			char *ns = realloc(b->s, nc);
+
+			if (!ns)
+				return;
+			b->s = ns;
+			b->cap = nc;
+		}
+	}
+}
+
+char *ws_status_text(struct ao_writes *w, const struct entry *e)
+{
+	struct sbuf b = {NULL, 0, 0};
+	char when[64];
+	struct tm tm;
+	time_t t = (time_t)e->updated;
+	size_t i;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	sb_printf(&b, "%s: %s\n", entry_state_name(e->state),
+		  e->message ? e->message
+			     : (e->state == ST_WRITING ? "open for writing, not sent yet" : ""));
+	sb_printf(&b, "file: %s\n", e->relpath);
+	sb_printf(&b, "project: %s\n", e->project);
+	sb_printf(&b, "size: %lld bytes\n", e->size);
+	if (e->kind == EK_ANSWER)
+		sb_printf(&b, "next stage: %s\n", e->next_stage ? "yes" : "no");
+	if (e->prepared && e->kind != EK_ANSWER) {
+		sb_printf(&b, "items: %ld (%s) in %zu request%s\n", e->items, form_name(e->form),
+			  e->nchunks, e->nchunks == 1 ? "" : "s");
+		if (e->export_records)
+			sb_printf(&b, "converted from the Ango export format: %ld records "
+				      "(schemaIds mapped by title)\n",
+				  e->export_records);
+	}
+	if (e->state == ST_FAILED || (e->state == ST_PENDING && e->code))
+		sb_printf(&b, "error: %s%s%.0d (%s)\n", e->http ? "HTTP " : "",
+			  e->http ? "" : "errno ", e->http ? e->http : e->code,
+			  strerror(e->code ? e->code : EIO));
+	if (e->state == ST_PENDING && e->attempts)
+		sb_printf(&b, "attempts: %d\n", e->attempts);
+	sb_printf(&b, "updated: %s\n", when);
+	if (e->nchunks > 1 || (e->nchunks == 1 && e->chunks[0].state == CH_REFUSED)) {
+		sb_printf(&b, "requests:\n");
+		for (i = 0; i < e->nchunks; i++) {
+			const struct ent_chunk *c = &e->chunks[i];
+
+			sb_printf(&b, "  %zu: items %ld-%ld (lines %ld-%ld): %s%s%s\n", i + 1,
+				  c->first + 1, c->first + c->count, c->line_first, c->line_last,
+				  c->state == CH_SENT	    ? "sent"
+				  : c->state == CH_REFUSED ? "REFUSED"
+							   : "not sent yet",
+				  c->msg ? ": " : "", c->msg ? c->msg : "");
+		}
+	}
+	if (e->detail && *e->detail)
+		sb_printf(&b, "problems:\n%s", e->detail);
+	if (e->state == ST_FAILED)
+		sb_printf(&b, "nothing was lost: the file is kept here. Fix it and copy it again "
+			      "(replaces it), or rm it to discard it.\n");
+	return b.s ? b.s : strdup("");
+}
