@@ -104,7 +104,8 @@ static void add_answer(json_t *task, const char *ans, struct exp_opts *o)
 	json_decref(a);
 }
 
-static json_t *stage_history(sqlite3_stmt *hs, int64_t seq, json_t *pdoc, struct exp_opts *o)
+static json_t *stage_history(sqlite3_stmt *hs, int64_t seq, json_t *pdoc, struct exp_opts *o,
+			     const char *task_answer)
 {
 	json_t *arr = json_array();
 	char tb[32];
@@ -123,7 +124,11 @@ static json_t *stage_history(sqlite3_stmt *hs, int64_t seq, json_t *pdoc, struct
 		if (sqlite3_column_text(hs, 3))
 			json_object_set_new(snap, "completedBy",
 					    json_string((const char *)sqlite3_column_text(hs, 3)));
-		add_answer(snap, (const char *)sqlite3_column_text(hs, 4), o);
+		/* a NULL snapshot (seeded history) means "as the task's answer" */
+		add_answer(snap,
+			   sqlite3_column_text(hs, 4) ? (const char *)sqlite3_column_text(hs, 4)
+						      : task_answer,
+			   o);
 		json_array_append_new(arr, snap);
 	}
 	return arr;
@@ -199,7 +204,8 @@ static int write_tasks(sqlite3 *db, struct writer *w, struct exp_opts *o, struct
 		}
 		if (o->history)
 			json_object_set_new(task, "stageHistory",
-					    stage_history(hs, sqlite3_column_int64(st, 19), pdoc, o));
+					    stage_history(hs, sqlite3_column_int64(st, 19), pdoc, o,
+							  (const char *)sqlite3_column_text(st, 5)));
 		json_object_set_new(rec, "task", task);
 		w_record(w, o, rec);
 		json_decref(rec);

@@ -327,7 +327,7 @@ static int add_tasks(struct seeder *sd, json_t *doc, unsigned kind, uint64_t nba
 			sqlite3_bind_int64(sd->hist, 5, updated - (slot - h) * 3600000LL);
 			sqlite3_bind_text(sd->hist, 6, h == 1 ? who : "reviewer@example.com", -1,
 					  SQLITE_STATIC);
-			sqlite3_bind_text(sd->hist, 7, ans_s, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_null(sd->hist, 7); /* NULL = same as the task's answer */
 			if (step_done(sd, sd->hist) < 0)
 				goto fail;
 		}

@@ -1,0 +1,94 @@
+"""Helpers for the angofs-hub tests: known demo ids and export download/unzip.
+
+The demo seed is deterministic (docs/HUB.md), so ids can be looked up by name
+once and relied on. Downloads go through plain urllib with no apikey header,
+the way a client must treat a pre-signed exportPath.
+"""
+import io
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+
+STREET = "Street Scenes"
+REVIEW_ID = "5f0c2b7e-3a41-4d8e-9c6b-1e2f3a4b5c6d"
+
+
+def projects(hub):
+    st, body = hub.api("GET", "/listProjects", query={"limit": 100})
+    assert st == 200, body
+    return body["data"]["projects"]
+
+
+def main_project(hub):
+    """The 240-task 'Street Scenes' project (the older of the two)."""
+    cands = [p for p in projects(hub) if p["name"] == STREET]
+    assert len(cands) == 2
+    return min(cands, key=lambda p: p["createdAt"])["_id"]
+
+
+def project_by_name(hub, name):
+    for p in projects(hub):
+        if p["name"] == name:
+            return p["_id"]
+    raise AssertionError("no project named %r" % name)
+
+
+def all_tasks(hub, pid, **query):
+    out, page = [], 1
+    while True:
+        q = dict(query, page=page, limit=100)
+        st, body = hub.api("GET", "/project/%s/tasks" % pid, query=q)
+        assert st == 200, body
+        out += body["data"]["tasks"]
+        if len(out) >= body["data"]["total"] or not body["data"]["tasks"]:
+            assert len(out) == body["data"]["total"]
+            return out
+        page += 1
+
+
+def fetch(url, headers=None, timeout=60):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def export(hub, pid, **params):
+    """GET /export with params (lists/dicts JSON-encoded); returns the data dict."""
+    q = {"project": pid}
+    for k, v in params.items():
+        q[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
+    st, body = hub.api("GET", "/export", query=q)
+    assert st == 200, body
+    assert body["status"] == "success"
+    return body["data"]
+
+
+def unzip_one(raw):
+    zf = zipfile.ZipFile(io.BytesIO(raw))
+    names = zf.namelist()
+    assert len(names) == 1, names
+    return names[0], zf.read(names[0])
+
+
+def export_records(hub, pid, fmt="json", **params):
+    data = export(hub, pid, format=fmt, **params)
+    st, _, raw = fetch(data["exportPath"])
+    assert st == 200, raw[:300]
+    name, member = unzip_one(raw)
+    if fmt == "json":
+        assert name.endswith(".json")
+        recs = json.loads(member)
+        assert isinstance(recs, list)
+    else:
+        assert name.endswith(".ndjson")
+        recs = [json.loads(line) for line in member.decode().splitlines() if line.strip()]
+    return recs
+
+
+def qs(**kw):
+    return urllib.parse.urlencode(kw)
