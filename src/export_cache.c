@@ -30,7 +30,7 @@ struct ao_xentry {
 	char hash[17];
 	char *project_id, *stage_id, *batch_id;
 	enum ao_xtype type;
-	int ndjson;
+	int ndjson, lean;
 	int known; /* spec fields are set (entries loaded from disk lack them) */
 
 	int have; /* data file present and complete */
@@ -70,12 +70,13 @@ char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 	char *k;
 	if (asprintf(&k,
 		     "v1\nhost=%s\nproject=%s\ntype=%s\nformat=%s\nstage=%s\nbatch=%s\n"
-		     "meta=%d history=%d keyframes=%d idleblur=%d tasktypes=%s\n",
+		     "meta=%d history=%d keyframes=%d idleblur=%d tasktypes=%s lean=%d\n",
 		     cfg->host ? cfg->host : "", s->project_id,
 		     s->type == AO_X_ISSUE ? "issue" : "task", s->ndjson ? "ndjson" : "json",
 		     s->stage_id ? s->stage_id : "", s->batch_id ? s->batch_id : "",
-		     cfg->include_metadata, cfg->include_history, cfg->include_only_key_frames,
-		     cfg->include_idle_blur, cfg->task_types_json ? cfg->task_types_json : "") < 0)
+		     s->lean ? 0 : cfg->include_metadata, s->lean ? 0 : cfg->include_history,
+		     s->lean ? 0 : cfg->include_only_key_frames, s->lean ? 0 : cfg->include_idle_blur,
+		     cfg->task_types_json ? cfg->task_types_json : "", s->lean) < 0)
 		return NULL;
 	return k;
 }
@@ -102,7 +103,7 @@ char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 		batch = json_array1_escaped(s->batch_id);
 	if (s->type == AO_X_TASK && cfg->task_types_json)
 		tt = hub_escape(cfg->task_types_json);
-#define TF(x) ((x) ? "true" : "false")
+#define TF(x) ((x) && !s->lean ? "true" : "false")
 	if (pid && asprintf(&q,
 			    "/export?project=%s&type=%s&format=%s%s%s%s%s&includeMetadata=%s"
 			    "&includeHistory=%s&includeOnlyKeyFrames=%s"
@@ -328,6 +329,7 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 		e->batch_id = s->batch_id ? strdup(s->batch_id) : NULL;
 		e->type = s->type;
 		e->ndjson = s->ndjson;
+		e->lean = s->lean;
 		e->known = 1;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -349,6 +351,14 @@ void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, t
 static int is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
 {
 	return e->have && !e->stale && now - e->fetched_at < c->cfg.ttl_s && now >= e->fetched_at;
+}
+
+int ao_xcache_fresh(struct ao_xcache *c, struct ao_xentry *e)
+{
+	pthread_mutex_lock(&c->lock);
+	int f = is_fresh(c, e, time(NULL));
+	pthread_mutex_unlock(&c->lock);
+	return f;
 }
 
 struct fetch_ctx {
@@ -384,7 +394,7 @@ static void on_progress(void *ud, long long done, long long total)
 /* Fetch e into its data file. Runs without the lock (e->fetching is set). */
 static int fetch(struct ao_xcache *c, struct ao_xentry *e, long long *size, struct ao_err *err)
 {
-	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id};
+	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id, e->lean};
 	char zpath[4300], dtmp[4300], dpath[4096];
 	char *q = ao_xcache_query(&c->cfg, &s);
 	json_t *data = NULL;
@@ -634,6 +644,8 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 				json_object_set_new(o, "stage", json_string(e->stage_id));
 			if (e->batch_id)
 				json_object_set_new(o, "batch", json_string(e->batch_id));
+			if (e->lean)
+				json_object_set_new(o, "purpose", json_string("tasks/ listing"));
 		}
 		if (e->have)
 			json_object_set_new(o, "fetched_at", json_integer(e->fetched_at));

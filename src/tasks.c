@@ -303,6 +303,78 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 	return rc;
 }
 
+static size_t skip_str(const char *s, size_t i, size_t n)
+{
+	for (i++; i < n; i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			return i + 1;
+	}
+	return n;
+}
+
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+		i++;
+	return i;
+}
+
+/* Fast path: the value of "taskId" inside the record's top-level "task"
+ * object, found by a linear scan that tracks strings and nesting (full JSON
+ * parsing of a 100k-task export costs far more than the request budget
+ * allows). Returns -1 when not found or escaped; the caller then parses. */
+static int scan_task_id(const char *s, size_t n, char *out, size_t outsz)
+{
+	int depth = 0, in_task = 0;
+	size_t i = 0;
+
+	while (i < n) {
+		char ch = s[i];
+		if (ch == '"') {
+			size_t st = i + 1, e = skip_str(s, i, n);
+			size_t len = e > st ? e - st - 1 : 0;
+			size_t j = skip_ws(s, e, n);
+			if (j < n && s[j] == ':') {
+				j = skip_ws(s, j + 1, n);
+				if (depth == 1 && len == 4 && memcmp(s + st, "task", 4) == 0 && j < n &&
+				    s[j] == '{') {
+					in_task = 1;
+					depth++;
+					i = j + 1;
+					continue;
+				}
+				if (in_task && depth == 2 && len == 6 &&
+				    memcmp(s + st, "taskId", 6) == 0 && j < n && s[j] == '"') {
+					size_t ve = skip_str(s, j, n);
+					if (ve < j + 2)
+						return -1;
+					size_t vl = ve - j - 2;
+					if (vl == 0 || vl >= outsz || memchr(s + j + 1, '\\', vl))
+						return -1;
+					memcpy(out, s + j + 1, vl);
+					out[vl] = '\0';
+					return 0;
+				}
+				i = j;
+				continue;
+			}
+			i = e;
+			continue;
+		}
+		if (ch == '{' || ch == '[') {
+			depth++;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+			if (in_task && depth < 2)
+				in_task = 0;
+		}
+		i++;
+	}
+	return -1;
+}
+
 /* One record of the export: current format has task.taskId; the legacy one
  * an array "tasks" of {taskId}. */
 static int add_record_ids(struct idvec *iv, json_t *rec)
@@ -325,11 +397,16 @@ static int add_record_ids(struct idvec *iv, json_t *rec)
 static int list_by_export(struct ao_core *c, struct project *p, struct idvec *iv,
 			  unsigned long *gen, struct ao_err *err)
 {
-	struct ao_xspec spec = {p->id, AO_X_TASK, 1, NULL, NULL};
-	struct ao_xentry *x = ao_xcache_get(c->cfg.xc, &spec, err);
+	/* export/tasks.ndjson if it is cached and fresh, else a lean export
+	 * (no metadata, no history: far smaller and faster to build) */
+	struct ao_xspec full = {p->id, AO_X_TASK, 1, NULL, NULL, 0};
+	struct ao_xspec lean = {p->id, AO_X_TASK, 1, NULL, NULL, 1};
+	struct ao_xentry *x = ao_xcache_get(c->cfg.xc, &full, err);
 	struct ao_xopen o;
 	int rc;
 
+	if (x && !ao_xcache_fresh(c->cfg.xc, x))
+		x = ao_xcache_get(c->cfg.xc, &lean, err);
 	if (!x)
 		return -ENOMEM;
 	rc = ao_xcache_open(c->cfg.xc, x, &o, err);
@@ -355,6 +432,12 @@ static int list_by_export(struct ao_core *c, struct project *p, struct idvec *iv
 			n--;
 		if (n == 0)
 			continue;
+		char tid[AO_ID_MAX];
+		if (scan_task_id(line, (size_t)n, tid, sizeof(tid)) == 0) {
+			if (idvec_add(iv, tid) < 0)
+				rc = ao_errf(err, ENOMEM, "out of memory");
+			continue;
+		}
 		json_t *rec = json_loadb(line, (size_t)n, 0, NULL);
 		if (!rec) {
 			bad++;
@@ -458,6 +541,11 @@ struct tasklist *tasks_list(struct ao_core *c, struct project *p, struct ao_err 
 
 void tasks_drop_list(struct ao_core *c, struct project *p)
 {
+	struct ao_xspec lean = {p->id, AO_X_TASK, 1, NULL, NULL, 1};
+	struct ao_xentry *x = ao_xcache_get(c->cfg.xc, &lean, NULL);
+
+	if (x)
+		ao_xcache_mark_stale(c->cfg.xc, x);
 	pthread_mutex_lock(&c->lock);
 	p->tasks_at = 0;
 	pthread_mutex_unlock(&c->lock);
@@ -480,5 +568,8 @@ int task_exists(struct ao_core *c, struct project *p, const char *task_id, struc
 	if (known)
 		return 0;
 	size_t len;
-	return task_fetch(c, p->id, task_id, 0, NULL, &len, err);
+	int rc = task_fetch(c, p->id, task_id, 0, NULL, &len, err);
+	if (rc == -EINVAL) /* the hub calls a malformed id a bad request: no such task */
+		rc = ao_errf(err, ENOENT, "no task '%s' (%s)", task_id, err ? err->msg : "");
+	return rc;
 }

@@ -45,6 +45,7 @@ struct ao_xspec {
 	int ndjson;
 	const char *stage_id; /* NULL: none */
 	const char *batch_id; /* NULL: none */
+	int lean;	      /* internal task listing: every include* flag false */
 };
 
 struct ao_xcache;
@@ -74,6 +75,9 @@ struct ao_xopen {
 int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o,
 		   struct ao_err *err);
 void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd);
+
+/* 1 if cached and fresh now (no fetch needed). */
+int ao_xcache_fresh(struct ao_xcache *c, struct ao_xentry *e);
 
 void ao_xcache_mark_stale(struct ao_xcache *c, struct ao_xentry *e);
 /* All entries of a project (after a successful write). */
