@@ -90,5 +90,20 @@ def export_records(hub, pid, fmt="json", **params):
     return recs
 
 
+def stats_with_log(hub, n, route=None, timeout=30):
+    """GET /_admin/stats once the request log holds n entries (of `route`, if
+    given). A log entry is written when the server has finished a request,
+    which may be a moment after the client has read the response: poll
+    (bounded) instead of racing."""
+    import time
+    deadline = time.time() + timeout
+    while True:
+        s = hub.stats()
+        log = [e for e in s["log"] if route is None or e["route"] == route]
+        if len(log) >= n or time.time() > deadline:
+            return s
+        time.sleep(0.02)
+
+
 def qs(**kw):
     return urllib.parse.urlencode(kw)

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import Hub
 from hubutil import (REVIEW_ID, all_tasks, export, export_records, fetch, main_project,
-                     unzip_one)
+                     stats_with_log, unzip_one)
 
 
 @pytest.fixture(scope="module")
@@ -161,13 +161,14 @@ def test_download_link_shape_and_no_key(demo):
     assert st == 200 and hdrs["Content-Type"] == "application/zip"
     name, member = unzip_one(raw)
     assert len(json.loads(member)) == 48
-    stats = hub.stats()
+    stats = stats_with_log(hub, 1, route="GET /download")
     assert stats["counts"]["GET /download"] == 1
     seen = stats["download_headers"][-1]
     assert seen["path"] == url[len(hub.url):]
     assert not any(k.lower() == "apikey" for k in seen["headers"])
-    assert stats["log"][-1]["apikey_present"] is False
-    assert stats["log"][-1]["bytes"] == len(raw)
+    entry = [e for e in stats["log"] if e["route"] == "GET /download"][-1]
+    assert entry["apikey_present"] is False and entry["status"] == 200
+    assert entry["bytes"] == len(raw)
     # tampered or unknown tokens are refused like a storage service would
     for bad in (url.replace(token, "0" * len(token)), url + "x", hub.url + "/download/abc/x.zip"):
         st, _, raw = fetch(bad)
