@@ -487,6 +487,9 @@ int seed_run(const char *spec, char *err, size_t errlen)
 		if (!rc)
 			snprintf(err, errlen, "commit failed");
 		rc = -EIO;
+	} else {
+		/* a big seed leaves a WAL as large as the data: fold it back now */
+		sqlite3_wal_checkpoint_v2(sd.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	}
 	db_release(sd.db);
 	return rc;
