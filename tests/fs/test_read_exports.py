@@ -1,0 +1,242 @@
+"""Read side: lazily fetched exports and their cache (issue 3, deliverables 2
+and 3). Each test gets its own hub and mount unless it only reads."""
+import json
+import os
+import stat
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import Mount
+from test_read_common import (EXPORT, DOWNLOAD, all_tasks, count, direct_export, main_project,
+                              read, street_dir, wait_for)
+from hubutil import REVIEW_ID
+
+BOX = {"x": 10, "y": 20, "width": 30, "height": 40}
+
+
+def test_ls_stat_find_never_request_an_export(hub, mount):
+    hub.reset_stats()
+    subprocess.run(["ls", "-lR", mount.path], check=True, stdout=subprocess.DEVNULL,
+                   timeout=300)
+    out = subprocess.run(["find", mount.path, "-type", "f"], check=True, timeout=300,
+                         capture_output=True, text=True).stdout.split("\n")
+    assert any(p.endswith("/export/tasks.json") for p in out)
+    for p in out:
+        if "/export/" in p:
+            os.stat(p)
+    assert count(hub, EXPORT) == 0
+    assert count(hub, DOWNLOAD) == 0
+
+
+def test_first_read_works_for_common_tools(hub, mount, workdir):
+    pid, p = street_dir(mount, hub)
+    ntasks = len(all_tasks(hub, pid))
+    exp = os.path.join(p, "export")
+    wc = subprocess.run(["wc", "-l", os.path.join(exp, "tasks.ndjson")], check=True,
+                        capture_output=True, text=True, timeout=120).stdout
+    assert int(wc.split()[0]) == ntasks
+    head = subprocess.run(["head", "-c", "1", os.path.join(exp, "tasks.json")], check=True,
+                          capture_output=True, timeout=120).stdout
+    assert head == b"["
+    dst = os.path.join(workdir, "copy.json")
+    subprocess.run(["cp", os.path.join(exp, "tasks.json"), dst], check=True, timeout=120)
+    with open(dst) as f:
+        recs = json.load(f)
+    assert len(recs) == ntasks
+    with open(os.path.join(exp, "tasks.json")) as f:
+        assert json.load(f) == recs
+    with open(os.path.join(exp, "tasks.ndjson")) as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    assert {r["task"]["taskId"] for r in lines} == {r["task"]["taskId"] for r in recs}
+    cat = subprocess.run(["cat", os.path.join(exp, "issues.json")], check=True,
+                         capture_output=True, timeout=120).stdout
+    assert isinstance(json.loads(cat), list)
+
+
+def test_bytes_equal_a_direct_download(hub, mount):
+    pid, p = street_dir(mount, hub)
+    exp = os.path.join(p, "export")
+    assert read(os.path.join(exp, "tasks.json")) == direct_export(hub, pid, format="json",
+                                                                 type="task")
+    assert read(os.path.join(exp, "tasks.ndjson")) == direct_export(hub, pid, format="ndjson",
+                                                                   type="task")
+    assert read(os.path.join(exp, "issues.json")) == direct_export(hub, pid, format="json",
+                                                                  type="issue")
+    staged = read(os.path.join(exp, "stage", "Review", "tasks.ndjson"))
+    assert staged == direct_export(hub, pid, format="ndjson", type="task", stage=[REVIEW_ID])
+    recs = [json.loads(line) for line in staged.splitlines() if line.strip()]
+    assert recs and all(r["task"]["stageId"] == REVIEW_ID for r in recs)
+    # the whole-project export carries no stage filter; the stage one does
+    # (the daemon logs each API request with its query)
+    queries = [line.split(" GET ")[1].split(" ")[0] for line in mount.log_text().splitlines()
+               if " GET /v2/export?" in line]
+    assert any("stage=" not in q and "format=json" in q and "type=task" in q for q in queries)
+    assert any("stage=%5B%22" + REVIEW_ID + "%22%5D" in q for q in queries)
+
+
+def test_batch_export_filters_by_batch(hub, mount):
+    pid, p = street_dir(mount, hub)
+    proj = hub.api("GET", "/project/" + pid)[1]["data"]["project"]
+    b = proj["batches"][0]
+    raw = read(os.path.join(p, "export", "batch", b["name"], "tasks.json"))
+    assert raw == direct_export(hub, pid, format="json", type="task", batches=[b["_id"]])
+    recs = json.loads(raw)
+    assert recs and all(b["name"] in r["batches"] for r in recs)
+
+
+def test_true_size_after_fetch(hub, mount):
+    _, p = street_dir(mount, hub)
+    f = os.path.join(p, "export", "tasks.ndjson")
+    assert os.stat(f).st_size == 0  # unknown before the first read
+    data = read(f)
+    assert len(data) > 1000
+    assert os.stat(f).st_size == len(data)
+    assert read(f) == data
+
+
+def test_concurrent_first_reads_fetch_once(hub, mount):
+    _, p = street_dir(mount, hub)
+    f = os.path.join(p, "export", "tasks.json")
+    hub.reset_stats()
+    # slow the export request so that every reader arrives while it runs
+    hub.fault(route=EXPORT, latency_ms=1500, count=1)
+    results, errors = [], []
+
+    def reader():
+        try:
+            results.append(read(f))
+        except OSError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert len(results) == 8 and all(r == results[0] for r in results)
+    assert count(hub, EXPORT) == 1
+    assert count(hub, DOWNLOAD) == 1
+
+
+def test_ttl_expiry_refetches(hub, workdir):
+    m = Mount(hub, workdir, opts=["export_ttl=1"])
+    try:
+        _, p = street_dir(m, hub)
+        f = os.path.join(p, "export", "issues.json")
+        hub.reset_stats()
+        read(f)
+        assert count(hub, EXPORT) == 1
+        time.sleep(2.5)  # past the 1 s TTL (a lower bound only)
+        read(f)
+        assert count(hub, EXPORT) == 2
+    finally:
+        m.stop()
+
+
+def test_warm_reads_within_ttl_and_touch_refresh(hub, mount):
+    pid, p = street_dir(mount, hub)
+    f = os.path.join(p, "export", "tasks.ndjson")
+    before = read(f)
+    hub.reset_stats()
+    assert read(f) == before
+    assert count(hub, EXPORT) == 0
+    # change a task on the hub: the cache keeps serving its copy until touched
+    t = all_tasks(hub, pid, stage="Label")[0]
+    answer = {"objects": [{"schemaId": "tCar0001", "objectId": "touch-test-car",
+                           "bounding-box": BOX}], "classifications": [], "relations": []}
+    st, body = hub.api("POST", "/annotate/" + t["_id"], {"answer": answer})
+    assert st == 200, body
+    assert read(f) == before
+    assert count(hub, EXPORT) == 0
+    subprocess.run(["touch", f], check=True, timeout=60)
+    after = read(f)
+    assert count(hub, EXPORT) == 1
+    assert b"touch-test-car" in after and b"touch-test-car" not in before
+    assert os.stat(f).st_size == len(after)
+
+
+def test_warm_cache_survives_remount(hub, mount):
+    _, p = street_dir(mount, hub)
+    f = os.path.join(p, "export", "tasks.json")
+    data = read(f)
+    mount.stop()
+    mount.start()
+    hub.reset_stats()
+    assert os.stat(f).st_size == len(data)
+    assert read(f) == data
+    assert count(hub, EXPORT) == 0
+    assert count(hub, DOWNLOAD) == 0
+
+
+def test_cache_is_private_and_holds_no_key(hub, mount):
+    _, p = street_dir(mount, hub)
+    read(os.path.join(p, "export", "tasks.json"))
+    read(os.path.join(p, "export", "issues.json"))
+    assert stat.S_IMODE(os.stat(mount.cache).st_mode) == 0o700
+    nfiles = 0
+    for root, dirs, files in os.walk(mount.cache):
+        for d in dirs:
+            assert stat.S_IMODE(os.stat(os.path.join(root, d)).st_mode) == 0o700
+        for name in files:
+            path = os.path.join(root, name)
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+            assert hub.key.encode() not in read(path), path
+            nfiles += 1
+    assert nfiles >= 4  # two exports, data + meta each
+    assert hub.key not in mount.log_text()
+
+
+def test_download_never_carries_the_key(hub, mount):
+    _, p = street_dir(mount, hub)
+    read(os.path.join(p, "export", "tasks.json"))
+    st = hub.stats()
+    assert st["download_headers"]
+    for d in st["download_headers"]:
+        assert not any(k.lower() == "apikey" for k in d["headers"])
+    assert all(not e["apikey_present"] for e in st["log"] if e["route"] == DOWNLOAD)
+
+
+def test_cache_size_cap_evicts_least_recently_used(hub, workdir):
+    m = Mount(hub, workdir, opts=["cache_size=1600K"])
+    try:
+        _, p = street_dir(m, hub)
+        exp = os.path.join(p, "export")
+        a = read(os.path.join(exp, "tasks.json"))
+        b = read(os.path.join(exp, "tasks.ndjson"))
+        assert len(a) + len(b) > 1600 * 1024 > max(len(a), len(b))
+        datas = wait_for(lambda: [n for n in os.listdir(os.path.join(m.cache, "exports"))
+                                  if n.endswith(".data")] if len(
+            [n for n in os.listdir(os.path.join(m.cache, "exports"))
+             if n.endswith(".data")]) == 1 else None, timeout=10)
+        assert datas and len(datas) == 1
+        hub.reset_stats()
+        assert read(os.path.join(exp, "tasks.ndjson")) == b  # the newest is kept
+        assert count(hub, EXPORT) == 0
+        assert read(os.path.join(exp, "tasks.json")) == a  # the evicted one is refetched
+        assert count(hub, EXPORT) == 1
+    finally:
+        m.stop()
+
+
+def test_progress_is_visible_while_downloading(hub, mount):
+    _, p = street_dir(mount, hub)
+    f = os.path.join(p, "export", "tasks.json")
+    hub.fault(route=DOWNLOAD, stall_after=20000, count=1)
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("data", read(f)))
+    t.start()
+    try:
+        def downloading():
+            with open(os.path.join(mount.path, ".status")) as s:
+                st = json.load(s)
+            return [e for e in st["exports"]["exports"]
+                    if e["state"] == "downloading" and e["bytes_done"] >= 20000] or None
+        assert wait_for(downloading, timeout=60)
+    finally:
+        hub.clear_faults()  # releases the stall
+        t.join(180)
+    assert box.get("data") and len(box["data"]) > 20000
