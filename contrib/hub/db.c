@@ -34,35 +34,35 @@ static struct {
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static const char *schema_sql =
-	"CREATE TABLE IF NOT EXISTS projects(id TEXT PRIMARY KEY, name TEXT NOT NULL,"
-	" created_ms INTEGER NOT NULL, acl TEXT, doc TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS assets(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
-	" project_id TEXT NOT NULL, external_id TEXT, url TEXT, metadata TEXT,"
-	" batches TEXT NOT NULL DEFAULT '[]', is_prelabeled INTEGER NOT NULL DEFAULT 0,"
-	" created_ms INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS assets_proj ON assets(project_id, external_id);"
-	"CREATE TABLE IF NOT EXISTS tasks(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
-	" project_id TEXT NOT NULL, asset_id TEXT NOT NULL, stage_id TEXT NOT NULL,"
-	" status TEXT NOT NULL, answer TEXT, created_ms INTEGER NOT NULL,"
-	" updated_ms INTEGER NOT NULL, updated_by TEXT, assignee TEXT,"
-	" priority INTEGER NOT NULL DEFAULT 0, duration_ms INTEGER NOT NULL DEFAULT 0,"
-	" task_type TEXT NOT NULL DEFAULT 'default', completed_ms INTEGER, completed_by TEXT);"
-	"CREATE INDEX IF NOT EXISTS tasks_proj ON tasks(project_id, seq);"
-	"CREATE INDEX IF NOT EXISTS tasks_asset ON tasks(asset_id);"
-	"CREATE INDEX IF NOT EXISTS tasks_stage ON tasks(project_id, stage_id, seq);"
-	"CREATE TABLE IF NOT EXISTS stage_history(task_seq INTEGER NOT NULL, idx INTEGER NOT NULL,"
-	" stage_id TEXT NOT NULL, duration_ms INTEGER, completed_ms INTEGER, completed_by TEXT,"
-	" answer TEXT, PRIMARY KEY(task_seq, idx)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS issues(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
-	" project_id TEXT NOT NULL, task_id TEXT NOT NULL, content TEXT, status TEXT,"
-	" created_by TEXT, created_ms INTEGER, position TEXT);"
-	"CREATE INDEX IF NOT EXISTS issues_proj ON issues(project_id, seq);"
-	"CREATE TABLE IF NOT EXISTS attachments(seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL,"
-	" asset_id TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL, created_ms INTEGER);"
-	"CREATE INDEX IF NOT EXISTS attachments_asset ON attachments(asset_id);"
-	"CREATE TABLE IF NOT EXISTS exports(token TEXT PRIMARY KEY, path TEXT NOT NULL,"
-	" name TEXT NOT NULL, project_id TEXT, created_ms INTEGER, expires_ms INTEGER);"
-	"CREATE TABLE IF NOT EXISTS seeds(name TEXT PRIMARY KEY, applied_ms INTEGER);";
+    "CREATE TABLE IF NOT EXISTS projects(id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL, acl TEXT, doc TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS assets(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
+    " project_id TEXT NOT NULL, external_id TEXT, url TEXT, metadata TEXT,"
+    " batches TEXT NOT NULL DEFAULT '[]', is_prelabeled INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS assets_proj ON assets(project_id, external_id);"
+    "CREATE TABLE IF NOT EXISTS tasks(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
+    " project_id TEXT NOT NULL, asset_id TEXT NOT NULL, stage_id TEXT NOT NULL,"
+    " status TEXT NOT NULL, answer TEXT, created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL, updated_by TEXT, assignee TEXT,"
+    " priority INTEGER NOT NULL DEFAULT 0, duration_ms INTEGER NOT NULL DEFAULT 0,"
+    " task_type TEXT NOT NULL DEFAULT 'default', completed_ms INTEGER, completed_by TEXT);"
+    "CREATE INDEX IF NOT EXISTS tasks_proj ON tasks(project_id, seq);"
+    "CREATE INDEX IF NOT EXISTS tasks_asset ON tasks(asset_id);"
+    "CREATE INDEX IF NOT EXISTS tasks_stage ON tasks(project_id, stage_id, seq);"
+    "CREATE TABLE IF NOT EXISTS stage_history(task_seq INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " stage_id TEXT NOT NULL, duration_ms INTEGER, completed_ms INTEGER, completed_by TEXT,"
+    " answer TEXT, PRIMARY KEY(task_seq, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS issues(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
+    " project_id TEXT NOT NULL, task_id TEXT NOT NULL, content TEXT, status TEXT,"
+    " created_by TEXT, created_ms INTEGER, position TEXT);"
+    "CREATE INDEX IF NOT EXISTS issues_proj ON issues(project_id, seq);"
+    "CREATE TABLE IF NOT EXISTS attachments(seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL,"
+    " asset_id TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL, created_ms INTEGER);"
+    "CREATE INDEX IF NOT EXISTS attachments_asset ON attachments(asset_id);"
+    "CREATE TABLE IF NOT EXISTS exports(token TEXT PRIMARY KEY, path TEXT NOT NULL,"
+    " name TEXT NOT NULL, project_id TEXT, created_ms INTEGER, expires_ms INTEGER);"
+    "CREATE TABLE IF NOT EXISTS seeds(name TEXT PRIMARY KEY, applied_ms INTEGER);";
 
 static sqlite3 *open_one(const char *path, char *errbuf, size_t errlen)
 {
@@ -95,7 +95,8 @@ int db_open_pool(const char *path, int nconn, char *errbuf, size_t errlen)
 			return -EIO;
 		}
 		pool.n = i + 1;
-		if (i == 0 && sqlite3_exec(pool.conn[0], schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+		if (i == 0 &&
+		    sqlite3_exec(pool.conn[0], schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
 			snprintf(errbuf, errlen, "cannot create schema in %s: %s", path,
 				 msg ? msg : "?");
 			sqlite3_free(msg);
@@ -189,8 +190,8 @@ int db_project_load(sqlite3 *db, const char *id, json_t **doc, char **acl)
 		*doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
 		if (acl)
 			*acl = sqlite3_column_type(st, 1) == SQLITE_NULL
-				       ? NULL
-				       : strdup((const char *)sqlite3_column_text(st, 1));
+				   ? NULL
+				   : strdup((const char *)sqlite3_column_text(st, 1));
 		rc = *doc ? 0 : -EIO;
 	}
 	sqlite3_finalize(st);
@@ -322,8 +323,8 @@ json_t *task_json_from_row(sqlite3_stmt *st, json_t *pdoc, int with_answer)
 	json_object_set_new(t, "completedBy", col_str(st, 14));
 	json_object_set_new(t, "duration", json_real(sqlite3_column_int64(st, 11) / 1000.0));
 	if (with_answer) {
-		json_t *empty = json_pack("{s:[],s:[],s:[]}", "tools", "classifications",
-					  "relations");
+		json_t *empty =
+		    json_pack("{s:[],s:[],s:[]}", "tools", "classifications", "relations");
 		json_object_set_new(t, "answer", col_json(st, 5, empty));
 	}
 	return t;
@@ -344,7 +345,8 @@ int db_seed_done(sqlite3 *db, const char *name)
 
 int db_seed_mark(sqlite3 *db, const char *name)
 {
-	sqlite3_stmt *st = db_prep(db, "INSERT OR IGNORE INTO seeds(name, applied_ms) VALUES(?, ?)");
+	sqlite3_stmt *st =
+	    db_prep(db, "INSERT OR IGNORE INTO seeds(name, applied_ms) VALUES(?, ?)");
 	int rc;
 
 	if (!st)

@@ -208,8 +208,8 @@ void route_download(struct req *r, struct reply *out, struct fault_hit *hit, lon
 		d->corrupt = hit->corrupt;
 		d->gen = hit->stall_id;
 		d->bytes_out = bytes_out;
-		resp = MHD_create_response_from_callback(d->size - a, 64 * 1024, dl_read, d,
-							 dl_free);
+		resp =
+		    MHD_create_response_from_callback(d->size - a, 64 * 1024, dl_read, d, dl_free);
 		if (!resp)
 			dl_free(d);
 	}

@@ -136,12 +136,13 @@ static json_t *stage_history(sqlite3_stmt *hs, int64_t seq, json_t *pdoc, struct
 
 static json_t *batch_names(json_t *pdoc, const char *batches_json)
 {
-	json_t *ids = batches_json ? json_loads(batches_json, 0, NULL) : NULL, *out = json_array(), *v;
+	json_t *ids = batches_json ? json_loads(batches_json, 0, NULL) : NULL, *out = json_array(),
+	       *v;
 	size_t i;
 
 	json_array_foreach(ids, i, v) {
-		const char *n = json_is_string(v) ? project_batch_name(pdoc, json_string_value(v))
-						  : NULL;
+		const char *n =
+		    json_is_string(v) ? project_batch_name(pdoc, json_string_value(v)) : NULL;
 		json_array_append_new(out, n ? json_string(n) : json_null());
 	}
 	json_decref(ids);
@@ -193,8 +194,8 @@ static int write_tasks(sqlite3 *db, struct writer *w, struct exp_opts *o, struct
 		json_object_set_new(task, "updatedAt", json_string(tb));
 		json_object_set_new(task, "updatedBy",
 				    sqlite3_column_text(st, 8)
-					    ? json_string((const char *)sqlite3_column_text(st, 8))
-					    : json_null());
+					? json_string((const char *)sqlite3_column_text(st, 8))
+					: json_null());
 		add_answer(task, (const char *)sqlite3_column_text(st, 5), o);
 		json_object_set_new(task, "totalDuration",
 				    json_integer(sqlite3_column_int64(st, 11)));
@@ -203,9 +204,10 @@ static int write_tasks(sqlite3 *db, struct writer *w, struct exp_opts *o, struct
 			json_object_set_new(task, "blurDuration", json_integer(0));
 		}
 		if (o->history)
-			json_object_set_new(task, "stageHistory",
-					    stage_history(hs, sqlite3_column_int64(st, 19), pdoc, o,
-							  (const char *)sqlite3_column_text(st, 5)));
+			json_object_set_new(
+			    task, "stageHistory",
+			    stage_history(hs, sqlite3_column_int64(st, 19), pdoc, o,
+					  (const char *)sqlite3_column_text(st, 5)));
 		json_object_set_new(rec, "task", task);
 		w_record(w, o, rec);
 		json_decref(rec);
@@ -227,11 +229,12 @@ static int write_issues(sqlite3 *db, struct writer *w, struct exp_opts *o, struc
 	int step, rc = 0;
 
 	task_filter_where(f, where, sizeof(where));
-	if (asprintf(&sql,
-		     "SELECT i.id, i.task_id, a.external_id, a.url, i.content, i.status, "
-		     "i.created_by, i.created_ms, i.position, t.stage_id FROM issues i JOIN tasks t "
-		     "ON t.id = i.task_id JOIN assets a ON a.id = t.asset_id%s ORDER BY i.seq",
-		     where) < 0)
+	if (asprintf(
+		&sql,
+		"SELECT i.id, i.task_id, a.external_id, a.url, i.content, i.status, "
+		"i.created_by, i.created_ms, i.position, t.stage_id FROM issues i JOIN tasks t "
+		"ON t.id = i.task_id JOIN assets a ON a.id = t.asset_id%s ORDER BY i.seq",
+		where) < 0)
 		return -ENOMEM;
 	st = db_prep(db, sql);
 	free(sql);
@@ -290,7 +293,8 @@ static int parse_export_filters(const char *s, struct task_filter *f, json_t **k
 			in = json_is_string(v) ? NULL : json_object_get(v, "$in");
 			f->task_ids = json_is_string(v) ? json_pack("[O]", v) : json_incref(in);
 			if (!json_is_array(f->task_ids)) {
-				snprintf(err, errlen, "Invalid filters._id: use an id or {\"$in\": [ids]}");
+				snprintf(err, errlen,
+					 "Invalid filters._id: use an id or {\"$in\": [ids]}");
 				return -EINVAL;
 			}
 		} else if (!strcmp(k, "assignee") && json_is_string(v)) {
@@ -303,14 +307,15 @@ static int parse_export_filters(const char *s, struct task_filter *f, json_t **k
 			} else if (re && re[0] == '^' && !strpbrk(re + 1, ".*+?()[]{}|\\$")) {
 				f->ext_prefix = re + 1;
 			} else {
-				snprintf(err, errlen,
-					 "Invalid filters.externalId: only a string or {\"$regex\": "
-					 "\"^prefix\"} is supported");
+				snprintf(
+				    err, errlen,
+				    "Invalid filters.externalId: only a string or {\"$regex\": "
+				    "\"^prefix\"} is supported");
 				return -EINVAL;
 			}
 		} else {
-			snprintf(err, errlen, "Unsupported filters key: %s (use _id, assignee, externalId)",
-				 k);
+			snprintf(err, errlen,
+				 "Unsupported filters key: %s (use _id, assignee, externalId)", k);
 			return -EINVAL;
 		}
 	}
@@ -346,8 +351,7 @@ void route_export(struct req *r, struct reply *out)
 		o.issues = 0;
 	else if (!strcmp(type, "issue"))
 		o.issues = 1;
-	else
-		{
+	else {
 		reply_fail(out, 400, "Invalid type: %s (use task or issue)", type);
 		return;
 	}
@@ -355,8 +359,7 @@ void route_export(struct req *r, struct reply *out)
 		o.json = 1;
 	else if (!strcmp(format, "ndjson"))
 		o.json = 0;
-	else
-		{
+	else {
 		reply_fail(out, 400, "Invalid format: %s (use json or ndjson)", format);
 		return;
 	}
@@ -364,7 +367,8 @@ void route_export(struct req *r, struct reply *out)
 	    bool_arg(r, out, "includeHistory", &o.history) < 0 ||
 	    bool_arg(r, out, "includeIdleBlurDurations", &o.idle_blur) < 0 ||
 	    bool_arg(r, out, "includeOnlyKeyFrames", &dummy) < 0 ||
-	    bool_arg(r, out, "sendEmail", &dummy) < 0 || bool_arg(r, out, "doNotNotify", &dummy) < 0 ||
+	    bool_arg(r, out, "sendEmail", &dummy) < 0 ||
+	    bool_arg(r, out, "doNotNotify", &dummy) < 0 ||
 	    bool_arg(r, out, "includeAssets", &dummy) < 0)
 		return;
 	db = db_acquire();
@@ -378,7 +382,8 @@ void route_export(struct req *r, struct reply *out)
 	fa.updated_at = req_arg(r, "updatedAt");
 	fa.created_at = req_arg(r, "createdAt");
 	if (task_filter_parse(&f, doc, &fa, err, sizeof(err)) < 0 ||
-	    (filters && *filters && parse_export_filters(filters, &f, &fkeep, err, sizeof(err)) < 0)) {
+	    (filters && *filters &&
+	     parse_export_filters(filters, &f, &fkeep, err, sizeof(err)) < 0)) {
 		reply_fail(out, 400, "%s", err);
 		goto out;
 	}
@@ -430,8 +435,9 @@ void route_export(struct req *r, struct reply *out)
 		rc = -1;
 		goto out;
 	}
-	st = db_prep(db, "INSERT INTO exports(token, path, name, project_id, created_ms, expires_ms) "
-			 "VALUES(?, ?, ?, ?, ?, ?)");
+	st = db_prep(db,
+		     "INSERT INTO exports(token, path, name, project_id, created_ms, expires_ms) "
+		     "VALUES(?, ?, ?, ?, ?, ?)");
 	if (!st) {
 		reply_fail(out, 500, "database error recording the export");
 		unlink(path);

@@ -139,9 +139,9 @@ static int get_int(json_t *spec, const char *k, long long lo, long long hi, long
 
 int faults_add(json_t *spec, char *err, size_t errlen)
 {
-	static const char *allowed[] = {"route",      "status",	     "count",	    "retry_after",
-					"message",    "latency_ms",  "stall_after", "drop_after",
-					"corrupt",    "rate_limit",  NULL};
+	static const char *allowed[] = {"route",   "status",	 "count",	"retry_after",
+					"message", "latency_ms", "stall_after", "drop_after",
+					"corrupt", "rate_limit", NULL};
 	struct fault f;
 	const char *k, *route;
 	json_t *v;
@@ -165,7 +165,8 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 		if (get_int(spec, "rate_limit", 0, 1000000, &n, err, errlen) < 0)
 			return -EINVAL;
 		if (json_object_size(spec) != 1) {
-			snprintf(err, errlen, "fault spec: \"rate_limit\" must be alone in its spec");
+			snprintf(err, errlen,
+				 "fault spec: \"rate_limit\" must be alone in its spec");
 			return -EINVAL;
 		}
 		pthread_mutex_lock(&mu);
@@ -231,8 +232,9 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 	}
 	if ((f.stall_after >= 0 || f.drop_after >= 0 || f.corrupt) &&
 	    strcmp(f.route, "GET /download")) {
-		snprintf(err, errlen,
-			 "fault spec: stall_after/drop_after/corrupt apply to \"GET /download\" only");
+		snprintf(
+		    err, errlen,
+		    "fault spec: stall_after/drop_after/corrupt apply to \"GET /download\" only");
 		return -EINVAL;
 	}
 	if (!effects) {
@@ -250,8 +252,7 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "fault spec: \"message\" must be a string");
 		return -EINVAL;
 	}
-	snprintf(f.message, sizeof(f.message), "%s",
-		 v ? json_string_value(v) : "Injected fault");
+	snprintf(f.message, sizeof(f.message), "%s", v ? json_string_value(v) : "Injected fault");
 	pthread_mutex_lock(&mu);
 	if (nfaults >= FAULT_MAX) {
 		pthread_mutex_unlock(&mu);
@@ -288,7 +289,8 @@ json_t *faults_list(void)
 			json_object_set_new(o, "drop_after", json_integer(f->drop_after));
 		if (f->corrupt)
 			json_object_set_new(o, "corrupt", json_true());
-		json_object_set_new(o, "count", f->count < 0 ? json_null() : json_integer(f->count));
+		json_object_set_new(o, "count",
+				    f->count < 0 ? json_null() : json_integer(f->count));
 		json_array_append_new(a, o);
 	}
 	if (cur_rate)

@@ -75,7 +75,8 @@ static int parse_range(const char *s, const char *what, int *has_gt, int64_t *gt
 
 	if (!json_is_object(o)) {
 		snprintf(err, errlen,
-			 "Invalid %s: expected a JSON object like {\"$gt\": \"2020-08-19T07:37:15.000000Z\"}",
+			 "Invalid %s: expected a JSON object like {\"$gt\": "
+			 "\"2020-08-19T07:37:15.000000Z\"}",
 			 what);
 		json_decref(o);
 		return -EINVAL;
@@ -83,7 +84,8 @@ static int parse_range(const char *s, const char *what, int *has_gt, int64_t *gt
 	json_object_foreach(o, k, v) {
 		int64_t ms;
 
-		if (strcmp(k, "$gt") && strcmp(k, "$lt") && strcmp(k, "$gte") && strcmp(k, "$lte")) {
+		if (strcmp(k, "$gt") && strcmp(k, "$lt") && strcmp(k, "$gte") &&
+		    strcmp(k, "$lte")) {
 			snprintf(err, errlen, "Invalid %s: unknown operator \"%s\" (use $gt, $lt)",
 				 what, k);
 			json_decref(o);
@@ -169,7 +171,8 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
 			return -EINVAL;
 		json_array_foreach(f->task_types, i, v) {
 			const char *t = json_string_value(v);
-			if (strcmp(t, "default") && strcmp(t, "consensus") && strcmp(t, "benchmark")) {
+			if (strcmp(t, "default") && strcmp(t, "consensus") &&
+			    strcmp(t, "benchmark")) {
 				snprintf(err, errlen,
 					 "Unknown taskTypes value: %s (use default, consensus, "
 					 "benchmark)",
@@ -253,7 +256,7 @@ static void bind_list(sqlite3_stmt *st, int *i, json_t *arr)
 	json_t *v;
 
 	json_array_foreach(arr, k, v)
-		sqlite3_bind_text(st, (*i)++, json_string_value(v), -1, SQLITE_TRANSIENT);
+	    sqlite3_bind_text(st, (*i)++, json_string_value(v), -1, SQLITE_TRANSIENT);
 }
 
 int task_filter_bind(struct task_filter *f, sqlite3_stmt *st)

@@ -39,20 +39,20 @@ struct hub_opts {
 };
 
 extern struct hub_opts g_opts;
-extern char g_base_url[128];	   /* "http://127.0.0.1:PORT" once bound */
-extern char g_exports_dir[4096];   /* "<db>.exports" */
-extern volatile int g_stopping;	   /* set on SIGTERM/SIGINT */
+extern char g_base_url[128];	 /* "http://127.0.0.1:PORT" once bound */
+extern char g_exports_dir[4096]; /* "<db>.exports" */
+extern volatile int g_stopping;	 /* set on SIGTERM/SIGINT */
 
 /* util.c */
 int64_t now_ms(void);
-void fmt_iso(int64_t ms, char out[32]);	 /* 2025-01-15T10:30:00.000Z */
+void fmt_iso(int64_t ms, char out[32]);	   /* 2025-01-15T10:30:00.000Z */
 int parse_iso(const char *s, int64_t *ms); /* accepts fractional seconds of any length */
 uint64_t mix64(uint64_t x);
 void make_id(char out[25], unsigned kind, uint64_t n); /* deterministic ObjectId-like hex */
-int is_object_id(const char *s);			/* 24 lower/upper hex chars */
-void random_hex(char *out, size_t nbytes);		/* 2*nbytes hex chars + NUL */
+int is_object_id(const char *s);		       /* 24 lower/upper hex chars */
+void random_hex(char *out, size_t nbytes);	       /* 2*nbytes hex chars + NUL */
 void sleep_ms_interruptible(long ms);
-int key_index(const char *key); /* index in g_opts.keys or -1 */
+int key_index(const char *key);	      /* index in g_opts.keys or -1 */
 void key_user(int idx, char out[64]); /* email-like user name for a key */
 int parse_bool(const char *s, int dflt, int *out);
 
@@ -78,7 +78,7 @@ const char *project_batch_name(json_t *doc, const char *id);
  * TASK_COLS). with_answer adds "answer". */
 #define TASK_COLS                                                                                  \
 	"t.id, t.project_id, t.asset_id, t.stage_id, t.status, t.answer, t.created_ms, "           \
-	"t.updated_ms, t.updated_by, t.assignee, t.priority, t.duration_ms, t.task_type, "        \
+	"t.updated_ms, t.updated_by, t.assignee, t.priority, t.duration_ms, t.task_type, "         \
 	"t.completed_ms, t.completed_by, a.external_id, a.url, a.batches, a.metadata, t.seq"
 json_t *task_json_from_row(sqlite3_stmt *st, json_t *pdoc, int with_answer);
 int db_seed_done(sqlite3 *db, const char *name);
@@ -109,9 +109,9 @@ struct reply {
 
 const char *req_arg(struct req *r, const char *name);
 void reply_json(struct reply *out, int status, json_t *doc); /* steals doc */
-void reply_ok(struct reply *out, json_t *data);			  /* envelope, steals data */
+void reply_ok(struct reply *out, json_t *data);		     /* envelope, steals data */
 void reply_fail(struct reply *out, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void reply_text(struct reply *out, int status, const char *ctype, const char *text);
 
 int server_start(char *errbuf, size_t errlen);
@@ -134,8 +134,7 @@ void route_import_labels(struct req *r, struct reply *out);
 void route_attachments(struct req *r, struct reply *out);
 void route_annotate(struct req *r, struct reply *out);
 struct fault_hit;
-void route_download(struct req *r, struct reply *out, struct fault_hit *hit,
-		    long long *bytes_out);
+void route_download(struct req *r, struct reply *out, struct fault_hit *hit, long long *bytes_out);
 
 /* ---- schema validation (schema_check.c) ---- */
 /* Validate an answer object against a categorySchema and return the canonical
@@ -170,8 +169,8 @@ int route_key_known(const char *key);
 
 /* ---- stats (stats.c) ---- */
 void stats_count(const char *route_key);
-void stats_log(const char *method, const char *path, const char *route_key, int status,
-	       double ms, long long bytes, int apikey_present);
+void stats_log(const char *method, const char *path, const char *route_key, int status, double ms,
+	       long long bytes, int apikey_present);
 void stats_download_headers(const char *path, json_t *headers); /* steals headers */
 json_t *stats_json(void);
 void stats_reset(void);

@@ -52,8 +52,8 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "angofs-hub: %s: expected an integer in %ld..%ld, got \"%s\"\n", opt,
-			lo, hi, s);
+		fprintf(stderr, "angofs-hub: %s: expected an integer in %ld..%ld, got \"%s\"\n",
+			opt, lo, hi, s);
 		return -EINVAL;
 	}
 	*out = v;
@@ -118,7 +118,8 @@ static int parse_args(int argc, char **argv)
 			listen = val;
 		} else if (!strcmp(a, "--api-key")) {
 			if (!*val || g_opts.nkeys >= HUB_MAX_KEYS) {
-				fprintf(stderr, "angofs-hub: --api-key: empty key or more than %d keys\n",
+				fprintf(stderr,
+					"angofs-hub: --api-key: empty key or more than %d keys\n",
 					HUB_MAX_KEYS);
 				return -EINVAL;
 			}
@@ -149,15 +150,17 @@ static int parse_args(int argc, char **argv)
 			i++;
 	}
 	if (!g_opts.db_path || !listen || !g_opts.nkeys) {
-		fprintf(stderr, "angofs-hub: --db, --listen and --api-key are required (see --help)\n");
+		fprintf(stderr,
+			"angofs-hub: --db, --listen and --api-key are required (see --help)\n");
 		return -EINVAL;
 	}
 	if (parse_listen(listen) < 0)
 		return -EINVAL;
 	if (strncmp(g_opts.listen_host, "127.", 4) && !g_opts.allow_remote) {
-		fprintf(stderr,
-			"angofs-hub: refusing to listen on non-loopback %s without --allow-remote\n",
-			g_opts.listen_host);
+		fprintf(
+		    stderr,
+		    "angofs-hub: refusing to listen on non-loopback %s without --allow-remote\n",
+		    g_opts.listen_host);
 		return -EINVAL;
 	}
 	return 0;

@@ -116,11 +116,11 @@ void route_list_projects(struct req *r, struct reply *out)
 		if (!doc)
 			continue;
 		json_array_append_new(
-			list, json_pack("{s:O,s:O,s:O,s:O,s:O}", "_id", json_object_get(doc, "_id"),
-					"name", json_object_get(doc, "name"), "description",
-					json_object_get(doc, "description"), "organization",
-					json_object_get(doc, "organization"), "createdAt",
-					json_object_get(doc, "createdAt")));
+		    list, json_pack("{s:O,s:O,s:O,s:O,s:O}", "_id", json_object_get(doc, "_id"),
+				    "name", json_object_get(doc, "name"), "description",
+				    json_object_get(doc, "description"), "organization",
+				    json_object_get(doc, "organization"), "createdAt",
+				    json_object_get(doc, "createdAt")));
 		json_decref(doc);
 	}
 	sqlite3_finalize(st);
@@ -150,14 +150,14 @@ void route_project(struct req *r, struct reply *out)
 	json_t *doc;
 
 	if (load_project_checked(db, r, out, r->seg[1], &doc) == 0) {
-		json_object_set_new(doc, "assetCount",
-				    json_integer(count_where(
-					    db, "SELECT count(*) FROM assets WHERE project_id = ?",
-					    r->seg[1])));
-		json_object_set_new(doc, "taskCount",
-				    json_integer(count_where(
-					    db, "SELECT count(*) FROM tasks WHERE project_id = ?",
-					    r->seg[1])));
+		json_object_set_new(
+		    doc, "assetCount",
+		    json_integer(count_where(db, "SELECT count(*) FROM assets WHERE project_id = ?",
+					     r->seg[1])));
+		json_object_set_new(
+		    doc, "taskCount",
+		    json_integer(count_where(db, "SELECT count(*) FROM tasks WHERE project_id = ?",
+					     r->seg[1])));
 		reply_ok(out, json_pack("{s:o}", "project", doc));
 	}
 	db_release(db);
@@ -189,10 +189,11 @@ static int task_order(const char *sort, char *order, size_t len, char *err, size
 			if (strlen(cols[i].name) == nl && !strncmp(cols[i].name, name, nl))
 				break;
 		if (i == sizeof(cols) / sizeof(cols[0])) {
-			snprintf(err, errlen,
-				 "Invalid sort: %.*s (use createdAt, updatedAt, priority, externalId, "
-				 "_id, with - for descending)",
-				 (int)l, p);
+			snprintf(
+			    err, errlen,
+			    "Invalid sort: %.*s (use createdAt, updatedAt, priority, externalId, "
+			    "_id, with - for descending)",
+			    (int)l, p);
 			return -EINVAL;
 		}
 		strcpy(last_dir, desc ? "DESC" : "ASC");
@@ -329,10 +330,9 @@ static json_t *asset_attachments(sqlite3 *db, const char *asset_id)
 		return a;
 	sqlite3_bind_text(st, 1, asset_id, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{s:s,s:s}", "type",
-						   (const char *)sqlite3_column_text(st, 0),
-						   "value",
-						   (const char *)sqlite3_column_text(st, 1)));
+		json_array_append_new(
+		    a, json_pack("{s:s,s:s}", "type", (const char *)sqlite3_column_text(st, 0),
+				 "value", (const char *)sqlite3_column_text(st, 1)));
 	sqlite3_finalize(st);
 	return a;
 }
@@ -366,44 +366,53 @@ void route_project_assets(struct req *r, struct reply *out)
 		json_object_foreach(fj, k, v) {
 			if (!strcmp(k, "_id") || !strcmp(k, "externalId")) {
 				if (!json_is_string(v)) {
-					reply_fail(out, 400, "Invalid filters.%s: expected a string", k);
+					reply_fail(out, 400,
+						   "Invalid filters.%s: expected a string", k);
 					goto out;
 				}
 				u += (size_t)snprintf(where + u, sizeof(where) - u, " AND %s = ?",
 						      k[0] == '_' ? "id" : "external_id");
 			} else if (!strcmp(k, "isPreLabeled")) {
 				if (!json_is_boolean(v)) {
-					reply_fail(out, 400,
-						   "Invalid filters.isPreLabeled: expected true or false");
+					reply_fail(
+					    out, 400,
+					    "Invalid filters.isPreLabeled: expected true or false");
 					goto out;
 				}
 				u += (size_t)snprintf(where + u, sizeof(where) - u,
 						      " AND is_prelabeled = ?");
 			} else if (!strcmp(k, "batches")) {
 				if (!json_is_array(v)) {
-					reply_fail(out, 400, "Invalid filters.batches: expected an array");
+					reply_fail(out, 400,
+						   "Invalid filters.batches: expected an array");
 					goto out;
 				}
 				bids = json_array();
 				json_array_foreach(v, i, bv) {
-					const char *id = json_is_string(bv)
-								 ? project_batch_id(doc, json_string_value(bv))
-								 : NULL;
+					const char *id =
+					    json_is_string(bv)
+						? project_batch_id(doc, json_string_value(bv))
+						: NULL;
 					if (!id) {
-						reply_fail(out, 400, "Unknown batch in filters.batches: %s",
-							   json_is_string(bv) ? json_string_value(bv) : "?");
+						reply_fail(out, 400,
+							   "Unknown batch in filters.batches: %s",
+							   json_is_string(bv)
+							       ? json_string_value(bv)
+							       : "?");
 						goto out;
 					}
 					json_array_append_new(bids, json_string(id));
-					u += (size_t)snprintf(
-						where + u, sizeof(where) - u,
-						" AND EXISTS (SELECT 1 FROM json_each(batches) WHERE value = ?)");
+					u +=
+					    (size_t)snprintf(where + u, sizeof(where) - u,
+							     " AND EXISTS (SELECT 1 FROM "
+							     "json_each(batches) WHERE value = ?)");
 				}
 			} else {
-				reply_fail(out, 400,
-					   "Invalid filters: unknown key \"%s\" (use _id, externalId, "
-					   "isPreLabeled, batches)",
-					   k);
+				reply_fail(
+				    out, 400,
+				    "Invalid filters: unknown key \"%s\" (use _id, externalId, "
+				    "isPreLabeled, batches)",
+				    k);
 				goto out;
 			}
 		}
@@ -425,13 +434,13 @@ void route_project_assets(struct req *r, struct reply *out)
 		sqlite3_bind_text(st, bi++, r->seg[1], -1, SQLITE_STATIC);
 		json_object_foreach(fj, k, v) {
 			if (!strcmp(k, "_id") || !strcmp(k, "externalId"))
-				sqlite3_bind_text(st, bi++, json_string_value(v), -1, SQLITE_STATIC);
+				sqlite3_bind_text(st, bi++, json_string_value(v), -1,
+						  SQLITE_STATIC);
 			else if (!strcmp(k, "isPreLabeled"))
 				sqlite3_bind_int(st, bi++, json_is_true(v));
 			else if (!strcmp(k, "batches"))
-				json_array_foreach(bids, i, bv)
-					sqlite3_bind_text(st, bi++, json_string_value(bv), -1,
-							  SQLITE_STATIC);
+				json_array_foreach(bids, i, bv) sqlite3_bind_text(
+				    st, bi++, json_string_value(bv), -1, SQLITE_STATIC);
 		}
 		if (pass == 0) {
 			if (sqlite3_step(st) == SQLITE_ROW)
@@ -447,7 +456,8 @@ void route_project_assets(struct req *r, struct reply *out)
 			const char *bt = (const char *)sqlite3_column_text(st, 4);
 			json_t *as = json_object();
 
-			json_object_set_new(as, "_id", json_string((const char *)sqlite3_column_text(st, 0)));
+			json_object_set_new(as, "_id",
+					    json_string((const char *)sqlite3_column_text(st, 0)));
 			json_object_set_new(as, "project", json_string(r->seg[1]));
 			json_object_set_new(as, "externalId",
 					    json_string((const char *)sqlite3_column_text(st, 1)));
@@ -461,8 +471,9 @@ void route_project_assets(struct req *r, struct reply *out)
 					    json_boolean(sqlite3_column_int(st, 5)));
 			fmt_iso(sqlite3_column_int64(st, 6), tbuf);
 			json_object_set_new(as, "createdAt", json_string(tbuf));
-			json_object_set_new(as, "attachments",
-					    asset_attachments(db, (const char *)sqlite3_column_text(st, 0)));
+			json_object_set_new(
+			    as, "attachments",
+			    asset_attachments(db, (const char *)sqlite3_column_text(st, 0)));
 			json_array_append_new(list, as);
 		}
 		sqlite3_finalize(st);

@@ -29,8 +29,8 @@ static json_t *parse_body(struct req *r, struct reply *out)
 	}
 	b = json_loadb(r->body, r->body_len, 0, &je);
 	if (!b) {
-		reply_fail(out, 400, "Malformed JSON body: %s (line %d, column %d)", je.text, je.line,
-			   je.column);
+		reply_fail(out, 400, "Malformed JSON body: %s (line %d, column %d)", je.text,
+			   je.line, je.column);
 		return NULL;
 	}
 	if (!json_is_object(b)) {
@@ -88,8 +88,9 @@ void route_import_labels(struct req *r, struct reply *out)
 		goto out;
 	}
 	if (!json_is_array(items)) {
-		reply_fail(out, 400, "Missing or invalid field: jsonContent (or labels) must be a "
-				     "list of label items");
+		reply_fail(out, 400,
+			   "Missing or invalid field: jsonContent (or labels) must be a "
+			   "list of label items");
 		goto out;
 	}
 	db = db_acquire();
@@ -128,7 +129,8 @@ void route_import_labels(struct req *r, struct reply *out)
 	sel = db_prep(db, "SELECT t.seq, t.updated_ms, a.id FROM tasks t JOIN assets a ON a.id = "
 			  "t.asset_id WHERE t.project_id = ?1 AND (a.id = ?2 OR a.external_id = ?3 "
 			  "OR a.url = ?4 OR (?4 IS NOT NULL AND a.external_id = ?4))");
-	upd = db_prep(db, "UPDATE tasks SET answer = ?, updated_ms = ?, updated_by = ? WHERE seq = ?");
+	upd = db_prep(db,
+		      "UPDATE tasks SET answer = ?, updated_ms = ?, updated_by = ? WHERE seq = ?");
 	pre = db_prep(db, "UPDATE assets SET is_prelabeled = 1 WHERE id = ?");
 	if (!sel || !upd || !pre) {
 		db_exec(db, "ROLLBACK");
@@ -172,8 +174,8 @@ void route_import_labels(struct req *r, struct reply *out)
 				json_array_append(unmatched,
 						  idv ? idv
 						      : (json_object_get(it, "assetId")
-								 ? json_object_get(it, "assetId")
-								 : json_object_get(it, "data")));
+							     ? json_object_get(it, "assetId")
+							     : json_object_get(it, "data")));
 		}
 	}
 	if (db_exec(db, "COMMIT") < 0) {
@@ -199,7 +201,8 @@ out:
 
 void route_attachments(struct req *r, struct reply *out)
 {
-	json_t *body = parse_body(r, out), *items, *doc = NULL, *it, *flat = NULL, *unmatched = NULL;
+	json_t *body = parse_body(r, out), *items, *doc = NULL, *it, *flat = NULL,
+	       *unmatched = NULL;
 	const char *pid;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *sel = NULL, *ins = NULL;
@@ -234,8 +237,8 @@ void route_attachments(struct req *r, struct reply *out)
 		if (!json_is_string(json_object_get(it, "externalId")) &&
 		    !json_is_string(json_object_get(it, "assetId")) &&
 		    !json_is_string(json_object_get(it, "data"))) {
-			reply_fail(out, 400, "attachments[%zu]: item needs externalId, assetId or data",
-				   i);
+			reply_fail(out, 400,
+				   "attachments[%zu]: item needs externalId, assetId or data", i);
 			goto out;
 		}
 		if (json_object_get(it, "attachmentUrl")) { /* shape A */
@@ -243,8 +246,8 @@ void route_attachments(struct req *r, struct reply *out)
 			const char *type = json_string_value(json_object_get(it, "attachmentType"));
 
 			if (!url || !*url) {
-				reply_fail(out, 400, "attachments[%zu]: attachmentUrl must be a string",
-					   i);
+				reply_fail(out, 400,
+					   "attachments[%zu]: attachmentUrl must be a string", i);
 				goto out;
 			}
 			json_array_append_new(list, json_pack("{s:s,s:s}", "type",
@@ -255,29 +258,33 @@ void route_attachments(struct req *r, struct reply *out)
 				const char *type = json_string_value(json_object_get(a, "type"));
 				const char *val = json_string_value(json_object_get(a, "value"));
 
-				if (!type || (strcasecmp(type, "IMAGE") && strcasecmp(type, "VIDEO") &&
-					      strcasecmp(type, "TEXT"))) {
+				if (!type ||
+				    (strcasecmp(type, "IMAGE") && strcasecmp(type, "VIDEO") &&
+				     strcasecmp(type, "TEXT"))) {
 					reply_fail(out, 400,
-						   "attachments[%zu].attachments[%zu]: type must be IMAGE, "
+						   "attachments[%zu].attachments[%zu]: type must "
+						   "be IMAGE, "
 						   "VIDEO or TEXT",
 						   i, j);
 					goto out;
 				}
 				if (!val) {
-					reply_fail(out, 400,
-						   "attachments[%zu].attachments[%zu]: value must be a "
-						   "string",
-						   i, j);
+					reply_fail(
+					    out, 400,
+					    "attachments[%zu].attachments[%zu]: value must be a "
+					    "string",
+					    i, j);
 					goto out;
 				}
-				json_array_append_new(list, json_pack("{s:s,s:s}", "type", type,
-								      "value", val));
+				json_array_append_new(
+				    list, json_pack("{s:s,s:s}", "type", type, "value", val));
 			}
 		} else {
-			reply_fail(out, 400,
-				   "attachments[%zu]: item needs attachmentUrl (+attachmentType) or "
-				   "an attachments list of {type, value}",
-				   i);
+			reply_fail(
+			    out, 400,
+			    "attachments[%zu]: item needs attachmentUrl (+attachmentType) or "
+			    "an attachments list of {type, value}",
+			    i);
 			goto out;
 		}
 	}
@@ -300,8 +307,8 @@ void route_attachments(struct req *r, struct reply *out)
 		sqlite3_bind_text(sel, 1, pid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(sel, 2, json_string_value(json_object_get(item, "assetId")), -1,
 				  SQLITE_STATIC);
-		sqlite3_bind_text(sel, 3, json_string_value(json_object_get(item, "externalId")), -1,
-				  SQLITE_STATIC);
+		sqlite3_bind_text(sel, 3, json_string_value(json_object_get(item, "externalId")),
+				  -1, SQLITE_STATIC);
 		sqlite3_bind_text(sel, 4, json_string_value(json_object_get(item, "data")), -1,
 				  SQLITE_STATIC);
 		while (sqlite3_step(sel) == SQLITE_ROW) {
@@ -309,11 +316,13 @@ void route_attachments(struct req *r, struct reply *out)
 			json_array_foreach(list, j, a) {
 				sqlite3_reset(ins);
 				sqlite3_bind_text(ins, 1, pid, -1, SQLITE_STATIC);
-				sqlite3_bind_text(ins, 2, (const char *)sqlite3_column_text(sel, 0), -1,
-						  SQLITE_TRANSIENT);
-				sqlite3_bind_text(ins, 3, json_string_value(json_object_get(a, "type")),
-						  -1, SQLITE_STATIC);
-				sqlite3_bind_text(ins, 4, json_string_value(json_object_get(a, "value")),
+				sqlite3_bind_text(ins, 2, (const char *)sqlite3_column_text(sel, 0),
+						  -1, SQLITE_TRANSIENT);
+				sqlite3_bind_text(ins, 3,
+						  json_string_value(json_object_get(a, "type")), -1,
+						  SQLITE_STATIC);
+				sqlite3_bind_text(ins, 4,
+						  json_string_value(json_object_get(a, "value")),
 						  -1, SQLITE_STATIC);
 				sqlite3_bind_int64(ins, 5, now_ms());
 				sqlite3_step(ins);
@@ -323,9 +332,10 @@ void route_attachments(struct req *r, struct reply *out)
 		updated += hits;
 		if (!hits && json_array_size(unmatched) < 100) {
 			json_t *idv = json_object_get(item, "externalId");
-			json_array_append(unmatched, idv ? idv : json_object_get(item, "assetId")
-								 ? json_object_get(item, "assetId")
-								 : json_object_get(item, "data"));
+			json_array_append(unmatched, idv ? idv
+						     : json_object_get(item, "assetId")
+							 ? json_object_get(item, "assetId")
+							 : json_object_get(item, "data"));
 		}
 	}
 	if (db_exec(db, "COMMIT") < 0) {
@@ -333,9 +343,9 @@ void route_attachments(struct req *r, struct reply *out)
 		reply_fail(out, 500, "database error: commit failed");
 		goto out;
 	}
-	reply_ok(out, json_pack("{s:{s:i,s:i},s:O}", "project", "attachmentsImported",
-				(int)imported, "assetsUpdated", (int)updated, "unmatched",
-				unmatched));
+	reply_ok(out,
+		 json_pack("{s:{s:i,s:i},s:O}", "project", "attachmentsImported", (int)imported,
+			   "assetsUpdated", (int)updated, "unmatched", unmatched));
 out:
 	sqlite3_finalize(sel);
 	sqlite3_finalize(ins);
@@ -389,7 +399,8 @@ void route_annotate(struct req *r, struct reply *out)
 		reply_fail(out, 400, "Missing required field: answer");
 		goto out;
 	}
-	if (json_object_get(body, "duration") && !json_is_number(json_object_get(body, "duration"))) {
+	if (json_object_get(body, "duration") &&
+	    !json_is_number(json_object_get(body, "duration"))) {
 		reply_fail(out, 400, "Invalid duration: must be a number (milliseconds)");
 		goto out;
 	}
@@ -413,8 +424,8 @@ void route_annotate(struct req *r, struct reply *out)
 	st = NULL;
 	if (load_project_checked(db, r, out, pid, &doc) < 0)
 		goto out;
-	canon = answer_canonical(json_object_get(doc, "categorySchema"), answer, "", err,
-				 sizeof(err));
+	canon =
+	    answer_canonical(json_object_get(doc, "categorySchema"), answer, "", err, sizeof(err));
 	if (!canon) {
 		reply_fail(out, 400, "%s", err);
 		goto out;
@@ -429,10 +440,11 @@ void route_annotate(struct req *r, struct reply *out)
 	}
 	db_exec(db, "BEGIN IMMEDIATE");
 	if (next) {
-		st = db_prep(db, "INSERT INTO stage_history(task_seq, idx, stage_id, duration_ms, "
-				 "completed_ms, completed_by, answer) VALUES(?1, (SELECT "
-				 "coalesce(max(idx), -1) + 1 FROM stage_history WHERE task_seq = ?1), "
-				 "?2, ?3, ?4, ?5, ?6)");
+		st = db_prep(db,
+			     "INSERT INTO stage_history(task_seq, idx, stage_id, duration_ms, "
+			     "completed_ms, completed_by, answer) VALUES(?1, (SELECT "
+			     "coalesce(max(idx), -1) + 1 FROM stage_history WHERE task_seq = ?1), "
+			     "?2, ?3, ?4, ?5, ?6)");
 		if (st) {
 			sqlite3_bind_int64(st, 1, seq);
 			sqlite3_bind_text(st, 2, stage, -1, SQLITE_STATIC);
@@ -444,11 +456,12 @@ void route_annotate(struct req *r, struct reply *out)
 			sqlite3_finalize(st);
 		}
 	}
-	st = db_prep(db, "UPDATE tasks SET answer = ?1, updated_ms = ?2, updated_by = ?3, "
-			 "duration_ms = duration_ms + ?4, stage_id = ?5, status = ?6, "
-			 "completed_ms = CASE WHEN ?6 = 'Completed' AND ?7 THEN ?2 ELSE completed_ms "
-			 "END, completed_by = CASE WHEN ?6 = 'Completed' AND ?7 THEN ?3 ELSE "
-			 "completed_by END WHERE seq = ?8");
+	st = db_prep(db,
+		     "UPDATE tasks SET answer = ?1, updated_ms = ?2, updated_by = ?3, "
+		     "duration_ms = duration_ms + ?4, stage_id = ?5, status = ?6, "
+		     "completed_ms = CASE WHEN ?6 = 'Completed' AND ?7 THEN ?2 ELSE completed_ms "
+		     "END, completed_by = CASE WHEN ?6 = 'Completed' AND ?7 THEN ?3 ELSE "
+		     "completed_by END WHERE seq = ?8");
 	if (!st) {
 		db_exec(db, "ROLLBACK");
 		reply_fail(out, 500, "database error");

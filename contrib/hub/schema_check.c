@@ -16,10 +16,17 @@
 
 #include "hubd.h"
 
-static const char *geometry_keys[] = {"bounding-box", "rotated-bounding-box", "polygon",
-				      "polyline",     "point",		      "segmentation",
-				      "ner",	      "pdf",		      "spline",
-				      "angle",	      NULL};
+static const char *geometry_keys[] = {"bounding-box",
+				      "rotated-bounding-box",
+				      "polygon",
+				      "polyline",
+				      "point",
+				      "segmentation",
+				      "ner",
+				      "pdf",
+				      "spline",
+				      "angle",
+				      NULL};
 
 struct ctx {
 	char *err;
@@ -43,7 +50,8 @@ static json_t *fail(struct ctx *c, const char *fmt, ...)
 }
 
 /* snprintf for location strings; truncation is harmless (messages only). */
-static void path_fmt(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void path_fmt(char *dst, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void path_fmt(char *dst, size_t n, const char *fmt, ...)
 {
 	va_list ap;
@@ -116,9 +124,9 @@ static const char *check_geometry(const char *type, json_t *g)
 		return is_point(g) ? NULL : "must be [x, y]";
 	if (!strcmp(type, "ner"))
 		return json_is_number(json_object_get(g, "start")) &&
-				       json_is_number(json_object_get(g, "end"))
-			       ? NULL
-			       : "needs numeric start and end";
+			       json_is_number(json_object_get(g, "end"))
+			   ? NULL
+			   : "needs numeric start and end";
 	if (!strcmp(type, "segmentation"))
 		return json_is_array(json_object_get(g, "zones")) ? NULL : "needs a zones list";
 	return NULL;
@@ -143,8 +151,9 @@ static json_t *check_one_cls(struct ctx *c, json_t *schema_list, json_t *it, con
 	else
 		cat = find_cat(schema_list, sid);
 	if (!cat)
-		return fail(c, "Unknown schemaId \"%s\" in %s: not a classification of the "
-			       "project's categorySchema here",
+		return fail(c,
+			    "Unknown schemaId \"%s\" in %s: not a classification of the "
+			    "project's categorySchema here",
 			    sid ? sid : json_string_value(json_object_get(it, "title")), where);
 	sid = json_string_value(json_object_get(cat, "schemaId"));
 	tool = json_string_value(json_object_get(cat, "tool"));
@@ -161,8 +170,8 @@ static json_t *check_one_cls(struct ctx *c, json_t *schema_list, json_t *it, con
 		size_t i;
 
 		if (!json_is_array(ans))
-			return fail(c, "%s (schemaId %s, %s): answer must be a list of strings", where,
-				    sid, tool);
+			return fail(c, "%s (schemaId %s, %s): answer must be a list of strings",
+				    where, sid, tool);
 		json_array_foreach(ans, i, v) {
 			if (!json_is_string(v))
 				return fail(c, "%s (schemaId %s, %s): answer[%zu] is not a string",
@@ -235,8 +244,9 @@ static json_t *check_tool(struct ctx *c, json_t *schema, json_t *it, size_t i, j
 	else
 		cat = find_cat(json_object_get(schema, "tools"), sid);
 	if (!cat)
-		return fail(c, "Unknown schemaId \"%s\" in %s: not a tool of the project's "
-			       "categorySchema",
+		return fail(c,
+			    "Unknown schemaId \"%s\" in %s: not a tool of the project's "
+			    "categorySchema",
 			    sid ? sid : json_string_value(json_object_get(it, "title")), where);
 	sid = json_string_value(json_object_get(cat, "schemaId"));
 	type = json_string_value(json_object_get(cat, "tool"));
@@ -299,8 +309,9 @@ static json_t *check_relation(struct ctx *c, json_t *schema, json_t *it, size_t 
 		return fail(c, "%s has no schemaId", where);
 	cat = find_cat(json_object_get(schema, "relations"), sid);
 	if (!cat)
-		return fail(c, "Unknown schemaId \"%s\" in %s: not a relation of the project's "
-			       "categorySchema",
+		return fail(c,
+			    "Unknown schemaId \"%s\" in %s: not a relation of the project's "
+			    "categorySchema",
 			    sid, where);
 	grp = json_object_get(it, "group");
 	if (grp) {
@@ -309,19 +320,21 @@ static json_t *check_relation(struct ctx *c, json_t *schema, json_t *it, size_t 
 				    sid);
 		json_array_foreach(grp, j, v) {
 			if (!json_is_string(v) || !json_object_get(ids, json_string_value(v)))
-				return fail(c, "%s (schemaId %s): group[%zu] is not an objectId of "
-					       "this answer's tools",
+				return fail(c,
+					    "%s (schemaId %s): group[%zu] is not an objectId of "
+					    "this answer's tools",
 					    where, sid, j);
 		}
 	} else {
 		for (j = 0; j < 2; j++) {
 			v = json_object_get(it, ends[j]);
 			if (!json_is_string(v))
-				return fail(c, "%s (schemaId %s): \"%s\" (objectId) is required", where,
-					    sid, ends[j]);
+				return fail(c, "%s (schemaId %s): \"%s\" (objectId) is required",
+					    where, sid, ends[j]);
 			if (!json_object_get(ids, json_string_value(v)))
-				return fail(c, "%s (schemaId %s): %s \"%s\" is not an objectId of "
-					       "this answer's tools",
+				return fail(c,
+					    "%s (schemaId %s): %s \"%s\" is not an objectId of "
+					    "this answer's tools",
 					    where, sid, ends[j], json_string_value(v));
 		}
 	}

@@ -107,8 +107,8 @@ json_t *seed_street_answer(uint64_t i, int64_t t, const char *who)
 		snprintf(oid, sizeof(oid), "o%llu-%d", (unsigned long long)i, obj++);
 		o = json_pack("{s:s,s:s,s:s,s:[[f,f],[f,f],[f,f]],s:i}", "schemaId", SCH_LANE,
 			      "objectId", oid, "title", "Lane", "polyline", 300.0 + rnd(&s, 400),
-			      1080.0, 700.0 + rnd(&s, 200), 850.0, 900.0 + rnd(&s, 50), 640.0, "page",
-			      0);
+			      1080.0, 700.0 + rnd(&s, 200), 850.0, 900.0 + rnd(&s, 50), 640.0,
+			      "page", 0);
 		json_object_set_new(o, "metadata", tool_meta(t, who));
 		json_array_append_new(tools, o);
 	}
@@ -120,8 +120,8 @@ json_t *seed_street_answer(uint64_t i, int64_t t, const char *who)
 		json_object_set_new(sel, "objectId", json_sprintf("%s-c0", oid));
 		if (rnd(&s, 2))
 			json_object_set_new(sel, "classifications",
-					    json_pack("[{s:s,s:s,s:s,s:s,s:s}]", "objectId",
-						      "n0", "schemaId", SCH_VISNOTE, "tool", "text",
+					    json_pack("[{s:s,s:s,s:s,s:s,s:s}]", "objectId", "n0",
+						      "schemaId", SCH_VISNOTE, "tool", "text",
 						      "title", "Visibility note", "answer",
 						      "partly hidden by a tree"));
 		o = json_pack("{s:s,s:s,s:s,s:[f,f],s:[o],s:i}", "schemaId", SCH_LIGHT, "objectId",
@@ -137,13 +137,14 @@ json_t *seed_street_answer(uint64_t i, int64_t t, const char *who)
 	for (k = 0; k < 4; k++)
 		if (rnd(&s, 3) == 0)
 			json_array_append_new(sel, json_string(attrs[k]));
-	json_array_append_new(cls, json_pack("{s:s,s:s,s:s,s:s,s:o}", "objectId", "a",
-					     "schemaId", SCH_ATTRS, "tool", "checkbox", "title",
+	json_array_append_new(cls, json_pack("{s:s,s:s,s:s,s:s,s:o}", "objectId", "a", "schemaId",
+					     SCH_ATTRS, "tool", "checkbox", "title",
 					     "Scene Attributes", "answer", sel));
 	if (rnd(&s, 4) == 0)
-		json_array_append_new(cls, json_pack("{s:s,s:s,s:s,s:s,s:s}", "objectId", "c",
-						     "schemaId", SCH_COMMENT, "tool", "text", "title",
-						     "Comment", "answer", "busy intersection"));
+		json_array_append_new(cls,
+				      json_pack("{s:s,s:s,s:s,s:s,s:s}", "objectId", "c",
+						"schemaId", SCH_COMMENT, "tool", "text", "title",
+						"Comment", "answer", "busy intersection"));
 	if (rnd(&s, 2)) {
 		int bad = rnd(&s, 3) == 0;
 		o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "objectId", "q", "schemaId", SCH_QUALITY,
@@ -157,31 +158,35 @@ json_t *seed_street_answer(uint64_t i, int64_t t, const char *who)
 	}
 	if (ncars >= 2)
 		json_array_append_new(
-			rels, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "objectId",
-					"r0", "schemaId", SCH_FOLLOWS, "title", "Follows", "from",
-					json_string_value(json_object_get(json_array_get(tools, 1),
-									  "objectId")),
-					"to",
-					json_string_value(json_object_get(json_array_get(tools, 0),
-									  "objectId")),
-					"direction", "straight"));
-	return json_pack("{s:o,s:o,s:o}", "tools", tools, "classifications", cls, "relations", rels);
+		    rels,
+		    json_pack(
+			"{s:s,s:s,s:s,s:s,s:s,s:s}", "objectId", "r0", "schemaId", SCH_FOLLOWS,
+			"title", "Follows", "from",
+			json_string_value(json_object_get(json_array_get(tools, 1), "objectId")),
+			"to",
+			json_string_value(json_object_get(json_array_get(tools, 0), "objectId")),
+			"direction", "straight"));
+	return json_pack("{s:o,s:o,s:o}", "tools", tools, "classifications", cls, "relations",
+			 rels);
 }
 
 static int prepare(struct seeder *sd)
 {
 	sd->proj = db_prep(sd->db, "INSERT INTO projects(id, name, created_ms, acl, doc) "
 				   "VALUES(?, ?, ?, ?, ?)");
-	sd->asset = db_prep(sd->db, "INSERT INTO assets(id, project_id, external_id, url, metadata, "
-				    "batches, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?)");
-	sd->task = db_prep(sd->db,
-			   "INSERT INTO tasks(id, project_id, asset_id, stage_id, status, answer, "
-			   "created_ms, updated_ms, updated_by, assignee, priority, duration_ms, "
-			   "completed_ms, completed_by) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	sd->hist = db_prep(sd->db, "INSERT INTO stage_history(task_seq, idx, stage_id, duration_ms, "
-				   "completed_ms, completed_by, answer) VALUES(?, ?, ?, ?, ?, ?, ?)");
-	sd->issue = db_prep(sd->db, "INSERT INTO issues(id, project_id, task_id, content, status, "
-				    "created_by, created_ms, position) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+	sd->asset =
+	    db_prep(sd->db, "INSERT INTO assets(id, project_id, external_id, url, metadata, "
+			    "batches, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?)");
+	sd->task = db_prep(
+	    sd->db, "INSERT INTO tasks(id, project_id, asset_id, stage_id, status, answer, "
+		    "created_ms, updated_ms, updated_by, assignee, priority, duration_ms, "
+		    "completed_ms, completed_by) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	sd->hist =
+	    db_prep(sd->db, "INSERT INTO stage_history(task_seq, idx, stage_id, duration_ms, "
+			    "completed_ms, completed_by, answer) VALUES(?, ?, ?, ?, ?, ?, ?)");
+	sd->issue =
+	    db_prep(sd->db, "INSERT INTO issues(id, project_id, task_id, content, status, "
+			    "created_by, created_ms, position) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
 	sd->att = db_prep(sd->db, "INSERT INTO attachments(project_id, asset_id, type, value, "
 				  "created_ms) VALUES(?, ?, ?, ?, ?)");
 	if (!sd->proj || !sd->asset || !sd->task || !sd->hist || !sd->issue || !sd->att) {
@@ -242,8 +247,8 @@ static int add_tasks(struct seeder *sd, json_t *doc, unsigned kind, uint64_t nba
 	json_t *batches = json_object_get(doc, "batches");
 	size_t nb = json_array_size(batches);
 	char aid[25], tid[25], ext[128], url[256], bat[128];
-	static const char *people[] = {"alice@example.com", "bob@example.com",
-				       "chen@example.com", "dara@example.com"};
+	static const char *people[] = {"alice@example.com", "bob@example.com", "chen@example.com",
+				       "dara@example.com"};
 	uint64_t i;
 
 	for (i = 1; i <= n; i++) {
@@ -266,11 +271,11 @@ static int add_tasks(struct seeder *sd, json_t *doc, unsigned kind, uint64_t nba
 #pragma GCC diagnostic pop
 		if (nb) {
 			const char *b1 = json_string_value(
-				json_object_get(json_array_get(batches, i % (nb > 2 ? 2 : nb)), "_id"));
+			    json_object_get(json_array_get(batches, i % (nb > 2 ? 2 : nb)), "_id"));
 			if (nb > 2 && i % 7 == 0)
 				snprintf(bat, sizeof(bat), "[\"%s\",\"%s\"]", b1,
 					 json_string_value(json_object_get(
-						 json_array_get(batches, nb - 1), "_id")));
+					     json_array_get(batches, nb - 1), "_id")));
 			else
 				snprintf(bat, sizeof(bat), "[\"%s\"]", b1);
 		} else {
@@ -280,7 +285,8 @@ static int add_tasks(struct seeder *sd, json_t *doc, unsigned kind, uint64_t nba
 		sqlite3_bind_text(sd->asset, 2, pid, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(sd->asset, 3, ext, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(sd->asset, 4, url, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(sd->asset, 5, "{\"width\":1920,\"height\":1080}", -1, SQLITE_STATIC);
+		sqlite3_bind_text(sd->asset, 5, "{\"width\":1920,\"height\":1080}", -1,
+				  SQLITE_STATIC);
 		sqlite3_bind_text(sd->asset, 6, bat, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(sd->asset, 7, created);
 		if (step_done(sd, sd->asset) < 0)
@@ -334,7 +340,7 @@ static int add_tasks(struct seeder *sd, json_t *doc, unsigned kind, uint64_t nba
 		free(ans_s);
 		json_decref(ans);
 		continue;
-fail:
+	fail:
 		free(ans_s);
 		json_decref(ans);
 		return -EIO;
@@ -391,27 +397,34 @@ static int seed_demo(struct seeder *sd)
 				       p->stages,
 				       p->ontology ? seed_vehicle_answer : seed_street_answer);
 		if (!rc && p->index == 1) {
-			rc = add_issue(sd, pid, p->kind + 1, 5, 1, "Box is too loose around the car",
-				       "Open");
-			rc = rc ? rc : add_issue(sd, pid, p->kind + 1, 16, 2, "Missing pedestrian",
-						 "Open");
-			rc = rc ? rc : add_issue(sd, pid, p->kind + 1, 27, 3,
-						 "Lane line ends too early", "Resolved");
-			rc = rc ? rc : add_issue(sd, pid, p->kind + 1, 38, 4,
-						 "Wrong weather class", "Open");
-			rc = rc ? rc : add_attachment(sd, pid, p->kind, 1, "TEXT",
-						      "Captured with dashcam firmware 2.1");
-			rc = rc ? rc : add_attachment(sd, pid, p->kind, 2, "IMAGE",
-						      "https://storage.example.com/street-scenes/"
-						      "street_0002_depth.png");
-			rc = rc ? rc : add_attachment(sd, pid, p->kind, 3, "VIDEO",
-						      "https://storage.example.com/street-scenes/"
-						      "street_0003_clip.mp4");
+			rc = add_issue(sd, pid, p->kind + 1, 5, 1,
+				       "Box is too loose around the car", "Open");
+			rc = rc ? rc
+				: add_issue(sd, pid, p->kind + 1, 16, 2, "Missing pedestrian",
+					    "Open");
+			rc = rc ? rc
+				: add_issue(sd, pid, p->kind + 1, 27, 3, "Lane line ends too early",
+					    "Resolved");
+			rc = rc ? rc
+				: add_issue(sd, pid, p->kind + 1, 38, 4, "Wrong weather class",
+					    "Open");
+			rc = rc ? rc
+				: add_attachment(sd, pid, p->kind, 1, "TEXT",
+						 "Captured with dashcam firmware 2.1");
+			rc = rc ? rc
+				: add_attachment(sd, pid, p->kind, 2, "IMAGE",
+						 "https://storage.example.com/street-scenes/"
+						 "street_0002_depth.png");
+			rc = rc ? rc
+				: add_attachment(sd, pid, p->kind, 3, "VIDEO",
+						 "https://storage.example.com/street-scenes/"
+						 "street_0003_clip.mp4");
 			/* two assets sharing one externalId, as real workspaces have */
 			make_id(ext_dup, p->kind, (uint64_t)p->ntasks);
 			if (!rc) {
-				sqlite3_stmt *st = db_prep(sd->db, "UPDATE assets SET external_id = "
-								   "'street_0001.jpg' WHERE id = ?");
+				sqlite3_stmt *st =
+				    db_prep(sd->db, "UPDATE assets SET external_id = "
+						    "'street_0001.jpg' WHERE id = ?");
 				if (!st)
 					rc = -EIO;
 				else {
@@ -435,7 +448,8 @@ static int seed_synthetic(struct seeder *sd, unsigned long long n)
 	rc = add_project(sd, doc, NULL);
 	if (!rc)
 		rc = add_tasks(sd, doc, 40, n << 24, n, "synthetic_%07llu.jpg",
-			       "https://storage.example.com/synthetic/%s", stages, seed_street_answer);
+			       "https://storage.example.com/synthetic/%s", stages,
+			       seed_street_answer);
 	json_decref(doc);
 	return rc;
 }

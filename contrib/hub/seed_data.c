@@ -14,6 +14,7 @@
 
 #include "seed_data.h"
 
+/* clang-format off */
 #define OPT(v, id) "{\"value\":\"" v "\",\"schemaId\":\"" id "\"}"
 
 static const char *street_schema =
@@ -94,6 +95,8 @@ struct demo_project demo_projects[] = {
 	{0, NULL, NULL, NULL, 0, 0, NULL, NULL, {NULL}, 0, {NULL}, NULL},
 };
 
+/* clang-format on */
+
 static json_t *stages_json(const char *const stages[4])
 {
 	json_t *a = json_array();
@@ -108,9 +111,10 @@ static json_t *stages_json(const char *const stages[4])
 					   review ? review : "Complete", "position", "x", x += 200,
 					   "y", 100));
 	if (review)
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:[s],s:{s:i,s:i}}", "id", review,
-						   "name", "Review", "type", "Review", "next",
-						   "Complete", "position", "x", x += 200, "y", 100));
+		json_array_append_new(a,
+				      json_pack("{s:s,s:s,s:s,s:[s],s:{s:i,s:i}}", "id", review,
+						"name", "Review", "type", "Review", "next",
+						"Complete", "position", "x", x += 200, "y", 100));
 	json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:[],s:{s:i,s:i}}", "id", "Complete",
 					   "name", "Complete", "type", "Complete", "next",
 					   "position", "x", x + 200, "y", 100));
@@ -124,18 +128,18 @@ static json_t *project_doc(const char *id, const char *name, const char *desc, i
 	json_t *schema = json_loads(ontology ? vehicle_schema : street_schema, 0, NULL);
 
 	make_id(org, 9, 1);
-	return json_pack(
-		"{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:i,s:b,s:i,"
-		"s:n,s:s,s:i,s:{},s:[],s:b,s:{},s:b,s:b,s:b,s:b,s:s,s:i}",
-		"_id", id, "name", name, "description", desc, "type", "ango", "owner",
-		"admin@example.com", "organization", org, "categorySchema", schema, "stages",
-		stages_json(stages), "batches", batches, "assignedTo", "assignee",
-		"alice@example.com", "role", "Labeler", "assignee", "reviewer@example.com", "role",
-		"Reviewer", "queueVersion", 2, "benchmarkEnabled", 0, "benchmarkRatio", 0,
-		"instructions", "ocrLanguage", "eng", "idleTimeout", 300, "projectPlugins",
-		"pluginPresets", "errorCodesEnabled", 0, "errorSchema", "exportStorageEnabled", 0,
-		"taskSkipEnabled", 1, "unassignSkippedTask", 0, "gcSyncEnabled", 0, "createdAt",
-		created, "consensusCount", 1);
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:i,s:b,s:i,"
+			 "s:n,s:s,s:i,s:{},s:[],s:b,s:{},s:b,s:b,s:b,s:b,s:s,s:i}",
+			 "_id", id, "name", name, "description", desc, "type", "ango", "owner",
+			 "admin@example.com", "organization", org, "categorySchema", schema,
+			 "stages", stages_json(stages), "batches", batches, "assignedTo",
+			 "assignee", "alice@example.com", "role", "Labeler", "assignee",
+			 "reviewer@example.com", "role", "Reviewer", "queueVersion", 2,
+			 "benchmarkEnabled", 0, "benchmarkRatio", 0, "instructions", "ocrLanguage",
+			 "eng", "idleTimeout", 300, "projectPlugins", "pluginPresets",
+			 "errorCodesEnabled", 0, "errorSchema", "exportStorageEnabled", 0,
+			 "taskSkipEnabled", 1, "unassignSkippedTask", 0, "gcSyncEnabled", 0,
+			 "createdAt", created, "consensusCount", 1);
 }
 
 json_t *demo_project_doc(const struct demo_project *p)
@@ -148,8 +152,8 @@ json_t *demo_project_doc(const struct demo_project *p)
 	for (int i = 0; i < 4 && p->batches[i]; i++) {
 		make_id(bid, 5, (uint64_t)(p->index * 10 + i));
 		json_array_append_new(batches, json_pack("{s:s,s:s,s:s,s:s}", "_id", bid, "name",
-							 p->batches[i], "description", "",
-							 "color", colors[i]));
+							 p->batches[i], "description", "", "color",
+							 colors[i]));
 	}
 	return project_doc(id, p->name, p->description, p->ontology, p->stages, batches,
 			   p->created);
@@ -164,10 +168,11 @@ json_t *synthetic_project_doc(unsigned long long n)
 	make_id(id, 2, n);
 	for (int i = 0; i < 3; i++) {
 		make_id(bid, 6, (n << 4) | (unsigned)i);
-		json_array_append_new(batches,
-				      json_pack("{s:s,s:s,s:s,s:s}", "_id", bid, "name",
-						i == 0 ? "Part 1" : i == 1 ? "Part 2" : "Flagged",
-						"description", "", "color", "#607d8b"));
+		json_array_append_new(batches, json_pack("{s:s,s:s,s:s,s:s}", "_id", bid, "name",
+							 i == 0	  ? "Part 1"
+							 : i == 1 ? "Part 2"
+								  : "Flagged",
+							 "description", "", "color", "#607d8b"));
 	}
 	snprintf(name, sizeof(name), "synthetic-%llu", n);
 	snprintf(desc, sizeof(desc), "Generated project with %llu tasks (benchmarks)", n);
@@ -187,17 +192,17 @@ json_t *seed_vehicle_answer(uint64_t i, int64_t t, const char *who)
 
 		snprintf(oid, sizeof(oid), "v%llu-%d", (unsigned long long)i, k);
 		json_array_append_new(
-			tools, json_pack("{s:s,s:s,s:s,s:{s:f,s:f,s:f,s:f},s:i}", "schemaId",
-					 truck ? SCH_V_TRUCK : SCH_V_CAR, "objectId", oid, "title",
-					 truck ? "Truck" : "Car", "bounding-box", "x",
-					 (double)(r % 1200), "y", (double)((r >> 12) % 600), "width",
-					 80.0 + (double)((r >> 24) % 200), "height",
-					 50.0 + (double)((r >> 32) % 120), "page", 0));
+		    tools,
+		    json_pack("{s:s,s:s,s:s,s:{s:f,s:f,s:f,s:f},s:i}", "schemaId",
+			      truck ? SCH_V_TRUCK : SCH_V_CAR, "objectId", oid, "title",
+			      truck ? "Truck" : "Car", "bounding-box", "x", (double)(r % 1200), "y",
+			      (double)((r >> 12) % 600), "width", 80.0 + (double)((r >> 24) % 200),
+			      "height", 50.0 + (double)((r >> 32) % 120), "page", 0));
 	}
 	json_array_append_new(attrs, json_string(mix64(s + 9) & 1 ? "Parked" : "Moving"));
 	(void)t;
 	(void)who;
-	return json_pack("{s:o,s:[{s:s,s:s,s:s,s:s,s:o}],s:[]}", "tools", tools,
-			 "classifications", "objectId", "va", "schemaId", SCH_V_ATTRS, "tool",
-			 "checkbox", "title", "Vehicle Attributes", "answer", attrs, "relations");
+	return json_pack("{s:o,s:[{s:s,s:s,s:s,s:s,s:o}],s:[]}", "tools", tools, "classifications",
+			 "objectId", "va", "schemaId", SCH_V_ATTRS, "tool", "checkbox", "title",
+			 "Vehicle Attributes", "answer", attrs, "relations");
 }

@@ -33,11 +33,11 @@
 typedef json_t *(*answer_fn)(uint64_t i, int64_t t, const char *who);
 
 struct demo_project {
-	int index;	    /* make_id(1, index) is the project id */
+	int index; /* make_id(1, index) is the project id */
 	const char *name;
 	const char *description;
-	const char *acl;    /* NULL: every key; "": nobody (the 403 project) */
-	unsigned kind;	    /* id kind of its assets (tasks use kind + 1) */
+	const char *acl; /* NULL: every key; "": nobody (the 403 project) */
+	unsigned kind;	 /* id kind of its assets (tasks use kind + 1) */
 	uint64_t ntasks;
 	const char *ext_fmt, *url_fmt;
 	const char *stages[4]; /* Start, Label, Review (NULL: none), Complete slot ids */

@@ -46,15 +46,15 @@ static const struct route {
 	const char *pattern; /* after /v2 */
 	route_fn fn;
 } routes[] = {
-	{"GET", "/listProjects", route_list_projects},
-	{"GET", "/project/{id}", route_project},
-	{"GET", "/project/{id}/tasks", route_project_tasks},
-	{"GET", "/project/{id}/assets", route_project_assets},
-	{"GET", "/task/{id}", route_task},
-	{"GET", "/export", route_export},
-	{"POST", "/import/labels", route_import_labels},
-	{"POST", "/attachments", route_attachments},
-	{"POST", "/annotate/{id}", route_annotate},
+    {"GET", "/listProjects", route_list_projects},
+    {"GET", "/project/{id}", route_project},
+    {"GET", "/project/{id}/tasks", route_project_tasks},
+    {"GET", "/project/{id}/assets", route_project_assets},
+    {"GET", "/task/{id}", route_task},
+    {"GET", "/export", route_export},
+    {"POST", "/import/labels", route_import_labels},
+    {"POST", "/attachments", route_attachments},
+    {"POST", "/annotate/{id}", route_annotate},
 };
 
 int route_key_known(const char *key)
@@ -100,11 +100,11 @@ static void classify_v2(const char *url, struct req *r, char *pattern, size_t pl
 	}
 	for (int i = 0; i < r->nseg; i++) {
 		/* the second segment of project/task/annotate is an id */
-		const char *s = (i == 1 && (!strcmp(r->seg[0], "project") ||
-					    !strcmp(r->seg[0], "task") ||
-					    !strcmp(r->seg[0], "annotate")))
-					? "{id}"
-					: r->seg[i];
+		const char *s =
+		    (i == 1 && (!strcmp(r->seg[0], "project") || !strcmp(r->seg[0], "task") ||
+				!strcmp(r->seg[0], "annotate")))
+			? "{id}"
+			: r->seg[i];
 		used += (size_t)snprintf(pattern + used, plen - used, "/%s", s);
 		if (used >= plen)
 			break;
@@ -154,7 +154,7 @@ void reply_text(struct reply *out, int status, const char *ctype, const char *te
 static int peer_is_loopback(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
 	if (!sa)
@@ -236,7 +236,8 @@ static void handle_v2(struct conn_ctx *x, struct req *r, struct reply *out)
 	}
 	wait = rate_check(r->apikey);
 	if (wait > 0) {
-		reply_fail(out, 429, "Too many requests: rate limit of %d requests per minute exceeded",
+		reply_fail(out, 429,
+			   "Too many requests: rate limit of %d requests per minute exceeded",
 			   g_opts.rate_limit);
 		snprintf(out->retry_after, sizeof(out->retry_after), "%d", wait);
 		return;
@@ -261,8 +262,7 @@ static void handle_v2(struct conn_ctx *x, struct req *r, struct reply *out)
 	reply_fail(out, 404, "Cannot %s %s", x->method, x->path);
 }
 
-static enum MHD_Result queue_reply(struct MHD_Connection *c, struct conn_ctx *x,
-				   struct reply *out)
+static enum MHD_Result queue_reply(struct MHD_Connection *c, struct conn_ctx *x, struct reply *out)
 {
 	struct MHD_Response *resp = out->mhd_resp;
 	enum MHD_Result ret;
@@ -456,12 +456,11 @@ int server_start(char *errbuf, size_t errlen)
 		return -EINVAL;
 	}
 	daemon_ = MHD_start_daemon(
-		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
-		MHD_OPTION_END);
+	    MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+		MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512, MHD_OPTION_END);
 	if (!daemon_) {
 		snprintf(errbuf, errlen, "cannot listen on %s:%u: %s", g_opts.listen_host,
 			 g_opts.port, strerror(errno ? errno : EADDRINUSE));

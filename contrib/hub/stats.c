@@ -57,8 +57,8 @@ void stats_count(const char *route_key)
 	pthread_mutex_unlock(&mu);
 }
 
-void stats_log(const char *method, const char *path, const char *route_key, int status,
-	       double ms, long long bytes, int apikey_present)
+void stats_log(const char *method, const char *path, const char *route_key, int status, double ms,
+	       long long bytes, int apikey_present)
 {
 	struct log_ent *e;
 
