@@ -125,7 +125,11 @@ void route_import_labels(struct req *r, struct reply *out)
 	}
 	key_user(r->key_idx, user);
 	unmatched = json_array();
-	db_exec(db, "BEGIN IMMEDIATE");
+	if (db_exec(db, "BEGIN IMMEDIATE") < 0) {
+		json_decref(unmatched);
+		reply_fail(out, 503, "Database is busy; retry later");
+		goto out;
+	}
 	sel = db_prep(db, "SELECT t.seq, t.updated_ms, a.id FROM tasks t JOIN assets a ON a.id = "
 			  "t.asset_id WHERE t.project_id = ?1 AND (a.id = ?2 OR a.external_id = ?3 "
 			  "OR a.url = ?4 OR (?4 IS NOT NULL AND a.external_id = ?4))");
@@ -289,7 +293,10 @@ void route_attachments(struct req *r, struct reply *out)
 		}
 	}
 	unmatched = json_array();
-	db_exec(db, "BEGIN IMMEDIATE");
+	if (db_exec(db, "BEGIN IMMEDIATE") < 0) {
+		reply_fail(out, 503, "Database is busy; retry later");
+		goto out;
+	}
 	sel = db_prep(db, "SELECT id FROM assets WHERE project_id = ?1 AND (id = ?2 OR "
 			  "(?2 IS NULL AND (external_id = ?3 OR url = ?4)))");
 	ins = db_prep(db, "INSERT INTO attachments(project_id, asset_id, type, value, created_ms) "
@@ -438,7 +445,10 @@ void route_annotate(struct req *r, struct reply *out)
 		json_t *s = project_stage(doc, stage);
 		next = json_string_value(json_array_get(json_object_get(s, "next"), 0));
 	}
-	db_exec(db, "BEGIN IMMEDIATE");
+	if (db_exec(db, "BEGIN IMMEDIATE") < 0) {
+		reply_fail(out, 503, "Database is busy; retry later");
+		goto out;
+	}
 	if (next) {
 		st = db_prep(db,
 			     "INSERT INTO stage_history(task_seq, idx, stage_id, duration_ms, "

@@ -249,3 +249,39 @@ def test_other_projects_have_their_own_schema(hub):
     st, body = hub.api("POST", "/annotate/" + t["_id"],
                        {"answer": {"objects": [{"schemaId": "vTruck01", "bounding-box": BOX}]}})
     assert st == 200, body
+
+
+def test_concurrent_writes_and_exports(hub):
+    """Writers and exporters at once: every request succeeds and every write lands."""
+    import threading
+    pid = main_project(hub)
+    tasks = all_tasks(hub, pid, stage="Label")[:8]
+    errors = []
+
+    def writer(t, n):
+        for k in range(5):
+            st, body = hub.api("POST", "/annotate/" + t["_id"], {"answer": {"classifications": [
+                {"schemaId": "cComm001", "answer": "w%d-%d" % (n, k)}]}})
+            if st != 200:
+                errors.append((st, body))
+
+    def exporter():
+        for _ in range(2):
+            try:
+                recs = export_records(hub, pid, "ndjson")
+                if len(recs) != 240:
+                    errors.append(("export", len(recs)))
+            except Exception as e:  # noqa: BLE001 - collected and asserted below
+                errors.append(("export", repr(e)))
+
+    threads = [threading.Thread(target=writer, args=(t, n)) for n, t in enumerate(tasks)]
+    threads += [threading.Thread(target=exporter) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert not any(th.is_alive() for th in threads)
+    assert errors == []
+    for n, t in enumerate(tasks):
+        got = hub.api("GET", "/task/" + t["_id"])[1]["data"]["task"]["answer"]
+        assert got["classifications"][0]["answer"] == "w%d-4" % n
