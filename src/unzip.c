@@ -102,7 +102,8 @@ int ao_unzip_first(const char *zip_path, int out_fd, long long *size, struct ao_
 		r = archive_read_data_block(a, &buf, &len, &off);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN) {
+		/* the zip reader reports a CRC mismatch as a warning: corrupt */
+		if (r < ARCHIVE_OK) {
 			rc = ao_errf(err, EIO, "export zip is corrupt: %s", archive_error_string(a));
 			goto out;
 		}
@@ -124,6 +125,11 @@ int ao_unzip_first(const char *zip_path, int out_fd, long long *size, struct ao_
 			goto out;
 		}
 		written += (long long)len;
+	}
+	if (archive_entry_size_is_set(ent) && archive_entry_size(ent) != written) {
+		rc = ao_errf(err, EIO, "export zip is corrupt: member holds %lld of %lld bytes",
+			     written, (long long)archive_entry_size(ent));
+		goto out;
 	}
 	*size = written;
 out:

@@ -110,6 +110,28 @@ int main(void)
 	CHECK(truncate(zip, 30) == 0);
 	CHECK(extract(zip, NULL, 0, &size, &e) < 0);
 
+	/* bytes flipped inside the compressed data (a corrupt download) */
+	char *text = malloc(200000);
+	size_t tl = 0;
+	for (int i = 0; tl < 190000; i++)
+		tl += (size_t)snprintf(text + tl, 200000 - tl, "{\"task\":%d,\"v\":\"%x\"}\n", i,
+				       i * 2654435761u);
+	const char *n6[] = {"big.ndjson"}, *d6[] = {text};
+	size_t l6[] = {tl};
+	make_zip(zip, 1, n6, d6, l6);
+	CHECK_INT(extract(zip, NULL, 0, &size, &e), 0);
+	CHECK_INT(size, (long long)tl);
+	fd = open(zip, O_RDWR);
+	off_t zsz = lseek(fd, 0, SEEK_END);
+	char junk[64];
+	CHECK(pread(fd, junk, sizeof(junk), zsz / 2) == (ssize_t)sizeof(junk));
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] ^= 0x5a;
+	CHECK(pwrite(fd, junk, sizeof(junk), zsz / 2) == (ssize_t)sizeof(junk));
+	close(fd);
+	CHECK_INT(extract(zip, NULL, 0, &size, &e), -EIO);
+	free(text);
+
 	unlink(zip);
 	rmdir(dir);
 	return t_done("unzip");
