@@ -160,8 +160,8 @@ int ao_core_resolve(struct ao_core *c, const char *path, struct ao_node *n, stru
 				return 0;
 			memcpy(name, comp[3], clen[3]);
 			name[clen[3]] = '\0';
-			int rc = proj_sub_lookup(c, p, which, name, n->sub_id, sizeof(n->sub_id),
-						 err);
+			int rc =
+			    proj_sub_lookup(c, p, which, name, n->sub_id, sizeof(n->sub_id), err);
 			if (rc < 0) {
 				n->parent_ok = rc == -ENOENT && depth == 4;
 				return rc;
@@ -174,7 +174,8 @@ int ao_core_resolve(struct ao_core *c, const char *path, struct ao_node *n, stru
 		if (depth == d + 1) {
 			memcpy(name, comp[d], clen[d]);
 			name[clen[d]] = '\0';
-			int ok = strcmp(name, "tasks.json") == 0 || strcmp(name, "tasks.ndjson") == 0 ||
+			int ok = strcmp(name, "tasks.json") == 0 ||
+				 strcmp(name, "tasks.ndjson") == 0 ||
 				 (d == 2 && strcmp(name, "issues.json") == 0);
 			if (ok) {
 				struct ao_xspec s;
@@ -266,8 +267,7 @@ static char *status_text(struct ao_core *c, size_t *len)
 	return s;
 }
 
-int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
-		    struct ao_err *err)
+int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err)
 {
 	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
 	size_t len = 0;
@@ -354,7 +354,7 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		size_t cnt = 0, k = 0;
 		for (size_t i = 0; i < c->nprojects; i++)
 			cnt += c->projects[i]->listed;
-		char (*names)[AO_NAME_MAX + 1] = calloc(cnt ? cnt : 1, sizeof(*names));
+		char(*names)[AO_NAME_MAX + 1] = calloc(cnt ? cnt : 1, sizeof(*names));
 		for (size_t i = 0; names && i < c->nprojects; i++)
 			if (c->projects[i]->listed)
 				memcpy(names[k++], c->projects[i]->dname, sizeof(names[0]));
@@ -398,7 +398,7 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		pthread_mutex_lock(&c->lock);
 		size_t cnt = which ? p->nbatches : p->nstages;
 		struct sub *v = which ? p->batches : p->stages;
-		char (*names)[AO_NAME_MAX + 1] = calloc(cnt ? cnt : 1, sizeof(*names));
+		char(*names)[AO_NAME_MAX + 1] = calloc(cnt ? cnt : 1, sizeof(*names));
 		for (size_t i = 0; names && i < cnt; i++)
 			memcpy(names[i], v[i].dname, sizeof(names[0]));
 		pthread_mutex_unlock(&c->lock);
@@ -484,8 +484,8 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		break;
 	case AO_N_TASK_JSON:
 	case AO_N_ANSWER_JSON:
-		rc = task_fetch(c, n->project_id, n->task_id, n->kind == AO_N_ANSWER_JSON,
-				&fh->buf, &fh->len, err);
+		rc = task_fetch(c, n->project_id, n->task_id, n->kind == AO_N_ANSWER_JSON, &fh->buf,
+				&fh->len, err);
 		break;
 	case AO_N_EXPORT_FILE: {
 		struct ao_xopen o;
@@ -641,8 +641,8 @@ int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **
 	return *schema ? 0 : ao_errf(err, ENOMEM, "out of memory");
 }
 
-int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *task_id,
-			char **buf, size_t *len, struct ao_err *err)
+int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *task_id, char **buf,
+			size_t *len, struct ao_err *err)
 {
 	return task_fetch(c, project_id, task_id, 1, buf, len, err);
 }

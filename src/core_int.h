@@ -78,8 +78,8 @@ struct project *proj_lookup(struct ao_core *c, const char *name, struct ao_err *
 struct project *proj_by_id(struct ao_core *c, const char *id);
 int proj_detail(struct ao_core *c, struct project *p, struct ao_err *err);
 /* stage (which=0) or batch (1) by dir name or id alias; copies the id. */
-int proj_sub_lookup(struct ao_core *c, struct project *p, int which, const char *name,
-		    char *id_out, size_t idsz, struct ao_err *err);
+int proj_sub_lookup(struct ao_core *c, struct project *p, int which, const char *name, char *id_out,
+		    size_t idsz, struct ao_err *err);
 void proj_free_all(struct ao_core *c);
 char *pretty_json(json_t *j, size_t *len);
 

@@ -75,7 +75,8 @@ char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 		     s->type == AO_X_ISSUE ? "issue" : "task", s->ndjson ? "ndjson" : "json",
 		     s->stage_id ? s->stage_id : "", s->batch_id ? s->batch_id : "",
 		     s->lean ? 0 : cfg->include_metadata, s->lean ? 0 : cfg->include_history,
-		     s->lean ? 0 : cfg->include_only_key_frames, s->lean ? 0 : cfg->include_idle_blur,
+		     s->lean ? 0 : cfg->include_only_key_frames,
+		     s->lean ? 0 : cfg->include_idle_blur,
 		     cfg->task_types_json ? cfg->task_types_json : "", s->lean) < 0)
 		return NULL;
 	return k;
@@ -104,15 +105,16 @@ char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 	if (s->type == AO_X_TASK && cfg->task_types_json)
 		tt = hub_escape(cfg->task_types_json);
 #define TF(x) ((x) && !s->lean ? "true" : "false")
-	if (pid && asprintf(&q,
-			    "/export?project=%s&type=%s&format=%s%s%s%s%s&includeMetadata=%s"
-			    "&includeHistory=%s&includeOnlyKeyFrames=%s"
-			    "&includeIdleBlurDurations=%s%s%s&sendEmail=false&doNotNotify=true",
-			    pid, s->type == AO_X_ISSUE ? "issue" : "task",
-			    s->ndjson ? "ndjson" : "json", stage ? "&stage=" : "", stage ? stage : "",
-			    batch ? "&batches=" : "", batch ? batch : "", TF(cfg->include_metadata),
-			    TF(cfg->include_history), TF(cfg->include_only_key_frames),
-			    TF(cfg->include_idle_blur), tt ? "&taskTypes=" : "", tt ? tt : "") < 0)
+	if (pid &&
+	    asprintf(&q,
+		     "/export?project=%s&type=%s&format=%s%s%s%s%s&includeMetadata=%s"
+		     "&includeHistory=%s&includeOnlyKeyFrames=%s"
+		     "&includeIdleBlurDurations=%s%s%s&sendEmail=false&doNotNotify=true",
+		     pid, s->type == AO_X_ISSUE ? "issue" : "task", s->ndjson ? "ndjson" : "json",
+		     stage ? "&stage=" : "", stage ? stage : "", batch ? "&batches=" : "",
+		     batch ? batch : "", TF(cfg->include_metadata), TF(cfg->include_history),
+		     TF(cfg->include_only_key_frames), TF(cfg->include_idle_blur),
+		     tt ? "&taskTypes=" : "", tt ? tt : "") < 0)
 		q = NULL;
 #undef TF
 	free(pid);
@@ -471,8 +473,7 @@ static void evict(struct ao_xcache *c, struct ao_xentry *keep)
 	}
 }
 
-int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o,
-		   struct ao_err *err)
+int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, struct ao_err *err)
 {
 	char path[4096];
 	unsigned long seen_seq;
@@ -623,8 +624,8 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 			continue;
 		if (e->have)
 			total += e->size;
-		const char *state = e->fetching	       ? "downloading"
-				    : !e->have	       ? (e->last_rc < 0 ? "failed" : "absent")
+		const char *state = e->fetching		  ? "downloading"
+				    : !e->have		  ? (e->last_rc < 0 ? "failed" : "absent")
 				    : is_fresh(c, e, now) ? "cached"
 							  : "stale";
 		json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:i}", "id", e->hash, "state", state,
@@ -639,7 +640,8 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 			json_object_set_new(o, "project", json_string(e->project_id));
 			json_object_set_new(o, "type",
 					    json_string(e->type == AO_X_ISSUE ? "issue" : "task"));
-			json_object_set_new(o, "format", json_string(e->ndjson ? "ndjson" : "json"));
+			json_object_set_new(o, "format",
+					    json_string(e->ndjson ? "ndjson" : "json"));
 			if (e->stage_id)
 				json_object_set_new(o, "stage", json_string(e->stage_id));
 			if (e->batch_id)

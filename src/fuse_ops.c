@@ -211,7 +211,8 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	if (fi && fi->fh) {
 		struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 		if (h->side == SIDE_WRITE)
-			return fail("fgetattr", path, ao_writes_fgetattr(fs->w, h->wfh, st, &e), &e);
+			return fail("fgetattr", path, ao_writes_fgetattr(fs->w, h->wfh, st, &e),
+				    &e);
 	}
 	rc = route(fs, path, &n, &ws, &e);
 	if (ws) {
@@ -354,7 +355,8 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		uint64_t wfh = 0;
 		struct ao_err we;
 		ao_err_clear(&we);
-		int r = ao_writes_create(fs->w, n.project_id, n.relpath, mode, fi->flags, &wfh, &we);
+		int r =
+		    ao_writes_create(fs->w, n.project_id, n.relpath, mode, fi->flags, &wfh, &we);
 		if (r < 0)
 			return fail("create", path, r, &we);
 		r = new_write_fh(fi, wfh);
@@ -617,26 +619,26 @@ static int op_statfs(const char *path, struct statvfs *sv)
 }
 
 const struct fuse_operations ao_fuse_ops = {
-	.init = op_init,
-	.getattr = op_getattr,
-	.readdir = op_readdir,
-	.open = op_open,
-	.create = op_create,
-	.read = op_read,
-	.write = op_write,
-	.flush = op_flush,
-	.fsync = op_fsync,
-	.release = op_release,
-	.truncate = op_truncate,
-	.unlink = op_unlink,
-	.rename = op_rename,
-	.mkdir = op_mkdir,
-	.rmdir = op_rmdir,
-	.mknod = op_mknod,
-	.symlink = op_symlink,
-	.link = op_link,
-	.chmod = op_chmod,
-	.chown = op_chown,
-	.utimens = op_utimens,
-	.statfs = op_statfs,
+    .init = op_init,
+    .getattr = op_getattr,
+    .readdir = op_readdir,
+    .open = op_open,
+    .create = op_create,
+    .read = op_read,
+    .write = op_write,
+    .flush = op_flush,
+    .fsync = op_fsync,
+    .release = op_release,
+    .truncate = op_truncate,
+    .unlink = op_unlink,
+    .rename = op_rename,
+    .mkdir = op_mkdir,
+    .rmdir = op_rmdir,
+    .mknod = op_mknod,
+    .symlink = op_symlink,
+    .link = op_link,
+    .chmod = op_chmod,
+    .chown = op_chown,
+    .utimens = op_utimens,
+    .statfs = op_statfs,
 };

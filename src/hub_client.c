@@ -111,8 +111,8 @@ struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
 	}
 	const char *p = strstr(cfg->base_url, "://");
 	p = p ? strchr(p + 3, '/') : NULL;
-	h->origin = p ? strndup(cfg->base_url, (size_t)(p - cfg->base_url))
-		      : strndup(cfg->base_url, len);
+	h->origin =
+	    p ? strndup(cfg->base_url, (size_t)(p - cfg->base_url)) : strndup(cfg->base_url, len);
 	if (asprintf(&h->key_header, "apikey: %s", cfg->api_key) < 0)
 		h->key_header = NULL;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -173,7 +173,9 @@ static CURL *easy_get(struct hub *h)
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "angofs/" "0.1");
+	curl_easy_setopt(c, CURLOPT_USERAGENT,
+			 "angofs/"
+			 "0.1");
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	return c;
@@ -228,7 +230,7 @@ struct xfer {
 	long long skip;	     /* bytes of this response already delivered earlier */
 	long long delivered; /* bytes handed to sink over all attempts */
 	long long total;
-	long long base;	     /* offset the current response starts at */
+	long long base; /* offset the current response starts at */
 	int sink_err;
 	int started;
 	CURL *curl;
@@ -354,7 +356,7 @@ static void envelope_message(const char *body, size_t len, char *out, size_t out
 			if (!json_is_string(m) && json_is_integer(json_object_get(e, "statusCode")))
 				snprintf(out, outsz, "status code %lld",
 					 (long long)json_integer_value(
-						 json_object_get(e, "statusCode")));
+					     json_object_get(e, "statusCode")));
 		} else if (!json_is_string(m) && json_is_string(e)) {
 			m = e;
 		}
@@ -450,9 +452,8 @@ enum { KIND_API, KIND_DOWNLOAD };
 
 /* Run one call with retries. For KIND_API, body/blen may be a POST body
  * (method "POST"); the response body is left in x->buf. */
-static int run(struct hub *h, int kind, const char *method, const char *url,
-	       const char *log_path, const char *body, size_t blen, struct xfer *x,
-	       long *status_out, struct ao_err *err)
+static int run(struct hub *h, int kind, const char *method, const char *url, const char *log_path,
+	       const char *body, size_t blen, struct xfer *x, long *status_out, struct ao_err *err)
 {
 	long long waited = 0;
 	int attempt, rc = -EIO;
@@ -520,12 +521,12 @@ static int run(struct hub *h, int kind, const char *method, const char *url,
 		curl_slist_free_all(hdrs);
 		easy_put(h, c);
 		x->curl = NULL;
-		ao_info("%s %s %ld %lldms %lldB%s%s", method, log_path, status, ms,
-			(long long)got, cc ? " curl: " : "", cc ? curl_easy_strerror(cc) : "");
+		ao_info("%s %s %ld %lldms %lldB%s%s", method, log_path, status, ms, (long long)got,
+			cc ? " curl: " : "", cc ? curl_easy_strerror(cc) : "");
 
 		if (x->sink_err) {
-			ao_errf(err, -x->sink_err, "%s %s: download aborted by the receiver", method,
-				log_path);
+			ao_errf(err, -x->sink_err, "%s %s: download aborted by the receiver",
+				method, log_path);
 			return x->sink_err;
 		}
 		if (cc == CURLE_OK && status >= 200 && status < 300) {
@@ -537,7 +538,8 @@ static int run(struct hub *h, int kind, const char *method, const char *url,
 				       log_path, MAX_BODY >> 20);
 		if (cc != CURLE_OK) {
 			code = curl_errno(cc, &transient);
-			if (code == ETIMEDOUT && kind == KIND_API && ms >= h->cfg.request_timeout_ms)
+			if (code == ETIMEDOUT && kind == KIND_API &&
+			    ms >= h->cfg.request_timeout_ms)
 				transient = 0; /* a full timeout again would only double the wait */
 			snprintf(msg, sizeof(msg), "%s %s: %s", method, log_path,
 				 curl_easy_strerror(cc));
@@ -592,8 +594,9 @@ static int api_call(struct hub *h, const char *method, const char *pq, const cha
 		json_error_t je;
 		json_t *j = json_loadb(x.buf ? x.buf : "", x.len, 0, &je);
 		if (!j) {
-			rc = ao_errf(err, EPROTO, "%s %s: HTTP %ld with a body that is not JSON (%s)",
-				     method, log_path, status, je.text);
+			rc = ao_errf(err, EPROTO,
+				     "%s %s: HTTP %ld with a body that is not JSON (%s)", method,
+				     log_path, status, je.text);
 		} else {
 			json_t *st = json_object_get(j, "status");
 			if (json_is_string(st) && (strcmp(json_string_value(st), "fail") == 0 ||

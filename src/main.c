@@ -37,6 +37,7 @@ struct opts {
 
 enum { KEY_RO, KEY_DEBUG_FUSE };
 
+/* clang-format off */
 #define O(t, f) {t, offsetof(struct opts, f), 0}
 static const struct fuse_opt spec[] = {
 	O("host=%s", host),
@@ -59,9 +60,9 @@ static const struct fuse_opt spec[] = {
 	{"debug", offsetof(struct opts, debug), 1},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-d", KEY_DEBUG_FUSE),
-	FUSE_OPT_KEY("debug", KEY_DEBUG_FUSE),
 	FUSE_OPT_END,
 };
+/* clang-format on */
 
 static int proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
@@ -266,9 +267,7 @@ int main(int argc, char *argv[])
 	snprintf(xdir, sizeof(xdir), "%s/exports", cache_dir);
 	snprintf(sdir, sizeof(sdir), "%s/spool", cache_dir);
 
-	struct hub_cfg hc = {.base_url = host,
-			     .api_key = key,
-			     .rate_per_minute = (int)rate};
+	struct hub_cfg hc = {.base_url = host, .api_key = key, .rate_per_minute = (int)rate};
 	hub = hub_new(&hc, &e);
 	explicit_bzero(key, strlen(key));
 	if (!hub) {

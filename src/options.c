@@ -18,10 +18,10 @@
 static const struct {
 	const char *name, *url;
 } regions[] = {
-	{"eu", "https://imeritapi.ango.ai"},
-	{"us", "https://us-api.ango.ai"},
-	{"in", "https://in-api.ango.ai"},
-	{"test", "https://testapi.ango.ai"},
+    {"eu", "https://imeritapi.ango.ai"},
+    {"us", "https://us-api.ango.ai"},
+    {"in", "https://in-api.ango.ai"},
+    {"test", "https://testapi.ango.ai"},
 };
 
 int ao_parse_host(const char *in, char **url, struct ao_err *err)
@@ -246,8 +246,9 @@ int ao_default_cache_dir(char **dir, struct ao_err *err)
 	else if (home && home[0] == '/')
 		snprintf(buf, sizeof(buf), "%s/.cache/angofs", home);
 	else
-		return ao_errf(err, EINVAL,
-			       "no cache directory: set XDG_CACHE_HOME or HOME, or pass -o cache_dir=");
+		return ao_errf(
+		    err, EINVAL,
+		    "no cache directory: set XDG_CACHE_HOME or HOME, or pass -o cache_dir=");
 	*dir = strdup(buf);
 	return *dir ? 0 : ao_errf(err, ENOMEM, "out of memory");
 }

@@ -251,7 +251,7 @@ static struct sub *build_subs(json_t *arr, size_t *n_out)
 	size_t n = json_array_size(arr), k = 0, i;
 	struct sub *v = calloc(n ? n : 1, sizeof(*v));
 	struct ao_named *nm = calloc(n ? n : 1, sizeof(*nm));
-	char (*order)[16] = calloc(n ? n : 1, sizeof(*order));
+	char(*order)[16] = calloc(n ? n : 1, sizeof(*order));
 	json_t *it;
 
 	*n_out = 0;
@@ -321,7 +321,8 @@ int proj_detail(struct ao_core *c, struct project *p, struct ao_err *err)
 			proj = data;
 		if (!json_is_object(proj)) {
 			json_decref(data);
-			rc = ao_errf(err, EPROTO, "GET /project/%s: reply has no data.project", p->id);
+			rc = ao_errf(err, EPROTO, "GET /project/%s: reply has no data.project",
+				     p->id);
 			goto out;
 		}
 		json_incref(proj);
@@ -359,8 +360,8 @@ out:
 	return rc;
 }
 
-int proj_sub_lookup(struct ao_core *c, struct project *p, int which, const char *name,
-		    char *id_out, size_t idsz, struct ao_err *err)
+int proj_sub_lookup(struct ao_core *c, struct project *p, int which, const char *name, char *id_out,
+		    size_t idsz, struct ao_err *err)
 {
 	int rc = proj_detail(c, p, err);
 	if (rc < 0)

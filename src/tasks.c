@@ -115,8 +115,8 @@ static int cache_task(struct ao_core *c, const char *project_id, const char *id,
 	if (!t)
 		return -ENOMEM;
 	if (!json_is_object(ans))
-		ans = empty = json_pack("{s:[],s:[],s:[]}", "tools", "classifications",
-					"relations");
+		ans = empty =
+		    json_pack("{s:[],s:[],s:[]}", "tools", "classifications", "relations");
 	t->id = strdup(id);
 	t->project_id = strdup(project_id);
 	t->task_text = pretty_json(task, &t->task_len);
@@ -139,8 +139,7 @@ static int cache_task(struct ao_core *c, const char *project_id, const char *id,
 	return 0;
 }
 
-static int fetch_task(struct ao_core *c, const char *project_id, const char *id,
-		      struct ao_err *err)
+static int fetch_task(struct ao_core *c, const char *project_id, const char *id, struct ao_err *err)
 {
 	char *eid = hub_escape(id), q[AO_ID_MAX * 3 + 64];
 	json_t *data = NULL;
@@ -272,8 +271,9 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 	for (int page = 1;; page++) {
 		if (page > 1) {
 			char q[AO_ID_MAX * 3 + 96];
-			snprintf(q, sizeof(q), "/project/%s/tasks?page=%d&limit=%d&includeAnswer=true",
-				 eid, page, PAGE);
+			snprintf(q, sizeof(q),
+				 "/project/%s/tasks?page=%d&limit=%d&includeAnswer=true", eid, page,
+				 PAGE);
 			data = NULL;
 			rc = hub_get(c->cfg.hub, q, &data, err);
 			if (rc < 0)
@@ -338,8 +338,8 @@ static int scan_task_id(const char *s, size_t n, char *out, size_t outsz)
 			size_t j = skip_ws(s, e, n);
 			if (j < n && s[j] == ':') {
 				j = skip_ws(s, j + 1, n);
-				if (depth == 1 && len == 4 && memcmp(s + st, "task", 4) == 0 && j < n &&
-				    s[j] == '{') {
+				if (depth == 1 && len == 4 && memcmp(s + st, "task", 4) == 0 &&
+				    j < n && s[j] == '{') {
 					in_task = 1;
 					depth++;
 					i = j + 1;

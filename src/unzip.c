@@ -77,7 +77,8 @@ int ao_unzip_first(const char *zip_path, int out_fd, long long *size, struct ao_
 			goto out;
 		}
 		if (r < ARCHIVE_WARN) {
-			rc = ao_errf(err, EIO, "export zip is corrupt: %s", archive_error_string(a));
+			rc =
+			    ao_errf(err, EIO, "export zip is corrupt: %s", archive_error_string(a));
 			goto out;
 		}
 		if (archive_entry_filetype(ent) == AE_IFREG)
@@ -104,7 +105,8 @@ int ao_unzip_first(const char *zip_path, int out_fd, long long *size, struct ao_
 			break;
 		/* the zip reader reports a CRC mismatch as a warning: corrupt */
 		if (r < ARCHIVE_OK) {
-			rc = ao_errf(err, EIO, "export zip is corrupt: %s", archive_error_string(a));
+			rc =
+			    ao_errf(err, EIO, "export zip is corrupt: %s", archive_error_string(a));
 			goto out;
 		}
 		if (off != written) {

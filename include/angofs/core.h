@@ -35,9 +35,9 @@ struct ao_xentry;
 struct ao_core_cfg {
 	struct hub *hub;
 	struct ao_xcache *xc;
-	long meta_ttl_s;	 /* project list, project and task caches */
-	long task_page_max;	 /* list tasks by paging up to this many, else via export */
-	int read_only;		 /* -o ro */
+	long meta_ttl_s;    /* project list, project and task caches */
+	long task_page_max; /* list tasks by paging up to this many, else via export */
+	int read_only;	    /* -o ro */
 	uid_t uid;
 	gid_t gid;
 	/* extra status (the write side's) merged into /.status; may be NULL */
@@ -69,10 +69,10 @@ struct ao_node {
 	enum ao_kind kind;
 	char project_id[AO_ID_MAX]; /* "" outside projects */
 	char task_id[AO_ID_MAX];
-	char sub_id[AO_ID_MAX];	    /* stage or batch id */
-	const char *relpath;	    /* points into the path given to resolve; "" = project dir */
-	int parent_ok;		    /* on -ENOENT: the parent directory exists */
-	struct ao_xentry *x;	    /* AO_N_EXPORT_FILE */
+	char sub_id[AO_ID_MAX]; /* stage or batch id */
+	const char *relpath;	/* points into the path given to resolve; "" = project dir */
+	int parent_ok;		/* on -ENOENT: the parent directory exists */
+	struct ao_xentry *x;	/* AO_N_EXPORT_FILE */
 };
 
 struct ao_core;
@@ -95,12 +95,12 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 
 struct ao_core_fh {
 	enum ao_kind kind;
-	int fd;			/* export data, or -1 */
+	int fd; /* export data, or -1 */
 	struct ao_xentry *x;
-	char *buf;		/* in-memory content (project.json, task files, status) */
+	char *buf; /* in-memory content (project.json, task files, status) */
 	size_t len;
 	int direct_io, keep_cache;
-	int changed;		/* export content changed: the kernel's attributes are old */
+	int changed; /* export content changed: the kernel's attributes are old */
 };
 
 /* Open for reading (flags are open(2)'s: write access is refused with EACCES). */
@@ -119,7 +119,7 @@ void ao_core_project_written(struct ao_core *c, const char *project_id);
 void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id);
 int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **schema,
 			    struct ao_err *err);
-int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *task_id,
-			char **buf, size_t *len, struct ao_err *err);
+int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *task_id, char **buf,
+			size_t *len, struct ao_err *err);
 
 #endif

@@ -31,8 +31,8 @@ enum ao_xtype { AO_X_TASK, AO_X_ISSUE };
 
 struct ao_xcache_cfg {
 	struct hub *hub;
-	const char *dir;  /* exports directory; created 0700 */
-	const char *host; /* part of every key */
+	const char *dir;     /* exports directory; created 0700 */
+	const char *host;    /* part of every key */
 	long long max_bytes; /* 0: no cap */
 	long ttl_s;
 	int include_metadata, include_history, include_only_key_frames, include_idle_blur;
@@ -63,10 +63,10 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *spec
 void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime);
 
 struct ao_xopen {
-	int fd;		   /* read-only descriptor of the cached data; serve with pread */
-	int direct_io;	   /* kernel may hold an outdated size: bypass the page cache */
-	int keep_cache;	   /* data unchanged since the last open: keep page cache */
-	int changed;	   /* the entry's content changed since the kernel last saw it */
+	int fd;		/* read-only descriptor of the cached data; serve with pread */
+	int direct_io;	/* kernel may hold an outdated size: bypass the page cache */
+	int keep_cache; /* data unchanged since the last open: keep page cache */
+	int changed;	/* the entry's content changed since the kernel last saw it */
 	long long size;
 };
 

@@ -13,8 +13,8 @@
 
 #include "angofs/err.h"
 
-#define AO_UNZIP_MAX_SIZE (1LL << 40)	   /* 1 TiB */
-#define AO_UNZIP_MAX_RATIO 400LL	   /* output bytes per zip byte ... */
+#define AO_UNZIP_MAX_SIZE (1LL << 40)	  /* 1 TiB */
+#define AO_UNZIP_MAX_RATIO 400LL	  /* output bytes per zip byte ... */
 #define AO_UNZIP_RATIO_FLOOR (64LL << 20) /* ... enforced only above 64 MiB */
 
 /* Extract into out_fd (written from its current offset); *size = bytes written. */

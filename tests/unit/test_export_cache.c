@@ -109,7 +109,7 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL);
 	put_entry(&cfg, &all, 1000, 10, 100, 0);
 	put_entry(&cfg, &nd, 2000, 10, 50, 0);
-	put_entry(&cfg, &st, 500, 10, 10, 1); /* size mismatch: a half-written entry */
+	put_entry(&cfg, &st, 500, 10, 10, 1);  /* size mismatch: a half-written entry */
 	put_entry(&cfg, &bt, 300, 7200, 5, 0); /* older than the TTL */
 	char tmp[512];
 	snprintf(tmp, sizeof(tmp), "%s/0123456789abcdef.zip.tmp-abcdef", dir);

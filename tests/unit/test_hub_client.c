@@ -113,10 +113,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cannot start the hub\n");
 		return 1;
 	}
-	struct hub_cfg cfg = {.base_url = url,
-			      .api_key = "unit-key",
-			      .max_attempts = 4,
-			      .max_retry_total_ms = 10000};
+	struct hub_cfg cfg = {
+	    .base_url = url, .api_key = "unit-key", .max_attempts = 4, .max_retry_total_ms = 10000};
 	struct hub *h = hub_new(&cfg, &e);
 	CHECK(h != NULL);
 
@@ -124,7 +122,7 @@ int main(int argc, char **argv)
 	CHECK_INT(hub_get(h, "/listProjects?page=1&limit=100", &data, &e), 0);
 	CHECK(json_array_size(json_object_get(data, "projects")) >= 2);
 	const char *pid = json_string_value(
-		json_object_get(json_array_get(json_object_get(data, "projects"), 0), "_id"));
+	    json_object_get(json_array_get(json_object_get(data, "projects"), 0), "_id"));
 	char pid_copy[64];
 	snprintf(pid_copy, sizeof(pid_copy), "%s", pid ? pid : "");
 	json_decref(data);
@@ -175,8 +173,7 @@ int main(int argc, char **argv)
 	struct mem whole = {0}, resumed = {0};
 	CHECK_INT(hub_download(h, xp, sink_mem, NULL, &whole, &e), 0);
 	CHECK(whole.n > 100);
-	admin("POST", "/faults",
-	      "{\"route\":\"GET /download\",\"drop_after\":100,\"count\":1}");
+	admin("POST", "/faults", "{\"route\":\"GET /download\",\"drop_after\":100,\"count\":1}");
 	CHECK_INT(hub_download(h, xp, sink_mem, NULL, &resumed, &e), 0);
 	CHECK_INT(resumed.n, whole.n);
 	CHECK(resumed.p && whole.p && memcmp(resumed.p, whole.p, whole.n) == 0);

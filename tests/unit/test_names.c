@@ -53,11 +53,11 @@ int main(void)
 
 	/* collisions: the oldest keeps the plain name, others get ~id */
 	struct ao_named v[5] = {
-		{.id = "id2", .name = "Street Scenes", .order_key = "2025-01-07"},
-		{.id = "id1", .name = "Street Scenes", .order_key = "2025-01-06"},
-		{.id = "id3", .name = "Cars / Trucks", .order_key = "2025-01-08"},
-		{.id = "id4", .name = "Cars _ Trucks", .order_key = "2025-01-09"},
-		{.id = "id5", .name = ".status", .order_key = "2025-01-01"},
+	    {.id = "id2", .name = "Street Scenes", .order_key = "2025-01-07"},
+	    {.id = "id1", .name = "Street Scenes", .order_key = "2025-01-06"},
+	    {.id = "id3", .name = "Cars / Trucks", .order_key = "2025-01-08"},
+	    {.id = "id4", .name = "Cars _ Trucks", .order_key = "2025-01-09"},
+	    {.id = "id5", .name = ".status", .order_key = "2025-01-01"},
 	};
 	static const char *const reserved[] = {".status", NULL};
 	CHECK_INT(ao_names_assign(v, 5, reserved), 0);
@@ -69,8 +69,8 @@ int main(void)
 
 	/* stable: same input in another order gives the same names */
 	struct ao_named w[2] = {
-		{.id = "id1", .name = "Street Scenes", .order_key = "2025-01-06"},
-		{.id = "id2", .name = "Street Scenes", .order_key = "2025-01-07"},
+	    {.id = "id1", .name = "Street Scenes", .order_key = "2025-01-06"},
+	    {.id = "id2", .name = "Street Scenes", .order_key = "2025-01-07"},
 	};
 	ao_names_assign(w, 2, NULL);
 	CHECK_STR(w[0].out, "Street Scenes");
@@ -78,9 +78,9 @@ int main(void)
 
 	/* a plain name equal to another's suffixed name still ends distinct */
 	struct ao_named x[3] = {
-		{.id = "b", .name = "A", .order_key = "1"},
-		{.id = "c", .name = "A", .order_key = "2"},
-		{.id = "d", .name = "A~c", .order_key = "0"},
+	    {.id = "b", .name = "A", .order_key = "1"},
+	    {.id = "c", .name = "A", .order_key = "2"},
+	    {.id = "d", .name = "A~c", .order_key = "0"},
 	};
 	ao_names_assign(x, 3, NULL);
 	CHECK(strcmp(x[0].out, x[1].out) && strcmp(x[1].out, x[2].out) &&
