@@ -2,9 +2,10 @@
  * export.c - GET /export: build an export from the database and hand out a
  * pre-signed-style download link.
  *
- * The export is written while the SQLite cursor walks the matching tasks:
- * each row becomes one record (hub-api.md §6.1/§6.2), serialized and pushed
- * through a 256 KiB buffer into a libarchive zip writer with ONE member
+ * The export is written while the SQLite cursor walks the matching rows:
+ * each row becomes one record (task records: export_tasks.c; issue records
+ * here), pushed through a 256 KiB buffer into a libarchive zip writer with ONE
+ * member
  * (export.json: a top-level array; export.ndjson: one record per line). The
  * member size is not known up front, so libarchive writes a streaming entry
  * (data descriptor). Memory stays bounded whatever the project size. The zip
@@ -20,37 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "filters.h"
-
-#define WBUF (256 * 1024)
-
-struct writer {
-	struct archive *a;
-	char *buf;
-	size_t len;
-	int failed;
-	long long records;
-};
-
-static void w_flush(struct writer *w)
-{
-	if (w->len && !w->failed && archive_write_data(w->a, w->buf, w->len) < 0)
-		w->failed = 1;
-	w->len = 0;
-}
-
-static void w_put(struct writer *w, const char *s, size_t n)
-{
-	if (w->len + n > WBUF)
-		w_flush(w);
-	if (n > WBUF) {
-		if (!w->failed && archive_write_data(w->a, s, n) < 0)
-			w->failed = 1;
-		return;
-	}
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-}
+#include "export.h"
 
 static int w_dump_cb(const char *s, size_t n, void *ud)
 {
@@ -58,167 +29,11 @@ static int w_dump_cb(const char *s, size_t n, void *ud)
 	return 0;
 }
 
-struct exp_opts {
-	int json; /* 1 = json array, 0 = ndjson */
-	int issues;
-	int meta, history, idle_blur;
-};
-
 static void w_record(struct writer *w, struct exp_opts *o, json_t *rec)
 {
-	if (o->json)
-		w_put(w, w->records ? ",\n" : "\n", w->records ? 2 : 1);
+	w_record_begin(w, o);
 	json_dump_callback(rec, w_dump_cb, w, JSON_COMPACT);
-	if (!o->json)
-		w_put(w, "\n", 1);
-	w->records++;
-}
-
-/* Remove annotation "metadata" blocks from tools and their nested classifications. */
-static void strip_metadata(json_t *list)
-{
-	json_t *it;
-	size_t i;
-
-	json_array_foreach(list, i, it) {
-		json_object_del(it, "metadata");
-		if (json_object_get(it, "classifications"))
-			strip_metadata(json_object_get(it, "classifications"));
-	}
-}
-
-static void add_answer(json_t *task, const char *ans, struct exp_opts *o)
-{
-	json_t *a = ans ? json_loads(ans, 0, NULL) : NULL;
-	static const char *keys[] = {"tools", "classifications", "relations"};
-
-	for (int i = 0; i < 3; i++) {
-		json_t *v = a ? json_object_get(a, keys[i]) : NULL;
-
-		if (!json_is_array(v))
-			v = NULL;
-		if (v && !o->meta)
-			strip_metadata(v);
-		json_object_set_new(task, keys[i], v ? json_incref(v) : json_array());
-	}
-	json_decref(a);
-}
-
-static json_t *stage_history(sqlite3_stmt *hs, int64_t seq, json_t *pdoc, struct exp_opts *o,
-			     const char *task_answer)
-{
-	json_t *arr = json_array();
-	char tb[32];
-
-	sqlite3_reset(hs);
-	sqlite3_bind_int64(hs, 1, seq);
-	while (sqlite3_step(hs) == SQLITE_ROW) {
-		const char *sid = (const char *)sqlite3_column_text(hs, 0);
-		json_t *snap = json_object();
-
-		json_object_set_new(snap, "stage", json_string(stage_name(pdoc, sid)));
-		json_object_set_new(snap, "stageId", json_string(sid));
-		json_object_set_new(snap, "duration", json_integer(sqlite3_column_int64(hs, 1)));
-		fmt_iso(sqlite3_column_int64(hs, 2), tb);
-		json_object_set_new(snap, "completedAt", json_string(tb));
-		if (sqlite3_column_text(hs, 3))
-			json_object_set_new(snap, "completedBy",
-					    json_string((const char *)sqlite3_column_text(hs, 3)));
-		/* a NULL snapshot (seeded history) means "as the task's answer" */
-		add_answer(snap,
-			   sqlite3_column_text(hs, 4) ? (const char *)sqlite3_column_text(hs, 4)
-						      : task_answer,
-			   o);
-		json_array_append_new(arr, snap);
-	}
-	return arr;
-}
-
-static json_t *batch_names(json_t *pdoc, const char *batches_json)
-{
-	json_t *ids = batches_json ? json_loads(batches_json, 0, NULL) : NULL, *out = json_array(),
-	       *v;
-	size_t i;
-
-	json_array_foreach(ids, i, v) {
-		const char *n =
-		    json_is_string(v) ? project_batch_name(pdoc, json_string_value(v)) : NULL;
-		json_array_append_new(out, n ? json_string(n) : json_null());
-	}
-	json_decref(ids);
-	return out;
-}
-
-static int write_tasks(sqlite3 *db, struct writer *w, struct exp_opts *o, struct task_filter *f,
-		       json_t *pdoc, char *err, size_t errlen)
-{
-	char where[4096], *sql = NULL, tb[32];
-	sqlite3_stmt *st, *hs = NULL;
-	int rc = 0, step;
-
-	task_filter_where(f, where, sizeof(where));
-	if (asprintf(&sql,
-		     "SELECT " TASK_COLS " FROM tasks t JOIN assets a ON a.id = t.asset_id%s "
-		     "ORDER BY t.seq",
-		     where) < 0)
-		return -ENOMEM;
-	st = db_prep(db, sql);
-	free(sql);
-	if (o->history)
-		hs = db_prep(db, "SELECT stage_id, duration_ms, completed_ms, completed_by, answer "
-				 "FROM stage_history WHERE task_seq = ? ORDER BY idx");
-	if (!st || (o->history && !hs)) {
-		sqlite3_finalize(st);
-		snprintf(err, errlen, "database error preparing the export query");
-		return -EIO;
-	}
-	task_filter_bind(f, st);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW && !w->failed && !g_stopping) {
-		const char *sid = (const char *)sqlite3_column_text(st, 3);
-		const char *md = (const char *)sqlite3_column_text(st, 18);
-		json_t *rec = json_object(), *task = json_object(), *m;
-
-		json_object_set_new(rec, "asset",
-				    json_string((const char *)sqlite3_column_text(st, 16)));
-		json_object_set_new(rec, "externalId",
-				    json_string((const char *)sqlite3_column_text(st, 15)));
-		m = md ? json_loads(md, 0, NULL) : NULL;
-		json_object_set_new(rec, "metadata", m ? m : json_object());
-		json_object_set_new(rec, "batches",
-				    batch_names(pdoc, (const char *)sqlite3_column_text(st, 17)));
-		json_object_set_new(task, "taskId",
-				    json_string((const char *)sqlite3_column_text(st, 0)));
-		json_object_set_new(task, "stage", json_string(stage_name(pdoc, sid)));
-		json_object_set_new(task, "stageId", json_string(sid));
-		fmt_iso(sqlite3_column_int64(st, 7), tb);
-		json_object_set_new(task, "updatedAt", json_string(tb));
-		json_object_set_new(task, "updatedBy",
-				    sqlite3_column_text(st, 8)
-					? json_string((const char *)sqlite3_column_text(st, 8))
-					: json_null());
-		add_answer(task, (const char *)sqlite3_column_text(st, 5), o);
-		json_object_set_new(task, "totalDuration",
-				    json_integer(sqlite3_column_int64(st, 11)));
-		if (o->idle_blur) {
-			json_object_set_new(task, "idleDuration", json_integer(0));
-			json_object_set_new(task, "blurDuration", json_integer(0));
-		}
-		if (o->history)
-			json_object_set_new(
-			    task, "stageHistory",
-			    stage_history(hs, sqlite3_column_int64(st, 19), pdoc, o,
-					  (const char *)sqlite3_column_text(st, 5)));
-		json_object_set_new(rec, "task", task);
-		w_record(w, o, rec);
-		json_decref(rec);
-	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
-		snprintf(err, errlen, "database error during export: %s", sqlite3_errmsg(db));
-		rc = -EIO;
-	}
-	sqlite3_finalize(st);
-	sqlite3_finalize(hs);
-	return rc;
+	w_record_end(w, o);
 }
 
 static int write_issues(sqlite3 *db, struct writer *w, struct exp_opts *o, struct task_filter *f,
@@ -417,7 +232,7 @@ void route_export(struct req *r, struct reply *out)
 	if (o.json)
 		w_put(&w, "[", 1);
 	rc = o.issues ? write_issues(db, &w, &o, &f, doc, err, sizeof(err))
-		      : write_tasks(db, &w, &o, &f, doc, err, sizeof(err));
+		      : export_write_tasks(db, &w, &o, &f, doc, err, sizeof(err));
 	if (o.json)
 		w_put(&w, w.records ? "\n]\n" : "]\n", w.records ? 3 : 2);
 	w_flush(&w);

@@ -178,6 +178,15 @@ void stats_reset(void);
 /* ---- seeding (seed.c) ---- */
 int seed_run(const char *spec, char *err, size_t errlen);
 
+/* ---- JSON text helpers (jsontext.c) ---- */
+/* Index just after the JSON value at s[i] (leading whitespace skipped), or (size_t)-1. */
+size_t jt_skip_value(const char *s, size_t len, size_t i);
+/* Copy JSON text without any object member named key (at any depth); *out is
+ * malloc'd and NUL-terminated. 0, or -1 on malformed input. */
+int jt_strip_key(const char *in, size_t len, const char *key, char **out, size_t *outlen);
+/* Emit s as a JSON string literal (quotes, escapes; UTF-8 passes through). */
+void jt_escape(const char *s, void (*put)(void *ud, const char *p, size_t n), void *ud);
+
 /* ---- exports (export.c) ---- */
 void exports_sweep(sqlite3 *db);
 
