@@ -5,12 +5,20 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "angofs/log.h"
 
-static volatile int log_debug;
+static volatile int log_debug, log_syslog;
+
+void ao_log_use_syslog(int on)
+{
+	if (on && !log_syslog)
+		openlog("angofs", LOG_PID, LOG_DAEMON);
+	log_syslog = on;
+}
 
 void ao_log_set_debug(int on)
 {
@@ -33,6 +41,14 @@ void ao_log(enum ao_log_level lvl, const char *fmt, ...)
 
 	if (lvl == AO_LOG_DEBUG && !log_debug)
 		return;
+	if (log_syslog) {
+		static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		syslog(prio[lvl], "%s", line);
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof(line),

@@ -335,6 +335,8 @@ int main(int argc, char *argv[])
 	mounted = 1;
 	if (fuse_daemonize(cl.foreground) != 0)
 		goto out;
+	if (!cl.foreground)
+		ao_log_use_syslog(1); /* stderr is /dev/null now */
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out;
 	ao_info("mounted %s (host %s, cache %s)", cl.mountpoint, host, cache_dir);
