@@ -50,6 +50,8 @@ static const char *schema_sql =
     "CREATE INDEX IF NOT EXISTS tasks_proj ON tasks(project_id, seq);"
     "CREATE INDEX IF NOT EXISTS tasks_asset ON tasks(asset_id);"
     "CREATE INDEX IF NOT EXISTS tasks_stage ON tasks(project_id, stage_id, seq);"
+    "CREATE INDEX IF NOT EXISTS tasks_created ON tasks(project_id, created_ms, seq);"
+    "CREATE INDEX IF NOT EXISTS tasks_updated ON tasks(project_id, updated_ms, seq);"
     "CREATE TABLE IF NOT EXISTS stage_history(task_seq INTEGER NOT NULL, idx INTEGER NOT NULL,"
     " stage_id TEXT NOT NULL, duration_ms INTEGER, completed_ms INTEGER, completed_by TEXT,"
     " answer TEXT, PRIMARY KEY(task_seq, idx)) WITHOUT ROWID;"

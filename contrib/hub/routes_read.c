@@ -273,7 +273,10 @@ void route_project_tasks(struct req *r, struct reply *out)
 		goto out;
 	}
 	task_filter_where(&f, where, sizeof(where));
-	if (asprintf(&sql, "SELECT count(*) FROM tasks t JOIN assets a ON a.id = t.asset_id%s",
+	/* the join is only needed when a filter looks at the asset */
+	if (asprintf(&sql, "SELECT count(*) FROM tasks t%s%s",
+		     f.batch_ids || f.ext_prefix || f.ext_exact ? " JOIN assets a ON a.id = t.asset_id"
+								: "",
 		     where) < 0)
 		goto oom;
 	st = db_prep(db, sql);
