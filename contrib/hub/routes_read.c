@@ -275,8 +275,9 @@ void route_project_tasks(struct req *r, struct reply *out)
 	task_filter_where(&f, where, sizeof(where));
 	/* the join is only needed when a filter looks at the asset */
 	if (asprintf(&sql, "SELECT count(*) FROM tasks t%s%s",
-		     f.batch_ids || f.ext_prefix || f.ext_exact ? " JOIN assets a ON a.id = t.asset_id"
-								: "",
+		     f.batch_ids || f.ext_prefix || f.ext_exact
+			 ? " JOIN assets a ON a.id = t.asset_id"
+			 : "",
 		     where) < 0)
 		goto oom;
 	st = db_prep(db, sql);

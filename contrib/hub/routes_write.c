@@ -73,7 +73,8 @@ void route_import_labels(struct req *r, struct reply *out)
 	const char *pid, *key;
 	char err[1024], user[64], prefix[48];
 	sqlite3 *db = NULL;
-	sqlite3_stmt *upd = NULL, *pre = NULL, *sel = NULL;
+	sqlite3_stmt *upd = NULL, *pre = NULL;
+	int dberr = 0;
 	long labeled = 0, missed = 0;
 	int64_t now = now_ms();
 	size_t i;
@@ -130,13 +131,17 @@ void route_import_labels(struct req *r, struct reply *out)
 		reply_fail(out, 503, "Database is busy; retry later");
 		goto out;
 	}
-	sel = db_prep(db, "SELECT t.seq, t.updated_ms, a.id FROM tasks t JOIN assets a ON a.id = "
-			  "t.asset_id WHERE t.project_id = ?1 AND (a.id = ?2 OR a.external_id = ?3 "
-			  "OR a.url = ?4 OR (?4 IS NOT NULL AND a.external_id = ?4))");
+	/* One UPDATE per item (never an UPDATE inside a scan of the same rows:
+	 * updated_ms is indexed, so a row could move ahead of the cursor). */
+#define ITEM_ASSETS                                                                                \
+	"(SELECT id FROM assets WHERE project_id = ?1 AND (id = ?2 OR external_id = ?3 OR "        \
+	"url = ?4 OR (?4 IS NOT NULL AND external_id = ?4)))"
 	upd = db_prep(db,
-		      "UPDATE tasks SET answer = ?, updated_ms = ?, updated_by = ? WHERE seq = ?");
-	pre = db_prep(db, "UPDATE assets SET is_prelabeled = 1 WHERE id = ?");
-	if (!sel || !upd || !pre) {
+		      "UPDATE tasks SET answer = ?5, updated_by = ?6, updated_ms = "
+		      "max(?7, updated_ms + 1) WHERE project_id = ?1 AND asset_id IN " ITEM_ASSETS);
+	pre = db_prep(db, "UPDATE assets SET is_prelabeled = 1 WHERE id IN " ITEM_ASSETS);
+#undef ITEM_ASSETS
+	if (!upd || !pre) {
 		db_exec(db, "ROLLBACK");
 		json_decref(unmatched);
 		reply_fail(out, 500, "database error");
@@ -146,28 +151,29 @@ void route_import_labels(struct req *r, struct reply *out)
 		char *ans = dump(json_array_get(answers, i));
 		int hits = 0;
 
-		sqlite3_reset(sel);
-		sqlite3_bind_text(sel, 1, pid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(sel, 2, json_string_value(json_object_get(it, "assetId")), -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(sel, 3, json_string_value(json_object_get(it, "externalId")), -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(sel, 4, json_string_value(json_object_get(it, "data")), -1,
-				  SQLITE_STATIC);
-		while (sqlite3_step(sel) == SQLITE_ROW) {
-			int64_t old = sqlite3_column_int64(sel, 1);
+		for (int k = 0; k < 2; k++) {
+			sqlite3_stmt *st = k ? pre : upd;
 
-			sqlite3_reset(upd);
-			sqlite3_bind_text(upd, 1, ans, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(upd, 2, now > old ? now : old + 1);
-			sqlite3_bind_text(upd, 3, user, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(upd, 4, sqlite3_column_int64(sel, 0));
-			sqlite3_step(upd);
-			sqlite3_reset(pre);
-			sqlite3_bind_text(pre, 1, (const char *)sqlite3_column_text(sel, 2), -1,
-					  SQLITE_TRANSIENT);
-			sqlite3_step(pre);
-			hits++;
+			sqlite3_reset(st);
+			sqlite3_bind_text(st, 1, pid, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, json_string_value(json_object_get(it, "assetId")),
+					  -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3,
+					  json_string_value(json_object_get(it, "externalId")), -1,
+					  SQLITE_STATIC);
+			sqlite3_bind_text(st, 4, json_string_value(json_object_get(it, "data")), -1,
+					  SQLITE_STATIC);
+			if (!k) {
+				sqlite3_bind_text(st, 5, ans, -1, SQLITE_STATIC);
+				sqlite3_bind_text(st, 6, user, -1, SQLITE_STATIC);
+				sqlite3_bind_int64(st, 7, now);
+			}
+			if (sqlite3_step(st) != SQLITE_DONE) {
+				dberr = 1;
+				break;
+			}
+			if (!k)
+				hits = sqlite3_changes(db);
 		}
 		free(ans);
 		labeled += hits;
@@ -181,18 +187,19 @@ void route_import_labels(struct req *r, struct reply *out)
 							     ? json_object_get(it, "assetId")
 							     : json_object_get(it, "data")));
 		}
+		if (dberr)
+			break;
 	}
-	if (db_exec(db, "COMMIT") < 0) {
+	if (dberr || db_exec(db, "COMMIT") < 0) {
 		db_exec(db, "ROLLBACK");
 		json_decref(unmatched);
-		reply_fail(out, 500, "database error: commit failed");
+		reply_fail(out, 500, "database error: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	snprintf(err, sizeof(err), "%ld / %ld tasks are labeled.", labeled, labeled + missed);
 	reply_ok(out, json_pack("{s:s,s:i,s:o}", "project", err, "labeled", (int)labeled,
 				"unmatched", unmatched));
 out:
-	sqlite3_finalize(sel);
 	sqlite3_finalize(upd);
 	sqlite3_finalize(pre);
 	json_decref(answers);

@@ -37,6 +37,7 @@ struct conn_ctx {
 	struct timespec t0;
 	int status;
 	long long bytes;
+	int logged;
 };
 
 typedef void (*route_fn)(struct req *, struct reply *);
@@ -262,6 +263,20 @@ static void handle_v2(struct conn_ctx *x, struct req *r, struct reply *out)
 	reply_fail(out, 404, "Cannot %s %s", x->method, x->path);
 }
 
+static void log_request(struct conn_ctx *x)
+{
+	struct timespec t1;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - x->t0.tv_sec) * 1000.0 +
+	     (double)(t1.tv_nsec - x->t0.tv_nsec) / 1e6;
+	stats_log(x->method, x->path, x->route_key, x->status, ms, x->bytes, x->apikey_present);
+	if (g_opts.verbose)
+		fprintf(stderr, "angofs-hub: %s %s -> %d (%.1f ms, %lld bytes)\n", x->method,
+			x->path, x->status, ms, x->bytes);
+}
+
 static enum MHD_Result queue_reply(struct MHD_Connection *c, struct conn_ctx *x, struct reply *out)
 {
 	struct MHD_Response *resp = out->mhd_resp;
@@ -282,6 +297,13 @@ static enum MHD_Result queue_reply(struct MHD_Connection *c, struct conn_ctx *x,
 	if (out->retry_after[0])
 		MHD_add_response_header(resp, "Retry-After", out->retry_after);
 	x->status = out->status;
+	if (!out->mhd_resp && x->kind != K_ADMIN) {
+		/* A buffered reply is complete now: log it before the client can
+		 * see it, so a client that reads /_admin/stats right after its
+		 * response finds the entry. Streams are logged on completion. */
+		log_request(x);
+		x->logged = 1;
+	}
 	ret = MHD_queue_response(c, (unsigned)out->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -422,21 +444,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct conn_ctx *x = *con_cls;
-	struct timespec t1;
-	double ms;
 
 	if (!x)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (double)(t1.tv_sec - x->t0.tv_sec) * 1000.0 +
-	     (double)(t1.tv_nsec - x->t0.tv_nsec) / 1e6;
-	if (x->kind != K_ADMIN) {
-		stats_log(x->method, x->path, x->route_key, x->status, ms, x->bytes,
-			  x->apikey_present);
-		if (g_opts.verbose)
-			fprintf(stderr, "angofs-hub: %s %s -> %d (%.1f ms, %lld bytes)%s\n",
-				x->method, x->path, x->status, ms, x->bytes,
-				toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " [aborted]");
+	if (x->kind != K_ADMIN && !x->logged) {
+		log_request(x);
+		if (g_opts.verbose && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+			fprintf(stderr, "angofs-hub: %s %s: transfer aborted\n", x->method,
+				x->path);
 	}
 	free(x->body);
 	free(x);
