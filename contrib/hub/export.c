@@ -89,54 +89,6 @@ static int write_issues(sqlite3 *db, struct writer *w, struct exp_opts *o, struc
 	return rc;
 }
 
-/* The export's "filters" parameter: {"_id": id | {"$in": [...]}, "assignee": s,
- * "externalId": s | {"$regex": "^literal-prefix"}}. */
-static int parse_export_filters(const char *s, struct task_filter *f, json_t **keep, char *err,
-				size_t errlen)
-{
-	json_error_t je;
-	json_t *o = json_loads(s, 0, &je), *v, *in;
-	const char *k;
-
-	*keep = o;
-	if (!json_is_object(o)) {
-		snprintf(err, errlen, "Invalid filters: expected a JSON object");
-		return -EINVAL;
-	}
-	json_object_foreach(o, k, v) {
-		if (!strcmp(k, "_id")) {
-			in = json_is_string(v) ? NULL : json_object_get(v, "$in");
-			f->task_ids = json_is_string(v) ? json_pack("[O]", v) : json_incref(in);
-			if (!json_is_array(f->task_ids)) {
-				snprintf(err, errlen,
-					 "Invalid filters._id: use an id or {\"$in\": [ids]}");
-				return -EINVAL;
-			}
-		} else if (!strcmp(k, "assignee") && json_is_string(v)) {
-			f->assignee = json_string_value(v);
-		} else if (!strcmp(k, "externalId")) {
-			const char *re = json_string_value(json_object_get(v, "$regex"));
-
-			if (json_is_string(v)) {
-				f->ext_exact = json_string_value(v);
-			} else if (re && re[0] == '^' && !strpbrk(re + 1, ".*+?()[]{}|\\$")) {
-				f->ext_prefix = re + 1;
-			} else {
-				snprintf(
-				    err, errlen,
-				    "Invalid filters.externalId: only a string or {\"$regex\": "
-				    "\"^prefix\"} is supported");
-				return -EINVAL;
-			}
-		} else {
-			snprintf(err, errlen,
-				 "Unsupported filters key: %s (use _id, assignee, externalId)", k);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 static int bool_arg(struct req *r, struct reply *out, const char *name, int *v)
 {
 	if (parse_bool(req_arg(r, name), 0, v) < 0) {
@@ -155,7 +107,7 @@ void route_export(struct req *r, struct reply *out)
 	struct exp_opts o = {0};
 	struct writer w = {0};
 	struct archive_entry *e = NULL;
-	json_t *doc = NULL, *fkeep = NULL;
+	json_t *doc = NULL;
 	char err[512], token[64], path[4200], part[4300], name[128], url[512], tb[32];
 	int dummy, rc = -1;
 	int64_t now = now_ms();
@@ -198,7 +150,7 @@ void route_export(struct req *r, struct reply *out)
 	fa.created_at = req_arg(r, "createdAt");
 	if (task_filter_parse(&f, doc, &fa, err, sizeof(err)) < 0 ||
 	    (filters && *filters &&
-	     parse_export_filters(filters, &f, &fkeep, err, sizeof(err)) < 0)) {
+	     task_filter_parse_query(&f, filters, "filters", err, sizeof(err)) < 0)) {
 		reply_fail(out, 400, "%s", err);
 		goto out;
 	}
@@ -278,7 +230,6 @@ out:
 	archive_entry_free(e);
 	free(w.buf);
 	task_filter_free(&f);
-	json_decref(fkeep);
 	json_decref(doc);
 	db_release(db);
 }

@@ -110,6 +110,7 @@ static int parse_range(const char *s, const char *what, int *has_gt, int64_t *gt
 
 void task_filter_free(struct task_filter *f)
 {
+	json_decref(f->query);
 	json_decref(f->stage_ids);
 	json_decref(f->batch_ids);
 	json_decref(f->task_types);
@@ -192,6 +193,69 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
 	f->status = a->status && *a->status ? a->status : NULL;
 	f->assignee = a->assignee && *a->assignee ? a->assignee : NULL;
 	f->project = a->project;
+	return 0;
+}
+
+int task_filter_parse_query(struct task_filter *f, const char *s, const char *what, char *err,
+			    size_t errlen)
+{
+	json_error_t je;
+	json_t *o = json_loads(s, 0, &je), *v, *x;
+	const char *k;
+	size_t i;
+
+	json_decref(f->query);
+	f->query = o; /* owns the strings the filter points into */
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "Invalid %s: expected a JSON object (%s)", what,
+			 o ? "wrong type" : je.text);
+		return -EINVAL;
+	}
+	json_object_foreach(o, k, v) {
+		if (!strcmp(k, "_id")) {
+			json_t *ids = json_is_string(v) ? NULL : json_object_get(v, "$in");
+
+			if (!json_is_string(v) && !json_is_array(ids)) {
+				snprintf(err, errlen,
+					 "Invalid %s._id: use an id or {\"$in\": [ids]}", what);
+				return -EINVAL;
+			}
+			json_array_foreach(ids, i, x) {
+				if (!json_is_string(x)) {
+					snprintf(err, errlen,
+						 "Invalid %s._id.$in[%zu]: not a string", what, i);
+					return -EINVAL;
+				}
+			}
+			json_decref(f->task_ids);
+			f->task_ids = ids ? json_incref(ids) : json_pack("[O]", v);
+		} else if (!strcmp(k, "assignee")) {
+			if (!json_is_string(v)) {
+				snprintf(err, errlen, "Invalid %s.assignee: expected a string",
+					 what);
+				return -EINVAL;
+			}
+			f->assignee = json_string_value(v);
+		} else if (!strcmp(k, "externalId")) {
+			const char *re = json_string_value(json_object_get(v, "$regex"));
+
+			if (json_is_string(v)) {
+				f->ext_exact = json_string_value(v);
+			} else if (re && re[0] == '^' && !strpbrk(re + 1, ".*+?()[]{}|\\$")) {
+				f->ext_prefix = re + 1;
+			} else {
+				snprintf(err, errlen,
+					 "Invalid %s.externalId: only a string or {\"$regex\": "
+					 "\"^prefix\"} is supported",
+					 what);
+				return -EINVAL;
+			}
+		} else {
+			snprintf(err, errlen,
+				 "Unsupported %s key: %s (use _id, assignee, externalId)", what, k);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 

@@ -21,6 +21,7 @@ struct task_filter_args {
 struct task_filter {
 	const char *project;
 	json_t *stage_ids, *batch_ids, *task_types, *task_ids;
+	json_t *query; /* parsed filter object (owns strings used below) */
 	const char *status, *assignee;
 	const char *ext_prefix, *ext_exact;
 	int has_upd_gt, has_upd_lt, has_cr_gt, has_cr_lt;
@@ -31,6 +32,11 @@ struct task_filter {
 int parse_str_list(const char *s, json_t **out, char *err, size_t errlen, const char *what);
 int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_args *a, char *err,
 		      size_t errlen);
+/* The MongoDB-style filter object of GET /export "filters" and the task list's
+ * "filter": {"_id": id | {"$in": [ids]}, "assignee": s,
+ *            "externalId": s | {"$regex": "^literal-prefix"}}. */
+int task_filter_parse_query(struct task_filter *f, const char *s, const char *what, char *err,
+			    size_t errlen);
 void task_filter_where(struct task_filter *f, char *sql, size_t len);
 /* Bind all parameters from index 1; returns the next free index. */
 int task_filter_bind(struct task_filter *f, sqlite3_stmt *st);

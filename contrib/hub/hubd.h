@@ -61,8 +61,7 @@ int db_open_pool(const char *path, int nconn, char *errbuf, size_t errlen);
 void db_close_pool(void);
 sqlite3 *db_acquire(void);
 void db_release(sqlite3 *db);
-/* Prepare (cached per connection by SQLite's own statement reuse is not
- * available, so callers finalize). Returns NULL and logs on error. */
+/* Prepare a statement (the caller finalizes it); NULL and a log line on error. */
 sqlite3_stmt *db_prep(sqlite3 *db, const char *sql);
 int db_exec(sqlite3 *db, const char *sql);
 /* Load a project's document (new ref) and ACL; 0, -ENOENT. */

@@ -239,7 +239,7 @@ void route_project_tasks(struct req *r, struct reply *out)
 {
 	struct task_filter f = {0};
 	struct task_filter_args a = {0};
-	const char *fields = req_arg(r, "fields");
+	const char *fields = req_arg(r, "fields"), *q;
 	char err[512], where[2048], order[256], *sql = NULL;
 	long page, limit, total = 0;
 	int with_answer, i;
@@ -268,7 +268,10 @@ void route_project_tasks(struct req *r, struct reply *out)
 	a.batches = req_arg(r, "batches");
 	a.status = req_arg(r, "status");
 	a.assignee = req_arg(r, "assignee");
-	if (task_filter_parse(&f, doc, &a, err, sizeof(err)) < 0) {
+	q = req_arg(r, "filter") ? "filter" : "filters";
+	if (task_filter_parse(&f, doc, &a, err, sizeof(err)) < 0 ||
+	    (req_arg(r, q) && *req_arg(r, q) &&
+	     task_filter_parse_query(&f, req_arg(r, q), q, err, sizeof(err)) < 0)) {
 		reply_fail(out, 400, "%s", err);
 		goto out;
 	}

@@ -215,3 +215,22 @@ def test_unknown_route_and_other_projects(module_hub):
     empty = project_by_name(module_hub, "Empty Project")
     st, body = module_hub.api("GET", "/project/%s/tasks" % empty)
     assert st == 200 and body["data"] == {"tasks": [], "total": 0}
+
+
+def test_tasks_filter_object(module_hub):
+    pid = main_project(module_hub)
+    tasks = all_tasks(module_hub, pid)
+    ids = [t["_id"] for t in tasks[5:8]]
+    got = all_tasks(module_hub, pid, filter='{"_id": {"$in": %s}}' % str(ids).replace("'", '"'))
+    assert sorted(t["_id"] for t in got) == sorted(ids)
+    got = all_tasks(module_hub, pid, filter='{"externalId": {"$regex": "^street_001"}}')
+    assert sorted(t["externalId"] for t in got) == ["street_%04d.jpg" % i for i in range(10, 20)]
+    who = next(t["assignee"] for t in tasks if t["assignee"])
+    got = all_tasks(module_hub, pid, filters='{"assignee": "%s"}' % who)
+    assert len(got) == sum(1 for t in tasks if t["assignee"] == who)
+    got = all_tasks(module_hub, pid, filter='{"externalId": "street_0001.jpg"}', stage="Start")
+    assert [t["externalId"] for t in got] == ["street_0001.jpg"] * len(got) and got
+    for bad, word in (('{"_id": {"$in": [1]}}', "$in[0]"), ('{"color": "red"}', "color"),
+                      ('{"externalId": {"$regex": "a.*b"}}', "externalId"), ("[1]", "filter")):
+        st, body = module_hub.api("GET", "/project/%s/tasks" % pid, query={"filter": bad})
+        assert st == 400 and word in body["message"], body
