@@ -171,8 +171,6 @@ static CURL *easy_get(struct hub *h)
 	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
 	curl_easy_setopt(c, CURLOPT_USERAGENT,
 			 "angofs/"
 			 "0.1");
@@ -499,7 +497,12 @@ static int run(struct hub *h, int kind, const char *method, const char *url, con
 				curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
 			}
 		} else {
-			/* pre-signed URL: no apikey, redirects allowed (still no key) */
+			/* pre-signed URL: no apikey, redirects allowed (still no key).
+			 * No total timeout (exports are large) but a stall timeout; API
+			 * calls have only the total one, since the hub may think for a
+			 * long time before the first byte of a big import's reply. */
+			curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+			curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
 			curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_download);
 			curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 			curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);

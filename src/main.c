@@ -350,7 +350,8 @@ int main(int argc, char *argv[])
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned)cl.clone_fd);
 		fuse_loop_cfg_set_idle_threads(lc, cl.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(lc, cl.max_threads);
+		if (cl.max_threads > 0 && cl.max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(lc, cl.max_threads);
 		ret = fuse_loop_mt(fuse, lc) ? 1 : 0;
 		fuse_loop_cfg_destroy(lc);
 	}
