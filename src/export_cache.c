@@ -620,8 +620,8 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 
 	pthread_mutex_lock(&c->lock);
 	for (struct ao_xentry *e = c->entries; e; e = e->next) {
-		if (!e->known && !e->have)
-			continue;
+		if (!e->have && !e->fetching && e->last_rc == 0)
+			continue; /* never fetched: nothing to report */
 		if (e->have)
 			total += e->size;
 		const char *state = e->fetching		  ? "downloading"
