@@ -240,3 +240,22 @@ def test_progress_is_visible_while_downloading(hub, mount):
         hub.clear_faults()  # releases the stall
         t.join(180)
     assert box.get("data") and len(box["data"]) > 20000
+
+
+def test_a_write_through_the_mount_makes_exports_stale(hub, mount):
+    pid, p = street_dir(mount, hub)
+    f = os.path.join(p, "export", "tasks.ndjson")
+    before = read(f)
+    t = all_tasks(hub, pid, stage="Label")[0]
+    answer = {"tools": [{"schemaId": "tCar0001", "objectId": "stale-test-car",
+                         "bounding-box": BOX}], "classifications": [], "relations": []}
+    hub.reset_stats()
+    with open(os.path.join(p, "tasks", t["_id"], "answer.json"), "w") as w:
+        json.dump(answer, w)
+    assert count(hub, "POST /v2/annotate/{id}") == 1
+    after = read(f)
+    assert count(hub, EXPORT) == 1
+    assert b"stale-test-car" in after and b"stale-test-car" not in before
+    # and the task's answer.json shows the new answer
+    got = json.loads(read(os.path.join(p, "tasks", t["_id"], "answer.json")))
+    assert [o["objectId"] for o in got["tools"]] == ["stale-test-car"]
