@@ -259,3 +259,28 @@ def test_a_write_through_the_mount_makes_exports_stale(hub, mount):
     # and the task's answer.json shows the new answer
     got = json.loads(read(os.path.join(p, "tasks", t["_id"], "answer.json")))
     assert [o["objectId"] for o in got["tools"]] == ["stale-test-car"]
+
+
+def test_a_stalled_download_does_not_block_other_operations(hub, mount):
+    _, p = street_dir(mount, hub)
+    hub.fault(route=DOWNLOAD, stall_after=10000, count=1)
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault(
+        "data", read(os.path.join(p, "export", "tasks.json"))))
+    t.start()
+    try:
+        def stalled():
+            with open(os.path.join(mount.path, ".status")) as s:
+                st = json.load(s)
+            return any(e["state"] == "downloading" for e in st["exports"]["exports"])
+        assert wait_for(stalled, timeout=60)
+        # while that download hangs, the rest of the mount answers
+        assert "Street Scenes" in os.listdir(mount.path)
+        assert json.loads(read(os.path.join(p, "project.json")))["name"] == "Street Scenes"
+        assert read(os.path.join(p, "export", "issues.json"))[:1] == b"["
+        assert os.stat(os.path.join(p, "export", "tasks.json")).st_size == 0
+        assert t.is_alive()
+    finally:
+        hub.clear_faults()
+        t.join(180)
+    assert box.get("data", b"")[:1] == b"["

@@ -44,3 +44,33 @@ def test_ls_l_of_100k_tasks_under_the_rate_limit(workdir):
             m.stop()
     finally:
         hub.stop()
+
+
+def daemon_hwm_kb(mount):
+    with open("/proc/%d/status" % mount.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_a_large_export_streams_with_bounded_memory(workdir):
+    hub = Hub(workdir, seeds=("synthetic:100000",))
+    try:
+        m = Mount(hub, workdir)
+        try:
+            f = os.path.join(m.path, "synthetic-100000", "export", "tasks.ndjson")
+            n, size = 0, 0
+            with open(f, "rb") as fh:
+                for line in fh:
+                    n += 1
+                    size += len(line)
+            assert n == 100000
+            assert size > 200 << 20  # hundreds of MB went through the daemon
+            assert os.stat(f).st_size == size
+            # the daemon never held the export: its peak RSS stays far below it
+            assert daemon_hwm_kb(m) < 100 * 1024, daemon_hwm_kb(m)
+        finally:
+            m.stop()
+    finally:
+        hub.stop()
