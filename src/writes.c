@@ -338,6 +338,8 @@ struct ao_writes *ao_writes_new(const struct ao_writes_cfg *cfg, struct ao_err *
 		w->chunk_items = atol(v);
 	if ((v = getenv("ANGOFS_CHUNK_BYTES")) && atol(v) > 4096)
 		w->chunk_bytes = (size_t)atol(v);
+	if ((v = getenv("ANGOFS_FLUSH_RETRY_MS")) && atol(v) >= 0)
+		w->cfg.flush_retry_ms = atol(v);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	pthread_cond_init(&w->idle, NULL);
@@ -849,6 +851,7 @@ ssize_t ao_writes_write(struct ao_writes *w, uint64_t fh, const char *buf, size_
 	e = h->e;
 	fd = h->fd;
 	e->dirty = 1;
+	h->wrote = 1;
 	if (e->state != ST_WRITING && !e->busy) {
 		e->state = ST_WRITING;
 		save_locked(w, e);
@@ -872,6 +875,8 @@ int ao_writes_ftruncate(struct ao_writes *w, uint64_t fh, off_t size, struct ao_
 		return ao_errf(err, EBADF, "file not open for writing");
 	}
 	h->e->dirty = 1;
+	if (size > 0)
+		h->wrote = 1;
 	fd = h->fd;
 	pthread_mutex_unlock(&w->mu);
 	if (ftruncate(fd, size) < 0)
@@ -904,6 +909,7 @@ int ao_writes_flush(struct ao_writes *w, uint64_t fh, struct ao_err *err)
 {
 	struct handle *h;
 	struct entry *e;
+	struct stat st;
 	int r;
 
 	pthread_mutex_lock(&w->mu);
@@ -924,6 +930,14 @@ int ao_writes_flush(struct ao_writes *w, uint64_t fh, struct ao_err *err)
 				e->message ? e->message : strerror(-r));
 		pthread_mutex_unlock(&w->mu);
 		return r;
+	}
+	if (!h->wrote && fstat(h->fd, &st) == 0 && st.st_size == 0) {
+		/* Nothing written through this descriptor yet: a shell's `> file`
+		 * closes its first descriptor before the command writes through the
+		 * dup'ed one. Report it, keep the entry open for writing; release
+		 * records the refusal if nothing ever comes. */
+		pthread_mutex_unlock(&w->mu);
+		return ao_errf(err, EINVAL, "%s: empty file: nothing to send", e->relpath);
 	}
 	e->opens++; /* keep e alive while uploading without the lock */
 	pthread_mutex_unlock(&w->mu);
@@ -971,6 +985,19 @@ int ao_writes_release(struct ao_writes *w, uint64_t fh)
 	memset(h, 0, sizeof(*h));
 	if (e) {
 		e->opens--;
+		if (e->opens == 0 && e->state == ST_WRITING && e->dirty && e->kind != EK_SCRATCH &&
+		    find(w, e->project, e->relpath) == e) {
+			struct stat ds;
+			char path[4096];
+
+			data_path(w, e, path, sizeof(path));
+			if (stat(path, &ds) == 0 && ds.st_size == 0) {
+				e->state = ST_FAILED;
+				e->code = EINVAL;
+				entry_set_msg(e, "empty file: nothing was sent");
+				save_locked(w, e);
+			}
+		}
 		/* discarded while open: free it now that nobody uses it */
 		if (e->opens == 0 && !e->busy && find(w, e->project, e->relpath) != e)
 			spool_entry_free(e);
