@@ -284,3 +284,25 @@ def test_a_stalled_download_does_not_block_other_operations(hub, mount):
         hub.clear_faults()
         t.join(180)
     assert box.get("data", b"")[:1] == b"["
+
+
+def test_export_options_are_mount_options(hub, workdir):
+    m = Mount(hub, workdir, opts=["include_history=false", "include_metadata=no",
+                                  "include_only_key_frames=true",
+                                  "include_idle_blur_durations=1", "task_types=default"])
+    try:
+        pid, p = street_dir(m, hub)
+        got = read(os.path.join(p, "export", "tasks.json"))
+        q = [line for line in m.log_text().splitlines() if " GET /v2/export?" in line][-1]
+        for part in ("includeMetadata=false", "includeHistory=false",
+                     "includeOnlyKeyFrames=true", "includeIdleBlurDurations=true",
+                     "taskTypes=%5B%22default%22%5D"):
+            assert part in q, q
+        assert got == direct_export(hub, pid, format="json", type="task",
+                                    includeMetadata="false", includeHistory="false",
+                                    includeOnlyKeyFrames="true",
+                                    includeIdleBlurDurations="true", taskTypes=["default"])
+        recs = json.loads(got)
+        assert recs and all(not r["task"].get("stageHistory") for r in recs)
+    finally:
+        m.stop()
