@@ -66,13 +66,20 @@ int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,
 	static const char *const extra[] = {"brushDataUrl", "medicalBrushDataUrl", "duration"};
 	struct sc_report local;
 	struct one o = {NULL, 0};
+	enum lp_form form = LP_NONE;
 	json_t *a, *ans, *out;
 	size_t i;
 	long n;
 	int r = 0;
 
 	*body = NULL;
-	n = lp_parse_mem(buf, len, NULL, take, &o, NULL, err);
+	n = lp_parse_mem(buf, len, NULL, take, &o, &form, err);
+	if (n >= 0 && form != LP_OBJECT) {
+		json_decref(o.obj);
+		return ao_errf(err, EINVAL,
+			       "answer.json must hold one JSON object (the answer), not a %s",
+			       lp_form_name(form));
+	}
 	if (n < 0) {
 		json_decref(o.obj);
 		if (strstr(err->msg, "empty file"))

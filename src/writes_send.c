@@ -235,6 +235,7 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, long long deadli
 {
 	char path[4096], task[256], *buf = NULL, *body = NULL, *req = NULL, *reply;
 	struct schema *s = NULL;
+	size_t len = 0;
 	struct sc_report rep;
 	json_t *b = NULL, *data = NULL;
 	int r;
@@ -243,7 +244,7 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, long long deadli
 	if (ws_task_of(e->relpath, task, sizeof(task)) < 0)
 		return ao_errf(err, EINVAL, "%s: not a task's answer", e->relpath);
 	spool_path(w->spool_dir, e, "data", path, sizeof(path));
-	if ((r = read_all(path, &buf, &(size_t){0}, err)) < 0)
+	if ((r = read_all(path, &buf, &len, err)) < 0)
 		goto out;
 	if ((r = get_schema(w, e->project, &s, err)) < 0) {
 		if (err->transient)
@@ -252,9 +253,7 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, long long deadli
 			set_failed(w, e, err, NULL);
 		goto out;
 	}
-	r = answer_prepare(buf, strlen(buf), s, &b, &rep, err);
-	if (r == 0 && strlen(buf) != (size_t)e->size && memchr(buf, 0, (size_t)e->size))
-		r = ao_errf(err, EINVAL, "answer.json: binary data (NUL byte)");
+	r = answer_prepare(buf, len, s, &b, &rep, err);
 	if (r < 0) {
 		set_failed(w, e, err, rep.text);
 		goto out;

@@ -53,6 +53,10 @@ int main(void)
 	CHECK_INT(prep("{\"tools\":[}", &b, &e), -EINVAL);
 	CHECK(strstr(e.msg, "line 1, column") != NULL);
 	CHECK_INT(prep("[1]", &b, &e), -EINVAL);
+	CHECK_INT(prep("[]", &b, &e), -EINVAL);
+	CHECK(strstr(e.msg, "one JSON object") != NULL);
+	CHECK_INT(prep("[{\"tools\":[]}]", &b, &e), -EINVAL);
+	CHECK(strstr(e.msg, "not a JSON array") != NULL);
 	CHECK_INT(prep("{\"tools\":[],\"objects\":[]}", &b, &e), -EINVAL);
 	CHECK(strstr(e.msg, "both") != NULL);
 	CHECK_INT(prep("{\"answer\":[]}", &b, &e), -EINVAL);
