@@ -375,6 +375,24 @@ out:
 	free(cache_dir);
 	free(task_types);
 	free(cl.mountpoint);
+	char **strs[] = {&o.host,
+			 &o.api_key_file,
+			 &o.cache_dir,
+			 &o.cache_size,
+			 &o.export_ttl,
+			 &o.attr_timeout,
+			 &o.entry_timeout,
+			 &o.meta_ttl,
+			 &o.task_types,
+			 &o.rate_limit,
+			 &o.include_metadata,
+			 &o.include_history,
+			 &o.include_only_key_frames,
+			 &o.include_idle_blur,
+			 &o.next_stage,
+			 &o.api_key};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		free(*strs[i]);
 	fuse_opt_free_args(&args);
 	return ret;
 }

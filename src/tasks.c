@@ -484,7 +484,8 @@ static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 	}
 	json_decref(first);
 	if (rc == 0) {
-		qsort(iv.v, iv.n, sizeof(*iv.v), cmp_str);
+		if (iv.n)
+			qsort(iv.v, iv.n, sizeof(*iv.v), cmp_str);
 		size_t k = 0;
 		for (size_t i = 0; i < iv.n; i++) {
 			if (k && strcmp(iv.v[k - 1], iv.v[i]) == 0) {
@@ -559,7 +560,8 @@ int task_exists(struct ao_core *c, struct project *p, const char *task_id, struc
 	int known = 0;
 	if (p->tasks && time(NULL) - p->tasks_at < c->cfg.meta_ttl_s) {
 		const char *key = task_id;
-		known = bsearch(&key, p->tasks->ids, p->tasks->n, sizeof(char *), cmp_str) != NULL;
+		known = p->tasks->n &&
+			bsearch(&key, p->tasks->ids, p->tasks->n, sizeof(char *), cmp_str) != NULL;
 	}
 	struct task_ent *t = known ? NULL : find_locked(c, task_id);
 	if (t && strcmp(t->project_id, p->id) == 0 && time(NULL) - t->at < c->cfg.meta_ttl_s)
