@@ -59,18 +59,34 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _is_mounted(path):
+    """True if path is a mount point, also for a dead FUSE mount (daemon killed:
+    stat fails with ENOTCONN and os.path.ismount says False)."""
+    path = os.path.realpath(path)
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                mp = line.split()[1].replace("\\040", " ").replace("\\011", "\t")
+                mp = mp.replace("\\012", "\n").replace("\\134", "\\")
+                if mp == path:
+                    return True
+    except OSError:
+        return os.path.ismount(path)
+    return False
+
+
 def _unmount(path):
-    if not os.path.ismount(path):
+    if not _is_mounted(path):
         if path in _live_mounts:
             _live_mounts.remove(path)
         return
     for args in (["fusermount3", "-u", path], ["fusermount3", "-u", "-z", path]):
         subprocess.run(args, stderr=subprocess.DEVNULL, timeout=30)
         for _ in range(50):
-            if not os.path.ismount(path):
+            if not _is_mounted(path):
                 break
             time.sleep(0.1)
-        if not os.path.ismount(path):
+        if not _is_mounted(path):
             break
     if path in _live_mounts:
         _live_mounts.remove(path)
