@@ -653,8 +653,9 @@ int ao_writes_unlink(struct ao_writes *w, const char *project_id, const char *re
 		if (e->busy)
 			r = ao_errf(err, EBUSY, "%s is being sent right now", relpath);
 		else {
-			ao_info("write side: %s/%s discarded by the user (state %s)", project_id,
-				relpath, entry_state_name(e->state));
+			ao_log(e->kind == EK_SCRATCH ? AO_LOG_DEBUG : AO_LOG_INFO,
+			       "write side: %s/%s discarded by the user (state %s)", project_id,
+			       relpath, entry_state_name(e->state));
 			discard(w, e);
 		}
 	} else if (p.answer) {
