@@ -1,11 +1,12 @@
-"""Read side at scale: `ls -l tasks/` of a 100k-task project with the hub
-enforcing the real rate limit (100 requests/minute) must finish in under a
-minute with a handful of requests (the listing comes from one task export,
-not 1,000 pages).
+"""Read side at scale.
 
-Opt-in (ANGOFS_LONG=1): seeding 100k tasks and building their export takes a
-while on a shared machine. The 60 s bound is the issue's requirement, checked
-as stated."""
+`ls -l tasks/` of a 100k-task project with the hub enforcing the real rate
+limit (100 requests/minute) must finish in under a minute: the listing comes
+from one task export (a handful of requests), not 1,000 pages. That test runs
+by default (about 15 s here including seeding) and checks the request budget
+that makes the bound hold; the wall-clock bound itself is asserted only in the
+long suite (ANGOFS_LONG=1), since the default suite has no timing thresholds.
+The bounded-memory check streams a ~500 MB export and is long-suite only."""
 import os
 import subprocess
 import time
@@ -14,8 +15,7 @@ import pytest
 
 from conftest import Hub, Mount
 
-pytestmark = pytest.mark.skipif(os.environ.get("ANGOFS_LONG") != "1",
-                                reason="long test: set ANGOFS_LONG=1")
+LONG = os.environ.get("ANGOFS_LONG") == "1"
 
 
 def test_ls_l_of_100k_tasks_under_the_rate_limit(workdir):
@@ -36,7 +36,8 @@ def test_ls_l_of_100k_tasks_under_the_rate_limit(workdir):
             api = sum(n for k, n in counts.items() if " /v2/" in k)
             assert api <= 5, counts
             assert counts.get("GET /v2/export", 0) == 1
-            assert elapsed < 60, "ls -l took %.1f s" % elapsed
+            if LONG:
+                assert elapsed < 60, "ls -l took %.1f s" % elapsed
             # names are real task ids: one resolves through GET /task
             first = rows[0].split()[-1]
             assert os.path.isdir(os.path.join(m.path, "synthetic-100000", "tasks", first))
@@ -54,6 +55,7 @@ def daemon_hwm_kb(mount):
     raise AssertionError("no VmHWM")
 
 
+@pytest.mark.skipif(not LONG, reason="long test: set ANGOFS_LONG=1")
 def test_a_large_export_streams_with_bounded_memory(workdir):
     hub = Hub(workdir, seeds=("synthetic:100000",))
     try:
