@@ -24,6 +24,10 @@
 #include "angofs/log.h"
 #include "angofs/unzip.h"
 
+/* A temp file untouched this long belongs to no running fetch (downloads
+ * stall out after a minute). */
+#define TMP_MAX_AGE_S 3600
+
 struct ao_xentry {
 	struct ao_xentry *next;
 	char *key;
@@ -271,9 +275,12 @@ struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *
 		size_t n = strlen(de->d_name);
 		char p[4096];
 		if (strstr(de->d_name, ".tmp-")) {
-			/* leftovers of a fetch interrupted by a crash */
+			/* leftovers of a fetch interrupted by a crash; another daemon
+			 * sharing this cache may be writing a fresh one right now */
+			struct stat st;
 			snprintf(p, sizeof(p), "%s/%s", c->dir, de->d_name);
-			unlink(p);
+			if (stat(p, &st) == 0 && time(NULL) - st.st_mtime > TMP_MAX_AGE_S)
+				unlink(p);
 		} else if (n > 5 && strcmp(de->d_name + n - 5, ".meta") == 0) {
 			load_meta(c, de->d_name);
 		}
@@ -477,11 +484,12 @@ int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o,
 {
 	char path[4096];
 	unsigned long seen_seq;
-	int rc = 0;
+	int rc = 0, retried = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
 	pthread_mutex_lock(&c->lock);
+again:
 	seen_seq = e->fetch_seq;
 	for (;;) {
 		time_t now = time(NULL);
@@ -544,6 +552,12 @@ int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o,
 	}
 	entry_path(c, e, "data", path, sizeof(path));
 	o->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (o->fd < 0 && errno == ENOENT && !retried) {
+		/* evicted behind our back (another daemon sharing the cache): fetch */
+		e->have = 0;
+		retried = 1;
+		goto again;
+	}
 	if (o->fd < 0) {
 		rc = ao_errf(err, errno, "export cache: opening %s: %s", path, strerror(errno));
 		e->have = 0;

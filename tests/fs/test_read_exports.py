@@ -306,3 +306,16 @@ def test_export_options_are_mount_options(hub, workdir):
         assert recs and all(not r["task"].get("stageHistory") for r in recs)
     finally:
         m.stop()
+
+
+def test_a_cache_file_removed_behind_the_daemons_back_is_refetched(hub, mount):
+    _, p = street_dir(mount, hub)
+    f = os.path.join(p, "export", "issues.json")
+    data = read(f)
+    exports = os.path.join(mount.cache, "exports")
+    for n in os.listdir(exports):
+        if n.endswith(".data"):
+            os.unlink(os.path.join(exports, n))
+    hub.reset_stats()
+    assert read(f) == data
+    assert count(hub, EXPORT) == 1

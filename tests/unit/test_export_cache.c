@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,14 +112,21 @@ int main(void)
 	put_entry(&cfg, &nd, 2000, 10, 50, 0);
 	put_entry(&cfg, &st, 500, 10, 10, 1);  /* size mismatch: a half-written entry */
 	put_entry(&cfg, &bt, 300, 7200, 5, 0); /* older than the TTL */
-	char tmp[512];
+	char tmp[512], live[512];
 	snprintf(tmp, sizeof(tmp), "%s/0123456789abcdef.zip.tmp-abcdef", dir);
 	close(open(tmp, O_WRONLY | O_CREAT, 0600));
+	struct timeval old[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+	CHECK(utimes(tmp, old) == 0);
+	/* a temp file being written by another daemon sharing the cache */
+	snprintf(live, sizeof(live), "%s/0123456789abcdef.data.tmp-live01", dir);
+	close(open(live, O_WRONLY | O_CREAT, 0600));
 
 	cfg.max_bytes = 2500;
 	struct ao_xcache *c = ao_xcache_new(&cfg, &e);
 	CHECK(c != NULL);
-	CHECK(access(tmp, F_OK) != 0); /* leftovers removed */
+	CHECK(access(tmp, F_OK) != 0);	/* old leftovers removed */
+	CHECK(access(live, F_OK) == 0); /* a fresh one is left alone */
+	unlink(live);
 	CHECK(!exists(&cfg, &st, "data") && !exists(&cfg, &st, "meta"));
 	struct stat sb;
 	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
