@@ -554,6 +554,8 @@ static void check_objects(struct ctx *x, json_t *arr, const char *key)
 			sc_problem(x->r, x->where, "%s must be an object", path);
 			continue;
 		}
+		if (json_object_get(o, "objectId") && !json_is_string(json_object_get(o, "objectId")))
+			sc_problem(x->r, x->where, "%s: \"objectId\" must be a string", path);
 		g = geometry_of(o, &ng);
 		if (ng > 1) {
 			sc_problem(x->r, x->where, "%s has %d geometry keys; an object has exactly one",
@@ -620,7 +622,56 @@ static void check_classifications(struct ctx *x, json_t *arr, const char *path,
 	}
 }
 
-static void check_relations(struct ctx *x, json_t *arr)
+static int has_object_id(json_t *objs, const char *id)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(objs, i, o) {
+		const char *oid = sget(o, "objectId");
+
+		if (oid && !strcmp(oid, id))
+			return 1;
+	}
+	return 0;
+}
+
+/* Relation ends must name objects of the same answer. */
+static void check_ends(struct ctx *x, json_t *rl, json_t *objs, const char *p)
+{
+	static const char *const ends[] = {"from", "to"};
+	json_t *g = json_object_get(rl, "group"), *m;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		json_t *v = json_object_get(rl, ends[i]);
+
+		if (!v)
+			continue;
+		if (!json_is_string(v))
+			sc_problem(x->r, x->where, "%s: \"%s\" must be an objectId (string)", p,
+				   ends[i]);
+		else if (!has_object_id(objs, json_string_value(v)))
+			sc_problem(x->r, x->where,
+				   "%s: \"%s\" refers to objectId '%s', which no object of this "
+				   "answer has",
+				   p, ends[i], json_string_value(v));
+	}
+	if (g && !json_is_array(g)) {
+		sc_problem(x->r, x->where, "%s: \"group\" must be a list of objectIds", p);
+		return;
+	}
+	json_array_foreach(g, i, m) {
+		if (!json_is_string(m) || !has_object_id(objs, json_string_value(m))) {
+			sc_problem(x->r, x->where,
+				   "%s: group[%zu] is not the objectId of an object of this answer", p,
+				   i);
+			return;
+		}
+	}
+}
+
+static void check_relations(struct ctx *x, json_t *arr, json_t *objs)
 {
 	size_t i;
 	json_t *rl;
@@ -641,6 +692,8 @@ static void check_relations(struct ctx *x, json_t *arr)
 		if (!json_object_get(rl, "group") &&
 		    !(json_object_get(rl, "from") && json_object_get(rl, "to")))
 			sc_problem(x->r, x->where, "%s needs \"from\" and \"to\", or \"group\"", p);
+		else
+			check_ends(x, rl, objs, p);
 	}
 }
 
@@ -661,7 +714,10 @@ long schema_check_answer(struct schema *s, json_t *ans, int map, const char *whe
 		check_objects(&x, v, "tools");
 	if ((v = json_object_get(ans, "classifications")))
 		check_classifications(&x, v, "classifications", NULL);
-	if ((v = json_object_get(ans, "relations")))
-		check_relations(&x, v);
+	if ((v = json_object_get(ans, "relations"))) {
+		json_t *objs = json_object_get(ans, "objects");
+
+		check_relations(&x, v, objs ? objs : json_object_get(ans, "tools"));
+	}
 	return r->count - before;
 }

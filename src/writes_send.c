@@ -98,6 +98,32 @@ static char *reply_text(json_t *data)
 	return s ? s : strdup("ok");
 }
 
+/* The hub names items by their index in the request ("jsonContent[3]"); add
+ * the item's number in the user's file. */
+static char *refusal_text(const char *msg, long first)
+{
+	static const char *const keys[] = {"jsonContent[", "labels[", "attachments[", NULL};
+	const char *const *k;
+	char *out = NULL;
+
+	for (k = keys; *k; k++) {
+		const char *p = strstr(msg, *k);
+		char *end;
+		long idx;
+
+		if (!p)
+			continue;
+		idx = strtol(p + strlen(*k), &end, 10);
+		if (end == p + strlen(*k) || *end != ']' || idx < 0)
+			continue;
+		if (asprintf(&out, "%s (the hub's %.*s] is item %ld of the file)", msg,
+			     (int)(end - p), p, first + idx + 1) < 0)
+			out = NULL;
+		break;
+	}
+	return out ? out : strdup(msg);
+}
+
 static int get_schema(struct ao_writes *w, const char *project, struct schema **s,
 		      struct ao_err *err)
 {
@@ -404,7 +430,7 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadl
 		if (r < 0) {
 			c->state = CH_REFUSED;
 			c->http = err->http_status;
-			c->msg = strdup(err->msg);
+			c->msg = refusal_text(err->msg, c->first);
 			if (!refused++)
 				first_refusal = *err;
 			ao_error("write side: %s/%s: request %zu (items %ld-%ld, lines %ld-%ld) "

@@ -139,15 +139,18 @@ def test_partial_refusal_names_items_and_lines(hub, workdir):
     try:
         pid, pdir = street(hub, m)
         items = [label_item(street_ext(50 + i)) for i in range(9)]
-        # the hub refuses a relation to an object the answer does not have
-        items[4]["relations"] = [{"schemaId": "rFoll001", "from": "ghost", "to": "ghost2"}]
+        # the hub refuses the first request only; the other two go through
+        hub.fault(route="POST /v2/import/labels", status=400, count=1,
+                  message="jsonContent[1]: refused for the test")
         dst = os.path.join(pdir, "labels", "partial.ndjson")
         e = write_file(dst, "\n".join(json.dumps(i) for i in items) + "\n")
         assert e is not None and e.errno == errno.EINVAL
         st = read(dst + ".status")
         assert st.startswith("failed: 1 of 3 requests refused by the hub, 2 sent"), st
-        assert "2: items 4-6 (lines 4-6): REFUSED" in st
-        assert "1: items 1-3 (lines 1-3): sent" in st
+        assert "1: items 1-3 (lines 1-3): REFUSED" in st
+        assert "jsonContent[1]: refused for the test (the hub's jsonContent[1] is item 2 " \
+            "of the file)" in st
+        assert "2: items 4-6 (lines 4-6): sent" in st
         assert "3: items 7-9 (lines 7-9): sent" in st
         assert len(ok_posts(hub, IMPORT)) == 2
     finally:

@@ -41,13 +41,13 @@ int main(void)
 	S = schema_new(cs, &e);
 	CHECK(S != NULL);
 
-	CHECK_INT(check("{\"objects\":[{\"schemaId\":\"t-car\",\"bounding-box\":{\"x\":1,\"y\":2,"
-			"\"width\":-3,\"height\":4},\"classifications\":[{\"schemaId\":\"c-occ\","
+	CHECK_INT(check("{\"objects\":[{\"schemaId\":\"t-car\",\"objectId\":\"1\",\"bounding-box\":"
+			"{\"x\":1,\"y\":2,\"width\":-3,\"height\":4},\"classifications\":[{\"schemaId\":\"c-occ\","
 			"\"answer\":\"yes\"}]}],\"classifications\":[{\"schemaId\":\"c-weather\","
 			"\"answer\":\"o-rain\"},{\"schemaId\":\"c-tags\",\"answer\":[\"a\",\"b\"]},"
 			"{\"schemaId\":\"c-note\",\"answer\":\"free text\"},{\"schemaId\":\"c-night\","
 			"\"answer\":true}],\"relations\":[{\"schemaId\":\"r-tows\",\"from\":\"1\","
-			"\"to\":\"2\"}]}",
+			"\"to\":\"1\"}]}",
 			0, &r, NULL),
 		  0);
 	sc_report_free(&r);
@@ -90,6 +90,15 @@ int main(void)
 	CHECK(has(&r, "must be a list of strings"));
 	CHECK(has(&r, "'Snowy' is not an option of 'Weather' (options: 'Sunny', 'Rainy')"));
 	CHECK(has(&r, "must be true or false"));
+	sc_report_free(&r);
+
+	CHECK_INT(check("{\"objects\":[{\"schemaId\":\"t-carpt\",\"objectId\":\"a\",\"point\":[1,2]},"
+			"{\"schemaId\":\"t-carpt\",\"objectId\":7,\"point\":[1,2]}],\"relations\":"
+			"[{\"schemaId\":\"r-tows\",\"from\":\"a\",\"to\":\"ghost\"}]}",
+			0, &r, NULL),
+		  2);
+	CHECK(has(&r, "\"to\" refers to objectId 'ghost', which no object of this answer has"));
+	CHECK(has(&r, "objects[1]: \"objectId\" must be a string"));
 	sc_report_free(&r);
 
 	CHECK_INT(check("{\"relations\":[{\"schemaId\":\"r-tows\",\"from\":\"1\"}],"
