@@ -87,9 +87,33 @@ static const char *form_name(int f)
  * else the compact JSON of data, cut to fit. */
 static char *reply_text(json_t *data)
 {
-	json_t *p = json_object_get(data, "project");
+	json_t *p = json_object_get(data, "project"), *um = json_object_get(data, "unmatched"), *u;
 	char *s;
 
+	if (json_is_string(p) && json_array_size(um)) {
+		/* name the items no asset matched: a careful user wants to know */
+		size_t i, used, cap = 512;
+
+		s = malloc(cap);
+		if (!s)
+			return NULL;
+		used = (size_t)snprintf(s, cap, "%s Not matched to any asset (%zu):",
+					json_string_value(p), json_array_size(um));
+		json_array_foreach(um, i, u) {
+			const char *v = json_string_value(u);
+			int w;
+
+			if (!v || used >= cap - 1)
+				continue;
+			w = snprintf(s + used, cap - used, "%s %s", i ? "," : "", v);
+			if (w < 0 || (size_t)w >= cap - used) {
+				strcpy(s + cap - 5, "...");
+				break;
+			}
+			used += (size_t)w;
+		}
+		return s;
+	}
 	if (json_is_string(p))
 		return strdup(json_string_value(p));
 	s = json_dumps(p ? p : data, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -198,3 +198,13 @@ def test_100k_items_are_chunked_and_all_labeled(workdir):
             m.stop()
     finally:
         hub.stop()
+
+
+def test_items_matching_no_asset_are_named(hub, wmount):
+    pid, pdir = street(hub, wmount)
+    dst = os.path.join(pdir, "labels", "typo.ndjson")
+    text = json.dumps(label_item(street_ext(8))) + "\n" + json.dumps(label_item("strete_0009.jpg"))
+    assert write_file(dst, text + "\n") is None
+    st = read(dst + ".status")
+    assert st.startswith("sent: "), st
+    assert "Not matched to any asset (1): strete_0009.jpg" in st.splitlines()[0]
