@@ -463,6 +463,8 @@ int ao_writes_getattr(struct ao_writes *w, const char *project_id, const char *r
 		return ao_errf(err, ENOENT, "%s: not a write-side file", relpath);
 	pthread_mutex_lock(&w->mu);
 	e = find(w, project_id, p.target);
+	if (p.is_status && e && e->kind == EK_SCRATCH)
+		e = NULL; /* scratch files have no status */
 	if (p.is_status && e) {
 		char *t = ws_status_text(w, e);
 
@@ -570,7 +572,7 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 	pthread_mutex_lock(&w->mu);
 	e = find(w, project_id, p.target);
 	if (p.is_status) {
-		if (!e) {
+		if (!e || e->kind == EK_SCRATCH) {
 			r = ao_errf(err, ENOENT, "%s: no such file", relpath);
 		} else if (writable) {
 			r = ao_errf(err, EACCES, "%s is a status file (read-only)", relpath);
