@@ -41,6 +41,7 @@ static const char *schema_sql =
     " batches TEXT NOT NULL DEFAULT '[]', is_prelabeled INTEGER NOT NULL DEFAULT 0,"
     " created_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS assets_proj ON assets(project_id, external_id);"
+    "CREATE INDEX IF NOT EXISTS assets_url ON assets(project_id, url);"
     "CREATE TABLE IF NOT EXISTS tasks(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
     " project_id TEXT NOT NULL, asset_id TEXT NOT NULL, stage_id TEXT NOT NULL,"
     " status TEXT NOT NULL, answer TEXT, created_ms INTEGER NOT NULL,"
@@ -330,6 +331,24 @@ json_t *task_json_from_row(sqlite3_stmt *st, json_t *pdoc, int with_answer)
 		json_object_set_new(t, "answer", col_json(st, 5, empty));
 	}
 	return t;
+}
+
+const char *const asset_match_where[3] = {
+    "project_id = ?1 AND id = ?2",
+    "project_id = ?1 AND external_id = ?2",
+    "project_id = ?1 AND (url = ?2 OR external_id = ?2)",
+};
+
+int item_match_kind(json_t *item, const char **value)
+{
+	static const char *keys[3] = {"assetId", "externalId", "data"};
+
+	for (int k = 0; k < 3; k++) {
+		*value = json_string_value(json_object_get(item, keys[k]));
+		if (*value)
+			return k;
+	}
+	return -1;
 }
 
 int db_seed_done(sqlite3 *db, const char *name)

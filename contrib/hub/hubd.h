@@ -80,6 +80,13 @@ const char *project_batch_name(json_t *doc, const char *id);
 	"t.updated_ms, t.updated_by, t.assignee, t.priority, t.duration_ms, t.task_type, "         \
 	"t.completed_ms, t.completed_by, a.external_id, a.url, a.batches, a.metadata, t.seq"
 json_t *task_json_from_row(sqlite3_stmt *st, json_t *pdoc, int with_answer);
+/* How a label/attachment item names its assets: 0 assetId, 1 externalId (every
+ * asset with it), 2 data (asset URL, or an externalId); the first key present
+ * wins. -1 if none. *value is the item's string (borrowed). asset_match_where
+ * holds the matching WHERE clause over assets for each kind (?1 project, ?2 value);
+ * each is served by an index. */
+int item_match_kind(json_t *item, const char **value);
+extern const char *const asset_match_where[3];
 int db_seed_done(sqlite3 *db, const char *name);
 int db_seed_mark(sqlite3 *db, const char *name);
 

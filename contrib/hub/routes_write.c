@@ -73,7 +73,7 @@ void route_import_labels(struct req *r, struct reply *out)
 	const char *pid, *key;
 	char err[1024], user[64], prefix[48];
 	sqlite3 *db = NULL;
-	sqlite3_stmt *upd = NULL, *pre = NULL;
+	sqlite3_stmt *upd[3] = {NULL}, *pre[3] = {NULL};
 	int dberr = 0;
 	long labeled = 0, missed = 0;
 	int64_t now = now_ms();
@@ -132,16 +132,27 @@ void route_import_labels(struct req *r, struct reply *out)
 		goto out;
 	}
 	/* One UPDATE per item (never an UPDATE inside a scan of the same rows:
-	 * updated_ms is indexed, so a row could move ahead of the cursor). */
-#define ITEM_ASSETS                                                                                \
-	"(SELECT id FROM assets WHERE project_id = ?1 AND (id = ?2 OR external_id = ?3 OR "        \
-	"url = ?4 OR (?4 IS NOT NULL AND external_id = ?4)))"
-	upd = db_prep(db,
-		      "UPDATE tasks SET answer = ?5, updated_by = ?6, updated_ms = "
-		      "max(?7, updated_ms + 1) WHERE project_id = ?1 AND asset_id IN " ITEM_ASSETS);
-	pre = db_prep(db, "UPDATE assets SET is_prelabeled = 1 WHERE id IN " ITEM_ASSETS);
-#undef ITEM_ASSETS
-	if (!upd || !pre) {
+	 * updated_ms is indexed, so a row could move ahead of the cursor), with
+	 * one statement per match kind so each is an indexed lookup. */
+	for (int k = 0; k < 3; k++) {
+		char *q1 = NULL, *q2 = NULL;
+
+		if (asprintf(&q1,
+			     "UPDATE tasks SET answer = ?3, updated_by = ?4, updated_ms = max(?5, "
+			     "updated_ms + 1) WHERE asset_id IN (SELECT id FROM assets WHERE %s)",
+			     asset_match_where[k]) < 0)
+			q1 = NULL;
+		if (asprintf(&q2, "UPDATE assets SET is_prelabeled = 1 WHERE %s",
+			     asset_match_where[k]) < 0)
+			q2 = NULL;
+		upd[k] = q1 ? db_prep(db, q1) : NULL;
+		pre[k] = q2 ? db_prep(db, q2) : NULL;
+		free(q1);
+		free(q2);
+		if (!upd[k] || !pre[k])
+			dberr = 1;
+	}
+	if (dberr) {
 		db_exec(db, "ROLLBACK");
 		json_decref(unmatched);
 		reply_fail(out, 500, "database error");
@@ -149,24 +160,19 @@ void route_import_labels(struct req *r, struct reply *out)
 	}
 	json_array_foreach(items, i, it) {
 		char *ans = dump(json_array_get(answers, i));
-		int hits = 0;
+		const char *val;
+		int hits = 0, kind = item_match_kind(it, &val);
 
 		for (int k = 0; k < 2; k++) {
-			sqlite3_stmt *st = k ? pre : upd;
+			sqlite3_stmt *st = k ? pre[kind] : upd[kind];
 
 			sqlite3_reset(st);
 			sqlite3_bind_text(st, 1, pid, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, json_string_value(json_object_get(it, "assetId")),
-					  -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3,
-					  json_string_value(json_object_get(it, "externalId")), -1,
-					  SQLITE_STATIC);
-			sqlite3_bind_text(st, 4, json_string_value(json_object_get(it, "data")), -1,
-					  SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
 			if (!k) {
-				sqlite3_bind_text(st, 5, ans, -1, SQLITE_STATIC);
-				sqlite3_bind_text(st, 6, user, -1, SQLITE_STATIC);
-				sqlite3_bind_int64(st, 7, now);
+				sqlite3_bind_text(st, 3, ans, -1, SQLITE_STATIC);
+				sqlite3_bind_text(st, 4, user, -1, SQLITE_STATIC);
+				sqlite3_bind_int64(st, 5, now);
 			}
 			if (sqlite3_step(st) != SQLITE_DONE) {
 				dberr = 1;
@@ -200,8 +206,10 @@ void route_import_labels(struct req *r, struct reply *out)
 	reply_ok(out, json_pack("{s:s,s:i,s:o}", "project", err, "labeled", (int)labeled,
 				"unmatched", unmatched));
 out:
-	sqlite3_finalize(upd);
-	sqlite3_finalize(pre);
+	for (int k = 0; k < 3; k++) {
+		sqlite3_finalize(upd[k]);
+		sqlite3_finalize(pre[k]);
+	}
 	json_decref(answers);
 	json_decref(doc);
 	json_decref(body);
@@ -216,7 +224,7 @@ void route_attachments(struct req *r, struct reply *out)
 	       *unmatched = NULL;
 	const char *pid;
 	sqlite3 *db = NULL;
-	sqlite3_stmt *sel = NULL, *ins = NULL;
+	sqlite3_stmt *sels[3] = {NULL}, *sel, *ins = NULL;
 	long imported = 0, updated = 0;
 	size_t i, j;
 
@@ -304,27 +312,30 @@ void route_attachments(struct req *r, struct reply *out)
 		reply_fail(out, 503, "Database is busy; retry later");
 		goto out;
 	}
-	sel = db_prep(db, "SELECT id FROM assets WHERE project_id = ?1 AND (id = ?2 OR "
-			  "(?2 IS NULL AND (external_id = ?3 OR url = ?4)))");
+	for (int k = 0; k < 3; k++) {
+		char *q = NULL;
+
+		if (asprintf(&q, "SELECT id FROM assets WHERE %s", asset_match_where[k]) < 0)
+			q = NULL;
+		sels[k] = q ? db_prep(db, q) : NULL;
+		free(q);
+	}
 	ins = db_prep(db, "INSERT INTO attachments(project_id, asset_id, type, value, created_ms) "
 			  "VALUES(?, ?, ?, ?, ?)");
-	if (!sel || !ins) {
+	if (!sels[0] || !sels[1] || !sels[2] || !ins) {
 		db_exec(db, "ROLLBACK");
 		reply_fail(out, 500, "database error");
 		goto out;
 	}
 	json_array_foreach(flat, i, it) {
 		json_t *item = json_object_get(it, "item"), *list = json_object_get(it, "list"), *a;
+		const char *val;
 		int hits = 0;
 
+		sel = sels[item_match_kind(item, &val)];
 		sqlite3_reset(sel);
 		sqlite3_bind_text(sel, 1, pid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(sel, 2, json_string_value(json_object_get(item, "assetId")), -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(sel, 3, json_string_value(json_object_get(item, "externalId")),
-				  -1, SQLITE_STATIC);
-		sqlite3_bind_text(sel, 4, json_string_value(json_object_get(item, "data")), -1,
-				  SQLITE_STATIC);
+		sqlite3_bind_text(sel, 2, val, -1, SQLITE_STATIC);
 		while (sqlite3_step(sel) == SQLITE_ROW) {
 			hits++;
 			json_array_foreach(list, j, a) {
@@ -361,7 +372,8 @@ void route_attachments(struct req *r, struct reply *out)
 		 json_pack("{s:{s:i,s:i},s:O}", "project", "attachmentsImported", (int)imported,
 			   "assetsUpdated", (int)updated, "unmatched", unmatched));
 out:
-	sqlite3_finalize(sel);
+	for (int k = 0; k < 3; k++)
+		sqlite3_finalize(sels[k]);
 	sqlite3_finalize(ins);
 	json_decref(unmatched);
 	json_decref(flat);
