@@ -166,6 +166,26 @@ static void discard(struct ao_writes *w, struct entry *e)
 		spool_entry_free(e);
 }
 
+void ws_prune_sent(struct ao_writes *w, long keep)
+{
+	struct entry *e, *oldest;
+	long n = 0;
+
+	for (e = w->entries; e; e = e->next)
+		n += e->state == ST_SENT && e->kind != EK_SCRATCH;
+	while (n > keep) {
+		oldest = NULL;
+		for (e = w->entries; e; e = e->next)
+			if (e->state == ST_SENT && e->kind != EK_SCRATCH && !e->opens && !e->busy &&
+			    (!oldest || e->updated < oldest->updated))
+				oldest = e;
+		if (!oldest)
+			return;
+		discard(w, oldest);
+		n--;
+	}
+}
+
 static void save_locked(struct ao_writes *w, struct entry *e)
 {
 	struct ao_err er;

@@ -59,4 +59,8 @@ int ws_task_of(const char *relpath, char *buf, size_t n);
 
 long long ws_now_ms(void);
 
+/* Keep at most keep status-only (sent) entries: the oldest go. w->mu held. */
+void ws_prune_sent(struct ao_writes *w, long keep);
+#define WS_SENT_KEEP 1000
+
 #endif

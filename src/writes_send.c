@@ -272,6 +272,7 @@ static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 	save(w, e);
 	spool_unlink(w->spool_dir, e, "data");
 	spool_unlink(w->spool_dir, e, "items");
+	ws_prune_sent(w, WS_SENT_KEEP);
 	pthread_mutex_unlock(&w->mu);
 	ao_info("write side: %s/%s sent: %s", e->project, e->relpath, msg);
 	if (e->kind == EK_ANSWER && w->cfg.task_written && !ws_task_of(e->relpath, task, sizeof(task)))
