@@ -12,6 +12,7 @@
  *   open for writing / truncate of a read-only file    EACCES
  *   create, mkdir, mknod, symlink, link, unlink, rmdir,
  *   rename in read-only places; chmod, chown            EPERM
+ *   (chmod/chown of write-side files and answer.json: accepted, no-op)
  *   anything on a -o ro mount                           EROFS (kernel)
  * utimens (touch) is a refresh request and succeeds.
  *
@@ -564,23 +565,47 @@ static int op_link(const char *from, const char *to)
 	return refuse_entry_op("link", to);
 }
 
+/* chmod/chown: files of the write side (and answer.json) accept them as a
+ * no-op, so `cp -p` and Python's shutil.copy (which copy the mode) work;
+ * everything else is read-only: EPERM. */
+static int attr_change(const char *op, const char *path)
+{
+	struct ao_fs *fs = FS();
+	struct ao_node n;
+	struct ao_err e;
+	struct stat st;
+	int ws, rc;
+
+	ao_err_clear(&e);
+	rc = route(fs, path, &n, &ws, &e);
+	if (ws) {
+		struct ao_err we;
+		ao_err_clear(&we);
+		if (ao_writes_getattr(fs->w, n.project_id, n.relpath, &st, &we) == 0)
+			return fs->read_only ? -EROFS : 0;
+	}
+	if (rc < 0)
+		return fail(op, path, rc, &e);
+	if (n.kind == AO_N_ANSWER_JSON)
+		return fs->read_only ? -EROFS : 0;
+	return fs->read_only ? -EROFS : -EPERM;
+}
+
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	(void)mode;
-	(void)fi;
-	struct stat st;
-	int rc = op_getattr(path, &st, NULL);
-	return rc < 0 ? rc : (FS()->read_only ? -EROFS : -EPERM);
+	if (fi && fi->fh && ((struct fh *)(uintptr_t)fi->fh)->side == SIDE_WRITE)
+		return 0;
+	return attr_change("chmod", path);
 }
 
 static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
 	(void)uid;
 	(void)gid;
-	(void)fi;
-	struct stat st;
-	int rc = op_getattr(path, &st, NULL);
-	return rc < 0 ? rc : (FS()->read_only ? -EROFS : -EPERM);
+	if (fi && fi->fh && ((struct fh *)(uintptr_t)fi->fh)->side == SIDE_WRITE)
+		return 0;
+	return attr_change("chown", path);
 }
 
 static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)

@@ -84,3 +84,14 @@ def test_task_files_are_read_only_except_answer(hub, mount):
     with pytest.raises(PermissionError) as ei:
         open(os.path.join(d, "task.json"), "w")
     assert ei.value.errno == errno.EACCES
+
+
+def test_chmod_is_a_no_op_on_answer_json_only(hub, mount):
+    pid, p = street_dir(mount, hub)
+    t = all_tasks(hub, pid)[0]
+    d = os.path.join(p, "tasks", t["_id"])
+    os.chmod(os.path.join(d, "answer.json"), 0o600)  # cp -p / shutil.copy do this
+    assert os.stat(os.path.join(d, "answer.json")).st_mode & 0o777 == 0o644
+    with pytest.raises(PermissionError) as ei:
+        os.chmod(os.path.join(d, "task.json"), 0o600)
+    assert ei.value.errno == errno.EPERM
