@@ -171,7 +171,6 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 		}
 		pthread_mutex_lock(&mu);
 		cur_rate = (int)n;
-		g_opts.rate_limit = cur_rate;
 		buckets_reset();
 		pthread_mutex_unlock(&mu);
 		return 0;
@@ -305,17 +304,17 @@ void faults_clear(void)
 	nfaults = 0;
 	generation++;
 	cur_rate = base_rate;
-	g_opts.rate_limit = cur_rate;
 	buckets_reset();
 	pthread_mutex_unlock(&mu);
 }
 
-int rate_check(const char *key)
+int rate_check(const char *key, int *limit)
 {
 	int64_t now = now_ms(), oldest;
 	int i, free_i = -1, wait = 0;
 
 	pthread_mutex_lock(&mu);
+	*limit = cur_rate;
 	if (cur_rate <= 0 || !key) {
 		pthread_mutex_unlock(&mu);
 		return 0;

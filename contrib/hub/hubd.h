@@ -14,6 +14,7 @@
 #define ANGOFS_HUBD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,7 +42,7 @@ struct hub_opts {
 extern struct hub_opts g_opts;
 extern char g_base_url[128];	 /* "http://127.0.0.1:PORT" once bound */
 extern char g_exports_dir[4096]; /* "<db>.exports" */
-extern volatile int g_stopping;	 /* set on SIGTERM/SIGINT */
+extern atomic_int g_stopping;	 /* set on SIGTERM/SIGINT */
 
 /* util.c */
 int64_t now_ms(void);
@@ -169,8 +170,9 @@ int fault_active(unsigned id);
 int faults_add(json_t *spec, char *err, size_t errlen);
 json_t *faults_list(void);
 void faults_clear(void);
-/* Rate limit: 0 = allowed, else seconds to wait (for Retry-After). */
-int rate_check(const char *key);
+/* Rate limit: 0 = allowed, else seconds to wait (for Retry-After); *limit = the
+ * limit in force. */
+int rate_check(const char *key, int *limit);
 int route_key_known(const char *key);
 
 /* ---- stats (stats.c) ---- */

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
 
 #include "hubd.h"
 
@@ -219,7 +221,7 @@ static void handle_v2(struct conn_ctx *x, struct req *r, struct reply *out)
 {
 	struct fault_hit hit;
 	size_t i;
-	int wait;
+	int wait, limit;
 
 	faults_take(x->route_key, 1, &hit);
 	if (hit.latency_ms > 0)
@@ -235,11 +237,11 @@ static void handle_v2(struct conn_ctx *x, struct req *r, struct reply *out)
 		reply_fail(out, 401, "Invalid API KEY");
 		return;
 	}
-	wait = rate_check(r->apikey);
+	wait = rate_check(r->apikey, &limit);
 	if (wait > 0) {
 		reply_fail(out, 429,
 			   "Too many requests: rate limit of %d requests per minute exceeded",
-			   g_opts.rate_limit);
+			   limit);
 		snprintf(out->retry_after, sizeof(out->retry_after), "%d", wait);
 		return;
 	}
@@ -461,7 +463,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 int server_start(char *errbuf, size_t errlen)
 {
 	struct sockaddr_in sa;
-	const union MHD_DaemonInfo *di;
+	socklen_t sl = sizeof(sa);
+	int fd, one = 1, e;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
@@ -470,23 +473,34 @@ int server_start(char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "--listen: not an IPv4 address: %s", g_opts.listen_host);
 		return -EINVAL;
 	}
-	daemon_ = MHD_start_daemon(
-	    MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-		MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512, MHD_OPTION_END);
-	if (!daemon_) {
+	/* Bind here rather than in MHD: the bound port (for port 0) and with it
+	 * g_base_url are known before the first request can arrive. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
 		snprintf(errbuf, errlen, "cannot listen on %s:%u: %s", g_opts.listen_host,
-			 g_opts.port, strerror(errno ? errno : EADDRINUSE));
-		return -EADDRINUSE;
+			 g_opts.port, strerror(e));
+		return -e;
 	}
-	di = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
-	if (di && di->port)
-		g_opts.port = di->port;
+	g_opts.port = ntohs(sa.sin_port);
 	snprintf(g_base_url, sizeof(g_base_url), "http://%s:%u",
 		 strcmp(g_opts.listen_host, "0.0.0.0") ? g_opts.listen_host : "127.0.0.1",
 		 g_opts.port);
+	daemon_ = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
+				       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
+				   0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+				   MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
+				   MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512, MHD_OPTION_END);
+	if (!daemon_) {
+		close(fd);
+		snprintf(errbuf, errlen, "cannot start the HTTP server on %s", g_base_url);
+		return -EIO;
+	}
 	return 0;
 }
 

@@ -23,7 +23,7 @@
 struct hub_opts g_opts;
 char g_base_url[128];
 char g_exports_dir[4096];
-volatile int g_stopping;
+atomic_int g_stopping;
 
 int64_t now_ms(void)
 {
