@@ -223,3 +223,29 @@ def test_bad_answer_inputs(hub, wmount):
         assert msg in read(path + ".status"), (text, read(path + ".status"))
     assert count(hub, ANNOTATE) == before
     os.unlink(path)
+
+
+def test_dup_descriptors_upload_once_and_report_twice(hub, wmount):
+    """Every close() of a dup'ed descriptor flushes: the first uploads, later
+    ones upload nothing new and report the same outcome."""
+    pid, pdir = street(hub, wmount)
+    tid = pick_task(pdir, 10)
+    path = os.path.join(pdir, "tasks", tid, "answer.json")
+    before = count(hub, ANNOTATE)
+    text = json.dumps(answer_with_weather(pdir, tid, "Rain")).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    fd2 = os.dup(fd)
+    os.write(fd, text)
+    os.close(fd2)
+    os.close(fd)
+    assert count(hub, ANNOTATE) == before + 1
+    # a refused write: both closes say so, nothing is sent
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    fd2 = os.dup(fd)
+    os.write(fd, b'{"tools": [{"schemaId": "nope", "point": [1, 2]}]}')
+    for d in (fd2, fd):
+        with pytest.raises(OSError) as ei:
+            os.close(d)
+        assert ei.value.errno == errno.EINVAL
+    assert count(hub, ANNOTATE) == before + 1
+    os.unlink(path)
