@@ -83,9 +83,10 @@ int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,
 	if (n < 0) {
 		json_decref(o.obj);
 		if (strstr(err->msg, "empty file"))
-			return ao_errf(err, EINVAL,
-				       "empty answer.json: write an answer object such as "
-				       "{\"tools\": [], \"classifications\": [], \"relations\": []}");
+			return ao_errf(
+			    err, EINVAL,
+			    "empty answer.json: write an answer object such as "
+			    "{\"tools\": [], \"classifications\": [], \"relations\": []}");
 		ao_err_prefix(err, "answer.json");
 		return (int)n;
 	}
@@ -106,9 +107,10 @@ int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,
 	if (json_object_get(ans, "tools")) {
 		if (json_object_get(ans, "objects")) {
 			json_decref(ans);
-			r = ao_errf(err, EINVAL,
-				    "answer.json has both \"tools\" and \"objects\"; use one (cat "
-				    "shows \"tools\", the SDK sends \"objects\": they mean the same)");
+			r = ao_errf(
+			    err, EINVAL,
+			    "answer.json has both \"tools\" and \"objects\"; use one (cat "
+			    "shows \"tools\", the SDK sends \"objects\": they mean the same)");
 			goto out;
 		}
 		json_object_set(ans, "objects", json_object_get(ans, "tools"));

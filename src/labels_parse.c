@@ -36,7 +36,7 @@ struct lp {
 	/* position of the byte being looked at */
 	long line, col;
 	long long off;
-	int utf8_need;	/* continuation bytes still expected */
+	int utf8_need; /* continuation bytes still expected */
 	int bom_checked;
 
 	char stack[LP_MAX_DEPTH];
@@ -45,9 +45,9 @@ struct lp {
 	int in_str, esc;
 
 	enum top top;
-	int ntop;	    /* top-level values seen */
+	int ntop; /* top-level values seen */
 	enum lp_form form;
-	int base;	    /* depth of the array whose elements are items (1 or 2) */
+	int base; /* depth of the array whose elements are items (1 or 2) */
 	enum elem el;
 	int bodies;
 
@@ -158,8 +158,8 @@ static int finish_item(struct lp *p)
 	j = json_loadb(p->buf, p->len, JSON_DECODE_ANY, &je);
 	if (!j) {
 		long line = p->it_line + (je.line > 0 ? je.line - 1 : 0);
-		long col = je.line <= 1 ? p->it_col + (je.column > 0 ? je.column - 1 : 0)
-					 : je.column;
+		long col =
+		    je.line <= 1 ? p->it_col + (je.column > 0 ? je.column - 1 : 0) : je.column;
 		return ao_errf(p->err, EINVAL, "line %ld, column %ld: invalid JSON in item %ld: %s",
 			       line, col, p->nitems + 1, je.text);
 	}
@@ -211,8 +211,9 @@ static int pop(struct lp *p, char c)
 	if (p->depth == 0)
 		return bad(p, "unexpected '%s'", c == ']' ? "]" : "}");
 	if (p->stack[p->depth - 1] != want)
-		return bad(p, "'%s' does not close the open '['/'{' "
-			      "(mismatched brackets)",
+		return bad(p,
+			   "'%s' does not close the open '['/'{' "
+			   "(mismatched brackets)",
 			   c == ']' ? "]" : "}");
 	p->depth--;
 	return 0;
@@ -303,8 +304,9 @@ static int top_byte(struct lp *p, unsigned char c)
 		return 0;
 	if (c == '[') {
 		if (p->ntop)
-			return bad(p, "unexpected '%s' after the first JSON "
-				      "value (NDJSON lines must each hold one object)",
+			return bad(p,
+				   "unexpected '%s' after the first JSON "
+				   "value (NDJSON lines must each hold one object)",
 				   "[");
 		p->top = TOP_ARRAY;
 		p->form = LP_ARRAY;
@@ -315,8 +317,9 @@ static int top_byte(struct lp *p, unsigned char c)
 	}
 	if (c == '{') {
 		if (p->form == LP_ARRAY || p->form == LP_BODY)
-			return bad(p, "unexpected data after the end of the "
-				      "JSON document%s",
+			return bad(p,
+				   "unexpected data after the end of the "
+				   "JSON document%s",
 				   "");
 		if (p->form == LP_OBJECT)
 			p->form = LP_NDJSON;
@@ -338,11 +341,13 @@ static int top_byte(struct lp *p, unsigned char c)
 		else
 			snprintf(what, sizeof(what), "0x%02x", c);
 		if (p->ntop)
-			return bad(p, "unexpected %s after the end of the JSON "
-				      "document",
+			return bad(p,
+				   "unexpected %s after the end of the JSON "
+				   "document",
 				   what);
-		return bad(p, "expected a JSON array '[' or object '{', "
-			      "found %s",
+		return bad(p,
+			   "expected a JSON array '[' or object '{', "
+			   "found %s",
 			   what);
 	}
 }
@@ -371,8 +376,9 @@ static int elem_byte(struct lp *p, char c)
 			if ((r = finish_item(p)) < 0)
 				return r;
 		} else if (p->el == EL_NEXT) {
-			return bad(p, "trailing comma before '%s' "
-				      "(not allowed in JSON)",
+			return bad(p,
+				   "trailing comma before '%s' "
+				   "(not allowed in JSON)",
 				   "]");
 		}
 		if ((r = pop(p, ']')) < 0)
@@ -443,8 +449,9 @@ static int byte(struct lp *p, unsigned char c)
 		if (was_depth == 1 && track_keys(p, (char)c)) {
 			/* {"project":.., "jsonContent": [  -> stream the list */
 			if (p->ntop > 1 || p->bodies)
-				return bad(p, "a request body must be the only "
-					      "JSON value in the file%s",
+				return bad(p,
+					   "a request body must be the only "
+					   "JSON value in the file%s",
 					   "");
 			p->bodies++;
 			p->form = LP_BODY;

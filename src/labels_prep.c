@@ -25,11 +25,11 @@ struct pctx {
 	size_t max_bytes;
 	struct prep_result *res;
 	off_t out_off;
-	long n;		/* items written */
+	long n; /* items written */
 	struct prep_chunk cur;
 	size_t cap;
 	struct ao_err *err;
-	char *wbuf;	/* write buffer */
+	char *wbuf; /* write buffer */
 	size_t wlen;
 };
 
@@ -146,10 +146,10 @@ static int check_identity(struct pctx *x, json_t *item, const char *where)
 	if (!found) {
 		sc_problem(&x->res->rep, where,
 			   x->kind == DK_LABELS
-				   ? "item has neither \"externalId\" nor \"assetId\" (nor \"data\"): "
-				     "cannot tell which asset it labels"
-				   : "item has neither \"externalId\" nor \"assetId\" (nor \"data\"): "
-				     "cannot tell which asset it belongs to");
+			       ? "item has neither \"externalId\" nor \"assetId\" (nor \"data\"): "
+				 "cannot tell which asset it labels"
+			       : "item has neither \"externalId\" nor \"assetId\" (nor \"data\"): "
+				 "cannot tell which asset it belongs to");
 		return -1;
 	}
 	return 0;
@@ -183,7 +183,7 @@ static json_t *from_export(struct pctx *x, json_t *rec, const char *where)
 		json_t *tasks = json_object_get(rec, "tasks");
 
 		task = json_array_size(tasks) ? json_array_get(tasks, json_array_size(tasks) - 1)
-					       : NULL;
+					      : NULL;
 	}
 	if (!json_is_object(task)) {
 		sc_problem(&x->res->rep, where, "export record: \"task\" must be an object");
@@ -264,7 +264,8 @@ static int attachment_item(struct pctx *x, json_t *item, long line, const char *
 		json_t *t = json_object_get(item, "attachmentType");
 
 		if (!json_is_string(url) || !json_string_length(url))
-			sc_problem(&x->res->rep, where, "\"attachmentUrl\" must be a non-empty string");
+			sc_problem(&x->res->rep, where,
+				   "\"attachmentUrl\" must be a non-empty string");
 		else if (t && !json_is_string(t))
 			sc_problem(&x->res->rep, where, "\"attachmentType\" must be a string");
 	} else if (list) {
@@ -275,21 +276,25 @@ static int attachment_item(struct pctx *x, json_t *item, long line, const char *
 			sc_problem(&x->res->rep, where, "\"attachments\" must be a non-empty list");
 			return 0;
 		}
-		json_array_foreach(list, i, a) {
+		json_array_foreach(list, i, a)
+		{
 			const char *ty = json_string_value(json_object_get(a, "type"));
 
 			if (!json_is_object(a)) {
-				sc_problem(&x->res->rep, where, "attachments[%zu] must be an object", i);
+				sc_problem(&x->res->rep, where,
+					   "attachments[%zu] must be an object", i);
 			} else if (!ty || (strcmp(ty, "IMAGE") && strcmp(ty, "VIDEO") &&
 					   strcmp(ty, "TEXT"))) {
-				sc_problem(&x->res->rep, where,
-					   "attachments[%zu]: \"type\" must be \"IMAGE\", \"VIDEO\" "
-					   "or \"TEXT\"",
-					   i);
+				sc_problem(
+				    &x->res->rep, where,
+				    "attachments[%zu]: \"type\" must be \"IMAGE\", \"VIDEO\" "
+				    "or \"TEXT\"",
+				    i);
 			} else if (!json_is_string(json_object_get(a, "value"))) {
-				sc_problem(&x->res->rep, where,
-					   "attachments[%zu]: \"value\" must be a string (URL or text)",
-					   i);
+				sc_problem(
+				    &x->res->rep, where,
+				    "attachments[%zu]: \"value\" must be a string (URL or text)",
+				    i);
 			}
 		}
 	} else {
@@ -315,9 +320,10 @@ static int on_item(void *ud, json_t *item, const struct lp_pos *pos, struct ao_e
 			json_t *e;
 			int r;
 
-			json_array_foreach(list, i, e) {
-				snprintf(where, sizeof(where), "line %ld (attachments[%zu])", pos->line,
-					 i);
+			json_array_foreach(list, i, e)
+			{
+				snprintf(where, sizeof(where), "line %ld (attachments[%zu])",
+					 pos->line, i);
 				if (!json_is_object(e)) {
 					sc_problem(&x->res->rep, where, "must be an object");
 					continue;

@@ -21,9 +21,9 @@
 enum drop_kind { DK_LABELS, DK_ATTACHMENTS };
 
 struct prep_chunk {
-	long first, count;	      /* items [first, first+count), 0-based */
+	long first, count;	    /* items [first, first+count), 0-based */
 	long line_first, line_last; /* source lines where those items start */
-	off_t off;		      /* byte range in the items file */
+	off_t off;		    /* byte range in the items file */
 	size_t len;
 };
 

@@ -37,8 +37,12 @@ struct schema {
 };
 
 const char *const schema_geometry_keys[] = {
-	"bounding-box", "rotated-bounding-box", "polygon", "polyline", "point",
-	"segmentation", "ner", "pdf", "spline", "angle", NULL,
+    "bounding-box", "rotated-bounding-box",
+    "polygon",	    "polyline",
+    "point",	    "segmentation",
+    "ner",	    "pdf",
+    "spline",	    "angle",
+    NULL,
 };
 
 static const char *sget(const json_t *o, const char *k)
@@ -77,7 +81,8 @@ static int add_list(struct schema *s, enum kind k, json_t *arr, int parent)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		int idx = add(s, k, e, parent);
 
 		if (idx < 0)
@@ -185,7 +190,7 @@ void sc_problem(struct sc_report *r, const char *where, const char *fmt, ...)
 }
 
 static void unmapped(struct sc_report *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void unmapped(struct sc_report *r, const char *fmt, ...)
 {
 	char name[512];
@@ -218,9 +223,10 @@ void sc_report_unmapped(struct sc_report *r)
 	for (i = 0; i < r->nunmapped; i++) {
 		char line[700];
 
-		snprintf(line, sizeof(line),
-			 "cannot map %s to this project's categorySchema by title (%ld occurrence%s)",
-			 r->unmapped[i].name, r->unmapped[i].n, r->unmapped[i].n == 1 ? "" : "s");
+		snprintf(
+		    line, sizeof(line),
+		    "cannot map %s to this project's categorySchema by title (%ld occurrence%s)",
+		    r->unmapped[i].name, r->unmapped[i].n, r->unmapped[i].n == 1 ? "" : "s");
 		r->count++;
 		rep_append(r, line);
 	}
@@ -242,8 +248,8 @@ void sc_report_summary(const struct sc_report *r, char *buf, size_t n)
 	if (r->count == 1)
 		snprintf(buf, n, "%.*s", (int)first, r->text);
 	else
-		snprintf(buf, n, "%.*s (and %ld more problem%s)", (int)first, r->text,
-			 r->count - 1, r->count == 2 ? "" : "s");
+		snprintf(buf, n, "%.*s (and %ld more problem%s)", (int)first, r->text, r->count - 1,
+			 r->count == 2 ? "" : "s");
 }
 
 /* ---- lookups ---- */
@@ -314,8 +320,8 @@ static const char *geometry_of(const json_t *o, int *count)
 
 static int is_point(const json_t *p)
 {
-	return json_is_array(p) && json_array_size(p) >= 2 && json_is_number(json_array_get(p, 0)) &&
-	       json_is_number(json_array_get(p, 1));
+	return json_is_array(p) && json_array_size(p) >= 2 &&
+	       json_is_number(json_array_get(p, 0)) && json_is_number(json_array_get(p, 1));
 }
 
 static int nums(const json_t *o, const char *const *keys)
@@ -336,19 +342,21 @@ static const char *geometry_shape(const char *key, const json_t *v)
 
 	if (!strcmp(key, "bounding-box") || !strcmp(key, "rotated-bounding-box"))
 		return json_is_object(v) && nums(v, box)
-			       ? NULL
-			       : "must be an object with numeric x, y, width and height";
+			   ? NULL
+			   : "must be an object with numeric x, y, width and height";
 	if (!strcmp(key, "point"))
 		return is_point(v) ? NULL : "must be [x, y]";
 	if (!strcmp(key, "polygon") || !strcmp(key, "polyline")) {
 		if (!json_is_array(v))
 			return "must be a list of [x, y] points";
-		json_array_foreach(v, i, e) if (!is_point(e)) return "must be a list of [x, y] points";
+		json_array_foreach(v, i,
+				   e) if (!is_point(e)) return "must be a list of [x, y] points";
 		return NULL;
 	}
 	if (!strcmp(key, "ner"))
-		return json_is_object(v) && nums(v, ner) ? NULL
-							 : "must be an object with numeric start and end";
+		return json_is_object(v) && nums(v, ner)
+			   ? NULL
+			   : "must be an object with numeric start and end";
 	if (!strcmp(key, "segmentation") || !strcmp(key, "pdf"))
 		return json_is_object(v) ? NULL : "must be an object";
 	return NULL;
@@ -373,7 +381,8 @@ static int option_ok(const struct cat *c, const char *v)
 
 	if (!json_is_array(opts) || !json_array_size(opts))
 		return 1; /* nothing to check against */
-	json_array_foreach(opts, i, o) {
+	json_array_foreach(opts, i, o)
+	{
 		const char *ov = sget(o, "value"), *oid = sget(o, "schemaId");
 
 		if ((ov && !strcmp(ov, v)) || (oid && !strcmp(oid, v)))
@@ -388,7 +397,8 @@ static void option_list(const struct cat *c, char *buf, size_t n)
 	size_t i, used = 0;
 
 	buf[0] = '\0';
-	json_array_foreach(opts, i, o) {
+	json_array_foreach(opts, i, o)
+	{
 		const char *ov = sget(o, "value");
 		int w;
 
@@ -426,8 +436,9 @@ static void check_answer_value(struct ctx *x, const struct cat *c, json_t *cl, c
 				return;
 			}
 			option_list(c, opts, sizeof(opts));
-			sc_problem(x->r, x->where, "%s: '%s' is not an option of '%s' (options: %s)",
-				   path, json_string_value(a), title, opts);
+			sc_problem(x->r, x->where,
+				   "%s: '%s' is not an option of '%s' (options: %s)", path,
+				   json_string_value(a), title, opts);
 		}
 	} else if (!strcmp(t, "checkbox") || !strcmp(t, "multi-dropdown") ||
 		   !strcmp(t, "tree-dropdown")) {
@@ -440,11 +451,12 @@ static void check_answer_value(struct ctx *x, const struct cat *c, json_t *cl, c
 				   t);
 			return;
 		}
-		json_array_foreach(a, i, e) {
+		json_array_foreach(a, i, e)
+		{
 			if (!json_is_string(e)) {
 				sc_problem(x->r, x->where,
-					   "%s: answer of '%s' (%s) must be a list of strings", path,
-					   title, t);
+					   "%s: answer of '%s' (%s) must be a list of strings",
+					   path, title, t);
 				return;
 			}
 			if (strcmp(t, "tree-dropdown") && !option_ok(c, json_string_value(e))) {
@@ -463,8 +475,9 @@ static void check_answer_value(struct ctx *x, const struct cat *c, json_t *cl, c
 		const char *sv = json_string_value(a);
 
 		if (!json_is_boolean(a) && !(sv && (!strcmp(sv, "true") || !strcmp(sv, "false"))))
-			sc_problem(x->r, x->where, "%s: answer of '%s' (boolean) must be true or false",
-				   path, title);
+			sc_problem(x->r, x->where,
+				   "%s: answer of '%s' (boolean) must be true or false", path,
+				   title);
 	}
 }
 
@@ -502,8 +515,9 @@ static const struct cat *resolve(struct ctx *x, enum kind k, json_t *el, const c
 			c = by_title(x->s, k, title, type, NULL);
 			if (c)
 				return c;
-			sc_problem(x->r, x->where, "%s: no schemaId, and no tool titled '%s' in the "
-						   "project's categorySchema",
+			sc_problem(x->r, x->where,
+				   "%s: no schemaId, and no tool titled '%s' in the "
+				   "project's categorySchema",
 				   path, title);
 			return NULL;
 		}
@@ -544,7 +558,8 @@ static void check_objects(struct ctx *x, json_t *arr, const char *key)
 		sc_problem(x->r, x->where, "\"%s\" must be a list", key);
 		return;
 	}
-	json_array_foreach(arr, i, o) {
+	json_array_foreach(arr, i, o)
+	{
 		const struct cat *c;
 		const char *g, *why;
 		int ng;
@@ -554,12 +569,13 @@ static void check_objects(struct ctx *x, json_t *arr, const char *key)
 			sc_problem(x->r, x->where, "%s must be an object", path);
 			continue;
 		}
-		if (json_object_get(o, "objectId") && !json_is_string(json_object_get(o, "objectId")))
+		if (json_object_get(o, "objectId") &&
+		    !json_is_string(json_object_get(o, "objectId")))
 			sc_problem(x->r, x->where, "%s: \"objectId\" must be a string", path);
 		g = geometry_of(o, &ng);
 		if (ng > 1) {
-			sc_problem(x->r, x->where, "%s has %d geometry keys; an object has exactly one",
-				   path, ng);
+			sc_problem(x->r, x->where,
+				   "%s has %d geometry keys; an object has exactly one", path, ng);
 			continue;
 		}
 		c = resolve(x, K_TOOL, o, g, NULL, path);
@@ -573,9 +589,10 @@ static void check_objects(struct ctx *x, json_t *arr, const char *key)
 				continue;
 			}
 			if (strcmp(g, c->type)) {
-				sc_problem(x->r, x->where,
-					   "%s: tool '%s' is a %s but the object has \"%s\" geometry",
-					   path, c->title ? c->title : "?", c->type, g);
+				sc_problem(
+				    x->r, x->where,
+				    "%s: tool '%s' is a %s but the object has \"%s\" geometry",
+				    path, c->title ? c->title : "?", c->type, g);
 				continue;
 			}
 		}
@@ -601,7 +618,8 @@ static void check_classifications(struct ctx *x, json_t *arr, const char *path,
 		sc_problem(x->r, x->where, "\"%s\" must be a list", path);
 		return;
 	}
-	json_array_foreach(arr, i, cl) {
+	json_array_foreach(arr, i, cl)
+	{
 		const struct cat *c;
 
 		snprintf(p, sizeof(p), "%s[%zu]", path, i);
@@ -627,7 +645,8 @@ static int has_object_id(json_t *objs, const char *id)
 	size_t i;
 	json_t *o;
 
-	json_array_foreach(objs, i, o) {
+	json_array_foreach(objs, i, o)
+	{
 		const char *oid = sget(o, "objectId");
 
 		if (oid && !strcmp(oid, id))
@@ -661,11 +680,12 @@ static void check_ends(struct ctx *x, json_t *rl, json_t *objs, const char *p)
 		sc_problem(x->r, x->where, "%s: \"group\" must be a list of objectIds", p);
 		return;
 	}
-	json_array_foreach(g, i, m) {
+	json_array_foreach(g, i, m)
+	{
 		if (!json_is_string(m) || !has_object_id(objs, json_string_value(m))) {
 			sc_problem(x->r, x->where,
-				   "%s: group[%zu] is not the objectId of an object of this answer", p,
-				   i);
+				   "%s: group[%zu] is not the objectId of an object of this answer",
+				   p, i);
 			return;
 		}
 	}
@@ -681,7 +701,8 @@ static void check_relations(struct ctx *x, json_t *arr, json_t *objs)
 		sc_problem(x->r, x->where, "\"relations\" must be a list");
 		return;
 	}
-	json_array_foreach(arr, i, rl) {
+	json_array_foreach(arr, i, rl)
+	{
 		snprintf(p, sizeof(p), "relations[%zu]", i);
 		if (!json_is_object(rl)) {
 			sc_problem(x->r, x->where, "%s must be an object", p);

@@ -25,7 +25,7 @@ void schema_free(struct schema *s);
 
 /* The report of problems found in one file. */
 struct sc_report {
-	char *text;	/* lines "where: problem\n" (malloc'd, may be NULL) */
+	char *text; /* lines "where: problem\n" (malloc'd, may be NULL) */
 	size_t len, cap;
 	long count;	/* problems found (may exceed the lines kept) */
 	long max_lines; /* keep at most this many lines (0 = 50) */
@@ -33,22 +33,22 @@ struct sc_report {
 	struct sc_unmapped {
 		char *name;
 		long n;
-	} *unmapped;
+	} * unmapped;
 	size_t nunmapped;
 };
 
 void sc_report_init(struct sc_report *r);
 void sc_report_free(struct sc_report *r);
 void sc_problem(struct sc_report *r, const char *where, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Append the "could not be mapped" summary as problem lines (call once). */
 void sc_report_unmapped(struct sc_report *r);
 /* A one-line summary for err->msg: the first problem and how many there are. */
 void sc_report_summary(const struct sc_report *r, char *buf, size_t n);
 
 /* Check an answer-like object in place: "objects" (or "tools"), "classifications",
- * "relations" arrays (each optional); s == NULL checks the structure only. map != 0: schemaIds not found (or naming a
- * category of another title) are replaced by the category with the same title
+ * "relations" arrays (each optional); s == NULL checks the structure only. map != 0: schemaIds not
+ * found (or naming a category of another title) are replaced by the category with the same title
  * (and tool type); what cannot be mapped is recorded in r->unmapped.
  * where prefixes every problem ("line 3 (item 2)"). Returns problems added. */
 long schema_check_answer(struct schema *s, json_t *ans, int map, const char *where,

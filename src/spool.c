@@ -209,14 +209,12 @@ static json_t *to_json(const struct entry *e)
 	for (i = 0; i < e->nchunks; i++) {
 		const struct ent_chunk *c = &e->chunks[i];
 
-		json_array_append_new(ch, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:i,s:s?}",
-						    "first", (json_int_t)c->first, "count",
-						    (json_int_t)c->count, "line_first",
-						    (json_int_t)c->line_first, "line_last",
-						    (json_int_t)c->line_last, "off", (json_int_t)c->off,
-						    "len", (json_int_t)c->len, "state",
-						    chunk_names[c->state], "http", c->http, "msg",
-						    c->msg));
+		json_array_append_new(
+		    ch, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:i,s:s?}", "first",
+				  (json_int_t)c->first, "count", (json_int_t)c->count, "line_first",
+				  (json_int_t)c->line_first, "line_last", (json_int_t)c->line_last,
+				  "off", (json_int_t)c->off, "len", (json_int_t)c->len, "state",
+				  chunk_names[c->state], "http", c->http, "msg", c->msg));
 	}
 	json_object_set_new(j, "chunks", ch);
 	return j;
@@ -245,11 +243,11 @@ static struct entry *from_json(const char *id, json_t *j)
 	k = name_index(json_string_value(json_object_get(j, "kind")), kind_names, 4);
 	s = name_index(json_string_value(json_object_get(j, "state")), state_names, 4);
 	e->project = json_string_value(json_object_get(j, "project"))
-			     ? strdup(json_string_value(json_object_get(j, "project")))
-			     : NULL;
+			 ? strdup(json_string_value(json_object_get(j, "project")))
+			 : NULL;
 	e->relpath = json_string_value(json_object_get(j, "relpath"))
-			     ? strdup(json_string_value(json_object_get(j, "relpath")))
-			     : NULL;
+			 ? strdup(json_string_value(json_object_get(j, "relpath")))
+			 : NULL;
 	if (k < 0 || s < 0 || !e->project || !e->relpath) {
 		spool_entry_free(e);
 		return NULL;
@@ -276,7 +274,8 @@ static struct entry *from_json(const char *id, json_t *j)
 			spool_entry_free(e);
 			return NULL;
 		}
-		json_array_foreach(ch, i, c) {
+		json_array_foreach(ch, i, c)
+		{
 			struct ent_chunk *x = &e->chunks[i];
 			int cs = name_index(json_string_value(json_object_get(c, "state")),
 					    chunk_names, 3);
@@ -374,8 +373,7 @@ void spool_remove(const char *dir, const struct entry *e)
 	fsync_dir(dir);
 }
 
-int spool_load(const char *dir, void (*fn)(void *ud, struct entry *e), void *ud,
-	       struct ao_err *err)
+int spool_load(const char *dir, void (*fn)(void *ud, struct entry *e), void *ud, struct ao_err *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;

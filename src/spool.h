@@ -32,31 +32,31 @@ struct ent_chunk {
 };
 
 struct entry {
-	char id[64];	/* directory name in the spool */
-	char *project;	/* project id */
-	char *relpath;	/* "labels/a.ndjson", "tasks/<id>/answer.json", ... */
+	char id[64];   /* directory name in the spool */
+	char *project; /* project id */
+	char *relpath; /* "labels/a.ndjson", "tasks/<id>/answer.json", ... */
 	enum ent_kind kind;
 	enum ent_state state;
-	int next_stage;	/* answer: submit the task to its next stage */
+	int next_stage; /* answer: submit the task to its next stage */
 	int code;	/* errno of the last failure (0 if none) */
 	int http;	/* HTTP status of the last failure */
 	char *message;	/* one-line outcome (hub's own words where possible) */
 	char *detail;	/* multi-line report (problems, per-request results) */
 	long long size;
 	long items;
-	int form;	/* enum lp_form */
+	int form; /* enum lp_form */
 	long export_records;
-	int prepared;	/* items file + chunks are valid */
+	int prepared; /* items file + chunks are valid */
 	struct ent_chunk *chunks;
 	size_t nchunks;
 	long long created, updated; /* unix seconds */
 	int attempts;
 
 	/* runtime only (not persisted) */
-	int opens;	/* open handles */
-	int busy;	/* being prepared/sent by some thread */
-	int dirty;	/* changed since the last submission */
-	int last_rc;	/* result of the last submission (0 or -errno) */
+	int opens;   /* open handles */
+	int busy;    /* being prepared/sent by some thread */
+	int dirty;   /* changed since the last submission */
+	int last_rc; /* result of the last submission (0 or -errno) */
 	long long next_try_ms;
 	struct entry *next;
 };

@@ -40,10 +40,10 @@ enum area { AR_NONE, AR_LABELS, AR_ATTACH, AR_TASK };
 
 struct wpath {
 	enum area area;
-	int is_dir;	  /* labels, attachments, tasks/<id> */
-	int is_status;	  /* <target>.status */
+	int is_dir;    /* labels, attachments, tasks/<id> */
+	int is_status; /* <target>.status */
 	int scratch;
-	int answer, next; /* answer.json / answer.next.json */
+	int answer, next;  /* answer.json / answer.next.json */
 	char target[4096]; /* relpath of the entry (without .status) */
 	char dir[4096];	   /* the directory part */
 };
@@ -546,8 +546,8 @@ static int refuse_ro(struct ao_writes *w, const char *relpath, struct ao_err *er
 	return ao_errf(err, EROFS, "%s: the mount is read-only (-o ro)", relpath);
 }
 
-int ao_writes_create(struct ao_writes *w, const char *project_id, const char *relpath,
-		     mode_t mode, int flags, uint64_t *fh, struct ao_err *err)
+int ao_writes_create(struct ao_writes *w, const char *project_id, const char *relpath, mode_t mode,
+		     int flags, uint64_t *fh, struct ao_err *err)
 {
 	struct wpath p;
 	struct entry *e;
@@ -562,8 +562,9 @@ int ao_writes_create(struct ao_writes *w, const char *project_id, const char *re
 	pthread_mutex_lock(&w->mu);
 	e = find(w, project_id, p.target);
 	if (e && e->busy) {
-		r = ao_errf(err, EBUSY, "%s is being sent right now; try again when %s.status "
-					"shows the outcome",
+		r = ao_errf(err, EBUSY,
+			    "%s is being sent right now; try again when %s.status "
+			    "shows the outcome",
 			    relpath, relpath);
 	} else if (e && (flags & O_EXCL) && visible(e)) {
 		r = ao_errf(err, EEXIST, "%s exists", relpath);
@@ -613,8 +614,9 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 		goto out;
 	}
 	if (writable && e && e->busy) {
-		r = ao_errf(err, EBUSY, "%s is being sent right now; try again when %s.status "
-					"shows the outcome",
+		r = ao_errf(err, EBUSY,
+			    "%s is being sent right now; try again when %s.status "
+			    "shows the outcome",
 			    relpath, relpath);
 		goto out;
 	}
@@ -681,8 +683,9 @@ int ao_writes_unlink(struct ao_writes *w, const char *project_id, const char *re
 			discard(w, e);
 		}
 	} else if (p.answer) {
-		r = ao_errf(err, EPERM, "%s: a task's answer cannot be removed; write {} to it to "
-					"clear the answer",
+		r = ao_errf(err, EPERM,
+			    "%s: a task's answer cannot be removed; write {} to it to "
+			    "clear the answer",
 			    relpath);
 	} else {
 		r = ao_errf(err, ENOENT, "%s: no such file", relpath);
@@ -691,8 +694,8 @@ int ao_writes_unlink(struct ao_writes *w, const char *project_id, const char *re
 	return r;
 }
 
-int ao_writes_rename(struct ao_writes *w, const char *project_id, const char *from,
-		     const char *to, unsigned int flags, struct ao_err *err)
+int ao_writes_rename(struct ao_writes *w, const char *project_id, const char *from, const char *to,
+		     unsigned int flags, struct ao_err *err)
 {
 	struct wpath pf, pt;
 	struct entry *e, *t;
@@ -709,8 +712,7 @@ int ao_writes_rename(struct ao_writes *w, const char *project_id, const char *fr
 	if (pf.is_status || pt.is_status)
 		return ao_errf(err, EACCES, "status files cannot be renamed or replaced");
 	if (strcmp(pf.dir, pt.dir))
-		return ao_errf(err, EXDEV, "%s -> %s: only renames within one directory", from,
-			       to);
+		return ao_errf(err, EXDEV, "%s -> %s: only renames within one directory", from, to);
 	pthread_mutex_lock(&w->mu);
 	e = find(w, project_id, pf.target);
 	t = find(w, project_id, pt.target);
@@ -776,8 +778,8 @@ out:
 	return r;
 }
 
-int ao_writes_truncate(struct ao_writes *w, const char *project_id, const char *relpath,
-		       off_t size, struct ao_err *err)
+int ao_writes_truncate(struct ao_writes *w, const char *project_id, const char *relpath, off_t size,
+		       struct ao_err *err)
 {
 	char path[4096];
 	struct wpath p;

@@ -21,9 +21,9 @@ struct handle {
 	struct entry *e; /* NULL for a status-file handle */
 	int fd;		 /* data file */
 	int writable;
-	int wrote;	 /* write() or truncate to a non-zero size seen */
-	int last_rc;	 /* outcome of the last upload this handle triggered */
-	char *snap;	 /* status text, for status-file handles */
+	int wrote;   /* write() or truncate to a non-zero size seen */
+	int last_rc; /* outcome of the last upload this handle triggered */
+	char *snap;  /* status text, for status-file handles */
 	size_t snaplen;
 };
 

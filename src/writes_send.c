@@ -97,9 +97,11 @@ static char *reply_text(json_t *data)
 		s = malloc(cap);
 		if (!s)
 			return NULL;
-		used = (size_t)snprintf(s, cap, "%s Not matched to any asset (%zu):",
-					json_string_value(p), json_array_size(um));
-		json_array_foreach(um, i, u) {
+		used = (size_t)snprintf(s, cap,
+					"%s Not matched to any asset (%zu):", json_string_value(p),
+					json_array_size(um));
+		json_array_foreach(um, i, u)
+		{
 			const char *v = json_string_value(u);
 			int w;
 
@@ -202,8 +204,8 @@ static int read_all(const char *path, char **buf, size_t *len, struct ao_err *er
 }
 
 /* One request with retries of transient failures until deadline. */
-static int post(struct ao_writes *w, const char *path, const char *body, size_t len,
-		json_t **data, long long deadline, struct ao_err *err)
+static int post(struct ao_writes *w, const char *path, const char *body, size_t len, json_t **data,
+		long long deadline, struct ao_err *err)
 {
 	long backoff = 250;
 	int r;
@@ -240,8 +242,9 @@ static void set_pending(struct ao_writes *w, struct entry *e, const struct ao_er
 {
 	char msg[AO_ERR_MSG_MAX];
 
-	snprintf(msg, sizeof(msg), "not delivered yet: %.900s; kept in the spool and retried in "
-				   "the background",
+	snprintf(msg, sizeof(msg),
+		 "not delivered yet: %.900s; kept in the spool and retried in "
+		 "the background",
 		 err->msg);
 	pthread_mutex_lock(&w->mu);
 	e->state = ST_PENDING;
@@ -275,7 +278,8 @@ static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 	ws_prune_sent(w, WS_SENT_KEEP);
 	pthread_mutex_unlock(&w->mu);
 	ao_info("write side: %s/%s sent: %s", e->project, e->relpath, msg);
-	if (e->kind == EK_ANSWER && w->cfg.task_written && !ws_task_of(e->relpath, task, sizeof(task)))
+	if (e->kind == EK_ANSWER && w->cfg.task_written &&
+	    !ws_task_of(e->relpath, task, sizeof(task)))
 		w->cfg.task_written(w->cfg.ud, e->project, task);
 	if (w->cfg.project_written)
 		w->cfg.project_written(w->cfg.ud, e->project);
@@ -426,8 +430,8 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadl
 		return ao_errf(err, errno, "spool: %s: %s", ipath, strerror(errno));
 	for (i = 0; i < e->nchunks; i++) {
 		struct ent_chunk *c = &e->chunks[i];
-		struct prep_chunk pc = {c->first, c->count, c->line_first, c->line_last,
-					(off_t)c->off, (size_t)c->len};
+		struct prep_chunk pc = {c->first,     c->count,	     c->line_first,
+					c->line_last, (off_t)c->off, (size_t)c->len};
 		json_t *data = NULL;
 		char *body;
 		size_t blen;
@@ -698,8 +702,9 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e)
 		sb_printf(&b, "items: %ld (%s) in %zu request%s\n", e->items, form_name(e->form),
 			  e->nchunks, e->nchunks == 1 ? "" : "s");
 		if (e->export_records)
-			sb_printf(&b, "converted from the Ango export format: %ld records "
-				      "(schemaIds mapped by title)\n",
+			sb_printf(&b,
+				  "converted from the Ango export format: %ld records "
+				  "(schemaIds mapped by title)\n",
 				  e->export_records);
 	}
 	if (e->state == ST_FAILED || (e->state == ST_PENDING && e->code))
@@ -716,7 +721,7 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e)
 
 			sb_printf(&b, "  %zu: items %ld-%ld (lines %ld-%ld): %s%s%s\n", i + 1,
 				  c->first + 1, c->first + c->count, c->line_first, c->line_last,
-				  c->state == CH_SENT	    ? "sent"
+				  c->state == CH_SENT	   ? "sent"
 				  : c->state == CH_REFUSED ? "REFUSED"
 							   : "not sent yet",
 				  c->msg ? ": " : "", c->msg ? c->msg : "");

@@ -36,8 +36,8 @@ int main(void)
 	CHECK_INT(json_array_size(json_object_get(json_object_get(b, "answer"), "objects")), 1);
 	json_decref(b);
 
-	CHECK_INT(prep("{\"answer\":{\"objects\":[]},\"brushDataUrl\":\"u\",\"_id\":\"t\"}", &b, &e),
-		  0);
+	CHECK_INT(
+	    prep("{\"answer\":{\"objects\":[]},\"brushDataUrl\":\"u\",\"_id\":\"t\"}", &b, &e), 0);
 	CHECK_STR(json_string_value(json_object_get(b, "brushDataUrl")), "u");
 	CHECK(json_is_array(json_object_get(json_object_get(b, "answer"), "relations")));
 	CHECK(json_object_get(b, "_id") == NULL);

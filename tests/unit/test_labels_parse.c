@@ -55,9 +55,10 @@ static void forms(void)
 	CHECK_INT(parse("  {\"externalId\":\"a\",\"objects\":[]}\n", &g, &f, &e), 1);
 	CHECK_INT(f, LP_OBJECT);
 
-	CHECK_INT(parse("{\"externalId\":\"a\"}\n\n{\"externalId\":\"b\"}\r\n{\"externalId\":\"c\"}",
-			&g, &f, &e),
-		  3);
+	CHECK_INT(
+	    parse("{\"externalId\":\"a\"}\n\n{\"externalId\":\"b\"}\r\n{\"externalId\":\"c\"}", &g,
+		  &f, &e),
+	    3);
 	CHECK_INT(f, LP_NDJSON);
 	CHECK_INT(g.lines[2], 4);
 	CHECK_STR(g.ids[2], "c");
@@ -169,8 +170,9 @@ static void fd_path(void)
 	fp = fdopen(fd, "w+");
 	fputs("[\n", fp);
 	for (i = 0; i < n; i++)
-		fprintf(fp, "  {\"externalId\": \"img-%ld\", \"objects\": [{\"schemaId\": \"s\", "
-			    "\"point\": [%ld, 2]}]}%s\n",
+		fprintf(fp,
+			"  {\"externalId\": \"img-%ld\", \"objects\": [{\"schemaId\": \"s\", "
+			"\"point\": [%ld, 2]}]}%s\n",
 			i, i, i + 1 < n ? "," : "");
 	fputs("]\n", fp);
 	fflush(fp);

@@ -49,12 +49,13 @@ static void shapes(void)
 	json_t *j;
 
 	/* flat, answer-wrapped, tools->objects; NDJSON */
-	CHECK_INT(run("{\"externalId\":\"a\",\"objects\":[{\"schemaId\":\"t-carpt\",\"point\":[1,2]}]}\n"
-		      "{\"assetId\":\"b\",\"answer\":{\"tools\":[],\"classifications\":[{\"schemaId\":"
-		      "\"c-weather\",\"answer\":\"Sunny\"}]}}\n"
-		      "{\"data\":\"c.jpg\",\"tools\":[]}\n",
-		      DK_LABELS, 0, 0, &res, &out, &e),
-		  0);
+	CHECK_INT(
+	    run("{\"externalId\":\"a\",\"objects\":[{\"schemaId\":\"t-carpt\",\"point\":[1,2]}]}\n"
+		"{\"assetId\":\"b\",\"answer\":{\"tools\":[],\"classifications\":[{\"schemaId\":"
+		"\"c-weather\",\"answer\":\"Sunny\"}]}}\n"
+		"{\"data\":\"c.jpg\",\"tools\":[]}\n",
+		DK_LABELS, 0, 0, &res, &out, &e),
+	    0);
 	CHECK_INT(res.items, 3);
 	CHECK_INT(res.form, LP_NDJSON);
 	CHECK_INT(res.nchunks, 1);
@@ -63,9 +64,9 @@ static void shapes(void)
 	CHECK(j != NULL);
 	CHECK_STR(json_string_value(json_object_get(j, "project")), "p1");
 	CHECK_INT(json_array_size(json_object_get(j, "jsonContent")), 3);
-	CHECK(json_object_get(json_object_get(json_array_get(json_object_get(j, "jsonContent"), 1),
-					      "answer"),
-			      "objects") != NULL);
+	CHECK(json_object_get(
+		  json_object_get(json_array_get(json_object_get(j, "jsonContent"), 1), "answer"),
+		  "objects") != NULL);
 	CHECK(json_object_get(json_array_get(json_object_get(j, "jsonContent"), 2), "objects"));
 	json_decref(j);
 	free(body);
@@ -141,10 +142,11 @@ static void attachments(void)
 	prep_result_free(&res);
 	close(out);
 
-	CHECK_INT(run("{\"externalId\":\"b\",\"attachments\":[{\"type\":\"AUDIO\",\"value\":\"x\"}]}\n"
-		      "{\"externalId\":\"c\"}\n",
-		      DK_ATTACHMENTS, 0, 0, &res, &out, &e),
-		  -EINVAL);
+	CHECK_INT(
+	    run("{\"externalId\":\"b\",\"attachments\":[{\"type\":\"AUDIO\",\"value\":\"x\"}]}\n"
+		"{\"externalId\":\"c\"}\n",
+		DK_ATTACHMENTS, 0, 0, &res, &out, &e),
+	    -EINVAL);
 	CHECK_INT(res.rep.count, 2);
 	CHECK(strstr(res.rep.text, "\"type\" must be \"IMAGE\"") != NULL);
 	CHECK(strstr(res.rep.text, "line 2 (item 2): item has neither \"attachmentUrl\"") != NULL);
@@ -179,14 +181,15 @@ static void chunking(void)
 	for (i = 0; i < 3; i++) {
 		json_t *j;
 
-		CHECK_INT(labels_chunk_body(out, &res.chunks[i], "p", DK_LABELS, &body, &len, &e), 0);
+		CHECK_INT(labels_chunk_body(out, &res.chunks[i], "p", DK_LABELS, &body, &len, &e),
+			  0);
 		j = json_loadb(body, len, 0, NULL);
 		CHECK(j != NULL);
 		total += (long)json_array_size(json_object_get(j, "jsonContent"));
 		if (i == 2)
 			CHECK_STR(json_string_value(json_object_get(
-					  json_array_get(json_object_get(j, "jsonContent"), 499),
-					  "externalId")),
+				      json_array_get(json_object_get(j, "jsonContent"), 499),
+				      "externalId")),
 				  "img-2499");
 		json_decref(j);
 		free(body);

@@ -41,15 +41,17 @@ int main(void)
 	S = schema_new(cs, &e);
 	CHECK(S != NULL);
 
-	CHECK_INT(check("{\"objects\":[{\"schemaId\":\"t-car\",\"objectId\":\"1\",\"bounding-box\":"
-			"{\"x\":1,\"y\":2,\"width\":-3,\"height\":4},\"classifications\":[{\"schemaId\":\"c-occ\","
-			"\"answer\":\"yes\"}]}],\"classifications\":[{\"schemaId\":\"c-weather\","
-			"\"answer\":\"o-rain\"},{\"schemaId\":\"c-tags\",\"answer\":[\"a\",\"b\"]},"
-			"{\"schemaId\":\"c-note\",\"answer\":\"free text\"},{\"schemaId\":\"c-night\","
-			"\"answer\":true}],\"relations\":[{\"schemaId\":\"r-tows\",\"from\":\"1\","
-			"\"to\":\"1\"}]}",
-			0, &r, NULL),
-		  0);
+	CHECK_INT(
+	    check("{\"objects\":[{\"schemaId\":\"t-car\",\"objectId\":\"1\",\"bounding-box\":"
+		  "{\"x\":1,\"y\":2,\"width\":-3,\"height\":4},\"classifications\":[{\"schemaId\":"
+		  "\"c-occ\","
+		  "\"answer\":\"yes\"}]}],\"classifications\":[{\"schemaId\":\"c-weather\","
+		  "\"answer\":\"o-rain\"},{\"schemaId\":\"c-tags\",\"answer\":[\"a\",\"b\"]},"
+		  "{\"schemaId\":\"c-note\",\"answer\":\"free text\"},{\"schemaId\":\"c-night\","
+		  "\"answer\":true}],\"relations\":[{\"schemaId\":\"r-tows\",\"from\":\"1\","
+		  "\"to\":\"1\"}]}",
+		  0, &r, NULL),
+	    0);
 	sc_report_free(&r);
 
 	/* brush tools carry no geometry */
@@ -61,13 +63,13 @@ int main(void)
 	CHECK(has(&r, "line 1 (item 1): objects[0]"));
 	sc_report_free(&r);
 
-	CHECK_INT(check("{\"objects\":[{\"schemaId\":\"c-weather\",\"point\":[1,2]}]}", 0, &r, NULL),
-		  1);
+	CHECK_INT(
+	    check("{\"objects\":[{\"schemaId\":\"c-weather\",\"point\":[1,2]}]}", 0, &r, NULL), 1);
 	CHECK(has(&r, "is a classification ('Weather'), not a tool"));
 	sc_report_free(&r);
 
-	CHECK_INT(check("{\"objects\":[{\"schemaId\":\"t-car\",\"polygon\":[[1,2]]}]}", 0, &r, NULL),
-		  1);
+	CHECK_INT(
+	    check("{\"objects\":[{\"schemaId\":\"t-car\",\"polygon\":[[1,2]]}]}", 0, &r, NULL), 1);
 	CHECK(has(&r, "tool 'Car' is a bounding-box but the object has \"polygon\""));
 	sc_report_free(&r);
 
@@ -75,9 +77,9 @@ int main(void)
 	CHECK(has(&r, "has no \"bounding-box\" key"));
 	sc_report_free(&r);
 
-	CHECK_INT(check("{\"objects\":[{\"schemaId\":\"t-road\",\"polygon\":[[1,\"x\"]]}]}", 0, &r,
-			NULL),
-		  1);
+	CHECK_INT(
+	    check("{\"objects\":[{\"schemaId\":\"t-road\",\"polygon\":[[1,\"x\"]]}]}", 0, &r, NULL),
+	    1);
 	CHECK(has(&r, "list of [x, y] points"));
 	sc_report_free(&r);
 
@@ -92,11 +94,12 @@ int main(void)
 	CHECK(has(&r, "must be true or false"));
 	sc_report_free(&r);
 
-	CHECK_INT(check("{\"objects\":[{\"schemaId\":\"t-carpt\",\"objectId\":\"a\",\"point\":[1,2]},"
-			"{\"schemaId\":\"t-carpt\",\"objectId\":7,\"point\":[1,2]}],\"relations\":"
-			"[{\"schemaId\":\"r-tows\",\"from\":\"a\",\"to\":\"ghost\"}]}",
-			0, &r, NULL),
-		  2);
+	CHECK_INT(
+	    check("{\"objects\":[{\"schemaId\":\"t-carpt\",\"objectId\":\"a\",\"point\":[1,2]},"
+		  "{\"schemaId\":\"t-carpt\",\"objectId\":7,\"point\":[1,2]}],\"relations\":"
+		  "[{\"schemaId\":\"r-tows\",\"from\":\"a\",\"to\":\"ghost\"}]}",
+		  0, &r, NULL),
+	    2);
 	CHECK(has(&r, "\"to\" refers to objectId 'ghost', which no object of this answer has"));
 	CHECK(has(&r, "objects[1]: \"objectId\" must be a string"));
 	sc_report_free(&r);
@@ -120,19 +123,20 @@ int main(void)
 		  0);
 	CHECK_INT(r.nunmapped, 0);
 	CHECK_STR(json_string_value(json_object_get(
-			  json_array_get(json_object_get(a, "objects"), 0), "schemaId")),
+		      json_array_get(json_object_get(a, "objects"), 0), "schemaId")),
 		  "t-car");
 	CHECK_STR(json_string_value(json_object_get(
-			  json_array_get(json_object_get(a, "objects"), 1), "schemaId")),
+		      json_array_get(json_object_get(a, "objects"), 1), "schemaId")),
 		  "t-carpt");
+	CHECK_STR(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(json_array_get(json_object_get(a, "objects"), 0),
+					       "classifications"),
+			       0),
+		"schemaId")),
+	    "c-occ");
 	CHECK_STR(json_string_value(json_object_get(
-			  json_array_get(json_object_get(json_array_get(json_object_get(a, "objects"), 0),
-							 "classifications"),
-					 0),
-			  "schemaId")),
-		  "c-occ");
-	CHECK_STR(json_string_value(json_object_get(
-			  json_array_get(json_object_get(a, "classifications"), 0), "schemaId")),
+		      json_array_get(json_object_get(a, "classifications"), 0), "schemaId")),
 		  "c-weather");
 	json_decref(a);
 	sc_report_free(&r);
