@@ -255,7 +255,9 @@ static void set_size(struct stat *st, long long size)
 
 static char *status_text(struct ao_core *c, size_t *len)
 {
-	json_t *j = json_object();
+	json_t *j = c->cfg.status_info ? c->cfg.status_info(c->cfg.status_info_ud) : NULL;
+	if (!j)
+		j = json_object();
 	json_object_set_new(j, "exports", ao_xcache_status(c->cfg.xc));
 	if (c->cfg.extra_status) {
 		json_t *w = c->cfg.extra_status(c->cfg.extra_ud);

@@ -419,14 +419,27 @@ static int curl_errno(CURLcode rc, int *transient)
 	}
 }
 
-/* Copy of url without its query string and fragment, for logs and messages. */
+/* An export link is a capability: its query string (a pre-signed URL's
+ * signature) or its path (a token, as the local hub hands out) may be the
+ * secret. Logs and messages show only scheme://host, "/.../" and the file
+ * name. */
 static void url_for_log(const char *url, char *out, size_t outsz)
 {
 	size_t n = strcspn(url, "?#");
-	if (n >= outsz)
-		n = outsz - 1;
-	memcpy(out, url, n);
-	out[n] = '\0';
+	const char *host = strstr(url, "://"), *path, *last;
+
+	host = host && (size_t)(host - url) < n ? host + 3 : url;
+	path = memchr(host, '/', n - (size_t)(host - url));
+	if (!path) {
+		snprintf(out, outsz, "%.*s", (int)n, url);
+		return;
+	}
+	last = path;
+	for (const char *p = path; p < url + n; p++)
+		if (*p == '/')
+			last = p;
+	snprintf(out, outsz, "%.*s%s%.*s", (int)(path - url), url, last == path ? "" : "/...",
+		 (int)(url + n - last), last);
 }
 
 static void sleep_ms(long long ms)

@@ -1,9 +1,14 @@
 /*
  * main.c - angofs command line: options (a fuse_opt table, like sshfs), the
- * API key (environment or a private key file; never the command line),
- * wiring of hub client, export cache, core and write side, then the
+ * config file (its settings are put in front of the command line's -o
+ * options, so the command line wins), the mount helper's calling convention
+ * (`angofs SOURCE MOUNTPOINT -o opts`, as mount.fuse3 runs it for
+ * `mount -t fuse.angofs` and fstab; fstab-only words are accepted and
+ * dropped), the API key (environment or a private key file; never the command
+ * line), wiring of hub client, export cache, core and write side, then the
  * multithreaded FUSE loop. Everything that can be checked is checked before
- * mounting, with a message naming the option and the value.
+ * mounting, with a message naming the option and the value. `angofs --status
+ * MOUNT` is the status command (status_cli.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,10 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fuse_ops.h"
+#include "status_cli.h"
 #include <fuse_lowlevel.h>
+#include "angofs/config.h"
 #include "angofs/core.h"
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
@@ -30,12 +40,14 @@ struct opts {
 	char *host, *api_key_file, *cache_dir, *cache_size, *export_ttl;
 	char *attr_timeout, *entry_timeout, *meta_ttl, *task_types, *rate_limit;
 	char *include_metadata, *include_history, *include_only_key_frames, *include_idle_blur;
-	char *next_stage;
+	char *next_stage, *log_level, *config;
 	char *api_key; /* refused */
 	int debug, ro;
+	char *pos[2]; /* SOURCE MOUNTPOINT, or just MOUNTPOINT */
+	int npos;
 };
 
-enum { KEY_RO, KEY_DEBUG_FUSE };
+enum { KEY_RO, KEY_RW, KEY_DEBUG_FUSE, KEY_FSTAB };
 
 /* clang-format off */
 #define O(t, f) {t, offsetof(struct opts, f), 0}
@@ -57,31 +69,273 @@ static const struct fuse_opt spec[] = {
 	O("include_only_key_frames=%s", include_only_key_frames),
 	O("include_idle_blur_durations=%s", include_idle_blur),
 	O("next_stage=%s", next_stage),
+	O("log_level=%s", log_level),
+	O("config=%s", config),
 	{"debug", offsetof(struct opts, debug), 1},
 	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("-d", KEY_DEBUG_FUSE),
+	/* fstab words meant for mount(8) and systemd, not for the filesystem */
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("owner", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("group", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("comment=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("no_config", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_END,
+};
+
+/* Names a config file may set: angofs's valued options and FUSE's, then the
+ * flags (bare words). */
+static const char *const conf_known[] = {
+	"host", "api_key_file", "cache_dir", "cache_size", "export_ttl", "attr_timeout",
+	"entry_timeout", "meta_ttl", "task_types", "rate_limit", "include_metadata",
+	"include_history", "include_only_key_frames", "include_idle_blur_durations",
+	"next_stage", "log_level",
+	"umask", "uid", "gid", "fsname", "subtype", "max_read", "max_threads", "max_idle_threads",
+	NULL,
+};
+static const char *const conf_flags[] = {
+	"debug", "ro", "rw", "allow_other", "allow_root", "default_permissions", "auto_unmount",
+	"noatime", "nosuid", "nodev", "noexec", "kernel_cache", "auto_cache", "clone_fd",
+	NULL,
 };
 /* clang-format on */
 
 static int proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct opts *o = data;
-	(void)arg;
 	(void)outargs;
-	if (key == KEY_RO)
+	switch (key) {
+	case KEY_RO:
 		o->ro = 1;
-	else if (key == KEY_DEBUG_FUSE)
+		break;
+	case KEY_RW:
+		o->ro = 0;
+		break;
+	case KEY_DEBUG_FUSE:
 		o->debug = 1;
+		break;
+	case FUSE_OPT_KEY_NONOPT:
+		if (o->npos >= 2) {
+			fprintf(stderr, "angofs: unexpected argument '%s' (usage: angofs "
+					"[SOURCE] MOUNTPOINT [options])\n",
+				arg);
+			return -1;
+		}
+		o->pos[o->npos] = strdup(arg);
+		if (!o->pos[o->npos])
+			return -1;
+		o->npos++;
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		if (strncmp(arg, "x-", 2) == 0)
+			return 0; /* x-systemd.*, x-gvfs-*: userspace mount options */
+		break;
+	default:
+		break;
+	}
 	return 1; /* keep for FUSE */
+}
+
+/* First pass over the command line: only -o config=, no_config and whether
+ * help/version was asked for (a broken config file must not hide --help). */
+struct prescan {
+	char *config;
+	int no_config, info;
+	char *pos[2];
+	int npos;
+};
+
+static const struct fuse_opt prescan_spec[] = {
+	{"config=%s", offsetof(struct prescan, config), 0},
+	{"no_config", offsetof(struct prescan, no_config), 1},
+	FUSE_OPT_END,
+};
+
+static int prescan_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct prescan *p = data;
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_OPT &&
+	    (!strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "-V") ||
+	     !strcmp(arg, "--version")))
+		p->info = 1;
+	if (key == FUSE_OPT_KEY_NONOPT && p->npos < 2)
+		p->pos[p->npos++] = strdup(arg);
+	return 0;
+}
+
+/* SOURCE of `angofs SOURCE MOUNTPOINT`: a hub, or a placeholder word. */
+static int source_is_host(const char *src)
+{
+	static const char *const words[] = {"angofs", "none", "ango", "fuse"};
+	if (!src || !*src)
+		return 0;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(src, words[i]))
+			return 0;
+	return 1;
+}
+
+static int add_escaped_opt(struct fuse_args *args, const char *name, const char *val)
+{
+	struct ao_conf_item it = {.name = (char *)name, .value = (char *)val};
+	int skip, rc;
+	char *a = ao_config_opt_arg(&it, NULL, &skip);
+	if (!a)
+		return -1;
+	rc = fuse_opt_add_arg(args, "-o") < 0 || fuse_opt_add_arg(args, a) < 0 ? -1 : 0;
+	free(a);
+	return rc;
+}
+
+/* args = argv[0], the config file's settings as -o options, argv[1..]. */
+static int merge_config(int argc, char *argv[], struct fuse_args *args, char **conf_used)
+{
+	struct fuse_args pre_args = FUSE_ARGS_INIT(argc, argv);
+	struct prescan pre = {0};
+	struct ao_conf conf = {0};
+	struct ao_err e;
+	char *path = NULL;
+	int rc = -1, explicit = 0;
+
+	*conf_used = NULL;
+	if (fuse_opt_parse(&pre_args, &pre, prescan_spec, prescan_proc) < 0) {
+		fuse_opt_free_args(&pre_args);
+		return -1;
+	}
+	fuse_opt_free_args(&pre_args);
+	if (fuse_opt_add_arg(args, argv[0]) < 0)
+		goto out;
+	if (pre.config) {
+		path = strdup(pre.config);
+		explicit = 1;
+	} else if (!pre.no_config && ao_config_default_path(&path, &e) < 0) {
+		path = NULL; /* no HOME: no default config */
+	}
+	if (path) {
+		rc = ao_config_load(path, &conf, &e);
+		if (rc == -ENOENT && !explicit) {
+			rc = 0; /* no default config file: fine */
+		} else if (rc == 0) {
+			for (size_t i = 0; i < conf.n; i++)
+				if (!strcmp(conf.items[i].name, "api_key") ||
+				    !strcmp(conf.items[i].name, "apikey")) {
+					rc = ao_errf(&e, EINVAL,
+						     "%s:%d: an API key in the config file is refused; "
+						     "put it in a file of its own (chmod 600) and set "
+						     "api_key_file = PATH",
+						     conf.path, conf.items[i].line);
+					break;
+				}
+			if (rc == 0)
+				rc = ao_config_check(&conf, conf_known, conf_flags, &e);
+		}
+		if (rc < 0 && !pre.info) {
+			fprintf(stderr, "angofs: %s\n", e.msg);
+			goto out;
+		}
+		for (size_t i = 0; rc == 0 && i < conf.n; i++) {
+			int skip;
+			char *a = ao_config_opt_arg(&conf.items[i], conf_flags, &skip);
+			if (!a && skip)
+				continue;
+			if (!a || fuse_opt_add_arg(args, "-o") < 0 || fuse_opt_add_arg(args, a) < 0) {
+				free(a);
+				goto out;
+			}
+			free(a);
+		}
+		if (rc == 0 && conf.n)
+			*conf_used = strdup(path);
+	}
+	/* fsname shows in mount(8)/df; the SOURCE of the mount helper beats the
+	 * config file's host, and -o host= on the command line beats both */
+	if (add_escaped_opt(args, "subtype", "angofs") < 0 ||
+	    add_escaped_opt(args, "fsname",
+			    pre.npos == 2 && source_is_host(pre.pos[0]) ? pre.pos[0] : "angofs") < 0)
+		goto out;
+	if (pre.npos == 2 && source_is_host(pre.pos[0]) &&
+	    add_escaped_opt(args, "host", pre.pos[0]) < 0)
+		goto out;
+	for (int i = 1; i < argc; i++)
+		if (fuse_opt_add_arg(args, argv[i]) < 0)
+			goto out;
+	rc = 0;
+out:
+	ao_config_free(&conf);
+	free(path);
+	free(pre.config);
+	free(pre.pos[0]);
+	free(pre.pos[1]);
+	return rc < 0 ? -1 : 0;
+}
+
+/* systemd Type=notify: tell the service manager the mount is up. */
+static void sd_ready(const char *mountpoint)
+{
+	const char *sock = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char msg[PATH_MAX + 64];
+	socklen_t len;
+	int fd;
+
+	if (!sock || (sock[0] != '/' && sock[0] != '@') || strlen(sock) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, sock, strlen(sock));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract socket */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sock));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=mounted at %s\nMAINPID=%ld", mountpoint,
+		 (long)getpid());
+	if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa, len) < 0)
+		ao_warn("cannot notify systemd: %s", strerror(errno));
+	close(fd);
+	unsetenv("NOTIFY_SOCKET");
+}
+
+/* Top-level members of MOUNT/.status (the status command reads them). */
+struct info {
+	const char *host, *cache_dir, *mountpoint, *config;
+	time_t started;
+	int read_only, next_stage;
+};
+
+static json_t *status_info(void *ud)
+{
+	const struct info *in = ud;
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:b,s:s}", "angofs",
+			      ANGOFS_VERSION, "host", in->host, "cache_dir", in->cache_dir,
+			      "mountpoint", in->mountpoint, "pid", (json_int_t)getpid(), "started_at",
+			      (json_int_t)in->started, "now", (json_int_t)time(NULL), "read_only",
+			      in->read_only, "next_stage", in->next_stage, "log_level",
+			      ao_log_level_name(ao_log_get_level()));
+	if (j && in->config)
+		json_object_set_new(j, "config", json_string(in->config));
+	return j;
 }
 
 static void usage(const char *prog)
 {
-	printf("usage: %s MOUNTPOINT [options]\n"
+	printf("usage: %s [SOURCE] MOUNTPOINT [options]\n"
+	       "       %s --status MOUNTPOINT [--json]\n"
 	       "\n"
 	       "Shows the projects of an Ango Hub workspace as directories.\n"
 	       "The API key comes from $ANGO_API_KEY or -o api_key_file=PATH.\n"
+	       "SOURCE (what mount(8) and fstab pass first) is a hub like -o host=, or\n"
+	       "'angofs' / 'none' for the configured one; -o host= wins over it.\n"
+	       "Settings are read first from $XDG_CONFIG_HOME/angofs/config (one\n"
+	       "'name = value' per line, same names as below); the command line wins.\n"
 	       "\n"
 	       "angofs options:\n"
 	       "    -o host=URL|REGION      hub: eu (default, %s), us, in, test,\n"
@@ -100,16 +354,23 @@ static void usage(const char *prog)
 	       "    -o include_history=BOOL           export option (default true)\n"
 	       "    -o include_only_key_frames=BOOL   export option (default false)\n"
 	       "    -o include_idle_blur_durations=BOOL export option (default false)\n"
-	       "    -o task_types=LIST      export taskTypes: default,consensus,benchmark\n"
-	       "                            (default: not sent, the hub's default)\n"
+	       "    -o task_types=LIST      export taskTypes: default:consensus:benchmark\n"
+	       "                            (',' only in the config file; default: not sent)\n"
 	       "    -o next_stage=BOOL      answer.json writes also submit the task to its\n"
 	       "                            next stage (default false)\n"
 	       "    -o rate_limit=N         at most N API requests per minute (default 100;\n"
 	       "                            0 = no client-side limit)\n"
-	       "    -o debug                verbose log (also with -d)\n"
+	       "    -o log_level=LEVEL      error, warn, info (default: one line per hub\n"
+	       "                            request) or debug\n"
+	       "    -o debug                log_level=debug (also with -d)\n"
+	       "    -o config=PATH          read settings from PATH instead of the default\n"
+	       "    -o no_config            read no config file\n"
+	       "    _netdev,noauto,auto,user,users,nofail,defaults,x-*  fstab words, ignored\n"
+	       "    --status MOUNTPOINT     print host, cache use, exports, downloads in\n"
+	       "                            progress and pending/failed writes of a mount\n"
 	       "    --version, -V           print versions\n"
 	       "\n",
-	       prog, AO_DEFAULT_HOST);
+	       prog, prog, AO_DEFAULT_HOST);
 }
 
 static int bool_opt(const char *name, const char *v, int def, int *out)
@@ -165,8 +426,11 @@ static json_t *writes_status(void *ud)
 
 int main(int argc, char *argv[])
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_cmdline_opts cl;
+	struct info info;
+	char *conf_used = NULL;
+	int lvl;
 	struct opts o;
 	struct ao_err e;
 	char *host = NULL, *key = NULL, *cache_dir = NULL, *task_types = NULL;
@@ -182,11 +446,18 @@ int main(int argc, char *argv[])
 	memset(&o, 0, sizeof(o));
 	memset(&cl, 0, sizeof(cl));
 	memset(&fs, 0, sizeof(fs));
+	memset(&info, 0, sizeof(info));
 	ao_err_clear(&e);
+	if (argc >= 2 && strcmp(argv[1], "--status") == 0)
+		return ao_status_main(argc - 1, argv + 1);
+	if (merge_config(argc, argv, &args, &conf_used) < 0)
+		goto out;
 	if (fuse_opt_parse(&args, &o, spec, proc) < 0)
-		return 1;
+		goto out;
+	if (o.npos > 0 && fuse_opt_add_arg(&args, o.pos[o.npos - 1]) < 0)
+		goto out;
 	if (fuse_parse_cmdline(&args, &cl) < 0)
-		return 1;
+		goto out;
 	if (cl.show_help) {
 		usage(argv[0]);
 		printf("FUSE options:\n");
@@ -212,6 +483,17 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	ao_log_set_debug(o.debug || cl.debug);
+	if (o.log_level && !(o.debug || cl.debug)) {
+		lvl = ao_log_level_from_name(o.log_level);
+		if (lvl < 0) {
+			fprintf(stderr,
+				"angofs: log_level: '%s' is not a level (use error, warn, info or "
+				"debug)\n",
+				o.log_level);
+			goto out;
+		}
+		ao_log_set_level((enum ao_log_level)lvl);
+	}
 
 	int inc_meta, inc_hist, inc_kf, inc_blur, next_stage;
 	long ttl, meta_ttl, rate, attr_to, entry_to;
@@ -289,13 +571,22 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		goto out;
 	}
+	info.host = host;
+	info.cache_dir = cache_dir;
+	info.mountpoint = cl.mountpoint;
+	info.config = conf_used;
+	info.started = time(NULL);
+	info.read_only = o.ro;
+	info.next_stage = next_stage;
 	struct ao_core_cfg ccfg = {.hub = hub,
 				   .xc = xc,
 				   .meta_ttl_s = meta_ttl,
 				   .read_only = o.ro,
 				   .uid = getuid(),
 				   .gid = getgid(),
-				   .extra_status = writes_status};
+				   .extra_status = writes_status,
+				   .status_info = status_info,
+				   .status_info_ud = &info};
 	core = ao_core_new(&ccfg, &e);
 	if (!core) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
@@ -339,7 +630,9 @@ int main(int argc, char *argv[])
 		ao_log_use_syslog(1); /* stderr is /dev/null now */
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out;
-	ao_info("mounted %s (host %s, cache %s)", cl.mountpoint, host, cache_dir);
+	ao_info("mounted %s (host %s, cache %s%s%s)", cl.mountpoint, host, cache_dir,
+		conf_used ? ", config " : "", conf_used ? conf_used : "");
+	sd_ready(cl.mountpoint);
 	if (ao_fs_start(&fs) < 0)
 		ao_warn("cannot start the invalidation thread");
 	if (ao_writes_start(w, &e) < 0)
@@ -375,7 +668,11 @@ out:
 	free(cache_dir);
 	free(task_types);
 	free(cl.mountpoint);
-	char **strs[] = {&o.host,
+	free(conf_used);
+	free(o.pos[0]);
+	free(o.pos[1]);
+	char **strs[] = {&o.log_level,
+			 &o.config,&o.host,
 			 &o.api_key_file,
 			 &o.cache_dir,
 			 &o.cache_size,

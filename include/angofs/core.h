@@ -43,6 +43,9 @@ struct ao_core_cfg {
 	/* extra status (the write side's) merged into /.status; may be NULL */
 	json_t *(*extra_status)(void *ud);
 	void *extra_ud;
+	/* top-level members merged into /.status (host, cache dir, ...); may be NULL */
+	json_t *(*status_info)(void *ud);
+	void *status_info_ud;
 };
 
 enum ao_kind {
