@@ -12,6 +12,9 @@
 #define ANGOFS_WRITES_INT_H
 
 #include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "angofs/writes.h"
 #include "spool.h"
@@ -62,5 +65,37 @@ long long ws_now_ms(void);
 /* Keep at most keep status-only (sent) entries: the oldest go. w->mu held. */
 void ws_prune_sent(struct ao_writes *w, long keep);
 #define WS_SENT_KEEP 1000
+
+enum area { AR_NONE, AR_LABELS, AR_ATTACH, AR_TASK };
+
+struct wpath {
+	enum area area;
+	int is_dir;    /* labels, attachments, tasks/<id> */
+	int is_status; /* <target>.status */
+	int scratch;
+	int answer, next;  /* answer.json / answer.next.json */
+	char target[4096]; /* relpath of the entry (without .status) */
+	char dir[4096];	   /* the directory part */
+};
+
+int ws_parse(const char *rel, struct wpath *p);
+enum ent_kind ws_kind_of(const struct wpath *p);
+struct entry *ws_find(struct ao_writes *w, const char *project, const char *relpath);
+int ws_visible(const struct entry *e);
+void ws_discard(struct ao_writes *w, struct entry *e);
+void ws_save_locked(struct ao_writes *w, struct entry *e);
+void ws_data_path(struct ao_writes *w, const struct entry *e, char *buf, size_t n);
+int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, int trunc,
+		   struct ao_err *err);
+struct entry *ws_new_entry(struct ao_writes *w, const char *project, const struct wpath *p,
+			   struct ao_err *err);
+void ws_seed_answer(struct ao_writes *w, struct entry *e, const char *project);
+int ws_new_handle(struct ao_writes *w, struct ao_err *err);
+struct handle *ws_get_handle(struct ao_writes *w, uint64_t fh);
+int ws_open_data_handle(struct ao_writes *w, struct entry *e, int writable, uint64_t *fh,
+			struct ao_err *err);
+void ws_fill_stat(struct stat *st, mode_t mode, off_t size, time_t mtime);
+int ws_entry_stat(struct ao_writes *w, const struct entry *e, struct stat *st);
+int ws_refuse_ro(struct ao_writes *w, const char *relpath, struct ao_err *err);
 
 #endif

@@ -1,0 +1,334 @@
+/*
+ * writes_reg.c - the write side's registry: what a relpath means (drop-box
+ * file, answer, scratch, status), the list of spool entries by relpath, and
+ * the table of open handles. Every function here runs with w->mu held.
+ *
+ * Scratch names: in a drop box, names starting with '.' or ending in '~',
+ * ".swp", ".swx", ".tmp", and vim's "4913" probe; in tasks/<id>/ every name but
+ * answer*.json. Scratch files are kept like any other but never uploaded until
+ * renamed onto a real name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "angofs/log.h"
+#include "labels_prep.h"
+#include "writes_int.h"
+
+static int ends_with(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+
+	return a >= b && !strcmp(s + a - b, suf);
+}
+
+static int dropbox_scratch(const char *name)
+{
+	return name[0] == '.' || ends_with(name, "~") || ends_with(name, ".swp") ||
+	       ends_with(name, ".swx") || ends_with(name, ".tmp") || !strcmp(name, "4913");
+}
+
+/* Classify relpath; returns 0 if it is the write side's, -ENOENT if not. */
+int ws_parse(const char *rel, struct wpath *p)
+{
+	const char *name, *slash;
+	size_t n = strlen(rel);
+
+	memset(p, 0, sizeof(*p));
+	if (n >= sizeof(p->target))
+		return -ENAMETOOLONG;
+	if (!strcmp(rel, "labels") || !strcmp(rel, "attachments")) {
+		p->area = rel[0] == 'l' ? AR_LABELS : AR_ATTACH;
+		p->is_dir = 1;
+		memcpy(p->dir, rel, n + 1);
+		return 0;
+	}
+	if (!strncmp(rel, "labels/", 7) || !strncmp(rel, "attachments/", 12)) {
+		p->area = rel[0] == 'l' ? AR_LABELS : AR_ATTACH;
+		name = rel + (p->area == AR_LABELS ? 7 : 12);
+		if (!*name || strchr(name, '/'))
+			return -ENOENT;
+		memcpy(p->dir, rel, (size_t)(name - rel - 1));
+		p->dir[name - rel - 1] = '\0';
+	} else if (!strncmp(rel, "tasks/", 6)) {
+		slash = strchr(rel + 6, '/');
+		if (slash == rel + 6)
+			return -ENOENT;
+		p->area = AR_TASK;
+		if (!slash) {
+			p->is_dir = 1;
+			memcpy(p->dir, rel, n + 1);
+			return 0;
+		}
+		name = slash + 1;
+		if (!*name || strchr(name, '/') || !strcmp(name, "task.json"))
+			return -ENOENT;
+		memcpy(p->dir, rel, (size_t)(slash - rel));
+		p->dir[slash - rel] = '\0';
+	} else {
+		return -ENOENT;
+	}
+	memcpy(p->target, rel, n + 1);
+	if (ends_with(name, ".status") && strlen(name) > 7) {
+		p->is_status = 1;
+		p->target[n - 7] = '\0';
+		name = p->target + (name - rel);
+	}
+	if (p->area == AR_TASK) {
+		p->answer = !strcmp(name, "answer.json") || !strcmp(name, "answer.next.json");
+		p->next = !strcmp(name, "answer.next.json");
+		p->scratch = !p->answer;
+	} else {
+		p->scratch = dropbox_scratch(name);
+	}
+	return 0;
+}
+
+enum ent_kind ws_kind_of(const struct wpath *p)
+{
+	if (p->scratch)
+		return EK_SCRATCH;
+	if (p->area == AR_TASK)
+		return EK_ANSWER;
+	return p->area == AR_LABELS ? EK_LABELS : EK_ATTACHMENTS;
+}
+
+/* ---- registry (w->mu held) ---- */
+
+struct entry *ws_find(struct ao_writes *w, const char *project, const char *relpath)
+{
+	struct entry *e;
+
+	for (e = w->entries; e; e = e->next)
+		if (!strcmp(e->relpath, relpath) && !strcmp(e->project, project))
+			return e;
+	return NULL;
+}
+
+int ws_visible(const struct entry *e)
+{
+	return e && e->state != ST_SENT;
+}
+
+static void unlink_list(struct ao_writes *w, struct entry *e)
+{
+	struct entry **pp;
+
+	for (pp = &w->entries; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			e->next = NULL;
+			return;
+		}
+}
+
+/* Remove e from the spool; freed now or at its last release/when not busy. */
+void ws_discard(struct ao_writes *w, struct entry *e)
+{
+	unlink_list(w, e);
+	spool_remove(w->spool_dir, e);
+	if (e->opens || e->busy)
+		e->state = ST_SENT, e->kind = EK_SCRATCH, e->dirty = 0, e->next_try_ms = -1;
+	else
+		spool_entry_free(e);
+}
+
+void ws_prune_sent(struct ao_writes *w, long keep)
+{
+	struct entry *e, *oldest;
+	long n = 0;
+
+	for (e = w->entries; e; e = e->next)
+		n += e->state == ST_SENT && e->kind != EK_SCRATCH;
+	while (n > keep) {
+		oldest = NULL;
+		for (e = w->entries; e; e = e->next)
+			if (e->state == ST_SENT && e->kind != EK_SCRATCH && !e->opens && !e->busy &&
+			    (!oldest || e->updated < oldest->updated))
+				oldest = e;
+		if (!oldest)
+			return;
+		ws_discard(w, oldest);
+		n--;
+	}
+}
+
+void ws_save_locked(struct ao_writes *w, struct entry *e)
+{
+	struct ao_err er;
+
+	e->updated = time(NULL);
+	if (spool_save(w->spool_dir, e, &er) < 0)
+		ao_error("write side: %s", er.msg);
+}
+
+void ws_data_path(struct ao_writes *w, const struct entry *e, char *buf, size_t n)
+{
+	spool_path(w->spool_dir, e, "data", buf, n);
+}
+
+/* Start new content in e (create/O_TRUNC/replace). */
+int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, int trunc,
+		   struct ao_err *err)
+{
+	char path[4096];
+
+	if (trunc) {
+		ws_data_path(w, e, path, sizeof(path));
+		if (truncate(path, 0) < 0 && errno == ENOENT) {
+			int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+			if (fd < 0)
+				return ao_errf(err, errno, "spool: %s: %s", path, strerror(errno));
+			close(fd);
+		}
+		e->size = 0;
+	}
+	e->state = ST_WRITING;
+	e->kind = ws_kind_of(p);
+	e->next_stage = p->next ? 1 : w->cfg.next_stage;
+	e->code = e->http = 0;
+	e->prepared = 0;
+	e->attempts = 0;
+	e->dirty = 1;
+	e->last_rc = 0;
+	entry_clear_chunks(e);
+	entry_set_msg(e, NULL);
+	entry_set_detail(e, NULL);
+	spool_unlink(w->spool_dir, e, "items");
+	ws_save_locked(w, e);
+	return 0;
+}
+
+struct entry *ws_new_entry(struct ao_writes *w, const char *project, const struct wpath *p,
+			   struct ao_err *err)
+{
+	struct entry *e = spool_entry_new(w->spool_dir, project, p->target, ws_kind_of(p), err);
+
+	if (!e)
+		return NULL;
+	e->next_stage = p->next ? 1 : w->cfg.next_stage;
+	e->dirty = 1;
+	ws_save_locked(w, e);
+	e->next = w->entries;
+	w->entries = e;
+	return e;
+}
+
+/* Seed an answer entry with the current answer (open without O_TRUNC). */
+void ws_seed_answer(struct ao_writes *w, struct entry *e, const char *project)
+{
+	char task[256], path[4096], *buf = NULL;
+	size_t len = 0;
+	struct ao_err er;
+	int fd;
+
+	if (!w->cfg.read_answer || ws_task_of(e->relpath, task, sizeof(task)) < 0)
+		return;
+	ao_err_clear(&er);
+	if (w->cfg.read_answer(w->cfg.ud, project, task, &buf, &len, &er) < 0) {
+		ao_warn("write side: reading the current answer of task %s: %s (starting empty)",
+			task, er.msg);
+		return;
+	}
+	ws_data_path(w, e, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, buf, len) != (ssize_t)len)
+			ao_warn("write side: seeding %s: %s", e->relpath, strerror(errno));
+		close(fd);
+		e->size = (long long)len;
+	}
+	free(buf);
+}
+
+/* ---- handles (w->mu held) ---- */
+
+int ws_new_handle(struct ao_writes *w, struct ao_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < w->nh; i++)
+		if (!w->h[i].used)
+			break;
+	if (i == w->nh) {
+		size_t nn = w->nh ? w->nh * 2 : 64;
+		struct handle *nh = realloc(w->h, nn * sizeof(*nh));
+
+		if (!nh)
+			return ao_errf(err, ENOMEM, "out of memory");
+		memset(nh + w->nh, 0, (nn - w->nh) * sizeof(*nh));
+		w->h = nh;
+		w->nh = nn;
+	}
+	memset(&w->h[i], 0, sizeof(w->h[i]));
+	w->h[i].used = 1;
+	w->h[i].fd = -1;
+	return (int)i;
+}
+
+struct handle *ws_get_handle(struct ao_writes *w, uint64_t fh)
+{
+	if (fh == 0 || fh > w->nh || !w->h[fh - 1].used)
+		return NULL;
+	return &w->h[fh - 1];
+}
+
+int ws_open_data_handle(struct ao_writes *w, struct entry *e, int writable, uint64_t *fh,
+			struct ao_err *err)
+{
+	char path[4096];
+	int i = ws_new_handle(w, err), fd;
+
+	if (i < 0)
+		return i;
+	ws_data_path(w, e, path, sizeof(path));
+	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0) {
+		w->h[i].used = 0;
+		return ao_errf(err, errno, "spool: %s: %s", path, strerror(errno));
+	}
+	w->h[i].e = e;
+	w->h[i].fd = fd;
+	w->h[i].writable = writable;
+	e->opens++;
+	*fh = (uint64_t)i + 1;
+	return 0;
+}
+
+void ws_fill_stat(struct stat *st, mode_t mode, off_t size, time_t mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFREG | mode;
+	st->st_nlink = 1;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
+	st->st_blksize = 4096;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+}
+
+int ws_entry_stat(struct ao_writes *w, const struct entry *e, struct stat *st)
+{
+	char path[4096];
+	struct stat ds;
+
+	ws_data_path(w, e, path, sizeof(path));
+	if (stat(path, &ds) < 0)
+		memset(&ds, 0, sizeof(ds));
+	ws_fill_stat(st, w->cfg.read_only ? 0444 : 0644, ds.st_size,
+		     ds.st_mtime ? ds.st_mtime : (time_t)e->updated);
+	return 0;
+}
+
+int ws_refuse_ro(struct ao_writes *w, const char *relpath, struct ao_err *err)
+{
+	return ao_errf(err, EROFS, "%s: the mount is read-only (-o ro)", relpath);
+}
