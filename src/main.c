@@ -167,8 +167,10 @@ static int prescan_proc(void *data, const char *arg, int key, struct fuse_args *
 	    (!strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "-V") ||
 	     !strcmp(arg, "--version")))
 		p->info = 1;
-	if (key == FUSE_OPT_KEY_NONOPT && p->npos < 2)
-		p->pos[p->npos++] = strdup(arg);
+	if (key == FUSE_OPT_KEY_NONOPT && p->npos < 2) {
+		const char *hash = p->npos == 0 ? strchr(arg, '#') : NULL;
+		p->pos[p->npos++] = strdup(hash ? hash + 1 : arg); /* angofs#SOURCE */
+	}
 	return 0;
 }
 
