@@ -14,7 +14,7 @@ import pytest
 
 from test_write_common import (ATTACH, IMPORT, WENV, WOPTS, count, label_item, project_by_name,
                                project_dir, read, street, street_ext, task_answer, task_by_ext,
-                               weather_of, wmount, write_file)  # noqa: F401 (fixture)
+                               wait_for, weather_of, wmount, write_file)  # noqa: F401 (fixture)
 from conftest import Hub, Mount
 
 
@@ -208,3 +208,42 @@ def test_items_matching_no_asset_are_named(hub, wmount):
     st = read(dst + ".status")
     assert st.startswith("sent: "), st
     assert "Not matched to any asset (1): strete_0009.jpg" in st.splitlines()[0]
+
+
+def test_rsync_style_temp_file_then_rename(hub, wmount, workdir):
+    """rsync writes .name.XXXXXX and renames it: the temp file is not sent, the
+    rename is (and rename() returns the outcome); mv from another filesystem
+    copies and works too."""
+    pid, pdir = street(hub, wmount)
+    box = os.path.join(pdir, "labels")
+    before = count(hub, IMPORT)
+    tmp = os.path.join(box, ".sync.ndjson.a1B2c3")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(label_item(street_ext(14))) + "\n")
+    assert count(hub, IMPORT) == before
+    assert ".sync.ndjson.a1B2c3" in os.listdir(box)
+    assert not os.path.exists(tmp + ".status")
+    os.rename(tmp, os.path.join(box, "sync.ndjson"))
+    assert count(hub, IMPORT) == before + 1
+    assert read(os.path.join(box, "sync.ndjson.status")).startswith("sent: ")
+    # a bad file renamed into place: rename() fails with the reason
+    with open(tmp, "w") as f:
+        f.write('{"externalId": "street_0015.jpg", "objects": [{"schemaId": "zz"}]}\n')
+    try:
+        os.rename(tmp, os.path.join(box, "bad.ndjson"))
+        raise AssertionError("rename of a bad file succeeded")
+    except OSError as e:
+        assert e.errno == errno.EINVAL
+    assert "unknown schemaId 'zz'" in read(os.path.join(box, "bad.ndjson.status"))
+    assert count(hub, IMPORT) == before + 1
+    # the refused file is kept under its new name (the kernel may remember the
+    # failed rename's "no such name" for up to the negative-entry timeout)
+    wait_for(lambda: os.path.exists(os.path.join(box, "bad.ndjson")), 30, "bad.ndjson listed")
+    os.unlink(os.path.join(box, "bad.ndjson"))
+    src = os.path.join(workdir, "moved.ndjson")
+    with open(src, "w") as f:
+        f.write(json.dumps(label_item(street_ext(16))) + "\n")
+    r = subprocess.run(["mv", src, box + "/"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(src)
+    assert read(os.path.join(box, "moved.ndjson.status")).startswith("sent: ")
