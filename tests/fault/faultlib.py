@@ -1,0 +1,126 @@
+"""Helpers for the fault tests (tests/fault): the five operations of the fault
+matrix, each driven through a real angofs mount against the real local hub,
+and the checks that tell success, a clean errno and "no write lost" apart.
+
+Holds no tests. Every wait is a bounded poll; nothing depends on timing
+thresholds beyond generous upper bounds ("no hang").
+"""
+import errno
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "hub"))
+from hubutil import all_tasks, fetch, main_project  # noqa: E402,F401
+
+EXPORT = "GET /v2/export"
+DOWNLOAD = "GET /download"
+IMPORT = "POST /v2/import/labels"
+ANNOTATE = "POST /v2/annotate/{id}"
+STREET = "Street Scenes"
+
+# What angofs sends by default for a whole-project export (test_read_common.py).
+MOUNT_DEFAULTS = {"includeMetadata": "true", "includeHistory": "true",
+                  "includeOnlyKeyFrames": "false", "includeIdleBlurDurations": "false",
+                  "sendEmail": "false", "doNotNotify": "true"}
+
+# Write tests: no client-side rate limit, short flush budget at close (the
+# background sender keeps retrying afterwards).
+WOPTS = ("rate_limit=0",)
+WENV = {"ANGOFS_FLUSH_RETRY_MS": "1500"}
+
+# "no hang": every faulted operation ends within this bound (retries are
+# bounded by 5 attempts / 60 s of waiting in the client; see DESIGN-NOTES).
+OP_BOUND_S = 150
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def errno_of(fn):
+    try:
+        fn()
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def wait_for(pred, timeout=60, what="condition", step=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    v = pred()
+    if not v:
+        raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+    return v
+
+
+def direct_export(hub, pid, **params):
+    """The bytes angofs must serve for export/tasks.<fmt>: GET /export with its
+    default parameters, download, first zip member."""
+    import io
+    import zipfile
+    q = dict(MOUNT_DEFAULTS, project=pid, **params)
+    st, body = hub.api("GET", "/export", query=q)
+    assert st == 200, body
+    st, _, raw = fetch(body["data"]["exportPath"])
+    assert st == 200
+    zf = zipfile.ZipFile(io.BytesIO(raw))
+    return zf.read(zf.namelist()[0])
+
+
+def street_path(mount):
+    return os.path.join(mount.path, STREET)
+
+
+def task_answer(hub, tid):
+    st, body = hub.api("GET", "/task/" + tid, query={"includeAnswer": "true"})
+    assert st == 200, body
+    return body["data"]["task"]["answer"]
+
+
+def comment_of(answer):
+    for c in (answer or {}).get("classifications", []):
+        if c.get("schemaId") == "cComm001":
+            return c.get("answer")
+    return None
+
+
+def write_file(path, data):
+    """open/write/close; returns None or the OSError (close() carries the upload)."""
+    if isinstance(data, str):
+        data = data.encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except OSError as e:
+        return e
+    try:
+        os.write(fd, data)
+    except OSError as e:
+        os.close(fd)
+        return e
+    try:
+        os.close(fd)
+    except OSError as e:
+        return e
+    return None
+
+
+def status_state(path):
+    try:
+        with open(path) as f:
+            return f.read().split(":", 1)[0]
+    except OSError:
+        return None
+
+
+def export_cache_files(mount):
+    d = os.path.join(mount.cache, "exports")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
