@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,14 @@ static void sd_ready(const char *mountpoint)
 		ao_warn("cannot notify systemd: %s", strerror(errno));
 	close(fd);
 	unsetenv("NOTIFY_SOCKET");
+}
+
+/* The loop returns the signal that ended it (libfuse's handlers): a stop
+ * asked for with SIGTERM/SIGINT/SIGHUP (systemctl stop, Ctrl-C) is a clean
+ * exit, anything else a failure. */
+static int loop_status(int rc)
+{
+	return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 }
 
 /* Top-level members of MOUNT/.status (the status command reads them). */
@@ -640,14 +649,14 @@ int main(int argc, char *argv[])
 	if (ao_writes_start(w, &e) < 0)
 		ao_warn("write side: %s", e.msg);
 	if (cl.singlethread) {
-		ret = fuse_loop(fuse) ? 1 : 0;
+		ret = loop_status(fuse_loop(fuse));
 	} else {
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned)cl.clone_fd);
 		fuse_loop_cfg_set_idle_threads(lc, cl.max_idle_threads);
 		if (cl.max_threads > 0 && cl.max_threads <= 100000)
 			fuse_loop_cfg_set_max_threads(lc, cl.max_threads);
-		ret = fuse_loop_mt(fuse, lc) ? 1 : 0;
+		ret = loop_status(fuse_loop_mt(fuse, lc));
 		fuse_loop_cfg_destroy(lc);
 	}
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
