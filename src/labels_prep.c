@@ -31,6 +31,9 @@ struct pctx {
 	struct ao_err *err;
 	char *wbuf; /* write buffer */
 	size_t wlen;
+	int lines_fd;
+	long long lbuf[4096]; /* source lines of items, written to lines_fd */
+	size_t llen;
 };
 
 #define WBUF_SIZE (1 << 20)
@@ -50,6 +53,25 @@ static int wflush(struct pctx *x)
 		done += (size_t)w;
 	}
 	x->wlen = 0;
+	return 0;
+}
+
+static int lflush(struct pctx *x)
+{
+	size_t done = 0, len = x->llen * sizeof(x->lbuf[0]);
+	const char *b = (const char *)x->lbuf;
+
+	while (x->lines_fd >= 0 && done < len) {
+		ssize_t w = write(x->lines_fd, b + done, len - done);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return ao_errf(x->err, errno, "writing the spool: %s", strerror(errno));
+		}
+		done += (size_t)w;
+	}
+	x->llen = 0;
 	return 0;
 }
 
@@ -101,6 +123,13 @@ static int emit(struct pctx *x, json_t *item, long line)
 	x->cur.len += n + 1;
 	x->cur.line_last = line;
 	x->n++;
+	if (x->lines_fd >= 0) {
+		if (x->llen == sizeof(x->lbuf) / sizeof(x->lbuf[0]) && (r = lflush(x)) < 0) {
+			free(s);
+			return r;
+		}
+		x->lbuf[x->llen++] = line;
+	}
 	x->out_off += (off_t)(n + 1);
 	if (x->wlen + n + 1 > WBUF_SIZE && (r = wflush(x)) < 0) {
 		free(s);
@@ -341,8 +370,8 @@ static int on_item(void *ud, json_t *item, const struct lp_pos *pos, struct ao_e
 	return label_item(x, item, pos->line, where);
 }
 
-int labels_prepare(int in_fd, int out_fd, enum drop_kind kind, struct schema *s, long max_items,
-		   size_t max_bytes, struct prep_result *res, struct ao_err *err)
+int labels_prepare(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
+		   long max_items, size_t max_bytes, struct prep_result *res, struct ao_err *err)
 {
 	static const char *const label_keys[] = {"jsonContent", "labels", NULL};
 	struct lp_opts o = {kind == DK_LABELS ? label_keys : NULL, 0};
@@ -357,6 +386,7 @@ int labels_prepare(int in_fd, int out_fd, enum drop_kind kind, struct schema *s,
 	x.kind = kind;
 	x.s = s;
 	x.out_fd = out_fd;
+	x.lines_fd = lines_fd;
 	x.max_items = max_items > 0 ? max_items : PREP_MAX_ITEMS;
 	x.max_bytes = max_bytes ? max_bytes : PREP_MAX_BYTES;
 	x.res = res;
@@ -387,6 +417,8 @@ int labels_prepare(int in_fd, int out_fd, enum drop_kind kind, struct schema *s,
 		return ao_errf(err, EINVAL, "%s", sum);
 	}
 	r = wflush(&x);
+	if (r == 0)
+		r = lflush(&x);
 	if (r == 0)
 		r = close_chunk(&x);
 	if (r == 0 && fsync(out_fd) < 0)

@@ -42,11 +42,13 @@ struct prep_result {
 #define PREP_MAX_BYTES_DEFAULT PREP_MAX_BYTES
 
 /* Parse in_fd (from offset 0), check every item (schema may be NULL for
- * attachments), write normalized items to out_fd. Returns 0 when every item is
- * fine; -EINVAL (with err->msg = first problem + count, res->rep = all) when
- * the input is refused; other -errno on I/O errors. */
-int labels_prepare(int in_fd, int out_fd, enum drop_kind kind, struct schema *s, long max_items,
-		   size_t max_bytes, struct prep_result *res, struct ao_err *err);
+ * attachments), write normalized items to out_fd and, if lines_fd >= 0, the
+ * source line of each item there (one native long long per item, so item i's
+ * line is at offset i * 8). Returns 0 when every item is fine; -EINVAL (with
+ * err->msg = first problem + count, res->rep = all) when the input is refused;
+ * other -errno on I/O errors. */
+int labels_prepare(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
+		   long max_items, size_t max_bytes, struct prep_result *res, struct ao_err *err);
 void prep_result_free(struct prep_result *res);
 
 /* The request body for one chunk: {"project":id,"jsonContent"|"attachments":[..]}.

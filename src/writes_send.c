@@ -30,6 +30,18 @@
 
 #define ANSWER_MAX (64L << 20)
 
+/* asprintf that leaves *out NULL on failure. */
+static void r_asprintf(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void r_asprintf(char **out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(out, fmt, ap) < 0)
+		*out = NULL;
+	va_end(ap);
+}
+
 long long ws_now_ms(void)
 {
 	struct timespec ts;
@@ -125,8 +137,8 @@ static char *reply_text(json_t *data)
 }
 
 /* The hub names items by their index in the request ("jsonContent[3]"); add
- * the item's number in the user's file. */
-static char *refusal_text(const char *msg, long first)
+ * the item's number in the user's file and, from the lines file, its line. */
+static char *refusal_text(const char *msg, long first, const char *lines_path)
 {
 	static const char *const keys[] = {"jsonContent[", "labels[", "attachments[", NULL};
 	const char *const *k;
@@ -134,17 +146,30 @@ static char *refusal_text(const char *msg, long first)
 
 	for (k = keys; *k; k++) {
 		const char *p = strstr(msg, *k);
+		long long line = 0;
 		char *end;
 		long idx;
+		int fd;
 
 		if (!p)
 			continue;
 		idx = strtol(p + strlen(*k), &end, 10);
 		if (end == p + strlen(*k) || *end != ']' || idx < 0)
 			continue;
-		if (asprintf(&out, "%s (the hub's %.*s] is item %ld of the file)", msg,
-			     (int)(end - p), p, first + idx + 1) < 0)
-			out = NULL;
+		fd = lines_path ? open(lines_path, O_RDONLY | O_CLOEXEC) : -1;
+		if (fd >= 0) {
+			if (pread(fd, &line, sizeof(line),
+				  (off_t)(first + idx) * (off_t)sizeof(line)) !=
+			    (ssize_t)sizeof(line))
+				line = 0;
+			close(fd);
+		}
+		if (line > 0)
+			r_asprintf(&out, "%s (the hub's %.*s] is item %ld of the file, line %lld)",
+				   msg, (int)(end - p), p, first + idx + 1, line);
+		else
+			r_asprintf(&out, "%s (the hub's %.*s] is item %ld of the file)", msg,
+				   (int)(end - p), p, first + idx + 1);
 		break;
 	}
 	return out ? out : strdup(msg);
@@ -275,6 +300,7 @@ static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 	save(w, e);
 	spool_unlink(w->spool_dir, e, "data");
 	spool_unlink(w->spool_dir, e, "items");
+	spool_unlink(w->spool_dir, e, "lines");
 	ws_prune_sent(w, WS_SENT_KEEP);
 	pthread_mutex_unlock(&w->mu);
 	ao_info("write side: %s/%s sent: %s", e->project, e->relpath, msg);
@@ -349,7 +375,8 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	char dpath[4096], ipath[4096];
 	struct prep_result res;
 	struct schema *s = NULL;
-	int in, out, r;
+	char lpath[4096];
+	int in, out, lines, r;
 	size_t i;
 
 	if (e->kind == EK_LABELS && (r = get_schema(w, e->project, &s, err)) < 0) {
@@ -372,8 +399,18 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 		schema_free(s);
 		return r;
 	}
-	r = labels_prepare(in, out, e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, s,
+	spool_path(w->spool_dir, e, "lines", lpath, sizeof(lpath));
+	lines = open(lpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (lines < 0)
+		ao_warn("write side: %s: %s (item line numbers unavailable)", lpath,
+			strerror(errno));
+	r = labels_prepare(in, out, lines, e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, s,
 			   w->chunk_items, w->chunk_bytes, &res, err);
+	if (lines >= 0) {
+		if (r == 0 && fsync(lines) < 0)
+			ao_warn("write side: fsync %s: %s", lpath, strerror(errno));
+		close(lines);
+	}
 	close(in);
 	close(out);
 	schema_free(s);
@@ -413,7 +450,7 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadline,
 			   struct ao_err *err)
 {
-	char ipath[4096], msg[AO_ERR_MSG_MAX];
+	char ipath[4096], lpath[4096], msg[AO_ERR_MSG_MAX];
 	const char *path = e->kind == EK_LABELS ? "/import/labels" : "/attachments";
 	struct ao_err first_refusal;
 	long refused = 0, sent = 0;
@@ -425,6 +462,7 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadl
 	if (!e->prepared && (r = prepare_dropbox(w, e, err)) < 0)
 		return r;
 	spool_path(w->spool_dir, e, "items", ipath, sizeof(ipath));
+	spool_path(w->spool_dir, e, "lines", lpath, sizeof(lpath));
 	fd = open(ipath, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ao_errf(err, errno, "spool: %s: %s", ipath, strerror(errno));
@@ -459,7 +497,7 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadl
 		if (r < 0) {
 			c->state = CH_REFUSED;
 			c->http = err->http_status;
-			c->msg = refusal_text(err->msg, c->first);
+			c->msg = refusal_text(err->msg, c->first, lpath);
 			if (!refused++)
 				first_refusal = *err;
 			ao_error("write side: %s/%s: request %zu (items %ld-%ld, lines %ld-%ld) "

@@ -149,7 +149,7 @@ def test_partial_refusal_names_items_and_lines(hub, workdir):
         assert st.startswith("failed: 1 of 3 requests refused by the hub, 2 sent"), st
         assert "1: items 1-3 (lines 1-3): REFUSED" in st
         assert "jsonContent[1]: refused for the test (the hub's jsonContent[1] is item 2 " \
-            "of the file)" in st
+            "of the file, line 2)" in st
         assert "2: items 4-6 (lines 4-6): sent" in st
         assert "3: items 7-9 (lines 7-9): sent" in st
         assert len(ok_posts(hub, IMPORT)) == 2

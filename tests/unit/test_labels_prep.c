@@ -34,7 +34,8 @@ static int run(const char *in, enum drop_kind k, long max_items, size_t max_byte
 
 	*out = tmpfd(NULL);
 	ao_err_clear(e);
-	r = labels_prepare(ifd, *out, k, k == DK_LABELS ? S : NULL, max_items, max_bytes, res, e);
+	r = labels_prepare(ifd, *out, -1, k, k == DK_LABELS ? S : NULL, max_items, max_bytes, res,
+			   e);
 	close(ifd);
 	return r;
 }
@@ -197,6 +198,22 @@ static void chunking(void)
 	CHECK_INT(total, 2500);
 	prep_result_free(&res);
 	close(out);
+
+	/* the source line of every item, for naming refused items */
+	{
+		int ifd = tmpfd(in), lfd = tmpfd(NULL), ofd = tmpfd(NULL);
+		long long line = 0;
+
+		CHECK_INT(labels_prepare(ifd, ofd, lfd, DK_LABELS, S, 1000, 0, &res, &e), 0);
+		CHECK_INT(pread(lfd, &line, sizeof(line), 1500 * (off_t)sizeof(line)),
+			  sizeof(line));
+		CHECK_INT(line, 1502);
+		CHECK_INT(lseek(lfd, 0, SEEK_END), 2500 * (off_t)sizeof(line));
+		prep_result_free(&res);
+		close(ifd);
+		close(lfd);
+		close(ofd);
+	}
 
 	/* by bytes: each item ~90 bytes, limit 4 KB -> chunks of <= 4 KB */
 	CHECK_INT(run(in, DK_LABELS, 1000, 4096, &res, &out, &e), 0);
