@@ -31,8 +31,9 @@ int ao_config_default_path(char **path, struct ao_err *err)
 	else if (home && home[0] == '/')
 		snprintf(buf, sizeof(buf), "%s/.config/angofs/config", home);
 	else
-		return ao_errf(err, ENOENT, "no config directory: neither XDG_CONFIG_HOME nor HOME "
-					    "is an absolute path");
+		return ao_errf(err, ENOENT,
+			       "no config directory: neither XDG_CONFIG_HOME nor HOME "
+			       "is an absolute path");
 	*path = strdup(buf);
 	return *path ? 0 : ao_errf(err, ENOMEM, "out of memory");
 }
@@ -121,8 +122,9 @@ static int parse_line(const char *path, int ln, const char *s, const char *e, st
 		ve = e;
 		if (ve > v && *v == '"') {
 			if (ve - v < 2 || ve[-1] != '"')
-				return ao_errf(err, EINVAL, "%s:%d: unterminated quote in the value "
-							    "of '%.*s'",
+				return ao_errf(err, EINVAL,
+					       "%s:%d: unterminated quote in the value "
+					       "of '%.*s'",
 					       path, ln, (int)(ne - name), name);
 			v++;
 			ve--;
@@ -237,8 +239,8 @@ static int bool_word(const char *v, int *on)
 	return -1;
 }
 
-int ao_config_check(const struct ao_conf *conf, const char *const *known,
-		    const char *const *flags, struct ao_err *err)
+int ao_config_check(const struct ao_conf *conf, const char *const *known, const char *const *flags,
+		    struct ao_err *err)
 {
 	for (size_t i = 0; i < conf->n; i++) {
 		const struct ao_conf_item *it = &conf->items[i];
@@ -253,7 +255,8 @@ int ao_config_check(const struct ao_conf *conf, const char *const *known,
 			continue;
 		}
 		if (!in_list(it->name, known))
-			return ao_errf(err, EINVAL, "%s:%d: unknown setting '%s' (see angofs --help)",
+			return ao_errf(err, EINVAL,
+				       "%s:%d: unknown setting '%s' (see angofs --help)",
 				       conf->path, it->line, it->name);
 		if (!it->value)
 			return ao_errf(err, EINVAL, "%s:%d: '%s' needs a value ('%s = ...')",

@@ -125,8 +125,9 @@ static int proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 		break;
 	case FUSE_OPT_KEY_NONOPT:
 		if (o->npos >= 2) {
-			fprintf(stderr, "angofs: unexpected argument '%s' (usage: angofs "
-					"[SOURCE] MOUNTPOINT [options])\n",
+			fprintf(stderr,
+				"angofs: unexpected argument '%s' (usage: angofs "
+				"[SOURCE] MOUNTPOINT [options])\n",
 				arg);
 			return -1;
 		}
@@ -155,18 +156,17 @@ struct prescan {
 };
 
 static const struct fuse_opt prescan_spec[] = {
-	{"config=%s", offsetof(struct prescan, config), 0},
-	{"no_config", offsetof(struct prescan, no_config), 1},
-	FUSE_OPT_END,
+    {"config=%s", offsetof(struct prescan, config), 0},
+    {"no_config", offsetof(struct prescan, no_config), 1},
+    FUSE_OPT_END,
 };
 
 static int prescan_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct prescan *p = data;
 	(void)outargs;
-	if (key == FUSE_OPT_KEY_OPT &&
-	    (!strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "-V") ||
-	     !strcmp(arg, "--version")))
+	if (key == FUSE_OPT_KEY_OPT && (!strcmp(arg, "-h") || !strcmp(arg, "--help") ||
+					!strcmp(arg, "-V") || !strcmp(arg, "--version")))
 		p->info = 1;
 	if (key == FUSE_OPT_KEY_NONOPT && p->npos < 2) {
 		const char *hash = p->npos == 0 ? strchr(arg, '#') : NULL;
@@ -231,11 +231,12 @@ static int merge_config(int argc, char *argv[], struct fuse_args *args, char **c
 			for (size_t i = 0; i < conf.n; i++)
 				if (!strcmp(conf.items[i].name, "api_key") ||
 				    !strcmp(conf.items[i].name, "apikey")) {
-					rc = ao_errf(&e, EINVAL,
-						     "%s:%d: an API key in the config file is refused; "
-						     "put it in a file of its own (chmod 600) and set "
-						     "api_key_file = PATH",
-						     conf.path, conf.items[i].line);
+					rc = ao_errf(
+					    &e, EINVAL,
+					    "%s:%d: an API key in the config file is refused; "
+					    "put it in a file of its own (chmod 600) and set "
+					    "api_key_file = PATH",
+					    conf.path, conf.items[i].line);
 					break;
 				}
 			if (rc == 0)
@@ -250,7 +251,8 @@ static int merge_config(int argc, char *argv[], struct fuse_args *args, char **c
 			char *a = ao_config_opt_arg(&conf.items[i], conf_flags, &skip);
 			if (!a && skip)
 				continue;
-			if (!a || fuse_opt_add_arg(args, "-o") < 0 || fuse_opt_add_arg(args, a) < 0) {
+			if (!a || fuse_opt_add_arg(args, "-o") < 0 ||
+			    fuse_opt_add_arg(args, a) < 0) {
 				free(a);
 				goto out;
 			}
@@ -261,12 +263,10 @@ static int merge_config(int argc, char *argv[], struct fuse_args *args, char **c
 	}
 	/* fsname shows in mount(8)/df; the SOURCE of the mount helper beats the
 	 * config file's host, and -o host= on the command line beats both */
+	const char *src = pre.npos == 2 && source_is_host(pre.pos[0]) ? pre.pos[0] : NULL;
 	if (add_escaped_opt(args, "subtype", "angofs") < 0 ||
-	    add_escaped_opt(args, "fsname",
-			    pre.npos == 2 && source_is_host(pre.pos[0]) ? pre.pos[0] : "angofs") < 0)
-		goto out;
-	if (pre.npos == 2 && source_is_host(pre.pos[0]) &&
-	    add_escaped_opt(args, "host", pre.pos[0]) < 0)
+	    add_escaped_opt(args, "fsname", src ? src : "angofs") < 0 ||
+	    (src && add_escaped_opt(args, "host", src) < 0))
 		goto out;
 	for (int i = 1; i < argc; i++)
 		if (fuse_opt_add_arg(args, argv[i]) < 0)
@@ -325,12 +325,12 @@ struct info {
 static json_t *status_info(void *ud)
 {
 	const struct info *in = ud;
-	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:b,s:s}", "angofs",
-			      ANGOFS_VERSION, "host", in->host, "cache_dir", in->cache_dir,
-			      "mountpoint", in->mountpoint, "pid", (json_int_t)getpid(), "started_at",
-			      (json_int_t)in->started, "now", (json_int_t)time(NULL), "read_only",
-			      in->read_only, "next_stage", in->next_stage, "log_level",
-			      ao_log_level_name(ao_log_get_level()));
+	json_t *j =
+	    json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:b,s:s}", "angofs", ANGOFS_VERSION, "host",
+		      in->host, "cache_dir", in->cache_dir, "mountpoint", in->mountpoint, "pid",
+		      (json_int_t)getpid(), "started_at", (json_int_t)in->started, "now",
+		      (json_int_t)time(NULL), "read_only", in->read_only, "next_stage",
+		      in->next_stage, "log_level", ao_log_level_name(ao_log_get_level()));
 	if (j && in->config)
 		json_object_set_new(j, "config", json_string(in->config));
 	return j;
@@ -682,23 +682,12 @@ out:
 	free(conf_used);
 	free(o.pos[0]);
 	free(o.pos[1]);
-	char **strs[] = {&o.log_level,
-			 &o.config,&o.host,
-			 &o.api_key_file,
-			 &o.cache_dir,
-			 &o.cache_size,
-			 &o.export_ttl,
-			 &o.attr_timeout,
-			 &o.entry_timeout,
-			 &o.meta_ttl,
-			 &o.task_types,
-			 &o.rate_limit,
-			 &o.include_metadata,
-			 &o.include_history,
-			 &o.include_only_key_frames,
-			 &o.include_idle_blur,
-			 &o.next_stage,
-			 &o.api_key};
+	char **strs[] = {&o.log_level,	       &o.config,	   &o.host,
+			 &o.api_key_file,      &o.cache_dir,	   &o.cache_size,
+			 &o.export_ttl,	       &o.attr_timeout,	   &o.entry_timeout,
+			 &o.meta_ttl,	       &o.task_types,	   &o.rate_limit,
+			 &o.include_metadata,  &o.include_history, &o.include_only_key_frames,
+			 &o.include_idle_blur, &o.next_stage,	   &o.api_key};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		free(*strs[i]);
 	fuse_opt_free_args(&args);

@@ -175,8 +175,8 @@ static void print_exports(json_t *xs, long long now)
 		human_size(done, a, sizeof(a));
 		if (total > 0) {
 			human_size(total, b, sizeof(b));
-			printf("  downloading  %s  %lld%% (%s of %s)\n", name, done * 100 / total, a,
-			       b);
+			printf("  downloading  %s  %lld%% (%s of %s)\n", name, done * 100 / total,
+			       a, b);
 		} else {
 			printf("  downloading  %s  %s so far\n", name, a);
 		}
@@ -235,10 +235,11 @@ int ao_status_main(int argc, char **argv)
 		if (!strcmp(argv[i], "--json"))
 			as_json = 1;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: angofs --status MOUNTPOINT [--json]\n"
-			       "Prints what the angofs daemon of MOUNTPOINT reports: host, cache\n"
-			       "use and limit, exports cached and their age, downloads in progress,\n"
-			       "pending and failed writes. --json prints MOUNTPOINT/.status as is.\n");
+			printf(
+			    "usage: angofs --status MOUNTPOINT [--json]\n"
+			    "Prints what the angofs daemon of MOUNTPOINT reports: host, cache\n"
+			    "use and limit, exports cached and their age, downloads in progress,\n"
+			    "pending and failed writes. --json prints MOUNTPOINT/.status as is.\n");
 			return 0;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "angofs --status: unknown option '%s'\n", argv[i]);

@@ -46,8 +46,8 @@ int ao_config_parse(const char *path, const char *text, struct ao_conf *conf, st
 
 /* Every name must be in known[] (NULL-terminated) or in flags[]; a flag may
  * have a boolean value, other names need a value. -EINVAL naming file:line. */
-int ao_config_check(const struct ao_conf *conf, const char *const *known,
-		    const char *const *flags, struct ao_err *err);
+int ao_config_check(const struct ao_conf *conf, const char *const *known, const char *const *flags,
+		    struct ao_err *err);
 
 /* The fuse_opt argument for one item: "name=value" with ',' and '\' escaped
  * by '\' (fuse_opt's escaping), or "name" for a flag (a name in flags[]);

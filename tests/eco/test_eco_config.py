@@ -45,6 +45,7 @@ def test_config_file_sets_options_and_command_line_wins(hub, workdir):
         assert len(q) == 1, q
         assert "taskTypes=%5B%22default%22%2C%22consensus%22%5D" in q[0], q
         assert "includeHistory=false" in q[0], q
+        assert not os.path.exists(os.path.join(m.path, pid, "nope"))  # logged at debug
         assert " debug: " in m.log_text()  # log_level = debug from the file
     finally:
         m.stop()

@@ -80,7 +80,7 @@ def test_log_levels(hub, workdir):
                   name="m-" + level)
         try:
             read(os.path.join(m.path, pid, "project.json"))
-            try:  # a failing read logs a warning
+            try:  # ENOENT is logged at debug level
                 read(os.path.join(m.path, pid, "no-such-file"))
             except OSError:
                 pass
