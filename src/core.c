@@ -610,6 +610,7 @@ void ao_core_project_written(struct ao_core *c, const char *project_id)
 	ao_xcache_project_stale(c->cfg.xc, project_id);
 	if (p)
 		tasks_drop_list(c, p);
+	tasks_drop_project(c, project_id);
 }
 
 void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id)

@@ -69,6 +69,9 @@ struct ao_core {
 	time_t list_at;
 	struct task_ent *tb[TASK_BUCKETS];
 	size_t ntask_ents;
+	/* bumped by every write (task_drop, tasks_drop_project): a task fetched by a
+	 * request that overlapped a write is not cached (it may predate the write) */
+	unsigned long wgen;
 	time_t t0;
 };
 
@@ -90,6 +93,7 @@ int task_exists(struct ao_core *c, struct project *p, const char *task_id, struc
 struct tasklist *tasks_list(struct ao_core *c, struct project *p, struct ao_err *err);
 void tasklist_put(struct ao_core *c, struct tasklist *l);
 void task_drop(struct ao_core *c, const char *task_id);
+void tasks_drop_project(struct ao_core *c, const char *project_id); /* labels imported */
 void tasks_drop_list(struct ao_core *c, struct project *p);
 void task_free_all(struct ao_core *c);
 int task_id_valid(const char *id);

@@ -93,8 +93,36 @@ static void unlink_locked(struct ao_core *c, const char *id)
 void task_drop(struct ao_core *c, const char *task_id)
 {
 	pthread_mutex_lock(&c->lock);
+	c->wgen++;
 	unlink_locked(c, task_id);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* A label import may have changed any task of the project: forget them all. */
+void tasks_drop_project(struct ao_core *c, const char *project_id)
+{
+	pthread_mutex_lock(&c->lock);
+	c->wgen++;
+	for (size_t b = 0; b < TASK_BUCKETS; b++)
+		for (struct task_ent **pp = &c->tb[b]; *pp;) {
+			struct task_ent *t = *pp;
+			if (strcmp(t->project_id, project_id) != 0) {
+				pp = &t->next;
+				continue;
+			}
+			*pp = t->next;
+			ent_free(t);
+			c->ntask_ents--;
+		}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static unsigned long write_gen(struct ao_core *c)
+{
+	pthread_mutex_lock(&c->lock);
+	unsigned long g = c->wgen;
+	pthread_mutex_unlock(&c->lock);
+	return g;
 }
 
 static const char *project_of(json_t *task)
@@ -105,8 +133,12 @@ static const char *project_of(json_t *task)
 	return json_string_value(p);
 }
 
-/* Build and insert the cache entry of one task object. */
-static int cache_task(struct ao_core *c, const char *project_id, const char *id, json_t *task)
+/* Build the cache entry of one task object fetched by a request that started
+ * at write generation gen, copy the text asked for (answer or task) to *text
+ * (may be NULL), and insert the entry unless a write came in between: the
+ * reply may predate the write, so it answers this read only. */
+static int cache_task(struct ao_core *c, const char *project_id, const char *id, json_t *task,
+		      unsigned long gen, int answer, char **text, size_t *len)
 {
 	struct task_ent *t = calloc(1, sizeof(*t));
 	json_t *ans = json_object_get(task, "answer");
@@ -127,7 +159,21 @@ static int cache_task(struct ao_core *c, const char *project_id, const char *id,
 		return -ENOMEM;
 	}
 	t->at = time(NULL);
+	if (len)
+		*len = answer ? t->answer_len : t->task_len;
+	if (text) {
+		*text = strdup(answer ? t->answer_text : t->task_text);
+		if (!*text) {
+			ent_free(t);
+			return -ENOMEM;
+		}
+	}
 	pthread_mutex_lock(&c->lock);
+	if (c->wgen != gen) {
+		pthread_mutex_unlock(&c->lock);
+		ent_free(t);
+		return 0;
+	}
 	unlink_locked(c, id);
 	if (c->ntask_ents >= TASK_CACHE_MAX)
 		clear_locked(c); /* crude but bounded: refill on demand */
@@ -139,7 +185,8 @@ static int cache_task(struct ao_core *c, const char *project_id, const char *id,
 	return 0;
 }
 
-static int fetch_task(struct ao_core *c, const char *project_id, const char *id, struct ao_err *err)
+static int fetch_task(struct ao_core *c, const char *project_id, const char *id, int answer,
+		      char **text, size_t *len, struct ao_err *err)
 {
 	char *eid = hub_escape(id), q[AO_ID_MAX * 3 + 64];
 	json_t *data = NULL;
@@ -149,6 +196,7 @@ static int fetch_task(struct ao_core *c, const char *project_id, const char *id,
 		return ao_errf(err, ENOMEM, "out of memory");
 	snprintf(q, sizeof(q), "/task/%s?includeAnswer=true", eid);
 	free(eid);
+	unsigned long gen = write_gen(c);
 	rc = hub_get(c->cfg.hub, q, &data, err);
 	if (rc < 0)
 		return rc;
@@ -160,7 +208,7 @@ static int fetch_task(struct ao_core *c, const char *project_id, const char *id,
 		rc = ao_errf(err, EPROTO, "GET /task/%s: reply has no data.task", id);
 	} else if (pid && strcmp(pid, project_id) != 0) {
 		rc = ao_errf(err, ENOENT, "task %s belongs to another project", id);
-	} else if (cache_task(c, project_id, id, task) < 0) {
+	} else if (cache_task(c, project_id, id, task, gen, answer, text, len) < 0) {
 		rc = ao_errf(err, ENOMEM, "out of memory");
 	}
 	json_decref(data);
@@ -170,39 +218,32 @@ static int fetch_task(struct ao_core *c, const char *project_id, const char *id,
 int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, int answer,
 	       char **text, size_t *len, struct ao_err *err)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
-		pthread_mutex_lock(&c->lock);
-		struct task_ent *t = find_locked(c, task_id);
-		if (t && time(NULL) - t->at >= c->cfg.meta_ttl_s) {
-			unlink_locked(c, task_id);
-			t = NULL;
-		}
-		if (t && strcmp(t->project_id, project_id) != 0) {
-			pthread_mutex_unlock(&c->lock);
-			return ao_errf(err, ENOENT, "task %s belongs to another project", task_id);
-		}
-		if (t) {
-			const char *src = answer ? t->answer_text : t->task_text;
-			size_t n = answer ? t->answer_len : t->task_len;
-			if (text) {
-				*text = malloc(n + 1);
-				if (*text)
-					memcpy(*text, src, n + 1);
-			}
-			*len = n;
-			pthread_mutex_unlock(&c->lock);
-			if (text && !*text)
-				return ao_errf(err, ENOMEM, "out of memory");
-			return 0;
-		}
-		pthread_mutex_unlock(&c->lock);
-		if (attempt == 0) {
-			int rc = fetch_task(c, project_id, task_id, err);
-			if (rc < 0)
-				return rc;
-		}
+	pthread_mutex_lock(&c->lock);
+	struct task_ent *t = find_locked(c, task_id);
+	if (t && time(NULL) - t->at >= c->cfg.meta_ttl_s) {
+		unlink_locked(c, task_id);
+		t = NULL;
 	}
-	return ao_errf(err, EAGAIN, "task %s: cache churn, try again", task_id);
+	if (t && strcmp(t->project_id, project_id) != 0) {
+		pthread_mutex_unlock(&c->lock);
+		return ao_errf(err, ENOENT, "task %s belongs to another project", task_id);
+	}
+	if (!t) {
+		pthread_mutex_unlock(&c->lock);
+		return fetch_task(c, project_id, task_id, answer, text, len, err);
+	}
+	const char *src = answer ? t->answer_text : t->task_text;
+	size_t n = answer ? t->answer_len : t->task_len;
+	if (text) {
+		*text = malloc(n + 1);
+		if (*text)
+			memcpy(*text, src, n + 1);
+	}
+	*len = n;
+	pthread_mutex_unlock(&c->lock);
+	if (text && !*text)
+		return ao_errf(err, ENOMEM, "out of memory");
+	return 0;
 }
 
 /* --- listings ----------------------------------------------------------- */
@@ -260,7 +301,7 @@ static const char *task_id_of(json_t *t)
 
 /* Page through /project/{id}/tasks (page 1 already in `first`). */
 static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, long long total,
-			 struct idvec *iv, struct ao_err *err)
+			 unsigned long gen, struct idvec *iv, struct ao_err *err)
 {
 	char *eid = hub_escape(p->id);
 	json_t *data = json_incref(first);
@@ -289,7 +330,7 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 			if ((rc = idvec_add(iv, id)) < 0)
 				break;
 			if (task_id_valid(id))
-				cache_task(c, p->id, id, t);
+				cache_task(c, p->id, id, t, gen, 0, NULL, NULL);
 		}
 		json_decref(data);
 		data = NULL;
@@ -468,6 +509,7 @@ static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 		return ao_errf(err, ENOMEM, "out of memory");
 	snprintf(q, sizeof(q), "/project/%s/tasks?page=1&limit=%d&includeAnswer=true", eid, PAGE);
 	free(eid);
+	unsigned long wg = write_gen(c);
 	rc = hub_get(c->cfg.hub, q, &first, err);
 	if (rc < 0)
 		return rc;
@@ -476,7 +518,7 @@ static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 	if (total < 0 && json_array_size(json_object_get(first, "tasks")) < PAGE)
 		total = (long long)json_array_size(json_object_get(first, "tasks"));
 	if (total >= 0 && total <= c->cfg.task_page_max) {
-		rc = list_by_pages(c, p, first, total, &iv, err);
+		rc = list_by_pages(c, p, first, total, wg, &iv, err);
 	} else {
 		ao_info("tasks: project %s has %lld tasks: listing them from the task export",
 			p->id, total);

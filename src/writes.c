@@ -281,7 +281,12 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 		}
 		goto out;
 	}
-	if (!ws_visible(e) && !(p.answer && writable)) {
+	/*
+	 * An OPEN with O_TRUNC for writing of a name that was sent is a create the
+	 * kernel took for an open: its dentry of the sent file is still cached
+	 * (entry_timeout), so `cp f labels/` again must start a new file, not fail.
+	 */
+	if (!ws_visible(e) && !(p.answer && writable) && !(e && writable && (flags & O_TRUNC))) {
 		r = ao_errf(err, ENOENT, "%s: no such file", relpath);
 		goto out;
 	}

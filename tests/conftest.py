@@ -59,6 +59,37 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Sanitizer and valgrind runs (scripts/test.sh, scripts/sanitize.sh): a report in
+# a daemon's or hub's log fails the test that stopped it. ANGOFS_VALGRIND=1 runs
+# the daemon under valgrind memcheck (errors exit with VALGRIND_EXIT).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:", "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
+VALGRIND = os.environ.get("ANGOFS_VALGRIND") == "1"
+VALGRIND_EXIT = 97
+
+
+def _log_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def check_sanitizer_log(path, start, what):
+    """Raise if the part of log `path` after offset `start` holds a sanitizer report."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return
+    for m in SANITIZER_MARKERS:
+        i = text.find(m)
+        if i >= 0:
+            raise AssertionError("%s: sanitizer report in %s:\n%s" % (what, path,
+                                                                     text[max(0, i - 200):i + 4000]))
+
+
 def _is_mounted(path):
     """True if path is a mount point, also for a dead FUSE mount (daemon killed:
     stat fails with ENOTCONN and os.path.ismount says False)."""
@@ -111,6 +142,7 @@ class Hub:
         for s in self.seeds:
             args += ["--seed", s]
         args += self.extra_args
+        self._log_start = _log_size(self.logpath)
         self._log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
         _live_procs.append(self.proc)
@@ -136,6 +168,7 @@ class Hub:
         if self.proc in _live_procs:
             _live_procs.remove(self.proc)
         self._log.close()
+        check_sanitizer_log(self.logpath, self._log_start, "angofs-hub")
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
@@ -216,6 +249,12 @@ class Mount:
                 "-o", "cache_dir=" + self.cache]
         for o in self.opts:
             args += ["-o", o]
+        if VALGRIND:
+            timeout = max(timeout, 120)
+            args = ["valgrind", "--quiet", "--error-exitcode=%d" % VALGRIND_EXIT,
+                    "--leak-check=full", "--errors-for-leak-kinds=definite",
+                    "--show-leak-kinds=definite", "--track-fds=no"] + args
+        self._log_start = _log_size(self.logpath)
         self._log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
                                      env=self.env)
@@ -234,13 +273,16 @@ class Mount:
         _unmount(self.path)
         if self.proc:
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=120 if VALGRIND else 20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
             if self.proc in _live_procs:
                 _live_procs.remove(self.proc)
         self._log.close()
+        check_sanitizer_log(self.logpath, self._log_start, "angofs")
+        if VALGRIND and self.proc and self.proc.returncode == VALGRIND_EXIT:
+            raise AssertionError("angofs: valgrind reported errors:\n" + self.log_text()[-6000:])
 
     def kill9(self):
         """Kill the daemon hard (no clean unmount), then clear the dead mount."""
