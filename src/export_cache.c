@@ -374,12 +374,18 @@ struct fetch_ctx {
 	int fd;
 	struct ao_xentry *e;
 	struct ao_err *err;
+	struct ao_unzip_stream *zs; /* NULL once the stream gave up */
+	int zs_failed;
 };
 
+/* The zip goes to its temp file and, while the stream keeps up, to the
+ * inflating worker: the export is unzipped as it downloads. */
 static int sink_fd(void *ud, const void *buf, size_t len)
 {
 	struct fetch_ctx *f = ud;
 	const char *p = buf;
+	if (f->zs && !f->zs_failed && ao_unzip_stream_feed(f->zs, buf, len) < 0)
+		f->zs_failed = 1; /* finish() tells why; the file fallback decides */
 	while (len) {
 		ssize_t w = write(f->fd, p, len);
 		if (w < 0) {
@@ -404,7 +410,7 @@ static void on_progress(void *ud, long long done, long long total)
 static int fetch(struct ao_xcache *c, struct ao_xentry *e, long long *size, struct ao_err *err)
 {
 	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id, e->lean};
-	char zpath[4300], dtmp[4300], dpath[4096];
+	char zpath[4300], dtmp[4300] = "", dpath[4096];
 	char *q = ao_xcache_query(&c->cfg, &s);
 	json_t *data = NULL;
 	int zfd = -1, dfd = -1, rc;
@@ -428,30 +434,54 @@ static int fetch(struct ao_xcache *c, struct ao_xentry *e, long long *size, stru
 		json_decref(data);
 		return ao_errf(err, errno, "export cache: %s", strerror(errno));
 	}
-	struct fetch_ctx f = {zfd, e, err};
-	rc = hub_download(c->cfg.hub, url, sink_fd, on_progress, &f, err);
-	json_decref(data);
-	if (close(zfd) < 0 && rc == 0)
-		rc = ao_errf(err, errno, "export cache: writing the zip: %s", strerror(errno));
-	if (rc < 0)
-		goto out;
 	entry_path(c, e, "data.tmp-XXXXXX", dtmp, sizeof(dtmp));
 	dfd = mkstemp(dtmp);
 	if (dfd < 0) {
 		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
+		close(zfd);
+		json_decref(data);
 		goto out;
 	}
-	rc = ao_unzip_first(zpath, dfd, size, err);
+	struct fetch_ctx f = {zfd, e, err, NULL, 0};
+	struct ao_err zerr;
+	ao_err_clear(&zerr);
+	if (ao_unzip_stream_start(&f.zs, dfd, &zerr) < 0)
+		f.zs = NULL; /* extract from the file afterwards */
+	rc = hub_download(c->cfg.hub, url, sink_fd, on_progress, &f, err);
+	json_decref(data);
+	if (close(zfd) < 0 && rc == 0)
+		rc = ao_errf(err, errno, "export cache: writing the zip: %s", strerror(errno));
+	int streamed = f.zs != NULL;
+	int zrc = streamed ? ao_unzip_stream_finish(f.zs, size, &zerr) : -EIO;
+	f.zs = NULL;
+	if (rc < 0)
+		goto out;
+	if (zrc == 0)
+		zrc = ao_unzip_verify(zpath, *size, &zerr);
+	if (zrc < 0) {
+		/* the stream could not read this zip front to back (or it is
+		 * corrupt): the file reader, with the central directory, decides */
+		if (streamed)
+			ao_debug("export: streamed unzip failed (%s); reading the zip file",
+				 zerr.msg);
+		if (ftruncate(dfd, 0) < 0 || lseek(dfd, 0, SEEK_SET) < 0)
+			rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
+		else
+			rc = ao_unzip_first(zpath, dfd, size, err);
+	}
 	if (close(dfd) < 0 && rc == 0)
 		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
+	dfd = -1;
 	if (rc == 0) {
 		entry_path(c, e, "data", dpath, sizeof(dpath));
 		if (rename(dtmp, dpath) < 0)
 			rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
 	}
-	if (rc < 0)
-		unlink(dtmp);
 out:
+	if (dfd >= 0)
+		close(dfd);
+	if (rc < 0 && dtmp[0])
+		unlink(dtmp);
 	unlink(zpath);
 	return rc;
 }

@@ -16,10 +16,13 @@
  *   anything on a -o ro mount                           EROFS (kernel)
  * utimens (touch) is a refresh request and succeeds.
  *
- * When an export's content changed since the kernel last saw its size, the
- * open is served with direct_io and an invalidation of the path is queued for
- * the side thread; flush (close) waits, bounded, until it is done, so a stat
- * right after close shows the true size.
+ * When an export's content changed since the kernel last saw its size, open
+ * invalidates the kernel's attributes and pages of the path before replying,
+ * so the first read fetches the true size and fills the page cache (the next
+ * cat is served from memory); if that fails, the open is served with
+ * direct_io and the invalidation is queued for the side thread, and flush
+ * (close) waits, bounded, until it is done. Export reads are spliced from the
+ * cache file (read_buf).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -198,6 +201,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	/* plain readdirplus (not "auto"): ls -l of tasks/ gets attributes at once */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/* export reads are spliced from the cache file (op_read_buf) */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	return fs;
 }
 
@@ -337,8 +343,24 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	h->rfh = cfh;
 	fi->direct_io = cfh->direct_io;
 	fi->keep_cache = cfh->keep_cache;
-	if (cfh->changed)
-		h->inval_seq = inval_queue(fs, path);
+	if (cfh->changed) {
+		/*
+		 * The kernel still has the old size (0 before the first fetch).
+		 * Invalidate its attributes and pages now, before the reply: the
+		 * first read then refreshes the size (GETATTR) and goes through
+		 * the page cache, so the next cat is served from memory. The
+		 * invalidation takes no lock our open could hold (no O_TRUNC on
+		 * exports). If it fails, fall back to direct_io and the side
+		 * thread.
+		 */
+		if (fuse_invalidate_path(fuse_get_context()->fuse, path) == 0) {
+			fi->direct_io = 0;
+			fi->keep_cache = 0;
+		} else {
+			fi->direct_io = 1;
+			h->inval_seq = inval_queue(fs, path);
+		}
+	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
 }
@@ -385,6 +407,50 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 	else
 		r = ao_core_read(fs->core, h->rfh, buf, size, off, &e);
 	return r < 0 ? fail("read", path, (int)r, &e) : (int)r;
+}
+
+/*
+ * Reads of cached exports hand libfuse the cache file's descriptor instead of
+ * a copy: with FUSE_CAP_SPLICE_WRITE the bytes go from the page cache of the
+ * data file to /dev/fuse by splice(2), one copy fewer per read. Everything
+ * else (in-memory files, the write side) is read into a buffer as before.
+ */
+static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct fuse_bufvec *bv;
+
+	if (h->side == SIDE_READ && h->rfh->fd >= 0) {
+		if (off < 0)
+			return -EINVAL;
+		bv = malloc(sizeof(*bv));
+		if (!bv)
+			return -ENOMEM;
+		*bv = FUSE_BUFVEC_INIT(size);
+		bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
+		bv->buf[0].fd = h->rfh->fd;
+		bv->buf[0].pos = off;
+		*bufp = bv;
+		return 0;
+	}
+	bv = malloc(sizeof(*bv));
+	char *mem = malloc(size ? size : 1);
+	if (!bv || !mem) {
+		free(bv);
+		free(mem);
+		return -ENOMEM;
+	}
+	int r = op_read(path, mem, size, off, fi);
+	if (r < 0) {
+		free(bv);
+		free(mem);
+		return r;
+	}
+	*bv = FUSE_BUFVEC_INIT((size_t)r);
+	bv->buf[0].mem = mem;
+	*bufp = bv;
+	return 0;
 }
 
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
@@ -650,6 +716,7 @@ const struct fuse_operations ao_fuse_ops = {
     .open = op_open,
     .create = op_create,
     .read = op_read,
+    .read_buf = op_read_buf,
     .write = op_write,
     .flush = op_flush,
     .fsync = op_fsync,
