@@ -282,11 +282,12 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 		goto out;
 	}
 	/*
-	 * An OPEN with O_TRUNC for writing of a name that was sent is a create the
-	 * kernel took for an open: its dentry of the sent file is still cached
-	 * (entry_timeout), so `cp f labels/` again must start a new file, not fail.
+	 * An OPEN with O_TRUNC for writing of a name that was sent (or discarded)
+	 * is a create the kernel took for an open: its dentry of the old file is
+	 * still cached (entry_timeout), so `cp f labels/` again must start a new
+	 * file, not fail. (The kernel drops O_CREAT from OPEN, O_TRUNC stays.)
 	 */
-	if (!ws_visible(e) && !(p.answer && writable) && !(e && writable && (flags & O_TRUNC))) {
+	if (!ws_visible(e) && !(p.answer && writable) && !(writable && (flags & O_TRUNC))) {
 		r = ao_errf(err, ENOENT, "%s: no such file", relpath);
 		goto out;
 	}
@@ -306,7 +307,7 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 			r = ws_reset_entry(w, e, &p, 1, err);
 		else if (!(e = ws_new_entry(w, project_id, &p, err)))
 			r = -err->code;
-		if (r == 0 && !(flags & O_TRUNC))
+		if (r == 0 && p.answer && !(flags & O_TRUNC))
 			ws_seed_answer(w, e, project_id);
 	} else if (writable) {
 		if (e->state != ST_WRITING) {

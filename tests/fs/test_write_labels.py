@@ -247,3 +247,23 @@ def test_rsync_style_temp_file_then_rename(hub, wmount, workdir):
     assert r.returncode == 0, r.stderr
     assert not os.path.exists(src)
     assert read(os.path.join(box, "moved.ndjson.status")).startswith("sent: ")
+
+
+def test_same_name_again_after_sent_and_after_status_removed(hub, wmount, workdir):
+    """The kernel still has the old file's entry cached: copying the same name
+    again (right after it was sent, or after its status was removed) is a new
+    file, not ENOENT."""
+    pid, pdir = street(hub, wmount)
+    src = os.path.join(workdir, "again.ndjson")
+    with open(src, "w") as f:
+        f.write(json.dumps(label_item(street_ext(17))) + "\n")
+    dst = os.path.join(pdir, "labels", "again.ndjson")
+    before = count(hub, IMPORT)
+    for i in range(3):
+        os.stat(dst) if os.path.exists(dst) else None  # populate the kernel's cache
+        r = subprocess.run(["cp", src, dst], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert read(dst + ".status").startswith("sent: ")
+        if i == 1:
+            os.unlink(dst + ".status")
+    assert count(hub, IMPORT) == before + 3
