@@ -30,14 +30,16 @@
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "angofs/ratelimit.h"
+#include "hub_store.h"
 
 #define POOL_MAX 16
 #define MAX_BODY (256L << 20) /* API response bodies; exports go through hub_download */
 #define RATE_WAIT_MAX_MS 180000
 
 struct hub {
-	char *base;   /* ".../v2" */
-	char *origin; /* "scheme://host[:port]" for relative export paths */
+	char *base;	 /* ".../v2" */
+	char *store_dir; /* offline reply store (hub_store.c), or NULL */
+	char *origin;	 /* "scheme://host[:port]" for relative export paths */
 	char *key_header;
 	struct hub_cfg cfg;
 	CURLSH *share;
@@ -87,6 +89,12 @@ struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
 	h->cfg = *cfg;
 	h->cfg.base_url = NULL;
 	h->cfg.api_key = NULL;
+	h->cfg.store_dir = NULL;
+	if (cfg->store_dir && !(h->store_dir = strdup(cfg->store_dir))) {
+		free(h);
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
 	if (h->cfg.connect_timeout_ms <= 0)
 		h->cfg.connect_timeout_ms = 10000;
 	if (h->cfg.request_timeout_ms <= 0)
@@ -149,6 +157,7 @@ void hub_free(struct hub *h)
 	if (h->key_header)
 		explicit_bzero(h->key_header, strlen(h->key_header));
 	free(h->key_header);
+	free(h->store_dir);
 	free(h->base);
 	free(h->origin);
 	free(h);
@@ -604,7 +613,14 @@ static int api_call(struct hub *h, const char *method, const char *pq, const cha
 		return ao_errf(err, ENOMEM, "out of memory");
 	snprintf(log_path, sizeof(log_path), "/v2%s", pq);
 	memset(&x, 0, sizeof(x));
-	rc = run(h, KIND_API, method, url, log_path, body, blen, &x, &status, err);
+	if (h->cfg.offline) {
+		rc = hub_store_get(h->store_dir, h->base, method, pq, &x.buf, &x.len, err);
+		status = 200;
+	} else {
+		rc = run(h, KIND_API, method, url, log_path, body, blen, &x, &status, err);
+		if (rc == 0 && h->store_dir && hub_store_wanted(method, pq))
+			hub_store_put(h->store_dir, h->base, pq, x.buf, x.len);
+	}
 	free(url);
 	if (rc == 0) {
 		json_error_t je;
@@ -668,6 +684,12 @@ int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_
 
 	if (!url || !*url)
 		return ao_errf(err, EPROTO, "download: empty URL");
+	if (h->cfg.offline) {
+		rc = ao_errf(err, ENETUNREACH, "download: offline (-o offline)");
+		if (err)
+			err->transient = 1;
+		return rc;
+	}
 	if (url[0] == '/') {
 		if (asprintf(&abs, "%s%s", h->origin, url) < 0)
 			return ao_errf(err, ENOMEM, "out of memory");

@@ -43,7 +43,7 @@ struct opts {
 	char *include_metadata, *include_history, *include_only_key_frames, *include_idle_blur;
 	char *next_stage, *log_level, *config;
 	char *api_key; /* refused */
-	int debug, ro;
+	int debug, ro, offline;
 	char *pos[2]; /* SOURCE MOUNTPOINT, or just MOUNTPOINT */
 	int npos;
 };
@@ -73,6 +73,7 @@ static const struct fuse_opt spec[] = {
 	O("log_level=%s", log_level),
 	O("config=%s", config),
 	{"debug", offsetof(struct opts, debug), 1},
+	{"offline", offsetof(struct opts, offline), 1},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("-d", KEY_DEBUG_FUSE),
@@ -103,7 +104,7 @@ static const char *const conf_known[] = {
 	NULL,
 };
 static const char *const conf_flags[] = {
-	"debug", "ro", "rw", "allow_other", "allow_root", "default_permissions", "auto_unmount",
+	"debug", "offline", "ro", "rw", "allow_other", "allow_root", "default_permissions", "auto_unmount",
 	"noatime", "nosuid", "nodev", "noexec", "kernel_cache", "auto_cache", "clone_fd",
 	NULL,
 };
@@ -319,7 +320,7 @@ static int loop_status(int rc)
 struct info {
 	const char *host, *cache_dir, *mountpoint, *config;
 	time_t started;
-	int read_only, next_stage;
+	int read_only, next_stage, offline;
 };
 
 static json_t *status_info(void *ud)
@@ -331,6 +332,8 @@ static json_t *status_info(void *ud)
 		      (json_int_t)getpid(), "started_at", (json_int_t)in->started, "now",
 		      (json_int_t)time(NULL), "read_only", in->read_only, "next_stage",
 		      in->next_stage, "log_level", ao_log_level_name(ao_log_get_level()));
+	if (j && in->offline)
+		json_object_set_new(j, "offline", json_true());
 	if (j && in->config)
 		json_object_set_new(j, "config", json_string(in->config));
 	return j;
@@ -374,6 +377,10 @@ static void usage(const char *prog)
 	       "    -o log_level=LEVEL      error, warn, info (default: one line per hub\n"
 	       "                            request) or debug\n"
 	       "    -o debug                log_level=debug (also with -d)\n"
+	       "    -o offline              send nothing to the hub: projects, project.json\n"
+	       "                            and tasks/ pages as last seen online, cached\n"
+	       "                            exports whatever their age; writes wait in the\n"
+	       "                            spool until a mount without offline sends them\n"
 	       "    -o config=PATH          read settings from PATH instead of the default\n"
 	       "    -o no_config            read no config file\n"
 	       "    _netdev,noauto,auto,user,users,nofail,defaults,x-*  fstab words, ignored\n"
@@ -445,7 +452,7 @@ int main(int argc, char *argv[])
 	struct opts o;
 	struct ao_err e;
 	char *host = NULL, *key = NULL, *cache_dir = NULL, *task_types = NULL;
-	char xdir[PATH_MAX], sdir[PATH_MAX];
+	char xdir[PATH_MAX], sdir[PATH_MAX], adir[PATH_MAX];
 	struct hub *hub = NULL;
 	struct ao_xcache *xc = NULL;
 	struct ao_core *core = NULL;
@@ -559,8 +566,15 @@ int main(int argc, char *argv[])
 	}
 	snprintf(xdir, sizeof(xdir), "%s/exports", cache_dir);
 	snprintf(sdir, sizeof(sdir), "%s/spool", cache_dir);
+	snprintf(adir, sizeof(adir), "%s/api", cache_dir);
+	if (o.offline)
+		ttl = LONG_MAX / 4; /* offline: a cached export is as good as it gets */
 
-	struct hub_cfg hc = {.base_url = host, .api_key = key, .rate_per_minute = (int)rate};
+	struct hub_cfg hc = {.base_url = host,
+			     .api_key = key,
+			     .rate_per_minute = (int)rate,
+			     .store_dir = adir,
+			     .offline = o.offline};
 	hub = hub_new(&hc, &e);
 	explicit_bzero(key, strlen(key));
 	if (!hub) {
@@ -589,6 +603,7 @@ int main(int argc, char *argv[])
 	info.started = time(NULL);
 	info.read_only = o.ro;
 	info.next_stage = next_stage;
+	info.offline = o.offline;
 	struct ao_core_cfg ccfg = {.hub = hub,
 				   .xc = xc,
 				   .meta_ttl_s = meta_ttl,
@@ -606,7 +621,7 @@ int main(int argc, char *argv[])
 	struct ao_writes_cfg wcfg = {.hub = hub,
 				     .spool_dir = sdir,
 				     .next_stage = next_stage,
-				     .flush_retry_ms = 30000,
+				     .flush_retry_ms = o.offline ? 0 : 30000,
 				     .read_only = o.ro,
 				     .ud = core,
 				     .project_written = cb_project_written,
@@ -641,8 +656,9 @@ int main(int argc, char *argv[])
 		ao_log_use_syslog(1); /* stderr is /dev/null now */
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out;
-	ao_info("mounted %s (host %s, cache %s%s%s)", cl.mountpoint, host, cache_dir,
-		conf_used ? ", config " : "", conf_used ? conf_used : "");
+	ao_info("mounted %s (host %s%s, cache %s%s%s)", cl.mountpoint, host,
+		o.offline ? ", offline" : "", cache_dir, conf_used ? ", config " : "",
+		conf_used ? conf_used : "");
 	sd_ready(cl.mountpoint);
 	if (ao_fs_start(&fs) < 0)
 		ao_warn("cannot start the invalidation thread");

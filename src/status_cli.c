@@ -276,7 +276,8 @@ int ao_status_main(int argc, char **argv)
 	       jstr(j, "mountpoint") ? jstr(j, "mountpoint") : mnt,
 	       jstr(j, "angofs") ? jstr(j, "angofs") : "?", jint(j, "pid"), age,
 	       json_is_true(json_object_get(j, "read_only")) ? ", read-only" : "");
-	printf("host:        %s\n", jstr(j, "host") ? jstr(j, "host") : "?");
+	printf("host:        %s%s\n", jstr(j, "host") ? jstr(j, "host") : "?",
+	       json_is_true(json_object_get(j, "offline")) ? " (offline: nothing is sent)" : "");
 	printf("cache dir:   %s\n", jstr(j, "cache_dir") ? jstr(j, "cache_dir") : "?");
 	if (jstr(j, "config"))
 		printf("config:      %s\n", jstr(j, "config"));

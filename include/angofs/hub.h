@@ -25,14 +25,16 @@
 #include "angofs/err.h"
 
 struct hub_cfg {
-	const char *base_url;	   /* "https://imeritapi.ango.ai" or ".../v2"; "/v2" added if absent */
-	const char *api_key;	   /* copied; never logged */
-	long connect_timeout_ms;   /* default 10000 */
-	long request_timeout_ms;   /* one API request, default 600000 (exports are slow) */
-	long stall_timeout_s;	   /* abort a download below 1 byte/s for this long, default 60 */
-	int max_attempts;	   /* per call, including the first; default 5 */
-	long max_retry_total_ms;   /* bound on all waiting between attempts, default 60000 */
-	int rate_per_minute;	   /* client-side token bucket; 0 = off */
+	const char *base_url; /* "https://imeritapi.ango.ai" or ".../v2"; "/v2" added if absent */
+	const char *api_key;  /* copied; never logged */
+	long connect_timeout_ms; /* default 10000 */
+	long request_timeout_ms; /* one API request, default 600000 (exports are slow) */
+	long stall_timeout_s;	 /* abort a download below 1 byte/s for this long, default 60 */
+	int max_attempts;	 /* per call, including the first; default 5 */
+	long max_retry_total_ms; /* bound on all waiting between attempts, default 60000 */
+	int rate_per_minute;	 /* client-side token bucket; 0 = off */
+	const char *store_dir; /* keep replies for offline use here (src/hub_store.h); NULL = no */
+	int offline;	       /* answer from store_dir only, send nothing (-o offline) */
 };
 
 struct hub;
