@@ -239,6 +239,8 @@ class Mount:
         self.opts = list(opts)
         self.env = dict(os.environ)
         self.env["ANGO_API_KEY"] = hub.key
+        # hermetic: no user config file (~/.config/angofs/config) unless a test asks
+        self.env["XDG_CONFIG_HOME"] = os.path.join(workdir, name + "-no-config")
         self.env.update(env or {})
         self.proc = None
         os.makedirs(self.path, exist_ok=True)
