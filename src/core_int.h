@@ -75,6 +75,16 @@ struct ao_core {
 	time_t t0;
 };
 
+/* Degraded mode: when the hub is unreachable an expired copy is served, and
+ * it counts as fresh for DEGRADED_HOLD_S more seconds (the returned fetch time
+ * may lie in the future when the TTL is shorter), so a down hub costs one
+ * bounded retry loop per hold, not one per file access. */
+#define DEGRADED_HOLD_S 10
+static inline time_t degraded_at(long ttl)
+{
+	return time(NULL) - ttl + DEGRADED_HOLD_S;
+}
+
 /* projects.c */
 int proj_list_fresh(struct ao_core *c, int force, struct ao_err *err);
 struct project *proj_lookup(struct ao_core *c, const char *name, struct ao_err *err);

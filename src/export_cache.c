@@ -45,6 +45,8 @@ struct ao_xentry {
 	unsigned long gen, attr_gen, open_gen;
 	unsigned long fetch_seq; /* completed fetch attempts */
 	int last_rc;
+	int served_stale;  /* the last fetch failed transiently: the old copy is served */
+	time_t hold_until; /* ... without asking the hub again until then */
 	char last_msg[AO_ERR_MSG_MAX];
 	int open_count;
 	long long done, total; /* progress, atomics */
@@ -359,6 +361,8 @@ void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, t
 
 static int is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
 {
+	if (e->have && e->served_stale && now < e->hold_until)
+		return 1; /* degraded mode: hub unreachable a moment ago */
 	return e->have && !e->stale && now - e->fetched_at < c->cfg.ttl_s && now >= e->fetched_at;
 }
 
@@ -530,6 +534,9 @@ again:
 			pthread_cond_wait(&c->cond, &c->lock);
 			/* a fetch we waited for failed: share its error, do not retry */
 			if (!e->fetching && e->fetch_seq != seen_seq && e->last_rc < 0 &&
+			    e->served_stale && e->have)
+				break;
+			if (!e->fetching && e->fetch_seq != seen_seq && e->last_rc < 0 &&
 			    !is_fresh(c, e, time(NULL))) {
 				rc = ao_errf(err, -e->last_rc, "%s", e->last_msg);
 				pthread_mutex_unlock(&c->lock);
@@ -571,7 +578,15 @@ again:
 				(long long)time(NULL) - t0);
 			evict(c, e);
 		}
+		e->served_stale = rc < 0 && ferr.transient && e->have;
+		e->hold_until = time(NULL) + 10;
 		pthread_cond_broadcast(&c->cond);
+		if (e->served_stale) {
+			/* degraded mode: hub unreachable, the last good copy beats an error */
+			ao_warn("export: hub unreachable (%s): serving the cached copy of %s",
+				ferr.msg, e->hash);
+			break;
+		}
 		if (rc < 0) {
 			pthread_mutex_unlock(&c->lock);
 			if (err)

@@ -185,13 +185,21 @@ int proj_list_fresh(struct ao_core *c, int force, struct ao_err *err)
 	if (!fresh)
 		rc = list_fetch(c, err);
 	pthread_mutex_unlock(&c->list_refresh);
-	if (rc < 0 && force) {
-		/* a failed negative refresh keeps serving the old list */
+	if (rc < 0 && (force || (err && err->transient))) {
+		/* a failed negative refresh keeps serving the old list, and so does
+		 * an expired one while the hub is unreachable (degraded mode) */
 		pthread_mutex_lock(&c->lock);
 		int have = c->list_at != 0;
+		if (have && !force)
+			c->list_at = degraded_at(c->cfg.meta_ttl_s);
 		pthread_mutex_unlock(&c->lock);
-		if (have)
+		if (have) {
+			if (!force)
+				ao_warn("hub unreachable (%s): serving the cached copy of the "
+					"project list",
+					err->msg);
 			return 0;
+		}
 	}
 	return rc;
 }
@@ -356,6 +364,15 @@ int proj_detail(struct ao_core *c, struct project *p, struct ao_err *err)
 		pthread_mutex_unlock(&c->lock);
 	}
 out:
+	if (rc < 0 && err && err->transient && p->detail) {
+		/* degraded mode: the last good copy beats an error */
+		ao_warn("hub unreachable (%s): serving the cached copy of project %s", err->msg,
+			p->id);
+		pthread_mutex_lock(&c->lock);
+		p->detail_at = degraded_at(c->cfg.meta_ttl_s);
+		pthread_mutex_unlock(&c->lock);
+		rc = 0;
+	}
 	pthread_mutex_unlock(&p->detail_refresh);
 	return rc;
 }

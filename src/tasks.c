@@ -221,8 +221,34 @@ int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, i
 	pthread_mutex_lock(&c->lock);
 	struct task_ent *t = find_locked(c, task_id);
 	if (t && time(NULL) - t->at >= c->cfg.meta_ttl_s) {
-		unlink_locked(c, task_id);
-		t = NULL;
+		/* expired: refetch; keep the old copy for degraded mode */
+		struct ao_err ferr;
+		int rc;
+
+		pthread_mutex_unlock(&c->lock);
+		ao_err_clear(&ferr);
+		rc = fetch_task(c, project_id, task_id, answer, text, len, &ferr);
+		if (rc == 0 || !ferr.transient) {
+			if (rc < 0) {
+				pthread_mutex_lock(&c->lock);
+				unlink_locked(c, task_id);
+				pthread_mutex_unlock(&c->lock);
+			}
+			if (err)
+				*err = ferr;
+			return rc;
+		}
+		pthread_mutex_lock(&c->lock);
+		t = find_locked(c, task_id);
+		if (!t) {
+			pthread_mutex_unlock(&c->lock);
+			if (err)
+				*err = ferr;
+			return rc;
+		}
+		ao_warn("hub unreachable (%s): serving the cached copy of task %s", ferr.msg,
+			task_id);
+		t->at = degraded_at(c->cfg.meta_ttl_s);
 	}
 	if (t && strcmp(t->project_id, project_id) != 0) {
 		pthread_mutex_unlock(&c->lock);
@@ -573,6 +599,13 @@ struct tasklist *tasks_list(struct ao_core *c, struct project *p, struct ao_err 
 	if (!fresh)
 		rc = list_fetch(c, p, err);
 	pthread_mutex_lock(&c->lock);
+	if (rc < 0 && err && err->transient && p->tasks) {
+		/* degraded mode: the last good list beats an error */
+		ao_warn("hub unreachable (%s): serving the cached copy of the task list of %s",
+			err->msg, p->id);
+		p->tasks_at = degraded_at(c->cfg.meta_ttl_s);
+		rc = 0;
+	}
 	if (rc == 0 && p->tasks) {
 		l = p->tasks;
 		l->refs++;
