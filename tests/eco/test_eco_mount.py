@@ -140,3 +140,59 @@ def test_mount_helper_refuses_bad_calls(workdir):
     r = subprocess.run(["/bin/sh", helper, "eu", workdir, "--frob"], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode != 0 and "unexpected argument '--frob'" in r.stderr
+
+
+NS_SCRIPT = r'''
+import os, subprocess, sys
+helper_text, url, key, work, mode = sys.argv[1:6]
+sbin = os.path.realpath("/sbin")
+# a private /sbin holding only our helper: mount(8) must find and use it
+subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", sbin], check=True)
+with open(os.path.join(sbin, "mount.fuse.angofs"), "w") as f:
+    f.write(helper_text)
+os.chmod(os.path.join(sbin, "mount.fuse.angofs"), 0o755)
+mnt = os.path.join(work, "ns-mnt")
+os.makedirs(mnt, exist_ok=True)
+opts = "api_key_file=%s,cache_dir=%s,no_config,_netdev,noauto,user,nofail" % (
+    key, os.path.join(work, "ns-cache"))
+env = {"PATH": "/usr/bin:/bin", "HOME": work}
+if mode == "type":
+    cmd = ["mount", "-t", "fuse.angofs", url, mnt, "-o", opts]
+else:
+    fstab = os.path.join(work, "ns-fstab")
+    with open(fstab, "w") as f:
+        f.write("none %s fuse.angofs host=%s,%s 0 0\n" % (mnt, url, opts))
+    cmd = ["mount", "-T", fstab, mnt]
+try:
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    print("RC:%d %s" % (r.returncode, r.stderr.replace("\n", "|")))
+    if r.returncode == 0:
+        with open("/proc/self/mounts") as f:
+            print("MOUNTS:" + "|".join(l.strip() for l in f if " %s " % mnt in l))
+        print("LS:" + "|".join(sorted(os.listdir(mnt))))
+        r = subprocess.run(["umount", mnt], capture_output=True, text=True, timeout=60)
+        print("UMOUNT:%d %s" % (r.returncode, r.stderr.strip()))
+finally:  # a daemon left mounted would keep this namespace alive
+    subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=60)
+'''
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+@pytest.mark.parametrize("mode", ["type", "fstab"])
+def test_mount_t_fuse_angofs_uses_our_helper(hub, workdir, mode):
+    """`mount -t fuse.angofs URL DIR` and an fstab line of type fuse.angofs, with
+    mount.fuse.angofs in /sbin: run in a private mount namespace whose /sbin is
+    a tmpfs holding only our helper (so nothing on the machine changes)."""
+    import sys
+    with open(HELPER_IN) as f:
+        text = f.read().replace("@BINDIR@", os.path.dirname(ANGOFS_BIN))
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c",
+                        NS_SCRIPT, text, hub.url, key_file(hub, workdir), workdir, mode],
+                       capture_output=True, text=True, timeout=180)
+    out = r.stdout
+    assert r.returncode == 0, out + r.stderr
+    assert "RC:0 " in out, out
+    mounts = [ln for ln in out.splitlines() if ln.startswith("MOUNTS:")][0]
+    assert " fuse.angofs " in mounts, mounts
+    assert "Street Scenes" in [ln for ln in out.splitlines() if ln.startswith("LS:")][0]
+    assert "UMOUNT:0" in out, out

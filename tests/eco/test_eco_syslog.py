@@ -29,25 +29,28 @@ log.settimeout(30)
 mnt = os.path.join(work, "mnt")
 os.makedirs(mnt)
 env = {"ANGO_API_KEY": key, "PATH": "/usr/bin:/bin", "HOME": work}
-r = subprocess.run([angofs, mnt, "-o", "host=" + url, "-o",
-                    "cache_dir=" + os.path.join(work, "cache"), "-o", "no_config"],
-                   env=env, capture_output=True, text=True, timeout=60)
-if r.returncode != 0:
-    print("MOUNT FAILED", r.stderr)
-    sys.exit(1)
-print("STDERR:" + r.stderr.replace("\n", "|"))
-names = os.listdir(mnt)
-print("LS:" + "|".join(sorted(names)))
-lines = []
-deadline = time.time() + 30
-while time.time() < deadline and not any("listProjects" in l for l in lines):
-    try:
-        lines.append(log.recv(65536).decode("utf-8", "replace"))
-    except socket.timeout:
-        break
-subprocess.run(["umount", mnt], timeout=60)
-for l in lines:
-    print("SYSLOG:" + l.replace("\n", " "))
+try:
+    r = subprocess.run([angofs, mnt, "-o", "host=" + url, "-o",
+                        "cache_dir=" + os.path.join(work, "cache"), "-o", "no_config"],
+                       env=env, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        print("MOUNT FAILED", r.stderr)
+        sys.exit(1)
+    print("STDERR:" + r.stderr.replace("\n", "|"))
+    names = os.listdir(mnt)
+    print("LS:" + "|".join(sorted(names)))
+    lines = []
+    deadline = time.time() + 30
+    while time.time() < deadline and not any("listProjects" in l for l in lines):
+        try:
+            lines.append(log.recv(65536).decode("utf-8", "replace"))
+        except socket.timeout:
+            break
+    subprocess.run(["umount", mnt], timeout=60)
+    for l in lines:
+        print("SYSLOG:" + l.replace("\n", " "))
+finally:  # a daemon left mounted would keep this namespace alive
+    subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=60)
 '''
 
 
