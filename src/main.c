@@ -104,9 +104,9 @@ static const char *const conf_known[] = {
 	NULL,
 };
 static const char *const conf_flags[] = {
-	"debug", "offline", "ro", "rw", "allow_other", "allow_root", "default_permissions", "auto_unmount",
-	"noatime", "nosuid", "nodev", "noexec", "kernel_cache", "auto_cache", "clone_fd",
-	NULL,
+	"debug", "offline", "ro", "rw", "allow_other", "allow_root", "default_permissions",
+	"auto_unmount", "noatime", "nosuid", "nodev", "noexec", "kernel_cache", "auto_cache",
+	"clone_fd", NULL,
 };
 /* clang-format on */
 
