@@ -155,7 +155,8 @@ static int finish_item(struct lp *p)
 			  p->buf[p->len - 1] == '\n' || p->buf[p->len - 1] == '\r'))
 		p->len--;
 	p->capturing = 0;
-	j = json_loadb(p->buf, p->len, JSON_DECODE_ANY, &je);
+	/* duplicate keys are refused: which one would the hub take? */
+	j = json_loadb(p->buf, p->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
 		long line = p->it_line + (je.line > 0 ? je.line - 1 : 0);
 		long col =

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Sanitizer runs of the whole project (issue 6 item 5). Each build lives in its
+# own directory so they never race the normal build:
+#   asan      build-asan (gcc, ASan+UBSan): C unit tests + the whole integration
+#             suite; any sanitizer report in a daemon's or hub's log fails the
+#             test that stopped it (tests/conftest.py).
+#   tsan      build-tsan (clang, TSan): the concurrency stress test
+#             (tests/stress), parallel readers and writers on one mount.
+#   valgrind  build-vg (plain debug build): the integration suite with the daemon
+#             under valgrind memcheck (ANGOFS_VALGRIND=1); slow, opt-in.
+# Usage: scripts/sanitize.sh [asan|tsan|valgrind|all] [pytest args...]
+#        (default: asan tsan). Extra args go to pytest (e.g. -k, a test path).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+what=${1:-default}
+[ $# -gt 0 ] && shift
+PYTEST=(/usr/bin/python3 -m pytest -q -p no:cacheprovider)
+
+# halt_on_error=0 for UBSan: the report lands in the log and fails the test;
+# ASan aborts on its first error anyway. Leak checking is on (daemon exit).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=0}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1:suppressions=$ROOT/tests/stress/tsan.supp}
+
+setup() { # dir, compiler, meson args...
+	local dir=$1 cc=$2
+	shift 2
+	[ -f "$dir/build.ninja" ] || CC=$cc meson setup "$dir" "$@" >/dev/null
+	ninja -C "$dir"
+}
+
+run_asan() {
+	local t0=$SECONDS
+	setup build-asan gcc -Db_sanitize=address,undefined -Db_lundef=false
+	meson test -C build-asan --print-errorlogs
+	ANGOFS_BUILD=$ROOT/build-asan timeout --kill-after=30 3000 "${PYTEST[@]}" tests "$@"
+	echo "sanitize: asan+ubsan build and suite took $((SECONDS - t0)) s"
+}
+
+run_tsan() {
+	local t0=$SECONDS
+	setup build-tsan clang -Db_sanitize=thread -Db_lundef=false
+	ANGOFS_BUILD=$ROOT/build-tsan timeout --kill-after=30 1200 "${PYTEST[@]}" -s tests/stress "$@"
+	echo "sanitize: tsan build and stress test took $((SECONDS - t0)) s"
+}
+
+run_valgrind() {
+	local t0=$SECONDS
+	setup build-vg gcc -Dbuildtype=debug
+	ANGOFS_BUILD=$ROOT/build-vg ANGOFS_VALGRIND=1 timeout --kill-after=30 7200 \
+		"${PYTEST[@]}" tests/fs tests/stress "$@"
+	echo "sanitize: valgrind run took $((SECONDS - t0)) s"
+}
+
+case $what in
+asan) run_asan "$@" ;;
+tsan) run_tsan "$@" ;;
+valgrind) run_valgrind "$@" ;;
+default) run_asan "$@" && run_tsan ;;
+all) run_asan "$@" && run_tsan && run_valgrind ;;
+*) echo "usage: $0 [asan|tsan|valgrind|all] [pytest args...]" >&2; exit 2 ;;
+esac
