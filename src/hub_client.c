@@ -624,7 +624,9 @@ static int api_call(struct hub *h, const char *method, const char *pq, const cha
 	free(url);
 	if (rc == 0) {
 		json_error_t je;
-		json_t *j = json_loadb(x.buf ? x.buf : "", x.len, 0, &je);
+		/* JSON_ALLOW_NUL: one name with a \u0000 must not make the whole
+		 * reply unreadable; C strings simply end at the NUL */
+		json_t *j = json_loadb(x.buf ? x.buf : "", x.len, JSON_ALLOW_NUL, &je);
 		if (!j) {
 			rc = ao_errf(err, EPROTO,
 				     "%s %s: HTTP %ld with a body that is not JSON (%s)", method,

@@ -190,7 +190,7 @@ int db_project_load(sqlite3 *db, const char *id, json_t **doc, char **acl)
 		return -EIO;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		*doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+		*doc = json_loads((const char *)sqlite3_column_text(st, 0), JSON_ALLOW_NUL, NULL);
 		if (acl)
 			*acl = sqlite3_column_type(st, 1) == SQLITE_NULL
 				   ? NULL

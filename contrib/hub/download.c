@@ -175,6 +175,19 @@ void route_download(struct req *r, struct reply *out, struct fault_hit *hit, lon
 		xml_error(out, 404, "NoSuchKey", "The specified key does not exist.");
 		goto out;
 	}
+	if (hit->zip) {
+		/* hostile variant of this export (fault "zip") */
+		int hfd = hostile_zip_open(hit->zip, path);
+
+		close(fd);
+		fd = hfd;
+		if (fd < 0 || fstat(fd, &sb) < 0) {
+			if (fd >= 0)
+				close(fd);
+			xml_error(out, 500, "InternalError", "cannot build the hostile zip");
+			goto out;
+		}
+	}
 	rng = parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
 			  (uint64_t)sb.st_size, &a, &b);
 	if (rng < 0) {

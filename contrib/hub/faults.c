@@ -8,7 +8,10 @@
  * latency, or - downloads only - stall after K bytes, drop the connection
  * after K bytes, or serve a corrupt zip. A stall lasts until the faults are
  * cleared (a generation counter bumped by DELETE /_admin/faults), the server
- * stops, or 10 minutes pass.
+ * stops, or 10 minutes pass. Hostile-data faults: "body" answers with that raw
+ * text (status 200 unless given), "redirect" answers a download with 302 to
+ * that URL prefix + the request's path, "zip" serves a hostile variant of the
+ * export zip (hostile_zip.c).
  *
  * The rate limit is a sliding window per API key: at most N accepted requests
  * in any 60 s; a refused request gets the seconds until the oldest one leaves
@@ -34,7 +37,10 @@ struct fault {
 	long latency_ms;
 	long long stall_after, drop_after;
 	int corrupt;
-	long count; /* -1 = until cleared */
+	char *body;	    /* raw reply text (malloc'd) */
+	char redirect[1024]; /* URL prefix for a 302 of a download */
+	int zip;	    /* hostile_zip kind */
+	long count;	    /* -1 = until cleared */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -80,7 +86,7 @@ void faults_take(const char *route_key, int is_v2, struct fault_hit *hit)
 		if (strcmp(f->route, route_key) && !(is_v2 && !strcmp(f->route, "*")))
 			continue;
 		used = 0;
-		if (f->status && !hit->status) {
+		if (f->status && !f->body && !hit->status) {
 			hit->status = f->status;
 			hit->retry_after = f->retry_after;
 			snprintf(hit->message, sizeof(hit->message), "%s", f->message);
@@ -102,7 +108,21 @@ void faults_take(const char *route_key, int is_v2, struct fault_hit *hit)
 			hit->corrupt = 1;
 			used = 1;
 		}
+		if (f->body && !hit->body) {
+			hit->body = strdup(f->body);
+			hit->body_status = f->status ? f->status : 200;
+			used = 1;
+		}
+		if (f->redirect[0] && !hit->redirect[0]) {
+			snprintf(hit->redirect, sizeof(hit->redirect), "%s", f->redirect);
+			used = 1;
+		}
+		if (f->zip && !hit->zip) {
+			hit->zip = f->zip;
+			used = 1;
+		}
 		if (used && f->count > 0 && --f->count == 0) {
+			free(f->body);
 			memmove(f, f + 1, sizeof(*f) * (size_t)(nfaults - i - 1));
 			nfaults--;
 			i--;
@@ -141,7 +161,8 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 {
 	static const char *allowed[] = {"route",   "status",	 "count",	"retry_after",
 					"message", "latency_ms", "stall_after", "drop_after",
-					"corrupt", "rate_limit", NULL};
+					"corrupt", "rate_limit", "body",	"redirect",
+					"zip",	   NULL};
 	struct fault f;
 	const char *k, *route;
 	json_t *v;
@@ -191,7 +212,9 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	snprintf(f.route, sizeof(f.route), "%s", route);
-	if ((i = get_int(spec, "status", 400, 599, &n, err, errlen)) < 0)
+	/* a raw "body" may come with any status, 200 included */
+	if ((i = get_int(spec, "status", json_object_get(spec, "body") ? 200 : 400, 599, &n, err,
+			 errlen)) < 0)
 		return -EINVAL;
 	if (i) {
 		f.status = (int)n;
@@ -229,17 +252,49 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 			effects++;
 		}
 	}
-	if ((f.stall_after >= 0 || f.drop_after >= 0 || f.corrupt) &&
+	v = json_object_get(spec, "redirect");
+	if (v) {
+		const char *u = json_string_value(v);
+		if (!u || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8) &&
+			   strncmp(u, "file://", 7) && strncmp(u, "ftp://", 6)) ||
+		    strlen(u) >= sizeof(f.redirect)) {
+			snprintf(err, errlen,
+				 "fault spec: \"redirect\" must be a URL prefix (http://, https://, "
+				 "file://, ftp://; < 1024 bytes)");
+			return -EINVAL;
+		}
+		snprintf(f.redirect, sizeof(f.redirect), "%s", u);
+		effects++;
+	}
+	v = json_object_get(spec, "zip");
+	if (v) {
+		if (!json_is_string(v) || !(f.zip = hostile_zip_kind(json_string_value(v)))) {
+			snprintf(err, errlen,
+				 "fault spec: \"zip\" must be one of traversal, absolute, multi, "
+				 "dironly, empty, bomb");
+			return -EINVAL;
+		}
+		effects++;
+	}
+	if ((f.stall_after >= 0 || f.drop_after >= 0 || f.corrupt || f.redirect[0] || f.zip) &&
 	    strcmp(f.route, "GET /download")) {
-		snprintf(
-		    err, errlen,
-		    "fault spec: stall_after/drop_after/corrupt apply to \"GET /download\" only");
+		snprintf(err, errlen,
+			 "fault spec: stall_after/drop_after/corrupt/redirect/zip apply to \"GET "
+			 "/download\" only");
 		return -EINVAL;
+	}
+	v = json_object_get(spec, "body");
+	if (v) {
+		if (!json_is_string(v)) {
+			snprintf(err, errlen, "fault spec: \"body\" must be a string");
+			return -EINVAL;
+		}
+		effects++;
 	}
 	if (!effects) {
 		snprintf(err, errlen,
 			 "fault spec: give one of status, latency_ms, stall_after, drop_after, "
-			 "corrupt, or rate_limit");
+			 "corrupt, body, redirect, zip, or rate_limit");
 		return -EINVAL;
 	}
 	if ((i = get_int(spec, "count", 1, 1000000000, &n, err, errlen)) < 0)
@@ -252,9 +307,15 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	snprintf(f.message, sizeof(f.message), "%s", v ? json_string_value(v) : "Injected fault");
+	v = json_object_get(spec, "body");
+	if (v && !(f.body = strdup(json_string_value(v)))) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	pthread_mutex_lock(&mu);
 	if (nfaults >= FAULT_MAX) {
 		pthread_mutex_unlock(&mu);
+		free(f.body);
 		snprintf(err, errlen, "too many active faults (max %d)", FAULT_MAX);
 		return -ENOSPC;
 	}
@@ -288,6 +349,12 @@ json_t *faults_list(void)
 			json_object_set_new(o, "drop_after", json_integer(f->drop_after));
 		if (f->corrupt)
 			json_object_set_new(o, "corrupt", json_true());
+		if (f->body)
+			json_object_set_new(o, "body_bytes", json_integer((json_int_t)strlen(f->body)));
+		if (f->redirect[0])
+			json_object_set_new(o, "redirect", json_string(f->redirect));
+		if (f->zip)
+			json_object_set_new(o, "zip", json_integer(f->zip));
 		json_object_set_new(o, "count",
 				    f->count < 0 ? json_null() : json_integer(f->count));
 		json_array_append_new(a, o);
@@ -301,6 +368,8 @@ json_t *faults_list(void)
 void faults_clear(void)
 {
 	pthread_mutex_lock(&mu);
+	for (int i = 0; i < nfaults; i++)
+		free(faults[i].body);
 	nfaults = 0;
 	generation++;
 	cur_rate = base_rate;

@@ -161,7 +161,15 @@ struct fault_hit {
 	long long drop_after;  /* -1 none */
 	int corrupt;
 	unsigned stall_id;
+	char *body; /* raw reply (malloc'd: the caller frees it) */
+	int body_status;
+	char redirect[1024]; /* download: 302 to this prefix + path */
+	int zip;	     /* download: hostile zip kind (hostile_zip.c) */
 };
+/* hostile_zip.c: kind number of a name (0 = unknown); an fd (at offset 0) of
+ * an unlinked temporary zip built from the export at path, or -1. */
+int hostile_zip_kind(const char *name);
+int hostile_zip_open(int kind, const char *export_path);
 void faults_init(int rate_limit);
 /* Consume the faults that apply to one request of route_key. */
 void faults_take(const char *route_key, int is_v2, struct fault_hit *hit);

@@ -32,6 +32,7 @@ static void usage(FILE *f)
 		"  --api-key KEY        an accepted API key (repeat for more, max %d)\n"
 		"  --seed demo          add the demo projects (idempotent)\n"
 		"  --seed synthetic:N   add project \"synthetic-N\" with N tasks (idempotent)\n"
+		"  --seed hostile       add projects with hostile names/data (tests)\n"
 		"  --rate-limit N       allow N requests per minute per key (429 beyond; 0 = off)\n"
 		"  --export-ttl SECS    lifetime of export download links (default 3600)\n"
 		"  --allow-remote       allow a non-loopback --listen address\n"

@@ -112,7 +112,7 @@ void route_list_projects(struct req *r, struct reply *out)
 		total++;
 		if (idx++ < (page - 1) * limit || (long)json_array_size(list) >= limit)
 			continue;
-		doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+		doc = json_loads((const char *)sqlite3_column_text(st, 0), JSON_ALLOW_NUL, NULL);
 		if (!doc)
 			continue;
 		json_array_append_new(

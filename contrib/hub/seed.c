@@ -463,6 +463,8 @@ int seed_run(const char *spec, char *err, size_t errlen)
 
 	if (!strcmp(spec, "demo")) {
 		strcpy(name, "demo");
+	} else if (!strcmp(spec, "hostile")) {
+		strcpy(name, "hostile");
 	} else if (!strncmp(spec, "synthetic:", 10)) {
 		n = strtoull(spec + 10, &end, 10);
 		if (*end || !spec[10] || n < 1 || n > 10000000) {
@@ -471,7 +473,8 @@ int seed_run(const char *spec, char *err, size_t errlen)
 		}
 		snprintf(name, sizeof(name), "synthetic:%llu", n);
 	} else {
-		snprintf(err, errlen, "unknown seed \"%s\" (use demo or synthetic:N)", spec);
+		snprintf(err, errlen, "unknown seed \"%s\" (use demo, hostile or synthetic:N)",
+			 spec);
 		return -EINVAL;
 	}
 	sd.db = db_acquire();
@@ -492,7 +495,9 @@ int seed_run(const char *spec, char *err, size_t errlen)
 	}
 	rc = prepare(&sd);
 	if (!rc)
-		rc = n ? seed_synthetic(&sd, n) : seed_demo(&sd);
+		rc = n			      ? seed_synthetic(&sd, n)
+		     : !strcmp(name, "hostile") ? seed_hostile(sd.db, err, errlen)
+						: seed_demo(&sd);
 	if (!rc)
 		rc = db_seed_mark(sd.db, name);
 	finalize_all(&sd);

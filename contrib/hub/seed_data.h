@@ -52,5 +52,7 @@ json_t *demo_project_doc(const struct demo_project *p);
 json_t *synthetic_project_doc(unsigned long long n);
 json_t *seed_street_answer(uint64_t i, int64_t t, const char *who);
 json_t *seed_vehicle_answer(uint64_t i, int64_t t, const char *who);
+/* seed_hostile.c: "--seed hostile" (inside seed_run's transaction) */
+int seed_hostile(sqlite3 *db, char *err, size_t errlen);
 
 #endif

@@ -226,6 +226,12 @@ static void handle_v2(struct conn_ctx *x, struct req *r, struct reply *out)
 	faults_take(x->route_key, 1, &hit);
 	if (hit.latency_ms > 0)
 		sleep_ms_interruptible(hit.latency_ms);
+	if (hit.body) {
+		/* hostile-data fault: this exact text, whatever it is */
+		reply_text(out, hit.body_status, "application/json", hit.body);
+		free(hit.body);
+		return;
+	}
 	if (hit.status) {
 		reply_fail(out, hit.status, "%s", hit.message);
 		if (hit.retry_after > 0 || hit.status == 429)
@@ -413,7 +419,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		faults_take(x->route_key, 0, &hit);
 		if (hit.latency_ms > 0)
 			sleep_ms_interruptible(hit.latency_ms);
-		if (hit.status) {
+		if (hit.body) {
+			reply_text(&out, hit.body_status, "application/zip", hit.body);
+			free(hit.body);
+		} else if (hit.redirect[0]) {
+			/* a pre-signed URL that sends the client elsewhere */
+			char *loc = NULL;
+			struct MHD_Response *resp =
+			    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+
+			if (resp && asprintf(&loc, "%s%s", hit.redirect, url) > 0) {
+				MHD_add_response_header(resp, "Location", loc);
+				out.mhd_resp = resp;
+				out.status = 302;
+				out.bytes_hint = 0;
+			} else {
+				if (resp)
+					MHD_destroy_response(resp);
+				reply_text(&out, 500, "application/xml", "<Error/>\n");
+			}
+			free(loc);
+		} else if (hit.status) {
 			char body[512];
 
 			snprintf(body, sizeof(body),
