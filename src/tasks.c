@@ -646,7 +646,10 @@ int task_exists(struct ao_core *c, struct project *p, const char *task_id, struc
 		return 0;
 	size_t len;
 	int rc = task_fetch(c, p->id, task_id, 0, NULL, &len, err);
-	if (rc == -EINVAL) /* the hub calls a malformed id a bad request: no such task */
-		rc = ao_errf(err, ENOENT, "no task '%s' (%s)", task_id, err ? err->msg : "");
+	if (rc == -EINVAL) { /* the hub calls a malformed id a bad request: no such task */
+		char m[AO_ERR_MSG_MAX]; /* a copy: err->msg may not be both source and target */
+		snprintf(m, sizeof(m), "%s", err ? err->msg : "");
+		rc = ao_errf(err, ENOENT, "no task '%s' (%s)", task_id, m);
+	}
 	return rc;
 }
