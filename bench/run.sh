@@ -1,0 +1,22 @@
+#!/bin/sh
+# bench/run.sh - the one benchmark command (issue 5): builds angofs if needed,
+# then runs bench/bench.py, which starts a local hub, generates the data, mounts
+# angofs, runs every row A/B interleaved and prints the tables.
+#
+#   bench/run.sh --quick      a few minutes (smaller export and labels file)
+#   bench/run.sh              full size (>= 1 GB export, 100 MB labels file)
+#
+# ANGOFS_BUILD=DIR uses an existing build directory; otherwise build-bench/ in
+# the repository is set up and built. BENCH_DIR=DIR puts the data (several GB
+# for the full size) somewhere other than /var/tmp.
+set -eu
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${ANGOFS_BUILD:-$repo/build-bench}
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" "$repo" --buildtype=release >/dev/null
+fi
+ninja -C "$build" src/angofs contrib/hub/angofs-hub >/dev/null
+for tool in curl unzip cat cp ls fusermount3; do
+	command -v "$tool" >/dev/null || { echo "bench: '$tool' is required" >&2; exit 2; }
+done
+exec /usr/bin/python3 "$repo/bench/bench.py" --build "$build" "$@"
