@@ -45,7 +45,7 @@ chmod 700 "$DEMO"
 	--api-key "$KEY" --seed demo >"$DEMO/hub.log" 2>&1 &
 echo $! >"$DEMO/hub.pid"
 for _ in $(seq 100); do
-	curl -fsS -o /dev/null -H "apikey: $KEY" "http://127.0.0.1:$PORT/v2/listProjects" && break
+	curl -fs -o /dev/null -H "apikey: $KEY" "http://127.0.0.1:$PORT/v2/listProjects" && break
 	sleep 0.1
 done
 HUB=http://127.0.0.1:$PORT
@@ -70,12 +70,14 @@ if [ -x "$BUILD/src/angofs" ]; then
 
 angofs is mounted at ./mnt (log $DEMO/angofs.log). Try:
   ls -l mnt/
-  cat "mnt/Cars ∕ Trucks/project.json" | jq .categorySchema.tools   # names with / are shown with ∕
+  jq .categorySchema.tools "mnt/Cars _ Trucks/project.json"   # "/" in a name shows as "_"
   ls mnt/*/export/
-  jq length "mnt/Street Scenes/export/tasks.json"      # first read downloads the export
+  jq length "mnt/Street Scenes/export/tasks.json"       # first read downloads the export
   head -c 300 mnt/*/export/tasks.ndjson
-  ls mnt/<project>/tasks | head; cat mnt/<project>/tasks/<id>/answer.json
-  cp labels.ndjson mnt/<project>/labels/; cat mnt/<project>/labels/labels.ndjson.status
+  ls "mnt/Street Scenes/tasks" | head -3; cat "mnt/Street Scenes/tasks/65a0000b01768233cfb37b52/answer.json"
+  jq -c '.[:5][] | {externalId, tools: .task.tools}' "mnt/Street Scenes/export/tasks.json" > /tmp/labels.ndjson
+  cp /tmp/labels.ndjson "mnt/Street Scenes/labels/"; cat "mnt/Street Scenes/labels/labels.ndjson.status"
+  cat mnt/.status; $BUILD/src/angofs --status mnt
 Stop: ./scripts/demo.sh stop
 EOF
 else
