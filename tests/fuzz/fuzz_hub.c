@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NPART 6
 #define MAXNAMES 3
 
+/* The reply bodies live in a copy of the input owned by the harness: the
+ * server thread may still answer a request the client gave up on after the
+ * run ended (libFuzzer frees its input buffer then). */
+static pthread_mutex_t parts_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *owned;
 static const uint8_t *part[NPART];
 static size_t part_len[NPART];
 static struct MHD_Daemon *srv;
@@ -82,6 +88,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		return MHD_YES;
 	}
 	int k = route(url);
+	pthread_mutex_lock(&parts_lock);
 	const char *b = (const char *)part[k];
 	size_t n = part_len[k];
 	unsigned status = 200;
@@ -93,6 +100,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	}
 	struct MHD_Response *r =
 	    MHD_create_response_from_buffer(n, (void *)b, MHD_RESPMEM_MUST_COPY);
+	pthread_mutex_unlock(&parts_lock);
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", k == 5 ? "application/zip" : "application/json");
@@ -116,6 +124,7 @@ static void teardown(void)
 		hub_free(hub);
 	if (srv)
 		MHD_stop_daemon(srv);
+	free(owned);
 	if (tmpdir[0])
 		nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS), rmdir(tmpdir);
 }
@@ -227,7 +236,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!srv)
 		setup();
-	split(data, size);
+	pthread_mutex_lock(&parts_lock);
+	free(owned);
+	owned = malloc(size ? size : 1);
+	if (!owned)
+		abort();
+	memcpy(owned, data, size);
+	split(owned, size);
+	pthread_mutex_unlock(&parts_lock);
 
 	snprintf(xdir, sizeof(xdir), "%s/exports", tmpdir);
 	struct ao_xcache_cfg xc = {.hub = hub, .dir = xdir, .host = base_url, .ttl_s = 60};
