@@ -179,6 +179,10 @@ static CURL *easy_get(struct hub *h)
 		return NULL;
 	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* curl's defaults, said out loud: https peers are verified (chain and host
+	 * name), so the key never goes to a host that cannot prove who it is */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_USERAGENT,
 			 "angofs/"
