@@ -37,10 +37,10 @@ struct fault {
 	long latency_ms;
 	long long stall_after, drop_after;
 	int corrupt;
-	char *body;	    /* raw reply text (malloc'd) */
+	char *body;	     /* raw reply text (malloc'd) */
 	char redirect[1024]; /* URL prefix for a 302 of a download */
-	int zip;	    /* hostile_zip kind */
-	long count;	    /* -1 = until cleared */
+	int zip;	     /* hostile_zip kind */
+	long count;	     /* -1 = until cleared */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -173,7 +173,8 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "fault spec must be a JSON object");
 		return -EINVAL;
 	}
-	json_object_foreach(spec, k, v) {
+	json_object_foreach(spec, k, v)
+	{
 		for (i = 0; allowed[i]; i++)
 			if (!strcmp(allowed[i], k))
 				break;
@@ -255,12 +256,14 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 	v = json_object_get(spec, "redirect");
 	if (v) {
 		const char *u = json_string_value(v);
-		if (!u || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8) &&
-			   strncmp(u, "file://", 7) && strncmp(u, "ftp://", 6)) ||
+		if (!u ||
+		    (strncmp(u, "http://", 7) && strncmp(u, "https://", 8) &&
+		     strncmp(u, "file://", 7) && strncmp(u, "ftp://", 6)) ||
 		    strlen(u) >= sizeof(f.redirect)) {
-			snprintf(err, errlen,
-				 "fault spec: \"redirect\" must be a URL prefix (http://, https://, "
-				 "file://, ftp://; < 1024 bytes)");
+			snprintf(
+			    err, errlen,
+			    "fault spec: \"redirect\" must be a URL prefix (http://, https://, "
+			    "file://, ftp://; < 1024 bytes)");
 			return -EINVAL;
 		}
 		snprintf(f.redirect, sizeof(f.redirect), "%s", u);
@@ -350,7 +353,8 @@ json_t *faults_list(void)
 		if (f->corrupt)
 			json_object_set_new(o, "corrupt", json_true());
 		if (f->body)
-			json_object_set_new(o, "body_bytes", json_integer((json_int_t)strlen(f->body)));
+			json_object_set_new(o, "body_bytes",
+					    json_integer((json_int_t)strlen(f->body)));
 		if (f->redirect[0])
 			json_object_set_new(o, "redirect", json_string(f->redirect));
 		if (f->zip)

@@ -29,8 +29,8 @@
 
 #define BOMB_BYTES (96LL << 20)
 
-static const char *const kinds[] = {NULL,    "traversal", "absolute", "multi",
-				    "dironly", "empty",	  "bomb",     NULL};
+static const char *const kinds[] = {NULL,      "traversal", "absolute", "multi",
+				    "dironly", "empty",	    "bomb",	NULL};
 
 int hostile_zip_kind(const char *name)
 {
@@ -56,7 +56,8 @@ static int add_member(struct archive *w, const char *name, const void *buf, size
 		rc = -EIO;
 	} else if (repeat_zeros) {
 		static char zeros[1 << 16];
-		for (long long done = 0; done < repeat_zeros && !rc; done += (long long)sizeof(zeros))
+		for (long long done = 0; done < repeat_zeros && !rc;
+		     done += (long long)sizeof(zeros))
 			if (archive_write_data(w, zeros, sizeof(zeros)) < 0)
 				rc = -EIO;
 	} else if (len && archive_write_data(w, buf, len) < 0) {

@@ -495,7 +495,7 @@ int seed_run(const char *spec, char *err, size_t errlen)
 	}
 	rc = prepare(&sd);
 	if (!rc)
-		rc = n			      ? seed_synthetic(&sd, n)
+		rc = n				? seed_synthetic(&sd, n)
 		     : !strcmp(name, "hostile") ? seed_hostile(sd.db, err, errlen)
 						: seed_demo(&sd);
 	if (!rc)

@@ -70,10 +70,11 @@ static int insert_tasks(sqlite3 *db, const char *pid, unsigned n, char *err, siz
 	sqlite3_stmt *a = db_prep(db, "INSERT INTO assets(id, project_id, external_id, url, "
 				      "metadata, batches, created_ms) VALUES(?, ?, ?, ?, "
 				      "'{\"width\":640,\"height\":480}', '[]', ?)");
-	sqlite3_stmt *t = db_prep(db, "INSERT INTO tasks(id, project_id, asset_id, stage_id, "
-				      "status, answer, created_ms, updated_ms, updated_by, priority, "
-				      "duration_ms) VALUES(?, ?, ?, 'Label', 'TODO', NULL, ?, ?, "
-				      "'admin@example.com', 0, 0)");
+	sqlite3_stmt *t =
+	    db_prep(db, "INSERT INTO tasks(id, project_id, asset_id, stage_id, "
+			"status, answer, created_ms, updated_ms, updated_by, priority, "
+			"duration_ms) VALUES(?, ?, ?, 'Label', 'TODO', NULL, ?, ?, "
+			"'admin@example.com', 0, 0)");
 	char aid[25], tid[25], url[128];
 	int rc = 0;
 
@@ -154,7 +155,11 @@ int seed_hostile(sqlite3 *db, char *err, size_t errlen)
 	    {"a/b", 0},
 	    {"a_b", 0},
 	    {".status", 0},
-	    {"\xc3\x9c" "n\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9 \xf0\x9f\x9a\x97", 0}, /* Ünïcødé 🚗 */
+	    {"\xc3\x9c"
+	     "n\xc3\xaf"
+	     "c\xc3\xb8"
+	     "d\xc3\xa9 \xf0\x9f\x9a\x97",
+	     0}, /* Ünïcødé 🚗 */
 	};
 	const size_t nn = sizeof(names) / sizeof(names[0]);
 	struct hname sub_names[] = {
@@ -171,8 +176,8 @@ int seed_hostile(sqlite3 *db, char *err, size_t errlen)
 		doc = base_doc(i, &names[i]);
 		rc = insert_project(db, doc, err, errlen);
 		if (!rc)
-			rc = insert_tasks(db, json_string_value(json_object_get(doc, "_id")), i, err,
-					  errlen);
+			rc = insert_tasks(db, json_string_value(json_object_get(doc, "_id")), i,
+					  err, errlen);
 		json_decref(doc);
 	}
 	if (rc)
@@ -187,8 +192,8 @@ int seed_hostile(sqlite3 *db, char *err, size_t errlen)
 		rename_list(json_object_get(doc, "batches"), sub_names + 1, 5);
 		rc = insert_project(db, doc, err, errlen);
 		if (!rc)
-			rc = insert_tasks(db, json_string_value(json_object_get(doc, "_id")), i, err,
-					  errlen);
+			rc = insert_tasks(db, json_string_value(json_object_get(doc, "_id")), i,
+					  err, errlen);
 		json_decref(doc);
 	}
 	if (rc)
@@ -219,8 +224,8 @@ int seed_hostile(sqlite3 *db, char *err, size_t errlen)
 		free(desc);
 		rc = insert_project(db, doc, err, errlen);
 		if (!rc)
-			rc = insert_tasks(db, json_string_value(json_object_get(doc, "_id")), i, err,
-					  errlen);
+			rc = insert_tasks(db, json_string_value(json_object_get(doc, "_id")), i,
+					  err, errlen);
 		json_decref(doc);
 	}
 	return rc;
