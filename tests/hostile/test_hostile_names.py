@@ -129,3 +129,16 @@ def test_big_and_deep_project_document(hmount):
         depth += 1
     assert depth == 999 and v == ["bottom"]
     assert os.stat(os.path.join(m.path, dname, "project.json")).st_size > 1 << 20
+
+
+def test_hostile_seed_is_idempotent_and_listed_by_the_hub(hmount):
+    hub, m = hmount
+    st, body = hub.api("GET", "/listProjects", query={"limit": 100})
+    assert st == 200 and body["data"]["total"] == len(HOSTILE)
+    assert sorted(p["name"] for p in body["data"]["projects"]) == sorted(HOSTILE)
+    hub.stop()
+    hub.start()  # seeds again: nothing is added twice
+    st, again = hub.api("GET", "/listProjects", query={"limit": 100})
+    assert again["data"]["total"] == len(HOSTILE)
+    assert {p["_id"] for p in again["data"]["projects"]} == \
+        {p["_id"] for p in body["data"]["projects"]}
