@@ -609,10 +609,13 @@ again:
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}
-	e->open_count++;
 	o->size = e->size;
 	o->changed = e->gen != e->attr_gen;
-	o->direct_io = o->changed;
+	/* the adapter invalidates the kernel's copy synchronously when nobody
+	 * else has the file open (no page of it can be locked by a read in
+	 * flight); otherwise direct_io and a deferred invalidation */
+	o->direct_io = o->changed && e->open_count > 0;
+	e->open_count++;
 	o->keep_cache = !o->changed && e->open_gen == e->gen;
 	e->open_gen = e->gen;
 	e->last_access = time(NULL);

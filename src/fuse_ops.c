@@ -350,10 +350,12 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		 * first read then refreshes the size (GETATTR) and goes through
 		 * the page cache, so the next cat is served from memory. The
 		 * invalidation takes no lock our open could hold (no O_TRUNC on
-		 * exports). If it fails, fall back to direct_io and the side
-		 * thread.
+		 * exports), and the cache asks for it only when no other handle
+		 * is open (no page can be locked by a READ waiting for a worker,
+		 * even with -s). Otherwise, or if it fails: direct_io and the
+		 * side thread.
 		 */
-		if (fuse_invalidate_path(fuse_get_context()->fuse, path) == 0) {
+		if (!cfh->direct_io && fuse_invalidate_path(fuse_get_context()->fuse, path) == 0) {
 			fi->direct_io = 0;
 			fi->keep_cache = 0;
 		} else {

@@ -64,7 +64,7 @@ void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, t
 
 struct ao_xopen {
 	int fd;		/* read-only descriptor of the cached data; serve with pread */
-	int direct_io;	/* kernel may hold an outdated size: bypass the page cache */
+	int direct_io;	/* changed while others have it open: bypass the page cache */
 	int keep_cache; /* data unchanged since the last open: keep page cache */
 	int changed;	/* the entry's content changed since the kernel last saw it */
 	long long size;
