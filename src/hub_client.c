@@ -101,6 +101,13 @@ struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
 		h->cfg.request_timeout_ms = 600000;
 	if (h->cfg.stall_timeout_s <= 0)
 		h->cfg.stall_timeout_s = 60;
+	{
+		/* test knob (like ANGOFS_FLUSH_RETRY_MS): short stall timeouts let the
+		 * fault tests freeze a hub or a download without minutes of waiting */
+		const char *v = getenv("ANGOFS_STALL_TIMEOUT_S");
+		if (v && atol(v) > 0)
+			h->cfg.stall_timeout_s = atol(v);
+	}
 	if (h->cfg.max_attempts <= 0)
 		h->cfg.max_attempts = 5;
 	if (h->cfg.max_retry_total_ms < 0)
@@ -489,7 +496,7 @@ static int run(struct hub *h, int kind, const char *method, const char *url, con
 		long status = 0;
 		long long t0;
 		CURLcode cc;
-		int transient = 0, code;
+		int transient = 0, no_retry = 0, code;
 		char range[64];
 
 		if (kind == KIND_API && h->rl.per_minute &&
@@ -516,6 +523,13 @@ static int run(struct hub *h, int kind, const char *method, const char *url, con
 			curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 			curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->cfg.request_timeout_ms);
 			curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+			if (!body && strncmp(log_path, "/v2/export", 10) != 0) {
+				/* a metadata GET that gets no byte for the stall timeout
+				 * is stuck (a frozen hub accepts connections and never
+				 * answers): fail it then, not after the 10 min total */
+				curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+				curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
+			}
 			if (body) {
 				hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 				curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -567,9 +581,12 @@ static int run(struct hub *h, int kind, const char *method, const char *url, con
 				       log_path, MAX_BODY >> 20);
 		if (cc != CURLE_OK) {
 			code = curl_errno(cc, &transient);
+			/* a full timeout again would only double the wait; it stays
+			 * transient for the caller (retry later, serve cached copies) */
 			if (code == ETIMEDOUT && kind == KIND_API &&
-			    ms >= h->cfg.request_timeout_ms)
-				transient = 0; /* a full timeout again would only double the wait */
+			    (ms >= h->cfg.request_timeout_ms ||
+			     ms >= h->cfg.stall_timeout_s * 1000L))
+				no_retry = 1;
 			snprintf(msg, sizeof(msg), "%s %s: %s", method, log_path,
 				 curl_easy_strerror(cc));
 		} else {
@@ -581,7 +598,7 @@ static int run(struct hub *h, int kind, const char *method, const char *url, con
 				 hubmsg[0] ? ": " : "", hubmsg);
 		}
 		rc = -code;
-		if (transient && attempt < h->cfg.max_attempts) {
+		if (transient && !no_retry && attempt < h->cfg.max_attempts) {
 			long long d = backoff_ms(attempt - 1, x->retry_after_s);
 			if (waited + d <= h->cfg.max_retry_total_ms) {
 				ao_warn("%s (attempt %d/%d, retrying in %lld ms)", msg, attempt,
@@ -591,7 +608,8 @@ static int run(struct hub *h, int kind, const char *method, const char *url, con
 				continue;
 			}
 		}
-		ao_errf(err, code, "%s%s", msg, transient ? " (gave up after retries)" : "");
+		ao_errf(err, code, "%s%s", msg,
+			no_retry ? " (not retried)" : transient ? " (gave up after retries)" : "");
 		if (err) {
 			err->http_status = (int)status;
 			err->transient = transient;

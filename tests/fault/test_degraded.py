@@ -3,10 +3,14 @@ is still served (exports, project.json, the task list, task.json/answer.json),
 also after its TTL ran out (a last good copy beats an error; the log says so);
 what is not cached fails fast with ECONNREFUSED; and the mount recovers by
 itself when the hub is back: new reads work, stale copies are refreshed and
-pending writes are delivered, without a remount."""
+pending writes are delivered, without a remount. A frozen hub (SIGSTOP: it
+accepts connections and never answers) is a stall: metadata requests give up
+after the stall timeout (60 s; 3 s here) with ETIMEDOUT, cached copies are
+served meanwhile."""
 import errno
 import json
 import os
+import signal
 import time
 
 from conftest import Mount
@@ -105,6 +109,36 @@ def test_expired_copies_are_served_while_the_hub_is_down(hub, workdir):
         wait_for(lambda: os.listdir(m.path) == w["names"] and
                  hub.stats()["counts"].get("GET /v2/listProjects", 0) >= 1, 60,
                  "the project list to be refetched", step=1)
+        assert m.proc.poll() is None
+    finally:
+        m.stop()
+
+
+def test_frozen_hub_is_a_stall_cached_copies_served(hub, workdir):
+    pid = main_project(hub)
+    m = Mount(hub, workdir, opts=["rate_limit=0", "meta_ttl=1"],
+              env=dict(WENV, ANGOFS_STALL_TIMEOUT_S="3"))
+    try:
+        p, w = warm(m, pid, hub)
+        time.sleep(2.5)  # let the metadata TTL run out (the point of this test)
+        os.kill(hub.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.time()
+            check_cached(m, p, w)  # export within its TTL, metadata expired: stale copies
+            assert time.time() - t0 < 4 * FAST_S
+            assert "serving the cached copy" in m.log_text()
+            t0 = time.time()
+            # not cached: the project of another directory times out, bounded
+            e = errno_of(lambda: read(os.path.join(m.path, "Cars / Trucks".replace("/", "_"),
+                                                   "project.json")))
+            assert e in (errno.ETIMEDOUT, errno.ENOENT), e
+            assert time.time() - t0 < 2 * FAST_S
+        finally:
+            os.kill(hub.proc.pid, signal.SIGCONT)
+        hub.reset_stats()
+        wait_for(lambda: os.listdir(m.path) == w["names"] and
+                 hub.stats()["counts"].get("GET /v2/listProjects", 0) >= 1, 60,
+                 "the project list to be asked for again", step=1)
         assert m.proc.poll() is None
     finally:
         m.stop()
