@@ -609,7 +609,9 @@ static int run(struct hub *h, int kind, const char *method, const char *url, con
 			}
 		}
 		ao_errf(err, code, "%s%s", msg,
-			no_retry ? " (not retried)" : transient ? " (gave up after retries)" : "");
+			no_retry    ? " (not retried)"
+			: transient ? " (gave up after retries)"
+				    : "");
 		if (err) {
 			err->http_status = (int)status;
 			err->transient = transient;
