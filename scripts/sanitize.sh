@@ -52,8 +52,10 @@ run_tsan() {
 run_valgrind() {
 	local t0=$SECONDS
 	setup build-vg gcc -Dbuildtype=debug
+	# the 100k-task ls -l has a 300 s bound that valgrind's slowdown cannot meet
 	ANGOFS_BUILD=$ROOT/build-vg ANGOFS_VALGRIND=1 timeout --kill-after=30 7200 \
-		"${PYTEST[@]}" tests/fs tests/stress "$@"
+		"${PYTEST[@]}" tests/fs tests/stress \
+		--deselect tests/fs/test_read_large.py::test_ls_l_of_100k_tasks_under_the_rate_limit "$@"
 	echo "sanitize: valgrind run took $((SECONDS - t0)) s"
 }
 

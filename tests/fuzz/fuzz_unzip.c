@@ -65,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	long long n = -1, sn = -1;
 
 	if (!zip_path[0]) {
-		snprintf(zip_path, sizeof(zip_path), "/tmp/angofs-fuzz-unzip-%d.zip", (int)getpid());
+		snprintf(zip_path, sizeof(zip_path), "/tmp/angofs-fuzz-unzip-%d.zip",
+			 (int)getpid());
 		atexit(cleanup);
 	}
 	int fd = open(zip_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -102,8 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = ao_unzip_first(zip_path, reset(&out, "unzip-out"), &n, &err);
 	check_out(rc, out, n, size, &err);
 	if (src == 0 && (rc != 0 || n != sn)) {
-		fprintf(stderr, "stream+verify: %lld bytes; first: rc %d, %lld bytes (%s)\n", sn, rc,
-			n, err.msg);
+		fprintf(stderr, "stream+verify: %lld bytes; first: rc %d, %lld bytes (%s)\n", sn,
+			rc, n, err.msg);
 		abort();
 	}
 	return 0;
