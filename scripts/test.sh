@@ -10,4 +10,11 @@ BUILD=${ANGOFS_BUILD:-build}
 ninja -C "$BUILD"
 meson test -C "$BUILD" --print-errorlogs
 export ANGOFS_BUILD="$PWD/$BUILD"
-exec timeout --kill-after=30 3600 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests "$@"
+timeout --kill-after=30 3600 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests "$@"
+# Sanitizer step (issue 6): an ASan+UBSan build runs the C unit tests and the
+# integration suite, a TSan build runs the concurrency stress test
+# (scripts/sanitize.sh; its own build dirs). ANGOFS_SANITIZE=0 skips it.
+if [ "${ANGOFS_SANITIZE:-1}" != 0 ]; then
+	unset ANGOFS_BUILD
+	bash scripts/sanitize.sh default "$@"
+fi
