@@ -49,6 +49,14 @@ struct ao_xentry {
 	time_t hold_until; /* ... without asking the hub again until then */
 	char last_msg[AO_ERR_MSG_MAX];
 	int open_count;
+	/* a new generation arrived while handles of an older one were open: their
+	 * READs may fill the kernel's page cache with old bytes, and they read with
+	 * the kernel's file size. Until the last handle closes, every open gets
+	 * direct_io and stat keeps showing the size the kernel has (attr_size); the
+	 * next open after that sees `changed` and drops the kernel's copy. */
+	int gens_mixed;
+	long long attr_size;
+	time_t attr_mtime;
 	long long done, total; /* progress, atomics */
 };
 
@@ -353,9 +361,14 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
 {
 	pthread_mutex_lock(&c->lock);
-	*size = e->have ? e->size : 0;
-	*mtime = e->have ? e->fetched_at : 0;
-	e->attr_gen = e->gen;
+	if (e->gens_mixed && e->attr_gen) {
+		*size = e->attr_size;
+		*mtime = e->attr_mtime;
+	} else {
+		*size = e->attr_size = e->have ? e->size : 0;
+		*mtime = e->attr_mtime = e->have ? e->fetched_at : 0;
+		e->attr_gen = e->gen;
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -573,6 +586,8 @@ again:
 			e->last_access = e->fetched_at;
 			e->stale = 0;
 			e->gen = ++c->next_gen;
+			if (e->open_count > 0)
+				e->gens_mixed = 1;
 			write_meta(c, e);
 			ao_info("export: cached %s (%lld bytes, %llds)", e->hash, size,
 				(long long)time(NULL) - t0);
@@ -614,9 +629,9 @@ again:
 	/* the adapter invalidates the kernel's copy synchronously when nobody
 	 * else has the file open (no page of it can be locked by a read in
 	 * flight); otherwise direct_io and a deferred invalidation */
-	o->direct_io = o->changed && e->open_count > 0;
+	o->direct_io = (o->changed && e->open_count > 0) || e->gens_mixed;
 	e->open_count++;
-	o->keep_cache = !o->changed && e->open_gen == e->gen;
+	o->keep_cache = !o->changed && e->open_gen == e->gen && !e->gens_mixed;
 	e->open_gen = e->gen;
 	e->last_access = time(NULL);
 	if (e->last_access - e->meta_access > 60)
@@ -632,6 +647,10 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
 	pthread_mutex_lock(&c->lock);
 	if (e->open_count > 0)
 		e->open_count--;
+	if (!e->open_count && e->gens_mixed) {
+		e->gens_mixed = 0;
+		e->open_gen = 0; /* the page cache may hold old bytes: no keep_cache */
+	}
 	if (!e->open_count)
 		evict(c, NULL);
 	pthread_mutex_unlock(&c->lock);

@@ -7,6 +7,7 @@
 2. Copying a file of the same name into labels/ again after it was sent: the
    kernel still holds the sent file's dentry and sends OPEN instead of CREATE;
    that used to fail with ENOENT (fix: src/writes.c ao_writes_open).
+3. An export held open across a refetch (see the test).
 """
 import json
 import os
@@ -55,3 +56,27 @@ def test_same_name_copied_again_is_sent_again(hub, wmount, workdir):
         assert read(dst + ".status").startswith("sent: ")
         assert weather_of(json.loads(read(os.path.join(pdir, "tasks", tid, "answer.json")))) \
             == weather
+
+
+def test_export_open_across_a_refetch_stays_one_generation(hub, wmount):
+    """3. A reader holding export/tasks.json open while a write makes it stale
+    and another reader fetches the new generation (and stats it) reads the
+    generation it opened to the end: no zero padding, no cut (the kernel's size
+    of the file used to jump to the new generation's under it; fix in
+    src/export_cache.c: gens_mixed)."""
+    pid, pdir = street(hub, wmount)
+    f = os.path.join(pdir, "export", "tasks.json")
+    for k, weather in enumerate(("Snow", "Sunny", "Cloudy")):
+        with open(f, "rb") as a:
+            head = a.read(4096)
+            long_ext = street_ext(20 + k)
+            assert write_file(os.path.join(pdir, "labels", "gen%d.json" % k),
+                              json.dumps([label_item(long_ext, weather)])) is None
+            with open(f, "rb") as b:
+                new = b.read()
+            os.stat(f)
+            old = head + a.read()
+        assert b"\x00" not in old
+        assert isinstance(json.loads(old), list)
+        assert isinstance(json.loads(new), list)
+        assert old != new  # the second reader saw the write
