@@ -142,7 +142,12 @@ def test_unit_exec_start_mounts_and_notifies_ready(hub, workdir):
         assert st["host"] == hub.url and st["config"].endswith(inst + ".conf")
         assert "Street Scenes" in os.listdir(mnt)
         p.send_signal(signal.SIGTERM)  # systemctl stop
-        assert p.wait(timeout=30) == 0
+        rc = p.wait(timeout=30)
+        log.flush()
+        with open(os.path.join(workdir, "unit.log"), "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        assert rc == 0, "exit %d; daemon log:\n%s" % (rc, text[-4000:])
+        assert "ERROR: AddressSanitizer" not in text and "runtime error:" not in text, text[-4000:]
         deadline = time.time() + 10
         while os.path.ismount(mnt) and time.time() < deadline:
             time.sleep(0.05)
