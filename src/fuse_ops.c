@@ -90,6 +90,22 @@ static struct ao_fs *FS(void)
 	return fuse_get_context()->private_data;
 }
 
+/* The handle behind a FUSE file handle (NULL for path-only calls). */
+static struct fh *FH(const struct fuse_file_info *fi)
+{
+	return fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+}
+
+/* Release a handle on the side that opened it, and free it. */
+static void fh_close(struct ao_fs *fs, struct fh *h)
+{
+	if (h->side == SIDE_WRITE)
+		ao_writes_release(fs->w, h->wfh);
+	else
+		ao_core_release(fs->core, h->rfh);
+	free(h);
+}
+
 static int fail(const char *op, const char *path, int rc, struct ao_err *e)
 {
 	if (rc < 0 && rc != -ENOENT && e->msg[0])
@@ -211,11 +227,7 @@ void ao_fs_stop(struct ao_fs *fs)
 	while (fh_live) {
 		struct fh *h = fh_live;
 		fh_live = h->next;
-		if (h->side == SIDE_WRITE)
-			ao_writes_release(fs->w, h->wfh);
-		else
-			ao_core_release(fs->core, h->rfh);
-		free(h);
+		fh_close(fs, h);
 		n++;
 	}
 	pthread_mutex_unlock(&fh_lock);
@@ -263,8 +275,8 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	int ws, rc;
 
 	ao_err_clear(&e);
-	if (fi && fi->fh) {
-		struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct fh *h = FH(fi);
+	if (h) {
 		if (h->side == SIDE_WRITE)
 			return fail("fgetattr", path, ao_writes_fgetattr(fs->w, h->wfh, st, &e),
 				    &e);
@@ -449,7 +461,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct fh *h = FH(fi);
 	struct ao_err e;
 	ssize_t r;
 
@@ -470,7 +482,7 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct fh *h = FH(fi);
 	struct fuse_bufvec *bv;
 
 	if (h->side == SIDE_READ && h->rfh->fd >= 0) {
@@ -509,7 +521,7 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct fh *h = FH(fi);
 	struct ao_err e;
 
 	ao_err_clear(&e);
@@ -522,7 +534,7 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 static int op_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct fh *h = FH(fi);
 	struct ao_err e;
 
 	ao_err_clear(&e);
@@ -536,7 +548,7 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct fh *h = FH(fi);
 	struct ao_err e;
 
 	(void)datasync;
@@ -549,17 +561,13 @@ static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 static int op_release(const char *path, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct fh *h = FH(fi);
 
 	(void)path;
 	if (!h)
 		return 0;
 	fh_unlink(h);
-	if (h->side == SIDE_WRITE)
-		ao_writes_release(fs->w, h->wfh);
-	else
-		ao_core_release(fs->core, h->rfh);
-	free(h);
+	fh_close(fs, h);
 	return 0;
 }
 
@@ -571,8 +579,8 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	int ws, rc;
 
 	ao_err_clear(&e);
-	if (fi && fi->fh) {
-		struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct fh *h = FH(fi);
+	if (h) {
 		if (h->side == SIDE_WRITE)
 			return fail("ftruncate", path, ao_writes_ftruncate(fs->w, h->wfh, size, &e),
 				    &e);

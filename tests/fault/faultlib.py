@@ -14,6 +14,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "hub"))
 from hubutil import all_tasks, fetch, main_project  # noqa: E402,F401
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fs"))
+# open/write/close; returns None or the OSError (close() carries the upload)
+from test_write_common import write_file  # noqa: E402,F401
 
 EXPORT = "GET /v2/export"
 DOWNLOAD = "GET /download"
@@ -90,26 +93,6 @@ def comment_of(answer):
     for c in (answer or {}).get("classifications", []):
         if c.get("schemaId") == "cComm001":
             return c.get("answer")
-    return None
-
-
-def write_file(path, data):
-    """open/write/close; returns None or the OSError (close() carries the upload)."""
-    if isinstance(data, str):
-        data = data.encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    except OSError as e:
-        return e
-    try:
-        os.write(fd, data)
-    except OSError as e:
-        os.close(fd)
-        return e
-    try:
-        os.close(fd)
-    except OSError as e:
-        return e
     return None
 
 
