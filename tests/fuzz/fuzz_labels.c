@@ -1,5 +1,5 @@
 /*
- * fuzz_labels.c - libFuzzer harness for the label-file splitter (src/labels_parse.c).
+ * fuzz_labels.c - libFuzzer harness for the label-file splitter (src/write/labels_parse.c).
  *
  * The input is one file dropped into labels/ or attachments/. It goes through
  * both entry points: lp_parse_mem (whole buffer) and lp_parse_fd (the daemon's

@@ -2,11 +2,11 @@
 
 1. Read-your-writes after a label import: answer.json of a task that was read
    (and so cached) before a label file changed it shows the imported answer at
-   once, not after the metadata TTL (fix: src/tasks.c tasks_drop_project and
+   once, not after the metadata TTL (fix: src/core/tasks.c tasks_drop_project and
    the write generation that keeps replies overlapping a write out of the cache).
 2. Copying a file of the same name into labels/ again after it was sent: the
    kernel still holds the sent file's dentry and sends OPEN instead of CREATE;
-   that used to fail with ENOENT (fix: src/writes.c ao_writes_open).
+   that used to fail with ENOENT (fix: src/write/writes.c ao_writes_open).
 3. An export held open across a refetch (see the test).
 """
 import json
@@ -63,7 +63,7 @@ def test_export_open_across_a_refetch_stays_one_generation(hub, wmount):
     and another reader fetches the new generation (and stats it) reads the
     generation it opened to the end: no zero padding, no cut (the kernel's size
     of the file used to jump to the new generation's under it; fix in
-    src/export_cache.c: gens_mixed)."""
+    src/core/export_cache.c: gens_mixed)."""
     pid, pdir = street(hub, wmount)
     f = os.path.join(pdir, "export", "tasks.json")
     for k, weather in enumerate(("Snow", "Sunny", "Cloudy")):

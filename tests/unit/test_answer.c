@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/answer.h"
+#include "../../src/write/answer.h"
 #include "schema_fixture.h"
 #include "t.h"
 

@@ -1,4 +1,4 @@
-/* Unit test of the config file parser (src/config.c) and log level names. */
+/* Unit test of the config file parser (src/daemon/config.c) and log level names. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

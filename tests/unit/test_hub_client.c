@@ -1,4 +1,4 @@
-/* Test of the hub client (src/hub_client.c) against the real local hub
+/* Test of the hub client (src/client/hub_client.c) against the real local hub
  * binary (path in argv[1]): envelopes, errno mapping with the hub's message,
  * retries of 5xx/429 (Retry-After), bounded failure, downloads without the
  * API key, and resumption of a dropped download. The hub runs on a free

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../src/labels_parse.h"
+#include "../../src/write/labels_parse.h"
 #include "t.h"
 
 struct got {

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../src/labels_prep.h"
+#include "../../src/write/labels_prep.h"
 #include "schema_fixture.h"
 #include "t.h"
 

@@ -1,4 +1,4 @@
-/* Unit test of name sanitizing and collision handling (src/names.c). */
+/* Unit test of name sanitizing and collision handling (src/util/names.c). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../src/schema.h"
+#include "../../src/write/schema.h"
 #include "schema_fixture.h"
 #include "t.h"
 

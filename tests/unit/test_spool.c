@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/spool.h"
+#include "../../src/write/spool.h"
 #include "t.h"
 
 static struct entry *loaded[8];

@@ -1,5 +1,5 @@
 /*
- * fuse_ops.c - thin FUSE adapter (see src/fuse_ops.h).
+ * fuse_ops.c - thin FUSE adapter (see src/daemon/fuse_ops.h).
  *
  * Routing: every path is resolved by the core first. If the path lies in a
  * place the write side owns (ao_writes_owns: labels/..., attachments/...,
