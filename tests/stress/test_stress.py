@@ -14,14 +14,11 @@ a TSan build; the normal suite runs it against the plain build.
 import json
 import os
 import random
-import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "fs"))
-from conftest import Mount  # noqa: E402
-from test_write_common import (ANNOTATE, IMPORT, WENV, WOPTS, count, label_item,  # noqa: E402
+from conftest import Mount
+from test_write_common import (ANNOTATE, IMPORT, WENV, WOPTS, count, label_item,
                                project_dir, street, street_ext, task_answer, task_by_ext,
                                weather_of, write_file)
 
