@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "angofs/sysutil.h"
 #include "labels_prep.h"
 
 struct pctx {
