@@ -181,7 +181,8 @@ int ao_config_load(const char *path, struct ao_conf *conf, struct ao_err *err)
 	rc = ao_read_fd(fd, CONF_MAX, &buf, &got);
 	close(fd);
 	if (rc == -EFBIG)
-		return ao_errf(err, EFBIG, "config file '%s': larger than %d bytes", path, CONF_MAX);
+		return ao_errf(err, EFBIG, "config file '%s': larger than %d bytes", path,
+			       CONF_MAX);
 	if (rc < 0)
 		return ao_errf(err, -rc, "config file '%s': %s", path, strerror(-rc));
 	if (strlen(buf) != got) {
