@@ -17,6 +17,8 @@ import random
 import threading
 import time
 
+import pytest
+
 from conftest import Mount
 from test_write_common import (ANNOTATE, IMPORT, WENV, WOPTS, count, label_item,
                                project_dir, street, street_ext, task_answer, task_by_ext,
@@ -107,6 +109,7 @@ def writer(wid, pdir, exts, tids, stop, errors, done):
         n += 1
 
 
+@pytest.mark.slow
 def test_parallel_readers_and_writers(hub, workdir):
     m = Mount(hub, workdir, opts=WOPTS, env=WENV)
     try:
