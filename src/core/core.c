@@ -652,3 +652,9 @@ int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *t
 {
 	return task_fetch(c, project_id, task_id, 1, buf, len, err);
 }
+
+int ao_core_task_masks(struct ao_core *c, const char *project_id, const char *task_id,
+		       json_t **masks, struct ao_err *err)
+{
+	return task_masks(c, project_id, task_id, masks, err);
+}

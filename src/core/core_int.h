@@ -103,6 +103,8 @@ void proj_free_all(struct ao_core *c);
 char *pretty_json(json_t *j, size_t *len);
 
 /* tasks.c */
+int task_masks(struct ao_core *c, const char *project_id, const char *task_id, json_t **masks,
+	       struct ao_err *err);
 int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, int answer,
 	       char **text, size_t *len, struct ao_err *err);
 int task_exists(struct ao_core *c, struct project *p, const char *task_id, struct ao_err *err);
