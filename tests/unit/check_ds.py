@@ -8,7 +8,7 @@ Runs tests/unit/ds_dump (the two streaming passes of src/datasets/) and checks:
     labels/<stem>.txt, every row parses, class < nc, coordinates in [0,1];
   * ImageFolder: every listed image once, under a class directory;
   * the hand-made fixture's report figures (see test_ds_convert.c);
-  * scale: a generated 12000-record export (~55 MB) converts with the
+  * scale: a generated 6000-record export (~50 MB) converts with the
     converter's peak RSS far below the export size (memory is bounded by one
     record plus the per-image index, not the export), and the row counts
     match what the generator put in.
@@ -121,6 +121,7 @@ def fixture(dump, schema, export, tmp):
                                      "Fog~oF2/scan-17.PNG"]), folder
     assert rep[("index", "records")] == 8 and rep[("index", "skipped.no_size")] == 1
     assert rep[("yolo", "skipped.degenerate")] == 3 and rep[("coco", "skipped.holes")] == 1
+    assert rep[("coco", "records")] == 8 and rep[("coco", "images")] == 5
     print("fixture: ok (%d images, %d rows, %d COCO annotations)" %
           (len(names), rows, len(doc["annotations"])))
 
@@ -137,9 +138,9 @@ def png(w, h):
 
 def synth(path, n):
     """n records: 2 boxes (one with negative size), 1 polygon, every 10th
-    externalId repeated, a 4 kB ignored field so the export is large."""
+    externalId repeated, an 8 kB ignored field so the export is large."""
     rnd = random.Random(13)
-    ballast = "x" * 4000
+    ballast = "x" * 8000
     with open(path, "w", encoding="utf-8") as f:
         for i in range(n):
             w, h = rnd.randint(64, 4000), rnd.randint(64, 3000)
@@ -161,7 +162,7 @@ def synth(path, n):
             f.write(json.dumps(rec) + "\n")
 
 
-def scale(dump, tmp, n=12000):
+def scale(dump, tmp, n=6000):
     schema = os.path.join(tmp, "s.json")
     with open(schema, "w") as f:
         json.dump({"tools": [

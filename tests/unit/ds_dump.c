@@ -85,6 +85,7 @@ static int pass2(FILE *ex, const struct ao_ds_schema *s, const struct ao_ds_inde
 	snprintf(dir, sizeof(dir), "%s/yolo/labels", out);
 	while ((rc = ao_ds_ndjson_next(ex, &r, NULL, err)) == 1) {
 		const struct ao_ds_image *im = ao_ds_index_by_record(x, n);
+		rc = 0;
 		if (im && im->width > 0) {
 			FILE *f = open_out(dir, im->label);
 			if (!f)
