@@ -110,7 +110,8 @@ static void test_names(struct ao_ds_schema *s)
 	ao_ds_index_free(x);
 }
 
-static char *label(struct ao_ds_schema *s, const char *tools, struct ao_ds_report *rep)
+static char *label(struct ao_ds_schema *s, const char *tools, enum ao_ds_yolo_mode mode,
+		   struct ao_ds_report *rep)
 {
 	json_t *r = rec("i.png", "t", tools);
 	struct ao_ds_index *x = index_of(s, &r, 1);
@@ -118,7 +119,7 @@ static char *label(struct ao_ds_schema *s, const char *tools, struct ao_ds_repor
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	CHECK_INT(ao_ds_yolo_label(s, ao_ds_index_get(x, 0), r, f, rep), 0);
+	CHECK_INT(ao_ds_yolo_label(s, ao_ds_index_get(x, 0), r, mode, f, rep), 0);
 	fclose(f);
 	ao_ds_index_free(x);
 	json_decref(r);
@@ -145,7 +146,7 @@ static void test_marks(struct ao_ds_schema *s)
 		  "{\"schemaId\":\"sP\",\"polygon\":{\"x\":1}},"
 		  "{\"schemaId\":\"sP\"},"
 		  "7]",
-		  &rep);
+		  AO_DS_YOLO_MIXED, &rep);
 	CHECK_STR(t, "0 0.500000 0.500000 1.000000 1.000000\n");
 	free(t);
 	CHECK_INT(rep.clipped, 0);
@@ -159,11 +160,43 @@ static void test_marks(struct ao_ds_schema *s)
 	t = label(s,
 		  "[{\"schemaId\":\"sP\",\"polygon\":[[0,0],[30,0],[30,120],[20,120],[20,10],"
 		  "[10,10],[10,120],[0,120]]}]",
-		  &rep);
+		  AO_DS_YOLO_MIXED, &rep);
 	CHECK_STR(t, "1 0.000000 1.000000 0.000000 0.000000 0.300000 0.000000 0.300000 1.000000 "
 		     "0.200000 1.000000 0.200000 0.100000 0.100000 0.100000 0.100000 1.000000\n");
 	free(t);
 	CHECK_INT(rep.clipped, 1);
+}
+
+/* Box 10,20 30x40 and triangle (0,0)(50,0)(50,100) on 100x100, each mode:
+ * box row: cx 25/100, cy 40/100, w .3, h .4; its corners (10,20)(40,20)
+ * (40,60)(10,60); the triangle's bounding box 0..50 x 0..100: cx .25 cy .5
+ * w .5 h 1. */
+static void test_yolo_modes(struct ao_ds_schema *s)
+{
+	const char *tools = "[{\"schemaId\":\"sB\",\"bounding-box\":{\"x\":10,\"y\":20,"
+			    "\"width\":30,\"height\":40}},{\"schemaId\":\"sP\",\"polygon\":"
+			    "[[0,0],[50,0],[50,100]]}]";
+	const char *box = "0 0.250000 0.400000 0.300000 0.400000\n";
+	const char *box_poly =
+	    "0 0.100000 0.200000 0.400000 0.200000 0.400000 0.600000 0.100000 0.600000\n";
+	const char *tri = "1 0.000000 0.000000 0.500000 0.000000 0.500000 1.000000\n";
+	const char *tri_box = "1 0.250000 0.500000 0.500000 1.000000\n";
+	struct ao_ds_report rep = {0};
+	char want[512], *t;
+
+	snprintf(want, sizeof(want), "%s%s", box, tri);
+	t = label(s, tools, AO_DS_YOLO_MIXED, &rep);
+	CHECK_STR(t, want);
+	free(t);
+	snprintf(want, sizeof(want), "%s%s", box, tri_box);
+	t = label(s, tools, AO_DS_YOLO_BOXES, &rep);
+	CHECK_STR(t, want);
+	free(t);
+	snprintf(want, sizeof(want), "%s%s", box_poly, tri);
+	t = label(s, tools, AO_DS_YOLO_SEGMENTS, &rep);
+	CHECK_STR(t, want);
+	free(t);
+	CHECK_INT(rep.annotations, 6);
 }
 
 static void test_coco_area_and_errors(struct ao_ds_schema *s)
@@ -258,6 +291,7 @@ int main(void)
 
 	test_names(s);
 	test_marks(s);
+	test_yolo_modes(s);
 	test_coco_area_and_errors(s);
 	test_ndjson();
 	test_metadata(s);
