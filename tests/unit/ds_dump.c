@@ -90,7 +90,7 @@ static int pass2(FILE *ex, const struct ao_ds_schema *s, const struct ao_ds_inde
 			FILE *f = open_out(dir, im->label);
 			if (!f)
 				return -errno;
-			rc = ao_ds_yolo_label(s, im, r, f, yr);
+			rc = ao_ds_yolo_label(s, im, r, AO_DS_YOLO_MIXED, f, yr);
 			if (fclose(f) != 0 && rc == 0)
 				rc = -EIO;
 		}
