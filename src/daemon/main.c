@@ -669,7 +669,10 @@ int main(int argc, char *argv[])
 	} else {
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned)cl.clone_fd);
-		fuse_loop_cfg_set_idle_threads(lc, cl.max_idle_threads);
+		/* fuse_parse_cmdline leaves max_idle_threads at UINT_MAX ("unset");
+		 * libfuse 3.14 logs a bogus "invalid max threads value" for it */
+		if (cl.max_idle_threads <= 100000)
+			fuse_loop_cfg_set_idle_threads(lc, cl.max_idle_threads);
 		if (cl.max_threads > 0 && cl.max_threads <= 100000)
 			fuse_loop_cfg_set_max_threads(lc, cl.max_threads);
 		ret = loop_status(fuse_loop_mt(fuse, lc));
