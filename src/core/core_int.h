@@ -55,6 +55,7 @@ struct task_ent {
 	char *task_text, *answer_text;
 	size_t task_len, answer_len;
 	time_t at;
+	time_t updated; /* the hub's updatedAt (0 if absent): the files' mtime */
 };
 
 #define TASK_BUCKETS 4096
@@ -97,6 +98,8 @@ void proj_free_all(struct ao_core *c);
 char *pretty_json(json_t *j, size_t *len);
 
 /* tasks.c */
+/* mtime of a cached task's files: its updatedAt on the hub (0: not cached) */
+time_t task_mtime(struct ao_core *c, const char *task_id);
 int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, int answer,
 	       char **text, size_t *len, struct ao_err *err);
 int task_exists(struct ao_core *c, struct project *p, const char *task_id, struct ao_err *err);

@@ -559,6 +559,32 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	return r < 0 ? fail("write", path, (int)r, &e) : (int)r;
 }
 
+/*
+ * An answer just written through path (answer.json, answer.next.json): the
+ * kernel's attributes of task.json and answer.json beside it are stale (new
+ * size, the hub's new updatedAt). Invalidate them from the side thread and
+ * wait (bounded) so the next stat is fresh.
+ */
+static void answer_written(struct ao_fs *fs, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	static const char *const sib[] = {"task.json", "answer.json"};
+	unsigned long seq = 0;
+	char p[4096];
+
+	if (!slash || (strcmp(slash, "/answer.json") && strcmp(slash, "/answer.next.json")))
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (snprintf(p, sizeof(p), "%.*s/%s", (int)(slash - path), path, sib[i]) >=
+		    (int)sizeof(p))
+			return;
+		unsigned long s = inval_queue(fs, p);
+		if (s)
+			seq = s;
+	}
+	inval_wait(fs, seq);
+}
+
 static int op_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
@@ -566,8 +592,12 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	if (h->side == SIDE_WRITE)
-		return fail("flush", path, ao_writes_flush(fs->w, h->wfh, &e), &e);
+	if (h->side == SIDE_WRITE) {
+		int r = ao_writes_flush(fs->w, h->wfh, &e);
+		if (r == 0)
+			answer_written(fs, path);
+		return fail("flush", path, r, &e);
+	}
 	inval_wait(fs, h->inval_seq);
 	h->inval_seq = 0;
 	return 0;
@@ -675,13 +705,18 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	ao_err_clear(&e);
 	ra = route(fs, from, &a, &wa, &e);
 	rb = route(fs, to, &b, &wb, &e);
-	(void)rb;
 	if (wa && wb && strcmp(a.project_id, b.project_id) == 0) {
 		struct ao_err we;
 		ao_err_clear(&we);
-		return fail("rename", from,
-			    ao_writes_rename(fs->w, a.project_id, a.relpath, b.relpath, flags, &we),
-			    &we);
+		int r = ao_writes_rename(fs->w, a.project_id, a.relpath, b.relpath, flags, &we);
+		if (r == 0)
+			answer_written(fs, to);
+		return fail("rename", from, r, &we);
+	}
+	if (wa && !wb && rb == 0) {
+		/* a scratch file (sed -i, perl -i) renamed over task.json */
+		ao_debug("rename %s -> %s: refused (read-only target)", from, to);
+		return fs->read_only ? -EROFS : -EPERM;
 	}
 	if (ra < 0)
 		return fail("rename", from, ra, &e);
