@@ -4,9 +4,12 @@
  * with a fixed grammar; names that come from the server are matched against
  * their sanitized directory names first and their ids second (hidden
  * aliases). Small files (project.json, task files, .status) are snapshotted
- * into memory at open and served with direct_io, so their size can change
- * between stat and read without truncating anything; exports are served from
- * the export cache's file with pread.
+ * into memory at open; their size can change between stat and read, so an
+ * open asks the adapter to drop the kernel's attributes and pages first
+ * (`changed`) and is then served through the page cache (shared mmap works).
+ * That drop is safe only while no other small file is open (no READ of one
+ * can be waiting with a page locked), otherwise the open falls back to
+ * direct_io. Exports are served from the export cache's file with pread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -351,6 +354,13 @@ int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
 		set_size(st, size);
 		if (mt)
 			st->st_mtime = st->st_ctime = mt;
+		else
+			/* Never fetched: the size is unknown. It shows as 1 byte and
+			 * no blocks, not 0: tar skips a 0-byte file without opening
+			 * it and stores it empty; with 1 it opens (which fetches),
+			 * sees the file grow and fails loudly ("file changed as we
+			 * read it"). angofs --prefetch makes sizes true first. */
+			set_size(st, 1), st->st_blocks = 0;
 		return 0;
 	}
 	case AO_N_TASK_JSON:
@@ -562,6 +572,16 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		free(fh);
 		return rc;
 	}
+	if (!fh->x) {
+		pthread_mutex_lock(&c->lock);
+		if (c->small_open == 0) {
+			fh->direct_io = 0;
+			fh->keep_cache = 0;
+			fh->changed = 1;
+		}
+		c->small_open++;
+		pthread_mutex_unlock(&c->lock);
+	}
 	*out = fh;
 	return 0;
 }
@@ -601,8 +621,13 @@ void ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 {
 	if (!fh)
 		return;
-	if (fh->x)
+	if (fh->x) {
 		ao_xcache_close(c->cfg.xc, fh->x, fh->fd);
+	} else {
+		pthread_mutex_lock(&c->lock);
+		c->small_open--;
+		pthread_mutex_unlock(&c->lock);
+	}
 	free(fh->buf);
 	free(fh);
 }

@@ -64,6 +64,7 @@ struct task_ent {
 struct ao_core {
 	struct ao_core_cfg cfg;
 	pthread_mutex_t lock;
+	int small_open; /* open handles of in-memory files (c->lock) */
 	pthread_mutex_t list_refresh;
 	struct project **projects;
 	size_t nprojects, cap;

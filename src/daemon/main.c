@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fuse_ops.h"
+#include "prefetch_cli.h"
 #include "status_cli.h"
 #include <fuse_lowlevel.h>
 #include "angofs/config.h"
@@ -343,6 +344,7 @@ static void usage(const char *prog)
 {
 	printf("usage: %s [SOURCE] MOUNTPOINT [options]\n"
 	       "       %s --status MOUNTPOINT [--json]\n"
+	       "       %s --prefetch [-q] PATH...\n"
 	       "\n"
 	       "Shows the projects of an Ango Hub workspace as directories.\n"
 	       "The API key comes from $ANGO_API_KEY or -o api_key_file=PATH.\n"
@@ -386,9 +388,11 @@ static void usage(const char *prog)
 	       "    _netdev,noauto,auto,user,users,nofail,defaults,x-*  fstab words, ignored\n"
 	       "    --status MOUNTPOINT     print host, cache use, exports, downloads in\n"
 	       "                            progress and pending/failed writes of a mount\n"
+	       "    --prefetch PATH...      download the exports under PATH into the cache\n"
+	       "                            (true sizes before tar/rsync; see README)\n"
 	       "    --version, -V           print versions\n"
 	       "\n",
-	       prog, prog, AO_DEFAULT_HOST);
+	       prog, prog, prog, AO_DEFAULT_HOST);
 }
 
 static int bool_opt(const char *name, const char *v, int def, int *out)
@@ -468,6 +472,8 @@ int main(int argc, char *argv[])
 	ao_err_clear(&e);
 	if (argc >= 2 && strcmp(argv[1], "--status") == 0)
 		return ao_status_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "--prefetch") == 0)
+		return ao_prefetch_main(argc - 1, argv + 1);
 	if (merge_config(argc, argv, &args, &conf_used) < 0)
 		goto out;
 	if (fuse_opt_parse(&args, &o, spec, proc) < 0)

@@ -185,6 +185,76 @@ def c_tar_read(env, kind):
     return works("byte-complete once the file was read or prefetched (see README)")
 
 
+@cell("tar -c (never read)", ["export"])
+def c_tar_never_read(env, kind):
+    src = env.never_read()
+    tarf = env.lpath(env.uniq("t") + ".tar")
+    xdir = env.lpath(env.uniq("x"))
+    os.makedirs(xdir)
+    r = run(["tar", "-cf", tarf, "-C", os.path.dirname(src), os.path.basename(src)])
+    assert r.returncode == 0, out(r)
+    assert run(["tar", "-xf", tarf, "-C", xdir]).returncode == 0
+    data = canon(os.path.join(xdir, os.path.basename(src)))
+    assert data == canon(src) and len(data) > 1000
+    return works("a never-read export shows 1 byte, so tar opens it, which downloads it, "
+                 "and archives the size fstat then shows: byte-complete")
+
+
+@cell("angofs --prefetch, then tar and rsync -a (twice)", ["export"])
+def c_prefetch(env, kind):
+    from conftest import ANGOFS_BIN
+    src = env.never_read()
+    exp = os.path.dirname(src)  # export/stage/<stage> or export/batch/<batch>
+    env.unread = [u for u in env.unread if os.path.dirname(u) != exp]
+    r = run([ANGOFS_BIN, "--prefetch", exp])
+    assert r.returncode == 0, out(r)
+    assert b"exports prefetched" in r.stdout
+    data = canon(src)
+    assert os.stat(src).st_size == len(data) > 1000
+    dst = env.lpath(env.uniq("pf"))
+    for i in range(2):
+        r = run(["rsync", "-a", "--stats", exp + "/", dst + "/"])
+        assert r.returncode == 0, out(r)
+    assert b"Number of regular files transferred: 0" in r.stdout, out(r)
+    tarf = env.lpath(env.uniq("pf") + ".tar")
+    assert run(["tar", "-cf", tarf, "-C", env.pdir, os.path.relpath(exp, env.pdir)]).returncode == 0
+    xdir = env.lpath(env.uniq("pfx"))
+    os.makedirs(xdir)
+    assert run(["tar", "-xf", tarf, "-C", xdir]).returncode == 0
+    rel = os.path.relpath(src, env.pdir)
+    assert canon(os.path.join(xdir, rel)) == data
+    return works("sizes and mtimes are true and stable: a second rsync copies nothing, "
+                 "tar is byte-complete")
+
+
+@cell("rsync -a (never read)", ["export"])
+def c_rsync_never_read(env, kind):
+    src = env.never_read()
+    dst = env.lpath(env.uniq("rsn"))
+    r = run(["rsync", "-a", src, dst])
+    assert r.returncode == 0, out(r)
+    assert canon(dst) == canon(src)
+    r = run(["rsync", "-a", "--stats", src, dst])
+    again = b"Number of regular files transferred: 0" not in r.stdout
+    r = run(["rsync", "-a", "--stats", src, dst])
+    assert r.returncode == 0 and b"Number of regular files transferred: 0" in r.stdout
+    return works("complete copy" + ("; the second run copies it once more (the mtime before "
+                                    "the first read is the mount time): prefetch first"
+                                    if again else ""))
+
+
+@cell("du (never read)", ["export"])
+def c_du_never_read(env, kind):
+    before = env.hub.stats()["counts"].get("GET /v2/export", 0)
+    src = env.never_read()
+    r = run(["du", "-b", src])
+    assert r.returncode == 0 and r.stdout.split()[0] == b"1", out(r)
+    r = run(["du", "-k", src])
+    assert r.returncode == 0 and r.stdout.split()[0] == b"0", out(r)
+    assert env.hub.stats()["counts"].get("GET /v2/export", 0) == before
+    return works("downloads nothing; counts 0 blocks until the export is read or prefetched")
+
+
 @cell("zip", RO_KINDS)
 def c_zip_read(env, kind):
     import zipfile
@@ -286,6 +356,27 @@ def c_find_newer(env, kind):
     return works("the mtime is the hub's updatedAt")
 
 
+@cell("find -newer", ["export"])
+def c_find_newer_export(env, kind):
+    src = ro_target(env, kind)
+    m0 = os.stat(src).st_mtime
+    ref = env.lpath(env.uniq("ref"))
+    with open(ref, "w") as f:
+        f.write("x")
+    t = time.time()
+    os.utime(ref, (t, t))
+    assert os.stat(src).st_mtime == m0  # stable across reads of one generation
+    canon(src)
+    r = run(["find", src, "-newer", ref])
+    assert r.returncode == 0 and r.stdout == b"", out(r)
+    time.sleep(1.1)
+    os.utime(src)  # touch: refresh, a new generation
+    canon(src)
+    r = run(["find", src, "-newer", ref])
+    assert r.returncode == 0 and src.encode() in r.stdout, out(r)
+    return works("the mtime is the time of the generation (stable across reads)")
+
+
 @cell("find -mmin", ["export", "task.json"])
 def c_find_mmin(env, kind):
     src = ro_target(env, kind)
@@ -384,7 +475,7 @@ def c_perl_ro(env, kind):
 
 @cell("ed", RO_KINDS)
 def c_ed_ro(env, kind):
-    return refused(env, kind, lambda s: run(["ed", "-s", s], input=b"1s/{/{ /\nw\nq\n"))
+    return refused(env, kind, lambda s: run(["ed", "-v", "-s", s], input=b"1s/{/{ /\nw\nq\n"))
 
 
 @cell("tee", RO_KINDS)
@@ -832,28 +923,25 @@ def c_pandas_box(env, kind):
     return check_box(env, before, kind, name)
 
 
-@cell("Python mmap (shared)", ["labels/"])
-def c_mmap_box(env, kind):
-    name = env.uniq("mm") + ".json"
-    data = json.dumps(label_doc(9)).encode()
+@cell("Python mmap (shared, writable)", ["answer.json", "labels/"])
+def c_mmap_write(env, kind):
+    if kind == "answer.json":
+        path = answer_target(env)[1]
+    else:
+        path = failed_box_file(env, kind)[1]  # a refused file kept there, to fix
     before = env.posts()
-    fd = os.open(os.path.join(env.pdir, kind, name), os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR)
     try:
-        os.ftruncate(fd, len(data))
-        try:
-            m = mmap.mmap(fd, len(data), flags=mmap.MAP_SHARED)
-        except OSError as e:
-            os.close(fd)
-            fd = -1
-            os.unlink(os.path.join(env.pdir, kind, name))
-            return fails_clearly(env, before, e, allowed=(errno.ENODEV,))
-        m[:] = data
-        m.flush()
-        m.close()
+        mmap.mmap(fd, 0, flags=mmap.MAP_SHARED)
+        raise AssertionError("a shared writable mapping was accepted")
+    except OSError as e:
+        err = e
     finally:
-        if fd >= 0:
-            os.close(fd)
-    return check_box(env, before, kind, name)
+        os.close(fd)  # nothing was written: nothing to send
+    if kind != "answer.json":
+        os.unlink(path)
+    text = fails_clearly(env, before, err, allowed=(errno.ENODEV,))
+    return text + " — mmap(2): this file system cannot map the file for writing; write() it"
 
 
 @cell("long name (250 bytes)", BOXES)

@@ -11,6 +11,7 @@ docs/TOOLS.md when the whole table ran.
 import errno
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -56,6 +57,19 @@ class Env:
         self.tasks = [t for t in all_tasks(hub, self.pid)]
         self.task_i = 0
         self.n = 0
+        self.unread = []  # stage/batch exports no cell has read yet
+        for sub in ("stage", "batch"):
+            d = os.path.join(self.pdir, "export", sub)
+            for name in sorted(os.listdir(d)):
+                for f in ("tasks.json", "tasks.ndjson"):
+                    self.unread.append(os.path.join(d, name, f))
+
+    def never_read(self):
+        """An export file nothing has read yet (its size is the placeholder)."""
+        p = self.unread.pop()
+        st = os.stat(p)
+        assert st.st_size == 1 and st.st_blocks == 0, (p, st)
+        return p
 
     # ---- names and paths ----
     def path(self, kind):
@@ -134,7 +148,7 @@ def sh(cmd, **kw):
 
 
 def out(p):
-    return (p.stdout + p.stderr).decode("utf-8", "replace").strip()
+    return (p.stderr + p.stdout).decode("utf-8", "replace").strip()
 
 
 def first_line(text, limit=110):
@@ -176,7 +190,14 @@ def fails_clearly(env, before, p_or_exc, allowed=(errno.EACCES, errno.EPERM, err
         e = message_errno(msg)
     assert e in allowed, "unclear failure (errno %s): %s" % (e, msg)
     assert env.sent_since(before) == {}, "a failure sent something: %s" % env.sent_since(before)
-    return "fails: %s (%s)" % (errno_name(e), first_line(msg, 80).replace("|", "/"))
+    # the line of the program's own words that names the error, paths made short
+    lines = [ln for ln in msg.splitlines()
+             if os.strerror(e) in ln or "E45:" in ln or "E212:" in ln]
+    line = (lines or msg.splitlines() or [""])[0]
+    line = line.replace(env.mount.path + "/", "").replace(env.local + "/", "")
+    line = line.replace(env.mount.path, "MOUNT")
+    line = re.sub(r"/sed[A-Za-z0-9]{6}\b", "/sedXXXXXX", line)  # sed -i's temp name
+    return "fails: %s (%s)" % (errno_name(e), first_line(line, 90).replace("|", "/"))
 
 
 def wait_for(pred, timeout=30, what="condition"):
@@ -210,7 +231,7 @@ def write_tools_md(cells):
              "",
              "| tool | " + " | ".join("`%s`" % k for k in KINDS) + " |",
              "|---|" + "---|" * len(KINDS)]
-    notes = []
+    notes = []  # [tool, [kinds], text]; one note for a tool's identical cells
     for tool in tools:
         row = []
         for k in KINDS:
@@ -222,13 +243,18 @@ def write_tools_md(cells):
             if head.startswith("fails: "):
                 head = "fails " + head[7:].split(" ")[0]
             if note or text.startswith("fails: "):
-                notes.append((tool, k, text))
-                head += " [%d]" % len(notes)
+                same = [n for n in notes if n[0] == tool and n[2] == text]
+                if same:
+                    same[0][1].append(k)
+                else:
+                    notes.append([tool, [k], text])
+                head += " [%d]" % (notes.index(same[0]) + 1 if same else len(notes))
             row.append(head)
         lines.append("| `%s` | " % tool.replace("|", "\\|") + " | ".join(row) + " |")
     lines += ["", "Notes:", ""]
-    for i, (tool, k, text) in enumerate(notes, 1):
-        lines.append("%d. `%s` on `%s`: %s" % (i, tool.replace("|", "\\|"), k, text))
+    for i, (tool, ks, text) in enumerate(notes, 1):
+        lines.append("%d. `%s` on %s: %s" % (i, tool.replace("|", "\\|"),
+                                            ", ".join("`%s`" % k for k in ks), text))
     lines.append("")
     with open(os.path.join(ROOT, "docs", "TOOLS.md"), "w") as f:
         f.write("\n".join(lines))
