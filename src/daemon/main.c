@@ -25,6 +25,7 @@
 #include "fuse_ops.h"
 #include "prefetch_cli.h"
 #include "status_cli.h"
+#include "stop.h"
 #include <fuse_lowlevel.h>
 #include "angofs/config.h"
 #include "angofs/core.h"
@@ -662,6 +663,8 @@ int main(int argc, char *argv[])
 		ao_log_use_syslog(1); /* stderr is /dev/null now */
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out;
+	if (ao_stop_start(fuse, cl.mountpoint) < 0)
+		ao_warn("cannot install the stop handler: a signal ends the mount at once");
 	ao_info("mounted %s (host %s%s, cache %s%s%s)", cl.mountpoint, host,
 		o.offline ? ", offline" : "", cache_dir, conf_used ? ", config " : "",
 		conf_used ? conf_used : "");
@@ -684,6 +687,7 @@ int main(int argc, char *argv[])
 		ret = loop_status(fuse_loop_mt(fuse, lc));
 		fuse_loop_cfg_destroy(lc);
 	}
+	ao_stop_end();
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 	ao_info("unmounting %s", cl.mountpoint);
 out:
