@@ -42,6 +42,8 @@ struct ao_writes_cfg {
 	int next_stage;	       /* default for annotate's nextStage query flag */
 	long flush_retry_ms;   /* how long flush keeps retrying transient failures */
 	int read_only;	       /* mount is -o ro: every write is refused with EROFS */
+	long chunk_items;      /* items per /import/labels request (0: default) */
+	size_t chunk_bytes;    /* bytes per request (<= 4096: default) */
 
 	/* Callbacks into the read side (all may be called from any thread). */
 	void *ud;
@@ -55,6 +57,11 @@ struct ao_writes_cfg {
 	/* the current answer.json bytes as the read side shows them (malloc'd) */
 	int (*read_answer)(void *ud, const char *project_id, const char *task_id, char **buf,
 			   size_t *len, struct ao_err *err);
+	/* the task's current mask URLs {"brushDataUrl"?, "medicalBrushDataUrl"?},
+	 * asked of the hub now: carried over by an answer write that does not
+	 * mention them (new reference; NULL: nothing is carried over) */
+	int (*read_masks)(void *ud, const char *project_id, const char *task_id, json_t **masks,
+			  struct ao_err *err);
 };
 
 struct ao_writes;

@@ -424,6 +424,30 @@ static int long_opt(const char *name, const char *v, long def, long *out)
 	return 0;
 }
 
+/* Test knobs: environment variables the tests set to shorten waits and chunk
+ * sizes. Read here, in the daemon, into the libraries' config structs (the
+ * libraries read no environment). */
+static long env_long(const char *name, long min)
+{
+	const char *v = getenv(name);
+
+	return v && atol(v) >= min ? atol(v) : -1;
+}
+
+static void test_knobs(struct hub_cfg *hc, struct ao_writes_cfg *wc)
+{
+	long v;
+
+	if ((v = env_long("ANGOFS_STALL_TIMEOUT_S", 1)) > 0)
+		hc->stall_timeout_s = v; /* fault tests freeze a hub or a download */
+	if ((v = env_long("ANGOFS_CHUNK_ITEMS", 1)) > 0)
+		wc->chunk_items = v;
+	if ((v = env_long("ANGOFS_CHUNK_BYTES", 4097)) > 0)
+		wc->chunk_bytes = (size_t)v;
+	if ((v = env_long("ANGOFS_FLUSH_RETRY_MS", 0)) >= 0)
+		wc->flush_retry_ms = v; /* how long close() waits for the hub */
+}
+
 /* Write-side callbacks into the core. */
 static void cb_project_written(void *ud, const char *pid)
 {
@@ -441,6 +465,10 @@ static int cb_answer(void *ud, const char *pid, const char *tid, char **b, size_
 		     struct ao_err *e)
 {
 	return ao_core_read_answer(ud, pid, tid, b, l, e);
+}
+static int cb_masks(void *ud, const char *pid, const char *tid, json_t **m, struct ao_err *e)
+{
+	return ao_core_task_masks(ud, pid, tid, m, e);
 }
 static json_t *writes_status(void *ud)
 {
@@ -582,6 +610,15 @@ int main(int argc, char *argv[])
 			     .rate_per_minute = (int)rate,
 			     .store_dir = adir,
 			     .offline = o.offline};
+	struct ao_writes_cfg wcfg = {.next_stage = next_stage,
+				     .flush_retry_ms = o.offline ? 0 : 30000,
+				     .read_only = o.ro,
+				     .project_written = cb_project_written,
+				     .task_written = cb_task_written,
+				     .category_schema = cb_schema,
+				     .read_answer = cb_answer,
+				     .read_masks = cb_masks};
+	test_knobs(&hc, &wcfg);
 	hub = hub_new(&hc, &e);
 	explicit_bzero(key, strlen(key));
 	if (!hub) {
@@ -625,16 +662,9 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		goto out;
 	}
-	struct ao_writes_cfg wcfg = {.hub = hub,
-				     .spool_dir = sdir,
-				     .next_stage = next_stage,
-				     .flush_retry_ms = o.offline ? 0 : 30000,
-				     .read_only = o.ro,
-				     .ud = core,
-				     .project_written = cb_project_written,
-				     .task_written = cb_task_written,
-				     .category_schema = cb_schema,
-				     .read_answer = cb_answer};
+	wcfg.hub = hub;
+	wcfg.spool_dir = sdir;
+	wcfg.ud = core;
 	w = ao_writes_new(&wcfg, &e);
 	if (!w) {
 		fprintf(stderr, "angofs: write side: %s\n", e.msg);
