@@ -4,12 +4,15 @@
  * with a fixed grammar; names that come from the server are matched against
  * their sanitized directory names first and their ids second (hidden
  * aliases). Small files (project.json, task files, .status) are snapshotted
- * into memory at open; their size can change between stat and read, so an
- * open asks the adapter to drop the kernel's attributes and pages first
- * (`changed`) and is then served through the page cache (shared mmap works).
- * That drop is safe only while no other small file is open (no READ of one
- * can be waiting with a page locked), otherwise the open falls back to
- * direct_io. Exports are served from the export cache's file with pread.
+ * into memory at open; their size can change between stat and read. An open
+ * while no other small file is open asks the adapter to drop the kernel's
+ * attributes and pages first (`changed`; no READ of a small file can then be
+ * waiting with a page locked) and is served through the page cache, so shared
+ * mmap works; until it is closed, stat of that file reports its snapshot's
+ * length (pinned), so no concurrent lookup changes the size under its pages.
+ * Other opens meanwhile get direct_io and their own snapshot (direct reads are
+ * not clamped by the kernel's size). Exports are served from the export
+ * cache's file with pread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -324,7 +327,31 @@ static char *status_text(struct ao_core *c, size_t *len)
 	return s;
 }
 
+/* The size stat reports for an in-memory file served through the page cache. */
+static void pin_size(struct ao_core *c, const struct ao_node *n, struct stat *st)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->pinned && c->pin_kind == n->kind && !strcmp(c->pin_project, n->project_id) &&
+	    !strcmp(c->pin_task, n->task_id))
+		set_size(st, (long long)c->pin_len);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat *st,
+			struct ao_err *err);
+
 int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err)
+{
+	int rc = getattr_node(c, n, st, err);
+
+	if (rc == 0 && (n->kind == AO_N_STATUS || n->kind == AO_N_PROJECT_JSON ||
+			n->kind == AO_N_TASK_JSON || n->kind == AO_N_ANSWER_JSON))
+		pin_size(c, n, st);
+	return rc;
+}
+
+static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat *st,
+			struct ao_err *err)
 {
 	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
 	size_t len = 0;
@@ -581,6 +608,12 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 			fh->direct_io = 0;
 			fh->keep_cache = 0;
 			fh->changed = 1;
+			fh->pinned = 1;
+			c->pinned = 1;
+			c->pin_kind = n->kind;
+			memcpy(c->pin_project, n->project_id, sizeof(c->pin_project));
+			memcpy(c->pin_task, n->task_id, sizeof(c->pin_task));
+			c->pin_len = fh->len;
 		}
 		c->small_open++;
 		pthread_mutex_unlock(&c->lock);
@@ -629,6 +662,8 @@ void ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 	} else {
 		pthread_mutex_lock(&c->lock);
 		c->small_open--;
+		if (fh->pinned)
+			c->pinned = 0;
 		pthread_mutex_unlock(&c->lock);
 	}
 	free(fh->buf);

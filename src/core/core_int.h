@@ -65,6 +65,13 @@ struct ao_core {
 	struct ao_core_cfg cfg;
 	pthread_mutex_t lock;
 	int small_open; /* open handles of in-memory files (c->lock) */
+	/* The one in-memory file served through the page cache right now (only
+	 * granted while no other is open): stat of it reports its snapshot's
+	 * length, so the kernel's size matches the pages being read. (c->lock) */
+	int pinned;
+	enum ao_kind pin_kind;
+	char pin_project[AO_ID_MAX], pin_task[AO_ID_MAX];
+	size_t pin_len;
 	pthread_mutex_t list_refresh;
 	struct project **projects;
 	size_t nprojects, cap;
