@@ -113,8 +113,9 @@ struct ao_ds_index;
 
 struct ao_ds_index *ao_ds_index_new(const struct ao_ds_schema *s);
 void ao_ds_index_free(struct ao_ds_index *x);
-/* Add record number rec_no (0-based, every record counts). Returns 1 if it
- * became an image, 0 if skipped (counted), -ENOMEM. */
+/* Add record number rec_no (0-based, every record counts; strictly
+ * increasing). Returns 1 if it became an image, 0 if skipped (counted),
+ * -EINVAL when rec_no does not increase or after finish, -ENOMEM. */
 int ao_ds_index_add(struct ao_ds_index *x, unsigned long long rec_no, unsigned long long locator,
 		    const json_t *record);
 
