@@ -119,8 +119,10 @@ void ao_ds_index_free(struct ao_ds_index *x);
 int ao_ds_index_add(struct ao_ds_index *x, unsigned long long rec_no, unsigned long long locator,
 		    const json_t *record);
 
-/* Reads the first bytes of an image's media into buf (at most cap);
- * returns the byte count or -errno. Used when metadata lacks the size. */
+/* Reads the first bytes of an image's media into buf (at most cap; fewer
+ * only at the end of the media); returns the byte count or -errno. Used when
+ * metadata lacks the size; called again with a larger cap (4 KiB, 64 KiB,
+ * 256 KiB) only while the header lies further in. */
 typedef ssize_t (*ao_ds_read_head_fn)(void *ud, const struct ao_ds_image *img, void *buf,
 				      size_t cap);
 
