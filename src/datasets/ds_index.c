@@ -28,8 +28,14 @@
 #include "angofs/names.h"
 #include "ds_int.h"
 
-#define HEAD_MAX (256 * 1024) /* bytes read to find a JPEG SOF behind EXIF */
-#define SUFFIX_ROOM 66	      /* "~" + sanitized id of at most 64 bytes + slack */
+/* Header reads grow 4 KiB -> 64 KiB -> 256 KiB, and only while the parser
+ * says "read more" and the media had that much: a PNG needs 24 bytes and
+ * most JPEGs have their SOF in the first kilobytes, but an EXIF thumbnail
+ * can push it tens of kilobytes in. For 100k images, 4 KiB each instead of
+ * a flat 256 KiB is 0.4 GB of reads instead of 25 GB. */
+static const size_t head_caps[] = {4096, 65536, 256 * 1024};
+#define HEAD_MAX (256 * 1024)
+#define SUFFIX_ROOM 66 /* "~" + sanitized id of at most 64 bytes + slack */
 
 struct ao_ds_index {
 	const struct ao_ds_schema *s;
@@ -322,16 +328,22 @@ static void fill_sizes(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void
 			continue;
 		if (read_head && !buf)
 			buf = malloc(HEAD_MAX);
-		if (buf) {
-			ssize_t got = read_head(ud, im, buf, HEAD_MAX);
-			int w, h;
-			if (got > 0 && ao_ds_image_size(buf, (size_t)got, &w, &h, NULL) == 1) {
+		for (size_t k = 0; buf && k < sizeof(head_caps) / sizeof(*head_caps); k++) {
+			ssize_t got = read_head(ud, im, buf, head_caps[k]);
+			int w, h, rc;
+			if (got <= 0)
+				break;
+			rc = ao_ds_image_size(buf, (size_t)got, &w, &h, NULL);
+			if (rc == 1) {
 				im->width = w;
 				im->height = h;
-				continue;
+				break;
 			}
+			if (rc < 0 || (size_t)got < head_caps[k])
+				break; /* not an image, or nothing more to read */
 		}
-		x->rep.skipped[AO_DS_SKIP_NO_SIZE]++;
+		if (!im->width)
+			x->rep.skipped[AO_DS_SKIP_NO_SIZE]++;
 	}
 	free(buf);
 }
