@@ -1047,6 +1047,14 @@ def c_long_name_box(env, kind):
     return works("its .status name is shortened to fit 255 bytes (…~<hash>.status)")
 
 
+def test_status_file_shared_mmap(env):
+    """MOUNT/.status maps like any small file (it used to fail with ENODEV)."""
+    path = os.path.join(env.mount.path, ".status")
+    with open(path, "rb") as f:
+        with mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ) as m:
+            assert json.loads(m[:])["host"] == env.hub.url
+
+
 # ------------------------------------------------------------------ run ----
 
 @pytest.mark.parametrize("tool,kind", CELLS, ids=["%s|%s" % c for c in CELLS])
