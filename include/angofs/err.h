@@ -19,6 +19,7 @@ struct ao_err {
 	int code;		  /* positive errno of the last failure, 0 if none */
 	int http_status;	  /* hub's HTTP status when the failure came from it, else 0 */
 	int transient;		  /* 1: retrying later may succeed (network, 5xx, 429) */
+	int uncertain;		  /* 1: a non-idempotent request may have been applied */
 	char msg[AO_ERR_MSG_MAX]; /* human-readable, NUL-terminated */
 };
 
