@@ -29,7 +29,7 @@ void ao_err_clear(struct ao_err *e);
 /* Set code and a printf-style message; returns -errnum so callers can
  * write `return ao_errf(e, EINVAL, "...", ...);`. e may be NULL. */
 int ao_errf(struct ao_err *e, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefix the existing message with context ("reading export: <old msg>"). */
 void ao_err_prefix(struct ao_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -26,8 +26,8 @@ static int maybe_applied(const struct hub_attempt *a)
 	return a->body_sent;
 }
 
-enum hub_verdict hub_retry_decide(struct hub_op *op, const struct hub_attempt *a,
-				  long long now_ms, long long *delay_ms, const char **why)
+enum hub_verdict hub_retry_decide(struct hub_op *op, const struct hub_attempt *a, long long now_ms,
+				  long long *delay_ms, const char **why)
 {
 	long long d;
 

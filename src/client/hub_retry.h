@@ -30,37 +30,37 @@
 
 /* What one attempt came to. */
 struct hub_attempt {
-	int download;	       /* a pre-signed export download (else an API call) */
-	int nonidempotent;     /* the request must not be applied twice */
-	int code;	       /* positive errno of the failure */
-	int transient;	       /* network error, 5xx, 429, 408 */
-	int timed_out;	       /* total or stall timeout */
-	int cancelled;	       /* the caller gave up (EINTR) */
-	int body_sent;	       /* the whole request body reached the connection */
-	long status;	       /* HTTP status, 0 if none */
-	long retry_after_s;    /* Retry-After, -1 if none */
-	long long got;	       /* download bytes delivered by this attempt */
+	int download;	    /* a pre-signed export download (else an API call) */
+	int nonidempotent;  /* the request must not be applied twice */
+	int code;	    /* positive errno of the failure */
+	int transient;	    /* network error, 5xx, 429, 408 */
+	int timed_out;	    /* total or stall timeout */
+	int cancelled;	    /* the caller gave up (EINTR) */
+	int body_sent;	    /* the whole request body reached the connection */
+	long status;	    /* HTTP status, 0 if none */
+	long retry_after_s; /* Retry-After, -1 if none */
+	long long got;	    /* download bytes delivered by this attempt */
 };
 
 /* The state of one operation across its attempts. */
 struct hub_op {
-	int attempt;	      /* attempts made so far (1 after the first) */
-	int max_attempts;     /* per operation, including the first */
-	int stall_resumes;    /* download stalls resumed so far */
-	long long deadline;   /* ms (ao_now_ms clock): no retry starts after it */
+	int attempt;	    /* attempts made so far (1 after the first) */
+	int max_attempts;   /* per operation, including the first */
+	int stall_resumes;  /* download stalls resumed so far */
+	long long deadline; /* ms (ao_now_ms clock): no retry starts after it */
 };
 
 enum hub_verdict {
-	HUB_RETRY,	 /* wait *delay_ms, then try again */
-	HUB_GIVE_UP,	 /* final failure; why says why (for the message) */
-	HUB_UNCERTAIN,	 /* final: the hub may have applied the request */
+	HUB_RETRY,     /* wait *delay_ms, then try again */
+	HUB_GIVE_UP,   /* final failure; why says why (for the message) */
+	HUB_UNCERTAIN, /* final: the hub may have applied the request */
 };
 
 /* Decide after a failed attempt a of operation op at time now_ms. On
  * HUB_RETRY *delay_ms is the wait before the next attempt. *why is a short
  * text for the error message ("" when the failure was simply final). */
-enum hub_verdict hub_retry_decide(struct hub_op *op, const struct hub_attempt *a,
-				  long long now_ms, long long *delay_ms, const char **why);
+enum hub_verdict hub_retry_decide(struct hub_op *op, const struct hub_attempt *a, long long now_ms,
+				  long long *delay_ms, const char **why);
 
 /* Backoff before retry number n (0-based) without a Retry-After: 250 ms
  * doubling, at most 8 s, plus up to 100 ms of jitter. */

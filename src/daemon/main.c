@@ -25,6 +25,7 @@
 #include "fuse_ops.h"
 #include "status_cli.h"
 #include <fuse_lowlevel.h>
+#include "angofs/cancel.h"
 #include "angofs/config.h"
 #include "angofs/core.h"
 #include "angofs/export_cache.h"
@@ -39,7 +40,7 @@
 
 struct opts {
 	char *host, *api_key_file, *cache_dir, *cache_size, *export_ttl;
-	char *attr_timeout, *entry_timeout, *meta_ttl, *task_types, *rate_limit;
+	char *attr_timeout, *entry_timeout, *meta_ttl, *task_types, *rate_limit, *stall_timeout;
 	char *include_metadata, *include_history, *include_only_key_frames, *include_idle_blur;
 	char *next_stage, *log_level, *config;
 	char *api_key; /* refused */
@@ -65,6 +66,7 @@ static const struct fuse_opt spec[] = {
 	O("meta_ttl=%s", meta_ttl),
 	O("task_types=%s", task_types),
 	O("rate_limit=%s", rate_limit),
+	O("stall_timeout=%s", stall_timeout),
 	O("include_metadata=%s", include_metadata),
 	O("include_history=%s", include_history),
 	O("include_only_key_frames=%s", include_only_key_frames),
@@ -97,7 +99,7 @@ static const struct fuse_opt spec[] = {
  * flags (bare words). */
 static const char *const conf_known[] = {
 	"host", "api_key_file", "cache_dir", "cache_size", "export_ttl", "attr_timeout",
-	"entry_timeout", "meta_ttl", "task_types", "rate_limit", "include_metadata",
+	"entry_timeout", "meta_ttl", "task_types", "rate_limit", "stall_timeout", "include_metadata",
 	"include_history", "include_only_key_frames", "include_idle_blur_durations",
 	"next_stage", "log_level",
 	"umask", "uid", "gid", "fsname", "subtype", "max_read", "max_threads", "max_idle_threads",
@@ -374,6 +376,8 @@ static void usage(const char *prog)
 	       "                            next stage (default false)\n"
 	       "    -o rate_limit=N         at most N API requests per minute (default 100;\n"
 	       "                            0 = no client-side limit)\n"
+	       "    -o stall_timeout=SECONDS a download or hub reply that sends no byte for\n"
+	       "                            this long fails (cached copy or error; default 30)\n"
 	       "    -o log_level=LEVEL      error, warn, info (default: one line per hub\n"
 	       "                            request) or debug\n"
 	       "    -o debug                log_level=debug (also with -d)\n"
@@ -514,7 +518,7 @@ int main(int argc, char *argv[])
 	}
 
 	int inc_meta, inc_hist, inc_kf, inc_blur, next_stage;
-	long ttl, meta_ttl, rate, attr_to, entry_to;
+	long ttl, meta_ttl, rate, attr_to, entry_to, stall_to;
 	long long cache_size = 10LL << 30;
 	if (bool_opt("include_metadata", o.include_metadata, 1, &inc_meta) < 0 ||
 	    bool_opt("include_history", o.include_history, 1, &inc_hist) < 0 ||
@@ -524,9 +528,15 @@ int main(int argc, char *argv[])
 	    long_opt("export_ttl", o.export_ttl, 3600, &ttl) < 0 ||
 	    long_opt("meta_ttl", o.meta_ttl, 60, &meta_ttl) < 0 ||
 	    long_opt("rate_limit", o.rate_limit, 100, &rate) < 0 ||
+	    long_opt("stall_timeout", o.stall_timeout, 30, &stall_to) < 0 ||
 	    long_opt("attr_timeout", o.attr_timeout, 10, &attr_to) < 0 ||
 	    long_opt("entry_timeout", o.entry_timeout, 10, &entry_to) < 0)
 		goto out;
+	if (stall_to < 1) {
+		fprintf(stderr, "angofs: stall_timeout: '%s' must be at least 1 second\n",
+			o.stall_timeout);
+		goto out;
+	}
 	if (o.cache_size && ao_parse_size(o.cache_size, &cache_size, &e) < 0) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		goto out;
@@ -573,6 +583,7 @@ int main(int argc, char *argv[])
 	struct hub_cfg hc = {.base_url = host,
 			     .api_key = key,
 			     .rate_per_minute = (int)rate,
+			     .stall_timeout_s = stall_to,
 			     .store_dir = adir,
 			     .offline = o.offline};
 	hub = hub_new(&hc, &e);
@@ -621,7 +632,6 @@ int main(int argc, char *argv[])
 	struct ao_writes_cfg wcfg = {.hub = hub,
 				     .spool_dir = sdir,
 				     .next_stage = next_stage,
-				     .flush_retry_ms = o.offline ? 0 : 30000,
 				     .read_only = o.ro,
 				     .ud = core,
 				     .project_written = cb_project_written,
@@ -647,6 +657,9 @@ int main(int argc, char *argv[])
 	if (!fuse)
 		goto out;
 	fs.fuse = fuse;
+	/* waits on downloads and the spool end with EINTR when the kernel
+	 * interrupts the request (the reader got a signal) */
+	ao_cancel_set_hook(fuse_interrupted);
 	if (fuse_mount(fuse, cl.mountpoint) != 0)
 		goto out;
 	mounted = 1;
@@ -698,12 +711,25 @@ out:
 	free(conf_used);
 	free(o.pos[0]);
 	free(o.pos[1]);
-	char **strs[] = {&o.log_level,	       &o.config,	   &o.host,
-			 &o.api_key_file,      &o.cache_dir,	   &o.cache_size,
-			 &o.export_ttl,	       &o.attr_timeout,	   &o.entry_timeout,
-			 &o.meta_ttl,	       &o.task_types,	   &o.rate_limit,
-			 &o.include_metadata,  &o.include_history, &o.include_only_key_frames,
-			 &o.include_idle_blur, &o.next_stage,	   &o.api_key};
+	char **strs[] = {&o.log_level,
+			 &o.config,
+			 &o.host,
+			 &o.api_key_file,
+			 &o.cache_dir,
+			 &o.cache_size,
+			 &o.export_ttl,
+			 &o.attr_timeout,
+			 &o.entry_timeout,
+			 &o.meta_ttl,
+			 &o.task_types,
+			 &o.rate_limit,
+			 &o.stall_timeout,
+			 &o.include_metadata,
+			 &o.include_history,
+			 &o.include_only_key_frames,
+			 &o.include_idle_blur,
+			 &o.next_stage,
+			 &o.api_key};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		free(*strs[i]);
 	fuse_opt_free_args(&args);

@@ -45,8 +45,8 @@ struct ao_writes {
 	size_t chunk_bytes;
 };
 
-/* Entry whose content was just written (flush/rename): validate and deliver,
- * retrying transient failures for up to cfg.flush_retry_ms. Takes the lock
+/* Entry whose content was just written (flush/rename): validate and deliver
+ * (one delivery attempt: one client call per request). Takes the lock
  * itself; e must stay listed (callers hold an open handle or the lock order
  * guarantees it). Returns 0 or -errno with err filled. */
 int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err);
@@ -89,7 +89,9 @@ int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, 
 		   struct ao_err *err);
 struct entry *ws_new_entry(struct ao_writes *w, const char *project, const struct wpath *p,
 			   struct ao_err *err);
-void ws_seed_answer(struct ao_writes *w, struct entry *e, const char *project);
+void ws_fetch_answer(struct ao_writes *w, const char *project, const char *relpath, char **buf,
+		     size_t *len); /* network: without w->mu */
+void ws_seed_answer(struct ao_writes *w, struct entry *e, const char *buf, size_t len);
 int ws_new_handle(struct ao_writes *w, struct ao_err *err);
 struct handle *ws_get_handle(struct ao_writes *w, uint64_t fh);
 int ws_open_data_handle(struct ao_writes *w, struct entry *e, int writable, uint64_t *fh,
