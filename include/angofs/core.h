@@ -104,6 +104,7 @@ struct ao_core_fh {
 	size_t len;
 	int direct_io, keep_cache;
 	int changed; /* export content changed: the kernel's attributes are old */
+	int pinned;  /* in-memory file served through the page cache (core.c) */
 };
 
 /* Open for reading (flags are open(2)'s: write access is refused with EACCES). */
@@ -124,5 +125,8 @@ int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **
 			    struct ao_err *err);
 int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *task_id, char **buf,
 			size_t *len, struct ao_err *err);
+/* {"brushDataUrl"?, "medicalBrushDataUrl"?}: the task's mask URLs, fetched now. */
+int ao_core_task_masks(struct ao_core *c, const char *project_id, const char *task_id,
+		       json_t **masks, struct ao_err *err);
 
 #endif

@@ -24,6 +24,7 @@
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "angofs/unzip.h"
+#include "angofs/sysutil.h"
 
 /* A temp file untouched this long belongs to no running fetch (downloads
  * stall out after a minute). */
@@ -58,12 +59,17 @@ struct ao_xentry {
 	int gens_mixed;
 	long long attr_size;
 	time_t attr_mtime;
+	/* mtime of the generation in the cache; shown_at: first stat while none
+	 * was cached, the mtime the next fetch keeps (within the TTL) so a copy
+	 * made from the listing stays in sync (rsync -a twice copies nothing) */
+	time_t gen_mtime, shown_at;
 	long long done, total; /* progress, atomics */
 };
 
 struct ao_xcache {
 	struct ao_xcache_cfg cfg;
 	char *dir, *host, *task_types;
+	struct ao_xhooks hooks; /* set once before the first open; read-only after */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct ao_xentry *entries;
@@ -83,16 +89,16 @@ unsigned long long ao_xcache_hash(const char *s)
 char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 {
 	char *k;
-	if (asprintf(&k,
-		     "v1\nhost=%s\nproject=%s\ntype=%s\nformat=%s\nstage=%s\nbatch=%s\n"
-		     "meta=%d history=%d keyframes=%d idleblur=%d tasktypes=%s lean=%d\n",
-		     cfg->host ? cfg->host : "", s->project_id,
-		     s->type == AO_X_ISSUE ? "issue" : "task", s->ndjson ? "ndjson" : "json",
-		     s->stage_id ? s->stage_id : "", s->batch_id ? s->batch_id : "",
-		     s->lean ? 0 : cfg->include_metadata, s->lean ? 0 : cfg->include_history,
-		     s->lean ? 0 : cfg->include_only_key_frames,
-		     s->lean ? 0 : cfg->include_idle_blur,
-		     cfg->task_types_json ? cfg->task_types_json : "", s->lean) < 0)
+	if (asprintf(
+		&k,
+		"v2\nhost=%s\nproject=%s\ntype=%s\nformat=%s\nstage=%s\nbatch=%s\n"
+		"meta=%d history=%d keyframes=%d idleblur=%d tasktypes=%s lean=%d\n",
+		cfg->host ? cfg->host : "", s->project_id, s->type == AO_X_ISSUE ? "issue" : "task",
+		s->ndjson ? "ndjson" : "json", s->stage_id ? s->stage_id : "",
+		s->batch_id ? s->batch_id : "", s->lean ? 0 : cfg->include_metadata,
+		s->lean ? 0 : cfg->include_history, s->lean ? 0 : cfg->include_only_key_frames,
+		s->lean ? 0 : cfg->include_idle_blur,
+		cfg->task_types_json ? cfg->task_types_json : AO_XCACHE_TASK_TYPES, s->lean) < 0)
 		return NULL;
 	return k;
 }
@@ -110,15 +116,25 @@ static char *json_array1_escaped(const char *v)
 
 char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 {
+	return ao_xcache_query_stages(cfg, s, NULL);
+}
+
+char *ao_xcache_query_stages(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s,
+			     const char *stages_json)
+{
 	char *pid = hub_escape(s->project_id), *stage = NULL, *batch = NULL, *tt = NULL;
 	char *q = NULL;
 
+	/* explicit filters, never the hub's defaults (Complete only, default
+	 * tasks only): a view without a stage sends every stage of the project */
 	if (s->type == AO_X_TASK && s->stage_id)
 		stage = json_array1_escaped(s->stage_id);
+	else if (s->type == AO_X_TASK && stages_json)
+		stage = hub_escape(stages_json);
 	if (s->batch_id)
 		batch = json_array1_escaped(s->batch_id);
-	if (s->type == AO_X_TASK && cfg->task_types_json)
-		tt = hub_escape(cfg->task_types_json);
+	if (s->type == AO_X_TASK)
+		tt = hub_escape(cfg->task_types_json ? cfg->task_types_json : AO_XCACHE_TASK_TYPES);
 #define TF(x) ((x) && !s->lean ? "true" : "false")
 	if (pid &&
 	    asprintf(&q,
@@ -300,6 +316,16 @@ struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *
 	return c;
 }
 
+void ao_xcache_set_hooks(struct ao_xcache *c, const struct ao_xhooks *h)
+{
+	c->hooks = *h;
+}
+
+const char *ao_xcache_task_types(const struct ao_xcache *c)
+{
+	return c->task_types ? c->task_types : AO_XCACHE_TASK_TYPES;
+}
+
 void ao_xcache_free(struct ao_xcache *c)
 {
 	if (!c)
@@ -359,18 +385,26 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 	return e;
 }
 
-void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
+int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
 {
+	int known;
+
 	pthread_mutex_lock(&c->lock);
 	if (e->gens_mixed && e->attr_gen) {
 		*size = e->attr_size;
 		*mtime = e->attr_mtime;
+		known = 1;
 	} else {
+		if (!e->have && !e->shown_at)
+			e->shown_at = time(NULL);
 		*size = e->attr_size = e->have ? e->size : 0;
-		*mtime = e->attr_mtime = e->have ? e->fetched_at : 0;
+		*mtime = e->attr_mtime =
+		    e->have ? (e->gen_mtime ? e->gen_mtime : e->fetched_at) : e->shown_at;
 		e->attr_gen = e->gen;
+		known = e->have;
 	}
 	pthread_mutex_unlock(&c->lock);
+	return known;
 }
 
 static int is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
@@ -401,20 +435,9 @@ struct fetch_ctx {
 static int sink_fd(void *ud, const void *buf, size_t len)
 {
 	struct fetch_ctx *f = ud;
-	const char *p = buf;
 	if (f->zs && !f->zs_failed && ao_unzip_stream_feed(f->zs, buf, len) < 0)
 		f->zs_failed = 1; /* finish() tells why; the file fallback decides */
-	while (len) {
-		ssize_t w = write(f->fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return ao_write_all(f->fd, buf, len);
 }
 
 static void on_progress(void *ud, long long done, long long total)
@@ -428,11 +451,17 @@ static void on_progress(void *ud, long long done, long long total)
 static int fetch(struct ao_xcache *c, struct ao_xentry *e, long long *size, struct ao_err *err)
 {
 	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id, e->lean};
-	char zpath[4300], dtmp[4300] = "", dpath[4096];
-	char *q = ao_xcache_query(&c->cfg, &s);
+	char zpath[4300], dtmp[4300] = "", dpath[4096], *stages = NULL;
 	json_t *data = NULL;
 	int zfd = -1, dfd = -1, rc;
 
+	if (s.type == AO_X_TASK && !s.stage_id && c->hooks.all_stages) {
+		rc = c->hooks.all_stages(c->hooks.ud, s.project_id, &stages, err);
+		if (rc < 0)
+			return rc;
+	}
+	char *q = ao_xcache_query_stages(&c->cfg, &s, stages);
+	free(stages);
 	if (!q)
 		return ao_errf(err, ENOMEM, "out of memory");
 	__atomic_store_n(&e->done, 0, __ATOMIC_RELAXED);
@@ -494,6 +523,8 @@ static int fetch(struct ao_xcache *c, struct ao_xentry *e, long long *size, stru
 		entry_path(c, e, "data", dpath, sizeof(dpath));
 		if (rename(dtmp, dpath) < 0)
 			rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
+		else if (c->hooks.fetched)
+			c->hooks.fetched(c->hooks.ud, &s, dpath, *size);
 	}
 out:
 	if (dfd >= 0)
@@ -604,9 +635,15 @@ again:
 		e->last_rc = rc;
 		snprintf(e->last_msg, sizeof(e->last_msg), "%s", ferr.msg);
 		if (rc == 0) {
+			time_t done_at = time(NULL);
+			e->gen_mtime =
+			    !e->have && e->shown_at && done_at - e->shown_at < c->cfg.ttl_s
+				? e->shown_at
+				: done_at;
+			e->shown_at = 0;
 			e->have = 1;
 			e->size = size;
-			e->fetched_at = time(NULL);
+			e->fetched_at = done_at;
 			e->last_access = e->fetched_at;
 			e->stale = 0;
 			e->gen = ++c->next_gen;

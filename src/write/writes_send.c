@@ -28,6 +28,7 @@
 
 #include "angofs/hub.h"
 #include "angofs/log.h"
+#include "angofs/sysutil.h"
 #include "answer.h"
 #include "labels_prep.h"
 #include "schema.h"
@@ -45,14 +46,6 @@ static void r_asprintf(char **out, const char *fmt, ...)
 	if (vasprintf(out, fmt, ap) < 0)
 		*out = NULL;
 	va_end(ap);
-}
-
-long long ws_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int ws_task_of(const char *relpath, char *buf, size_t n)
@@ -188,33 +181,18 @@ static int get_schema(struct ao_writes *w, const char *project, struct schema **
 
 static int read_all(const char *path, char **buf, size_t *len, struct ao_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
 	size_t got = 0;
 	char *b;
 
 	if (fd < 0)
 		return ao_errf(err, errno, "spool: %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || st.st_size > ANSWER_MAX) {
-		close(fd);
-		return ao_errf(err, EFBIG, "answer.json is larger than %ld MB", ANSWER_MAX >> 20);
-	}
-	b = malloc((size_t)st.st_size + 1);
-	if (!b) {
-		close(fd);
-		return ao_errf(err, ENOMEM, "out of memory");
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	r = ao_read_fd(fd, ANSWER_MAX, &b, &got);
 	close(fd);
-	b[got] = '\0';
+	if (r == -EFBIG)
+		return ao_errf(err, EFBIG, "answer.json is larger than %ld MB", ANSWER_MAX >> 20);
+	if (r < 0)
+		return ao_errf(err, -r, "spool: %s: %s", path, strerror(-r));
 	*buf = b;
 	*len = got;
 	return 0;
@@ -280,7 +258,7 @@ static void set_pending(struct ao_writes *w, struct entry *e, const struct ao_er
 	{
 		long delay = 1000L << (e->attempts < 6 ? e->attempts : 6);
 
-		e->next_try_ms = ws_now_ms() + (delay > 60000 ? 60000 : delay);
+		e->next_try_ms = ao_now_ms() + (delay > 60000 ? 60000 : delay);
 	}
 	entry_set_msg(e, msg);
 	save(w, e);
@@ -312,6 +290,33 @@ static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 		w->cfg.project_written(w->cfg.ud, e->project);
 }
 
+/* A write that does not mention a mask URL keeps the task's current one:
+ * asked of the hub just before the annotate (never from a cache), and when
+ * that fails the write waits (pending) rather than risk erasing a mask. */
+static int carry_masks(struct ao_writes *w, struct entry *e, const char *task, json_t *b,
+		       struct ao_err *err)
+{
+	json_t *cur = NULL;
+	int r;
+
+	if (!answer_masks_missing(b) || !w->cfg.read_masks)
+		return 0;
+	r = w->cfg.read_masks(w->cfg.ud, e->project, task, &cur, err);
+	if (r < 0) {
+		ao_err_prefix(err, "reading the task's current masks (kept by this write)");
+		if (err->transient)
+			set_pending(w, e, err);
+		else
+			set_failed(w, e, err, NULL);
+		return r;
+	}
+	if (answer_carry_masks(b, cur))
+		ao_debug("write side: %s/%s keeps the task's current mask URLs", e->project,
+			 e->relpath);
+	json_decref(cur);
+	return 0;
+}
+
 static int deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
 	char path[4096], task[256], *buf = NULL, *body = NULL, *req = NULL, *reply;
@@ -339,6 +344,8 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct a
 		set_failed(w, e, err, rep.text);
 		goto out;
 	}
+	if ((r = carry_masks(w, e, task, b, err)) < 0)
+		goto out;
 	body = json_dumps(b, JSON_COMPACT);
 	req = answer_path(task, e->next_stage);
 	if (!body || !req) {
@@ -691,7 +698,7 @@ static void *bg_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		struct entry *e, *pick = NULL;
-		long long now = ws_now_ms(), next = now + 5000;
+		long long now = ao_now_ms(), next = now + 5000;
 		struct timespec ts;
 
 		for (e = w->entries; e; e = e->next) {
