@@ -39,6 +39,11 @@
 #define MAX_BODY (256L << 20) /* API response bodies; exports go through hub_download */
 #define RATE_WAIT_MAX_MS 180000
 
+/* Locks: every field is set in hubc_new and read-only afterwards, except
+ * pool/npool (pool_lock), the share's data (share_lock[], taken by libcurl for
+ * a moment) and rl (its own lock). None is held during a request: a handle
+ * leaves the pool for the whole transfer, and the rate limiter sleeps without
+ * its lock. All are leaves (nothing else is locked while they are held). */
 struct hubc {
 	char *base;	 /* ".../v2" */
 	char *store_dir; /* offline reply store (hub_store.c), or NULL */
@@ -48,8 +53,8 @@ struct hubc {
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_lock;
-	CURL *pool[POOL_MAX];
-	int npool;
+	CURL *pool[POOL_MAX]; /* pool_lock */
+	int npool;	      /* pool_lock */
 	struct ao_ratelimit rl;
 };
 

@@ -30,6 +30,12 @@
  * stall out after a minute). */
 #define TMP_MAX_AGE_S 3600
 
+/* Every field of an entry is guarded by c->lock, except done/total (relaxed
+ * atomics, written by the fetching thread) and the spec fields (set once).
+ * c->lock is a leaf held only for bookkeeping and local files (meta writes,
+ * eviction), never across GET /export or the download: those run on an entry
+ * marked `fetching`, and waiters sleep on c->cond (waking every 250 ms to
+ * honour an interrupt of their own request). */
 struct ao_xentry {
 	struct ao_xentry *next;
 	char *key;

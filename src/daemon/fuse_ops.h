@@ -25,6 +25,8 @@ struct ao_fs {
 	double attr_timeout, entry_timeout;
 	const char *cache_dir;
 
+	/* the invalidation queue: every field below guarded by ql (a leaf: held
+	 * only to queue/dequeue, never across fuse_invalidate_path) */
 	pthread_t inval_thread;
 	int inval_started, inval_stop;
 	pthread_mutex_t ql;

@@ -28,7 +28,7 @@ import time
 from conftest import Hub, Mount
 from faultlib import DOWNLOAD, errno_of, main_project, wait_for, write_file
 from test_write_common import (ATTACH, IMPORT, label_item, project_by_name, project_dir, read,
-                               status_state, street_ext)
+                               status_state, street_ext, task_answer, task_by_ext)
 
 WOPTS = ["rate_limit=0"]
 MAX_ATTEMPTS = 4  # the client's default (include/angofs/hub.h), the table's figure
@@ -111,6 +111,56 @@ def test_attachments_500_after_sending_is_uncertain_never_resent(hub, workdir):
         assert write_file(dst, attach_text(street_ext(9), "note")) is None
         assert count(hub, ATTACH) == 2
         assert status_state(dst + ".status") == "sent"
+    finally:
+        hub.clear_faults()
+        m.stop()
+
+
+def test_attachments_applied_then_500_is_not_applied_twice(hub, workdir):
+    """The hub applies POST /attachments and then answers 500 (a reply lost
+    after the commit: the hub's "apply" fault). angofs must not resend: the
+    attachment is in the hub's data exactly once, the file is uncertain."""
+    m = Mount(hub, workdir, opts=WOPTS)
+    try:
+        pid = main_project(hub)
+        pdir = project_dir(m, pid)
+        before = attachments_in_hub(hub)
+        dst = os.path.join(pdir, "attachments", "applied.json")
+        hub.reset_stats()
+        hub.fault(route=ATTACH, status=500, apply=True, message="applied-then-500")
+        e = write_file(dst, attach_text(street_ext(12), "once"))
+        assert e is not None and e.errno == errno.EIO, e
+        assert attachments_in_hub(hub) == before + 1
+        assert status_state(dst + ".status") == "uncertain"
+        hub.clear_faults()
+        time.sleep(5)  # background turns would have resent it by now
+        assert count(hub, ATTACH) == 1
+        assert attachments_in_hub(hub) == before + 1
+    finally:
+        hub.clear_faults()
+        m.stop()
+
+
+def test_labels_applied_then_500_is_resent_and_converges(hub, workdir):
+    """POST /import/labels is idempotent by content (docs/WRITES.md): an import
+    applied and then answered with 500 twice is resent by the client within
+    close(), and the task holds the imported answer once (the same state a
+    single import leaves)."""
+    m = Mount(hub, workdir, opts=WOPTS)
+    try:
+        pid = main_project(hub)
+        pdir = project_dir(m, pid)
+        dst = os.path.join(pdir, "labels", "applied.ndjson")
+        hub.reset_stats()
+        hub.fault(route=IMPORT, status=500, apply=True, count=2)
+        assert write_file(dst, json.dumps(label_item(street_ext(13), "Snow")) + "\n") is None
+        assert count(hub, IMPORT) == 3
+        assert status_state(dst + ".status") == "sent"
+        t = task_by_ext(hub, pid, street_ext(13))
+        ans = task_answer(hub, t["_id"])
+        assert [c["answer"] for c in ans["classifications"] if c["schemaId"] == "cWeath01"] \
+            == ["Snow"]
+        assert len(ans["tools"]) == 1  # the one imported box, not three
     finally:
         hub.clear_faults()
         m.stop()
