@@ -273,15 +273,16 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
  * libfuse then asks for the attributes of the path in the same thread, so the
  * first getattr after it answers for the sent file once.
  */
-static __thread const char *sent_noop_path;
+static __thread char sent_noop_path[4096]; /* "" when unset */
 
 static int sent_noop(struct ao_fs *fs, const struct ao_node *n, const char *path)
 {
 	struct stat st;
 
-	if (ao_writes_sent_stat(fs->w, n->project_id, n->relpath, &st) < 0)
+	if (ao_writes_sent_stat(fs->w, n->project_id, n->relpath, &st) < 0 ||
+	    strlen(path) >= sizeof(sent_noop_path))
 		return -ENOENT;
-	sent_noop_path = path;
+	memcpy(sent_noop_path, path, strlen(path) + 1);
 	return fs->read_only ? -EROFS : 0;
 }
 
@@ -293,9 +294,9 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	int ws, rc;
 
 	ao_err_clear(&e);
-	if (sent_noop_path) {
+	if (sent_noop_path[0]) {
 		int once = strcmp(sent_noop_path, path) == 0;
-		sent_noop_path = NULL;
+		sent_noop_path[0] = '\0';
 		if (once && route(fs, path, &n, &ws, &e) == -ENOENT && ws &&
 		    ao_writes_sent_stat(fs->w, n.project_id, n.relpath, st) == 0)
 			return 0;
