@@ -554,7 +554,8 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 
 	if (flags & HUB_ONE_ATTEMPT || h->cfg.max_retry_total_ms < 0)
 		op.max_attempts = 1;
-	op.deadline = ao_now_ms() + (h->cfg.max_retry_total_ms > 0 ? h->cfg.max_retry_total_ms : 0);
+	op.deadline =
+	    ao_sys_now_ms() + (h->cfg.max_retry_total_ms > 0 ? h->cfg.max_retry_total_ms : 0);
 	for (;;) {
 		struct hub_attempt a;
 		struct curl_slist *hdrs;
@@ -585,11 +586,11 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 		x->retry_after_s = -1;
 		x->range_start = -1;
 		hdrs = setup_attempt(h, c, kind, url, log_path, body, blen,
-				     op.attempt > 1 ? op.deadline - ao_now_ms() : -1, x);
-		t0 = ao_now_ms();
+				     op.attempt > 1 ? op.deadline - ao_sys_now_ms() : -1, x);
+		t0 = ao_sys_now_ms();
 		cc = curl_easy_perform(c);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		ms = ao_now_ms() - t0;
+		ms = ao_sys_now_ms() - t0;
 		curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &got);
 		curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
 		curl_slist_free_all(hdrs);
@@ -635,7 +636,7 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 			snprintf(msg, sizeof(msg), "%s %s: HTTP %ld%s%s", method, log_path, status,
 				 hubmsg[0] ? ": " : "", hubmsg);
 		}
-		v = hub_retry_decide(&op, &a, ao_now_ms(), &d, &why);
+		v = hub_retry_decide(&op, &a, ao_sys_now_ms(), &d, &why);
 		if (v == HUB_RETRY) {
 			ao_warn("%s (attempt %d/%d, retrying in %lld ms)", msg, op.attempt,
 				op.max_attempts, d);

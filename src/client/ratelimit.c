@@ -61,15 +61,15 @@ long long ao_ratelimit_reserve(struct ao_ratelimit *rl, long long now_ms)
 
 int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms)
 {
-	long long start = ao_now_ms();
+	long long start = ao_sys_now_ms();
 
 	for (;;) {
-		long long now = ao_now_ms();
+		long long now = ao_sys_now_ms();
 		long long w = ao_ratelimit_reserve(rl, now);
 		if (!w)
 			return 0;
 		if (now + w - start > max_wait_ms)
 			return -EAGAIN;
-		ao_sleep_ms(w);
+		ao_sys_sleep_ms(w);
 	}
 }

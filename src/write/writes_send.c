@@ -174,7 +174,7 @@ static int get_schema(struct ao_writes *w, const char *project, struct schema **
 		ao_err_prefix(err, "reading the project's categorySchema");
 		return r;
 	}
-	*s = schema_new(cs, err);
+	*s = sc_new(cs, err);
 	json_decref(cs);
 	return *s ? 0 : -err->code;
 }
@@ -187,7 +187,7 @@ static int read_all(const char *path, char **buf, size_t *len, struct ao_err *er
 
 	if (fd < 0)
 		return ao_errf(err, errno, "spool: %s: %s", path, strerror(errno));
-	r = ao_read_fd(fd, ANSWER_MAX, &b, &got);
+	r = ao_sys_read_fd(fd, ANSWER_MAX, &b, &got);
 	close(fd);
 	if (r == -EFBIG)
 		return ao_errf(err, EFBIG, "answer.json is larger than %ld MB", ANSWER_MAX >> 20);
@@ -216,8 +216,8 @@ static void set_failed(struct ao_writes *w, struct entry *e, const struct ao_err
 	e->state = ST_FAILED;
 	e->code = err->code ? err->code : EIO;
 	e->http = err->http_status;
-	entry_set_msg(e, err->msg);
-	entry_set_detail(e, detail);
+	spool_entry_set_msg(e, err->msg);
+	spool_entry_set_detail(e, detail);
 	save(w, e);
 	pthread_mutex_unlock(&w->mu);
 	ao_error("write side: %s/%s refused: %s", e->project, e->relpath, err->msg);
@@ -236,7 +236,7 @@ static void set_uncertain(struct ao_writes *w, struct entry *e, const struct ao_
 	e->state = ST_UNCERTAIN;
 	e->code = err->code ? err->code : EIO;
 	e->http = err->http_status;
-	entry_set_msg(e, msg);
+	spool_entry_set_msg(e, msg);
 	save(w, e);
 	pthread_mutex_unlock(&w->mu);
 	ao_error("write side: %s/%s uncertain: %s", e->project, e->relpath, msg);
@@ -258,9 +258,9 @@ static void set_pending(struct ao_writes *w, struct entry *e, const struct ao_er
 	{
 		long delay = 1000L << (e->attempts < 6 ? e->attempts : 6);
 
-		e->next_try_ms = ao_now_ms() + (delay > 60000 ? 60000 : delay);
+		e->next_try_ms = ao_sys_now_ms() + (delay > 60000 ? 60000 : delay);
 	}
-	entry_set_msg(e, msg);
+	spool_entry_set_msg(e, msg);
 	save(w, e);
 	pthread_mutex_unlock(&w->mu);
 	ao_warn("write side: %s/%s: %s", e->project, e->relpath, msg);
@@ -275,7 +275,7 @@ static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 	e->code = 0;
 	e->http = 0;
 	e->attempts = 0;
-	entry_set_msg(e, msg);
+	spool_entry_set_msg(e, msg);
 	save(w, e);
 	spool_unlink(w->spool_dir, e, "data");
 	spool_unlink(w->spool_dir, e, "items");
@@ -375,7 +375,7 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct a
 	free(reply);
 out:
 	sc_report_free(&rep);
-	schema_free(s);
+	sc_free(s);
 	json_decref(b);
 	json_decref(data);
 	free(buf);
@@ -450,7 +450,7 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 			close(in);
 		if (out >= 0)
 			close(out);
-		schema_free(s);
+		sc_free(s);
 		return r;
 	}
 	spool_path(w->spool_dir, e, "lines", lpath, sizeof(lpath));
@@ -458,8 +458,8 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	if (lines < 0)
 		ao_warn("write side: %s: %s (item line numbers unavailable)", lpath,
 			strerror(errno));
-	r = labels_prepare(in, out, lines, e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, s,
-			   w->chunk_items, w->chunk_bytes, &res, err);
+	r = prep_labels(in, out, lines, e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, s,
+			w->chunk_items, w->chunk_bytes, &res, err);
 	if (lines >= 0) {
 		if (r == 0 && fsync(lines) < 0)
 			ao_warn("write side: fsync %s: %s", lpath, strerror(errno));
@@ -467,7 +467,7 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	}
 	close(in);
 	close(out);
-	schema_free(s);
+	sc_free(s);
 	if (r < 0) {
 		set_failed(w, e, err, res.rep.text);
 		prep_result_free(&res);
@@ -475,7 +475,7 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 		return r;
 	}
 	pthread_mutex_lock(&w->mu);
-	entry_clear_chunks(e);
+	spool_entry_clear_chunks(e);
 	e->chunks = calloc(res.nchunks ? res.nchunks : 1, sizeof(*e->chunks));
 	if (!e->chunks) {
 		pthread_mutex_unlock(&w->mu);
@@ -542,9 +542,9 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 					 "request %zu: %.900s", i + 1, c->msg ? c->msg : "");
 			continue;
 		}
-		if ((r = labels_chunk_body(fd, &pc, e->project,
-					   e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, &body,
-					   &blen, err)) < 0)
+		if ((r = prep_chunk_body(fd, &pc, e->project,
+					 e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, &body,
+					 &blen, err)) < 0)
 			break;
 		/* attachments add to an asset: sending them twice duplicates them */
 		r = post(w, path, body, blen, e->kind == EK_ATTACHMENTS ? HUB_NONIDEMPOTENT : 0,
@@ -660,9 +660,9 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 	e->attempts = 0;
 	e->items = 0;
 	e->export_records = 0;
-	entry_clear_chunks(e);
-	entry_set_msg(e, "being sent");
-	entry_set_detail(e, NULL);
+	spool_entry_clear_chunks(e);
+	spool_entry_set_msg(e, "being sent");
+	spool_entry_set_detail(e, NULL);
 	spool_path(w->spool_dir, e, "data", path, sizeof(path));
 	e->size = stat(path, &st) == 0 ? st.st_size : 0;
 	pthread_mutex_unlock(&w->mu);
@@ -698,7 +698,7 @@ static void *bg_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		struct entry *e, *pick = NULL;
-		long long now = ao_now_ms(), next = now + 5000;
+		long long now = ao_sys_now_ms(), next = now + 5000;
 		struct timespec ts;
 
 		for (e = w->entries; e; e = e->next) {
