@@ -583,6 +583,39 @@ static int wait_cancellable(struct ao_xcache *c)
 	return ao_cancelled() ? -EINTR : 0;
 }
 
+/* A fetch of e ended (rc, size bytes): record it, start a new generation on
+ * success, wake the waiters. Called with c->lock held. */
+static void fetch_done_locked(struct ao_xcache *c, struct ao_xentry *e, int rc, long long size,
+			      const struct ao_err *ferr, long long t0)
+{
+	e->fetching = 0;
+	e->fetch_seq++;
+	e->last_rc = rc;
+	snprintf(e->last_msg, sizeof(e->last_msg), "%s", ferr->msg);
+	if (rc == 0) {
+		time_t done_at = time(NULL);
+		e->gen_mtime = !e->have && e->shown_at && done_at - e->shown_at < c->cfg.ttl_s
+				   ? e->shown_at
+				   : done_at;
+		e->shown_at = 0;
+		e->have = 1;
+		e->size = size;
+		e->fetched_at = done_at;
+		e->last_access = e->fetched_at;
+		e->stale = 0;
+		e->gen = ++c->next_gen;
+		if (e->open_count > 0)
+			e->gens_mixed = 1;
+		write_meta(c, e);
+		ao_info("export: cached %s (%lld bytes, %llds)", e->hash, size,
+			(long long)time(NULL) - t0);
+		evict(c, e);
+	}
+	e->served_stale = rc < 0 && ferr->transient && e->have;
+	e->hold_until = time(NULL) + 10;
+	pthread_cond_broadcast(&c->cond);
+}
+
 int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, struct ao_err *err)
 {
 	char path[4096];
@@ -636,33 +669,7 @@ again:
 		rc = fetch(c, e, &size, &ferr);
 
 		pthread_mutex_lock(&c->lock);
-		e->fetching = 0;
-		e->fetch_seq++;
-		e->last_rc = rc;
-		snprintf(e->last_msg, sizeof(e->last_msg), "%s", ferr.msg);
-		if (rc == 0) {
-			time_t done_at = time(NULL);
-			e->gen_mtime =
-			    !e->have && e->shown_at && done_at - e->shown_at < c->cfg.ttl_s
-				? e->shown_at
-				: done_at;
-			e->shown_at = 0;
-			e->have = 1;
-			e->size = size;
-			e->fetched_at = done_at;
-			e->last_access = e->fetched_at;
-			e->stale = 0;
-			e->gen = ++c->next_gen;
-			if (e->open_count > 0)
-				e->gens_mixed = 1;
-			write_meta(c, e);
-			ao_info("export: cached %s (%lld bytes, %llds)", e->hash, size,
-				(long long)time(NULL) - t0);
-			evict(c, e);
-		}
-		e->served_stale = rc < 0 && ferr.transient && e->have;
-		e->hold_until = time(NULL) + 10;
-		pthread_cond_broadcast(&c->cond);
+		fetch_done_locked(c, e, rc, size, &ferr, t0);
 		if (e->served_stale) {
 			/* degraded mode: hub unreachable, the last good copy beats an error */
 			ao_warn("export: hub unreachable (%s): serving the cached copy of %s",

@@ -501,18 +501,73 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	return 0;
 }
 
+/* What the requests of a drop-box file came to. */
+struct tally {
+	long refused, sent, uncertain;
+	struct ao_err first_refusal, first_uncertain;
+	char *last_reply;
+};
+
+/* The file's state after its requests (r < 0: the loop stopped on an error). */
+static int dropbox_outcome(struct ao_writes *w, struct entry *e, int r, struct tally *t,
+			   struct ao_err *err)
+{
+	char msg[AO_ERR_MSG_MAX];
+
+	if (r < 0) {
+		if (err->transient)
+			set_pending(w, e, err);
+		else
+			set_failed(w, e, err, NULL);
+		free(t->last_reply);
+		return r;
+	}
+	if (t->uncertain) {
+		struct ao_err fe = t->first_uncertain;
+
+		set_uncertain(w, e, &fe,
+			      "it is not sent again automatically. Check the hub for what is "
+			      "listed under requests: below before copying the file again (a copy "
+			      "sends every request again), or rm it to discard it");
+		free(t->last_reply);
+		*err = fe;
+		return -(fe.code ? fe.code : EIO);
+	}
+	if (t->refused) {
+		struct ao_err fe = t->first_refusal;
+
+		if (e->nchunks == 1)
+			snprintf(msg, sizeof(msg), "refused by the hub (HTTP %d): %.900s",
+				 fe.http_status, fe.msg);
+		else
+			snprintf(msg, sizeof(msg),
+				 "%ld of %zu requests refused by the hub, %ld sent (see the list "
+				 "below); first refusal (HTTP %d): %.800s",
+				 t->refused, e->nchunks, t->sent, fe.http_status, fe.msg);
+		snprintf(fe.msg, sizeof(fe.msg), "%s", msg);
+		set_failed(w, e, &fe, NULL);
+		free(t->last_reply);
+		*err = fe;
+		return -(fe.code ? fe.code : EIO);
+	}
+	if (e->nchunks <= 1)
+		snprintf(msg, sizeof(msg), "%s", t->last_reply ? t->last_reply : "sent");
+	else
+		snprintf(msg, sizeof(msg), "%ld items sent in %zu requests; last reply: %s",
+			 e->items, e->nchunks, t->last_reply ? t->last_reply : "ok");
+	free(t->last_reply);
+	set_sent(w, e, msg);
+	return 0;
+}
+
 static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
-	char ipath[4096], lpath[4096], msg[AO_ERR_MSG_MAX];
+	char ipath[4096], lpath[4096];
 	const char *path = e->kind == EK_LABELS ? "/import/labels" : "/attachments";
-	struct ao_err first_refusal, first_uncertain;
-	long refused = 0, sent = 0, uncertain = 0;
-	char *last_reply = NULL;
+	struct tally t = {0, 0, 0, {0}, {0}, NULL};
 	size_t i;
 	int fd, r = 0;
 
-	ao_err_clear(&first_refusal);
-	ao_err_clear(&first_uncertain);
 	if (!e->prepared && (r = prepare_dropbox(w, e, err)) < 0)
 		return r;
 	spool_path(w->spool_dir, e, "items", ipath, sizeof(ipath));
@@ -529,16 +584,16 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 		size_t blen;
 
 		if (c->state == CH_SENT) {
-			sent++;
+			t.sent++;
 			continue;
 		}
 		if (c->state == CH_REFUSED) {
-			refused++;
+			t.refused++;
 			continue;
 		}
 		if (c->state == CH_UNCERTAIN) {
-			if (!uncertain++)
-				snprintf(first_uncertain.msg, sizeof(first_uncertain.msg),
+			if (!t.uncertain++)
+				snprintf(t.first_uncertain.msg, sizeof(t.first_uncertain.msg),
 					 "request %zu: %.900s", i + 1, c->msg ? c->msg : "");
 			continue;
 		}
@@ -560,17 +615,17 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 			c->state = CH_UNCERTAIN;
 			c->http = err->http_status;
 			c->msg = uncertain_text(err->msg, body, blen);
-			if (!uncertain++) {
-				first_uncertain = *err;
-				snprintf(first_uncertain.msg, sizeof(first_uncertain.msg),
+			if (!t.uncertain++) {
+				t.first_uncertain = *err;
+				snprintf(t.first_uncertain.msg, sizeof(t.first_uncertain.msg),
 					 "request %zu: %.900s", i + 1, c->msg ? c->msg : err->msg);
 			}
 		} else if (r < 0) {
 			c->state = CH_REFUSED;
 			c->http = err->http_status;
 			c->msg = refusal_text(err->msg, c->first, lpath);
-			if (!refused++)
-				first_refusal = *err;
+			if (!t.refused++)
+				t.first_refusal = *err;
 			ao_error("write side: %s/%s: request %zu (items %ld-%ld, lines %ld-%ld) "
 				 "refused: %s",
 				 e->project, e->relpath, i + 1, c->first + 1, c->first + c->count,
@@ -578,9 +633,9 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 		} else {
 			c->state = CH_SENT;
 			c->msg = reply_text(data);
-			free(last_reply);
-			last_reply = c->msg ? strdup(c->msg) : NULL;
-			sent++;
+			free(t.last_reply);
+			t.last_reply = c->msg ? strdup(c->msg) : NULL;
+			t.sent++;
 		}
 		save(w, e);
 		pthread_mutex_unlock(&w->mu);
@@ -589,50 +644,7 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 		r = 0;
 	}
 	close(fd);
-	if (r < 0) {
-		if (err->transient)
-			set_pending(w, e, err);
-		else
-			set_failed(w, e, err, NULL);
-		free(last_reply);
-		return r;
-	}
-	if (uncertain) {
-		struct ao_err fe = first_uncertain;
-
-		set_uncertain(w, e, &fe,
-			      "it is not sent again automatically. Check the hub for what is "
-			      "listed under requests: below before copying the file again (a copy "
-			      "sends every request again), or rm it to discard it");
-		free(last_reply);
-		*err = fe;
-		return -(fe.code ? fe.code : EIO);
-	}
-	if (refused) {
-		struct ao_err fe = first_refusal;
-
-		if (e->nchunks == 1)
-			snprintf(msg, sizeof(msg), "refused by the hub (HTTP %d): %.900s",
-				 fe.http_status, fe.msg);
-		else
-			snprintf(msg, sizeof(msg),
-				 "%ld of %zu requests refused by the hub, %ld sent (see the list "
-				 "below); first refusal (HTTP %d): %.800s",
-				 refused, e->nchunks, sent, fe.http_status, fe.msg);
-		snprintf(fe.msg, sizeof(fe.msg), "%s", msg);
-		set_failed(w, e, &fe, NULL);
-		free(last_reply);
-		*err = fe;
-		return -(fe.code ? fe.code : EIO);
-	}
-	if (e->nchunks <= 1)
-		snprintf(msg, sizeof(msg), "%s", last_reply ? last_reply : "sent");
-	else
-		snprintf(msg, sizeof(msg), "%ld items sent in %zu requests; last reply: %s",
-			 e->items, e->nchunks, last_reply ? last_reply : "ok");
-	free(last_reply);
-	set_sent(w, e, msg);
-	return 0;
+	return dropbox_outcome(w, e, r, &t, err);
 }
 
 /* One delivery attempt (bg: from the background sender, one request). */
