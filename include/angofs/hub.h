@@ -33,6 +33,7 @@ struct hub_cfg {
 	int max_attempts;	 /* per call, including the first; default 5 */
 	long max_retry_total_ms; /* bound on all waiting between attempts, default 60000 */
 	int rate_per_minute;	 /* client-side token bucket; 0 = off */
+	const char *rate_state; /* share the budget through this file (ratelimit.h); NULL = no */
 	const char *store_dir; /* keep replies for offline use here (src/client/hub_store.h); NULL = no */
 	int offline;	       /* answer from store_dir only, send nothing (-o offline) */
 };

@@ -140,6 +140,12 @@ struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
+	if (cfg->rate_state && h->rl.per_minute) {
+		int r = ao_ratelimit_share(&h->rl, cfg->rate_state);
+		if (r < 0)
+			ao_warn("rate limit: %s: %s; this mount counts its own requests only",
+				cfg->rate_state, strerror(-r));
+	}
 	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
@@ -598,6 +604,10 @@ static int run(struct hub *h, int kind, const char *method, const char *url, con
 				 hubmsg[0] ? ": " : "", hubmsg);
 		}
 		rc = -code;
+		if (status == 429 && kind == KIND_API)
+			/* the key's budget is spent: hold back every daemon sharing it */
+			ao_ratelimit_penalize(&h->rl, ao_ratelimit_now(&h->rl),
+					      backoff_ms(attempt - 1, x->retry_after_s));
 		if (transient && !no_retry && attempt < h->cfg.max_attempts) {
 			long long d = backoff_ms(attempt - 1, x->retry_after_s);
 			if (waited + d <= h->cfg.max_retry_total_ms) {

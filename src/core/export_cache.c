@@ -187,6 +187,8 @@ static void refresh(struct ao_xcache *c, struct ao_xentry *e, int force)
 	adopt(c, e, &m);
 }
 
+static int evict_one(struct ao_xcache *c, struct ao_xentry *v);
+
 /* Format 1 (one <hash>.data, rewritten in place) becomes generation 1. */
 static void migrate_v1(struct ao_xcache *c, struct ao_xentry *e, json_t *j)
 {
@@ -235,7 +237,13 @@ static void load_meta(struct ao_xcache *c, const char *name)
 	if (!e->have)
 		return;
 	xs_data_path(c->dir, e->hash, e->dgen, path, sizeof(path));
-	e->last_access = stat(path, &st) == 0 ? st.st_mtime : e->fetched_at;
+	if (stat(path, &st) < 0 || st.st_size != e->size) {
+		/* data and meta disagree (a crash, a hand edit): not trustworthy */
+		ao_warn("export cache: %s does not match its meta: dropped", path);
+		evict_one(c, e);
+		return;
+	}
+	e->last_access = st.st_mtime;
 	/* generations left by daemons that died, if no download is under way */
 	if (e->lockfd >= 0 || entry_lockfd(c, e) >= 0) {
 		if (ao_lock_byte(e->lockfd, 0, F_WRLCK, 0) == 0) {

@@ -41,7 +41,11 @@ int xs_meta_read(const char *dir, const char *hash, const char *key, struct xs_m
 
 	memset(m, 0, sizeof(*m));
 	xs_path(dir, hash, "meta", path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* ESTALE: a network filesystem's cached name of a meta that another
+	 * machine replaced; the next lookup finds the new one */
+	for (int i = 0; (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == ESTALE && i < 3;
+	     i++)
+		;
 	if (fd < 0)
 		return -errno;
 	if (st && fstat(fd, st) < 0) {

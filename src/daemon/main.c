@@ -570,9 +570,20 @@ int main(int argc, char *argv[])
 	if (o.offline)
 		ttl = LONG_MAX / 4; /* offline: a cached export is as good as it gets */
 
+	/* the request budget is the key's: one state file per host and key
+	 * (named by a hash, never the key), shared by every mount on this cache */
+	char budget[4200], *hk = NULL;
+	if (asprintf(&hk, "%s\n%s", host, key) < 0)
+		hk = NULL;
+	snprintf(budget, sizeof(budget), "%s/budget-%016llx", cache_dir,
+		 hk ? ao_xcache_hash(hk) : 0ULL);
+	if (hk)
+		explicit_bzero(hk, strlen(hk));
+	free(hk);
 	struct hub_cfg hc = {.base_url = host,
 			     .api_key = key,
 			     .rate_per_minute = (int)rate,
+			     .rate_state = budget,
 			     .store_dir = adir,
 			     .offline = o.offline};
 	hub = hub_new(&hc, &e);
