@@ -26,7 +26,7 @@ struct ao_ratelimit {
 	pthread_mutex_t lock;
 	int per_minute; /* 0 = unlimited */
 	int head, count;
-	long long *ring; /* start times in ms, per_minute slots */
+	long long *ring;      /* start times in ms, per_minute slots */
 	long long slow_until; /* after a 429: no request before (same clock) */
 	int fd;		      /* <path>.lock (one descriptor), -1: log in memory */
 	char *path;	      /* shared state file */

@@ -109,8 +109,7 @@ static void state_write(const char *path, json_t *j)
 	/* one writer at a time (the lock): a fixed temp name is enough */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (json_dump_file(j, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
-		ao_warn("rate limit: cannot update the shared state %s: %s", path,
-			strerror(errno));
+		ao_warn("rate limit: cannot update the shared state %s: %s", path, strerror(errno));
 }
 
 /* Reserve in the shared log (rl->lock held). */

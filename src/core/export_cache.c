@@ -32,62 +32,7 @@
 #include "angofs/unzip.h"
 #include "xshare.h"
 
-/* A temp file untouched this long belongs to no running fetch (downloads
- * stall out after a minute). */
-#define TMP_MAX_AGE_S 3600
-
-struct ao_xentry {
-	struct ao_xentry *next;
-	char *key;
-	char hash[17];
-	char *project_id, *stage_id, *batch_id;
-	enum ao_xtype type;
-	int ndjson, lean;
-	int known; /* spec fields are set (entries loaded from disk lack them) */
-
-	/* mirror of H.meta (xshare.h); have: a current generation exists */
-	int have;
-	long long size;
-	time_t fetched_at, last_access, touched_at;
-	int stale;
-	unsigned long long dgen;       /* its generation number on disk */
-	unsigned long long stale_dgen; /* generation this daemon marked stale */
-	unsigned long long gone_dgen;  /* generation whose data file vanished */
-	struct stat meta_st;	       /* H.meta as last parsed */
-	int lockfd;		       /* H.lock: opened once, never a second fd */
-	struct xhold {
-		int fd;
-		unsigned long long dgen;
-	} *holds; /* open descriptors and their generation (byte dgen read-locked) */
-	size_t nholds, capholds;
-	int evict_round;
-	int fetching;
-	unsigned long gen, attr_gen, open_gen; /* process-wide unique view generations */
-	unsigned long fetch_seq; /* completed fetch attempts */
-	int last_rc;
-	int served_stale;  /* the last fetch failed transiently: the old copy is served */
-	time_t hold_until; /* ... without asking the hub again until then */
-	char last_msg[AO_ERR_MSG_MAX];
-	int open_count;
-	/* a new generation arrived while handles of an older one were open: their
-	 * READs may fill the kernel's page cache with old bytes, and they read with
-	 * the kernel's file size. Until the last handle closes, every open gets
-	 * direct_io and stat keeps showing the size the kernel has (attr_size); the
-	 * next open after that sees `changed` and drops the kernel's copy. */
-	int gens_mixed;
-	long long attr_size;
-	time_t attr_mtime;
-	long long done, total; /* progress, atomics */
-};
-
-struct ao_xcache {
-	struct ao_xcache_cfg cfg;
-	char *dir, *host, *task_types;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct ao_xentry *entries;
-	unsigned long next_gen;
-};
+#include "xcache_int.h"
 
 static struct ao_xentry *find_hash(struct ao_xcache *c, const char *hash, const char *key)
 {
@@ -394,7 +339,7 @@ void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, t
 	pthread_mutex_unlock(&c->lock);
 }
 
-static int is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
+int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
 {
 	if (e->have && e->served_stale && now < e->hold_until)
 		return 1; /* degraded mode: hub unreachable a moment ago */
@@ -406,7 +351,7 @@ int ao_xcache_fresh(struct ao_xcache *c, struct ao_xentry *e)
 	pthread_mutex_lock(&c->lock);
 	if (!e->fetching)
 		refresh(c, e, 0);
-	int f = is_fresh(c, e, time(NULL));
+	int f = xc_is_fresh(c, e, time(NULL));
 	pthread_mutex_unlock(&c->lock);
 	return f;
 }
@@ -548,8 +493,8 @@ static int open_gen(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o
 	o->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (o->fd < 0 || fstat(o->fd, &st) < 0 ||
 	    (e->nholds == e->capholds &&
-	     !(e->holds = realloc(e->holds, (e->capholds = e->capholds * 2 + 4) *
-						     sizeof(*e->holds))))) {
+	     !(e->holds =
+		   realloc(e->holds, (e->capholds = e->capholds * 2 + 4) * sizeof(*e->holds))))) {
 		int rc = errno == ENOENT ? -EAGAIN : -errno;
 		if (o->fd >= 0)
 			close(o->fd);
@@ -628,7 +573,8 @@ again:
 	for (;;) {
 		time_t now = time(NULL);
 		/* fresh, or a fetch finished since we came (export_ttl=0 serves it once) */
-		if (is_fresh(c, e, now) || (e->have && e->fetch_seq != seen_seq && e->last_rc == 0))
+		if (xc_is_fresh(c, e, now) ||
+		    (e->have && e->fetch_seq != seen_seq && e->last_rc == 0))
 			break;
 		if (e->fetching) {
 			pthread_cond_wait(&c->cond, &c->lock);
@@ -637,7 +583,7 @@ again:
 			    e->served_stale && e->have)
 				break;
 			if (!e->fetching && e->fetch_seq != seen_seq && e->last_rc < 0 &&
-			    !is_fresh(c, e, time(NULL))) {
+			    !xc_is_fresh(c, e, time(NULL))) {
 				rc = ao_errf(err, -e->last_rc, "%s", e->last_msg);
 				pthread_mutex_unlock(&c->lock);
 				return rc;
@@ -752,9 +698,31 @@ void ao_xcache_mark_stale(struct ao_xcache *c, struct ao_xentry *e)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Learn the entries other daemons published since this one started (mutex
+ * held): a write here must make their exports stale too. */
+static void discover(struct ao_xcache *c)
+{
+	DIR *d = opendir(c->dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		int known = 0;
+		if (n != 21 || strcmp(de->d_name + 16, ".meta") != 0)
+			continue;
+		for (struct ao_xentry *e = c->entries; e && !known; e = e->next)
+			known = strncmp(e->hash, de->d_name, 16) == 0;
+		if (!known)
+			load_meta(c, de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
 void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id)
 {
 	pthread_mutex_lock(&c->lock);
+	discover(c);
 	for (struct ao_xentry *e = c->entries; e; e = e->next) {
 		/* entries loaded from disk know their project only through the key */
 		int match = e->known ? strcmp(e->project_id, project_id) == 0 : 0;
@@ -778,53 +746,4 @@ unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e)
 	unsigned long g = e->have ? e->gen : 0;
 	pthread_mutex_unlock(&c->lock);
 	return g;
-}
-
-json_t *ao_xcache_status(struct ao_xcache *c)
-{
-	json_t *arr = json_array();
-	time_t now = time(NULL);
-	long long total = 0;
-
-	pthread_mutex_lock(&c->lock);
-	for (struct ao_xentry *e = c->entries; e; e = e->next) {
-		if (!e->have && !e->fetching && e->last_rc == 0)
-			continue; /* never fetched: nothing to report */
-		if (e->have)
-			total += e->size;
-		const char *state = e->fetching		  ? "downloading"
-				    : !e->have		  ? (e->last_rc < 0 ? "failed" : "absent")
-				    : is_fresh(c, e, now) ? "cached"
-							  : "stale";
-		json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:i}", "id", e->hash, "state", state,
-				      "size", (json_int_t)(e->have ? e->size : 0), "bytes_done",
-				      (json_int_t)__atomic_load_n(&e->done, __ATOMIC_RELAXED),
-				      "bytes_total",
-				      (json_int_t)__atomic_load_n(&e->total, __ATOMIC_RELAXED),
-				      "open", e->open_count);
-		if (!o)
-			continue;
-		if (e->known) {
-			json_object_set_new(o, "project", json_string(e->project_id));
-			json_object_set_new(o, "type",
-					    json_string(e->type == AO_X_ISSUE ? "issue" : "task"));
-			json_object_set_new(o, "format",
-					    json_string(e->ndjson ? "ndjson" : "json"));
-			if (e->stage_id)
-				json_object_set_new(o, "stage", json_string(e->stage_id));
-			if (e->batch_id)
-				json_object_set_new(o, "batch", json_string(e->batch_id));
-			if (e->lean)
-				json_object_set_new(o, "purpose", json_string("tasks/ listing"));
-		}
-		if (e->have)
-			json_object_set_new(o, "fetched_at", json_integer(e->fetched_at));
-		if (e->last_rc < 0 && e->last_msg[0])
-			json_object_set_new(o, "last_error", json_string(e->last_msg));
-		json_array_append_new(arr, o);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return json_pack("{s:o,s:I,s:I,s:I}", "exports", arr, "cache_bytes", (json_int_t)total,
-			 "cache_cap", (json_int_t)c->cfg.max_bytes, "ttl_s",
-			 (json_int_t)c->cfg.ttl_s);
 }

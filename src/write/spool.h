@@ -85,7 +85,8 @@ void spool_unlink(const char *dir, const struct entry *e, const char *name);
 
 /* Adopt every entry found in dir that no live daemon owns (its lock is free),
  * skipping those known(ud, id) says are listed already (and, when known is
- * given, every entry this process created); calls fn for each (fn takes ownership, the entry's lock with it). */
+ * given, every entry this process created); calls fn for each (fn takes ownership, the entry's lock
+ * with it). */
 int spool_load(const char *dir, int (*known)(void *ud, const char *id),
 	       void (*fn)(void *ud, struct entry *e), void *ud, struct ao_err *err);
 

@@ -647,7 +647,8 @@ static void *bg_main(void *arg)
 			pthread_mutex_unlock(&w->mu);
 			int r = deliver(w, pick, ws_now_ms(), &err);
 			pthread_mutex_lock(&w->mu);
-			if (r < 0 && pick->state == ST_PENDING && pick->next_try_ms <= ws_now_ms()) {
+			if (r < 0 && pick->state == ST_PENDING &&
+			    pick->next_try_ms <= ws_now_ms()) {
 				/* a failure that set no retry time (e.g. a spool file
 				 * missing): back off, never spin */
 				ao_warn("write side: %s/%s: %s; retrying in 10 s", pick->project,
