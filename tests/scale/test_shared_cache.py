@@ -140,9 +140,12 @@ def test_refetch_in_one_never_shows_a_mixed_generation(hub, daemons):
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         assert pread_all(fd) == old
         assert os.fstat(fd).st_size in (len(old), len(new))
-        # a new open in A sees the new generation, whole, while the old is open
+        # a new open in A sees one generation whole: the new one, or (for as
+        # long as a network filesystem's client caches the meta's attributes,
+        # GlusterFS's md-cache: 1 s) still the old one
         mid = read(fa)
-        assert mid == new, (len(mid), len(old), len(new))
+        assert mid in (old, new), (len(mid), len(old), len(new))
+        wait_for(lambda: read(fa) == new, 10, what="the new generation in A")
     finally:
         os.close(fd)
     got = read(fa)
