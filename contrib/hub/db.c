@@ -259,6 +259,24 @@ const char *project_batch_id(json_t *doc, const char *id_or_name)
 	return NULL;
 }
 
+const char *batch_filter_id(json_t *doc, const char *value, const char *what, char *err,
+			    size_t errlen)
+{
+	const char *id = project_batch_id(doc, value);
+
+	if (id && g_opts.strict && strcmp(id, value)) {
+		/* strict: hub-api.md §1.1, the SDK sends batch ids */
+		snprintf(err, errlen,
+			 "Invalid %s: batch \"%s\" is a batch name; batch filters take batch ids "
+			 "(its id is %s)",
+			 what, value, id);
+		return NULL;
+	}
+	if (!id)
+		snprintf(err, errlen, "Unknown batch in %s: %s", what, value);
+	return id;
+}
+
 const char *project_batch_name(json_t *doc, const char *id)
 {
 	json_t *b;
@@ -318,7 +336,10 @@ json_t *task_json_from_row(sqlite3_stmt *st, json_t *pdoc, int with_answer)
 	json_object_set_new(t, "batches", col_json(st, 17, json_array()));
 	json_object_set_new(t, "priority", json_integer(sqlite3_column_int64(st, 10)));
 	json_object_set_new(t, "taskType", col_str(st, 12));
-	json_object_set_new(t, "isBenchmark", json_false());
+	json_object_set_new(
+	    t, "isBenchmark",
+	    json_boolean(sqlite3_column_text(st, 12) &&
+			 !strcmp((const char *)sqlite3_column_text(st, 12), "benchmark")));
 	json_object_set_new(t, "createdAt", col_time(st, 6));
 	json_object_set_new(t, "updatedAt", col_time(st, 7));
 	json_object_set_new(t, "updatedBy", col_str(st, 8));

@@ -154,6 +154,8 @@ void route_export(struct req *r, struct reply *out)
 		reply_fail(out, 400, "%s", err);
 		goto out;
 	}
+	if (g_opts.strict && !o.issues)
+		task_filter_strict_defaults(&f, doc);
 	exports_sweep(db);
 	random_hex(token, 24);
 	snprintf(path, sizeof(path), "%s/%s.zip", g_exports_dir, token);

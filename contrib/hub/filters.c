@@ -3,8 +3,11 @@
  * GET /export: parse the API's filter parameters (stage, batches, status,
  * assignee, taskTypes, updatedAt/createdAt ranges, task ids) once, with a 400
  * message naming any bad value, then render them as one SQL WHERE clause with
- * positional parameters and bind them. Stage and batch values may be ids or
- * names; both are resolved against the project document to ids.
+ * positional parameters and bind them. Stage values may be ids or names;
+ * batch values too in the lenient profile, ids only in the strict one
+ * (batch_filter_id); both are resolved against the project document to ids.
+ * task_filter_strict_defaults() adds what the strict profile assumes for an
+ * export that names no stage or task type (docs/HUB.md, "Profiles").
  */
 #include <errno.h>
 #include <stdio.h>
@@ -156,10 +159,10 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
 			return -EINVAL;
 		f->batch_ids = json_array();
 		json_array_foreach(list, i, v) {
-			const char *id = project_batch_id(pdoc, json_string_value(v));
+			const char *id =
+			    batch_filter_id(pdoc, json_string_value(v), "batches", err, errlen);
 
 			if (!id) {
-				snprintf(err, errlen, "Unknown batch: %s", json_string_value(v));
 				json_decref(list);
 				return -EINVAL;
 			}
@@ -194,6 +197,24 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
 	f->assignee = a->assignee && *a->assignee ? a->assignee : NULL;
 	f->project = a->project;
 	return 0;
+}
+
+void task_filter_strict_defaults(struct task_filter *f, json_t *pdoc)
+{
+	json_t *st;
+	size_t j;
+
+	if (!f->stage_ids) {
+		f->stage_ids = json_array();
+		json_array_foreach(json_object_get(pdoc, "stages"), j, st) {
+			const char *type = json_string_value(json_object_get(st, "type"));
+
+			if (type && !strcmp(type, "Complete"))
+				json_array_append(f->stage_ids, json_object_get(st, "id"));
+		}
+	}
+	if (!f->task_types)
+		f->task_types = json_pack("[s]", "default");
 }
 
 int task_filter_parse_query(struct task_filter *f, const char *s, const char *what, char *err,

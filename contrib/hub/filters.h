@@ -37,6 +37,9 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
  *            "externalId": s | {"$regex": "^literal-prefix"}}. */
 int task_filter_parse_query(struct task_filter *f, const char *s, const char *what, char *err,
 			    size_t errlen);
+/* Strict profile, task exports: no stage = the project's Complete stage(s)
+ * (the SDK's and the docs' default), no taskTypes = ["default"] (the SDK's). */
+void task_filter_strict_defaults(struct task_filter *f, json_t *pdoc);
 void task_filter_where(struct task_filter *f, char *sql, size_t len);
 /* Bind all parameters from index 1; returns the next free index. */
 int task_filter_bind(struct task_filter *f, sqlite3_stmt *st);

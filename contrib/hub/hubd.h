@@ -37,6 +37,7 @@ struct hub_opts {
 	long export_ttl; /* seconds */
 	int allow_remote;
 	int verbose;
+	int strict; /* --profile strict: the less convenient reading (docs/HUB.md) */
 };
 
 extern struct hub_opts g_opts;
@@ -73,6 +74,11 @@ json_t *project_stage(json_t *doc, const char *stage_id);
 const char *stage_name(json_t *doc, const char *stage_id);
 /* Find batch id by id or name; borrowed string or NULL. */
 const char *project_batch_id(json_t *doc, const char *id_or_name);
+/* The batch id a filter value names, by the profile's rule: lenient takes an
+ * id or a name, strict only an id. NULL and a message naming the value (and,
+ * for a name in strict, the id it should have been) in err. */
+const char *batch_filter_id(json_t *doc, const char *value, const char *what, char *err,
+			    size_t errlen);
 const char *project_batch_name(json_t *doc, const char *id);
 /* Build the LabelTask JSON of the task row at current stmt position (see
  * TASK_COLS). with_answer adds "answer". */

@@ -35,6 +35,12 @@ static void usage(FILE *f)
 		"  --seed hostile       add projects with hostile names/data (tests)\n"
 		"  --rate-limit N       allow N requests per minute per key (429 beyond; 0 = off)\n"
 		"  --export-ttl SECS    lifetime of export download links (default 3600)\n"
+		"  --profile lenient|strict\n"
+		"                       where the real Hub is undocumented: lenient (default)\n"
+		"                       accepts the convenient reading; strict takes the less\n"
+		"                       convenient one (export without stage = Complete tasks\n"
+		"                       only, without taskTypes = default tasks only; batch\n"
+		"                       filters take ids only). See docs/HUB.md, \"Profiles\".\n"
 		"  --allow-remote       allow a non-loopback --listen address\n"
 		"  -v                   log every request to stderr\n"
 		"  --help               this text\n"
@@ -104,7 +110,8 @@ static int parse_args(int argc, char **argv)
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int takes = !strcmp(a, "--db") || !strcmp(a, "--listen") ||
 			    !strcmp(a, "--api-key") || !strcmp(a, "--seed") ||
-			    !strcmp(a, "--rate-limit") || !strcmp(a, "--export-ttl");
+			    !strcmp(a, "--rate-limit") || !strcmp(a, "--export-ttl") ||
+			    !strcmp(a, "--profile");
 
 		if (takes && !val) {
 			fprintf(stderr, "angofs-hub: %s needs a value\n", a);
@@ -139,6 +146,15 @@ static int parse_args(int argc, char **argv)
 			if (parse_long(a, val, 1, 365L * 86400, &v) < 0)
 				return -EINVAL;
 			g_opts.export_ttl = v;
+		} else if (!strcmp(a, "--profile")) {
+			if (strcmp(val, "strict") && strcmp(val, "lenient")) {
+				fprintf(stderr,
+					"angofs-hub: --profile: expected strict or lenient, got "
+					"\"%s\"\n",
+					val);
+				return -EINVAL;
+			}
+			g_opts.strict = !strcmp(val, "strict");
 		} else if (!strcmp(a, "--allow-remote")) {
 			g_opts.allow_remote = 1;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {

@@ -228,7 +228,8 @@ static void project_fields(json_t *task, const char *fields)
 			break;
 		p = e + 1;
 	}
-	json_object_foreach_safe(task, tmp, k, v) {
+	json_object_foreach_safe(task, tmp, k, v)
+	{
 		if (!json_object_get(keep, k))
 			json_object_del(task, k);
 	}
@@ -268,6 +269,7 @@ void route_project_tasks(struct req *r, struct reply *out)
 	a.batches = req_arg(r, "batches");
 	a.status = req_arg(r, "status");
 	a.assignee = req_arg(r, "assignee");
+	a.task_types = req_arg(r, "taskTypes");
 	q = req_arg(r, "filter") ? "filter" : "filters";
 	if (task_filter_parse(&f, doc, &a, err, sizeof(err)) < 0 ||
 	    (req_arg(r, q) && *req_arg(r, q) &&
@@ -396,16 +398,20 @@ void route_project_assets(struct req *r, struct reply *out)
 				}
 				bids = json_array();
 				json_array_foreach(v, i, bv) {
+					char berr[512];
 					const char *id =
 					    json_is_string(bv)
-						? project_batch_id(doc, json_string_value(bv))
+						? batch_filter_id(doc, json_string_value(bv),
+								  "filters.batches", berr,
+								  sizeof(berr))
 						: NULL;
 					if (!id) {
-						reply_fail(out, 400,
-							   "Unknown batch in filters.batches: %s",
-							   json_is_string(bv)
-							       ? json_string_value(bv)
-							       : "?");
+						if (!json_is_string(bv))
+							snprintf(berr, sizeof(berr),
+								 "Invalid filters.batches[%zu]: "
+								 "expected a batch id string",
+								 i);
+						reply_fail(out, 400, "%s", berr);
 						goto out;
 					}
 					json_array_append_new(bids, json_string(id));

@@ -380,6 +380,24 @@ static int add_attachment(struct seeder *sd, const char *pid, unsigned asset_kin
 	return step_done(sd, sd->att);
 }
 
+/* Task i (from 1, in seeding order) of project pid: i % 4 == 1 consensus,
+ * i % 4 == 3 benchmark, else default. */
+static int set_task_types(struct seeder *sd, const char *pid)
+{
+	sqlite3_stmt *st = db_prep(
+	    sd->db, "UPDATE tasks SET task_type = CASE (seq - (SELECT min(seq) FROM tasks WHERE "
+		    "project_id = ?1) + 1) % 4 WHEN 1 THEN 'consensus' WHEN 3 THEN 'benchmark' "
+		    "ELSE 'default' END WHERE project_id = ?1");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, pid, -1, SQLITE_TRANSIENT);
+	rc = step_done(sd, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int seed_demo(struct seeder *sd)
 {
 	struct demo_project *p;
@@ -396,6 +414,8 @@ static int seed_demo(struct seeder *sd)
 			rc = add_tasks(sd, doc, p->kind, 0, p->ntasks, p->ext_fmt, p->url_fmt,
 				       p->stages,
 				       p->ontology ? seed_vehicle_answer : seed_street_answer);
+		if (!rc && p->index == 6)
+			rc = set_task_types(sd, pid);
 		if (!rc && p->index == 1) {
 			rc = add_issue(sd, pid, p->kind + 1, 5, 1,
 				       "Box is too loose around the car", "Open");

@@ -92,6 +92,11 @@ struct demo_project demo_projects[] = {
 	{5, "Restricted Medical", "Visible to no configured API key (403)", "", 18, 5,
 	 "scan_%02llu.dcm", "https://storage.example.com/medical/%s",
 	 {"Start", "Label", NULL, "Complete"}, 1, {NULL}, "2025-01-10T08:00:00.000Z"},
+	/* task types mixed (seed.c): what an export without taskTypes holds differs by profile */
+	{6, "Consensus Review", "Default, consensus and benchmark tasks side by side", NULL, 20, 12,
+	 "consensus_%02llu.jpg", "https://storage.example.com/consensus/%s",
+	 {"Start", "Label", NULL, "Complete"}, 0, {"Round 1", "Round 2", NULL, NULL},
+	 "2025-01-11T08:00:00.000Z"},
 	{0, NULL, NULL, NULL, 0, 0, NULL, NULL, {NULL}, 0, {NULL}, NULL},
 };
 

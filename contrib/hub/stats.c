@@ -107,8 +107,9 @@ json_t *stats_json(void)
 						   (json_int_t)e->bytes, "apikey_present",
 						   e->apikey_present));
 	}
-	root = json_pack("{s:o,s:I,s:o,s:O}", "counts", c, "total", (json_int_t)total, "log", l,
-			 "download_headers", dl_headers);
+	root = json_pack("{s:o,s:I,s:o,s:O,s:s}", "counts", c, "total", (json_int_t)total, "log", l,
+			 "download_headers", dl_headers, "profile",
+			 g_opts.strict ? "strict" : "lenient");
 	pthread_mutex_unlock(&mu);
 	return root;
 }

@@ -124,5 +124,8 @@ int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **
 			    struct ao_err *err);
 int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *task_id, char **buf,
 			size_t *len, struct ao_err *err);
+/* {"brushDataUrl"?, "medicalBrushDataUrl"?}: the task's mask URLs, fetched now. */
+int ao_core_task_masks(struct ao_core *c, const char *project_id, const char *task_id,
+		       json_t **masks, struct ao_err *err);
 
 #endif

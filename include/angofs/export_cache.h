@@ -36,8 +36,11 @@ struct ao_xcache_cfg {
 	long long max_bytes; /* 0: no cap */
 	long ttl_s;
 	int include_metadata, include_history, include_only_key_frames, include_idle_blur;
-	const char *task_types_json; /* NULL: not sent */
+	const char *task_types_json; /* NULL: AO_XCACHE_TASK_TYPES (always sent) */
 };
+
+/* What the SDK sends when the user names no task type. */
+#define AO_XCACHE_TASK_TYPES "[\"default\"]"
 
 struct ao_xspec {
 	const char *project_id;
@@ -48,11 +51,27 @@ struct ao_xspec {
 	int lean;	      /* internal task listing: every include* flag false */
 };
 
+/* Hooks into a fetch (set once, before the first open; the core installs
+ * them). Both run without the cache's lock, in the fetching thread. */
+struct ao_xhooks {
+	/* For a task export without a stage filter: *json = the JSON array of
+	 * every stage id of the project (malloc'd; NULL: the project has none).
+	 * An error fails the fetch: an export without `stage` may silently hold
+	 * only the hub's default stage. */
+	int (*all_stages)(void *ud, const char *project_id, char **json, struct ao_err *err);
+	/* After a successful fetch: the data file at path, size bytes. */
+	void (*fetched)(void *ud, const struct ao_xspec *s, const char *path, long long size);
+	void *ud;
+};
+
 struct ao_xcache;
 struct ao_xentry;
 
 struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *err);
 void ao_xcache_free(struct ao_xcache *c);
+void ao_xcache_set_hooks(struct ao_xcache *c, const struct ao_xhooks *h);
+/* The taskTypes JSON array every task export sends. */
+const char *ao_xcache_task_types(const struct ao_xcache *c);
 
 /* Find or create the entry of spec (no network). Entries live as long as c. */
 struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *spec,
@@ -93,5 +112,9 @@ json_t *ao_xcache_status(struct ao_xcache *c);
 unsigned long long ao_xcache_hash(const char *s);
 char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec);
 char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec);
+/* The same; a task export without a stage filter (whole project, batch)
+ * sends stages_json (JSON array text of every stage id) as `stage`. */
+char *ao_xcache_query_stages(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec,
+			     const char *stages_json);
 
 #endif

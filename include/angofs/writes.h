@@ -38,10 +38,10 @@ struct hub;
 
 struct ao_writes_cfg {
 	struct hub *hub;
-	const char *spool_dir;	 /* created 0700 if missing; persists across restarts */
-	int next_stage;		 /* default for annotate's nextStage query flag */
-	long flush_retry_ms;	 /* how long flush keeps retrying transient failures */
-	int read_only;		 /* mount is -o ro: every write is refused with EROFS */
+	const char *spool_dir; /* created 0700 if missing; persists across restarts */
+	int next_stage;	       /* default for annotate's nextStage query flag */
+	long flush_retry_ms;   /* how long flush keeps retrying transient failures */
+	int read_only;	       /* mount is -o ro: every write is refused with EROFS */
 
 	/* Callbacks into the read side (all may be called from any thread). */
 	void *ud;
@@ -55,6 +55,11 @@ struct ao_writes_cfg {
 	/* the current answer.json bytes as the read side shows them (malloc'd) */
 	int (*read_answer)(void *ud, const char *project_id, const char *task_id, char **buf,
 			   size_t *len, struct ao_err *err);
+	/* the task's current mask URLs {"brushDataUrl"?, "medicalBrushDataUrl"?},
+	 * asked of the hub now: carried over by an answer write that does not
+	 * mention them (new reference; NULL: nothing is carried over) */
+	int (*read_masks)(void *ud, const char *project_id, const char *task_id, json_t **masks,
+			  struct ao_err *err);
 };
 
 struct ao_writes;
@@ -75,16 +80,16 @@ int ao_writes_getattr(struct ao_writes *w, const char *project_id, const char *r
 /* Adds the write side's entries of a directory (labels/, attachments/, tasks/<id>/). */
 int ao_writes_readdir(struct ao_writes *w, const char *project_id, const char *relpath,
 		      ao_fill_fn fill, void *ctx, struct ao_err *err);
-int ao_writes_create(struct ao_writes *w, const char *project_id, const char *relpath,
-		     mode_t mode, int flags, uint64_t *fh, struct ao_err *err);
+int ao_writes_create(struct ao_writes *w, const char *project_id, const char *relpath, mode_t mode,
+		     int flags, uint64_t *fh, struct ao_err *err);
 int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relpath, int flags,
 		   uint64_t *fh, struct ao_err *err);
 int ao_writes_unlink(struct ao_writes *w, const char *project_id, const char *relpath,
 		     struct ao_err *err);
-int ao_writes_rename(struct ao_writes *w, const char *project_id, const char *from,
-		     const char *to, unsigned int flags, struct ao_err *err);
-int ao_writes_truncate(struct ao_writes *w, const char *project_id, const char *relpath,
-		       off_t size, struct ao_err *err);
+int ao_writes_rename(struct ao_writes *w, const char *project_id, const char *from, const char *to,
+		     unsigned int flags, struct ao_err *err);
+int ao_writes_truncate(struct ao_writes *w, const char *project_id, const char *relpath, off_t size,
+		       struct ao_err *err);
 
 ssize_t ao_writes_read(struct ao_writes *w, uint64_t fh, char *buf, size_t size, off_t off,
 		       struct ao_err *err);

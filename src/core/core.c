@@ -34,6 +34,7 @@ struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->list_refresh, NULL);
 	c->t0 = time(NULL);
+	xcheck_install(c);
 	return c;
 }
 
@@ -48,6 +49,7 @@ void ao_core_free(struct ao_core *c)
 		return;
 	proj_free_all(c);
 	task_free_all(c);
+	xcheck_free_all(c);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->list_refresh);
 	free(c);
@@ -259,6 +261,7 @@ static char *status_text(struct ao_core *c, size_t *len)
 	if (!j)
 		j = json_object();
 	json_object_set_new(j, "exports", ao_xcache_status(c->cfg.xc));
+	json_object_set_new(j, "completeness", xcheck_status(c));
 	if (c->cfg.extra_status) {
 		json_t *w = c->cfg.extra_status(c->cfg.extra_ud);
 		if (w)
@@ -648,4 +651,10 @@ int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *t
 			size_t *len, struct ao_err *err)
 {
 	return task_fetch(c, project_id, task_id, 1, buf, len, err);
+}
+
+int ao_core_task_masks(struct ao_core *c, const char *project_id, const char *task_id,
+		       json_t **masks, struct ao_err *err)
+{
+	return task_masks(c, project_id, task_id, masks, err);
 }

@@ -73,6 +73,7 @@ struct ao_core {
 	 * request that overlapped a write is not cached (it may predate the write) */
 	unsigned long wgen;
 	time_t t0;
+	struct xcheck *checks; /* export completeness results (export_check.c); lock */
 };
 
 /* Degraded mode: when the hub is unreachable an expired copy is served, and
@@ -84,6 +85,11 @@ static inline time_t degraded_at(long ttl)
 {
 	return time(NULL) - ttl + DEGRADED_HOLD_S;
 }
+
+/* export_check.c: explicit stage filters and the completeness check */
+void xcheck_install(struct ao_core *c);
+void xcheck_free_all(struct ao_core *c);
+json_t *xcheck_status(struct ao_core *c);
 
 /* projects.c */
 int proj_list_fresh(struct ao_core *c, int force, struct ao_err *err);
@@ -97,6 +103,8 @@ void proj_free_all(struct ao_core *c);
 char *pretty_json(json_t *j, size_t *len);
 
 /* tasks.c */
+int task_masks(struct ao_core *c, const char *project_id, const char *task_id, json_t **masks,
+	       struct ao_err *err);
 int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, int answer,
 	       char **text, size_t *len, struct ao_err *err);
 int task_exists(struct ao_core *c, struct project *p, const char *task_id, struct ao_err *err);

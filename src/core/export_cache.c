@@ -267,6 +267,16 @@ struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *
 	return c;
 }
 
+void ao_xcache_set_hooks(struct ao_xcache *c, const struct ao_xhooks *h)
+{
+	c->hooks = *h;
+}
+
+const char *ao_xcache_task_types(const struct ao_xcache *c)
+{
+	return c->task_types ? c->task_types : AO_XCACHE_TASK_TYPES;
+}
+
 void ao_xcache_free(struct ao_xcache *c)
 {
 	if (!c)
@@ -394,16 +404,22 @@ static int fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsig
 	unsigned long long g = rc == 0 ? m.gen : 0, mx = xs_gen_max(c->dir, e->hash);
 	g = (seen > g ? seen : g);
 	g = (mx > g ? mx : g) + 1;
-	char *q = ao_xcache_query(&c->cfg, &s);
-	rc = q ? xs_download(c->cfg.hub, q, c->dir, e->hash, g, &e->done, &e->total, &size, err)
-	       : ao_errf(err, ENOMEM, "out of memory");
+	char *stages = NULL, *q = NULL, p[4096];
+	rc = 0;
+	if (s.type == AO_X_TASK && !s.stage_id && c->hooks.all_stages)
+		rc = c->hooks.all_stages(c->hooks.ud, s.project_id, &stages, err);
+	if (rc == 0 && !(q = ao_xcache_query_stages(&c->cfg, &s, stages)))
+		rc = ao_errf(err, ENOMEM, "out of memory");
+	free(stages);
+	if (rc == 0)
+		rc =
+		    xs_download(c->cfg.hub, q, c->dir, e->hash, g, &e->done, &e->total, &size, err);
 	free(q);
+	xs_data_path(c->dir, e->hash, g, p, sizeof(p));
 	if (rc == 0) {
 		struct xs_meta n = {g, size, time(NULL), 0};
 		rc = xs_meta_write(c->dir, e->hash, e->key, &n);
 		if (rc < 0) {
-			char p[4096];
-			xs_data_path(c->dir, e->hash, g, p, sizeof(p));
 			unlink(p);
 			ao_errf(err, -rc, "export cache: writing %s/%s.meta: %s", c->dir, e->hash,
 				strerror(-rc));
@@ -411,6 +427,9 @@ static int fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsig
 			sweep(c, e, lfd, g);
 		}
 	}
+	/* still under byte 0: nobody can remove generation g yet */
+	if (rc == 0 && c->hooks.fetched)
+		c->hooks.fetched(c->hooks.ud, &s, p, size);
 	ao_lock_byte(lfd, 0, F_UNLCK, 0);
 	return rc;
 }

@@ -133,6 +133,22 @@ static const char *project_of(json_t *task)
 	return json_string_value(p);
 }
 
+/* What answer.json shows: the stored answer plus, next to it, the task's mask
+ * URLs when it has them (they live on the task, not in the answer; a write
+ * that leaves them out carries them over, see docs/WRITES.md). */
+static json_t *answer_shown(json_t *task, json_t *ans)
+{
+	static const char *const masks[] = {"brushDataUrl", "medicalBrushDataUrl"};
+	json_t *out = json_copy(ans);
+
+	for (size_t i = 0; out && i < 2; i++) {
+		json_t *v = json_object_get(task, masks[i]);
+		if (json_is_string(v) && *json_string_value(v))
+			json_object_set(out, masks[i], v);
+	}
+	return out;
+}
+
 /* Build the cache entry of one task object fetched by a request that started
  * at write generation gen, copy the text asked for (answer or task) to *text
  * (may be NULL), and insert the entry unless a write came in between: the
@@ -152,7 +168,9 @@ static int cache_task(struct ao_core *c, const char *project_id, const char *id,
 	t->id = strdup(id);
 	t->project_id = strdup(project_id);
 	t->task_text = pretty_json(task, &t->task_len);
-	t->answer_text = ans ? pretty_json(ans, &t->answer_len) : NULL;
+	json_t *shown = ans ? answer_shown(task, ans) : NULL;
+	t->answer_text = shown ? pretty_json(shown, &t->answer_len) : NULL;
+	json_decref(shown);
 	json_decref(empty);
 	if (!t->id || !t->project_id || !t->task_text || !t->answer_text) {
 		ent_free(t);
@@ -213,6 +231,32 @@ static int fetch_task(struct ao_core *c, const char *project_id, const char *id,
 	}
 	json_decref(data);
 	return rc;
+}
+
+/* The task's current mask URLs, asked of the hub now (not the cache): what an
+ * answer write that does not mention them carries over. */
+int task_masks(struct ao_core *c, const char *project_id, const char *task_id, json_t **masks,
+	       struct ao_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = fetch_task(c, project_id, task_id, 1, &text, &len, err);
+
+	*masks = NULL;
+	if (rc < 0)
+		return rc;
+	json_t *shown = json_loadb(text, len, 0, NULL);
+	free(text);
+	if (!shown)
+		return ao_errf(err, ENOMEM, "out of memory");
+	*masks = json_object();
+	for (const char *const *k =
+		 (const char *const[]){"brushDataUrl", "medicalBrushDataUrl", NULL};
+	     *masks && *k; k++)
+		if (json_object_get(shown, *k))
+			json_object_set(*masks, *k, json_object_get(shown, *k));
+	json_decref(shown);
+	return *masks ? 0 : ao_errf(err, ENOMEM, "out of memory");
 }
 
 int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, int answer,

@@ -65,6 +65,7 @@ struct ao_xentry {
 struct ao_xcache {
 	struct ao_xcache_cfg cfg;
 	char *dir, *host, *task_types;
+	struct ao_xhooks hooks; /* set once before the first open; read-only after */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct ao_xentry *entries;

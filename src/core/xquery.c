@@ -26,16 +26,16 @@ unsigned long long ao_xcache_hash(const char *s)
 char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 {
 	char *k;
-	if (asprintf(&k,
-		     "v1\nhost=%s\nproject=%s\ntype=%s\nformat=%s\nstage=%s\nbatch=%s\n"
-		     "meta=%d history=%d keyframes=%d idleblur=%d tasktypes=%s lean=%d\n",
-		     cfg->host ? cfg->host : "", s->project_id,
-		     s->type == AO_X_ISSUE ? "issue" : "task", s->ndjson ? "ndjson" : "json",
-		     s->stage_id ? s->stage_id : "", s->batch_id ? s->batch_id : "",
-		     s->lean ? 0 : cfg->include_metadata, s->lean ? 0 : cfg->include_history,
-		     s->lean ? 0 : cfg->include_only_key_frames,
-		     s->lean ? 0 : cfg->include_idle_blur,
-		     cfg->task_types_json ? cfg->task_types_json : "", s->lean) < 0)
+	if (asprintf(
+		&k,
+		"v2\nhost=%s\nproject=%s\ntype=%s\nformat=%s\nstage=%s\nbatch=%s\n"
+		"meta=%d history=%d keyframes=%d idleblur=%d tasktypes=%s lean=%d\n",
+		cfg->host ? cfg->host : "", s->project_id, s->type == AO_X_ISSUE ? "issue" : "task",
+		s->ndjson ? "ndjson" : "json", s->stage_id ? s->stage_id : "",
+		s->batch_id ? s->batch_id : "", s->lean ? 0 : cfg->include_metadata,
+		s->lean ? 0 : cfg->include_history, s->lean ? 0 : cfg->include_only_key_frames,
+		s->lean ? 0 : cfg->include_idle_blur,
+		cfg->task_types_json ? cfg->task_types_json : AO_XCACHE_TASK_TYPES, s->lean) < 0)
 		return NULL;
 	return k;
 }
@@ -53,15 +53,25 @@ static char *json_array1_escaped(const char *v)
 
 char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 {
+	return ao_xcache_query_stages(cfg, s, NULL);
+}
+
+char *ao_xcache_query_stages(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s,
+			     const char *stages_json)
+{
 	char *pid = hub_escape(s->project_id), *stage = NULL, *batch = NULL, *tt = NULL;
 	char *q = NULL;
 
+	/* explicit filters, never the hub's defaults (Complete only, default
+	 * tasks only): a view without a stage sends every stage of the project */
 	if (s->type == AO_X_TASK && s->stage_id)
 		stage = json_array1_escaped(s->stage_id);
+	else if (s->type == AO_X_TASK && stages_json)
+		stage = hub_escape(stages_json);
 	if (s->batch_id)
 		batch = json_array1_escaped(s->batch_id);
-	if (s->type == AO_X_TASK && cfg->task_types_json)
-		tt = hub_escape(cfg->task_types_json);
+	if (s->type == AO_X_TASK)
+		tt = hub_escape(cfg->task_types_json ? cfg->task_types_json : AO_XCACHE_TASK_TYPES);
 #define TF(x) ((x) && !s->lean ? "true" : "false")
 	if (pid &&
 	    asprintf(&q,

@@ -437,6 +437,10 @@ static int cb_answer(void *ud, const char *pid, const char *tid, char **b, size_
 {
 	return ao_core_read_answer(ud, pid, tid, b, l, e);
 }
+static int cb_masks(void *ud, const char *pid, const char *tid, json_t **m, struct ao_err *e)
+{
+	return ao_core_task_masks(ud, pid, tid, m, e);
+}
 static json_t *writes_status(void *ud)
 {
 	return ud ? ao_writes_status(ud) : NULL;
@@ -638,7 +642,8 @@ int main(int argc, char *argv[])
 				     .project_written = cb_project_written,
 				     .task_written = cb_task_written,
 				     .category_schema = cb_schema,
-				     .read_answer = cb_answer};
+				     .read_answer = cb_answer,
+				     .read_masks = cb_masks};
 	w = ao_writes_new(&wcfg, &e);
 	if (!w) {
 		fprintf(stderr, "angofs: write side: %s\n", e.msg);

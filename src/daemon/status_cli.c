@@ -199,6 +199,24 @@ static void print_exports(json_t *xs, long long now)
 	}
 }
 
+/* Exports whose record count differs from the hub's task count (or could
+ * not be compared): silent on a clean mount. */
+static void print_completeness(json_t *arr)
+{
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(arr, i, x)
+	{
+		const char *st = jstr(x, "state"), *m = jstr(x, "message");
+		if (!st || !strcmp(st, "complete"))
+			continue;
+		printf("  %-12s %s%s%s/%s  %s\n", st, jstr(x, "project") ? jstr(x, "project") : "?",
+		       jstr(x, "stage") ? "/stage " : "", jstr(x, "stage") ? jstr(x, "stage") : "",
+		       jstr(x, "export") ? jstr(x, "export") : "?", m ? m : "");
+	}
+}
+
 static void print_writes(json_t *w)
 {
 	json_t *pending = json_object_get(w, "pending"), *failed = json_object_get(w, "failed");
@@ -282,6 +300,7 @@ int ao_status_main(int argc, char **argv)
 	if (jstr(j, "config"))
 		printf("config:      %s\n", jstr(j, "config"));
 	print_exports(json_object_get(j, "exports"), now);
+	print_completeness(json_object_get(j, "completeness"));
 	if (json_object_get(j, "writes"))
 		print_writes(json_object_get(j, "writes"));
 	json_decref(j);

@@ -7,6 +7,13 @@
  * annotate key "objects" (element shapes are identical), so what `cat` shows can
  * be written back unchanged. Missing lists become [] (the hub replaces the
  * stored answer wholesale, as the SDK's overwrite mode does).
+ *
+ * Masks: brushDataUrl / medicalBrushDataUrl live on the task, not in the
+ * answer; cat shows them next to the answer and the body carries them at its
+ * top level (a string sets, null clears). A write that does not mention one
+ * leaves it out of the body here; the sender then carries the task's current
+ * one over (answer_carry_masks), since a hub may read an omitted mask URL as
+ * "no mask" and erase it (docs/WRITES.md).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -59,11 +66,52 @@ char *answer_path(const char *task_id, int next_stage)
 	return p;
 }
 
+static const char *const masks[] = {"brushDataUrl", "medicalBrushDataUrl"};
+
+/* Move the mask URLs out of the written object (top level, or inside the
+ * answer of the wrapped form) to the body; each must be a URL or null. */
+static int take_masks(json_t *top, json_t *ans, json_t *body, struct ao_err *err)
+{
+	for (size_t i = 0; i < 2; i++) {
+		json_t *v = json_object_get(top, masks[i]);
+		if (!v)
+			v = json_object_get(ans, masks[i]);
+		if (v && !json_is_null(v) && (!json_is_string(v) || !*json_string_value(v)))
+			return ao_errf(err, EINVAL,
+				       "answer.json: \"%s\" must be the mask's URL (a string) or "
+				       "null to clear the mask",
+				       masks[i]);
+		if (v)
+			json_object_set(body, masks[i], v);
+		json_object_del(ans, masks[i]);
+	}
+	return 0;
+}
+
+int answer_masks_missing(const json_t *body)
+{
+	return !json_object_get(body, masks[0]) || !json_object_get(body, masks[1]);
+}
+
+int answer_carry_masks(json_t *body, json_t *current)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		json_t *v = json_object_get(current, masks[i]);
+		if (!json_object_get(body, masks[i]) && json_is_string(v) &&
+		    *json_string_value(v)) {
+			json_object_set(body, masks[i], v);
+			n++;
+		}
+	}
+	return n;
+}
+
 int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,
 		   struct sc_report *rep, struct ao_err *err)
 {
 	static const char *const lists[] = {"objects", "classifications", "relations"};
-	static const char *const extra[] = {"brushDataUrl", "medicalBrushDataUrl", "duration"};
 	struct sc_report local;
 	struct one o = {NULL, 0};
 	enum lp_form form = LP_NONE;
@@ -104,9 +152,17 @@ int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,
 		r = ao_errf(err, ENOMEM, "out of memory");
 		goto out;
 	}
+	out = json_object();
+	r = take_masks(o.obj, ans, out, err);
+	if (r < 0) {
+		json_decref(ans);
+		json_decref(out);
+		goto out;
+	}
 	if (json_object_get(ans, "tools")) {
 		if (json_object_get(ans, "objects")) {
 			json_decref(ans);
+			json_decref(out);
 			r = ao_errf(
 			    err, EINVAL,
 			    "answer.json has both \"tools\" and \"objects\"; use one (cat "
@@ -125,15 +181,13 @@ int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,
 
 		sc_report_summary(rep, sum, sizeof(sum));
 		json_decref(ans);
+		json_decref(out);
 		r = ao_errf(err, EINVAL, "%s", sum);
 		goto out;
 	}
-	out = json_object();
 	json_object_set_new(out, "answer", ans);
-	if (a)
-		for (i = 0; i < 3; i++)
-			if (json_object_get(o.obj, extra[i]))
-				json_object_set(out, extra[i], json_object_get(o.obj, extra[i]));
+	if (a && json_object_get(o.obj, "duration")) /* a task.json's, as the SDK sends it */
+		json_object_set(out, "duration", json_object_get(o.obj, "duration"));
 	*body = out;
 out:
 	if (rep == &local)

@@ -17,11 +17,20 @@
 #include "schema.h"
 
 /* On success *body = {"answer":{"objects":[..],"classifications":[..],
- * "relations":[..]}[, "brushDataUrl", "medicalBrushDataUrl", "duration"]}.
+ * "relations":[..]}[, "brushDataUrl", "medicalBrushDataUrl", "duration"]}:
+ * the mask URLs as written (string or null; top level of the object, next
+ * to the answer), absent when not mentioned.
  * Refused input: -EINVAL, err->msg names the problem, rep (may be NULL) gets
  * all problems. s may be NULL (no schema check). */
 int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,
 		   struct sc_report *rep, struct ao_err *err);
+
+/* 1 if body (from answer_prepare) does not mention brushDataUrl or
+ * medicalBrushDataUrl (neither a URL nor null). */
+int answer_masks_missing(const json_t *body);
+/* Copy the mask URLs of current ({"brushDataUrl"?, ...}: the task's) that
+ * body does not mention into body; returns how many. */
+int answer_carry_masks(json_t *body, json_t *current);
 
 /* "/annotate/<escaped id>?nextStage=true|false"; malloc'd. */
 char *answer_path(const char *task_id, int next_stage);

@@ -311,6 +311,33 @@ static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 		w->cfg.project_written(w->cfg.ud, e->project);
 }
 
+/* A write that does not mention a mask URL keeps the task's current one:
+ * asked of the hub just before the annotate (never from a cache), and when
+ * that fails the write waits (pending) rather than risk erasing a mask. */
+static int carry_masks(struct ao_writes *w, struct entry *e, const char *task, json_t *b,
+		       struct ao_err *err)
+{
+	json_t *cur = NULL;
+	int r;
+
+	if (!answer_masks_missing(b) || !w->cfg.read_masks)
+		return 0;
+	r = w->cfg.read_masks(w->cfg.ud, e->project, task, &cur, err);
+	if (r < 0) {
+		ao_err_prefix(err, "reading the task's current masks (kept by this write)");
+		if (err->transient)
+			set_pending(w, e, err);
+		else
+			set_failed(w, e, err, NULL);
+		return r;
+	}
+	if (answer_carry_masks(b, cur))
+		ao_debug("write side: %s/%s keeps the task's current mask URLs", e->project,
+			 e->relpath);
+	json_decref(cur);
+	return 0;
+}
+
 static int deliver_answer(struct ao_writes *w, struct entry *e, long long deadline,
 			  struct ao_err *err)
 {
@@ -339,6 +366,8 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, long long deadli
 		set_failed(w, e, err, rep.text);
 		goto out;
 	}
+	if ((r = carry_masks(w, e, task, b, err)) < 0)
+		goto out;
 	body = json_dumps(b, JSON_COMPACT);
 	req = answer_path(task, e->next_stage);
 	if (!body || !req) {

@@ -16,8 +16,8 @@ from hubutil import all_tasks, fetch, main_project, project_by_name, projects  #
 EXPORT = "GET /v2/export"
 DOWNLOAD = "GET /download"
 
-# What angofs sends by default (the official SDK's defaults, without a stage
-# filter for whole-project exports).
+# What angofs sends by default (the official SDK's defaults; task exports
+# also name their stages and taskTypes explicitly, see direct_export).
 MOUNT_DEFAULTS = {"includeMetadata": "true", "includeHistory": "true",
                   "includeOnlyKeyFrames": "false", "includeIdleBlurDurations": "false",
                   "sendEmail": "false", "doNotNotify": "true"}
@@ -44,12 +44,23 @@ def street_dir(mount, hub):
     return pid, os.path.join(mount.path, "Street Scenes")
 
 
+def stage_ids(hub, pid):
+    """Every stage id of project pid, in the project's order."""
+    st, body = hub.api("GET", "/project/" + pid)
+    assert st == 200, body
+    return [s["id"] for s in body["data"]["project"]["stages"]]
+
+
 def direct_export(hub, pid, **params):
     """Bytes of the export member via GET /export + download + unzip, with the
-    parameters angofs sends by default plus params."""
+    parameters angofs sends by default plus params: a task export without a
+    stage names every stage of the project, and taskTypes ["default"]."""
     import io
     import zipfile
     q = dict(MOUNT_DEFAULTS, project=pid)
+    if params.get("type", "task") == "task":
+        params.setdefault("taskTypes", ["default"])
+        params.setdefault("stage", stage_ids(hub, pid))
     for k, v in params.items():
         q[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
     st, body = hub.api("GET", "/export", query=q)

@@ -12,6 +12,17 @@ from hubutil import (REVIEW_ID, all_tasks, export, export_records, fetch, main_p
 
 
 @pytest.fixture(scope="module")
+def module_hub(module_workdir):
+    """This module checks the tolerant (lenient-profile) behaviour: batch names as
+    filters, exports without stage/taskTypes holding every task, the hub's own
+    issue record fields. Pinned here so the suite's default profile does not
+    change it; test_hub_profile.py checks the strict side."""
+    h = Hub(module_workdir, extra_args=["--profile", "lenient"])
+    yield h
+    h.stop()
+
+
+@pytest.fixture(scope="module")
 def demo(module_hub):
     pid = main_project(module_hub)
     tasks = all_tasks(module_hub, pid, includeAnswer="true")

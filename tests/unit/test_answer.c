@@ -43,6 +43,42 @@ int main(void)
 	CHECK(json_object_get(b, "_id") == NULL);
 	json_decref(b);
 
+	/* masks as cat shows them, next to the answer: out of the answer, into
+	 * the body; null clears; unmentioned ones are left to the carry-over */
+	CHECK_INT(prep("{\"tools\":[],\"brushDataUrl\":\"http://h/m.png\","
+		       "\"medicalBrushDataUrl\":null}",
+		       &b, &e),
+		  0);
+	CHECK_STR(json_string_value(json_object_get(b, "brushDataUrl")), "http://h/m.png");
+	CHECK(json_is_null(json_object_get(b, "medicalBrushDataUrl")));
+	CHECK(json_object_get(json_object_get(b, "answer"), "brushDataUrl") == NULL);
+	CHECK(json_object_get(json_object_get(b, "answer"), "medicalBrushDataUrl") == NULL);
+	CHECK_INT(answer_masks_missing(b), 0);
+	json_t *cur = json_pack("{s:s,s:s}", "brushDataUrl", "http://h/old.png",
+				"medicalBrushDataUrl", "http://h/old.nrrd");
+	CHECK_INT(answer_carry_masks(b, cur), 0); /* mentioned: the write wins */
+	CHECK_STR(json_string_value(json_object_get(b, "brushDataUrl")), "http://h/m.png");
+	json_decref(b);
+	CHECK_INT(prep("{\"tools\":[]}", &b, &e), 0);
+	CHECK(json_object_get(b, "brushDataUrl") == NULL && answer_masks_missing(b));
+	CHECK_INT(answer_carry_masks(b, cur), 2);
+	CHECK_STR(json_string_value(json_object_get(b, "brushDataUrl")), "http://h/old.png");
+	CHECK_STR(json_string_value(json_object_get(b, "medicalBrushDataUrl")),
+		  "http://h/old.nrrd");
+	json_decref(b);
+	/* a task without masks: nothing carried, nothing sent */
+	CHECK_INT(prep("{\"tools\":[]}", &b, &e), 0);
+	json_t *none = json_object();
+	CHECK_INT(answer_carry_masks(b, none), 0);
+	CHECK(json_object_get(b, "brushDataUrl") == NULL);
+	json_decref(none);
+	json_decref(b);
+	json_decref(cur);
+	CHECK_INT(prep("{\"tools\":[],\"brushDataUrl\":3}", &b, &e), -EINVAL);
+	CHECK(strstr(e.msg, "\"brushDataUrl\" must be the mask's URL") != NULL);
+	CHECK_INT(prep("{\"answer\":{\"tools\":[]},\"medicalBrushDataUrl\":\"\"}", &b, &e),
+		  -EINVAL);
+
 	CHECK_INT(prep("{}", &b, &e), 0);
 	json_decref(b);
 

@@ -71,11 +71,26 @@ int main(void)
 	struct ao_xspec is = {"p1", AO_X_ISSUE, 0, "ignored", NULL, 0};
 	struct ao_xspec lean = {"p1", AO_X_TASK, 1, NULL, NULL, 1};
 
-	/* query strings: no stage for the whole project, JSON arrays escaped */
+	/* query strings: explicit filters, JSON arrays escaped; taskTypes is
+	 * always sent (the SDK's default when none is configured) */
 	char *q = ao_xcache_query(&cfg, &all);
 	CHECK_STR(q, "/export?project=p1&type=task&format=json&includeMetadata=true"
 		     "&includeHistory=true&includeOnlyKeyFrames=false"
-		     "&includeIdleBlurDurations=false&sendEmail=false&doNotNotify=true");
+		     "&includeIdleBlurDurations=false&taskTypes=%5B%22default%22%5D"
+		     "&sendEmail=false&doNotNotify=true");
+	free(q);
+	/* the whole project sends every stage id it was given */
+	q = ao_xcache_query_stages(&cfg, &all, "[\"Start\",\"Label\",\"Complete\"]");
+	CHECK(strstr(q, "&format=json&stage=%5B%22Start%22%2C%22Label%22%2C%22Complete%22%5D&") !=
+	      NULL);
+	free(q);
+	/* a stage view sends its own stage, whatever the project has */
+	q = ao_xcache_query_stages(&cfg, &st, "[\"Start\"]");
+	CHECK(strstr(q, "stage=%5B%22Review%22%5D&") != NULL && strstr(q, "Start") == NULL);
+	free(q);
+	/* issue exports: no stage, no taskTypes (the SDK sends them for tasks only) */
+	q = ao_xcache_query_stages(&cfg, &is, "[\"Start\"]");
+	CHECK(strstr(q, "stage=") == NULL && strstr(q, "taskTypes=") == NULL);
 	free(q);
 	q = ao_xcache_query(&cfg, &st);
 	CHECK(strstr(q, "&format=ndjson&stage=%5B%22Review%22%5D&") != NULL);
@@ -90,9 +105,9 @@ int main(void)
 	q = ao_xcache_query(&cfg, &lean);
 	CHECK(strstr(q, "includeMetadata=false&includeHistory=false") != NULL);
 	free(q);
-	cfg.task_types_json = "[\"default\"]";
+	cfg.task_types_json = "[\"default\",\"consensus\"]";
 	q = ao_xcache_query(&cfg, &all);
-	CHECK(strstr(q, "&taskTypes=%5B%22default%22%5D") != NULL);
+	CHECK(strstr(q, "&taskTypes=%5B%22default%22%2C%22consensus%22%5D") != NULL);
 	free(q);
 
 	/* keys differ by every dimension, and by host and options */

@@ -1,0 +1,286 @@
+/*
+ * export_check.c - explicit export filters and the completeness check.
+ *
+ * The hub's defaults are not ours: an export without `stage` may hold only
+ * Complete tasks, one without `taskTypes` only default tasks (SDK and docs,
+ * ../shared/hub-api.md §1). So a task export that has no stage filter of its
+ * own (the whole project, a batch, the tasks/ listing) sends every stage id of
+ * the project (all_stages, from GET /project/{id}; the export cache sends
+ * taskTypes itself).
+ *
+ * And because a filter can still be read differently by a hub we never saw,
+ * every export that should hold every task of its filter (whole project or
+ * one stage) is counted after its fetch and compared with GET
+ * /project/{id}/tasks `total` for the same filter (limit=1: one small
+ * request). A mismatch is logged and shown in MOUNT/.status under
+ * "completeness" instead of serving a silently short listing. Batch views are
+ * not checked: whether the task list wants batch ids or names is unknown.
+ *
+ * Counting is a streaming scan (records are the top-level objects of the JSON
+ * array, or the object lines of ndjson), so a big export costs one linear
+ * read, no parsing. Results live in c->checks, guarded by c->lock, one per
+ * export (project, stage, format, lean); both hooks run in the fetching
+ * thread without any lock held while they do network I/O.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core_int.h"
+#include "angofs/export_cache.h"
+#include "angofs/hub.h"
+#include "angofs/log.h"
+
+struct xcheck {
+	struct xcheck *next;
+	char *project_id, *stage_id;
+	int ndjson, lean;
+	long long records, total; /* -1: unknown */
+	const char *state;	  /* "complete", "short", "more", "unchecked" */
+	char msg[AO_ERR_MSG_MAX + 2 * AO_ID_MAX + 256];
+	time_t at;
+};
+
+static int all_stages(void *ud, const char *project_id, char **json, struct ao_err *err)
+{
+	struct ao_core *c = ud;
+	struct project *p = proj_by_id(c, project_id);
+	json_t *ids, *st;
+	size_t i;
+	int rc;
+
+	*json = NULL;
+	if (!p)
+		return ao_errf(err, ENOENT, "export: project %s is gone", project_id);
+	rc = proj_detail(c, p, err);
+	if (rc < 0) {
+		ao_err_prefix(err, "export: reading the project's stages");
+		return rc;
+	}
+	ids = json_array();
+	pthread_mutex_lock(&c->lock);
+	json_array_foreach(json_object_get(p->detail, "stages"), i, st)
+	{
+		json_t *id = json_object_get(st, "id");
+		if (!json_is_string(id))
+			id = json_object_get(st, "_id");
+		if (json_is_string(id) && *json_string_value(id))
+			json_array_append(ids, id);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (json_array_size(ids))
+		*json = json_dumps(ids, JSON_COMPACT);
+	else
+		ao_warn("export: project %s lists no stages: the export is sent without a stage "
+			"filter (the hub may apply its default, Complete only)",
+			project_id);
+	rc = json_array_size(ids) && !*json ? ao_errf(err, ENOMEM, "out of memory") : 0;
+	json_decref(ids);
+	return rc;
+}
+
+/* Records of an export data file: top-level objects of a JSON array, or
+ * lines of ndjson that hold an object. -1 if the file is not of that shape. */
+static long long count_records(const char *path, int ndjson)
+{
+	char buf[65536];
+	long long n = 0;
+	int depth = 0, in_str = 0, esc = 0, line_start = 1, started = 0;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((r = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < r; i++) {
+			char ch = buf[i];
+			if (ndjson) {
+				if (ch == '\n')
+					line_start = 1;
+				else if (line_start && ch == '{')
+					n++, line_start = 0;
+				else if (ch != ' ' && ch != '\t' && ch != '\r')
+					line_start = 0;
+				continue;
+			}
+			if (in_str) {
+				if (esc)
+					esc = 0;
+				else if (ch == '\\')
+					esc = 1;
+				else if (ch == '"')
+					in_str = 0;
+				continue;
+			}
+			if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+				continue;
+			if (!started) {
+				started = 1;
+				if (ch != '[') {
+					close(fd);
+					return -1;
+				}
+				depth = 1;
+				continue;
+			}
+			if (ch == '"')
+				in_str = 1;
+			else if (ch == '{' || ch == '[')
+				n += depth++ == 1 && ch == '{';
+			else if (ch == '}' || ch == ']')
+				depth--;
+		}
+	}
+	close(fd);
+	return r < 0 ? -1 : n;
+}
+
+/* GET /project/{id}/tasks total for the export's filter. */
+static int hub_total(struct ao_core *c, const struct ao_xspec *s, long long *total,
+		     struct ao_err *err)
+{
+	char *pid = hub_escape(s->project_id), *tt = hub_escape(ao_xcache_task_types(c->cfg.xc));
+	char *st = s->stage_id ? hub_escape(s->stage_id) : NULL, *q = NULL;
+	json_t *data = NULL;
+	int rc;
+
+	if (!pid || !tt || (s->stage_id && !st) ||
+	    asprintf(&q, "/project/%s/tasks?page=1&limit=1&taskTypes=%s%s%s", pid, tt,
+		     st ? "&stage=" : "", st ? st : "") < 0)
+		q = NULL;
+	free(pid);
+	free(tt);
+	free(st);
+	if (!q)
+		return ao_errf(err, ENOMEM, "out of memory");
+	rc = hub_get(c->cfg.hub, q, &data, err);
+	free(q);
+	if (rc < 0)
+		return rc;
+	json_t *t = json_object_get(data, "total");
+	if (json_is_integer(t))
+		*total = json_integer_value(t);
+	else
+		rc = ao_errf(err, EPROTO, "GET /project/%s/tasks: the reply has no data.total",
+			     s->project_id);
+	json_decref(data);
+	return rc;
+}
+
+static void record(struct ao_core *c, const struct ao_xspec *s, struct xcheck *in)
+{
+	struct xcheck *x, **pp;
+
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->checks; (x = *pp); pp = &x->next)
+		if (x->ndjson == s->ndjson && x->lean == s->lean &&
+		    strcmp(x->project_id, s->project_id) == 0 &&
+		    strcmp(x->stage_id ? x->stage_id : "", s->stage_id ? s->stage_id : "") == 0)
+			break;
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		if (x) {
+			x->project_id = strdup(s->project_id);
+			x->stage_id = s->stage_id ? strdup(s->stage_id) : NULL;
+			x->ndjson = s->ndjson;
+			x->lean = s->lean;
+			x->next = c->checks;
+			c->checks = x;
+		}
+	}
+	if (x) {
+		x->records = in->records;
+		x->total = in->total;
+		x->state = in->state;
+		x->at = time(NULL);
+		snprintf(x->msg, sizeof(x->msg), "%s", in->msg);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void fetched(void *ud, const struct ao_xspec *s, const char *path, long long size)
+{
+	struct ao_core *c = ud;
+	struct xcheck r = {.records = -1, .total = -1, .state = "unchecked"};
+	struct ao_err e;
+	const char *what = s->lean     ? "the task listing's export"
+			   : s->ndjson ? "tasks.ndjson"
+				       : "tasks.json";
+	char where[AO_ID_MAX + 16] = "";
+
+	(void)size;
+	if (s->type != AO_X_TASK || s->batch_id)
+		return;
+	if (s->stage_id)
+		snprintf(where, sizeof(where), " stage %s", s->stage_id);
+	ao_err_clear(&e);
+	r.records = count_records(path, s->ndjson);
+	if (r.records < 0) {
+		snprintf(r.msg, sizeof(r.msg), "%s is not a JSON array of records", what);
+	} else if (hub_total(c, s, &r.total, &e) < 0) {
+		snprintf(r.msg, sizeof(r.msg), "could not count the hub's tasks: %s", e.msg);
+	} else if (r.records == r.total) {
+		r.state = "complete";
+	} else {
+		r.state = r.records < r.total ? "short" : "more";
+		snprintf(r.msg, sizeof(r.msg),
+			 "%s of project %s%s holds %lld tasks but the hub lists %lld for the "
+			 "same filter (taskTypes %s)%s",
+			 what, s->project_id, where, r.records, r.total,
+			 ao_xcache_task_types(c->cfg.xc),
+			 r.records < r.total ? ": the export is short (see README, Troubleshooting)"
+					     : ": tasks changed while it was built");
+	}
+	if (r.records >= 0 && r.records != r.total && r.total >= 0)
+		ao_warn("export: %s", r.msg);
+	else if (r.msg[0])
+		ao_info("export: completeness of %s of project %s%s unchecked: %s", what,
+			s->project_id, where, r.msg);
+	record(c, s, &r);
+}
+
+void xcheck_install(struct ao_core *c)
+{
+	struct ao_xhooks h = {.all_stages = all_stages, .fetched = fetched, .ud = c};
+	if (c->cfg.xc)
+		ao_xcache_set_hooks(c->cfg.xc, &h);
+}
+
+void xcheck_free_all(struct ao_core *c)
+{
+	while (c->checks) {
+		struct xcheck *x = c->checks;
+		c->checks = x->next;
+		free(x->project_id);
+		free(x->stage_id);
+		free(x);
+	}
+}
+
+json_t *xcheck_status(struct ao_core *c)
+{
+	json_t *a = json_array();
+
+	pthread_mutex_lock(&c->lock);
+	for (struct xcheck *x = c->checks; x; x = x->next) {
+		json_t *o =
+		    json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "project", x->project_id, "export",
+			      x->lean	  ? "tasks/"
+			      : x->ndjson ? "tasks.ndjson"
+					  : "tasks.json",
+			      "state", x->state, "records", (json_int_t)x->records, "hub_total",
+			      (json_int_t)x->total, "checked_at", (json_int_t)x->at);
+		if (!o)
+			continue;
+		if (x->stage_id)
+			json_object_set_new(o, "stage", json_string(x->stage_id));
+		if (x->msg[0])
+			json_object_set_new(o, "message", json_string(x->msg));
+		json_array_append_new(a, o);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return a;
+}
