@@ -108,7 +108,11 @@ static void state_write(const char *path, json_t *j)
 	char tmp[4200];
 	/* one writer at a time (the lock): a fixed temp name is enough */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(j, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int bad = fd < 0 || json_dumpfd(j, fd, JSON_COMPACT) < 0;
+	if (fd >= 0 && close(fd) < 0)
+		bad = 1;
+	if (bad || rename(tmp, path) < 0)
 		ao_warn("rate limit: cannot update the shared state %s: %s", path, strerror(errno));
 }
 
