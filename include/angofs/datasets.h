@@ -147,12 +147,21 @@ int ao_ds_image_size(const void *buf, size_t len, int *w, int *h, enum ao_ds_img
 
 /* ---- YOLO --------------------------------------------------------------- */
 
+/* What a label row holds. MIXED is the brief's format (boxes as boxes,
+ * polygons as polygon rows); Ultralytics reads a file mixing both as
+ * segments, so a project with both kinds may serve BOXES (every mark as its
+ * clipped bounding box: a detection dataset) and SEGMENTS (boxes as their
+ * 4-corner polygon: a segmentation dataset) instead. */
+enum ao_ds_yolo_mode { AO_DS_YOLO_MIXED, AO_DS_YOLO_BOXES, AO_DS_YOLO_SEGMENTS };
+
 /* data.yaml: path/train/val, nc and names (YAML double-quoted). */
 int ao_ds_yolo_data_yaml(const struct ao_ds_schema *s, FILE *out);
 /* labels/<img->label> for record (the record of img). Rows counted and
- * skips counted into r. 0 or -errno (write error). */
+ * skips counted into r. 0, -EINVAL for an image without size (not in the
+ * view), -errno on a write error. */
 int ao_ds_yolo_label(const struct ao_ds_schema *s, const struct ao_ds_image *img,
-		     const json_t *record, FILE *out, struct ao_ds_report *r);
+		     const json_t *record, enum ao_ds_yolo_mode mode, FILE *out,
+		     struct ao_ds_report *r);
 
 /* ---- COCO --------------------------------------------------------------- */
 

@@ -42,6 +42,8 @@ struct ao_writes_cfg {
 	int next_stage;	       /* default for annotate's nextStage query flag */
 	long flush_retry_ms;   /* how long flush keeps retrying transient failures */
 	int read_only;	       /* mount is -o ro: every write is refused with EROFS */
+	long chunk_items;      /* items per /import/labels request (0: default) */
+	size_t chunk_bytes;    /* bytes per request (<= 4096: default) */
 
 	/* Callbacks into the read side (all may be called from any thread). */
 	void *ud;

@@ -25,13 +25,6 @@
 
 #define WINDOW_MS 60000LL
 
-long long ao_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 long long ao_ratelimit_now(const struct ao_ratelimit *rl)
 {
 	struct timespec ts;
@@ -225,7 +218,6 @@ int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms)
 			return 0;
 		if (now + w - start > max_wait_ms)
 			return -EAGAIN;
-		struct timespec ts = {.tv_sec = w / 1000, .tv_nsec = (w % 1000) * 1000000};
-		nanosleep(&ts, NULL);
+		ao_sleep_ms(w);
 	}
 }

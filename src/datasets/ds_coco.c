@@ -19,7 +19,9 @@
  * clipped polygons' area, segmentation is a polygon list (a box's own
  * rectangle for boxes, so mask-reading tools accept every annotation),
  * iscrowd 0. Extra keys ango_task_id / ango_object_id / ango_schema_id
- * trace each entry back to the hub; COCO readers ignore unknown keys.
+ * trace each entry back to the hub, and "attributes" holds the mark's own
+ * classifications as {title: answer} (the key CVAT's COCO export uses);
+ * COCO readers ignore unknown keys.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -131,6 +133,28 @@ static json_t *xy_array(const double *xy, size_t n)
 	return a;
 }
 
+/* {title: answer} of the mark's direct classifications, or NULL if none. */
+static json_t *attributes(const json_t *tool)
+{
+	const json_t *cl = json_object_get(tool, "classifications"), *c;
+	json_t *o = NULL;
+	size_t i;
+
+	json_array_foreach(cl, i, c)
+	{
+		const char *k = json_string_value(json_object_get(c, "title"));
+		json_t *a = json_object_get(c, "answer");
+		if (!k)
+			k = json_string_value(json_object_get(c, "schemaId"));
+		if (!k || !a)
+			continue;
+		if (!o && !(o = json_object()))
+			return NULL;
+		json_object_set(o, k, a);
+	}
+	return o;
+}
+
 static int coco_ann(void *ud, const struct ds_shape *sh)
 {
 	struct ao_ds_coco *c = ud;
@@ -151,6 +175,9 @@ static int coco_ann(void *ud, const struct ds_shape *sh)
 		      "segmentation", seg, "iscrowd", 0);
 	if (j && sh->object_id)
 		json_object_set_new(j, "ango_object_id", json_string(sh->object_id));
+	json_t *attr = j ? attributes(sh->tool) : NULL;
+	if (attr)
+		json_object_set_new(j, "attributes", attr);
 	c->next_ann++;
 	c->r.annotations++;
 	return put_elem(c->out, j, &c->first);

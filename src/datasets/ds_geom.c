@@ -315,6 +315,7 @@ int ds_each_shape(const struct ao_ds_schema *s, const json_t *record, int w, int
 			continue;
 		}
 		sh.object_id = json_string_value(json_object_get(t, "objectId"));
+		sh.tool = t;
 		if (!strcmp(key, "bounding-box"))
 			rc = box_shape(json_object_get(t, key), w, h, &sh, &changed);
 		else

@@ -147,29 +147,38 @@ static int dim(const json_t *meta, const char *key)
 	return json_is_number(j) && v >= 1 && v <= 1e9 ? (int)(v + 0.5) : 0;
 }
 
-/* Sanitized candidate name (externalId, URL extension added). */
+/* Candidate name: sanitized stem of externalId + its image extension, or
+ * the URL's. The extension is split off before sanitizing, which cuts at
+ * 255 bytes, so a long externalId keeps it; a known image extension is
+ * plain ASCII and needs no sanitizing. assign_names cuts the stem later. */
 static char *candidate_name(const json_t *rec)
 {
-	const char *ext = json_string_value(json_object_get(rec, "externalId"));
+	const char *eid = json_string_value(json_object_get(rec, "externalId"));
 	const char *url = json_string_value(json_object_get(rec, "asset"));
-	char out[AO_NAME_MAX + 1], *r;
+	char out[AO_NAME_MAX + 1], *stem, *r;
+	const char *ext = NULL;
 	size_t elen = 0, l;
-	const char *ue;
+	long d = eid ? image_ext(eid, strlen(eid)) : -1;
 
-	ao_name_sanitize(ext, out);
-	l = strlen(out);
-	if (image_ext(out, l) < 0 && (ue = url_ext(url, &elen)) && elen < 16) {
-		char e[16];
-		memcpy(e, ue, elen); /* only the extension, not the query after it */
-		e[elen] = '\0';
-		r = malloc(l + AO_NAME_MAX + 1);
-		if (r) {
-			memcpy(r, out, l);
-			ao_name_sanitize(e, r + l); /* hostile URL bytes too */
-		}
-		return r;
+	if (d >= 0) {
+		ext = eid + d;
+		elen = strlen(ext);
+	} else {
+		ext = url_ext(url, &elen);
 	}
-	return strdup(out);
+	stem = d >= 0 ? strndup(eid, (size_t)d) : strdup(eid ? eid : "");
+	if (!stem)
+		return NULL;
+	ao_name_sanitize(stem, out);
+	free(stem);
+	l = strlen(out);
+	r = malloc(l + elen + 1);
+	if (r) {
+		memcpy(r, out, l);
+		memcpy(r + l, ext ? ext : "", elen); /* only the extension, no query */
+		r[l + elen] = '\0';
+	}
+	return r;
 }
 
 static int fill_image(struct ao_ds_index *x, struct ao_ds_image *im, const json_t *rec,

@@ -24,6 +24,7 @@ struct ds_shape {
 	struct ds_poly *poly;  /* polygons (rotated box: one 4-point part) */
 	size_t npoly;
 	const char *object_id; /* tool's objectId or NULL */
+	const json_t *tool;    /* the mark itself (borrowed from the record) */
 };
 
 /* Called once per kept mark; a non-zero return stops the walk. */

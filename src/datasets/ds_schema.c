@@ -148,6 +148,11 @@ static int load_options(struct ao_ds_schema *s, const json_t *cat)
 		struct ao_ds_option *op = &s->opt[s->nopt++];
 		op->value = dup_str(o, "value");
 		op->schema_id = dup_str(o, "schemaId");
+		if (!op->value || !op->schema_id) {
+			free(nm);
+			free(ids);
+			return -ENOMEM;
+		}
 		snprintf(ids[i], sizeof(ids[i]), "%08zu", i);
 		nm[i].id = op->schema_id && *op->schema_id ? op->schema_id : ids[i];
 		nm[i].name = op->value;

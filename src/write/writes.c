@@ -41,7 +41,6 @@
 struct ao_writes *ao_writes_new(const struct ao_writes_cfg *cfg, struct ao_err *err)
 {
 	struct ao_writes *w = calloc(1, sizeof(*w));
-	const char *v;
 
 	if (!w) {
 		ao_errf(err, ENOMEM, "out of memory");
@@ -58,15 +57,9 @@ struct ao_writes *ao_writes_new(const struct ao_writes_cfg *cfg, struct ao_err *
 	w->cfg.spool_dir = w->spool_dir;
 	if (w->cfg.flush_retry_ms < 0)
 		w->cfg.flush_retry_ms = 0;
-	/* chunk limits: fixed defaults, overridable for tests and tuning */
-	w->chunk_items = PREP_MAX_ITEMS_DEFAULT;
-	w->chunk_bytes = PREP_MAX_BYTES_DEFAULT;
-	if ((v = getenv("ANGOFS_CHUNK_ITEMS")) && atol(v) > 0)
-		w->chunk_items = atol(v);
-	if ((v = getenv("ANGOFS_CHUNK_BYTES")) && atol(v) > 4096)
-		w->chunk_bytes = (size_t)atol(v);
-	if ((v = getenv("ANGOFS_FLUSH_RETRY_MS")) && atol(v) >= 0)
-		w->cfg.flush_retry_ms = atol(v);
+	/* chunk limits: fixed defaults unless the configuration sets them */
+	w->chunk_items = cfg->chunk_items > 0 ? cfg->chunk_items : PREP_MAX_ITEMS_DEFAULT;
+	w->chunk_bytes = cfg->chunk_bytes > 4096 ? cfg->chunk_bytes : PREP_MAX_BYTES_DEFAULT;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	pthread_cond_init(&w->idle, NULL);

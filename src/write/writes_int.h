@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "angofs/sysutil.h"
 #include "angofs/writes.h"
 #include "spool.h"
 
@@ -65,7 +66,6 @@ void ws_bg_stop(struct ao_writes *w);
 /* "tasks/<id>/answer.json" -> "<id>" into buf; 0 or -1. */
 int ws_task_of(const char *relpath, char *buf, size_t n);
 
-long long ws_now_ms(void);
 
 /* Keep at most keep status-only (sent) entries: the oldest go. w->mu held. */
 void ws_prune_sent(struct ao_writes *w, long keep);

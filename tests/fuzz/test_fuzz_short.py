@@ -54,6 +54,7 @@ def fuzz_build():
     return BUILD
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HARNESSES)
 def test_fuzz_short_run(fuzz_build, name):
     exe = os.path.join(fuzz_build, "tests", "fuzz", "fuzz_" + name)

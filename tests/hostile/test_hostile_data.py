@@ -16,10 +16,7 @@ import pytest
 
 from conftest import Mount
 
-import sys
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "fault"))
-from faultlib import (DOWNLOAD, EXPORT, STREET, direct_export, errno_of, export_cache_files,  # noqa: E402
+from faultlib import (DOWNLOAD, EXPORT, STREET, direct_export, errno_of, export_cache_files,
                       fetch, main_project, read)
 
 BOUND_S = 120

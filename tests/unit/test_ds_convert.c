@@ -213,7 +213,8 @@ static char *label_of(struct ao_ds_index *x, size_t rec, struct ao_ds_report *r,
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	*rc = ao_ds_yolo_label(schema, ao_ds_index_by_record(x, rec), recs[rec], f, r);
+	*rc = ao_ds_yolo_label(schema, ao_ds_index_by_record(x, rec), recs[rec], AO_DS_YOLO_MIXED,
+			       f, r);
 	fclose(f);
 	return buf;
 }
@@ -348,6 +349,11 @@ static void test_coco(struct ao_ds_index *x)
 	CHECK_INT(json_integer_value(json_object_get(a6, "category_id")), 4);
 	CHECK_INT(json_integer_value(json_object_get(a7, "image_id")), 7);
 	CHECK_INT(json_integer_value(json_object_get(a7, "id")), 8);
+	/* the third car's own classification; the others have none */
+	CHECK_STR(json_string_value(
+		      json_object_get(json_object_get(ann(doc, 2), "attributes"), "Occluded")),
+		  "Yes");
+	CHECK(json_object_get(a0, "attributes") == NULL);
 	json_decref(doc);
 }
 
