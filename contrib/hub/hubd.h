@@ -148,6 +148,9 @@ void route_export(struct req *r, struct reply *out);
 void route_import_labels(struct req *r, struct reply *out);
 void route_attachments(struct req *r, struct reply *out);
 void route_annotate(struct req *r, struct reply *out);
+void route_get_signed_url(struct req *r, struct reply *out);
+void route_get_upload_url(struct req *r, struct reply *out);
+void route_project_cloud(struct req *r, struct reply *out);
 struct fault_hit;
 void route_download(struct req *r, struct reply *out, struct fault_hit *hit, long long *bytes_out);
 
@@ -235,9 +238,13 @@ int storage_object_public(sqlite3 *db, const char *key);
 /* A stored URL as shown to clients (malloc'd): "storage:<key>" becomes the
  * object URL (public) or a signed GET URL (private); others are unchanged. */
 char *storage_render(sqlite3 *db, const char *stored);
+json_t *storage_render_json(sqlite3 *db, const char *stored); /* NULL -> json null */
 /* 1 and the key if url points into this hub's storage, 0 if not, -EINVAL if
  * it does but names no valid key. */
 int storage_key_of_url(const char *url, char *key, size_t keylen);
+/* A label/attachment item's "data" value as stored: a URL into this
+ * storage (signed or not) becomes "storage:<key>" in buf; others unchanged. */
+const char *storage_match_value(const char *val, char *buf, size_t len);
 int storage_put(sqlite3 *db, const char *key, const char *ctype, const void *data, size_t len,
 		int is_public, const char *gen);
 /* Bytes of a generated object (malloc'd) from its recipe, or NULL. */

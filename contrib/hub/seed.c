@@ -460,6 +460,36 @@ static int add_masks(struct seeder *sd, const char *pid, unsigned task_kind, uin
 	return rc;
 }
 
+/* Assets of project pid become generated pictures in the storage: object
+ * assets/<pid>/<externalId> with recipe street:<i>:1920x1080 (the picture of
+ * seed answer i: where the task's boxes are), odd i public, even i private
+ * (shown as signed URLs). */
+static int add_photos(struct seeder *sd, const char *pid, uint64_t ntasks)
+{
+	sqlite3_stmt *url =
+	    db_prep(sd->db, "UPDATE assets SET url = 'storage:assets/' || "
+			    "project_id || '/' || external_id WHERE project_id = ?");
+	int rc = url ? 0 : -EIO;
+
+	if (!rc) {
+		sqlite3_bind_text(url, 1, pid, -1, SQLITE_TRANSIENT);
+		rc = step_done(sd, url);
+	}
+	sqlite3_finalize(url);
+	for (uint64_t i = 1; i <= ntasks && !rc; i++) {
+		char key[128], gen[64];
+
+		snprintf(key, sizeof(key), "assets/%s/photo_%02llu.png", pid,
+			 (unsigned long long)i);
+		snprintf(gen, sizeof(gen), "street:%llu:1920x1080", (unsigned long long)i);
+		if (storage_put(sd->db, key, "image/png", NULL, 0, (int)(i & 1), gen) < 0) {
+			snprintf(sd->err, sd->errlen, "cannot add the storage object %s", key);
+			rc = -EIO;
+		}
+	}
+	return rc;
+}
+
 static int seed_demo(struct seeder *sd)
 {
 	struct demo_project *p;
@@ -478,6 +508,8 @@ static int seed_demo(struct seeder *sd)
 				       p->ontology ? seed_vehicle_answer : seed_street_answer);
 		if (!rc && p->index == 6)
 			rc = set_task_types(sd, pid);
+		if (!rc && p->index == 7)
+			rc = add_photos(sd, pid, p->ntasks);
 		if (!rc && p->index == 1) {
 			rc = add_masks(sd, pid, p->kind + 1, p->ntasks);
 			rc = rc ? rc

@@ -134,7 +134,11 @@ void storage_sign(const char *method, const char *key, long long expires, char o
 
 void storage_signed_url(const char *key, const char *method, long ttl_s, char *out, size_t len)
 {
-	long long expires = now_ms() / 1000 + ttl_s;
+	/* Expiry rounded up to a step of ttl/10 (1 s .. 1 h): the same object
+	 * signed twice within a step gives the same URL, so two exports or two
+	 * task reads a second apart agree; validity is ttl .. ttl + step. */
+	long step = ttl_s / 10 < 1 ? 1 : ttl_s / 10 > 3600 ? 3600 : ttl_s / 10;
+	long long expires = (now_ms() / 1000 + ttl_s + step - 1) / step * step;
 	char sig[65];
 
 	storage_sign(method, key, expires, sig);
@@ -171,6 +175,15 @@ char *storage_render(sqlite3 *db, const char *stored)
 	return strdup(url);
 }
 
+json_t *storage_render_json(sqlite3 *db, const char *stored)
+{
+	char *u = storage_render(db, stored);
+	json_t *j = u ? json_string(u) : json_null();
+
+	free(u);
+	return j;
+}
+
 int storage_key_of_url(const char *url, char *key, size_t keylen)
 {
 	size_t bl = strlen(g_base_url), kl;
@@ -186,6 +199,15 @@ int storage_key_of_url(const char *url, char *key, size_t keylen)
 	memcpy(key, p, kl);
 	key[kl] = 0;
 	return storage_key_ok(key) ? 1 : -EINVAL;
+}
+
+const char *storage_match_value(const char *val, char *buf, size_t len)
+{
+	if (len > 8 && storage_key_of_url(val, buf + 8, len - 8) > 0) {
+		memcpy(buf, "storage:", 8);
+		return buf;
+	}
+	return val;
 }
 
 int storage_put(sqlite3 *db, const char *key, const char *ctype, const void *data, size_t len,

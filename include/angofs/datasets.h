@@ -113,13 +113,16 @@ struct ao_ds_index;
 
 struct ao_ds_index *ao_ds_index_new(const struct ao_ds_schema *s);
 void ao_ds_index_free(struct ao_ds_index *x);
-/* Add record number rec_no (0-based, every record counts). Returns 1 if it
- * became an image, 0 if skipped (counted), -ENOMEM. */
+/* Add record number rec_no (0-based, every record counts; strictly
+ * increasing). Returns 1 if it became an image, 0 if skipped (counted),
+ * -EINVAL when rec_no does not increase or after finish, -ENOMEM. */
 int ao_ds_index_add(struct ao_ds_index *x, unsigned long long rec_no, unsigned long long locator,
 		    const json_t *record);
 
-/* Reads the first bytes of an image's media into buf (at most cap);
- * returns the byte count or -errno. Used when metadata lacks the size. */
+/* Reads the first bytes of an image's media into buf (at most cap; fewer
+ * only at the end of the media); returns the byte count or -errno. Used when
+ * metadata lacks the size; called again with a larger cap (4 KiB, 64 KiB,
+ * 256 KiB) only while the header lies further in. */
 typedef ssize_t (*ao_ds_read_head_fn)(void *ud, const struct ao_ds_image *img, void *buf,
 				      size_t cap);
 
@@ -129,6 +132,11 @@ int ao_ds_index_finish(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void
 		       struct ao_err *err);
 size_t ao_ds_index_count(const struct ao_ds_index *x);
 const struct ao_ds_image *ao_ds_index_get(const struct ao_ds_index *x, size_t i);
+/* The image named name (images/<name>) or whose label is label
+ * (labels/<label>), or NULL: binary searches over arrays sorted at finish,
+ * for the tree's lookups. */
+const struct ao_ds_image *ao_ds_index_find_name(const struct ao_ds_index *x, const char *name);
+const struct ao_ds_image *ao_ds_index_find_label(const struct ao_ds_index *x, const char *label);
 /* The image of record rec_no, or NULL (skipped record). */
 const struct ao_ds_image *ao_ds_index_by_record(const struct ao_ds_index *x,
 						unsigned long long rec_no);

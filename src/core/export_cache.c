@@ -94,6 +94,8 @@ static void adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta
 	e->have = 1;
 	e->size = m->size;
 	e->fetched_at = m->fetched_at;
+	e->gen_mtime = m->mtime ? m->mtime : m->fetched_at;
+	e->shown_at = 0;
 	e->stale = m->stale || e->stale_dgen == m->gen;
 }
 
@@ -138,9 +140,11 @@ static int evict_one(struct ao_xcache *c, struct ao_xentry *v);
 static void migrate_v1(struct ao_xcache *c, struct ao_xentry *e, json_t *j)
 {
 	char from[4096], to[4096];
-	struct xs_meta m = {1, json_integer_value(json_object_get(j, "size")),
-			    (time_t)json_integer_value(json_object_get(j, "fetched_at")),
-			    json_is_true(json_object_get(j, "stale"))};
+	struct xs_meta m = {.gen = 1,
+			    .size = json_integer_value(json_object_get(j, "size")),
+			    .fetched_at =
+				(time_t)json_integer_value(json_object_get(j, "fetched_at")),
+			    .stale = json_is_true(json_object_get(j, "stale"))};
 	struct stat st;
 	int lfd = entry_lockfd(c, e);
 
@@ -333,20 +337,27 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 	return e;
 }
 
-void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
+int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
 {
+	int known;
+
 	pthread_mutex_lock(&c->lock);
 	if (!e->fetching)
 		refresh(c, e, 0);
 	if (e->gens_mixed && e->attr_gen) {
 		*size = e->attr_size;
 		*mtime = e->attr_mtime;
+		known = 1;
 	} else {
+		if (!e->have && !e->shown_at)
+			e->shown_at = time(NULL);
 		*size = e->attr_size = e->have ? e->size : 0;
-		*mtime = e->attr_mtime = e->have ? e->fetched_at : 0;
+		*mtime = e->attr_mtime = e->have ? e->gen_mtime : e->shown_at;
 		e->attr_gen = e->gen;
+		known = e->have;
 	}
 	pthread_mutex_unlock(&c->lock);
+	return known;
 }
 
 int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
@@ -386,7 +397,7 @@ static void sweep(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned lo
  * or died (the kernel dropped its lock: this daemon takes over). 0 when this
  * daemon published a new generation, or -errno. */
 static int fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned long long seen,
-			struct ao_err *err)
+			time_t shown_at, struct ao_err *err)
 {
 	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id, e->lean};
 	struct xs_meta m;
@@ -401,6 +412,7 @@ static int fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsig
 		ao_lock_byte(lfd, 0, F_UNLCK, 0);
 		return 1; /* published by another daemon while this one waited */
 	}
+	int had = rc == 0; /* a generation to replace */
 	unsigned long long g = rc == 0 ? m.gen : 0, mx = xs_gen_max(c->dir, e->hash);
 	g = (seen > g ? seen : g);
 	g = (mx > g ? mx : g) + 1;
@@ -417,7 +429,13 @@ static int fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsig
 	free(q);
 	xs_data_path(c->dir, e->hash, g, p, sizeof(p));
 	if (rc == 0) {
-		struct xs_meta n = {g, size, time(NULL), 0};
+		/* the first generation after stat showed the export as not cached
+		 * keeps the mtime stat showed (within the TTL): no jump at the
+		 * first read */
+		time_t now = time(NULL);
+		struct xs_meta n = {
+		    g, size, now,
+		    !had && shown_at && now - shown_at < c->cfg.ttl_s ? shown_at : now, 0};
 		rc = xs_meta_write(c->dir, e->hash, e->key, &n);
 		if (rc < 0) {
 			unlink(p);
@@ -539,6 +557,7 @@ static int open_gen(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o
 static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err *ferr)
 {
 	unsigned long long seen = e->dgen;
+	time_t shown_at = e->have ? 0 : e->shown_at;
 	int lfd = entry_lockfd(c, e), rc;
 	long long t0 = time(NULL);
 
@@ -550,7 +569,7 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 		e->ndjson ? "ndjson" : "json");
 	rc = lfd < 0 ? ao_errf(ferr, -lfd, "export cache: %s/%s.lock: %s", c->dir, e->hash,
 			       strerror(-lfd))
-		     : fetch_shared(c, e, lfd, seen, ferr);
+		     : fetch_shared(c, e, lfd, seen, shown_at, ferr);
 	pthread_mutex_lock(&c->lock);
 	e->fetching = 0;
 	e->fetch_seq++;

@@ -59,6 +59,11 @@ struct ao_xentry {
 	int gens_mixed;
 	long long attr_size;
 	time_t attr_mtime;
+	/* mtime of the current generation (H.meta "mtime", the same for every
+	 * daemon); shown_at: first stat while none was cached, the mtime the
+	 * next fetch keeps (within the TTL) so a copy made from the listing
+	 * stays in sync (rsync -a twice copies nothing) */
+	time_t gen_mtime, shown_at;
 	long long done, total; /* progress, atomics */
 };
 

@@ -65,6 +65,9 @@ int xs_meta_read(const char *dir, const char *hash, const char *key, struct xs_m
 	m->gen = (unsigned long long)gen;
 	m->size = json_integer_value(json_object_get(j, "size"));
 	m->fetched_at = (time_t)json_integer_value(json_object_get(j, "fetched_at"));
+	m->mtime = (time_t)json_integer_value(json_object_get(j, "mtime"));
+	if (!m->mtime)
+		m->mtime = m->fetched_at;
 	m->stale = json_is_true(json_object_get(j, "stale"));
 	json_decref(j);
 	return 0;
@@ -78,9 +81,10 @@ int xs_meta_write(const char *dir, const char *hash, const char *key, const stru
 
 	xs_path(dir, hash, "meta", path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
-	j = json_pack("{s:i,s:s,s:I,s:I,s:I,s:b}", "version", 2, "key", key, "gen",
+	j = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:b}", "version", 2, "key", key, "gen",
 		      (json_int_t)m->gen, "size", (json_int_t)m->size, "fetched_at",
-		      (json_int_t)m->fetched_at, "stale", m->stale);
+		      (json_int_t)m->fetched_at, "mtime",
+		      (json_int_t)(m->mtime ? m->mtime : m->fetched_at), "stale", m->stale);
 	if (!j)
 		return -ENOMEM;
 	fd = mkstemp(tmp);

@@ -10,7 +10,7 @@
  *                 with a descriptor of H.G.data)
  *   H.G.data      generation G of the unzipped export; written as
  *                 H.G.data.tmp-XXXXXX and renamed into place, never modified
- *   H.meta        {"version":2,"key","gen","size","fetched_at","stale"}: the
+ *   H.meta        {"version":2,"key","gen","size","fetched_at","mtime","stale"}: the
  *                 current generation; replaced only by rename, only under byte 0
  */
 #ifndef ANGOFS_XSHARE_H
@@ -24,6 +24,7 @@ struct xs_meta {
 	unsigned long long gen; /* 0: no meta */
 	long long size;
 	time_t fetched_at;
+	time_t mtime; /* shown to users; 0 in older metas: fetched_at */
 	int stale;
 };
 

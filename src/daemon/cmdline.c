@@ -274,6 +274,7 @@ static void usage(const char *prog)
 {
 	printf("usage: %s [SOURCE] MOUNTPOINT [options]\n"
 	       "       %s --status MOUNTPOINT [--json]\n"
+	       "       %s --prefetch [-q] PATH...\n"
 	       "\n"
 	       "Shows the projects of an Ango Hub workspace as directories.\n"
 	       "The API key comes from $ANGO_API_KEY or -o api_key_file=PATH.\n"
@@ -283,7 +284,7 @@ static void usage(const char *prog)
 	       "'name = value' per line, same names as below); the command line wins.\n"
 	       "\n"
 	       "angofs options:\n",
-	       prog, prog);
+	       prog, prog, prog);
 	for (size_t i = 0; i < sizeof(help_lines) / sizeof(help_lines[0]); i++) {
 		const char *t = help_lines[i].text, *nl;
 
@@ -297,6 +298,8 @@ static void usage(const char *prog)
 	printf("    _netdev,noauto,auto,user,users,nofail,defaults,x-*  fstab words, ignored\n"
 	       "    --status MOUNTPOINT     print host, cache use, exports, downloads in\n"
 	       "                            progress and pending/failed writes of a mount\n"
+	       "    --prefetch PATH...      download the exports under PATH into the cache\n"
+	       "                            (true sizes before tar/rsync; see README)\n"
 	       "    --version, -V           print versions\n"
 	       "\n");
 }

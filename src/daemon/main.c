@@ -4,7 +4,8 @@
  * before mounting), wire (the hub client, export cache, core and write side,
  * each given its config struct, and the FUSE adapter over them), run (mount,
  * daemonize, the multithreaded FUSE loop, teardown). `angofs --status MOUNT`
- * is the status command (status_cli.c).
+ * is the status command (status_cli.c), `angofs --prefetch PATH` the prefetch
+ * command (prefetch_cli.c); stop.c turns a stop signal into an unmount.
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,7 +21,9 @@
 
 #include "fuse_ops.h"
 #include "cmdline.h"
+#include "prefetch_cli.h"
 #include "status_cli.h"
+#include "stop.h"
 #include "angofs/core.h"
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
@@ -279,7 +282,10 @@ static int loop(struct daemon *d)
 		return loop_status(fuse_loop(d->fuse));
 	lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, (unsigned)cl->clone_fd);
-	fuse_loop_cfg_set_idle_threads(lc, cl->max_idle_threads);
+	/* fuse_parse_cmdline leaves max_idle_threads at UINT_MAX ("unset");
+	 * libfuse 3.14 logs a bogus "invalid max threads value" for it */
+	if (cl->max_idle_threads <= 100000)
+		fuse_loop_cfg_set_idle_threads(lc, cl->max_idle_threads);
 	if (cl->max_threads > 0 && cl->max_threads <= 100000)
 		fuse_loop_cfg_set_max_threads(lc, (unsigned)cl->max_threads);
 	rc = loop_status(fuse_loop_mt(d->fuse, lc));
@@ -303,6 +309,8 @@ static int run(struct daemon *d)
 		ao_log_use_syslog(1); /* stderr is /dev/null now */
 	if (fuse_set_signal_handlers(fuse_get_session(d->fuse)) != 0)
 		return 1;
+	if (ao_stop_start(d->fuse, c->cl.mountpoint) < 0)
+		ao_warn("cannot install the stop handler: a signal ends the mount at once");
 	ao_info("mounted %s (host %s%s, cache %s%s%s)", c->cl.mountpoint, c->host,
 		c->v.offline ? ", offline" : "", c->cache_dir, c->conf_used ? ", config " : "",
 		c->conf_used ? c->conf_used : "");
@@ -312,6 +320,7 @@ static int run(struct daemon *d)
 	if (ao_writes_start(d->w, &e) < 0)
 		ao_warn("write side: %s", e.msg);
 	ret = loop(d);
+	ao_stop_end();
 	fuse_remove_signal_handlers(fuse_get_session(d->fuse));
 	ao_info("unmounting %s", c->cl.mountpoint);
 	return ret;
@@ -339,6 +348,8 @@ int main(int argc, char *argv[])
 
 	if (argc >= 2 && strcmp(argv[1], "--status") == 0)
 		return ao_status_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "--prefetch") == 0)
+		return ao_prefetch_main(argc - 1, argv + 1);
 	rc = ao_cmdline_parse(argc, argv, &d.c);
 	if (rc == 1)
 		ret = 0; /* --help, --version */

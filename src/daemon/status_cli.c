@@ -71,6 +71,11 @@ static void export_name(json_t *x, char *buf, size_t len)
 	const char *purpose = jstr(x, "purpose");
 	char file[64];
 
+	if (jstr(x, "path")) { /* the path under the mount, as users see it */
+		snprintf(buf, len, "%s%s%s%s", jstr(x, "path"), purpose ? " (" : "",
+			 purpose ? purpose : "", purpose ? ")" : "");
+		return;
+	}
 	if (!pid) {
 		snprintf(buf, len, "export %s", jstr(x, "id") ? jstr(x, "id") : "?");
 		return;

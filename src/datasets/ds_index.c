@@ -28,8 +28,14 @@
 #include "angofs/names.h"
 #include "ds_int.h"
 
-#define HEAD_MAX (256 * 1024) /* bytes read to find a JPEG SOF behind EXIF */
-#define SUFFIX_ROOM 66	      /* "~" + sanitized id of at most 64 bytes + slack */
+/* Header reads grow 4 KiB -> 64 KiB -> 256 KiB, and only while the parser
+ * says "read more" and the media had that much: a PNG needs 24 bytes and
+ * most JPEGs have their SOF in the first kilobytes, but an EXIF thumbnail
+ * can push it tens of kilobytes in. For 100k images, 4 KiB each instead of
+ * a flat 256 KiB is 0.4 GB of reads instead of 25 GB. */
+static const size_t head_caps[] = {4096, 65536, 256 * 1024};
+#define HEAD_MAX (256 * 1024)
+#define SUFFIX_ROOM 66 /* "~" + sanitized id of at most 64 bytes + slack */
 
 struct ao_ds_index {
 	const struct ao_ds_schema *s;
@@ -37,6 +43,7 @@ struct ao_ds_index {
 	size_t n, cap;
 	struct ao_ds_report rep;
 	unsigned long long *class_counts; /* s->nopt entries */
+	size_t *by_name, *by_label;	  /* image indexes sorted by name / label */
 	int finished;
 };
 
@@ -106,6 +113,8 @@ void ao_ds_index_free(struct ao_ds_index *x)
 	}
 	free(x->img);
 	free(x->class_counts);
+	free(x->by_name);
+	free(x->by_label);
 	free(x);
 }
 
@@ -258,6 +267,37 @@ static void utf8_cut(char *s, size_t max)
 	s[max] = '\0';
 }
 
+static int cmp_id(const void *a, const void *b, void *ud)
+{
+	const struct ao_named *nm = ud;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(nm[i].id, nm[j].id);
+	return c ? c : (i > j) - (i < j);
+}
+
+/* names.h needs distinct ids to tell names apart: a task id seen twice in
+ * one export (hostile or broken data) keeps it for its first record only;
+ * the later ones use their "record-<n>". */
+static int unique_ids(struct ao_named *nm, size_t n, char (*ids)[32])
+{
+	size_t *o = malloc((n ? n : 1) * sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		o[i] = i;
+	qsort_r(o, n, sizeof(*o), cmp_id, nm);
+	const char *prev = n ? nm[o[0]].id : NULL; /* the run's original id */
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(nm[o[i]].id, prev) == 0 && nm[o[i]].id != ids[o[i]])
+			nm[o[i]].id = ids[o[i]];
+		else
+			prev = nm[o[i]].id;
+	}
+	free(o);
+	return 0;
+}
+
 static int assign_names(struct ao_ds_index *x)
 {
 	size_t n = x->n ? x->n : 1;
@@ -281,7 +321,7 @@ static int assign_names(struct ao_ds_index *x)
 		nm[i].id = im->task_id ? im->task_id : ids[i];
 		nm[i].name = im->name;
 	}
-	if ((rc = ao_names_assign(nm, x->n, NULL)) != 0)
+	if ((rc = unique_ids(nm, x->n, ids)) != 0 || (rc = ao_names_assign(nm, x->n, NULL)) != 0)
 		goto out;
 	for (size_t i = 0; i < x->n; i++) {
 		struct ao_ds_image *im = &x->img[i];
@@ -322,18 +362,84 @@ static void fill_sizes(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void
 			continue;
 		if (read_head && !buf)
 			buf = malloc(HEAD_MAX);
-		if (buf) {
-			ssize_t got = read_head(ud, im, buf, HEAD_MAX);
-			int w, h;
-			if (got > 0 && ao_ds_image_size(buf, (size_t)got, &w, &h, NULL) == 1) {
+		for (size_t k = 0; buf && k < sizeof(head_caps) / sizeof(*head_caps); k++) {
+			ssize_t got = read_head(ud, im, buf, head_caps[k]);
+			int w, h, rc;
+			if (got <= 0)
+				break;
+			rc = ao_ds_image_size(buf, (size_t)got, &w, &h, NULL);
+			if (rc == 1) {
 				im->width = w;
 				im->height = h;
-				continue;
+				break;
 			}
+			if (rc < 0 || (size_t)got < head_caps[k])
+				break; /* not an image, or nothing more to read */
 		}
-		x->rep.skipped[AO_DS_SKIP_NO_SIZE]++;
+		if (!im->width)
+			x->rep.skipped[AO_DS_SKIP_NO_SIZE]++;
 	}
 	free(buf);
+}
+
+/* qsort_r comparators: ud is the image array. */
+static int cmp_name(const void *a, const void *b, void *ud)
+{
+	const struct ao_ds_image *img = ud;
+	return strcmp(img[*(const size_t *)a].name, img[*(const size_t *)b].name);
+}
+
+static int cmp_label(const void *a, const void *b, void *ud)
+{
+	const struct ao_ds_image *img = ud;
+	return strcmp(img[*(const size_t *)a].label, img[*(const size_t *)b].label);
+}
+
+static int sort_lookups(struct ao_ds_index *x)
+{
+	size_t n = x->n ? x->n : 1;
+
+	x->by_name = malloc(n * sizeof(size_t));
+	x->by_label = malloc(n * sizeof(size_t));
+	if (!x->by_name || !x->by_label)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->n; i++)
+		x->by_name[i] = x->by_label[i] = i;
+	qsort_r(x->by_name, x->n, sizeof(size_t), cmp_name, x->img);
+	qsort_r(x->by_label, x->n, sizeof(size_t), cmp_label, x->img);
+	for (size_t i = 1; i < x->n; i++) /* distinct ids give distinct stems */
+		if (!strcmp(x->img[x->by_label[i]].label, x->img[x->by_label[i - 1]].label))
+			return -EEXIST;
+	return 0;
+}
+
+static const struct ao_ds_image *find(const struct ao_ds_index *x, const size_t *order,
+				      const char *key, int label)
+{
+	size_t lo = 0, hi = order ? x->n : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ao_ds_image *im = &x->img[order[mid]];
+		int c = strcmp(label ? im->label : im->name, key);
+		if (c == 0)
+			return im;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct ao_ds_image *ao_ds_index_find_name(const struct ao_ds_index *x, const char *name)
+{
+	return find(x, x->by_name, name, 0);
+}
+
+const struct ao_ds_image *ao_ds_index_find_label(const struct ao_ds_index *x, const char *label)
+{
+	return find(x, x->by_label, label, 1);
 }
 
 int ao_ds_index_finish(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void *ud,
@@ -343,6 +449,13 @@ int ao_ds_index_finish(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void
 		return ao_errf(err, EINVAL, "dataset index finished twice");
 	if (assign_names(x) != 0)
 		return ao_errf(err, ENOMEM, "out of memory naming %zu images", x->n);
+	int rc = sort_lookups(x);
+	if (rc == -EEXIST)
+		return ao_errf(err, EINVAL,
+			       "export: two images got the same name (task ids that collide "
+			       "with \"record-<n>\" ids?)");
+	if (rc)
+		return ao_errf(err, ENOMEM, "out of memory indexing %zu images", x->n);
 	fill_sizes(x, read_head, ud);
 	x->finished = 1;
 	return 0;

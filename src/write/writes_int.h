@@ -44,7 +44,19 @@ struct ao_writes {
 	int bg_running, stop;
 	long chunk_items;
 	size_t chunk_bytes;
+	/* answers removed with nothing spooled (mv/install remove the target
+	 * before writing it): the name looks free until created or expired */
+	struct {
+		char project[64];
+		char relpath[320];
+		long long until_ms;
+	} gone[16];
+	unsigned gone_next;
 };
+
+#define WS_GONE_MS 5000
+/* 1 if relpath is a removed answer whose name still looks free; w->mu held. */
+int ws_gone(struct ao_writes *w, const char *project, const char *relpath, int clear);
 
 /* Entry whose content was just written (flush/rename): validate and deliver,
  * retrying transient failures for up to cfg.flush_retry_ms. Takes the lock
@@ -86,6 +98,9 @@ struct wpath {
 int ws_parse(const char *rel, struct wpath *p);
 enum ent_kind ws_kind_of(const struct wpath *p);
 struct entry *ws_find(struct ao_writes *w, const char *project, const char *relpath);
+#define WS_NAME_MAX 255
+void ws_status_name(const char *name, char *buf, size_t n);
+struct entry *ws_lookup(struct ao_writes *w, const char *project, struct wpath *p);
 int ws_visible(const struct entry *e);
 void ws_discard(struct ao_writes *w, struct entry *e);
 void ws_save_locked(struct ao_writes *w, struct entry *e);

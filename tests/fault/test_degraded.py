@@ -60,7 +60,7 @@ def test_hub_down_cached_served_uncached_fail_fast_then_recovery(hub, workdir):
                 == errno.ECONNREFUSED
             assert time.time() - t0 < 2 * FAST_S
             # a stat of the file that failed does not hang either, and .status tells
-            assert os.stat(os.path.join(p, "export", "issues.json")).st_size == 0
+            assert os.stat(os.path.join(p, "export", "issues.json")).st_size == 1  # never fetched: placeholder size
             with open(os.path.join(m.path, ".status")) as f:
                 st = json.load(f)
             assert any(e["state"] == "failed" for e in st["exports"]["exports"]), st

@@ -18,7 +18,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("ANGOFS_FUZZ_BUILD", os.path.join(ROOT, "build-fuzz"))
 SECONDS = int(os.environ.get("ANGOFS_FUZZ_S", "20"))
-HARNESSES = ["labels", "unzip", "hub"]
+HARNESSES = ["labels", "unzip", "hub", "datasets"]
 
 
 def _libfuzzer_missing():

@@ -100,6 +100,18 @@ static void test_names(struct ao_ds_schema *s)
 	}
 	ao_ds_index_free(x);
 
+	/* the same task id twice (broken export): the second uses record-<n> */
+	r[0] = rec("d.png", "dup", NULL);
+	r[1] = rec("d.png", "dup", NULL);
+	r[2] = rec("d.png", "dup", NULL);
+	x = index_of(s, r, 3);
+	CHECK_STR(ao_ds_index_get(x, 0)->name, "d.png");
+	CHECK_STR(ao_ds_index_get(x, 1)->name, "d~record-1.png");
+	CHECK_STR(ao_ds_index_get(x, 2)->name, "d~record-2.png");
+	for (int i = 0; i < 3; i++)
+		json_decref(r[i]);
+	ao_ds_index_free(x);
+
 	/* the suffix itself sanitized: a colliding hostile id */
 	r[0] = rec("y.png", "a", NULL);
 	r[1] = rec("y.png", "z/../\x01", NULL);
@@ -262,6 +274,89 @@ static void test_ndjson(void)
 	fclose(f);
 }
 
+/* A baseline JPEG: SOI, SOF0 with height 0x01e0 = 480, width 0x0280 = 640. */
+static ssize_t jpeg_head(void *ud, const struct ao_ds_image *img, void *buf, size_t cap)
+{
+	static const unsigned char jpg[] = {0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x01,
+					    0xe0, 0x02, 0x80, 0x01, 0x01, 0x11, 0x00};
+	(void)img;
+	(*(int *)ud)++;
+	if (cap < sizeof(jpg))
+		return -ENOSPC;
+	memcpy(buf, jpg, sizeof(jpg));
+	return sizeof(jpg);
+}
+
+/* A JPEG whose SOF lies behind a 6000-byte APP1 (an EXIF thumbnail): SOI (2),
+ * APP1 marker (2) + length 6000, SOF0 at 6004: the 4 KiB read says "more",
+ * the 64 KiB read finds 1920x1080. */
+static ssize_t exif_head(void *ud, const struct ao_ds_image *img, void *buf, size_t cap)
+{
+	static unsigned char jpg[6004 + 11];
+	const unsigned char sof[11] = {0xff, 0xc0, 0x00, 0x0b, 0x08, 0x04,
+				       0x38, 0x07, 0x80, 0x01, 0x01};
+	size_t n = sizeof(jpg) < cap ? sizeof(jpg) : cap;
+
+	(void)img;
+	((int *)ud)[0]++;
+	((int *)ud)[1] = (int)cap;
+	memset(jpg, 0, sizeof(jpg));
+	jpg[0] = 0xff, jpg[1] = 0xd8, jpg[2] = 0xff, jpg[3] = 0xe1;
+	jpg[4] = 6000 >> 8, jpg[5] = 6000 & 0xff;
+	memcpy(jpg + 6004, sof, sizeof(sof));
+	memcpy(buf, jpg, n);
+	return (ssize_t)n;
+}
+
+static void test_exif_hook(struct ao_ds_schema *s)
+{
+	json_t *r = rec("e.jpg", "t", NULL);
+	struct ao_ds_index *x = ao_ds_index_new(s);
+	struct ao_err err = {0};
+	int calls[2] = {0, 0};
+
+	json_object_del(r, "metadata");
+	CHECK_INT(ao_ds_index_add(x, 0, 0, r), 1);
+	CHECK_INT(ao_ds_index_finish(x, exif_head, calls, &err), 0);
+	CHECK_INT(calls[0], 2);
+	CHECK_INT(calls[1], 65536);
+	CHECK_INT(ao_ds_index_get(x, 0)->width, 1920);
+	CHECK_INT(ao_ds_index_get(x, 0)->height, 1080);
+	CHECK_INT(ao_ds_index_report(x)->skipped[AO_DS_SKIP_NO_SIZE], 0);
+	ao_ds_index_free(x);
+	json_decref(r);
+}
+
+static void test_jpeg_hook(struct ao_ds_schema *s)
+{
+	json_t *r = rec("j.jpg", "t",
+			"[{\"schemaId\":\"sB\",\"bounding-box\":{\"x\":64,"
+			"\"y\":48,\"width\":320,\"height\":240}}]");
+	struct ao_ds_index *x = ao_ds_index_new(s);
+	struct ao_ds_report rep = {0};
+	struct ao_err err = {0};
+	int calls = 0;
+	char *buf = NULL;
+	size_t len = 0;
+
+	json_object_del(r, "metadata");
+	CHECK_INT(ao_ds_index_add(x, 0, 0, r), 1);
+	CHECK_INT(ao_ds_index_finish(x, jpeg_head, &calls, &err), 0);
+	CHECK_INT(calls, 1);
+	const struct ao_ds_image *im = ao_ds_index_get(x, 0);
+	CHECK_INT(im->width, 640);
+	CHECK_INT(im->height, 480);
+	/* box 64..384 x 48..288 on 640x480: cx 224/640 .35, cy 168/480 .35,
+	 * w 320/640 .5, h 240/480 .5 */
+	FILE *f = open_memstream(&buf, &len);
+	CHECK_INT(ao_ds_yolo_label(s, im, r, AO_DS_YOLO_MIXED, f, &rep), 0);
+	fclose(f);
+	CHECK_STR(buf, "0 0.350000 0.350000 0.500000 0.500000\n");
+	free(buf);
+	ao_ds_index_free(x);
+	json_decref(r);
+}
+
 static void test_metadata(struct ao_ds_schema *s)
 {
 	/* sizes as strings, zero or one missing: unknown */
@@ -295,6 +390,8 @@ int main(void)
 	test_coco_area_and_errors(s);
 	test_ndjson();
 	test_metadata(s);
+	test_jpeg_hook(s);
+	test_exif_hook(s);
 	ao_ds_schema_free(s);
 	return t_done("ds_edge");
 }
