@@ -121,7 +121,7 @@ static int cloud_item(sqlite3 *db, json_t *doc, json_t *it, size_t i, json_t *qb
 	const char *ext = json_string_value(json_object_get(it, "externalId"));
 	json_t *md = json_object_get(it, "metadata"), *bl = json_object_get(it, "batches"), *v,
 	       *ids = json_array();
-	char key[600], err[512], *stored = NULL;
+	char key[600], err[512], form[640];
 	long w, h;
 	size_t j;
 	int k;
@@ -139,7 +139,7 @@ static int cloud_item(sqlite3 *db, json_t *doc, json_t *it, size_t i, json_t *qb
 		goto fail;
 	}
 	k = storage_key_of_url(data, key, sizeof(key));
-	if (k < 0 || (k > 0 && storage_object_public(db, key) < 0)) {
+	if (k < 0 || (k > 0 && storage_stored_form(db, key, form, sizeof(form)) < 0)) {
 		reply_fail(out, 400,
 			   "assets[%zu].data: no stored object at %.300s (upload it first: GET "
 			   "/getUploadUrl, then PUT)",
@@ -167,10 +167,7 @@ static int cloud_item(sqlite3 *db, json_t *doc, json_t *it, size_t i, json_t *qb
 			json_array_append_new(ids, json_string(id));
 		}
 	}
-	if (asprintf(&stored, "%s%s", k > 0 ? "storage:" : "", k > 0 ? key : data) < 0)
-		goto fail;
-	json_object_set_new(it, "_url", json_string(stored));
-	free(stored);
+	json_object_set_new(it, "_url", json_string(k > 0 ? form : data));
 	if (!md && k > 0 && png_size(key, &w, &h))
 		json_object_set_new(it, "_meta",
 				    json_pack("{s:i,s:i}", "width", (int)w, "height", (int)h));

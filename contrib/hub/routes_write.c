@@ -166,7 +166,7 @@ void route_import_labels(struct req *r, struct reply *out)
 		char sbuf[640];
 
 		if (kind == 2)
-			val = storage_match_value(val, sbuf, sizeof(sbuf));
+			val = storage_match_value(db, val, sbuf, sizeof(sbuf));
 
 		for (int k = 0; k < 2; k++) {
 			sqlite3_stmt *st = k ? pre[kind] : upd[kind];
@@ -341,7 +341,7 @@ void route_attachments(struct req *r, struct reply *out)
 		int kind = item_match_kind(item, &val);
 
 		if (kind == 2)
-			val = storage_match_value(val, sbuf, sizeof(sbuf));
+			val = storage_match_value(db, val, sbuf, sizeof(sbuf));
 		sel = sels[kind];
 		sqlite3_reset(sel);
 		sqlite3_bind_text(sel, 1, pid, -1, SQLITE_STATIC);

@@ -1,7 +1,8 @@
 /*
  * storage_gen.c - generated storage objects: bytes made on each request from
  * a short recipe kept in objects.gen, instead of a stored file. This is what
- * lets "--seed synthetic:N" give N images without writing N files.
+ * lets "--seed synthetic:N" give N images without writing N files (one
+ * family row, storage.c, yields a street:<i> recipe per picture).
  *
  * Recipes:
  *   synthetic:<n>:<w>x<h>   a deterministic PNG for index n: a background

@@ -176,3 +176,35 @@ def test_strict_cloud_batches_by_id_only(workdir):
         assert st == 400 and "Dusk" in body["message"]
     finally:
         h.stop()
+
+
+def test_synthetic_pictures_generated_on_request(workdir):
+    import sqlite3
+    h = Hub(workdir, seeds=("synthetic:40",))
+    try:
+        pid = project_by_name(h, "synthetic-40")
+        tasks = all_tasks(h, pid, includeAnswer="true")
+        assert len(tasks) == 40
+        t = [x for x in tasks if any("bounding-box" in s for s in x["answer"]["tools"])][0]
+        url = t["data"]
+        assert url == "%s/storage/assets/%s/%s" % (h.url, pid, t["externalId"])  # public
+        st, hdrs, raw = fetch(url)
+        assert st == 200 and hdrs["Content-Type"] == "image/png"
+        assert fetch(url)[2] == raw  # deterministic
+        w, hh, px = png_decode(raw)
+        assert (w, hh) == (1920, 1080)
+        for s in t["answer"]["tools"]:
+            if "bounding-box" in s:
+                b = s["bounding-box"]
+                assert px(int(b["x"] + b["width"] / 2), int(b["y"] + b["height"] / 2)) \
+                    not in (BG, STREET)
+        # one storage row stands for all 40 pictures; none beyond N exists
+        db = sqlite3.connect(h.db)
+        try:
+            assert db.execute("SELECT count(*) FROM objects").fetchone()[0] == 1
+        finally:
+            db.close()
+        assert fetch(url.replace(t["externalId"], "synthetic_0000041.jpg"))[0] == 403
+        assert fetch(url.replace(t["externalId"], "synthetic_0000000.jpg"))[0] == 403
+    finally:
+        h.stop()
