@@ -25,9 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "angofs/cancel.h"
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
 #include "angofs/lockfile.h"
+#include "angofs/sysutil.h"
 #include "angofs/log.h"
 #include "angofs/unzip.h"
 #include "xshare.h"
@@ -402,8 +404,14 @@ static int fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsig
 	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id, e->lean};
 	struct xs_meta m;
 	long long size = 0;
-	int rc = ao_lock_byte(lfd, 0, F_WRLCK, 1);
+	int rc;
 
+	/* another daemon's download: poll the lock 4 times a second, so an
+	 * interrupt of our own reader is honoured (a blocking F_SETLKW is not) */
+	while ((rc = ao_lock_byte(lfd, 0, F_WRLCK, 0)) == -EAGAIN && !ao_cancelled())
+		ao_sleep_ms(250);
+	if (rc == -EAGAIN)
+		return ao_errf(err, EINTR, "interrupted while waiting for the export download");
 	if (rc < 0)
 		return ao_errf(err, -rc, "export cache: locking %s/%s.lock: %s", c->dir, e->hash,
 			       strerror(-rc));
@@ -596,6 +604,24 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 	return rc;
 }
 
+/* Wait for a fetch of another thread (c->lock held), waking every 250 ms
+ * to see whether our own caller gave up (a FUSE interrupt): -EINTR then. */
+static int wait_cancellable(struct ao_xcache *c)
+{
+	struct timespec ts;
+
+	if (ao_cancelled())
+		return -EINTR;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 250 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+	return ao_cancelled() ? -EINTR : 0;
+}
+
 int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, struct ao_err *err)
 {
 	unsigned long seen_seq;
@@ -615,13 +641,18 @@ again:
 		    (e->have && e->fetch_seq != seen_seq && e->last_rc == 0))
 			break;
 		if (e->fetching) {
-			pthread_cond_wait(&c->cond, &c->lock);
-			/* a fetch we waited for failed: share its error, do not retry */
+			if (wait_cancellable(c) < 0) {
+				pthread_mutex_unlock(&c->lock);
+				return ao_errf(err, EINTR,
+					       "interrupted while waiting for the export download");
+			}
+			/* a fetch we waited for failed: share its error, do not retry
+			 * (unless its reader was interrupted: then fetch it ourselves) */
 			if (!e->fetching && e->fetch_seq != seen_seq && e->last_rc < 0 &&
 			    e->served_stale && e->have)
 				break;
 			if (!e->fetching && e->fetch_seq != seen_seq && e->last_rc < 0 &&
-			    !xc_is_fresh(c, e, time(NULL))) {
+			    e->last_rc != -EINTR && !xc_is_fresh(c, e, time(NULL))) {
 				rc = ao_errf(err, -e->last_rc, "%s", e->last_msg);
 				pthread_mutex_unlock(&c->lock);
 				return rc;

@@ -3,7 +3,12 @@
  * (export_cache.c: the state machine; xstatus.c: the status report).
  *
  * Locking: c->lock (a mutex) guards the entry list and every field of every
- * entry, except done/total (relaxed atomics, written by the download).
+ * entry, except done/total (relaxed atomics, written by the fetching thread)
+ * and the spec fields (set once). c->lock is a leaf held only for bookkeeping
+ * and local files (meta reads and writes, non-blocking fcntl locks, eviction),
+ * never across GET /export, the download or a wait for another daemon's
+ * publish lock: those run on an entry marked `fetching`, and waiters sleep on
+ * c->cond (waking every 250 ms to honour an interrupt of their own request).
  */
 #ifndef ANGOFS_XCACHE_INT_H
 #define ANGOFS_XCACHE_INT_H

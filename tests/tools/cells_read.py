@@ -411,7 +411,7 @@ def c_jq_ro(env, kind):
     return refused(env, kind, go)
 
 
-@cell("dd", RO_KINDS)
+@cell("dd (onto)", RO_KINDS)
 def c_dd_ro(env, kind):
     return refused(env, kind, lambda s: run(["dd", "if=" + local_json(env), "of=" + s,
                                              "status=none"]))
