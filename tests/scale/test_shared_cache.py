@@ -219,13 +219,14 @@ def test_kill9_of_the_downloader_another_daemon_takes_over(hub, daemons):
     tb = threading.Thread(target=lambda: box.setdefault("b", read_quiet(fb)))
     tb.start()
     time.sleep(1.5)
-    assert "b" not in box  # B waits for A's download rather than asking again
-    assert count(hub, EXPORT) == 1
+    assert "b" not in box, box  # B waits for A's download rather than asking again
+    assert count(hub, EXPORT) == 1, hub.stats()["counts"]
     kill9(a)
     tb.join(120)
     ta.join(30)
-    assert isinstance(box.get("b"), bytes) and json.loads(box["b"])
-    assert count(hub, EXPORT) == 2  # A's, then B's after A died
+    assert isinstance(box.get("b"), bytes) and json.loads(box["b"]), (
+        repr(box.get("b"))[:300], b.log_text()[-3000:])
+    assert count(hub, EXPORT) == 2, (hub.stats()["counts"], b.log_text()[-3000:])
 
 
 def read_quiet(p):
