@@ -13,7 +13,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "hub"))
-from hubutil import all_tasks, fetch, main_project  # noqa: E402,F401
+from hubutil import all_tasks, fetch, main_project, stage_ids  # noqa: E402,F401
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fs"))
 # open/write/close; returns None or the OSError (close() carries the upload)
 from test_write_common import write_file  # noqa: E402,F401
@@ -67,10 +67,13 @@ def wait_for(pred, timeout=60, what="condition", step=0.1):
 
 def direct_export(hub, pid, **params):
     """The bytes angofs must serve for export/tasks.<fmt>: GET /export with its
-    default parameters, download, first zip member."""
+    default parameters (every stage, default tasks), download, first zip member."""
     import io
     import zipfile
     q = dict(MOUNT_DEFAULTS, project=pid, **params)
+    if q.get("type", "task") == "task":  # angofs's explicit filters
+        q.setdefault("stage", json.dumps(stage_ids(hub, pid), separators=(",", ":")))
+        q.setdefault("taskTypes", '["default"]')
     st, body = hub.api("GET", "/export", query=q)
     assert st == 200, body
     st, _, raw = fetch(body["data"]["exportPath"])
