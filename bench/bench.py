@@ -17,10 +17,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import benchlib as B  # noqa: E402
-from benchlib import timed, run, median  # noqa: E402
-import session  # noqa: E402
+import benchlib as B  # bench/ is on the path as the script's folder
+from benchlib import timed, run, median
+import session
 
 DEVNULL = subprocess.DEVNULL
 

@@ -19,4 +19,5 @@ ninja -C "$build" src/angofs contrib/hub/angofs-hub >/dev/null
 for tool in curl unzip cat cp ls fusermount3; do
 	command -v "$tool" >/dev/null || { echo "bench: '$tool' is required" >&2; exit 2; }
 done
-exec /usr/bin/python3 "$repo/bench/bench.py" --build "$build" "$@"
+# tests/harness (hub and mount harness shared with the tests) is imported as `harness`
+PYTHONPATH="$repo/tests${PYTHONPATH:+:$PYTHONPATH}" exec /usr/bin/python3 "$repo/bench/bench.py" --build "$build" "$@"

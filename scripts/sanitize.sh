@@ -39,11 +39,12 @@ run_asan() {
 	# tests are run once more and named; a second failure fails the run.
 	local cache=$ROOT/build-asan/pytest-cache
 	local args=(/usr/bin/python3 -m pytest -q -o "cache_dir=$cache" --ignore=tests/fuzz)
+	# no path given: pytest.ini testpaths (tests/); a path in "$@" replaces it
 	rm -rf "$cache"
-	if ! ANGOFS_BUILD=$ROOT/build-asan timeout --kill-after=30 3000 "${args[@]}" tests "$@"; then
+	if ! ANGOFS_BUILD=$ROOT/build-asan timeout --kill-after=30 3000 "${args[@]}" "$@"; then
 		echo "sanitize: FLAKY? running the failed tests once more (listed above)"
 		ANGOFS_BUILD=$ROOT/build-asan timeout --kill-after=30 3000 "${args[@]}" \
-			--lf --last-failed-no-failures none tests "$@"
+			--lf --last-failed-no-failures none "$@"
 	fi
 	echo "sanitize: asan+ubsan build and suite took $((SECONDS - t0)) s"
 }

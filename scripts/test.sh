@@ -2,15 +2,43 @@
 # The test command (README): install what is needed, build, run the C unit tests
 # (meson test) and the integration tests (pytest; they start the local hub and
 # really mount angofs). Must run as root on Debian 12 (FUSE mounts, apt-get).
+#
+#   scripts/test.sh                 the full command CI runs (.ci/run): every
+#                                   integration test, then the sanitizer step
+#   scripts/test.sh ARGS...         same, ARGS go to pytest and replace the
+#                                   default path (tests/, pytest.ini testpaths)
+#   scripts/test.sh --quick [ARGS]  the fast loop (README "Hacking"): build, unit
+#                                   tests, format check, then the core integration
+#                                   subset (QUICK below, `-m "not slow"`) or ARGS;
+#                                   no sanitizer pass
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=0
+if [ "${1:-}" = --quick ]; then
+	quick=1
+	shift
+fi
+# apt only when a package is missing (install-deps.sh checks with dpkg first)
 bash scripts/install-deps.sh
 BUILD=${ANGOFS_BUILD:-build}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 ninja -C "$BUILD"
 meson test -C "$BUILD" --print-errorlogs
 export ANGOFS_BUILD="$PWD/$BUILD"
-timeout --kill-after=30 3600 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests "$@"
+PYTEST=(timeout --kill-after=30 3600 /usr/bin/python3 -m pytest -q -p no:cacheprovider)
+if [ $quick = 1 ]; then
+	# the core integration subset: the local hub's API (tests/hub) and the
+	# mount's read and write sides (tests/fs), without the tests marked slow;
+	# `--quick ARGS` runs ARGS instead
+	QUICK=(tests/hub tests/fs)
+	if [ $# -gt 0 ]; then
+		"${PYTEST[@]}" "$@"
+	else
+		"${PYTEST[@]}" -m "not slow" "${QUICK[@]}"
+	fi
+	exit 0
+fi
+"${PYTEST[@]}" "$@"
 # Sanitizer step (issue 6): an ASan+UBSan build runs the C unit tests and the
 # integration suite, a TSan build runs the concurrency stress test
 # (scripts/sanitize.sh; its own build dirs). ANGOFS_SANITIZE=0 skips it.

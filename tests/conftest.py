@@ -1,5 +1,6 @@
 """Shared pytest fixtures: a real local hub (angofs-hub with a temp SQLite db on a
-free loopback port) and a real angofs mount against it.
+free loopback port) and a real angofs mount against it. The processes themselves
+live in the harness package (tests/harness/procs.py), which bench/ uses too.
 
 Everything started here is torn down even when a test fails: hubs are killed,
 mounts are unmounted (fusermount3 -u, then lazy -z as a last resort), temp dirs
@@ -16,303 +17,33 @@ Conventions other tests rely on:
   hub.stop() / hub.start()   restart on the same port and db
   mount.path         the mountpoint; mount.stop()/start() remount same cache
 """
-import atexit
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("ANGOFS_BUILD", os.path.join(ROOT, "build"))
-HUB_BIN = os.path.join(BUILD, "contrib", "hub", "angofs-hub")
-ANGOFS_BIN = os.path.join(BUILD, "src", "angofs")
-API_KEY = "test-key-0123456789"
+# Re-exported: tests import these names from conftest (kept working).
+from harness.procs import (ANGOFS_BIN, API_KEY, BUILD, HUB_BIN, ROOT, SANITIZER_MARKERS,  # noqa: F401
+                           VALGRIND, VALGRIND_EXIT, Hub, Mount, _cleanup_all, _is_mounted,
+                           _live_mounts, _live_procs, _unmount, check_sanitizer_log,
+                           free_port)
 
-_live_procs = []
-_live_mounts = []
-
-
-def _cleanup_all():
-    for path in list(_live_mounts):
-        _unmount(path)
-    for p in list(_live_procs):
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+# Areas whose tests mount angofs (marker `fuse`, pytest.ini); tests/hub and
+# tests/fuzz need neither FUSE nor root.
+FUSE_AREAS = ("fs", "eco", "fault", "hostile", "stress")
+# The concurrency tests the TSan build runs (marker `sanitize`; scripts/sanitize.sh).
+SANITIZE_AREAS = ("stress",)
 
 
-atexit.register(_cleanup_all)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# Sanitizer and valgrind runs (scripts/test.sh, scripts/sanitize.sh): a report in
-# a daemon's or hub's log fails the test that stopped it. ANGOFS_VALGRIND=1 runs
-# the daemon under valgrind memcheck (errors exit with VALGRIND_EXIT).
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                     "runtime error:", "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
-VALGRIND = os.environ.get("ANGOFS_VALGRIND") == "1"
-VALGRIND_EXIT = 97
-
-
-def _log_size(path):
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
-def check_sanitizer_log(path, start, what):
-    """Raise if the part of log `path` after offset `start` holds a sanitizer report."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(start)
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return
-    for m in SANITIZER_MARKERS:
-        i = text.find(m)
-        if i >= 0:
-            raise AssertionError("%s: sanitizer report in %s:\n%s" % (what, path,
-                                                                     text[max(0, i - 200):i + 4000]))
-
-
-def _is_mounted(path):
-    """True if path is a mount point, also for a dead FUSE mount (daemon killed:
-    stat fails with ENOTCONN and os.path.ismount says False)."""
-    path = os.path.realpath(path)
-    try:
-        with open("/proc/self/mounts") as f:
-            for line in f:
-                mp = line.split()[1].replace("\\040", " ").replace("\\011", "\t")
-                mp = mp.replace("\\012", "\n").replace("\\134", "\\")
-                if mp == path:
-                    return True
-    except OSError:
-        return os.path.ismount(path)
-    return False
-
-
-def _unmount(path):
-    if not _is_mounted(path):
-        if path in _live_mounts:
-            _live_mounts.remove(path)
-        return
-    for args in (["fusermount3", "-u", path], ["fusermount3", "-u", "-z", path]):
-        subprocess.run(args, stderr=subprocess.DEVNULL, timeout=30)
-        for _ in range(50):
-            if not _is_mounted(path):
-                break
-            time.sleep(0.1)
-        if not _is_mounted(path):
-            break
-    if path in _live_mounts:
-        _live_mounts.remove(path)
-
-
-# The suite runs against the hub's strict profile (docs/HUB.md, Profiles): the
-# less convenient reading wherever the real Hub is undocumented, so a client
-# that leans on a lenient default fails here rather than on the real Hub. A
-# test that checks tolerant parsing passes extra_args=["--profile", "lenient"].
-HUB_PROFILE = os.environ.get("ANGOFS_HUB_PROFILE", "strict")
-
-
-class Hub:
-    def __init__(self, workdir, seeds=("demo",), extra_args=(), key=API_KEY,
-                 profile=HUB_PROFILE):
-        """profile None: the hub's own default (no --profile)."""
-        self.workdir = workdir
-        self.profile = profile
-        self.db = os.path.join(workdir, "hub.db")
-        self.key = key
-        self.seeds = list(seeds)
-        self.extra_args = list(extra_args)
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.proc = None
-        self.logpath = os.path.join(workdir, "hub.log")
-        self.start()
-
-    def start(self, timeout=120):
-        args = [HUB_BIN, "--db", self.db, "--listen", "127.0.0.1:%d" % self.port,
-                "--api-key", self.key]
-        for s in self.seeds:
-            args += ["--seed", s]
-        if self.profile and "--profile" not in self.extra_args:
-            args += ["--profile", self.profile]
-        args += self.extra_args
-        self._log_start = _log_size(self.logpath)
-        self._log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
-        _live_procs.append(self.proc)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("angofs-hub exited: %s" % self.log_text()[-2000:])
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("angofs-hub did not start listening")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc in _live_procs:
-            _live_procs.remove(self.proc)
-        self._log.close()
-        check_sanitizer_log(self.logpath, self._log_start, "angofs-hub")
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.stop()
-
-    def log_text(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def raw(self, method, path, body=None, headers=None, timeout=60):
-        """Plain HTTP request to hub.url + path. Returns (status, headers, bytes)."""
-        data = None
-        hdrs = dict(headers or {})
-        if body is not None:
-            data = body if isinstance(body, (bytes, bytearray)) else json.dumps(body).encode()
-            hdrs.setdefault("Content-Type", "application/json")
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return r.status, dict(r.headers), r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read()
-
-    def api(self, method, path, body=None, key="default", query=None, timeout=120):
-        """Request to /v2 + path with the apikey header. Returns (status, parsed JSON or text)."""
-        if query:
-            path = path + "?" + urllib.parse.urlencode(query)
-        headers = {}
-        if key == "default":
-            key = self.key
-        if key is not None:
-            headers["apikey"] = key
-        status, _, raw = self.raw(method, "/v2" + path, body, headers, timeout)
-        try:
-            return status, json.loads(raw)
-        except ValueError:
-            return status, raw.decode("utf-8", "replace")
-
-    def admin(self, method, path, body=None):
-        status, _, raw = self.raw(method, "/_admin" + path, body)
-        assert 200 <= status < 300, (status, raw[:500])
-        return json.loads(raw) if raw else None
-
-    def stats(self):
-        return self.admin("GET", "/stats")
-
-    def reset_stats(self):
-        return self.admin("POST", "/stats/reset")
-
-    def fault(self, **spec):
-        return self.admin("POST", "/faults", spec)
-
-    def clear_faults(self):
-        return self.admin("DELETE", "/faults")
-
-
-class Mount:
-    def __init__(self, hub, workdir, opts=(), env=None, name="mnt"):
-        self.hub = hub
-        self.path = os.path.join(workdir, name)
-        self.cache = os.path.join(workdir, name + "-cache")
-        self.logpath = os.path.join(workdir, name + ".log")
-        self.opts = list(opts)
-        self.env = dict(os.environ)
-        self.env["ANGO_API_KEY"] = hub.key
-        # hermetic: no user config file (~/.config/angofs/config) unless a test asks
-        self.env["XDG_CONFIG_HOME"] = os.path.join(workdir, name + "-no-config")
-        self.env.update(env or {})
-        self.proc = None
-        os.makedirs(self.path, exist_ok=True)
-        self.start()
-
-    def start(self, timeout=30):
-        args = [ANGOFS_BIN, self.path, "-f", "-o", "host=" + self.hub.url,
-                "-o", "cache_dir=" + self.cache]
-        for o in self.opts:
-            args += ["-o", o]
-        if VALGRIND:
-            timeout = max(timeout, 120)
-            args = ["valgrind", "--quiet", "--error-exitcode=%d" % VALGRIND_EXIT,
-                    "--leak-check=full", "--errors-for-leak-kinds=definite",
-                    "--show-leak-kinds=definite", "--track-fds=no"] + args
-        self._log_start = _log_size(self.logpath)
-        self._log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=self.env)
-        _live_procs.append(self.proc)
-        _live_mounts.append(self.path)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("angofs exited: %s" % self.log_text()[-3000:])
-            if os.path.ismount(self.path):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("angofs did not mount: %s" % self.log_text()[-3000:])
-
-    def stop(self):
-        _unmount(self.path)
-        if self.proc:
-            try:
-                self.proc.wait(timeout=120 if VALGRIND else 20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            if self.proc in _live_procs:
-                _live_procs.remove(self.proc)
-        self._log.close()
-        check_sanitizer_log(self.logpath, self._log_start, "angofs")
-        if VALGRIND and self.proc and self.proc.returncode == VALGRIND_EXIT:
-            raise AssertionError("angofs: valgrind reported errors:\n" + self.log_text()[-6000:])
-
-    def kill9(self):
-        """Kill the daemon hard (no clean unmount), then clear the dead mount."""
-        self.proc.kill()
-        self.proc.wait()
-        if self.proc in _live_procs:
-            _live_procs.remove(self.proc)
-        _unmount(self.path)
-        self._log.close()
-
-    def log_text(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+def pytest_collection_modifyitems(config, items):
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        rel = os.path.relpath(str(item.fspath), tests_dir).split(os.sep)
+        if rel[0] in FUSE_AREAS:
+            item.add_marker(pytest.mark.fuse)
+        if rel[0] in SANITIZE_AREAS:
+            item.add_marker(pytest.mark.sanitize)
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@
  *   tasks(seq, id, project_id, asset_id, stage_id, status, answer, ...)
  *       answer = stored form {"tools","classifications","relations"}.
  *   stage_history(task_seq, idx, stage_id, ...)  snapshots when a task left a stage.
- *   issues, attachments, exports (download tokens), seeds (idempotency marker).
+ *       brush_url/medical_brush_url = the task's masks ("storage:<key>" or a URL).
+ *   issues, attachments, exports (download tokens), seeds (idempotency marker),
+ *   meta (the URL signing secret), objects (storage.c).
  * Times are epoch milliseconds (indexed, compared numerically); the API shows
  * them as ISO strings. WAL mode + a pool of connections: each request takes
  * one connection for its lifetime, so long export cursors run beside writes.
@@ -65,7 +67,42 @@ static const char *schema_sql =
     "CREATE INDEX IF NOT EXISTS attachments_asset ON attachments(asset_id);"
     "CREATE TABLE IF NOT EXISTS exports(token TEXT PRIMARY KEY, path TEXT NOT NULL,"
     " name TEXT NOT NULL, project_id TEXT, created_ms INTEGER, expires_ms INTEGER);"
-    "CREATE TABLE IF NOT EXISTS seeds(name TEXT PRIMARY KEY, applied_ms INTEGER);";
+    "CREATE TABLE IF NOT EXISTS seeds(name TEXT PRIMARY KEY, applied_ms INTEGER);"
+    "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS objects(key TEXT PRIMARY KEY, project_id TEXT NOT NULL,"
+    " type TEXT NOT NULL, ctype TEXT NOT NULL, size INTEGER NOT NULL, public INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, gen TEXT);";
+
+/* Columns added after the first release: added to an older database on open. */
+static const char *const added_columns[][2] = {
+    {"tasks", "brush_url TEXT"},
+    {"tasks", "medical_brush_url TEXT"},
+    {"issues", "error_codes TEXT"},
+};
+
+static int migrate(sqlite3 *db)
+{
+	for (size_t i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+		char sql[256], name[64];
+		sqlite3_stmt *st;
+		int have = 0;
+
+		sscanf(added_columns[i][1], "%63s", name);
+		snprintf(sql, sizeof(sql),
+			 "SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'",
+			 added_columns[i][0], name);
+		st = db_prep(db, sql);
+		if (!st)
+			return -EIO;
+		have = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s", added_columns[i][0],
+			 added_columns[i][1]);
+		if (!have && db_exec(db, sql) < 0)
+			return -EIO;
+	}
+	return 0;
+}
 
 static sqlite3 *open_one(const char *path, char *errbuf, size_t errlen)
 {
@@ -103,6 +140,11 @@ int db_open_pool(const char *path, int nconn, char *errbuf, size_t errlen)
 			snprintf(errbuf, errlen, "cannot create schema in %s: %s", path,
 				 msg ? msg : "?");
 			sqlite3_free(msg);
+			db_close_pool();
+			return -EIO;
+		}
+		if (i == 0 && migrate(pool.conn[0]) < 0) {
+			snprintf(errbuf, errlen, "cannot upgrade the schema of %s", path);
 			db_close_pool();
 			return -EIO;
 		}
@@ -346,6 +388,14 @@ json_t *task_json_from_row(sqlite3_stmt *st, json_t *pdoc, int with_answer)
 	json_object_set_new(t, "completedAt", col_time(st, 13));
 	json_object_set_new(t, "completedBy", col_str(st, 14));
 	json_object_set_new(t, "duration", json_real(sqlite3_column_int64(st, 11) / 1000.0));
+	for (int c = 20; c <= 21; c++) {
+		char *u =
+		    storage_render(sqlite3_db_handle(st), (const char *)sqlite3_column_text(st, c));
+		if (u)
+			json_object_set_new(t, c == 20 ? "brushDataUrl" : "medicalBrushDataUrl",
+					    json_string(u));
+		free(u);
+	}
 	if (with_answer) {
 		json_t *empty =
 		    json_pack("{s:[],s:[],s:[]}", "tools", "classifications", "relations");

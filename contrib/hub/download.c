@@ -105,7 +105,7 @@ static void dl_free(void *cls)
 }
 
 /* Parse "bytes=A-" or "bytes=A-B"; 0 ok, 1 none, -1 unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
+int http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
 {
 	unsigned long long x, y;
 	char dash;
@@ -188,7 +188,7 @@ void route_download(struct req *r, struct reply *out, struct fault_hit *hit, lon
 			goto out;
 		}
 	}
-	rng = parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
+	rng = http_parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
 			  (uint64_t)sb.st_size, &a, &b);
 	if (rng < 0) {
 		close(fd);

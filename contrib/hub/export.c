@@ -36,10 +36,68 @@ static void w_record(struct writer *w, struct exp_opts *o, json_t *rec)
 	w_record_end(w, o);
 }
 
+/* Lenient issue record: the hub's own field names (kept for old clients). */
+static json_t *issue_lenient(sqlite3_stmt *st, json_t *pdoc)
+{
+	const char *pos = (const char *)sqlite3_column_text(st, 8);
+	const char *sid = (const char *)sqlite3_column_text(st, 9);
+	json_t *rec = json_object(), *pj = pos ? json_loads(pos, 0, NULL) : NULL;
+	char tb[32];
+
+#define COLS(i) json_string((const char *)sqlite3_column_text(st, i))
+	json_object_set_new(rec, "issueId", COLS(0));
+	json_object_set_new(rec, "taskId", COLS(1));
+	json_object_set_new(rec, "externalId", COLS(2));
+	json_object_set_new(rec, "asset", COLS(3));
+	json_object_set_new(rec, "content", COLS(4));
+	json_object_set_new(rec, "status", COLS(5));
+	json_object_set_new(rec, "createdBy", COLS(6));
+	fmt_iso(sqlite3_column_int64(st, 7), tb);
+	json_object_set_new(rec, "createdAt", json_string(tb));
+	json_object_set_new(rec, "stage", json_string(stage_name(pdoc, sid)));
+	json_object_set_new(rec, "stageId", json_string(sid));
+	if (pj)
+		json_object_set_new(rec, "position", pj);
+	return rec;
+}
+
+/* Strict issue record: the documented Issue model (docs.imerit.net
+ * api/docs/issues, schema "Issue"): _id, content, project, asset (id),
+ * labelTask (task id), status, createdBy, position (a string), points,
+ * contentMentions, comments, errorCodes [{category,name,key}], createdAt,
+ * updatedAt. Fields the hub has no data for (title, assignee, errorType,
+ * errorCode, pctDetails, resolvedBy/At, updatedBy) are left out. */
+static json_t *issue_strict(sqlite3_stmt *st)
+{
+	const char *pos = (const char *)sqlite3_column_text(st, 8);
+	const char *codes = (const char *)sqlite3_column_text(st, 12);
+	json_t *rec = json_object(), *cj = codes ? json_loads(codes, 0, NULL) : NULL;
+	char tb[32];
+
+	json_object_set_new(rec, "_id", COLS(0));
+	json_object_set_new(rec, "content", COLS(4));
+	json_object_set_new(rec, "project", COLS(11));
+	json_object_set_new(rec, "asset", COLS(10));
+	json_object_set_new(rec, "labelTask", COLS(1));
+	json_object_set_new(rec, "status", COLS(5));
+	json_object_set_new(rec, "createdBy", COLS(6));
+	json_object_set_new(rec, "position", pos ? json_string(pos) : json_null());
+	json_object_set_new(rec, "points", json_array());
+	json_object_set_new(rec, "contentMentions", json_array());
+	json_object_set_new(rec, "comments", json_array());
+	json_object_set_new(rec, "errorCodes", json_is_array(cj) ? json_incref(cj) : json_array());
+	fmt_iso(sqlite3_column_int64(st, 7), tb);
+	json_object_set_new(rec, "createdAt", json_string(tb));
+	json_object_set_new(rec, "updatedAt", json_string(tb));
+#undef COLS
+	json_decref(cj);
+	return rec;
+}
+
 static int write_issues(sqlite3 *db, struct writer *w, struct exp_opts *o, struct task_filter *f,
 			json_t *pdoc, char *err, size_t errlen)
 {
-	char where[4096], *sql = NULL, tb[32];
+	char where[4096], *sql = NULL;
 	sqlite3_stmt *st;
 	int step, rc = 0;
 
@@ -47,8 +105,9 @@ static int write_issues(sqlite3 *db, struct writer *w, struct exp_opts *o, struc
 	if (asprintf(
 		&sql,
 		"SELECT i.id, i.task_id, a.external_id, a.url, i.content, i.status, "
-		"i.created_by, i.created_ms, i.position, t.stage_id FROM issues i JOIN tasks t "
-		"ON t.id = i.task_id JOIN assets a ON a.id = t.asset_id%s ORDER BY i.seq",
+		"i.created_by, i.created_ms, i.position, t.stage_id, t.asset_id, i.project_id, "
+		"i.error_codes FROM issues i JOIN tasks t ON t.id = i.task_id JOIN assets a ON "
+		"a.id = t.asset_id%s ORDER BY i.seq",
 		where) < 0)
 		return -ENOMEM;
 	st = db_prep(db, sql);
@@ -59,25 +118,8 @@ static int write_issues(sqlite3 *db, struct writer *w, struct exp_opts *o, struc
 	}
 	task_filter_bind(f, st);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW && !w->failed) {
-		const char *pos = (const char *)sqlite3_column_text(st, 8);
-		const char *sid = (const char *)sqlite3_column_text(st, 9);
-		json_t *rec = json_object(), *pj = pos ? json_loads(pos, 0, NULL) : NULL;
+		json_t *rec = g_opts.strict ? issue_strict(st) : issue_lenient(st, pdoc);
 
-#define COLS(i) json_string((const char *)sqlite3_column_text(st, i))
-		json_object_set_new(rec, "issueId", COLS(0));
-		json_object_set_new(rec, "taskId", COLS(1));
-		json_object_set_new(rec, "externalId", COLS(2));
-		json_object_set_new(rec, "asset", COLS(3));
-		json_object_set_new(rec, "content", COLS(4));
-		json_object_set_new(rec, "status", COLS(5));
-		json_object_set_new(rec, "createdBy", COLS(6));
-#undef COLS
-		fmt_iso(sqlite3_column_int64(st, 7), tb);
-		json_object_set_new(rec, "createdAt", json_string(tb));
-		json_object_set_new(rec, "stage", json_string(stage_name(pdoc, sid)));
-		json_object_set_new(rec, "stageId", json_string(sid));
-		if (pj)
-			json_object_set_new(rec, "position", pj);
 		w_record(w, o, rec);
 		json_decref(rec);
 	}

@@ -199,6 +199,21 @@ static void put_history(struct writer *w, sqlite3_stmt *hs, int64_t seq, json_t 
 	w_put(w, "]", 1);
 }
 
+/* ,"brushDataUrl":URL and/or ,"medicalBrushDataUrl":URL (signed now) when set. */
+static void put_masks(struct writer *w, sqlite3_stmt *st)
+{
+	for (int c = 20; c <= 21; c++) {
+		char *u =
+		    storage_render(sqlite3_db_handle(st), (const char *)sqlite3_column_text(st, c));
+
+		if (!u)
+			continue;
+		put_lit(w, c == 20 ? ",\"brushDataUrl\":" : ",\"medicalBrushDataUrl\":");
+		put_str(w, u);
+		free(u);
+	}
+}
+
 int export_write_tasks(sqlite3 *db, struct writer *w, struct exp_opts *o, struct task_filter *f,
 		       json_t *pdoc, char *err, size_t errlen)
 {
@@ -249,6 +264,7 @@ int export_write_tasks(sqlite3 *db, struct writer *w, struct exp_opts *o, struct
 		put_str(w, (const char *)sqlite3_column_text(st, 8));
 		w_put(w, ",", 1);
 		put_answer_members(w, ans, o->meta);
+		put_masks(w, st);
 		put_lit(w, ",\"totalDuration\":");
 		put_int(w, sqlite3_column_int64(st, 11));
 		if (o->idle_blur)

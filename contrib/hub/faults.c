@@ -11,7 +11,10 @@
  * stops, or 10 minutes pass. Hostile-data faults: "body" answers with that raw
  * text (status 200 unless given), "redirect" answers a download with 302 to
  * that URL prefix + the request's path, "zip" serves a hostile variant of the
- * export zip (hostile_zip.c).
+ * export zip (hostile_zip.c). "apply": true with a status (write routes only)
+ * lets the request through to its handler and only then answers the status:
+ * a reply lost after the hub applied the write, so a client that resends it
+ * blindly leaves a duplicate in the data.
  *
  * The rate limit is a sliding window per API key: at most N accepted requests
  * in any 60 s; a refused request gets the seconds until the oldest one leaves
@@ -40,6 +43,7 @@ struct fault {
 	char *body;	     /* raw reply text (malloc'd) */
 	char redirect[1024]; /* URL prefix for a 302 of a download */
 	int zip;	     /* hostile_zip kind */
+	int apply;	     /* with status: apply the request, then answer status */
 	long count;	     /* -1 = until cleared */
 };
 
@@ -88,6 +92,7 @@ void faults_take(const char *route_key, int is_v2, struct fault_hit *hit)
 		used = 0;
 		if (f->status && !f->body && !hit->status) {
 			hit->status = f->status;
+			hit->apply = f->apply;
 			hit->retry_after = f->retry_after;
 			snprintf(hit->message, sizeof(hit->message), "%s", f->message);
 			used = 1;
@@ -162,7 +167,7 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 	static const char *allowed[] = {"route",   "status",	 "count",	"retry_after",
 					"message", "latency_ms", "stall_after", "drop_after",
 					"corrupt", "rate_limit", "body",	"redirect",
-					"zip",	   NULL};
+					"zip",	   "apply",	 NULL};
 	struct fault f;
 	const char *k, *route;
 	json_t *v;
@@ -173,8 +178,7 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "fault spec must be a JSON object");
 		return -EINVAL;
 	}
-	json_object_foreach(spec, k, v)
-	{
+	json_object_foreach(spec, k, v) {
 		for (i = 0; allowed[i]; i++)
 			if (!strcmp(allowed[i], k))
 				break;
@@ -286,6 +290,24 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 			 "/download\" only");
 		return -EINVAL;
 	}
+	v = json_object_get(spec, "apply");
+	if (v) {
+		if (!json_is_boolean(v)) {
+			snprintf(err, errlen, "fault spec: \"apply\" must be true or false");
+			return -EINVAL;
+		}
+		f.apply = json_is_true(v);
+		if (f.apply && (!f.status || json_object_get(spec, "body") ||
+				(strcmp(f.route, "POST /v2/attachments") &&
+				 strcmp(f.route, "POST /v2/import/labels") &&
+				 strcmp(f.route, "POST /v2/annotate/{id}")))) {
+			snprintf(err, errlen,
+				 "fault spec: \"apply\" needs a \"status\" and one of the routes "
+				 "\"POST /v2/attachments\", \"POST /v2/import/labels\", \"POST "
+				 "/v2/annotate/{id}\"");
+			return -EINVAL;
+		}
+	}
 	v = json_object_get(spec, "body");
 	if (v) {
 		if (!json_is_string(v)) {
@@ -341,6 +363,8 @@ json_t *faults_list(void)
 		if (f->status) {
 			json_object_set_new(o, "status", json_integer(f->status));
 			json_object_set_new(o, "message", json_string(f->message));
+			if (f->apply)
+				json_object_set_new(o, "apply", json_true());
 		}
 		if (f->retry_after)
 			json_object_set_new(o, "retry_after", json_integer(f->retry_after));

@@ -37,7 +37,8 @@ struct hub_opts {
 	long export_ttl; /* seconds */
 	int allow_remote;
 	int verbose;
-	int strict; /* --profile strict: the less convenient reading (docs/HUB.md) */
+	int strict;   /* --profile strict: the less convenient reading (docs/HUB.md) */
+	long url_ttl; /* seconds a signed storage URL stays valid */
 };
 
 extern struct hub_opts g_opts;
@@ -85,7 +86,8 @@ const char *project_batch_name(json_t *doc, const char *id);
 #define TASK_COLS                                                                                  \
 	"t.id, t.project_id, t.asset_id, t.stage_id, t.status, t.answer, t.created_ms, "           \
 	"t.updated_ms, t.updated_by, t.assignee, t.priority, t.duration_ms, t.task_type, "         \
-	"t.completed_ms, t.completed_by, a.external_id, a.url, a.batches, a.metadata, t.seq"
+	"t.completed_ms, t.completed_by, a.external_id, a.url, a.batches, a.metadata, t.seq, "     \
+	"t.brush_url, t.medical_brush_url"
 json_t *task_json_from_row(sqlite3_stmt *st, json_t *pdoc, int with_answer);
 /* How a label/attachment item names its assets: 0 assetId, 1 externalId (every
  * asset with it), 2 data (asset URL, or an externalId); the first key present
@@ -149,6 +151,16 @@ void route_annotate(struct req *r, struct reply *out);
 struct fault_hit;
 void route_download(struct req *r, struct reply *out, struct fault_hit *hit, long long *bytes_out);
 
+/* ---- /annotate mask fields (masks.c) ---- */
+struct mask_change {
+	int set;     /* 0 = keep the stored value */
+	char *value; /* new stored value (NULL = clear) when set */
+};
+/* [0] brushDataUrl, [1] medicalBrushDataUrl of an /annotate body, by the
+ * profile's rule. 0, or -1 and a 400 message naming the field. */
+int mask_parse(sqlite3 *db, json_t *body, struct mask_change mc[2], char *err, size_t errlen);
+void mask_change_free(struct mask_change mc[2]);
+
 /* ---- schema validation (schema_check.c) ---- */
 /* Validate an answer object against a categorySchema and return the canonical
  * stored form {"tools":[],"classifications":[],"relations":[]} (new ref).
@@ -171,6 +183,7 @@ struct fault_hit {
 	int body_status;
 	char redirect[1024]; /* download: 302 to this prefix + path */
 	int zip;	     /* download: hostile zip kind (hostile_zip.c) */
+	int apply;	     /* status fault: run the handler first, then answer status */
 };
 /* hostile_zip.c: kind number of a name (0 = unknown); an fd (at offset 0) of
  * an unlinked temporary zip built from the export at path, or -1. */
@@ -208,6 +221,41 @@ size_t jt_skip_value(const char *s, size_t len, size_t i);
 int jt_strip_key(const char *in, size_t len, const char *key, char **out, size_t *outlen);
 /* Emit s as a JSON string literal (quotes, escapes; UTF-8 passes through). */
 void jt_escape(const char *s, void (*put)(void *ud, const char *p, size_t n), void *ud);
+
+/* ---- object storage (storage.c, storage_route.c, png.c) ---- */
+extern char g_storage_dir[4096]; /* "<db>.storage" */
+int storage_init(sqlite3 *db, char *err, size_t errlen);
+int storage_type_known(const char *type);
+int storage_name_ok(const char *name);
+int storage_key_ok(const char *key); /* "<type>/<project id>/<name>" */
+void storage_sign(const char *method, const char *key, long long expires, char out[65]);
+void storage_signed_url(const char *key, const char *method, long ttl_s, char *out, size_t len);
+/* 1 public, 0 private, -ENOENT */
+int storage_object_public(sqlite3 *db, const char *key);
+/* A stored URL as shown to clients (malloc'd): "storage:<key>" becomes the
+ * object URL (public) or a signed GET URL (private); others are unchanged. */
+char *storage_render(sqlite3 *db, const char *stored);
+/* 1 and the key if url points into this hub's storage, 0 if not, -EINVAL if
+ * it does but names no valid key. */
+int storage_key_of_url(const char *url, char *key, size_t keylen);
+int storage_put(sqlite3 *db, const char *key, const char *ctype, const void *data, size_t len,
+		int is_public, const char *gen);
+/* Bytes of a generated object (malloc'd) from its recipe, or NULL. */
+void *storage_generate(const char *gen, size_t *len);
+void route_storage(struct req *r, struct reply *out, long long *bytes_out);
+int http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b);
+
+struct img {
+	int w, h;
+	unsigned char *px; /* RGBA rows */
+};
+struct img *img_new(int w, int h, uint32_t rgba);
+void img_free(struct img *im);
+void img_fill_rect(struct img *im, double x, double y, double w, double h, uint32_t rgba);
+void img_fill_polygon(struct img *im, json_t *pts, uint32_t rgba);
+void img_draw_answer(struct img *im, json_t *answer); /* boxes and polygons, class colours */
+uint32_t img_class_color(const char *schema_id);
+void *img_png(struct img *im, size_t *len); /* malloc'd PNG bytes */
 
 /* ---- exports (export.c) ---- */
 void exports_sweep(sqlite3 *db);

@@ -35,19 +35,25 @@ static void usage(FILE *f)
 		"  --seed hostile       add projects with hostile names/data (tests)\n"
 		"  --rate-limit N       allow N requests per minute per key (429 beyond; 0 = off)\n"
 		"  --export-ttl SECS    lifetime of export download links (default 3600)\n"
+		"  --signed-url-ttl SECS\n"
+		"                       lifetime of signed storage URLs (default 120000, as\n"
+		"                       the real Hub's asset links)\n"
 		"  --profile lenient|strict\n"
 		"                       where the real Hub is undocumented: lenient (default)\n"
 		"                       accepts the convenient reading; strict takes the less\n"
 		"                       convenient one (export without stage = Complete tasks\n"
 		"                       only, without taskTypes = default tasks only; batch\n"
-		"                       filters take ids only). See docs/HUB.md, \"Profiles\".\n"
+		"                       filters take ids only; /annotate without brushDataUrl\n"
+		"                       clears the mask; issue exports in the documented Issue\n"
+		"                       model). See docs/HUB.md, \"Profiles\".\n"
 		"  --allow-remote       allow a non-loopback --listen address\n"
 		"  -v                   log every request to stderr\n"
 		"  --help               this text\n"
 		"\n"
 		"Prints \"angofs-hub: listening on http://HOST:PORT\" when ready. API under /v2;\n"
 		"admin API (loopback, no key): GET /_admin/stats, POST /_admin/stats/reset,\n"
-		"POST|GET|DELETE /_admin/faults. See docs/HUB.md.\n",
+		"POST|GET|DELETE /_admin/faults. Storage objects (masks, assets) under\n"
+		"/storage/, behind signed URLs. See docs/HUB.md.\n",
 		HUB_MAX_KEYS);
 }
 
@@ -105,13 +111,14 @@ static int parse_args(int argc, char **argv)
 	int i;
 
 	g_opts.export_ttl = 3600;
+	g_opts.url_ttl = 120000;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int takes = !strcmp(a, "--db") || !strcmp(a, "--listen") ||
 			    !strcmp(a, "--api-key") || !strcmp(a, "--seed") ||
 			    !strcmp(a, "--rate-limit") || !strcmp(a, "--export-ttl") ||
-			    !strcmp(a, "--profile");
+			    !strcmp(a, "--profile") || !strcmp(a, "--signed-url-ttl");
 
 		if (takes && !val) {
 			fprintf(stderr, "angofs-hub: %s needs a value\n", a);
@@ -146,6 +153,10 @@ static int parse_args(int argc, char **argv)
 			if (parse_long(a, val, 1, 365L * 86400, &v) < 0)
 				return -EINVAL;
 			g_opts.export_ttl = v;
+		} else if (!strcmp(a, "--signed-url-ttl")) {
+			if (parse_long(a, val, 1, 365L * 86400, &v) < 0)
+				return -EINVAL;
+			g_opts.url_ttl = v;
 		} else if (!strcmp(a, "--profile")) {
 			if (strcmp(val, "strict") && strcmp(val, "lenient")) {
 				fprintf(stderr,
@@ -207,6 +218,14 @@ int main(int argc, char **argv)
 	}
 	if (db_open_pool(g_opts.db_path, 8, err, sizeof(err)) < 0) {
 		fprintf(stderr, "angofs-hub: %s\n", err);
+		return 1;
+	}
+	db = db_acquire();
+	i = storage_init(db, err, sizeof(err));
+	db_release(db);
+	if (i < 0) {
+		fprintf(stderr, "angofs-hub: %s\n", err);
+		db_close_pool();
 		return 1;
 	}
 	for (i = 0; i < g_opts.nseeds; i++) {

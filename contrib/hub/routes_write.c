@@ -8,7 +8,8 @@
  * "jsonContent" or "labels"; label items flat (objects/classifications/
  * relations at the top) or wrapped in "answer"; attachment items of shape A
  * (attachmentUrl/attachmentType) or B (attachments: [{type, value}]). Every
- * write moves updatedAt (strictly, even within one millisecond).
+ * write moves updatedAt (strictly, even within one millisecond). /annotate
+ * also sets, keeps or clears the task's masks (masks.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -402,6 +403,7 @@ void route_annotate(struct req *r, struct reply *out)
 	int64_t now = now_ms(), old_upd = 0, seq = 0, dur = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
+	struct mask_change mc[2] = {{0, NULL}, {0, NULL}};
 
 	if (!is_object_id(id)) {
 		reply_fail(out, 400, "Invalid task: %s.", id);
@@ -452,7 +454,7 @@ void route_annotate(struct req *r, struct reply *out)
 		goto out;
 	canon =
 	    answer_canonical(json_object_get(doc, "categorySchema"), answer, "", err, sizeof(err));
-	if (!canon) {
+	if (!canon || mask_parse(db, body, mc, err, sizeof(err)) < 0) {
 		reply_fail(out, 400, "%s", err);
 		goto out;
 	}
@@ -490,7 +492,9 @@ void route_annotate(struct req *r, struct reply *out)
 		     "duration_ms = duration_ms + ?4, stage_id = ?5, status = ?6, "
 		     "completed_ms = CASE WHEN ?6 = 'Completed' AND ?7 THEN ?2 ELSE completed_ms "
 		     "END, completed_by = CASE WHEN ?6 = 'Completed' AND ?7 THEN ?3 ELSE "
-		     "completed_by END WHERE seq = ?8");
+		     "completed_by END, brush_url = CASE WHEN ?9 THEN ?10 ELSE brush_url END, "
+		     "medical_brush_url = CASE WHEN ?11 THEN ?12 ELSE medical_brush_url END "
+		     "WHERE seq = ?8");
 	if (!st) {
 		db_exec(db, "ROLLBACK");
 		reply_fail(out, 500, "database error");
@@ -504,6 +508,13 @@ void route_annotate(struct req *r, struct reply *out)
 	sqlite3_bind_text(st, 6, status_for_stage(doc, next ? next : stage), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, next != NULL);
 	sqlite3_bind_int64(st, 8, seq);
+	for (int m = 0; m < 2; m++) {
+		sqlite3_bind_int(st, 9 + 2 * m, mc[m].set);
+		if (mc[m].value)
+			sqlite3_bind_text(st, 10 + 2 * m, mc[m].value, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 10 + 2 * m);
+	}
 	if (sqlite3_step(st) != SQLITE_DONE || db_exec(db, "COMMIT") < 0) {
 		db_exec(db, "ROLLBACK");
 		reply_fail(out, 500, "database error: %s", sqlite3_errmsg(db));
@@ -522,6 +533,7 @@ void route_annotate(struct req *r, struct reply *out)
 	reply_fail(out, 500, "database error reading the task back");
 out:
 	sqlite3_finalize(st);
+	mask_change_free(mc);
 	free(ans);
 	free(pid);
 	free(stage);

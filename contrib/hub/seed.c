@@ -184,9 +184,10 @@ static int prepare(struct seeder *sd)
 	sd->hist =
 	    db_prep(sd->db, "INSERT INTO stage_history(task_seq, idx, stage_id, duration_ms, "
 			    "completed_ms, completed_by, answer) VALUES(?, ?, ?, ?, ?, ?, ?)");
-	sd->issue =
-	    db_prep(sd->db, "INSERT INTO issues(id, project_id, task_id, content, status, "
-			    "created_by, created_ms, position) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+	sd->issue = db_prep(
+	    sd->db, "INSERT INTO issues(id, project_id, task_id, content, status, "
+		    "created_by, created_ms, position, error_codes) VALUES(?, ?, ?, ?, ?, ?, ?, "
+		    "?, ?)");
 	sd->att = db_prep(sd->db, "INSERT INTO attachments(project_id, asset_id, type, value, "
 				  "created_ms) VALUES(?, ?, ?, ?, ?)");
 	if (!sd->proj || !sd->asset || !sd->task || !sd->hist || !sd->issue || !sd->att) {
@@ -348,6 +349,20 @@ static int add_tasks(struct seeder *sd, json_t *doc, unsigned kind, uint64_t nba
 	return 0;
 }
 
+static const char *issue_codes(uint64_t n)
+{
+	switch (n) {
+	case 1:
+		return "[{\"category\":\"Geometry\",\"name\":\"Loose box\",\"key\":\"loose_box\"}]";
+	case 2:
+		return "[{\"category\":\"Missing\",\"name\":\"Missing object\",\"key\":"
+		       "\"missing_object\"},{\"category\":\"Class\",\"name\":\"Wrong class\","
+		       "\"key\":\"wrong_class\"}]";
+	default:
+		return "[]";
+	}
+}
+
 static int add_issue(struct seeder *sd, const char *pid, unsigned task_kind, uint64_t task_n,
 		     uint64_t n, const char *content, const char *status)
 {
@@ -363,6 +378,7 @@ static int add_issue(struct seeder *sd, const char *pid, unsigned task_kind, uin
 	sqlite3_bind_text(sd->issue, 6, "reviewer@example.com", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(sd->issue, 7, BASE_MS + 3 * 86400000LL + (int64_t)n * 60000);
 	sqlite3_bind_text(sd->issue, 8, "{\"x\":120,\"y\":340,\"page\":0}", -1, SQLITE_STATIC);
+	sqlite3_bind_text(sd->issue, 9, issue_codes(n), -1, SQLITE_STATIC);
 	return step_done(sd, sd->issue);
 }
 
@@ -398,6 +414,52 @@ static int set_task_types(struct seeder *sd, const char *pid)
 	return rc;
 }
 
+/* Brush masks for tasks 6, 66, 126, 186 (all in Complete) of the main demo
+ * project: a real 1920x1080 RGBA PNG of the task's boxes and polygons in class
+ * colours on transparent black, kept private in the storage and referenced by
+ * the task's brush_url, as the real Hub does. */
+static int add_masks(struct seeder *sd, const char *pid, unsigned task_kind, uint64_t ntasks)
+{
+	sqlite3_stmt *get = db_prep(sd->db, "SELECT answer FROM tasks WHERE id = ?"),
+		     *set = db_prep(sd->db, "UPDATE tasks SET brush_url = ? WHERE id = ?");
+	int rc = get && set ? 0 : -EIO;
+
+	for (uint64_t i = 6; i <= ntasks && !rc; i += 60) {
+		char tid[25], key[128], stored[140];
+		json_t *ans = NULL;
+		struct img *im = img_new(1920, 1080, 0);
+		void *png = NULL;
+		size_t len = 0;
+
+		make_id(tid, task_kind, i);
+		sqlite3_bind_text(get, 1, tid, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(get) == SQLITE_ROW && sqlite3_column_text(get, 0))
+			ans = json_loads((const char *)sqlite3_column_text(get, 0), 0, NULL);
+		sqlite3_reset(get);
+		if (im && ans) {
+			img_draw_answer(im, ans);
+			png = img_png(im, &len);
+		}
+		snprintf(key, sizeof(key), "brushes/%s/%s.png", pid, tid);
+		snprintf(stored, sizeof(stored), "storage:%s", key);
+		if (!png || storage_put(sd->db, key, "image/png", png, len, 0, NULL) < 0) {
+			snprintf(sd->err, sd->errlen, "cannot store the brush mask of task %s",
+				 tid);
+			rc = -EIO;
+		} else {
+			sqlite3_bind_text(set, 1, stored, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(set, 2, tid, -1, SQLITE_TRANSIENT);
+			rc = step_done(sd, set);
+		}
+		free(png);
+		img_free(im);
+		json_decref(ans);
+	}
+	sqlite3_finalize(get);
+	sqlite3_finalize(set);
+	return rc;
+}
+
 static int seed_demo(struct seeder *sd)
 {
 	struct demo_project *p;
@@ -417,8 +479,10 @@ static int seed_demo(struct seeder *sd)
 		if (!rc && p->index == 6)
 			rc = set_task_types(sd, pid);
 		if (!rc && p->index == 1) {
-			rc = add_issue(sd, pid, p->kind + 1, 5, 1,
-				       "Box is too loose around the car", "Open");
+			rc = add_masks(sd, pid, p->kind + 1, p->ntasks);
+			rc = rc ? rc
+				: add_issue(sd, pid, p->kind + 1, 5, 1,
+					    "Box is too loose around the car", "Open");
 			rc = rc ? rc
 				: add_issue(sd, pid, p->kind + 1, 16, 2, "Missing pedestrian",
 					    "Open");

@@ -25,7 +25,7 @@
 
 static struct MHD_Daemon *daemon_;
 
-enum kind { K_V2, K_DOWNLOAD, K_ADMIN, K_OTHER };
+enum kind { K_V2, K_DOWNLOAD, K_STORAGE, K_ADMIN, K_OTHER };
 
 struct conn_ctx {
 	enum kind kind;
@@ -65,7 +65,8 @@ int route_key_known(const char *key)
 	size_t i;
 	char buf[96];
 
-	if (!strcmp(key, "*") || !strcmp(key, "GET /download"))
+	if (!strcmp(key, "*") || !strcmp(key, "GET /download") || !strcmp(key, "GET /storage") ||
+	    !strcmp(key, "PUT /storage"))
 		return 1;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		snprintf(buf, sizeof(buf), "%s /v2%s", routes[i].method, routes[i].pattern);
@@ -217,6 +218,14 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 	return MHD_YES;
 }
 
+static void fault_reply(struct reply *out, struct fault_hit *hit)
+{
+	reply_fail(out, hit->status, "%s", hit->message);
+	if (hit->retry_after > 0 || hit->status == 429)
+		snprintf(out->retry_after, sizeof(out->retry_after), "%d",
+			 hit->retry_after > 0 ? hit->retry_after : 1);
+}
+
 static void handle_v2(struct conn_ctx *x, struct req *r, struct reply *out)
 {
 	struct fault_hit hit;
@@ -232,11 +241,8 @@ static void handle_v2(struct conn_ctx *x, struct req *r, struct reply *out)
 		free(hit.body);
 		return;
 	}
-	if (hit.status) {
-		reply_fail(out, hit.status, "%s", hit.message);
-		if (hit.retry_after > 0 || hit.status == 429)
-			snprintf(out->retry_after, sizeof(out->retry_after), "%d",
-				 hit.retry_after > 0 ? hit.retry_after : 1);
+	if (hit.status && !hit.apply) {
+		fault_reply(out, &hit);
 		return;
 	}
 	if (r->key_idx < 0) {
@@ -265,6 +271,15 @@ static void handle_v2(struct conn_ctx *x, struct req *r, struct reply *out)
 		snprintf(key, sizeof(key), "%s /v2%s", routes[i].method, routes[i].pattern);
 		if (!strcmp(key, x->route_key)) {
 			routes[i].fn(r, out);
+			if (hit.status && hit.apply) {
+				/* applied (or refused) for real; the reply is lost */
+				if (g_opts.verbose)
+					fprintf(stderr,
+						"angofs-hub: %s %s applied with %d, answering "
+						"injected %d\n",
+						x->method, x->path, out->status, hit.status);
+				fault_reply(out, &hit);
+			}
 			return;
 		}
 	}
@@ -350,6 +365,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			classify_v2(url, &r, pattern, sizeof(pattern));
 			snprintf(x->route_key, sizeof(x->route_key), "%.10s /v2%.80s", method,
 				 r.nseg < 0 ? "/<unknown>" : pattern);
+			stats_count(x->route_key);
+		} else if (!strncmp(url, "/storage/", 9)) {
+			x->kind = K_STORAGE;
+			snprintf(x->route_key, sizeof(x->route_key), "%.10s /storage", method);
 			stats_count(x->route_key);
 		} else if (!strncmp(url, "/download/", 10)) {
 			x->kind = K_DOWNLOAD;
@@ -456,6 +475,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				   "MethodNotAllowed</Code></Error>\n");
 		} else {
 			route_download(&r, &out, &hit, &x->bytes);
+		}
+		break;
+	}
+	case K_STORAGE: {
+		struct fault_hit hit;
+
+		faults_take(x->route_key, 0, &hit);
+		free(hit.body);
+		if (hit.latency_ms > 0)
+			sleep_ms_interruptible(hit.latency_ms);
+		if (hit.status) {
+			char body[512];
+
+			snprintf(body, sizeof(body),
+				 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+				 "InjectedFault</Code><Message>%s</Message></Error>\n",
+				 hit.message);
+			reply_text(&out, hit.status, "application/xml", body);
+		} else if (x->too_big) {
+			reply_text(&out, 413, "application/xml",
+				   "<Error><Code>EntityTooLarge"
+				   "</Code></Error>\n");
+		} else {
+			route_storage(&r, &out, &x->bytes);
 		}
 		break;
 	}

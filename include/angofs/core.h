@@ -104,6 +104,7 @@ struct ao_core_fh {
 	size_t len;
 	int direct_io, keep_cache;
 	int changed; /* export content changed: the kernel's attributes are old */
+	int pinned;  /* in-memory file served through the page cache (core.c) */
 };
 
 /* Open for reading (flags are open(2)'s: write access is refused with EACCES). */

@@ -12,6 +12,8 @@
 
 #include <pthread.h>
 
+#include "angofs/sysutil.h" /* ao_now_ms() */
+
 struct ao_ratelimit {
 	pthread_mutex_t lock;
 	int per_minute; /* 0 = unlimited */
@@ -30,6 +32,5 @@ long long ao_ratelimit_reserve(struct ao_ratelimit *rl, long long now_ms);
  * if reserved, -EAGAIN if the wait would exceed max_wait_ms. */
 int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms);
 
-long long ao_now_ms(void); /* CLOCK_MONOTONIC in ms */
 
 #endif

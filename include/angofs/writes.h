@@ -42,6 +42,8 @@ struct ao_writes_cfg {
 	int next_stage;	       /* default for annotate's nextStage query flag */
 	long flush_retry_ms;   /* how long flush keeps retrying transient failures */
 	int read_only;	       /* mount is -o ro: every write is refused with EROFS */
+	long chunk_items;      /* items per /import/labels request (0: default) */
+	size_t chunk_bytes;    /* bytes per request (<= 4096: default) */
 
 	/* Callbacks into the read side (all may be called from any thread). */
 	void *ud;
@@ -78,6 +80,17 @@ typedef int (*ao_fill_fn)(void *ctx, const char *name, const struct stat *st);
 int ao_writes_getattr(struct ao_writes *w, const char *project_id, const char *relpath,
 		      struct stat *st, struct ao_err *err);
 /* Adds the write side's entries of a directory (labels/, attachments/, tasks/<id>/). */
+/* 1 if relpath is a task's answer removed a moment ago with nothing spooled
+ * (mv from another file system and install remove the target first): for a
+ * few seconds the name looks free so they can create it; the hub keeps the
+ * answer. */
+int ao_writes_hidden(struct ao_writes *w, const char *project_id, const char *relpath);
+/* A drop-box file or answer sent less than a minute ago (it has left the
+ * directory; only its .status stays): 0 and its attributes, else -ENOENT.
+ * Lets chmod/utime right after close (Python's shutil.copy, copy2, move)
+ * succeed as the no-op they are on a sent file. */
+int ao_writes_sent_stat(struct ao_writes *w, const char *project_id, const char *relpath,
+			struct stat *st);
 int ao_writes_readdir(struct ao_writes *w, const char *project_id, const char *relpath,
 		      ao_fill_fn fill, void *ctx, struct ao_err *err);
 int ao_writes_create(struct ao_writes *w, const char *project_id, const char *relpath, mode_t mode,

@@ -30,6 +30,7 @@
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "angofs/ratelimit.h"
+#include "angofs/sysutil.h"
 #include "hub_store.h"
 
 #define POOL_MAX 16
@@ -101,13 +102,6 @@ struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
 		h->cfg.request_timeout_ms = 600000;
 	if (h->cfg.stall_timeout_s <= 0)
 		h->cfg.stall_timeout_s = 60;
-	{
-		/* test knob (like ANGOFS_FLUSH_RETRY_MS): short stall timeouts let the
-		 * fault tests freeze a hub or a download without minutes of waiting */
-		const char *v = getenv("ANGOFS_STALL_TIMEOUT_S");
-		if (v && atol(v) > 0)
-			h->cfg.stall_timeout_s = atol(v);
-	}
 	if (h->cfg.max_attempts <= 0)
 		h->cfg.max_attempts = 5;
 	if (h->cfg.max_retry_total_ms < 0)
@@ -462,13 +456,6 @@ static void url_for_log(const char *url, char *out, size_t outsz)
 		 (int)(url + n - last), last);
 }
 
-static void sleep_ms(long long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static long long backoff_ms(int attempt, long retry_after_s)
 {
 	if (retry_after_s >= 0)
@@ -603,7 +590,7 @@ static int run(struct hub *h, int kind, const char *method, const char *url, con
 			if (waited + d <= h->cfg.max_retry_total_ms) {
 				ao_warn("%s (attempt %d/%d, retrying in %lld ms)", msg, attempt,
 					h->cfg.max_attempts, d);
-				sleep_ms(d);
+				ao_sleep_ms(d);
 				waited += d;
 				continue;
 			}

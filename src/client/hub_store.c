@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "angofs/log.h"
+#include "angofs/sysutil.h"
 #include "hub_store.h"
 
 #define STORE_MAX (256 << 20)
@@ -51,20 +52,6 @@ static char *make_key(const char *base, const char *pq)
 	return k;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 void hub_store_put(const char *dir, const char *base, const char *pq, const char *body, size_t len)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 16];
@@ -84,11 +71,11 @@ void hub_store_put(const char *dir, const char *base, const char *pq, const char
 		ao_debug("offline store: %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	rc = write_all(fd, key, strlen(key));
+	rc = ao_write_all(fd, key, strlen(key));
 	if (rc == 0)
-		rc = write_all(fd, "\n", 1);
+		rc = ao_write_all(fd, "\n", 1);
 	if (rc == 0)
-		rc = write_all(fd, body ? body : "", body ? len : 0);
+		rc = ao_write_all(fd, body ? body : "", body ? len : 0);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) < 0)
@@ -115,9 +102,8 @@ int hub_store_get(const char *dir, const char *base, const char *method, const c
 	char path[PATH_MAX];
 	char *key, *buf, *nl;
 	struct stat st;
-	ssize_t n;
 	size_t got = 0;
-	int fd;
+	int fd, rc;
 
 	*body = NULL;
 	*len = 0;
@@ -134,21 +120,16 @@ int hub_store_get(const char *dir, const char *base, const char *method, const c
 		free(key);
 		return offline_err(err, method, pq, ": never fetched while online");
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	while (buf && got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	rc = ao_read_fd(fd, STORE_MAX, &buf, &got);
 	close(fd);
-	if (!buf) {
+	if (rc == -ENOMEM) {
 		free(key);
 		return ao_errf(err, ENOMEM, "out of memory");
 	}
-	buf[got] = '\0';
+	if (rc < 0) {
+		free(key);
+		return offline_err(err, method, pq, ": never fetched while online");
+	}
 	nl = memchr(buf, '\n', got);
 	if (!nl || (size_t)(nl - buf) != strlen(key) || memcmp(buf, key, strlen(key)) != 0) {
 		free(buf);

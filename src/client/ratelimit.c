@@ -11,13 +11,6 @@
 
 #define WINDOW_MS 60000LL
 
-long long ao_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ao_ratelimit_init(struct ao_ratelimit *rl, int per_minute)
 {
 	pthread_mutex_init(&rl->lock, NULL);
@@ -77,7 +70,6 @@ int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms)
 			return 0;
 		if (now + w - start > max_wait_ms)
 			return -EAGAIN;
-		struct timespec ts = {.tv_sec = w / 1000, .tv_nsec = (w % 1000) * 1000000};
-		nanosleep(&ts, NULL);
+		ao_sleep_ms(w);
 	}
 }

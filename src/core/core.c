@@ -4,9 +4,15 @@
  * with a fixed grammar; names that come from the server are matched against
  * their sanitized directory names first and their ids second (hidden
  * aliases). Small files (project.json, task files, .status) are snapshotted
- * into memory at open and served with direct_io, so their size can change
- * between stat and read without truncating anything; exports are served from
- * the export cache's file with pread.
+ * into memory at open; their size can change between stat and read. An open
+ * while no other small file is open asks the adapter to drop the kernel's
+ * attributes and pages first (`changed`; no READ of a small file can then be
+ * waiting with a page locked) and is served through the page cache, so shared
+ * mmap works; until it is closed, stat of that file reports its snapshot's
+ * length (pinned), so no concurrent lookup changes the size under its pages.
+ * Other opens meanwhile get direct_io and their own snapshot (direct reads are
+ * not clamped by the kernel's size). Exports are served from the export
+ * cache's file with pread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -255,12 +261,61 @@ static void set_size(struct stat *st, long long size)
 	st->st_blocks = (size + 511) / 512;
 }
 
+static const char *sub_dname(const struct sub *v, size_t n, const char *id)
+{
+	for (size_t i = 0; id && i < n; i++)
+		if (!strcmp(v[i].id, id))
+			return v[i].dname;
+	return NULL;
+}
+
+/* Give each export of the status the path users see under the mount
+ * ("Street Scenes/export/stage/Review/tasks.json"). */
+static void status_paths(struct ao_core *c, json_t *xs)
+{
+	json_t *arr = json_object_get(xs, "exports"), *x;
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	json_array_foreach(arr, i, x)
+	{
+		const char *pid = json_string_value(json_object_get(x, "project"));
+		const char *type = json_string_value(json_object_get(x, "type"));
+		const char *fmt = json_string_value(json_object_get(x, "format"));
+		const char *st = json_string_value(json_object_get(x, "stage"));
+		const char *bt = json_string_value(json_object_get(x, "batch"));
+		struct project *p = NULL;
+		char path[2048];
+
+		for (size_t k = 0; pid && k < c->nprojects; k++)
+			if (!strcmp(c->projects[k]->id, pid))
+				p = c->projects[k];
+		if (!p || !type || !fmt)
+			continue;
+		const char *sn = sub_dname(p->stages, p->nstages, st);
+		const char *bn = sub_dname(p->batches, p->nbatches, bt);
+		if ((st && !sn) || (bt && !bn))
+			continue;
+		if (json_object_get(x, "purpose")) /* the lean export behind tasks/ */
+			snprintf(path, sizeof(path), "%s/tasks/", p->dname);
+		else
+			snprintf(path, sizeof(path), "%s/export/%s%s%s%s%s%s%s.%s", p->dname,
+				 sn ? "stage/" : "", sn ? sn : "", sn ? "/" : "",
+				 bn ? "batch/" : "", bn ? bn : "", bn ? "/" : "",
+				 !strcmp(type, "issue") ? "issues" : "tasks", fmt);
+		json_object_set_new(x, "path", json_string(path));
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 static char *status_text(struct ao_core *c, size_t *len)
 {
 	json_t *j = c->cfg.status_info ? c->cfg.status_info(c->cfg.status_info_ud) : NULL;
 	if (!j)
 		j = json_object();
-	json_object_set_new(j, "exports", ao_xcache_status(c->cfg.xc));
+	json_t *xs = ao_xcache_status(c->cfg.xc);
+	status_paths(c, xs);
+	json_object_set_new(j, "exports", xs);
 	json_object_set_new(j, "completeness", xcheck_status(c));
 	if (c->cfg.extra_status) {
 		json_t *w = c->cfg.extra_status(c->cfg.extra_ud);
@@ -272,7 +327,31 @@ static char *status_text(struct ao_core *c, size_t *len)
 	return s;
 }
 
+/* The size stat reports for an in-memory file served through the page cache. */
+static void pin_size(struct ao_core *c, const struct ao_node *n, struct stat *st)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->pinned && c->pin_kind == n->kind && !strcmp(c->pin_project, n->project_id) &&
+	    !strcmp(c->pin_task, n->task_id))
+		set_size(st, (long long)c->pin_len);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat *st,
+			struct ao_err *err);
+
 int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err)
+{
+	int rc = getattr_node(c, n, st, err);
+
+	if (rc == 0 && (n->kind == AO_N_STATUS || n->kind == AO_N_PROJECT_JSON ||
+			n->kind == AO_N_TASK_JSON || n->kind == AO_N_ANSWER_JSON))
+		pin_size(c, n, st);
+	return rc;
+}
+
+static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat *st,
+			struct ao_err *err)
 {
 	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
 	size_t len = 0;
@@ -305,6 +384,13 @@ int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
 		set_size(st, size);
 		if (mt)
 			st->st_mtime = st->st_ctime = mt;
+		else
+			/* Never fetched: the size is unknown. It shows as 1 byte and
+			 * no blocks, not 0: tar skips a 0-byte file without opening
+			 * it and stores it empty; with 1 it opens (which fetches),
+			 * sees the file grow and fails loudly ("file changed as we
+			 * read it"). angofs --prefetch makes sizes true first. */
+			set_size(st, 1), st->st_blocks = 0;
 		return 0;
 	}
 	case AO_N_TASK_JSON:
@@ -314,6 +400,10 @@ int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
 		if (rc < 0)
 			return rc;
 		set_size(st, (long long)len);
+		/* the hub's updatedAt: find -newer finds the tasks that changed */
+		time_t mt = task_mtime(c, n->task_id);
+		if (mt)
+			st->st_mtime = st->st_ctime = mt;
 		return 0;
 	default:
 		return 0;
@@ -512,6 +602,22 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		free(fh);
 		return rc;
 	}
+	if (!fh->x) {
+		pthread_mutex_lock(&c->lock);
+		if (c->small_open == 0) {
+			fh->direct_io = 0;
+			fh->keep_cache = 0;
+			fh->changed = 1;
+			fh->pinned = 1;
+			c->pinned = 1;
+			c->pin_kind = n->kind;
+			memcpy(c->pin_project, n->project_id, sizeof(c->pin_project));
+			memcpy(c->pin_task, n->task_id, sizeof(c->pin_task));
+			c->pin_len = fh->len;
+		}
+		c->small_open++;
+		pthread_mutex_unlock(&c->lock);
+	}
 	*out = fh;
 	return 0;
 }
@@ -551,8 +657,15 @@ void ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 {
 	if (!fh)
 		return;
-	if (fh->x)
+	if (fh->x) {
 		ao_xcache_close(c->cfg.xc, fh->x, fh->fd);
+	} else {
+		pthread_mutex_lock(&c->lock);
+		c->small_open--;
+		if (fh->pinned)
+			c->pinned = 0;
+		pthread_mutex_unlock(&c->lock);
+	}
 	free(fh->buf);
 	free(fh);
 }

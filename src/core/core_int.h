@@ -55,6 +55,7 @@ struct task_ent {
 	char *task_text, *answer_text;
 	size_t task_len, answer_len;
 	time_t at;
+	time_t updated; /* the hub's updatedAt (0 if absent): the files' mtime */
 };
 
 #define TASK_BUCKETS 4096
@@ -63,6 +64,14 @@ struct task_ent {
 struct ao_core {
 	struct ao_core_cfg cfg;
 	pthread_mutex_t lock;
+	int small_open; /* open handles of in-memory files (c->lock) */
+	/* The one in-memory file served through the page cache right now (only
+	 * granted while no other is open): stat of it reports its snapshot's
+	 * length, so the kernel's size matches the pages being read. (c->lock) */
+	int pinned;
+	enum ao_kind pin_kind;
+	char pin_project[AO_ID_MAX], pin_task[AO_ID_MAX];
+	size_t pin_len;
 	pthread_mutex_t list_refresh;
 	struct project **projects;
 	size_t nprojects, cap;
@@ -103,6 +112,8 @@ void proj_free_all(struct ao_core *c);
 char *pretty_json(json_t *j, size_t *len);
 
 /* tasks.c */
+/* mtime of a cached task's files: its updatedAt on the hub (0: not cached) */
+time_t task_mtime(struct ao_core *c, const char *task_id);
 int task_masks(struct ao_core *c, const char *project_id, const char *task_id, json_t **masks,
 	       struct ao_err *err);
 int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, int answer,

@@ -23,6 +23,7 @@
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "angofs/unzip.h"
+#include "angofs/sysutil.h"
 
 /* A temp file untouched this long belongs to no running fetch (downloads
  * stall out after a minute). */
@@ -421,20 +422,9 @@ struct fetch_ctx {
 static int sink_fd(void *ud, const void *buf, size_t len)
 {
 	struct fetch_ctx *f = ud;
-	const char *p = buf;
 	if (f->zs && !f->zs_failed && ao_unzip_stream_feed(f->zs, buf, len) < 0)
 		f->zs_failed = 1; /* finish() tells why; the file fallback decides */
-	while (len) {
-		ssize_t w = write(f->fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return ao_write_all(f->fd, buf, len);
 }
 
 static void on_progress(void *ud, long long done, long long total)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core_int.h"
@@ -133,6 +134,26 @@ static const char *project_of(json_t *task)
 	return json_string_value(p);
 }
 
+/* "2025-01-06T11:40:00.000Z" -> unix seconds (0 if absent or malformed) */
+static time_t iso_time(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+		return 0;
+	return timegm(&tm);
+}
+
+time_t task_mtime(struct ao_core *c, const char *task_id)
+{
+	pthread_mutex_lock(&c->lock);
+	struct task_ent *t = find_locked(c, task_id);
+	time_t m = t ? t->updated : 0;
+	pthread_mutex_unlock(&c->lock);
+	return m;
+}
+
 /* What answer.json shows: the stored answer plus, next to it, the task's mask
  * URLs when it has them (they live on the task, not in the answer; a write
  * that leaves them out carries them over, see docs/WRITES.md). */
@@ -177,6 +198,7 @@ static int cache_task(struct ao_core *c, const char *project_id, const char *id,
 		return -ENOMEM;
 	}
 	t->at = time(NULL);
+	t->updated = iso_time(json_string_value(json_object_get(task, "updatedAt")));
 	if (len)
 		*len = answer ? t->answer_len : t->task_len;
 	if (text) {

@@ -23,6 +23,7 @@
 #include <archive_entry.h>
 
 #include "angofs/unzip.h"
+#include "angofs/sysutil.h"
 
 static int name_is_safe(const char *name)
 {
@@ -37,22 +38,6 @@ static int name_is_safe(const char *name)
 			p++;
 	}
 	return 1;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
 }
 
 /* The compressed size the ratio check is measured against: a fixed zip size,
@@ -123,7 +108,7 @@ static int extract(struct archive *a, const struct zsize *z, int out_fd, long lo
 			    "export zip expands beyond %lld bytes (from %lld): refused as "
 			    "a zip bomb",
 			    limit, zbytes);
-		int w = write_all(out_fd, buf, len);
+		int w = ao_write_all(out_fd, buf, len);
 		if (w < 0)
 			return ao_errf(err, -w, "writing the export to the cache: %s",
 				       strerror(-w));

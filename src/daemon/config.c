@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "angofs/config.h"
+#include "angofs/sysutil.h"
 
 #define CONF_MAX (1 << 20)
 
@@ -166,7 +167,6 @@ int ao_config_load(const char *path, struct ao_conf *conf, struct ao_err *err)
 {
 	struct stat st;
 	char *buf;
-	ssize_t n;
 	size_t got = 0;
 	int fd, rc;
 
@@ -178,32 +178,13 @@ int ao_config_load(const char *path, struct ao_conf *conf, struct ao_err *err)
 		close(fd);
 		return ao_errf(err, EINVAL, "config file '%s': not a regular file", path);
 	}
-	if (st.st_size > CONF_MAX) {
-		close(fd);
+	rc = ao_read_fd(fd, CONF_MAX, &buf, &got);
+	close(fd);
+	if (rc == -EFBIG)
 		return ao_errf(err, EFBIG, "config file '%s': larger than %d bytes", path,
 			       CONF_MAX);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return ao_errf(err, ENOMEM, "out of memory");
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = ao_errf(err, errno, "config file '%s': %s", path, strerror(errno));
-			close(fd);
-			free(buf);
-			return rc;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
+	if (rc < 0)
+		return ao_errf(err, -rc, "config file '%s': %s", path, strerror(-rc));
 	if (strlen(buf) != got) {
 		free(buf);
 		return ao_errf(err, EINVAL, "config file '%s': contains a NUL byte (not text)",

@@ -267,6 +267,24 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return fs;
 }
 
+/*
+ * chmod/utime of a drop-box file just sent (shutil.copy/copy2/move do them
+ * after close, when the file has left the directory) is accepted as a no-op;
+ * libfuse then asks for the attributes of the path in the same thread, so the
+ * first getattr after it answers for the sent file once.
+ */
+static __thread const char *sent_noop_path;
+
+static int sent_noop(struct ao_fs *fs, const struct ao_node *n, const char *path)
+{
+	struct stat st;
+
+	if (ao_writes_sent_stat(fs->w, n->project_id, n->relpath, &st) < 0)
+		return -ENOENT;
+	sent_noop_path = path;
+	return fs->read_only ? -EROFS : 0;
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
@@ -275,6 +293,14 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	int ws, rc;
 
 	ao_err_clear(&e);
+	if (sent_noop_path) {
+		int once = strcmp(sent_noop_path, path) == 0;
+		sent_noop_path = NULL;
+		if (once && route(fs, path, &n, &ws, &e) == -ENOENT && ws &&
+		    ao_writes_sent_stat(fs->w, n.project_id, n.relpath, st) == 0)
+			return 0;
+		ao_err_clear(&e);
+	}
 	struct fh *h = FH(fi);
 	if (h) {
 		if (h->side == SIDE_WRITE)
@@ -285,6 +311,8 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	if (ws) {
 		struct ao_err we;
 		ao_err_clear(&we);
+		if (ao_writes_hidden(fs->w, n.project_id, n.relpath))
+			return -ENOENT;
 		int r = ao_writes_getattr(fs->w, n.project_id, n.relpath, st, &we);
 		if (r != -ENOENT)
 			return fail("getattr", path, r, &we);
@@ -531,6 +559,32 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	return r < 0 ? fail("write", path, (int)r, &e) : (int)r;
 }
 
+/*
+ * An answer just written through path (answer.json, answer.next.json): the
+ * kernel's attributes of task.json and answer.json beside it are stale (new
+ * size, the hub's new updatedAt). Invalidate them from the side thread and
+ * wait (bounded) so the next stat is fresh.
+ */
+static void answer_written(struct ao_fs *fs, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	static const char *const sib[] = {"task.json", "answer.json"};
+	unsigned long seq = 0;
+	char p[4096];
+
+	if (!slash || (strcmp(slash, "/answer.json") && strcmp(slash, "/answer.next.json")))
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (snprintf(p, sizeof(p), "%.*s/%s", (int)(slash - path), path, sib[i]) >=
+		    (int)sizeof(p))
+			return;
+		unsigned long s = inval_queue(fs, p);
+		if (s)
+			seq = s;
+	}
+	inval_wait(fs, seq);
+}
+
 static int op_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
@@ -538,8 +592,12 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	if (h->side == SIDE_WRITE)
-		return fail("flush", path, ao_writes_flush(fs->w, h->wfh, &e), &e);
+	if (h->side == SIDE_WRITE) {
+		int r = ao_writes_flush(fs->w, h->wfh, &e);
+		if (r == 0)
+			answer_written(fs, path);
+		return fail("flush", path, r, &e);
+	}
 	inval_wait(fs, h->inval_seq);
 	h->inval_seq = 0;
 	return 0;
@@ -647,13 +705,18 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	ao_err_clear(&e);
 	ra = route(fs, from, &a, &wa, &e);
 	rb = route(fs, to, &b, &wb, &e);
-	(void)rb;
 	if (wa && wb && strcmp(a.project_id, b.project_id) == 0) {
 		struct ao_err we;
 		ao_err_clear(&we);
-		return fail("rename", from,
-			    ao_writes_rename(fs->w, a.project_id, a.relpath, b.relpath, flags, &we),
-			    &we);
+		int r = ao_writes_rename(fs->w, a.project_id, a.relpath, b.relpath, flags, &we);
+		if (r == 0)
+			answer_written(fs, to);
+		return fail("rename", from, r, &we);
+	}
+	if (wa && !wb && rb == 0) {
+		/* a scratch file (sed -i, perl -i) renamed over task.json */
+		ao_debug("rename %s -> %s: refused (read-only target)", from, to);
+		return fs->read_only ? -EROFS : -EPERM;
 	}
 	if (ra < 0)
 		return fail("rename", from, ra, &e);
@@ -710,6 +773,8 @@ static int attr_change(const char *op, const char *path)
 		ao_err_clear(&we);
 		if (ao_writes_getattr(fs->w, n.project_id, n.relpath, &st, &we) == 0)
 			return fs->read_only ? -EROFS : 0;
+		if (rc == -ENOENT && sent_noop(fs, &n, path) != -ENOENT)
+			return fs->read_only ? -EROFS : 0;
 	}
 	if (rc < 0)
 		return fail(op, path, rc, &e);
@@ -752,6 +817,8 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
 		struct ao_err we;
 		ao_err_clear(&we);
 		if (ao_writes_getattr(fs->w, n.project_id, n.relpath, &st, &we) == 0)
+			return 0;
+		if (rc == -ENOENT && sent_noop(fs, &n, path) == 0)
 			return 0;
 	}
 	if (rc < 0)

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "angofs/sysutil.h"
 #include "status_cli.h"
 
 #define STATUS_MAX (64 << 20)
@@ -70,6 +71,11 @@ static void export_name(json_t *x, char *buf, size_t len)
 	const char *purpose = jstr(x, "purpose");
 	char file[64];
 
+	if (jstr(x, "path")) { /* the path under the mount, as users see it */
+		snprintf(buf, len, "%s%s%s%s", jstr(x, "path"), purpose ? " (" : "",
+			 purpose ? purpose : "", purpose ? ")" : "");
+		return;
+	}
 	if (!pid) {
 		snprintf(buf, len, "export %s", jstr(x, "id") ? jstr(x, "id") : "?");
 		return;
@@ -88,9 +94,9 @@ static void export_name(json_t *x, char *buf, size_t len)
 static int read_status(const char *mnt, char **out, size_t *outlen)
 {
 	char path[4096];
-	size_t cap = 1 << 16, len = 0;
+	size_t len = 0;
 	char *buf;
-	int fd;
+	int fd, rc;
 
 	snprintf(path, sizeof(path), "%s/.status", mnt);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -107,37 +113,14 @@ static int read_status(const char *mnt, char **out, size_t *outlen)
 			fprintf(stderr, "angofs: %s: %s\n", path, strerror(e));
 		return -1;
 	}
-	buf = malloc(cap);
-	while (buf) {
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "angofs: reading %s: %s\n", path, strerror(errno));
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == cap) {
-			char *nb = cap >= STATUS_MAX ? NULL : realloc(buf, cap * 2);
-			if (!nb) {
-				fprintf(stderr, "angofs: %s: too large\n", path);
-				free(buf);
-				close(fd);
-				return -1;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
+	rc = ao_read_fd(fd, STATUS_MAX, &buf, &len);
 	close(fd);
-	if (!buf) {
-		fprintf(stderr, "angofs: out of memory\n");
+	if (rc == -EFBIG)
+		fprintf(stderr, "angofs: %s: too large\n", path);
+	else if (rc < 0)
+		fprintf(stderr, "angofs: reading %s: %s\n", path, strerror(-rc));
+	if (rc < 0)
 		return -1;
-	}
 	*out = buf;
 	*outlen = len;
 	return 0;

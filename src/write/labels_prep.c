@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "angofs/sysutil.h"
 #include "labels_prep.h"
 
 struct pctx {
@@ -40,37 +41,21 @@ struct pctx {
 
 static int wflush(struct pctx *x)
 {
-	size_t done = 0;
+	int r = ao_write_all(x->out_fd, x->wbuf, x->wlen);
 
-	while (done < x->wlen) {
-		ssize_t w = write(x->out_fd, x->wbuf + done, x->wlen - done);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return ao_errf(x->err, errno, "writing the spool: %s", strerror(errno));
-		}
-		done += (size_t)w;
-	}
+	if (r < 0)
+		return ao_errf(x->err, -r, "writing the spool: %s", strerror(-r));
 	x->wlen = 0;
 	return 0;
 }
 
 static int lflush(struct pctx *x)
 {
-	size_t done = 0, len = x->llen * sizeof(x->lbuf[0]);
-	const char *b = (const char *)x->lbuf;
+	int r =
+	    x->lines_fd < 0 ? 0 : ao_write_all(x->lines_fd, x->lbuf, x->llen * sizeof(x->lbuf[0]));
 
-	while (x->lines_fd >= 0 && done < len) {
-		ssize_t w = write(x->lines_fd, b + done, len - done);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return ao_errf(x->err, errno, "writing the spool: %s", strerror(errno));
-		}
-		done += (size_t)w;
-	}
+	if (r < 0)
+		return ao_errf(x->err, -r, "writing the spool: %s", strerror(-r));
 	x->llen = 0;
 	return 0;
 }

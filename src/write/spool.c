@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "angofs/sysutil.h"
 #include "spool.h"
 
 static const char *const kind_names[] = {"labels", "attachments", "answer", "scratch"};
@@ -300,7 +301,7 @@ int spool_save(const char *dir, const struct entry *e, struct ao_err *err)
 	char tmp[4096], path[4096], edir[4096];
 	json_t *j = to_json(e);
 	char *s = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
-	size_t len, done = 0;
+	size_t len;
 	int fd, r = 0;
 
 	json_decref(j);
@@ -315,17 +316,11 @@ int spool_save(const char *dir, const struct entry *e, struct ao_err *err)
 		r = ao_errf(err, errno, "spool: %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	while (done < len) {
-		ssize_t w = write(fd, s + done, len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			r = ao_errf(err, errno, "spool: writing %s: %s", tmp, strerror(errno));
-			close(fd);
-			goto out;
-		}
-		done += (size_t)w;
+	r = ao_write_all(fd, s, len);
+	if (r < 0) {
+		r = ao_errf(err, -r, "spool: writing %s: %s", tmp, strerror(-r));
+		close(fd);
+		goto out;
 	}
 	if (fsync(fd) < 0) {
 		r = ao_errf(err, errno, "spool: fsync %s: %s", tmp, strerror(errno));

@@ -57,6 +57,8 @@ struct entry {
 	int busy;    /* being prepared/sent by some thread */
 	int dirty;   /* changed since the last submission */
 	int last_rc; /* result of the last submission (0 or -errno) */
+	int seeded;  /* answer copied from the hub at an open without O_TRUNC, not
+		      * changed since: dropped at the last close (nothing to send) */
 	long long next_try_ms;
 	struct entry *next;
 };

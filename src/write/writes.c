@@ -41,7 +41,6 @@
 struct ao_writes *ao_writes_new(const struct ao_writes_cfg *cfg, struct ao_err *err)
 {
 	struct ao_writes *w = calloc(1, sizeof(*w));
-	const char *v;
 
 	if (!w) {
 		ao_errf(err, ENOMEM, "out of memory");
@@ -58,15 +57,9 @@ struct ao_writes *ao_writes_new(const struct ao_writes_cfg *cfg, struct ao_err *
 	w->cfg.spool_dir = w->spool_dir;
 	if (w->cfg.flush_retry_ms < 0)
 		w->cfg.flush_retry_ms = 0;
-	/* chunk limits: fixed defaults, overridable for tests and tuning */
-	w->chunk_items = PREP_MAX_ITEMS_DEFAULT;
-	w->chunk_bytes = PREP_MAX_BYTES_DEFAULT;
-	if ((v = getenv("ANGOFS_CHUNK_ITEMS")) && atol(v) > 0)
-		w->chunk_items = atol(v);
-	if ((v = getenv("ANGOFS_CHUNK_BYTES")) && atol(v) > 4096)
-		w->chunk_bytes = (size_t)atol(v);
-	if ((v = getenv("ANGOFS_FLUSH_RETRY_MS")) && atol(v) >= 0)
-		w->cfg.flush_retry_ms = atol(v);
+	/* chunk limits: fixed defaults unless the configuration sets them */
+	w->chunk_items = cfg->chunk_items > 0 ? cfg->chunk_items : PREP_MAX_ITEMS_DEFAULT;
+	w->chunk_bytes = cfg->chunk_bytes > 4096 ? cfg->chunk_bytes : PREP_MAX_BYTES_DEFAULT;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	pthread_cond_init(&w->idle, NULL);
@@ -163,7 +156,7 @@ int ao_writes_getattr(struct ao_writes *w, const char *project_id, const char *r
 	if (r < 0 || p.is_dir)
 		return ao_errf(err, ENOENT, "%s: not a write-side file", relpath);
 	pthread_mutex_lock(&w->mu);
-	e = ws_find(w, project_id, p.target);
+	e = ws_lookup(w, project_id, &p);
 	if (p.is_status && e && e->kind == EK_SCRATCH)
 		e = NULL; /* scratch files have no status */
 	if (p.is_status && e) {
@@ -176,6 +169,53 @@ int ao_writes_getattr(struct ao_writes *w, const char *project_id, const char *r
 		r = ws_entry_stat(w, e, st);
 	} else {
 		r = ao_errf(err, ENOENT, "%s: no such file", relpath);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return r;
+}
+
+int ws_gone(struct ao_writes *w, const char *project, const char *relpath, int clear)
+{
+	long long now = ao_now_ms();
+
+	for (unsigned i = 0; i < 16; i++)
+		if (w->gone[i].until_ms > now && !strcmp(w->gone[i].relpath, relpath) &&
+		    !strcmp(w->gone[i].project, project)) {
+			if (clear)
+				w->gone[i].until_ms = 0;
+			return 1;
+		}
+	return 0;
+}
+
+int ao_writes_hidden(struct ao_writes *w, const char *project_id, const char *relpath)
+{
+	struct wpath p;
+	int r;
+
+	if (ws_parse(relpath, &p) < 0 || !p.answer || p.is_status)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	r = !ws_visible(ws_find(w, project_id, p.target)) && ws_gone(w, project_id, p.target, 0);
+	pthread_mutex_unlock(&w->mu);
+	return r;
+}
+
+int ao_writes_sent_stat(struct ao_writes *w, const char *project_id, const char *relpath,
+			struct stat *st)
+{
+	struct wpath p;
+	struct entry *e;
+	int r = -ENOENT;
+
+	if (ws_parse(relpath, &p) < 0 || p.is_dir || p.is_status)
+		return -ENOENT;
+	pthread_mutex_lock(&w->mu);
+	e = ws_find(w, project_id, p.target);
+	if (e && e->state == ST_SENT && e->kind != EK_SCRATCH &&
+	    time(NULL) - (time_t)e->updated < 60) {
+		ws_fill_stat(st, 0444, (off_t)e->size, (time_t)e->updated);
+		r = 0;
 	}
 	pthread_mutex_unlock(&w->mu);
 	return r;
@@ -209,7 +249,7 @@ int ao_writes_readdir(struct ao_writes *w, const char *project_id, const char *r
 		if (e->kind != EK_SCRATCH) {
 			char *t = ws_status_text(w, e);
 
-			snprintf(sname, sizeof(sname), "%s.status", name);
+			ws_status_name(name, sname, sizeof(sname));
 			ws_fill_stat(&st, 0444, (off_t)strlen(t), (time_t)e->updated);
 			free(t);
 			if (fill(ctx, sname, &st))
@@ -237,6 +277,7 @@ int ao_writes_create(struct ao_writes *w, const char *project_id, const char *re
 		return ao_errf(err, EACCES, "%s is a status file (read-only)", relpath);
 	pthread_mutex_lock(&w->mu);
 	e = ws_find(w, project_id, p.target);
+	ws_gone(w, project_id, p.target, 1);
 	if (e && e->busy) {
 		r = ao_errf(err, EBUSY,
 			    "%s is being sent right now; try again when %s.status "
@@ -267,7 +308,7 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 	if (r < 0 || p.is_dir)
 		return ao_errf(err, ENOENT, "%s: not a write-side file", relpath);
 	pthread_mutex_lock(&w->mu);
-	e = ws_find(w, project_id, p.target);
+	e = ws_lookup(w, project_id, &p);
 	if (p.is_status) {
 		if (!e || e->kind == EK_SCRATCH) {
 			r = ao_errf(err, ENOENT, "%s: no such file", relpath);
@@ -307,21 +348,24 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 			r = ws_reset_entry(w, e, &p, 1, err);
 		else if (!(e = ws_new_entry(w, project_id, &p, err)))
 			r = -err->code;
-		if (r == 0 && p.answer && !(flags & O_TRUNC))
+		if (r == 0 && p.answer && !(flags & O_TRUNC)) {
+			/* only a write (or O_TRUNC) sends: an open for reading and
+			 * writing that writes nothing leaves the hub alone */
 			ws_seed_answer(w, e, project_id);
-	} else if (writable) {
+			e->dirty = 0;
+			e->seeded = 1;
+		}
+	} else if (writable && (flags & O_TRUNC)) {
+		char path[4096];
+
 		if (e->state != ST_WRITING) {
 			e->state = ST_WRITING;
 			ws_save_locked(w, e);
 		}
-		if (flags & O_TRUNC) {
-			char path[4096];
-
-			ws_data_path(w, e, path, sizeof(path));
-			if (truncate(path, 0) < 0)
-				r = ao_errf(err, errno, "spool: %s", strerror(errno));
-			e->dirty = 1;
-		}
+		ws_data_path(w, e, path, sizeof(path));
+		if (truncate(path, 0) < 0)
+			r = ao_errf(err, errno, "spool: %s", strerror(errno));
+		e->dirty = 1;
 	}
 	if (r == 0)
 		r = ws_open_data_handle(w, e, writable, fh, err);
@@ -344,7 +388,7 @@ int ao_writes_unlink(struct ao_writes *w, const char *project_id, const char *re
 	if (w->cfg.read_only)
 		return ws_refuse_ro(w, relpath, err);
 	pthread_mutex_lock(&w->mu);
-	e = ws_find(w, project_id, p.target);
+	e = ws_lookup(w, project_id, &p);
 	if (p.is_status) {
 		if (!e)
 			r = ao_errf(err, ENOENT, "%s: no such file", relpath);
@@ -365,10 +409,17 @@ int ao_writes_unlink(struct ao_writes *w, const char *project_id, const char *re
 			ws_discard(w, e);
 		}
 	} else if (p.answer) {
-		r = ao_errf(err, EPERM,
-			    "%s: a task's answer cannot be removed; write {} to it to "
-			    "clear the answer",
-			    relpath);
+		/* mv from another file system and install(1) remove the target
+		 * before writing it: accepted, and it changes nothing on the hub
+		 * (the task keeps its answer; write {} to clear it) */
+		unsigned i = w->gone_next++ % 16;
+
+		ao_debug("write side: unlink of %s/%s: nothing spooled, the hub keeps the answer",
+			 project_id, relpath);
+		snprintf(w->gone[i].project, sizeof(w->gone[i].project), "%s", project_id);
+		if (strlen(p.target) < sizeof(w->gone[i].relpath))
+			memcpy(w->gone[i].relpath, p.target, strlen(p.target) + 1);
+		w->gone[i].until_ms = ao_now_ms() + WS_GONE_MS;
 	} else {
 		r = ao_errf(err, ENOENT, "%s: no such file", relpath);
 	}

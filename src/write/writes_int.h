@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "angofs/sysutil.h"
 #include "angofs/writes.h"
 #include "spool.h"
 
@@ -43,7 +44,19 @@ struct ao_writes {
 	int bg_running, stop;
 	long chunk_items;
 	size_t chunk_bytes;
+	/* answers removed with nothing spooled (mv/install remove the target
+	 * before writing it): the name looks free until created or expired */
+	struct {
+		char project[64];
+		char relpath[320];
+		long long until_ms;
+	} gone[16];
+	unsigned gone_next;
 };
+
+#define WS_GONE_MS 5000
+/* 1 if relpath is a removed answer whose name still looks free; w->mu held. */
+int ws_gone(struct ao_writes *w, const char *project, const char *relpath, int clear);
 
 /* Entry whose content was just written (flush/rename): validate and deliver,
  * retrying transient failures for up to cfg.flush_retry_ms. Takes the lock
@@ -60,7 +73,6 @@ void ws_bg_stop(struct ao_writes *w);
 /* "tasks/<id>/answer.json" -> "<id>" into buf; 0 or -1. */
 int ws_task_of(const char *relpath, char *buf, size_t n);
 
-long long ws_now_ms(void);
 
 /* Keep at most keep status-only (sent) entries: the oldest go. w->mu held. */
 void ws_prune_sent(struct ao_writes *w, long keep);
@@ -81,6 +93,9 @@ struct wpath {
 int ws_parse(const char *rel, struct wpath *p);
 enum ent_kind ws_kind_of(const struct wpath *p);
 struct entry *ws_find(struct ao_writes *w, const char *project, const char *relpath);
+#define WS_NAME_MAX 255
+void ws_status_name(const char *name, char *buf, size_t n);
+struct entry *ws_lookup(struct ao_writes *w, const char *project, struct wpath *p);
 int ws_visible(const struct entry *e);
 void ws_discard(struct ao_writes *w, struct entry *e);
 void ws_save_locked(struct ao_writes *w, struct entry *e);

@@ -95,6 +95,10 @@ int ao_writes_ftruncate(struct ao_writes *w, uint64_t fh, off_t size, struct ao_
 	h->e->dirty = 1;
 	if (size > 0)
 		h->wrote = 1;
+	if (h->e->state != ST_WRITING && !h->e->busy) {
+		h->e->state = ST_WRITING;
+		ws_save_locked(w, h->e);
+	}
 	fd = h->fd;
 	pthread_mutex_unlock(&w->mu);
 	if (ftruncate(fd, size) < 0)
@@ -217,8 +221,14 @@ int ao_writes_release(struct ao_writes *w, uint64_t fh)
 				ws_save_locked(w, e);
 			}
 		}
+		/* an answer opened for writing and closed unchanged: nothing to send */
+		if (e->opens == 0 && e->seeded && !e->dirty && e->state == ST_WRITING &&
+		    ws_find(w, e->project, e->relpath) == e) {
+			ws_discard(w, e);
+			e = NULL;
+		}
 		/* discarded while open: free it now that nobody uses it */
-		if (e->opens == 0 && !e->busy && ws_find(w, e->project, e->relpath) != e)
+		if (e && e->opens == 0 && !e->busy && ws_find(w, e->project, e->relpath) != e)
 			spool_entry_free(e);
 	}
 	pthread_cond_broadcast(&w->wake);

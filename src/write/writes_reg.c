@@ -4,8 +4,9 @@
  * the table of open handles. Every function here runs with w->mu held.
  *
  * Scratch names: in a drop box, names starting with '.' or ending in '~',
- * ".swp", ".swx", ".tmp", and vim's "4913" probe; in tasks/<id>/ every name but
- * answer*.json. Scratch files are kept like any other but never uploaded until
+ * ".swp", ".swx", ".tmp", vim's "4913" probe, and the mkstemp names of sed -i
+ * ("sed" + 6 letters/digits) and perl -i ("XX" + 6); in tasks/<id>/ every name
+ * but answer*.json. Scratch files are kept like any other but never uploaded until
  * renamed onto a real name.
  */
 #include <errno.h>
@@ -28,10 +29,27 @@ static int ends_with(const char *s, const char *suf)
 	return a >= b && !strcmp(s + a - b, suf);
 }
 
+/* prefix followed by exactly n ASCII letters/digits: a mkstemp(3) name */
+static int mkstemp_name(const char *name, const char *prefix, size_t n)
+{
+	size_t pl = strlen(prefix);
+
+	if (strlen(name) != pl + n || strncmp(name, prefix, pl))
+		return 0;
+	for (const char *c = name + pl; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9')))
+			return 0;
+	return 1;
+}
+
+/* sed -i writes "sedXXXXXX" and perl -i "XXxxxxxx" next to the file, then
+ * renames it over the original: temp files, not labels. */
 static int dropbox_scratch(const char *name)
 {
 	return name[0] == '.' || ends_with(name, "~") || ends_with(name, ".swp") ||
-	       ends_with(name, ".swx") || ends_with(name, ".tmp") || !strcmp(name, "4913");
+	       ends_with(name, ".swx") || ends_with(name, ".tmp") || !strcmp(name, "4913") ||
+	       mkstemp_name(name, "sed", 6) || mkstemp_name(name, "XX", 6);
 }
 
 /* Classify relpath; returns 0 if it is the write side's, -ENOENT if not. */
@@ -108,6 +126,57 @@ struct entry *ws_find(struct ao_writes *w, const char *project, const char *relp
 	for (e = w->entries; e; e = e->next)
 		if (!strcmp(e->relpath, relpath) && !strcmp(e->project, project))
 			return e;
+	return NULL;
+}
+
+/*
+ * "<name>.status", or, when that would not fit in a directory entry (255
+ * bytes), the name cut at a UTF-8 character boundary + "~" + 8 hex digits of
+ * a hash of the whole name + ".status": readable, removable, and still unique.
+ */
+void ws_status_name(const char *name, char *buf, size_t n)
+{
+	size_t len = strlen(name), cut = WS_NAME_MAX - 7 - 9;
+	unsigned long long h = 1469598103934665603ULL;
+
+	if (len + 7 <= WS_NAME_MAX) {
+		snprintf(buf, n, "%s.status", name);
+		return;
+	}
+	for (const char *c = name; *c; c++) {
+		h ^= (unsigned char)*c;
+		h *= 1099511628211ULL;
+	}
+	while (cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80)
+		cut--;
+	snprintf(buf, n, "%.*s~%08llx.status", (int)cut, name, h & 0xffffffffULL);
+}
+
+/* The entry p names; for a status name that was shortened (ws_status_name),
+ * the entry in the same directory whose status name it is (p->target is then
+ * set to that entry's relpath). */
+struct entry *ws_lookup(struct ao_writes *w, const char *project, struct wpath *p)
+{
+	struct entry *e = ws_find(w, project, p->target);
+	size_t dl = strlen(p->dir);
+	const char *asked;
+	char sname[WS_NAME_MAX + 1];
+
+	if (e || !p->is_status)
+		return e;
+	asked = p->target + dl + 1;
+	if (strlen(asked) < 9 || asked[strlen(asked) - 9] != '~')
+		return NULL;
+	for (e = w->entries; e; e = e->next) {
+		if (strcmp(e->project, project) || strncmp(e->relpath, p->dir, dl) ||
+		    e->relpath[dl] != '/' || strlen(e->relpath + dl + 1) + 7 <= WS_NAME_MAX)
+			continue;
+		ws_status_name(e->relpath + dl + 1, sname, sizeof(sname));
+		if (strlen(sname) == strlen(asked) + 7 && !strncmp(sname, asked, strlen(asked))) {
+			snprintf(p->target, sizeof(p->target), "%s", e->relpath);
+			return e;
+		}
+	}
 	return NULL;
 }
 
@@ -197,6 +266,7 @@ int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, 
 	e->prepared = 0;
 	e->attempts = 0;
 	e->dirty = 1;
+	e->seeded = 0;
 	e->last_rc = 0;
 	entry_clear_chunks(e);
 	entry_set_msg(e, NULL);

@@ -23,6 +23,7 @@
 
 #include "angofs/hub.h"
 #include "angofs/log.h"
+#include "angofs/sysutil.h"
 #include "answer.h"
 #include "labels_prep.h"
 #include "schema.h"
@@ -42,14 +43,6 @@ static void r_asprintf(char **out, const char *fmt, ...)
 	va_end(ap);
 }
 
-long long ws_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ws_task_of(const char *relpath, char *buf, size_t n)
 {
 	const char *s, *e;
@@ -63,14 +56,6 @@ int ws_task_of(const char *relpath, char *buf, size_t n)
 	memcpy(buf, s, (size_t)(e - s));
 	buf[e - s] = '\0';
 	return 0;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* Persist e; a failure to persist is logged (the state in memory stays right
@@ -196,33 +181,18 @@ static int get_schema(struct ao_writes *w, const char *project, struct schema **
 
 static int read_all(const char *path, char **buf, size_t *len, struct ao_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
 	size_t got = 0;
 	char *b;
 
 	if (fd < 0)
 		return ao_errf(err, errno, "spool: %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || st.st_size > ANSWER_MAX) {
-		close(fd);
-		return ao_errf(err, EFBIG, "answer.json is larger than %ld MB", ANSWER_MAX >> 20);
-	}
-	b = malloc((size_t)st.st_size + 1);
-	if (!b) {
-		close(fd);
-		return ao_errf(err, ENOMEM, "out of memory");
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	r = ao_read_fd(fd, ANSWER_MAX, &b, &got);
 	close(fd);
-	b[got] = '\0';
+	if (r == -EFBIG)
+		return ao_errf(err, EFBIG, "answer.json is larger than %ld MB", ANSWER_MAX >> 20);
+	if (r < 0)
+		return ao_errf(err, -r, "spool: %s: %s", path, strerror(-r));
 	*buf = b;
 	*len = got;
 	return 0;
@@ -240,10 +210,10 @@ static int post(struct ao_writes *w, const char *path, const char *body, size_t 
 		r = hub_post_raw(w->cfg.hub, path, body, len, data, err);
 		if (r >= 0 || !err->transient)
 			return r;
-		if (ws_now_ms() + backoff > deadline)
+		if (ao_now_ms() + backoff > deadline)
 			return r;
 		ao_warn("write side: %s: %s; retrying in %ld ms", path, err->msg, backoff);
-		sleep_ms(backoff);
+		ao_sleep_ms(backoff);
 		if (backoff < 4000)
 			backoff *= 2;
 	}
@@ -279,7 +249,7 @@ static void set_pending(struct ao_writes *w, struct entry *e, const struct ao_er
 	{
 		long delay = 1000L << (e->attempts < 6 ? e->attempts : 6);
 
-		e->next_try_ms = ws_now_ms() + (delay > 60000 ? 60000 : delay);
+		e->next_try_ms = ao_now_ms() + (delay > 60000 ? 60000 : delay);
 	}
 	entry_set_msg(e, msg);
 	save(w, e);
@@ -623,7 +593,7 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 		if (r < 0)
 			set_failed(w, e, err, NULL);
 		else
-			r = deliver(w, e, ws_now_ms() + w->cfg.flush_retry_ms, err);
+			r = deliver(w, e, ao_now_ms() + w->cfg.flush_retry_ms, err);
 	}
 	pthread_mutex_lock(&w->mu);
 	e->last_rc = r;
@@ -643,7 +613,7 @@ static void *bg_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		struct entry *e, *pick = NULL;
-		long long now = ws_now_ms(), next = now + 5000;
+		long long now = ao_now_ms(), next = now + 5000;
 		struct timespec ts;
 
 		for (e = w->entries; e; e = e->next) {
@@ -661,7 +631,7 @@ static void *bg_main(void *arg)
 
 			pick->busy = 1;
 			pthread_mutex_unlock(&w->mu);
-			deliver(w, pick, ws_now_ms(), &err);
+			deliver(w, pick, ao_now_ms(), &err);
 			pthread_mutex_lock(&w->mu);
 			finish_locked(w, pick);
 			continue;

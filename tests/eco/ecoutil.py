@@ -4,14 +4,10 @@ Holds no tests; every wait is a bounded poll."""
 import json
 import os
 import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fs"))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "hub"))
 
-from conftest import ANGOFS_BIN, BUILD, ROOT  # noqa: E402,F401
-from test_read_common import DOWNLOAD, EXPORT, main_project, read, wait_for  # noqa: E402,F401
+from conftest import ANGOFS_BIN, BUILD, ROOT  # noqa: F401
+from test_read_common import DOWNLOAD, EXPORT, main_project, read, wait_for  # noqa: F401
 
 
 def run_angofs(args, env=None, timeout=60, key="k"):

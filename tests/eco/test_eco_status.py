@@ -41,7 +41,10 @@ def test_download_progress_then_cached_with_age(hub, workdir):
             pct = e["bytes_done"] * 100 // e["bytes_total"]
             line = [ln for ln in r.stdout.splitlines() if "downloading " in ln]
             assert len(line) == 1, r.stdout
-            assert pid + "/export/tasks.json" in line[0] and "%d%%" % pct in line[0], line
+            # the path users see (the project's directory name), not the internal id
+            assert e["path"] == "Street Scenes/export/tasks.json", e
+            assert "  Street Scenes/export/tasks.json  " in line[0], line
+            assert pid not in line[0] and "%d%%" % pct in line[0], line
             assert re.search(r"exports: +0 cached, 0 stale, 1 downloading, 0 failed",
                              r.stdout), r.stdout
         finally:
@@ -60,8 +63,8 @@ def test_download_progress_then_cached_with_age(hub, workdir):
         assert re.search(r"^host: +%s$" % re.escape(hub.url), out, re.M), out
         assert re.search(r"^cache dir: +%s$" % re.escape(m.cache), out, re.M), out
         assert re.search(r"^cache: +[\d.]+ [KM]iB of 64\.0 MiB used", out, re.M), out
-        assert re.search(r"^  cached +%s/export/tasks\.json  [\d.]+ [KM]iB, age \d+s$"
-                         % pid, out, re.M), out
+        assert re.search(r"^  cached +Street Scenes/export/tasks\.json  [\d.]+ [KM]iB, age \d+s$",
+                         out, re.M), out
         # --json is the file as is
         j = status_cli(m.path, "--json")
         assert json.loads(j.stdout)["host"] == hub.url

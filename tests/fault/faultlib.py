@@ -8,15 +8,11 @@ thresholds beyond generous upper bounds ("no hang").
 import errno
 import json
 import os
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "hub"))
-from hubutil import all_tasks, fetch, main_project, stage_ids  # noqa: E402,F401
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fs"))
+from hubutil import all_tasks, fetch, main_project, stage_ids  # noqa: F401
 # open/write/close; returns None or the OSError (close() carries the upload)
-from test_write_common import write_file  # noqa: E402,F401
+from test_write_common import write_file  # noqa: F401
 
 EXPORT = "GET /v2/export"
 DOWNLOAD = "GET /download"

@@ -6,12 +6,9 @@ every wait is a bounded poll.
 """
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "hub"))
-from hubutil import all_tasks, fetch, main_project, project_by_name, projects  # noqa: E402,F401
+from hubutil import all_tasks, fetch, main_project, project_by_name, projects  # noqa: F401
 
 EXPORT = "GET /v2/export"
 DOWNLOAD = "GET /download"

@@ -18,6 +18,7 @@ from conftest import Hub, Mount
 LONG = os.environ.get("ANGOFS_LONG") == "1"
 
 
+@pytest.mark.slow
 def test_ls_l_of_100k_tasks_under_the_rate_limit(workdir):
     hub = Hub(workdir, seeds=("synthetic:100000",))
     try:

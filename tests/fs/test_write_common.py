@@ -7,14 +7,11 @@ request counters come from /_admin/stats, waits are bounded polls.
 """
 import json
 import os
-import sys
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "hub"))
-from hubutil import all_tasks, main_project, project_by_name  # noqa: E402,F401
+from hubutil import all_tasks, main_project, project_by_name  # noqa: F401
 
 BOX = {"x": 10, "y": 20, "width": 30, "height": 40}
 IMPORT = "POST /v2/import/labels"

@@ -145,6 +145,7 @@ def test_attachments_bad_type_refused(hub, wmount):
     assert count(hub, ATTACH) == before
 
 
+@pytest.mark.slow
 def test_100k_items_are_chunked_and_all_labeled(workdir):
     n = 100000
     hub = Hub(workdir, seeds=("synthetic:%d" % n,))

@@ -18,7 +18,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("ANGOFS_FUZZ_BUILD", os.path.join(ROOT, "build-fuzz"))
 SECONDS = int(os.environ.get("ANGOFS_FUZZ_S", "20"))
-HARNESSES = ["labels", "unzip", "hub"]
+HARNESSES = ["labels", "unzip", "hub", "datasets"]
 
 
 def _libfuzzer_missing():
@@ -54,6 +54,7 @@ def fuzz_build():
     return BUILD
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HARNESSES)
 def test_fuzz_short_run(fuzz_build, name):
     exe = os.path.join(fuzz_build, "tests", "fuzz", "fuzz_" + name)

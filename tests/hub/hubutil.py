@@ -115,3 +115,52 @@ def stats_with_log(hub, n, route=None, timeout=30):
 
 def qs(**kw):
     return urllib.parse.urlencode(kw)
+
+
+def png_decode(data):
+    """Decode a PNG (8-bit palette, RGB or RGBA; any row filter) with zlib only.
+    Returns (width, height, pixel) with pixel(x, y) = (r, g, b, a)."""
+    import struct
+    import zlib
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:16]
+    pos, idat, plte, trns = 8, b"", None, b""
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+        elif kind == b"PLTE":
+            plte = [tuple(body[i:i + 3]) for i in range(0, n, 3)]
+        elif kind == b"tRNS":
+            trns = body
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    assert depth == 8 and ctype in (2, 3, 6), (depth, ctype)
+    bpp = {2: 3, 3: 1, 6: 4}[ctype]
+    raw, stride, prev, rows = zlib.decompress(idat), w * bpp, bytearray(w * bpp), []
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride if f else 0):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        prev = line
+        rows.append(bytes(line))
+
+    def pixel(x, y):
+        if ctype == 3:
+            v = rows[y][x]
+            return plte[v] + ((trns[v],) if v < len(trns) else (255,))
+        px = tuple(rows[y][x * bpp:(x + 1) * bpp])
+        return px + (255,) if ctype == 2 else px
+    return w, h, pixel

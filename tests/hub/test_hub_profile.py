@@ -151,3 +151,36 @@ def test_lenient_batch_filters_take_names_too(lenient):
     st, body = lenient.api("GET", "/project/%s/assets" % pid,
                            query={"filters": '{"batches":["Night Drive"]}'})
     assert st == 200 and body["data"]["total"] == len(by_name)
+
+
+def test_strict_issue_export_uses_the_documented_issue_model(strict):
+    import json
+    pid = main_project(strict)
+    tasks = {t["_id"]: t for t in all_tasks(strict, pid)}
+    for fmt in ("json", "ndjson"):
+        recs = export_records(strict, pid, fmt, type="issue")
+        assert len(recs) == 4
+        for r in recs:
+            assert set(r) == {"_id", "content", "project", "asset", "labelTask", "status",
+                              "createdBy", "position", "points", "contentMentions",
+                              "comments", "errorCodes", "createdAt", "updatedAt"}
+            assert len(r["_id"]) == 24 and r["project"] == pid
+            t = tasks[r["labelTask"]]
+            assert r["asset"] == t["asset"]
+            assert isinstance(r["position"], str)
+            assert set(json.loads(r["position"])) == {"x", "y", "page"}
+            assert r["status"] in ("Open", "Resolved")
+            for c in r["errorCodes"]:
+                assert set(c) == {"category", "name", "key"}
+        codes = {r["content"]: [c["key"] for c in r["errorCodes"]] for r in recs}
+        assert codes["Box is too loose around the car"] == ["loose_box"]
+        assert codes["Missing pedestrian"] == ["missing_object", "wrong_class"]
+        assert codes["Wrong weather class"] == []
+
+
+def test_lenient_issue_export_keeps_its_record_fields(lenient):
+    recs = export_records(lenient, main_project(lenient), type="issue")
+    assert len(recs) == 4
+    for r in recs:
+        assert {"issueId", "taskId", "externalId", "asset", "stage", "stageId"} <= set(r)
+        assert isinstance(r["position"], dict)

@@ -14,14 +14,13 @@ a TSan build; the normal suite runs it against the plain build.
 import json
 import os
 import random
-import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "fs"))
-from conftest import Mount  # noqa: E402
-from test_write_common import (ANNOTATE, IMPORT, WENV, WOPTS, count, label_item,  # noqa: E402
+import pytest
+
+from conftest import Mount
+from test_write_common import (ANNOTATE, IMPORT, WENV, WOPTS, count, label_item,
                                project_dir, street, street_ext, task_answer, task_by_ext,
                                weather_of, write_file)
 
@@ -110,6 +109,7 @@ def writer(wid, pdir, exts, tids, stop, errors, done):
         n += 1
 
 
+@pytest.mark.slow
 def test_parallel_readers_and_writers(hub, workdir):
     m = Mount(hub, workdir, opts=WOPTS, env=WENV)
     try:

@@ -13,11 +13,8 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "fs"))
-from test_write_common import (IMPORT, count, label_item, read, street, street_ext,  # noqa: E402
+from test_write_common import (IMPORT, count, label_item, read, street, street_ext,
                                task_by_ext, weather_of, wmount, write_file)  # noqa: F401
 
 

@@ -63,9 +63,8 @@ int main(void)
 
 	/* download faults; a stall lasts until the faults are cleared */
 	CHECK_INT(add("{\"route\":\"GET /download\",\"stall_after\":10}", err, sizeof(err)), 0);
-	CHECK_INT(add("{\"route\":\"GET /download\",\"corrupt\":true,\"count\":1}", err,
-		      sizeof(err)),
-		  0);
+	CHECK_INT(
+	    add("{\"route\":\"GET /download\",\"corrupt\":true,\"count\":1}", err, sizeof(err)), 0);
 	faults_take("GET /download", 0, &h);
 	CHECK_INT(h.stall_after, 10);
 	CHECK_INT(h.drop_after, -1);

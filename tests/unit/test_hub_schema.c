@@ -5,15 +5,15 @@
 #include "t.h"
 
 static const char *schema_text =
-	"{\"tools\":[{\"tool\":\"bounding-box\",\"title\":\"Car\",\"schemaId\":\"car\","
-	"\"classifications\":[{\"tool\":\"radio\",\"title\":\"Occluded\",\"schemaId\":\"occ\","
-	"\"classifications\":[{\"tool\":\"text\",\"title\":\"Why\",\"schemaId\":\"why\"}]}]},"
-	"{\"tool\":\"polygon\",\"title\":\"Road\",\"schemaId\":\"road\"},"
-	"{\"tool\":\"point\",\"title\":\"Light\",\"schemaId\":\"light\"}],"
-	"\"classifications\":[{\"tool\":\"checkbox\",\"title\":\"Attrs\",\"schemaId\":\"attrs\"},"
-	"{\"tool\":\"radio\",\"title\":\"Weather\",\"schemaId\":\"weather\"}],"
-	"\"relations\":[{\"tool\":\"one-to-one\",\"title\":\"Follows\",\"schemaId\":\"fol\"},"
-	"{\"tool\":\"group\",\"title\":\"Convoy\",\"schemaId\":\"conv\"}]}";
+    "{\"tools\":[{\"tool\":\"bounding-box\",\"title\":\"Car\",\"schemaId\":\"car\","
+    "\"classifications\":[{\"tool\":\"radio\",\"title\":\"Occluded\",\"schemaId\":\"occ\","
+    "\"classifications\":[{\"tool\":\"text\",\"title\":\"Why\",\"schemaId\":\"why\"}]}]},"
+    "{\"tool\":\"polygon\",\"title\":\"Road\",\"schemaId\":\"road\"},"
+    "{\"tool\":\"point\",\"title\":\"Light\",\"schemaId\":\"light\"}],"
+    "\"classifications\":[{\"tool\":\"checkbox\",\"title\":\"Attrs\",\"schemaId\":\"attrs\"},"
+    "{\"tool\":\"radio\",\"title\":\"Weather\",\"schemaId\":\"weather\"}],"
+    "\"relations\":[{\"tool\":\"one-to-one\",\"title\":\"Follows\",\"schemaId\":\"fol\"},"
+    "{\"tool\":\"group\",\"title\":\"Convoy\",\"schemaId\":\"conv\"}]}";
 
 static json_t *schema;
 
@@ -48,25 +48,26 @@ int main(void)
 	schema = json_loads(schema_text, 0, NULL);
 	CHECK(schema != NULL);
 
-	c = check("{\"objects\":[{\"schemaId\":\"car\",\"objectId\":\"a\",\"bounding-box\":"
-		  "{\"x\":1,\"y\":2,\"width\":-3,\"height\":4},\"classifications\":[{\"schemaId\":"
-		  "\"occ\",\"answer\":\"Yes\",\"classifications\":[{\"schemaId\":\"why\",\"answer\":"
-		  "\"tree\"}]}]},{\"title\":\"Car\",\"objectId\":\"b\",\"bounding-box\":{\"x\":1,"
-		  "\"y\":2,\"width\":3,\"height\":4}}],\"classifications\":[{\"schemaId\":\"attrs\","
-		  "\"answer\":[]}],\"relations\":[{\"schemaId\":\"fol\",\"from\":\"a\",\"to\":\"b\"},"
-		  "{\"schemaId\":\"conv\",\"group\":[\"a\",\"b\"]}]}",
-		  err, sizeof(err));
+	c = check(
+	    "{\"objects\":[{\"schemaId\":\"car\",\"objectId\":\"a\",\"bounding-box\":"
+	    "{\"x\":1,\"y\":2,\"width\":-3,\"height\":4},\"classifications\":[{\"schemaId\":"
+	    "\"occ\",\"answer\":\"Yes\",\"classifications\":[{\"schemaId\":\"why\",\"answer\":"
+	    "\"tree\"}]}]},{\"title\":\"Car\",\"objectId\":\"b\",\"bounding-box\":{\"x\":1,"
+	    "\"y\":2,\"width\":3,\"height\":4}}],\"classifications\":[{\"schemaId\":\"attrs\","
+	    "\"answer\":[]}],\"relations\":[{\"schemaId\":\"fol\",\"from\":\"a\",\"to\":\"b\"},"
+	    "{\"schemaId\":\"conv\",\"group\":[\"a\",\"b\"]}]}",
+	    err, sizeof(err));
 	CHECK(c != NULL);
 	if (!c)
 		fprintf(stderr, "  unexpected error: %s\n", err);
 	CHECK(json_object_get(c, "objects") == NULL);
 	CHECK_INT(json_array_size(json_object_get(c, "tools")), 2);
 	/* mapped by title, title/tool filled in */
-	CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(c, "tools"), 1),
-						    "schemaId")),
+	CHECK_STR(json_string_value(
+		      json_object_get(json_array_get(json_object_get(c, "tools"), 1), "schemaId")),
 		  "car");
 	CHECK_STR(json_string_value(json_object_get(
-			  json_array_get(json_object_get(c, "classifications"), 0), "tool")),
+		      json_array_get(json_object_get(c, "classifications"), 0), "tool")),
 		  "checkbox");
 	json_decref(c);
 
@@ -81,7 +82,8 @@ int main(void)
 		     "\"answer\":\"Yes\",\"classifications\":[{\"schemaId\":\"deep\",\"answer\":"
 		     "\"x\"}]}]}]}",
 		     "\"deep\"");
-	expect_error("{\"classifications\":[{\"schemaId\":\"occ\",\"answer\":\"Yes\"}]}", "\"occ\"");
+	expect_error("{\"classifications\":[{\"schemaId\":\"occ\",\"answer\":\"Yes\"}]}",
+		     "\"occ\"");
 	expect_error("{\"relations\":[{\"schemaId\":\"nope\",\"from\":\"a\",\"to\":\"b\"}]}",
 		     "\"nope\"");
 	expect_error("{\"objects\":[{\"schemaId\":\"car\",\"point\":[1,2]}]}", "point");

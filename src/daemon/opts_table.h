@@ -1,0 +1,71 @@
+/*
+ * opts_table.h - the one list of angofs's own mount options. Everything else is
+ * generated from it (cmdline.h, cmdline.c): the struct fuse_opt fills, the
+ * fuse_opt spec, the names a config file may set, the --help lines, the typed
+ * values with their defaults, and the frees. Adding an option is one line
+ * here, plus its use where the daemon wires the parts (main.c).
+ *
+ * X(name, kind, default, metavar, help)
+ *   kind     STR   text, kept as given (checked where it is used)
+ *            BOOL  true/false/yes/no/on/off/1/0 -> int
+ *            LONG  non-negative integer -> long
+ *            SIZE  bytes with an optional unit (500M, 10G) -> long long
+ *            FLAG  a bare word (-o debug) -> int 0/1
+ *            CLI   text, command line only (not in a config file)
+ *   default  the value when the option is not given (STR/CLI: a string or NULL)
+ *   metavar  what the value looks like, for --help ("" for FLAG)
+ *   help     --help text; '\n' starts a continuation line
+ *
+ * Options that are not angofs's own (FUSE's, the fstab words, the refused
+ * api_key=) are listed in cmdline.c.
+ */
+#ifndef ANGOFS_OPTS_TABLE_H
+#define ANGOFS_OPTS_TABLE_H
+
+#include "angofs/options.h" /* AO_DEFAULT_HOST */
+
+/* clang-format off */
+#define AO_OPTIONS(X)                                                                     \
+	X(host, STR, "eu", "URL|REGION",                                                  \
+	  "hub: eu (default, " AO_DEFAULT_HOST "), us, in, test,\n"                       \
+	  "or http(s)://host[:port]")                                                     \
+	X(api_key_file, STR, NULL, "PATH",                                                \
+	  "read the API key from PATH (mode 600 or stricter)")                            \
+	X(cache_dir, STR, NULL, "DIR",                                                    \
+	  "export cache (default $XDG_CACHE_HOME/angofs\n"                                \
+	  "or ~/.cache/angofs; created 0700)")                                            \
+	X(cache_size, SIZE, 10LL << 30, "SIZE",                                           \
+	  "cap of cached exports, e.g. 500M, 10G (default 10G);\n"                        \
+	  "least recently used exports not open are evicted")                             \
+	X(export_ttl, LONG, 3600, "SECONDS",                                              \
+	  "refetch exports older than this (default 3600);\n"                             \
+	  "`touch FILE` refreshes one export now")                                        \
+	X(meta_ttl, LONG, 60, "SECONDS", "cache project list/projects/tasks (default 60)")\
+	X(attr_timeout, LONG, 10, "SECONDS", "kernel attribute cache (default 10)")       \
+	X(entry_timeout, LONG, 10, "SECONDS", "kernel name cache (default 10)")           \
+	X(include_metadata, BOOL, 1, "BOOL", "export option (default true)")              \
+	X(include_history, BOOL, 1, "BOOL", "export option (default true)")               \
+	X(include_only_key_frames, BOOL, 0, "BOOL", "export option (default false)")      \
+	X(include_idle_blur_durations, BOOL, 0, "BOOL", "export option (default false)")  \
+	X(task_types, STR, NULL, "LIST",                                                  \
+	  "export taskTypes: default:consensus:benchmark\n"                               \
+	  "(',' only in the config file; default: not sent)")                             \
+	X(next_stage, BOOL, 0, "BOOL",                                                    \
+	  "answer.json writes also submit the task to its\n"                              \
+	  "next stage (default false)")                                                   \
+	X(rate_limit, LONG, 100, "N",                                                     \
+	  "at most N API requests per minute (default 100;\n"                             \
+	  "0 = no client-side limit)")                                                    \
+	X(log_level, STR, NULL, "LEVEL",                                                  \
+	  "error, warn, info (default: one line per hub\n"                                \
+	  "request) or debug")                                                            \
+	X(debug, FLAG, 0, "", "log_level=debug (also with -d)")                           \
+	X(offline, FLAG, 0, "",                                                           \
+	  "send nothing to the hub: projects, project.json\n"                             \
+	  "and tasks/ pages as last seen online, cached\n"                                \
+	  "exports whatever their age; writes wait in the\n"                              \
+	  "spool until a mount without offline sends them")                               \
+	X(config, CLI, NULL, "PATH", "read settings from PATH instead of the default")
+/* clang-format on */
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * stop.h - a stop asked for with SIGTERM/SIGINT/SIGHUP (systemctl stop,
+ * Ctrl-C) ends the mount the way `fusermount3 -u` does (see stop.c).
+ */
+#ifndef ANGOFS_STOP_H
+#define ANGOFS_STOP_H
+
+struct fuse;
+
+/* Install the handlers (after fuse_set_signal_handlers) and the stopper thread;
+ * call from the thread that runs the FUSE loop. 0 or -errno. */
+int ao_stop_start(struct fuse *fuse, const char *mountpoint);
+/* After the loop returned: stop the thread, restore the default handlers.
+ * Returns 1 if the stop detached the mount (fuse_unmount then only closes the
+ * device and frees its state). */
+int ao_stop_end(void);
+
+#endif

@@ -1,0 +1,10 @@
+"""angofs test harness: one package the integration tests (tests/) and the
+benchmark (bench/) share. Importable as `harness` because pytest.ini puts tests/
+on the Python path (bench/run.sh sets PYTHONPATH the same way).
+
+  harness.procs  Hub (real local angofs-hub) and Mount (real angofs mount), the
+                 registries that tear every process and mount down, sanitizer
+                 log checks.
+"""
+from .procs import (ANGOFS_BIN, API_KEY, BUILD, HUB_BIN, ROOT, Hub, Mount,  # noqa: F401
+                    check_sanitizer_log, cleanup_all, free_port, is_mounted, unmount)
