@@ -187,6 +187,10 @@ def test_strict_hub_exports_hold_every_task_of_every_stage(workdir):
         nd = [json.loads(x) for x in read(os.path.join(p, "export", "tasks.ndjson")).splitlines()
               if x.strip()]
         assert {r["task"]["taskId"] for r in nd} == ids
+        # issues.json is served as the hub wrote it: the documented Issue model
+        issues = json.loads(read(os.path.join(p, "export", "issues.json")))
+        assert issues and all(i["labelTask"] in ids and isinstance(i["position"], str)
+                              and "_id" in i and "content" in i for i in issues)
         # a mixed project: the default tasks of every stage; wider with task_types
         cr = os.path.join(m.path, "Consensus Review")
         with open(os.path.join(cr, "project.json")) as f:
