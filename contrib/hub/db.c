@@ -370,7 +370,9 @@ json_t *task_json_from_row(sqlite3_stmt *st, json_t *pdoc, int with_answer)
 	json_object_set_new(t, "project", col_str(st, 1));
 	json_object_set_new(t, "asset", col_str(st, 2));
 	json_object_set_new(t, "externalId", col_str(st, 15));
-	json_object_set_new(t, "data", col_str(st, 16));
+	json_object_set_new(
+	    t, "data",
+	    storage_render_json(sqlite3_db_handle(st), (const char *)sqlite3_column_text(st, 16)));
 	json_object_set_new(t, "stage", col_str(st, 3));
 	json_object_set_new(t, "stageName", json_string(stage_name(pdoc, stage)));
 	json_object_set_new(t, "status", col_str(st, 4));

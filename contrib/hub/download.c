@@ -189,7 +189,7 @@ void route_download(struct req *r, struct reply *out, struct fault_hit *hit, lon
 		}
 	}
 	rng = http_parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
-			  (uint64_t)sb.st_size, &a, &b);
+			       (uint64_t)sb.st_size, &a, &b);
 	if (rng < 0) {
 		close(fd);
 		xml_error(out, 416, "InvalidRange", "The requested range is not satisfiable");

@@ -48,7 +48,9 @@ static json_t *issue_lenient(sqlite3_stmt *st, json_t *pdoc)
 	json_object_set_new(rec, "issueId", COLS(0));
 	json_object_set_new(rec, "taskId", COLS(1));
 	json_object_set_new(rec, "externalId", COLS(2));
-	json_object_set_new(rec, "asset", COLS(3));
+	json_object_set_new(
+	    rec, "asset",
+	    storage_render_json(sqlite3_db_handle(st), (const char *)sqlite3_column_text(st, 3)));
 	json_object_set_new(rec, "content", COLS(4));
 	json_object_set_new(rec, "status", COLS(5));
 	json_object_set_new(rec, "createdBy", COLS(6));

@@ -199,6 +199,15 @@ static void put_history(struct writer *w, sqlite3_stmt *hs, int64_t seq, json_t 
 	w_put(w, "]", 1);
 }
 
+/* A URL column as shown to clients (storage URLs signed now). */
+static void put_url(struct writer *w, sqlite3_stmt *st, int col)
+{
+	char *u = storage_render(sqlite3_db_handle(st), (const char *)sqlite3_column_text(st, col));
+
+	put_str(w, u);
+	free(u);
+}
+
 /* ,"brushDataUrl":URL and/or ,"medicalBrushDataUrl":URL (signed now) when set. */
 static void put_masks(struct writer *w, sqlite3_stmt *st)
 {
@@ -245,7 +254,7 @@ int export_write_tasks(sqlite3 *db, struct writer *w, struct exp_opts *o, struct
 
 		w_record_begin(w, o);
 		put_lit(w, "{\"asset\":");
-		put_str(w, (const char *)sqlite3_column_text(st, 16));
+		put_url(w, st, 16);
 		put_lit(w, ",\"externalId\":");
 		put_str(w, (const char *)sqlite3_column_text(st, 15));
 		put_lit(w, ",\"metadata\":");

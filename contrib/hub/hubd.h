@@ -148,6 +148,9 @@ void route_export(struct req *r, struct reply *out);
 void route_import_labels(struct req *r, struct reply *out);
 void route_attachments(struct req *r, struct reply *out);
 void route_annotate(struct req *r, struct reply *out);
+void route_get_signed_url(struct req *r, struct reply *out);
+void route_get_upload_url(struct req *r, struct reply *out);
+void route_project_cloud(struct req *r, struct reply *out);
 struct fault_hit;
 void route_download(struct req *r, struct reply *out, struct fault_hit *hit, long long *bytes_out);
 
@@ -230,14 +233,24 @@ int storage_name_ok(const char *name);
 int storage_key_ok(const char *key); /* "<type>/<project id>/<name>" */
 void storage_sign(const char *method, const char *key, long long expires, char out[65]);
 void storage_signed_url(const char *key, const char *method, long ttl_s, char *out, size_t len);
+/* An object by key (a family row counts, see storage.c): 0 and *pub, and
+ * if asked its content type and generation recipe (malloc'd; *gen NULL for
+ * a file), or -ENOENT. */
+int storage_lookup(sqlite3 *db, const char *key, int *pub, char **ctype, char **gen);
 /* 1 public, 0 private, -ENOENT */
 int storage_object_public(sqlite3 *db, const char *key);
-/* A stored URL as shown to clients (malloc'd): "storage:<key>" becomes the
- * object URL (public) or a signed GET URL (private); others are unchanged. */
+/* "storage:<key>" (private) or "storage+public:<key>" into out; -ENOENT. */
+int storage_stored_form(sqlite3 *db, const char *key, char *out, size_t len);
+/* A stored URL as shown to clients (malloc'd): "storage+public:<key>" becomes
+ * the object URL, "storage:<key>" a signed GET URL; others are unchanged. */
 char *storage_render(sqlite3 *db, const char *stored);
+json_t *storage_render_json(sqlite3 *db, const char *stored); /* NULL -> json null */
 /* 1 and the key if url points into this hub's storage, 0 if not, -EINVAL if
  * it does but names no valid key. */
 int storage_key_of_url(const char *url, char *key, size_t keylen);
+/* A label/attachment item's "data" value as stored: a URL into this
+ * storage (signed or not) becomes "storage:<key>" in buf; others unchanged. */
+const char *storage_match_value(sqlite3 *db, const char *val, char *buf, size_t len);
 int storage_put(sqlite3 *db, const char *key, const char *ctype, const void *data, size_t len,
 		int is_public, const char *gen);
 /* Bytes of a generated object (malloc'd) from its recipe, or NULL. */

@@ -33,7 +33,7 @@ int mask_parse(sqlite3 *db, json_t *body, struct mask_change mc[2], char *err, s
 	for (int i = 0; i < 2; i++) {
 		json_t *v = json_object_get(body, fields[i]);
 		const char *u = json_string_value(v);
-		char key[512];
+		char key[512], stored[600];
 		int k;
 
 		if (!v) {
@@ -54,14 +54,15 @@ int mask_parse(sqlite3 *db, json_t *body, struct mask_change mc[2], char *err, s
 				 fields[i], u);
 			goto fail;
 		}
-		if (k > 0 && storage_object_public(db, key) < 0) {
+		if (k > 0 && storage_stored_form(db, key, stored, sizeof(stored)) < 0) {
 			snprintf(err, errlen,
 				 "Invalid %s: no stored object %s (upload it first: GET "
 				 "/getUploadUrl, then PUT)",
 				 fields[i], key);
 			goto fail;
 		}
-		if (asprintf(&mc[i].value, "%s%s", k > 0 ? "storage:" : "", k > 0 ? key : u) < 0) {
+		mc[i].value = strdup(k > 0 ? stored : u);
+		if (!mc[i].value) {
 			mc[i].value = NULL;
 			snprintf(err, errlen, "out of memory");
 			goto fail;

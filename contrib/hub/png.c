@@ -246,9 +246,23 @@ void *img_png(struct img *im, size_t *len)
 	return m.p;
 }
 
-/* A stable, saturated colour for a schemaId (alpha opaque). */
+/* A stable, saturated colour for a schemaId (alpha opaque): the demo
+ * ontologies' own colours (seed_data.c; the road a blue-grey that stands out
+ * from the drawn street), else one of a palette by hash. */
 uint32_t img_class_color(const char *schema_id)
 {
+	static const struct {
+		const char *id;
+		uint32_t rgba;
+	} known[] = {{"tCar0001", 0xf44336ff},
+		     {"tPed0001", 0x2196f3ff},
+		     {"tRoad001", 0x607d8bff},
+		     {"vCar0001", 0xff9800ff},
+		     {"vTruck01", 0x795548ff}};
+
+	for (size_t i = 0; schema_id && i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(schema_id, known[i].id))
+			return known[i].rgba;
 	static const uint32_t pal[] = {0xf44336ff, 0x2196f3ff, 0x9e9e9eff, 0xffeb3bff,
 				       0x4caf50ff, 0xff9800ff, 0x795548ff, 0x9c27b0ff};
 	uint64_t h = 1469598103934665603ULL;

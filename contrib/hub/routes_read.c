@@ -474,8 +474,9 @@ void route_project_assets(struct req *r, struct reply *out)
 			json_object_set_new(as, "project", json_string(r->seg[1]));
 			json_object_set_new(as, "externalId",
 					    json_string((const char *)sqlite3_column_text(st, 1)));
-			json_object_set_new(as, "data",
-					    json_string((const char *)sqlite3_column_text(st, 2)));
+			json_object_set_new(
+			    as, "data",
+			    storage_render_json(db, (const char *)sqlite3_column_text(st, 2)));
 			json_object_set_new(as, "metadata",
 					    md ? json_loads(md, 0, NULL) : json_object());
 			json_object_set_new(as, "batches",

@@ -163,6 +163,10 @@ void route_import_labels(struct req *r, struct reply *out)
 		char *ans = dump(json_array_get(answers, i));
 		const char *val;
 		int hits = 0, kind = item_match_kind(it, &val);
+		char sbuf[640];
+
+		if (kind == 2)
+			val = storage_match_value(db, val, sbuf, sizeof(sbuf));
 
 		for (int k = 0; k < 2; k++) {
 			sqlite3_stmt *st = k ? pre[kind] : upd[kind];
@@ -333,7 +337,12 @@ void route_attachments(struct req *r, struct reply *out)
 		const char *val;
 		int hits = 0;
 
-		sel = sels[item_match_kind(item, &val)];
+		char sbuf[640];
+		int kind = item_match_kind(item, &val);
+
+		if (kind == 2)
+			val = storage_match_value(db, val, sbuf, sizeof(sbuf));
+		sel = sels[kind];
 		sqlite3_reset(sel);
 		sqlite3_bind_text(sel, 1, pid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(sel, 2, val, -1, SQLITE_STATIC);

@@ -12,6 +12,11 @@
  * polyline, point with two levels of nesting, radio/checkbox/text top-level
  * classifications, a one-to-one and a group relation) is shared by the main
  * demo project and the synthetic projects.
+ *
+ * Storage (storage.c): the demo's brush masks are real PNG files; the
+ * "Street Photos" pictures and every synthetic picture are generated objects
+ * drawn from the seeded answers (street:<i> recipes), so their boxes land on
+ * visible shapes and N synthetic pictures cost one objects row.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -460,6 +465,38 @@ static int add_masks(struct seeder *sd, const char *pid, unsigned task_kind, uin
 	return rc;
 }
 
+/* Assets of project pid become generated pictures in the storage: object
+ * assets/<pid>/<externalId> with recipe street:<i>:1920x1080 (the picture of
+ * seed answer i: where the task's boxes are), odd i public, even i private
+ * (shown as signed URLs). */
+static int add_photos(struct seeder *sd, const char *pid, uint64_t ntasks)
+{
+	sqlite3_stmt *url =
+	    db_prep(sd->db, "UPDATE assets SET url = ? WHERE project_id = ? AND external_id = ?");
+	int rc = url ? 0 : -EIO;
+
+	for (uint64_t i = 1; i <= ntasks && !rc; i++) {
+		char key[128], gen[64], stored[160];
+
+		snprintf(key, sizeof(key), "assets/%s/photo_%02llu.png", pid,
+			 (unsigned long long)i);
+		snprintf(gen, sizeof(gen), "street:%llu:1920x1080", (unsigned long long)i);
+		snprintf(stored, sizeof(stored), "%s%s",
+			 i & 1 ? "storage+public:" : "storage:", key);
+		if (storage_put(sd->db, key, "image/png", NULL, 0, (int)(i & 1), gen) < 0) {
+			snprintf(sd->err, sd->errlen, "cannot add the storage object %s", key);
+			rc = -EIO;
+			break;
+		}
+		sqlite3_bind_text(url, 1, stored, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(url, 2, pid, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(url, 3, strrchr(key, '/') + 1, -1, SQLITE_TRANSIENT);
+		rc = step_done(sd, url);
+	}
+	sqlite3_finalize(url);
+	return rc;
+}
+
 static int seed_demo(struct seeder *sd)
 {
 	struct demo_project *p;
@@ -478,6 +515,8 @@ static int seed_demo(struct seeder *sd)
 				       p->ontology ? seed_vehicle_answer : seed_street_answer);
 		if (!rc && p->index == 6)
 			rc = set_task_types(sd, pid);
+		if (!rc && p->index == 7)
+			rc = add_photos(sd, pid, p->ntasks);
 		if (!rc && p->index == 1) {
 			rc = add_masks(sd, pid, p->kind + 1, p->ntasks);
 			rc = rc ? rc
@@ -527,13 +566,34 @@ static int seed_synthetic(struct seeder *sd, unsigned long long n)
 {
 	json_t *doc = synthetic_project_doc(n);
 	static const char *const stages[4] = {"Start", "Label", DEMO_REVIEW_ID, "Complete"};
+	const char *pid = json_string_value(json_object_get(doc, "_id"));
+	char url_fmt[96], fam[96], gen[96];
+	sqlite3_stmt *st;
 	int rc;
 
+	/* pictures generated on request: one public family row for all N
+	 * (storage.c), asset i = the street picture of its seeded answer */
+	snprintf(url_fmt, sizeof(url_fmt), "storage+public:assets/%s/%%s", pid);
+	snprintf(fam, sizeof(fam), "assets/%s/synthetic_*", pid);
+	snprintf(gen, sizeof(gen), "street+%llu:%llu:1920x1080", n << 24, n);
 	rc = add_project(sd, doc, NULL);
 	if (!rc)
-		rc = add_tasks(sd, doc, 40, n << 24, n, "synthetic_%07llu.jpg",
-			       "https://storage.example.com/synthetic/%s", stages,
+		rc = add_tasks(sd, doc, 40, n << 24, n, "synthetic_%07llu.jpg", url_fmt, stages,
 			       seed_street_answer);
+	st = rc ? NULL
+		: db_prep(sd->db, "INSERT OR REPLACE INTO objects(key, project_id, type, ctype, "
+				  "size, public, created_ms, gen) VALUES(?, ?, 'assets', "
+				  "'image/png', 0, 1, ?, ?)");
+	if (!rc && !st)
+		rc = -EIO;
+	if (st) {
+		sqlite3_bind_text(st, 1, fam, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, pid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, BASE_MS);
+		sqlite3_bind_text(st, 4, gen, -1, SQLITE_STATIC);
+		rc = step_done(sd, st);
+		sqlite3_finalize(st);
+	}
 	json_decref(doc);
 	return rc;
 }

@@ -97,6 +97,11 @@ struct demo_project demo_projects[] = {
 	 "consensus_%02llu.jpg", "https://storage.example.com/consensus/%s",
 	 {"Start", "Label", NULL, "Complete"}, 0, {"Round 1", "Round 2", NULL, NULL},
 	 "2025-01-11T08:00:00.000Z"},
+	/* assets are pictures in the hub's storage (seed.c add_photos) */
+	{7, "Street Photos", "Street pictures in the hub's storage; the boxes are on the shapes",
+	 NULL, 22, 8, "photo_%02llu.png", "https://unused/%s",
+	 {"Start", "Label", NULL, "Complete"}, 0, {"Day", "Dusk", NULL, NULL},
+	 "2025-01-12T08:00:00.000Z"},
 	{0, NULL, NULL, NULL, 0, 0, NULL, NULL, {NULL}, 0, {NULL}, NULL},
 };
 

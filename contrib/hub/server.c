@@ -58,6 +58,9 @@ static const struct route {
     {"POST", "/import/labels", route_import_labels},
     {"POST", "/attachments", route_attachments},
     {"POST", "/annotate/{id}", route_annotate},
+    {"GET", "/getSignedUrl", route_get_signed_url},
+    {"GET", "/getUploadUrl", route_get_upload_url},
+    {"POST", "/project/{id}/cloud", route_project_cloud},
 };
 
 int route_key_known(const char *key)

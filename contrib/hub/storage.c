@@ -16,10 +16,13 @@
  * like a pre-signed URL of a private bucket. A PUT to a URL signed for PUT
  * (GET /getUploadUrl) stores the request body.
  *
- * What tasks store: a URL that points into this storage is kept as
- * "storage:<key>" (port and signature dropped), so it survives restarts and
- * is re-signed, with the current address, whenever it is shown (GET /task,
- * task lists, exports). Anything else is stored verbatim.
+ * What tasks and assets store: a URL that points into this storage is kept
+ * as "storage:<key>" (private) or "storage+public:<key>" (port and signature
+ * dropped, publicness looked up once when stored), so it survives restarts
+ * and is shown, with the current address, signed or plain without a database
+ * lookup (GET /task, task lists, exports of 100k records). Anything else is
+ * stored verbatim. Family rows (lookup_family) let one row stand for many
+ * generated objects.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,7 +137,11 @@ void storage_sign(const char *method, const char *key, long long expires, char o
 
 void storage_signed_url(const char *key, const char *method, long ttl_s, char *out, size_t len)
 {
-	long long expires = now_ms() / 1000 + ttl_s;
+	/* Expiry rounded up to a step of ttl/10 (1 s .. 1 h): the same object
+	 * signed twice within a step gives the same URL, so two exports or two
+	 * task reads a second apart agree; validity is ttl .. ttl + step. */
+	long step = ttl_s / 10 < 1 ? 1 : ttl_s / 10 > 3600 ? 3600 : ttl_s / 10;
+	long long expires = (now_ms() / 1000 + ttl_s + step - 1) / step * step;
 	char sig[65];
 
 	storage_sign(method, key, expires, sig);
@@ -142,33 +149,113 @@ void storage_signed_url(const char *key, const char *method, long ttl_s, char *o
 		 sig);
 }
 
-int storage_object_public(sqlite3 *db, const char *key)
+/* One objects row by exact key: 0 and its fields (malloc'd), or -ENOENT. */
+static int lookup_row(sqlite3 *db, const char *key, int *pub, char **ctype, char **gen)
 {
-	sqlite3_stmt *st = db_prep(db, "SELECT public FROM objects WHERE key = ?");
+	sqlite3_stmt *st = db_prep(db, "SELECT public, ctype, gen FROM objects WHERE key = ?");
 	int r = -ENOENT;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		r = sqlite3_column_int(st, 0) != 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*pub = sqlite3_column_int(st, 0) != 0;
+		if (ctype)
+			*ctype = strdup((const char *)sqlite3_column_text(st, 1));
+		if (gen)
+			*gen = sqlite3_column_text(st, 2)
+				   ? strdup((const char *)sqlite3_column_text(st, 2))
+				   : NULL;
+		r = 0;
+	}
 	sqlite3_finalize(st);
 	return r;
+}
+
+/* A family row "<type>/<project>/<prefix>_*" with recipe
+ * "street+<base>:<max>:<w>x<h>" stands for the objects <prefix>_<d>.<ext>,
+ * d = 1..max, each generated as street:<base + d>:<w>x<h> (the synthetic
+ * seed: N pictures, one row). */
+static int lookup_family(sqlite3 *db, const char *key, int *pub, char **ctype, char **gen)
+{
+	const char *slash = strrchr(key, '/'), *us = strrchr(key, '_');
+	char fam[600], *fgen = NULL, *end;
+	unsigned long long d, base, max;
+	int w, h, used = 0, rc;
+
+	if (!slash || !us || us < slash || (size_t)(us - key) + 3 > sizeof(fam))
+		return -ENOENT;
+	d = strtoull(us + 1, &end, 10);
+	if (end == us + 1 || (*end && *end != '.'))
+		return -ENOENT;
+	memcpy(fam, key, (size_t)(us - key) + 1);
+	strcpy(fam + (us - key) + 1, "*");
+	rc = lookup_row(db, fam, pub, ctype, &fgen);
+	if (rc < 0)
+		return rc;
+	if (!fgen || sscanf(fgen, "street+%llu:%llu:%dx%d%n", &base, &max, &w, &h, &used) != 4 ||
+	    fgen[used] || d < 1 || d > max) {
+		free(fgen);
+		if (ctype) {
+			free(*ctype);
+			*ctype = NULL;
+		}
+		return -ENOENT;
+	}
+	free(fgen);
+	if (gen && asprintf(gen, "street:%llu:%dx%d", base + d, w, h) < 0)
+		*gen = NULL;
+	return 0;
+}
+
+int storage_lookup(sqlite3 *db, const char *key, int *pub, char **ctype, char **gen)
+{
+	int rc = lookup_row(db, key, pub, ctype, gen);
+
+	return rc == -ENOENT ? lookup_family(db, key, pub, ctype, gen) : rc;
+}
+
+int storage_object_public(sqlite3 *db, const char *key)
+{
+	int pub = 0, rc = storage_lookup(db, key, &pub, NULL, NULL);
+
+	return rc < 0 ? rc : pub;
+}
+
+int storage_stored_form(sqlite3 *db, const char *key, char *out, size_t len)
+{
+	int pub = storage_object_public(db, key);
+
+	if (pub < 0)
+		return pub;
+	snprintf(out, len, "%s%s", pub ? "storage+public:" : "storage:", key);
+	return 0;
 }
 
 char *storage_render(sqlite3 *db, const char *stored)
 {
 	char url[1024];
 
+	(void)db;
 	if (!stored)
 		return NULL;
+	if (!strncmp(stored, "storage+public:", 15)) {
+		snprintf(url, sizeof(url), "%s/storage/%s", g_base_url, stored + 15);
+		return strdup(url);
+	}
 	if (strncmp(stored, "storage:", 8))
 		return strdup(stored);
-	if (storage_object_public(db, stored + 8) == 1)
-		snprintf(url, sizeof(url), "%s/storage/%s", g_base_url, stored + 8);
-	else
-		storage_signed_url(stored + 8, "GET", g_opts.url_ttl, url, sizeof(url));
+	storage_signed_url(stored + 8, "GET", g_opts.url_ttl, url, sizeof(url));
 	return strdup(url);
+}
+
+json_t *storage_render_json(sqlite3 *db, const char *stored)
+{
+	char *u = storage_render(db, stored);
+	json_t *j = u ? json_string(u) : json_null();
+
+	free(u);
+	return j;
 }
 
 int storage_key_of_url(const char *url, char *key, size_t keylen)
@@ -186,6 +273,16 @@ int storage_key_of_url(const char *url, char *key, size_t keylen)
 	memcpy(key, p, kl);
 	key[kl] = 0;
 	return storage_key_ok(key) ? 1 : -EINVAL;
+}
+
+const char *storage_match_value(sqlite3 *db, const char *val, char *buf, size_t len)
+{
+	char key[600];
+
+	if (storage_key_of_url(val, key, sizeof(key)) > 0 &&
+	    storage_stored_form(db, key, buf, len) == 0)
+		return buf;
+	return val;
 }
 
 int storage_put(sqlite3 *db, const char *key, const char *ctype, const void *data, size_t len,

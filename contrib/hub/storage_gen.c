@@ -1,12 +1,17 @@
 /*
  * storage_gen.c - generated storage objects: bytes made on each request from
  * a short recipe kept in objects.gen, instead of a stored file. This is what
- * lets "--seed synthetic:N" give N images without writing N files.
+ * lets "--seed synthetic:N" give N images without writing N files (one
+ * family row, storage.c, yields a street:<i> recipe per picture).
  *
  * Recipes:
  *   synthetic:<n>:<w>x<h>   a deterministic PNG for index n: a background
  *                           tint and three rectangles, all derived from n
  *                           (mix64), so the same n is the same picture.
+ *   street:<n>:<w>x<h>      the demo street picture n: the seed's street
+ *                           answer n (seed.c) drawn over a road, so the
+ *                           seeded boxes land on visible shapes; frozen (a
+ *                           relabeled task keeps its picture).
  *   answer:<task id>        the picture of a demo asset: a street-grey
  *                           background with the task's current answer drawn
  *                           in class colours (boxes and polygons), so the
@@ -16,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hubd.h"
+#include "seed_data.h"
 
 static void *gen_synthetic(unsigned long long n, int w, int h, size_t *len)
 {
@@ -40,6 +45,24 @@ static void *gen_synthetic(unsigned long long n, int w, int h, size_t *len)
 	}
 	png = img_png(im, len);
 	img_free(im);
+	return png;
+}
+
+/* The demo street picture n: the seed's street answer n drawn in class
+ * colours, so its boxes and polygons are where the picture's shapes are. */
+static void *gen_street(unsigned long long n, int w, int h, size_t *len)
+{
+	json_t *ans = seed_street_answer(n, 0, "");
+	struct img *im = img_new(w, h, 0x303840ffu);
+	void *png = NULL;
+
+	if (im && ans) {
+		img_fill_rect(im, 0, h * 0.55, w, h * 0.45, 0x4a4a4aff); /* the street */
+		img_draw_answer(im, ans);
+		png = img_png(im, len);
+	}
+	img_free(im);
+	json_decref(ans);
 	return png;
 }
 
@@ -90,6 +113,9 @@ void *storage_generate(const char *gen, size_t *len)
 	if (sscanf(gen, "synthetic:%llu:%dx%d%n", &n, &w, &h, &used) == 3 && !gen[used] && w > 0 &&
 	    h > 0 && w <= 4096 && h <= 4096)
 		return gen_synthetic(n, w, h, len);
+	if (sscanf(gen, "street:%llu:%dx%d%n", &n, &w, &h, &used) == 3 && !gen[used] && w > 0 &&
+	    h > 0 && w <= 4096 && h <= 4096)
+		return gen_street(n, w, h, len);
 	if (!strncmp(gen, "answer:", 7) && is_object_id(gen + 7))
 		return gen_answer(gen + 7, len);
 	return NULL;

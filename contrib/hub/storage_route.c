@@ -86,18 +86,9 @@ static void get_object(struct req *r, struct reply *out, const char *key, long l
 	struct MHD_Response *resp = NULL;
 	struct stat sb;
 	sqlite3 *db = db_acquire();
-	sqlite3_stmt *st = db_prep(db, "SELECT public, ctype, gen FROM objects WHERE key = ?");
 
-	if (st) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			pub = sqlite3_column_int(st, 0);
-			ctype = strdup((const char *)sqlite3_column_text(st, 1));
-			if (sqlite3_column_text(st, 2))
-				gen = strdup((const char *)sqlite3_column_text(st, 2));
-		}
-		sqlite3_finalize(st);
-	}
+	if (storage_lookup(db, key, &pub, &ctype, &gen) < 0)
+		pub = -1;
 	db_release(db);
 	/* a private object and a missing one look the same without a signature */
 	if (pub != 1 && check_signature(r, out, "GET", key) < 0)

@@ -132,6 +132,11 @@ int ao_ds_index_finish(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void
 		       struct ao_err *err);
 size_t ao_ds_index_count(const struct ao_ds_index *x);
 const struct ao_ds_image *ao_ds_index_get(const struct ao_ds_index *x, size_t i);
+/* The image named name (images/<name>) or whose label is label
+ * (labels/<label>), or NULL: binary searches over arrays sorted at finish,
+ * for the tree's lookups. */
+const struct ao_ds_image *ao_ds_index_find_name(const struct ao_ds_index *x, const char *name);
+const struct ao_ds_image *ao_ds_index_find_label(const struct ao_ds_index *x, const char *label);
 /* The image of record rec_no, or NULL (skipped record). */
 const struct ao_ds_image *ao_ds_index_by_record(const struct ao_ds_index *x,
 						unsigned long long rec_no);

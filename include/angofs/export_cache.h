@@ -77,9 +77,13 @@ const char *ao_xcache_task_types(const struct ao_xcache *c);
 struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *spec,
 				struct ao_err *err);
 
-/* Size and mtime to show in stat: size 0 (unknown) until the first fetch.
- * Remembers that the kernel has seen this generation's size. */
-void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime);
+/* Size and mtime to show in stat; returns 1 if the content is known (cached),
+ * 0 if not (size 0: unknown). The mtime is the generation's: the fetch time,
+ * or, for the first generation fetched after stat showed the export as not
+ * cached (within the TTL), the time that stat first showed it, so the mtime
+ * does not jump at the first read. Remembers that the kernel has seen this
+ * generation's size. */
+int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime);
 
 struct ao_xopen {
 	int fd;		/* read-only descriptor of the cached data; serve with pread */

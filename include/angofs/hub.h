@@ -15,6 +15,13 @@
  *
  * The API key is sent only as the `apikey` header to the configured host, never
  * to an export download URL (or any redirect), and never logged.
+ *
+ * The seam: a struct hub is any client behind struct hub_ops (hub_wrap). The
+ * daemon's is the libcurl client (hub_new, src/client/hub_client.c); the unit
+ * tests use an in-process mock and a failure wrapper that injects errors,
+ * delays and partial bodies by script (tests/unit/mock_hub.h), the way
+ * mountpoint-s3 tests against its mock and failure clients. The callers (core,
+ * export cache, write side) only see the functions below.
  */
 #ifndef ANGOFS_HUB_H
 #define ANGOFS_HUB_H
@@ -33,12 +40,30 @@ struct hub_cfg {
 	int max_attempts;	 /* per call, including the first; default 5 */
 	long max_retry_total_ms; /* bound on all waiting between attempts, default 60000 */
 	int rate_per_minute;	 /* client-side token bucket; 0 = off */
-	const char *store_dir; /* keep replies for offline use here (src/client/hub_store.h); NULL = no */
-	int offline;	       /* answer from store_dir only, send nothing (-o offline) */
+	const char
+	    *store_dir; /* keep replies for offline use here (src/client/hub_store.h); NULL = no */
+	int offline;	/* answer from store_dir only, send nothing (-o offline) */
 };
 
 struct hub;
 
+typedef int (*hub_sink_fn)(void *ud, const void *buf, size_t len);
+typedef void (*hub_progress_fn)(void *ud, long long done, long long total);
+
+/* One client implementation: the calls below on its own state (self). */
+struct hub_ops {
+	const char *name; /* "curl", "mock", "fail" */
+	int (*get)(void *self, const char *path_and_query, json_t **data, struct ao_err *err);
+	int (*post_raw)(void *self, const char *path_and_query, const char *body, size_t len,
+			json_t **data, struct ao_err *err);
+	int (*download)(void *self, const char *url, hub_sink_fn sink, hub_progress_fn progress,
+			void *ud, struct ao_err *err);
+	void (*free)(void *self);
+};
+
+/* A struct hub over ops and self (hub_free() calls ops->free(self)). */
+struct hub *hub_wrap(const struct hub_ops *ops, void *self, struct ao_err *err);
+/* The libcurl client (the daemon's). */
 struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err);
 void hub_free(struct hub *h);
 
@@ -60,8 +85,6 @@ char *hub_escape(const char *s);
 /* Stream an absolute URL (an export's pre-signed exportPath) into sink without
  * the API key. sink returns 0 to go on or -errno to abort. progress may be NULL;
  * total is -1 while unknown. */
-typedef int (*hub_sink_fn)(void *ud, const void *buf, size_t len);
-typedef void (*hub_progress_fn)(void *ud, long long done, long long total);
 int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_fn progress,
 		 void *ud, struct ao_err *err);
 

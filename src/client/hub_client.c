@@ -37,7 +37,7 @@
 #define MAX_BODY (256L << 20) /* API response bodies; exports go through hub_download */
 #define RATE_WAIT_MAX_MS 180000
 
-struct hub {
+struct hubc {
 	char *base;	 /* ".../v2" */
 	char *store_dir; /* offline reply store (hub_store.c), or NULL */
 	char *origin;	 /* "scheme://host[:port]" for relative export paths */
@@ -51,6 +51,8 @@ struct hub {
 	struct ao_ratelimit rl;
 };
 
+static void hubc_free(struct hubc *h);
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
 {
@@ -59,7 +61,7 @@ static void curl_init_once(void)
 
 static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *ud)
 {
-	struct hub *h = ud;
+	struct hubc *h = ud;
 	(void)c;
 	(void)a;
 	pthread_mutex_lock(&h->share_lock[d]);
@@ -67,14 +69,14 @@ static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *ud)
 
 static void share_unlock(CURL *c, curl_lock_data d, void *ud)
 {
-	struct hub *h = ud;
+	struct hubc *h = ud;
 	(void)c;
 	pthread_mutex_unlock(&h->share_lock[d]);
 }
 
-struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
+static struct hubc *hubc_new(const struct hub_cfg *cfg, struct ao_err *err)
 {
-	struct hub *h;
+	struct hubc *h;
 	size_t len;
 
 	if (!cfg || !cfg->base_url || !cfg->api_key || !*cfg->api_key) {
@@ -130,7 +132,7 @@ struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
 	h->share = curl_share_init();
 	if (!h->base || !h->origin || !h->key_header || !h->share ||
 	    ao_ratelimit_init(&h->rl, cfg->rate_per_minute) < 0) {
-		hub_free(h);
+		hubc_free(h);
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
@@ -143,7 +145,7 @@ struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
 	return h;
 }
 
-void hub_free(struct hub *h)
+static void hubc_free(struct hubc *h)
 {
 	if (!h)
 		return;
@@ -164,7 +166,7 @@ void hub_free(struct hub *h)
 	free(h);
 }
 
-static CURL *easy_get(struct hub *h)
+static CURL *easy_get(struct hubc *h)
 {
 	CURL *c = NULL;
 
@@ -193,7 +195,7 @@ static CURL *easy_get(struct hub *h)
 	return c;
 }
 
-static void easy_put(struct hub *h, CURL *c)
+static void easy_put(struct hubc *h, CURL *c)
 {
 	pthread_mutex_lock(&h->pool_lock);
 	if (h->npool < POOL_MAX) {
@@ -470,7 +472,7 @@ enum { KIND_API, KIND_DOWNLOAD };
 
 /* Run one call with retries. For KIND_API, body/blen may be a POST body
  * (method "POST"); the response body is left in x->buf. */
-static int run(struct hub *h, int kind, const char *method, const char *url, const char *log_path,
+static int run(struct hubc *h, int kind, const char *method, const char *url, const char *log_path,
 	       const char *body, size_t blen, struct xfer *x, long *status_out, struct ao_err *err)
 {
 	long long waited = 0;
@@ -608,7 +610,7 @@ static int run(struct hub *h, int kind, const char *method, const char *url, con
 	}
 }
 
-static int api_call(struct hub *h, const char *method, const char *pq, const char *body,
+static int api_call(struct hubc *h, const char *method, const char *pq, const char *body,
 		    size_t blen, json_t **data, struct ao_err *err)
 {
 	struct xfer x;
@@ -663,32 +665,19 @@ static int api_call(struct hub *h, const char *method, const char *pq, const cha
 	return rc;
 }
 
-int hub_get(struct hub *h, const char *path_and_query, json_t **data, struct ao_err *err)
+static int hubc_get(struct hubc *h, const char *path_and_query, json_t **data, struct ao_err *err)
 {
 	return api_call(h, "GET", path_and_query, NULL, 0, data, err);
 }
 
-int hub_post_raw(struct hub *h, const char *path_and_query, const char *body, size_t len,
-		 json_t **data, struct ao_err *err)
+static int hubc_post_raw(struct hubc *h, const char *path_and_query, const char *body, size_t len,
+			 json_t **data, struct ao_err *err)
 {
 	return api_call(h, "POST", path_and_query, body ? body : "", body ? len : 0, data, err);
 }
 
-int hub_post(struct hub *h, const char *path_and_query, json_t *body, json_t **data,
-	     struct ao_err *err)
-{
-	char *s = json_dumps(body, JSON_COMPACT);
-	int rc;
-
-	if (!s)
-		return ao_errf(err, ENOMEM, "hub_post: cannot serialize the body");
-	rc = hub_post_raw(h, path_and_query, s, strlen(s), data, err);
-	free(s);
-	return rc;
-}
-
-int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_fn progress,
-		 void *ud, struct ao_err *err)
+static int hubc_download(struct hubc *h, const char *url, hub_sink_fn sink,
+			 hub_progress_fn progress, void *ud, struct ao_err *err)
 {
 	struct xfer x;
 	char *abs = NULL, log_path[600];
@@ -720,4 +709,45 @@ int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_
 	free(x.buf);
 	free(abs);
 	return rc;
+}
+
+/* The seam (include/angofs/hub.h): the libcurl client as struct hub_ops. */
+static int curlc_get(void *self, const char *pq, json_t **data, struct ao_err *err)
+{
+	return hubc_get(self, pq, data, err);
+}
+
+static int curlc_post_raw(void *self, const char *pq, const char *body, size_t len, json_t **data,
+			  struct ao_err *err)
+{
+	return hubc_post_raw(self, pq, body, len, data, err);
+}
+
+static int curlc_download(void *self, const char *url, hub_sink_fn sink, hub_progress_fn progress,
+			  void *ud, struct ao_err *err)
+{
+	return hubc_download(self, url, sink, progress, ud, err);
+}
+
+static void curlc_free(void *self)
+{
+	hubc_free(self);
+}
+
+static const struct hub_ops curl_ops = {
+    .name = "curl",
+    .get = curlc_get,
+    .post_raw = curlc_post_raw,
+    .download = curlc_download,
+    .free = curlc_free,
+};
+
+struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
+{
+	struct hubc *c = hubc_new(cfg, err);
+	struct hub *h = c ? hub_wrap(&curl_ops, c, err) : NULL;
+
+	if (c && !h)
+		hubc_free(c);
+	return h;
 }

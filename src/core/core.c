@@ -380,16 +380,16 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 	case AO_N_EXPORT_FILE: {
 		long long size;
 		time_t mt;
-		ao_xcache_stat(c->cfg.xc, n->x, &size, &mt);
+		int known = ao_xcache_stat(c->cfg.xc, n->x, &size, &mt);
 		set_size(st, size);
 		if (mt)
 			st->st_mtime = st->st_ctime = mt;
-		else
+		if (!known)
 			/* Never fetched: the size is unknown. It shows as 1 byte and
 			 * no blocks, not 0: tar skips a 0-byte file without opening
-			 * it and stores it empty; with 1 it opens (which fetches),
-			 * sees the file grow and fails loudly ("file changed as we
-			 * read it"). angofs --prefetch makes sizes true first. */
+			 * it and stores it empty; with 1 it opens it (which fetches)
+			 * and archives the size fstat then shows. angofs --prefetch
+			 * makes sizes true before anyone looks. */
 			set_size(st, 1), st->st_blocks = 0;
 		return 0;
 	}

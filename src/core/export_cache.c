@@ -58,6 +58,10 @@ struct ao_xentry {
 	int gens_mixed;
 	long long attr_size;
 	time_t attr_mtime;
+	/* mtime of the generation in the cache; shown_at: first stat while none
+	 * was cached, the mtime the next fetch keeps (within the TTL) so a copy
+	 * made from the listing stays in sync (rsync -a twice copies nothing) */
+	time_t gen_mtime, shown_at;
 	long long done, total; /* progress, atomics */
 };
 
@@ -380,18 +384,26 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 	return e;
 }
 
-void ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
+int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
 {
+	int known;
+
 	pthread_mutex_lock(&c->lock);
 	if (e->gens_mixed && e->attr_gen) {
 		*size = e->attr_size;
 		*mtime = e->attr_mtime;
+		known = 1;
 	} else {
+		if (!e->have && !e->shown_at)
+			e->shown_at = time(NULL);
 		*size = e->attr_size = e->have ? e->size : 0;
-		*mtime = e->attr_mtime = e->have ? e->fetched_at : 0;
+		*mtime = e->attr_mtime =
+		    e->have ? (e->gen_mtime ? e->gen_mtime : e->fetched_at) : e->shown_at;
 		e->attr_gen = e->gen;
+		known = e->have;
 	}
 	pthread_mutex_unlock(&c->lock);
+	return known;
 }
 
 static int is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
@@ -599,9 +611,15 @@ again:
 		e->last_rc = rc;
 		snprintf(e->last_msg, sizeof(e->last_msg), "%s", ferr.msg);
 		if (rc == 0) {
+			time_t done_at = time(NULL);
+			e->gen_mtime =
+			    !e->have && e->shown_at && done_at - e->shown_at < c->cfg.ttl_s
+				? e->shown_at
+				: done_at;
+			e->shown_at = 0;
 			e->have = 1;
 			e->size = size;
-			e->fetched_at = time(NULL);
+			e->fetched_at = done_at;
 			e->last_access = e->fetched_at;
 			e->stale = 0;
 			e->gen = ++c->next_gen;

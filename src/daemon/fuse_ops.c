@@ -1,20 +1,10 @@
 /*
- * fuse_ops.c - thin FUSE adapter (see src/daemon/fuse_ops.h).
- *
- * Routing: every path is resolved by the core first. If the path lies in a
- * place the write side owns (ao_writes_owns: labels/..., attachments/...,
- * tasks/<id>/<name> other than task.json) and its parent exists, the write
- * side is asked first; -ENOENT from it falls back to the read side (so
- * answer.json reads come from GET /task unless something is spooled).
- * File handles are tagged with their side.
- *
- * Refusals on the read side (documented in docs/DESIGN-NOTES.md):
- *   open for writing / truncate of a read-only file    EACCES
- *   create, mkdir, mknod, symlink, link, unlink, rmdir,
- *   rename in read-only places; chmod, chown            EPERM
- *   (chmod/chown of write-side files and answer.json: accepted, no-op)
- *   anything on a -o ro mount                           EROFS (kernel)
- * utimens (touch) is a refresh request and succeeds.
+ * fuse_ops.c - thin FUSE adapter (see src/daemon/fuse_ops.h): glue of a few
+ * lines per operation over the router (include/angofs/router.h), which decides
+ * for every path whether the read-side core or the write side answers, and
+ * what is refused. What is left here is FUSE's own business: file handles
+ * tagged with their side (and released at unmount if the kernel never did),
+ * readdir fill flags, kernel cache invalidation, spliced reads, statfs.
  *
  * When an export's content changed since the kernel last saw its size, open
  * invalidates the kernel's attributes and pages of the path before replying,
@@ -34,6 +24,7 @@
 #include "fuse_ops.h"
 #include "angofs/core.h"
 #include "angofs/log.h"
+#include "angofs/router.h"
 #include "angofs/writes.h"
 
 #define INVAL_WAIT_MS 3000
@@ -235,18 +226,14 @@ void ao_fs_stop(struct ao_fs *fs)
 		ao_debug("%d open files were never released by the kernel", n);
 }
 
-/* --- routing ------------------------------------------------------------ */
+/* --- routing: the router (include/angofs/router.h) decides --------------- */
 
-/* Resolve path; *ws = 1 if the write side should be asked. */
-static int route(struct ao_fs *fs, const char *path, struct ao_node *n, int *ws, struct ao_err *e)
-{
-	int rc = ao_core_resolve(fs->core, path, n, e);
-	*ws = fs->w && n->project_id[0] && n->relpath[0] && ao_writes_owns(n->relpath) &&
-	      (rc == 0 || (rc == -ENOENT && n->parent_ok));
-	return rc;
+static struct ao_router R(const struct ao_fs *fs) {
+	return (struct ao_router){fs->core, fs->w, fs->read_only};
 }
 
-static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static void *
+op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct ao_fs *fs = FS();
 
@@ -275,165 +262,76 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
  */
 static __thread const char *sent_noop_path;
 
-static int sent_noop(struct ao_fs *fs, const struct ao_node *n, const char *path)
-{
-	struct stat st;
-
-	if (ao_writes_sent_stat(fs->w, n->project_id, n->relpath, &st) < 0)
-		return -ENOENT;
-	sent_noop_path = path;
-	return fs->read_only ? -EROFS : 0;
-}
-
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct ao_node n;
+	struct ao_router r = R(fs);
+	struct fh *h = FH(fi);
 	struct ao_err e;
-	int ws, rc;
 
 	ao_err_clear(&e);
 	if (sent_noop_path) {
 		int once = strcmp(sent_noop_path, path) == 0;
 		sent_noop_path = NULL;
-		if (once && route(fs, path, &n, &ws, &e) == -ENOENT && ws &&
-		    ao_writes_sent_stat(fs->w, n.project_id, n.relpath, st) == 0)
+		if (once && ao_router_sent_stat(&r, path, st) == 0)
 			return 0;
-		ao_err_clear(&e);
 	}
-	struct fh *h = FH(fi);
-	if (h) {
-		if (h->side == SIDE_WRITE)
-			return fail("fgetattr", path, ao_writes_fgetattr(fs->w, h->wfh, st, &e),
-				    &e);
-	}
-	rc = route(fs, path, &n, &ws, &e);
-	if (ws) {
-		struct ao_err we;
-		ao_err_clear(&we);
-		if (ao_writes_hidden(fs->w, n.project_id, n.relpath))
-			return -ENOENT;
-		int r = ao_writes_getattr(fs->w, n.project_id, n.relpath, st, &we);
-		if (r != -ENOENT)
-			return fail("getattr", path, r, &we);
-	}
-	if (rc < 0)
-		return fail("getattr", path, rc, &e);
-	return fail("getattr", path, ao_core_getattr(fs->core, &n, st, &e), &e);
+	if (h && h->side == SIDE_WRITE)
+		return fail("fgetattr", path, ao_writes_fgetattr(fs->w, h->wfh, st, &e), &e);
+	return fail("getattr", path, ao_router_getattr(&r, path, st, &e), &e);
 }
 
 struct fill_ctx {
 	void *buf;
 	fuse_fill_dir_t filler;
 	int plus;
-	const char *skip[4];
 };
 
-static int fill_core(void *ctx, const char *name, const struct stat *st)
+static int fill(void *ctx, const char *name, const struct stat *st)
 {
 	struct fill_ctx *f = ctx;
-	return f->filler(f->buf, name, st, 0, st && f->plus ? FUSE_FILL_DIR_PLUS : 0);
-}
-
-static int fill_writes(void *ctx, const char *name, const struct stat *st)
-{
-	struct fill_ctx *f = ctx;
-	for (int i = 0; i < 4 && f->skip[i]; i++)
-		if (strcmp(name, f->skip[i]) == 0)
-			return 0;
 	return f->filler(f->buf, name, st, 0, st && f->plus ? FUSE_FILL_DIR_PLUS : 0);
 }
 
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	struct ao_fs *fs = FS();
-	struct fill_ctx f = {buf, filler, (flags & FUSE_READDIR_PLUS) != 0, {0}};
-	struct ao_node n;
+	struct ao_router r = R(FS());
+	struct fill_ctx f = {buf, filler, (flags & FUSE_READDIR_PLUS) != 0};
 	struct ao_err e;
-	int rc;
 
 	(void)off;
 	(void)fi;
 	ao_err_clear(&e);
-	rc = ao_core_resolve(fs->core, path, &n, &e);
-	if (rc < 0)
-		return fail("readdir", path, rc, &e);
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
-	rc = ao_core_readdir(fs->core, &n, fill_core, &f, &e);
-	if (rc < 0)
-		return fail("readdir", path, rc, &e);
-	if (fs->w && (n.kind == AO_N_DROPBOX_DIR || n.kind == AO_N_TASK_DIR)) {
-		f.skip[0] = ".";
-		f.skip[1] = "..";
-		if (n.kind == AO_N_TASK_DIR) {
-			f.skip[2] = "task.json";
-			f.skip[3] = "answer.json";
-		}
-		struct ao_err we;
-		ao_err_clear(&we);
-		rc = ao_writes_readdir(fs->w, n.project_id, n.relpath, fill_writes, &f, &we);
-		if (rc < 0 && rc != -ENOENT)
-			ao_warn("readdir %s (write side): %s", path, we.msg);
-	}
-	return 0;
+	return fail("readdir", path, ao_router_readdir(&r, path, fill, &f, &e), &e);
 }
 
-static int new_write_fh(struct fuse_file_info *fi, uint64_t wfh)
+/* A FUSE handle for what the router opened; the kernel's caching for it. */
+static int reply_open(struct ao_fs *fs, const char *path, struct fuse_file_info *fi,
+		      struct ao_rfh *rh)
 {
 	struct fh *h = calloc(1, sizeof(*h));
-	if (!h)
+
+	if (!h) {
+		struct ao_router r = R(fs);
+		ao_router_release(&r, rh);
 		return -ENOMEM;
-	h->side = SIDE_WRITE;
-	h->wfh = wfh;
+	}
+	h->side = rh->side == AO_SIDE_WRITE ? SIDE_WRITE : SIDE_READ;
+	h->wfh = rh->wfh;
+	h->rfh = rh->rfh;
 	fh_link(h);
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
-	return 0;
-}
-
-static int op_open(const char *path, struct fuse_file_info *fi)
-{
-	struct ao_fs *fs = FS();
-	struct ao_node n;
-	struct ao_err e;
-	int ws, rc;
-
-	ao_err_clear(&e);
-	rc = route(fs, path, &n, &ws, &e);
-	if (ws) {
-		struct ao_err we;
-		uint64_t wfh = 0;
-		ao_err_clear(&we);
-		int r = ao_writes_open(fs->w, n.project_id, n.relpath, fi->flags, &wfh, &we);
-		if (r == 0) {
-			r = new_write_fh(fi, wfh);
-			if (r < 0)
-				ao_writes_release(fs->w, wfh);
-			return r;
-		}
-		if (r != -ENOENT)
-			return fail("open", path, r, &we);
+	if (h->side == SIDE_WRITE) {
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+		return 0;
 	}
-	if (rc < 0)
-		return fail("open", path, rc, &e);
-	struct ao_core_fh *cfh = NULL;
-	rc = ao_core_open(fs->core, &n, fi->flags, &cfh, &e);
-	if (rc < 0)
-		return fail("open", path, rc, &e);
-	struct fh *h = calloc(1, sizeof(*h));
-	if (!h) {
-		ao_core_release(fs->core, cfh);
-		return -ENOMEM;
-	}
-	h->side = SIDE_READ;
-	h->rfh = cfh;
-	fh_link(h);
-	fi->direct_io = cfh->direct_io;
-	fi->keep_cache = cfh->keep_cache;
-	if (cfh->changed) {
+	fi->direct_io = h->rfh->direct_io;
+	fi->keep_cache = h->rfh->keep_cache;
+	if (h->rfh->changed) {
 		/*
 		 * The kernel still has the old size (0 before the first fetch).
 		 * Invalidate its attributes and pages now, before the reply: the
@@ -445,7 +343,8 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		 * even with -s). Otherwise, or if it fails: direct_io and the
 		 * side thread.
 		 */
-		if (!cfh->direct_io && fuse_invalidate_path(fuse_get_context()->fuse, path) == 0) {
+		if (!h->rfh->direct_io &&
+		    fuse_invalidate_path(fuse_get_context()->fuse, path) == 0) {
 			fi->direct_io = 0;
 			fi->keep_cache = 0;
 		} else {
@@ -453,37 +352,31 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 			h->inval_seq = inval_queue(fs, path);
 		}
 	}
-	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct ao_fs *fs = FS();
+	struct ao_router r = R(fs);
+	struct ao_rfh rh;
+	struct ao_err e;
+
+	ao_err_clear(&e);
+	int rc = ao_router_open(&r, path, fi->flags, &rh, &e);
+	return rc < 0 ? fail("open", path, rc, &e) : reply_open(fs, path, fi, &rh);
 }
 
 static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct ao_node n;
+	struct ao_router r = R(fs);
+	struct ao_rfh rh;
 	struct ao_err e;
-	int ws, rc;
 
 	ao_err_clear(&e);
-	rc = route(fs, path, &n, &ws, &e);
-	if (ws) {
-		uint64_t wfh = 0;
-		struct ao_err we;
-		ao_err_clear(&we);
-		int r =
-		    ao_writes_create(fs->w, n.project_id, n.relpath, mode, fi->flags, &wfh, &we);
-		if (r < 0)
-			return fail("create", path, r, &we);
-		r = new_write_fh(fi, wfh);
-		if (r < 0)
-			ao_writes_release(fs->w, wfh);
-		return r;
-	}
-	if (rc == 0)
-		return op_open(path, fi);
-	if (rc == -ENOENT && n.parent_ok)
-		return fs->read_only ? -EROFS : -EPERM;
-	return fail("create", path, rc, &e);
+	int rc = ao_router_create(&r, path, mode, fi->flags, &rh, &e);
+	return rc < 0 ? fail("create", path, rc, &e) : reply_open(fs, path, fi, &rh);
 }
 
 static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
@@ -632,199 +525,114 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct ao_node n;
-	struct ao_err e;
-	int ws, rc;
-
-	ao_err_clear(&e);
+	struct ao_router r = R(fs);
 	struct fh *h = FH(fi);
-	if (h) {
-		if (h->side == SIDE_WRITE)
-			return fail("ftruncate", path, ao_writes_ftruncate(fs->w, h->wfh, size, &e),
-				    &e);
-		return -EACCES;
-	}
-	rc = route(fs, path, &n, &ws, &e);
-	if (ws) {
-		struct ao_err we;
-		ao_err_clear(&we);
-		int r = ao_writes_truncate(fs->w, n.project_id, n.relpath, size, &we);
-		if (r != -ENOENT)
-			return fail("truncate", path, r, &we);
-	}
-	if (rc < 0)
-		return fail("truncate", path, rc, &e);
-	if (n.kind == AO_N_ROOT || n.kind == AO_N_PROJECT)
-		return -EISDIR;
-	return fs->read_only ? -EROFS : -EACCES;
-}
-
-/* Entry-changing operations outside the write side's places. */
-static int refuse_entry_op(const char *op, const char *path)
-{
-	struct ao_fs *fs = FS();
-	struct ao_node n;
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	int rc = ao_core_resolve(fs->core, path, &n, &e);
-	if (rc < 0 && !(rc == -ENOENT && n.parent_ok))
-		return fail(op, path, rc, &e);
-	ao_debug("%s %s: refused (read-only place)", op, path);
-	return fs->read_only ? -EROFS : -EPERM;
+	if (h && h->side == SIDE_WRITE)
+		return fail("ftruncate", path, ao_writes_ftruncate(fs->w, h->wfh, size, &e), &e);
+	if (h)
+		return -EACCES;
+	return fail("truncate", path, ao_router_truncate(&r, path, size, &e), &e);
 }
 
 static int op_unlink(const char *path)
 {
-	struct ao_fs *fs = FS();
-	struct ao_node n;
+	struct ao_router r = R(FS());
 	struct ao_err e;
-	int ws, rc;
 
 	ao_err_clear(&e);
-	rc = route(fs, path, &n, &ws, &e);
-	if (ws) {
-		struct ao_err we;
-		ao_err_clear(&we);
-		int r = ao_writes_unlink(fs->w, n.project_id, n.relpath, &we);
-		if (r != -ENOENT || rc == -ENOENT)
-			return fail("unlink", path, r, &we);
-	}
-	if (rc < 0)
-		return fail("unlink", path, rc, &e);
-	return fs->read_only ? -EROFS : -EPERM;
+	return fail("unlink", path, ao_router_unlink(&r, path, &e), &e);
 }
 
 static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct ao_fs *fs = FS();
-	struct ao_node a, b;
+	struct ao_router r = R(fs);
 	struct ao_err e;
-	int wa, wb, ra, rb;
 
 	ao_err_clear(&e);
-	ra = route(fs, from, &a, &wa, &e);
-	rb = route(fs, to, &b, &wb, &e);
-	if (wa && wb && strcmp(a.project_id, b.project_id) == 0) {
-		struct ao_err we;
-		ao_err_clear(&we);
-		int r = ao_writes_rename(fs->w, a.project_id, a.relpath, b.relpath, flags, &we);
-		if (r == 0)
-			answer_written(fs, to);
-		return fail("rename", from, r, &we);
-	}
-	if (wa && !wb && rb == 0) {
-		/* a scratch file (sed -i, perl -i) renamed over task.json */
-		ao_debug("rename %s -> %s: refused (read-only target)", from, to);
-		return fs->read_only ? -EROFS : -EPERM;
-	}
-	if (ra < 0)
-		return fail("rename", from, ra, &e);
-	if (wa && wb)
-		return -EXDEV;
-	return fs->read_only ? -EROFS : -EPERM;
+	int rc = ao_router_rename(&r, from, to, flags, &e);
+	if (rc == 0)
+		answer_written(fs, to);
+	return fail("rename", from, rc, &e);
+}
+
+/* mkdir, rmdir, mknod, symlink, link: refused outside the write side */
+static int refuse(const char *op, const char *path)
+{
+	struct ao_router r = R(FS());
+	struct ao_err e;
+
+	ao_err_clear(&e);
+	return fail(op, path, ao_router_refuse(&r, op, path, &e), &e);
 }
 
 static int op_mkdir(const char *path, mode_t mode)
 {
 	(void)mode;
-	return refuse_entry_op("mkdir", path);
+	return refuse("mkdir", path);
 }
 
 static int op_rmdir(const char *path)
 {
-	return refuse_entry_op("rmdir", path);
+	return refuse("rmdir", path);
 }
 
 static int op_mknod(const char *path, mode_t mode, dev_t dev)
 {
 	(void)mode;
 	(void)dev;
-	return refuse_entry_op("mknod", path);
+	return refuse("mknod", path);
 }
 
 static int op_symlink(const char *target, const char *path)
 {
 	(void)target;
-	return refuse_entry_op("symlink", path);
+	return refuse("symlink", path);
 }
 
 static int op_link(const char *from, const char *to)
 {
 	(void)from;
-	return refuse_entry_op("link", to);
+	return refuse("link", to);
 }
 
-/* chmod/chown: files of the write side (and answer.json) accept them as a
- * no-op, so `cp -p` and Python's shutil.copy (which copy the mode) work;
- * everything else is read-only: EPERM. */
-static int attr_change(const char *op, const char *path)
+/* chmod/chown (touch 0) and utimens (touch 1); an open write-side file
+ * accepts them as a no-op. */
+static int setattr(const char *op, const char *path, struct fuse_file_info *fi, int touch)
 {
-	struct ao_fs *fs = FS();
-	struct ao_node n;
+	struct ao_router r = R(FS());
 	struct ao_err e;
-	struct stat st;
-	int ws, rc;
+	int sent, rc;
 
+	if (fi && fi->fh && ((struct fh *)(uintptr_t)fi->fh)->side == SIDE_WRITE)
+		return 0;
 	ao_err_clear(&e);
-	rc = route(fs, path, &n, &ws, &e);
-	if (ws) {
-		struct ao_err we;
-		ao_err_clear(&we);
-		if (ao_writes_getattr(fs->w, n.project_id, n.relpath, &st, &we) == 0)
-			return fs->read_only ? -EROFS : 0;
-		if (rc == -ENOENT && sent_noop(fs, &n, path) != -ENOENT)
-			return fs->read_only ? -EROFS : 0;
-	}
-	if (rc < 0)
-		return fail(op, path, rc, &e);
-	if (n.kind == AO_N_ANSWER_JSON)
-		return fs->read_only ? -EROFS : 0;
-	return fs->read_only ? -EROFS : -EPERM;
+	rc = ao_router_setattr(&r, path, touch, &sent, &e);
+	if (sent)
+		sent_noop_path = path;
+	return fail(op, path, rc, &e);
 }
 
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	(void)mode;
-	if (fi && fi->fh && ((struct fh *)(uintptr_t)fi->fh)->side == SIDE_WRITE)
-		return 0;
-	return attr_change("chmod", path);
+	return setattr("chmod", path, fi, 0);
 }
 
 static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
 	(void)uid;
 	(void)gid;
-	if (fi && fi->fh && ((struct fh *)(uintptr_t)fi->fh)->side == SIDE_WRITE)
-		return 0;
-	return attr_change("chown", path);
+	return setattr("chown", path, fi, 0);
 }
 
 static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
-	struct ao_fs *fs = FS();
-	struct ao_node n;
-	struct ao_err e;
-	int ws, rc;
-
 	(void)tv;
-	ao_err_clear(&e);
-	if (fi && fi->fh && ((struct fh *)(uintptr_t)fi->fh)->side == SIDE_WRITE)
-		return 0;
-	rc = route(fs, path, &n, &ws, &e);
-	if (ws) {
-		struct stat st;
-		struct ao_err we;
-		ao_err_clear(&we);
-		if (ao_writes_getattr(fs->w, n.project_id, n.relpath, &st, &we) == 0)
-			return 0;
-		if (rc == -ENOENT && sent_noop(fs, &n, path) == 0)
-			return 0;
-	}
-	if (rc < 0)
-		return fail("utimens", path, rc, &e);
-	ao_info("refresh requested: %s", path);
-	return fail("utimens", path, ao_core_touch(fs->core, &n, &e), &e);
+	return setattr("utimens", path, fi, 1);
 }
 
 static int op_statfs(const char *path, struct statvfs *sv)

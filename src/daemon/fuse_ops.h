@@ -17,6 +17,15 @@ struct ao_writes;
 
 struct inval_item;
 
+/*
+ * Locks: `ql` guards the invalidation queue and the thread's state (the fields
+ * marked [ql]); the handle list has its own lock (fh_lock in fuse_ops.c). Lock
+ * order: ql and fh_lock are never held together, and neither is held while
+ * calling into the core, the write side or the kernel (fuse_invalidate_path
+ * runs on the side thread with ql released; ao_fs_stop's sweep of unreleased
+ * handles holds fh_lock, after the request loop has ended). Fields without a mark are set
+ * before the FUSE loop starts and only read afterwards.
+ */
 struct ao_fs {
 	struct ao_core *core;
 	struct ao_writes *w;
@@ -25,12 +34,12 @@ struct ao_fs {
 	double attr_timeout, entry_timeout;
 	const char *cache_dir;
 
-	pthread_t inval_thread;
-	int inval_started, inval_stop;
-	pthread_mutex_t ql;
-	pthread_cond_t qc, done_c;
-	struct inval_item *head, *tail;
-	unsigned long next_seq, done_seq;
+	pthread_t inval_thread;		  /* [ql] while inval_started */
+	int inval_started, inval_stop;	  /* [ql] */
+	pthread_mutex_t ql;		  /* the queue lock */
+	pthread_cond_t qc, done_c;	  /* [ql] new item; an item done */
+	struct inval_item *head, *tail;	  /* [ql] paths waiting for the thread */
+	unsigned long next_seq, done_seq; /* [ql] issued and finished sequence numbers */
 };
 
 extern const struct fuse_operations ao_fuse_ops;

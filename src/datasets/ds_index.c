@@ -43,6 +43,7 @@ struct ao_ds_index {
 	size_t n, cap;
 	struct ao_ds_report rep;
 	unsigned long long *class_counts; /* s->nopt entries */
+	size_t *by_name, *by_label;	  /* image indexes sorted by name / label */
 	int finished;
 };
 
@@ -112,6 +113,8 @@ void ao_ds_index_free(struct ao_ds_index *x)
 	}
 	free(x->img);
 	free(x->class_counts);
+	free(x->by_name);
+	free(x->by_label);
 	free(x);
 }
 
@@ -264,6 +267,37 @@ static void utf8_cut(char *s, size_t max)
 	s[max] = '\0';
 }
 
+static int cmp_id(const void *a, const void *b, void *ud)
+{
+	const struct ao_named *nm = ud;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(nm[i].id, nm[j].id);
+	return c ? c : (i > j) - (i < j);
+}
+
+/* names.h needs distinct ids to tell names apart: a task id seen twice in
+ * one export (hostile or broken data) keeps it for its first record only;
+ * the later ones use their "record-<n>". */
+static int unique_ids(struct ao_named *nm, size_t n, char (*ids)[32])
+{
+	size_t *o = malloc((n ? n : 1) * sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		o[i] = i;
+	qsort_r(o, n, sizeof(*o), cmp_id, nm);
+	const char *prev = n ? nm[o[0]].id : NULL; /* the run's original id */
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(nm[o[i]].id, prev) == 0 && nm[o[i]].id != ids[o[i]])
+			nm[o[i]].id = ids[o[i]];
+		else
+			prev = nm[o[i]].id;
+	}
+	free(o);
+	return 0;
+}
+
 static int assign_names(struct ao_ds_index *x)
 {
 	size_t n = x->n ? x->n : 1;
@@ -287,7 +321,7 @@ static int assign_names(struct ao_ds_index *x)
 		nm[i].id = im->task_id ? im->task_id : ids[i];
 		nm[i].name = im->name;
 	}
-	if ((rc = ao_names_assign(nm, x->n, NULL)) != 0)
+	if ((rc = unique_ids(nm, x->n, ids)) != 0 || (rc = ao_names_assign(nm, x->n, NULL)) != 0)
 		goto out;
 	for (size_t i = 0; i < x->n; i++) {
 		struct ao_ds_image *im = &x->img[i];
@@ -348,6 +382,66 @@ static void fill_sizes(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void
 	free(buf);
 }
 
+/* qsort_r comparators: ud is the image array. */
+static int cmp_name(const void *a, const void *b, void *ud)
+{
+	const struct ao_ds_image *img = ud;
+	return strcmp(img[*(const size_t *)a].name, img[*(const size_t *)b].name);
+}
+
+static int cmp_label(const void *a, const void *b, void *ud)
+{
+	const struct ao_ds_image *img = ud;
+	return strcmp(img[*(const size_t *)a].label, img[*(const size_t *)b].label);
+}
+
+static int sort_lookups(struct ao_ds_index *x)
+{
+	size_t n = x->n ? x->n : 1;
+
+	x->by_name = malloc(n * sizeof(size_t));
+	x->by_label = malloc(n * sizeof(size_t));
+	if (!x->by_name || !x->by_label)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->n; i++)
+		x->by_name[i] = x->by_label[i] = i;
+	qsort_r(x->by_name, x->n, sizeof(size_t), cmp_name, x->img);
+	qsort_r(x->by_label, x->n, sizeof(size_t), cmp_label, x->img);
+	for (size_t i = 1; i < x->n; i++) /* distinct ids give distinct stems */
+		if (!strcmp(x->img[x->by_label[i]].label, x->img[x->by_label[i - 1]].label))
+			return -EEXIST;
+	return 0;
+}
+
+static const struct ao_ds_image *find(const struct ao_ds_index *x, const size_t *order,
+				      const char *key, int label)
+{
+	size_t lo = 0, hi = order ? x->n : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ao_ds_image *im = &x->img[order[mid]];
+		int c = strcmp(label ? im->label : im->name, key);
+		if (c == 0)
+			return im;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct ao_ds_image *ao_ds_index_find_name(const struct ao_ds_index *x, const char *name)
+{
+	return find(x, x->by_name, name, 0);
+}
+
+const struct ao_ds_image *ao_ds_index_find_label(const struct ao_ds_index *x, const char *label)
+{
+	return find(x, x->by_label, label, 1);
+}
+
 int ao_ds_index_finish(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void *ud,
 		       struct ao_err *err)
 {
@@ -355,6 +449,13 @@ int ao_ds_index_finish(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void
 		return ao_errf(err, EINVAL, "dataset index finished twice");
 	if (assign_names(x) != 0)
 		return ao_errf(err, ENOMEM, "out of memory naming %zu images", x->n);
+	int rc = sort_lookups(x);
+	if (rc == -EEXIST)
+		return ao_errf(err, EINVAL,
+			       "export: two images got the same name (task ids that collide "
+			       "with \"record-<n>\" ids?)");
+	if (rc)
+		return ao_errf(err, ENOMEM, "out of memory indexing %zu images", x->n);
 	fill_sizes(x, read_head, ud);
 	x->finished = 1;
 	return 0;

@@ -3,6 +3,7 @@
  * with a single write(2): atomic per line for pipes and O_APPEND files, no lock.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -12,7 +13,9 @@
 
 #include "angofs/log.h"
 
-static volatile int log_level = AO_LOG_INFO, log_syslog;
+/* Set at start-up (and by tests), read by every thread without a lock:
+ * atomics (a torn or stale read of a plain int would be a data race). */
+static atomic_int log_level = AO_LOG_INFO, log_syslog;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void ao_log_use_syslog(int on)

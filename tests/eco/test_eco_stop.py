@@ -31,6 +31,8 @@ def test_sigterm_right_after_use_exits_cleanly(hub, workdir):
         assert rc == 0, log[-3000:]
         assert not os.path.ismount(m.path)
         assert "signal 15: unmounting" in log
+        # libfuse 3.14 complained about the unset idle-thread limit at every mount
+        assert "Ignoring invalid max threads" not in log
         check_sanitizer_log(m.logpath, start, "angofs")
 
 

@@ -116,14 +116,21 @@ static void convert(const struct ao_ds_schema *s, json_t **recs, size_t n, struc
 	for (size_t i = 0; i < n; i++)
 		if (ao_ds_index_add(x, i, 0, recs[i]) < 0)
 			abort();
-	if (ao_ds_index_finish(x, read_head, in, &err) != 0)
-		abort();
+	if (ao_ds_index_finish(x, read_head, in, &err) != 0) {
+		if (!err.msg[0])
+			abort();
+		ao_ds_index_free(x);
+		return; /* e.g. a task id equal to another record's "record-<n>" */
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct ao_ds_image *im = ao_ds_index_by_record(x, i);
 		if (!im || im->width <= 0)
 			continue;
 		if (!im->name[0] || strchr(im->name, '/') || strlen(im->name) > 255)
 			abort();
+		if (ao_ds_index_find_name(x, im->name) != im ||
+		    ao_ds_index_find_label(x, im->label) != im)
+			abort(); /* names and labels are unique */
 		for (int m = AO_DS_YOLO_MIXED; m <= AO_DS_YOLO_SEGMENTS; m++) {
 			FILE *f = open_memstream(&buf, &len);
 			if (ao_ds_yolo_label(s, im, recs[i], m, f, &r) != 0)

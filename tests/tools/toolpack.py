@@ -13,16 +13,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "fs"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "hub"))
 
-from hubutil import all_tasks, main_project  # noqa: E402
+from hubutil import all_tasks, main_project  # tests/hub, on the path through pytest.ini
 
 KINDS = ["export", "project.json", "task.json", "answer.json", "labels/", "attachments/"]
 RO_KINDS = ["export", "project.json", "task.json"]

@@ -187,6 +187,15 @@ static void test_index(struct ao_ds_index *x)
 	CHECK_STR(im->name, "_.jpeg");
 	CHECK(im->task_id == NULL);
 
+	/* the tree's lookups */
+	CHECK(ao_ds_index_find_name(x, "a~t1.png") == ao_ds_index_by_record(x, 1));
+	CHECK(ao_ds_index_find_name(x, "Ünïcödé_名前.jpg") == ao_ds_index_by_record(x, 4));
+	CHECK(ao_ds_index_find_label(x, "a~t0b.txt") == ao_ds_index_by_record(x, 6));
+	CHECK(ao_ds_index_find_label(x, "_.txt") == ao_ds_index_by_record(x, 7));
+	CHECK(ao_ds_index_find_name(x, "a") == NULL);
+	CHECK(ao_ds_index_find_name(x, "a.txt") == NULL);
+	CHECK(ao_ds_index_find_label(x, "a.jpg") == NULL);
+
 	CHECK_INT(r->records, 8);
 	CHECK_INT(r->images, 6);
 	CHECK_INT(r->skipped[AO_DS_SKIP_BAD_RECORD], 1);

@@ -100,6 +100,18 @@ static void test_names(struct ao_ds_schema *s)
 	}
 	ao_ds_index_free(x);
 
+	/* the same task id twice (broken export): the second uses record-<n> */
+	r[0] = rec("d.png", "dup", NULL);
+	r[1] = rec("d.png", "dup", NULL);
+	r[2] = rec("d.png", "dup", NULL);
+	x = index_of(s, r, 3);
+	CHECK_STR(ao_ds_index_get(x, 0)->name, "d.png");
+	CHECK_STR(ao_ds_index_get(x, 1)->name, "d~record-1.png");
+	CHECK_STR(ao_ds_index_get(x, 2)->name, "d~record-2.png");
+	for (int i = 0; i < 3; i++)
+		json_decref(r[i]);
+	ao_ds_index_free(x);
+
 	/* the suffix itself sanitized: a colliding hostile id */
 	r[0] = rec("y.png", "a", NULL);
 	r[1] = rec("y.png", "z/../\x01", NULL);

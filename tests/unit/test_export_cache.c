@@ -152,10 +152,11 @@ int main(void)
 	CHECK(ao_xcache_get(c, &all, &e) == ea);
 	long long size;
 	time_t mt;
-	ao_xcache_stat(c, ea, &size, &mt);
+	CHECK_INT(ao_xcache_stat(c, ea, &size, &mt), 1);
 	CHECK_INT(size, 1000);
-	ao_xcache_stat(c, es, &size, &mt);
+	CHECK_INT(ao_xcache_stat(c, es, &size, &mt), 0);
 	CHECK_INT(size, 0); /* unknown until fetched */
+	CHECK(mt > 0);	    /* the time stat first showed it: kept by the first fetch */
 	CHECK(ao_xcache_fresh(c, ea));
 	CHECK(!ao_xcache_fresh(c, eb));
 	CHECK(!ao_xcache_fresh(c, es));

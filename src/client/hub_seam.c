@@ -1,0 +1,73 @@
+/*
+ * hub_seam.c - struct hub is a client behind struct hub_ops (include/angofs/hub.h):
+ * the libcurl client in the daemon, the mock and the failure wrapper in the
+ * unit tests. These functions only dispatch, so a caller cannot tell the
+ * clients apart and a client's internals (retries, pooling) can change
+ * underneath without touching the callers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "angofs/hub.h"
+
+struct hub {
+	const struct hub_ops *ops;
+	void *self;
+};
+
+struct hub *hub_wrap(const struct hub_ops *ops, void *self, struct ao_err *err)
+{
+	struct hub *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	h->ops = ops;
+	h->self = self;
+	return h;
+}
+
+void hub_free(struct hub *h)
+{
+	if (!h)
+		return;
+	if (h->ops->free)
+		h->ops->free(h->self);
+	free(h);
+}
+
+int hub_get(struct hub *h, const char *path_and_query, json_t **data, struct ao_err *err)
+{
+	if (data)
+		*data = NULL;
+	return h->ops->get(h->self, path_and_query, data, err);
+}
+
+int hub_post_raw(struct hub *h, const char *path_and_query, const char *body, size_t len,
+		 json_t **data, struct ao_err *err)
+{
+	if (data)
+		*data = NULL;
+	return h->ops->post_raw(h->self, path_and_query, body, len, data, err);
+}
+
+int hub_post(struct hub *h, const char *path_and_query, json_t *body, json_t **data,
+	     struct ao_err *err)
+{
+	char *s = json_dumps(body, JSON_COMPACT);
+	int rc;
+
+	if (!s)
+		return ao_errf(err, ENOMEM, "hub_post: cannot serialize the body");
+	rc = hub_post_raw(h, path_and_query, s, strlen(s), data, err);
+	free(s);
+	return rc;
+}
+
+int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_fn progress,
+		 void *ud, struct ao_err *err)
+{
+	return h->ops->download(h->self, url, sink, progress, ud, err);
+}

@@ -1,0 +1,254 @@
+/*
+ * router.c - path -> node -> which side answers, for every operation
+ * (include/angofs/router.h). One rule, written once (ao_route): the core
+ * resolves; the write side is asked first where it owns the place and the
+ * parent exists; its -ENOENT falls back to the core. Each side fills its own
+ * struct ao_err, and the caller's err gets the message of the side whose
+ * answer is returned.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "angofs/log.h"
+#include "angofs/router.h"
+#include "angofs/writes.h"
+
+void ao_route(const struct ao_router *r, const char *path, struct ao_route *rt)
+{
+	ao_err_clear(&rt->err);
+	rt->rc = ao_core_resolve(r->core, path, &rt->n, &rt->err);
+	rt->ws = r->w && rt->n.project_id[0] && rt->n.relpath[0] && ao_writes_owns(rt->n.relpath) &&
+		 (rt->rc == 0 || (rt->rc == -ENOENT && rt->n.parent_ok));
+}
+
+/* The core's answer for a route that failed. */
+static int core_err(struct ao_route *rt, struct ao_err *err)
+{
+	if (err)
+		*err = rt->err;
+	return rt->rc;
+}
+
+static int refused(const struct ao_router *r, int rc)
+{
+	return r->read_only ? -EROFS : rc;
+}
+
+int ao_router_getattr(const struct ao_router *r, const char *path, struct stat *st,
+		      struct ao_err *err)
+{
+	struct ao_route rt;
+
+	ao_route(r, path, &rt);
+	if (rt.ws) {
+		if (ao_writes_hidden(r->w, rt.n.project_id, rt.n.relpath))
+			return ao_errf(err, ENOENT, "%s: removed", path);
+		int rc = ao_writes_getattr(r->w, rt.n.project_id, rt.n.relpath, st, err);
+		if (rc != -ENOENT)
+			return rc;
+	}
+	if (rt.rc < 0)
+		return core_err(&rt, err);
+	return ao_core_getattr(r->core, &rt.n, st, err);
+}
+
+int ao_router_sent_stat(const struct ao_router *r, const char *path, struct stat *st)
+{
+	struct ao_route rt;
+
+	ao_route(r, path, &rt);
+	if (rt.rc != -ENOENT || !rt.ws)
+		return -ENOENT;
+	return ao_writes_sent_stat(r->w, rt.n.project_id, rt.n.relpath, st);
+}
+
+struct skip_fill {
+	ao_core_fill_fn fill;
+	void *ctx;
+	const char *skip[2]; /* the read side's names in a task directory */
+};
+
+static int fill_writes(void *ctx, const char *name, const struct stat *st)
+{
+	struct skip_fill *f = ctx;
+
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
+	for (int i = 0; i < 2 && f->skip[i]; i++)
+		if (!strcmp(name, f->skip[i]))
+			return 0;
+	return f->fill(f->ctx, name, st);
+}
+
+int ao_router_readdir(const struct ao_router *r, const char *path, ao_core_fill_fn fill, void *ctx,
+		      struct ao_err *err)
+{
+	struct skip_fill f = {fill, ctx, {NULL, NULL}};
+	struct ao_route rt;
+	struct ao_err we;
+	int rc;
+
+	ao_route(r, path, &rt);
+	if (rt.rc < 0)
+		return core_err(&rt, err);
+	rc = ao_core_readdir(r->core, &rt.n, fill, ctx, err);
+	if (rc < 0 || !r->w || (rt.n.kind != AO_N_DROPBOX_DIR && rt.n.kind != AO_N_TASK_DIR))
+		return rc;
+	if (rt.n.kind == AO_N_TASK_DIR) {
+		f.skip[0] = "task.json";
+		f.skip[1] = "answer.json";
+	}
+	ao_err_clear(&we);
+	rc = ao_writes_readdir(r->w, rt.n.project_id, rt.n.relpath, fill_writes, &f, &we);
+	if (rc < 0 && rc != -ENOENT)
+		ao_warn("readdir %s (write side): %s", path, we.msg);
+	return 0; /* the read side's listing stands */
+}
+
+int ao_router_open(const struct ao_router *r, const char *path, int flags, struct ao_rfh *h,
+		   struct ao_err *err)
+{
+	struct ao_route rt;
+
+	memset(h, 0, sizeof(*h));
+	ao_route(r, path, &rt);
+	if (rt.ws) {
+		int rc = ao_writes_open(r->w, rt.n.project_id, rt.n.relpath, flags, &h->wfh, err);
+
+		if (rc == 0)
+			h->side = AO_SIDE_WRITE;
+		if (rc != -ENOENT)
+			return rc;
+	}
+	if (rt.rc < 0)
+		return core_err(&rt, err);
+	h->side = AO_SIDE_READ;
+	return ao_core_open(r->core, &rt.n, flags, &h->rfh, err);
+}
+
+int ao_router_create(const struct ao_router *r, const char *path, mode_t mode, int flags,
+		     struct ao_rfh *h, struct ao_err *err)
+{
+	struct ao_route rt;
+
+	memset(h, 0, sizeof(*h));
+	ao_route(r, path, &rt);
+	if (rt.ws) {
+		h->side = AO_SIDE_WRITE;
+		return ao_writes_create(r->w, rt.n.project_id, rt.n.relpath, mode, flags, &h->wfh,
+					err);
+	}
+	if (rt.rc == 0)
+		return ao_router_open(r, path, flags, h, err);
+	if (rt.rc == -ENOENT && rt.n.parent_ok)
+		return refused(r, -EPERM);
+	return core_err(&rt, err);
+}
+
+void ao_router_release(const struct ao_router *r, struct ao_rfh *h)
+{
+	if (h->side == AO_SIDE_WRITE)
+		ao_writes_release(r->w, h->wfh);
+	else if (h->rfh)
+		ao_core_release(r->core, h->rfh);
+	h->rfh = NULL;
+}
+
+int ao_router_truncate(const struct ao_router *r, const char *path, off_t size, struct ao_err *err)
+{
+	struct ao_route rt;
+
+	ao_route(r, path, &rt);
+	if (rt.ws) {
+		int rc = ao_writes_truncate(r->w, rt.n.project_id, rt.n.relpath, size, err);
+
+		if (rc != -ENOENT)
+			return rc;
+	}
+	if (rt.rc < 0)
+		return core_err(&rt, err);
+	if (rt.n.kind == AO_N_ROOT || rt.n.kind == AO_N_PROJECT)
+		return -EISDIR;
+	return refused(r, -EACCES);
+}
+
+int ao_router_unlink(const struct ao_router *r, const char *path, struct ao_err *err)
+{
+	struct ao_route rt;
+
+	ao_route(r, path, &rt);
+	if (rt.ws) {
+		int rc = ao_writes_unlink(r->w, rt.n.project_id, rt.n.relpath, err);
+
+		if (rc != -ENOENT || rt.rc == -ENOENT)
+			return rc;
+	}
+	if (rt.rc < 0)
+		return core_err(&rt, err);
+	return refused(r, -EPERM);
+}
+
+int ao_router_rename(const struct ao_router *r, const char *from, const char *to,
+		     unsigned int flags, struct ao_err *err)
+{
+	struct ao_route a, b; /* each with its own message */
+
+	ao_route(r, from, &a);
+	ao_route(r, to, &b);
+	if (a.ws && b.ws && strcmp(a.n.project_id, b.n.project_id) == 0)
+		return ao_writes_rename(r->w, a.n.project_id, a.n.relpath, b.n.relpath, flags, err);
+	if (a.ws && !b.ws && b.rc == 0) {
+		/* a scratch file (sed -i, perl -i) renamed over task.json */
+		ao_debug("rename %s -> %s: refused (read-only target)", from, to);
+		return refused(r, -EPERM);
+	}
+	if (a.rc < 0)
+		return core_err(&a, err);
+	if (a.ws && b.ws)
+		return -EXDEV;
+	return refused(r, -EPERM);
+}
+
+int ao_router_refuse(const struct ao_router *r, const char *op, const char *path,
+		     struct ao_err *err)
+{
+	struct ao_route rt;
+
+	ao_route(r, path, &rt);
+	if (rt.rc < 0 && !(rt.rc == -ENOENT && rt.n.parent_ok))
+		return core_err(&rt, err);
+	ao_debug("%s %s: refused (read-only place)", op, path);
+	return refused(r, -EPERM);
+}
+
+int ao_router_setattr(const struct ao_router *r, const char *path, int touch, int *sent,
+		      struct ao_err *err)
+{
+	struct ao_route rt;
+	struct stat st;
+
+	*sent = 0;
+	ao_route(r, path, &rt);
+	if (rt.ws) {
+		struct ao_err we;
+
+		ao_err_clear(&we);
+		if (ao_writes_getattr(r->w, rt.n.project_id, rt.n.relpath, &st, &we) == 0)
+			return touch ? 0 : refused(r, 0);
+		if (rt.rc == -ENOENT &&
+		    ao_writes_sent_stat(r->w, rt.n.project_id, rt.n.relpath, &st) == 0) {
+			*sent = 1;
+			if (!touch || !r->read_only)
+				return refused(r, 0);
+		}
+	}
+	if (rt.rc < 0)
+		return core_err(&rt, err);
+	if (touch) {
+		ao_info("refresh requested: %s", path);
+		return ao_core_touch(r->core, &rt.n, err);
+	}
+	if (rt.n.kind == AO_N_ANSWER_JSON)
+		return refused(r, 0);
+	return refused(r, -EPERM);
+}

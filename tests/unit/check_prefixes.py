@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Every extern of the core library carries its module's prefix (issue 15).
+Reads `nm` of libangofs_core.a member by member: a module (one .c file) may
+define its public prefix (ao_<module>_) and at most one internal prefix shared
+with the module's other files through their _int.h. A new file needs a line in
+PREFIXES; a symbol without its module's prefix fails the test."""
+import re
+import subprocess
+import sys
+
+PREFIXES = {
+    "util/err": ("ao_err",),
+    "util/log": ("ao_log",),
+    "util/names": ("ao_name",),
+    "util/sysutil": ("ao_sys_",),
+    "client/ratelimit": ("ao_ratelimit_",),
+    "client/hub_seam": ("hub_",),
+    "client/hub_client": ("hub_",),
+    "client/hub_store": ("hub_store_",),
+    "core/core": ("ao_core_",),
+    "core/router": ("ao_route",),
+    "core/export_cache": ("ao_xcache_",),
+    "core/export_check": ("xcheck_",),
+    "core/projects": ("proj_",),
+    "core/tasks": ("task_",),
+    "core/unzip": ("ao_unzip_",),
+    "daemon/config": ("ao_config_",),
+    "daemon/options": ("ao_opt_",),
+    "write/writes": ("ao_writes_", "ws_"),
+    "write/writes_io": ("ao_writes_", "ws_"),
+    "write/writes_reg": ("ao_writes_", "ws_"),
+    "write/writes_send": ("ao_writes_", "ws_"),
+    "write/answer": ("answer_",),
+    "write/labels_parse": ("lp_",),
+    "write/labels_prep": ("prep_",),
+    "write/schema": ("sc_",),
+    "write/spool": ("spool_",),
+    "datasets/*": ("ao_ds_",),
+}
+
+lib = sys.argv[1]
+out = subprocess.run(["nm", "-g", "--defined-only", lib], capture_output=True, text=True,
+                     check=True).stdout
+bad, member = [], None
+for line in out.splitlines():
+    m = re.match(r"^(\S+)\.c\.o:$", line)
+    if m:  # meson names members <folder>_<file>.c.o
+        folder, _, stem = m.group(1).rsplit("/", 1)[-1].partition("_")
+        member = folder + "/" + stem
+        continue
+    parts = line.split()
+    if len(parts) != 3 or member is None:
+        continue
+    allowed = PREFIXES.get(member) or PREFIXES.get(member.split("/")[0] + "/*")
+    if allowed is None:
+        bad.append("%s: no prefix declared (add it to PREFIXES in %s)" % (member, __file__))
+        member = None
+        continue
+    if not parts[2].startswith(allowed):
+        bad.append("%s: %s lacks the module prefix %s" % (member, parts[2], " or ".join(allowed)))
+for b in bad:
+    print(b)
+print("check_prefixes: %d problems" % len(bad))
+sys.exit(1 if bad else 0)
