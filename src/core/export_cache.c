@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "angofs/cancel.h"
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
@@ -29,6 +30,12 @@
  * stall out after a minute). */
 #define TMP_MAX_AGE_S 3600
 
+/* Every field of an entry is guarded by c->lock, except done/total (relaxed
+ * atomics, written by the fetching thread) and the spec fields (set once).
+ * c->lock is a leaf held only for bookkeeping and local files (meta writes,
+ * eviction), never across GET /export or the download: those run on an entry
+ * marked `fetching`, and waiters sleep on c->cond (waking every 250 ms to
+ * honour an interrupt of their own request). */
 struct ao_xentry {
 	struct ao_xentry *next;
 	char *key;
@@ -558,6 +565,24 @@ static void evict(struct ao_xcache *c, struct ao_xentry *keep)
 	}
 }
 
+/* Wait for a fetch of another thread (c->lock held), waking every 250 ms
+ * to see whether our own caller gave up (a FUSE interrupt): -EINTR then. */
+static int wait_cancellable(struct ao_xcache *c)
+{
+	struct timespec ts;
+
+	if (ao_cancelled())
+		return -EINTR;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 250 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+	return ao_cancelled() ? -EINTR : 0;
+}
+
 int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, struct ao_err *err)
 {
 	char path[4096];
@@ -575,13 +600,18 @@ again:
 		if (is_fresh(c, e, now) || (e->have && e->fetch_seq != seen_seq && e->last_rc == 0))
 			break;
 		if (e->fetching) {
-			pthread_cond_wait(&c->cond, &c->lock);
-			/* a fetch we waited for failed: share its error, do not retry */
+			if (wait_cancellable(c) < 0) {
+				pthread_mutex_unlock(&c->lock);
+				return ao_errf(err, EINTR,
+					       "interrupted while waiting for the export download");
+			}
+			/* a fetch we waited for failed: share its error, do not retry
+			 * (unless its reader was interrupted: then fetch it ourselves) */
 			if (!e->fetching && e->fetch_seq != seen_seq && e->last_rc < 0 &&
 			    e->served_stale && e->have)
 				break;
 			if (!e->fetching && e->fetch_seq != seen_seq && e->last_rc < 0 &&
-			    !is_fresh(c, e, time(NULL))) {
+			    e->last_rc != -EINTR && !is_fresh(c, e, time(NULL))) {
 				rc = ao_errf(err, -e->last_rc, "%s", e->last_msg);
 				pthread_mutex_unlock(&c->lock);
 				return rc;

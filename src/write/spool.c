@@ -25,8 +25,8 @@
 #include "spool.h"
 
 static const char *const kind_names[] = {"labels", "attachments", "answer", "scratch"};
-static const char *const state_names[] = {"writing", "pending", "sent", "failed"};
-static const char *const chunk_names[] = {"todo", "sent", "refused"};
+static const char *const state_names[] = {"writing", "pending", "sent", "failed", "uncertain"};
+static const char *const chunk_names[] = {"todo", "sent", "refused", "uncertain"};
 
 const char *entry_state_name(enum ent_state s)
 {
@@ -242,7 +242,7 @@ static struct entry *from_json(const char *id, json_t *j)
 		return NULL;
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	k = name_index(json_string_value(json_object_get(j, "kind")), kind_names, 4);
-	s = name_index(json_string_value(json_object_get(j, "state")), state_names, 4);
+	s = name_index(json_string_value(json_object_get(j, "state")), state_names, 5);
 	e->project = json_string_value(json_object_get(j, "project"))
 			 ? strdup(json_string_value(json_object_get(j, "project")))
 			 : NULL;
@@ -279,7 +279,7 @@ static struct entry *from_json(const char *id, json_t *j)
 		{
 			struct ent_chunk *x = &e->chunks[i];
 			int cs = name_index(json_string_value(json_object_get(c, "state")),
-					    chunk_names, 3);
+					    chunk_names, 4);
 
 			x->first = (long)json_integer_value(json_object_get(c, "first"));
 			x->count = (long)json_integer_value(json_object_get(c, "count"));

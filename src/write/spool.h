@@ -19,9 +19,12 @@
 #include "angofs/err.h"
 
 enum ent_kind { EK_LABELS, EK_ATTACHMENTS, EK_ANSWER, EK_SCRATCH };
-enum ent_state { ST_WRITING, ST_PENDING, ST_SENT, ST_FAILED };
+/* ST_UNCERTAIN: a non-idempotent request failed after the hub may have
+ * applied it (5xx or timeout after the whole body was sent); never resent
+ * automatically, the status says what to check. */
+enum ent_state { ST_WRITING, ST_PENDING, ST_SENT, ST_FAILED, ST_UNCERTAIN };
 
-enum chunk_state { CH_TODO, CH_SENT, CH_REFUSED };
+enum chunk_state { CH_TODO, CH_SENT, CH_REFUSED, CH_UNCERTAIN };
 
 struct ent_chunk {
 	long first, count, line_first, line_last;

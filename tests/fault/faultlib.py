@@ -25,13 +25,13 @@ MOUNT_DEFAULTS = {"includeMetadata": "true", "includeHistory": "true",
                   "includeOnlyKeyFrames": "false", "includeIdleBlurDurations": "false",
                   "sendEmail": "false", "doNotNotify": "true"}
 
-# Write tests: no client-side rate limit, short flush budget at close (the
-# background sender keeps retrying afterwards).
+# Write tests: no client-side rate limit. close() is one bounded client call
+# (4 attempts, ~2 s of backoff); the background sender keeps trying afterwards.
 WOPTS = ("rate_limit=0",)
-WENV = {"ANGOFS_FLUSH_RETRY_MS": "1500"}
+WENV = {}
 
 # "no hang": every faulted operation ends within this bound (retries are
-# bounded by 5 attempts / 60 s of waiting in the client; see DESIGN-NOTES).
+# bounded by 4 attempts / a 60 s deadline in the client; see RELIABILITY.md).
 OP_BOUND_S = 150
 
 
