@@ -735,11 +735,24 @@ static void *bg_main(void *arg)
 {
 	struct ao_writes *w = arg;
 
+	long long next_scan = ao_now_ms() + WS_RESCAN_MS;
+
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		struct entry *e, *pick = NULL;
 		long long now = ao_now_ms(), next = now + 5000;
 		struct timespec ts;
+
+		if (now >= next_scan) {
+			/* entries of daemons that stopped sharing this spool */
+			pthread_mutex_unlock(&w->mu);
+			ws_rescan(w);
+			pthread_mutex_lock(&w->mu);
+			next_scan = ao_now_ms() + WS_RESCAN_MS;
+			continue;
+		}
+		if (next_scan < next)
+			next = next_scan;
 
 		for (e = w->entries; e; e = e->next) {
 			if (e->state != ST_PENDING || e->busy || e->opens)
@@ -756,8 +769,16 @@ static void *bg_main(void *arg)
 
 			pick->busy = 1;
 			pthread_mutex_unlock(&w->mu);
-			deliver(w, pick, 1, &err);
+			int r = deliver(w, pick, 1, &err);
 			pthread_mutex_lock(&w->mu);
+			if (r < 0 && pick->state == ST_PENDING &&
+			    pick->next_try_ms <= ao_now_ms()) {
+				/* a failure that set no retry time (e.g. a spool file
+				 * missing): back off, never spin */
+				ao_warn("write side: %s/%s: %s; retrying in 10 s", pick->project,
+					pick->relpath, err.msg);
+				pick->next_try_ms = ao_now_ms() + 10000;
+			}
 			finish_locked(w, pick);
 			continue;
 		}
