@@ -19,6 +19,7 @@ struct ao_err {
 	int code;		  /* positive errno of the last failure, 0 if none */
 	int http_status;	  /* hub's HTTP status when the failure came from it, else 0 */
 	int transient;		  /* 1: retrying later may succeed (network, 5xx, 429) */
+	int uncertain;		  /* 1: a non-idempotent request may have been applied */
 	char msg[AO_ERR_MSG_MAX]; /* human-readable, NUL-terminated */
 };
 
@@ -28,7 +29,7 @@ void ao_err_clear(struct ao_err *e);
 /* Set code and a printf-style message; returns -errnum so callers can
  * write `return ao_errf(e, EINVAL, "...", ...);`. e may be NULL. */
 int ao_errf(struct ao_err *e, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefix the existing message with context ("reading export: <old msg>"). */
 void ao_err_prefix(struct ao_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -3,9 +3,15 @@
  *
  * A small interface over libcurl so the core and the write side never see curl.
  * Thread-safe: any FUSE worker thread may call it at once (connections are
- * pooled and kept alive). Every call has a timeout and a bounded retry loop:
- * network errors, 5xx and 429 are retried with exponential backoff (429 honours
- * Retry-After); when retries run out the call fails with err->transient = 1.
+ * pooled and kept alive). Every call has a timeout and a bounded retry loop,
+ * and the client is the only place that retries (policy and request costs:
+ * src/client/hub_retry.h, docs/RELIABILITY.md): network errors, 5xx and 429
+ * are retried with exponential backoff (429 honours Retry-After) within a
+ * per-operation deadline; when retries run out the call fails with
+ * err->transient = 1. A non-idempotent call (HUB_NONIDEMPOTENT) is never sent
+ * again once the hub may have applied it: it fails with err->uncertain = 1.
+ * GETs and downloads give up with EINTR when the caller is cancelled
+ * (angofs/cancel.h: a FUSE interrupt); POSTs always run to their end.
  *
  * Errno mapping (return value, also err->code; err->http_status keeps the status):
  *   400 -> EINVAL, 401/403 -> EACCES, 404 -> ENOENT, 413 -> EFBIG,
@@ -36,10 +42,13 @@ struct hub_cfg {
 	const char *api_key;  /* copied; never logged */
 	long connect_timeout_ms; /* default 10000 */
 	long request_timeout_ms; /* one API request, default 600000 (exports are slow) */
-	long stall_timeout_s;	 /* abort a download below 1 byte/s for this long, default 60 */
-	int max_attempts;	 /* per call, including the first; default 5 */
-	long max_retry_total_ms; /* bound on all waiting between attempts, default 60000 */
+	long stall_timeout_s;	 /* abort a download (or metadata GET) below 1 byte/s for
+				    this long, default 30 (-o stall_timeout=) */
+	int max_attempts;	 /* per call, including the first; default 4 */
+	long max_retry_total_ms; /* operation deadline: no retry starts later than this
+				    after the call began, default 60000; -1 = no retries */
 	int rate_per_minute;	 /* client-side token bucket; 0 = off */
+	const char *rate_state; /* share the budget through this file (ratelimit.h); NULL = no */
 	const char
 	    *store_dir; /* keep replies for offline use here (src/client/hub_store.h); NULL = no */
 	int offline;	/* answer from store_dir only, send nothing (-o offline) */
@@ -59,6 +68,10 @@ struct hub_ops {
 	int (*download)(void *self, const char *url, hub_sink_fn sink, hub_progress_fn progress,
 			void *ud, struct ao_err *err);
 	void (*free)(void *self);
+	/* post_raw with HUB_* flags (below); NULL: post_raw (a client without
+	 * retries has nothing to hold back) */
+	int (*post_flags)(void *self, const char *path_and_query, const char *body, size_t len,
+			  int flags, json_t **data, struct ao_err *err);
 };
 
 /* A struct hub over ops and self (hub_free() calls ops->free(self)). */
@@ -78,6 +91,18 @@ int hub_post(struct hub *h, const char *path_and_query, json_t *body, json_t **d
 /* POST an already serialized JSON body (large label chunks). */
 int hub_post_raw(struct hub *h, const char *path_and_query, const char *body, size_t len,
 		 json_t **data, struct ao_err *err);
+
+/* hub_post_raw with flags:
+ *   HUB_NONIDEMPOTENT  applying the request twice does harm (POST /attachments):
+ *                      resent only when the hub cannot have applied it
+ *                      (connection failed before the whole body was sent, 429);
+ *                      otherwise the call fails with err->uncertain = 1.
+ *   HUB_ONE_ATTEMPT    one request, no retry (the caller has its own schedule,
+ *                      e.g. the write side's background sender). */
+#define HUB_NONIDEMPOTENT 1
+#define HUB_ONE_ATTEMPT 2
+int hub_post_flags(struct hub *h, const char *path_and_query, const char *body, size_t len,
+		   int flags, json_t **data, struct ao_err *err);
 
 /* Percent-escape one query value or path segment. malloc'd; NULL on ENOMEM. */
 char *hub_escape(const char *s);

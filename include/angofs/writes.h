@@ -40,7 +40,6 @@ struct ao_writes_cfg {
 	struct hub *hub;
 	const char *spool_dir; /* created 0700 if missing; persists across restarts */
 	int next_stage;	       /* default for annotate's nextStage query flag */
-	long flush_retry_ms;   /* how long flush keeps retrying transient failures */
 	int read_only;	       /* mount is -o ro: every write is refused with EROFS */
 	long chunk_items;      /* items per /import/labels request (0: default) */
 	size_t chunk_bytes;    /* bytes per request (<= 4096: default) */

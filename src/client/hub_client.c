@@ -27,9 +27,11 @@
 
 #include <curl/curl.h>
 
+#include "angofs/cancel.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "angofs/ratelimit.h"
+#include "hub_retry.h"
 #include "angofs/sysutil.h"
 #include "hub_store.h"
 
@@ -37,6 +39,11 @@
 #define MAX_BODY (256L << 20) /* API response bodies; exports go through hub_download */
 #define RATE_WAIT_MAX_MS 180000
 
+/* Locks: every field is set in hubc_new and read-only afterwards, except
+ * pool/npool (pool_lock), the share's data (share_lock[], taken by libcurl for
+ * a moment) and rl (its own lock). None is held during a request: a handle
+ * leaves the pool for the whole transfer, and the rate limiter sleeps without
+ * its lock. All are leaves (nothing else is locked while they are held). */
 struct hubc {
 	char *base;	 /* ".../v2" */
 	char *store_dir; /* offline reply store (hub_store.c), or NULL */
@@ -46,8 +53,8 @@ struct hubc {
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_lock;
-	CURL *pool[POOL_MAX];
-	int npool;
+	CURL *pool[POOL_MAX]; /* pool_lock */
+	int npool;	      /* pool_lock */
 	struct ao_ratelimit rl;
 };
 
@@ -103,9 +110,9 @@ static struct hubc *hubc_new(const struct hub_cfg *cfg, struct ao_err *err)
 	if (h->cfg.request_timeout_ms <= 0)
 		h->cfg.request_timeout_ms = 600000;
 	if (h->cfg.stall_timeout_s <= 0)
-		h->cfg.stall_timeout_s = 60;
+		h->cfg.stall_timeout_s = 30;
 	if (h->cfg.max_attempts <= 0)
-		h->cfg.max_attempts = 5;
+		h->cfg.max_attempts = 4;
 	if (h->cfg.max_retry_total_ms < 0)
 		h->cfg.max_retry_total_ms = 0;
 	else if (h->cfg.max_retry_total_ms == 0)
@@ -135,6 +142,12 @@ static struct hubc *hubc_new(const struct hub_cfg *cfg, struct ao_err *err)
 		hubc_free(h);
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
+	}
+	if (cfg->rate_state && h->rl.per_minute) {
+		int r = ao_ratelimit_share(&h->rl, cfg->rate_state);
+		if (r < 0)
+			ao_warn("rate limit: %s: %s; this mount counts its own requests only",
+				cfg->rate_state, strerror(-r));
 	}
 	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
@@ -458,35 +471,106 @@ static void url_for_log(const char *url, char *out, size_t outsz)
 		 (int)(url + n - last), last);
 }
 
-static long long backoff_ms(int attempt, long retry_after_s)
+/* libcurl's progress callback (at least once a second, also while idle):
+ * a cancelled caller aborts its GET or download. */
+static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
-	if (retry_after_s >= 0)
-		return retry_after_s * 1000LL;
-	long long d = 250LL << (attempt < 6 ? attempt : 6);
-	if (d > 8000)
-		d = 8000;
-	return d + (rand() % 100);
+	(void)ud;
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return ao_cancelled();
 }
 
 enum { KIND_API, KIND_DOWNLOAD };
 
-/* Run one call with retries. For KIND_API, body/blen may be a POST body
- * (method "POST"); the response body is left in x->buf. */
-static int run(struct hubc *h, int kind, const char *method, const char *url, const char *log_path,
-	       const char *body, size_t blen, struct xfer *x, long *status_out, struct ao_err *err)
+/* Set up c for one attempt of a call. Returns the header list to free. */
+static struct curl_slist *setup_attempt(struct hubc *h, CURL *c, int kind, const char *url,
+					const char *log_path, const char *body, size_t blen,
+					long long remaining_ms, struct xfer *x)
 {
-	long long waited = 0;
-	int attempt, rc = -EIO;
+	struct curl_slist *hdrs = NULL;
+	char range[64];
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	if (!body) {
+		/* reads stop when their caller is interrupted (angofs/cancel.h);
+		 * POSTs run to their end: cutting one may leave it half-applied */
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+	}
+	if (kind == KIND_API) {
+		long tmo = h->cfg.request_timeout_ms;
+
+		/* a retry never runs past the operation's deadline by more than
+		 * the stall timeout; the first attempt has the full request time */
+		if (remaining_ms >= 0 && remaining_ms + h->cfg.stall_timeout_s * 1000L < tmo)
+			tmo = (long)remaining_ms + h->cfg.stall_timeout_s * 1000L;
+		hdrs = curl_slist_append(hdrs, h->key_header);
+		hdrs = curl_slist_append(hdrs, "Accept: application/json");
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, tmo);
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+		if (!body && strncmp(log_path, "/v2/export", 10) != 0) {
+			/* a metadata GET that gets no byte for the stall timeout
+			 * is stuck (a frozen hub accepts connections and never
+			 * answers): fail it then, not after the 10 min total */
+			curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+			curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
+		}
+		if (body) {
+			hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+			curl_easy_setopt(c, CURLOPT_POST, 1L);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+		}
+	} else {
+		/* pre-signed URL: no apikey, redirects allowed (still no key).
+		 * No total timeout (exports are large) but a stall timeout; API
+		 * calls have only the total one, since the hub may think for a
+		 * long time before the first byte of a big import's reply. */
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_download);
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		if (x->delivered > 0) {
+			snprintf(range, sizeof(range), "Range: bytes=%lld-", x->delivered);
+			hdrs = curl_slist_append(hdrs, range);
+		}
+	}
+	if (hdrs)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	return hdrs;
+}
+
+/* Run one call: attempts as hub_retry.c decides. For KIND_API, body/blen may
+ * be a POST body (method "POST"); the response body is left in x->buf. */
+static int run(struct hubc *h, int kind, const char *method, const char *url, const char *log_path,
+	       const char *body, size_t blen, int flags, struct xfer *x, long *status_out,
+	       struct ao_err *err)
+{
+	struct hub_op op = {0, h->cfg.max_attempts, 0, 0};
 	char msg[600];
 
-	for (attempt = 1;; attempt++) {
-		CURL *c;
-		struct curl_slist *hdrs = NULL;
+	if (flags & HUB_ONE_ATTEMPT || h->cfg.max_retry_total_ms < 0)
+		op.max_attempts = 1;
+	op.deadline = ao_now_ms() + (h->cfg.max_retry_total_ms > 0 ? h->cfg.max_retry_total_ms : 0);
+	for (;;) {
+		struct hub_attempt a;
+		struct curl_slist *hdrs;
+		const char *why;
+		long long t0, ms, d, before = x->delivered;
+		curl_off_t got = 0, up = 0;
+		enum hub_verdict v;
 		long status = 0;
-		long long t0;
 		CURLcode cc;
-		int transient = 0, no_retry = 0, code;
-		char range[64];
+		CURL *c;
 
 		if (kind == KIND_API && h->rl.per_minute &&
 		    ao_ratelimit_acquire(&h->rl, RATE_WAIT_MAX_MS) < 0)
@@ -496,60 +580,24 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 		c = easy_get(h);
 		if (!c)
 			return ao_errf(err, ENOMEM, "out of memory (curl handle)");
+		memset(&a, 0, sizeof(a));
+		a.download = kind == KIND_DOWNLOAD;
+		a.nonidempotent = (flags & HUB_NONIDEMPOTENT) != 0;
+		op.attempt++;
 		x->curl = c;
 		x->len = 0;
 		x->too_big = 0;
 		x->started = 0;
 		x->retry_after_s = -1;
 		x->range_start = -1;
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-		if (kind == KIND_API) {
-			hdrs = curl_slist_append(hdrs, h->key_header);
-			hdrs = curl_slist_append(hdrs, "Accept: application/json");
-			curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-			curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->cfg.request_timeout_ms);
-			curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-			if (!body && strncmp(log_path, "/v2/export", 10) != 0) {
-				/* a metadata GET that gets no byte for the stall timeout
-				 * is stuck (a frozen hub accepts connections and never
-				 * answers): fail it then, not after the 10 min total */
-				curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-				curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
-			}
-			if (body) {
-				hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-				curl_easy_setopt(c, CURLOPT_POST, 1L);
-				curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-				curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-			}
-		} else {
-			/* pre-signed URL: no apikey, redirects allowed (still no key).
-			 * No total timeout (exports are large) but a stall timeout; API
-			 * calls have only the total one, since the hub may think for a
-			 * long time before the first byte of a big import's reply. */
-			curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-			curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
-			curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_download);
-			curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-			curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-			curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-			if (x->delivered > 0) {
-				snprintf(range, sizeof(range), "Range: bytes=%lld-", x->delivered);
-				hdrs = curl_slist_append(hdrs, range);
-			}
-		}
-		if (hdrs)
-			curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-
+		hdrs = setup_attempt(h, c, kind, url, log_path, body, blen,
+				     op.attempt > 1 ? op.deadline - ao_now_ms() : -1, x);
 		t0 = ao_now_ms();
 		cc = curl_easy_perform(c);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		long long ms = ao_now_ms() - t0;
-		curl_off_t got = 0;
+		ms = ao_now_ms() - t0;
 		curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &got);
+		curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
 		curl_slist_free_all(hdrs);
 		easy_put(h, c);
 		x->curl = NULL;
@@ -568,50 +616,67 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 		if (cc == CURLE_WRITE_ERROR && x->too_big)
 			return ao_errf(err, EFBIG, "%s %s: response larger than %ld MB", method,
 				       log_path, MAX_BODY >> 20);
-		if (cc != CURLE_OK) {
-			code = curl_errno(cc, &transient);
-			/* a full timeout again would only double the wait; it stays
-			 * transient for the caller (retry later, serve cached copies) */
-			if (code == ETIMEDOUT && kind == KIND_API &&
-			    (ms >= h->cfg.request_timeout_ms ||
-			     ms >= h->cfg.stall_timeout_s * 1000L))
-				no_retry = 1;
+		a.status = status;
+		a.retry_after_s = x->retry_after_s;
+		a.got = x->delivered - before;
+		/* the hub needs the whole body to act on a POST; a connection that
+		 * failed before curl handed it all over cannot have been applied */
+		a.body_sent = body && up >= (curl_off_t)blen && cc != CURLE_COULDNT_CONNECT &&
+			      cc != CURLE_COULDNT_RESOLVE_HOST && cc != CURLE_COULDNT_RESOLVE_PROXY;
+		if (cc == CURLE_ABORTED_BY_CALLBACK) {
+			a.code = EINTR;
+			a.cancelled = 1;
+			snprintf(msg, sizeof(msg), "%s %s: interrupted", method, log_path);
+		} else if (cc != CURLE_OK) {
+			a.code = curl_errno(cc, &a.transient);
+			a.timed_out = a.code == ETIMEDOUT;
 			snprintf(msg, sizeof(msg), "%s %s: %s", method, log_path,
 				 curl_easy_strerror(cc));
 		} else {
 			char hubmsg[400];
-			code = status_errno(status);
-			transient = status >= 500 || status == 429 || status == 408;
+
+			a.code = status_errno(status);
+			a.transient = status >= 500 || status == 429 || status == 408;
 			envelope_message(x->buf ? x->buf : "", x->len, hubmsg, sizeof(hubmsg));
 			snprintf(msg, sizeof(msg), "%s %s: HTTP %ld%s%s", method, log_path, status,
 				 hubmsg[0] ? ": " : "", hubmsg);
 		}
-		rc = -code;
-		if (transient && !no_retry && attempt < h->cfg.max_attempts) {
-			long long d = backoff_ms(attempt - 1, x->retry_after_s);
-			if (waited + d <= h->cfg.max_retry_total_ms) {
-				ao_warn("%s (attempt %d/%d, retrying in %lld ms)", msg, attempt,
-					h->cfg.max_attempts, d);
-				ao_sleep_ms(d);
-				waited += d;
+		v = hub_retry_decide(&op, &a, ao_now_ms(), &d, &why);
+		if (status == 429 && kind == KIND_API)
+			/* the key's budget is spent: hold back every daemon sharing it */
+			ao_ratelimit_penalize(&h->rl, ao_ratelimit_now(&h->rl),
+					      v == HUB_RETRY	     ? d
+					      : x->retry_after_s > 0 ? x->retry_after_s * 1000LL
+								     : 1000);
+		if (v == HUB_RETRY) {
+			ao_warn("%s (attempt %d/%d, retrying in %lld ms)", msg, op.attempt,
+				op.max_attempts, d);
+			if (body) { /* a POST is never cut short by an interrupt */
+				struct timespec ts = {.tv_sec = d / 1000,
+						      .tv_nsec = (d % 1000) * 1000000};
+				while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+					;
 				continue;
 			}
+			if (ao_cancel_sleep_ms(d) == 0)
+				continue;
+			why = " (interrupted)";
+			a.code = EINTR;
+			a.cancelled = 1;
 		}
-		ao_errf(err, code, "%s%s", msg,
-			no_retry    ? " (not retried)"
-			: transient ? " (gave up after retries)"
-				    : "");
+		ao_errf(err, a.code, "%s%s", msg, why);
 		if (err) {
 			err->http_status = (int)status;
-			err->transient = transient;
+			err->transient = a.transient && !a.cancelled;
+			err->uncertain = v == HUB_UNCERTAIN;
 		}
 		ao_warn("%s", err ? err->msg : msg);
-		return rc;
+		return -a.code;
 	}
 }
 
 static int api_call(struct hubc *h, const char *method, const char *pq, const char *body,
-		    size_t blen, json_t **data, struct ao_err *err)
+		    size_t blen, int flags, json_t **data, struct ao_err *err)
 {
 	struct xfer x;
 	char *url, log_path[600];
@@ -630,7 +695,7 @@ static int api_call(struct hubc *h, const char *method, const char *pq, const ch
 		rc = hub_store_get(h->store_dir, h->base, method, pq, &x.buf, &x.len, err);
 		status = 200;
 	} else {
-		rc = run(h, KIND_API, method, url, log_path, body, blen, &x, &status, err);
+		rc = run(h, KIND_API, method, url, log_path, body, blen, flags, &x, &status, err);
 		if (rc == 0 && h->store_dir && hub_store_wanted(method, pq))
 			hub_store_put(h->store_dir, h->base, pq, x.buf, x.len);
 	}
@@ -667,13 +732,20 @@ static int api_call(struct hubc *h, const char *method, const char *pq, const ch
 
 static int hubc_get(struct hubc *h, const char *path_and_query, json_t **data, struct ao_err *err)
 {
-	return api_call(h, "GET", path_and_query, NULL, 0, data, err);
+	return api_call(h, "GET", path_and_query, NULL, 0, 0, data, err);
 }
 
 static int hubc_post_raw(struct hubc *h, const char *path_and_query, const char *body, size_t len,
 			 json_t **data, struct ao_err *err)
 {
-	return api_call(h, "POST", path_and_query, body ? body : "", body ? len : 0, data, err);
+	return api_call(h, "POST", path_and_query, body ? body : "", body ? len : 0, 0, data, err);
+}
+
+static int hubc_post_flags(struct hubc *h, const char *path_and_query, const char *body, size_t len,
+			   int flags, json_t **data, struct ao_err *err)
+{
+	return api_call(h, "POST", path_and_query, body ? body : "", body ? len : 0, flags, data,
+			err);
 }
 
 static int hubc_download(struct hubc *h, const char *url, hub_sink_fn sink,
@@ -705,7 +777,7 @@ static int hubc_download(struct hubc *h, const char *url, hub_sink_fn sink,
 	x.progress = progress;
 	x.ud = ud;
 	x.total = -1;
-	rc = run(h, KIND_DOWNLOAD, "GET", url, log_path, NULL, 0, &x, &status, err);
+	rc = run(h, KIND_DOWNLOAD, "GET", url, log_path, NULL, 0, 0, &x, &status, err);
 	free(x.buf);
 	free(abs);
 	return rc;
@@ -721,6 +793,12 @@ static int curlc_post_raw(void *self, const char *pq, const char *body, size_t l
 			  struct ao_err *err)
 {
 	return hubc_post_raw(self, pq, body, len, data, err);
+}
+
+static int curlc_post_flags(void *self, const char *pq, const char *body, size_t len, int flags,
+			    json_t **data, struct ao_err *err)
+{
+	return hubc_post_flags(self, pq, body, len, flags, data, err);
 }
 
 static int curlc_download(void *self, const char *url, hub_sink_fn sink, hub_progress_fn progress,
@@ -740,6 +818,7 @@ static const struct hub_ops curl_ops = {
     .post_raw = curlc_post_raw,
     .download = curlc_download,
     .free = curlc_free,
+    .post_flags = curlc_post_flags,
 };
 
 struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)

@@ -53,6 +53,16 @@ int hub_post_raw(struct hub *h, const char *path_and_query, const char *body, si
 	return h->ops->post_raw(h->self, path_and_query, body, len, data, err);
 }
 
+int hub_post_flags(struct hub *h, const char *path_and_query, const char *body, size_t len,
+		   int flags, json_t **data, struct ao_err *err)
+{
+	if (data)
+		*data = NULL;
+	if (!h->ops->post_flags)
+		return h->ops->post_raw(h->self, path_and_query, body, len, data, err);
+	return h->ops->post_flags(h->self, path_and_query, body, len, flags, data, err);
+}
+
 int hub_post(struct hub *h, const char *path_and_query, json_t *body, json_t **data,
 	     struct ao_err *err)
 {

@@ -35,6 +35,9 @@ struct project {
 	char dname[AO_NAME_MAX + 1];
 	int listed;
 
+	/* detail_refresh: single flight of GET /project/{id}, held across that
+	 * request on purpose (only callers wanting this project's detail wait);
+	 * taken before c->lock, never while holding it. The fields below: c->lock */
 	pthread_mutex_t detail_refresh;
 	json_t *detail;
 	char *detail_text;
@@ -43,6 +46,8 @@ struct project {
 	struct sub *stages, *batches;
 	size_t nstages, nbatches;
 
+	/* tasks_refresh: single flight of this project's task list (pages or the
+	 * export), held across it; before c->lock. The fields below: c->lock */
 	pthread_mutex_t tasks_refresh;
 	struct tasklist *tasks;
 	time_t tasks_at;
@@ -72,6 +77,9 @@ struct ao_core {
 	enum ao_kind pin_kind;
 	char pin_project[AO_ID_MAX], pin_task[AO_ID_MAX];
 	size_t pin_len;
+	/* list_refresh: single flight of listProjects, held across it; before
+	 * c->lock. projects..list_at, tb, ntask_ents, wgen: c->lock (a leaf, never
+	 * held across a request) */
 	pthread_mutex_t list_refresh;
 	struct project **projects;
 	size_t nprojects, cap;

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -260,7 +261,7 @@ op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
  * libfuse then asks for the attributes of the path in the same thread, so the
  * first getattr after it answers for the sent file once.
  */
-static __thread const char *sent_noop_path;
+static __thread char sent_noop_path[4096]; /* by copy: "" when unset */
 
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
@@ -270,9 +271,9 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	if (sent_noop_path) {
+	if (sent_noop_path[0]) {
 		int once = strcmp(sent_noop_path, path) == 0;
-		sent_noop_path = NULL;
+		sent_noop_path[0] = '\0';
 		if (once && ao_router_sent_stat(&r, path, st) == 0)
 			return 0;
 	}
@@ -612,7 +613,7 @@ static int setattr(const char *op, const char *path, struct fuse_file_info *fi, 
 	ao_err_clear(&e);
 	rc = ao_router_setattr(&r, path, touch, &sent, &e);
 	if (sent)
-		sent_noop_path = path;
+		snprintf(sent_noop_path, sizeof(sent_noop_path), "%s", path);
 	return fail(op, path, rc, &e);
 }
 

@@ -24,6 +24,7 @@
 #include "prefetch_cli.h"
 #include "status_cli.h"
 #include "stop.h"
+#include "angofs/cancel.h"
 #include "angofs/core.h"
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
@@ -97,18 +98,14 @@ static long env_long(const char *name, long min)
 	return v && atol(v) >= min ? atol(v) : -1;
 }
 
-static void test_knobs(struct hub_cfg *hc, struct ao_writes_cfg *wc)
+static void test_knobs(struct ao_writes_cfg *wc)
 {
 	long v;
 
-	if ((v = env_long("ANGOFS_STALL_TIMEOUT_S", 1)) > 0)
-		hc->stall_timeout_s = v; /* fault tests freeze a hub or a download */
 	if ((v = env_long("ANGOFS_CHUNK_ITEMS", 1)) > 0)
 		wc->chunk_items = v;
 	if ((v = env_long("ANGOFS_CHUNK_BYTES", 4097)) > 0)
 		wc->chunk_bytes = (size_t)v;
-	if ((v = env_long("ANGOFS_FLUSH_RETRY_MS", 0)) >= 0)
-		wc->flush_retry_ms = v; /* how long close() waits for the hub */
 }
 
 /* Write-side callbacks into the core. */
@@ -152,16 +149,41 @@ struct daemon {
 	int mounted;
 };
 
+/* The request budget is the key's: one state file per host and key (named
+ * by a hash, never the key), shared by every mount on this cache directory. */
+static void budget_path(const struct ao_cmdline *c, char *buf, size_t n)
+{
+	char *hk = NULL;
+
+	if (asprintf(&hk, "%s\n%s", c->host, c->key) < 0)
+		hk = NULL;
+	snprintf(buf, n, "%s/budget-%016llx", c->cache_dir, hk ? ao_xcache_hash(hk) : 0ULL);
+	if (hk) {
+		explicit_bzero(hk, strlen(hk));
+		free(hk);
+	}
+}
+
 static int wire_hub(struct daemon *d, struct ao_writes_cfg *wcfg, struct ao_err *e)
 {
 	const struct ao_cmdline *c = &d->c;
+	char budget[4200];
+
+	budget_path(c, budget, sizeof(budget));
 	struct hub_cfg hc = {.base_url = c->host,
 			     .api_key = c->key,
 			     .rate_per_minute = (int)c->v.rate_limit,
+			     .rate_state = budget,
+			     .stall_timeout_s = c->v.stall_timeout,
 			     .store_dir = d->adir,
 			     .offline = c->v.offline};
 
-	test_knobs(&hc, wcfg);
+	if (c->v.stall_timeout < 1) {
+		explicit_bzero(c->key, strlen(c->key));
+		return ao_errf(e, EINVAL, "stall_timeout: '%ld' must be at least 1 second",
+			       c->v.stall_timeout);
+	}
+	test_knobs(wcfg);
 	d->hub = hub_new(&hc, e);
 	explicit_bzero(c->key, strlen(c->key));
 	return d->hub ? 0 : -1;
@@ -211,7 +233,6 @@ static int wire(struct daemon *d)
 {
 	const struct ao_cmdline *c = &d->c;
 	struct ao_writes_cfg wcfg = {.next_stage = c->v.next_stage,
-				     .flush_retry_ms = c->v.offline ? 0 : 30000,
 				     .read_only = c->read_only,
 				     .project_written = cb_project_written,
 				     .task_written = cb_task_written,
@@ -250,6 +271,9 @@ static int wire(struct daemon *d)
 	if (!d->fuse)
 		return -1;
 	d->fs.fuse = d->fuse;
+	/* waits on downloads and the spool end with EINTR when the kernel
+	 * interrupts the request (the reader got a signal) */
+	ao_cancel_set_hook(fuse_interrupted);
 	return 0;
 }
 

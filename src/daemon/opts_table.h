@@ -56,6 +56,9 @@
 	X(rate_limit, LONG, 100, "N",                                                     \
 	  "at most N API requests per minute (default 100;\n"                             \
 	  "0 = no client-side limit)")                                                    \
+	X(stall_timeout, LONG, 30, "SECONDS",                                             \
+	  "a download or hub reply that sends no byte for\n"                              \
+	  "this long fails: cached copy or error (default 30)")                           \
 	X(log_level, STR, NULL, "LEVEL",                                                  \
 	  "error, warn, info (default: one line per hub\n"                                \
 	  "request) or debug")                                                            \

@@ -15,6 +15,7 @@ void ao_err_clear(struct ao_err *e)
 	e->code = 0;
 	e->http_status = 0;
 	e->transient = 0;
+	e->uncertain = 0;
 	e->msg[0] = '\0';
 }
 
@@ -26,6 +27,7 @@ int ao_errf(struct ao_err *e, int errnum, const char *fmt, ...)
 		e->code = errnum;
 		e->http_status = 0;
 		e->transient = 0;
+		e->uncertain = 0;
 		va_start(ap, fmt);
 		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 		va_end(ap);

@@ -55,8 +55,6 @@ struct ao_writes *ao_writes_new(const struct ao_writes_cfg *cfg, struct ao_err *
 		return NULL;
 	}
 	w->cfg.spool_dir = w->spool_dir;
-	if (w->cfg.flush_retry_ms < 0)
-		w->cfg.flush_retry_ms = 0;
 	/* chunk limits: fixed defaults unless the configuration sets them */
 	w->chunk_items = cfg->chunk_items > 0 ? cfg->chunk_items : PREP_MAX_ITEMS_DEFAULT;
 	w->chunk_bytes = cfg->chunk_bytes > 4096 ? cfg->chunk_bytes : PREP_MAX_BYTES_DEFAULT;
@@ -99,12 +97,67 @@ static void loaded(void *ud, struct entry *e)
 	w->entries = e;
 }
 
+struct rescan {
+	char **ids;
+	size_t n;
+	struct entry *found;
+};
+
+static int rescan_known(void *ud, const char *id)
+{
+	struct rescan *r = ud;
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->ids[i], id))
+			return 1;
+	return 0;
+}
+
+static void rescan_found(void *ud, struct entry *e)
+{
+	struct rescan *r = ud;
+	e->next = r->found;
+	r->found = e;
+}
+
+void ws_rescan(struct ao_writes *w)
+{
+	struct rescan r = {NULL, 0, NULL};
+	struct entry *e;
+	size_t cap = 0;
+	struct ao_err err;
+
+	/* the ids listed here: probing one would drop this daemon's own lock */
+	pthread_mutex_lock(&w->mu);
+	for (e = w->entries; e; e = e->next)
+		cap++;
+	r.ids = calloc(cap + 1, sizeof(*r.ids));
+	for (e = w->entries; r.ids && e; e = e->next)
+		if ((r.ids[r.n] = strdup(e->id)))
+			r.n++;
+	pthread_mutex_unlock(&w->mu);
+	if (!r.ids)
+		return;
+	if (spool_load(w->spool_dir, rescan_known, rescan_found, &r, &err) < 0)
+		ao_warn("write side: scanning the spool: %s", err.msg);
+	pthread_mutex_lock(&w->mu);
+	while ((e = r.found)) {
+		r.found = e->next;
+		ao_info("write side: adopting %s/%s (%s) from a daemon that stopped", e->project,
+			e->relpath, entry_state_name(e->state));
+		loaded(w, e);
+	}
+	pthread_mutex_unlock(&w->mu);
+	for (size_t i = 0; i < r.n; i++)
+		free(r.ids[i]);
+	free(r.ids);
+}
+
 int ao_writes_start(struct ao_writes *w, struct ao_err *err)
 {
 	int r;
 
 	pthread_mutex_lock(&w->mu);
-	r = spool_load(w->spool_dir, loaded, w, err);
+	r = spool_load(w->spool_dir, NULL, loaded, w, err);
 	pthread_mutex_unlock(&w->mu);
 	if (r < 0)
 		return r;
@@ -262,6 +315,14 @@ int ao_writes_readdir(struct ao_writes *w, const char *project_id, const char *r
 
 /* ---- opening ---- */
 
+/*
+ * Seeding an answer entry needs the task's current answer (GET /task), which
+ * must never be fetched under w->mu: every write of the mount needs that
+ * lock. So when an operation finds under the lock that it needs a seed, it
+ * drops the lock, fetches (ws_fetch_answer), and starts over; if another
+ * thread spooled something meanwhile, the fetched copy is simply not used.
+ */
+
 int ao_writes_create(struct ao_writes *w, const char *project_id, const char *relpath, mode_t mode,
 		     int flags, uint64_t *fh, struct ao_err *err)
 {
@@ -301,12 +362,15 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 		   uint64_t *fh, struct ao_err *err)
 {
 	int writable = (flags & O_ACCMODE) != O_RDONLY;
+	char *seed = NULL;
+	size_t seedlen = 0;
 	struct wpath p;
 	struct entry *e;
-	int r = ws_parse(relpath, &p);
+	int fetched = 0, r = ws_parse(relpath, &p);
 
 	if (r < 0 || p.is_dir)
 		return ao_errf(err, ENOENT, "%s: not a write-side file", relpath);
+again:
 	pthread_mutex_lock(&w->mu);
 	e = ws_lookup(w, project_id, &p);
 	if (p.is_status) {
@@ -344,6 +408,12 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 		goto out;
 	}
 	if (!ws_visible(e)) { /* writing a task's answer that nothing is spooled for */
+		if (p.answer && !(flags & O_TRUNC) && !fetched) {
+			pthread_mutex_unlock(&w->mu);
+			ws_fetch_answer(w, project_id, p.target, &seed, &seedlen);
+			fetched = 1;
+			goto again;
+		}
 		if (e)
 			r = ws_reset_entry(w, e, &p, 1, err);
 		else if (!(e = ws_new_entry(w, project_id, &p, err)))
@@ -351,7 +421,7 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 		if (r == 0 && p.answer && !(flags & O_TRUNC)) {
 			/* only a write (or O_TRUNC) sends: an open for reading and
 			 * writing that writes nothing leaves the hub alone */
-			ws_seed_answer(w, e, project_id);
+			ws_seed_answer(w, e, seed, seedlen);
 			e->dirty = 0;
 			e->seeded = 1;
 		}
@@ -371,6 +441,7 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 		r = ws_open_data_handle(w, e, writable, fh, err);
 out:
 	pthread_mutex_unlock(&w->mu);
+	free(seed);
 	return r;
 }
 
@@ -432,7 +503,9 @@ int ao_writes_rename(struct ao_writes *w, const char *project_id, const char *fr
 {
 	struct wpath pf, pt;
 	struct entry *e, *t;
-	int r, submit = 0;
+	char *seed = NULL;
+	size_t seedlen = 0;
+	int r, submit = 0, fetched = 0;
 
 	if (ws_parse(from, &pf) < 0 || pf.is_dir)
 		return ao_errf(err, ENOENT, "%s: no such file", from);
@@ -446,6 +519,7 @@ int ao_writes_rename(struct ao_writes *w, const char *project_id, const char *fr
 		return ao_errf(err, EACCES, "status files cannot be renamed or replaced");
 	if (strcmp(pf.dir, pt.dir))
 		return ao_errf(err, EXDEV, "%s -> %s: only renames within one directory", from, to);
+again:
 	pthread_mutex_lock(&w->mu);
 	e = ws_find(w, project_id, pf.target);
 	t = ws_find(w, project_id, pt.target);
@@ -454,13 +528,18 @@ int ao_writes_rename(struct ao_writes *w, const char *project_id, const char *fr
 			/* editor backup of the current answer (vim: answer.json -> answer.json~) */
 			if (t && (t->busy || t->opens)) {
 				r = ao_errf(err, EBUSY, "%s is in use", to);
+			} else if (!fetched) {
+				pthread_mutex_unlock(&w->mu);
+				ws_fetch_answer(w, project_id, pf.target, &seed, &seedlen);
+				fetched = 1;
+				goto again;
 			} else {
 				if (t)
 					ws_discard(w, t);
 				e = ws_new_entry(w, project_id, &pt, err);
 				r = e ? 0 : -err->code;
 				if (e) {
-					ws_seed_answer(w, e, project_id);
+					ws_seed_answer(w, e, seed, seedlen);
 					e->dirty = 0;
 				}
 			}
@@ -506,6 +585,7 @@ int ao_writes_rename(struct ao_writes *w, const char *project_id, const char *fr
 	r = 0;
 out:
 	pthread_mutex_unlock(&w->mu);
+	free(seed);
 	if (r == 0 && submit)
 		r = ws_submit(w, e, err);
 	return r;
@@ -514,10 +594,11 @@ out:
 int ao_writes_truncate(struct ao_writes *w, const char *project_id, const char *relpath, off_t size,
 		       struct ao_err *err)
 {
-	char path[4096];
+	char path[4096], *seed = NULL;
+	size_t seedlen = 0;
 	struct wpath p;
 	struct entry *e;
-	int r = ws_parse(relpath, &p);
+	int fetched = 0, r = ws_parse(relpath, &p);
 
 	if (r < 0 || p.is_dir)
 		return ao_errf(err, ENOENT, "%s: no such file", relpath);
@@ -525,12 +606,19 @@ int ao_writes_truncate(struct ao_writes *w, const char *project_id, const char *
 		return ws_refuse_ro(w, relpath, err);
 	if (p.is_status)
 		return ao_errf(err, EACCES, "%s is a status file (read-only)", relpath);
+again:
 	pthread_mutex_lock(&w->mu);
 	e = ws_find(w, project_id, p.target);
 	if (!ws_visible(e)) {
 		if (!p.answer) {
 			r = ao_errf(err, ENOENT, "%s: no such file", relpath);
 			goto out;
+		}
+		if (size > 0 && !fetched) {
+			pthread_mutex_unlock(&w->mu);
+			ws_fetch_answer(w, project_id, p.target, &seed, &seedlen);
+			fetched = 1;
+			goto again;
 		}
 		if (e)
 			r = ws_reset_entry(w, e, &p, 1, err);
@@ -539,7 +627,7 @@ int ao_writes_truncate(struct ao_writes *w, const char *project_id, const char *
 		if (r < 0)
 			goto out;
 		if (size > 0)
-			ws_seed_answer(w, e, project_id);
+			ws_seed_answer(w, e, seed, seedlen);
 	} else if (e->busy) {
 		r = ao_errf(err, EBUSY, "%s is being sent right now", relpath);
 		goto out;
@@ -556,5 +644,6 @@ int ao_writes_truncate(struct ao_writes *w, const char *project_id, const char *
 	}
 out:
 	pthread_mutex_unlock(&w->mu);
+	free(seed);
 	return r;
 }

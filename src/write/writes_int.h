@@ -7,6 +7,15 @@
  * entry field. Slow work (reading a 100 MB file, HTTP) runs without the mutex
  * on an entry marked busy; only the busy owner changes an entry's content,
  * chunks and state, and it waits (w->idle) for an earlier owner to finish.
+ * No network I/O ever runs under w->mu: the delivery (POSTs, the schema,
+ * the masks) runs on a busy entry without it, and an answer.json seed
+ * (GET /task) is fetched with the lock dropped, then the operation starts
+ * over (writes.c). Under w->mu only the local spool is touched (meta.json
+ * written and fsync'ed, data files created/truncated). w->mu is a leaf for
+ * the rest of the daemon: nothing else is locked while it is held, and the
+ * callbacks into the core (read_answer, category_schema, read_masks,
+ * task_written, project_written) are called without it. Lock order and the
+ * full list of the daemon's mutexes: docs/DESIGN-NOTES.md ("Locks").
  */
 #ifndef ANGOFS_WRITES_INT_H
 #define ANGOFS_WRITES_INT_H
@@ -20,6 +29,8 @@
 #include "angofs/writes.h"
 #include "spool.h"
 
+/* A slot of w->h; every field guarded by w->mu. fd is used for pread/pwrite
+ * without the lock (the slot stays used until RELEASE, so fd stays open). */
 struct handle {
 	int used;
 	struct entry *e; /* NULL for a status-file handle */
@@ -32,34 +43,34 @@ struct handle {
 };
 
 struct ao_writes {
-	struct ao_writes_cfg cfg;
-	char *spool_dir;
+	struct ao_writes_cfg cfg; /* set at creation, read-only after */
+	char *spool_dir;	  /* idem */
 	pthread_mutex_t mu;
-	pthread_cond_t wake; /* background sender */
-	pthread_cond_t idle; /* an entry stopped being busy */
-	struct entry *entries;
-	struct handle *h;
-	size_t nh;
-	pthread_t bg;
-	int bg_running, stop;
-	long chunk_items;
-	size_t chunk_bytes;
+	pthread_cond_t wake;   /* background sender (with mu) */
+	pthread_cond_t idle;   /* an entry stopped being busy (with mu) */
+	struct entry *entries; /* mu; each entry's fields: mu (+ busy rule above) */
+	struct handle *h;      /* mu */
+	size_t nh;	       /* mu */
+	pthread_t bg;	       /* start/stop only */
+	int bg_running, stop;  /* bg_running: start/stop only; stop: mu */
+	long chunk_items;      /* read-only after creation */
+	size_t chunk_bytes;    /* idem */
 	/* answers removed with nothing spooled (mv/install remove the target
 	 * before writing it): the name looks free until created or expired */
 	struct {
 		char project[64];
 		char relpath[320];
 		long long until_ms;
-	} gone[16];
-	unsigned gone_next;
+	} gone[16];	    /* mu */
+	unsigned gone_next; /* mu */
 };
 
 #define WS_GONE_MS 5000
 /* 1 if relpath is a removed answer whose name still looks free; w->mu held. */
 int ws_gone(struct ao_writes *w, const char *project, const char *relpath, int clear);
 
-/* Entry whose content was just written (flush/rename): validate and deliver,
- * retrying transient failures for up to cfg.flush_retry_ms. Takes the lock
+/* Entry whose content was just written (flush/rename): validate and deliver
+ * (one delivery attempt: one client call per request). Takes the lock
  * itself; e must stay listed (callers hold an open handle or the lock order
  * guarantees it). Returns 0 or -errno with err filled. */
 int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err);
@@ -68,11 +79,15 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err);
 char *ws_status_text(struct ao_writes *w, const struct entry *e);
 
 int ws_bg_start(struct ao_writes *w, struct ao_err *err);
+
+/* Adopt spool entries whose daemon stopped (their lock is free). Takes
+ * w->mu itself; the background sender calls it every WS_RESCAN_MS. */
+void ws_rescan(struct ao_writes *w);
+#define WS_RESCAN_MS 3000
 void ws_bg_stop(struct ao_writes *w);
 
 /* "tasks/<id>/answer.json" -> "<id>" into buf; 0 or -1. */
 int ws_task_of(const char *relpath, char *buf, size_t n);
-
 
 /* Keep at most keep status-only (sent) entries: the oldest go. w->mu held. */
 void ws_prune_sent(struct ao_writes *w, long keep);
@@ -104,7 +119,9 @@ int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, 
 		   struct ao_err *err);
 struct entry *ws_new_entry(struct ao_writes *w, const char *project, const struct wpath *p,
 			   struct ao_err *err);
-void ws_seed_answer(struct ao_writes *w, struct entry *e, const char *project);
+void ws_fetch_answer(struct ao_writes *w, const char *project, const char *relpath, char **buf,
+		     size_t *len); /* network: without w->mu */
+void ws_seed_answer(struct ao_writes *w, struct entry *e, const char *buf, size_t len);
 int ws_new_handle(struct ao_writes *w, struct ao_err *err);
 struct handle *ws_get_handle(struct ao_writes *w, uint64_t fh);
 int ws_open_data_handle(struct ao_writes *w, struct entry *e, int writable, uint64_t *fh,

@@ -254,7 +254,8 @@ json_t *ao_writes_status(struct ao_writes *w)
 		}
 		o = json_pack("{s:s,s:s,s:s,s:s?}", "project", e->project, "path", e->relpath,
 			      "state", entry_state_name(e->state), "message", e->message);
-		json_array_append_new(e->state == ST_FAILED ? failed : pending, o);
+		json_array_append_new(
+		    e->state == ST_FAILED || e->state == ST_UNCERTAIN ? failed : pending, o);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return json_pack("{s:o,s:o,s:I}", "pending", pending, "failed", failed, "sent",

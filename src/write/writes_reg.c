@@ -1,7 +1,8 @@
 /*
  * writes_reg.c - the write side's registry: what a relpath means (drop-box
  * file, answer, scratch, status), the list of spool entries by relpath, and
- * the table of open handles. Every function here runs with w->mu held.
+ * the table of open handles. Every function here runs with w->mu held, except
+ * ws_fetch_answer (network I/O, called without it).
  *
  * Scratch names: in a drop box, names starting with '.' or ending in '~',
  * ".swp", ".swx", ".tmp", vim's "4913" probe, and the mkstemp names of sed -i
@@ -291,22 +292,37 @@ struct entry *ws_new_entry(struct ao_writes *w, const char *project, const struc
 	return e;
 }
 
-/* Seed an answer entry with the current answer (open without O_TRUNC). */
-void ws_seed_answer(struct ao_writes *w, struct entry *e, const char *project)
+/* The current answer of the task of relpath (answer.json as the read side
+ * shows it), for seeding an entry. Network I/O (GET /task): call WITHOUT
+ * w->mu. *buf is NULL (and a warning logged) when it cannot be read. */
+void ws_fetch_answer(struct ao_writes *w, const char *project, const char *relpath, char **buf,
+		     size_t *len)
 {
-	char task[256], path[4096], *buf = NULL;
-	size_t len = 0;
+	char task[256];
 	struct ao_err er;
-	int fd;
 
-	if (!w->cfg.read_answer || ws_task_of(e->relpath, task, sizeof(task)) < 0)
+	*buf = NULL;
+	*len = 0;
+	if (!w->cfg.read_answer || ws_task_of(relpath, task, sizeof(task)) < 0)
 		return;
 	ao_err_clear(&er);
-	if (w->cfg.read_answer(w->cfg.ud, project, task, &buf, &len, &er) < 0) {
+	if (w->cfg.read_answer(w->cfg.ud, project, task, buf, len, &er) < 0) {
 		ao_warn("write side: reading the current answer of task %s: %s (starting empty)",
 			task, er.msg);
-		return;
+		*buf = NULL;
+		*len = 0;
 	}
+}
+
+/* Seed an answer entry with the answer fetched by ws_fetch_answer (open
+ * without O_TRUNC); buf NULL leaves it empty. Local disk only. */
+void ws_seed_answer(struct ao_writes *w, struct entry *e, const char *buf, size_t len)
+{
+	char path[4096];
+	int fd;
+
+	if (!buf)
+		return;
 	ws_data_path(w, e, path, sizeof(path));
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd >= 0) {
@@ -315,7 +331,6 @@ void ws_seed_answer(struct ao_writes *w, struct entry *e, const char *project)
 		close(fd);
 		e->size = (long long)len;
 	}
-	free(buf);
 }
 
 /* ---- handles (w->mu held) ---- */

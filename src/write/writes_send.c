@@ -4,12 +4,17 @@
  * Design: one function, deliver(), moves an entry forward from wherever it
  * stands: prepare (validate + normalize + plan chunks, once per content),
  * then send each chunk not yet confirmed, persisting each confirmation before
- * going on. Transient failures (err->transient) are retried with exponential
- * backoff until a deadline: flush uses cfg.flush_retry_ms, the background
- * sender makes one attempt per entry per turn and reschedules with backoff
- * (1 s doubling to 60 s). Refusals (4xx) are final for that chunk; the other
- * chunks are still sent, and the status names the items and lines of each
- * refused request. Status files are rendered from the entry on every open.
+ * going on. The hub client is the only retry owner (src/client/hub_retry.h):
+ * one delivery attempt is one bounded client call per chunk, and the write
+ * side never loops on top of it. A transient failure leaves the entry
+ * pending; the background sender tries it again on a fixed schedule (2 s
+ * doubling to 60 s after each failed turn), one request per turn
+ * (HUB_ONE_ATTEMPT): the schedule is the backoff. Refusals (4xx) are final
+ * for that chunk; the other chunks are still sent, and the status names the
+ * items and lines of each refused request. A non-idempotent request
+ * (POST /attachments, /annotate?nextStage=true) that failed after the hub may
+ * have applied it is *uncertain*: never resent, the status says what to check.
+ * Costs per failure: docs/RELIABILITY.md.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -21,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "angofs/cancel.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "angofs/sysutil.h"
@@ -73,11 +79,6 @@ static void finish_locked(struct ao_writes *w, struct entry *e)
 {
 	e->busy = 0;
 	pthread_cond_broadcast(&w->idle);
-}
-
-static const char *form_name(int f)
-{
-	return lp_form_name((enum lp_form)f);
 }
 
 /* The hub's reply as one line: data.project when it is a string (import),
@@ -198,25 +199,15 @@ static int read_all(const char *path, char **buf, size_t *len, struct ao_err *er
 	return 0;
 }
 
-/* One request with retries of transient failures until deadline. */
-static int post(struct ao_writes *w, const char *path, const char *body, size_t len, json_t **data,
-		long long deadline, struct ao_err *err)
+/* One delivery attempt of one request: one client call (the client owns the
+ * retries; in the background, one request: the sender's schedule is the
+ * backoff). */
+static int post(struct ao_writes *w, const char *path, const char *body, size_t len, int flags,
+		json_t **data, int bg, struct ao_err *err)
 {
-	long backoff = 250;
-	int r;
-
-	for (;;) {
-		ao_err_clear(err);
-		r = hub_post_raw(w->cfg.hub, path, body, len, data, err);
-		if (r >= 0 || !err->transient)
-			return r;
-		if (ao_now_ms() + backoff > deadline)
-			return r;
-		ao_warn("write side: %s: %s; retrying in %ld ms", path, err->msg, backoff);
-		ao_sleep_ms(backoff);
-		if (backoff < 4000)
-			backoff *= 2;
-	}
+	ao_err_clear(err);
+	return hub_post_flags(w->cfg.hub, path, body, len, flags | (bg ? HUB_ONE_ATTEMPT : 0), data,
+			      err);
 }
 
 static void set_failed(struct ao_writes *w, struct entry *e, const struct ao_err *err,
@@ -231,6 +222,25 @@ static void set_failed(struct ao_writes *w, struct entry *e, const struct ao_err
 	save(w, e);
 	pthread_mutex_unlock(&w->mu);
 	ao_error("write side: %s/%s refused: %s", e->project, e->relpath, err->msg);
+}
+
+/* The hub may have applied a non-idempotent request: final, never resent;
+ * what names what to check. */
+static void set_uncertain(struct ao_writes *w, struct entry *e, const struct ao_err *err,
+			  const char *what)
+{
+	char msg[AO_ERR_MSG_MAX];
+
+	snprintf(msg, sizeof(msg), "the hub may have applied this write: %.500s; %.400s", err->msg,
+		 what);
+	pthread_mutex_lock(&w->mu);
+	e->state = ST_UNCERTAIN;
+	e->code = err->code ? err->code : EIO;
+	e->http = err->http_status;
+	entry_set_msg(e, msg);
+	save(w, e);
+	pthread_mutex_unlock(&w->mu);
+	ao_error("write side: %s/%s uncertain: %s", e->project, e->relpath, msg);
 }
 
 static void set_pending(struct ao_writes *w, struct entry *e, const struct ao_err *err)
@@ -308,8 +318,7 @@ static int carry_masks(struct ao_writes *w, struct entry *e, const char *task, j
 	return 0;
 }
 
-static int deliver_answer(struct ao_writes *w, struct entry *e, long long deadline,
-			  struct ao_err *err)
+static int deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
 	char path[4096], task[256], *buf = NULL, *body = NULL, *req = NULL, *reply;
 	struct schema *s = NULL;
@@ -344,9 +353,16 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, long long deadli
 		r = ao_errf(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	r = post(w, req, body, strlen(body), &data, deadline, err);
+	/* a plain annotate replaces the answer: sending it twice gives the same
+	 * answer. With nextStage the task also moves on: twice could skip a stage */
+	r = post(w, req, body, strlen(body), e->next_stage ? HUB_NONIDEMPOTENT : 0, &data, bg, err);
 	if (r < 0) {
-		if (err->transient)
+		if (err->uncertain)
+			set_uncertain(w, e, err,
+				      "it is not sent again automatically. Check the task's stage "
+				      "and answer (task.json, answer.json) before writing "
+				      "answer.next.json again");
+		else if (err->transient)
 			set_pending(w, e, err);
 		else
 			set_failed(w, e, err, NULL);
@@ -367,6 +383,46 @@ out:
 	free(body);
 	free(req);
 	return r;
+}
+
+/* Chunk message of an uncertain request: the failure and the items it
+ * carried (externalId or assetId, the first 20), so a user knows what to
+ * check in the hub. */
+static char *uncertain_text(const char *msg, const char *body, size_t blen)
+{
+	json_t *j = json_loadb(body, blen, 0, NULL), *items, *it;
+	struct sbuf {
+		char s[900];
+		size_t n;
+	} b = {"", 0};
+	size_t i;
+	char *out = NULL;
+
+	items = json_object_get(j, "attachments");
+	if (!json_is_array(items))
+		items = json_object_get(j, "jsonContent");
+	json_array_foreach(items, i, it)
+	{
+		const char *id = json_string_value(json_object_get(it, "externalId"));
+		int n;
+
+		if (!id)
+			id = json_string_value(json_object_get(it, "assetId"));
+		if (i == 20) {
+			n = snprintf(b.s + b.n, sizeof(b.s) - b.n, ", ... (%zu items)",
+				     json_array_size(items));
+		} else {
+			n = snprintf(b.s + b.n, sizeof(b.s) - b.n, "%s%s", i ? ", " : "",
+				     id ? id : "?");
+		}
+		if (n < 0 || (size_t)n >= sizeof(b.s) - b.n || i == 20)
+			break;
+		b.n += (size_t)n;
+	}
+	json_decref(j);
+	r_asprintf(&out, "UNCERTAIN, the hub may have applied it (%s); check these assets: %s", msg,
+		   b.n ? b.s : "(see the file)");
+	return out ? out : strdup(msg);
 }
 
 static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *err)
@@ -446,18 +502,18 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	return 0;
 }
 
-static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadline,
-			   struct ao_err *err)
+static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
 	char ipath[4096], lpath[4096], msg[AO_ERR_MSG_MAX];
 	const char *path = e->kind == EK_LABELS ? "/import/labels" : "/attachments";
-	struct ao_err first_refusal;
-	long refused = 0, sent = 0;
+	struct ao_err first_refusal, first_uncertain;
+	long refused = 0, sent = 0, uncertain = 0, posted = 0;
 	char *last_reply = NULL;
 	size_t i;
 	int fd, r = 0;
 
 	ao_err_clear(&first_refusal);
+	ao_err_clear(&first_uncertain);
 	if (!e->prepared && (r = prepare_dropbox(w, e, err)) < 0)
 		return r;
 	spool_path(w->spool_dir, e, "items", ipath, sizeof(ipath));
@@ -481,19 +537,47 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadl
 			refused++;
 			continue;
 		}
+		if (c->state == CH_UNCERTAIN) {
+			if (!uncertain++)
+				snprintf(first_uncertain.msg, sizeof(first_uncertain.msg),
+					 "request %zu: %.900s", i + 1, c->msg ? c->msg : "");
+			continue;
+		}
+		if (!bg && posted && ao_cancelled()) {
+			/* close() interrupted by a signal: stop between requests (each
+			 * confirmation is on disk); the background sender does the rest */
+			r = ao_errf(err, EINTR,
+				    "interrupted after %ld of %zu requests; the rest is sent in "
+				    "the background",
+				    sent, e->nchunks);
+			err->transient = 1;
+			break;
+		}
+		posted++;
 		if ((r = labels_chunk_body(fd, &pc, e->project,
 					   e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, &body,
 					   &blen, err)) < 0)
 			break;
-		r = post(w, path, body, blen, &data, deadline, err);
-		free(body);
-		if (r < 0 && err->transient) {
+		/* attachments add to an asset: sending them twice duplicates them */
+		r = post(w, path, body, blen, e->kind == EK_ATTACHMENTS ? HUB_NONIDEMPOTENT : 0,
+			 &data, bg, err);
+		if (r < 0 && err->transient && !err->uncertain) {
+			free(body);
 			json_decref(data);
 			break;
 		}
 		pthread_mutex_lock(&w->mu);
 		free(c->msg);
-		if (r < 0) {
+		if (r < 0 && err->uncertain) {
+			c->state = CH_UNCERTAIN;
+			c->http = err->http_status;
+			c->msg = uncertain_text(err->msg, body, blen);
+			if (!uncertain++) {
+				first_uncertain = *err;
+				snprintf(first_uncertain.msg, sizeof(first_uncertain.msg),
+					 "request %zu: %.900s", i + 1, c->msg ? c->msg : err->msg);
+			}
+		} else if (r < 0) {
 			c->state = CH_REFUSED;
 			c->http = err->http_status;
 			c->msg = refusal_text(err->msg, c->first, lpath);
@@ -512,6 +596,7 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadl
 		}
 		save(w, e);
 		pthread_mutex_unlock(&w->mu);
+		free(body);
 		json_decref(data);
 		r = 0;
 	}
@@ -523,6 +608,17 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadl
 			set_failed(w, e, err, NULL);
 		free(last_reply);
 		return r;
+	}
+	if (uncertain) {
+		struct ao_err fe = first_uncertain;
+
+		set_uncertain(w, e, &fe,
+			      "it is not sent again automatically. Check the hub for what is "
+			      "listed under requests: below before copying the file again (a copy "
+			      "sends every request again), or rm it to discard it");
+		free(last_reply);
+		*err = fe;
+		return -(fe.code ? fe.code : EIO);
 	}
 	if (refused) {
 		struct ao_err fe = first_refusal;
@@ -551,11 +647,30 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, long long deadl
 	return 0;
 }
 
-static int deliver(struct ao_writes *w, struct entry *e, long long deadline, struct ao_err *err)
+/* One delivery attempt (bg: from the background sender, one request). */
+static int deliver(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
 	if (e->kind == EK_ANSWER)
-		return deliver_answer(w, e, deadline, err);
-	return deliver_dropbox(w, e, deadline, err);
+		return deliver_answer(w, e, bg, err);
+	return deliver_dropbox(w, e, bg, err);
+}
+
+/* Wait on w->idle (w->mu held), waking every 250 ms to see whether the
+ * caller's FUSE request was interrupted: -EINTR then. */
+static int wait_idle_cancellable(struct ao_writes *w)
+{
+	struct timespec ts;
+
+	if (ao_cancelled())
+		return -EINTR;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 250 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&w->idle, &w->mu, &ts);
+	return ao_cancelled() ? -EINTR : 0;
 }
 
 int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
@@ -565,8 +680,18 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 	int r;
 
 	pthread_mutex_lock(&w->mu);
-	while (e->busy)
-		pthread_cond_wait(&w->idle, &w->mu);
+	while (e->busy) {
+		/* an earlier upload of this file is under way: wait for it, but
+		 * not past an interrupt of our caller (the new bytes stay in the
+		 * spool, marked changed: the next close sends them) */
+		if (wait_idle_cancellable(w) < 0) {
+			pthread_mutex_unlock(&w->mu);
+			return ao_errf(err, EINTR,
+				       "%s: interrupted while an earlier upload of this file was "
+				       "being sent; the new content is kept",
+				       e->relpath);
+		}
+	}
 	e->busy = 1;
 	e->dirty = 0;
 	e->state = ST_PENDING;
@@ -593,7 +718,7 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 		if (r < 0)
 			set_failed(w, e, err, NULL);
 		else
-			r = deliver(w, e, ao_now_ms() + w->cfg.flush_retry_ms, err);
+			r = deliver(w, e, 0, err);
 	}
 	pthread_mutex_lock(&w->mu);
 	e->last_rc = r;
@@ -610,11 +735,24 @@ static void *bg_main(void *arg)
 {
 	struct ao_writes *w = arg;
 
+	long long next_scan = ao_now_ms() + WS_RESCAN_MS;
+
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		struct entry *e, *pick = NULL;
 		long long now = ao_now_ms(), next = now + 5000;
 		struct timespec ts;
+
+		if (now >= next_scan) {
+			/* entries of daemons that stopped sharing this spool */
+			pthread_mutex_unlock(&w->mu);
+			ws_rescan(w);
+			pthread_mutex_lock(&w->mu);
+			next_scan = ao_now_ms() + WS_RESCAN_MS;
+			continue;
+		}
+		if (next_scan < next)
+			next = next_scan;
 
 		for (e = w->entries; e; e = e->next) {
 			if (e->state != ST_PENDING || e->busy || e->opens)
@@ -631,8 +769,16 @@ static void *bg_main(void *arg)
 
 			pick->busy = 1;
 			pthread_mutex_unlock(&w->mu);
-			deliver(w, pick, ao_now_ms(), &err);
+			int r = deliver(w, pick, 1, &err);
 			pthread_mutex_lock(&w->mu);
+			if (r < 0 && pick->state == ST_PENDING &&
+			    pick->next_try_ms <= ao_now_ms()) {
+				/* a failure that set no retry time (e.g. a spool file
+				 * missing): back off, never spin */
+				ao_warn("write side: %s/%s: %s; retrying in 10 s", pick->project,
+					pick->relpath, err.msg);
+				pick->next_try_ms = ao_now_ms() + 10000;
+			}
 			finish_locked(w, pick);
 			continue;
 		}
@@ -678,96 +824,4 @@ void ws_bg_stop(struct ao_writes *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->bg, NULL);
 	w->bg_running = 0;
-}
-
-/* ---- status text ---- */
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (b->s && (size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t nc = (b->cap + (size_t)n + 1) * 2;
-			char *ns = realloc(b->s, nc);
-
-			if (!ns)
-				return;
-			b->s = ns;
-			b->cap = nc;
-		}
-	}
-}
-
-char *ws_status_text(struct ao_writes *w, const struct entry *e)
-{
-	struct sbuf b = {NULL, 0, 0};
-	char when[64];
-	struct tm tm;
-	time_t t = (time_t)e->updated;
-	size_t i;
-
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	sb_printf(&b, "%s: %s\n", entry_state_name(e->state),
-		  e->message ? e->message
-			     : (e->state == ST_WRITING ? "open for writing, not sent yet" : ""));
-	sb_printf(&b, "file: %s\n", e->relpath);
-	sb_printf(&b, "project: %s\n", e->project);
-	sb_printf(&b, "size: %lld bytes\n", e->size);
-	if (e->kind == EK_ANSWER)
-		sb_printf(&b, "next stage: %s\n", e->next_stage ? "yes" : "no");
-	if (e->prepared && e->kind != EK_ANSWER) {
-		sb_printf(&b, "items: %ld (%s) in %zu request%s\n", e->items, form_name(e->form),
-			  e->nchunks, e->nchunks == 1 ? "" : "s");
-		if (e->export_records)
-			sb_printf(&b,
-				  "converted from the Ango export format: %ld records "
-				  "(schemaIds mapped by title)\n",
-				  e->export_records);
-	}
-	if (e->state == ST_FAILED || (e->state == ST_PENDING && e->code))
-		sb_printf(&b, "error: %s%s%.0d (%s)\n", e->http ? "HTTP " : "",
-			  e->http ? "" : "errno ", e->http ? e->http : e->code,
-			  strerror(e->code ? e->code : EIO));
-	if (e->state == ST_PENDING && e->attempts)
-		sb_printf(&b, "attempts: %d\n", e->attempts);
-	sb_printf(&b, "updated: %s\n", when);
-	if (e->nchunks > 1 || (e->nchunks == 1 && e->chunks[0].state == CH_REFUSED)) {
-		sb_printf(&b, "requests:\n");
-		for (i = 0; i < e->nchunks; i++) {
-			const struct ent_chunk *c = &e->chunks[i];
-
-			sb_printf(&b, "  %zu: items %ld-%ld (lines %ld-%ld): %s%s%s\n", i + 1,
-				  c->first + 1, c->first + c->count, c->line_first, c->line_last,
-				  c->state == CH_SENT	   ? "sent"
-				  : c->state == CH_REFUSED ? "REFUSED"
-							   : "not sent yet",
-				  c->msg ? ": " : "", c->msg ? c->msg : "");
-		}
-	}
-	if (e->detail && *e->detail)
-		sb_printf(&b, "problems:\n%s", e->detail);
-	if (e->state == ST_FAILED)
-		sb_printf(&b, "nothing was lost: the file is kept here. Fix it and copy it again "
-			      "(replaces it), or rm it to discard it.\n");
-	return b.s ? b.s : strdup("");
 }

@@ -120,8 +120,7 @@ def test_expired_copies_are_served_while_the_hub_is_down(hub, workdir):
 @pytest.mark.slow
 def test_frozen_hub_is_a_stall_cached_copies_served(hub, workdir):
     pid = main_project(hub)
-    m = Mount(hub, workdir, opts=["rate_limit=0", "meta_ttl=1"],
-              env=dict(WENV, ANGOFS_STALL_TIMEOUT_S="3"))
+    m = Mount(hub, workdir, opts=["rate_limit=0", "meta_ttl=1", "stall_timeout=3"], env=WENV)
     try:
         p, w = warm(m, pid, hub)
         time.sleep(2.5)  # let the metadata TTL run out (the point of this test)

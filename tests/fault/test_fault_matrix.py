@@ -256,11 +256,11 @@ def test_cell(module_hub, cell_mount, ctx, fault, op):
 def test_stall_never_released_is_resumed_after_the_stall_timeout(module_hub, module_workdir,
                                                                ctx):
     """A download that stalls for good: the client gives up on it after its
-    stall timeout (60 s; 3 s here through ANGOFS_STALL_TIMEOUT_S) and resumes
+    stall timeout (default 30 s; 3 s here, -o stall_timeout=3) and resumes
     with a Range request (the fault hits only the first request), so the read
     completes with the true bytes."""
     hub = module_hub
-    m = Mount(hub, module_workdir, opts=WOPTS, env=dict(WENV, ANGOFS_STALL_TIMEOUT_S="3"),
+    m = Mount(hub, module_workdir, opts=WOPTS + ("stall_timeout=3",), env=WENV,
               name="m-stall-forever")
     try:
         st = setup_op(hub, m, ctx, "export", 0)
@@ -279,7 +279,7 @@ def test_stall_never_released_is_resumed_after_the_stall_timeout(module_hub, mod
 
 @pytest.mark.skipif(not os.environ.get("ANGOFS_LONG"), reason="long (ANGOFS_LONG=1)")
 def test_stall_never_released_default_timeout(module_hub, cell_mount, ctx):
-    """The same with the default 60 s stall timeout."""
+    """The same with the default 30 s stall timeout."""
     hub, m = module_hub, cell_mount
     st = setup_op(hub, m, ctx, "export", 0)
     hub.reset_stats()

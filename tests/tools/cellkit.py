@@ -15,6 +15,7 @@ FUNCS = {}
 def cell(tool, kinds):
     def deco(fn):
         for k in kinds:
+            assert (tool, k) not in FUNCS, "two cells for %s on %s" % (tool, k)
             CELLS.append((tool, k))
             FUNCS[(tool, k)] = fn
         return fn

@@ -1,0 +1,27 @@
+/*
+ * cancel.h - "has the caller given up?" for long waits below the FUSE adapter.
+ *
+ * The core, the export cache, the write side and the hub client know nothing
+ * of FUSE, yet a reader interrupted by a signal (Ctrl-C on `cat`) must get its
+ * answer promptly instead of waiting for a download. The daemon installs one
+ * hook (fuse_interrupted() of the request the calling thread serves); code
+ * that waits polls ao_cancelled() at least once a second and gives up with
+ * EINTR. Threads that serve no request (background sender, side threads) and
+ * unit tests see 0: nothing is cancelled there.
+ */
+#ifndef ANGOFS_CANCEL_H
+#define ANGOFS_CANCEL_H
+
+typedef int (*ao_cancel_fn)(void);
+
+/* Install the hook (once, before threads start); NULL removes it. */
+void ao_cancel_set_hook(ao_cancel_fn fn);
+
+/* 1 if the request the calling thread serves was interrupted, else 0. */
+int ao_cancelled(void);
+
+/* Sleep ms milliseconds in short slices; returns -EINTR early when
+ * ao_cancelled(), else 0. */
+int ao_cancel_sleep_ms(long long ms);
+
+#endif
