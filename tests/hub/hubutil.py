@@ -57,6 +57,14 @@ def fetch(url, headers=None, timeout=60):
         return e.code, dict(e.headers), e.read()
 
 
+def stage_ids(hub, pid):
+    """Every stage id of project pid: what angofs sends as `stage` for a
+    whole-project task export (the strict profile's default is Complete only)."""
+    st, body = hub.api("GET", "/project/" + pid)
+    assert st == 200, body
+    return [s["id"] for s in body["data"]["project"]["stages"]]
+
+
 def export(hub, pid, **params):
     """GET /export with params (lists/dicts JSON-encoded); returns the data dict."""
     q = {"project": pid}

@@ -51,7 +51,7 @@ def test_profile_reported_and_option_checked(strict, lenient, workdir):
 
 
 def test_default_profile_is_lenient(workdir):
-    h = Hub(workdir, seeds=())
+    h = Hub(workdir, seeds=(), profile=None)
     try:
         assert h.stats()["profile"] == "lenient"
     finally:
