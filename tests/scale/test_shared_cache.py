@@ -248,3 +248,44 @@ def test_hub_down_every_daemon_serves_the_cached_copy(hub, daemons):
     finally:
         hub.start()
     assert all(g == warm for g in got)
+
+
+@pytest.mark.skipif(not os.environ.get("ANGOFS_LONG"), reason="long case: set ANGOFS_LONG=1")
+def test_long_rounds_of_writes_and_refetches_under_constant_reading(hub, daemons):
+    """4 daemons on two nodes read the export in a loop while, round after
+    round, one of them writes labels (every export of the project goes stale
+    for all) and the next reads refetch: every read is one whole generation
+    (valid JSON), and each round costs about one export request, not four."""
+    ms = [daemons.add(i % 2, opts=("rate_limit=0",)) for i in range(4)]
+    for m in ms:
+        read(export_file(m))
+    stop, errors, reads = threading.Event(), [], [0]
+
+    def reader(m):
+        while not stop.is_set():
+            try:
+                json.loads(read(export_file(m)))
+                reads[0] += 1
+            except (OSError, ValueError) as e:
+                errors.append("%s: %r" % (m.path, e))
+    ts = [threading.Thread(target=reader, args=(m,)) for m in ms]
+    for t in ts:
+        t.start()
+    hub.reset_stats()
+    rounds = 8
+    try:
+        for r in range(rounds):
+            m = ms[r % 4]
+            pdir = os.path.dirname(os.path.dirname(export_file(m)))
+            weather = ("Rain", "Snow")[r % 2]
+            assert write_file(os.path.join(pdir, "labels", "round%d.ndjson" % r),
+                              items(2, 60 + 2 * r, weather)) is None
+            time.sleep(4)
+    finally:
+        stop.set()
+        for t in ts:
+            t.join(120)
+    assert not errors, errors[:5]
+    assert reads[0] > 4 * rounds
+    exports = count(hub, EXPORT)
+    assert rounds <= exports <= 2 * rounds, hub.stats()["counts"]
