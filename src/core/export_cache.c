@@ -117,7 +117,10 @@ static void refresh(struct ao_xcache *c, struct ao_xentry *e, int force)
 	struct xs_meta m;
 
 	xs_path(c->dir, e->hash, "meta", path, sizeof(path));
-	if (stat(path, &st) < 0) {
+	int r, i = 0;
+	while ((r = stat(path, &st)) < 0 && errno == ESTALE && i++ < 3)
+		; /* a name cached by a network filesystem: the next lookup is fresh */
+	if (r < 0) {
 		e->have = 0;
 		memset(&e->meta_st, 0, sizeof(e->meta_st));
 		return;
@@ -540,7 +543,9 @@ static int open_gen(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o
 	    (e->nholds == e->capholds &&
 	     !(e->holds =
 		   realloc(e->holds, (e->capholds = e->capholds * 2 + 4) * sizeof(*e->holds))))) {
-		int rc = errno == ENOENT ? -EAGAIN : -errno;
+		/* gone (ENOENT), or gone from another machine behind a cached name
+		 * (ESTALE): look again */
+		int rc = errno == ENOENT || errno == ESTALE ? -EAGAIN : -errno;
 		if (o->fd >= 0)
 			close(o->fd);
 		o->fd = -1;
