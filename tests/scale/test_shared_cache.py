@@ -289,3 +289,32 @@ def test_long_rounds_of_writes_and_refetches_under_constant_reading(hub, daemons
     assert reads[0] > 4 * rounds
     exports = count(hub, EXPORT)
     assert rounds <= exports <= 2 * rounds, hub.stats()["counts"]
+
+
+def test_daemons_on_one_cache_share_the_request_budget(hub, daemons):
+    """rate_limit=4 on two daemons sharing the cache (and the key): together
+    they send 4 requests in the first minute, not 8 (a budget per daemon would
+    let 8 through)."""
+    hub.reset_stats()
+    a = daemons.add(0, opts=("rate_limit=4",))
+    b = daemons.add(1, opts=("rate_limit=4",))
+
+    def walk(m):
+        try:  # listProjects, then GET /project/{id} per project.json read
+            for n in [n for n in sorted(os.listdir(m.path)) if n[0] != "."][:4]:
+                read(os.path.join(m.path, n, "project.json"))
+        except OSError:
+            pass  # the daemon was stopped while this waited for budget
+    ts = [threading.Thread(target=walk, args=(m,), daemon=True) for m in (a, b)]
+    for t in ts:
+        t.start()
+    wait_for(lambda: sum(v for k, v in hub.stats()["counts"].items() if " /v2/" in k) >= 4,
+             30, what="4 requests")
+    time.sleep(5)  # with a budget each, 4 more would go out now
+    api = sum(v for k, v in hub.stats()["counts"].items() if " /v2/" in k)
+    assert api == 4, hub.stats()["counts"]
+    budget = [n for n in os.listdir(daemons.nodes[0]) if n.startswith("budget-")]
+    assert budget and all(os.stat(os.path.join(daemons.nodes[0], n)).st_mode & 0o077 == 0
+                          for n in budget)
+    for m in (a, b):  # their readers wait a minute for budget: no clean unmount
+        kill9(m)
