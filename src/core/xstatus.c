@@ -21,7 +21,7 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 			total += e->size;
 		const char *state = e->fetching ? "downloading"
 				    : !e->have	? (e->last_rc < 0 ? "failed" : "absent")
-				    : xs_is_fresh(c, e, now) ? "cached"
+				    : xc_is_fresh(c, e, now) ? "cached"
 							     : "stale";
 		json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:i}", "id", e->hash, "state", state,
 				      "size", (json_int_t)(e->have ? e->size : 0), "bytes_done",

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Every extern of the core library carries its module's prefix (issue 15).
 Reads `nm` of libangofs_core.a member by member: a module (one .c file) may
-define its public prefix (ao_<module>_) and at most one internal prefix shared
-with the module's other files through their _int.h. A file not in PREFIXES
+define its public prefix (ao_<module>_) and its internal prefixes shared with
+the module's other files through their _int.h. A file not in PREFIXES
 may use ao_<file>_ or <file>_; a symbol without its module's prefix fails."""
 import re
 import subprocess
 import sys
+
+# the export cache: public ao_xcache_; inside, xc_ (the cache) and xs_ (its
+# files, shared between daemons)
+XCACHE = ("ao_xcache_", "xc_", "xs_")
 
 PREFIXES = {
     "util/err": ("ao_err",),
@@ -23,11 +27,12 @@ PREFIXES = {
     "core/core": ("ao_core_",),
     "core/router": ("ao_route",),
     "core/poll": ("ao_poll_", "ao_core_"),  # the core's change poller and its hooks
-    "core/export_cache": ("ao_xcache_", "xs_"),
-    "core/xquery": ("ao_xcache_", "xs_"),
-    "core/xstatus": ("ao_xcache_", "xs_"),
-    "core/xshare": ("ao_xcache_", "xs_"),
-    "core/xfetch": ("ao_xcache_", "xs_"),
+    "core/export_cache": XCACHE,
+    "core/xquery": XCACHE,
+    "core/xstatus": XCACHE,
+    "core/xshare": XCACHE,
+    "core/xfetch": XCACHE,
+    "core/xload": XCACHE,
     "core/export_check": ("xcheck_",),
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),
