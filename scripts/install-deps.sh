@@ -6,7 +6,8 @@ PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
       libfuse3-dev fuse3 libcurl4-openssl-dev libjansson-dev libarchive-dev
       libmicrohttpd-dev libsqlite3-dev sqlite3 libpng-dev libssl-dev
       python3 python3-pytest python3-yaml curl unzip zip jq time procps psmisc
-      groff-base util-linux valgrind openssl clang-format)
+      groff-base util-linux valgrind openssl clang-format
+      glusterfs-server glusterfs-client)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

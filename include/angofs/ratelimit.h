@@ -6,6 +6,16 @@
  * the first minute, which a server enforcing "N per rolling minute" answers
  * with 429. With the log, any 60-second window holds at most N requests. The
  * time source is injectable so unit tests need no sleeping.
+ *
+ * Shared budget: daemons on one cache directory (one machine or a cluster's
+ * shared filesystem) use the same key, and the hub counts the key, not the
+ * daemon. ao_ratelimit_share puts the log in a small state file instead of
+ * memory: every reservation locks "<file>.lock" (fcntl), reads the file,
+ * drops entries older than a minute, appends one and replaces the file, so N daemons together stay
+ * under N requests per minute. The file also holds "slow until": a 429 seen
+ * by any daemon (ao_ratelimit_penalize) holds back the requests of all of
+ * them. Shared mode uses wall-clock milliseconds (CLOCK_REALTIME: the one
+ * clock other machines share, within NTP's precision).
  */
 #ifndef ANGOFS_RATELIMIT_H
 #define ANGOFS_RATELIMIT_H
@@ -18,11 +28,26 @@ struct ao_ratelimit {
 	pthread_mutex_t lock;
 	int per_minute; /* 0 = unlimited */
 	int head, count;
-	long long *ring; /* start times in ms, per_minute slots */
+	long long *ring;      /* start times in ms, per_minute slots */
+	long long slow_until; /* after a 429: no request before (same clock) */
+	int fd;		      /* <path>.lock (one descriptor), -1: log in memory */
+	char *path;	      /* shared state file */
 };
 
 int ao_ratelimit_init(struct ao_ratelimit *rl, int per_minute);
 void ao_ratelimit_destroy(struct ao_ratelimit *rl);
+
+/* Keep the log in the state file path (created 0600), shared with every
+ * daemon using the same file. 0 or -errno (then the log stays in memory). */
+int ao_ratelimit_share(struct ao_ratelimit *rl, const char *path);
+
+/* The hub answered 429: no request (from any daemon sharing the state)
+ * before now_ms + ms. */
+void ao_ratelimit_penalize(struct ao_ratelimit *rl, long long now_ms, long long ms);
+
+/* The clock reserve/penalize expect: monotonic in memory, wall clock when
+ * shared. */
+long long ao_ratelimit_now(const struct ao_ratelimit *rl);
 
 /* Reserve a slot at time now_ms: returns 0 and records the request if one is
  * free, else the number of ms to wait before asking again (> 0). */

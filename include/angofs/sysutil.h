@@ -18,6 +18,11 @@ int ao_write_all(int fd, const void *buf, size_t len);
  * NUL; free() it). More than max bytes: -EFBIG. 0 or -errno (*buf NULL). */
 int ao_read_fd(int fd, size_t max, char **buf, size_t *len);
 
+/* $xdg_var/leaf, else $HOME/home_dir/leaf (XDG base directories; a relative
+ * value is ignored, as the spec says). malloc'd; NULL with errno ENOENT when
+ * neither is an absolute path, ENOMEM when out of memory. */
+char *ao_sys_xdg_path(const char *xdg_var, const char *home_dir, const char *leaf);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 long long ao_now_ms(void);
 

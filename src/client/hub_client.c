@@ -143,6 +143,12 @@ static struct hubc *hubc_new(const struct hub_cfg *cfg, struct ao_err *err)
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
+	if (cfg->rate_state && h->rl.per_minute) {
+		int r = ao_ratelimit_share(&h->rl, cfg->rate_state);
+		if (r < 0)
+			ao_warn("rate limit: %s: %s; this mount counts its own requests only",
+				cfg->rate_state, strerror(-r));
+	}
 	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
@@ -636,6 +642,12 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 				 hubmsg[0] ? ": " : "", hubmsg);
 		}
 		v = hub_retry_decide(&op, &a, ao_now_ms(), &d, &why);
+		if (status == 429 && kind == KIND_API)
+			/* the key's budget is spent: hold back every daemon sharing it */
+			ao_ratelimit_penalize(&h->rl, ao_ratelimit_now(&h->rl),
+					      v == HUB_RETRY	     ? d
+					      : x->retry_after_s > 0 ? x->retry_after_s * 1000LL
+								     : 1000);
 		if (v == HUB_RETRY) {
 			ao_warn("%s (attempt %d/%d, retrying in %lld ms)", msg, op.attempt,
 				op.max_attempts, d);

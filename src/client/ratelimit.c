@@ -1,15 +1,38 @@
 /*
  * ratelimit.c - sliding-log request limiter (see include/angofs/ratelimit.h).
  * The ring holds the start times of the last per_minute requests; a request
- * may start once the oldest of them is 60 s old.
+ * may start once the oldest of them is 60 s old. Shared mode keeps the log
+ * in a state file ({"t":[ms,...],"slow_until":ms}, JSON so it can be read by
+ * a person), replaced (temp file + rename) under an fcntl lock on byte 0 of
+ * "<file>.lock", which is never replaced. Never rewritten in place: another
+ * machine's client may hold the old bytes and size in its page cache, while
+ * a rename gives every reader a new file (measured on GlusterFS: in-place
+ * rewrites under the lock lost updates, renames lost none).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <jansson.h>
+
+#include "angofs/lockfile.h"
+#include "angofs/log.h"
 #include "angofs/ratelimit.h"
 
 #define WINDOW_MS 60000LL
+
+long long ao_ratelimit_now(const struct ao_ratelimit *rl)
+{
+	struct timespec ts;
+	if (rl->fd < 0)
+		return ao_now_ms();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int ao_ratelimit_init(struct ao_ratelimit *rl, int per_minute)
 {
@@ -17,6 +40,9 @@ int ao_ratelimit_init(struct ao_ratelimit *rl, int per_minute)
 	rl->per_minute = per_minute > 0 ? per_minute : 0;
 	rl->head = rl->count = 0;
 	rl->ring = NULL;
+	rl->slow_until = 0;
+	rl->fd = -1;
+	rl->path = NULL;
 	if (rl->per_minute) {
 		rl->ring = calloc((size_t)rl->per_minute, sizeof(*rl->ring));
 		if (!rl->ring)
@@ -29,7 +55,103 @@ void ao_ratelimit_destroy(struct ao_ratelimit *rl)
 {
 	free(rl->ring);
 	rl->ring = NULL;
+	if (rl->fd >= 0)
+		close(rl->fd);
+	rl->fd = -1;
+	free(rl->path);
+	rl->path = NULL;
 	pthread_mutex_destroy(&rl->lock);
+}
+
+int ao_ratelimit_share(struct ao_ratelimit *rl, const char *path)
+{
+	char lp[4200];
+	snprintf(lp, sizeof(lp), "%s.lock", path);
+	int fd = ao_lock_open(lp);
+	char *p = strdup(path);
+	if (fd < 0 || !p) {
+		free(p);
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? fd : -ENOMEM;
+	}
+	pthread_mutex_lock(&rl->lock);
+	if (rl->fd >= 0)
+		close(rl->fd);
+	free(rl->path);
+	rl->fd = fd;
+	rl->path = p;
+	pthread_mutex_unlock(&rl->lock);
+	return 0;
+}
+
+/* The shared log, read under the file lock; absent or unparsable = empty. */
+static json_t *state_read(const char *path)
+{
+	json_t *j = json_load_file(path, 0, NULL);
+	if (!json_is_object(j) || !json_is_array(json_object_get(j, "t"))) {
+		json_decref(j);
+		j = json_pack("{s:[],s:I}", "t", "slow_until", (json_int_t)0);
+	}
+	return j;
+}
+
+static void state_write(const char *path, json_t *j)
+{
+	char tmp[4200];
+	/* one writer at a time (the lock): a fixed temp name is enough */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int bad = fd < 0 || json_dumpfd(j, fd, JSON_COMPACT) < 0;
+	if (fd >= 0 && close(fd) < 0)
+		bad = 1;
+	if (bad || rename(tmp, path) < 0)
+		ao_warn("rate limit: cannot update the shared state %s: %s", path, strerror(errno));
+}
+
+/* Reserve in the shared log (rl->lock held). */
+static long long shared_reserve(struct ao_ratelimit *rl, long long now_ms)
+{
+	long long wait = 0;
+	size_t i, recent = 0;
+	json_t *j, *t, *keep, *v;
+
+	if (ao_lock_byte(rl->fd, 0, F_WRLCK, 1) < 0)
+		return 0; /* the filesystem lost its locks: do not block requests */
+	j = state_read(rl->path);
+	t = json_object_get(j, "t");
+	keep = json_array();
+	json_array_foreach(t, i, v)
+	{
+		long long x = json_integer_value(v);
+		/* the last minute (and no further ahead than a skewed clock could be) */
+		if (x > now_ms - WINDOW_MS && x < now_ms + WINDOW_MS)
+			json_array_append(keep, v);
+	}
+	recent = json_array_size(keep);
+	long long slow = json_integer_value(json_object_get(j, "slow_until"));
+	if (slow > now_ms + 10 * WINDOW_MS)
+		slow = 0; /* a clock far off wrote it: ignore */
+	if (slow > now_ms)
+		wait = slow - now_ms;
+	else if (recent >= (size_t)rl->per_minute) {
+		/* the entries are in order: the one that must age out first */
+		long long oldest =
+		    json_integer_value(json_array_get(keep, recent - (size_t)rl->per_minute));
+		wait = oldest + WINDOW_MS - now_ms;
+		if (wait <= 0)
+			wait = 1;
+	}
+	if (!wait) {
+		json_array_append_new(keep, json_integer(now_ms));
+		json_object_set_new(j, "t", keep);
+		state_write(rl->path, j);
+	} else {
+		json_decref(keep);
+	}
+	json_decref(j);
+	ao_lock_byte(rl->fd, 0, F_UNLCK, 0);
+	return wait;
 }
 
 long long ao_ratelimit_reserve(struct ao_ratelimit *rl, long long now_ms)
@@ -39,7 +161,14 @@ long long ao_ratelimit_reserve(struct ao_ratelimit *rl, long long now_ms)
 	if (!rl->per_minute)
 		return 0;
 	pthread_mutex_lock(&rl->lock);
-	if (rl->count == rl->per_minute) {
+	if (rl->fd >= 0) {
+		wait = shared_reserve(rl, now_ms);
+		pthread_mutex_unlock(&rl->lock);
+		return wait;
+	}
+	if (rl->slow_until > now_ms)
+		wait = rl->slow_until - now_ms;
+	else if (rl->count == rl->per_minute) {
 		long long oldest = rl->ring[rl->head];
 		if (now_ms - oldest < WINDOW_MS)
 			wait = WINDOW_MS - (now_ms - oldest);
@@ -59,13 +188,32 @@ long long ao_ratelimit_reserve(struct ao_ratelimit *rl, long long now_ms)
 	return wait;
 }
 
+void ao_ratelimit_penalize(struct ao_ratelimit *rl, long long now_ms, long long ms)
+{
+	if (!rl->per_minute || ms <= 0)
+		return;
+	pthread_mutex_lock(&rl->lock);
+	if (rl->fd >= 0 && ao_lock_byte(rl->fd, 0, F_WRLCK, 1) == 0) {
+		json_t *j = state_read(rl->path);
+		if (json_integer_value(json_object_get(j, "slow_until")) < now_ms + ms) {
+			json_object_set_new(j, "slow_until", json_integer(now_ms + ms));
+			state_write(rl->path, j);
+		}
+		json_decref(j);
+		ao_lock_byte(rl->fd, 0, F_UNLCK, 0);
+	} else if (rl->slow_until < now_ms + ms) {
+		rl->slow_until = now_ms + ms;
+	}
+	pthread_mutex_unlock(&rl->lock);
+}
+
 int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms)
 {
 	long long start = ao_now_ms();
 
 	for (;;) {
 		long long now = ao_now_ms();
-		long long w = ao_ratelimit_reserve(rl, now);
+		long long w = ao_ratelimit_reserve(rl, ao_ratelimit_now(rl));
 		if (!w)
 			return 0;
 		if (now + w - start > max_wait_ms)

@@ -89,11 +89,6 @@ static int split(const char *path, const char **comp, size_t *clen, const char *
 	return n;
 }
 
-static int ceq(const char *comp, size_t len, const char *s)
-{
-	return strlen(s) == len && strncmp(comp, s, len) == 0;
-}
-
 static void export_spec(struct ao_node *n, const char *file, struct ao_xspec *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -106,136 +101,144 @@ static void export_spec(struct ao_node *n, const char *file, struct ao_xspec *s)
 		s->batch_id = n->sub_id;
 }
 
+static int node_is_dir(enum ao_kind k)
+{
+	return k != AO_N_STATUS && k != AO_N_PROJECT_JSON && k != AO_N_EXPORT_FILE &&
+	       k != AO_N_TASK_JSON && k != AO_N_ANSWER_JSON;
+}
+
+/*
+ * The tree: the fixed children of each kind of directory, in listing order.
+ * ao_core_resolve walks it and ao_core_readdir lists it; the children that
+ * come from the hub (projects, stages, batches, tasks) are the dynamic ones
+ * of ROOT, STAGES_DIR, BATCHES_DIR and TASKS_DIR (lookup_dynamic, and the
+ * listings in ao_core_readdir).
+ */
+static const struct {
+	enum ao_kind parent;
+	const char *name;
+	enum ao_kind kind;
+} tree[] = {
+    {AO_N_ROOT, ".status", AO_N_STATUS},
+    {AO_N_PROJECT, "project.json", AO_N_PROJECT_JSON},
+    {AO_N_PROJECT, "export", AO_N_EXPORT_DIR},
+    {AO_N_PROJECT, "labels", AO_N_DROPBOX_DIR},
+    {AO_N_PROJECT, "attachments", AO_N_DROPBOX_DIR},
+    {AO_N_PROJECT, "tasks", AO_N_TASKS_DIR},
+    {AO_N_EXPORT_DIR, "tasks.json", AO_N_EXPORT_FILE},
+    {AO_N_EXPORT_DIR, "tasks.ndjson", AO_N_EXPORT_FILE},
+    {AO_N_EXPORT_DIR, "issues.json", AO_N_EXPORT_FILE},
+    {AO_N_EXPORT_DIR, "stage", AO_N_STAGES_DIR},
+    {AO_N_EXPORT_DIR, "batch", AO_N_BATCHES_DIR},
+    {AO_N_STAGE_DIR, "tasks.json", AO_N_EXPORT_FILE},
+    {AO_N_STAGE_DIR, "tasks.ndjson", AO_N_EXPORT_FILE},
+    {AO_N_BATCH_DIR, "tasks.json", AO_N_EXPORT_FILE},
+    {AO_N_BATCH_DIR, "tasks.ndjson", AO_N_EXPORT_FILE},
+    {AO_N_TASK_DIR, "task.json", AO_N_TASK_JSON},
+    {AO_N_TASK_DIR, "answer.json", AO_N_ANSWER_JSON},
+};
+
+static int fixed_child(enum ao_kind parent, const char *name)
+{
+	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++)
+		if (tree[i].parent == parent && !strcmp(tree[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* n (a directory of kind n->kind) -> its child `name` from the hub, in place.
+ * 0, or -errno (-ENOENT also when the kind has no dynamic children). */
+static int lookup_dynamic(struct ao_core *c, struct ao_node *n, struct project **p,
+			  const char *name, const char *path, struct ao_err *err)
+{
+	int rc;
+
+	switch (n->kind) {
+	case AO_N_ROOT:
+		*p = proj_lookup(c, name, err);
+		if (!*p)
+			return err && err->code ? -err->code : -ENOENT;
+		snprintf(n->project_id, sizeof(n->project_id), "%s", (*p)->id);
+		n->kind = AO_N_PROJECT;
+		return 0;
+	case AO_N_STAGES_DIR:
+	case AO_N_BATCHES_DIR:
+		rc = proj_sub_lookup(c, *p, n->kind == AO_N_BATCHES_DIR, name, n->sub_id,
+				     sizeof(n->sub_id), err);
+		if (rc == 0)
+			n->kind = n->kind == AO_N_BATCHES_DIR ? AO_N_BATCH_DIR : AO_N_STAGE_DIR;
+		return rc;
+	case AO_N_TASKS_DIR:
+		if (strlen(name) >= AO_ID_MAX)
+			return ao_errf(err, ENOENT, "%s: no such task", path);
+		snprintf(n->task_id, sizeof(n->task_id), "%s", name);
+		rc = task_exists(c, *p, n->task_id, err);
+		if (rc == 0)
+			n->kind = AO_N_TASK_DIR;
+		return rc;
+	default:
+		return ao_errf(err, ENOENT, "%s: no such file", path);
+	}
+}
+
+/* One step of the walk: n becomes its child `name` (a component of path). */
+static int step(struct ao_core *c, struct ao_node *n, struct project **p, const char *name,
+		const char *path, struct ao_err *err)
+{
+	int i = node_is_dir(n->kind) ? fixed_child(n->kind, name) : -1;
+
+	if (i < 0)
+		return node_is_dir(n->kind) ? lookup_dynamic(c, n, p, name, path, err)
+					    : ao_errf(err, ENOENT, "%s: no such file", path);
+	if (tree[i].kind == AO_N_EXPORT_FILE) {
+		struct ao_xspec s;
+		export_spec(n, name, &s); /* the parent's stage or batch */
+		n->x = ao_xcache_get(c->cfg.xc, &s, err);
+		if (!n->x)
+			return -ENOMEM;
+	}
+	n->kind = tree[i].kind;
+	return 0;
+}
+
 int ao_core_resolve(struct ao_core *c, const char *path, struct ao_node *n, struct ao_err *err)
 {
 	const char *comp[MAX_DEPTH], *rest1;
 	size_t clen[MAX_DEPTH];
 	char name[AO_NAME_MAX + 1];
+	struct project *p = NULL;
 	int depth;
 
 	memset(n, 0, sizeof(*n));
 	n->relpath = "";
+	n->kind = AO_N_ROOT;
 	depth = split(path, comp, clen, &rest1);
 	if (depth < 0)
 		return ao_errf(err, ENOENT, "%s: no such path", path);
 	for (int i = 0; i < depth; i++)
 		if (clen[i] > AO_NAME_MAX)
 			return ao_errf(err, ENAMETOOLONG, "%s: name too long", path);
-	if (depth == 0) {
-		n->kind = AO_N_ROOT;
-		return 0;
-	}
-	memcpy(name, comp[0], clen[0]);
-	name[clen[0]] = '\0';
-	if (depth == 1 && strcmp(name, ".status") == 0) {
-		n->kind = AO_N_STATUS;
-		return 0;
-	}
-	struct project *p = proj_lookup(c, name, err);
-	if (!p) {
-		n->parent_ok = err && err->code == ENOENT;
-		return err && err->code ? -err->code : -ENOENT;
-	}
-	snprintf(n->project_id, sizeof(n->project_id), "%s", p->id);
-	n->kind = AO_N_PROJECT;
-	if (depth == 1)
-		return 0;
-	n->relpath = rest1;
-	n->parent_ok = 1;
+	for (int i = 0; i < depth; i++) {
+		int dir = node_is_dir(n->kind), rc;
 
-	const char *c1 = comp[1];
-	size_t l1 = clen[1];
-	if (ceq(c1, l1, "project.json") && depth == 2) {
-		n->kind = AO_N_PROJECT_JSON;
-		return 0;
-	}
-	if (ceq(c1, l1, "labels") || ceq(c1, l1, "attachments")) {
-		n->kind = AO_N_DROPBOX_DIR;
-		if (depth == 2)
-			return 0;
-		n->parent_ok = depth == 3;
-		return ao_errf(err, ENOENT, "%s: no such file", path);
-	}
-	if (ceq(c1, l1, "export")) {
-		n->kind = AO_N_EXPORT_DIR;
-		if (depth == 2)
-			return 0;
-		int d = 2;
-		if (ceq(comp[2], clen[2], "stage") || ceq(comp[2], clen[2], "batch")) {
-			int which = ceq(comp[2], clen[2], "batch");
-			n->kind = which ? AO_N_BATCHES_DIR : AO_N_STAGES_DIR;
-			if (depth == 3)
-				return 0;
-			memcpy(name, comp[3], clen[3]);
-			name[clen[3]] = '\0';
-			int rc =
-			    proj_sub_lookup(c, p, which, name, n->sub_id, sizeof(n->sub_id), err);
-			if (rc < 0) {
-				n->parent_ok = rc == -ENOENT && depth == 4;
-				return rc;
-			}
-			n->kind = which ? AO_N_BATCH_DIR : AO_N_STAGE_DIR;
-			if (depth == 4)
-				return 0;
-			d = 4;
-		}
-		if (depth == d + 1) {
-			memcpy(name, comp[d], clen[d]);
-			name[clen[d]] = '\0';
-			int ok = strcmp(name, "tasks.json") == 0 ||
-				 strcmp(name, "tasks.ndjson") == 0 ||
-				 (d == 2 && strcmp(name, "issues.json") == 0);
-			if (ok) {
-				struct ao_xspec s;
-				export_spec(n, name, &s);
-				n->x = ao_xcache_get(c->cfg.xc, &s, err);
-				if (!n->x)
-					return -ENOMEM;
-				n->kind = AO_N_EXPORT_FILE;
-				return 0;
-			}
-		}
-		n->parent_ok = depth == d + 1;
-		return ao_errf(err, ENOENT, "%s: no such file", path);
-	}
-	if (ceq(c1, l1, "tasks")) {
-		n->kind = AO_N_TASKS_DIR;
-		if (depth == 2)
-			return 0;
-		if (clen[2] >= AO_ID_MAX)
-			return ao_errf(err, ENOENT, "%s: no such task", path);
-		memcpy(n->task_id, comp[2], clen[2]);
-		n->task_id[clen[2]] = '\0';
-		int rc = task_exists(c, p, n->task_id, err);
+		memcpy(name, comp[i], clen[i]);
+		name[clen[i]] = '\0';
+		rc = step(c, n, &p, name, path, err);
 		if (rc < 0) {
-			n->parent_ok = rc == -ENOENT && depth == 3;
+			/* the parent exists: a create there is up to the write side */
+			n->parent_ok = i == 0 ? err && err->code == ENOENT
+					      : rc == -ENOENT && dir && i == depth - 1;
 			return rc;
 		}
-		n->kind = AO_N_TASK_DIR;
-		if (depth == 3)
-			return 0;
-		if (depth == 4 && ceq(comp[3], clen[3], "task.json")) {
-			n->kind = AO_N_TASK_JSON;
-			return 0;
+		if (i == 0 && n->kind == AO_N_PROJECT && depth > 1) {
+			n->relpath = rest1;
+			n->parent_ok = 1;
 		}
-		if (depth == 4 && ceq(comp[3], clen[3], "answer.json")) {
-			n->kind = AO_N_ANSWER_JSON;
-			return 0;
-		}
-		n->parent_ok = depth == 4;
-		return ao_errf(err, ENOENT, "%s: no such file", path);
 	}
-	n->parent_ok = depth == 2;
-	return ao_errf(err, ENOENT, "%s: no such file", path);
+	return 0;
 }
 
 /* --- attributes --------------------------------------------------------- */
-
-static int node_is_dir(enum ao_kind k)
-{
-	return k != AO_N_STATUS && k != AO_N_PROJECT_JSON && k != AO_N_EXPORT_FILE &&
-	       k != AO_N_TASK_JSON && k != AO_N_ANSWER_JSON;
-}
 
 static void base_stat(struct ao_core *c, enum ao_kind k, struct stat *st)
 {
@@ -419,17 +422,25 @@ static int fill_node(struct ao_core *c, const struct ao_node *parent, enum ao_ki
 	struct ao_node n = *parent;
 	struct ao_err e;
 
-	n.kind = k;
 	if (k == AO_N_EXPORT_FILE) {
 		struct ao_xspec s;
-		export_spec(&n, name, &s);
+		export_spec(&n, name, &s); /* while n is the parent: its stage or batch */
 		n.x = ao_xcache_get(c->cfg.xc, &s, &e);
 		if (!n.x)
 			return fill(ctx, name, NULL);
 	}
+	n.kind = k;
 	if (ao_core_getattr(c, &n, &st, &e) < 0)
 		return fill(ctx, name, NULL);
 	return fill(ctx, name, &st);
+}
+
+/* The fixed children of n's kind, from the tree table. */
+static void fill_fixed(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx)
+{
+	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++)
+		if (tree[i].parent == n->kind)
+			fill_node(c, n, tree[i].kind, tree[i].name, fill, ctx);
 }
 
 int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
@@ -456,32 +467,13 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		pthread_mutex_unlock(&c->lock);
 		if (!names)
 			return ao_errf(err, ENOMEM, "out of memory");
-		fill_node(c, n, AO_N_STATUS, ".status", fill, ctx);
+		fill_fixed(c, n, fill, ctx);
 		for (size_t i = 0; i < k; i++)
 			if (fill(ctx, names[i], &dst))
 				break;
 		free(names);
 		return 0;
 	}
-	case AO_N_PROJECT:
-		fill_node(c, n, AO_N_PROJECT_JSON, "project.json", fill, ctx);
-		fill_node(c, n, AO_N_EXPORT_DIR, "export", fill, ctx);
-		fill_node(c, n, AO_N_DROPBOX_DIR, "labels", fill, ctx);
-		fill_node(c, n, AO_N_DROPBOX_DIR, "attachments", fill, ctx);
-		fill_node(c, n, AO_N_TASKS_DIR, "tasks", fill, ctx);
-		return 0;
-	case AO_N_EXPORT_DIR:
-		fill_node(c, n, AO_N_EXPORT_FILE, "tasks.json", fill, ctx);
-		fill_node(c, n, AO_N_EXPORT_FILE, "tasks.ndjson", fill, ctx);
-		fill_node(c, n, AO_N_EXPORT_FILE, "issues.json", fill, ctx);
-		fill_node(c, n, AO_N_STAGES_DIR, "stage", fill, ctx);
-		fill_node(c, n, AO_N_BATCHES_DIR, "batch", fill, ctx);
-		return 0;
-	case AO_N_STAGE_DIR:
-	case AO_N_BATCH_DIR:
-		fill_node(c, n, AO_N_EXPORT_FILE, "tasks.json", fill, ctx);
-		fill_node(c, n, AO_N_EXPORT_FILE, "tasks.ndjson", fill, ctx);
-		return 0;
 	case AO_N_STAGES_DIR:
 	case AO_N_BATCHES_DIR: {
 		if (!p)
@@ -519,14 +511,12 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		tasklist_put(c, l);
 		return 0;
 	}
-	case AO_N_TASK_DIR:
-		fill_node(c, n, AO_N_TASK_JSON, "task.json", fill, ctx);
-		fill_node(c, n, AO_N_ANSWER_JSON, "answer.json", fill, ctx);
-		return 0;
-	case AO_N_DROPBOX_DIR:
-		return 0;
 	default:
-		return ao_errf(err, ENOTDIR, "not a directory");
+		if (!node_is_dir(n->kind))
+			return ao_errf(err, ENOTDIR, "not a directory");
+		fill_fixed(c, n, fill,
+			   ctx); /* project, export/, stage/S, batch/B, task, drop box */
+		return 0;
 	}
 }
 

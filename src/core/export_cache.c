@@ -7,6 +7,12 @@
  * rename) runs without the lock, guarded by the entry's `fetching` flag.
  * Progress counters are updated with relaxed atomics so the status file can
  * read them while the download runs.
+ *
+ * Other daemons on the same directory: the files and fcntl locks of
+ * xshare.h. In memory an entry mirrors H.meta (refreshed on every open and
+ * stat, re-parsed only when the file changed); the in-process `fetching`
+ * flag keeps one thread per daemon on the publish lock, and the publish lock
+ * (byte 0 of H.lock) keeps one daemon per directory downloading.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,193 +28,13 @@
 #include "angofs/cancel.h"
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
+#include "angofs/lockfile.h"
+#include "angofs/sysutil.h"
 #include "angofs/log.h"
 #include "angofs/unzip.h"
-#include "angofs/sysutil.h"
+#include "xshare.h"
 
-/* A temp file untouched this long belongs to no running fetch (downloads
- * stall out after a minute). */
-#define TMP_MAX_AGE_S 3600
-
-/* Every field of an entry is guarded by c->lock, except done/total (relaxed
- * atomics, written by the fetching thread) and the spec fields (set once).
- * c->lock is a leaf held only for bookkeeping and local files (meta writes,
- * eviction), never across GET /export or the download: those run on an entry
- * marked `fetching`, and waiters sleep on c->cond (waking every 250 ms to
- * honour an interrupt of their own request). */
-struct ao_xentry {
-	struct ao_xentry *next;
-	char *key;
-	char hash[17];
-	char *project_id, *stage_id, *batch_id;
-	enum ao_xtype type;
-	int ndjson, lean;
-	int known; /* spec fields are set (entries loaded from disk lack them) */
-
-	int have; /* data file present and complete */
-	long long size;
-	time_t fetched_at, last_access, meta_access;
-	int stale;
-	int fetching;
-	unsigned long gen, attr_gen, open_gen;
-	unsigned long fetch_seq; /* completed fetch attempts */
-	int last_rc;
-	int served_stale;  /* the last fetch failed transiently: the old copy is served */
-	time_t hold_until; /* ... without asking the hub again until then */
-	char last_msg[AO_ERR_MSG_MAX];
-	int open_count;
-	/* a new generation arrived while handles of an older one were open: their
-	 * READs may fill the kernel's page cache with old bytes, and they read with
-	 * the kernel's file size. Until the last handle closes, every open gets
-	 * direct_io and stat keeps showing the size the kernel has (attr_size); the
-	 * next open after that sees `changed` and drops the kernel's copy. */
-	int gens_mixed;
-	long long attr_size;
-	time_t attr_mtime;
-	/* mtime of the generation in the cache; shown_at: first stat while none
-	 * was cached, the mtime the next fetch keeps (within the TTL) so a copy
-	 * made from the listing stays in sync (rsync -a twice copies nothing) */
-	time_t gen_mtime, shown_at;
-	long long done, total; /* progress, atomics */
-};
-
-struct ao_xcache {
-	struct ao_xcache_cfg cfg;
-	char *dir, *host, *task_types;
-	struct ao_xhooks hooks; /* set once before the first open; read-only after */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct ao_xentry *entries;
-	unsigned long next_gen;
-};
-
-unsigned long long ao_xcache_hash(const char *s)
-{
-	unsigned long long h = 1469598103934665603ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
-{
-	char *k;
-	if (asprintf(
-		&k,
-		"v2\nhost=%s\nproject=%s\ntype=%s\nformat=%s\nstage=%s\nbatch=%s\n"
-		"meta=%d history=%d keyframes=%d idleblur=%d tasktypes=%s lean=%d\n",
-		cfg->host ? cfg->host : "", s->project_id, s->type == AO_X_ISSUE ? "issue" : "task",
-		s->ndjson ? "ndjson" : "json", s->stage_id ? s->stage_id : "",
-		s->batch_id ? s->batch_id : "", s->lean ? 0 : cfg->include_metadata,
-		s->lean ? 0 : cfg->include_history, s->lean ? 0 : cfg->include_only_key_frames,
-		s->lean ? 0 : cfg->include_idle_blur,
-		cfg->task_types_json ? cfg->task_types_json : AO_XCACHE_TASK_TYPES, s->lean) < 0)
-		return NULL;
-	return k;
-}
-
-/* JSON array of one string, percent-escaped for a query. */
-static char *json_array1_escaped(const char *v)
-{
-	json_t *a = json_pack("[s]", v);
-	char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
-	char *e = s ? hub_escape(s) : NULL;
-	json_decref(a);
-	free(s);
-	return e;
-}
-
-char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
-{
-	return ao_xcache_query_stages(cfg, s, NULL);
-}
-
-char *ao_xcache_query_stages(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s,
-			     const char *stages_json)
-{
-	char *pid = hub_escape(s->project_id), *stage = NULL, *batch = NULL, *tt = NULL;
-	char *q = NULL;
-
-	/* explicit filters, never the hub's defaults (Complete only, default
-	 * tasks only): a view without a stage sends every stage of the project */
-	if (s->type == AO_X_TASK && s->stage_id)
-		stage = json_array1_escaped(s->stage_id);
-	else if (s->type == AO_X_TASK && stages_json)
-		stage = hub_escape(stages_json);
-	if (s->batch_id)
-		batch = json_array1_escaped(s->batch_id);
-	if (s->type == AO_X_TASK)
-		tt = hub_escape(cfg->task_types_json ? cfg->task_types_json : AO_XCACHE_TASK_TYPES);
-#define TF(x) ((x) && !s->lean ? "true" : "false")
-	if (pid &&
-	    asprintf(&q,
-		     "/export?project=%s&type=%s&format=%s%s%s%s%s&includeMetadata=%s"
-		     "&includeHistory=%s&includeOnlyKeyFrames=%s"
-		     "&includeIdleBlurDurations=%s%s%s&sendEmail=false&doNotNotify=true",
-		     pid, s->type == AO_X_ISSUE ? "issue" : "task", s->ndjson ? "ndjson" : "json",
-		     stage ? "&stage=" : "", stage ? stage : "", batch ? "&batches=" : "",
-		     batch ? batch : "", TF(cfg->include_metadata), TF(cfg->include_history),
-		     TF(cfg->include_only_key_frames), TF(cfg->include_idle_blur),
-		     tt ? "&taskTypes=" : "", tt ? tt : "") < 0)
-		q = NULL;
-#undef TF
-	free(pid);
-	free(stage);
-	free(batch);
-	free(tt);
-	return q;
-}
-
-static void entry_path(struct ao_xcache *c, struct ao_xentry *e, const char *ext, char *buf,
-		       size_t sz)
-{
-	snprintf(buf, sz, "%s/%s.%s", c->dir, e->hash, ext);
-}
-
-static int write_meta(struct ao_xcache *c, struct ao_xentry *e)
-{
-	char path[4096], tmp[4200];
-	json_t *j;
-	int fd, rc = 0;
-
-	entry_path(c, e, "meta", path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
-	j = json_pack("{s:i,s:s,s:I,s:I,s:b,s:I}", "version", 1, "key", e->key, "size",
-		      (json_int_t)e->size, "fetched_at", (json_int_t)e->fetched_at, "stale",
-		      e->stale, "last_access", (json_int_t)e->last_access);
-	if (!j)
-		return -ENOMEM;
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		json_decref(j);
-		return -errno;
-	}
-	fchmod(fd, 0600);
-	if (json_dumpfd(j, fd, JSON_COMPACT) < 0 || close(fd) < 0)
-		rc = -EIO;
-	json_decref(j);
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		ao_warn("export cache: cannot write %s: %s", path, strerror(-rc));
-	}
-	e->meta_access = e->last_access;
-	return rc;
-}
-
-static void drop_files(struct ao_xcache *c, struct ao_xentry *e)
-{
-	char path[4096];
-	entry_path(c, e, "data", path, sizeof(path));
-	unlink(path);
-	entry_path(c, e, "meta", path, sizeof(path));
-	unlink(path);
-	e->have = 0;
-	e->size = 0;
-}
+#include "xcache_int.h"
 
 static struct ao_xentry *find_hash(struct ao_xcache *c, const char *hash, const char *key)
 {
@@ -218,54 +44,185 @@ static struct ao_xentry *find_hash(struct ao_xcache *c, const char *hash, const 
 	return NULL;
 }
 
-/* Load one <hash>.meta written by an earlier run. */
-static void load_meta(struct ao_xcache *c, const char *name)
+static struct ao_xentry *entry_new(struct ao_xcache *c, const char *hash, char *key)
 {
-	char path[4096], dpath[4096];
-	json_t *j;
-	struct stat st;
-	size_t hl = strlen(name) - 5;
-
-	if (hl != 16)
-		return;
-	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
-	j = json_load_file(path, 0, NULL);
-	const char *key = json_string_value(json_object_get(j, "key"));
 	struct ao_xentry *e = calloc(1, sizeof(*e));
-	if (!j || !key || !e) {
-		free(e);
-		json_decref(j);
-		unlink(path);
-		return;
-	}
-	memcpy(e->hash, name, 16);
-	e->hash[16] = '\0';
-	snprintf(dpath, sizeof(dpath), "%s/%s.data", c->dir, e->hash);
-	char hx[17];
-	snprintf(hx, sizeof(hx), "%016llx", ao_xcache_hash(key));
-	e->size = json_integer_value(json_object_get(j, "size"));
-	if (strcmp(hx, e->hash) != 0 || stat(dpath, &st) < 0 || st.st_size != e->size) {
-		/* mismatch or incomplete data: not trustworthy */
-		unlink(dpath);
-		unlink(path);
-		free(e);
-		json_decref(j);
-		return;
-	}
-	e->key = strdup(key);
-	e->fetched_at = (time_t)json_integer_value(json_object_get(j, "fetched_at"));
-	e->last_access = (time_t)json_integer_value(json_object_get(j, "last_access"));
-	e->meta_access = e->last_access;
-	e->stale = json_is_true(json_object_get(j, "stale"));
-	e->have = 1;
-	e->gen = ++c->next_gen;
-	json_decref(j);
-	if (!e->key) {
-		free(e);
-		return;
-	}
+	if (!e)
+		return NULL;
+	e->key = key;
+	memcpy(e->hash, hash, 17);
+	e->lockfd = -1;
 	e->next = c->entries;
 	c->entries = e;
+	return e;
+}
+
+/* H.lock of e, opened on first use and kept (mutex held). fd or -errno. */
+static int entry_lockfd(struct ao_xcache *c, struct ao_xentry *e)
+{
+	char p[4096];
+
+	if (e->lockfd >= 0)
+		return e->lockfd;
+	xs_path(c->dir, e->hash, "lock", p, sizeof(p));
+	e->lockfd = ao_lock_open(p);
+	if (e->lockfd < 0) {
+		ao_warn("export cache: %s: %s", p, strerror(-e->lockfd));
+		int rc = e->lockfd;
+		e->lockfd = -1;
+		return rc;
+	}
+	return e->lockfd;
+}
+
+static size_t holds_of(struct ao_xentry *e, unsigned long long g)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->nholds; i++)
+		n += e->holds[i].dgen == g;
+	return n;
+}
+
+static void adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m)
+{
+	if (m->gen != e->dgen) {
+		if (e->open_count > 0)
+			e->gens_mixed = 1;
+		e->gen = ++c->next_gen;
+		e->dgen = m->gen;
+	} else if (!e->have) {
+		e->gen = ++c->next_gen;
+	}
+	e->have = 1;
+	e->size = m->size;
+	e->fetched_at = m->fetched_at;
+	e->gen_mtime = m->mtime ? m->mtime : m->fetched_at;
+	e->shown_at = 0;
+	e->stale = m->stale || e->stale_dgen == m->gen;
+}
+
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Mirror H.meta into e (mutex held): another daemon may have published a
+ * generation, marked it stale or evicted it. Parsed only when it changed. */
+static void refresh(struct ao_xcache *c, struct ao_xentry *e, int force)
+{
+	char path[4096];
+	struct stat st;
+	struct xs_meta m;
+
+	xs_path(c->dir, e->hash, "meta", path, sizeof(path));
+	if (stat(path, &st) < 0) {
+		e->have = 0;
+		memset(&e->meta_st, 0, sizeof(e->meta_st));
+		return;
+	}
+	if (!force && e->have && same_stat(&st, &e->meta_st))
+		return;
+	if (xs_meta_read(c->dir, e->hash, e->key, &m, &st) < 0) {
+		e->have = 0; /* a hash collision or an old format: not ours to use */
+		return;
+	}
+	e->meta_st = st;
+	if (m.gen == e->gone_dgen) {
+		e->have = 0; /* its data file is gone: the next open fetches */
+		return;
+	}
+	adopt(c, e, &m);
+}
+
+static int evict_one(struct ao_xcache *c, struct ao_xentry *v);
+
+/* Format 1 (one <hash>.data, rewritten in place) becomes generation 1. */
+static void migrate_v1(struct ao_xcache *c, struct ao_xentry *e, json_t *j)
+{
+	char from[4096], to[4096];
+	struct xs_meta m = {.gen = 1,
+			    .size = json_integer_value(json_object_get(j, "size")),
+			    .fetched_at =
+				(time_t)json_integer_value(json_object_get(j, "fetched_at")),
+			    .stale = json_is_true(json_object_get(j, "stale"))};
+	struct stat st;
+	int lfd = entry_lockfd(c, e);
+
+	if (lfd < 0 || ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
+		return;
+	xs_path(c->dir, e->hash, "data", from, sizeof(from));
+	xs_data_path(c->dir, e->hash, 1, to, sizeof(to));
+	if (stat(from, &st) == 0 && st.st_size == m.size && rename(from, to) == 0)
+		xs_meta_write(c->dir, e->hash, e->key, &m);
+	ao_lock_byte(lfd, 0, F_UNLCK, 0);
+}
+
+/* Load one <hash>.meta found at start (mutex not needed yet). */
+static void load_meta(struct ao_xcache *c, const char *name)
+{
+	char path[4096], hx[17], hash[17];
+	struct stat st;
+
+	if (strlen(name) != 21)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
+	json_t *j = json_load_file(path, 0, NULL);
+	const char *key = json_string_value(json_object_get(j, "key"));
+	memcpy(hash, name, 16);
+	hash[16] = '\0';
+	if (key)
+		snprintf(hx, sizeof(hx), "%016llx", ao_xcache_hash(key));
+	char *k = key && strcmp(hx, hash) == 0 ? strdup(key) : NULL;
+	struct ao_xentry *e = k && !find_hash(c, hash, k) ? entry_new(c, hash, k) : NULL;
+	if (!e) {
+		free(k);
+		json_decref(j);
+		return;
+	}
+	if (json_integer_value(json_object_get(j, "version")) == 1)
+		migrate_v1(c, e, j);
+	json_decref(j);
+	refresh(c, e, 1);
+	if (!e->have)
+		return;
+	xs_data_path(c->dir, e->hash, e->dgen, path, sizeof(path));
+	if (stat(path, &st) < 0 || st.st_size != e->size) {
+		/* data and meta disagree (a crash, a hand edit): not trustworthy */
+		ao_warn("export cache: %s does not match its meta: dropped", path);
+		evict_one(c, e);
+		return;
+	}
+	e->last_access = st.st_mtime;
+	/* generations left by daemons that died, if no download is under way */
+	if (e->lockfd >= 0 || entry_lockfd(c, e) >= 0) {
+		if (ao_lock_byte(e->lockfd, 0, F_WRLCK, 0) == 0) {
+			xs_gen_sweep(c->dir, e->hash, e->lockfd, e->dgen, NULL, 0);
+			ao_lock_byte(e->lockfd, 0, F_UNLCK, 0);
+		}
+	}
+}
+
+/* A leftover of a fetch or a publication interrupted by a crash (another
+ * daemon sharing this cache may be writing a fresh one right now: only old
+ * files go). */
+static void drop_leftover(struct ao_xcache *c, const char *name)
+{
+	size_t n = strlen(name);
+	char p[4096], m[4096];
+	struct stat st;
+
+	if (!strstr(name, ".tmp-") && !(n > 5 && strcmp(name + n - 5, ".data") == 0))
+		return;
+	snprintf(p, sizeof(p), "%s/%s", c->dir, name);
+	if (!strstr(name, ".tmp-") && n > 16) {
+		snprintf(m, sizeof(m), "%s/%.16s.meta", c->dir, name);
+		if (access(m, F_OK) == 0)
+			return; /* the entry's own sweep decides */
+	}
+	if (stat(p, &st) == 0 && time(NULL) - st.st_mtime > TMP_MAX_AGE_S)
+		unlink(p);
 }
 
 struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *err)
@@ -306,18 +263,12 @@ struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *
 	}
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
-		char p[4096];
-		if (strstr(de->d_name, ".tmp-")) {
-			/* leftovers of a fetch interrupted by a crash; another daemon
-			 * sharing this cache may be writing a fresh one right now */
-			struct stat st;
-			snprintf(p, sizeof(p), "%s/%s", c->dir, de->d_name);
-			if (stat(p, &st) == 0 && time(NULL) - st.st_mtime > TMP_MAX_AGE_S)
-				unlink(p);
-		} else if (n > 5 && strcmp(de->d_name + n - 5, ".meta") == 0) {
+		if (n > 5 && strcmp(de->d_name + n - 5, ".meta") == 0)
 			load_meta(c, de->d_name);
-		}
 	}
+	rewinddir(d);
+	while ((de = readdir(d)))
+		drop_leftover(c, de->d_name);
 	closedir(d);
 	return c;
 }
@@ -339,6 +290,11 @@ void ao_xcache_free(struct ao_xcache *c)
 	while (c->entries) {
 		struct ao_xentry *e = c->entries;
 		c->entries = e->next;
+		for (size_t i = 0; i < e->nholds; i++)
+			close(e->holds[i].fd);
+		if (e->lockfd >= 0)
+			close(e->lockfd); /* drops every lock this daemon held on it */
+		free(e->holds);
 		free(e->key);
 		free(e->project_id);
 		free(e->stage_id);
@@ -365,16 +321,8 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 	snprintf(hash, sizeof(hash), "%016llx", ao_xcache_hash(key));
 	pthread_mutex_lock(&c->lock);
 	e = find_hash(c, hash, key);
-	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (e) {
-			e->key = key;
-			key = NULL;
-			memcpy(e->hash, hash, sizeof(hash));
-			e->next = c->entries;
-			c->entries = e;
-		}
-	}
+	if (!e && (e = entry_new(c, hash, key)))
+		key = NULL;
 	if (e && !e->known) {
 		e->project_id = strdup(s->project_id);
 		e->stage_id = s->stage_id ? strdup(s->stage_id) : NULL;
@@ -396,6 +344,8 @@ int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, ti
 	int known;
 
 	pthread_mutex_lock(&c->lock);
+	if (!e->fetching)
+		refresh(c, e, 0);
 	if (e->gens_mixed && e->attr_gen) {
 		*size = e->attr_size;
 		*mtime = e->attr_mtime;
@@ -404,8 +354,7 @@ int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, ti
 		if (!e->have && !e->shown_at)
 			e->shown_at = time(NULL);
 		*size = e->attr_size = e->have ? e->size : 0;
-		*mtime = e->attr_mtime =
-		    e->have ? (e->gen_mtime ? e->gen_mtime : e->fetched_at) : e->shown_at;
+		*mtime = e->attr_mtime = e->have ? e->gen_mtime : e->shown_at;
 		e->attr_gen = e->gen;
 		known = e->have;
 	}
@@ -413,7 +362,7 @@ int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, ti
 	return known;
 }
 
-static int is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
+int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
 {
 	if (e->have && e->served_stale && now < e->hold_until)
 		return 1; /* degraded mode: hub unreachable a moment ago */
@@ -423,130 +372,129 @@ static int is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
 int ao_xcache_fresh(struct ao_xcache *c, struct ao_xentry *e)
 {
 	pthread_mutex_lock(&c->lock);
-	int f = is_fresh(c, e, time(NULL));
+	if (!e->fetching)
+		refresh(c, e, 0);
+	int f = xc_is_fresh(c, e, time(NULL));
 	pthread_mutex_unlock(&c->lock);
 	return f;
 }
 
-struct fetch_ctx {
-	int fd;
-	struct ao_xentry *e;
-	struct ao_err *err;
-	struct ao_unzip_stream *zs; /* NULL once the stream gave up */
-	int zs_failed;
-};
-
-/* The zip goes to its temp file and, while the stream keeps up, to the
- * inflating worker: the export is unzipped as it downloads. */
-static int sink_fd(void *ud, const void *buf, size_t len)
+/* Remove generations nobody has open, other than the current one; caller
+ * holds byte 0 (no publication can be under way) and not the mutex. */
+static void sweep(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned long long keep)
 {
-	struct fetch_ctx *f = ud;
-	if (f->zs && !f->zs_failed && ao_unzip_stream_feed(f->zs, buf, len) < 0)
-		f->zs_failed = 1; /* finish() tells why; the file fallback decides */
-	return ao_write_all(f->fd, buf, len);
+	unsigned long long held[64];
+	size_t n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < e->nholds && n < 64; i++)
+		held[n++] = e->holds[i].dgen;
+	pthread_mutex_unlock(&c->lock);
+	xs_gen_sweep(c->dir, e->hash, lfd, keep, held, n);
 }
 
-static void on_progress(void *ud, long long done, long long total)
-{
-	struct fetch_ctx *f = ud;
-	__atomic_store_n(&f->e->done, done, __ATOMIC_RELAXED);
-	__atomic_store_n(&f->e->total, total, __ATOMIC_RELAXED);
-}
-
-/* Fetch e into its data file. Runs without the lock (e->fetching is set). */
-static int fetch(struct ao_xcache *c, struct ao_xentry *e, long long *size, struct ao_err *err)
+/* One download for all daemons on the directory (no mutex held; e->fetching
+ * is set, so no other thread of this daemon uses byte 0). Waits for byte 0:
+ * whoever had it either published (then its generation is used: returns 1)
+ * or died (the kernel dropped its lock: this daemon takes over). 0 when this
+ * daemon published a new generation, or -errno. */
+static int fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned long long seen,
+			time_t shown_at, struct ao_err *err)
 {
 	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id, e->lean};
-	char zpath[4300], dtmp[4300] = "", dpath[4096], *stages = NULL;
-	json_t *data = NULL;
-	int zfd = -1, dfd = -1, rc;
+	struct xs_meta m;
+	long long size = 0;
+	int rc;
 
-	if (s.type == AO_X_TASK && !s.stage_id && c->hooks.all_stages) {
+	/* another daemon's download: poll the lock 4 times a second, so an
+	 * interrupt of our own reader is honoured (a blocking F_SETLKW is not) */
+	while ((rc = ao_lock_byte(lfd, 0, F_WRLCK, 0)) == -EAGAIN && !ao_cancelled())
+		ao_sleep_ms(250);
+	if (rc == -EAGAIN)
+		return ao_errf(err, EINTR, "interrupted while waiting for the export download");
+	if (rc < 0)
+		return ao_errf(err, -rc, "export cache: locking %s/%s.lock: %s", c->dir, e->hash,
+			       strerror(-rc));
+	rc = xs_meta_read(c->dir, e->hash, e->key, &m, NULL);
+	if (rc == 0 && m.gen != seen && !m.stale) {
+		ao_lock_byte(lfd, 0, F_UNLCK, 0);
+		return 1; /* published by another daemon while this one waited */
+	}
+	int had = rc == 0; /* a generation to replace */
+	unsigned long long g = rc == 0 ? m.gen : 0, mx = xs_gen_max(c->dir, e->hash);
+	g = (seen > g ? seen : g);
+	g = (mx > g ? mx : g) + 1;
+	char *stages = NULL, *q = NULL, p[4096];
+	rc = 0;
+	if (s.type == AO_X_TASK && !s.stage_id && c->hooks.all_stages)
 		rc = c->hooks.all_stages(c->hooks.ud, s.project_id, &stages, err);
-		if (rc < 0)
-			return rc;
-	}
-	char *q = ao_xcache_query_stages(&c->cfg, &s, stages);
+	if (rc == 0 && !(q = ao_xcache_query_stages(&c->cfg, &s, stages)))
+		rc = ao_errf(err, ENOMEM, "out of memory");
 	free(stages);
-	if (!q)
-		return ao_errf(err, ENOMEM, "out of memory");
-	__atomic_store_n(&e->done, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&e->total, -1, __ATOMIC_RELAXED);
-	rc = hub_get(c->cfg.hub, q, &data, err);
+	if (rc == 0)
+		rc =
+		    xs_download(c->cfg.hub, q, c->dir, e->hash, g, &e->done, &e->total, &size, err);
 	free(q);
-	if (rc < 0)
-		return rc;
-	const char *url = json_string_value(json_object_get(data, "exportPath"));
-	if (!url || !*url) {
-		json_decref(data);
-		return ao_errf(err, EPROTO, "GET /export: the reply has no data.exportPath");
-	}
-	entry_path(c, e, "zip.tmp-XXXXXX", zpath, sizeof(zpath));
-	zfd = mkstemp(zpath);
-	if (zfd < 0) {
-		json_decref(data);
-		return ao_errf(err, errno, "export cache: %s", strerror(errno));
-	}
-	entry_path(c, e, "data.tmp-XXXXXX", dtmp, sizeof(dtmp));
-	dfd = mkstemp(dtmp);
-	if (dfd < 0) {
-		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
-		close(zfd);
-		json_decref(data);
-		goto out;
-	}
-	struct fetch_ctx f = {zfd, e, err, NULL, 0};
-	struct ao_err zerr;
-	ao_err_clear(&zerr);
-	if (ao_unzip_stream_start(&f.zs, dfd, &zerr) < 0)
-		f.zs = NULL; /* extract from the file afterwards */
-	rc = hub_download(c->cfg.hub, url, sink_fd, on_progress, &f, err);
-	json_decref(data);
-	if (close(zfd) < 0 && rc == 0)
-		rc = ao_errf(err, errno, "export cache: writing the zip: %s", strerror(errno));
-	int streamed = f.zs != NULL;
-	int zrc = streamed ? ao_unzip_stream_finish(f.zs, size, &zerr) : -EIO;
-	f.zs = NULL;
-	if (rc < 0)
-		goto out;
-	if (zrc == 0)
-		zrc = ao_unzip_verify(zpath, *size, &zerr);
-	if (zrc < 0) {
-		/* the stream could not read this zip front to back (or it is
-		 * corrupt): the file reader, with the central directory, decides */
-		if (streamed)
-			ao_debug("export: streamed unzip failed (%s); reading the zip file",
-				 zerr.msg);
-		if (ftruncate(dfd, 0) < 0 || lseek(dfd, 0, SEEK_SET) < 0)
-			rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
-		else
-			rc = ao_unzip_first(zpath, dfd, size, err);
-	}
-	if (close(dfd) < 0 && rc == 0)
-		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
-	dfd = -1;
+	xs_data_path(c->dir, e->hash, g, p, sizeof(p));
 	if (rc == 0) {
-		entry_path(c, e, "data", dpath, sizeof(dpath));
-		if (rename(dtmp, dpath) < 0)
-			rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
-		else if (c->hooks.fetched)
-			c->hooks.fetched(c->hooks.ud, &s, dpath, *size);
+		/* the first generation after stat showed the export as not cached
+		 * keeps the mtime stat showed (within the TTL): no jump at the
+		 * first read */
+		time_t now = time(NULL);
+		struct xs_meta n = {
+		    g, size, now,
+		    !had && shown_at && now - shown_at < c->cfg.ttl_s ? shown_at : now, 0};
+		rc = xs_meta_write(c->dir, e->hash, e->key, &n);
+		if (rc < 0) {
+			unlink(p);
+			ao_errf(err, -rc, "export cache: writing %s/%s.meta: %s", c->dir, e->hash,
+				strerror(-rc));
+		} else {
+			sweep(c, e, lfd, g);
+		}
 	}
-out:
-	if (dfd >= 0)
-		close(dfd);
-	if (rc < 0 && dtmp[0])
-		unlink(dtmp);
-	unlink(zpath);
+	/* still under byte 0: nobody can remove generation g yet */
+	if (rc == 0 && c->hooks.fetched)
+		c->hooks.fetched(c->hooks.ud, &s, p, size);
+	ao_lock_byte(lfd, 0, F_UNLCK, 0);
 	return rc;
+}
+
+/* Remove v's files if no daemon is publishing or reading them (mutex held,
+ * v neither open nor being fetched here). 1 if removed. */
+static int evict_one(struct ao_xcache *c, struct ao_xentry *v)
+{
+	char p[4096];
+	struct xs_meta m;
+	int lfd = entry_lockfd(c, v), ok = 0;
+
+	if (lfd < 0 || ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
+		return 0;
+	if (xs_meta_read(c->dir, v->hash, v->key, &m, NULL) == 0 &&
+	    ao_lock_byte(lfd, (off_t)m.gen, F_WRLCK, 0) == 0) {
+		xs_path(c->dir, v->hash, "meta", p, sizeof(p));
+		unlink(p);
+		xs_data_path(c->dir, v->hash, m.gen, p, sizeof(p));
+		unlink(p);
+		ao_lock_byte(lfd, (off_t)m.gen, F_UNLCK, 0);
+		ok = 1;
+	}
+	ao_lock_byte(lfd, 0, F_UNLCK, 0);
+	if (ok) {
+		v->have = 0;
+		v->size = 0;
+	}
+	return ok;
 }
 
 static void evict(struct ao_xcache *c, struct ao_xentry *keep)
 {
+	static int round;
 	long long total = 0;
 
 	if (!c->cfg.max_bytes)
 		return;
+	round++;
 	for (struct ao_xentry *e = c->entries; e; e = e->next)
 		if (e->have)
 			total += e->size;
@@ -554,15 +502,106 @@ static void evict(struct ao_xcache *c, struct ao_xentry *keep)
 		struct ao_xentry *victim = NULL;
 		for (struct ao_xentry *e = c->entries; e; e = e->next)
 			if (e->have && e != keep && !e->open_count && !e->fetching &&
+			    e->evict_round != round &&
 			    (!victim || e->last_access < victim->last_access))
 				victim = e;
 		if (!victim)
 			break;
-		ao_info("export cache: evicting %s (%lld bytes; cache %lld > cap %lld)",
-			victim->hash, victim->size, total, c->cfg.max_bytes);
-		total -= victim->size;
-		drop_files(c, victim);
+		victim->evict_round = round;
+		long long sz = victim->size;
+		if (!evict_one(c, victim))
+			continue; /* in use by another daemon */
+		ao_info("export cache: evicted %s (%lld bytes; cache %lld > cap %lld)",
+			victim->hash, sz, total, c->cfg.max_bytes);
+		total -= sz;
 	}
+}
+
+/* Open the current generation of e (mutex held): read-lock its byte, so no
+ * daemon removes it while it is open, then open it. 0, -EAGAIN (it was
+ * just replaced or removed: look again) or -errno. */
+static int open_gen(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o)
+{
+	char path[4096];
+	struct stat st;
+	unsigned long long g = e->dgen;
+	int lfd = entry_lockfd(c, e), locked = 0;
+
+	if (lfd < 0)
+		return lfd;
+	if (!holds_of(e, g)) {
+		if (ao_lock_byte(lfd, (off_t)g, F_RDLCK, 0) < 0)
+			return -EAGAIN; /* being removed right now */
+		locked = 1;
+	}
+	xs_data_path(c->dir, e->hash, g, path, sizeof(path));
+	o->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (o->fd < 0 || fstat(o->fd, &st) < 0 ||
+	    (e->nholds == e->capholds &&
+	     !(e->holds =
+		   realloc(e->holds, (e->capholds = e->capholds * 2 + 4) * sizeof(*e->holds))))) {
+		int rc = errno == ENOENT ? -EAGAIN : -errno;
+		if (o->fd >= 0)
+			close(o->fd);
+		o->fd = -1;
+		if (locked)
+			ao_lock_byte(lfd, (off_t)g, F_UNLCK, 0);
+		return rc;
+	}
+	e->holds[e->nholds].fd = o->fd;
+	e->holds[e->nholds++].dgen = g;
+	if (st.st_size != e->size)
+		ao_warn("export cache: %s holds %lld bytes, its meta says %lld", path,
+			(long long)st.st_size, e->size);
+	o->size = st.st_size; /* size and bytes of one and the same file */
+	if (time(NULL) - e->touched_at > 60) {
+		futimens(o->fd, NULL); /* last access, for eviction by any daemon */
+		e->touched_at = time(NULL);
+	}
+	return 0;
+}
+
+/* Fetch e as this daemon's one fetcher (mutex held on entry and exit). */
+static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err *ferr)
+{
+	unsigned long long seen = e->dgen;
+	time_t shown_at = e->have ? 0 : e->shown_at;
+	int lfd = entry_lockfd(c, e), rc;
+	long long t0 = time(NULL);
+
+	e->fetching = 1;
+	pthread_mutex_unlock(&c->lock);
+	ao_info("export: fetching %s%s%s%s%s %s.%s", e->project_id, e->stage_id ? " stage " : "",
+		e->stage_id ? e->stage_id : "", e->batch_id ? " batch " : "",
+		e->batch_id ? e->batch_id : "", e->type == AO_X_ISSUE ? "issues" : "tasks",
+		e->ndjson ? "ndjson" : "json");
+	rc = lfd < 0 ? ao_errf(ferr, -lfd, "export cache: %s/%s.lock: %s", c->dir, e->hash,
+			       strerror(-lfd))
+		     : fetch_shared(c, e, lfd, seen, shown_at, ferr);
+	pthread_mutex_lock(&c->lock);
+	e->fetching = 0;
+	e->fetch_seq++;
+	if (rc >= 0) {
+		refresh(c, e, 1);
+		if (!e->have)
+			rc = ao_errf(ferr, EIO, "export cache: %s/%s.meta vanished", c->dir,
+				     e->hash);
+	}
+	if (rc >= 0) {
+		e->last_access = time(NULL);
+		if (rc == 0)
+			ao_info("export: cached %s generation %llu (%lld bytes, %llds)", e->hash,
+				e->dgen, e->size, (long long)time(NULL) - t0);
+		else
+			ao_info("export: %s generation %llu was fetched by another daemon "
+				"sharing the cache",
+				e->hash, e->dgen);
+		rc = 0;
+		evict(c, e);
+	}
+	e->last_rc = rc;
+	snprintf(e->last_msg, sizeof(e->last_msg), "%s", rc < 0 ? ferr->msg : "");
+	return rc;
 }
 
 /* Wait for a fetch of another thread (c->lock held), waking every 250 ms
@@ -585,19 +624,21 @@ static int wait_cancellable(struct ao_xcache *c)
 
 int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, struct ao_err *err)
 {
-	char path[4096];
 	unsigned long seen_seq;
-	int rc = 0, retried = 0;
+	int rc = 0, tries = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
 	pthread_mutex_lock(&c->lock);
 again:
+	if (!e->fetching)
+		refresh(c, e, 0);
 	seen_seq = e->fetch_seq;
 	for (;;) {
 		time_t now = time(NULL);
 		/* fresh, or a fetch finished since we came (export_ttl=0 serves it once) */
-		if (is_fresh(c, e, now) || (e->have && e->fetch_seq != seen_seq && e->last_rc == 0))
+		if (xc_is_fresh(c, e, now) ||
+		    (e->have && e->fetch_seq != seen_seq && e->last_rc == 0))
 			break;
 		if (e->fetching) {
 			if (wait_cancellable(c) < 0) {
@@ -611,7 +652,7 @@ again:
 			    e->served_stale && e->have)
 				break;
 			if (!e->fetching && e->fetch_seq != seen_seq && e->last_rc < 0 &&
-			    e->last_rc != -EINTR && !is_fresh(c, e, time(NULL))) {
+			    e->last_rc != -EINTR && !xc_is_fresh(c, e, time(NULL))) {
 				rc = ao_errf(err, -e->last_rc, "%s", e->last_msg);
 				pthread_mutex_unlock(&c->lock);
 				return rc;
@@ -622,44 +663,9 @@ again:
 			pthread_mutex_unlock(&c->lock);
 			return ao_errf(err, EIO, "export cache: entry has no spec");
 		}
-		e->fetching = 1;
-		pthread_mutex_unlock(&c->lock);
-
-		long long size = 0;
 		struct ao_err ferr;
 		ao_err_clear(&ferr);
-		long long t0 = time(NULL);
-		ao_info("export: fetching %s%s%s%s%s %s.%s", e->project_id,
-			e->stage_id ? " stage " : "", e->stage_id ? e->stage_id : "",
-			e->batch_id ? " batch " : "", e->batch_id ? e->batch_id : "",
-			e->type == AO_X_ISSUE ? "issues" : "tasks", e->ndjson ? "ndjson" : "json");
-		rc = fetch(c, e, &size, &ferr);
-
-		pthread_mutex_lock(&c->lock);
-		e->fetching = 0;
-		e->fetch_seq++;
-		e->last_rc = rc;
-		snprintf(e->last_msg, sizeof(e->last_msg), "%s", ferr.msg);
-		if (rc == 0) {
-			time_t done_at = time(NULL);
-			e->gen_mtime =
-			    !e->have && e->shown_at && done_at - e->shown_at < c->cfg.ttl_s
-				? e->shown_at
-				: done_at;
-			e->shown_at = 0;
-			e->have = 1;
-			e->size = size;
-			e->fetched_at = done_at;
-			e->last_access = e->fetched_at;
-			e->stale = 0;
-			e->gen = ++c->next_gen;
-			if (e->open_count > 0)
-				e->gens_mixed = 1;
-			write_meta(c, e);
-			ao_info("export: cached %s (%lld bytes, %llds)", e->hash, size,
-				(long long)time(NULL) - t0);
-			evict(c, e);
-		}
+		rc = fetch_locked(c, e, &ferr);
 		e->served_stale = rc < 0 && ferr.transient && e->have;
 		e->hold_until = time(NULL) + 10;
 		pthread_cond_broadcast(&c->cond);
@@ -677,21 +683,20 @@ again:
 			return rc;
 		}
 	}
-	entry_path(c, e, "data", path, sizeof(path));
-	o->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (o->fd < 0 && errno == ENOENT && !retried) {
-		/* evicted behind our back (another daemon sharing the cache): fetch */
-		e->have = 0;
-		retried = 1;
+	rc = open_gen(c, e, o);
+	if (rc == -EAGAIN && tries++ < 5) {
+		/* replaced, evicted or deleted behind our back: look again */
+		if (tries > 1)
+			e->gone_dgen = e->dgen; /* the meta names a file that is gone */
+		refresh(c, e, 1);
 		goto again;
 	}
-	if (o->fd < 0) {
-		rc = ao_errf(err, errno, "export cache: opening %s: %s", path, strerror(errno));
-		e->have = 0;
+	if (rc < 0) {
+		rc = ao_errf(err, -rc, "export cache: opening %s generation %llu: %s", e->hash,
+			     e->dgen, strerror(-rc));
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}
-	o->size = e->size;
 	o->changed = e->gen != e->attr_gen;
 	/* the adapter invalidates the kernel's copy synchronously when nobody
 	 * else has the file open (no page of it can be locked by a read in
@@ -701,17 +706,27 @@ again:
 	o->keep_cache = !o->changed && e->open_gen == e->gen && !e->gens_mixed;
 	e->open_gen = e->gen;
 	e->last_access = time(NULL);
-	if (e->last_access - e->meta_access > 60)
-		write_meta(c, e);
 	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
 
 void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
 {
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; fd >= 0 && i < e->nholds; i++) {
+		if (e->holds[i].fd != fd)
+			continue;
+		unsigned long long g = e->holds[i].dgen;
+		e->holds[i] = e->holds[--e->nholds];
+		if (!holds_of(e, g) && e->lockfd >= 0) {
+			ao_lock_byte(e->lockfd, (off_t)g, F_UNLCK, 0);
+			if (g != e->dgen) /* an older generation: gone once nobody reads it */
+				xs_gen_remove(c->dir, e->hash, e->lockfd, g);
+		}
+		break;
+	}
 	if (fd >= 0)
 		close(fd);
-	pthread_mutex_lock(&c->lock);
 	if (e->open_count > 0)
 		e->open_count--;
 	if (!e->open_count && e->gens_mixed) {
@@ -723,19 +738,60 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Mark e's current generation stale here and, unless a download is under
+ * way (it brings a fresh generation anyway), in H.meta for every daemon. */
+static void mark_stale_locked(struct ao_xcache *c, struct ao_xentry *e)
+{
+	struct xs_meta m;
+	int lfd;
+
+	if (!e->have || e->stale)
+		return;
+	e->stale = 1;
+	e->stale_dgen = e->dgen;
+	if (e->fetching || (lfd = entry_lockfd(c, e)) < 0 || ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
+		return;
+	if (xs_meta_read(c->dir, e->hash, e->key, &m, NULL) == 0 && m.gen == e->dgen && !m.stale) {
+		m.stale = 1;
+		xs_meta_write(c->dir, e->hash, e->key, &m);
+	}
+	ao_lock_byte(lfd, 0, F_UNLCK, 0);
+}
+
 void ao_xcache_mark_stale(struct ao_xcache *c, struct ao_xentry *e)
 {
 	pthread_mutex_lock(&c->lock);
-	if (e->have && !e->stale) {
-		e->stale = 1;
-		write_meta(c, e);
-	}
+	if (!e->fetching)
+		refresh(c, e, 0);
+	mark_stale_locked(c, e);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* Learn the entries other daemons published since this one started (mutex
+ * held): a write here must make their exports stale too. */
+static void discover(struct ao_xcache *c)
+{
+	DIR *d = opendir(c->dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		int known = 0;
+		if (n != 21 || strcmp(de->d_name + 16, ".meta") != 0)
+			continue;
+		for (struct ao_xentry *e = c->entries; e && !known; e = e->next)
+			known = strncmp(e->hash, de->d_name, 16) == 0;
+		if (!known)
+			load_meta(c, de->d_name);
+	}
+	if (d)
+		closedir(d);
 }
 
 void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id)
 {
 	pthread_mutex_lock(&c->lock);
+	discover(c);
 	for (struct ao_xentry *e = c->entries; e; e = e->next) {
 		/* entries loaded from disk know their project only through the key */
 		int match = e->known ? strcmp(e->project_id, project_id) == 0 : 0;
@@ -744,9 +800,10 @@ void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id)
 			size_t n = strlen(project_id);
 			match = p && strncmp(p + 9, project_id, n) == 0 && p[9 + n] == '\n';
 		}
-		if (match && e->have && !e->stale) {
-			e->stale = 1;
-			write_meta(c, e);
+		if (match) {
+			if (!e->fetching)
+				refresh(c, e, 0);
+			mark_stale_locked(c, e);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -758,53 +815,4 @@ unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e)
 	unsigned long g = e->have ? e->gen : 0;
 	pthread_mutex_unlock(&c->lock);
 	return g;
-}
-
-json_t *ao_xcache_status(struct ao_xcache *c)
-{
-	json_t *arr = json_array();
-	time_t now = time(NULL);
-	long long total = 0;
-
-	pthread_mutex_lock(&c->lock);
-	for (struct ao_xentry *e = c->entries; e; e = e->next) {
-		if (!e->have && !e->fetching && e->last_rc == 0)
-			continue; /* never fetched: nothing to report */
-		if (e->have)
-			total += e->size;
-		const char *state = e->fetching		  ? "downloading"
-				    : !e->have		  ? (e->last_rc < 0 ? "failed" : "absent")
-				    : is_fresh(c, e, now) ? "cached"
-							  : "stale";
-		json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:i}", "id", e->hash, "state", state,
-				      "size", (json_int_t)(e->have ? e->size : 0), "bytes_done",
-				      (json_int_t)__atomic_load_n(&e->done, __ATOMIC_RELAXED),
-				      "bytes_total",
-				      (json_int_t)__atomic_load_n(&e->total, __ATOMIC_RELAXED),
-				      "open", e->open_count);
-		if (!o)
-			continue;
-		if (e->known) {
-			json_object_set_new(o, "project", json_string(e->project_id));
-			json_object_set_new(o, "type",
-					    json_string(e->type == AO_X_ISSUE ? "issue" : "task"));
-			json_object_set_new(o, "format",
-					    json_string(e->ndjson ? "ndjson" : "json"));
-			if (e->stage_id)
-				json_object_set_new(o, "stage", json_string(e->stage_id));
-			if (e->batch_id)
-				json_object_set_new(o, "batch", json_string(e->batch_id));
-			if (e->lean)
-				json_object_set_new(o, "purpose", json_string("tasks/ listing"));
-		}
-		if (e->have)
-			json_object_set_new(o, "fetched_at", json_integer(e->fetched_at));
-		if (e->last_rc < 0 && e->last_msg[0])
-			json_object_set_new(o, "last_error", json_string(e->last_msg));
-		json_array_append_new(arr, o);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return json_pack("{s:o,s:I,s:I,s:I}", "exports", arr, "cache_bytes", (json_int_t)total,
-			 "cache_cap", (json_int_t)c->cfg.max_bytes, "ttl_s",
-			 (json_int_t)c->cfg.ttl_s);
 }

@@ -274,7 +274,7 @@ static void usage(const char *prog)
 {
 	printf("usage: %s [SOURCE] MOUNTPOINT [options]\n"
 	       "       %s --status MOUNTPOINT [--json]\n"
-	       "       %s --prefetch [-q] PATH...\n"
+	       "       %s --prefetch [-q] [-b] PATH...\n"
 	       "\n"
 	       "Shows the projects of an Ango Hub workspace as directories.\n"
 	       "The API key comes from $ANGO_API_KEY or -o api_key_file=PATH.\n"

@@ -23,19 +23,11 @@
 
 int ao_config_default_path(char **path, struct ao_err *err)
 {
-	const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-	char buf[PATH_MAX];
-
-	*path = NULL;
-	if (x && x[0] == '/')
-		snprintf(buf, sizeof(buf), "%s/angofs/config", x);
-	else if (home && home[0] == '/')
-		snprintf(buf, sizeof(buf), "%s/.config/angofs/config", home);
-	else
+	*path = ao_sys_xdg_path("XDG_CONFIG_HOME", ".config", "angofs/config");
+	if (!*path && errno == ENOENT)
 		return ao_errf(err, ENOENT,
 			       "no config directory: neither XDG_CONFIG_HOME nor HOME "
 			       "is an absolute path");
-	*path = strdup(buf);
 	return *path ? 0 : ao_errf(err, ENOMEM, "out of memory");
 }
 

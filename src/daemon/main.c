@@ -149,12 +149,31 @@ struct daemon {
 	int mounted;
 };
 
+/* The request budget is the key's: one state file per host and key (named
+ * by a hash, never the key), shared by every mount on this cache directory. */
+static void budget_path(const struct ao_cmdline *c, char *buf, size_t n)
+{
+	char *hk = NULL;
+
+	if (asprintf(&hk, "%s\n%s", c->host, c->key) < 0)
+		hk = NULL;
+	snprintf(buf, n, "%s/budget-%016llx", c->cache_dir, hk ? ao_xcache_hash(hk) : 0ULL);
+	if (hk) {
+		explicit_bzero(hk, strlen(hk));
+		free(hk);
+	}
+}
+
 static int wire_hub(struct daemon *d, struct ao_writes_cfg *wcfg, struct ao_err *e)
 {
 	const struct ao_cmdline *c = &d->c;
+	char budget[4200];
+
+	budget_path(c, budget, sizeof(budget));
 	struct hub_cfg hc = {.base_url = c->host,
 			     .api_key = c->key,
 			     .rate_per_minute = (int)c->v.rate_limit,
+			     .rate_state = budget,
 			     .stall_timeout_s = c->v.stall_timeout,
 			     .store_dir = d->adir,
 			     .offline = c->v.offline};

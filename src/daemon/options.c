@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "angofs/options.h"
+#include "angofs/sysutil.h"
 
 static const struct {
 	const char *name, *url;
@@ -237,19 +238,11 @@ int ao_load_key_file(const char *path, char **key, struct ao_err *err)
 
 int ao_default_cache_dir(char **dir, struct ao_err *err)
 {
-	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	char buf[PATH_MAX];
-
-	*dir = NULL;
-	if (x && x[0] == '/')
-		snprintf(buf, sizeof(buf), "%s/angofs", x);
-	else if (home && home[0] == '/')
-		snprintf(buf, sizeof(buf), "%s/.cache/angofs", home);
-	else
+	*dir = ao_sys_xdg_path("XDG_CACHE_HOME", ".cache", "angofs");
+	if (!*dir && errno == ENOENT)
 		return ao_errf(
 		    err, EINVAL,
 		    "no cache directory: set XDG_CACHE_HOME or HOME, or pass -o cache_dir=");
-	*dir = strdup(buf);
 	return *dir ? 0 : ao_errf(err, ENOMEM, "out of memory");
 }
 

@@ -10,7 +10,8 @@
  * kernel's size is refreshed), so the command opens and closes each export
  * file; no byte is copied through the mount. Progress of the download in
  * flight shows in MOUNT/.status (`angofs --status MOUNT`); this command prints
- * one line per export. Directories that hold no exports (tasks/, labels/,
+ * one line per export, or with -b returns at once and goes on in a detached
+ * child. Directories that hold no exports (tasks/, labels/,
  * attachments/) are not walked: listing tasks/ would cost requests.
  */
 #include <errno.h>
@@ -26,7 +27,7 @@
 
 static int n_ok, n_failed;
 static long long bytes_ok;
-static int quiet;
+static int quiet, background;
 
 static const char *base(const char *p)
 {
@@ -82,6 +83,36 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
 	return FTW_CONTINUE;
 }
 
+/* -b: the work goes on in a detached child (its lines go nowhere; progress is
+ * in MOUNT/.status); the command returns at once. */
+static int go_background(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0) {
+		fprintf(stderr, "angofs --prefetch: fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		printf("prefetching in the background (pid %ld); progress: angofs --status "
+		       "MOUNTPOINT\n",
+		       (long)pid);
+		fflush(stdout);
+		_exit(0);
+	}
+	setsid();
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
+	quiet = 1;
+	return 0;
+}
+
 int ao_prefetch_main(int argc, char **argv)
 {
 	int npaths = 0;
@@ -89,15 +120,21 @@ int ao_prefetch_main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			printf(
-			    "usage: angofs --prefetch [-q] PATH...\n"
+			    "usage: angofs --prefetch [-q] [-b] PATH...\n"
 			    "Downloads every export under PATH (a mount, a project directory,\n"
 			    "its export/ directory or one export file) into the daemon's cache,\n"
 			    "so that stat shows true sizes and `tar`/`rsync -a` see complete\n"
-			    "files. Progress of the download in flight: angofs --status MOUNT.\n");
+			    "files. Progress of the download in flight: angofs --status MOUNT.\n"
+			    "  -q  no line per export\n"
+			    "  -b  return at once, go on in the background\n");
 			return 0;
 		}
 		if (!strcmp(argv[i], "-q")) {
 			quiet = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "-b") || !strcmp(argv[i], "--background")) {
+			background = 1;
 			continue;
 		}
 		if (argv[i][0] == '-') {
@@ -107,13 +144,15 @@ int ao_prefetch_main(int argc, char **argv)
 		npaths++;
 	}
 	if (!npaths) {
-		fprintf(stderr, "usage: angofs --prefetch [-q] PATH...\n");
+		fprintf(stderr, "usage: angofs --prefetch [-q] [-b] PATH...\n");
 		return 2;
 	}
+	if (background && go_background() < 0)
+		return 1;
 	for (int i = 1; i < argc; i++) {
 		struct stat st;
 
-		if (!strcmp(argv[i], "-q"))
+		if (argv[i][0] == '-')
 			continue;
 		if (stat(argv[i], &st) < 0) {
 			fprintf(stderr, "angofs --prefetch: %s: %s\n", argv[i], strerror(errno));

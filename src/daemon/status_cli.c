@@ -218,7 +218,10 @@ static void print_writes(json_t *w)
 	json_array_foreach(failed, i, x)
 	{
 		const char *m = jstr(x, "message");
-		printf("  failed   %s/%s  %s\n", jstr(x, "project") ? jstr(x, "project") : "?",
+		const char *st = jstr(x, "state");
+		/* "uncertain": the hub may have applied it; listed with the failed */
+		printf("  %-9s%s/%s  %s\n", st && !strcmp(st, "uncertain") ? "uncertain" : "failed",
+		       jstr(x, "project") ? jstr(x, "project") : "?",
 		       jstr(x, "path") ? jstr(x, "path") : "?", m ? m : "");
 	}
 }

@@ -15,10 +15,15 @@
  *   must never share a stem ("a.jpg" and "a.png" collide on purpose);
  * - an externalId without an image extension gets the asset URL's one when
  *   the URL path has it ("scan-17" from .../scan-17.png -> "scan-17.png").
- * The id is the task id (the hub's ObjectIds grow with creation time, so
- * the oldest task keeps the plain name and a new upload never renames an
- * existing file); records without one use "record-<n>". Stems are cut so
- * that stem + "~<id>" + extension fits in 255 bytes.
+ * The id is the task id (Ango's ObjectIds start with their creation time,
+ * so the oldest task keeps the plain name and a new upload does not rename
+ * an existing file); records without one, and a task id repeated within
+ * the export, use "record-<n>". Stems are cut so that stem + "~<id>" +
+ * extension fits in 255 bytes.
+ *
+ * Lookups: images by record number (they are appended in record order:
+ * binary search), by name and by label name (index arrays sorted once at
+ * finish), so the tree's lookup and readdir never scan the export.
  */
 #include <errno.h>
 #include <stdlib.h>

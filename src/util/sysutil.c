@@ -6,6 +6,7 @@
  * handled the same way everywhere.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +74,27 @@ int ao_read_fd(int fd, size_t max, char **buf, size_t *len)
 	*buf = b;
 	*len = got;
 	return 0;
+}
+
+char *ao_sys_xdg_path(const char *xdg_var, const char *home_dir, const char *leaf)
+{
+	const char *x = getenv(xdg_var), *home = getenv("HOME");
+	char *out = NULL;
+	int n;
+
+	if (x && x[0] == '/')
+		n = asprintf(&out, "%s/%s", x, leaf);
+	else if (home && home[0] == '/')
+		n = asprintf(&out, "%s/%s/%s", home, home_dir, leaf);
+	else {
+		errno = ENOENT;
+		return NULL;
+	}
+	if (n < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return out;
 }
 
 long long ao_now_ms(void)

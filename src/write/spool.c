@@ -8,10 +8,20 @@
  * directory. meta.json is small (state, messages, the chunk plan with each
  * chunk's delivery state) and is always replaced atomically; a torn write can
  * only leave a stale "meta.json.tmp", which loading ignores.
+ *
+ * Several daemons may share the spool (one cache_dir): each entry is owned by
+ * exactly one daemon at a time, the one holding an fcntl write lock on its
+ * "lock" file (kept open, one descriptor, for as long as the daemon keeps the
+ * entry). A new entry is built as "t<id>" (lock taken first) and renamed to
+ * "w<id>", so no other daemon ever sees an unowned entry that is still being
+ * created. Loading takes the lock without waiting and skips entries whose
+ * owner is alive; when an owner dies the kernel drops its lock and the next
+ * scan of another daemon adopts the entry (docs/DESIGN-NOTES.md).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "angofs/lockfile.h"
 #include "angofs/sysutil.h"
 #include "spool.h"
 
@@ -97,12 +108,52 @@ int spool_fsync_path(const char *path, struct ao_err *err)
 	return 0;
 }
 
+static char tag_buf[16];
+
+static void tag_init(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	unsigned long long x = (unsigned long long)ts.tv_nsec * 2654435761ULL ^
+			       ((unsigned long long)getpid() << 20) ^ (unsigned long long)ts.tv_sec;
+	snprintf(tag_buf, sizeof(tag_buf), "%08llx", x & 0xffffffffULL);
+}
+
+/* This process's tag in entry ids: a scan never probes (and so never drops
+ * the fcntl lock of) an entry this process created. */
+const char *spool_own_tag(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, tag_init);
+	return tag_buf;
+}
+
+/* Lock <dir>/<name>/lock without waiting: fd, or -1 if another daemon owns
+ * the entry (or it vanished). */
+static int own_entry(const char *dir, const char *name)
+{
+	char path[4096];
+	struct stat a, b;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/lock", dir, name);
+	fd = ao_lock_open(path);
+	if (fd < 0)
+		return -1;
+	if (ao_lock_byte(fd, 0, F_WRLCK, 0) < 0 || fstat(fd, &a) < 0 || stat(path, &b) < 0 ||
+	    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+		close(fd); /* owned, or removed by its owner after we opened it */
+		return -1;
+	}
+	return fd;
+}
+
 struct entry *spool_entry_new(const char *dir, const char *project, const char *relpath,
 			      enum ent_kind kind, struct ao_err *err)
 {
 	static unsigned long counter;
 	struct entry *e = calloc(1, sizeof(*e));
-	char path[4096];
+	char path[4200], tpath[4096];
 	struct timespec ts;
 	int fd;
 
@@ -110,9 +161,10 @@ struct entry *spool_entry_new(const char *dir, const char *project, const char *
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
+	e->lockfd = -1;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(e->id, sizeof(e->id), "w%lld-%09ld-%d-%lu", (long long)ts.tv_sec, ts.tv_nsec,
-		 (int)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST));
+	snprintf(e->id, sizeof(e->id), "w%lld-%09ld-%d-%s-%lu", (long long)ts.tv_sec, ts.tv_nsec,
+		 (int)getpid(), spool_own_tag(), __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST));
 	e->project = strdup(project);
 	e->relpath = strdup(relpath);
 	e->kind = kind;
@@ -123,17 +175,34 @@ struct entry *spool_entry_new(const char *dir, const char *project, const char *
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, e->id);
-	if (mkdir(path, 0700) < 0) {
-		ao_errf(err, errno, "spool: mkdir %s: %s", path, strerror(errno));
+	/* built under a name loading ignores, owned before it is visible */
+	snprintf(tpath, sizeof(tpath), "%s/t%s", dir, e->id + 1);
+	if (mkdir(tpath, 0700) < 0) {
+		ao_errf(err, errno, "spool: mkdir %s: %s", tpath, strerror(errno));
 		spool_entry_free(e);
 		return NULL;
 	}
-	spool_path(dir, e, "data", path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/lock", tpath);
+	e->lockfd = ao_lock_open(path);
+	if (e->lockfd < 0 || ao_lock_byte(e->lockfd, 0, F_WRLCK, 0) < 0) {
+		ao_errf(err, EIO, "spool: cannot lock %s", path);
+		unlink(path);
+		rmdir(tpath);
+		spool_entry_free(e);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/data", tpath);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	snprintf(path, sizeof(path), "%s/%s", dir, e->id);
+	if (fd < 0 || rename(tpath, path) < 0) {
 		ao_errf(err, errno, "spool: create %s: %s", path, strerror(errno));
-		spool_remove(dir, e);
+		if (fd >= 0)
+			close(fd);
+		snprintf(path, sizeof(path), "%s/data", tpath);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/lock", tpath);
+		unlink(path);
+		rmdir(tpath);
 		spool_entry_free(e);
 		return NULL;
 	}
@@ -156,6 +225,8 @@ void spool_entry_free(struct entry *e)
 {
 	if (!e)
 		return;
+	if (e->lockfd >= 0)
+		close(e->lockfd); /* ownership ends: another daemon may adopt it */
 	free(e->project);
 	free(e->relpath);
 	free(e->message);
@@ -240,6 +311,7 @@ static struct entry *from_json(const char *id, json_t *j)
 
 	if (!e)
 		return NULL;
+	e->lockfd = -1;
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	k = name_index(json_string_value(json_object_get(j, "kind")), kind_names, 4);
 	s = name_index(json_string_value(json_object_get(j, "state")), state_names, 5);
@@ -368,11 +440,13 @@ void spool_remove(const char *dir, const struct entry *e)
 	fsync_dir(dir);
 }
 
-int spool_load(const char *dir, void (*fn)(void *ud, struct entry *e), void *ud, struct ao_err *err)
+int spool_load(const char *dir, int (*known)(void *ud, const char *id),
+	       void (*fn)(void *ud, struct entry *e), void *ud, struct ao_err *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	char path[4096];
+	const char *tag = spool_own_tag();
 	int n = 0;
 
 	if (!d)
@@ -381,12 +455,15 @@ int spool_load(const char *dir, void (*fn)(void *ud, struct entry *e), void *ud,
 		json_error_t je;
 		json_t *j;
 		struct entry *e;
-
 		size_t nl = strlen(de->d_name);
 		struct stat st;
+		int lfd;
 
-		if (de->d_name[0] != 'w' || nl >= sizeof(((struct entry *)0)->id))
+		if (de->d_name[0] != 'w' || nl >= sizeof(((struct entry *)0)->id) ||
+		    (known && (strstr(de->d_name, tag) || known(ud, de->d_name))))
 			continue;
+		if ((lfd = own_entry(dir, de->d_name)) < 0)
+			continue; /* its daemon is alive and keeps it */
 		snprintf(path, sizeof(path), "%s/%s/meta.json", dir, de->d_name);
 		j = json_load_file(path, 0, &je);
 		if (!j) {
@@ -396,15 +473,18 @@ int spool_load(const char *dir, void (*fn)(void *ud, struct entry *e), void *ud,
 			memset(&shell, 0, sizeof(shell));
 			memcpy(shell.id, de->d_name, nl + 1);
 			snprintf(path, sizeof(path), "%s/%s/data", dir, de->d_name);
-			if (stat(path, &st) == 0 && st.st_size > 0)
-				continue; /* keep bytes we cannot place; never delete data */
-			spool_remove(dir, &shell);
+			if (!(stat(path, &st) == 0 && st.st_size > 0))
+				spool_remove(dir, &shell); /* else keep bytes we cannot place */
+			close(lfd);
 			continue;
 		}
 		e = from_json(de->d_name, j);
 		json_decref(j);
-		if (!e)
+		if (!e) {
+			close(lfd);
 			continue;
+		}
+		e->lockfd = lfd;
 		fn(ud, e);
 		n++;
 	}

@@ -8,7 +8,8 @@
  * temp file, fsync, rename, fsync the directory), and every state change
  * (pending -> each chunk delivered -> sent / failed) is persisted before it is
  * acted on, so a daemon killed at any point restarts knowing exactly what the
- * hub has confirmed. Directories are 0700, files 0600.
+ * hub has confirmed. Directories are 0700, files 0600. Each entry is owned by
+ * one daemon at a time (an fcntl lock on <id>/lock, see spool.c).
  */
 #ifndef ANGOFS_SPOOL_H
 #define ANGOFS_SPOOL_H
@@ -56,6 +57,7 @@ struct entry {
 	int attempts;
 
 	/* runtime only (not persisted) */
+	int lockfd;  /* <id>/lock, write-locked: this daemon owns the entry */
 	int opens;   /* open handles */
 	int busy;    /* being prepared/sent by some thread */
 	int dirty;   /* changed since the last submission */
@@ -86,9 +88,15 @@ void spool_remove(const char *dir, const struct entry *e);
 /* Remove one file of the entry (e.g. "data" once sent). */
 void spool_unlink(const char *dir, const struct entry *e, const char *name);
 
-/* Load every entry found in dir; calls fn for each (fn takes ownership). */
-int spool_load(const char *dir, void (*fn)(void *ud, struct entry *e), void *ud,
-	       struct ao_err *err);
+/* Adopt every entry found in dir that no live daemon owns (its lock is free),
+ * skipping those known(ud, id) says are listed already (and, when known is
+ * given, every entry this process created); calls fn for each (fn takes ownership, the entry's lock
+ * with it). */
+int spool_load(const char *dir, int (*known)(void *ud, const char *id),
+	       void (*fn)(void *ud, struct entry *e), void *ud, struct ao_err *err);
+
+/* Tag in the ids of entries this process created. */
+const char *spool_own_tag(void);
 
 /* fsync a file by path. */
 int spool_fsync_path(const char *path, struct ao_err *err);

@@ -97,12 +97,67 @@ static void loaded(void *ud, struct entry *e)
 	w->entries = e;
 }
 
+struct rescan {
+	char **ids;
+	size_t n;
+	struct entry *found;
+};
+
+static int rescan_known(void *ud, const char *id)
+{
+	struct rescan *r = ud;
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->ids[i], id))
+			return 1;
+	return 0;
+}
+
+static void rescan_found(void *ud, struct entry *e)
+{
+	struct rescan *r = ud;
+	e->next = r->found;
+	r->found = e;
+}
+
+void ws_rescan(struct ao_writes *w)
+{
+	struct rescan r = {NULL, 0, NULL};
+	struct entry *e;
+	size_t cap = 0;
+	struct ao_err err;
+
+	/* the ids listed here: probing one would drop this daemon's own lock */
+	pthread_mutex_lock(&w->mu);
+	for (e = w->entries; e; e = e->next)
+		cap++;
+	r.ids = calloc(cap + 1, sizeof(*r.ids));
+	for (e = w->entries; r.ids && e; e = e->next)
+		if ((r.ids[r.n] = strdup(e->id)))
+			r.n++;
+	pthread_mutex_unlock(&w->mu);
+	if (!r.ids)
+		return;
+	if (spool_load(w->spool_dir, rescan_known, rescan_found, &r, &err) < 0)
+		ao_warn("write side: scanning the spool: %s", err.msg);
+	pthread_mutex_lock(&w->mu);
+	while ((e = r.found)) {
+		r.found = e->next;
+		ao_info("write side: adopting %s/%s (%s) from a daemon that stopped", e->project,
+			e->relpath, entry_state_name(e->state));
+		loaded(w, e);
+	}
+	pthread_mutex_unlock(&w->mu);
+	for (size_t i = 0; i < r.n; i++)
+		free(r.ids[i]);
+	free(r.ids);
+}
+
 int ao_writes_start(struct ao_writes *w, struct ao_err *err)
 {
 	int r;
 
 	pthread_mutex_lock(&w->mu);
-	r = spool_load(w->spool_dir, loaded, w, err);
+	r = spool_load(w->spool_dir, NULL, loaded, w, err);
 	pthread_mutex_unlock(&w->mu);
 	if (r < 0)
 		return r;

@@ -79,6 +79,11 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err);
 char *ws_status_text(struct ao_writes *w, const struct entry *e);
 
 int ws_bg_start(struct ao_writes *w, struct ao_err *err);
+
+/* Adopt spool entries whose daemon stopped (their lock is free). Takes
+ * w->mu itself; the background sender calls it every WS_RESCAN_MS. */
+void ws_rescan(struct ao_writes *w);
+#define WS_RESCAN_MS 3000
 void ws_bg_stop(struct ao_writes *w);
 
 /* "tasks/<id>/answer.json" -> "<id>" into buf; 0 or -1. */

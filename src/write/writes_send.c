@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "angofs/cancel.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "angofs/sysutil.h"
@@ -506,7 +507,7 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 	char ipath[4096], lpath[4096], msg[AO_ERR_MSG_MAX];
 	const char *path = e->kind == EK_LABELS ? "/import/labels" : "/attachments";
 	struct ao_err first_refusal, first_uncertain;
-	long refused = 0, sent = 0, uncertain = 0;
+	long refused = 0, sent = 0, uncertain = 0, posted = 0;
 	char *last_reply = NULL;
 	size_t i;
 	int fd, r = 0;
@@ -542,6 +543,17 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 					 "request %zu: %.900s", i + 1, c->msg ? c->msg : "");
 			continue;
 		}
+		if (!bg && posted && ao_cancelled()) {
+			/* close() interrupted by a signal: stop between requests (each
+			 * confirmation is on disk); the background sender does the rest */
+			r = ao_errf(err, EINTR,
+				    "interrupted after %ld of %zu requests; the rest is sent in "
+				    "the background",
+				    sent, e->nchunks);
+			err->transient = 1;
+			break;
+		}
+		posted++;
 		if ((r = labels_chunk_body(fd, &pc, e->project,
 					   e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, &body,
 					   &blen, err)) < 0)
@@ -643,6 +655,24 @@ static int deliver(struct ao_writes *w, struct entry *e, int bg, struct ao_err *
 	return deliver_dropbox(w, e, bg, err);
 }
 
+/* Wait on w->idle (w->mu held), waking every 250 ms to see whether the
+ * caller's FUSE request was interrupted: -EINTR then. */
+static int wait_idle_cancellable(struct ao_writes *w)
+{
+	struct timespec ts;
+
+	if (ao_cancelled())
+		return -EINTR;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 250 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&w->idle, &w->mu, &ts);
+	return ao_cancelled() ? -EINTR : 0;
+}
+
 int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 {
 	char path[4096];
@@ -650,8 +680,18 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 	int r;
 
 	pthread_mutex_lock(&w->mu);
-	while (e->busy)
-		pthread_cond_wait(&w->idle, &w->mu);
+	while (e->busy) {
+		/* an earlier upload of this file is under way: wait for it, but
+		 * not past an interrupt of our caller (the new bytes stay in the
+		 * spool, marked changed: the next close sends them) */
+		if (wait_idle_cancellable(w) < 0) {
+			pthread_mutex_unlock(&w->mu);
+			return ao_errf(err, EINTR,
+				       "%s: interrupted while an earlier upload of this file was "
+				       "being sent; the new content is kept",
+				       e->relpath);
+		}
+	}
 	e->busy = 1;
 	e->dirty = 0;
 	e->state = ST_PENDING;
@@ -695,11 +735,24 @@ static void *bg_main(void *arg)
 {
 	struct ao_writes *w = arg;
 
+	long long next_scan = ao_now_ms() + WS_RESCAN_MS;
+
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		struct entry *e, *pick = NULL;
 		long long now = ao_now_ms(), next = now + 5000;
 		struct timespec ts;
+
+		if (now >= next_scan) {
+			/* entries of daemons that stopped sharing this spool */
+			pthread_mutex_unlock(&w->mu);
+			ws_rescan(w);
+			pthread_mutex_lock(&w->mu);
+			next_scan = ao_now_ms() + WS_RESCAN_MS;
+			continue;
+		}
+		if (next_scan < next)
+			next = next_scan;
 
 		for (e = w->entries; e; e = e->next) {
 			if (e->state != ST_PENDING || e->busy || e->opens)
@@ -716,8 +769,16 @@ static void *bg_main(void *arg)
 
 			pick->busy = 1;
 			pthread_mutex_unlock(&w->mu);
-			deliver(w, pick, 1, &err);
+			int r = deliver(w, pick, 1, &err);
 			pthread_mutex_lock(&w->mu);
+			if (r < 0 && pick->state == ST_PENDING &&
+			    pick->next_try_ms <= ao_now_ms()) {
+				/* a failure that set no retry time (e.g. a spool file
+				 * missing): back off, never spin */
+				ao_warn("write side: %s/%s: %s; retrying in 10 s", pick->project,
+					pick->relpath, err.msg);
+				pick->next_try_ms = ao_now_ms() + 10000;
+			}
 			finish_locked(w, pick);
 			continue;
 		}

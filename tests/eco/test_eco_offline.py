@@ -25,7 +25,7 @@ def snapshot(m, pid):
 
 
 def test_offline_mount_serves_what_was_seen_and_sends_nothing(hub, workdir):
-    env = dict(isolated_env(workdir), ANGOFS_FLUSH_RETRY_MS="1500")
+    env = isolated_env(workdir)
     pid = main_project(hub)
     m = Mount(hub, workdir, opts=["rate_limit=0", "export_ttl=1"], env=env)
     try:

@@ -74,7 +74,7 @@ def test_download_progress_then_cached_with_age(hub, workdir):
 
 def test_status_lists_pending_and_failed_writes_with_messages(hub, workdir):
     m = Mount(hub, workdir, opts=["rate_limit=0"],
-              env=dict(isolated_env(workdir), ANGOFS_FLUSH_RETRY_MS="1500"))
+              env=isolated_env(workdir))
     try:
         pid = main_project(hub)
         labels = os.path.join(m.path, pid, "labels")

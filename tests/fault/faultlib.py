@@ -10,7 +10,7 @@ import json
 import os
 import time
 
-from hubutil import all_tasks, fetch, main_project  # noqa: F401
+from hubutil import all_tasks, fetch, main_project, stage_ids  # noqa: F401
 # open/write/close; returns None or the OSError (close() carries the upload)
 from test_write_common import write_file  # noqa: F401
 
@@ -25,13 +25,13 @@ MOUNT_DEFAULTS = {"includeMetadata": "true", "includeHistory": "true",
                   "includeOnlyKeyFrames": "false", "includeIdleBlurDurations": "false",
                   "sendEmail": "false", "doNotNotify": "true"}
 
-# Write tests: no client-side rate limit, short flush budget at close (the
-# background sender keeps retrying afterwards).
+# Write tests: no client-side rate limit. close() is one bounded client call
+# (4 attempts, ~2 s of backoff); the background sender keeps trying afterwards.
 WOPTS = ("rate_limit=0",)
-WENV = {"ANGOFS_FLUSH_RETRY_MS": "1500"}
+WENV = {}
 
 # "no hang": every faulted operation ends within this bound (retries are
-# bounded by 5 attempts / 60 s of waiting in the client; see DESIGN-NOTES).
+# bounded by 4 attempts / a 60 s deadline in the client; see RELIABILITY.md).
 OP_BOUND_S = 150
 
 
@@ -63,10 +63,13 @@ def wait_for(pred, timeout=60, what="condition", step=0.1):
 
 def direct_export(hub, pid, **params):
     """The bytes angofs must serve for export/tasks.<fmt>: GET /export with its
-    default parameters, download, first zip member."""
+    default parameters (every stage, default tasks), download, first zip member."""
     import io
     import zipfile
     q = dict(MOUNT_DEFAULTS, project=pid, **params)
+    if q.get("type", "task") == "task":  # angofs's explicit filters
+        q.setdefault("stage", json.dumps(stage_ids(hub, pid), separators=(",", ":")))
+        q.setdefault("taskTypes", '["default"]')
     st, body = hub.api("GET", "/export", query=q)
     assert st == 200, body
     st, _, raw = fetch(body["data"]["exportPath"])

@@ -369,3 +369,39 @@ def test_interrupted_reader_returns_promptly(hub, workdir):
     finally:
         hub.clear_faults()
         m.stop()
+
+
+def test_interrupted_close_stops_between_requests_rest_sent_in_background(hub, workdir):
+    """A large labels file is sent in several requests at close(). Ctrl-C on
+    the copying program stops the upload between two requests (each one is
+    confirmed on disk first): close() returns at once, the file is pending, and
+    the background sender delivers the rest, every request exactly once."""
+    n = 20
+    m = Mount(hub, workdir, opts=WOPTS, env={"ANGOFS_CHUNK_ITEMS": "1"})
+    try:
+        pid = main_project(hub)
+        pdir = project_dir(m, pid)
+        src = os.path.join(workdir, "many.ndjson")
+        with open(src, "w") as f:
+            for i in range(n):
+                f.write(json.dumps(label_item(street_ext(40 + i), "Rain")) + "\n")
+        dst = os.path.join(pdir, "labels", "many.ndjson")
+        hub.reset_stats()
+        hub.fault(route=IMPORT, latency_ms=800)  # 20 requests: ~16 s at close
+        t0 = time.time()
+        r = subprocess.run(["timeout", "-s", "INT", "3", "cp", src, dst],
+                           stderr=subprocess.PIPE, timeout=120)
+        took = time.time() - t0
+        assert r.returncode == 124, (r.returncode, r.stderr)
+        assert took < 10, took
+        st = read(dst + ".status")
+        assert st.startswith("pending: not delivered yet: ") and "interrupted after" in st, st
+        sent_at_close = count(hub, IMPORT)
+        assert 1 <= sent_at_close < n
+        hub.clear_faults()
+        wait_for(lambda: status_state(dst + ".status") == "sent", 90, "the rest to be sent")
+        ok = [x for x in hub.stats()["log"] if x["route"] == IMPORT and x["status"] == 200]
+        assert len(ok) == n  # every request once, none twice
+    finally:
+        hub.clear_faults()
+        m.stop()

@@ -168,3 +168,45 @@ def test_large_task_listing_sends_explicit_filters(workdir):
         if m:
             m.stop()
         hub.stop()
+
+
+def test_strict_hub_exports_hold_every_task_of_every_stage(workdir):
+    # the strict hub answers an export without stage with Complete tasks only
+    # and without taskTypes with default tasks only: angofs's explicit filters
+    # still get every task of every stage
+    hub = Hub(workdir, extra_args=["--profile", "strict"])
+    m = wide = None
+    try:
+        assert hub.stats()["profile"] == "strict"
+        m = Mount(hub, workdir)
+        pid, p = street_dir(m, hub)
+        recs = json.loads(read(os.path.join(p, "export", "tasks.json")))
+        ids = {r["task"]["taskId"] for r in recs}
+        assert ids == {t["_id"] for t in all_tasks(hub, pid)} and len(ids) == 240
+        assert {r["task"]["stage"] for r in recs} == {"Start", "Label", "Review", "Complete"}
+        nd = [json.loads(x) for x in read(os.path.join(p, "export", "tasks.ndjson")).splitlines()
+              if x.strip()]
+        assert {r["task"]["taskId"] for r in nd} == ids
+        # issues.json is served as the hub wrote it: the documented Issue model
+        issues = json.loads(read(os.path.join(p, "export", "issues.json")))
+        assert issues and all(i["labelTask"] in ids and isinstance(i["position"], str)
+                              and "_id" in i and "content" in i for i in issues)
+        # a mixed project: the default tasks of every stage; wider with task_types
+        cr = os.path.join(m.path, "Consensus Review")
+        with open(os.path.join(cr, "project.json")) as f:
+            cid = json.load(f)["_id"]
+        every = all_tasks(hub, cid)
+        assert len(every) == 12
+        default = json.loads(read(os.path.join(cr, "export", "tasks.json")))
+        assert len(default) == 6
+        comp = [c for c in status(m)["completeness"] if c["project"] == cid]
+        assert comp and comp[0]["state"] == "complete" and comp[0]["hub_total"] == 6
+        wide = Mount(hub, workdir, opts=["task_types=default:consensus:benchmark"], name="wide")
+        allrecs = json.loads(read(os.path.join(wide.path, "Consensus Review", "export",
+                                               "tasks.json")))
+        assert {r["task"]["taskId"] for r in allrecs} == {t["_id"] for t in every}
+    finally:
+        for x in (wide, m):
+            if x:
+                x.stop()
+        hub.stop()

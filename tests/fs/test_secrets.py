@@ -76,8 +76,7 @@ def test_key_is_in_no_log_cache_status_or_download(hub, workdir):
     hub.stop()
     hub.key = SECRET
     hub.start()
-    m = Mount(hub, workdir, opts=["debug", "rate_limit=0"],
-              env={"ANGOFS_FLUSH_RETRY_MS": "1000"})
+    m = Mount(hub, workdir, opts=["debug", "rate_limit=0"])
     try:
         pid, p = street(hub, m)
         assert f"{SECRET}" not in open("/proc/%d/cmdline" % m.proc.pid).read()
@@ -133,7 +132,7 @@ def test_cache_dir_and_files_are_private(hub, workdir):
     cache = os.path.join(workdir, "mnt-cache")
     os.makedirs(cache)
     os.chmod(cache, 0o755)  # a pre-existing, too open cache directory
-    m = Mount(hub, workdir, opts=["rate_limit=0"], env={"ANGOFS_FLUSH_RETRY_MS": "1000"})
+    m = Mount(hub, workdir, opts=["rate_limit=0"])
     try:
         pid, p = street(hub, m)
         with open(os.path.join(p, "export", "tasks.json"), "rb") as f:

@@ -57,6 +57,14 @@ def fetch(url, headers=None, timeout=60):
         return e.code, dict(e.headers), e.read()
 
 
+def stage_ids(hub, pid):
+    """Every stage id of project pid: what angofs sends as `stage` for a
+    whole-project task export (the strict profile's default is Complete only)."""
+    st, body = hub.api("GET", "/project/" + pid)
+    assert st == 200, body
+    return [s["id"] for s in body["data"]["project"]["stages"]]
+
+
 def export(hub, pid, **params):
     """GET /export with params (lists/dicts JSON-encoded); returns the data dict."""
     q = {"project": pid}
@@ -88,22 +96,6 @@ def export_records(hub, pid, fmt="json", **params):
         assert name.endswith(".ndjson")
         recs = [json.loads(line) for line in member.decode().splitlines() if line.strip()]
     return recs
-
-
-ALL_TYPES = ["default", "consensus", "benchmark"]
-
-
-def every_stage(hub, pid):
-    st, body = hub.api("GET", "/project/" + pid)
-    assert st == 200, body
-    return [s["id"] for s in body["data"]["project"]["stages"]]
-
-
-def export_every_task(hub, pid, fmt="json", **params):
-    """A task export that names every stage and task type, as a client must:
-    the same records whatever the hub's profile."""
-    return export_records(hub, pid, fmt, stage=every_stage(hub, pid), taskTypes=ALL_TYPES,
-                          **params)
 
 
 def stats_with_log(hub, n, route=None, timeout=30):

@@ -3,7 +3,6 @@ filters by id only, and the lenient profile staying as it was (docs/HUB.md,
 "Profiles"). Each test names its profile explicitly, so the suite-wide default
 does not change what is checked here."""
 import collections
-import os
 import subprocess
 
 import pytest
@@ -16,6 +15,7 @@ CONSENSUS = "Consensus Review"
 
 @pytest.fixture(scope="module")
 def strict(module_workdir):
+    import os
     d = os.path.join(module_workdir, "strict")
     os.makedirs(d)
     h = Hub(d, extra_args=["--profile", "strict"])
@@ -25,6 +25,7 @@ def strict(module_workdir):
 
 @pytest.fixture(scope="module")
 def lenient(module_workdir):
+    import os
     d = os.path.join(module_workdir, "lenient")
     os.makedirs(d)
     h = Hub(d, extra_args=["--profile", "lenient"])
@@ -50,30 +51,11 @@ def test_profile_reported_and_option_checked(strict, lenient, workdir):
 
 
 def test_default_profile_is_lenient(workdir):
-    # the binary itself, without the harness's arguments (which may pick a profile)
-    import json
-    import time
-    import urllib.request
-    from conftest import free_port
-    port = free_port()
-    log = open(os.path.join(workdir, "hub.log"), "wb")
-    p = subprocess.Popen([HUB_BIN, "--db", os.path.join(workdir, "d.db"), "--listen",
-                          "127.0.0.1:%d" % port, "--api-key", "k"], stdout=log,
-                         stderr=subprocess.STDOUT)
+    h = Hub(workdir, seeds=(), profile=None)
     try:
-        deadline, prof = time.time() + 60, None
-        while time.time() < deadline and prof is None:
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/_admin/stats" % port,
-                                            timeout=5) as r:
-                    prof = json.loads(r.read())["profile"]
-            except OSError:
-                time.sleep(0.05)
-        assert prof == "lenient"
+        assert h.stats()["profile"] == "lenient"
     finally:
-        p.terminate()
-        p.wait(timeout=20)
-        log.close()
+        h.stop()
 
 
 def test_seed_has_consensus_and_benchmark_tasks(strict):

@@ -3,8 +3,8 @@ naming the problem; changes visible in task reads and exports; persistence
 across a restart."""
 import pytest
 
-from hubutil import (REVIEW_ID, all_tasks, export_every_task, export_records, main_project,
-                     project_by_name)
+from hubutil import (REVIEW_ID, all_tasks, export_records, main_project, project_by_name,
+                     stage_ids)
 
 BOX = {"x": 10, "y": 20, "width": 30, "height": 40}
 
@@ -141,7 +141,7 @@ def test_import_labels_both_spellings_and_shapes(hub):
     assert after["street_0002.jpg"]["updatedAt"] > before["street_0002.jpg"]["updatedAt"]
     nested = after["street_0004.jpg"]["answer"]["tools"][0]["classifications"][0]
     assert nested["classifications"][0]["answer"] == "ok"
-    recs = {r["externalId"]: r for r in export_every_task(hub, pid)}
+    recs = {r["externalId"]: r for r in export_records(hub, pid, stage=stage_ids(hub, pid))}
     assert recs["street_0002.jpg"]["task"]["tools"] == a2["tools"]
     st, body = hub.api("GET", "/project/%s/assets" % pid,
                        query={"filters": '{"isPreLabeled": true}'})
@@ -257,6 +257,7 @@ def test_concurrent_writes_and_exports(hub):
     import threading
     pid = main_project(hub)
     tasks = all_tasks(hub, pid, stage="Label")[:8]
+    stages = stage_ids(hub, pid)
     errors = []
 
     def writer(t, n):
@@ -269,7 +270,7 @@ def test_concurrent_writes_and_exports(hub):
     def exporter():
         for _ in range(2):
             try:
-                recs = export_every_task(hub, pid, "ndjson")
+                recs = export_records(hub, pid, "ndjson", stage=stages)
                 if len(recs) != 240:
                     errors.append(("export", len(recs)))
             except Exception as e:  # noqa: BLE001 - collected and asserted below

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 
-from toolpack import (RO_KINDS, fails_clearly, first_line, out, run, sh, works)
+from toolpack import (wait_for, RO_KINDS, fails_clearly, first_line, out, run, sh, works)
 from cellkit import (answer_target, box_doc, canon, cell, local_answer,
                      ro_target)
 
@@ -126,6 +126,19 @@ def c_prefetch(env, kind):
     assert canon(os.path.join(xdir, rel)) == data
     return works("sizes and mtimes are true and stable: a second rsync copies nothing, "
                  "tar is byte-complete")
+
+
+@cell("angofs --prefetch -b (background)", ["export"])
+def c_prefetch_bg(env, kind):
+    from conftest import ANGOFS_BIN
+    src = env.never_read()
+    exp = os.path.dirname(src)
+    env.unread = [u for u in env.unread if os.path.dirname(u) != exp]
+    r = run([ANGOFS_BIN, "--prefetch", "-b", exp])
+    assert r.returncode == 0 and b"in the background" in r.stdout, out(r)
+    wait_for(lambda: os.stat(src).st_blocks > 0, 120, "the background prefetch")
+    assert os.stat(src).st_size == len(canon(src)) > 1000
+    return works("returns at once; the downloads show in .status / angofs --status")
 
 
 @cell("rsync -a (never read)", ["export"])

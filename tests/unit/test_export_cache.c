@@ -16,24 +16,31 @@
 
 static char dir[] = "/tmp/angofs-xc-XXXXXX";
 
+/* An entry as a fetch leaves it: format 2 (generation 1 in <h>.1.data) or,
+ * with v1, the single <h>.data of earlier versions, migrated on load. The
+ * data file's mtime is its last access. */
 static void put_entry(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s, size_t size,
-		      long age, long access_age, int bad_size)
+		      long age, long access_age, int bad_size, int v1)
 {
 	char *key = ao_xcache_key(cfg, s), path[512];
 	unsigned long long h = ao_xcache_hash(key);
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%016llx.data", dir, h);
+	if (v1)
+		snprintf(path, sizeof(path), "%s/%016llx.data", dir, h);
+	else
+		snprintf(path, sizeof(path), "%s/%016llx.1.data", dir, h);
 	f = fopen(path, "w");
 	for (size_t i = 0; i < size; i++)
 		fputc('x', f);
 	fclose(f);
+	struct timeval acc[2] = {{time(NULL) - access_age, 0}, {time(NULL) - access_age, 0}};
+	utimes(path, acc);
 	snprintf(path, sizeof(path), "%s/%016llx.meta", dir, h);
 	f = fopen(path, "w");
-	json_t *j = json_pack("{s:i,s:s,s:I,s:I,s:b,s:I}", "version", 1, "key", key, "size",
-			      (json_int_t)(size + (bad_size ? 1 : 0)), "fetched_at",
-			      (json_int_t)(time(NULL) - age), "stale", 0, "last_access",
-			      (json_int_t)(time(NULL) - access_age));
+	json_t *j = json_pack("{s:i,s:s,s:I,s:I,s:I,s:b}", "version", v1 ? 1 : 2, "key", key,
+			      "size", (json_int_t)(size + (bad_size ? 1 : 0)), "fetched_at",
+			      (json_int_t)(time(NULL) - age), "gen", (json_int_t)1, "stale", 0);
 	json_dumpf(j, f, 0);
 	json_decref(j);
 	fclose(f);
@@ -123,10 +130,10 @@ int main(void)
 
 	/* warm load: a complete entry is served without any hub */
 	CHECK(mkdtemp(dir) != NULL);
-	put_entry(&cfg, &all, 1000, 10, 100, 0);
-	put_entry(&cfg, &nd, 2000, 10, 50, 0);
-	put_entry(&cfg, &st, 500, 10, 10, 1);  /* size mismatch: a half-written entry */
-	put_entry(&cfg, &bt, 300, 7200, 5, 0); /* older than the TTL */
+	put_entry(&cfg, &all, 1000, 10, 100, 0, 1); /* format 1 */
+	put_entry(&cfg, &nd, 2000, 10, 50, 0, 0);
+	put_entry(&cfg, &st, 500, 10, 10, 1, 0);  /* size mismatch: a half-written entry */
+	put_entry(&cfg, &bt, 300, 7200, 5, 0, 0); /* older than the TTL */
 	char tmp[512], live[512];
 	snprintf(tmp, sizeof(tmp), "%s/0123456789abcdef.zip.tmp-abcdef", dir);
 	close(open(tmp, O_WRONLY | O_CREAT, 0600));
@@ -139,10 +146,11 @@ int main(void)
 	cfg.max_bytes = 2500;
 	struct ao_xcache *c = ao_xcache_new(&cfg, &e);
 	CHECK(c != NULL);
+	CHECK(!exists(&cfg, &all, "data") && exists(&cfg, &all, "lock")); /* migrated */
 	CHECK(access(tmp, F_OK) != 0);	/* old leftovers removed */
 	CHECK(access(live, F_OK) == 0); /* a fresh one is left alone */
 	unlink(live);
-	CHECK(!exists(&cfg, &st, "data") && !exists(&cfg, &st, "meta"));
+	CHECK(!exists(&cfg, &st, "1.data") && !exists(&cfg, &st, "meta"));
 	struct stat sb;
 	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
 
@@ -170,9 +178,9 @@ int main(void)
 	CHECK_INT(pread(o.fd, buf, 4, 0), 4);
 	/* closing runs eviction: 1000 + 2000 + 300 > 2500; `all` is newest now */
 	ao_xcache_close(c, ea, o.fd);
-	CHECK(exists(&cfg, &all, "data"));
-	CHECK(!exists(&cfg, &nd, "data")); /* least recently used */
-	CHECK(exists(&cfg, &bt, "data"));
+	CHECK(exists(&cfg, &all, "1.data"));
+	CHECK(!exists(&cfg, &nd, "1.data")); /* least recently used */
+	CHECK(exists(&cfg, &bt, "1.data"));
 
 	/* touch: stale, still on disk, and remembered in the meta */
 	CHECK(ao_xcache_fresh(c, ea));
@@ -189,7 +197,7 @@ int main(void)
 	json_decref(status);
 
 	/* a write to the project makes every export of it stale */
-	put_entry(&cfg, &nd, 10, 0, 0, 0);
+	put_entry(&cfg, &nd, 10, 0, 0, 0, 0);
 	ao_xcache_free(c);
 	c = ao_xcache_new(&cfg, &e);
 	en = ao_xcache_get(c, &nd, &e);

@@ -141,5 +141,28 @@ int main(void)
 		waits += ao_ratelimit_reserve(&rl, 5);
 	CHECK_INT(waits, 0); /* 0 = unlimited */
 	ao_ratelimit_destroy(&rl);
+
+	/* shared budget: two limiters (two daemons) on one state file count
+	 * each other's requests, and a 429 seen by one holds back the other */
+	char sdir[] = "/tmp/angofs-rl-XXXXXX", spath[64];
+	CHECK(mkdtemp(sdir) != NULL);
+	snprintf(spath, sizeof(spath), "%s/budget", sdir);
+	struct ao_ratelimit ra, rb;
+	CHECK_INT(ao_ratelimit_init(&ra, 3), 0);
+	CHECK_INT(ao_ratelimit_init(&rb, 3), 0);
+	CHECK_INT(ao_ratelimit_share(&ra, spath), 0);
+	CHECK_INT(ao_ratelimit_share(&rb, spath), 0);
+	CHECK_INT(ao_ratelimit_reserve(&ra, 1000), 0);
+	CHECK_INT(ao_ratelimit_reserve(&rb, 2000), 0);
+	CHECK_INT(ao_ratelimit_reserve(&ra, 3000), 0);
+	CHECK_INT(ao_ratelimit_reserve(&rb, 4000), 57000);
+	CHECK_INT(ao_ratelimit_reserve(&ra, 61000), 0);
+	ao_ratelimit_penalize(&rb, 61000, 2000);
+	CHECK_INT(ao_ratelimit_reserve(&ra, 62000), 1000); /* b's 429 slows a */
+	CHECK_INT(ao_ratelimit_reserve(&ra, 63000), 0);
+	ao_ratelimit_destroy(&ra);
+	ao_ratelimit_destroy(&rb);
+	unlink(spath);
+	rmdir(sdir);
 	return t_done("options");
 }

@@ -97,7 +97,7 @@ int main(void)
 	CHECK_INT(write(fd, "x", 1), 1);
 	close(fd);
 
-	CHECK_INT(spool_load(dir, take, NULL, &e), 2);
+	CHECK_INT(spool_load(dir, NULL, take, NULL, &e), 2);
 	CHECK_INT(nloaded, 2);
 	snprintf(path, sizeof(path), "%s/w1-empty", dir);
 	CHECK_INT(mode_of(path), -1);

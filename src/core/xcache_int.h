@@ -1,0 +1,88 @@
+/*
+ * xcache_int.h - the export cache's in-memory state, shared by its files
+ * (export_cache.c: the state machine; xstatus.c: the status report).
+ *
+ * Locking: c->lock (a mutex) guards the entry list and every field of every
+ * entry, except done/total (relaxed atomics, written by the fetching thread)
+ * and the spec fields (set once). c->lock is a leaf held only for bookkeeping
+ * and local files (meta reads and writes, non-blocking fcntl locks, eviction),
+ * never across GET /export, the download or a wait for another daemon's
+ * publish lock: those run on an entry marked `fetching`, and waiters sleep on
+ * c->cond (waking every 250 ms to honour an interrupt of their own request).
+ */
+#ifndef ANGOFS_XCACHE_INT_H
+#define ANGOFS_XCACHE_INT_H
+
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "angofs/export_cache.h"
+
+/* A temp file untouched this long belongs to no running fetch (downloads
+ * stall out after a minute). */
+#define TMP_MAX_AGE_S 3600
+
+struct ao_xentry {
+	struct ao_xentry *next;
+	char *key;
+	char hash[17];
+	char *project_id, *stage_id, *batch_id;
+	enum ao_xtype type;
+	int ndjson, lean;
+	int known; /* spec fields are set (entries loaded from disk lack them) */
+
+	/* mirror of H.meta (xshare.h); have: a current generation exists */
+	int have;
+	long long size;
+	time_t fetched_at, last_access, touched_at;
+	int stale;
+	unsigned long long dgen;       /* its generation number on disk */
+	unsigned long long stale_dgen; /* generation this daemon marked stale */
+	unsigned long long gone_dgen;  /* generation whose data file vanished */
+	struct stat meta_st;	       /* H.meta as last parsed */
+	int lockfd;		       /* H.lock: opened once, never a second fd */
+	struct xhold {
+		int fd;
+		unsigned long long dgen;
+	} * holds; /* open descriptors and their generation (byte dgen read-locked) */
+	size_t nholds, capholds;
+	int evict_round;
+	int fetching;
+	unsigned long gen, attr_gen, open_gen; /* process-wide unique view generations */
+	unsigned long fetch_seq;	       /* completed fetch attempts */
+	int last_rc;
+	int served_stale;  /* the last fetch failed transiently: the old copy is served */
+	time_t hold_until; /* ... without asking the hub again until then */
+	char last_msg[AO_ERR_MSG_MAX];
+	int open_count;
+	/* a new generation arrived while handles of an older one were open: their
+	 * READs may fill the kernel's page cache with old bytes, and they read with
+	 * the kernel's file size. Until the last handle closes, every open gets
+	 * direct_io and stat keeps showing the size the kernel has (attr_size); the
+	 * next open after that sees `changed` and drops the kernel's copy. */
+	int gens_mixed;
+	long long attr_size;
+	time_t attr_mtime;
+	/* mtime of the current generation (H.meta "mtime", the same for every
+	 * daemon); shown_at: first stat while none was cached, the mtime the
+	 * next fetch keeps (within the TTL) so a copy made from the listing
+	 * stays in sync (rsync -a twice copies nothing) */
+	time_t gen_mtime, shown_at;
+	long long done, total; /* progress, atomics */
+};
+
+struct ao_xcache {
+	struct ao_xcache_cfg cfg;
+	char *dir, *host, *task_types;
+	struct ao_xhooks hooks; /* set once before the first open; read-only after */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ao_xentry *entries;
+	unsigned long next_gen;
+};
+
+/* Cached and fresh at now (c->lock held). */
+int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now);
+
+#endif

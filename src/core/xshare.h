@@ -1,0 +1,62 @@
+/*
+ * xshare.h - the on-disk protocol of one export cache entry, shared by every
+ * daemon whose cache_dir is this directory (see docs/DESIGN-NOTES.md, "A
+ * cache directory shared by N daemons").
+ *
+ * Files of entry H (H = 16 hex digits of the key's hash):
+ *   H.lock        never removed; fcntl locks: byte 0 = "publishing" (held by
+ *                 the one downloader, and by whoever rewrites H.meta or evicts),
+ *                 byte G = "generation G is open" (shared, by every daemon
+ *                 with a descriptor of H.G.data)
+ *   H.G.data      generation G of the unzipped export; written as
+ *                 H.G.data.tmp-XXXXXX and renamed into place, never modified
+ *   H.meta        {"version":2,"key","gen","size","fetched_at","mtime","stale"}: the
+ *                 current generation; replaced only by rename, only under byte 0
+ */
+#ifndef ANGOFS_XSHARE_H
+#define ANGOFS_XSHARE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct xs_meta {
+	unsigned long long gen; /* 0: no meta */
+	long long size;
+	time_t fetched_at;
+	time_t mtime; /* shown to users; 0 in older metas: fetched_at */
+	int stale;
+};
+
+void xs_path(const char *dir, const char *hash, const char *ext, char *buf, size_t n);
+void xs_data_path(const char *dir, const char *hash, unsigned long long gen, char *buf, size_t n);
+
+/* Read H.meta; 0 (m filled), -ENOENT (no meta), -EINVAL (unreadable or of
+ * another key: a hash collision), -errno. st (may be NULL) gets its stat. */
+int xs_meta_read(const char *dir, const char *hash, const char *key, struct xs_meta *m,
+		 struct stat *st);
+
+/* Replace H.meta atomically (temp file + rename). Caller holds byte 0. */
+int xs_meta_write(const char *dir, const char *hash, const char *key, const struct xs_meta *m);
+
+/* Remove generation gen if no daemon has it open (byte gen lockable).
+ * The caller must not hold byte gen itself. 1 removed/absent, 0 in use. */
+int xs_gen_remove(const char *dir, const char *hash, int lockfd, unsigned long long gen);
+
+/* Remove every generation of H other than keep that nobody has open, except
+ * those listed in held[nheld] (this process's own readers). */
+void xs_gen_sweep(const char *dir, const char *hash, int lockfd, unsigned long long keep,
+		  const unsigned long long *held, size_t nheld);
+
+struct hub;
+struct ao_err;
+/* Download the export of query q as generation gen of H: H.gen.data exists
+ * on success (size in *size); progress in *done / *total (atomics). */
+int xs_download(struct hub *hub, const char *q, const char *dir, const char *hash,
+		unsigned long long gen, long long *done, long long *total, long long *size,
+		struct ao_err *err);
+
+/* Highest generation number found on disk for H (0 if none). */
+unsigned long long xs_gen_max(const char *dir, const char *hash);
+
+#endif

@@ -1,0 +1,149 @@
+"""Write side: segmentation masks survive every answer write (issue 10, item 2).
+
+The hub keeps brush masks on the task (brushDataUrl / medicalBrushDataUrl),
+not in its answer. The strict hub profile clears a mask when /annotate omits
+its URL (the less convenient reading of an undocumented behaviour), so these
+tests run against it: a client that dropped the URL would lose the mask here.
+The demo seed gives a few Complete tasks of the main project a real PNG mask
+in the hub's storage."""
+import errno
+import json
+import os
+import subprocess
+import urllib.parse
+
+import pytest
+
+from conftest import Hub, Mount
+from test_write_common import (ANNOTATE, WENV, WOPTS, count, main_project, project_dir, read,
+                               status_state, task_answer, write_file)
+
+
+@pytest.fixture
+def strict(workdir):
+    hub = Hub(workdir, extra_args=["--profile", "strict"])
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    yield hub, m
+    m.stop()
+    hub.stop()
+
+
+def hub_task(hub, tid):
+    st, body = hub.api("GET", "/task/" + tid, query={"includeAnswer": "true"})
+    assert st == 200, body
+    return body["data"]["task"]
+
+
+def requests_since(m, start):
+    """("GET task" | "POST annotate") of the daemon's requests logged after
+    offset start of its log, in order."""
+    out = []
+    for line in m.log_text()[start:].splitlines():
+        if " GET /v2/task/" in line:
+            out.append("GET task")
+        elif " POST /v2/annotate/" in line:
+            out.append("POST annotate")
+    return out
+
+
+def mask_key(url):
+    """The storage object a (signed, expiring) mask URL points to."""
+    return urllib.parse.urlsplit(url).path if url else None
+
+
+def masked_task(hub, pid):
+    st, body = hub.api("GET", "/project/%s/tasks" % pid,
+                       query={"limit": 100, "stage": "Complete", "page": 1})
+    assert st == 200, body
+    for t in body["data"]["tasks"]:
+        full = hub_task(hub, t["_id"])
+        if full.get("brushDataUrl"):
+            return full
+    raise AssertionError("the demo seed has no task with a brush mask")
+
+
+def masked_answer(hub, m):
+    pid = main_project(hub)
+    t = masked_task(hub, pid)
+    path = os.path.join(project_dir(m, pid), "tasks", t["_id"], "answer.json")
+    return t, path
+
+
+def test_answer_json_shows_the_mask_next_to_the_answer(strict):
+    hub, m = strict
+    t, path = masked_answer(hub, m)
+    shown = json.loads(read(path))
+    assert mask_key(shown["brushDataUrl"]) == mask_key(t["brushDataUrl"])
+    assert "medicalBrushDataUrl" not in shown  # the task has none
+    assert shown["tools"] == t["answer"]["tools"]
+    # the mask URL really is the task's PNG
+    st, _, png = hub.raw("GET", urllib.parse.urlsplit(shown["brushDataUrl"])._replace(
+        scheme="", netloc="").geturl())
+    assert st == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_jq_then_cp_keeps_the_mask(strict, workdir):
+    hub, m = strict
+    t, path = masked_answer(hub, m)
+    a = os.path.join(workdir, "a.json")
+    with open(a, "w") as out:
+        subprocess.run(["jq", '.tools[0]["bounding-box"].x = 7', path], stdout=out,
+                       check=True, timeout=60)
+    subprocess.run(["cp", a, path], check=True, timeout=60)
+    after = hub_task(hub, t["_id"])
+    assert after["answer"]["tools"][0]["bounding-box"]["x"] == 7
+    assert mask_key(after.get("brushDataUrl")) == mask_key(t["brushDataUrl"])
+
+
+def test_a_write_that_leaves_the_mask_out_carries_it_over(strict):
+    hub, m = strict
+    t, path = masked_answer(hub, m)
+    answer = json.loads(json.dumps(t["answer"]))
+    answer["tools"][0]["bounding-box"]["x"] = 9
+    assert read(path)  # answer.json is cached: a lookup asks nothing more
+    start = len(m.log_text())
+    assert write_file(path, json.dumps(answer)) is None  # no brushDataUrl key
+    # the current mask was read (not taken from the cache) just before the annotate
+    seq = requests_since(m, start)
+    assert seq[:seq.index("POST annotate") + 1] == ["GET task", "POST annotate"], seq
+    after = hub_task(hub, t["_id"])
+    assert after["answer"]["tools"][0]["bounding-box"]["x"] == 9
+    assert mask_key(after.get("brushDataUrl")) == mask_key(t["brushDataUrl"])
+    assert mask_key(json.loads(read(path))["brushDataUrl"]) == mask_key(t["brushDataUrl"])
+
+
+def test_null_clears_the_mask(strict):
+    hub, m = strict
+    t, path = masked_answer(hub, m)
+    shown = json.loads(read(path))
+    shown["brushDataUrl"] = None
+    assert write_file(path, json.dumps(shown)) is None
+    after = hub_task(hub, t["_id"])
+    assert not after.get("brushDataUrl")
+    assert "brushDataUrl" not in json.loads(read(path))
+    assert after["answer"]["tools"] == t["answer"]["tools"]
+
+
+def test_a_bad_mask_value_is_refused_before_sending(strict):
+    hub, m = strict
+    t, path = masked_answer(hub, m)
+    hub.reset_stats()
+    e = write_file(path, json.dumps({"tools": [], "brushDataUrl": 42}))
+    assert e is not None and e.errno == errno.EINVAL
+    assert count(hub, ANNOTATE) == 0
+    assert "must be the mask's URL" in read(path + ".status")
+    assert status_state(path + ".status") == "failed"
+    assert mask_key(hub_task(hub, t["_id"]).get("brushDataUrl")) == mask_key(t["brushDataUrl"])
+
+
+def test_unmasked_task_gets_no_mask_key(strict):
+    hub, m = strict
+    pid = main_project(hub)
+    st, body = hub.api("GET", "/project/%s/tasks" % pid, query={"limit": 5, "stage": "Label"})
+    tid = [t["_id"] for t in body["data"]["tasks"] if not t.get("brushDataUrl")][0]
+    path = os.path.join(project_dir(m, pid), "tasks", tid, "answer.json")
+    shown = json.loads(read(path))
+    assert "brushDataUrl" not in shown and "medicalBrushDataUrl" not in shown
+    assert write_file(path, json.dumps(shown)) is None
+    assert not hub_task(hub, tid).get("brushDataUrl")
+    assert task_answer(hub, tid)["tools"] == shown["tools"]

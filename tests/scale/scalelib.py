@@ -1,0 +1,168 @@
+"""Helpers for the shared-cache tests (tests/scale): daemons that share one
+cache directory, on a local directory or on a real GlusterFS volume mounted
+twice (two client processes, like two nodes of a cluster).
+
+Holds no tests. The GlusterFS fixture starts its own glusterd (foreground, so
+its PID is ours), creates a one-brick volume on 127.0.0.2 (gluster refuses
+127.0.0.1/localhost), mounts it twice with the kernel's entry and attribute
+caches off (docs/SCALE.md: what a shared cache needs from the filesystem),
+and removes everything again (mounts, volume, glusterd by PID) even when a
+test fails. It skips, saying why, only if glusterd cannot start here.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "hub"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fs"))
+from conftest import Mount, _unmount  # noqa: E402
+from hubutil import main_project  # noqa: E402,F401
+
+EXPORT = "GET /v2/export"
+DOWNLOAD = "GET /download"
+IMPORT = "POST /v2/import/labels"
+GLUSTER_MOUNT_OPTS = "entry-timeout=0,attribute-timeout=0,negative-timeout=0"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class SharedMount(Mount):
+    """An angofs mount whose cache_dir is `cache` (shared with others)."""
+
+    def __init__(self, hub, workdir, cache, name, opts=(), env=None):
+        self._shared_cache = cache
+        super().__init__(hub, workdir, opts=opts, env=env, name=name)
+
+    def start(self, timeout=30):
+        self.cache = self._shared_cache
+        return super().start(timeout)
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def count(hub, route):
+    return hub.stats()["counts"].get(route, 0)
+
+
+def ok_posts(hub, route):
+    return [r for r in hub.stats()["log"] if r["route"] == route and r["status"] == 200]
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def wait_for(pred, timeout=60, step=0.1, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    v = pred()
+    assert v, "timed out waiting for " + what
+    return v
+
+
+def _run(args, timeout=60):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+class Gluster:
+    """glusterd + a one-brick volume + two client mounts (a, b)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="angofs-gluster-")
+        self.vol = "angofs%d" % os.getpid()
+        self.proc = None
+        self.created = self.started = False
+        self.mounts = []
+
+    def setup(self):
+        import pytest
+        if os.geteuid() != 0 or not shutil.which("glusterd"):
+            pytest.skip("GlusterFS tests need root and glusterd (scripts/install-deps.sh)")
+        if _run(["gluster", "--mode=script", "volume", "list"], 20).returncode == 0:
+            pytest.skip("a glusterd is already running here; the test needs its own")
+        self.proc = subprocess.Popen(
+            ["glusterd", "-N", "-l", os.path.join(self.dir, "glusterd.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                pytest.skip("glusterd cannot start here: %s" % self.log()[-1500:])
+            if _run(["gluster", "--mode=script", "volume", "list"], 20).returncode == 0:
+                break
+            time.sleep(0.3)
+        else:
+            pytest.skip("glusterd did not answer within 30 s: %s" % self.log()[-1500:])
+        brick = os.path.join(self.dir, "brick")
+        os.makedirs(brick)
+        self._ok(["volume", "create", self.vol, "127.0.0.2:" + brick, "force"])
+        self.created = True
+        self._ok(["volume", "start", self.vol])
+        self.started = True
+        for name in ("a", "b"):
+            mnt = os.path.join(self.dir, "client-" + name)
+            os.makedirs(mnt)
+            r = _run(["mount", "-t", "glusterfs", "-o", GLUSTER_MOUNT_OPTS,
+                      "127.0.0.2:/" + self.vol, mnt], 60)
+            assert r.returncode == 0, "mount -t glusterfs: %s %s" % (r.stdout, r.stderr)
+            self.mounts.append(mnt)
+        return self
+
+    def _ok(self, args):
+        r = _run(["gluster", "--mode=script"] + args, 120)
+        assert r.returncode == 0, "gluster %s: %s %s" % (" ".join(args), r.stdout, r.stderr)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "glusterd.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def teardown(self):
+        for mnt in self.mounts:
+            if subprocess.run(["umount", mnt], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", mnt], capture_output=True)
+        if self.started:
+            _run(["gluster", "--mode=script", "volume", "stop", self.vol, "force"], 120)
+        if self.created:
+            _run(["gluster", "--mode=script", "volume", "delete", self.vol], 120)
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def export_file(mount):
+    """Path of the Street Scenes task export in a mount."""
+    return os.path.join(mount.path, "Street Scenes", "export", "tasks.json")
+
+
+def status(mount):
+    with open(os.path.join(mount.path, ".status")) as f:
+        return json.load(f)
+
+
+def kill9(m):
+    """kill -9 a daemon; its dead mount is cleared."""
+    m.kill9()
+    _unmount(m.path)
