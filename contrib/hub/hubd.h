@@ -143,6 +143,7 @@ void route_list_projects(struct req *r, struct reply *out);
 void route_project(struct req *r, struct reply *out);
 void route_project_tasks(struct req *r, struct reply *out);
 void route_project_assets(struct req *r, struct reply *out);
+void route_delete_assets(struct req *r, struct reply *out); /* routes_delete.c */
 void route_task(struct req *r, struct reply *out);
 void route_export(struct req *r, struct reply *out);
 void route_import_labels(struct req *r, struct reply *out);

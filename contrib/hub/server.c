@@ -53,6 +53,7 @@ static const struct route {
     {"GET", "/project/{id}", route_project},
     {"GET", "/project/{id}/tasks", route_project_tasks},
     {"GET", "/project/{id}/assets", route_project_assets},
+    {"DELETE", "/project/{id}/assets", route_delete_assets},
     {"GET", "/task/{id}", route_task},
     {"GET", "/export", route_export},
     {"POST", "/import/labels", route_import_labels},

@@ -12,6 +12,8 @@
 #ifndef ANGOFS_CANCEL_H
 #define ANGOFS_CANCEL_H
 
+#include <pthread.h>
+
 typedef int (*ao_cancel_fn)(void);
 
 /* Install the hook (once, before threads start); NULL removes it. */
@@ -23,5 +25,9 @@ int ao_cancelled(void);
 /* Sleep ms milliseconds in short slices; returns -EINTR early when
  * ao_cancelled(), else 0. */
 int ao_cancel_sleep_ms(long long ms);
+
+/* Lock m (a single-flight mutex another thread may hold across a hub
+ * request), giving up with -EINTR when ao_cancelled(); 0 once locked. */
+int ao_cancel_lock(pthread_mutex_t *m);
 
 #endif

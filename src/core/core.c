@@ -24,6 +24,7 @@
 #include "core_int.h"
 #include "angofs/export_cache.h"
 #include "angofs/log.h"
+#include "angofs/poll.h"
 
 struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 {
@@ -542,6 +543,9 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		return ao_errf(err, ENOMEM, "out of memory");
 	fh->kind = n->kind;
 	fh->fd = -1;
+	if (p && (n->kind == AO_N_EXPORT_FILE || n->kind == AO_N_TASK_JSON ||
+		  n->kind == AO_N_ANSWER_JSON))
+		ao_core_mark_touched(c, p->id); /* what -o poll watches */
 	fh->direct_io = 1;
 	switch (n->kind) {
 	case AO_N_STATUS:

@@ -34,6 +34,8 @@ struct project {
 	char *id, *name, *created;
 	char dname[AO_NAME_MAX + 1];
 	int listed;
+	/* c->lock: epoch ms an export or task of it was first opened, 0 = never (poll.c) */
+	long long touched;
 
 	/* detail_refresh: single flight of GET /project/{id}, held across that
 	 * request on purpose (only callers wanting this project's detail wait);

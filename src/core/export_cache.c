@@ -36,7 +36,7 @@
 
 #include "xcache_int.h"
 
-static struct ao_xentry *find_hash(struct ao_xcache *c, const char *hash, const char *key)
+struct ao_xentry *xc_find_hash(struct ao_xcache *c, const char *hash, const char *key)
 {
 	for (struct ao_xentry *e = c->entries; e; e = e->next)
 		if (strcmp(e->hash, hash) == 0 && strcmp(e->key, key) == 0)
@@ -44,7 +44,7 @@ static struct ao_xentry *find_hash(struct ao_xcache *c, const char *hash, const 
 	return NULL;
 }
 
-static struct ao_xentry *entry_new(struct ao_xcache *c, const char *hash, char *key)
+struct ao_xentry *xc_entry_new(struct ao_xcache *c, const char *hash, char *key)
 {
 	struct ao_xentry *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -58,7 +58,7 @@ static struct ao_xentry *entry_new(struct ao_xcache *c, const char *hash, char *
 }
 
 /* H.lock of e, opened on first use and kept (mutex held). fd or -errno. */
-static int entry_lockfd(struct ao_xcache *c, struct ao_xentry *e)
+int xc_entry_lockfd(struct ao_xcache *c, struct ao_xentry *e)
 {
 	char p[4096];
 
@@ -110,14 +110,17 @@ static int same_stat(const struct stat *a, const struct stat *b)
 
 /* Mirror H.meta into e (mutex held): another daemon may have published a
  * generation, marked it stale or evicted it. Parsed only when it changed. */
-static void refresh(struct ao_xcache *c, struct ao_xentry *e, int force)
+void xc_refresh(struct ao_xcache *c, struct ao_xentry *e, int force)
 {
 	char path[4096];
 	struct stat st;
 	struct xs_meta m;
 
 	xs_path(c->dir, e->hash, "meta", path, sizeof(path));
-	if (stat(path, &st) < 0) {
+	int r, i = 0;
+	while ((r = stat(path, &st)) < 0 && errno == ESTALE && i++ < 3)
+		; /* a name cached by a network filesystem: the next lookup is fresh */
+	if (r < 0) {
 		e->have = 0;
 		memset(&e->meta_st, 0, sizeof(e->meta_st));
 		return;
@@ -134,95 +137,6 @@ static void refresh(struct ao_xcache *c, struct ao_xentry *e, int force)
 		return;
 	}
 	adopt(c, e, &m);
-}
-
-static int evict_one(struct ao_xcache *c, struct ao_xentry *v);
-
-/* Format 1 (one <hash>.data, rewritten in place) becomes generation 1. */
-static void migrate_v1(struct ao_xcache *c, struct ao_xentry *e, json_t *j)
-{
-	char from[4096], to[4096];
-	struct xs_meta m = {.gen = 1,
-			    .size = json_integer_value(json_object_get(j, "size")),
-			    .fetched_at =
-				(time_t)json_integer_value(json_object_get(j, "fetched_at")),
-			    .stale = json_is_true(json_object_get(j, "stale"))};
-	struct stat st;
-	int lfd = entry_lockfd(c, e);
-
-	if (lfd < 0 || ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
-		return;
-	xs_path(c->dir, e->hash, "data", from, sizeof(from));
-	xs_data_path(c->dir, e->hash, 1, to, sizeof(to));
-	if (stat(from, &st) == 0 && st.st_size == m.size && rename(from, to) == 0)
-		xs_meta_write(c->dir, e->hash, e->key, &m);
-	ao_lock_byte(lfd, 0, F_UNLCK, 0);
-}
-
-/* Load one <hash>.meta found at start (mutex not needed yet). */
-static void load_meta(struct ao_xcache *c, const char *name)
-{
-	char path[4096], hx[17], hash[17];
-	struct stat st;
-
-	if (strlen(name) != 21)
-		return;
-	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
-	json_t *j = json_load_file(path, 0, NULL);
-	const char *key = json_string_value(json_object_get(j, "key"));
-	memcpy(hash, name, 16);
-	hash[16] = '\0';
-	if (key)
-		snprintf(hx, sizeof(hx), "%016llx", ao_xcache_hash(key));
-	char *k = key && strcmp(hx, hash) == 0 ? strdup(key) : NULL;
-	struct ao_xentry *e = k && !find_hash(c, hash, k) ? entry_new(c, hash, k) : NULL;
-	if (!e) {
-		free(k);
-		json_decref(j);
-		return;
-	}
-	if (json_integer_value(json_object_get(j, "version")) == 1)
-		migrate_v1(c, e, j);
-	json_decref(j);
-	refresh(c, e, 1);
-	if (!e->have)
-		return;
-	xs_data_path(c->dir, e->hash, e->dgen, path, sizeof(path));
-	if (stat(path, &st) < 0 || st.st_size != e->size) {
-		/* data and meta disagree (a crash, a hand edit): not trustworthy */
-		ao_warn("export cache: %s does not match its meta: dropped", path);
-		evict_one(c, e);
-		return;
-	}
-	e->last_access = st.st_mtime;
-	/* generations left by daemons that died, if no download is under way */
-	if (e->lockfd >= 0 || entry_lockfd(c, e) >= 0) {
-		if (ao_lock_byte(e->lockfd, 0, F_WRLCK, 0) == 0) {
-			xs_gen_sweep(c->dir, e->hash, e->lockfd, e->dgen, NULL, 0);
-			ao_lock_byte(e->lockfd, 0, F_UNLCK, 0);
-		}
-	}
-}
-
-/* A leftover of a fetch or a publication interrupted by a crash (another
- * daemon sharing this cache may be writing a fresh one right now: only old
- * files go). */
-static void drop_leftover(struct ao_xcache *c, const char *name)
-{
-	size_t n = strlen(name);
-	char p[4096], m[4096];
-	struct stat st;
-
-	if (!strstr(name, ".tmp-") && !(n > 5 && strcmp(name + n - 5, ".data") == 0))
-		return;
-	snprintf(p, sizeof(p), "%s/%s", c->dir, name);
-	if (!strstr(name, ".tmp-") && n > 16) {
-		snprintf(m, sizeof(m), "%s/%.16s.meta", c->dir, name);
-		if (access(m, F_OK) == 0)
-			return; /* the entry's own sweep decides */
-	}
-	if (stat(p, &st) == 0 && time(NULL) - st.st_mtime > TMP_MAX_AGE_S)
-		unlink(p);
 }
 
 struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *err)
@@ -264,11 +178,11 @@ struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (n > 5 && strcmp(de->d_name + n - 5, ".meta") == 0)
-			load_meta(c, de->d_name);
+			xc_load_meta(c, de->d_name);
 	}
 	rewinddir(d);
 	while ((de = readdir(d)))
-		drop_leftover(c, de->d_name);
+		xc_drop_leftover(c, de->d_name);
 	closedir(d);
 	return c;
 }
@@ -320,8 +234,8 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 	}
 	snprintf(hash, sizeof(hash), "%016llx", ao_xcache_hash(key));
 	pthread_mutex_lock(&c->lock);
-	e = find_hash(c, hash, key);
-	if (!e && (e = entry_new(c, hash, key)))
+	e = xc_find_hash(c, hash, key);
+	if (!e && (e = xc_entry_new(c, hash, key)))
 		key = NULL;
 	if (e && !e->known) {
 		e->project_id = strdup(s->project_id);
@@ -345,7 +259,7 @@ int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, ti
 
 	pthread_mutex_lock(&c->lock);
 	if (!e->fetching)
-		refresh(c, e, 0);
+		xc_refresh(c, e, 0);
 	if (e->gens_mixed && e->attr_gen) {
 		*size = e->attr_size;
 		*mtime = e->attr_mtime;
@@ -373,7 +287,7 @@ int ao_xcache_fresh(struct ao_xcache *c, struct ao_xentry *e)
 {
 	pthread_mutex_lock(&c->lock);
 	if (!e->fetching)
-		refresh(c, e, 0);
+		xc_refresh(c, e, 0);
 	int f = xc_is_fresh(c, e, time(NULL));
 	pthread_mutex_unlock(&c->lock);
 	return f;
@@ -462,11 +376,11 @@ static int fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsig
 
 /* Remove v's files if no daemon is publishing or reading them (mutex held,
  * v neither open nor being fetched here). 1 if removed. */
-static int evict_one(struct ao_xcache *c, struct ao_xentry *v)
+int xc_evict_one(struct ao_xcache *c, struct ao_xentry *v)
 {
 	char p[4096];
 	struct xs_meta m;
-	int lfd = entry_lockfd(c, v), ok = 0;
+	int lfd = xc_entry_lockfd(c, v), ok = 0;
 
 	if (lfd < 0 || ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
 		return 0;
@@ -509,7 +423,7 @@ static void evict(struct ao_xcache *c, struct ao_xentry *keep)
 			break;
 		victim->evict_round = round;
 		long long sz = victim->size;
-		if (!evict_one(c, victim))
+		if (!xc_evict_one(c, victim))
 			continue; /* in use by another daemon */
 		ao_info("export cache: evicted %s (%lld bytes; cache %lld > cap %lld)",
 			victim->hash, sz, total, c->cfg.max_bytes);
@@ -525,7 +439,7 @@ static int open_gen(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o
 	char path[4096];
 	struct stat st;
 	unsigned long long g = e->dgen;
-	int lfd = entry_lockfd(c, e), locked = 0;
+	int lfd = xc_entry_lockfd(c, e), locked = 0;
 
 	if (lfd < 0)
 		return lfd;
@@ -540,7 +454,9 @@ static int open_gen(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o
 	    (e->nholds == e->capholds &&
 	     !(e->holds =
 		   realloc(e->holds, (e->capholds = e->capholds * 2 + 4) * sizeof(*e->holds))))) {
-		int rc = errno == ENOENT ? -EAGAIN : -errno;
+		/* gone (ENOENT), or gone from another machine behind a cached name
+		 * (ESTALE): look again */
+		int rc = errno == ENOENT || errno == ESTALE ? -EAGAIN : -errno;
 		if (o->fd >= 0)
 			close(o->fd);
 		o->fd = -1;
@@ -566,7 +482,7 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 {
 	unsigned long long seen = e->dgen;
 	time_t shown_at = e->have ? 0 : e->shown_at;
-	int lfd = entry_lockfd(c, e), rc;
+	int lfd = xc_entry_lockfd(c, e), rc;
 	long long t0 = time(NULL);
 
 	e->fetching = 1;
@@ -582,7 +498,7 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 	e->fetching = 0;
 	e->fetch_seq++;
 	if (rc >= 0) {
-		refresh(c, e, 1);
+		xc_refresh(c, e, 1);
 		if (!e->have)
 			rc = ao_errf(ferr, EIO, "export cache: %s/%s.meta vanished", c->dir,
 				     e->hash);
@@ -632,7 +548,7 @@ int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o,
 	pthread_mutex_lock(&c->lock);
 again:
 	if (!e->fetching)
-		refresh(c, e, 0);
+		xc_refresh(c, e, 0);
 	seen_seq = e->fetch_seq;
 	for (;;) {
 		time_t now = time(NULL);
@@ -688,7 +604,7 @@ again:
 		/* replaced, evicted or deleted behind our back: look again */
 		if (tries > 1)
 			e->gone_dgen = e->dgen; /* the meta names a file that is gone */
-		refresh(c, e, 1);
+		xc_refresh(c, e, 1);
 		goto again;
 	}
 	if (rc < 0) {
@@ -749,7 +665,8 @@ static void mark_stale_locked(struct ao_xcache *c, struct ao_xentry *e)
 		return;
 	e->stale = 1;
 	e->stale_dgen = e->dgen;
-	if (e->fetching || (lfd = entry_lockfd(c, e)) < 0 || ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
+	if (e->fetching || (lfd = xc_entry_lockfd(c, e)) < 0 ||
+	    ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
 		return;
 	if (xs_meta_read(c->dir, e->hash, e->key, &m, NULL) == 0 && m.gen == e->dgen && !m.stale) {
 		m.stale = 1;
@@ -762,36 +679,15 @@ void ao_xcache_mark_stale(struct ao_xcache *c, struct ao_xentry *e)
 {
 	pthread_mutex_lock(&c->lock);
 	if (!e->fetching)
-		refresh(c, e, 0);
+		xc_refresh(c, e, 0);
 	mark_stale_locked(c, e);
 	pthread_mutex_unlock(&c->lock);
-}
-
-/* Learn the entries other daemons published since this one started (mutex
- * held): a write here must make their exports stale too. */
-static void discover(struct ao_xcache *c)
-{
-	DIR *d = opendir(c->dir);
-	struct dirent *de;
-
-	while (d && (de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		int known = 0;
-		if (n != 21 || strcmp(de->d_name + 16, ".meta") != 0)
-			continue;
-		for (struct ao_xentry *e = c->entries; e && !known; e = e->next)
-			known = strncmp(e->hash, de->d_name, 16) == 0;
-		if (!known)
-			load_meta(c, de->d_name);
-	}
-	if (d)
-		closedir(d);
 }
 
 void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id)
 {
 	pthread_mutex_lock(&c->lock);
-	discover(c);
+	xc_discover(c);
 	for (struct ao_xentry *e = c->entries; e; e = e->next) {
 		/* entries loaded from disk know their project only through the key */
 		int match = e->known ? strcmp(e->project_id, project_id) == 0 : 0;
@@ -802,7 +698,7 @@ void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id)
 		}
 		if (match) {
 			if (!e->fetching)
-				refresh(c, e, 0);
+				xc_refresh(c, e, 0);
 			mark_stale_locked(c, e);
 		}
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "angofs/cancel.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
 
@@ -178,7 +179,9 @@ int proj_list_fresh(struct ao_core *c, int force, struct ao_err *err)
 	pthread_mutex_unlock(&c->lock);
 	if (fresh)
 		return 0;
-	pthread_mutex_lock(&c->list_refresh);
+	/* another reader may be refreshing it: wait, but not past an interrupt */
+	if (ao_cancel_lock(&c->list_refresh) < 0)
+		return ao_errf(err, EINTR, "interrupted while waiting for the project list");
 	pthread_mutex_lock(&c->lock);
 	fresh = c->list_at && time(NULL) - c->list_at < max_age;
 	pthread_mutex_unlock(&c->lock);
@@ -308,7 +311,8 @@ int proj_detail(struct ao_core *c, struct project *p, struct ao_err *err)
 	pthread_mutex_unlock(&c->lock);
 	if (fresh)
 		return 0;
-	pthread_mutex_lock(&p->detail_refresh);
+	if (ao_cancel_lock(&p->detail_refresh) < 0)
+		return ao_errf(err, EINTR, "interrupted while waiting for project %s", p->id);
 	pthread_mutex_lock(&c->lock);
 	fresh = p->detail && time(NULL) - p->detail_at < c->cfg.meta_ttl_s;
 	pthread_mutex_unlock(&c->lock);

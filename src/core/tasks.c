@@ -21,6 +21,7 @@
 
 #include "core_int.h"
 #include "angofs/export_cache.h"
+#include "angofs/cancel.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
 
@@ -658,7 +659,10 @@ struct tasklist *tasks_list(struct ao_core *c, struct project *p, struct ao_err 
 	struct tasklist *l = NULL;
 	int rc = 0;
 
-	pthread_mutex_lock(&p->tasks_refresh);
+	if (ao_cancel_lock(&p->tasks_refresh) < 0) {
+		ao_errf(err, EINTR, "interrupted while waiting for the task list of %s", p->id);
+		return NULL;
+	}
 	pthread_mutex_lock(&c->lock);
 	int fresh = p->tasks && time(NULL) - p->tasks_at < c->cfg.meta_ttl_s;
 	pthread_mutex_unlock(&c->lock);

@@ -82,6 +82,19 @@ struct ao_xcache {
 	unsigned long next_gen;
 };
 
+/* export_cache.c helpers shared with xload.c (c->lock held). */
+struct ao_xentry *xc_find_hash(struct ao_xcache *c, const char *hash, const char *key);
+struct ao_xentry *xc_entry_new(struct ao_xcache *c, const char *hash, char *key);
+int xc_entry_lockfd(struct ao_xcache *c, struct ao_xentry *e);
+void xc_refresh(struct ao_xcache *c, struct ao_xentry *e, int force);
+int xc_evict_one(struct ao_xcache *c, struct ao_xentry *v);
+
+/* xload.c: entries found on disk (name "<hash>.meta"), leftovers of
+ * interrupted fetches (removed by age), entries published by others since. */
+void xc_load_meta(struct ao_xcache *c, const char *name);
+void xc_drop_leftover(struct ao_xcache *c, const char *name);
+void xc_discover(struct ao_xcache *c);
+
 /* Cached and fresh at now (c->lock held). */
 int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now);
 

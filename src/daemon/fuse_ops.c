@@ -163,6 +163,11 @@ static unsigned long inval_queue(struct ao_fs *fs, const char *path)
 	return seq;
 }
 
+void ao_fs_invalidate(struct ao_fs *fs, const char *path)
+{
+	inval_queue(fs, path);
+}
+
 static void inval_wait(struct ao_fs *fs, unsigned long seq)
 {
 	struct timespec dl;

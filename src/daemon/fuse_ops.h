@@ -48,5 +48,8 @@ void ao_fs_init(struct ao_fs *fs);
 /* Start/stop the invalidation thread (start after daemonizing). */
 int ao_fs_start(struct ao_fs *fs);
 void ao_fs_stop(struct ao_fs *fs);
+/* Queue a kernel invalidation of path for the side thread (any thread may
+ * call it; it does not wait). */
+void ao_fs_invalidate(struct ao_fs *fs, const char *path);
 
 #endif

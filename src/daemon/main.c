@@ -29,6 +29,7 @@
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
+#include "angofs/poll.h"
 #include "angofs/writes.h"
 
 /* systemd Type=notify: tell the service manager the mount is up. */
@@ -70,6 +71,7 @@ struct info {
 	const char *host, *cache_dir, *mountpoint, *config;
 	time_t started;
 	int read_only, next_stage, offline;
+	struct ao_poll *poll; /* -o poll (NULL: off); set before mounting */
 };
 
 static json_t *status_info(void *ud)
@@ -85,6 +87,10 @@ static json_t *status_info(void *ud)
 		json_object_set_new(j, "offline", json_true());
 	if (j && in->config)
 		json_object_set_new(j, "config", json_string(in->config));
+	if (j)
+		json_object_set_new(j, "poll",
+				    in->poll ? ao_poll_status(in->poll)
+					     : json_pack("{s:i}", "interval_s", 0));
 	return j;
 }
 
@@ -146,8 +152,53 @@ struct daemon {
 	struct ao_writes *w;
 	struct fuse *fuse;
 	struct ao_fs fs;
+	struct ao_poll *poll;
 	int mounted;
 };
+
+/* -o poll: a project changed on the hub (poll thread). The core has made its
+ * exports and task cache stale; drop the kernel's view of the files a reader
+ * polls (attributes and pages) from the adapter's side thread. */
+static void cb_poll_changed(void *ud, const char *pid, const char *dir)
+{
+	static const char *const sub[] = {"",
+					  "/project.json",
+					  "/export",
+					  "/export/tasks.json",
+					  "/export/tasks.ndjson",
+					  "/export/issues.json",
+					  "/tasks"};
+	struct daemon *d = ud;
+	char path[PATH_MAX];
+
+	(void)pid;
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (snprintf(path, sizeof(path), "%s%s", dir, sub[i]) < (int)sizeof(path))
+			ao_fs_invalidate(&d->fs, path);
+}
+
+static int wire_poll(struct daemon *d, struct ao_err *e)
+{
+	const struct ao_cmdline *c = &d->c;
+	struct ao_poll_cfg pc = {.hub = d->hub,
+				 .core = d->core,
+				 .interval_s = c->v.poll,
+				 .changed = cb_poll_changed,
+				 .ud = d};
+
+	if (c->v.poll == 0)
+		return 0;
+	if (c->v.poll > 86400)
+		return ao_errf(e, EINVAL, "poll: '%ld' is more than a day (86400 seconds)",
+			       c->v.poll);
+	if (c->v.offline)
+		return ao_errf(e, EINVAL,
+			       "poll: an offline mount sends nothing to the hub; "
+			       "drop poll= or offline");
+	d->poll = ao_poll_new(&pc, e);
+	d->info.poll = d->poll;
+	return d->poll ? 0 : -1;
+}
 
 /* The request budget is the key's: one state file per host and key (named
  * by a hash, never the key), shared by every mount on this cache directory. */
@@ -245,7 +296,7 @@ static int wire(struct daemon *d)
 	snprintf(d->xdir, sizeof(d->xdir), "%s/exports", c->cache_dir);
 	snprintf(d->sdir, sizeof(d->sdir), "%s/spool", c->cache_dir);
 	snprintf(d->adir, sizeof(d->adir), "%s/api", c->cache_dir);
-	if (wire_hub(d, &wcfg, &e) < 0 || wire_core(d, &e) < 0) {
+	if (wire_hub(d, &wcfg, &e) < 0 || wire_core(d, &e) < 0 || wire_poll(d, &e) < 0) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		return -1;
 	}
@@ -324,6 +375,8 @@ static int run(struct daemon *d)
 		ao_warn("cannot start the invalidation thread");
 	if (ao_writes_start(d->w, &e) < 0)
 		ao_warn("write side: %s", e.msg);
+	if (d->poll && ao_poll_start(d->poll, &e) < 0)
+		ao_warn("%s", e.msg);
 	ret = loop(d);
 	ao_stop_end();
 	fuse_remove_signal_handlers(fuse_get_session(d->fuse));
@@ -333,6 +386,8 @@ static int run(struct daemon *d)
 
 static void unwire(struct daemon *d)
 {
+	ao_poll_free(d->poll); /* first: its thread uses the hub, core and adapter */
+	d->poll = NULL;
 	ao_fs_stop(&d->fs);
 	if (d->fuse) {
 		if (d->mounted)

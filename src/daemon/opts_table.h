@@ -59,6 +59,9 @@
 	X(stall_timeout, LONG, 30, "SECONDS",                                             \
 	  "a download or hub reply that sends no byte for\n"                              \
 	  "this long fails: cached copy or error (default 30)")                           \
+	X(poll, LONG, 0, "SECONDS",                                                       \
+	  "every SECONDS, one request per project read so far\n"                         \
+	  "notices changes made elsewhere (default 0 = off)")                             \
 	X(log_level, STR, NULL, "LEVEL",                                                  \
 	  "error, warn, info (default: one line per hub\n"                                \
 	  "request) or debug")                                                            \

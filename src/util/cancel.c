@@ -2,7 +2,7 @@
  * cancel.c - see include/angofs/cancel.h. The hook is a plain function
  * pointer written once at startup (before any FUSE thread exists) and read
  * with relaxed atomics; sleeps are cut into 100 ms slices so a cancelled
- * caller wakes within a tenth of a second.
+ * caller wakes within a tenth of a second, lock waits into 250 ms ones.
  */
 #include <errno.h>
 #include <time.h>
@@ -36,4 +36,28 @@ int ao_cancel_sleep_ms(long long ms)
 		ms -= slice;
 	}
 	return ao_cancelled() ? -EINTR : 0;
+}
+
+int ao_cancel_lock(pthread_mutex_t *m)
+{
+	for (;;) {
+		struct timespec ts;
+		int r;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		r = pthread_mutex_timedlock(m, &ts);
+		if (r == 0)
+			return 0;
+		if (r != ETIMEDOUT) {
+			pthread_mutex_lock(m);
+			return 0;
+		}
+		if (ao_cancelled())
+			return -EINTR;
+	}
 }

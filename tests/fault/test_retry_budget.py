@@ -405,3 +405,33 @@ def test_interrupted_close_stops_between_requests_rest_sent_in_background(hub, w
     finally:
         hub.clear_faults()
         m.stop()
+
+
+def test_interrupted_reader_waiting_for_another_readers_refresh(hub, workdir):
+    """One reader refreshes project.json from a slow hub (single flight); a
+    second reader of the same file waits for that refresh, and Ctrl-C ends its
+    wait at once instead of when the first reader's request ends."""
+    m = Mount(hub, workdir, opts=WOPTS + ["meta_ttl=1", "attr_timeout=0", "entry_timeout=60"])
+    try:
+        pid = main_project(hub)
+        pj = os.path.join(project_dir(m, pid), "project.json")
+        read(pj)
+        time.sleep(1.5)  # the cached project expires
+        hub.reset_stats()
+        hub.fault(route="GET /v2/project/{id}", latency_ms=15000)
+        first = subprocess.Popen(["cat", pj], stdout=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: count(hub, "GET /v2/project/{id}") >= 1, 30, "the first refresh")
+            t0 = time.time()
+            r = subprocess.run(["timeout", "-s", "INT", "2", "cat", pj],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+            took = time.time() - t0
+            assert r.returncode == 124, (r.returncode, r.stderr)
+            assert took < 8, took  # 2 s + a prompt answer; the refresh takes 15 s
+            assert count(hub, "GET /v2/project/{id}") == 1
+        finally:
+            first.wait(60)
+        assert first.returncode == 0
+    finally:
+        hub.clear_faults()
+        m.stop()

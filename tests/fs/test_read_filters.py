@@ -210,3 +210,27 @@ def test_strict_hub_exports_hold_every_task_of_every_stage(workdir):
             if x:
                 x.stop()
         hub.stop()
+
+
+def test_lenient_hub_same_tasks_and_tolerant_issue_records(workdir):
+    # tolerant parsing: the lenient hub (every stage without a filter, its own
+    # issue record names) gives the same tasks for the same explicit filters,
+    # and issues.json is served whatever names its records use
+    hub = Hub(workdir, extra_args=["--profile", "lenient"])
+    m = None
+    try:
+        assert hub.stats()["profile"] == "lenient"
+        m = Mount(hub, workdir)
+        pid, p = street_dir(m, hub)
+        recs = json.loads(read(os.path.join(p, "export", "tasks.json")))
+        assert {r["task"]["taskId"] for r in recs} == {t["_id"] for t in all_tasks(hub, pid)}
+        (q,) = [q for q in export_queries(m) if q["type"] == "task"]
+        assert q["stage"] == stage_ids(hub, pid) and q["taskTypes"] == ["default"]
+        issues = json.loads(read(os.path.join(p, "export", "issues.json")))
+        assert issues and all("issueId" in i and "taskId" in i for i in issues)
+        comp = status(m)["completeness"]
+        assert [c["state"] for c in comp] == ["complete"]
+    finally:
+        if m:
+            m.stop()
+        hub.stop()

@@ -112,6 +112,9 @@ class Gluster:
         os.makedirs(brick)
         self._ok(["volume", "create", self.vol, "127.0.0.2:" + brick, "force"])
         self.created = True
+        # no client-side metadata cache: a daemon that just took the publish
+        # lock must see the meta another node renamed into place (docs/SCALE.md)
+        self._ok(["volume", "set", self.vol, "performance.stat-prefetch", "off"])
         self._ok(["volume", "start", self.vol])
         self.started = True
         for name in ("a", "b"):

@@ -248,3 +248,73 @@ def test_hub_down_every_daemon_serves_the_cached_copy(hub, daemons):
     finally:
         hub.start()
     assert all(g == warm for g in got)
+
+
+@pytest.mark.skipif(not os.environ.get("ANGOFS_LONG"), reason="long case: set ANGOFS_LONG=1")
+def test_long_rounds_of_writes_and_refetches_under_constant_reading(hub, daemons):
+    """4 daemons on two nodes read the export in a loop while, round after
+    round, one of them writes labels (every export of the project goes stale
+    for all) and the next reads refetch: every read is one whole generation
+    (valid JSON), and each round costs about one export request, not four."""
+    ms = [daemons.add(i % 2, opts=("rate_limit=0",)) for i in range(4)]
+    for m in ms:
+        read(export_file(m))
+    stop, errors, reads = threading.Event(), [], [0]
+
+    def reader(m):
+        while not stop.is_set():
+            try:
+                json.loads(read(export_file(m)))
+                reads[0] += 1
+            except (OSError, ValueError) as e:
+                errors.append("%s: %r" % (m.path, e))
+    ts = [threading.Thread(target=reader, args=(m,)) for m in ms]
+    for t in ts:
+        t.start()
+    hub.reset_stats()
+    rounds = 8
+    try:
+        for r in range(rounds):
+            m = ms[r % 4]
+            pdir = os.path.dirname(os.path.dirname(export_file(m)))
+            weather = ("Rain", "Snow")[r % 2]
+            assert write_file(os.path.join(pdir, "labels", "round%d.ndjson" % r),
+                              items(2, 60 + 2 * r, weather)) is None
+            time.sleep(4)
+    finally:
+        stop.set()
+        for t in ts:
+            t.join(120)
+    assert not errors, errors[:5]
+    assert reads[0] > 4 * rounds
+    exports = count(hub, EXPORT)
+    assert rounds <= exports <= 2 * rounds, hub.stats()["counts"]
+
+
+def test_daemons_on_one_cache_share_the_request_budget(hub, daemons):
+    """rate_limit=4 on two daemons sharing the cache (and the key): together
+    they send 4 requests in the first minute, not 8 (a budget per daemon would
+    let 8 through)."""
+    hub.reset_stats()
+    a = daemons.add(0, opts=("rate_limit=4",))
+    b = daemons.add(1, opts=("rate_limit=4",))
+
+    def walk(m):
+        try:  # listProjects, then GET /project/{id} per project.json read
+            for n in [n for n in sorted(os.listdir(m.path)) if n[0] != "."][:4]:
+                read(os.path.join(m.path, n, "project.json"))
+        except OSError:
+            pass  # the daemon was stopped while this waited for budget
+    ts = [threading.Thread(target=walk, args=(m,), daemon=True) for m in (a, b)]
+    for t in ts:
+        t.start()
+    wait_for(lambda: sum(v for k, v in hub.stats()["counts"].items() if " /v2/" in k) >= 4,
+             30, what="4 requests")
+    time.sleep(5)  # with a budget each, 4 more would go out now
+    api = sum(v for k, v in hub.stats()["counts"].items() if " /v2/" in k)
+    assert api == 4, hub.stats()["counts"]
+    budget = [n for n in os.listdir(daemons.nodes[0]) if n.startswith("budget-")]
+    assert budget and all(os.stat(os.path.join(daemons.nodes[0], n)).st_mode & 0o077 == 0
+                          for n in budget)
+    for m in (a, b):  # their readers wait a minute for budget: no clean unmount
+        kill9(m)

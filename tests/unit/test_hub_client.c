@@ -191,6 +191,33 @@ int main(int argc, char **argv)
 	CHECK_INT(e.transient, 1);
 	hub_free(ho);
 
+	/* non-idempotent POST: a 500 after the body was sent is not resent
+	 * (uncertain); an idempotent one is retried to success */
+	char ab[512];
+	snprintf(ab, sizeof(ab),
+		 "{\"project\":\"%s\",\"attachments\":[{\"externalId\":\"street_0001.jpg\","
+		 "\"attachments\":[{\"type\":\"TEXT\",\"value\":\"unit\"}]}]}",
+		 pid_copy);
+	admin("POST", "/faults", "{\"route\":\"POST /v2/attachments\",\"status\":500,\"count\":1}");
+	CHECK_INT(hub_post_flags(h, "/attachments", ab, strlen(ab), HUB_NONIDEMPOTENT, &data, &e),
+		  -EIO);
+	CHECK_INT(e.uncertain, 1);
+	CHECK(strstr(e.msg, "may have applied") != NULL);
+	/* the fault was used up by that one request: nothing was resent */
+	CHECK_INT(hub_post_flags(h, "/attachments", ab, strlen(ab), HUB_NONIDEMPOTENT, &data, &e),
+		  0);
+	json_decref(data);
+	admin("POST", "/faults", "{\"route\":\"POST /v2/attachments\",\"status\":500,\"count\":1}");
+	CHECK_INT(hub_post_flags(h, "/attachments", ab, strlen(ab), 0, &data, &e), 0);
+	json_decref(data);
+	/* one attempt only: the 500 is final, transient, not uncertain */
+	admin("POST", "/faults", "{\"route\":\"POST /v2/attachments\",\"status\":500,\"count\":1}");
+	CHECK_INT(hub_post_flags(h, "/attachments", ab, strlen(ab), HUB_ONE_ATTEMPT, &data, &e),
+		  -EIO);
+	CHECK_INT(e.transient, 1);
+	CHECK_INT(e.uncertain, 0);
+	admin("DELETE", "/faults", NULL);
+
 	char *esc = hub_escape("a b/[\"x\"]");
 	CHECK_STR(esc, "a%20b%2F%5B%22x%22%5D");
 	free(esc);

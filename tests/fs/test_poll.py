@@ -1,0 +1,136 @@
+"""Change polling (-o poll=SECONDS, issue 14 item 2), against the real hub and
+real mounts: a second mount sees a change made through the first (and one
+made through the hub's API) within a few intervals while a mount without
+poll keeps serving its cached copy; poll off sends nothing; each round sends
+exactly one request per touched project; bad values are refused."""
+import json
+import os
+import subprocess
+import time
+
+from conftest import ANGOFS_BIN, Mount
+from test_read_common import pdir, project_by_name, read, wait_for
+from hubutil import all_tasks, main_project
+
+TASKS = "GET /v2/project/{id}/tasks"
+
+
+def status(m):
+    with open(os.path.join(m.path, ".status")) as f:
+        return json.load(f)
+
+
+def answer_of(export_bytes, task_id):
+    for r in json.loads(export_bytes):
+        if r["task"]["taskId"] == task_id:
+            return r["task"]
+    raise AssertionError("task %s not in the export" % task_id)
+
+
+def test_second_mount_sees_changes_within_intervals(hub, workdir):
+    pid = main_project(hub)
+    a = Mount(hub, workdir, name="a", opts=["poll=1"])
+    b = Mount(hub, workdir, name="b", opts=["poll=1"])
+    c = Mount(hub, workdir, name="c")  # control: no poll
+    try:
+        exp = {m: os.path.join(pdir(m, hub, pid), "export", "tasks.json") for m in (a, b, c)}
+        before = {m: read(exp[m]) for m in (b, c)}
+        t = all_tasks(hub, pid, stage="Label")[0]
+        # 1) a change written through mount a (answer.json)
+        ans = {"tools": [], "classifications": [{"schemaId": "cWeath01", "answer": "Rain"}],
+               "relations": []}
+        ajson = os.path.join(pdir(a, hub, pid), "tasks", t["_id"], "answer.json")
+        with open(ajson, "w") as f:
+            json.dump(ans, f)
+        st, body = hub.api("GET", "/task/" + t["_id"])
+        assert body["data"]["task"]["answer"]["classifications"][0]["answer"] == "Rain"
+
+        def b_sees(word):
+            data = read(exp[b])
+            cls = answer_of(data, t["_id"]).get("classifications", [])
+            return data if cls and cls[0].get("answer") == word else None
+
+        assert wait_for(lambda: b_sees("Rain"), timeout=30, step=0.3), \
+            "mount b never saw the change made through mount a"
+        sb = status(b)["poll"]
+        assert sb["interval_s"] == 1 and sb["changes"], sb
+        assert sb["changes"][-1]["project"] == pid
+        out = subprocess.run([ANGOFS_BIN, "--status", b.path], capture_output=True, text=True,
+                             timeout=30).stdout
+        assert "poll:        every 1s, 1 project(s) read" in out, out
+        assert "  changed  %s  updatedAt " % pid in out, out
+        # 2) a change made through the hub's API
+        st, body = hub.api("POST", "/annotate/" + t["_id"], {"answer": {"classifications": [
+            {"schemaId": "cWeath01", "answer": "Sunny"}]}})
+        assert st == 200, body
+        assert wait_for(lambda: b_sees("Sunny"), timeout=30, step=0.3)
+        # 3) a deletion (no updatedAt moves; the total does)
+        victim = [x for x in all_tasks(hub, pid) if x["_id"] != t["_id"]][0]
+        st, body = hub.api("DELETE", "/project/%s/assets" % pid, {"assets": [victim["asset"]]})
+        assert st == 200, body
+        assert wait_for(lambda: victim["_id"] not in read(exp[b]).decode(), timeout=30,
+                        step=0.3)
+        # the control mount still serves what it cached (export_ttl 3600)
+        assert read(exp[c]) == before[c]
+        assert status(c)["poll"] == {"interval_s": 0}
+        out = subprocess.run([ANGOFS_BIN, "--status", c.path], capture_output=True, text=True,
+                             timeout=30).stdout
+        assert "poll:        off" in out, out
+    finally:
+        for m in (c, b, a):
+            m.stop()
+
+
+def test_poll_off_sends_nothing(hub, mount):
+    pid = main_project(hub)
+    read(os.path.join(pdir(mount, hub, pid), "export", "tasks.json"))
+    hub.reset_stats()
+    time.sleep(4)
+    assert hub.stats()["total"] == 0
+
+
+def test_one_request_per_touched_project_per_round(hub, workdir):
+    m = Mount(hub, workdir, opts=["poll=1"])
+    try:
+        p1 = main_project(hub)
+        p2 = project_by_name(hub, "Consensus Review")
+        read(os.path.join(pdir(m, hub, p1), "export", "tasks.json"))
+        tdir = os.path.join(pdir(m, hub, p2), "tasks")
+        tid = sorted(os.listdir(tdir))[0]
+        read(os.path.join(tdir, tid, "task.json"))
+        # wait for a round that polled both, then measure over whole rounds
+        wait_for(lambda: len(status(m)["poll"]["projects"]) == 2, timeout=20, step=0.2)
+        r0 = status(m)["poll"]
+        hub.reset_stats()
+        time.sleep(5)
+        r1 = status(m)["poll"]
+        stats = hub.stats()
+        rounds = r1["rounds"] - r0["rounds"]
+        assert rounds >= 2, (r0, r1)
+        polled = [e for e in stats["log"] if e["route"] == TASKS]
+        # every request the hub saw in the idle window is a poll, for p1 or p2
+        assert stats["total"] == len(polled), stats["counts"]
+        assert {e["path"].split("/")[3] for e in polled} == {p1, p2}
+        # one request per touched project per round (the window may cut one
+        # round at each end)
+        assert 2 * rounds - 2 <= len(polled) <= 2 * rounds + 2, (rounds, len(polled))
+        assert r1["requests"] - r0["requests"] in range(len(polled) - 2, len(polled) + 3)
+        assert r1["errors"] == 0
+        assert set(r1["projects"]) == {p1, p2}
+    finally:
+        m.stop()
+
+
+def test_bad_poll_values_are_refused(hub, workdir):
+    mp = os.path.join(workdir, "never")
+    os.makedirs(mp)
+    env = dict(os.environ, ANGO_API_KEY=hub.key,
+               XDG_CONFIG_HOME=os.path.join(workdir, "no-config"))
+    for value, needle in (("abc", "poll"), ("-1", "poll"), ("100000", "poll"),
+                          ("1,offline", "offline")):
+        r = subprocess.run([ANGOFS_BIN, mp, "-f", "-o", "host=" + hub.url, "-o",
+                            "cache_dir=" + os.path.join(workdir, "c"), "-o", "poll=" + value],
+                           env=env, capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0, (value, r.stderr)
+        assert needle in r.stderr, (value, r.stderr)
+        assert not os.path.ismount(mp)
