@@ -26,6 +26,11 @@ int ao_cancelled(void);
  * ao_cancelled(), else 0. */
 int ao_cancel_sleep_ms(long long ms);
 
+/* One slice of a condition wait: wait on cv (m held) for at most 250 ms;
+ * -EINTR when ao_cancelled() before or after, else 0 (check the condition
+ * and call again). */
+int ao_cancel_cond_wait(pthread_cond_t *cv, pthread_mutex_t *m);
+
 /* Lock m (a single-flight mutex another thread may hold across a hub
  * request), giving up with -EINTR when ao_cancelled(); 0 once locked. */
 int ao_cancel_lock(pthread_mutex_t *m);

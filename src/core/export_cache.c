@@ -524,18 +524,7 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
  * to see whether our own caller gave up (a FUSE interrupt): -EINTR then. */
 static int wait_cancellable(struct ao_xcache *c)
 {
-	struct timespec ts;
-
-	if (ao_cancelled())
-		return -EINTR;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 250 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-	return ao_cancelled() ? -EINTR : 0;
+	return ao_cancel_cond_wait(&c->cond, &c->lock);
 }
 
 int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, struct ao_err *err)

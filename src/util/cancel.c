@@ -61,3 +61,19 @@ int ao_cancel_lock(pthread_mutex_t *m)
 			return -EINTR;
 	}
 }
+
+int ao_cancel_cond_wait(pthread_cond_t *cv, pthread_mutex_t *m)
+{
+	struct timespec ts;
+
+	if (ao_cancelled())
+		return -EINTR;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 250 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cv, m, &ts);
+	return ao_cancelled() ? -EINTR : 0;
+}

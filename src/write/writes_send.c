@@ -671,18 +671,7 @@ static int deliver(struct ao_writes *w, struct entry *e, int bg, struct ao_err *
  * caller's FUSE request was interrupted: -EINTR then. */
 static int wait_idle_cancellable(struct ao_writes *w)
 {
-	struct timespec ts;
-
-	if (ao_cancelled())
-		return -EINTR;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 250 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&w->idle, &w->mu, &ts);
-	return ao_cancelled() ? -EINTR : 0;
+	return ao_cancel_cond_wait(&w->idle, &w->mu);
 }
 
 int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
