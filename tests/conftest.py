@@ -6,16 +6,10 @@ Everything started here is torn down even when a test fails: hubs are killed,
 mounts are unmounted (fusermount3 -u, then lazy -z as a last resort), temp dirs
 removed. Binaries come from $ANGOFS_BUILD (default ./build).
 
-Conventions other tests rely on:
-  hub.url            "http://127.0.0.1:PORT"   (API under hub.url + "/v2")
-  hub.key            the API key the hub accepts
-  hub.api(method, path, body=None, key=..., query=None) -> (status, json_or_text)
-  hub.stats()        GET /_admin/stats  (per-endpoint counters, request log)
-  hub.reset_stats()  POST /_admin/stats/reset
-  hub.fault(**spec)  POST /_admin/faults   (see tests/hub for the spec)
-  hub.clear_faults() DELETE /_admin/faults
-  hub.stop() / hub.start()   restart on the same port and db
-  mount.path         the mountpoint; mount.stop()/start() remount same cache
+Fixtures: workdir, hub (demo seed, per test), mount (per test), module_workdir,
+module_hub. The Hub and Mount conventions other tests rely on (hub.url,
+hub.api(), hub.stats(), hub.fault(), mount.path, ...) are listed in
+tests/harness/procs.py; the names tests import from here are re-exported.
 """
 import os
 import shutil
