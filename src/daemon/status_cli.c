@@ -113,7 +113,7 @@ static int read_status(const char *mnt, char **out, size_t *outlen)
 			fprintf(stderr, "angofs: %s: %s\n", path, strerror(e));
 		return -1;
 	}
-	rc = ao_read_fd(fd, STATUS_MAX, &buf, &len);
+	rc = ao_sys_read_fd(fd, STATUS_MAX, &buf, &len);
 	close(fd);
 	if (rc == -EFBIG)
 		fprintf(stderr, "angofs: %s: too large\n", path);
@@ -226,6 +226,32 @@ static void print_writes(json_t *w)
 	}
 }
 
+/* -o poll: "off", or the interval, rounds, requests and the last change. */
+static void print_poll(json_t *p, long long now)
+{
+	json_t *ch = json_object_get(p, "changes");
+	json_t *last = json_array_get(ch, json_array_size(ch) - 1);
+	char age[32] = "never";
+
+	if (!p || jint(p, "interval_s") <= 0) {
+		printf("poll:        off\n");
+		return;
+	}
+	if (jint(p, "last_poll") > 0) {
+		human_age(now - jint(p, "last_poll"), age, sizeof(age));
+		strncat(age, " ago", sizeof(age) - strlen(age) - 1);
+	}
+	printf(
+	    "poll:        every %llds, %zu project(s) read, %lld requests (%lld failed), last %s\n",
+	    jint(p, "interval_s"), json_object_size(json_object_get(p, "projects")),
+	    jint(p, "requests"), jint(p, "errors"), age);
+	if (last)
+		printf("  changed  %s  updatedAt %s, %lld tasks\n",
+		       jstr(last, "project") ? jstr(last, "project") : "?",
+		       jstr(last, "updatedAt") ? jstr(last, "updatedAt") : "?",
+		       jint(last, "total"));
+}
+
 int ao_status_main(int argc, char **argv)
 {
 	const char *mnt = NULL;
@@ -285,6 +311,7 @@ int ao_status_main(int argc, char **argv)
 	printf("cache dir:   %s\n", jstr(j, "cache_dir") ? jstr(j, "cache_dir") : "?");
 	if (jstr(j, "config"))
 		printf("config:      %s\n", jstr(j, "config"));
+	print_poll(json_object_get(j, "poll"), now);
 	print_exports(json_object_get(j, "exports"), now);
 	print_completeness(json_object_get(j, "completeness"));
 	if (json_object_get(j, "writes"))

@@ -55,6 +55,10 @@ def test_second_mount_sees_changes_within_intervals(hub, workdir):
         sb = status(b)["poll"]
         assert sb["interval_s"] == 1 and sb["changes"], sb
         assert sb["changes"][-1]["project"] == pid
+        out = subprocess.run([ANGOFS_BIN, "--status", b.path], capture_output=True, text=True,
+                             timeout=30).stdout
+        assert "poll:        every 1s, 1 project(s) read" in out, out
+        assert "  changed  %s  updatedAt " % pid in out, out
         # 2) a change made through the hub's API
         st, body = hub.api("POST", "/annotate/" + t["_id"], {"answer": {"classifications": [
             {"schemaId": "cWeath01", "answer": "Sunny"}]}})
@@ -69,6 +73,9 @@ def test_second_mount_sees_changes_within_intervals(hub, workdir):
         # the control mount still serves what it cached (export_ttl 3600)
         assert read(exp[c]) == before[c]
         assert status(c)["poll"] == {"interval_s": 0}
+        out = subprocess.run([ANGOFS_BIN, "--status", c.path], capture_output=True, text=True,
+                             timeout=30).stdout
+        assert "poll:        off" in out, out
     finally:
         for m in (c, b, a):
             m.stop()
