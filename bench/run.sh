@@ -5,6 +5,7 @@
 #
 #   bench/run.sh --quick      a few minutes (smaller export and labels file)
 #   bench/run.sh              full size (>= 1 GB export, 100 MB labels file)
+#   bench/run.sh shared-cache [args]   N daemons on one shared cache (shared_cache.py)
 #
 # ANGOFS_BUILD=DIR uses an existing build directory; otherwise build-bench/ in
 # the repository is set up and built. BENCH_DIR=DIR puts the data (several GB
@@ -20,4 +21,9 @@ for tool in curl unzip cat cp ls fusermount3; do
 	command -v "$tool" >/dev/null || { echo "bench: '$tool' is required" >&2; exit 2; }
 done
 # tests/harness (hub and mount harness shared with the tests) is imported as `harness`
-PYTHONPATH="$repo/tests${PYTHONPATH:+:$PYTHONPATH}" exec /usr/bin/python3 "$repo/bench/bench.py" --build "$build" "$@"
+export PYTHONPATH="$repo/tests:$repo/tests/hub:$repo/tests/scale${PYTHONPATH:+:$PYTHONPATH}"
+if [ "${1:-}" = shared-cache ]; then # N daemons on one cache (docs/SCALE.md)
+	shift
+	ANGOFS_BUILD=$build exec /usr/bin/python3 "$repo/bench/shared_cache.py" "$@"
+fi
+exec /usr/bin/python3 "$repo/bench/bench.py" --build "$build" "$@"

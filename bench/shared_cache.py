@@ -13,21 +13,18 @@ the same exports (the synthetic project's tasks.json and Street Scenes'
 tasks.json) at the same time. Reported: export requests (GET /v2/export),
 total API requests (every /v2 request), wall time of the reads, from the
 hub's counters and perf_counter. Everything started is torn down at exit.
-Run: sudo python3 bench/shared_cache.py [--tasks 5000] [--ns 1,2,4,8]
+Run: sudo bench/run.sh shared-cache [--tasks 5000] [--ns 1,2,4,8]
 """
 import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "scale"))
-import scalelib  # noqa: E402
-from conftest import Hub  # noqa: E402
+import scalelib  # tests/scale, on PYTHONPATH through bench/run.sh shared-cache
+from harness import Hub
 
 EXPORT = "GET /v2/export"
 

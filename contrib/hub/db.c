@@ -271,7 +271,8 @@ json_t *project_stage(json_t *doc, const char *stage_id)
 	json_t *stages = json_object_get(doc, "stages"), *s;
 	size_t i;
 
-	json_array_foreach(stages, i, s) {
+	json_array_foreach(stages, i, s)
+	{
 		const char *id = json_string_value(json_object_get(s, "id"));
 		if (id && stage_id && !strcmp(id, stage_id))
 			return s;
@@ -292,7 +293,8 @@ const char *project_batch_id(json_t *doc, const char *id_or_name)
 	json_t *b;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "batches"), i, b) {
+	json_array_foreach(json_object_get(doc, "batches"), i, b)
+	{
 		const char *id = json_string_value(json_object_get(b, "_id"));
 		const char *nm = json_string_value(json_object_get(b, "name"));
 		if ((id && !strcmp(id, id_or_name)) || (nm && !strcmp(nm, id_or_name)))
@@ -324,7 +326,8 @@ const char *project_batch_name(json_t *doc, const char *id)
 	json_t *b;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "batches"), i, b) {
+	json_array_foreach(json_object_get(doc, "batches"), i, b)
+	{
 		const char *bid = json_string_value(json_object_get(b, "_id"));
 		if (bid && !strcmp(bid, id))
 			return json_string_value(json_object_get(b, "name"));

@@ -157,7 +157,8 @@ static void put_batches(struct writer *w, json_t *pdoc, const char *ids_text)
 	size_t i;
 
 	w_put(w, "[", 1);
-	json_array_foreach(ids, i, v) {
+	json_array_foreach(ids, i, v)
+	{
 		if (i)
 			w_put(w, ",", 1);
 		put_str(w,

@@ -178,7 +178,8 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "fault spec must be a JSON object");
 		return -EINVAL;
 	}
-	json_object_foreach(spec, k, v) {
+	json_object_foreach(spec, k, v)
+	{
 		for (i = 0; allowed[i]; i++)
 			if (!strcmp(allowed[i], k))
 				break;

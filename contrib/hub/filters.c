@@ -34,7 +34,8 @@ int parse_str_list(const char *s, json_t **out, char *err, size_t errlen, const 
 			json_decref(arr);
 			return -EINVAL;
 		}
-		json_array_foreach(arr, i, v) {
+		json_array_foreach(arr, i, v)
+		{
 			if (!json_is_string(v)) {
 				snprintf(err, errlen, "%s: element %zu is not a string", what, i);
 				json_decref(arr);
@@ -84,7 +85,8 @@ static int parse_range(const char *s, const char *what, int *has_gt, int64_t *gt
 		json_decref(o);
 		return -EINVAL;
 	}
-	json_object_foreach(o, k, v) {
+	json_object_foreach(o, k, v)
+	{
 		int64_t ms;
 
 		if (strcmp(k, "$gt") && strcmp(k, "$lt") && strcmp(k, "$gte") &&
@@ -131,13 +133,15 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
 		if (parse_str_list(a->stage, &list, err, errlen, "stage") < 0)
 			return -EINVAL;
 		f->stage_ids = json_array();
-		json_array_foreach(list, i, v) {
+		json_array_foreach(list, i, v)
+		{
 			const char *s = json_string_value(v);
 			json_t *st, *ss;
 			size_t j;
 			int found = 0;
 
-			json_array_foreach(json_object_get(pdoc, "stages"), j, st) {
+			json_array_foreach(json_object_get(pdoc, "stages"), j, st)
+			{
 				const char *id = json_string_value(json_object_get(st, "id"));
 				const char *nm = json_string_value(json_object_get(st, "name"));
 				if ((id && !strcmp(id, s)) || (nm && !strcmp(nm, s))) {
@@ -158,7 +162,8 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
 		if (parse_str_list(a->batches, &list, err, errlen, "batches") < 0)
 			return -EINVAL;
 		f->batch_ids = json_array();
-		json_array_foreach(list, i, v) {
+		json_array_foreach(list, i, v)
+		{
 			const char *id =
 			    batch_filter_id(pdoc, json_string_value(v), "batches", err, errlen);
 
@@ -173,7 +178,8 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
 	if (a->task_types && *a->task_types) {
 		if (parse_str_list(a->task_types, &f->task_types, err, errlen, "taskTypes") < 0)
 			return -EINVAL;
-		json_array_foreach(f->task_types, i, v) {
+		json_array_foreach(f->task_types, i, v)
+		{
 			const char *t = json_string_value(v);
 			if (strcmp(t, "default") && strcmp(t, "consensus") &&
 			    strcmp(t, "benchmark")) {
@@ -206,7 +212,8 @@ void task_filter_strict_defaults(struct task_filter *f, json_t *pdoc)
 
 	if (!f->stage_ids) {
 		f->stage_ids = json_array();
-		json_array_foreach(json_object_get(pdoc, "stages"), j, st) {
+		json_array_foreach(json_object_get(pdoc, "stages"), j, st)
+		{
 			const char *type = json_string_value(json_object_get(st, "type"));
 
 			if (type && !strcmp(type, "Complete"))
@@ -232,7 +239,8 @@ int task_filter_parse_query(struct task_filter *f, const char *s, const char *wh
 			 o ? "wrong type" : je.text);
 		return -EINVAL;
 	}
-	json_object_foreach(o, k, v) {
+	json_object_foreach(o, k, v)
+	{
 		if (!strcmp(k, "_id")) {
 			json_t *ids = json_is_string(v) ? NULL : json_object_get(v, "$in");
 
@@ -241,7 +249,8 @@ int task_filter_parse_query(struct task_filter *f, const char *s, const char *wh
 					 "Invalid %s._id: use an id or {\"$in\": [ids]}", what);
 				return -EINVAL;
 			}
-			json_array_foreach(ids, i, x) {
+			json_array_foreach(ids, i, x)
+			{
 				if (!json_is_string(x)) {
 					snprintf(err, errlen,
 						 "Invalid %s._id.$in[%zu]: not a string", what, i);

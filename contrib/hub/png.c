@@ -277,7 +277,8 @@ void img_draw_answer(struct img *im, json_t *answer)
 	json_t *t;
 	size_t i;
 
-	json_array_foreach(json_object_get(answer, "tools"), i, t) {
+	json_array_foreach(json_object_get(answer, "tools"), i, t)
+	{
 		const char *sid = json_string_value(json_object_get(t, "schemaId"));
 		json_t *bb = json_object_get(t, "bounding-box"),
 		       *poly = json_object_get(t, "polygon");

@@ -372,7 +372,8 @@ void route_project_assets(struct req *r, struct reply *out)
 				   fj ? "wrong type" : je.text);
 			goto out;
 		}
-		json_object_foreach(fj, k, v) {
+		json_object_foreach(fj, k, v)
+		{
 			if (!strcmp(k, "_id") || !strcmp(k, "externalId")) {
 				if (!json_is_string(v)) {
 					reply_fail(out, 400,
@@ -397,7 +398,8 @@ void route_project_assets(struct req *r, struct reply *out)
 					goto out;
 				}
 				bids = json_array();
-				json_array_foreach(v, i, bv) {
+				json_array_foreach(v, i, bv)
+				{
 					char berr[512];
 					const char *id =
 					    json_is_string(bv)
@@ -445,7 +447,8 @@ void route_project_assets(struct req *r, struct reply *out)
 		}
 		bi = 1;
 		sqlite3_bind_text(st, bi++, r->seg[1], -1, SQLITE_STATIC);
-		json_object_foreach(fj, k, v) {
+		json_object_foreach(fj, k, v)
+		{
 			if (!strcmp(k, "_id") || !strcmp(k, "externalId"))
 				sqlite3_bind_text(st, bi++, json_string_value(v), -1,
 						  SQLITE_STATIC);

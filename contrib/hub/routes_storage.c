@@ -151,7 +151,8 @@ static int cloud_item(sqlite3 *db, json_t *doc, json_t *it, size_t i, json_t *qb
 		goto fail;
 	}
 	for (int pass = 0; pass < 2; pass++) {
-		json_array_foreach(pass ? qbatches : bl, j, v) {
+		json_array_foreach(pass ? qbatches : bl, j, v)
+		{
 			char what[64];
 			const char *id;
 
@@ -183,7 +184,8 @@ static const char *first_stage(json_t *doc)
 	json_t *s;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "stages"), i, s) {
+	json_array_foreach(json_object_get(doc, "stages"), i, s)
+	{
 		const char *type = json_string_value(json_object_get(s, "type"));
 		const char *next = json_string_value(json_array_get(json_object_get(s, "next"), 0));
 
@@ -229,7 +231,8 @@ void route_project_cloud(struct req *r, struct reply *out)
 		reply_fail(out, 400, "%s", err);
 		goto out;
 	}
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		if (cloud_item(db, doc, it, i, qb, out) < 0)
 			goto out;
 	}
@@ -244,7 +247,8 @@ void route_project_cloud(struct req *r, struct reply *out)
 		reply_fail(out, 503, "Database is busy; retry later");
 		goto out;
 	}
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		json_t *m = json_object_get(it, "metadata") ? json_object_get(it, "metadata")
 							    : json_object_get(it, "_meta");
 

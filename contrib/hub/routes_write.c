@@ -99,7 +99,8 @@ void route_import_labels(struct req *r, struct reply *out)
 	if (load_project_checked(db, r, out, pid, &doc) < 0)
 		goto out;
 	answers = json_array();
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		json_t *a, *c;
 		int nm = 0;
 
@@ -159,7 +160,8 @@ void route_import_labels(struct req *r, struct reply *out)
 		reply_fail(out, 500, "database error");
 		goto out;
 	}
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		char *ans = dump(json_array_get(answers, i));
 		const char *val;
 		int hits = 0, kind = item_match_kind(it, &val);
@@ -250,7 +252,8 @@ void route_attachments(struct req *r, struct reply *out)
 		goto out;
 	/* flatten to [{match..., list:[{type,value}]}] while validating */
 	flat = json_array();
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		json_t *list = json_array(), *a;
 
 		json_array_append_new(flat, json_pack("{s:O,s:o}", "item", it, "list", list));
@@ -278,7 +281,8 @@ void route_attachments(struct req *r, struct reply *out)
 							      type && *type ? type : "document",
 							      "value", url));
 		} else if (json_is_array(json_object_get(it, "attachments"))) { /* shape B */
-			json_array_foreach(json_object_get(it, "attachments"), j, a) {
+			json_array_foreach(json_object_get(it, "attachments"), j, a)
+			{
 				const char *type = json_string_value(json_object_get(a, "type"));
 				const char *val = json_string_value(json_object_get(a, "value"));
 
@@ -332,7 +336,8 @@ void route_attachments(struct req *r, struct reply *out)
 		reply_fail(out, 500, "database error");
 		goto out;
 	}
-	json_array_foreach(flat, i, it) {
+	json_array_foreach(flat, i, it)
+	{
 		json_t *item = json_object_get(it, "item"), *list = json_object_get(it, "list"), *a;
 		const char *val;
 		int hits = 0;
@@ -348,7 +353,8 @@ void route_attachments(struct req *r, struct reply *out)
 		sqlite3_bind_text(sel, 2, val, -1, SQLITE_STATIC);
 		while (sqlite3_step(sel) == SQLITE_ROW) {
 			hits++;
-			json_array_foreach(list, j, a) {
+			json_array_foreach(list, j, a)
+			{
 				sqlite3_reset(ins);
 				sqlite3_bind_text(ins, 1, pid, -1, SQLITE_STATIC);
 				sqlite3_bind_text(ins, 2, (const char *)sqlite3_column_text(sel, 0),

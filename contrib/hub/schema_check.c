@@ -66,7 +66,8 @@ static json_t *find_cat(json_t *list, const char *schema_id)
 	json_t *c;
 	size_t i;
 
-	json_array_foreach(list, i, c) {
+	json_array_foreach(list, i, c)
+	{
 		const char *s = json_string_value(json_object_get(c, "schemaId"));
 		if (s && !strcmp(s, schema_id))
 			return c;
@@ -79,7 +80,8 @@ static json_t *find_cat_title(json_t *list, const char *title)
 	json_t *c;
 	size_t i;
 
-	json_array_foreach(list, i, c) {
+	json_array_foreach(list, i, c)
+	{
 		const char *s = json_string_value(json_object_get(c, "title"));
 		if (s && !strcmp(s, title))
 			return c;
@@ -100,7 +102,8 @@ static int is_point_list(json_t *a, size_t min)
 
 	if (!json_is_array(a) || json_array_size(a) < min)
 		return 0;
-	json_array_foreach(a, i, p) {
+	json_array_foreach(a, i, p)
+	{
 		if (!is_point(p))
 			return 0;
 	}
@@ -172,7 +175,8 @@ static json_t *check_one_cls(struct ctx *c, json_t *schema_list, json_t *it, con
 		if (!json_is_array(ans))
 			return fail(c, "%s (schemaId %s, %s): answer must be a list of strings",
 				    where, sid, tool);
-		json_array_foreach(ans, i, v) {
+		json_array_foreach(ans, i, v)
+		{
 			if (!json_is_string(v))
 				return fail(c, "%s (schemaId %s, %s): answer[%zu] is not a string",
 					    where, sid, tool, i);
@@ -213,7 +217,8 @@ static json_t *check_classifications(struct ctx *c, json_t *schema_list, json_t 
 	if (!json_is_array(items))
 		return fail(c, "%s must be a list", where);
 	out = json_array();
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		path_fmt(sub, sizeof(sub), "%s[%zu]", where, i);
 		one = check_one_cls(c, schema_list, it, sub);
 		if (!one) {
@@ -318,7 +323,8 @@ static json_t *check_relation(struct ctx *c, json_t *schema, json_t *it, size_t 
 		if (!json_is_array(grp))
 			return fail(c, "%s (schemaId %s): group must be a list of objectIds", where,
 				    sid);
-		json_array_foreach(grp, j, v) {
+		json_array_foreach(grp, j, v)
+		{
 			if (!json_is_string(v) || !json_object_get(ids, json_string_value(v)))
 				return fail(c,
 					    "%s (schemaId %s): group[%zu] is not an objectId of "
@@ -369,7 +375,8 @@ json_t *answer_canonical(json_t *schema, json_t *answer, const char *prefix, cha
 		return fail(&c, "answer.relations must be a list");
 	out = json_pack("{s:[],s:[],s:[]}", "tools", "classifications", "relations");
 	ids = json_object();
-	json_array_foreach(tools, i, it) {
+	json_array_foreach(tools, i, it)
+	{
 		one = check_tool(&c, schema, it, i, ids);
 		if (!one)
 			goto bad;
@@ -382,7 +389,8 @@ json_t *answer_canonical(json_t *schema, json_t *answer, const char *prefix, cha
 			goto bad;
 		json_object_set_new(out, "classifications", one);
 	}
-	json_array_foreach(rels, i, it) {
+	json_array_foreach(rels, i, it)
+	{
 		one = check_relation(&c, schema, it, i, ids);
 		if (!one)
 			goto bad;

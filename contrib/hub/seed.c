@@ -497,6 +497,42 @@ static int add_photos(struct seeder *sd, const char *pid, uint64_t ntasks)
 	return rc;
 }
 
+/* A medical brush mask (.seg.nrrd: NRRD header, raw uint8 voxels 64x64x4, a
+ * labelled cube in the middle) on task 46 of the main demo project, private,
+ * referenced by the task's medical_brush_url. */
+static int add_medical_mask(struct seeder *sd, const char *pid, unsigned task_kind)
+{
+	static const char hdr[] = "NRRD0004\n# angofs-hub demo segmentation\ntype: uint8\n"
+				  "dimension: 3\nsizes: 64 64 4\nencoding: raw\n"
+				  "space origin: (0,0,0)\n\n";
+	size_t n = sizeof(hdr) - 1, len = n + 64 * 64 * 4;
+	char *buf = calloc(1, len), tid[25], key[128], stored[140];
+	sqlite3_stmt *set = db_prep(sd->db, "UPDATE tasks SET medical_brush_url = ? WHERE id = ?");
+	int rc = buf && set ? 0 : -EIO;
+
+	if (!rc) {
+		memcpy(buf, hdr, n);
+		for (int z = 1; z < 3; z++)
+			for (int y = 16; y < 48; y++)
+				memset(buf + n + (size_t)z * 4096 + (size_t)y * 64 + 16, 1, 32);
+		make_id(tid, task_kind, 46);
+		snprintf(key, sizeof(key), "medicalBrushes/%s/%s.seg.nrrd", pid, tid);
+		snprintf(stored, sizeof(stored), "storage:%s", key);
+		rc = storage_put(sd->db, key, "application/octet-stream", buf, len, 0, NULL);
+		if (rc < 0)
+			snprintf(sd->err, sd->errlen, "cannot store the medical mask of task %s",
+				 tid);
+	}
+	if (!rc) {
+		sqlite3_bind_text(set, 1, stored, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(set, 2, tid, -1, SQLITE_TRANSIENT);
+		rc = step_done(sd, set);
+	}
+	sqlite3_finalize(set);
+	free(buf);
+	return rc;
+}
+
 static int seed_demo(struct seeder *sd)
 {
 	struct demo_project *p;
@@ -519,6 +555,7 @@ static int seed_demo(struct seeder *sd)
 			rc = add_photos(sd, pid, p->ntasks);
 		if (!rc && p->index == 1) {
 			rc = add_masks(sd, pid, p->kind + 1, p->ntasks);
+			rc = rc ? rc : add_medical_mask(sd, pid, p->kind + 1);
 			rc = rc ? rc
 				: add_issue(sd, pid, p->kind + 1, 5, 1,
 					    "Box is too loose around the car", "Open");

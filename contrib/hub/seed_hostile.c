@@ -132,7 +132,8 @@ static void rename_list(json_t *arr, const struct hname *names, size_t n)
 	size_t i;
 	json_t *o;
 
-	json_array_foreach(arr, i, o) {
+	json_array_foreach(arr, i, o)
+	{
 		const struct hname *h = &names[i % n];
 		json_object_set_new(o, "name",
 				    json_stringn(h->name, h->len ? h->len : strlen(h->name)));

@@ -48,7 +48,7 @@ struct hub_cfg {
 	long max_retry_total_ms; /* operation deadline: no retry starts later than this
 				    after the call began, default 60000; -1 = no retries */
 	int rate_per_minute;	 /* client-side token bucket; 0 = off */
-	const char *rate_state; /* share the budget through this file (ratelimit.h); NULL = no */
+	const char *rate_state;	 /* share the budget through this file (ratelimit.h); NULL = no */
 	const char
 	    *store_dir; /* keep replies for offline use here (src/client/hub_store.h); NULL = no */
 	int offline;	/* answer from store_dir only, send nothing (-o offline) */

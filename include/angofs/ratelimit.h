@@ -22,7 +22,7 @@
 
 #include <pthread.h>
 
-#include "angofs/sysutil.h" /* ao_now_ms() */
+#include "angofs/sysutil.h" /* ao_sys_now_ms() */
 
 struct ao_ratelimit {
 	pthread_mutex_t lock;
@@ -56,6 +56,5 @@ long long ao_ratelimit_reserve(struct ao_ratelimit *rl, long long now_ms);
 /* Block (sleeping) until a slot is free, but at most max_wait_ms; returns 0
  * if reserved, -EAGAIN if the wait would exceed max_wait_ms. */
 int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms);
-
 
 #endif

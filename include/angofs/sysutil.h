@@ -12,11 +12,11 @@
 
 /* Write all len bytes of buf to fd (retrying EINTR and short writes).
  * 0 or -errno. */
-int ao_write_all(int fd, const void *buf, size_t len);
+int ao_sys_write_all(int fd, const void *buf, size_t len);
 
 /* Read fd to its end into a new NUL-terminated buffer (*buf, *len without the
  * NUL; free() it). More than max bytes: -EFBIG. 0 or -errno (*buf NULL). */
-int ao_read_fd(int fd, size_t max, char **buf, size_t *len);
+int ao_sys_read_fd(int fd, size_t max, char **buf, size_t *len);
 
 /* $xdg_var/leaf, else $HOME/home_dir/leaf (XDG base directories; a relative
  * value is ignored, as the spec says). malloc'd; NULL with errno ENOENT when
@@ -24,9 +24,9 @@ int ao_read_fd(int fd, size_t max, char **buf, size_t *len);
 char *ao_sys_xdg_path(const char *xdg_var, const char *home_dir, const char *leaf);
 
 /* CLOCK_MONOTONIC in milliseconds. */
-long long ao_now_ms(void);
+long long ao_sys_now_ms(void);
 
 /* Sleep ms milliseconds, resumed after a signal. */
-void ao_sleep_ms(long long ms);
+void ao_sys_sleep_ms(long long ms);
 
 #endif

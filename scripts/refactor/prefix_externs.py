@@ -44,6 +44,10 @@ RENAMES = {
     "ao_read_fd": "ao_sys_read_fd",
     "ao_now_ms": "ao_sys_now_ms",
     "ao_sleep_ms": "ao_sys_sleep_ms",
+    # src/core/export_cache.c and its x*.c: ao_xcache_ public; inside, xc_ (the
+    # cache) and xs_ (its files, shared between daemons); an earlier run of
+    # this script renamed xc_is_fresh, undone
+    "xs_is_fresh": "xc_is_fresh",
     # src/datasets/ds_geom.c: ao_ds_
     "ds_each_shape": "ao_ds_each_shape",
     "ds_record_task": "ao_ds_record_task",

@@ -551,6 +551,30 @@ static struct curl_slist *setup_attempt(struct hubc *h, CURL *c, int kind, const
 
 /* Run one call: attempts as hub_retry.c decides. For KIND_API, body/blen may
  * be a POST body (method "POST"); the response body is left in x->buf. */
+/* A failed attempt: its errno, transient flag and message (for the retry
+ * decision and the error the caller gets). */
+static void classify(CURLcode cc, long status, const struct xfer *x, const char *method,
+		     const char *log_path, struct hub_attempt *a, char *msg, size_t msgsz)
+{
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		a->code = EINTR;
+		a->cancelled = 1;
+		snprintf(msg, msgsz, "%s %s: interrupted", method, log_path);
+	} else if (cc != CURLE_OK) {
+		a->code = curl_errno(cc, &a->transient);
+		a->timed_out = a->code == ETIMEDOUT;
+		snprintf(msg, msgsz, "%s %s: %s", method, log_path, curl_easy_strerror(cc));
+	} else {
+		char hubmsg[400];
+
+		a->code = status_errno(status);
+		a->transient = status >= 500 || status == 429 || status == 408;
+		envelope_message(x->buf ? x->buf : "", x->len, hubmsg, sizeof(hubmsg));
+		snprintf(msg, msgsz, "%s %s: HTTP %ld%s%s", method, log_path, status,
+			 hubmsg[0] ? ": " : "", hubmsg);
+	}
+}
+
 static int run(struct hubc *h, int kind, const char *method, const char *url, const char *log_path,
 	       const char *body, size_t blen, int flags, struct xfer *x, long *status_out,
 	       struct ao_err *err)
@@ -560,7 +584,8 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 
 	if (flags & HUB_ONE_ATTEMPT || h->cfg.max_retry_total_ms < 0)
 		op.max_attempts = 1;
-	op.deadline = ao_now_ms() + (h->cfg.max_retry_total_ms > 0 ? h->cfg.max_retry_total_ms : 0);
+	op.deadline =
+	    ao_sys_now_ms() + (h->cfg.max_retry_total_ms > 0 ? h->cfg.max_retry_total_ms : 0);
 	for (;;) {
 		struct hub_attempt a;
 		struct curl_slist *hdrs;
@@ -591,11 +616,11 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 		x->retry_after_s = -1;
 		x->range_start = -1;
 		hdrs = setup_attempt(h, c, kind, url, log_path, body, blen,
-				     op.attempt > 1 ? op.deadline - ao_now_ms() : -1, x);
-		t0 = ao_now_ms();
+				     op.attempt > 1 ? op.deadline - ao_sys_now_ms() : -1, x);
+		t0 = ao_sys_now_ms();
 		cc = curl_easy_perform(c);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		ms = ao_now_ms() - t0;
+		ms = ao_sys_now_ms() - t0;
 		curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &got);
 		curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
 		curl_slist_free_all(hdrs);
@@ -623,25 +648,8 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 		 * failed before curl handed it all over cannot have been applied */
 		a.body_sent = body && up >= (curl_off_t)blen && cc != CURLE_COULDNT_CONNECT &&
 			      cc != CURLE_COULDNT_RESOLVE_HOST && cc != CURLE_COULDNT_RESOLVE_PROXY;
-		if (cc == CURLE_ABORTED_BY_CALLBACK) {
-			a.code = EINTR;
-			a.cancelled = 1;
-			snprintf(msg, sizeof(msg), "%s %s: interrupted", method, log_path);
-		} else if (cc != CURLE_OK) {
-			a.code = curl_errno(cc, &a.transient);
-			a.timed_out = a.code == ETIMEDOUT;
-			snprintf(msg, sizeof(msg), "%s %s: %s", method, log_path,
-				 curl_easy_strerror(cc));
-		} else {
-			char hubmsg[400];
-
-			a.code = status_errno(status);
-			a.transient = status >= 500 || status == 429 || status == 408;
-			envelope_message(x->buf ? x->buf : "", x->len, hubmsg, sizeof(hubmsg));
-			snprintf(msg, sizeof(msg), "%s %s: HTTP %ld%s%s", method, log_path, status,
-				 hubmsg[0] ? ": " : "", hubmsg);
-		}
-		v = hub_retry_decide(&op, &a, ao_now_ms(), &d, &why);
+		classify(cc, status, x, method, log_path, &a, msg, sizeof(msg));
+		v = hub_retry_decide(&op, &a, ao_sys_now_ms(), &d, &why);
 		if (status == 429 && kind == KIND_API)
 			/* the key's budget is spent: hold back every daemon sharing it */
 			ao_ratelimit_penalize(&h->rl, ao_ratelimit_now(&h->rl),
@@ -652,10 +660,7 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 			ao_warn("%s (attempt %d/%d, retrying in %lld ms)", msg, op.attempt,
 				op.max_attempts, d);
 			if (body) { /* a POST is never cut short by an interrupt */
-				struct timespec ts = {.tv_sec = d / 1000,
-						      .tv_nsec = (d % 1000) * 1000000};
-				while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-					;
+				ao_sys_sleep_ms(d);
 				continue;
 			}
 			if (ao_cancel_sleep_ms(d) == 0)

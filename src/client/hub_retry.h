@@ -47,7 +47,7 @@ struct hub_op {
 	int attempt;	    /* attempts made so far (1 after the first) */
 	int max_attempts;   /* per operation, including the first */
 	int stall_resumes;  /* download stalls resumed so far */
-	long long deadline; /* ms (ao_now_ms clock): no retry starts after it */
+	long long deadline; /* ms (ao_sys_now_ms clock): no retry starts after it */
 };
 
 enum hub_verdict {

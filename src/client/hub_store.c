@@ -71,11 +71,11 @@ void hub_store_put(const char *dir, const char *base, const char *pq, const char
 		ao_debug("offline store: %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	rc = ao_write_all(fd, key, strlen(key));
+	rc = ao_sys_write_all(fd, key, strlen(key));
 	if (rc == 0)
-		rc = ao_write_all(fd, "\n", 1);
+		rc = ao_sys_write_all(fd, "\n", 1);
 	if (rc == 0)
-		rc = ao_write_all(fd, body ? body : "", body ? len : 0);
+		rc = ao_sys_write_all(fd, body ? body : "", body ? len : 0);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) < 0)
@@ -120,7 +120,7 @@ int hub_store_get(const char *dir, const char *base, const char *method, const c
 		free(key);
 		return offline_err(err, method, pq, ": never fetched while online");
 	}
-	rc = ao_read_fd(fd, STORE_MAX, &buf, &got);
+	rc = ao_sys_read_fd(fd, STORE_MAX, &buf, &got);
 	close(fd);
 	if (rc == -ENOMEM) {
 		free(key);

@@ -3,10 +3,10 @@
  * client keeps the last successful reply of the GETs that describe the
  * workspace (listProjects pages, /project/{id}, /project/{id}/tasks pages,
  * /task/{id}: small, and only what was looked at) in <cache_dir>/api/, one
- * file per host+path+query. Exports are not here: the export cache has them. Offline, those GETs are answered from the store,
- * and every other request fails at once with ENETUNREACH marked transient
- * (writes stay pending in the spool; a stale cached export is served).
- * No key is ever stored; files are 0600 in a 0700 directory.
+ * file per host+path+query. Exports are not here: the export cache has them. Offline, those GETs
+ * are answered from the store, and every other request fails at once with ENETUNREACH marked
+ * transient (writes stay pending in the spool; a stale cached export is served). No key is ever
+ * stored; files are 0600 in a 0700 directory.
  */
 #ifndef ANGOFS_HUB_STORE_H
 #define ANGOFS_HUB_STORE_H

@@ -29,7 +29,7 @@ long long ao_ratelimit_now(const struct ao_ratelimit *rl)
 {
 	struct timespec ts;
 	if (rl->fd < 0)
-		return ao_now_ms();
+		return ao_sys_now_ms();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
@@ -209,15 +209,15 @@ void ao_ratelimit_penalize(struct ao_ratelimit *rl, long long now_ms, long long 
 
 int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms)
 {
-	long long start = ao_now_ms();
+	long long start = ao_sys_now_ms();
 
 	for (;;) {
-		long long now = ao_now_ms();
+		long long now = ao_sys_now_ms();
 		long long w = ao_ratelimit_reserve(rl, ao_ratelimit_now(rl));
 		if (!w)
 			return 0;
 		if (now + w - start > max_wait_ms)
 			return -EAGAIN;
-		ao_sleep_ms(w);
+		ao_sys_sleep_ms(w);
 	}
 }

@@ -326,7 +326,7 @@ static char *status_text(struct ao_core *c, size_t *len)
 		if (w)
 			json_object_set_new(j, "writes", w);
 	}
-	char *s = pretty_json(j, len);
+	char *s = proj_pretty_json(j, len);
 	json_decref(j);
 	return s;
 }
@@ -501,7 +501,7 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 	case AO_N_TASKS_DIR: {
 		if (!p)
 			return ao_errf(err, ENOENT, "project gone");
-		struct tasklist *l = tasks_list(c, p, err);
+		struct tasklist *l = task_list(c, p, err);
 		if (!l)
 			return err && err->code ? -err->code : -EIO;
 		struct stat tst;
@@ -509,7 +509,7 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		for (size_t i = 0; i < l->n; i++)
 			if (fill(ctx, l->ids[i], &tst))
 				break;
-		tasklist_put(c, l);
+		task_list_put(c, l);
 		return 0;
 	}
 	default:
@@ -680,12 +680,12 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 	case AO_N_EXPORT_FILE:
 		ao_xcache_mark_stale(c->cfg.xc, n->x);
 		if (p && !n->sub_id[0])
-			tasks_drop_list(c, p);
+			task_drop_list(c, p);
 		break;
 	case AO_N_EXPORT_DIR:
 		ao_xcache_project_stale(c->cfg.xc, n->project_id);
 		if (p)
-			tasks_drop_list(c, p);
+			task_drop_list(c, p);
 		break;
 	case AO_N_PROJECT:
 	case AO_N_PROJECT_JSON:
@@ -696,12 +696,12 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 			p->detail_at = 0;
 			pthread_mutex_unlock(&c->lock);
 			if (n->kind == AO_N_PROJECT)
-				tasks_drop_list(c, p);
+				task_drop_list(c, p);
 		}
 		break;
 	case AO_N_TASKS_DIR:
 		if (p)
-			tasks_drop_list(c, p);
+			task_drop_list(c, p);
 		break;
 	case AO_N_TASK_DIR:
 	case AO_N_TASK_JSON:
@@ -719,8 +719,8 @@ void ao_core_project_written(struct ao_core *c, const char *project_id)
 	struct project *p = proj_by_id(c, project_id);
 	ao_xcache_project_stale(c->cfg.xc, project_id);
 	if (p)
-		tasks_drop_list(c, p);
-	tasks_drop_project(c, project_id);
+		task_drop_list(c, p);
+	task_drop_project(c, project_id);
 }
 
 void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id)

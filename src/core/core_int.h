@@ -88,7 +88,7 @@ struct ao_core {
 	time_t list_at;
 	struct task_ent *tb[TASK_BUCKETS];
 	size_t ntask_ents;
-	/* bumped by every write (task_drop, tasks_drop_project): a task fetched by a
+	/* bumped by every write (task_drop, task_drop_project): a task fetched by a
 	 * request that overlapped a write is not cached (it may predate the write) */
 	unsigned long wgen;
 	time_t t0;
@@ -119,7 +119,7 @@ int proj_detail(struct ao_core *c, struct project *p, struct ao_err *err);
 int proj_sub_lookup(struct ao_core *c, struct project *p, int which, const char *name, char *id_out,
 		    size_t idsz, struct ao_err *err);
 void proj_free_all(struct ao_core *c);
-char *pretty_json(json_t *j, size_t *len);
+char *proj_pretty_json(json_t *j, size_t *len);
 
 /* tasks.c */
 /* mtime of a cached task's files: its updatedAt on the hub (0: not cached) */
@@ -129,11 +129,11 @@ int task_masks(struct ao_core *c, const char *project_id, const char *task_id, j
 int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, int answer,
 	       char **text, size_t *len, struct ao_err *err);
 int task_exists(struct ao_core *c, struct project *p, const char *task_id, struct ao_err *err);
-struct tasklist *tasks_list(struct ao_core *c, struct project *p, struct ao_err *err);
-void tasklist_put(struct ao_core *c, struct tasklist *l);
+struct tasklist *task_list(struct ao_core *c, struct project *p, struct ao_err *err);
+void task_list_put(struct ao_core *c, struct tasklist *l);
 void task_drop(struct ao_core *c, const char *task_id);
-void tasks_drop_project(struct ao_core *c, const char *project_id); /* labels imported */
-void tasks_drop_list(struct ao_core *c, struct project *p);
+void task_drop_project(struct ao_core *c, const char *project_id); /* labels imported */
+void task_drop_list(struct ao_core *c, struct project *p);
 void task_free_all(struct ao_core *c);
 int task_id_valid(const char *id);
 

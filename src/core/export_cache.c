@@ -323,7 +323,7 @@ static int fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsig
 	/* another daemon's download: poll the lock 4 times a second, so an
 	 * interrupt of our own reader is honoured (a blocking F_SETLKW is not) */
 	while ((rc = ao_lock_byte(lfd, 0, F_WRLCK, 0)) == -EAGAIN && !ao_cancelled())
-		ao_sleep_ms(250);
+		ao_sys_sleep_ms(250);
 	if (rc == -EAGAIN)
 		return ao_errf(err, EINTR, "interrupted while waiting for the export download");
 	if (rc < 0)

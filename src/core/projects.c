@@ -21,7 +21,7 @@
 #define LIST_PAGE 100
 #define LIST_MAX_PAGES 10000
 
-char *pretty_json(json_t *j, size_t *len)
+char *proj_pretty_json(json_t *j, size_t *len)
 {
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 	if (!s)
@@ -340,7 +340,7 @@ int proj_detail(struct ao_core *c, struct project *p, struct ao_err *err)
 		json_incref(proj);
 		json_decref(data);
 		size_t len = 0, ns = 0, nb = 0;
-		char *text = pretty_json(proj, &len);
+		char *text = proj_pretty_json(proj, &len);
 		json_t *barr = json_object_get(proj, "batches");
 		struct sub *st = build_subs(json_object_get(proj, "stages"), &ns);
 		struct sub *bt = build_subs(barr, &nb);
@@ -417,7 +417,7 @@ void proj_free_all(struct ao_core *c)
 		free_subs(p->stages, p->nstages);
 		free_subs(p->batches, p->nbatches);
 		if (p->tasks)
-			tasklist_put(c, p->tasks);
+			task_list_put(c, p->tasks);
 		pthread_mutex_destroy(&p->detail_refresh);
 		pthread_mutex_destroy(&p->tasks_refresh);
 		free(p);

@@ -101,7 +101,7 @@ void task_drop(struct ao_core *c, const char *task_id)
 }
 
 /* A label import may have changed any task of the project: forget them all. */
-void tasks_drop_project(struct ao_core *c, const char *project_id)
+void task_drop_project(struct ao_core *c, const char *project_id)
 {
 	pthread_mutex_lock(&c->lock);
 	c->wgen++;
@@ -189,9 +189,9 @@ static int cache_task(struct ao_core *c, const char *project_id, const char *id,
 		    json_pack("{s:[],s:[],s:[]}", "tools", "classifications", "relations");
 	t->id = strdup(id);
 	t->project_id = strdup(project_id);
-	t->task_text = pretty_json(task, &t->task_len);
+	t->task_text = proj_pretty_json(task, &t->task_len);
 	json_t *shown = ans ? answer_shown(task, ans) : NULL;
-	t->answer_text = shown ? pretty_json(shown, &t->answer_len) : NULL;
+	t->answer_text = shown ? proj_pretty_json(shown, &t->answer_len) : NULL;
 	json_decref(shown);
 	json_decref(empty);
 	if (!t->id || !t->project_id || !t->task_text || !t->answer_text) {
@@ -341,7 +341,7 @@ int task_fetch(struct ao_core *c, const char *project_id, const char *task_id, i
 
 /* --- listings ----------------------------------------------------------- */
 
-void tasklist_put(struct ao_core *c, struct tasklist *l)
+void task_list_put(struct ao_core *c, struct tasklist *l)
 {
 	if (!l)
 		return;
@@ -645,7 +645,7 @@ static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 			p->tasks_at = time(NULL);
 			p->tasks_gen = gen;
 			pthread_mutex_unlock(&c->lock);
-			tasklist_put(c, old);
+			task_list_put(c, old);
 		}
 	}
 	for (size_t i = 0; i < iv.n; i++)
@@ -654,7 +654,7 @@ static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 	return rc;
 }
 
-struct tasklist *tasks_list(struct ao_core *c, struct project *p, struct ao_err *err)
+struct tasklist *task_list(struct ao_core *c, struct project *p, struct ao_err *err)
 {
 	struct tasklist *l = NULL;
 	int rc = 0;
@@ -685,7 +685,7 @@ struct tasklist *tasks_list(struct ao_core *c, struct project *p, struct ao_err 
 	return l;
 }
 
-void tasks_drop_list(struct ao_core *c, struct project *p)
+void task_drop_list(struct ao_core *c, struct project *p)
 {
 	struct ao_xspec lean = {p->id, AO_X_TASK, 1, NULL, NULL, 1};
 	struct ao_xentry *x = ao_xcache_get(c->cfg.xc, &lean, NULL);

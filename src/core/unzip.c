@@ -108,7 +108,7 @@ static int extract(struct archive *a, const struct zsize *z, int out_fd, long lo
 			    "export zip expands beyond %lld bytes (from %lld): refused as "
 			    "a zip bomb",
 			    limit, zbytes);
-		int w = ao_write_all(out_fd, buf, len);
+		int w = ao_sys_write_all(out_fd, buf, len);
 		if (w < 0)
 			return ao_errf(err, -w, "writing the export to the cache: %s",
 				       strerror(-w));

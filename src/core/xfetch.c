@@ -36,7 +36,7 @@ static int sink_fd(void *ud, const void *buf, size_t len)
 	struct fetch_ctx *f = ud;
 	if (f->zs && !f->zs_failed && ao_unzip_stream_feed(f->zs, buf, len) < 0)
 		f->zs_failed = 1; /* finish() tells why; the file fallback decides */
-	return ao_write_all(f->fd, buf, len);
+	return ao_sys_write_all(f->fd, buf, len);
 }
 
 static void on_progress(void *ud, long long done, long long total)

@@ -309,7 +309,7 @@ static int bool_opt(const char *name, const char *v, int def, int *out)
 	struct ao_err e;
 
 	*out = def;
-	if (v && ao_parse_bool(v, out, &e) < 0) {
+	if (v && ao_opt_bool(v, out, &e) < 0) {
 		fprintf(stderr, "angofs: %s: %s\n", name, e.msg);
 		return -1;
 	}
@@ -321,7 +321,7 @@ static int long_opt(const char *name, const char *v, long def, long *out)
 	struct ao_err e;
 
 	*out = def;
-	if (v && ao_parse_long(name, v, out, &e) < 0) {
+	if (v && ao_opt_long(name, v, out, &e) < 0) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		return -1;
 	}
@@ -334,7 +334,7 @@ static int size_opt(const char *name, const char *v, long long def, long long *o
 
 	(void)name;
 	*out = def;
-	if (v && ao_parse_size(v, out, &e) < 0) {
+	if (v && ao_opt_size(v, out, &e) < 0) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		return -1;
 	}
@@ -415,7 +415,7 @@ static int set_log_level(const struct ao_cmdline *c)
 static int load_key(struct ao_cmdline *c, struct ao_err *e)
 {
 	if (c->v.api_key_file) {
-		if (ao_load_key_file(c->v.api_key_file, &c->key, e) < 0) {
+		if (ao_opt_key_file(c->v.api_key_file, &c->key, e) < 0) {
 			fprintf(stderr, "angofs: %s\n", e->msg);
 			return -1;
 		}
@@ -439,11 +439,11 @@ static int check_values(struct ao_cmdline *c)
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	if (c->v.task_types && ao_parse_task_types(c->v.task_types, &c->task_types_json, &e) < 0) {
+	if (c->v.task_types && ao_opt_task_types(c->v.task_types, &c->task_types_json, &e) < 0) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		return -1;
 	}
-	if (ao_parse_host(c->v.host, &c->host, &e) < 0) {
+	if (ao_opt_host(c->v.host, &c->host, &e) < 0) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		return -1;
 	}
@@ -451,11 +451,11 @@ static int check_values(struct ao_cmdline *c)
 		return -1;
 	if (c->v.cache_dir)
 		c->cache_dir = strdup(c->v.cache_dir);
-	else if (ao_default_cache_dir(&c->cache_dir, &e) < 0) {
+	else if (ao_opt_default_cache_dir(&c->cache_dir, &e) < 0) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		return -1;
 	}
-	if (!c->key || !c->cache_dir || ao_mkdir_private(c->cache_dir, &e) < 0) {
+	if (!c->key || !c->cache_dir || ao_opt_mkdir_private(c->cache_dir, &e) < 0) {
 		fprintf(stderr, "angofs: cache_dir: %s\n", e.msg[0] ? e.msg : "out of memory");
 		return -1;
 	}

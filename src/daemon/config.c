@@ -170,7 +170,7 @@ int ao_config_load(const char *path, struct ao_conf *conf, struct ao_err *err)
 		close(fd);
 		return ao_errf(err, EINVAL, "config file '%s': not a regular file", path);
 	}
-	rc = ao_read_fd(fd, CONF_MAX, &buf, &got);
+	rc = ao_sys_read_fd(fd, CONF_MAX, &buf, &got);
 	close(fd);
 	if (rc == -EFBIG)
 		return ao_errf(err, EFBIG, "config file '%s': larger than %d bytes", path,

@@ -25,7 +25,7 @@ static const struct {
     {"test", "https://testapi.ango.ai"},
 };
 
-int ao_parse_host(const char *in, char **url, struct ao_err *err)
+int ao_opt_host(const char *in, char **url, struct ao_err *err)
 {
 	size_t i, len;
 	const char *rest;
@@ -62,7 +62,7 @@ int ao_parse_host(const char *in, char **url, struct ao_err *err)
 	return *url ? 0 : ao_errf(err, ENOMEM, "out of memory");
 }
 
-int ao_parse_size(const char *in, long long *bytes, struct ao_err *err)
+int ao_opt_size(const char *in, long long *bytes, struct ao_err *err)
 {
 	char *end;
 	unsigned long long v, mul = 1;
@@ -107,7 +107,7 @@ int ao_parse_size(const char *in, long long *bytes, struct ao_err *err)
 	return 0;
 }
 
-int ao_parse_bool(const char *in, int *val, struct ao_err *err)
+int ao_opt_bool(const char *in, int *val, struct ao_err *err)
 {
 	static const char *const yes[] = {"1", "true", "yes", "on"};
 	static const char *const no[] = {"0", "false", "no", "off"};
@@ -126,7 +126,7 @@ int ao_parse_bool(const char *in, int *val, struct ao_err *err)
 		       in ? in : "");
 }
 
-int ao_parse_long(const char *name, const char *in, long *val, struct ao_err *err)
+int ao_opt_long(const char *name, const char *in, long *val, struct ao_err *err)
 {
 	char *end;
 	long v;
@@ -142,7 +142,7 @@ int ao_parse_long(const char *name, const char *in, long *val, struct ao_err *er
 	return 0;
 }
 
-int ao_parse_task_types(const char *in, char **json, struct ao_err *err)
+int ao_opt_task_types(const char *in, char **json, struct ao_err *err)
 {
 	static const char *const ok[] = {"default", "consensus", "benchmark"};
 	char *copy, *tok, *save = NULL;
@@ -187,7 +187,7 @@ int ao_parse_task_types(const char *in, char **json, struct ao_err *err)
 	return 0;
 }
 
-int ao_load_key_file(const char *path, char **key, struct ao_err *err)
+int ao_opt_key_file(const char *path, char **key, struct ao_err *err)
 {
 	struct stat st;
 	char buf[4097];
@@ -236,7 +236,7 @@ int ao_load_key_file(const char *path, char **key, struct ao_err *err)
 	return *key ? 0 : ao_errf(err, ENOMEM, "out of memory");
 }
 
-int ao_default_cache_dir(char **dir, struct ao_err *err)
+int ao_opt_default_cache_dir(char **dir, struct ao_err *err)
 {
 	*dir = ao_sys_xdg_path("XDG_CACHE_HOME", ".cache", "angofs");
 	if (!*dir && errno == ENOENT)
@@ -246,7 +246,7 @@ int ao_default_cache_dir(char **dir, struct ao_err *err)
 	return *dir ? 0 : ao_errf(err, ENOMEM, "out of memory");
 }
 
-int ao_mkdir_private(const char *path, struct ao_err *err)
+int ao_opt_mkdir_private(const char *path, struct ao_err *err)
 {
 	char buf[PATH_MAX];
 	size_t len = strlen(path);

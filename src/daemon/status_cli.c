@@ -113,7 +113,7 @@ static int read_status(const char *mnt, char **out, size_t *outlen)
 			fprintf(stderr, "angofs: %s: %s\n", path, strerror(e));
 		return -1;
 	}
-	rc = ao_read_fd(fd, STATUS_MAX, &buf, &len);
+	rc = ao_sys_read_fd(fd, STATUS_MAX, &buf, &len);
 	close(fd);
 	if (rc == -EFBIG)
 		fprintf(stderr, "angofs: %s: too large\n", path);

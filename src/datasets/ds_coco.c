@@ -195,7 +195,7 @@ int ao_ds_coco_add(struct ao_ds_coco *c, unsigned long long rec_no, const json_t
 		return 0; /* skipped record (counted by the index) */
 	c->r.images++;
 	c->image_id = rec_no + 1;
-	rc = ds_each_shape(c->s, record, im->width, im->height, coco_ann, c, &c->r);
+	rc = ao_ds_each_shape(c->s, record, im->width, im->height, coco_ann, c, &c->r);
 	if (rc == 0 && ferror(c->out))
 		rc = -EIO;
 	return c->rc = rc;

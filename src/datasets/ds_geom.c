@@ -28,7 +28,7 @@
 
 #include "ds_int.h"
 
-const json_t *ds_record_task(const json_t *record)
+const json_t *ao_ds_record_task(const json_t *record)
 {
 	const json_t *t = json_object_get(record, "task");
 
@@ -296,10 +296,10 @@ static int triage(const struct ao_ds_schema *s, const json_t *t, int *cls, const
 	return *key ? -1 : AO_DS_SKIP_GEOMETRY;
 }
 
-int ds_each_shape(const struct ao_ds_schema *s, const json_t *record, int w, int h, ds_shape_fn fn,
-		  void *ud, struct ao_ds_report *r)
+int ao_ds_each_shape(const struct ao_ds_schema *s, const json_t *record, int w, int h,
+		     ds_shape_fn fn, void *ud, struct ao_ds_report *r)
 {
-	const json_t *task = ds_record_task(record), *tools, *t;
+	const json_t *task = ao_ds_record_task(record), *tools, *t;
 	size_t i;
 
 	tools = json_object_get(task, "tools");

@@ -223,7 +223,7 @@ static int fill_image(struct ao_ds_index *x, struct ao_ds_image *im, const json_
 int ao_ds_index_add(struct ao_ds_index *x, unsigned long long rec_no, unsigned long long locator,
 		    const json_t *rec)
 {
-	const json_t *task = ds_record_task(rec), *meta;
+	const json_t *task = ao_ds_record_task(rec), *meta;
 	const char *mask;
 
 	if (x->finished || (x->n && rec_no <= x->img[x->n - 1].rec_no))

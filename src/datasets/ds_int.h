@@ -34,10 +34,10 @@ typedef int (*ds_shape_fn)(void *ud, const struct ds_shape *sh);
  * tasks[0].objects): each convertible one is passed to fn, the others are
  * counted into r->skipped. W, H > 0. Returns 0, fn's non-zero value, or
  * -ENOMEM. */
-int ds_each_shape(const struct ao_ds_schema *s, const json_t *record, int w, int h, ds_shape_fn fn,
-		  void *ud, struct ao_ds_report *r);
+int ao_ds_each_shape(const struct ao_ds_schema *s, const json_t *record, int w, int h,
+		     ds_shape_fn fn, void *ud, struct ao_ds_report *r);
 
 /* The task object of a record (current format: "task"; legacy: tasks[0]). */
-const json_t *ds_record_task(const json_t *record);
+const json_t *ao_ds_record_task(const json_t *record);
 
 #endif

@@ -107,7 +107,7 @@ int ao_ds_yolo_label(const struct ao_ds_schema *s, const struct ao_ds_image *img
 		return -EINVAL; /* not in the view: the index counted it as no_size */
 	r->records++;
 	r->images++;
-	rc = ds_each_shape(s, record, img->width, img->height, yolo_row, &c, r);
+	rc = ao_ds_each_shape(s, record, img->width, img->height, yolo_row, &c, r);
 	if (rc == 0 && ferror(out))
 		rc = -EIO;
 	return rc;

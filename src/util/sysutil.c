@@ -13,7 +13,7 @@
 
 #include "angofs/sysutil.h"
 
-int ao_write_all(int fd, const void *buf, size_t len)
+int ao_sys_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -30,7 +30,7 @@ int ao_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int ao_read_fd(int fd, size_t max, char **buf, size_t *len)
+int ao_sys_read_fd(int fd, size_t max, char **buf, size_t *len)
 {
 	size_t cap = 4096, got = 0;
 	char *b = malloc(cap);
@@ -97,7 +97,7 @@ char *ao_sys_xdg_path(const char *xdg_var, const char *home_dir, const char *lea
 	return out;
 }
 
-long long ao_now_ms(void)
+long long ao_sys_now_ms(void)
 {
 	struct timespec ts;
 
@@ -105,7 +105,7 @@ long long ao_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void ao_sleep_ms(long long ms)
+void ao_sys_sleep_ms(long long ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
 

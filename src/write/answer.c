@@ -175,7 +175,7 @@ int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,
 	for (i = 0; i < 3; i++)
 		if (!json_object_get(ans, lists[i]))
 			json_object_set_new(ans, lists[i], json_array());
-	schema_check_answer(s, ans, 0, "answer.json", rep);
+	sc_check_answer(s, ans, 0, "answer.json", rep);
 	if (rep->count) {
 		char sum[AO_ERR_MSG_MAX];
 

@@ -41,7 +41,7 @@ struct pctx {
 
 static int wflush(struct pctx *x)
 {
-	int r = ao_write_all(x->out_fd, x->wbuf, x->wlen);
+	int r = ao_sys_write_all(x->out_fd, x->wbuf, x->wlen);
 
 	if (r < 0)
 		return ao_errf(x->err, -r, "writing the spool: %s", strerror(-r));
@@ -51,8 +51,9 @@ static int wflush(struct pctx *x)
 
 static int lflush(struct pctx *x)
 {
-	int r =
-	    x->lines_fd < 0 ? 0 : ao_write_all(x->lines_fd, x->lbuf, x->llen * sizeof(x->lbuf[0]));
+	int r = x->lines_fd < 0
+		    ? 0
+		    : ao_sys_write_all(x->lines_fd, x->lbuf, x->llen * sizeof(x->lbuf[0]));
 
 	if (r < 0)
 		return ao_errf(x->err, -r, "writing the spool: %s", strerror(-r));
@@ -258,7 +259,7 @@ static int label_item(struct pctx *x, json_t *item, long line, const char *where
 		ans = it;
 	}
 	if (x->s)
-		schema_check_answer(x->s, ans, map, where, &x->res->rep);
+		sc_check_answer(x->s, ans, map, where, &x->res->rep);
 	r = emit(x, it, line);
 	json_decref(it);
 	return r;
@@ -355,8 +356,8 @@ static int on_item(void *ud, json_t *item, const struct lp_pos *pos, struct ao_e
 	return label_item(x, item, pos->line, where);
 }
 
-int labels_prepare(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
-		   long max_items, size_t max_bytes, struct prep_result *res, struct ao_err *err)
+int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
+		long max_items, size_t max_bytes, struct prep_result *res, struct ao_err *err)
 {
 	static const char *const label_keys[] = {"jsonContent", "labels", NULL};
 	struct lp_opts o = {kind == DK_LABELS ? label_keys : NULL, 0};
@@ -420,8 +421,8 @@ void prep_result_free(struct prep_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
-int labels_chunk_body(int items_fd, const struct prep_chunk *c, const char *project_id,
-		      enum drop_kind kind, char **body, size_t *len, struct ao_err *err)
+int prep_chunk_body(int items_fd, const struct prep_chunk *c, const char *project_id,
+		    enum drop_kind kind, char **body, size_t *len, struct ao_err *err)
 {
 	json_t *pj = json_string(project_id);
 	char *pid = pj ? json_dumps(pj, JSON_ENCODE_ANY) : NULL;

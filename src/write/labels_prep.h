@@ -47,13 +47,13 @@ struct prep_result {
  * line is at offset i * 8). Returns 0 when every item is fine; -EINVAL (with
  * err->msg = first problem + count, res->rep = all) when the input is refused;
  * other -errno on I/O errors. */
-int labels_prepare(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
-		   long max_items, size_t max_bytes, struct prep_result *res, struct ao_err *err);
+int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
+		long max_items, size_t max_bytes, struct prep_result *res, struct ao_err *err);
 void prep_result_free(struct prep_result *res);
 
 /* The request body for one chunk: {"project":id,"jsonContent"|"attachments":[..]}.
  * *body is malloc'd. */
-int labels_chunk_body(int items_fd, const struct prep_chunk *c, const char *project_id,
-		      enum drop_kind kind, char **body, size_t *len, struct ao_err *err);
+int prep_chunk_body(int items_fd, const struct prep_chunk *c, const char *project_id,
+		    enum drop_kind kind, char **body, size_t *len, struct ao_err *err);
 
 #endif

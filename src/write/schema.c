@@ -36,7 +36,7 @@ struct schema {
 	size_t n, cap;
 };
 
-const char *const schema_geometry_keys[] = {
+const char *const sc_geometry_keys[] = {
     "bounding-box", "rotated-bounding-box",
     "polygon",	    "polyline",
     "point",	    "segmentation",
@@ -97,7 +97,7 @@ static int add_list(struct schema *s, enum kind k, json_t *arr, int parent)
 	return 0;
 }
 
-struct schema *schema_new(json_t *cs, struct ao_err *err)
+struct schema *sc_new(json_t *cs, struct ao_err *err)
 {
 	struct schema *s = calloc(1, sizeof(*s));
 	size_t i;
@@ -116,7 +116,7 @@ struct schema *schema_new(json_t *cs, struct ao_err *err)
 		   add_list(s, K_CLASS, json_object_get(cs, "classifications"), -1) < 0 ||
 		   add_list(s, K_REL, json_object_get(cs, "relations"), -1) < 0)) {
 		ao_errf(err, ENOMEM, "out of memory");
-		schema_free(s);
+		sc_free(s);
 		return NULL;
 	}
 	for (i = 0; i < s->n; i++)
@@ -124,7 +124,7 @@ struct schema *schema_new(json_t *cs, struct ao_err *err)
 	return s;
 }
 
-void schema_free(struct schema *s)
+void sc_free(struct schema *s)
 {
 	if (!s)
 		return;
@@ -296,7 +296,7 @@ static int is_geometry(const char *type)
 
 	if (!type)
 		return 0;
-	for (g = schema_geometry_keys; *g; g++)
+	for (g = sc_geometry_keys; *g; g++)
 		if (!strcmp(*g, type))
 			return 1;
 	return 0;
@@ -309,7 +309,7 @@ static const char *geometry_of(const json_t *o, int *count)
 	const char *found = NULL;
 
 	*count = 0;
-	for (g = schema_geometry_keys; *g; g++)
+	for (g = sc_geometry_keys; *g; g++)
 		if (json_object_get(o, *g)) {
 			if (!found)
 				found = *g;
@@ -718,8 +718,7 @@ static void check_relations(struct ctx *x, json_t *arr, json_t *objs)
 	}
 }
 
-long schema_check_answer(struct schema *s, json_t *ans, int map, const char *where,
-			 struct sc_report *r)
+long sc_check_answer(struct schema *s, json_t *ans, int map, const char *where, struct sc_report *r)
 {
 	struct ctx x = {s, map, where, r};
 	long before = r->count;

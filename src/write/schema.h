@@ -20,8 +20,8 @@ struct schema;
 /* Build the index from a categorySchema object ({"tools":[..],"classifications":
  * [..],"relations":[..]}); NULL or an empty object gives an empty schema, which
  * refuses every schemaId. Keeps a reference to cs. */
-struct schema *schema_new(json_t *cs, struct ao_err *err);
-void schema_free(struct schema *s);
+struct schema *sc_new(json_t *cs, struct ao_err *err);
+void sc_free(struct schema *s);
 
 /* The report of problems found in one file. */
 struct sc_report {
@@ -51,10 +51,10 @@ void sc_report_summary(const struct sc_report *r, char *buf, size_t n);
  * found (or naming a category of another title) are replaced by the category with the same title
  * (and tool type); what cannot be mapped is recorded in r->unmapped.
  * where prefixes every problem ("line 3 (item 2)"). Returns problems added. */
-long schema_check_answer(struct schema *s, json_t *ans, int map, const char *where,
-			 struct sc_report *r);
+long sc_check_answer(struct schema *s, json_t *ans, int map, const char *where,
+		     struct sc_report *r);
 
 /* Geometry keys an object may carry (NULL-terminated). */
-extern const char *const schema_geometry_keys[];
+extern const char *const sc_geometry_keys[];
 
 #endif

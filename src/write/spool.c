@@ -39,7 +39,7 @@ static const char *const kind_names[] = {"labels", "attachments", "answer", "scr
 static const char *const state_names[] = {"writing", "pending", "sent", "failed", "uncertain"};
 static const char *const chunk_names[] = {"todo", "sent", "refused", "uncertain"};
 
-const char *entry_state_name(enum ent_state s)
+const char *spool_entry_state_name(enum ent_state s)
 {
 	return state_names[s];
 }
@@ -210,7 +210,7 @@ struct entry *spool_entry_new(const char *dir, const char *project, const char *
 	return e;
 }
 
-void entry_clear_chunks(struct entry *e)
+void spool_entry_clear_chunks(struct entry *e)
 {
 	size_t i;
 
@@ -231,7 +231,7 @@ void spool_entry_free(struct entry *e)
 	free(e->relpath);
 	free(e->message);
 	free(e->detail);
-	entry_clear_chunks(e);
+	spool_entry_clear_chunks(e);
 	free(e);
 }
 
@@ -243,12 +243,12 @@ static void set_str(char **dst, const char *s)
 	*dst = n;
 }
 
-void entry_set_msg(struct entry *e, const char *msg)
+void spool_entry_set_msg(struct entry *e, const char *msg)
 {
 	set_str(&e->message, msg);
 }
 
-void entry_set_detail(struct entry *e, const char *detail)
+void spool_entry_set_detail(struct entry *e, const char *detail)
 {
 	set_str(&e->detail, detail);
 }
@@ -388,7 +388,7 @@ int spool_save(const char *dir, const struct entry *e, struct ao_err *err)
 		r = ao_errf(err, errno, "spool: %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	r = ao_write_all(fd, s, len);
+	r = ao_sys_write_all(fd, s, len);
 	if (r < 0) {
 		r = ao_errf(err, -r, "spool: writing %s: %s", tmp, strerror(-r));
 		close(fd);

@@ -101,10 +101,10 @@ const char *spool_own_tag(void);
 /* fsync a file by path. */
 int spool_fsync_path(const char *path, struct ao_err *err);
 
-void entry_set_msg(struct entry *e, const char *msg);
-void entry_set_detail(struct entry *e, const char *detail);
-void entry_clear_chunks(struct entry *e);
+void spool_entry_set_msg(struct entry *e, const char *msg);
+void spool_entry_set_detail(struct entry *e, const char *detail);
+void spool_entry_clear_chunks(struct entry *e);
 
-const char *entry_state_name(enum ent_state s);
+const char *spool_entry_state_name(enum ent_state s);
 
 #endif

@@ -82,8 +82,9 @@ static void loaded(void *ud, struct entry *e)
 		/* the writer never closed it: keep the bytes, do not guess */
 		e->state = ST_FAILED;
 		e->code = EIO;
-		entry_set_msg(e, "the daemon stopped before this file was closed, so it was not "
-				 "sent; its bytes are kept here: copy the file again to send it");
+		spool_entry_set_msg(
+		    e, "the daemon stopped before this file was closed, so it was not "
+		       "sent; its bytes are kept here: copy the file again to send it");
 		ws_save_locked(w, e);
 		break;
 	case ST_PENDING:
@@ -143,7 +144,7 @@ void ws_rescan(struct ao_writes *w)
 	while ((e = r.found)) {
 		r.found = e->next;
 		ao_info("write side: adopting %s/%s (%s) from a daemon that stopped", e->project,
-			e->relpath, entry_state_name(e->state));
+			e->relpath, spool_entry_state_name(e->state));
 		loaded(w, e);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -229,7 +230,7 @@ int ao_writes_getattr(struct ao_writes *w, const char *project_id, const char *r
 
 int ws_gone(struct ao_writes *w, const char *project, const char *relpath, int clear)
 {
-	long long now = ao_now_ms();
+	long long now = ao_sys_now_ms();
 
 	for (unsigned i = 0; i < 16; i++)
 		if (w->gone[i].until_ms > now && !strcmp(w->gone[i].relpath, relpath) &&
@@ -476,7 +477,7 @@ int ao_writes_unlink(struct ao_writes *w, const char *project_id, const char *re
 		else {
 			ao_log(e->kind == EK_SCRATCH ? AO_LOG_DEBUG : AO_LOG_INFO,
 			       "write side: %s/%s discarded by the user (state %s)", project_id,
-			       relpath, entry_state_name(e->state));
+			       relpath, spool_entry_state_name(e->state));
 			ws_discard(w, e);
 		}
 	} else if (p.answer) {
@@ -490,7 +491,7 @@ int ao_writes_unlink(struct ao_writes *w, const char *project_id, const char *re
 		snprintf(w->gone[i].project, sizeof(w->gone[i].project), "%s", project_id);
 		if (strlen(p.target) < sizeof(w->gone[i].relpath))
 			memcpy(w->gone[i].relpath, p.target, strlen(p.target) + 1);
-		w->gone[i].until_ms = ao_now_ms() + WS_GONE_MS;
+		w->gone[i].until_ms = ao_sys_now_ms() + WS_GONE_MS;
 	} else {
 		r = ao_errf(err, ENOENT, "%s: no such file", relpath);
 	}

@@ -217,7 +217,7 @@ int ao_writes_release(struct ao_writes *w, uint64_t fh)
 			if (stat(path, &ds) == 0 && ds.st_size == 0) {
 				e->state = ST_FAILED;
 				e->code = EINVAL;
-				entry_set_msg(e, "empty file: nothing was sent");
+				spool_entry_set_msg(e, "empty file: nothing was sent");
 				ws_save_locked(w, e);
 			}
 		}
@@ -253,7 +253,7 @@ json_t *ao_writes_status(struct ao_writes *w)
 			continue;
 		}
 		o = json_pack("{s:s,s:s,s:s,s:s?}", "project", e->project, "path", e->relpath,
-			      "state", entry_state_name(e->state), "message", e->message);
+			      "state", spool_entry_state_name(e->state), "message", e->message);
 		json_array_append_new(
 		    e->state == ST_FAILED || e->state == ST_UNCERTAIN ? failed : pending, o);
 	}

@@ -269,9 +269,9 @@ int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, 
 	e->dirty = 1;
 	e->seeded = 0;
 	e->last_rc = 0;
-	entry_clear_chunks(e);
-	entry_set_msg(e, NULL);
-	entry_set_detail(e, NULL);
+	spool_entry_clear_chunks(e);
+	spool_entry_set_msg(e, NULL);
+	spool_entry_set_detail(e, NULL);
 	spool_unlink(w->spool_dir, e, "items");
 	ws_save_locked(w, e);
 	return 0;

@@ -175,7 +175,7 @@ static int get_schema(struct ao_writes *w, const char *project, struct schema **
 		ao_err_prefix(err, "reading the project's categorySchema");
 		return r;
 	}
-	*s = schema_new(cs, err);
+	*s = sc_new(cs, err);
 	json_decref(cs);
 	return *s ? 0 : -err->code;
 }
@@ -188,7 +188,7 @@ static int read_all(const char *path, char **buf, size_t *len, struct ao_err *er
 
 	if (fd < 0)
 		return ao_errf(err, errno, "spool: %s: %s", path, strerror(errno));
-	r = ao_read_fd(fd, ANSWER_MAX, &b, &got);
+	r = ao_sys_read_fd(fd, ANSWER_MAX, &b, &got);
 	close(fd);
 	if (r == -EFBIG)
 		return ao_errf(err, EFBIG, "answer.json is larger than %ld MB", ANSWER_MAX >> 20);
@@ -217,8 +217,8 @@ static void set_failed(struct ao_writes *w, struct entry *e, const struct ao_err
 	e->state = ST_FAILED;
 	e->code = err->code ? err->code : EIO;
 	e->http = err->http_status;
-	entry_set_msg(e, err->msg);
-	entry_set_detail(e, detail);
+	spool_entry_set_msg(e, err->msg);
+	spool_entry_set_detail(e, detail);
 	save(w, e);
 	pthread_mutex_unlock(&w->mu);
 	ao_error("write side: %s/%s refused: %s", e->project, e->relpath, err->msg);
@@ -237,7 +237,7 @@ static void set_uncertain(struct ao_writes *w, struct entry *e, const struct ao_
 	e->state = ST_UNCERTAIN;
 	e->code = err->code ? err->code : EIO;
 	e->http = err->http_status;
-	entry_set_msg(e, msg);
+	spool_entry_set_msg(e, msg);
 	save(w, e);
 	pthread_mutex_unlock(&w->mu);
 	ao_error("write side: %s/%s uncertain: %s", e->project, e->relpath, msg);
@@ -259,9 +259,9 @@ static void set_pending(struct ao_writes *w, struct entry *e, const struct ao_er
 	{
 		long delay = 1000L << (e->attempts < 6 ? e->attempts : 6);
 
-		e->next_try_ms = ao_now_ms() + (delay > 60000 ? 60000 : delay);
+		e->next_try_ms = ao_sys_now_ms() + (delay > 60000 ? 60000 : delay);
 	}
-	entry_set_msg(e, msg);
+	spool_entry_set_msg(e, msg);
 	save(w, e);
 	pthread_mutex_unlock(&w->mu);
 	ao_warn("write side: %s/%s: %s", e->project, e->relpath, msg);
@@ -276,7 +276,7 @@ static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 	e->code = 0;
 	e->http = 0;
 	e->attempts = 0;
-	entry_set_msg(e, msg);
+	spool_entry_set_msg(e, msg);
 	save(w, e);
 	spool_unlink(w->spool_dir, e, "data");
 	spool_unlink(w->spool_dir, e, "items");
@@ -376,7 +376,7 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct a
 	free(reply);
 out:
 	sc_report_free(&rep);
-	schema_free(s);
+	sc_free(s);
 	json_decref(b);
 	json_decref(data);
 	free(buf);
@@ -451,7 +451,7 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 			close(in);
 		if (out >= 0)
 			close(out);
-		schema_free(s);
+		sc_free(s);
 		return r;
 	}
 	spool_path(w->spool_dir, e, "lines", lpath, sizeof(lpath));
@@ -459,8 +459,8 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	if (lines < 0)
 		ao_warn("write side: %s: %s (item line numbers unavailable)", lpath,
 			strerror(errno));
-	r = labels_prepare(in, out, lines, e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, s,
-			   w->chunk_items, w->chunk_bytes, &res, err);
+	r = prep_labels(in, out, lines, e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, s,
+			w->chunk_items, w->chunk_bytes, &res, err);
 	if (lines >= 0) {
 		if (r == 0 && fsync(lines) < 0)
 			ao_warn("write side: fsync %s: %s", lpath, strerror(errno));
@@ -468,7 +468,7 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	}
 	close(in);
 	close(out);
-	schema_free(s);
+	sc_free(s);
 	if (r < 0) {
 		set_failed(w, e, err, res.rep.text);
 		prep_result_free(&res);
@@ -476,7 +476,7 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 		return r;
 	}
 	pthread_mutex_lock(&w->mu);
-	entry_clear_chunks(e);
+	spool_entry_clear_chunks(e);
 	e->chunks = calloc(res.nchunks ? res.nchunks : 1, sizeof(*e->chunks));
 	if (!e->chunks) {
 		pthread_mutex_unlock(&w->mu);
@@ -502,18 +502,73 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	return 0;
 }
 
+/* What the requests of a drop-box file came to. */
+struct tally {
+	long refused, sent, uncertain, posted;
+	struct ao_err first_refusal, first_uncertain;
+	char *last_reply;
+};
+
+/* The file's state after its requests (r < 0: the loop stopped on an error). */
+static int dropbox_outcome(struct ao_writes *w, struct entry *e, int r, struct tally *t,
+			   struct ao_err *err)
+{
+	char msg[AO_ERR_MSG_MAX];
+
+	if (r < 0) {
+		if (err->transient)
+			set_pending(w, e, err);
+		else
+			set_failed(w, e, err, NULL);
+		free(t->last_reply);
+		return r;
+	}
+	if (t->uncertain) {
+		struct ao_err fe = t->first_uncertain;
+
+		set_uncertain(w, e, &fe,
+			      "it is not sent again automatically. Check the hub for what is "
+			      "listed under requests: below before copying the file again (a copy "
+			      "sends every request again), or rm it to discard it");
+		free(t->last_reply);
+		*err = fe;
+		return -(fe.code ? fe.code : EIO);
+	}
+	if (t->refused) {
+		struct ao_err fe = t->first_refusal;
+
+		if (e->nchunks == 1)
+			snprintf(msg, sizeof(msg), "refused by the hub (HTTP %d): %.900s",
+				 fe.http_status, fe.msg);
+		else
+			snprintf(msg, sizeof(msg),
+				 "%ld of %zu requests refused by the hub, %ld sent (see the list "
+				 "below); first refusal (HTTP %d): %.800s",
+				 t->refused, e->nchunks, t->sent, fe.http_status, fe.msg);
+		snprintf(fe.msg, sizeof(fe.msg), "%s", msg);
+		set_failed(w, e, &fe, NULL);
+		free(t->last_reply);
+		*err = fe;
+		return -(fe.code ? fe.code : EIO);
+	}
+	if (e->nchunks <= 1)
+		snprintf(msg, sizeof(msg), "%s", t->last_reply ? t->last_reply : "sent");
+	else
+		snprintf(msg, sizeof(msg), "%ld items sent in %zu requests; last reply: %s",
+			 e->items, e->nchunks, t->last_reply ? t->last_reply : "ok");
+	free(t->last_reply);
+	set_sent(w, e, msg);
+	return 0;
+}
+
 static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
-	char ipath[4096], lpath[4096], msg[AO_ERR_MSG_MAX];
+	char ipath[4096], lpath[4096];
 	const char *path = e->kind == EK_LABELS ? "/import/labels" : "/attachments";
-	struct ao_err first_refusal, first_uncertain;
-	long refused = 0, sent = 0, uncertain = 0, posted = 0;
-	char *last_reply = NULL;
+	struct tally t = {0, 0, 0, 0, {0}, {0}, NULL};
 	size_t i;
 	int fd, r = 0;
 
-	ao_err_clear(&first_refusal);
-	ao_err_clear(&first_uncertain);
 	if (!e->prepared && (r = prepare_dropbox(w, e, err)) < 0)
 		return r;
 	spool_path(w->spool_dir, e, "items", ipath, sizeof(ipath));
@@ -530,33 +585,33 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 		size_t blen;
 
 		if (c->state == CH_SENT) {
-			sent++;
+			t.sent++;
 			continue;
 		}
 		if (c->state == CH_REFUSED) {
-			refused++;
+			t.refused++;
 			continue;
 		}
 		if (c->state == CH_UNCERTAIN) {
-			if (!uncertain++)
-				snprintf(first_uncertain.msg, sizeof(first_uncertain.msg),
+			if (!t.uncertain++)
+				snprintf(t.first_uncertain.msg, sizeof(t.first_uncertain.msg),
 					 "request %zu: %.900s", i + 1, c->msg ? c->msg : "");
 			continue;
 		}
-		if (!bg && posted && ao_cancelled()) {
+		if (!bg && t.posted && ao_cancelled()) {
 			/* close() interrupted by a signal: stop between requests (each
 			 * confirmation is on disk); the background sender does the rest */
 			r = ao_errf(err, EINTR,
 				    "interrupted after %ld of %zu requests; the rest is sent in "
 				    "the background",
-				    sent, e->nchunks);
+				    t.sent, e->nchunks);
 			err->transient = 1;
 			break;
 		}
-		posted++;
-		if ((r = labels_chunk_body(fd, &pc, e->project,
-					   e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, &body,
-					   &blen, err)) < 0)
+		t.posted++;
+		if ((r = prep_chunk_body(fd, &pc, e->project,
+					 e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, &body,
+					 &blen, err)) < 0)
 			break;
 		/* attachments add to an asset: sending them twice duplicates them */
 		r = post(w, path, body, blen, e->kind == EK_ATTACHMENTS ? HUB_NONIDEMPOTENT : 0,
@@ -572,17 +627,17 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 			c->state = CH_UNCERTAIN;
 			c->http = err->http_status;
 			c->msg = uncertain_text(err->msg, body, blen);
-			if (!uncertain++) {
-				first_uncertain = *err;
-				snprintf(first_uncertain.msg, sizeof(first_uncertain.msg),
+			if (!t.uncertain++) {
+				t.first_uncertain = *err;
+				snprintf(t.first_uncertain.msg, sizeof(t.first_uncertain.msg),
 					 "request %zu: %.900s", i + 1, c->msg ? c->msg : err->msg);
 			}
 		} else if (r < 0) {
 			c->state = CH_REFUSED;
 			c->http = err->http_status;
 			c->msg = refusal_text(err->msg, c->first, lpath);
-			if (!refused++)
-				first_refusal = *err;
+			if (!t.refused++)
+				t.first_refusal = *err;
 			ao_error("write side: %s/%s: request %zu (items %ld-%ld, lines %ld-%ld) "
 				 "refused: %s",
 				 e->project, e->relpath, i + 1, c->first + 1, c->first + c->count,
@@ -590,9 +645,9 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 		} else {
 			c->state = CH_SENT;
 			c->msg = reply_text(data);
-			free(last_reply);
-			last_reply = c->msg ? strdup(c->msg) : NULL;
-			sent++;
+			free(t.last_reply);
+			t.last_reply = c->msg ? strdup(c->msg) : NULL;
+			t.sent++;
 		}
 		save(w, e);
 		pthread_mutex_unlock(&w->mu);
@@ -601,50 +656,7 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 		r = 0;
 	}
 	close(fd);
-	if (r < 0) {
-		if (err->transient)
-			set_pending(w, e, err);
-		else
-			set_failed(w, e, err, NULL);
-		free(last_reply);
-		return r;
-	}
-	if (uncertain) {
-		struct ao_err fe = first_uncertain;
-
-		set_uncertain(w, e, &fe,
-			      "it is not sent again automatically. Check the hub for what is "
-			      "listed under requests: below before copying the file again (a copy "
-			      "sends every request again), or rm it to discard it");
-		free(last_reply);
-		*err = fe;
-		return -(fe.code ? fe.code : EIO);
-	}
-	if (refused) {
-		struct ao_err fe = first_refusal;
-
-		if (e->nchunks == 1)
-			snprintf(msg, sizeof(msg), "refused by the hub (HTTP %d): %.900s",
-				 fe.http_status, fe.msg);
-		else
-			snprintf(msg, sizeof(msg),
-				 "%ld of %zu requests refused by the hub, %ld sent (see the list "
-				 "below); first refusal (HTTP %d): %.800s",
-				 refused, e->nchunks, sent, fe.http_status, fe.msg);
-		snprintf(fe.msg, sizeof(fe.msg), "%s", msg);
-		set_failed(w, e, &fe, NULL);
-		free(last_reply);
-		*err = fe;
-		return -(fe.code ? fe.code : EIO);
-	}
-	if (e->nchunks <= 1)
-		snprintf(msg, sizeof(msg), "%s", last_reply ? last_reply : "sent");
-	else
-		snprintf(msg, sizeof(msg), "%ld items sent in %zu requests; last reply: %s",
-			 e->items, e->nchunks, last_reply ? last_reply : "ok");
-	free(last_reply);
-	set_sent(w, e, msg);
-	return 0;
+	return dropbox_outcome(w, e, r, &t, err);
 }
 
 /* One delivery attempt (bg: from the background sender, one request). */
@@ -700,9 +712,9 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 	e->attempts = 0;
 	e->items = 0;
 	e->export_records = 0;
-	entry_clear_chunks(e);
-	entry_set_msg(e, "being sent");
-	entry_set_detail(e, NULL);
+	spool_entry_clear_chunks(e);
+	spool_entry_set_msg(e, "being sent");
+	spool_entry_set_detail(e, NULL);
 	spool_path(w->spool_dir, e, "data", path, sizeof(path));
 	e->size = stat(path, &st) == 0 ? st.st_size : 0;
 	pthread_mutex_unlock(&w->mu);
@@ -735,12 +747,12 @@ static void *bg_main(void *arg)
 {
 	struct ao_writes *w = arg;
 
-	long long next_scan = ao_now_ms() + WS_RESCAN_MS;
+	long long next_scan = ao_sys_now_ms() + WS_RESCAN_MS;
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		struct entry *e, *pick = NULL;
-		long long now = ao_now_ms(), next = now + 5000;
+		long long now = ao_sys_now_ms(), next = now + 5000;
 		struct timespec ts;
 
 		if (now >= next_scan) {
@@ -748,7 +760,7 @@ static void *bg_main(void *arg)
 			pthread_mutex_unlock(&w->mu);
 			ws_rescan(w);
 			pthread_mutex_lock(&w->mu);
-			next_scan = ao_now_ms() + WS_RESCAN_MS;
+			next_scan = ao_sys_now_ms() + WS_RESCAN_MS;
 			continue;
 		}
 		if (next_scan < next)
@@ -772,12 +784,12 @@ static void *bg_main(void *arg)
 			int r = deliver(w, pick, 1, &err);
 			pthread_mutex_lock(&w->mu);
 			if (r < 0 && pick->state == ST_PENDING &&
-			    pick->next_try_ms <= ao_now_ms()) {
+			    pick->next_try_ms <= ao_sys_now_ms()) {
 				/* a failure that set no retry time (e.g. a spool file
 				 * missing): back off, never spin */
 				ao_warn("write side: %s/%s: %s; retrying in 10 s", pick->project,
 					pick->relpath, err.msg);
-				pick->next_try_ms = ao_now_ms() + 10000;
+				pick->next_try_ms = ao_sys_now_ms() + 10000;
 			}
 			finish_locked(w, pick);
 			continue;

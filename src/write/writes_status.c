@@ -66,7 +66,7 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e)
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	sb_printf(&b, "%s: %s\n", entry_state_name(e->state),
+	sb_printf(&b, "%s: %s\n", spool_entry_state_name(e->state),
 		  e->message ? e->message
 			     : (e->state == ST_WRITING ? "open for writing, not sent yet" : ""));
 	sb_printf(&b, "file: %s\n", e->relpath);

@@ -197,3 +197,18 @@ def test_annotate_rejects_bad_mask_urls(lenient, value, word):
     assert st == 400 and word in body["message"], body
     st, body = lenient.api("GET", "/task/" + t["_id"])
     assert "brushDataUrl" in body["data"]["task"]  # nothing changed
+
+
+def test_seeded_medical_mask(lenient):
+    pid = main_project(lenient)
+    med = [t for t in all_tasks(lenient, pid) if "medicalBrushDataUrl" in t]
+    assert len(med) == 1 and med[0]["externalId"] == "street_0046.jpg"
+    url = med[0]["medicalBrushDataUrl"]
+    assert url.startswith(lenient.url + "/storage/medicalBrushes/%s/" % pid)
+    assert ".seg.nrrd?" in url
+    assert fetch(url.split("?")[0])[0] == 403
+    st, _, raw = fetch(url)
+    assert st == 200 and raw.startswith(b"NRRD0004\n")
+    head, _, voxels = raw.partition(b"\n\n")
+    assert b"sizes: 64 64 4" in head and b"encoding: raw" in head
+    assert len(voxels) == 64 * 64 * 4 and voxels.count(1) == 2 * 32 * 32

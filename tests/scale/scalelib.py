@@ -14,16 +14,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "hub"))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fs"))
-from conftest import Mount, _unmount  # noqa: E402
-from hubutil import main_project  # noqa: E402,F401
+# harness (tests/) and hubutil (tests/hub): on the path through pytest.ini, or
+# PYTHONPATH for bench/shared_cache.py (bench/run.sh shared-cache)
+from harness.procs import Mount, unmount as _unmount
+from hubutil import main_project  # noqa: F401
 
 EXPORT = "GET /v2/export"
 DOWNLOAD = "GET /download"

@@ -370,7 +370,7 @@ static int fail_get(void *self, const char *pq, json_t **data, struct ao_err *er
 
 	if (pick(f, "GET", pq, &r)) {
 		if (r.act == ACT_DELAY)
-			ao_sleep_ms(r.arg);
+			ao_sys_sleep_ms(r.arg);
 		else
 			return inject(&r, pq, err);
 	}
@@ -385,7 +385,7 @@ static int fail_post_raw(void *self, const char *pq, const char *body, size_t le
 
 	if (pick(f, "POST", pq, &r)) {
 		if (r.act == ACT_DELAY)
-			ao_sleep_ms(r.arg);
+			ao_sys_sleep_ms(r.arg);
 		else
 			return inject(&r, pq, err);
 	}
@@ -430,7 +430,7 @@ static int fail_download(void *self, const char *url, hub_sink_fn sink, hub_prog
 			return rc;
 		}
 		if (r.act == ACT_DELAY)
-			ao_sleep_ms(r.arg);
+			ao_sys_sleep_ms(r.arg);
 		else
 			return inject(&r, "download", err);
 	}

@@ -28,7 +28,8 @@ static int t_checks;
 		if (!t_a || !t_b || strcmp(t_a, t_b) != 0) {                                       \
 			t_failed++;                                                                \
 			fprintf(stderr, "%s:%d: CHECK_STR failed: %s = \"%s\", want \"%s\"\n",     \
-				__FILE__, __LINE__, #a, t_a ? t_a : "(null)", t_b ? t_b : "(null)");\
+				__FILE__, __LINE__, #a, t_a ? t_a : "(null)",                      \
+				t_b ? t_b : "(null)");                                             \
 		}                                                                                  \
 	} while (0)
 

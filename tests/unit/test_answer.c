@@ -24,7 +24,7 @@ int main(void)
 	json_t *cs = fixture_load(fixture_schema), *b;
 	char *p;
 
-	S = schema_new(cs, &e);
+	S = sc_new(cs, &e);
 
 	/* what cat answer.json shows can be written back */
 	CHECK_INT(prep("{\"tools\":[{\"schemaId\":\"t-carpt\",\"point\":[1,2]}],"
@@ -107,7 +107,7 @@ int main(void)
 	CHECK_STR(p, "/annotate/t1?nextStage=false");
 	free(p);
 
-	schema_free(S);
+	sc_free(S);
 	json_decref(cs);
 	return t_done("answer");
 }

@@ -34,8 +34,7 @@ static int run(const char *in, enum drop_kind k, long max_items, size_t max_byte
 
 	*out = tmpfd(NULL);
 	ao_err_clear(e);
-	r = labels_prepare(ifd, *out, -1, k, k == DK_LABELS ? S : NULL, max_items, max_bytes, res,
-			   e);
+	r = prep_labels(ifd, *out, -1, k, k == DK_LABELS ? S : NULL, max_items, max_bytes, res, e);
 	close(ifd);
 	return r;
 }
@@ -60,7 +59,7 @@ static void shapes(void)
 	CHECK_INT(res.items, 3);
 	CHECK_INT(res.form, LP_NDJSON);
 	CHECK_INT(res.nchunks, 1);
-	CHECK_INT(labels_chunk_body(out, &res.chunks[0], "p1", DK_LABELS, &body, &len, &e), 0);
+	CHECK_INT(prep_chunk_body(out, &res.chunks[0], "p1", DK_LABELS, &body, &len, &e), 0);
 	j = json_loadb(body, len, 0, NULL);
 	CHECK(j != NULL);
 	CHECK_STR(json_string_value(json_object_get(j, "project")), "p1");
@@ -83,7 +82,7 @@ static void shapes(void)
 		      DK_LABELS, 0, 0, &res, &out, &e),
 		  0);
 	CHECK_INT(res.export_records, 1);
-	CHECK_INT(labels_chunk_body(out, &res.chunks[0], "p", DK_LABELS, &body, &len, &e), 0);
+	CHECK_INT(prep_chunk_body(out, &res.chunks[0], "p", DK_LABELS, &body, &len, &e), 0);
 	CHECK(strstr(body, "\"t-car\"") != NULL);
 	CHECK(strstr(body, "\"c-weather\"") != NULL);
 	CHECK(strstr(body, "\"taskId\"") == NULL);
@@ -137,7 +136,7 @@ static void attachments(void)
 		  0);
 	CHECK_INT(res.items, 2);
 	CHECK_INT(res.form, LP_BODY);
-	CHECK_INT(labels_chunk_body(out, &res.chunks[0], "p2", DK_ATTACHMENTS, &body, &len, &e), 0);
+	CHECK_INT(prep_chunk_body(out, &res.chunks[0], "p2", DK_ATTACHMENTS, &body, &len, &e), 0);
 	CHECK(!strncmp(body, "{\"project\":\"p2\",\"attachments\":[{", 32));
 	free(body);
 	prep_result_free(&res);
@@ -182,8 +181,7 @@ static void chunking(void)
 	for (i = 0; i < 3; i++) {
 		json_t *j;
 
-		CHECK_INT(labels_chunk_body(out, &res.chunks[i], "p", DK_LABELS, &body, &len, &e),
-			  0);
+		CHECK_INT(prep_chunk_body(out, &res.chunks[i], "p", DK_LABELS, &body, &len, &e), 0);
 		j = json_loadb(body, len, 0, NULL);
 		CHECK(j != NULL);
 		total += (long)json_array_size(json_object_get(j, "jsonContent"));
@@ -204,7 +202,7 @@ static void chunking(void)
 		int ifd = tmpfd(in), lfd = tmpfd(NULL), ofd = tmpfd(NULL);
 		long long line = 0;
 
-		CHECK_INT(labels_prepare(ifd, ofd, lfd, DK_LABELS, S, 1000, 0, &res, &e), 0);
+		CHECK_INT(prep_labels(ifd, ofd, lfd, DK_LABELS, S, 1000, 0, &res, &e), 0);
 		CHECK_INT(pread(lfd, &line, sizeof(line), 1500 * (off_t)sizeof(line)),
 			  sizeof(line));
 		CHECK_INT(line, 1502);
@@ -230,11 +228,11 @@ int main(void)
 	struct ao_err e;
 	json_t *cs = fixture_load(fixture_schema);
 
-	S = schema_new(cs, &e);
+	S = sc_new(cs, &e);
 	shapes();
 	attachments();
 	chunking();
-	schema_free(S);
+	sc_free(S);
 	json_decref(cs);
 	return t_done("labels_prep");
 }

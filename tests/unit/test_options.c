@@ -29,54 +29,54 @@ int main(void)
 	int b;
 	long l;
 
-	CHECK_INT(ao_parse_host("eu", &s, &e), 0);
+	CHECK_INT(ao_opt_host("eu", &s, &e), 0);
 	CHECK_STR(s, "https://imeritapi.ango.ai");
 	free(s);
-	CHECK_INT(ao_parse_host("US", &s, &e), 0);
+	CHECK_INT(ao_opt_host("US", &s, &e), 0);
 	CHECK_STR(s, "https://us-api.ango.ai");
 	free(s);
-	CHECK_INT(ao_parse_host("in", &s, &e), 0);
+	CHECK_INT(ao_opt_host("in", &s, &e), 0);
 	CHECK_STR(s, "https://in-api.ango.ai");
 	free(s);
-	CHECK_INT(ao_parse_host("test", &s, &e), 0);
+	CHECK_INT(ao_opt_host("test", &s, &e), 0);
 	CHECK_STR(s, "https://testapi.ango.ai");
 	free(s);
-	CHECK_INT(ao_parse_host("http://127.0.0.1:8080/", &s, &e), 0);
+	CHECK_INT(ao_opt_host("http://127.0.0.1:8080/", &s, &e), 0);
 	CHECK_STR(s, "http://127.0.0.1:8080");
 	free(s);
-	CHECK_INT(ao_parse_host("ftp://x", &s, &e), -EINVAL);
+	CHECK_INT(ao_opt_host("ftp://x", &s, &e), -EINVAL);
 	CHECK(strstr(e.msg, "ftp://x") != NULL);
-	CHECK_INT(ao_parse_host("mars", &s, &e), -EINVAL);
-	CHECK_INT(ao_parse_host("http://", &s, &e), -EINVAL);
-	CHECK_INT(ao_parse_host("http://a b", &s, &e), -EINVAL);
-	CHECK_INT(ao_parse_host("http://u:p@host", &s, &e), -EINVAL);
+	CHECK_INT(ao_opt_host("mars", &s, &e), -EINVAL);
+	CHECK_INT(ao_opt_host("http://", &s, &e), -EINVAL);
+	CHECK_INT(ao_opt_host("http://a b", &s, &e), -EINVAL);
+	CHECK_INT(ao_opt_host("http://u:p@host", &s, &e), -EINVAL);
 
-	CHECK_INT(ao_parse_size("10G", &sz, &e), 0);
+	CHECK_INT(ao_opt_size("10G", &sz, &e), 0);
 	CHECK_INT(sz, 10LL << 30);
-	CHECK_INT(ao_parse_size("500M", &sz, &e), 0);
+	CHECK_INT(ao_opt_size("500M", &sz, &e), 0);
 	CHECK_INT(sz, 500LL << 20);
-	CHECK_INT(ao_parse_size("1KiB", &sz, &e), 0);
+	CHECK_INT(ao_opt_size("1KiB", &sz, &e), 0);
 	CHECK_INT(sz, 1024);
-	CHECK_INT(ao_parse_size("123", &sz, &e), 0);
+	CHECK_INT(ao_opt_size("123", &sz, &e), 0);
 	CHECK_INT(sz, 123);
-	CHECK_INT(ao_parse_size("12Q", &sz, &e), -EINVAL);
-	CHECK_INT(ao_parse_size("-1G", &sz, &e), -EINVAL);
-	CHECK_INT(ao_parse_size("99999999999T", &sz, &e), -EINVAL);
+	CHECK_INT(ao_opt_size("12Q", &sz, &e), -EINVAL);
+	CHECK_INT(ao_opt_size("-1G", &sz, &e), -EINVAL);
+	CHECK_INT(ao_opt_size("99999999999T", &sz, &e), -EINVAL);
 
-	CHECK_INT(ao_parse_bool("yes", &b, &e), 0);
+	CHECK_INT(ao_opt_bool("yes", &b, &e), 0);
 	CHECK_INT(b, 1);
-	CHECK_INT(ao_parse_bool("False", &b, &e), 0);
+	CHECK_INT(ao_opt_bool("False", &b, &e), 0);
 	CHECK_INT(b, 0);
-	CHECK_INT(ao_parse_bool("maybe", &b, &e), -EINVAL);
-	CHECK_INT(ao_parse_long("export_ttl", "60", &l, &e), 0);
+	CHECK_INT(ao_opt_bool("maybe", &b, &e), -EINVAL);
+	CHECK_INT(ao_opt_long("export_ttl", "60", &l, &e), 0);
 	CHECK_INT(l, 60);
-	CHECK_INT(ao_parse_long("export_ttl", "6x", &l, &e), -EINVAL);
+	CHECK_INT(ao_opt_long("export_ttl", "6x", &l, &e), -EINVAL);
 	CHECK(strstr(e.msg, "export_ttl") != NULL);
 
-	CHECK_INT(ao_parse_task_types("default,consensus", &s, &e), 0);
+	CHECK_INT(ao_opt_task_types("default,consensus", &s, &e), 0);
 	CHECK_STR(s, "[\"default\",\"consensus\"]");
 	free(s);
-	CHECK_INT(ao_parse_task_types("default,bogus", &s, &e), -EINVAL);
+	CHECK_INT(ao_opt_task_types("default,bogus", &s, &e), -EINVAL);
 	CHECK(strstr(e.msg, "bogus") != NULL);
 
 	/* key file: private ok, readable by others refused, empty refused */
@@ -84,28 +84,28 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/key", dir);
 	write_file(path, "  secret-key-1\n", 0600);
-	CHECK_INT(ao_load_key_file(path, &key, &e), 0);
+	CHECK_INT(ao_opt_key_file(path, &key, &e), 0);
 	CHECK_STR(key, "secret-key-1");
 	free(key);
 	write_file(path, "secret\n", 0644);
-	CHECK_INT(ao_load_key_file(path, &key, &e), -EACCES);
+	CHECK_INT(ao_opt_key_file(path, &key, &e), -EACCES);
 	CHECK(strstr(e.msg, "chmod 600") != NULL);
 	CHECK(strstr(e.msg, "secret") == NULL); /* never echo the key */
 	write_file(path, " \n", 0600);
-	CHECK_INT(ao_load_key_file(path, &key, &e), -EINVAL);
+	CHECK_INT(ao_opt_key_file(path, &key, &e), -EINVAL);
 	write_file(path, "a\nb\n", 0600);
-	CHECK_INT(ao_load_key_file(path, &key, &e), -EINVAL);
+	CHECK_INT(ao_opt_key_file(path, &key, &e), -EINVAL);
 	unlink(path);
-	CHECK_INT(ao_load_key_file(path, &key, &e), -ENOENT);
+	CHECK_INT(ao_opt_key_file(path, &key, &e), -ENOENT);
 
 	/* private cache dir: created 0700, loosened one tightened */
 	char cdir[300];
 	struct stat st;
 	snprintf(cdir, sizeof(cdir), "%s/a/b/cache", dir);
-	CHECK_INT(ao_mkdir_private(cdir, &e), 0);
+	CHECK_INT(ao_opt_mkdir_private(cdir, &e), 0);
 	CHECK(stat(cdir, &st) == 0 && (st.st_mode & 0777) == 0700);
 	chmod(cdir, 0755);
-	CHECK_INT(ao_mkdir_private(cdir, &e), 0);
+	CHECK_INT(ao_opt_mkdir_private(cdir, &e), 0);
 	CHECK(stat(cdir, &st) == 0 && (st.st_mode & 0777) == 0700);
 	rmdir(cdir);
 	snprintf(cdir, sizeof(cdir), "%s/a/b", dir);
@@ -115,12 +115,12 @@ int main(void)
 	rmdir(dir);
 
 	setenv("XDG_CACHE_HOME", "/x/cache", 1);
-	CHECK_INT(ao_default_cache_dir(&s, &e), 0);
+	CHECK_INT(ao_opt_default_cache_dir(&s, &e), 0);
 	CHECK_STR(s, "/x/cache/angofs");
 	free(s);
 	unsetenv("XDG_CACHE_HOME");
 	setenv("HOME", "/home/u", 1);
-	CHECK_INT(ao_default_cache_dir(&s, &e), 0);
+	CHECK_INT(ao_opt_default_cache_dir(&s, &e), 0);
 	CHECK_STR(s, "/home/u/.cache/angofs");
 	free(s);
 

@@ -19,7 +19,7 @@ static long check(const char *ans, int map, struct sc_report *r, json_t **out)
 
 	CHECK(a != NULL);
 	sc_report_init(r);
-	n = schema_check_answer(S, a, map, "line 1 (item 1)", r);
+	n = sc_check_answer(S, a, map, "line 1 (item 1)", r);
 	if (out)
 		*out = a;
 	else
@@ -38,7 +38,7 @@ int main(void)
 	struct ao_err e;
 	json_t *cs = fixture_load(fixture_schema), *a;
 
-	S = schema_new(cs, &e);
+	S = sc_new(cs, &e);
 	CHECK(S != NULL);
 
 	CHECK_INT(
@@ -168,7 +168,7 @@ int main(void)
 		CHECK(!has(&r, "problem 3"));
 		sc_report_free(&r);
 	}
-	schema_free(S);
+	sc_free(S);
 	json_decref(cs);
 	return t_done("schema");
 }

@@ -73,7 +73,7 @@ int main(void)
 	x->chunks[1].state = CH_REFUSED;
 	x->chunks[1].http = 400;
 	x->chunks[1].msg = strdup("Invalid \"schemaId\"\nsecond line");
-	entry_set_msg(x, "being sent");
+	spool_entry_set_msg(x, "being sent");
 	CHECK_INT(spool_save(dir, x, &e), 0);
 	spool_path(dir, x, "meta.json", path, sizeof(path));
 	CHECK_INT(mode_of(path), 0600);
