@@ -65,6 +65,8 @@ for line in out.splitlines():
     parts = line.split()
     if len(parts) != 3 or member is None:
         continue
+    if parts[2].startswith(("__odr_asan", "__asan", "__ubsan", "__tsan", "__sancov")):
+        continue  # sanitizer instrumentation symbols (ASan build), not ours
     allowed = PREFIXES.get(member) or PREFIXES.get(member.split("/")[0] + "/*")
     if allowed is None:  # a new file: its own name is its prefix until declared
         stem = member.split("/")[1]
