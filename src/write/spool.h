@@ -57,13 +57,16 @@ struct entry {
 	int attempts;
 
 	/* runtime only (not persisted) */
-	int lockfd;  /* <id>/lock, write-locked: this daemon owns the entry */
-	int opens;   /* open handles */
-	int busy;    /* being prepared/sent by some thread */
-	int dirty;   /* changed since the last submission */
-	int last_rc; /* result of the last submission (0 or -errno) */
-	int seeded;  /* answer copied from the hub at an open without O_TRUNC, not
-		      * changed since: dropped at the last close (nothing to send) */
+	int lockfd;		/* <id>/lock, write-locked: this daemon owns the entry */
+	int opens;		/* open handles */
+	int busy;		/* being prepared/sent by some thread */
+	int dirty;		/* changed since the last submission */
+	unsigned long gen;	/* bumped on every write/truncate of the data */
+	unsigned long sent_gen; /* gen when the current upload started: the
+				 * entry is dropped on success only if equal */
+	int last_rc;		/* result of the last submission (0 or -errno) */
+	int seeded;		/* answer copied from the hub at an open without O_TRUNC, not
+				 * changed since: dropped at the last close (nothing to send) */
 	long long next_try_ms;
 	struct entry *next;
 };

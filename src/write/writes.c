@@ -639,6 +639,7 @@ again:
 		goto out;
 	}
 	e->dirty = 1;
+	e->gen++;
 	if (e->state != ST_WRITING) {
 		e->state = ST_WRITING;
 		ws_save_locked(w, e);

@@ -78,6 +78,11 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err);
 /* Text of the status file for e (malloc'd). Call with w->mu held. */
 char *ws_status_text(struct ao_writes *w, const struct entry *e);
 
+/* e changed after its last submission and nobody will close it again (or
+ * its upload confirmed older bytes): mark it pending for the background
+ * sender, to be prepared again from its data. w->mu held, e not busy. */
+void ws_requeue_locked(struct ao_writes *w, struct entry *e);
+
 int ws_bg_start(struct ao_writes *w, struct ao_err *err);
 
 /* Adopt spool entries whose daemon stopped (their lock is free). Takes

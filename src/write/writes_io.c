@@ -69,6 +69,7 @@ ssize_t ao_writes_write(struct ao_writes *w, uint64_t fh, const char *buf, size_
 	e = h->e;
 	fd = h->fd;
 	e->dirty = 1;
+	e->gen++;
 	h->wrote = 1;
 	if (e->state != ST_WRITING && !e->busy) {
 		e->state = ST_WRITING;
@@ -93,6 +94,7 @@ int ao_writes_ftruncate(struct ao_writes *w, uint64_t fh, off_t size, struct ao_
 		return ao_errf(err, EBADF, "file not open for writing");
 	}
 	h->e->dirty = 1;
+	h->e->gen++;
 	if (size > 0)
 		h->wrote = 1;
 	if (h->e->state != ST_WRITING && !h->e->busy) {
@@ -219,6 +221,10 @@ int ao_writes_release(struct ao_writes *w, uint64_t fh)
 				e->code = EINVAL;
 				spool_entry_set_msg(e, "empty file: nothing was sent");
 				ws_save_locked(w, e);
+			} else if (!e->busy) {
+				/* its close() never submitted (interrupted while an
+				 * earlier upload ran): the background sender sends it */
+				ws_requeue_locked(w, e);
 			}
 		}
 		/* an answer opened for writing and closed unchanged: nothing to send */

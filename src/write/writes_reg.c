@@ -267,6 +267,7 @@ int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, 
 	e->prepared = 0;
 	e->attempts = 0;
 	e->dirty = 1;
+	e->gen++;
 	e->seeded = 0;
 	e->last_rc = 0;
 	spool_entry_clear_chunks(e);

@@ -75,9 +75,36 @@ static void save(struct ao_writes *w, struct entry *e)
 		ao_error("write side: %s", er.msg);
 }
 
+void ws_requeue_locked(struct ao_writes *w, struct entry *e)
+{
+	char path[4096];
+	struct stat st;
+
+	e->state = ST_PENDING;
+	e->prepared = 0;
+	e->code = e->http = 0;
+	e->attempts = 0;
+	e->next_try_ms = 0;
+	spool_entry_clear_chunks(e);
+	spool_unlink(w->spool_dir, e, "items");
+	spool_path(w->spool_dir, e, "data", path, sizeof(path));
+	e->size = stat(path, &st) == 0 ? st.st_size : 0;
+	spool_entry_set_msg(e, "changed while being sent; the new content is sent next");
+	spool_entry_set_detail(e, NULL);
+	save(w, e);
+	pthread_cond_broadcast(&w->wake);
+}
+
+/* End of an upload (w->mu held): bytes written while it ran (through a
+ * descriptor still open) were not part of what the hub confirmed: they stay
+ * in the spool and are sent next (by that descriptor's close or, if nobody
+ * closes it again, by the background sender). */
 static void finish_locked(struct ao_writes *w, struct entry *e)
 {
 	e->busy = 0;
+	if (e->gen != e->sent_gen && ws_find(w, e->project, e->relpath) == e &&
+	    e->kind != EK_SCRATCH)
+		ws_requeue_locked(w, e);
 	pthread_cond_broadcast(&w->idle);
 }
 
@@ -278,7 +305,8 @@ static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 	e->attempts = 0;
 	spool_entry_set_msg(e, msg);
 	save(w, e);
-	spool_unlink(w->spool_dir, e, "data");
+	if (e->gen == e->sent_gen) /* else newer bytes: kept (finish_locked) */
+		spool_unlink(w->spool_dir, e, "data");
 	spool_unlink(w->spool_dir, e, "items");
 	spool_unlink(w->spool_dir, e, "lines");
 	ws_prune_sent(w, WS_SENT_KEEP);
@@ -695,6 +723,7 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 	}
 	e->busy = 1;
 	e->dirty = 0;
+	e->sent_gen = e->gen;
 	e->state = ST_PENDING;
 	e->prepared = 0;
 	e->code = e->http = 0;
@@ -769,6 +798,8 @@ static void *bg_main(void *arg)
 			struct ao_err err;
 
 			pick->busy = 1;
+			pick->dirty = 0;
+			pick->sent_gen = pick->gen;
 			pthread_mutex_unlock(&w->mu);
 			int r = deliver(w, pick, 1, &err);
 			pthread_mutex_lock(&w->mu);

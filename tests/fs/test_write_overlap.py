@@ -1,0 +1,76 @@
+"""Bytes written through a descriptor that is still open while an earlier
+close() of the same file is uploading are never dropped: the spool entry is
+removed only when the confirmed bytes are the bytes it still holds, and the
+later content is sent next (labels and answer.json)."""
+import json
+import os
+import threading
+import time
+
+from test_write_common import (ANNOTATE, IMPORT, count, label_item, read, status_state, street,
+                               street_ext, task_answer, task_by_ext, wait_for, weather_of,
+                               wmount)  # noqa: F401 (fixture)
+
+
+def close_in_thread(fd):
+    out = {}
+
+    def run():
+        try:
+            os.close(fd)
+            out["rc"] = 0
+        except OSError as e:
+            out["rc"] = e
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
+def overlap(hub, path, route, text_a, text_b):
+    """fd1 writes A and closes with the hub slowed; while that upload is in
+    flight fd2 truncates, writes B and closes."""
+    fd1 = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd2 = os.open(path, os.O_WRONLY)
+    before = count(hub, route)
+    hub.fault(route=route, latency_ms=3000, count=1)
+    try:
+        os.write(fd1, text_a.encode())
+        t, out = close_in_thread(fd1)
+        wait_for(lambda: count(hub, route) > before, 30, "the first upload to start")
+        os.ftruncate(fd2, 0)
+        os.pwrite(fd2, text_b.encode(), 0)
+        os.close(fd2)  # waits for the first upload, then sends B
+        t.join(60)
+        assert out.get("rc") == 0, out
+    finally:
+        hub.clear_faults()
+
+
+def test_labels_written_during_upload_are_sent(hub, wmount):
+    pid, pdir = street(hub, wmount)
+    ext = street_ext(41)
+    path = os.path.join(pdir, "labels", "overlap.ndjson")
+    overlap(hub, path, IMPORT, json.dumps(label_item(ext, "Rain")) + "\n",
+            json.dumps(label_item(ext, "Snow")) + "\n")
+    wait_for(lambda: status_state(path + ".status") == "sent", 60, "B delivered")
+    time.sleep(1)
+    assert weather_of(task_answer(hub, task_by_ext(hub, pid, ext)["_id"])) == "Snow"
+    ok = [r for r in hub.stats()["log"] if r["route"] == IMPORT and r["status"] == 200]
+    assert len(ok) >= 2
+
+
+def test_answer_written_during_upload_is_sent(hub, wmount):
+    pid, pdir = street(hub, wmount)
+    tid = sorted(os.listdir(os.path.join(pdir, "tasks")))[5]
+    path = os.path.join(pdir, "tasks", tid, "answer.json")
+    a = json.loads(read(path))
+
+    def with_weather(w):
+        cls = [c for c in a.get("classifications", []) if c.get("schemaId") != "cWeath01"]
+        return json.dumps(dict(a, classifications=cls + [{"schemaId": "cWeath01",
+                                                          "answer": w}]))
+    overlap(hub, path, ANNOTATE, with_weather("Rain"), with_weather("Cloudy"))
+    wait_for(lambda: status_state(path + ".status") == "sent", 60, "B delivered")
+    time.sleep(1)
+    assert weather_of(task_answer(hub, tid)) == "Cloudy"
+    assert weather_of(json.loads(read(path))) == "Cloudy"
