@@ -2,8 +2,12 @@
 close() of the same file is uploading are never dropped: the spool entry is
 removed only when the confirmed bytes are the bytes it still holds, and the
 later content is sent next (labels and answer.json)."""
+import errno
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -74,3 +78,56 @@ def test_answer_written_during_upload_is_sent(hub, wmount):
     time.sleep(1)
     assert weather_of(task_answer(hub, tid)) == "Cloudy"
     assert weather_of(json.loads(read(path))) == "Cloudy"
+
+
+CHILD = r"""
+import os, signal, sys
+fd2 = os.open(sys.argv[1], os.O_WRONLY)
+signal.signal(signal.SIGUSR1, lambda *a: None)
+print("open", flush=True)
+sys.stdin.readline()
+os.ftruncate(fd2, 0)
+os.pwrite(fd2, sys.argv[2].encode(), 0)
+print("closing", flush=True)
+try:
+    os.close(fd2)
+    print("rc 0", flush=True)
+except OSError as e:
+    print("rc %d" % e.errno, flush=True)
+"""
+
+
+def test_close_interrupted_while_waiting_is_sent_in_background(hub, wmount):
+    pid, pdir = street(hub, wmount)
+    ext = street_ext(43)
+    path = os.path.join(pdir, "labels", "interrupted.ndjson")
+    fd1 = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, path,
+                              json.dumps(label_item(ext, "Snow")) + "\n"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "open"
+        before = count(hub, IMPORT)
+        hub.fault(route=IMPORT, latency_ms=6000, count=1)
+        os.write(fd1, (json.dumps(label_item(ext, "Rain")) + "\n").encode())
+        t, out = close_in_thread(fd1)
+        wait_for(lambda: count(hub, IMPORT) > before, 30, "the first upload to start")
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "closing"
+        time.sleep(1)  # the child's close() now waits for the first upload
+        while child.poll() is None:
+            child.send_signal(signal.SIGUSR1)
+            time.sleep(0.3)
+        rc = child.stdout.read()
+        t.join(60)
+        assert out.get("rc") == 0, out
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        hub.clear_faults()
+    assert "rc %d" % errno.EINTR in rc, rc  # the interrupt reached the wait
+    wait_for(lambda: status_state(path + ".status") == "sent", 60, "B delivered")
+    time.sleep(1)
+    assert weather_of(task_answer(hub, task_by_ext(hub, pid, ext)["_id"])) == "Snow"
