@@ -278,6 +278,26 @@ int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, 
 	return 0;
 }
 
+void ws_requeue_locked(struct ao_writes *w, struct entry *e)
+{
+	char path[4096];
+	struct stat st;
+
+	e->state = ST_PENDING;
+	e->prepared = 0;
+	e->code = e->http = 0;
+	e->attempts = 0;
+	e->next_try_ms = 0;
+	spool_entry_clear_chunks(e);
+	spool_unlink(w->spool_dir, e, "items");
+	spool_path(w->spool_dir, e, "data", path, sizeof(path));
+	e->size = stat(path, &st) == 0 ? st.st_size : 0;
+	spool_entry_set_msg(e, "changed while being sent; the new content is sent next");
+	spool_entry_set_detail(e, NULL);
+	ws_save_locked(w, e);
+	pthread_cond_broadcast(&w->wake);
+}
+
 struct entry *ws_new_entry(struct ao_writes *w, const char *project, const struct wpath *p,
 			   struct ao_err *err)
 {

@@ -75,26 +75,6 @@ static void save(struct ao_writes *w, struct entry *e)
 		ao_error("write side: %s", er.msg);
 }
 
-void ws_requeue_locked(struct ao_writes *w, struct entry *e)
-{
-	char path[4096];
-	struct stat st;
-
-	e->state = ST_PENDING;
-	e->prepared = 0;
-	e->code = e->http = 0;
-	e->attempts = 0;
-	e->next_try_ms = 0;
-	spool_entry_clear_chunks(e);
-	spool_unlink(w->spool_dir, e, "items");
-	spool_path(w->spool_dir, e, "data", path, sizeof(path));
-	e->size = stat(path, &st) == 0 ? st.st_size : 0;
-	spool_entry_set_msg(e, "changed while being sent; the new content is sent next");
-	spool_entry_set_detail(e, NULL);
-	save(w, e);
-	pthread_cond_broadcast(&w->wake);
-}
-
 /* End of an upload (w->mu held): bytes written while it ran (through a
  * descriptor still open) were not part of what the hub confirmed: they stay
  * in the spool and are sent next (by that descriptor's close or, if nobody
