@@ -24,14 +24,22 @@
 
 #include "angofs/sysutil.h" /* ao_sys_now_ms() */
 
+/* Locks: rl->lock is a leaf, taken for one reservation or penalty; the
+ * caller sleeps without it (ao_ratelimit_acquire). In shared mode it is held
+ * while the fcntl lock of "<path>.lock" is waited for and the state file is
+ * read and replaced: the fcntl lock belongs to the process, so rl->lock is
+ * what keeps this process's threads from reserving at once; the wait is
+ * bounded by another daemon's read-and-rename of a small file. */
 struct ao_ratelimit {
 	pthread_mutex_t lock;
-	int per_minute; /* 0 = unlimited */
-	int head, count;
-	long long *ring;      /* start times in ms, per_minute slots */
-	long long slow_until; /* after a 429: no request before (same clock) */
-	int fd;		      /* <path>.lock (one descriptor), -1: log in memory */
-	char *path;	      /* shared state file */
+	int per_minute;	      /* immutable after init; 0 = unlimited */
+	int head, count;      /* lock */
+	long long *ring;      /* lock; start times in ms, per_minute slots */
+	long long slow_until; /* lock; after a 429: no request before (same clock) */
+	/* fd, path: set by ao_ratelimit_share (under lock) at setup, before
+	 * requests start; ao_ratelimit_now reads fd without the lock */
+	int fd;	    /* <path>.lock (one descriptor), -1: log in memory */
+	char *path; /* shared state file */
 };
 
 int ao_ratelimit_init(struct ao_ratelimit *rl, int per_minute);

@@ -45,6 +45,7 @@
  * leaves the pool for the whole transfer, and the rate limiter sleeps without
  * its lock. All are leaves (nothing else is locked while they are held). */
 struct hubc {
+	/* base .. share: immutable after hubc_new */
 	char *base;	 /* ".../v2" */
 	char *store_dir; /* offline reply store (hub_store.c), or NULL */
 	char *origin;	 /* "scheme://host[:port]" for relative export paths */
@@ -53,9 +54,9 @@ struct hubc {
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_lock;
-	CURL *pool[POOL_MAX]; /* pool_lock */
-	int npool;	      /* pool_lock */
-	struct ao_ratelimit rl;
+	CURL *pool[POOL_MAX];	/* pool_lock */
+	int npool;		/* pool_lock */
+	struct ao_ratelimit rl; /* its own rl.lock (include/angofs/ratelimit.h) */
 };
 
 static void hubc_free(struct hubc *h);

@@ -28,6 +28,9 @@
 #ifndef ANGOFS_HUB_RETRY_H
 #define ANGOFS_HUB_RETRY_H
 
+/* Both structs below live on the stack of the thread making the call: owned
+ * by that thread, never shared, no lock. */
+
 /* What one attempt came to. */
 struct hub_attempt {
 	int download;	    /* a pre-signed export download (else an API call) */

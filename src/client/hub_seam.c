@@ -11,6 +11,7 @@
 
 #include "angofs/hub.h"
 
+/* Immutable after hub_wrap: no lock (a client does its own locking). */
 struct hub {
 	const struct hub_ops *ops;
 	void *self;

@@ -9,6 +9,15 @@
  * concurrent callers cause one request. Project structs are never freed
  * while the core lives (a project that leaves the list is only unlisted), so
  * pointers to them stay valid without reference counting.
+ *
+ * Lock order (core): c->list_refresh, p->tasks_refresh, then (released
+ * before the next) the export cache's lock, p->detail_refresh, and last
+ * c->lock, a leaf: nothing else is locked while c->lock is held, and no
+ * network call runs under it. p->tasks_refresh may be held while
+ * p->detail_refresh is taken (a listing export asks for the project's
+ * stages, export_check.c all_stages), never the reverse. poll.c's p->lock
+ * is never held together with any of these. Global order across modules:
+ * docs/DESIGN-NOTES.md ("Locks").
  */
 #ifndef ANGOFS_CORE_INT_H
 #define ANGOFS_CORE_INT_H
@@ -19,19 +28,27 @@
 #include "angofs/core.h"
 #include "angofs/names.h"
 
+/* A stage or batch of a project: immutable once built; the array holding it
+ * (p->stages, p->batches) is replaced whole under c->lock by a detail refresh
+ * and read under c->lock. */
 struct sub {
 	char *id, *name;
 	char dname[AO_NAME_MAX + 1];
 };
 
+/* A published snapshot of a project's task ids, reference counted: readers
+ * keep it (task_list/task_list_put) after c->lock is dropped. */
 struct tasklist {
-	int refs;
-	size_t n;
-	char **ids; /* sorted, unique */
+	int refs;   /* c->lock */
+	size_t n;   /* immutable once published in p->tasks */
+	char **ids; /* idem; sorted, unique */
 };
 
 struct project {
-	char *id, *name, *created;
+	char *id; /* immutable after creation: read without any lock */
+	/* rewritten by each list refresh (projects.c) under c->lock; read under
+	 * c->lock */
+	char *name, *created;
 	char dname[AO_NAME_MAX + 1];
 	int listed;
 	/* c->lock: epoch ms an export or task of it was first opened, 0 = never (poll.c) */
@@ -56,6 +73,9 @@ struct project {
 	unsigned long tasks_gen; /* export generation the list came from (0: pages) */
 };
 
+/* A cached task (c->tb). Every field: c->lock; an entry is built whole
+ * before it is linked and freed only after it is unlinked, both under
+ * c->lock, and readers copy its texts out before dropping the lock. */
 struct task_ent {
 	struct task_ent *next;
 	char *id, *project_id;
@@ -69,9 +89,9 @@ struct task_ent {
 #define TASK_CACHE_MAX 50000
 
 struct ao_core {
-	struct ao_core_cfg cfg;
-	pthread_mutex_t lock;
-	int small_open; /* open handles of in-memory files (c->lock) */
+	struct ao_core_cfg cfg; /* immutable after init */
+	pthread_mutex_t lock;	/* "c->lock": a leaf, never held across a request */
+	int small_open;		/* open handles of in-memory files (c->lock) */
 	/* The one in-memory file served through the page cache right now (only
 	 * granted while no other is open): stat of it reports its snapshot's
 	 * length, so the kernel's size matches the pages being read. (c->lock) */
@@ -91,7 +111,7 @@ struct ao_core {
 	/* bumped by every write (task_drop, task_drop_project): a task fetched by a
 	 * request that overlapped a write is not cached (it may predate the write) */
 	unsigned long wgen;
-	time_t t0;
+	time_t t0;	       /* immutable after init (mount time) */
 	struct xcheck *checks; /* export completeness results (export_check.c); lock */
 };
 

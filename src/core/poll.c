@@ -39,10 +39,10 @@
 #define POLL_FIRST_MARGIN_MS 5000
 
 struct ao_poll {
-	struct ao_poll_cfg cfg;
-	pthread_t th;
-	int started;
-	pthread_mutex_t lock;
+	struct ao_poll_cfg cfg;	       /* immutable after ao_poll_new */
+	pthread_t th;		       /* ao_poll_start/ao_poll_free only (the owner's thread) */
+	int started;		       /* idem */
+	pthread_mutex_t lock;	       /* "p->lock": a leaf, never held with the core's locks */
 	pthread_cond_t cv;	       /* [lock] stop */
 	int stop;		       /* [lock] */
 	json_t *projects;	       /* [lock] id -> {"updatedAt", "total", "checked_at"} */

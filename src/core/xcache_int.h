@@ -9,6 +9,17 @@
  * never across GET /export, the download or a wait for another daemon's
  * publish lock: those run on an entry marked `fetching`, and waiters sleep on
  * c->cond (waking every 250 ms to honour an interrupt of their own request).
+ *
+ * Lock order (export cache): a caller may hold the core's p->tasks_refresh
+ * (tasks.c lists tasks from an export); then c->lock, a leaf. The fetching
+ * thread holds no mutex: it takes the on-disk publish lock (byte 0 of
+ * H.lock, fcntl, polled without waiting so an interrupt is honoured) and,
+ * under it, calls the hooks: all_stages (takes p->detail_refresh, then the
+ * core's c->lock) and fetched (export_check.c: the core's c->lock). The
+ * on-disk locks (byte 0: publish and eviction; byte g: readers of
+ * generation g) are described in docs/DESIGN-NOTES.md; under c->lock they
+ * are only tried (F_SETLK), never waited for. Global order:
+ * docs/DESIGN-NOTES.md ("Locks").
  */
 #ifndef ANGOFS_XCACHE_INT_H
 #define ANGOFS_XCACHE_INT_H
@@ -24,14 +35,18 @@
 #define TMP_MAX_AGE_S 3600
 
 struct ao_xentry {
-	struct ao_xentry *next;
-	char *key;
-	char hash[17];
+	struct ao_xentry *next; /* c->lock (entries are never unlinked while c lives) */
+	char *key;		/* immutable after creation */
+	char hash[17];		/* idem */
+	/* spec fields: set once under c->lock (known = 1), read-only after;
+	 * the fetching thread reads them without the lock */
 	char *project_id, *stage_id, *batch_id;
 	enum ao_xtype type;
 	int ndjson, lean;
 	int known; /* spec fields are set (entries loaded from disk lack them) */
 
+	/* Every field from here to `done` is guarded by c->lock. The fetching
+	 * thread (fetching = 1) runs without it and writes them back under it. */
 	/* mirror of H.meta (xshare.h); have: a current generation exists */
 	int have;
 	long long size;
@@ -69,17 +84,19 @@ struct ao_xentry {
 	 * next fetch keeps (within the TTL) so a copy made from the listing
 	 * stays in sync (rsync -a twice copies nothing) */
 	time_t gen_mtime, shown_at;
-	long long done, total; /* progress, atomics */
+	/* progress: relaxed atomics (__atomic builtins), written by the fetching
+	 * thread without c->lock, read by the status report */
+	long long done, total;
 };
 
 struct ao_xcache {
-	struct ao_xcache_cfg cfg;
-	char *dir, *host, *task_types;
-	struct ao_xhooks hooks; /* set once before the first open; read-only after */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct ao_xentry *entries;
-	unsigned long next_gen;
+	struct ao_xcache_cfg cfg;      /* immutable after init */
+	char *dir, *host, *task_types; /* idem */
+	struct ao_xhooks hooks;	       /* set once before the first open; read-only after */
+	pthread_mutex_t lock;	       /* "c->lock": a leaf, never held across I/O to the hub */
+	pthread_cond_t cond;	       /* with c->lock: a fetch ended (fetching went to 0) */
+	struct ao_xentry *entries;     /* c->lock */
+	unsigned long next_gen;	       /* c->lock */
 };
 
 /* export_cache.c helpers shared with xload.c (c->lock held). */

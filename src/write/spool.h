@@ -35,6 +35,13 @@ struct ent_chunk {
 	char *msg; /* hub reply or refusal */
 };
 
+/* Locks (write side, src/write/writes_int.h): every field is guarded by w->mu
+ * once the entry is listed in w->entries; id is immutable after creation;
+ * relpath changes only by a rename (w->mu held). The thread that set busy
+ * (under w->mu) may then read and write the content fields (size .. attempts)
+ * and the data files without w->mu: nobody else changes them while busy. The
+ * spool functions below take no lock: their callers hold w->mu or own the
+ * entry (busy, or not listed yet). */
 struct entry {
 	char id[64];   /* directory name in the spool */
 	char *project; /* project id */

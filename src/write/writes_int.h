@@ -14,8 +14,18 @@
  * written and fsync'ed, data files created/truncated). w->mu is a leaf for
  * the rest of the daemon: nothing else is locked while it is held, and the
  * callbacks into the core (read_answer, category_schema, read_masks,
- * task_written, project_written) are called without it. Lock order and the
- * full list of the daemon's mutexes: docs/DESIGN-NOTES.md ("Locks").
+ * task_written, project_written) are called without it.
+ *
+ * Lock order (write side): the adapter's fh_lock (only in the unmount
+ * sweep), then w->mu, a leaf. An entry's spool lock (e->lockfd, an fcntl
+ * write lock that says which daemon owns the entry) is taken once when the
+ * entry is created (w->mu held) or adopted (ws_rescan: spool_load runs
+ * without w->mu, before the entry is listed) and kept while the entry lives;
+ * it never waits (F_SETLK: a held lock means another daemon owns the entry).
+ * The full list of
+ * the daemon's mutexes and the global order: docs/DESIGN-NOTES.md ("Locks").
+ * struct entry (spool.h): every field is guarded by w->mu; content, chunks
+ * and state change only by the thread that set busy (then without w->mu).
  */
 #ifndef ANGOFS_WRITES_INT_H
 #define ANGOFS_WRITES_INT_H
@@ -100,6 +110,7 @@ void ws_prune_sent(struct ao_writes *w, long keep);
 
 enum area { AR_NONE, AR_LABELS, AR_ATTACH, AR_TASK };
 
+/* A parsed relative path: built on the caller's stack, never shared (no lock). */
 struct wpath {
 	enum area area;
 	int is_dir;    /* labels, attachments, tasks/<id> */

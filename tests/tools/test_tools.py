@@ -21,8 +21,7 @@ from toolpack import RESULTS, Env, write_tools_md
 def env(module_workdir):
     from conftest import Hub, Mount
     hub = Hub(module_workdir)
-    mount = Mount(hub, module_workdir, opts=("rate_limit=0",),
-                  env={"ANGOFS_FLUSH_RETRY_MS": "1500"})
+    mount = Mount(hub, module_workdir, opts=("rate_limit=0",))
     try:
         yield Env(hub, mount, module_workdir)
     finally:
