@@ -8,7 +8,8 @@ PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
       python3 python3-pytest python3-yaml curl unzip zip jq time procps psmisc
       groff-base util-linux valgrind openssl clang-format
       glusterfs-server glusterfs-client
-      rsync vim ed file perl tar python3-pandas)  # tools/ conformance pack
+      rsync vim ed file perl tar python3-pandas  # tools/ conformance pack
+      python3-pil python3-opencv python3-torchvision)  # dataset consumers
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
