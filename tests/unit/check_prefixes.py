@@ -37,6 +37,9 @@ PREFIXES = {
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),
     "core/unzip": ("ao_unzip_",),
+    "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
+    "core/dsbuild": ("dsv_",),
+    "core/dspass2": ("dsv_",),
     "daemon/config": ("ao_config_",),
     "daemon/options": ("ao_opt_",),
     "write/writes": ("ao_writes_", "ws_"),
