@@ -31,6 +31,9 @@ struct hub *mock_hub_new(struct mock_hub **m);
 void mock_hub_on(struct mock_hub *m, const char *method, const char *pattern,
 		 const char *data_json);
 void mock_hub_file(struct mock_hub *m, const char *url, const void *bytes, size_t len);
+/* Downloads of url (pattern as above) answer 403, like a private object
+ * fetched without a signature or with an expired one. */
+void mock_hub_deny(struct mock_hub *m, const char *url);
 /* Calls so far whose method is method ("GET", "POST", "DOWNLOAD") and whose
  * path (or URL) starts with prefix. */
 int mock_hub_calls(struct mock_hub *m, const char *method, const char *prefix);
