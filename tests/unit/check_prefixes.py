@@ -11,6 +11,7 @@ import sys
 # the export cache: public ao_xcache_; inside, xc_ (the cache) and xs_ (its
 # files, shared between daemons)
 XCACHE = ("ao_xcache_", "xc_", "xs_")
+MEDIA = ("ao_media_", "mo_", "mf_", "me_")  # media.c, media_fetch.c, media_evict.c
 
 PREFIXES = {
     "util/err": ("ao_err",),
@@ -37,6 +38,9 @@ PREFIXES = {
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),
     "core/unzip": ("ao_unzip_",),
+    "core/media": MEDIA,
+    "core/media_fetch": MEDIA,
+    "core/media_evict": MEDIA,
     "daemon/config": ("ao_config_",),
     "daemon/options": ("ao_opt_",),
     "write/writes": ("ao_writes_", "ws_"),

@@ -21,6 +21,7 @@ struct reply {
 	char *data;  /* JSON text, or NULL: 404 */
 	void *bytes; /* a download */
 	size_t len;
+	int deny; /* a download answered 403 (a private object, unsigned) */
 };
 
 struct call {
@@ -136,11 +137,23 @@ static int mock_download(void *self, const char *url, hub_sink_fn sink, hub_prog
 	pthread_mutex_lock(&m->mu);
 	record(m, "DOWNLOAD", url);
 	r = find(m, "DOWNLOAD", url);
-	if (r && (bytes = malloc(r->len ? r->len : 1)))
+	if (r && !r->deny && (bytes = malloc(r->len ? r->len : 1)))
 		memcpy(bytes, r->bytes, len = r->len);
 	pthread_mutex_unlock(&m->mu);
-	if (!bytes)
-		return ao_errf(err, ENOENT, "download: HTTP 404 (mock)");
+	if (!bytes && r && r->deny) {
+		int rc = ao_errf(err, EACCES, "download: HTTP 403 (mock: not readable unsigned)");
+
+		if (err)
+			err->http_status = 403;
+		return rc;
+	}
+	if (!bytes) {
+		int rc = ao_errf(err, ENOENT, "download: HTTP 404 (mock)");
+
+		if (err)
+			err->http_status = 404;
+		return rc;
+	}
 	while (done < len) { /* in pieces, as a network would */
 		size_t n = len - done < 4096 ? len - done : 4096;
 		int rc = sink(ud, bytes + done, n);
@@ -264,6 +277,13 @@ void mock_hub_file(struct mock_hub *m, const char *url, const void *bytes, size_
 	r->bytes = malloc(len ? len : 1);
 	memcpy(r->bytes, bytes, len);
 	r->len = len;
+	pthread_mutex_unlock(&m->mu);
+}
+
+void mock_hub_deny(struct mock_hub *m, const char *url)
+{
+	pthread_mutex_lock(&m->mu);
+	add(m, "DOWNLOAD", url)->deny = 1;
 	pthread_mutex_unlock(&m->mu);
 }
 

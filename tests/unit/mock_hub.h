@@ -33,6 +33,9 @@ struct hub *mock_hub_new(struct mock_hub **m);
 void mock_hub_on(struct mock_hub *m, const char *method, const char *pattern,
 		 const char *data_json);
 void mock_hub_file(struct mock_hub *m, const char *url, const void *bytes, size_t len);
+/* Downloads of url (pattern as above) answer 403, like a private object
+ * fetched without a signature or with an expired one. */
+void mock_hub_deny(struct mock_hub *m, const char *url);
 /* A PUT (hub_put_file) stores the file: a DOWNLOAD of the URL without its
  * query returns it. */
 /* Calls so far whose method is method ("GET", "POST", "DOWNLOAD", "PUT") and whose
