@@ -25,6 +25,8 @@ PREFIXES = {
     "client/hub_client": ("hub_",),
     "client/hub_retry": ("hub_",),
     "client/hub_store": ("hub_store_",),
+    "client/hub_upload": ("hub_",),
+    "client/hub_msg": ("hub_",),
     "core/core": ("ao_core_",),
     "core/router": ("ao_route",),
     "core/poll": ("ao_poll_", "ao_core_"),  # the core's change poller and its hooks
@@ -48,6 +50,9 @@ PREFIXES = {
     "write/writes_reg": ("ao_writes_", "ws_"),
     "write/writes_send": ("ao_writes_", "ws_"),
     "write/writes_status": ("ao_writes_", "ws_"),
+    "write/upload_media": ("ao_writes_", "ws_"),  # the write side's uploads
+    "write/upload_mask": ("ao_writes_", "ws_"),
+    "write/assets_items": ("assets_item",),
     "write/answer": ("answer_",),
     "write/labels_parse": ("lp_",),
     "write/labels_prep": ("prep_",),
