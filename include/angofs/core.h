@@ -34,7 +34,6 @@
 struct hub;
 struct ao_xcache;
 struct ao_xentry;
-struct ao_media;
 struct dsv_fh;
 
 struct ao_core_cfg {
@@ -54,9 +53,6 @@ struct ao_core_cfg {
 	/* derived files of the dataset views (<cache_dir>/datasets, created
 	 * 0700); NULL: the views' labels and annotations.json fail with ENOTSUP */
 	const char *ds_dir;
-	/* asset bytes of the views' image files (include/angofs/media.h); NULL:
-	 * image files are listed but reading them fails with ENOTSUP */
-	struct ao_media *media;
 };
 
 enum ao_kind {
