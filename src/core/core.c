@@ -125,6 +125,7 @@ static const struct {
     {AO_N_PROJECT, "export", AO_N_EXPORT_DIR},
     {AO_N_PROJECT, "labels", AO_N_DROPBOX_DIR},
     {AO_N_PROJECT, "attachments", AO_N_DROPBOX_DIR},
+    {AO_N_PROJECT, "assets", AO_N_DROPBOX_DIR}, /* cp adds assets (write side) */
     {AO_N_PROJECT, "tasks", AO_N_TASKS_DIR},
     {AO_N_EXPORT_DIR, "tasks.json", AO_N_EXPORT_FILE},
     {AO_N_EXPORT_DIR, "tasks.ndjson", AO_N_EXPORT_FILE},
