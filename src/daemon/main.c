@@ -253,7 +253,8 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				     .include_history = c->v.include_history,
 				     .include_only_key_frames = c->v.include_only_key_frames,
 				     .include_idle_blur = c->v.include_idle_blur_durations,
-				     .task_types_json = c->task_types_json};
+				     .task_types_json = c->task_types_json,
+				     .incr_full_s = c->v.incremental};
 	struct ao_core_cfg ccfg = {.hub = d->hub,
 				   .meta_ttl_s = c->v.meta_ttl,
 				   .read_only = c->read_only,

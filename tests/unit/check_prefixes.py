@@ -36,6 +36,9 @@ PREFIXES = {
     "core/xshare": XCACHE,
     "core/xfetch": XCACHE,
     "core/xload": XCACHE,
+    "core/xmerge": ("xm_",),  # the record merge of an incremental refresh
+    "core/xincr": XCACHE,
+    "core/xrefresh": XCACHE,
     "core/export_check": ("xcheck_",),
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),
