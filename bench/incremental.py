@@ -51,7 +51,10 @@ SIZES = {
 }
 KS = (1, 10, 1000)
 POLL_PROJECTS = 10
-POLL_ROUTE = "GET /v2/project/{id}/tasks"
+# requests a refresh may meet that are not its own: the mount's project list
+# and project caches live meta_ttl (60 s) and are refreshed on the way when
+# they expired (path lookup, stage ids); counted, but shown apart
+META_ROUTES = ("GET /v2/listProjects", "GET /v2/project/{id}")
 
 
 def log(msg):
@@ -199,7 +202,9 @@ class Bench:
         t = timed(lambda: run(["cat", f]))
         c1 = cpu_seconds(m.proc.pid)
         req, nbytes, routes = cnt.read()
-        return dict(s=t, req=req, bytes=nbytes, routes=routes, cpu=c1 - c0)
+        meta = sum(routes.get(r, 0) for r in META_ROUTES)
+        return dict(s=t, req=req, meta=meta, own=req - meta, bytes=nbytes, routes=routes,
+                    cpu=c1 - c0)
 
     def verify(self, files, ids, marker, k, r):
         """Every file shows the k new answers; the incremental file equals the
@@ -265,11 +270,10 @@ class Bench:
                 for s in (order if r % 2 == 0 else order[::-1]):
                     res[k][s].append(self.refresh(cnt, sides[s], files[s]))
                 self.verify(files, ids, marker, k, r)
-                log("k=%d run %d (annotate %.1f s): %s" % (
-                    k, r + 1, ta, "; ".join("%s %.2f s %d req %s cpu %.2f s" % (
-                        s, res[k][s][-1]["s"], res[k][s][-1]["req"],
-                        fmt_bytes(res[k][s][-1]["bytes"]), res[k][s][-1]["cpu"])
-                        for s in order)))
+                log("k=%d run %d (annotate %.1f s): %s" % (k, r + 1, ta, "; ".join(
+                    "%s %.2f s %d+%d req %s cpu %.2f s" % (
+                        s, x["s"], x["own"], x["meta"], fmt_bytes(x["bytes"]), x["cpu"])
+                    for s, x in ((s, res[k][s][-1]) for s in order))))
         api.close()
         self.hwm = {s: m.vm_hwm_kb() for s, m in sides.items()}
         for m in sides.values():
@@ -278,8 +282,10 @@ class Bench:
 
     def table_refresh(self, res, sides, size, n):
         def cell(xs):
-            return "%s, %d req, %s, cpu %.2f s" % (
-                fmt_s([x["s"] for x in xs]), max(x["req"] for x in xs),
+            meta = max(x["meta"] for x in xs)
+            return "%s, %d req%s, %s, cpu %.2f s" % (
+                fmt_s([x["s"] for x in xs]), max(x["own"] for x in xs),
+                " (+%d meta)" % meta if meta else "",
                 fmt_bytes(median([x["bytes"] for x in xs])), median([x["cpu"] for x in xs]))
 
         for k in self.ks:
@@ -294,7 +300,7 @@ class Bench:
             target, ok = "-", None
             if k == 10:
                 target = "<= 3 req, time <= 0.10"
-                ok = max(x["req"] for x in inc) <= 3 and ratio <= 0.10
+                ok = max(x["own"] for x in inc) <= 3 and ratio <= 0.10
             self.row("k=%d changed, cat tasks.json" % k, cell(inc), full,
                      "%.3f (cpu %.3f)" % (ratio, cpu_ratio), target,
                      "-" if ok is None else ("PASS" if ok else "FAIL"))
@@ -303,7 +309,10 @@ class Bench:
                      "%.1f MB" % (self.hwm["full"] / 1024.), "-", "-", "-")
         self.notes.append("project synthetic-%d, tasks.json %s (metadata + history); each cell: "
                           "median (min-max) of %d runs, max requests, median reply bytes, median "
-                          "daemon CPU" % (n, fmt_bytes(size), self.size["runs"]))
+                          "daemon CPU; requests: the most any run made, without the metadata "
+                          "lookups (+N meta: GET /listProjects or /project/{id} because the "
+                          "mount's meta_ttl of 60 s had expired; the target counts without them)"
+                          % (n, fmt_bytes(size), self.size["runs"]))
         routes = {}
         for k in self.ks:
             for s in sides:
