@@ -128,6 +128,10 @@ void reply_ok(struct reply *out, json_t *data);		     /* envelope, steals data *
 void reply_fail(struct reply *out, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void reply_text(struct reply *out, int status, const char *ctype, const char *text);
+/* The request body as a JSON object (new ref), or NULL with a 400 set: empty,
+ * malformed, or not an object. expected names the accepted form in those
+ * messages (NULL: "a JSON object"). */
+json_t *parse_body(struct req *r, struct reply *out, const char *expected);
 
 int server_start(char *errbuf, size_t errlen);
 void server_stop(void);

@@ -28,28 +28,13 @@
  * the reply set. */
 static json_t *delete_body(struct req *r, struct reply *out, const char *pid, json_t **body)
 {
-	json_error_t je;
 	json_t *b, *assets, *proj, *v;
 	size_t i;
 
-	*body = NULL;
-	if (!r->body || !r->body_len) {
-		reply_fail(out, 400,
-			   "Request body is empty; expected {\"project\": \"<id>\", \"assets\": "
-			   "[\"<asset id>\", ...]}");
+	*body = b =
+	    parse_body(r, out, "{\"project\": \"<id>\", \"assets\": [\"<asset id>\", ...]}");
+	if (!b)
 		return NULL;
-	}
-	b = json_loadb(r->body, r->body_len, 0, &je);
-	if (!b) {
-		reply_fail(out, 400, "Malformed JSON body: %s (line %d, column %d)", je.text,
-			   je.line, je.column);
-		return NULL;
-	}
-	*body = b;
-	if (!json_is_object(b)) {
-		reply_fail(out, 400, "Request body must be a JSON object with \"assets\"");
-		return NULL;
-	}
 	proj = json_object_get(b, "project");
 	if (proj && (!json_is_string(proj) || strcmp(json_string_value(proj), pid) != 0)) {
 		reply_fail(out, 400,

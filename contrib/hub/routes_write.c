@@ -19,29 +19,6 @@
 
 #include "hubd.h"
 
-static json_t *parse_body(struct req *r, struct reply *out)
-{
-	json_error_t je;
-	json_t *b;
-
-	if (!r->body || !r->body_len) {
-		reply_fail(out, 400, "Request body is empty; expected a JSON object");
-		return NULL;
-	}
-	b = json_loadb(r->body, r->body_len, 0, &je);
-	if (!b) {
-		reply_fail(out, 400, "Malformed JSON body: %s (line %d, column %d)", je.text,
-			   je.line, je.column);
-		return NULL;
-	}
-	if (!json_is_object(b)) {
-		reply_fail(out, 400, "Request body must be a JSON object");
-		json_decref(b);
-		return NULL;
-	}
-	return b;
-}
-
 static char *dump(json_t *j)
 {
 	return json_dumps(j, JSON_COMPACT);
@@ -70,7 +47,8 @@ static json_t *item_answer(json_t *item)
 
 void route_import_labels(struct req *r, struct reply *out)
 {
-	json_t *body = parse_body(r, out), *items, *doc = NULL, *answers = NULL, *it, *unmatched;
+	json_t *body = parse_body(r, out, NULL), *items, *doc = NULL, *answers = NULL, *it,
+	       *unmatched;
 	const char *pid, *key;
 	char err[1024], user[64], prefix[48];
 	sqlite3 *db = NULL;
@@ -227,7 +205,7 @@ out:
 
 void route_attachments(struct req *r, struct reply *out)
 {
-	json_t *body = parse_body(r, out), *items, *doc = NULL, *it, *flat = NULL,
+	json_t *body = parse_body(r, out, NULL), *items, *doc = NULL, *it, *flat = NULL,
 	       *unmatched = NULL;
 	const char *pid;
 	sqlite3 *db = NULL;
@@ -434,7 +412,7 @@ void route_annotate(struct req *r, struct reply *out)
 			   req_arg(r, "isPlugin"));
 		return;
 	}
-	body = parse_body(r, out);
+	body = parse_body(r, out, NULL);
 	if (!body)
 		return;
 	answer = json_object_get(body, "answer");

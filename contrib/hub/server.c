@@ -150,6 +150,31 @@ void reply_fail(struct reply *out, int status, const char *fmt, ...)
 	reply_json(out, status, json_pack("{s:s,s:s}", "status", "fail", "message", msg));
 }
 
+json_t *parse_body(struct req *r, struct reply *out, const char *expected)
+{
+	json_error_t je;
+	json_t *b;
+
+	if (!r->body || !r->body_len) {
+		reply_fail(out, 400, "Request body is empty; expected %s",
+			   expected ? expected : "a JSON object");
+		return NULL;
+	}
+	b = json_loadb(r->body, r->body_len, 0, &je);
+	if (!b) {
+		reply_fail(out, 400, "Malformed JSON body: %s (line %d, column %d)", je.text,
+			   je.line, je.column);
+		return NULL;
+	}
+	if (!json_is_object(b)) {
+		reply_fail(out, 400, "Request body must be a JSON object%s%s",
+			   expected ? "; expected " : "", expected ? expected : "");
+		json_decref(b);
+		return NULL;
+	}
+	return b;
+}
+
 void reply_text(struct reply *out, int status, const char *ctype, const char *text)
 {
 	out->status = status;
