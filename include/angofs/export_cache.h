@@ -128,6 +128,12 @@ void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id);
 /* Content generation (changes on every successful fetch). */
 unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e);
 
+/* "<hash>.<generation>" of the generation a descriptor from ao_xcache_open
+ * reads: names that generation on disk, the same in every daemon sharing
+ * the directory (the dataset views key their derived files by it).
+ * -ENOENT if fd is not an open descriptor of e. */
+int ao_xcache_fd_ident(struct ao_xcache *c, struct ao_xentry *e, int fd, char *buf, size_t n);
+
 /* {"exports":[{project,type,format,stage,batch,state,bytes_done,bytes_total,size,...}]} */
 json_t *ao_xcache_status(struct ao_xcache *c);
 

@@ -631,3 +631,18 @@ unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e)
 	pthread_mutex_unlock(&c->lock);
 	return g;
 }
+
+int ao_xcache_fd_ident(struct ao_xcache *c, struct ao_xentry *e, int fd, char *buf, size_t n)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < e->nholds; i++)
+		if (e->holds[i].fd == fd) {
+			snprintf(buf, n, "%s.%llu", e->hash, e->holds[i].dgen);
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}

@@ -43,6 +43,9 @@ PREFIXES = {
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),
     "core/unzip": ("ao_unzip_",),
+    "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
+    "core/dsbuild": ("dsv_",),
+    "core/dspass2": ("dsv_",),
     "core/media": MEDIA,
     "core/media_fetch": MEDIA,
     "core/media_evict": MEDIA,
