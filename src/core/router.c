@@ -66,7 +66,19 @@ struct skip_fill {
 	ao_core_fill_fn fill;
 	void *ctx;
 	const char *skip[2]; /* the read side's names in a task directory */
+	int mask_listed;     /* the read side listed tasks/<id>/mask.png */
 };
+
+/* The read side's listing of a task directory: notes whether it has a
+ * mask.png, so a pending write of one is not listed twice. */
+static int fill_core(void *ctx, const char *name, const struct stat *st)
+{
+	struct skip_fill *f = ctx;
+
+	if (!strcmp(name, "mask.png"))
+		f->mask_listed = 1;
+	return f->fill(f->ctx, name, st);
+}
 
 static int fill_writes(void *ctx, const char *name, const struct stat *st)
 {
@@ -77,13 +89,15 @@ static int fill_writes(void *ctx, const char *name, const struct stat *st)
 	for (int i = 0; i < 2 && f->skip[i]; i++)
 		if (!strcmp(name, f->skip[i]))
 			return 0;
+	if (f->mask_listed && !strcmp(name, "mask.png"))
+		return 0;
 	return f->fill(f->ctx, name, st);
 }
 
 int ao_router_readdir(const struct ao_router *r, const char *path, ao_core_fill_fn fill, void *ctx,
 		      struct ao_err *err)
 {
-	struct skip_fill f = {fill, ctx, {NULL, NULL}};
+	struct skip_fill f = {fill, ctx, {NULL, NULL}, 0};
 	struct ao_route rt;
 	struct ao_err we;
 	int rc;
@@ -91,7 +105,7 @@ int ao_router_readdir(const struct ao_router *r, const char *path, ao_core_fill_
 	ao_route(r, path, &rt);
 	if (rt.rc < 0)
 		return core_err(&rt, err);
-	rc = ao_core_readdir(r->core, &rt.n, fill, ctx, err);
+	rc = ao_core_readdir(r->core, &rt.n, fill_core, &f, err);
 	if (rc < 0 || !r->w || (rt.n.kind != AO_N_DROPBOX_DIR && rt.n.kind != AO_N_TASK_DIR))
 		return rc;
 	if (rt.n.kind == AO_N_TASK_DIR) {
