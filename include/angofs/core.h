@@ -53,6 +53,10 @@ struct ao_core_cfg {
 	/* derived files of the dataset views (<cache_dir>/datasets, created
 	 * 0700); NULL: the views' labels and annotations.json fail with ENOTSUP */
 	const char *ds_dir;
+	/* -o imagefolder_class: title or schemaId of the classification whose
+	 * answers are imagefolder/'s classes; NULL: the first top-level
+	 * radio/single-dropdown (docs/DATASETS.md) */
+	const char *ds_class;
 };
 
 enum ao_kind {

@@ -212,6 +212,55 @@ static char *memtext(int (*fn)(const struct ao_ds_schema *, FILE *), const struc
 	return t;
 }
 
+/* The schemaId of the top-level classification titled or identified by
+ * want, or want itself (ao_ds_schema_load then names it in its error). */
+static const char *class_id(const json_t *cs, const char *want)
+{
+	json_t *cl;
+	size_t i;
+
+	json_array_foreach(json_object_get(cs, "classifications"), i, cl)
+	{
+		const char *id = json_string_value(json_object_get(cl, "schemaId"));
+		const char *title = json_string_value(json_object_get(cl, "title"));
+		if (id && (!strcmp(id, want) || (title && !strcmp(title, want))))
+			return id;
+	}
+	return want;
+}
+
+/* The schema of g; with -o imagefolder_class naming no single-choice
+ * classification of this project, imagefolder/ is empty and says why (the
+ * option applies to every project; YOLO and COCO do not depend on it). */
+static int load_schema(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
+{
+	const char *want = c->cfg.ds_class;
+	int rc = ao_ds_schema_load(g->cs, want ? class_id(g->cs, want) : NULL, &g->schema, err);
+	struct ao_ds_schema *s;
+
+	if (rc != -EINVAL || !want)
+		return rc;
+	if (asprintf(&g->if_note, "imagefolder: -o imagefolder_class=%s: %s\n", want, err->msg) < 0)
+		g->if_note = NULL;
+	ao_warn("datasets: project %s: -o imagefolder_class=%s: %s", g->project_id, want, err->msg);
+	ao_err_clear(err);
+	rc = ao_ds_schema_load(g->cs, NULL, &g->schema, err);
+	if (rc < 0)
+		return rc;
+	s = g->schema;
+	for (size_t i = 0; i < s->nopt; i++) {
+		free(s->opt[i].value);
+		free(s->opt[i].schema_id);
+	}
+	free(s->opt);
+	free(s->if_schema_id);
+	free(s->if_title);
+	s->opt = NULL;
+	s->nopt = 0;
+	s->if_schema_id = s->if_title = NULL;
+	return 0;
+}
+
 /* Schema, pass 1 and data.yaml of g (whose export descriptor is open). */
 static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 {
@@ -227,12 +276,7 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 		return ao_errf(err, errno, "cached export: %s", strerror(errno));
 	}
 	rewind(f);
-	rc = ao_ds_schema_load(g->cs, NULL, &g->schema, err);
-	if (rc == -EINVAL && !g->schema) {
-		/* a named classification is missing: never the case without a name */
-		fclose(f);
-		return rc;
-	}
+	rc = load_schema(c, g, err);
 	if (rc < 0) {
 		fclose(f);
 		return rc;
@@ -263,7 +307,7 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 		return rc;
 	g->yaml = memtext(ao_ds_yolo_data_yaml, g->schema, &g->yaml_len);
 	g->index_report = ao_ds_report_text(ao_ds_index_report(g->idx));
-	if (!g->schema->if_schema_id)
+	if (!g->schema->if_schema_id && !g->if_note)
 		g->if_note = strdup("imagefolder: the project's categorySchema has no top-level "
 				    "single-choice classification (radio or single-dropdown)\n");
 	if (!g->yaml || !g->index_report)

@@ -263,7 +263,8 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .extra_status = writes_status,
 				   .status_info = status_info,
 				   .status_info_ud = &d->info,
-				   .ds_dir = d->ddir};
+				   .ds_dir = d->ddir,
+				   .ds_class = c->v.imagefolder_class};
 
 	d->xc = ao_xcache_new(&xcfg, e);
 	if (!d->xc)

@@ -55,6 +55,10 @@
 	X(task_types, STR, NULL, "LIST",                                                  \
 	  "export taskTypes: default:consensus:benchmark\n"                               \
 	  "(',' only in the config file; default: not sent)")                             \
+	X(imagefolder_class, STR, NULL, "NAME",                                          \
+	  "datasets/imagefolder: the top-level single-choice\n"                           \
+	  "classification titled NAME or with schemaId NAME\n"                            \
+	  "(default: the first radio/single-dropdown)")                                  \
 	X(next_stage, BOOL, 0, "BOOL",                                                    \
 	  "answer.json writes also submit the task to its\n"                              \
 	  "next stage (default false)")                                                   \

@@ -193,3 +193,37 @@ def test_new_generation_rebuilds_and_daemons_share_files(workdir):
             m2.stop()
         m.stop()
         hub.stop()
+
+
+def classification(rec, title):
+    for c in rec["task"].get("classifications", []):
+        if c.get("title") == title:
+            return c.get("answer")
+    return None
+
+
+def test_imagefolder_class_option(module_hub, workdir):
+    """-o imagefolder_class picks another single-choice classification (by
+    title or schemaId); one this project lacks leaves imagefolder/ empty with
+    the reason in skipped.txt, and YOLO untouched."""
+    m = Mount(module_hub, workdir, opts=("imagefolder_class=Quality",))
+    bad = Mount(module_hub, workdir, name="bad", opts=("imagefolder_class=No Such",))
+    try:
+        p = os.path.join(m.path, PHOTOS)
+        recs = records(os.path.join(p, "export", "tasks.ndjson"))
+        want = {}
+        for r in recs:
+            if classification(r, "Quality"):
+                want.setdefault(classification(r, "Quality"), []).append(r["externalId"])
+        assert want
+        assert imagefolder(os.path.join(p, "datasets", "imagefolder")) == {
+            k: sorted(v) for k, v in want.items()}
+        q = os.path.join(bad.path, PHOTOS, "datasets")
+        assert imagefolder(os.path.join(q, "imagefolder")) == {}
+        with open(os.path.join(q, "imagefolder", "skipped.txt")) as f:
+            assert "imagefolder_class=No Such" in f.read()
+        _, rows = check_yolo(os.path.join(q, "yolo"))
+        assert sorted(rows) == sorted(r["externalId"] for r in recs)
+    finally:
+        bad.stop()
+        m.stop()
