@@ -104,6 +104,28 @@ static void dl_free(void *cls)
 	free(d);
 }
 
+struct MHD_Response *download_faulty_response(int fd, uint64_t start, uint64_t size,
+					      const struct fault_hit *hit, long long *bytes_out)
+{
+	struct dl *d = calloc(1, sizeof(*d));
+	struct MHD_Response *resp;
+
+	if (!d)
+		return NULL;
+	d->fd = fd;
+	d->start = start;
+	d->size = size;
+	d->stall_after = hit->stall_after;
+	d->drop_after = hit->drop_after;
+	d->corrupt = hit->corrupt;
+	d->gen = hit->stall_id;
+	d->bytes_out = bytes_out;
+	resp = MHD_create_response_from_callback(size - start, 64 * 1024, dl_read, d, dl_free);
+	if (!resp)
+		free(d); /* fd stays the caller's */
+	return resp;
+}
+
 /* Parse "bytes=A-" or "bytes=A-B"; 0 ok, 1 none, -1 unsatisfiable. */
 int http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
 {

@@ -9,7 +9,9 @@
  * "SignatureDoesNotMatch", "AccessDenied"); a missing object is 404 NoSuchKey.
  * Files are streamed by libmicrohttpd from the descriptor (Range: one
  * "bytes=A-[B]" honoured, 206); generated objects (a "gen" recipe, e.g. a
- * synthetic image) are rendered in memory on each request.
+ * synthetic image) are rendered in memory on each request. Faults
+ * stall_after / drop_after / corrupt on "GET /storage" stream a stored file
+ * through download.c's callback, as for export downloads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,7 +80,8 @@ static void put_object(struct req *r, struct reply *out, const char *key)
 	reply_text(out, 200, "application/xml", "");
 }
 
-static void get_object(struct req *r, struct reply *out, const char *key, long long *bytes_out)
+static void get_object(struct req *r, struct reply *out, const char *key,
+		       const struct fault_hit *hit, long long *bytes_out)
 {
 	char *ctype = NULL, *gen = NULL, path[4400], range_hdr[96];
 	int pub = -1, fd, rng;
@@ -132,7 +135,15 @@ static void get_object(struct req *r, struct reply *out, const char *key, long l
 			a = 0;
 			b = sb.st_size ? (uint64_t)sb.st_size - 1 : 0;
 		}
-		resp = MHD_create_response_from_fd_at_offset64(sb.st_size ? b - a + 1 : 0, fd, a);
+		if (hit && (hit->stall_after >= 0 || hit->drop_after >= 0 || hit->corrupt)) {
+			/* fault: streamed by callback (stall, drop, corrupt) */
+			resp = download_faulty_response(fd, a, b + 1, hit, bytes_out);
+			if (!resp)
+				close(fd);
+		} else {
+			resp = MHD_create_response_from_fd_at_offset64(sb.st_size ? b - a + 1 : 0,
+								       fd, a);
+		}
 		out->bytes_hint = sb.st_size ? (long long)(b - a + 1) : 0;
 	}
 	if (!resp) {
@@ -155,7 +166,8 @@ out:
 	free(gen);
 }
 
-void route_storage(struct req *r, struct reply *out, long long *bytes_out)
+void route_storage(struct req *r, struct reply *out, const struct fault_hit *hit,
+		   long long *bytes_out)
 {
 	const char *key = r->path + strlen("/storage/");
 
@@ -166,7 +178,7 @@ void route_storage(struct req *r, struct reply *out, long long *bytes_out)
 	if (!strcmp(r->method, "PUT"))
 		put_object(r, out, key);
 	else if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
-		get_object(r, out, key, bytes_out);
+		get_object(r, out, key, hit, bytes_out);
 	else
 		xml_error(out, 405, "MethodNotAllowed",
 			  "The specified method is not allowed against this resource.");

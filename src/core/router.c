@@ -7,6 +7,7 @@
  * answer is returned.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "angofs/log.h"
@@ -62,28 +63,59 @@ int ao_router_sent_stat(const struct ao_router *r, const char *path, struct stat
 	return ao_writes_sent_stat(r->w, rt.n.project_id, rt.n.relpath, st);
 }
 
-struct skip_fill {
+/* The read side's names of a directory the write side also lists (a task
+ * directory, assets/): the write side's entries of the same name are not
+ * listed twice. */
+struct seen_fill {
 	ao_core_fill_fn fill;
 	void *ctx;
-	const char *skip[2]; /* the read side's names in a task directory */
+	char **names;
+	size_t n, cap;
 };
+
+static int fill_read(void *ctx, const char *name, const struct stat *st)
+{
+	struct seen_fill *f = ctx;
+
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		char **v = realloc(f->names, cap * sizeof(*v));
+		if (v) {
+			f->names = v;
+			f->cap = cap;
+		}
+	}
+	if (f->n < f->cap && (f->names[f->n] = strdup(name)))
+		f->n++;
+	return f->fill(f->ctx, name, st);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static int fill_writes(void *ctx, const char *name, const struct stat *st)
 {
-	struct skip_fill *f = ctx;
+	struct seen_fill *f = ctx;
 
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return 0;
-	for (int i = 0; i < 2 && f->skip[i]; i++)
-		if (!strcmp(name, f->skip[i]))
-			return 0;
+	if (f->n && bsearch(&name, f->names, f->n, sizeof(char *), cmp_name))
+		return 0;
 	return f->fill(f->ctx, name, st);
+}
+
+/* Directories whose listing merges both sides. */
+static int merged_dir(enum ao_kind k)
+{
+	return k == AO_N_DROPBOX_DIR || k == AO_N_TASK_DIR || k == AO_N_ASSETS_DIR;
 }
 
 int ao_router_readdir(const struct ao_router *r, const char *path, ao_core_fill_fn fill, void *ctx,
 		      struct ao_err *err)
 {
-	struct skip_fill f = {fill, ctx, {NULL, NULL}};
+	struct seen_fill f = {fill, ctx, NULL, 0, 0};
 	struct ao_route rt;
 	struct ao_err we;
 	int rc;
@@ -91,18 +123,22 @@ int ao_router_readdir(const struct ao_router *r, const char *path, ao_core_fill_
 	ao_route(r, path, &rt);
 	if (rt.rc < 0)
 		return core_err(&rt, err);
-	rc = ao_core_readdir(r->core, &rt.n, fill, ctx, err);
-	if (rc < 0 || !r->w || (rt.n.kind != AO_N_DROPBOX_DIR && rt.n.kind != AO_N_TASK_DIR))
-		return rc;
-	if (rt.n.kind == AO_N_TASK_DIR) {
-		f.skip[0] = "task.json";
-		f.skip[1] = "answer.json";
+	if (!r->w || !merged_dir(rt.n.kind))
+		return ao_core_readdir(r->core, &rt.n, fill, ctx, err);
+	rc = ao_core_readdir(r->core, &rt.n, fill_read, &f, err);
+	if (rc == 0) {
+		if (f.n)
+			qsort(f.names, f.n, sizeof(char *), cmp_name);
+		ao_err_clear(&we);
+		int wrc =
+		    ao_writes_readdir(r->w, rt.n.project_id, rt.n.relpath, fill_writes, &f, &we);
+		if (wrc < 0 && wrc != -ENOENT)
+			ao_warn("readdir %s (write side): %s", path, we.msg);
 	}
-	ao_err_clear(&we);
-	rc = ao_writes_readdir(r->w, rt.n.project_id, rt.n.relpath, fill_writes, &f, &we);
-	if (rc < 0 && rc != -ENOENT)
-		ao_warn("readdir %s (write side): %s", path, we.msg);
-	return 0; /* the read side's listing stands */
+	for (size_t i = 0; i < f.n; i++)
+		free(f.names[i]);
+	free(f.names);
+	return rc; /* the read side's listing stands */
 }
 
 int ao_router_open(const struct ao_router *r, const char *path, int flags, struct ao_rfh *h,

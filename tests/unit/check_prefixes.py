@@ -26,6 +26,7 @@ PREFIXES = {
     "client/hub_retry": ("hub_",),
     "client/hub_store": ("hub_store_",),
     "core/core": ("ao_core_",),
+    "core/core_status": ("core_",),
     "core/router": ("ao_route",),
     "core/poll": ("ao_poll_", "ao_core_"),  # the core's change poller and its hooks
     "core/export_cache": XCACHE,
@@ -37,6 +38,7 @@ PREFIXES = {
     "core/export_check": ("xcheck_",),
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),
+    "core/assets": ("asset_", "ao_core_"),
     "core/unzip": ("ao_unzip_",),
     "core/media": MEDIA,
     "core/media_fetch": MEDIA,
