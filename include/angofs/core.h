@@ -20,6 +20,9 @@
  *                              (docs/DATASETS.md "Names"), bytes from the media
  *                              cache (include/angofs/media.h); listed from the
  *                              pages of GET /project/{id}/assets
+ *   /<p>/datasets/{yolo,yolo-detect,yolo-seg,coco,imagefolder}/...   read-only
+ *   /<p>/datasets/stage/<s>/..., /<p>/datasets/batch/<b>/...   dataset views
+ *       of one stage or batch (docs/DATASETS.md; src/core/dsview*.c)
  *
  * Every call returns 0 or -errno and fills err. Nothing here blocks on a
  * lock while doing network I/O except the per-object refresh locks that make
@@ -34,11 +37,16 @@
 
 #include "angofs/err.h"
 
+/* struct ao_core_cfg has `media` (include/angofs/media.h): the dataset
+ * views serve image bytes through it */
+#define ANGOFS_HAVE_MEDIA 1
+
 struct hub;
 struct ao_media;
 struct ao_media_fh;
 struct ao_xcache;
 struct ao_xentry;
+struct dsv_fh;
 
 struct ao_core_cfg {
 	struct hub *hub;
@@ -55,6 +63,13 @@ struct ao_core_cfg {
 	/* top-level members merged into /.status (host, cache dir, ...); may be NULL */
 	json_t *(*status_info)(void *ud);
 	void *status_info_ud;
+	/* derived files of the dataset views (<cache_dir>/datasets, created
+	 * 0700); NULL: the views' labels and annotations.json fail with ENOTSUP */
+	const char *ds_dir;
+	/* -o imagefolder_class: title or schemaId of the classification whose
+	 * answers are imagefolder/'s classes; NULL: the first top-level
+	 * radio/single-dropdown (docs/DATASETS.md) */
+	const char *ds_class;
 };
 
 enum ao_kind {
@@ -73,9 +88,16 @@ enum ao_kind {
 	AO_N_TASK_DIR,
 	AO_N_TASK_JSON,
 	AO_N_ANSWER_JSON,
-	AO_N_ASSETS_DIR, /* assets/ */
-	AO_N_ASSET_FILE, /* assets/<name>: sub_id = the asset id */
-	AO_N_MASK_FILE,	 /* tasks/<id>/mask.png, mask.seg.nrrd: sub_id = the task's key */
+	AO_N_ASSETS_DIR,     /* assets/ */
+	AO_N_ASSET_FILE,     /* assets/<name>: sub_id = the asset id */
+	AO_N_MASK_FILE,	     /* tasks/<id>/mask.png, mask.seg.nrrd: sub_id = the task's key */
+	AO_N_DS_DIR,	     /* datasets/ */
+	AO_N_DS_STAGES_DIR,  /* datasets/stage/ */
+	AO_N_DS_STAGE_DIR,   /* datasets/stage/<s>/ */
+	AO_N_DS_BATCHES_DIR, /* datasets/batch/ */
+	AO_N_DS_BATCH_DIR,   /* datasets/batch/<b>/ */
+	AO_N_DS_VDIR,	     /* a directory inside a view (ds_part says which) */
+	AO_N_DS_FILE,	     /* a file inside a view (ds_part says which) */
 };
 
 #define AO_ID_MAX 256
@@ -87,7 +109,11 @@ struct ao_node {
 	char sub_id[AO_ID_MAX]; /* stage or batch id; asset id; mask key */
 	const char *relpath;	/* points into the path given to resolve; "" = project dir */
 	int parent_ok;		/* on -ENOENT: the parent directory exists */
-	struct ao_xentry *x;	/* AO_N_EXPORT_FILE */
+	struct ao_xentry *x;	/* AO_N_EXPORT_FILE; the feeding NDJSON export of AO_N_DS_* */
+	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/core/dsview.h): the view's format, the
+	 * part of the view, and the image, label or class name */
+	int ds_fmt, ds_part;
+	char ds_name[256];
 };
 
 struct ao_core;
@@ -118,6 +144,7 @@ struct ao_core_fh {
 	int changed;	       /* export content changed: the kernel's attributes are old */
 	int pinned;	       /* in-memory file served through the page cache (core.c) */
 	struct ao_media_fh *m; /* an asset or mask (fd: its complete file, or -1) */
+	struct dsv_fh *ds;     /* a dataset view file (src/core/dsview.c), or NULL */
 };
 
 /* Open for reading (flags are open(2)'s: write access is refused with EACCES). */

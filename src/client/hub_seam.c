@@ -78,6 +78,14 @@ int hub_post(struct hub *h, const char *path_and_query, json_t *body, json_t **d
 	return rc;
 }
 
+int hub_put_file(struct hub *h, const char *url, int fd, long long size, const char *content_type,
+		 struct ao_err *err)
+{
+	if (!h->ops->put)
+		return ao_errf(err, EOPNOTSUPP, "the %s client cannot upload files", h->ops->name);
+	return h->ops->put(h->self, url, fd, size, content_type, err);
+}
+
 int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_fn progress,
 		 void *ud, struct ao_err *err)
 {

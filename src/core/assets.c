@@ -418,3 +418,17 @@ int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 	fh->keep_cache = 0;
 	return 0;
 }
+
+const char *asset_mask_key(const char *name)
+{
+	return strcmp(name, "mask.png") == 0 ? "brushDataUrl" : "medicalBrushDataUrl";
+}
+
+int asset_mask_present(struct ao_core *c, const struct ao_node *n, const char *name)
+{
+	char *url = NULL;
+	int rc = asset_mask_url(c, n->project_id, n->task_id, asset_mask_key(name), &url, NULL);
+
+	free(url);
+	return rc == 0;
+}

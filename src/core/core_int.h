@@ -1,7 +1,8 @@
 /*
  * core_int.h - state shared by the core's files (core.c: paths and nodes,
  * projects.c: project list and details, tasks.c: task cache and listings).
- * Not an interface: only these three files include it.
+ * Not an interface: only these files (and the dataset views', dsview*.c,
+ * dsbuild.c, dspass2.c) include it.
  *
  * Locking: c->lock guards every field below that a refresh replaces; network
  * calls run without it. A refresh of one object is serialized by that
@@ -27,6 +28,7 @@
 
 #include "angofs/core.h"
 #include "angofs/names.h"
+#include "dsview_int.h"
 
 /* A stage or batch of a project: immutable once built; the array holding it
  * (p->stages, p->batches) is replaced whole under c->lock by a detail refresh
@@ -135,6 +137,7 @@ struct ao_core {
 	unsigned long wgen;
 	time_t t0;	       /* immutable after init (mount time) */
 	struct xcheck *checks; /* export completeness results (export_check.c); lock */
+	struct dsv dsv;	       /* dataset views (dsview_int.h): its own lock, dv->lock */
 };
 
 /* Degraded mode: when the hub is unreachable an expired copy is served, and
@@ -178,6 +181,11 @@ int asset_readdir(struct ao_core *c, struct project *p, const struct stat *base,
 		  ao_core_fill_fn fill, void *ctx, struct ao_err *err);
 int asset_mask_url(struct ao_core *c, const char *project_id, const char *task_id, const char *key,
 		   char **url, struct ao_err *err);
+/* The task's key behind a mask file name ("mask.png" -> "brushDataUrl",
+ * "mask.seg.nrrd" -> "medicalBrushDataUrl"), and whether task directory n
+ * has that mask (task cache; no media request). */
+const char *asset_mask_key(const char *name);
+int asset_mask_present(struct ao_core *c, const struct ao_node *n, const char *name);
 int asset_ref(struct ao_core *c, const struct ao_node *n, struct ao_media_ref *r, char **url,
 	      struct ao_err *err);
 int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err);
