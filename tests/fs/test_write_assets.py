@@ -217,3 +217,30 @@ def test_scratch_names_and_empty_file(empty, tmp_path):
     assert count(hub, PUT) == 0 and count(hub, CLOUD) == 0
     names = os.listdir(os.path.join(pdir, "assets"))
     assert ".hidden.jpg" in names and "empty.jpg" in names
+
+
+def peak_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_large_file_is_streamed_not_held_in_memory(empty, tmp_path):
+    """A 40 MiB video goes from the spool to the storage through a read
+    callback: the daemon's peak memory grows by far less than the file."""
+    import hashlib
+    hub, m, pid, pdir = empty
+    data = os.urandom(40 << 20)
+    before = peak_rss_kb(m.proc.pid)
+    hub.reset_stats()
+    rc, err = cp(data, os.path.join(pdir, "assets", "clip.mp4"), str(tmp_path))
+    assert rc == 0, err
+    grew = peak_rss_kb(m.proc.pid) - before
+    print("peak RSS growth: %d KiB" % grew)
+    assert grew < 12 * 1024, "peak RSS grew by %d KiB for a 40 MiB upload" % grew
+    assert count(hub, PUT) == 1 and count(hub, CLOUD) == 1
+    url = hub_assets(hub, pid, "clip.mp4")[0]["data"]
+    code, _, body = hub.raw("GET", url[url.index("/storage/"):])
+    assert code == 200 and hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
