@@ -373,6 +373,8 @@ int dsv_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill
 
 static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
 		      struct ao_err *err);
+static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
+		      struct ao_media_fh *mfh);
 
 int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
 {
@@ -490,8 +492,8 @@ static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_
 	rc = dsv_record(d->g, im, &rec, err);
 	if (rc < 0)
 		return rc;
-	struct ao_media_ref r = {d->g->project_id,
-				 json_string_value(json_object_get(rec, "asset")), AO_MEDIA_ASSET};
+	struct ao_media_ref r = {d->g->project_id, json_string_value(json_object_get(rec, "asset")),
+				 AO_MEDIA_ASSET};
 	rc = r.url ? ao_media_open(c->cfg.media, &r, &d->mfh, err)
 		   : ao_errf(err, ENOENT, "%s: the record has no asset URL", im->name);
 	json_decref(rec);
