@@ -26,7 +26,7 @@ ds = torchvision.datasets.ImageFolder(os.path.join(ds_dir, "imagefolder"), trans
 loader = DataLoader(ds, batch_size=1, num_workers=4, shuffle=False)
 seen = []
 for img, label in loader:
-    seen.append([int(label[0]), list(img.shape[1:])])
+    seen.append([int(label[0]), list(img.shape[2:])])  # N, C, H, W
 out["imagefolder"] = {"len": len(ds), "classes": ds.classes, "loaded": len(seen),
                       "samples": [[os.path.relpath(p, ds_dir), c] for p, c in ds.samples],
                       "shapes": [s for _, s in seen]}
