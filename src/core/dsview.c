@@ -12,8 +12,8 @@
  * generation) and answers from its index with binary searches; files whose
  * content is pass 2 (labels, annotations.json, skipped.txt) build it on
  * their first stat, so their sizes are always true. Everything is
- * read-only and served with direct_io: a new generation may change any size,
- * and the kernel must not clamp reads to an old one.
+ * read-only; how the kernel may cache it (a new generation may change any
+ * size, an image's is unknown until it is fetched) is dsv_open's rule.
  *
  * Formats: yolo/ (labels in the mixed mode: boxes as boxes, polygons as
  * polygon rows), yolo-detect/ (every mark as its box: Ultralytics detect),
@@ -49,6 +49,7 @@ struct dsv_fh {
 	struct dsv_gen *g;
 	struct ao_media_fh *mfh;      /* an image's bytes */
 	const struct ao_ds_image *im; /* that image (in g's index) */
+	int counted;		      /* in dv->nopen */
 };
 
 static int is_yolo(int fmt)
@@ -376,21 +377,13 @@ static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_
 static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
 		      struct ao_media_fh *mfh);
 
-int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
+static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		     struct ao_err *err)
 {
-	struct dsv_fh *d = calloc(1, sizeof(*d));
+	struct dsv_fh *d = fh->ds;
 	const struct ao_ds_image *im;
 	int k = out_of(n->ds_fmt), rc = 0;
 
-	if (!d)
-		return ao_errf(err, ENOMEM, "out of memory");
-	d->g = dsv_acquire(c, n, err);
-	if (!d->g) {
-		free(d);
-		return err->code ? -err->code : -EIO;
-	}
-	fh->ds = d;
-	fh->direct_io = 1;
 	switch (n->ds_part) {
 	case DSV_DATA_YAML:
 		fh->buf = malloc(d->g->yaml_len + 1);
@@ -425,6 +418,46 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 	}
 }
 
+/*
+ * Kernel caching of a dataset file, as for exports and the small files: the
+ * kernel may hold an old size for this path (1 byte before the size was
+ * known, another generation's). When no other dataset file is open, the
+ * open asks the adapter to drop the path's attributes and pages first
+ * (`changed`: no READ can then be waiting with a page locked) and the file
+ * is served through the page cache with its true size, so fstat after open
+ * (tar) is right. Otherwise, or while an image's size is still unknown, it
+ * is served with direct_io: reads are never clamped to an old size.
+ */
+int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
+{
+	struct dsv_fh *d = calloc(1, sizeof(*d));
+	long long size;
+
+	if (!d)
+		return ao_errf(err, ENOMEM, "out of memory");
+	d->g = dsv_acquire(c, n, err);
+	if (!d->g) {
+		free(d);
+		return err->code ? -err->code : -EIO;
+	}
+	fh->ds = d;
+	fh->direct_io = 1;
+	int rc = open_part(c, n, fh, err);
+	if (rc < 0)
+		return rc;
+	int known = !d->mfh || (ao_media_fh_size(d->mfh, &size) == 1 && size > 0);
+	pthread_mutex_lock(&c->dsv.lock);
+	int alone = c->dsv.nopen++ == 0;
+	pthread_mutex_unlock(&c->dsv.lock);
+	d->counted = 1;
+	if (alone && known) {
+		fh->direct_io = 0;
+		fh->keep_cache = 0;
+		fh->changed = 1;
+	}
+	return 0;
+}
+
 void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 {
 	struct dsv_fh *d = fh->ds;
@@ -432,6 +465,11 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 	if (!d)
 		return;
 	fh->fd = -1; /* borrowed from the generation or the media handle */
+	if (d->counted) {
+		pthread_mutex_lock(&c->dsv.lock);
+		c->dsv.nopen--;
+		pthread_mutex_unlock(&c->dsv.lock);
+	}
 	if (d->mfh) {
 		note_size(d->g, d->im, d->mfh); /* complete by now, if it was read */
 		ao_media_close(c->cfg.media, d->mfh);
