@@ -421,13 +421,18 @@ static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_
 /*
  * Kernel caching of a dataset file, as for exports and the small files: the
  * kernel may hold an old size for this path (1 byte before the size was
- * known, another generation's). When no other dataset file is open, the
- * open asks the adapter to drop the path's attributes and pages first
- * (`changed`: no READ can then be waiting with a page locked) and the file
- * is served through the page cache with its true size, so fstat after open
- * (tar) is right. Otherwise, or while an image's size is still unknown, it
- * is served with direct_io: reads are never clamped to an old size.
+ * known, another generation's), so every open whose size is known asks the
+ * adapter to drop the path's attributes and pages (`changed`). When no other
+ * handle of the same file is open (per image: the image's handles under any
+ * path; other files: any dataset file) no READ can be waiting with a page
+ * locked, so that happens before the reply and the file is served through
+ * the page cache at its true size: fstat after open (tar) is right.
+ * Otherwise, or while an image's size is unknown, it is served with
+ * direct_io (reads never clamped to an old size) and dropped on the side
+ * thread, which close waits for.
  */
+static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im);
+
 int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
 {
 	struct dsv_fh *d = calloc(1, sizeof(*d));
@@ -445,16 +450,23 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 	int rc = open_part(c, n, fh, err);
 	if (rc < 0)
 		return rc;
-	int known = !d->mfh || (ao_media_fh_size(d->mfh, &size) == 1 && size > 0);
-	pthread_mutex_lock(&c->dsv.lock);
-	int alone = c->dsv.nopen++ == 0;
-	pthread_mutex_unlock(&c->dsv.lock);
-	d->counted = 1;
-	if (alone && known) {
-		fh->direct_io = 0;
-		fh->keep_cache = 0;
-		fh->changed = 1;
+	int known = !d->mfh || (ao_media_fh_size(d->mfh, &size) == 1 && size > 0), alone;
+	if (d->mfh) /* the same inode is this image under this path: count per image */
+		alone =
+		    __atomic_fetch_add(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED) == 0;
+	else {
+		pthread_mutex_lock(&c->dsv.lock);
+		alone = c->dsv.nopen++ == 0;
+		pthread_mutex_unlock(&c->dsv.lock);
 	}
+	d->counted = 1;
+	/* the kernel's size for this path may be old: drop it now if no READ
+	 * can be waiting on its pages, else on the side thread (direct_io) */
+	fh->changed = known;
+	fh->direct_io = !(alone && known);
+	ao_debug("datasets: open %s: size %s, %s", n->ds_name, known ? "known" : "unknown",
+		 alone ? "alone" : "shared");
+	fh->keep_cache = 0;
 	return 0;
 }
 
@@ -465,7 +477,9 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 	if (!d)
 		return;
 	fh->fd = -1; /* borrowed from the generation or the media handle */
-	if (d->counted) {
+	if (d->counted && d->mfh)
+		__atomic_fetch_sub(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
+	else if (d->counted) {
 		pthread_mutex_lock(&c->dsv.lock);
 		c->dsv.nopen--;
 		pthread_mutex_unlock(&c->dsv.lock);
@@ -538,6 +552,13 @@ static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_
 	if (rc < 0)
 		return rc;
 	d->im = im;
+	long long size;
+	char b;
+	if (ao_media_fh_size(d->mfh, &size) != 1) /* wait for the first byte: the size comes
+						     with it when the server sends one */
+		rc = (int)ao_media_read(c->cfg.media, d->mfh, &b, 1, 0, err);
+	if (rc < 0)
+		return rc;
 	note_size(d->g, im, d->mfh);
 	fh->fd = ao_media_fh_fd(d->mfh); /* complete: served by pread/splice (borrowed) */
 	return 0;

@@ -81,6 +81,7 @@ struct dsv_gen {
 	char *index_report; /* ao_ds_report_text of pass 1 */
 	char *if_note;	    /* why imagefolder/ is empty, or NULL */
 	long long *isize;   /* per image: its byte size once known, else 0 (relaxed atomics) */
+	unsigned *iopen;    /* per image: open handles of it, any path (relaxed atomics) */
 	struct dsv_out out[DSV_NOUT];
 };
 
