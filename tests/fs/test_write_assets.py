@@ -146,10 +146,16 @@ def test_put_failures_are_retried_and_create_one_task(empty, tmp_path):
     hub, m, pid, pdir = empty
     hub.reset_stats()
     hub.fault(route=PUT, status=503, count=2)
-    rc, err = cp(jpeg_bytes(), os.path.join(pdir, "assets", "retry.jpg"), str(tmp_path))
+    jpg = jpeg_bytes(color=(1, 2, 3))
+    rc, err = cp(jpg, os.path.join(pdir, "assets", "retry.jpg"), str(tmp_path))
     assert rc == 0, err
     assert count(hub, PUT) == 3 and count(hub, CLOUD) == 1
-    assert len(hub_assets(hub, pid, "retry.jpg")) == 1
+    assets = hub_assets(hub, pid, "retry.jpg")
+    assert len(assets) == 1
+    # each attempt sent the file from its first byte: the stored object is whole
+    url = assets[0]["data"]
+    code, _, body = hub.raw("GET", url[url.index("/storage/"):])
+    assert code == 200 and body == jpg
 
 
 def test_cloud_reply_lost_after_apply_no_duplicate(empty, tmp_path):
