@@ -303,3 +303,26 @@ def test_kill9_during_list_request_is_uncertain_after_restart(hub, workdir):
         assert count(hub, CLOUD) == 1 and len(hub_assets(hub, pid)) == 2
     finally:
         m.stop()
+
+
+def test_rsync_and_cp_of_several_files(empty, tmp_path):
+    """rsync writes a .name.XXXXXX temp file and renames it: one upload per
+    file, at the rename; cp of three files makes three assets."""
+    import subprocess
+    hub, m, pid, pdir = empty
+    srcs = []
+    for i in range(3):
+        p = os.path.join(str(tmp_path), "s%d.jpg" % i)
+        with open(p, "wb") as f:
+            f.write(jpeg_bytes(color=(i, 50, 50)))
+        srcs.append(p)
+    hub.reset_stats()
+    r = subprocess.run(["rsync", srcs[0], os.path.join(pdir, "assets") + "/"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["cp"] + srcs[1:] + [os.path.join(pdir, "assets") + "/"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == ["s0.jpg", "s1.jpg", "s2.jpg"]
+    assert count(hub, CLOUD) == 3 and count(hub, PUT) == 3
+    assert status_state(os.path.join(pdir, "assets", "s0.jpg.status")) == "sent"
