@@ -135,3 +135,32 @@ def test_fallbacks(hub, workdir):
     finally:
         off.stop()
         m.stop()
+
+
+def test_shared_cache_directory(hub, workdir):
+    """Two mounts on one cache directory: a generation one of them merged is
+    served by the other without a download, and the other refreshes
+    incrementally from it (the incremental state lives in the shared meta)."""
+    pid = main_project(hub)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="a", cache=cache)
+    b = Mount(hub, workdir, name="b", cache=cache)
+    try:
+        ea = os.path.join(pdir(a, hub, pid), "export", "tasks.json")
+        eb = os.path.join(pdir(b, hub, pid), "export", "tasks.json")
+        assert read(ea) == read(eb)
+        tasks = all_tasks(hub, pid)
+        annotate(hub, tasks[7]["_id"], "Rain")
+        data = refresh(ea)
+        assert last_refresh(a, pid)["mode"] == "incremental"
+        assert data == direct_export(hub, pid)
+        hub.reset_stats()
+        assert read(eb) == data  # b adopts a's generation (its meta changed)
+        assert hub.stats()["counts"].get(DOWNLOAD, 0) == 0
+        annotate(hub, tasks[8]["_id"], "Snow")
+        assert refresh(eb) == direct_export(hub, pid)
+        assert last_refresh(b, pid)["mode"] == "incremental", last_refresh(b, pid)
+        assert read(ea) == read(eb)
+    finally:
+        b.stop()
+        a.stop()
