@@ -93,11 +93,20 @@ def test_cp_jpeg_creates_one_task_seen_in_tasks_and_export(empty, tmp_path):
              "the new task in tasks/")
     export = json.loads(read(os.path.join(pdir, "export", "tasks.json")))
     assert [r["externalId"] for r in export] == ["photo.jpg"]
+    # and in assets/ (the read side): the same bytes, PIL opens it
+    wait_for(lambda: "photo.jpg" in os.listdir(os.path.join(pdir, "assets")), 30,
+             "photo.jpg in assets/")
+    with open(os.path.join(pdir, "assets", "photo.jpg"), "rb") as f:
+        assert f.read() == jpg
+    assert Image.open(os.path.join(pdir, "assets", "photo.jpg")).size == (64, 48)
     # a second cp of the same name is a second asset (the SDK does the same)
     rc, err = cp(png_bytes(), os.path.join(pdir, "assets", "photo.jpg"), str(tmp_path))
     assert rc == 0, err
     assert len(hub_assets(hub, pid, "photo.jpg")) == 2
     assert count(hub, CLOUD) == 2 and count(hub, PUT) == 2
+    names = os.listdir(os.path.join(pdir, "assets"))
+    assert names.count("photo.jpg") == 1 and len([n for n in names if n.startswith("photo")
+                                                 and not n.endswith(".status")]) == 2, names
 
 
 def test_json_list_creates_n_tasks_in_one_request(empty):
@@ -146,10 +155,16 @@ def test_put_failures_are_retried_and_create_one_task(empty, tmp_path):
     hub, m, pid, pdir = empty
     hub.reset_stats()
     hub.fault(route=PUT, status=503, count=2)
-    rc, err = cp(jpeg_bytes(), os.path.join(pdir, "assets", "retry.jpg"), str(tmp_path))
+    jpg = jpeg_bytes(color=(1, 2, 3))
+    rc, err = cp(jpg, os.path.join(pdir, "assets", "retry.jpg"), str(tmp_path))
     assert rc == 0, err
     assert count(hub, PUT) == 3 and count(hub, CLOUD) == 1
-    assert len(hub_assets(hub, pid, "retry.jpg")) == 1
+    assets = hub_assets(hub, pid, "retry.jpg")
+    assert len(assets) == 1
+    # each attempt sent the file from its first byte: the stored object is whole
+    url = assets[0]["data"]
+    code, _, body = hub.raw("GET", url[url.index("/storage/"):])
+    assert code == 200 and body == jpg
 
 
 def test_cloud_reply_lost_after_apply_no_duplicate(empty, tmp_path):
