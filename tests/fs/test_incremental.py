@@ -164,3 +164,34 @@ def test_shared_cache_directory(hub, workdir):
     finally:
         b.stop()
         a.stop()
+
+
+def test_ignored_filter_and_changed_schema_fall_back(hub, mount):
+    """A hub that ignores the updatedAt filter (its incremental export holds
+    records not newer than the bound) and a project whose stages changed
+    (fingerprint) both make the refresh a full export, still equal to a full
+    export."""
+    pid = main_project(hub)
+    exp = os.path.join(pdir(mount, hub, pid), "export", "tasks.json")
+    read(exp)
+    tasks = all_tasks(hub, pid)
+    # the next GET /export answers the link of an export without the filter
+    q = {"project": pid, "taskTypes": '["default"]', "stage": json.dumps(stage_ids(hub, pid))}
+    st, body = hub.api("GET", "/export", query=q)
+    assert st == 200, body
+    annotate(hub, tasks[9]["_id"], "Rain")
+    hub.fault(route=EXPORT, body=json.dumps({"status": "success", "data": body["data"]}),
+              count=1)
+    assert refresh(exp) == direct_export(hub, pid)
+    lr = last_refresh(mount, pid)
+    assert lr["mode"] == "full" and "ignored the filter" in lr["full_because"], lr
+    # the project as the hub answers it next: a stage renamed
+    st, body = hub.api("GET", "/project/" + pid)
+    doc = body["data"]["project"]
+    doc["stages"][0]["name"] = doc["stages"][0]["name"] + " (renamed)"
+    hub.fault(route="GET /v2/project/{id}",
+              body=json.dumps({"status": "success", "data": {"project": doc}}), count=1)
+    annotate(hub, tasks[10]["_id"], "Snow")
+    assert refresh(exp) == direct_export(hub, pid)
+    lr = last_refresh(mount, pid)
+    assert lr["mode"] == "full" and "project changed" in lr["full_because"], lr
