@@ -171,6 +171,33 @@ static void test_ttl_and_cap(void)
 	hub_free(h);
 }
 
+/* A download cut short: its readers get the bytes written and then the
+ * error, never a short file; the next open downloads again, whole. */
+static void test_failed_download(void)
+{
+	struct mock_hub *mk;
+	struct fail_hub *f;
+	struct hub *h = fail_hub_new(mock_hub_new(&mk), "DOWNLOAD * partial=5000 x1", &f);
+	struct ao_media *m = cache(h, 3600, 0);
+	struct ao_media_ref r = {"p1", "http://s/assets/p1/cut.png", AO_MEDIA_ASSET};
+	struct ao_media_fh *fh;
+	struct ao_err e;
+	char a[20000], buf[20000];
+
+	fill(a, sizeof(a), 5);
+	mock_hub_file(mk, r.url, a, sizeof(a));
+	CHECK_INT(ao_media_open(m, &r, &fh, &e), 0);
+	CHECK_INT(ao_media_read(m, fh, buf, 4000, 0, &e), 4000);
+	CHECK(memcmp(buf, a, 4000) == 0);
+	CHECK(ao_media_read(m, fh, buf, sizeof(buf), 0, &e) < 0); /* not a short file */
+	CHECK(read_eq(m, r.url, AO_MEDIA_ASSET, a, sizeof(a)));	  /* a new download */
+	CHECK(ao_media_read(m, fh, buf, sizeof(buf), 0, &e) < 0); /* the old handle still fails */
+	ao_media_close(m, fh);
+	CHECK_INT(mock_hub_calls(mk, "DOWNLOAD", r.url), 2);
+	ao_media_free(m);
+	hub_free(h);
+}
+
 /* --- a client whose downloads stop after `first` bytes until released --- */
 
 struct gate {
@@ -300,6 +327,7 @@ int main(void)
 	snprintf(dir, sizeof(dir), "/tmp/angofs-test-media-%d", (int)getpid());
 	test_public_private_expired();
 	test_ttl_and_cap();
+	test_failed_download();
 	snprintf(dir, sizeof(dir), "/tmp/angofs-test-media-%d-b", (int)getpid());
 	test_streaming_and_parallel();
 	char cmd[600];
