@@ -37,10 +37,6 @@
 
 #include "angofs/err.h"
 
-/* struct ao_core_cfg has `media` (include/angofs/media.h): the dataset
- * views serve image bytes through it */
-#define ANGOFS_HAVE_MEDIA 1
-
 struct hub;
 struct ao_media;
 struct ao_media_fh;

@@ -38,6 +38,7 @@ PREFIXES = {
     "core/xfetch": XCACHE,
     "core/xload": XCACHE,
     "core/xmerge": ("xm_",),  # the record merge of an incremental refresh
+    "core/xmout": ("xm_",),
     "core/xincr": XCACHE,
     "core/xrefresh": XCACHE,
     "core/export_check": ("xcheck_",),
