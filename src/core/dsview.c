@@ -179,17 +179,27 @@ static char *skipped_text(struct ao_core *c, struct dsv_gen *g, int fmt, size_t 
 			  struct ao_err *err)
 {
 	int k = out_of(fmt);
-	char *t = NULL;
+	char *t = NULL, *idx;
 
 	if (k >= 0 && dsv_ensure(c, g, k, err) < 0)
 		return NULL;
-	int n = asprintf(&t,
-			 "# %s: what this view leaves out, and why (docs/DATASETS.md)\n"
-			 "[index]\n%s%s[%s]\n%s",
-			 fmt_names[fmt], g->index_report,
-			 fmt == DSV_IF && g->if_note ? g->if_note : "", fmt_names[fmt],
-			 k >= 0 ? g->out[k].report
-				: "(ImageFolder has no per-mark conversion; see [index])\n");
+	/* the index's reasons that concern this view only: ImageFolder needs no
+	 * size, YOLO and COCO no class */
+	struct ao_ds_report r = *ao_ds_index_report(g->idx);
+	if (fmt == DSV_IF)
+		r.skipped[AO_DS_SKIP_NO_SIZE] = 0;
+	else
+		r.skipped[AO_DS_SKIP_NO_ANSWER] = r.skipped[AO_DS_SKIP_UNKNOWN_OPTION] = 0;
+	idx = ao_ds_report_text(&r);
+	int n = idx ? asprintf(&t,
+			       "# %s: what this view leaves out, and why (docs/DATASETS.md)\n"
+			       "[index]\n%s%s[%s]\n%s",
+			       fmt_names[fmt], idx, fmt == DSV_IF && g->if_note ? g->if_note : "",
+			       fmt_names[fmt],
+			       k >= 0 ? g->out[k].report
+				      : "(no per-mark conversion: images are sorted by class)\n")
+		    : -1;
+	free(idx);
 	if (n < 0) {
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;

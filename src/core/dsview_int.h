@@ -78,10 +78,9 @@ struct dsv_gen {
 	struct ao_ds_index *idx;
 	char *yaml; /* data.yaml */
 	size_t yaml_len;
-	char *index_report; /* ao_ds_report_text of pass 1 */
-	char *if_note;	    /* why imagefolder/ is empty, or NULL */
-	long long *isize;   /* per image: its byte size once known, else 0 (relaxed atomics) */
-	unsigned *iopen;    /* per image: open handles of it, any path (relaxed atomics) */
+	char *if_note;	  /* why imagefolder/ is empty, or NULL */
+	long long *isize; /* per image: its byte size once known, else 0 (relaxed atomics) */
+	unsigned *iopen;  /* per image: open handles of it, any path (relaxed atomics) */
 	struct dsv_out out[DSV_NOUT];
 };
 
