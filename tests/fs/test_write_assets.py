@@ -326,3 +326,16 @@ def test_rsync_and_cp_of_several_files(empty, tmp_path):
     assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == ["s0.jpg", "s1.jpg", "s2.jpg"]
     assert count(hub, CLOUD) == 3 and count(hub, PUT) == 3
     assert status_state(os.path.join(pdir, "assets", "s0.jpg.status")) == "sent"
+
+
+def test_unicode_and_spaces_in_the_name(empty):
+    """The externalId is the file name as written; the storage name is the
+    name with bytes other than [A-Za-z0-9._-] replaced (the hub's rule)."""
+    hub, m, pid, pdir = empty
+    name = "фото 1 (copy).jpg"
+    assert write_file(os.path.join(pdir, "assets", name), jpeg_bytes()) is None
+    assets = hub_assets(hub, pid, name)
+    assert len(assets) == 1
+    url = assets[0]["data"]
+    assert url.split("?")[0].endswith("_________1__copy_.jpg"), url
+    wait_for(lambda: name in os.listdir(os.path.join(pdir, "assets")), 30, "listed")
