@@ -36,17 +36,6 @@ struct dl {
 	long long *bytes_out;
 };
 
-static void xml_error(struct reply *out, int status, const char *code, const char *msg)
-{
-	char body[512];
-
-	snprintf(body, sizeof(body),
-		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s"
-		 "</Message></Error>\n",
-		 code, msg);
-	reply_text(out, status, "application/xml", body);
-}
-
 static int in_corrupt(const struct dl *d, uint64_t off)
 {
 	uint64_t mid = d->size / 2;
@@ -104,6 +93,46 @@ static void dl_free(void *cls)
 	free(d);
 }
 
+struct dl_ctx {
+	const struct fault_hit *hit;
+	long long *bytes_out;
+};
+
+/* The faulted body (reply_body_fn): count bytes from offset a of fd through
+ * dl_read, as the fault hit in ctx (a struct dl_ctx) says. */
+static struct MHD_Response *dl_response(void *ctx, int fd, uint64_t a, uint64_t count)
+{
+	const struct dl_ctx *c = ctx;
+	const struct fault_hit *hit = c->hit;
+	struct MHD_Response *resp;
+	struct dl *d = calloc(1, sizeof(*d));
+
+	if (!d) {
+		close(fd);
+		return NULL;
+	}
+	d->fd = fd;
+	d->start = a;
+	d->size = a + count;
+	d->stall_after = hit->stall_after;
+	d->drop_after = hit->drop_after;
+	d->corrupt = hit->corrupt;
+	d->gen = hit->stall_id;
+	d->bytes_out = c->bytes_out;
+	resp = MHD_create_response_from_callback(count, 64 * 1024, dl_read, d, dl_free);
+	if (!resp)
+		dl_free(d);
+	return resp;
+}
+
+struct MHD_Response *download_file_faulted(struct req *r, struct reply *out, int fd, uint64_t size,
+					   const struct fault_hit *hit, long long *bytes_out)
+{
+	struct dl_ctx c = {hit, bytes_out};
+
+	return reply_file_range(r, out, fd, size, dl_response, &c);
+}
+
 /* Parse "bytes=A-" or "bytes=A-B"; 0 ok, 1 none, -1 unsatisfiable. */
 int http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
 {
@@ -133,14 +162,13 @@ int http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
 void route_download(struct req *r, struct reply *out, struct fault_hit *hit, long long *bytes_out)
 {
 	const char *p = r->path + strlen("/download/"), *slash = strchr(p, '/');
-	char token[80], *path = NULL, *name = NULL, range_hdr[96];
+	char token[80], *path = NULL, *name = NULL;
 	int64_t expires = 0;
-	uint64_t a = 0, b = 0;
 	struct MHD_Response *resp;
 	struct stat sb;
 	sqlite3 *db;
 	sqlite3_stmt *st;
-	int fd, rng;
+	int fd;
 
 	if (!slash || (size_t)(slash - p) >= sizeof(token)) {
 		xml_error(out, 403, "AccessDenied", "Invalid download link");
@@ -188,63 +216,22 @@ void route_download(struct req *r, struct reply *out, struct fault_hit *hit, lon
 			goto out;
 		}
 	}
-	rng = http_parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
-			       (uint64_t)sb.st_size, &a, &b);
-	if (rng < 0) {
-		close(fd);
-		xml_error(out, 416, "InvalidRange", "The requested range is not satisfiable");
-		goto out;
-	}
-	if (rng > 0) {
-		a = 0;
-		b = sb.st_size ? (uint64_t)sb.st_size - 1 : 0;
-	}
 	if (hit->stall_after < 0 && hit->drop_after < 0 && !hit->corrupt) {
-		resp = MHD_create_response_from_fd_at_offset64(sb.st_size ? b - a + 1 : 0, fd,
-							       (uint64_t)a);
-		out->bytes_hint = sb.st_size ? (long long)(b - a + 1) : 0;
+		resp = reply_file_range(r, out, fd, (uint64_t)sb.st_size, NULL, NULL);
 	} else {
-		struct dl *d = calloc(1, sizeof(*d));
+		struct dl_ctx c = {hit, bytes_out};
 
-		if (!d) {
-			close(fd);
-			xml_error(out, 500, "InternalError", "out of memory");
-			goto out;
-		}
-		d->fd = fd;
-		d->start = a;
-		d->size = (uint64_t)sb.st_size;
-		if (rng == 0)
-			d->size = b + 1;
-		d->stall_after = hit->stall_after;
-		d->drop_after = hit->drop_after;
-		d->corrupt = hit->corrupt;
-		d->gen = hit->stall_id;
-		d->bytes_out = bytes_out;
-		resp =
-		    MHD_create_response_from_callback(d->size - a, 64 * 1024, dl_read, d, dl_free);
-		if (!resp)
-			dl_free(d);
+		resp = reply_file_range(r, out, fd, (uint64_t)sb.st_size, dl_response, &c);
 	}
-	if (!resp) {
-		xml_error(out, 500, "InternalError", "cannot create response");
+	if (!resp)
 		goto out;
-	}
 	MHD_add_response_header(resp, "Content-Type", "application/zip");
-	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
 	{
 		char cd[300];
 
 		snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"", name);
 		MHD_add_response_header(resp, "Content-Disposition", cd);
 	}
-	if (rng == 0) {
-		snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%lld",
-			 (unsigned long long)a, (unsigned long long)b, (long long)sb.st_size);
-		MHD_add_response_header(resp, "Content-Range", range_hdr);
-	}
-	out->mhd_resp = resp;
-	out->status = rng == 0 ? 206 : 200;
 out:
 	free(path);
 	free(name);

@@ -260,8 +260,27 @@ int storage_put(sqlite3 *db, const char *key, const char *ctype, const void *dat
 		int is_public, const char *gen);
 /* Bytes of a generated object (malloc'd) from its recipe, or NULL. */
 void *storage_generate(const char *gen, size_t *len);
-void route_storage(struct req *r, struct reply *out, long long *bytes_out);
+/* hit: the request's faults (stall_after, drop_after, corrupt apply to
+ * stored files, as to export downloads). */
+void route_storage(struct req *r, struct reply *out, const struct fault_hit *hit,
+		   long long *bytes_out);
+/* A response of fd (size bytes, Range honoured) streamed with hit's
+ * stall_after / drop_after / corrupt (download.c); takes fd. */
+struct MHD_Response *download_file_faulted(struct req *r, struct reply *out, int fd, uint64_t size,
+					   const struct fault_hit *hit, long long *bytes_out);
 int http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b);
+/* S3-like XML error body (<Error><Code>..</Code><Message>..</Message>). */
+void xml_error(struct reply *out, int status, const char *code, const char *msg);
+/* Reply with a file of size bytes open on fd (taken: closed on every error),
+ * honouring one "Range: bytes=A-[B]": 206 with Content-Range, else 200; both
+ * say Accept-Ranges. make (NULL: libmicrohttpd streams from fd) builds the
+ * response of count bytes starting at offset a (it owns fd from then on,
+ * also when it fails). The response (its other headers are the caller's), or
+ * NULL with a 416/500 set. */
+struct MHD_Response;
+typedef struct MHD_Response *(*reply_body_fn)(void *ctx, int fd, uint64_t a, uint64_t count);
+struct MHD_Response *reply_file_range(struct req *r, struct reply *out, int fd, uint64_t size,
+				      reply_body_fn make, void *ctx);
 
 struct img {
 	int w, h;

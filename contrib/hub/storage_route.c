@@ -9,7 +9,9 @@
  * "SignatureDoesNotMatch", "AccessDenied"); a missing object is 404 NoSuchKey.
  * Files are streamed by libmicrohttpd from the descriptor (Range: one
  * "bytes=A-[B]" honoured, 206); generated objects (a "gen" recipe, e.g. a
- * synthetic image) are rendered in memory on each request.
+ * synthetic image) are rendered in memory on each request. Faults
+ * stall_after / drop_after / corrupt on "GET /storage" stream a stored file
+ * through download.c's callback, as for export downloads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,17 +24,6 @@
 #include <unistd.h>
 
 #include "hubd.h"
-
-static void xml_error(struct reply *out, int status, const char *code, const char *msg)
-{
-	char body[512];
-
-	snprintf(body, sizeof(body),
-		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s"
-		 "</Message></Error>\n",
-		 code, msg);
-	reply_text(out, status, "application/xml", body);
-}
 
 /* 0 = signature good for method, else a reply has been set. */
 static int check_signature(struct req *r, struct reply *out, const char *method, const char *key)
@@ -78,11 +69,11 @@ static void put_object(struct req *r, struct reply *out, const char *key)
 	reply_text(out, 200, "application/xml", "");
 }
 
-static void get_object(struct req *r, struct reply *out, const char *key, long long *bytes_out)
+static void get_object(struct req *r, struct reply *out, const char *key,
+		       const struct fault_hit *hit, long long *bytes_out)
 {
-	char *ctype = NULL, *gen = NULL, path[4400], range_hdr[96];
-	int pub = -1, fd, rng;
-	uint64_t a = 0, b = 0;
+	char *ctype = NULL, *gen = NULL, path[4400];
+	int pub = -1, fd;
 	struct MHD_Response *resp = NULL;
 	struct stat sb;
 	sqlite3 *db = db_acquire();
@@ -105,11 +96,18 @@ static void get_object(struct req *r, struct reply *out, const char *key, long l
 			xml_error(out, 500, "InternalError", "cannot generate the object");
 			goto out;
 		}
+		/* rendered anew each time: the whole object, Range not honoured */
 		resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+		if (!resp) {
+			free(data);
+			xml_error(out, 500, "InternalError", "cannot create response");
+			goto out;
+		}
 		*bytes_out = (long long)len;
 		out->bytes_hint = (long long)len;
-		rng = 1;
-		sb.st_size = (off_t)len;
+		MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+		out->mhd_resp = resp;
+		out->status = 200;
 	} else {
 		snprintf(path, sizeof(path), "%s/%s", g_storage_dir, key);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -119,43 +117,25 @@ static void get_object(struct req *r, struct reply *out, const char *key, long l
 			xml_error(out, 404, "NoSuchKey", "The specified key does not exist.");
 			goto out;
 		}
-		rng =
-		    http_parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
-				     (uint64_t)sb.st_size, &a, &b);
-		if (rng < 0) {
-			close(fd);
-			xml_error(out, 416, "InvalidRange",
-				  "The requested range is not satisfiable");
+		if (hit && (hit->stall_after >= 0 || hit->drop_after >= 0 || hit->corrupt))
+			/* fault: streamed by download.c's callback (stall, drop, corrupt) */
+			resp =
+			    download_file_faulted(r, out, fd, (uint64_t)sb.st_size, hit, bytes_out);
+		else
+			resp = reply_file_range(r, out, fd, (uint64_t)sb.st_size, NULL, NULL);
+		if (!resp)
 			goto out;
-		}
-		if (rng > 0) {
-			a = 0;
-			b = sb.st_size ? (uint64_t)sb.st_size - 1 : 0;
-		}
-		resp = MHD_create_response_from_fd_at_offset64(sb.st_size ? b - a + 1 : 0, fd, a);
-		out->bytes_hint = sb.st_size ? (long long)(b - a + 1) : 0;
-	}
-	if (!resp) {
-		xml_error(out, 500, "InternalError", "cannot create response");
-		goto out;
 	}
 	MHD_add_response_header(resp, "Content-Type", ctype);
-	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
 	MHD_add_response_header(resp, "Cache-Control",
 				pub == 1 ? "public, max-age=3600" : "private, max-age=0");
-	if (rng == 0) {
-		snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%lld",
-			 (unsigned long long)a, (unsigned long long)b, (long long)sb.st_size);
-		MHD_add_response_header(resp, "Content-Range", range_hdr);
-	}
-	out->mhd_resp = resp;
-	out->status = rng == 0 ? 206 : 200;
 out:
 	free(ctype);
 	free(gen);
 }
 
-void route_storage(struct req *r, struct reply *out, long long *bytes_out)
+void route_storage(struct req *r, struct reply *out, const struct fault_hit *hit,
+		   long long *bytes_out)
 {
 	const char *key = r->path + strlen("/storage/");
 
@@ -166,7 +146,7 @@ void route_storage(struct req *r, struct reply *out, long long *bytes_out)
 	if (!strcmp(r->method, "PUT"))
 		put_object(r, out, key);
 	else if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
-		get_object(r, out, key, bytes_out);
+		get_object(r, out, key, hit, bytes_out);
 	else
 		xml_error(out, 405, "MethodNotAllowed",
 			  "The specified method is not allowed against this resource.");

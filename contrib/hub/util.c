@@ -2,7 +2,9 @@
  * util.c - small pure helpers of angofs-hub: time (epoch milliseconds <->
  * ISO-8601 "…Z" strings, the API's date format), deterministic ObjectId-like
  * ids (so the same seed always yields the same ids), random download tokens,
- * API key -> user mapping, and boolean query values.
+ * API key -> user mapping, boolean query values, and the two reply shapes the
+ * storage side (storage_route.c, download.c) shares: S3-like XML errors and a
+ * file streamed from its descriptor with one honoured Range (reply_file_range).
  *
  * Ids are 24 hex digits like MongoDB ObjectIds: 8 digits of a fixed
  * "timestamp" per kind, then a bijective 64-bit mix of a sequence number, so
@@ -16,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <ctype.h>
+#include <microhttpd.h>
 
 #include "hubd.h"
 
@@ -190,4 +193,57 @@ int parse_bool(const char *s, int dflt, int *out)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+void xml_error(struct reply *out, int status, const char *code, const char *msg)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s"
+		 "</Message></Error>\n",
+		 code, msg);
+	reply_text(out, status, "application/xml", body);
+}
+
+struct MHD_Response *reply_file_range(struct req *r, struct reply *out, int fd, uint64_t size,
+				      reply_body_fn make, void *ctx)
+{
+	struct MHD_Response *resp;
+	char range_hdr[96];
+	uint64_t a = 0, b = 0, count;
+	int rng = http_parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
+				   size, &a, &b);
+
+	if (rng < 0) {
+		close(fd);
+		xml_error(out, 416, "InvalidRange", "The requested range is not satisfiable");
+		return NULL;
+	}
+	if (rng > 0) {
+		a = 0;
+		b = size ? size - 1 : 0;
+	}
+	count = size ? b - a + 1 : 0;
+	if (make) {
+		resp = make(ctx, fd, a, count);
+	} else {
+		resp = MHD_create_response_from_fd_at_offset64(count, fd, a);
+		if (!resp)
+			close(fd);
+		out->bytes_hint = (long long)count;
+	}
+	if (!resp) {
+		xml_error(out, 500, "InternalError", "cannot create response");
+		return NULL;
+	}
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	if (rng == 0) {
+		snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%llu",
+			 (unsigned long long)a, (unsigned long long)b, (unsigned long long)size);
+		MHD_add_response_header(resp, "Content-Range", range_hdr);
+	}
+	out->mhd_resp = resp;
+	out->status = rng == 0 ? 206 : 200;
+	return resp;
 }

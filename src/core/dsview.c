@@ -29,6 +29,7 @@
 #include "dsview_int.h"
 #include "angofs/export_cache.h"
 #include "angofs/log.h"
+#include "angofs/media.h"
 
 static const char *const fmt_names[DSV_NFMT] = {"yolo", "yolo-detect", "yolo-seg", "coco",
 						"imagefolder"};
@@ -46,7 +47,8 @@ static const struct {
 
 struct dsv_fh {
 	struct dsv_gen *g;
-	struct ao_media_fh *mfh; /* an image's bytes */
+	struct ao_media_fh *mfh;      /* an image's bytes */
+	const struct ao_ds_image *im; /* that image (in g's index) */
 };
 
 static int is_yolo(int fmt)
@@ -198,7 +200,7 @@ static char *skipped_text(struct ao_core *c, struct dsv_gen *g, int fmt, size_t 
 /* Size of an image file: known once the media cache has it, else 1 byte and
  * no blocks, as for an export never fetched (a reader reads to the end). */
 static long long image_size(struct ao_core *c, const struct dsv_gen *g,
-			    const struct ao_ds_image *im);
+			    const struct ao_ds_image *im, int precise);
 
 static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, long long *size,
 		     struct ao_err *err)
@@ -234,7 +236,7 @@ static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node 
 		im = ao_ds_index_find_name(g->idx, n->ds_name);
 		if (!im)
 			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
-		*size = image_size(c, g, im);
+		*size = image_size(c, g, im, 1);
 		return 0;
 	default:
 		return ao_errf(err, EIO, "unexpected dataset node");
@@ -298,7 +300,7 @@ static int list_images(struct ao_core *c, struct dsv_gen *g, const struct ao_nod
 		if (labels)
 			file_stat(c, 0, (long long)g->out[k].tab[im - first].len, &st);
 		else {
-			long long sz = image_size(c, g, im);
+			long long sz = image_size(c, g, im, 0);
 			file_stat(c, 0, sz, &st);
 			if (sz == 1)
 				st.st_blocks = 0;
@@ -369,8 +371,10 @@ int dsv_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill
 
 /* ---- contents ----------------------------------------------------------------- */
 
-static int image_open(struct ao_core *c, struct dsv_fh *d, const struct ao_ds_image *im,
+static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
 		      struct ao_err *err);
+static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
+		      struct ao_media_fh *mfh);
 
 int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
 {
@@ -415,7 +419,7 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 		im = ao_ds_index_find_name(d->g->idx, n->ds_name);
 		if (!im)
 			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
-		return image_open(c, d, im, err);
+		return image_open(c, fh, im, err);
 	default:
 		return ao_errf(err, EIO, "unexpected dataset node");
 	}
@@ -427,12 +431,11 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 
 	if (!d)
 		return;
-	if (fh->fd >= 0)
-		fh->fd = -1; /* borrowed from the generation */
-#ifdef ANGOFS_HAVE_MEDIA
-	if (d->mfh)
+	fh->fd = -1; /* borrowed from the generation or the media handle */
+	if (d->mfh) {
+		note_size(d->g, d->im, d->mfh); /* complete by now, if it was read */
 		ao_media_close(c->cfg.media, d->mfh);
-#endif
+	}
 	dsv_put(c, d->g);
 	free(d);
 	fh->ds = NULL;
@@ -440,35 +443,66 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 
 /* ---- image bytes (the media cache) ------------------------------------------- */
 
-#ifdef ANGOFS_HAVE_MEDIA
-#include "angofs/media.h"
-
-static long long image_size(struct ao_core *c, const struct dsv_gen *g,
-			    const struct ao_ds_image *im)
+/* An image's position in the index (the sizes array). */
+static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im)
 {
-	(void)g;
-	(void)im;
-	(void)c;
-	return 1;
+	return (size_t)(im - ao_ds_index_get(g->idx, 0));
 }
 
-static int image_open(struct ao_core *c, struct dsv_fh *d, const struct ao_ds_image *im,
+static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
+		      struct ao_media_fh *mfh)
+{
+	long long size;
+
+	if (mfh && ao_media_fh_size(mfh, &size) == 1 && size > 0)
+		__atomic_store_n(&g->isize[pos(g, im)], size, __ATOMIC_RELAXED);
+}
+
+/* Known once an image was opened (or, for one file's stat, once the media
+ * cache has it: that costs reading its record back, not a request); else 1. */
+static long long image_size(struct ao_core *c, const struct dsv_gen *g,
+			    const struct ao_ds_image *im, int precise)
+{
+	long long size = __atomic_load_n(&g->isize[pos(g, im)], __ATOMIC_RELAXED);
+	struct ao_err e = {0};
+	json_t *rec;
+	time_t mt;
+
+	if (size > 0 || !precise || !c->cfg.media || dsv_record(g, im, &rec, &e) < 0)
+		return size > 0 ? size : 1;
+	struct ao_media_ref r = {g->project_id, json_string_value(json_object_get(rec, "asset")),
+				 AO_MEDIA_ASSET};
+	if (r.url && ao_media_stat(c->cfg.media, &r, &size, &mt) == 1 && size > 0)
+		__atomic_store_n(&g->isize[pos(g, im)], size, __ATOMIC_RELAXED);
+	else
+		size = 1;
+	json_decref(rec);
+	return size;
+}
+
+static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
 		      struct ao_err *err)
 {
+	struct dsv_fh *d = fh->ds;
 	json_t *rec;
 	int rc;
 
 	if (!c->cfg.media)
-		return ao_errf(err, ENOTSUP, "image files need the media cache");
+		return ao_errf(err, ENOTSUP, "%s: image files need the media cache", im->name);
 	rc = dsv_record(d->g, im, &rec, err);
 	if (rc < 0)
 		return rc;
-	const char *url = json_string_value(json_object_get(rec, "asset"));
-	struct ao_media_ref r = {d->g->project_id, url, AO_MEDIA_ASSET};
-	rc = url ? ao_media_open(c->cfg.media, &r, &d->mfh, err)
-		 : ao_errf(err, ENOENT, "%s: the record has no asset URL", im->name);
+	struct ao_media_ref r = {d->g->project_id, json_string_value(json_object_get(rec, "asset")),
+				 AO_MEDIA_ASSET};
+	rc = r.url ? ao_media_open(c->cfg.media, &r, &d->mfh, err)
+		   : ao_errf(err, ENOENT, "%s: the record has no asset URL", im->name);
 	json_decref(rec);
-	return rc;
+	if (rc < 0)
+		return rc;
+	d->im = im;
+	note_size(d->g, im, d->mfh);
+	fh->fd = ao_media_fh_fd(d->mfh); /* complete: served by pread/splice (borrowed) */
+	return 0;
 }
 
 ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
@@ -478,32 +512,3 @@ ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t siz
 		return ao_errf(err, EIO, "not an image handle");
 	return ao_media_read(c->cfg.media, fh->ds->mfh, buf, size, off, err);
 }
-#else
-static long long image_size(struct ao_core *c, const struct dsv_gen *g,
-			    const struct ao_ds_image *im)
-{
-	(void)c;
-	(void)g;
-	(void)im;
-	return 1;
-}
-
-static int image_open(struct ao_core *c, struct dsv_fh *d, const struct ao_ds_image *im,
-		      struct ao_err *err)
-{
-	(void)c;
-	(void)d;
-	return ao_errf(err, ENOTSUP, "%s: image files need the media cache", im->name);
-}
-
-ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
-		 struct ao_err *err)
-{
-	(void)c;
-	(void)fh;
-	(void)buf;
-	(void)size;
-	(void)off;
-	return ao_errf(err, ENOTSUP, "image files need the media cache");
-}
-#endif

@@ -69,7 +69,8 @@ struct dsv_gen {
 	unsigned long xgen;  /* dv->lock: export cache generation last seen for it */
 	char ident[128];     /* "<export hash>.<gen>-<schema hash>": names derived files */
 	struct ao_xentry *x; /* immutable from here on */
-	int xfd;	     /* descriptor of the export generation (ao_xcache_open) */
+	int xfd;	     /* our descriptor of the export generation's data file */
+	int broken;	     /* reading xfd failed (relaxed atomic): rebuild on next access */
 	char project_id[AO_ID_MAX];
 	json_t *cs; /* the categorySchema the schema was loaded from */
 	struct ao_ds_schema *schema;
@@ -78,6 +79,7 @@ struct dsv_gen {
 	size_t yaml_len;
 	char *index_report; /* ao_ds_report_text of pass 1 */
 	char *if_note;	    /* why imagefolder/ is empty, or NULL */
+	long long *isize;   /* per image: its byte size once known, else 0 (relaxed atomics) */
 	struct dsv_out out[DSV_NOUT];
 };
 

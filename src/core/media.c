@@ -436,16 +436,48 @@ ssize_t ao_media_read_head(struct ao_media *m, const struct ao_media_ref *r, voi
 	return got;
 }
 
-int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size, time_t *mtime)
+/* The size of an object this daemon has in memory: 1 and *size when it is
+ * complete or its download announced Content-Length. */
+static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, long long *size,
+		    time_t *mtime)
+{
+	struct mobj *o;
+	int known = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (o = m->tab[h % MEDIA_BUCKETS]; o; o = o->next)
+		if (!strcmp(o->key, key))
+			break;
+	if (o)
+		o->refs++;
+	pthread_mutex_unlock(&m->lock);
+	if (!o)
+		return 0;
+	pthread_mutex_lock(&o->mu);
+	if ((o->state == M_READY || o->state == M_DOWNLOADING) && o->total >= 0) {
+		*size = o->total;
+		*mtime = o->state == M_READY ? o->fetched_at : time(NULL);
+		known = 1;
+	}
+	pthread_mutex_unlock(&o->mu);
+	mo_put(m, o);
+	return known;
+}
+
+int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size,
+		  time_t *mtime)
 {
 	char *key = media_key(m, r), hash[17];
 	struct xs_meta meta;
+	unsigned long long h;
 	int known = 0;
 
 	if (!key)
 		return 0;
-	snprintf(hash, sizeof(hash), "%016llx", ao_xcache_hash(key));
-	if (xs_meta_read(m->cfg.dir, hash, key, &meta, NULL) == 0 && meta.gen &&
+	h = ao_xcache_hash(key);
+	snprintf(hash, sizeof(hash), "%016llx", h);
+	known = stat_mem(m, key, h, size, mtime);
+	if (!known && xs_meta_read(m->cfg.dir, hash, key, &meta, NULL) == 0 && meta.gen &&
 	    mo_fresh(m, meta.fetched_at)) {
 		*size = meta.size;
 		*mtime = meta.fetched_at;

@@ -324,6 +324,41 @@ int ao_writes_readdir(struct ao_writes *w, const char *project_id, const char *r
  * thread spooled something meanwhile, the fetched copy is simply not used.
  */
 
+/* The task answer fetched for seeding (malloc'd; NULL when none) */
+struct answer_seed {
+	char *buf;
+	size_t len;
+	int fetched;
+};
+
+/*
+ * The entry for p when nothing visible is spooled for it (w->mu held): *ep
+ * (an invisible old entry) reset, or a new one, seeded with the task's
+ * current answer when seed_it. A seed not fetched yet means: drop w->mu,
+ * fetch it into *s, return 1; the caller starts over (takes w->mu and looks
+ * again). Else 0 with *ep the entry, or -errno; w->mu still held.
+ */
+static int ws_prepare_answer_entry(struct ao_writes *w, const char *project_id,
+				   const struct wpath *p, struct entry **ep, int seed_it,
+				   struct answer_seed *s, struct ao_err *err)
+{
+	int r = 0;
+
+	if (seed_it && !s->fetched) {
+		pthread_mutex_unlock(&w->mu);
+		ws_fetch_answer(w, project_id, p->target, &s->buf, &s->len);
+		s->fetched = 1;
+		return 1;
+	}
+	if (*ep)
+		r = ws_reset_entry(w, *ep, p, 1, err);
+	else if (!(*ep = ws_new_entry(w, project_id, p, err)))
+		r = -err->code;
+	if (r == 0 && seed_it)
+		ws_seed_answer(w, *ep, s->buf, s->len);
+	return r;
+}
+
 int ao_writes_create(struct ao_writes *w, const char *project_id, const char *relpath, mode_t mode,
 		     int flags, uint64_t *fh, struct ao_err *err)
 {
@@ -363,11 +398,10 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 		   uint64_t *fh, struct ao_err *err)
 {
 	int writable = (flags & O_ACCMODE) != O_RDONLY;
-	char *seed = NULL;
-	size_t seedlen = 0;
+	struct answer_seed seed = {NULL, 0, 0};
 	struct wpath p;
 	struct entry *e;
-	int fetched = 0, r = ws_parse(relpath, &p);
+	int r = ws_parse(relpath, &p);
 
 	if (r < 0 || p.is_dir)
 		return ao_errf(err, ENOENT, "%s: not a write-side file", relpath);
@@ -409,20 +443,14 @@ again:
 		goto out;
 	}
 	if (!ws_visible(e)) { /* writing a task's answer that nothing is spooled for */
-		if (p.answer && !(flags & O_TRUNC) && !fetched) {
-			pthread_mutex_unlock(&w->mu);
-			ws_fetch_answer(w, project_id, p.target, &seed, &seedlen);
-			fetched = 1;
+		int seed_it = p.answer && !(flags & O_TRUNC);
+
+		r = ws_prepare_answer_entry(w, project_id, &p, &e, seed_it, &seed, err);
+		if (r > 0)
 			goto again;
-		}
-		if (e)
-			r = ws_reset_entry(w, e, &p, 1, err);
-		else if (!(e = ws_new_entry(w, project_id, &p, err)))
-			r = -err->code;
-		if (r == 0 && p.answer && !(flags & O_TRUNC)) {
+		if (r == 0 && seed_it) {
 			/* only a write (or O_TRUNC) sends: an open for reading and
 			 * writing that writes nothing leaves the hub alone */
-			ws_seed_answer(w, e, seed, seedlen);
 			e->dirty = 0;
 			e->seeded = 1;
 		}
@@ -442,7 +470,7 @@ again:
 		r = ws_open_data_handle(w, e, writable, fh, err);
 out:
 	pthread_mutex_unlock(&w->mu);
-	free(seed);
+	free(seed.buf);
 	return r;
 }
 
@@ -595,11 +623,11 @@ out:
 int ao_writes_truncate(struct ao_writes *w, const char *project_id, const char *relpath, off_t size,
 		       struct ao_err *err)
 {
-	char path[4096], *seed = NULL;
-	size_t seedlen = 0;
+	char path[4096];
+	struct answer_seed seed = {NULL, 0, 0};
 	struct wpath p;
 	struct entry *e;
-	int fetched = 0, r = ws_parse(relpath, &p);
+	int r = ws_parse(relpath, &p);
 
 	if (r < 0 || p.is_dir)
 		return ao_errf(err, ENOENT, "%s: no such file", relpath);
@@ -615,20 +643,11 @@ again:
 			r = ao_errf(err, ENOENT, "%s: no such file", relpath);
 			goto out;
 		}
-		if (size > 0 && !fetched) {
-			pthread_mutex_unlock(&w->mu);
-			ws_fetch_answer(w, project_id, p.target, &seed, &seedlen);
-			fetched = 1;
+		r = ws_prepare_answer_entry(w, project_id, &p, &e, size > 0, &seed, err);
+		if (r > 0)
 			goto again;
-		}
-		if (e)
-			r = ws_reset_entry(w, e, &p, 1, err);
-		else if (!(e = ws_new_entry(w, project_id, &p, err)))
-			r = -err->code;
 		if (r < 0)
 			goto out;
-		if (size > 0)
-			ws_seed_answer(w, e, seed, seedlen);
 	} else if (e->busy) {
 		r = ao_errf(err, EBUSY, "%s is being sent right now", relpath);
 		goto out;
@@ -646,6 +665,6 @@ again:
 	}
 out:
 	pthread_mutex_unlock(&w->mu);
-	free(seed);
+	free(seed.buf);
 	return r;
 }

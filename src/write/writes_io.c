@@ -21,19 +21,49 @@
 
 /* ---- I/O on handles ---- */
 
-ssize_t ao_writes_read(struct ao_writes *w, uint64_t fh, char *buf, size_t size, off_t off,
+/* Take w->mu and find handle fh: 0 with *hp set (w->mu held), or -EBADF
+ * (w->mu released) when there is none or, for_write, when it is not a spool
+ * handle open for writing. */
+static int lock_handle(struct ao_writes *w, uint64_t fh, int for_write, struct handle **hp,
 		       struct ao_err *err)
 {
-	struct handle *h;
-	ssize_t n;
-	int fd;
+	struct handle *h = NULL;
 
 	pthread_mutex_lock(&w->mu);
 	h = ws_get_handle(w, fh);
-	if (!h) {
-		pthread_mutex_unlock(&w->mu);
-		return ao_errf(err, EBADF, "bad file handle");
+	if (h && (!for_write || (h->e && h->writable))) {
+		*hp = h;
+		return 0;
 	}
+	pthread_mutex_unlock(&w->mu);
+	return ao_errf(err, EBADF, for_write ? "file not open for writing" : "bad file handle");
+}
+
+/* A change through the writable handle h (w->mu held): its entry is dirty,
+ * a new generation, being written; wrote: bytes came through h. */
+static void mark_changed(struct ao_writes *w, struct handle *h, int wrote)
+{
+	struct entry *e = h->e;
+
+	e->dirty = 1;
+	e->gen++;
+	if (wrote)
+		h->wrote = 1;
+	if (e->state != ST_WRITING && !e->busy) {
+		e->state = ST_WRITING;
+		ws_save_locked(w, e);
+	}
+}
+
+ssize_t ao_writes_read(struct ao_writes *w, uint64_t fh, char *buf, size_t size, off_t off,
+		       struct ao_err *err)
+{
+	struct handle *h = NULL;
+	ssize_t n;
+	int fd;
+
+	if ((n = lock_handle(w, fh, 0, &h, err)) < 0)
+		return n;
 	if (!h->e) {
 		n = 0;
 		if (off >= 0 && (size_t)off < h->snaplen) {
@@ -55,26 +85,14 @@ ssize_t ao_writes_read(struct ao_writes *w, uint64_t fh, char *buf, size_t size,
 ssize_t ao_writes_write(struct ao_writes *w, uint64_t fh, const char *buf, size_t size, off_t off,
 			struct ao_err *err)
 {
-	struct handle *h;
-	struct entry *e;
+	struct handle *h = NULL;
 	ssize_t n;
 	int fd;
 
-	pthread_mutex_lock(&w->mu);
-	h = ws_get_handle(w, fh);
-	if (!h || !h->e || !h->writable) {
-		pthread_mutex_unlock(&w->mu);
-		return ao_errf(err, EBADF, "file not open for writing");
-	}
-	e = h->e;
+	if ((n = lock_handle(w, fh, 1, &h, err)) < 0)
+		return n;
+	mark_changed(w, h, 1);
 	fd = h->fd;
-	e->dirty = 1;
-	e->gen++;
-	h->wrote = 1;
-	if (e->state != ST_WRITING && !e->busy) {
-		e->state = ST_WRITING;
-		ws_save_locked(w, e);
-	}
 	pthread_mutex_unlock(&w->mu);
 	n = pwrite(fd, buf, size, off);
 	if (n < 0)
@@ -84,23 +102,12 @@ ssize_t ao_writes_write(struct ao_writes *w, uint64_t fh, const char *buf, size_
 
 int ao_writes_ftruncate(struct ao_writes *w, uint64_t fh, off_t size, struct ao_err *err)
 {
-	struct handle *h;
-	int fd;
+	struct handle *h = NULL;
+	int fd, r;
 
-	pthread_mutex_lock(&w->mu);
-	h = ws_get_handle(w, fh);
-	if (!h || !h->e || !h->writable) {
-		pthread_mutex_unlock(&w->mu);
-		return ao_errf(err, EBADF, "file not open for writing");
-	}
-	h->e->dirty = 1;
-	h->e->gen++;
-	if (size > 0)
-		h->wrote = 1;
-	if (h->e->state != ST_WRITING && !h->e->busy) {
-		h->e->state = ST_WRITING;
-		ws_save_locked(w, h->e);
-	}
+	if ((r = lock_handle(w, fh, 1, &h, err)) < 0)
+		return r;
+	mark_changed(w, h, size > 0);
 	fd = h->fd;
 	pthread_mutex_unlock(&w->mu);
 	if (ftruncate(fd, size) < 0)
@@ -110,15 +117,13 @@ int ao_writes_ftruncate(struct ao_writes *w, uint64_t fh, off_t size, struct ao_
 
 int ao_writes_fgetattr(struct ao_writes *w, uint64_t fh, struct stat *st, struct ao_err *err)
 {
-	struct handle *h;
+	struct handle *h = NULL;
 	struct stat ds;
-	int r = 0;
+	int r;
 
-	pthread_mutex_lock(&w->mu);
-	h = ws_get_handle(w, fh);
-	if (!h) {
-		r = ao_errf(err, EBADF, "bad file handle");
-	} else if (!h->e) {
+	if ((r = lock_handle(w, fh, 0, &h, err)) < 0)
+		return r;
+	if (!h->e) {
 		ws_fill_stat(st, 0444, (off_t)h->snaplen, time(NULL));
 	} else if (fstat(h->fd, &ds) < 0) {
 		r = ao_errf(err, errno, "spool: %s", strerror(errno));
@@ -131,17 +136,13 @@ int ao_writes_fgetattr(struct ao_writes *w, uint64_t fh, struct stat *st, struct
 
 int ao_writes_flush(struct ao_writes *w, uint64_t fh, struct ao_err *err)
 {
-	struct handle *h;
+	struct handle *h = NULL;
 	struct entry *e;
 	struct stat st;
 	int r;
 
-	pthread_mutex_lock(&w->mu);
-	h = ws_get_handle(w, fh);
-	if (!h) {
-		pthread_mutex_unlock(&w->mu);
-		return ao_errf(err, EBADF, "bad file handle");
-	}
+	if ((r = lock_handle(w, fh, 0, &h, err)) < 0)
+		return r;
 	e = h->e;
 	if (!e || !h->writable || e->kind == EK_SCRATCH ||
 	    ws_find(w, e->project, e->relpath) != e) {
@@ -180,7 +181,7 @@ int ao_writes_flush(struct ao_writes *w, uint64_t fh, struct ao_err *err)
 
 int ao_writes_fsync(struct ao_writes *w, uint64_t fh, struct ao_err *err)
 {
-	struct handle *h;
+	struct handle *h = NULL;
 	int fd;
 
 	pthread_mutex_lock(&w->mu);
@@ -194,7 +195,7 @@ int ao_writes_fsync(struct ao_writes *w, uint64_t fh, struct ao_err *err)
 
 int ao_writes_release(struct ao_writes *w, uint64_t fh)
 {
-	struct handle *h;
+	struct handle *h = NULL;
 	struct entry *e;
 
 	pthread_mutex_lock(&w->mu);

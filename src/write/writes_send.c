@@ -410,6 +410,8 @@ static char *uncertain_text(const char *msg, const char *body, size_t blen)
 	items = json_object_get(j, "attachments");
 	if (!json_is_array(items))
 		items = json_object_get(j, "jsonContent");
+	if (!json_is_array(items))
+		items = json_object_get(j, "assets"); /* POST /cloud */
 	json_array_foreach(items, i, it)
 	{
 		const char *id = json_string_value(json_object_get(it, "externalId"));

@@ -57,6 +57,7 @@ def test_annotations_refresh_incrementally(hub, mount):
     lr = last_refresh(mount, pid)
     assert lr["mode"] == "incremental", lr
     assert lr["changed"] == 10 and lr["replaced"] == 10 and lr["records"] == len(tasks), lr
+    assert lr["indexed"], lr  # unchanged runs copied through the record index
     # the project (schema fingerprint), the count, the export and its download
     assert counts.get(EXPORT) == 1 and counts.get(DOWNLOAD) == 1, counts
     assert sum(counts.values()) <= 4, counts

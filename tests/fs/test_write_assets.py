@@ -217,3 +217,74 @@ def test_scratch_names_and_empty_file(empty, tmp_path):
     assert count(hub, PUT) == 0 and count(hub, CLOUD) == 0
     names = os.listdir(os.path.join(pdir, "assets"))
     assert ".hidden.jpg" in names and "empty.jpg" in names
+
+
+def peak_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_large_file_is_streamed_not_held_in_memory(empty, tmp_path):
+    """A 40 MiB video goes from the spool to the storage through a read
+    callback: the daemon's peak memory grows by far less than the file."""
+    import hashlib
+    hub, m, pid, pdir = empty
+    data = os.urandom(40 << 20)
+    before = peak_rss_kb(m.proc.pid)
+    hub.reset_stats()
+    rc, err = cp(data, os.path.join(pdir, "assets", "clip.mp4"), str(tmp_path))
+    assert rc == 0, err
+    grew = peak_rss_kb(m.proc.pid) - before
+    print("peak RSS growth: %d KiB" % grew)
+    assert grew < 12 * 1024, "peak RSS grew by %d KiB for a 40 MiB upload" % grew
+    assert count(hub, PUT) == 1 and count(hub, CLOUD) == 1
+    url = hub_assets(hub, pid, "clip.mp4")[0]["data"]
+    code, _, body = hub.raw("GET", url[url.index("/storage/"):])
+    assert code == 200 and hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+
+
+def test_list_reply_lost_is_uncertain_never_resent(empty):
+    """A list names URLs the user chose, so a lost reply cannot be checked:
+    the file is uncertain, names its items, and is not sent again."""
+    hub, m, pid, pdir = empty
+    items = [{"data": "https://example.com/u%d.jpg" % i, "externalId": "u%d.jpg" % i}
+             for i in range(3)]
+    dst = os.path.join(pdir, "assets", "u.json")
+    hub.reset_stats()
+    hub.fault(route=CLOUD, status=500, apply=True, count=1)
+    e = write_file(dst, json.dumps(items))
+    assert isinstance(e, OSError) and e.errno == errno.EIO
+    st = read(dst + ".status")
+    assert st.startswith("uncertain: the hub may have applied this write"), st
+    assert "u0.jpg, u1.jpg, u2.jpg" in st
+    time.sleep(5)  # the background sender leaves it alone
+    assert count(hub, CLOUD) == 1 and len(hub_assets(hub, pid)) == 3
+    assert status_state(dst + ".status") == "uncertain"
+
+
+def test_kill9_during_list_request_is_uncertain_after_restart(hub, workdir):
+    pid = project_by_name(hub, "Empty Project")
+    items = [{"data": "https://example.com/k%d.jpg" % i, "externalId": "k%d.jpg" % i}
+             for i in range(2)]
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    try:
+        dst = os.path.join(project_dir(m, pid), "assets", "k.json")
+        hub.reset_stats()
+        hub.fault(route=CLOUD, latency_ms=3000, count=1)
+        t = threading.Thread(target=write_file, args=(dst, json.dumps(items)), daemon=True)
+        t.start()
+        wait_for(lambda: count(hub, CLOUD) == 1, 60, "the /cloud request")
+        m.kill9()
+        t.join(30)
+        wait_for(lambda: len(hub_assets(hub, pid)) == 2, 30, "the hub's commit")
+        m.start()
+        dst = os.path.join(project_dir(m, pid), "assets", "k.json")
+        wait_for(lambda: status_state(dst + ".status") == "uncertain", 60, "uncertain")
+        assert "the daemon stopped while this request was being sent" in read(dst + ".status")
+        time.sleep(4)
+        assert count(hub, CLOUD) == 1 and len(hub_assets(hub, pid)) == 2
+    finally:
+        m.stop()

@@ -146,8 +146,10 @@ def test_wrong_size_refused_nothing_uploaded(strict):
     assert "mask.png is 640x480 but the task's asset is 1920x1080" in st, st
     assert count(hub, PUT) == 0 and count(hub, UPURL) == 0 and count(hub, ANNOTATE) == 0
     assert hub_task(hub, t["_id"]).get("brushDataUrl") == t.get("brushDataUrl")
-    # the refused mask stays visible (nothing lost); rm drops it
+    # the refused mask stays visible (nothing lost), listed once; rm drops it
     assert os.path.exists(os.path.join(tdir, "mask.png"))
+    names = os.listdir(tdir)
+    assert names.count("mask.png") == 1 and names.count("mask.png.status") == 1, names
     os.unlink(os.path.join(tdir, "mask.png"))
 
 
