@@ -20,7 +20,7 @@ def test_bench_incremental_quick_tiny(tmp_path):
     env["PYTHONPATH"] = ":".join(os.path.join(ROOT, d) for d in ("tests", "tests/hub"))
     r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "incremental.py"),
                         "--build", BUILD, "--quick", "--tasks", "300", "--runs", "1",
-                        "--ks", "1,10", "--poll-interval", "1", "--poll-window", "3",
+                        "--ks", "1,10", "--poll-interval", "1", "--poll-window", "4",
                         "--json", str(out)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=300)
     text = r.stdout.decode("utf-8", "replace")
