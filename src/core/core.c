@@ -739,8 +739,10 @@ void ao_core_project_written(struct ao_core *c, const char *project_id)
 {
 	struct project *p = proj_by_id(c, project_id);
 	ao_xcache_project_stale(c->cfg.xc, project_id);
-	if (p)
+	if (p) {
 		task_drop_list(c, p);
+		asset_drop_list(c, p); /* cp into assets/ made an asset */
+	}
 	task_drop_project(c, project_id);
 }
 
