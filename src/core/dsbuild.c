@@ -83,9 +83,9 @@ static void gen_free(struct ao_core *c, struct dsv_gen *g)
 	ao_ds_schema_free(g->schema);
 	json_decref(g->cs);
 	free(g->yaml);
-	free(g->index_report);
 	free(g->if_note);
 	free(g->isize);
+	free(g->iopen);
 	free(g);
 }
 
@@ -302,12 +302,12 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 	if (rc < 0)
 		return rc;
 	g->isize = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->isize));
+	g->iopen = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->iopen));
 	g->yaml = memtext(ao_ds_yolo_data_yaml, g->schema, &g->yaml_len);
-	g->index_report = ao_ds_report_text(ao_ds_index_report(g->idx));
 	if (!g->schema->if_schema_id && !g->if_note)
 		g->if_note = strdup("imagefolder: the project's categorySchema has no top-level "
 				    "single-choice classification (radio or single-dropdown)\n");
-	if (!g->yaml || !g->index_report || !g->isize)
+	if (!g->yaml || !g->isize || !g->iopen)
 		return ao_errf(err, ENOMEM, "out of memory");
 	return 0;
 }

@@ -12,8 +12,8 @@
  * generation) and answers from its index with binary searches; files whose
  * content is pass 2 (labels, annotations.json, skipped.txt) build it on
  * their first stat, so their sizes are always true. Everything is
- * read-only and served with direct_io: a new generation may change any size,
- * and the kernel must not clamp reads to an old one.
+ * read-only; how the kernel may cache it (a new generation may change any
+ * size, an image's is unknown until it is fetched) is dsv_open's rule.
  *
  * Formats: yolo/ (labels in the mixed mode: boxes as boxes, polygons as
  * polygon rows), yolo-detect/ (every mark as its box: Ultralytics detect),
@@ -49,6 +49,7 @@ struct dsv_fh {
 	struct dsv_gen *g;
 	struct ao_media_fh *mfh;      /* an image's bytes */
 	const struct ao_ds_image *im; /* that image (in g's index) */
+	int counted;		      /* in dv->nopen */
 };
 
 static int is_yolo(int fmt)
@@ -178,17 +179,27 @@ static char *skipped_text(struct ao_core *c, struct dsv_gen *g, int fmt, size_t 
 			  struct ao_err *err)
 {
 	int k = out_of(fmt);
-	char *t = NULL;
+	char *t = NULL, *idx;
 
 	if (k >= 0 && dsv_ensure(c, g, k, err) < 0)
 		return NULL;
-	int n = asprintf(&t,
-			 "# %s: what this view leaves out, and why (docs/DATASETS.md)\n"
-			 "[index]\n%s%s[%s]\n%s",
-			 fmt_names[fmt], g->index_report,
-			 fmt == DSV_IF && g->if_note ? g->if_note : "", fmt_names[fmt],
-			 k >= 0 ? g->out[k].report
-				: "(ImageFolder has no per-mark conversion; see [index])\n");
+	/* the index's reasons that concern this view only: ImageFolder needs no
+	 * size, YOLO and COCO no class */
+	struct ao_ds_report r = *ao_ds_index_report(g->idx);
+	if (fmt == DSV_IF)
+		r.skipped[AO_DS_SKIP_NO_SIZE] = 0;
+	else
+		r.skipped[AO_DS_SKIP_NO_ANSWER] = r.skipped[AO_DS_SKIP_UNKNOWN_OPTION] = 0;
+	idx = ao_ds_report_text(&r);
+	int n = idx ? asprintf(&t,
+			       "# %s: what this view leaves out, and why (docs/DATASETS.md)\n"
+			       "[index]\n%s%s[%s]\n%s",
+			       fmt_names[fmt], idx, fmt == DSV_IF && g->if_note ? g->if_note : "",
+			       fmt_names[fmt],
+			       k >= 0 ? g->out[k].report
+				      : "(no per-mark conversion: images are sorted by class)\n")
+		    : -1;
+	free(idx);
 	if (n < 0) {
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
@@ -376,21 +387,13 @@ static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_
 static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
 		      struct ao_media_fh *mfh);
 
-int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
+static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		     struct ao_err *err)
 {
-	struct dsv_fh *d = calloc(1, sizeof(*d));
+	struct dsv_fh *d = fh->ds;
 	const struct ao_ds_image *im;
 	int k = out_of(n->ds_fmt), rc = 0;
 
-	if (!d)
-		return ao_errf(err, ENOMEM, "out of memory");
-	d->g = dsv_acquire(c, n, err);
-	if (!d->g) {
-		free(d);
-		return err->code ? -err->code : -EIO;
-	}
-	fh->ds = d;
-	fh->direct_io = 1;
 	switch (n->ds_part) {
 	case DSV_DATA_YAML:
 		fh->buf = malloc(d->g->yaml_len + 1);
@@ -425,6 +428,58 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 	}
 }
 
+/*
+ * Kernel caching of a dataset file, as for exports and the small files: the
+ * kernel may hold an old size for this path (1 byte before the size was
+ * known, another generation's), so every open whose size is known asks the
+ * adapter to drop the path's attributes and pages (`changed`). When no other
+ * handle of the same file is open (per image: the image's handles under any
+ * path; other files: any dataset file) no READ can be waiting with a page
+ * locked, so that happens before the reply and the file is served through
+ * the page cache at its true size: fstat after open (tar) is right.
+ * Otherwise, or while an image's size is unknown, it is served with
+ * direct_io (reads never clamped to an old size) and dropped on the side
+ * thread, which close waits for.
+ */
+static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im);
+
+int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
+{
+	struct dsv_fh *d = calloc(1, sizeof(*d));
+	long long size;
+
+	if (!d)
+		return ao_errf(err, ENOMEM, "out of memory");
+	d->g = dsv_acquire(c, n, err);
+	if (!d->g) {
+		free(d);
+		return err->code ? -err->code : -EIO;
+	}
+	fh->ds = d;
+	fh->direct_io = 1;
+	int rc = open_part(c, n, fh, err);
+	if (rc < 0)
+		return rc;
+	int known = !d->mfh || (ao_media_fh_size(d->mfh, &size) == 1 && size > 0), alone;
+	if (d->mfh) /* the same inode is this image under this path: count per image */
+		alone =
+		    __atomic_fetch_add(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED) == 0;
+	else {
+		pthread_mutex_lock(&c->dsv.lock);
+		alone = c->dsv.nopen++ == 0;
+		pthread_mutex_unlock(&c->dsv.lock);
+	}
+	d->counted = 1;
+	/* the kernel's size for this path may be old: drop it now if no READ
+	 * can be waiting on its pages, else on the side thread (direct_io) */
+	fh->changed = known;
+	fh->direct_io = !(alone && known);
+	ao_debug("datasets: open %s: size %s, %s", n->ds_name, known ? "known" : "unknown",
+		 alone ? "alone" : "shared");
+	fh->keep_cache = 0;
+	return 0;
+}
+
 void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 {
 	struct dsv_fh *d = fh->ds;
@@ -432,6 +487,13 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 	if (!d)
 		return;
 	fh->fd = -1; /* borrowed from the generation or the media handle */
+	if (d->counted && d->mfh)
+		__atomic_fetch_sub(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
+	else if (d->counted) {
+		pthread_mutex_lock(&c->dsv.lock);
+		c->dsv.nopen--;
+		pthread_mutex_unlock(&c->dsv.lock);
+	}
 	if (d->mfh) {
 		note_size(d->g, d->im, d->mfh); /* complete by now, if it was read */
 		ao_media_close(c->cfg.media, d->mfh);
@@ -500,6 +562,13 @@ static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_
 	if (rc < 0)
 		return rc;
 	d->im = im;
+	long long size;
+	char b;
+	if (ao_media_fh_size(d->mfh, &size) != 1) /* wait for the first byte: the size comes
+						     with it when the server sends one */
+		rc = (int)ao_media_read(c->cfg.media, d->mfh, &b, 1, 0, err);
+	if (rc < 0)
+		return rc;
 	note_size(d->g, im, d->mfh);
 	fh->fd = ao_media_fh_fd(d->mfh); /* complete: served by pread/splice (borrowed) */
 	return 0;

@@ -71,7 +71,7 @@ void ao_media_free(struct ao_media *m)
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
-	m->stopping = 1;
+	__atomic_store_n(&m->stopping, 1, __ATOMIC_RELAXED);
 	while (m->nthreads > 0)
 		pthread_cond_wait(&m->idle, &m->lock);
 	pthread_mutex_unlock(&m->lock);
@@ -199,8 +199,14 @@ void mo_put(struct ao_media *m, struct mobj *o)
 		;
 	if (*pp)
 		*pp = o->next;
+	/* Closed under m->lock: closing any descriptor of H.lock drops all of
+	 * this process's locks on it, so no new object of this hash may have
+	 * opened it (and taken a lock) before this one is closed. */
+	if (o->lockfd >= 0)
+		close(o->lockfd);
+	o->lockfd = -1;
 	pthread_mutex_unlock(&m->lock);
-	obj_free(o); /* no handle, no download: it holds no fcntl lock */
+	obj_free(o); /* no handle, no download: it held no fcntl lock */
 }
 
 void mo_hold(struct mobj *o, unsigned long long gen, int delta)
@@ -305,6 +311,7 @@ int ao_media_open(struct ao_media *m, const struct ao_media_ref *r, struct ao_me
 		fh->o = o;
 		fh->epoch = o->epoch;
 		fh->gen = o->state == M_READY ? o->gen : 0;
+		fh->st = o->state == M_READY ? FH_DONE : FH_GROWING;
 		mo_hold(o, fh->gen, 1);
 		fh->next = o->fhs;
 		o->fhs = fh;
@@ -326,7 +333,7 @@ int ao_media_open(struct ao_media *m, const struct ao_media_ref *r, struct ao_me
 /* 1 if fh's content is complete (o->mu held). */
 static int fh_complete(const struct ao_media_fh *fh)
 {
-	return fh->epoch != fh->o->epoch || fh->o->state == M_READY || fh->gen;
+	return fh->st == FH_DONE;
 }
 
 ssize_t ao_media_read(struct ao_media *m, struct ao_media_fh *fh, void *buf, size_t size, off_t off,
@@ -339,25 +346,30 @@ ssize_t ao_media_read(struct ao_media *m, struct ao_media_fh *fh, void *buf, siz
 	if (off < 0)
 		return ao_errf(err, EINVAL, "negative offset");
 	pthread_mutex_lock(&o->mu);
-	while (!fh_complete(fh)) {
+	for (;;) {
 		long long want = (long long)off + (long long)size;
 
+		if (fh->st == FH_DONE)
+			break;
+		if (fh->st == FH_FAILED) {
+			/* its download failed: the bytes it wrote are good, no more */
+			if (want <= fh->avail)
+				break;
+			if (err)
+				*err = fh->err;
+			pthread_mutex_unlock(&o->mu);
+			return fh->err.code ? -fh->err.code : -EIO;
+		}
 		if (o->total >= 0 && want > o->total)
 			want = o->total;
 		if (o->done >= want)
 			break;
-		if (o->state == M_FAILED) {
-			if (err)
-				*err = o->err;
-			pthread_mutex_unlock(&o->mu);
-			return -o->err.code;
-		}
 		if (ao_cancel_cond_wait(&o->cv, &o->mu) < 0) {
 			pthread_mutex_unlock(&o->mu);
 			return ao_errf(err, EINTR, "interrupted while waiting for the download");
 		}
 	}
-	if (!fh_complete(fh) && o->done < (long long)off + (long long)size)
+	if (fh->st == FH_GROWING && o->done < (long long)off + (long long)size)
 		size = o->done > (long long)off ? (size_t)(o->done - off) : 0;
 	pthread_mutex_unlock(&o->mu);
 	while (got < size) {
@@ -384,7 +396,7 @@ int ao_media_fh_size(struct ao_media_fh *fh, long long *size)
 	if (fh_complete(fh) && fstat(fh->fd, &st) == 0) {
 		*size = st.st_size;
 		known = 1;
-	} else if (o->total >= 0) {
+	} else if (fh->st == FH_GROWING && o->total >= 0) {
 		*size = o->total;
 		known = 1;
 	}
@@ -464,8 +476,7 @@ static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, l
 	return known;
 }
 
-int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size,
-		  time_t *mtime)
+int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size, time_t *mtime)
 {
 	char *key = media_key(m, r), hash[17];
 	struct xs_meta meta;

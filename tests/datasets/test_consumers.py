@@ -90,3 +90,30 @@ def test_one_image_is_the_same_bytes_everywhere_and_costs_one_download(seen):
     assert counts.get(EXPORT) == 1, counts
     assert counts.get("GET /storage", 0) <= len(recs), counts
     assert not any("/task/" in k for k in counts), counts
+
+
+def test_tar_of_a_view_never_read_is_byte_complete(module_hub, workdir):
+    """Image sizes are unknown (1 byte) until fetched; the open that fetches
+    makes them true before tar's fstat, as for exports."""
+    m = Mount(module_hub, workdir)
+    try:
+        ds = os.path.join(m.path, PHOTOS, "datasets")
+        tarf = os.path.join(workdir, "yolo.tar")
+        r = subprocess.run(["tar", "-cf", tarf, "-C", ds, "yolo", "imagefolder"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        out = os.path.join(workdir, "x")
+        os.mkdir(out)
+        subprocess.run(["tar", "-xf", tarf, "-C", out], check=True, timeout=300)
+        n = 0
+        for sub in ("yolo/images", "yolo/labels", "imagefolder"):
+            for root, _, files in os.walk(os.path.join(ds, sub)):
+                for f in files:
+                    path = os.path.join(root, f)
+                    with open(path, "rb") as a, open(
+                            os.path.join(out, os.path.relpath(path, ds)), "rb") as b:
+                        assert a.read() == b.read(), path
+                    n += 1
+        assert n > 16
+    finally:
+        m.stop()

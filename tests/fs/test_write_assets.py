@@ -115,7 +115,8 @@ def test_json_list_creates_n_tasks_in_one_request(empty):
               "metadata": {"width": 640, "height": 480}} for i in range(5)]
     hub.reset_stats()
     assert write_file(os.path.join(pdir, "assets", "list.json"), json.dumps(items)) is None
-    assert status_state(os.path.join(pdir, "assets", "list.json.status")) == "sent"
+    assert read(os.path.join(pdir, "assets", "list.json.status")).startswith(
+        "sent: 5 assets and 5 tasks created\n")
     assert count(hub, CLOUD) == 1 and count(hub, PUT) == 0 and count(hub, UPURL) == 0
     assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == \
         ["img_%d.jpg" % i for i in range(5)]
@@ -303,3 +304,39 @@ def test_kill9_during_list_request_is_uncertain_after_restart(hub, workdir):
         assert count(hub, CLOUD) == 1 and len(hub_assets(hub, pid)) == 2
     finally:
         m.stop()
+
+
+def test_rsync_and_cp_of_several_files(empty, tmp_path):
+    """rsync writes a .name.XXXXXX temp file and renames it: one upload per
+    file, at the rename; cp of three files makes three assets."""
+    import subprocess
+    hub, m, pid, pdir = empty
+    srcs = []
+    for i in range(3):
+        p = os.path.join(str(tmp_path), "s%d.jpg" % i)
+        with open(p, "wb") as f:
+            f.write(jpeg_bytes(color=(i, 50, 50)))
+        srcs.append(p)
+    hub.reset_stats()
+    r = subprocess.run(["rsync", srcs[0], os.path.join(pdir, "assets") + "/"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["cp"] + srcs[1:] + [os.path.join(pdir, "assets") + "/"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == ["s0.jpg", "s1.jpg", "s2.jpg"]
+    assert count(hub, CLOUD) == 3 and count(hub, PUT) == 3
+    assert status_state(os.path.join(pdir, "assets", "s0.jpg.status")) == "sent"
+
+
+def test_unicode_and_spaces_in_the_name(empty):
+    """The externalId is the file name as written; the storage name is the
+    name with bytes other than [A-Za-z0-9._-] replaced (the hub's rule)."""
+    hub, m, pid, pdir = empty
+    name = "фото 1 (copy).jpg"
+    assert write_file(os.path.join(pdir, "assets", name), jpeg_bytes()) is None
+    assets = hub_assets(hub, pid, name)
+    assert len(assets) == 1
+    url = assets[0]["data"]
+    assert url.split("?")[0].endswith("_________1__copy_.jpg"), url
+    wait_for(lambda: name in os.listdir(os.path.join(pdir, "assets")), 30, "listed")

@@ -107,11 +107,15 @@ def test_new_mask_is_stored_and_keeps_the_answer(strict):
     assert Image.open(os.path.join(tdir, "mask.png")).size == (1920, 1080)
 
 
-def test_mask_on_a_task_without_answer(strict):
+def test_mask_on_a_task_without_answer_saved_by_pil(strict):
     hub, m = strict
     pid, t, tdir = photos_task(hub, m, answered=False)
-    assert write_file(os.path.join(tdir, "mask.png"), png(1920, 1080)) is None
+    img = Image.new("L", (1920, 1080))
+    img.putpixel((5, 5), 200)
+    img.save(os.path.join(tdir, "mask.png"))  # PIL opens, writes, closes
+    assert status_state(os.path.join(tdir, "mask.png.status")) == "sent"
     after = hub_task(hub, t["_id"])
+    assert Image.open(io.BytesIO(fetch(hub, after["brushDataUrl"]))).getpixel((5, 5)) == 200
     assert after["brushDataUrl"] and after["answer"].get("tools", []) == []
 
 

@@ -59,6 +59,7 @@ PREFIXES = {
     "write/writes_reg": ("ao_writes_", "ws_"),
     "write/writes_send": ("ao_writes_", "ws_"),
     "write/writes_status": ("ao_writes_", "ws_"),
+    "write/writes_bg": ("ao_writes_", "ws_"),
     "write/upload_media": ("ao_writes_", "ws_"),  # the write side's uploads
     "write/upload_mask": ("ao_writes_", "ws_"),
     "write/assets_items": ("assets_item",),
