@@ -6,6 +6,8 @@
 #   bench/run.sh --quick      a few minutes (smaller export and labels file)
 #   bench/run.sh              full size (>= 1 GB export, 100 MB labels file)
 #   bench/run.sh shared-cache [args]   N daemons on one shared cache (shared_cache.py)
+#   bench/run.sh incremental [--quick] [args]   incremental refresh and poll rows
+#                                      (issue 14, incremental.py)
 #
 # ANGOFS_BUILD=DIR uses an existing build directory; otherwise build-bench/ in
 # the repository is set up and built. BENCH_DIR=DIR puts the data (several GB
@@ -25,5 +27,9 @@ export PYTHONPATH="$repo/tests:$repo/tests/hub:$repo/tests/scale${PYTHONPATH:+:$
 if [ "${1:-}" = shared-cache ]; then # N daemons on one cache (docs/SCALE.md)
 	shift
 	ANGOFS_BUILD=$build exec /usr/bin/python3 "$repo/bench/shared_cache.py" "$@"
+fi
+if [ "${1:-}" = incremental ]; then # issue 14 rows (docs/PERFORMANCE.md)
+	shift
+	exec /usr/bin/python3 "$repo/bench/incremental.py" --build "$build" "$@"
 fi
 exec /usr/bin/python3 "$repo/bench/bench.py" --build "$build" "$@"

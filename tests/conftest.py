@@ -25,7 +25,8 @@ from harness.procs import (ANGOFS_BIN, API_KEY, BUILD, HUB_BIN, ROOT, SANITIZER_
 
 # Areas whose tests mount angofs (marker `fuse`, pytest.ini); tests/hub and
 # tests/fuzz need neither FUSE nor root.
-FUSE_AREAS = ("fs", "eco", "fault", "hostile", "stress", "tools", "scale")
+FUSE_AREAS = ("fs", "eco", "fault", "hostile", "stress", "tools", "scale", "datasets",
+              "bench")
 # The concurrency tests the TSan build runs (marker `sanitize`; scripts/sanitize.sh).
 SANITIZE_AREAS = ("stress",)
 

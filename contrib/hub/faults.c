@@ -301,11 +301,12 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 		if (f.apply && (!f.status || json_object_get(spec, "body") ||
 				(strcmp(f.route, "POST /v2/attachments") &&
 				 strcmp(f.route, "POST /v2/import/labels") &&
-				 strcmp(f.route, "POST /v2/annotate/{id}")))) {
+				 strcmp(f.route, "POST /v2/annotate/{id}") &&
+				 strcmp(f.route, "POST /v2/project/{id}/cloud")))) {
 			snprintf(err, errlen,
 				 "fault spec: \"apply\" needs a \"status\" and one of the routes "
 				 "\"POST /v2/attachments\", \"POST /v2/import/labels\", \"POST "
-				 "/v2/annotate/{id}\"");
+				 "/v2/annotate/{id}\", \"POST /v2/project/{id}/cloud\"");
 			return -EINVAL;
 		}
 	}

@@ -14,6 +14,9 @@
  *   /<p>/export/batch/<b>/{tasks.json,tasks.ndjson}   (batch id: hidden alias)
  *   /<p>/labels/ /<p>/attachments/   drop boxes; contents are the write side's
  *   /<p>/tasks/<taskId>/{task.json,answer.json}
+ *   /<p>/datasets/{yolo,yolo-detect,yolo-seg,coco,imagefolder}/...   read-only
+ *   /<p>/datasets/stage/<s>/..., /<p>/datasets/batch/<b>/...   dataset views
+ *       of one stage or batch (docs/DATASETS.md; src/core/dsview*.c)
  *
  * Every call returns 0 or -errno and fills err. Nothing here blocks on a
  * lock while doing network I/O except the per-object refresh locks that make
@@ -31,6 +34,7 @@
 struct hub;
 struct ao_xcache;
 struct ao_xentry;
+struct dsv_fh;
 
 struct ao_core_cfg {
 	struct hub *hub;
@@ -46,6 +50,13 @@ struct ao_core_cfg {
 	/* top-level members merged into /.status (host, cache dir, ...); may be NULL */
 	json_t *(*status_info)(void *ud);
 	void *status_info_ud;
+	/* derived files of the dataset views (<cache_dir>/datasets, created
+	 * 0700); NULL: the views' labels and annotations.json fail with ENOTSUP */
+	const char *ds_dir;
+	/* -o imagefolder_class: title or schemaId of the classification whose
+	 * answers are imagefolder/'s classes; NULL: the first top-level
+	 * radio/single-dropdown (docs/DATASETS.md) */
+	const char *ds_class;
 };
 
 enum ao_kind {
@@ -64,6 +75,13 @@ enum ao_kind {
 	AO_N_TASK_DIR,
 	AO_N_TASK_JSON,
 	AO_N_ANSWER_JSON,
+	AO_N_DS_DIR,	     /* datasets/ */
+	AO_N_DS_STAGES_DIR,  /* datasets/stage/ */
+	AO_N_DS_STAGE_DIR,   /* datasets/stage/<s>/ */
+	AO_N_DS_BATCHES_DIR, /* datasets/batch/ */
+	AO_N_DS_BATCH_DIR,   /* datasets/batch/<b>/ */
+	AO_N_DS_VDIR,	     /* a directory inside a view (ds_part says which) */
+	AO_N_DS_FILE,	     /* a file inside a view (ds_part says which) */
 };
 
 #define AO_ID_MAX 256
@@ -75,7 +93,11 @@ struct ao_node {
 	char sub_id[AO_ID_MAX]; /* stage or batch id */
 	const char *relpath;	/* points into the path given to resolve; "" = project dir */
 	int parent_ok;		/* on -ENOENT: the parent directory exists */
-	struct ao_xentry *x;	/* AO_N_EXPORT_FILE */
+	struct ao_xentry *x;	/* AO_N_EXPORT_FILE; the feeding NDJSON export of AO_N_DS_* */
+	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/core/dsview.h): the view's format, the
+	 * part of the view, and the image, label or class name */
+	int ds_fmt, ds_part;
+	char ds_name[256];
 };
 
 struct ao_core;
@@ -103,8 +125,9 @@ struct ao_core_fh {
 	char *buf; /* in-memory content (project.json, task files, status) */
 	size_t len;
 	int direct_io, keep_cache;
-	int changed; /* export content changed: the kernel's attributes are old */
-	int pinned;  /* in-memory file served through the page cache (core.c) */
+	int changed;	   /* export content changed: the kernel's attributes are old */
+	int pinned;	   /* in-memory file served through the page cache (core.c) */
+	struct dsv_fh *ds; /* a dataset view file (src/core/dsview.c), or NULL */
 };
 
 /* Open for reading (flags are open(2)'s: write access is refused with EACCES). */

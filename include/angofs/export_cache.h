@@ -37,7 +37,14 @@ struct ao_xcache_cfg {
 	long ttl_s;
 	int include_metadata, include_history, include_only_key_frames, include_idle_blur;
 	const char *task_types_json; /* NULL: AO_XCACHE_TASK_TYPES (always sent) */
+	/* incremental refresh (xincr.c): a stale export asks only for the tasks
+	 * changed since its generation; a full export at least every incr_full_s
+	 * seconds (0: always a full export) */
+	long incr_full_s;
 };
+
+/* Safety margin of the incremental refresh's updatedAt bound. */
+#define AO_XCACHE_INCR_MARGIN_S 2
 
 /* What the SDK sends when the user names no task type. */
 #define AO_XCACHE_TASK_TYPES "[\"default\"]"
@@ -52,15 +59,27 @@ struct ao_xspec {
 };
 
 /* Hooks into a fetch (set once, before the first open; the core installs
- * them). Both run without the cache's lock, in the fetching thread. */
+ * them). All run without the cache's lock, in the fetching thread; `fetched`
+ * runs after the publish lock is released (no network I/O under it). */
 struct ao_xhooks {
 	/* For a task export without a stage filter: *json = the JSON array of
 	 * every stage id of the project (malloc'd; NULL: the project has none).
 	 * An error fails the fetch: an export without `stage` may silently hold
 	 * only the hub's default stage. */
 	int (*all_stages)(void *ud, const char *project_id, char **json, struct ao_err *err);
-	/* After a successful fetch: the data file at path, size bytes. */
-	void (*fetched)(void *ud, const struct ao_xspec *s, const char *path, long long size);
+	/* The project's fingerprint: a hash of what shapes its export records
+	 * besides the tasks (stages, batches, categorySchema, updatedAt). fresh:
+	 * ask the hub now (*requests += 1), else the cached project is fine. */
+	int (*project_fp)(void *ud, const char *project_id, int fresh, unsigned long long *fp,
+			  int *requests, struct ao_err *err);
+	/* GET /project/{id}/tasks `total` for the filter of s (whole project or
+	 * one stage). */
+	int (*count)(void *ud, const struct ao_xspec *s, long long *total, struct ao_err *err);
+	/* After a successful fetch: the data file at path, size bytes, records
+	 * (-1: not counted) and the hub's total for the same filter when the
+	 * fetch already asked for it (-1: the hook may ask). */
+	void (*fetched)(void *ud, const struct ao_xspec *s, const char *path, long long size,
+			long long records, long long hub_total);
 	void *ud;
 };
 
@@ -109,10 +128,21 @@ void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id);
 /* Content generation (changes on every successful fetch). */
 unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e);
 
+/* "<hash>.<generation>" of the generation a descriptor from ao_xcache_open
+ * reads: names that generation on disk, the same in every daemon sharing
+ * the directory (the dataset views key their derived files by it).
+ * -ENOENT if fd is not an open descriptor of e. */
+int ao_xcache_fd_ident(struct ao_xcache *c, struct ao_xentry *e, int fd, char *buf, size_t n);
+
 /* {"exports":[{project,type,format,stage,batch,state,bytes_done,bytes_total,size,...}]} */
 json_t *ao_xcache_status(struct ao_xcache *c);
 
 /* Helpers exposed for unit tests. */
+/* The query of an incremental refresh: the full export's query for spec
+ * (a stage view is asked for every stage, stages_json, so tasks that left it
+ * are seen) plus updatedAt {"$gt": after_us}. */
+char *ao_xcache_query_incr(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec,
+			   const char *stages_json, long long after_us);
 unsigned long long ao_xcache_hash(const char *s);
 char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec);
 char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec);

@@ -72,6 +72,10 @@ struct hub_ops {
 	 * retries has nothing to hold back) */
 	int (*post_flags)(void *self, const char *path_and_query, const char *body, size_t len,
 			  int flags, json_t **data, struct ao_err *err);
+	/* PUT size bytes of fd (read with pread from offset 0) to a pre-signed
+	 * URL; NULL: the client cannot upload (EOPNOTSUPP) */
+	int (*put)(void *self, const char *url, int fd, long long size, const char *content_type,
+		   struct ao_err *err);
 };
 
 /* A struct hub over ops and self (hub_free() calls ops->free(self)). */
@@ -112,5 +116,35 @@ char *hub_escape(const char *s);
  * total is -1 while unknown. */
 int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_fn progress,
 		 void *ud, struct ao_err *err);
+/* A failed download leaves the HTTP status in err->http_status (0: no
+ * response): 401/403 (-EACCES) from a storage URL means "not readable
+ * without a signature" or "signature expired" (sign it: hub_signed_url). */
+
+/* GET /getSignedUrl?name=<url>&project=<id>&type=<type> (hub-api.md §5.6; the
+ * SDK's spelling, type one of assets, brushes, medicalBrushes, exports,
+ * instructions): *signed_url = data.signedUrl (malloc'd). One API request
+ * through the client's retries and rate budget. */
+int hub_signed_url(struct hub *h, const char *project_id, const char *type, const char *url,
+		   char **signed_url, struct ao_err *err);
+
+/* PUT a file's bytes to a pre-signed upload URL (getUploadUrl), streamed from
+ * fd with pread (the file is never held in memory), without the API key.
+ * A PUT to a fresh upload URL is idempotent (it stores the same object
+ * again): transient failures are retried like a GET, each attempt sending
+ * the file from its first byte. 2xx: 0. */
+int hub_put_file(struct hub *h, const char *url, int fd, long long size, const char *content_type,
+		 struct ao_err *err);
+
+/* GET /getUploadUrl?name=&project=&type= (hub-api.md §5.6): *upload_url is
+ * the pre-signed PUT URL, *object_url the stored URL (the upload URL without
+ * its query string, as the SDK keeps it); both malloc'd. name must be a
+ * storage name ([A-Za-z0-9._-], see hub_storage_name). */
+int hub_upload_url(struct hub *h, const char *project_id, const char *type, const char *name,
+		   char **upload_url, char **object_url, struct ao_err *err);
+
+/* A storage object name for file name `name` into buf: bytes other than
+ * [A-Za-z0-9._-] become '_', a leading '.' becomes '_', at most n-1 bytes
+ * (the extension kept). */
+void hub_storage_name(const char *name, char *buf, size_t n);
 
 #endif

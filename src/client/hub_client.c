@@ -34,6 +34,7 @@
 #include "hub_retry.h"
 #include "angofs/sysutil.h"
 #include "hub_store.h"
+#include "hub_msg.h"
 
 #define POOL_MAX 16
 #define MAX_BODY (256L << 20) /* API response bodies; exports go through hub_download */
@@ -261,6 +262,10 @@ struct xfer {
 	long long base; /* offset the current response starts at */
 	int sink_err;
 	int started;
+	/* uploads (KIND_PUT): the file, read with pread from up_off */
+	int up_fd;
+	long long up_size, up_off;
+	const char *up_ctype;
 	CURL *curl;
 	/* headers */
 	long retry_after_s;
@@ -370,108 +375,6 @@ static size_t on_download(char *p, size_t sz, size_t nm, void *ud)
 	return n;
 }
 
-/* Message from an error envelope: "message", "error.message", "error.statusCode". */
-static void envelope_message(const char *body, size_t len, char *out, size_t outsz)
-{
-	json_t *j = json_loadb(body, len, 0, NULL), *m = NULL;
-
-	out[0] = '\0';
-	if (j && json_is_object(j)) {
-		m = json_object_get(j, "message");
-		json_t *e = json_object_get(j, "error");
-		if (!json_is_string(m) && json_is_object(e)) {
-			m = json_object_get(e, "message");
-			if (!json_is_string(m) && json_is_integer(json_object_get(e, "statusCode")))
-				snprintf(out, outsz, "status code %lld",
-					 (long long)json_integer_value(
-					     json_object_get(e, "statusCode")));
-		} else if (!json_is_string(m) && json_is_string(e)) {
-			m = e;
-		}
-		if (json_is_string(m))
-			snprintf(out, outsz, "%s", json_string_value(m));
-	} else if (len) {
-		/* not JSON: show the start of the text body */
-		size_t n = len < outsz - 1 ? len : outsz - 1;
-		if (n > 200)
-			n = 200;
-		for (size_t i = 0; i < n; i++)
-			out[i] = (body[i] >= ' ' && body[i] < 0x7f) ? body[i] : ' ';
-		out[n] = '\0';
-	}
-	json_decref(j);
-}
-
-static int status_errno(long st)
-{
-	switch (st) {
-	case 400:
-		return EINVAL;
-	case 401:
-	case 403:
-		return EACCES;
-	case 404:
-	case 410:
-		return ENOENT;
-	case 408:
-		return ETIMEDOUT;
-	case 413:
-		return EFBIG;
-	case 429:
-	case 503:
-		return EAGAIN;
-	default:
-		return EIO;
-	}
-}
-
-static int curl_errno(CURLcode rc, int *transient)
-{
-	*transient = 1;
-	switch (rc) {
-	case CURLE_COULDNT_CONNECT:
-		return ECONNREFUSED;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return EHOSTUNREACH;
-	case CURLE_OPERATION_TIMEDOUT:
-		return ETIMEDOUT;
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return EIO;
-	default:
-		*transient = 0;
-		return EIO;
-	}
-}
-
-/* An export link is a capability: its query string (a pre-signed URL's
- * signature) or its path (a token, as the local hub hands out) may be the
- * secret. Logs and messages show only scheme://host, "/.../" and the file
- * name. */
-static void url_for_log(const char *url, char *out, size_t outsz)
-{
-	size_t n = strcspn(url, "?#");
-	const char *host = strstr(url, "://"), *path, *last;
-
-	host = host && (size_t)(host - url) < n ? host + 3 : url;
-	path = memchr(host, '/', n - (size_t)(host - url));
-	if (!path) {
-		snprintf(out, outsz, "%.*s", (int)n, url);
-		return;
-	}
-	last = path;
-	for (const char *p = path; p < url + n; p++)
-		if (*p == '/')
-			last = p;
-	snprintf(out, outsz, "%.*s%s%.*s", (int)(path - url), url, last == path ? "" : "/...",
-		 (int)(url + n - last), last);
-}
-
 /* libcurl's progress callback (at least once a second, also while idle):
  * a cancelled caller aborts its GET or download. */
 static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -484,7 +387,51 @@ static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 	return ao_cancelled();
 }
 
-enum { KIND_API, KIND_DOWNLOAD };
+enum { KIND_API, KIND_DOWNLOAD, KIND_PUT };
+
+/* libcurl's read callback of a PUT: the next bytes of the file (pread: the
+ * descriptor's offset is not touched, each attempt starts at byte 0). */
+static size_t on_upload(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct xfer *x = ud;
+	size_t want = sz * nm;
+	ssize_t n;
+
+	if (x->up_off >= x->up_size)
+		return 0;
+	if ((long long)want > x->up_size - x->up_off)
+		want = (size_t)(x->up_size - x->up_off);
+	do
+		n = pread(x->up_fd, p, want, (off_t)x->up_off);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) /* the file shrank or cannot be read: abort, never send short */
+		return CURL_READFUNC_ABORT;
+	x->up_off += n;
+	return (size_t)n;
+}
+
+/* A PUT to a pre-signed upload URL: no apikey (the URL is the capability),
+ * no redirects, a stall timeout rather than a total one (files are large). */
+static struct curl_slist *setup_put(struct hubc *h, CURL *c, struct xfer *x)
+{
+	struct curl_slist *hdrs = NULL;
+	char ct[200];
+
+	x->up_off = 0;
+	snprintf(ct, sizeof(ct), "Content-Type: %s",
+		 x->up_ctype ? x->up_ctype : "application/octet-stream");
+	hdrs = curl_slist_append(hdrs, ct);
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload);
+	curl_easy_setopt(c, CURLOPT_READDATA, x);
+	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_size);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	return hdrs;
+}
 
 /* Set up c for one attempt of a call. Returns the header list to free. */
 static struct curl_slist *setup_attempt(struct hubc *h, CURL *c, int kind, const char *url,
@@ -498,6 +445,11 @@ static struct curl_slist *setup_attempt(struct hubc *h, CURL *c, int kind, const
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	if (kind == KIND_PUT) {
+		hdrs = setup_put(h, c, x);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		return hdrs;
+	}
 	if (!body) {
 		/* reads stop when their caller is interrupted (angofs/cancel.h);
 		 * POSTs run to their end: cutting one may leave it half-applied */
@@ -562,15 +514,15 @@ static void classify(CURLcode cc, long status, const struct xfer *x, const char 
 		a->cancelled = 1;
 		snprintf(msg, msgsz, "%s %s: interrupted", method, log_path);
 	} else if (cc != CURLE_OK) {
-		a->code = curl_errno(cc, &a->transient);
+		a->code = hub_curl_errno(cc, &a->transient);
 		a->timed_out = a->code == ETIMEDOUT;
 		snprintf(msg, msgsz, "%s %s: %s", method, log_path, curl_easy_strerror(cc));
 	} else {
 		char hubmsg[400];
 
-		a->code = status_errno(status);
+		a->code = hub_status_errno(status);
 		a->transient = status >= 500 || status == 429 || status == 408;
-		envelope_message(x->buf ? x->buf : "", x->len, hubmsg, sizeof(hubmsg));
+		hub_envelope_message(x->buf ? x->buf : "", x->len, hubmsg, sizeof(hubmsg));
 		snprintf(msg, msgsz, "%s %s: HTTP %ld%s%s", method, log_path, status,
 			 hubmsg[0] ? ": " : "", hubmsg);
 	}
@@ -660,7 +612,7 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 		if (v == HUB_RETRY) {
 			ao_warn("%s (attempt %d/%d, retrying in %lld ms)", msg, op.attempt,
 				op.max_attempts, d);
-			if (body) { /* a POST is never cut short by an interrupt */
+			if (body || kind == KIND_PUT) { /* never cut short by an interrupt */
 				ao_sys_sleep_ms(d);
 				continue;
 			}
@@ -720,7 +672,7 @@ static int api_call(struct hubc *h, const char *method, const char *pq, const ch
 			if (json_is_string(st) && (strcmp(json_string_value(st), "fail") == 0 ||
 						   strcmp(json_string_value(st), "error") == 0)) {
 				char m[400];
-				envelope_message(x.buf, x.len, m, sizeof(m));
+				hub_envelope_message(x.buf, x.len, m, sizeof(m));
 				rc = ao_errf(err, EIO, "%s %s: hub reported failure: %s", method,
 					     log_path, m);
 				if (err)
@@ -777,7 +729,7 @@ static int hubc_download(struct hubc *h, const char *url, hub_sink_fn sink,
 	} else if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
 		return ao_errf(err, EPROTO, "download: unsupported URL scheme");
 	}
-	url_for_log(url, log_path, sizeof(log_path));
+	hub_url_for_log(url, log_path, sizeof(log_path));
 	memset(&x, 0, sizeof(x));
 	x.sink = sink;
 	x.progress = progress;
@@ -786,6 +738,32 @@ static int hubc_download(struct hubc *h, const char *url, hub_sink_fn sink,
 	rc = run(h, KIND_DOWNLOAD, "GET", url, log_path, NULL, 0, 0, &x, &status, err);
 	free(x.buf);
 	free(abs);
+	return rc;
+}
+
+static int hubc_put(struct hubc *h, const char *url, int fd, long long size,
+		    const char *content_type, struct ao_err *err)
+{
+	struct xfer x;
+	char log_path[600];
+	long status = 0;
+	int rc;
+
+	if (h->cfg.offline) {
+		rc = ao_errf(err, ENETUNREACH, "upload: offline (-o offline)");
+		if (err)
+			err->transient = 1;
+		return rc;
+	}
+	if (!url || (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8)))
+		return ao_errf(err, EPROTO, "upload: not an http(s) URL");
+	hub_url_for_log(url, log_path, sizeof(log_path));
+	memset(&x, 0, sizeof(x));
+	x.up_fd = fd;
+	x.up_size = size;
+	x.up_ctype = content_type;
+	rc = run(h, KIND_PUT, "PUT", url, log_path, NULL, 0, 0, &x, &status, err);
+	free(x.buf);
 	return rc;
 }
 
@@ -813,6 +791,12 @@ static int curlc_download(void *self, const char *url, hub_sink_fn sink, hub_pro
 	return hubc_download(self, url, sink, progress, ud, err);
 }
 
+static int curlc_put(void *self, const char *url, int fd, long long size, const char *ctype,
+		     struct ao_err *err)
+{
+	return hubc_put(self, url, fd, size, ctype, err);
+}
+
 static void curlc_free(void *self)
 {
 	hubc_free(self);
@@ -825,6 +809,7 @@ static const struct hub_ops curl_ops = {
     .download = curlc_download,
     .free = curlc_free,
     .post_flags = curlc_post_flags,
+    .put = curlc_put,
 };
 
 struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)

@@ -6,6 +6,7 @@
  * underneath without touching the callers.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,8 +78,46 @@ int hub_post(struct hub *h, const char *path_and_query, json_t *body, json_t **d
 	return rc;
 }
 
+int hub_put_file(struct hub *h, const char *url, int fd, long long size, const char *content_type,
+		 struct ao_err *err)
+{
+	if (!h->ops->put)
+		return ao_errf(err, EOPNOTSUPP, "the %s client cannot upload files", h->ops->name);
+	return h->ops->put(h->self, url, fd, size, content_type, err);
+}
+
 int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_fn progress,
 		 void *ud, struct ao_err *err)
 {
 	return h->ops->download(h->self, url, sink, progress, ud, err);
+}
+
+int hub_signed_url(struct hub *h, const char *project_id, const char *type, const char *url,
+		   char **signed_url, struct ao_err *err)
+{
+	char *en = hub_escape(url), *ep = hub_escape(project_id ? project_id : ""), *pq = NULL;
+	json_t *data = NULL;
+	int rc;
+
+	*signed_url = NULL;
+	if (!en || !ep ||
+	    asprintf(&pq, "/getSignedUrl?name=%s&project=%s&type=%s", en, ep, type) < 0)
+		pq = NULL;
+	free(en);
+	free(ep);
+	if (!pq)
+		return ao_errf(err, ENOMEM, "out of memory");
+	rc = hub_get(h, pq, &data, err);
+	free(pq);
+	if (rc < 0)
+		return rc;
+	const char *s = json_string_value(json_object_get(data, "signedUrl"));
+	if (!s && json_is_string(data)) /* a bare string as data */
+		s = json_string_value(data);
+	if (!s || !*s)
+		rc = ao_errf(err, EPROTO, "GET /getSignedUrl: the reply has no data.signedUrl");
+	else if (!(*signed_url = strdup(s)))
+		rc = ao_errf(err, ENOMEM, "out of memory");
+	json_decref(data);
+	return rc;
 }

@@ -41,6 +41,7 @@ struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 		c->cfg.task_page_max = 1000;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->list_refresh, NULL);
+	pthread_mutex_init(&c->dsv.lock, NULL);
 	c->t0 = time(NULL);
 	xcheck_install(c);
 	return c;
@@ -58,6 +59,8 @@ void ao_core_free(struct ao_core *c)
 	proj_free_all(c);
 	task_free_all(c);
 	xcheck_free_all(c);
+	dsv_free_all(c);
+	pthread_mutex_destroy(&c->dsv.lock);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->list_refresh);
 	free(c);
@@ -65,7 +68,7 @@ void ao_core_free(struct ao_core *c)
 
 /* --- resolution --------------------------------------------------------- */
 
-#define MAX_DEPTH 6
+#define MAX_DEPTH 8 /* p/datasets/stage/S/yolo/images/NAME */
 
 static int split(const char *path, const char **comp, size_t *clen, const char **rest1)
 {
@@ -106,7 +109,7 @@ static void export_spec(struct ao_node *n, const char *file, struct ao_xspec *s)
 static int node_is_dir(enum ao_kind k)
 {
 	return k != AO_N_STATUS && k != AO_N_PROJECT_JSON && k != AO_N_EXPORT_FILE &&
-	       k != AO_N_TASK_JSON && k != AO_N_ANSWER_JSON;
+	       k != AO_N_TASK_JSON && k != AO_N_ANSWER_JSON && k != AO_N_DS_FILE;
 }
 
 /*
@@ -114,7 +117,9 @@ static int node_is_dir(enum ao_kind k)
  * ao_core_resolve walks it and ao_core_readdir lists it; the children that
  * come from the hub (projects, stages, batches, tasks) are the dynamic ones
  * of ROOT, STAGES_DIR, BATCHES_DIR and TASKS_DIR (lookup_dynamic, and the
- * listings in ao_core_readdir).
+ * listings in ao_core_readdir). Below datasets/ the table has the fixed
+ * part; the views and what is in them are dsview.c's (dsv_lookup,
+ * dsv_readdir).
  */
 static const struct {
 	enum ao_kind parent;
@@ -126,7 +131,9 @@ static const struct {
     {AO_N_PROJECT, "export", AO_N_EXPORT_DIR},
     {AO_N_PROJECT, "labels", AO_N_DROPBOX_DIR},
     {AO_N_PROJECT, "attachments", AO_N_DROPBOX_DIR},
+    {AO_N_PROJECT, "assets", AO_N_DROPBOX_DIR}, /* cp adds assets (write side) */
     {AO_N_PROJECT, "tasks", AO_N_TASKS_DIR},
+    {AO_N_PROJECT, "datasets", AO_N_DS_DIR},
     {AO_N_EXPORT_DIR, "tasks.json", AO_N_EXPORT_FILE},
     {AO_N_EXPORT_DIR, "tasks.ndjson", AO_N_EXPORT_FILE},
     {AO_N_EXPORT_DIR, "issues.json", AO_N_EXPORT_FILE},
@@ -138,6 +145,8 @@ static const struct {
     {AO_N_BATCH_DIR, "tasks.ndjson", AO_N_EXPORT_FILE},
     {AO_N_TASK_DIR, "task.json", AO_N_TASK_JSON},
     {AO_N_TASK_DIR, "answer.json", AO_N_ANSWER_JSON},
+    {AO_N_DS_DIR, "stage", AO_N_DS_STAGES_DIR},
+    {AO_N_DS_DIR, "batch", AO_N_DS_BATCHES_DIR},
 };
 
 static int fixed_child(enum ao_kind parent, const char *name)
@@ -165,11 +174,21 @@ static int lookup_dynamic(struct ao_core *c, struct ao_node *n, struct project *
 		return 0;
 	case AO_N_STAGES_DIR:
 	case AO_N_BATCHES_DIR:
-		rc = proj_sub_lookup(c, *p, n->kind == AO_N_BATCHES_DIR, name, n->sub_id,
-				     sizeof(n->sub_id), err);
-		if (rc == 0)
-			n->kind = n->kind == AO_N_BATCHES_DIR ? AO_N_BATCH_DIR : AO_N_STAGE_DIR;
+	case AO_N_DS_STAGES_DIR:
+	case AO_N_DS_BATCHES_DIR: {
+		int b = n->kind == AO_N_BATCHES_DIR || n->kind == AO_N_DS_BATCHES_DIR;
+		rc = proj_sub_lookup(c, *p, b, name, n->sub_id, sizeof(n->sub_id), err);
+		if (rc == 0 && n->kind >= AO_N_DS_DIR)
+			n->kind = b ? AO_N_DS_BATCH_DIR : AO_N_DS_STAGE_DIR;
+		else if (rc == 0)
+			n->kind = b ? AO_N_BATCH_DIR : AO_N_STAGE_DIR;
 		return rc;
+	}
+	case AO_N_DS_DIR:
+	case AO_N_DS_STAGE_DIR:
+	case AO_N_DS_BATCH_DIR:
+	case AO_N_DS_VDIR:
+		return dsv_lookup(c, n, name, path, err);
 	case AO_N_TASKS_DIR:
 		if (strlen(name) >= AO_ID_MAX)
 			return ao_errf(err, ENOENT, "%s: no such task", path);
@@ -398,6 +417,8 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 			set_size(st, 1), st->st_blocks = 0;
 		return 0;
 	}
+	case AO_N_DS_FILE:
+		return dsv_getattr(c, n, st, err);
 	case AO_N_TASK_JSON:
 	case AO_N_ANSWER_JSON:
 		rc = task_fetch(c, n->project_id, n->task_id, n->kind == AO_N_ANSWER_JSON, NULL,
@@ -477,13 +498,15 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		return 0;
 	}
 	case AO_N_STAGES_DIR:
-	case AO_N_BATCHES_DIR: {
+	case AO_N_BATCHES_DIR:
+	case AO_N_DS_STAGES_DIR:
+	case AO_N_DS_BATCHES_DIR: {
 		if (!p)
 			return ao_errf(err, ENOENT, "project gone");
 		rc = proj_detail(c, p, err);
 		if (rc < 0)
 			return rc;
-		int which = n->kind == AO_N_BATCHES_DIR;
+		int which = n->kind == AO_N_BATCHES_DIR || n->kind == AO_N_DS_BATCHES_DIR;
 		pthread_mutex_lock(&c->lock);
 		size_t cnt = which ? p->nbatches : p->nstages;
 		struct sub *v = which ? p->batches : p->stages;
@@ -518,6 +541,9 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 			return ao_errf(err, ENOTDIR, "not a directory");
 		fill_fixed(c, n, fill,
 			   ctx); /* project, export/, stage/S, batch/B, task, drop box */
+		if (n->kind == AO_N_DS_DIR || n->kind == AO_N_DS_STAGE_DIR ||
+		    n->kind == AO_N_DS_BATCH_DIR || n->kind == AO_N_DS_VDIR)
+			return dsv_readdir(c, n, fill, ctx, err);
 		return 0;
 	}
 }
@@ -545,7 +571,7 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 	fh->kind = n->kind;
 	fh->fd = -1;
 	if (p && (n->kind == AO_N_EXPORT_FILE || n->kind == AO_N_TASK_JSON ||
-		  n->kind == AO_N_ANSWER_JSON))
+		  n->kind == AO_N_ANSWER_JSON || n->kind == AO_N_DS_FILE))
 		ao_core_mark_touched(c, p->id); /* what -o poll watches */
 	fh->direct_io = 1;
 	switch (n->kind) {
@@ -589,15 +615,19 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		fh->changed = o.changed;
 		break;
 	}
+	case AO_N_DS_FILE:
+		rc = dsv_open(c, n, fh, err);
+		break;
 	default:
 		rc = ao_errf(err, EIO, "unexpected node");
 	}
 	if (rc < 0) {
+		dsv_release(c, fh);
 		free(fh->buf);
 		free(fh);
 		return rc;
 	}
-	if (!fh->x) {
+	if (!fh->x && !fh->ds) {
 		pthread_mutex_lock(&c->lock);
 		if (c->small_open == 0) {
 			fh->direct_io = 0;
@@ -620,9 +650,10 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
 		     struct ao_err *err)
 {
-	(void)c;
 	if (off < 0)
 		return ao_errf(err, EINVAL, "negative offset");
+	if (fh->ds && fh->fd < 0 && !fh->buf)
+		return dsv_read(c, fh, buf, size, off, err); /* an image's bytes */
 	if (fh->fd >= 0) {
 		size_t got = 0;
 		while (got < size) {
@@ -654,6 +685,8 @@ void ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 		return;
 	if (fh->x) {
 		ao_xcache_close(c->cfg.xc, fh->x, fh->fd);
+	} else if (fh->ds) {
+		dsv_release(c, fh);
 	} else {
 		pthread_mutex_lock(&c->lock);
 		c->small_open--;
@@ -708,6 +741,10 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 	case AO_N_TASK_JSON:
 	case AO_N_ANSWER_JSON:
 		task_drop(c, n->task_id);
+		break;
+	case AO_N_DS_VDIR:
+	case AO_N_DS_FILE: /* the view's feeding export: the next access rebuilds */
+		ao_xcache_mark_stale(c->cfg.xc, n->x);
 		break;
 	default:
 		break;

@@ -1,7 +1,8 @@
 /*
  * core_int.h - state shared by the core's files (core.c: paths and nodes,
  * projects.c: project list and details, tasks.c: task cache and listings).
- * Not an interface: only these three files include it.
+ * Not an interface: only these files (and the dataset views', dsview*.c,
+ * dsbuild.c, dspass2.c) include it.
  *
  * Locking: c->lock guards every field below that a refresh replaces; network
  * calls run without it. A refresh of one object is serialized by that
@@ -27,6 +28,7 @@
 
 #include "angofs/core.h"
 #include "angofs/names.h"
+#include "dsview_int.h"
 
 /* A stage or batch of a project: immutable once built; the array holding it
  * (p->stages, p->batches) is replaced whole under c->lock by a detail refresh
@@ -113,6 +115,7 @@ struct ao_core {
 	unsigned long wgen;
 	time_t t0;	       /* immutable after init (mount time) */
 	struct xcheck *checks; /* export completeness results (export_check.c); lock */
+	struct dsv dsv;	       /* dataset views (dsview_int.h): its own lock, dv->lock */
 };
 
 /* Degraded mode: when the hub is unreachable an expired copy is served, and

@@ -293,87 +293,6 @@ int ao_xcache_fresh(struct ao_xcache *c, struct ao_xentry *e)
 	return f;
 }
 
-/* Remove generations nobody has open, other than the current one; caller
- * holds byte 0 (no publication can be under way) and not the mutex. */
-static void sweep(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned long long keep)
-{
-	unsigned long long held[64];
-	size_t n = 0;
-
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < e->nholds && n < 64; i++)
-		held[n++] = e->holds[i].dgen;
-	pthread_mutex_unlock(&c->lock);
-	xs_gen_sweep(c->dir, e->hash, lfd, keep, held, n);
-}
-
-/* One download for all daemons on the directory (no mutex held; e->fetching
- * is set, so no other thread of this daemon uses byte 0). Waits for byte 0:
- * whoever had it either published (then its generation is used: returns 1)
- * or died (the kernel dropped its lock: this daemon takes over). 0 when this
- * daemon published a new generation, or -errno. */
-static int fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned long long seen,
-			time_t shown_at, struct ao_err *err)
-{
-	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id, e->lean};
-	struct xs_meta m;
-	long long size = 0;
-	int rc;
-
-	/* another daemon's download: poll the lock 4 times a second, so an
-	 * interrupt of our own reader is honoured (a blocking F_SETLKW is not) */
-	while ((rc = ao_lock_byte(lfd, 0, F_WRLCK, 0)) == -EAGAIN && !ao_cancelled())
-		ao_sys_sleep_ms(250);
-	if (rc == -EAGAIN)
-		return ao_errf(err, EINTR, "interrupted while waiting for the export download");
-	if (rc < 0)
-		return ao_errf(err, -rc, "export cache: locking %s/%s.lock: %s", c->dir, e->hash,
-			       strerror(-rc));
-	rc = xs_meta_read(c->dir, e->hash, e->key, &m, NULL);
-	if (rc == 0 && m.gen != seen && !m.stale) {
-		ao_lock_byte(lfd, 0, F_UNLCK, 0);
-		return 1; /* published by another daemon while this one waited */
-	}
-	int had = rc == 0; /* a generation to replace */
-	unsigned long long g = rc == 0 ? m.gen : 0, mx = xs_gen_max(c->dir, e->hash);
-	g = (seen > g ? seen : g);
-	g = (mx > g ? mx : g) + 1;
-	char *stages = NULL, *q = NULL, p[4096];
-	rc = 0;
-	if (s.type == AO_X_TASK && !s.stage_id && c->hooks.all_stages)
-		rc = c->hooks.all_stages(c->hooks.ud, s.project_id, &stages, err);
-	if (rc == 0 && !(q = ao_xcache_query_stages(&c->cfg, &s, stages)))
-		rc = ao_errf(err, ENOMEM, "out of memory");
-	free(stages);
-	if (rc == 0)
-		rc =
-		    xs_download(c->cfg.hub, q, c->dir, e->hash, g, &e->done, &e->total, &size, err);
-	free(q);
-	xs_data_path(c->dir, e->hash, g, p, sizeof(p));
-	if (rc == 0) {
-		/* the first generation after stat showed the export as not cached
-		 * keeps the mtime stat showed (within the TTL): no jump at the
-		 * first read */
-		time_t now = time(NULL);
-		struct xs_meta n = {
-		    g, size, now,
-		    !had && shown_at && now - shown_at < c->cfg.ttl_s ? shown_at : now, 0};
-		rc = xs_meta_write(c->dir, e->hash, e->key, &n);
-		if (rc < 0) {
-			unlink(p);
-			ao_errf(err, -rc, "export cache: writing %s/%s.meta: %s", c->dir, e->hash,
-				strerror(-rc));
-		} else {
-			sweep(c, e, lfd, g);
-		}
-	}
-	/* still under byte 0: nobody can remove generation g yet */
-	if (rc == 0 && c->hooks.fetched)
-		c->hooks.fetched(c->hooks.ud, &s, p, size);
-	ao_lock_byte(lfd, 0, F_UNLCK, 0);
-	return rc;
-}
-
 /* Remove v's files if no daemon is publishing or reading them (mutex held,
  * v neither open nor being fetched here). 1 if removed. */
 int xc_evict_one(struct ao_xcache *c, struct ao_xentry *v)
@@ -491,10 +410,16 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 		e->stage_id ? e->stage_id : "", e->batch_id ? " batch " : "",
 		e->batch_id ? e->batch_id : "", e->type == AO_X_ISSUE ? "issues" : "tasks",
 		e->ndjson ? "ndjson" : "json");
+	struct xc_refresh ri = {0};
+	long long m0 = ao_sys_now_ms();
 	rc = lfd < 0 ? ao_errf(ferr, -lfd, "export cache: %s/%s.lock: %s", c->dir, e->hash,
 			       strerror(-lfd))
-		     : fetch_shared(c, e, lfd, seen, shown_at, ferr);
+		     : xc_fetch_shared(c, e, lfd, seen, shown_at, &ri, ferr);
+	ri.ms = ao_sys_now_ms() - m0;
+	ri.at = time(NULL);
 	pthread_mutex_lock(&c->lock);
+	if (rc == 0)
+		e->last_refresh = ri;
 	e->fetching = 0;
 	e->fetch_seq++;
 	if (rc >= 0) {
@@ -506,8 +431,13 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 	if (rc >= 0) {
 		e->last_access = time(NULL);
 		if (rc == 0)
-			ao_info("export: cached %s generation %llu (%lld bytes, %llds)", e->hash,
-				e->dgen, e->size, (long long)time(NULL) - t0);
+			ao_info(
+			    "export: cached %s generation %llu (%lld bytes, %llds): %s refresh, "
+			    "%lld changed records (%lld replaced, %lld added, %lld removed), "
+			    "%lld records, %d requests, %lld bytes downloaded, %lld ms",
+			    e->hash, e->dgen, e->size, (long long)time(NULL) - t0, ri.mode,
+			    ri.changed, ri.replaced, ri.added, ri.removed, ri.records, ri.requests,
+			    ri.bytes, ri.ms);
 		else
 			ao_info("export: %s generation %llu was fetched by another daemon "
 				"sharing the cache",
@@ -700,4 +630,19 @@ unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e)
 	unsigned long g = e->have ? e->gen : 0;
 	pthread_mutex_unlock(&c->lock);
 	return g;
+}
+
+int ao_xcache_fd_ident(struct ao_xcache *c, struct ao_xentry *e, int fd, char *buf, size_t n)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < e->nholds; i++)
+		if (e->holds[i].fd == fd) {
+			snprintf(buf, n, "%s.%llu", e->hash, e->holds[i].dgen);
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }

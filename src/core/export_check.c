@@ -16,11 +16,15 @@
  * "completeness" instead of serving a silently short listing. Batch views are
  * not checked: whether the task list wants batch ids or names is unknown.
  *
- * Counting is a streaming scan (records are the top-level objects of the JSON
- * array, or the object lines of ndjson), so a big export costs one linear
- * read, no parsing. Results live in c->checks, guarded by c->lock, one per
- * export (project, stage, format, lean); both hooks run in the fetching
- * thread without any lock held while they do network I/O.
+ * The records are counted by the export cache (xmerge.c's streaming scan,
+ * which also finds the newest updatedAt for incremental refreshes); an
+ * incremental refresh has already compared its count with the hub's (its
+ * proof) and passes that total, so no second request is sent. Results live
+ * in c->checks, guarded by c->lock, one per export (project, stage, format,
+ * lean). The hooks also give the export cache the project's fingerprint and
+ * the task count (incremental refresh, xincr.c). All run in the fetching
+ * thread without any lock held while they do network I/O (`fetched` after
+ * the export's publish lock is released).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,62 +86,6 @@ static int all_stages(void *ud, const char *project_id, char **json, struct ao_e
 	return rc;
 }
 
-/* Records of an export data file: top-level objects of a JSON array, or
- * lines of ndjson that hold an object. -1 if the file is not of that shape. */
-static long long count_records(const char *path, int ndjson)
-{
-	char buf[65536];
-	long long n = 0;
-	int depth = 0, in_str = 0, esc = 0, line_start = 1, started = 0;
-	ssize_t r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	while ((r = read(fd, buf, sizeof(buf))) > 0) {
-		for (ssize_t i = 0; i < r; i++) {
-			char ch = buf[i];
-			if (ndjson) {
-				if (ch == '\n')
-					line_start = 1;
-				else if (line_start && ch == '{')
-					n++, line_start = 0;
-				else if (ch != ' ' && ch != '\t' && ch != '\r')
-					line_start = 0;
-				continue;
-			}
-			if (in_str) {
-				if (esc)
-					esc = 0;
-				else if (ch == '\\')
-					esc = 1;
-				else if (ch == '"')
-					in_str = 0;
-				continue;
-			}
-			if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
-				continue;
-			if (!started) {
-				started = 1;
-				if (ch != '[') {
-					close(fd);
-					return -1;
-				}
-				depth = 1;
-				continue;
-			}
-			if (ch == '"')
-				in_str = 1;
-			else if (ch == '{' || ch == '[')
-				n += depth++ == 1 && ch == '{';
-			else if (ch == '}' || ch == ']')
-				depth--;
-		}
-	}
-	close(fd);
-	return r < 0 ? -1 : n;
-}
-
 /* GET /project/{id}/tasks total for the export's filter. */
 static int hub_total(struct ao_core *c, const struct ao_xspec *s, long long *total,
 		     struct ao_err *err)
@@ -168,6 +116,48 @@ static int hub_total(struct ao_core *c, const struct ao_xspec *s, long long *tot
 			     s->project_id);
 	json_decref(data);
 	return rc;
+}
+
+/* Hash of what shapes export records besides the tasks: stage and batch
+ * names, the schema, the project's updatedAt. fresh: ask the hub now. */
+static int project_fp(void *ud, const char *project_id, int fresh, unsigned long long *fp,
+		      int *requests, struct ao_err *err)
+{
+	static const char *keys[] = {"stages", "batches", "categorySchema", "updatedAt"};
+	struct ao_core *c = ud;
+	struct project *p = proj_by_id(c, project_id);
+	int rc;
+
+	if (!p)
+		return ao_errf(err, ENOENT, "export: project %s is gone", project_id);
+	if (fresh) {
+		pthread_mutex_lock(&c->lock);
+		p->detail_at = 0; /* proj_detail asks the hub again */
+		pthread_mutex_unlock(&c->lock);
+		(*requests)++;
+	}
+	rc = proj_detail(c, p, err);
+	if (rc < 0)
+		return rc;
+	json_t *o = json_object();
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(p->detail, keys[i]);
+		json_object_set(o, keys[i], v ? v : json_null());
+	}
+	pthread_mutex_unlock(&c->lock);
+	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	if (!text)
+		return ao_errf(err, ENOMEM, "out of memory");
+	*fp = ao_xcache_hash(text) | 1; /* never 0: 0 means unknown */
+	free(text);
+	return 0;
+}
+
+static int count_hook(void *ud, const struct ao_xspec *s, long long *total, struct ao_err *err)
+{
+	return hub_total(ud, s, total, err);
 }
 
 static void record(struct ao_core *c, const struct ao_xspec *s, struct xcheck *in)
@@ -201,7 +191,8 @@ static void record(struct ao_core *c, const struct ao_xspec *s, struct xcheck *i
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void fetched(void *ud, const struct ao_xspec *s, const char *path, long long size)
+static void fetched(void *ud, const struct ao_xspec *s, const char *path, long long size,
+		    long long records, long long known_total)
 {
 	struct ao_core *c = ud;
 	struct xcheck r = {.records = -1, .total = -1, .state = "unchecked"};
@@ -212,15 +203,17 @@ static void fetched(void *ud, const struct ao_xspec *s, const char *path, long l
 	char where[AO_ID_MAX + 16] = "";
 
 	(void)size;
+	(void)path;
 	if (s->type != AO_X_TASK || s->batch_id)
 		return;
 	if (s->stage_id)
 		snprintf(where, sizeof(where), " stage %s", s->stage_id);
 	ao_err_clear(&e);
-	r.records = count_records(path, s->ndjson);
+	r.records = records;
+	r.total = known_total;
 	if (r.records < 0) {
 		snprintf(r.msg, sizeof(r.msg), "%s is not a JSON array of records", what);
-	} else if (hub_total(c, s, &r.total, &e) < 0) {
+	} else if (known_total < 0 && hub_total(c, s, &r.total, &e) < 0) {
 		snprintf(r.msg, sizeof(r.msg), "could not count the hub's tasks: %s", e.msg);
 	} else if (r.records == r.total) {
 		r.state = "complete";
@@ -244,7 +237,11 @@ static void fetched(void *ud, const struct ao_xspec *s, const char *path, long l
 
 void xcheck_install(struct ao_core *c)
 {
-	struct ao_xhooks h = {.all_stages = all_stages, .fetched = fetched, .ud = c};
+	struct ao_xhooks h = {.all_stages = all_stages,
+			      .project_fp = project_fp,
+			      .count = count_hook,
+			      .fetched = fetched,
+			      .ud = c};
 	if (c->cfg.xc)
 		ao_xcache_set_hooks(c->cfg.xc, &h);
 }

@@ -7,6 +7,7 @@
  * answer is returned.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "angofs/log.h"
@@ -62,28 +63,62 @@ int ao_router_sent_stat(const struct ao_router *r, const char *path, struct stat
 	return ao_writes_sent_stat(r->w, rt.n.project_id, rt.n.relpath, st);
 }
 
-struct skip_fill {
-	ao_core_fill_fn fill;
+/* The write side's names of a directory (its pending files and status
+ * files: a few), gathered before the read side lists, so that a name both
+ * sides have (answer.json, mask.png, a pending copy of an existing asset's
+ * name) is listed once, by the read side. Owned by one readdir call. */
+struct wnames {
+	char **name;
+	struct stat *st;
+	char *seen;
+	size_t n, cap;
+	ao_core_fill_fn fill; /* the caller's */
 	void *ctx;
-	const char *skip[2]; /* the read side's names in a task directory */
 };
 
-static int fill_writes(void *ctx, const char *name, const struct stat *st)
+static int gather(void *ctx, const char *name, const struct stat *st)
 {
-	struct skip_fill *f = ctx;
+	struct wnames *w = ctx;
 
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return 0;
-	for (int i = 0; i < 2 && f->skip[i]; i++)
-		if (!strcmp(name, f->skip[i]))
-			return 0;
-	return f->fill(f->ctx, name, st);
+	if (w->n == w->cap) {
+		size_t nc = w->cap ? w->cap * 2 : 16;
+		char **nn = realloc(w->name, nc * sizeof(*nn));
+		struct stat *ns = nn ? realloc(w->st, nc * sizeof(*ns)) : NULL;
+		char *nsn = ns ? realloc(w->seen, nc) : NULL;
+
+		if (nn)
+			w->name = nn;
+		if (ns)
+			w->st = ns;
+		if (nsn)
+			w->seen = nsn;
+		if (!nn || !ns || !nsn)
+			return 1; /* out of memory: list what we have */
+		w->cap = nc;
+	}
+	if (!(w->name[w->n] = strdup(name)))
+		return 1;
+	w->st[w->n] = *st;
+	w->seen[w->n++] = 0;
+	return 0;
+}
+
+static int fill_core(void *ctx, const char *name, const struct stat *st)
+{
+	struct wnames *w = ctx;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (!w->seen[i] && !strcmp(w->name[i], name))
+			w->seen[i] = 1;
+	return w->fill(w->ctx, name, st);
 }
 
 int ao_router_readdir(const struct ao_router *r, const char *path, ao_core_fill_fn fill, void *ctx,
 		      struct ao_err *err)
 {
-	struct skip_fill f = {fill, ctx, {NULL, NULL}};
+	struct wnames w = {NULL, NULL, NULL, 0, 0, fill, ctx};
 	struct ao_route rt;
 	struct ao_err we;
 	int rc;
@@ -91,18 +126,22 @@ int ao_router_readdir(const struct ao_router *r, const char *path, ao_core_fill_
 	ao_route(r, path, &rt);
 	if (rt.rc < 0)
 		return core_err(&rt, err);
-	rc = ao_core_readdir(r->core, &rt.n, fill, ctx, err);
-	if (rc < 0 || !r->w || (rt.n.kind != AO_N_DROPBOX_DIR && rt.n.kind != AO_N_TASK_DIR))
-		return rc;
-	if (rt.n.kind == AO_N_TASK_DIR) {
-		f.skip[0] = "task.json";
-		f.skip[1] = "answer.json";
+	if (r->w && (rt.n.kind == AO_N_DROPBOX_DIR || rt.n.kind == AO_N_TASK_DIR)) {
+		ao_err_clear(&we);
+		rc = ao_writes_readdir(r->w, rt.n.project_id, rt.n.relpath, gather, &w, &we);
+		if (rc < 0 && rc != -ENOENT)
+			ao_warn("readdir %s (write side): %s", path, we.msg);
 	}
-	ao_err_clear(&we);
-	rc = ao_writes_readdir(r->w, rt.n.project_id, rt.n.relpath, fill_writes, &f, &we);
-	if (rc < 0 && rc != -ENOENT)
-		ao_warn("readdir %s (write side): %s", path, we.msg);
-	return 0; /* the read side's listing stands */
+	rc = ao_core_readdir(r->core, &rt.n, fill_core, &w, err);
+	for (size_t i = 0; i < w.n; i++) {
+		if (rc == 0 && !w.seen[i] && fill(ctx, w.name[i], &w.st[i]))
+			rc = 1; /* the caller's buffer is full: stop filling */
+		free(w.name[i]);
+	}
+	free(w.name);
+	free(w.st);
+	free(w.seen);
+	return rc < 0 ? rc : 0; /* the read side's listing stands */
 }
 
 int ao_router_open(const struct ao_router *r, const char *path, int flags, struct ao_rfh *h,

@@ -34,6 +34,19 @@
  * stall out after a minute). */
 #define TMP_MAX_AGE_S 3600
 
+/* What the last refresh of an entry did (status, logs, the benchmark). */
+struct xc_refresh {
+	const char *mode;	  /* "incremental", "unchanged" (incremental, nothing changed),
+				     "full" */
+	char why[AO_ERR_MSG_MAX]; /* a full export although one was cached: why */
+	long long changed;	  /* records in the incremental export */
+	long long replaced, added, removed, records;
+	int requests;	 /* hub requests this refresh sent (retries not counted) */
+	long long bytes; /* downloaded (the zip) */
+	long long ms;
+	time_t at;
+};
+
 struct ao_xentry {
 	struct ao_xentry *next; /* c->lock (entries are never unlinked while c lives) */
 	char *key;		/* immutable after creation */
@@ -84,6 +97,7 @@ struct ao_xentry {
 	 * next fetch keeps (within the TTL) so a copy made from the listing
 	 * stays in sync (rsync -a twice copies nothing) */
 	time_t gen_mtime, shown_at;
+	struct xc_refresh last_refresh; /* the last refresh this daemon made */
 	/* progress: relaxed atomics (__atomic builtins), written by the fetching
 	 * thread without c->lock, read by the status report */
 	long long done, total;
@@ -111,6 +125,12 @@ int xc_evict_one(struct ao_xcache *c, struct ao_xentry *v);
 void xc_load_meta(struct ao_xcache *c, const char *name);
 void xc_drop_leftover(struct ao_xcache *c, const char *name);
 void xc_discover(struct ao_xcache *c);
+
+/* xrefresh.c: one refresh of e for all daemons on the directory (no mutex
+ * held, e->fetching set): 1 if another daemon published meanwhile, 0 if this
+ * one published a generation (ri says how), or -errno. */
+int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned long long seen,
+		    time_t shown_at, struct xc_refresh *ri, struct ao_err *err);
 
 /* Cached and fresh at now (c->lock held). */
 int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now);

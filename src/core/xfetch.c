@@ -50,7 +50,17 @@ int xs_download(struct hub *hub, const char *q, const char *dir, const char *has
 		unsigned long long gen, long long *done, long long *total, long long *size,
 		struct ao_err *err)
 {
-	char zpath[4300], dtmp[4300] = "", dpath[4096];
+	char dpath[4096];
+
+	xs_data_path(dir, hash, gen, dpath, sizeof(dpath));
+	return xs_download_to(hub, q, dir, hash, dpath, done, total, size, err);
+}
+
+int xs_download_to(struct hub *hub, const char *q, const char *dir, const char *hash,
+		   const char *dpath, long long *done, long long *total, long long *size,
+		   struct ao_err *err)
+{
+	char zpath[4300], dtmp[4300] = "";
 	json_t *data = NULL;
 	int zfd = -1, dfd = -1, rc;
 
@@ -70,7 +80,6 @@ int xs_download(struct hub *hub, const char *q, const char *dir, const char *has
 		json_decref(data);
 		return ao_errf(err, errno, "export cache: %s", strerror(errno));
 	}
-	xs_data_path(dir, hash, gen, dpath, sizeof(dpath));
 	snprintf(dtmp, sizeof(dtmp), "%s.tmp-XXXXXX", dpath);
 	dfd = mkstemp(dtmp);
 	if (dfd < 0) {

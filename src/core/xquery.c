@@ -12,6 +12,7 @@
 
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
+#include "xmerge.h"
 
 unsigned long long ao_xcache_hash(const char *s)
 {
@@ -89,5 +90,25 @@ char *ao_xcache_query_stages(const struct ao_xcache_cfg *cfg, const struct ao_xs
 	free(stage);
 	free(batch);
 	free(tt);
+	return q;
+}
+
+char *ao_xcache_query_incr(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s,
+			   const char *stages_json, long long after_us)
+{
+	struct ao_xspec all = *s;
+	char t[40], *bound = NULL, *ebound, *base, *q = NULL;
+
+	all.stage_id = NULL; /* every stage: a task that left the view is seen */
+	base = ao_xcache_query_stages(cfg, &all, stages_json);
+	xm_format_time(after_us, t, sizeof(t));
+	if (asprintf(&bound, "{\"$gt\":\"%s\"}", t) < 0)
+		bound = NULL;
+	ebound = bound ? hub_escape(bound) : NULL;
+	if (base && ebound && asprintf(&q, "%s&updatedAt=%s", base, ebound) < 0)
+		q = NULL;
+	free(base);
+	free(bound);
+	free(ebound);
 	return q;
 }

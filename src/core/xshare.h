@@ -10,8 +10,13 @@
  *                 with a descriptor of H.G.data)
  *   H.G.data      generation G of the unzipped export; written as
  *                 H.G.data.tmp-XXXXXX and renamed into place, never modified
- *   H.meta        {"version":2,"key","gen","size","fetched_at","mtime","stale"}: the
- *                 current generation; replaced only by rename, only under byte 0
+ *   H.meta        {"version":2,"key","gen","size","fetched_at","mtime","stale",
+ *                 "records","hwm","fp","base_at"}: the current generation;
+ *                 replaced only by rename, only under byte 0. The last four
+ *                 serve incremental refreshes (xincr.c): record count, newest
+ *                 task updatedAt (microseconds), the project fingerprint the
+ *                 generation was made with (hex), the time of the last full
+ *                 export it derives from; absent (0) in older metas
  */
 #ifndef ANGOFS_XSHARE_H
 #define ANGOFS_XSHARE_H
@@ -26,6 +31,11 @@ struct xs_meta {
 	time_t fetched_at;
 	time_t mtime; /* shown to users; 0 in older metas: fetched_at */
 	int stale;
+	/* incremental refresh (0: unknown, no incremental refresh from it) */
+	long long records; /* -1 unknown */
+	long long hwm_us;
+	unsigned long long fp;
+	time_t base_at;
 };
 
 void xs_path(const char *dir, const char *hash, const char *ext, char *buf, size_t n);
@@ -55,6 +65,11 @@ struct ao_err;
 int xs_download(struct hub *hub, const char *q, const char *dir, const char *hash,
 		unsigned long long gen, long long *done, long long *total, long long *size,
 		struct ao_err *err);
+
+/* The same into dest (any path in dir; renamed into place on success). */
+int xs_download_to(struct hub *hub, const char *q, const char *dir, const char *hash,
+		   const char *dest, long long *done, long long *total, long long *size,
+		   struct ao_err *err);
 
 /* Highest generation number found on disk for H (0 if none). */
 unsigned long long xs_gen_max(const char *dir, const char *hash);

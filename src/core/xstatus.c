@@ -1,7 +1,8 @@
 /*
  * xstatus.c - the export cache's part of the .status file: one record per
  * entry this daemon knows (state, size, progress of a download, generation,
- * last error), read under the cache's mutex; nothing here touches the disk.
+ * last error, what its last refresh did: incremental or full, records
+ * merged, requests, bytes), read under the cache's mutex; nothing here touches the disk.
  */
 #include <jansson.h>
 
@@ -47,6 +48,19 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 		if (e->have) {
 			json_object_set_new(o, "fetched_at", json_integer(e->fetched_at));
 			json_object_set_new(o, "generation", json_integer((json_int_t)e->dgen));
+		}
+		if (e->last_refresh.mode) {
+			const struct xc_refresh *r = &e->last_refresh;
+			json_t *lr = json_pack(
+			    "{s:s,s:I,s:I,s:I,s:I,s:I,s:i,s:I,s:I,s:I}", "mode", r->mode, "changed",
+			    (json_int_t)r->changed, "replaced", (json_int_t)r->replaced, "added",
+			    (json_int_t)r->added, "removed", (json_int_t)r->removed, "records",
+			    (json_int_t)r->records, "requests", r->requests, "bytes",
+			    (json_int_t)r->bytes, "ms", (json_int_t)r->ms, "at", (json_int_t)r->at);
+			if (lr && r->why[0])
+				json_object_set_new(lr, "full_because", json_string(r->why));
+			if (lr)
+				json_object_set_new(o, "last_refresh", lr);
 		}
 		if (e->last_rc < 0 && e->last_msg[0])
 			json_object_set_new(o, "last_error", json_string(e->last_msg));

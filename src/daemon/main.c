@@ -144,7 +144,7 @@ static json_t *writes_status(void *ud)
 /* The parts of a running daemon, built by wire() and torn down by unwire(). */
 struct daemon {
 	struct ao_cmdline c;
-	char xdir[PATH_MAX], sdir[PATH_MAX], adir[PATH_MAX];
+	char xdir[PATH_MAX], sdir[PATH_MAX], adir[PATH_MAX], ddir[PATH_MAX];
 	struct info info;
 	struct hub *hub;
 	struct ao_xcache *xc;
@@ -253,7 +253,8 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				     .include_history = c->v.include_history,
 				     .include_only_key_frames = c->v.include_only_key_frames,
 				     .include_idle_blur = c->v.include_idle_blur_durations,
-				     .task_types_json = c->task_types_json};
+				     .task_types_json = c->task_types_json,
+				     .incr_full_s = c->v.incremental};
 	struct ao_core_cfg ccfg = {.hub = d->hub,
 				   .meta_ttl_s = c->v.meta_ttl,
 				   .read_only = c->read_only,
@@ -261,7 +262,9 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .gid = getgid(),
 				   .extra_status = writes_status,
 				   .status_info = status_info,
-				   .status_info_ud = &d->info};
+				   .status_info_ud = &d->info,
+				   .ds_dir = d->ddir,
+				   .ds_class = c->v.imagefolder_class};
 
 	d->xc = ao_xcache_new(&xcfg, e);
 	if (!d->xc)
@@ -296,6 +299,7 @@ static int wire(struct daemon *d)
 	snprintf(d->xdir, sizeof(d->xdir), "%s/exports", c->cache_dir);
 	snprintf(d->sdir, sizeof(d->sdir), "%s/spool", c->cache_dir);
 	snprintf(d->adir, sizeof(d->adir), "%s/api", c->cache_dir);
+	snprintf(d->ddir, sizeof(d->ddir), "%s/datasets", c->cache_dir);
 	if (wire_hub(d, &wcfg, &e) < 0 || wire_core(d, &e) < 0 || wire_poll(d, &e) < 0) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		return -1;

@@ -40,6 +40,11 @@
 	X(export_ttl, LONG, 3600, "SECONDS",                                              \
 	  "refetch exports older than this (default 3600);\n"                             \
 	  "`touch FILE` refreshes one export now")                                        \
+	X(incremental, LONG, 43200, "SECONDS",                                            \
+	  "a stale export asks only for the tasks changed\n"                              \
+	  "since the cached copy and merges them; a full\n"                                \
+	  "export at least every SECONDS (default 43200;\n"                                \
+	  "0 = always a full export)")                                                    \
 	X(meta_ttl, LONG, 60, "SECONDS", "cache project list/projects/tasks (default 60)")\
 	X(attr_timeout, LONG, 10, "SECONDS", "kernel attribute cache (default 10)")       \
 	X(entry_timeout, LONG, 10, "SECONDS", "kernel name cache (default 10)")           \
@@ -50,6 +55,10 @@
 	X(task_types, STR, NULL, "LIST",                                                  \
 	  "export taskTypes: default:consensus:benchmark\n"                               \
 	  "(',' only in the config file; default: not sent)")                             \
+	X(imagefolder_class, STR, NULL, "NAME",                                          \
+	  "datasets/imagefolder: the top-level single-choice\n"                           \
+	  "classification titled NAME or with schemaId NAME\n"                            \
+	  "(default: the first radio/single-dropdown)")                                  \
 	X(next_stage, BOOL, 0, "BOOL",                                                    \
 	  "answer.json writes also submit the task to its\n"                              \
 	  "next stage (default false)")                                                   \

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "angofs/sysutil.h"
+#include "assets_items.h"
 #include "labels_prep.h"
 
 struct pctx {
@@ -325,6 +326,28 @@ static int on_item(void *ud, json_t *item, const struct lp_pos *pos, struct ao_e
 	struct pctx *x = ud;
 	char where[96];
 
+	if (x->kind == DK_ASSETS) {
+		json_t *list = json_object_get(item, "assets");
+		size_t i;
+		json_t *e;
+		int r;
+
+		/* {"assets":[items]}: the /cloud request body */
+		if (json_is_array(list) && !json_object_get(item, "data")) {
+			json_array_foreach(list, i, e)
+			{
+				snprintf(where, sizeof(where), "line %ld (assets[%zu])", pos->line,
+					 i);
+				if (assets_item_check(e, where, &x->res->rep) &&
+				    (r = emit(x, e, pos->line)) < 0)
+					return r;
+			}
+			x->res->form = LP_BODY;
+			return 0;
+		}
+		snprintf(where, sizeof(where), "line %ld (item %ld)", pos->line, pos->index + 1);
+		return assets_item_check(item, where, &x->res->rep) ? emit(x, item, pos->line) : 0;
+	}
 	if (x->kind == DK_ATTACHMENTS) {
 		json_t *list = json_object_get(item, "attachments");
 
@@ -426,7 +449,9 @@ int prep_chunk_body(int items_fd, const struct prep_chunk *c, const char *projec
 {
 	json_t *pj = json_string(project_id);
 	char *pid = pj ? json_dumps(pj, JSON_ENCODE_ANY) : NULL;
-	const char *key = kind == DK_LABELS ? "jsonContent" : "attachments";
+	const char *key = kind == DK_LABELS   ? "jsonContent"
+			  : kind == DK_ASSETS ? "assets"
+					      : "attachments";
 	size_t head, cap, got = 0, i;
 	char *b;
 
@@ -439,7 +464,10 @@ int prep_chunk_body(int items_fd, const struct prep_chunk *c, const char *projec
 		free(pid);
 		return ao_errf(err, ENOMEM, "out of memory");
 	}
-	head = (size_t)snprintf(b, cap, "{\"project\":%s,\"%s\":[", pid, key);
+	if (kind == DK_ASSETS) /* the project is in the path */
+		head = (size_t)snprintf(b, cap, "{\"%s\":[", key);
+	else
+		head = (size_t)snprintf(b, cap, "{\"project\":%s,\"%s\":[", pid, key);
 	free(pid);
 	while (got < c->len) {
 		ssize_t r = pread(items_fd, b + head + got, c->len - got, c->off + (off_t)got);

@@ -18,7 +18,8 @@
 #include "labels_parse.h"
 #include "schema.h"
 
-enum drop_kind { DK_LABELS, DK_ATTACHMENTS };
+/* DK_ASSETS: a list copied into assets/ (items: assets_items.h) */
+enum drop_kind { DK_LABELS, DK_ATTACHMENTS, DK_ASSETS };
 
 struct prep_chunk {
 	long first, count;	    /* items [first, first+count), 0-based */
@@ -51,7 +52,8 @@ int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct
 		long max_items, size_t max_bytes, struct prep_result *res, struct ao_err *err);
 void prep_result_free(struct prep_result *res);
 
-/* The request body for one chunk: {"project":id,"jsonContent"|"attachments":[..]}.
+/* The request body for one chunk: {"project":id,"jsonContent"|"attachments":[..]},
+ * or {"assets":[..]} for DK_ASSETS (POST /project/{id}/cloud).
  * *body is malloc'd. */
 int prep_chunk_body(int items_fd, const struct prep_chunk *c, const char *project_id,
 		    enum drop_kind kind, char **body, size_t *len, struct ao_err *err);

@@ -35,9 +35,10 @@
 #include "angofs/sysutil.h"
 #include "spool.h"
 
-static const char *const kind_names[] = {"labels", "attachments", "answer", "scratch"};
+static const char *const kind_names[] = {"labels", "attachments", "answer", "scratch",
+					 "assets", "media",	  "mask"};
 static const char *const state_names[] = {"writing", "pending", "sent", "failed", "uncertain"};
-static const char *const chunk_names[] = {"todo", "sent", "refused", "uncertain"};
+static const char *const chunk_names[] = {"todo", "sent", "refused", "uncertain", "sending"};
 
 const char *spool_entry_state_name(enum ent_state s)
 {
@@ -231,6 +232,7 @@ void spool_entry_free(struct entry *e)
 	free(e->relpath);
 	free(e->message);
 	free(e->detail);
+	free(e->object_url);
 	spool_entry_clear_chunks(e);
 	free(e);
 }
@@ -278,6 +280,9 @@ static json_t *to_json(const struct entry *e)
 	json_object_set_new(j, "created", json_integer(e->created));
 	json_object_set_new(j, "updated", json_integer(e->updated));
 	json_object_set_new(j, "attempts", json_integer(e->attempts));
+	if (e->object_url)
+		json_object_set_new(j, "object_url", json_string(e->object_url));
+	json_object_set_new(j, "posts", json_integer(e->posts));
 	for (i = 0; i < e->nchunks; i++) {
 		const struct ent_chunk *c = &e->chunks[i];
 
@@ -313,7 +318,7 @@ static struct entry *from_json(const char *id, json_t *j)
 		return NULL;
 	e->lockfd = -1;
 	snprintf(e->id, sizeof(e->id), "%s", id);
-	k = name_index(json_string_value(json_object_get(j, "kind")), kind_names, 4);
+	k = name_index(json_string_value(json_object_get(j, "kind")), kind_names, 7);
 	s = name_index(json_string_value(json_object_get(j, "state")), state_names, 5);
 	e->project = json_string_value(json_object_get(j, "project"))
 			 ? strdup(json_string_value(json_object_get(j, "project")))
@@ -340,6 +345,8 @@ static struct entry *from_json(const char *id, json_t *j)
 	e->created = json_integer_value(json_object_get(j, "created"));
 	e->updated = json_integer_value(json_object_get(j, "updated"));
 	e->attempts = (int)json_integer_value(json_object_get(j, "attempts"));
+	set_str(&e->object_url, json_string_value(json_object_get(j, "object_url")));
+	e->posts = (int)json_integer_value(json_object_get(j, "posts"));
 	ch = json_object_get(j, "chunks");
 	if (json_array_size(ch)) {
 		e->chunks = calloc(json_array_size(ch), sizeof(*e->chunks));
@@ -351,7 +358,7 @@ static struct entry *from_json(const char *id, json_t *j)
 		{
 			struct ent_chunk *x = &e->chunks[i];
 			int cs = name_index(json_string_value(json_object_get(c, "state")),
-					    chunk_names, 4);
+					    chunk_names, 5);
 
 			x->first = (long)json_integer_value(json_object_get(c, "first"));
 			x->count = (long)json_integer_value(json_object_get(c, "count"));

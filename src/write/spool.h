@@ -19,13 +19,18 @@
 
 #include "angofs/err.h"
 
-enum ent_kind { EK_LABELS, EK_ATTACHMENTS, EK_ANSWER, EK_SCRATCH };
+/* EK_ASSETS: a .json/.ndjson list copied into assets/ (POST /project/{id}/cloud
+ * per chunk); EK_MEDIA: a media file copied into assets/ (upload + /cloud);
+ * EK_MASK: tasks/<id>/mask.png (upload + /annotate). */
+enum ent_kind { EK_LABELS, EK_ATTACHMENTS, EK_ANSWER, EK_SCRATCH, EK_ASSETS, EK_MEDIA, EK_MASK };
 /* ST_UNCERTAIN: a non-idempotent request failed after the hub may have
  * applied it (5xx or timeout after the whole body was sent); never resent
  * automatically, the status says what to check. */
 enum ent_state { ST_WRITING, ST_PENDING, ST_SENT, ST_FAILED, ST_UNCERTAIN };
 
-enum chunk_state { CH_TODO, CH_SENT, CH_REFUSED, CH_UNCERTAIN };
+/* CH_SENDING: a non-idempotent request (assets/ lists) is being sent; found
+ * so after a restart it became uncertain (the hub may have applied it). */
+enum chunk_state { CH_TODO, CH_SENT, CH_REFUSED, CH_UNCERTAIN, CH_SENDING };
 
 struct ent_chunk {
 	long first, count, line_first, line_last;
@@ -62,6 +67,12 @@ struct entry {
 	size_t nchunks;
 	long long created, updated; /* unix seconds */
 	int attempts;
+	/* uploads (EK_MEDIA, EK_MASK): the stored object URL once its PUT
+	 * succeeded (NULL before), and how many create requests (/cloud,
+	 * /annotate) were handed to the hub client for it, counted before each
+	 * is sent: > 0 means an earlier one may have been applied */
+	char *object_url;
+	int posts;
 
 	/* runtime only (not persisted) */
 	int lockfd;		/* <id>/lock, write-locked: this daemon owns the entry */

@@ -95,6 +95,43 @@ void ws_requeue_locked(struct ao_writes *w, struct entry *e);
 
 int ws_bg_start(struct ao_writes *w, struct ao_err *err);
 
+/* Delivery helpers shared by writes_send.c and the upload files
+ * (upload_media.c, upload_mask.c). The ws_set_* take w->mu themselves and
+ * persist the entry; call them without it, on a busy entry. */
+struct schema;
+int ws_get_schema(struct ao_writes *w, const char *project, struct schema **s, struct ao_err *err);
+/* One client call (bg: one request, HUB_ONE_ATTEMPT). */
+int ws_post(struct ao_writes *w, const char *path, const char *body, size_t len, int flags,
+	    json_t **data, int bg, struct ao_err *err);
+void ws_set_failed(struct ao_writes *w, struct entry *e, const struct ao_err *err,
+		   const char *detail);
+void ws_set_uncertain(struct ao_writes *w, struct entry *e, const struct ao_err *err,
+		      const char *what);
+void ws_set_pending(struct ao_writes *w, struct entry *e, const struct ao_err *err);
+void ws_set_sent(struct ao_writes *w, struct entry *e, const char *msg);
+/* Persist e (w->mu held by the caller). */
+void ws_save_locked(struct ao_writes *w, struct entry *e);
+
+/* assets/<media file>: upload + POST /project/{id}/cloud (upload_media.c). */
+int ws_deliver_media(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
+/* tasks/<id>/mask.png: check, upload, /annotate (upload_mask.c). */
+int ws_deliver_mask(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
+/* Upload e's data once (getUploadUrl type, PUT) under a unique name made
+ * from base; sets and persists e->object_url. Failures set the state. */
+int ws_upload_once(struct ao_writes *w, struct entry *e, const char *type, const char *base,
+		   struct ao_err *err);
+/* Content-Type for a file name, by extension. */
+const char *ws_media_type(const char *name);
+/* "/project/<escaped id>/cloud" into buf; 0 or -1. */
+int ws_cloud_path(const char *project, char *buf, size_t n);
+/* assets/ lists: chunk c is being sent (CH_SENDING, persisted before the
+ * request) or back to CH_TODO (the request cannot have been applied). */
+void ws_chunk_sending(struct ao_writes *w, struct entry *e, struct ent_chunk *c,
+		      enum chunk_state st);
+/* Chunks left CH_SENDING by a daemon that stopped mid-request become
+ * uncertain: never resent blindly. */
+void ws_sending_to_uncertain(struct ao_writes *w, struct entry *e);
+
 /* Adopt spool entries whose daemon stopped (their lock is free). Takes
  * w->mu itself; the background sender calls it every WS_RESCAN_MS. */
 void ws_rescan(struct ao_writes *w);
@@ -108,7 +145,7 @@ int ws_task_of(const char *relpath, char *buf, size_t n);
 void ws_prune_sent(struct ao_writes *w, long keep);
 #define WS_SENT_KEEP 1000
 
-enum area { AR_NONE, AR_LABELS, AR_ATTACH, AR_TASK };
+enum area { AR_NONE, AR_LABELS, AR_ATTACH, AR_TASK, AR_ASSETS };
 
 /* A parsed relative path: built on the caller's stack, never shared (no lock). */
 struct wpath {
@@ -117,6 +154,7 @@ struct wpath {
 	int is_status; /* <target>.status */
 	int scratch;
 	int answer, next;  /* answer.json / answer.next.json */
+	int mask;	   /* tasks/<id>/mask.png */
 	char target[4096]; /* relpath of the entry (without .status) */
 	char dir[4096];	   /* the directory part */
 };
@@ -129,7 +167,6 @@ void ws_status_name(const char *name, char *buf, size_t n);
 struct entry *ws_lookup(struct ao_writes *w, const char *project, struct wpath *p);
 int ws_visible(const struct entry *e);
 void ws_discard(struct ao_writes *w, struct entry *e);
-void ws_save_locked(struct ao_writes *w, struct entry *e);
 void ws_data_path(struct ao_writes *w, const struct entry *e, char *buf, size_t n);
 int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, int trunc,
 		   struct ao_err *err);

@@ -62,15 +62,16 @@ int ws_parse(const char *rel, struct wpath *p)
 	memset(p, 0, sizeof(*p));
 	if (n >= sizeof(p->target))
 		return -ENAMETOOLONG;
-	if (!strcmp(rel, "labels") || !strcmp(rel, "attachments")) {
-		p->area = rel[0] == 'l' ? AR_LABELS : AR_ATTACH;
+	if (!strcmp(rel, "labels") || !strcmp(rel, "attachments") || !strcmp(rel, "assets")) {
+		p->area = rel[0] == 'l' ? AR_LABELS : rel[1] == 't' ? AR_ATTACH : AR_ASSETS;
 		p->is_dir = 1;
 		memcpy(p->dir, rel, n + 1);
 		return 0;
 	}
-	if (!strncmp(rel, "labels/", 7) || !strncmp(rel, "attachments/", 12)) {
-		p->area = rel[0] == 'l' ? AR_LABELS : AR_ATTACH;
-		name = rel + (p->area == AR_LABELS ? 7 : 12);
+	if (!strncmp(rel, "labels/", 7) || !strncmp(rel, "attachments/", 12) ||
+	    !strncmp(rel, "assets/", 7)) {
+		p->area = rel[0] == 'l' ? AR_LABELS : rel[1] == 't' ? AR_ATTACH : AR_ASSETS;
+		name = rel + (p->area == AR_ATTACH ? 12 : 7);
 		if (!*name || strchr(name, '/'))
 			return -ENOENT;
 		memcpy(p->dir, rel, (size_t)(name - rel - 1));
@@ -102,7 +103,8 @@ int ws_parse(const char *rel, struct wpath *p)
 	if (p->area == AR_TASK) {
 		p->answer = !strcmp(name, "answer.json") || !strcmp(name, "answer.next.json");
 		p->next = !strcmp(name, "answer.next.json");
-		p->scratch = !p->answer;
+		p->mask = !strcmp(name, "mask.png");
+		p->scratch = !p->answer && !p->mask;
 	} else {
 		p->scratch = dropbox_scratch(name);
 	}
@@ -114,7 +116,10 @@ enum ent_kind ws_kind_of(const struct wpath *p)
 	if (p->scratch)
 		return EK_SCRATCH;
 	if (p->area == AR_TASK)
-		return EK_ANSWER;
+		return p->mask ? EK_MASK : EK_ANSWER;
+	if (p->area == AR_ASSETS)
+		return ends_with(p->target, ".json") || ends_with(p->target, ".ndjson") ? EK_ASSETS
+											: EK_MEDIA;
 	return p->area == AR_LABELS ? EK_LABELS : EK_ATTACHMENTS;
 }
 
@@ -270,6 +275,9 @@ int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, 
 	e->gen++;
 	e->seeded = 0;
 	e->last_rc = 0;
+	free(e->object_url);
+	e->object_url = NULL;
+	e->posts = 0;
 	spool_entry_clear_chunks(e);
 	spool_entry_set_msg(e, NULL);
 	spool_entry_set_detail(e, NULL);
@@ -288,6 +296,9 @@ void ws_requeue_locked(struct ao_writes *w, struct entry *e)
 	e->code = e->http = 0;
 	e->attempts = 0;
 	e->next_try_ms = 0;
+	free(e->object_url); /* new content: a new upload */
+	e->object_url = NULL;
+	e->posts = 0;
 	spool_entry_clear_chunks(e);
 	spool_unlink(w->spool_dir, e, "items");
 	spool_path(w->spool_dir, e, "data", path, sizeof(path));

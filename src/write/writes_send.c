@@ -168,8 +168,7 @@ static char *refusal_text(const char *msg, long first, const char *lines_path)
 	return out ? out : strdup(msg);
 }
 
-static int get_schema(struct ao_writes *w, const char *project, struct schema **s,
-		      struct ao_err *err)
+int ws_get_schema(struct ao_writes *w, const char *project, struct schema **s, struct ao_err *err)
 {
 	json_t *cs = NULL;
 	int r;
@@ -209,16 +208,16 @@ static int read_all(const char *path, char **buf, size_t *len, struct ao_err *er
 /* One delivery attempt of one request: one client call (the client owns the
  * retries; in the background, one request: the sender's schedule is the
  * backoff). */
-static int post(struct ao_writes *w, const char *path, const char *body, size_t len, int flags,
-		json_t **data, int bg, struct ao_err *err)
+int ws_post(struct ao_writes *w, const char *path, const char *body, size_t len, int flags,
+	    json_t **data, int bg, struct ao_err *err)
 {
 	ao_err_clear(err);
 	return hub_post_flags(w->cfg.hub, path, body, len, flags | (bg ? HUB_ONE_ATTEMPT : 0), data,
 			      err);
 }
 
-static void set_failed(struct ao_writes *w, struct entry *e, const struct ao_err *err,
-		       const char *detail)
+void ws_set_failed(struct ao_writes *w, struct entry *e, const struct ao_err *err,
+		   const char *detail)
 {
 	pthread_mutex_lock(&w->mu);
 	e->state = ST_FAILED;
@@ -233,8 +232,8 @@ static void set_failed(struct ao_writes *w, struct entry *e, const struct ao_err
 
 /* The hub may have applied a non-idempotent request: final, never resent;
  * what names what to check. */
-static void set_uncertain(struct ao_writes *w, struct entry *e, const struct ao_err *err,
-			  const char *what)
+void ws_set_uncertain(struct ao_writes *w, struct entry *e, const struct ao_err *err,
+		      const char *what)
 {
 	char msg[AO_ERR_MSG_MAX];
 
@@ -250,7 +249,7 @@ static void set_uncertain(struct ao_writes *w, struct entry *e, const struct ao_
 	ao_error("write side: %s/%s uncertain: %s", e->project, e->relpath, msg);
 }
 
-static void set_pending(struct ao_writes *w, struct entry *e, const struct ao_err *err)
+void ws_set_pending(struct ao_writes *w, struct entry *e, const struct ao_err *err)
 {
 	char msg[AO_ERR_MSG_MAX];
 
@@ -274,7 +273,7 @@ static void set_pending(struct ao_writes *w, struct entry *e, const struct ao_er
 	ao_warn("write side: %s/%s: %s", e->project, e->relpath, msg);
 }
 
-static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
+void ws_set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 {
 	char task[256];
 
@@ -292,7 +291,7 @@ static void set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 	ws_prune_sent(w, WS_SENT_KEEP);
 	pthread_mutex_unlock(&w->mu);
 	ao_info("write side: %s/%s sent: %s", e->project, e->relpath, msg);
-	if (e->kind == EK_ANSWER && w->cfg.task_written &&
+	if ((e->kind == EK_ANSWER || e->kind == EK_MASK) && w->cfg.task_written &&
 	    !ws_task_of(e->relpath, task, sizeof(task)))
 		w->cfg.task_written(w->cfg.ud, e->project, task);
 	if (w->cfg.project_written)
@@ -314,9 +313,9 @@ static int carry_masks(struct ao_writes *w, struct entry *e, const char *task, j
 	if (r < 0) {
 		ao_err_prefix(err, "reading the task's current masks (kept by this write)");
 		if (err->transient)
-			set_pending(w, e, err);
+			ws_set_pending(w, e, err);
 		else
-			set_failed(w, e, err, NULL);
+			ws_set_failed(w, e, err, NULL);
 		return r;
 	}
 	if (answer_carry_masks(b, cur))
@@ -341,16 +340,16 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct a
 	spool_path(w->spool_dir, e, "data", path, sizeof(path));
 	if ((r = read_all(path, &buf, &len, err)) < 0)
 		goto out;
-	if ((r = get_schema(w, e->project, &s, err)) < 0) {
+	if ((r = ws_get_schema(w, e->project, &s, err)) < 0) {
 		if (err->transient)
-			set_pending(w, e, err);
+			ws_set_pending(w, e, err);
 		else
-			set_failed(w, e, err, NULL);
+			ws_set_failed(w, e, err, NULL);
 		goto out;
 	}
 	r = answer_prepare(buf, len, s, &b, &rep, err);
 	if (r < 0) {
-		set_failed(w, e, err, rep.text);
+		ws_set_failed(w, e, err, rep.text);
 		goto out;
 	}
 	if ((r = carry_masks(w, e, task, b, err)) < 0)
@@ -363,24 +362,26 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct a
 	}
 	/* a plain annotate replaces the answer: sending it twice gives the same
 	 * answer. With nextStage the task also moves on: twice could skip a stage */
-	r = post(w, req, body, strlen(body), e->next_stage ? HUB_NONIDEMPOTENT : 0, &data, bg, err);
+	r = ws_post(w, req, body, strlen(body), e->next_stage ? HUB_NONIDEMPOTENT : 0, &data, bg,
+		    err);
 	if (r < 0) {
 		if (err->uncertain)
-			set_uncertain(w, e, err,
-				      "it is not sent again automatically. Check the task's stage "
-				      "and answer (task.json, answer.json) before writing "
-				      "answer.next.json again");
+			ws_set_uncertain(
+			    w, e, err,
+			    "it is not sent again automatically. Check the task's stage "
+			    "and answer (task.json, answer.json) before writing "
+			    "answer.next.json again");
 		else if (err->transient)
-			set_pending(w, e, err);
+			ws_set_pending(w, e, err);
 		else
-			set_failed(w, e, err, NULL);
+			ws_set_failed(w, e, err, NULL);
 		goto out;
 	}
 	reply = malloc(128);
 	if (reply)
 		snprintf(reply, 128, "answer saved%s",
 			 e->next_stage ? " and the task submitted to its next stage" : "");
-	set_sent(w, e, reply ? reply : "answer saved");
+	ws_set_sent(w, e, reply ? reply : "answer saved");
 	free(reply);
 out:
 	sc_report_free(&rep);
@@ -433,6 +434,11 @@ static char *uncertain_text(const char *msg, const char *body, size_t blen)
 	return out ? out : strdup(msg);
 }
 
+static enum drop_kind drop_kind_of(const struct entry *e)
+{
+	return e->kind == EK_LABELS ? DK_LABELS : e->kind == EK_ASSETS ? DK_ASSETS : DK_ATTACHMENTS;
+}
+
 static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *err)
 {
 	char dpath[4096], ipath[4096];
@@ -442,11 +448,11 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	int in, out, lines, r;
 	size_t i;
 
-	if (e->kind == EK_LABELS && (r = get_schema(w, e->project, &s, err)) < 0) {
+	if (e->kind == EK_LABELS && (r = ws_get_schema(w, e->project, &s, err)) < 0) {
 		if (err->transient)
-			set_pending(w, e, err);
+			ws_set_pending(w, e, err);
 		else
-			set_failed(w, e, err, NULL);
+			ws_set_failed(w, e, err, NULL);
 		return r;
 	}
 	spool_path(w->spool_dir, e, "data", dpath, sizeof(dpath));
@@ -467,8 +473,8 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	if (lines < 0)
 		ao_warn("write side: %s: %s (item line numbers unavailable)", lpath,
 			strerror(errno));
-	r = prep_labels(in, out, lines, e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, s,
-			w->chunk_items, w->chunk_bytes, &res, err);
+	r = prep_labels(in, out, lines, drop_kind_of(e), s, w->chunk_items, w->chunk_bytes, &res,
+			err);
 	if (lines >= 0) {
 		if (r == 0 && fsync(lines) < 0)
 			ao_warn("write side: fsync %s: %s", lpath, strerror(errno));
@@ -478,7 +484,7 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 	close(out);
 	sc_free(s);
 	if (r < 0) {
-		set_failed(w, e, err, res.rep.text);
+		ws_set_failed(w, e, err, res.rep.text);
 		prep_result_free(&res);
 		spool_unlink(w->spool_dir, e, "items");
 		return r;
@@ -525,19 +531,20 @@ static int dropbox_outcome(struct ao_writes *w, struct entry *e, int r, struct t
 
 	if (r < 0) {
 		if (err->transient)
-			set_pending(w, e, err);
+			ws_set_pending(w, e, err);
 		else
-			set_failed(w, e, err, NULL);
+			ws_set_failed(w, e, err, NULL);
 		free(t->last_reply);
 		return r;
 	}
 	if (t->uncertain) {
 		struct ao_err fe = t->first_uncertain;
 
-		set_uncertain(w, e, &fe,
-			      "it is not sent again automatically. Check the hub for what is "
-			      "listed under requests: below before copying the file again (a copy "
-			      "sends every request again), or rm it to discard it");
+		ws_set_uncertain(
+		    w, e, &fe,
+		    "it is not sent again automatically. Check the hub for what is "
+		    "listed under requests: below before copying the file again (a copy "
+		    "sends every request again), or rm it to discard it");
 		free(t->last_reply);
 		*err = fe;
 		return -(fe.code ? fe.code : EIO);
@@ -554,7 +561,7 @@ static int dropbox_outcome(struct ao_writes *w, struct entry *e, int r, struct t
 				 "below); first refusal (HTTP %d): %.800s",
 				 t->refused, e->nchunks, t->sent, fe.http_status, fe.msg);
 		snprintf(fe.msg, sizeof(fe.msg), "%s", msg);
-		set_failed(w, e, &fe, NULL);
+		ws_set_failed(w, e, &fe, NULL);
 		free(t->last_reply);
 		*err = fe;
 		return -(fe.code ? fe.code : EIO);
@@ -565,17 +572,25 @@ static int dropbox_outcome(struct ao_writes *w, struct entry *e, int r, struct t
 		snprintf(msg, sizeof(msg), "%ld items sent in %zu requests; last reply: %s",
 			 e->items, e->nchunks, t->last_reply ? t->last_reply : "ok");
 	free(t->last_reply);
-	set_sent(w, e, msg);
+	ws_set_sent(w, e, msg);
 	return 0;
 }
 
 static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
 	char ipath[4096], lpath[4096];
+	char cloud[512];
 	const char *path = e->kind == EK_LABELS ? "/import/labels" : "/attachments";
 	struct tally t = {0, 0, 0, 0, {0}, {0}, NULL};
 	size_t i;
 	int fd, r = 0;
+
+	if (e->kind == EK_ASSETS) {
+		if (ws_cloud_path(e->project, cloud, sizeof(cloud)) < 0)
+			return ao_errf(err, ENAMETOOLONG, "project id too long");
+		path = cloud;
+		ws_sending_to_uncertain(w, e);
+	}
 
 	if (!e->prepared && (r = prepare_dropbox(w, e, err)) < 0)
 		return r;
@@ -617,14 +632,18 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 			break;
 		}
 		t.posted++;
-		if ((r = prep_chunk_body(fd, &pc, e->project,
-					 e->kind == EK_LABELS ? DK_LABELS : DK_ATTACHMENTS, &body,
-					 &blen, err)) < 0)
+		if ((r = prep_chunk_body(fd, &pc, e->project, drop_kind_of(e), &body, &blen, err)) <
+		    0)
 			break;
-		/* attachments add to an asset: sending them twice duplicates them */
-		r = post(w, path, body, blen, e->kind == EK_ATTACHMENTS ? HUB_NONIDEMPOTENT : 0,
-			 &data, bg, err);
+		if (e->kind == EK_ASSETS)
+			ws_chunk_sending(w, e, c, CH_SENDING);
+		/* attachments add to an asset, /cloud creates assets and tasks:
+		 * sending them twice duplicates them */
+		r = ws_post(w, path, body, blen, e->kind != EK_LABELS ? HUB_NONIDEMPOTENT : 0,
+			    &data, bg, err);
 		if (r < 0 && err->transient && !err->uncertain) {
+			if (e->kind == EK_ASSETS)
+				ws_chunk_sending(w, e, c, CH_TODO);
 			free(body);
 			json_decref(data);
 			break;
@@ -672,6 +691,10 @@ static int deliver(struct ao_writes *w, struct entry *e, int bg, struct ao_err *
 {
 	if (e->kind == EK_ANSWER)
 		return deliver_answer(w, e, bg, err);
+	if (e->kind == EK_MEDIA)
+		return ws_deliver_media(w, e, bg, err);
+	if (e->kind == EK_MASK)
+		return ws_deliver_mask(w, e, bg, err);
 	return deliver_dropbox(w, e, bg, err);
 }
 
@@ -710,6 +733,9 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 	e->attempts = 0;
 	e->items = 0;
 	e->export_records = 0;
+	free(e->object_url); /* new content: a new upload */
+	e->object_url = NULL;
+	e->posts = 0;
 	spool_entry_clear_chunks(e);
 	spool_entry_set_msg(e, "being sent");
 	spool_entry_set_detail(e, NULL);
@@ -726,7 +752,7 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 		if (e->size == 0)
 			r = ao_errf(err, EINVAL, "empty file: nothing to send");
 		if (r < 0)
-			set_failed(w, e, err, NULL);
+			ws_set_failed(w, e, err, NULL);
 		else
 			r = deliver(w, e, 0, err);
 	}

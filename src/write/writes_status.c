@@ -102,6 +102,7 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e)
 				  c->state == CH_SENT	     ? "sent"
 				  : c->state == CH_REFUSED   ? "REFUSED"
 				  : c->state == CH_UNCERTAIN ? "UNCERTAIN"
+				  : c->state == CH_SENDING   ? "being sent"
 							     : "not sent yet",
 				  c->msg ? ": " : "", c->msg ? c->msg : "");
 		}

@@ -11,6 +11,7 @@ import sys
 # the export cache: public ao_xcache_; inside, xc_ (the cache) and xs_ (its
 # files, shared between daemons)
 XCACHE = ("ao_xcache_", "xc_", "xs_")
+MEDIA = ("ao_media_", "mo_", "mf_", "me_")  # media.c, media_fetch.c, media_evict.c
 
 PREFIXES = {
     "util/err": ("ao_err",),
@@ -24,6 +25,8 @@ PREFIXES = {
     "client/hub_client": ("hub_",),
     "client/hub_retry": ("hub_",),
     "client/hub_store": ("hub_store_",),
+    "client/hub_upload": ("hub_",),
+    "client/hub_msg": ("hub_",),
     "core/core": ("ao_core_",),
     "core/router": ("ao_route",),
     "core/poll": ("ao_poll_", "ao_core_"),  # the core's change poller and its hooks
@@ -33,10 +36,19 @@ PREFIXES = {
     "core/xshare": XCACHE,
     "core/xfetch": XCACHE,
     "core/xload": XCACHE,
+    "core/xmerge": ("xm_",),  # the record merge of an incremental refresh
+    "core/xincr": XCACHE,
+    "core/xrefresh": XCACHE,
     "core/export_check": ("xcheck_",),
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),
     "core/unzip": ("ao_unzip_",),
+    "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
+    "core/dsbuild": ("dsv_",),
+    "core/dspass2": ("dsv_",),
+    "core/media": MEDIA,
+    "core/media_fetch": MEDIA,
+    "core/media_evict": MEDIA,
     "daemon/config": ("ao_config_",),
     "daemon/options": ("ao_opt_",),
     "write/writes": ("ao_writes_", "ws_"),
@@ -44,6 +56,9 @@ PREFIXES = {
     "write/writes_reg": ("ao_writes_", "ws_"),
     "write/writes_send": ("ao_writes_", "ws_"),
     "write/writes_status": ("ao_writes_", "ws_"),
+    "write/upload_media": ("ao_writes_", "ws_"),  # the write side's uploads
+    "write/upload_mask": ("ao_writes_", "ws_"),
+    "write/assets_items": ("assets_item",),
     "write/answer": ("answer_",),
     "write/labels_parse": ("lp_",),
     "write/labels_prep": ("prep_",),

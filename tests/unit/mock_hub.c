@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "angofs/sysutil.h"
 #include "mock_hub.h"
@@ -20,6 +21,7 @@ struct reply {
 	char *data;  /* JSON text, or NULL: 404 */
 	void *bytes; /* a download */
 	size_t len;
+	int deny; /* a download answered 403 (a private object, unsigned) */
 };
 
 struct call {
@@ -35,6 +37,8 @@ struct mock_hub {
 	int ncalls;
 	char *last_body;
 };
+
+static struct reply *add(struct mock_hub *m, const char *method, const char *pattern);
 
 static int matches(const char *pattern, const char *s)
 {
@@ -133,11 +137,23 @@ static int mock_download(void *self, const char *url, hub_sink_fn sink, hub_prog
 	pthread_mutex_lock(&m->mu);
 	record(m, "DOWNLOAD", url);
 	r = find(m, "DOWNLOAD", url);
-	if (r && (bytes = malloc(r->len ? r->len : 1)))
+	if (r && !r->deny && (bytes = malloc(r->len ? r->len : 1)))
 		memcpy(bytes, r->bytes, len = r->len);
 	pthread_mutex_unlock(&m->mu);
-	if (!bytes)
-		return ao_errf(err, ENOENT, "download: HTTP 404 (mock)");
+	if (!bytes && r && r->deny) {
+		int rc = ao_errf(err, EACCES, "download: HTTP 403 (mock: not readable unsigned)");
+
+		if (err)
+			err->http_status = 403;
+		return rc;
+	}
+	if (!bytes) {
+		int rc = ao_errf(err, ENOENT, "download: HTTP 404 (mock)");
+
+		if (err)
+			err->http_status = 404;
+		return rc;
+	}
 	while (done < len) { /* in pieces, as a network would */
 		size_t n = len - done < 4096 ? len - done : 4096;
 		int rc = sink(ud, bytes + done, n);
@@ -150,6 +166,43 @@ static int mock_download(void *self, const char *url, hub_sink_fn sink, hub_prog
 		if (progress)
 			progress(ud, (long long)done, (long long)len);
 	}
+	free(bytes);
+	return 0;
+}
+
+/* A PUT stores the file's bytes: a DOWNLOAD of the URL without its query
+ * then returns them (as the hub's storage serves an uploaded object). */
+static int mock_put(void *self, const char *url, int fd, long long size, const char *ctype,
+		    struct ao_err *err)
+{
+	struct mock_hub *m = self;
+	char *bytes = malloc(size > 0 ? (size_t)size : 1), *obj;
+	long long got = 0;
+
+	(void)ctype;
+	if (!bytes)
+		return ao_errf(err, ENOMEM, "out of memory");
+	while (got < size) {
+		ssize_t n = pread(fd, bytes + got, (size_t)(size - got), (off_t)got);
+
+		if (n <= 0) {
+			free(bytes);
+			return ao_errf(err, EIO, "PUT: short read of the file (mock)");
+		}
+		got += n;
+	}
+	obj = strndup(url, strcspn(url, "?"));
+	pthread_mutex_lock(&m->mu);
+	record(m, "PUT", url);
+	if (obj) {
+		struct reply *r = add(m, "DOWNLOAD", obj);
+
+		r->bytes = bytes;
+		r->len = (size_t)size;
+		bytes = NULL;
+	}
+	pthread_mutex_unlock(&m->mu);
+	free(obj);
 	free(bytes);
 	return 0;
 }
@@ -176,6 +229,7 @@ static const struct hub_ops mock_ops = {
     .post_raw = mock_post_raw,
     .download = mock_download,
     .free = mock_free,
+    .put = mock_put,
 };
 
 struct hub *mock_hub_new(struct mock_hub **out)
@@ -226,6 +280,13 @@ void mock_hub_file(struct mock_hub *m, const char *url, const void *bytes, size_
 	pthread_mutex_unlock(&m->mu);
 }
 
+void mock_hub_deny(struct mock_hub *m, const char *url)
+{
+	pthread_mutex_lock(&m->mu);
+	add(m, "DOWNLOAD", url)->deny = 1;
+	pthread_mutex_unlock(&m->mu);
+}
+
 int mock_hub_calls(struct mock_hub *m, const char *method, const char *prefix)
 {
 	int n = 0;
@@ -246,7 +307,7 @@ const char *mock_hub_last_body(struct mock_hub *m)
 
 /* ---- the failure wrapper ---- */
 
-enum act { ACT_HTTP, ACT_NET, ACT_TIMEOUT, ACT_DELAY, ACT_PARTIAL };
+enum act { ACT_HTTP, ACT_NET, ACT_TIMEOUT, ACT_DELAY, ACT_PARTIAL, ACT_APPLIED };
 
 struct rule {
 	char op[16], prefix[512];
@@ -280,6 +341,8 @@ static int parse_rule(const char *line, struct rule *r)
 		r->act = ACT_TIMEOUT;
 	else if (!strncmp(act, "delay=", 6))
 		r->act = ACT_DELAY, r->arg = atol(act + 6);
+	else if (!strcmp(act, "applied"))
+		r->act = ACT_APPLIED;
 	else if (!strncmp(act, "partial=", 8))
 		r->act = ACT_PARTIAL, r->arg = atol(act + 8);
 	else
@@ -384,6 +447,26 @@ static int fail_post_raw(void *self, const char *pq, const char *body, size_t le
 	struct rule r;
 
 	if (pick(f, "POST", pq, &r)) {
+		if (r.act == ACT_APPLIED) {
+			/* the hub applies it, the reply is lost: what a non-idempotent
+			 * call then reports (HUB_NONIDEMPOTENT in hub.h) */
+			int rc = hub_post_raw(f->inner, pq, body, len, data, err);
+
+			if (rc < 0)
+				return rc;
+			if (data) {
+				json_decref(*data);
+				*data = NULL;
+			}
+			rc = ao_errf(err, EIO,
+				     "POST %s: HTTP 500 after the hub applied it (injected)", pq);
+			if (err) {
+				err->http_status = 500;
+				err->transient = 1;
+				err->uncertain = 1;
+			}
+			return rc;
+		}
 		if (r.act == ACT_DELAY)
 			ao_sys_sleep_ms(r.arg);
 		else
@@ -437,6 +520,21 @@ static int fail_download(void *self, const char *url, hub_sink_fn sink, hub_prog
 	return hub_download(f->inner, url, sink, progress, ud, err);
 }
 
+static int fail_put(void *self, const char *url, int fd, long long size, const char *ctype,
+		    struct ao_err *err)
+{
+	struct fail_hub *f = self;
+	struct rule r;
+
+	if (pick(f, "PUT", url, &r)) {
+		if (r.act == ACT_DELAY)
+			ao_sys_sleep_ms(r.arg);
+		else
+			return inject(&r, "PUT", err);
+	}
+	return hub_put_file(f->inner, url, fd, size, ctype, err);
+}
+
 static void fail_free(void *self)
 {
 	struct fail_hub *f = self;
@@ -452,6 +550,7 @@ static const struct hub_ops fail_ops = {
     .post_raw = fail_post_raw,
     .download = fail_download,
     .free = fail_free,
+    .put = fail_put,
 };
 
 struct hub *fail_hub_new(struct hub *inner, const char *script, struct fail_hub **out)

@@ -11,9 +11,11 @@
  *              N bytes. The script can be replaced while the hub is in use.
  *
  * Script: one rule per line, `OP PREFIX ACTION [xN]`
- *   OP      GET | POST | DOWNLOAD | *
+ *   OP      GET | POST | DOWNLOAD | PUT | *
  *   PREFIX  the start of the path-and-query (or URL), or * for any
- *   ACTION  http=STATUS | net | timeout | delay=MS | partial=BYTES
+ *   ACTION  http=STATUS | net | timeout | delay=MS | partial=BYTES |
+ *           applied (POST: passed on, then failed as uncertain: the reply
+ *           of a request the hub applied was lost)
  *   xN      only the first N matching calls (default: every one)
  * The first rule that matches and is not used up applies.
  */
@@ -31,7 +33,12 @@ struct hub *mock_hub_new(struct mock_hub **m);
 void mock_hub_on(struct mock_hub *m, const char *method, const char *pattern,
 		 const char *data_json);
 void mock_hub_file(struct mock_hub *m, const char *url, const void *bytes, size_t len);
-/* Calls so far whose method is method ("GET", "POST", "DOWNLOAD") and whose
+/* Downloads of url (pattern as above) answer 403, like a private object
+ * fetched without a signature or with an expired one. */
+void mock_hub_deny(struct mock_hub *m, const char *url);
+/* A PUT (hub_put_file) stores the file: a DOWNLOAD of the URL without its
+ * query returns it. */
+/* Calls so far whose method is method ("GET", "POST", "DOWNLOAD", "PUT") and whose
  * path (or URL) starts with prefix. */
 int mock_hub_calls(struct mock_hub *m, const char *method, const char *prefix);
 /* The body of the last POST (NUL-terminated; "" if none). */

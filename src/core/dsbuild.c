@@ -1,0 +1,524 @@
+/*
+ * dsbuild.c - the generations of the dataset views (src/core/dsview.h):
+ * pass 1 once per (export generation, categorySchema), pass 2 on demand.
+ *
+ * Design: a view never asks the hub for an export of its own. It opens the
+ * export cache's NDJSON entry of its filter (fetching it only when the entry
+ * is not fresh, exactly as a read of export/tasks.ndjson would) and keeps
+ * that descriptor for as long as the generation is current, so the records
+ * an image or label needs are read back at their byte offsets (pread) from
+ * the same bytes the index came from. A generation is rebuilt when the
+ * entry's generation changes (a refetch after the TTL, touch, a write) or
+ * the schema does; the fast path (fresh entry, same generation) takes one
+ * mutex for a moment and reads nothing.
+ *
+ * Pass 2 writes into <ds_dir> files named by the generation's identity (the
+ * export's "<hash>.<gen>" on disk plus a hash of the schema), which is the
+ * same in every daemon sharing the cache directory: built as a temp file
+ * (0600) and renamed into place, never modified, so a daemon that finds one
+ * uses it as is and none ever sees a torn file. A YOLO label pack is every
+ * label file of one mode back to back, then the pass's report text, then a
+ * table of (offset, length) per image and a trailer; COCO is the plain
+ * annotations.json plus its report in "<name>.txt" (published first). Files
+ * of other generations of the same export are removed once an hour old
+ * (a reader on another host holding one that long may lose it: NFS).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core_int.h"
+#include "dsview_int.h"
+#include "angofs/cancel.h"
+#include "angofs/export_cache.h"
+#include "angofs/log.h"
+#include "angofs/sysutil.h"
+
+#define PACK_MAGIC "AODSLBL1"
+#define OLD_GEN_AGE_S 3600
+
+static const char *const out_names[DSV_NOUT] = {"yolo.labels", "yolo-detect.labels",
+						"yolo-seg.labels", "coco.json"};
+
+/* ---- sets and references --------------------------------------------------- */
+
+static struct dsv_set *set_of(struct ao_core *c, struct ao_xentry *x, const char *project_id)
+{
+	struct dsv *dv = &c->dsv;
+	struct dsv_set *s;
+
+	pthread_mutex_lock(&dv->lock);
+	for (s = dv->sets; s; s = s->next)
+		if (s->x == x)
+			break;
+	if (!s && (s = calloc(1, sizeof(*s)))) {
+		s->x = x;
+		snprintf(s->project_id, sizeof(s->project_id), "%s", project_id);
+		pthread_mutex_init(&s->build, NULL);
+		s->next = dv->sets;
+		dv->sets = s;
+	}
+	pthread_mutex_unlock(&dv->lock);
+	return s;
+}
+
+static void gen_free(struct ao_core *c, struct dsv_gen *g)
+{
+	for (int k = 0; k < DSV_NOUT; k++) {
+		if (g->out[k].fd >= 0)
+			close(g->out[k].fd);
+		free(g->out[k].tab);
+		free(g->out[k].report);
+	}
+	if (g->xfd >= 0)
+		ao_xcache_close(c->cfg.xc, g->x, g->xfd);
+	ao_ds_index_free(g->idx);
+	ao_ds_schema_free(g->schema);
+	json_decref(g->cs);
+	free(g->yaml);
+	free(g->index_report);
+	free(g->if_note);
+	free(g);
+}
+
+void dsv_put(struct ao_core *c, struct dsv_gen *g)
+{
+	int last;
+
+	if (!g)
+		return;
+	pthread_mutex_lock(&c->dsv.lock);
+	last = --g->refs == 0;
+	pthread_mutex_unlock(&c->dsv.lock);
+	if (last)
+		gen_free(c, g);
+}
+
+void dsv_free_all(struct ao_core *c)
+{
+	struct dsv_set *s = c->dsv.sets, *nx;
+
+	for (; s; s = nx) {
+		nx = s->next;
+		if (s->cur)
+			dsv_put(c, s->cur);
+		pthread_mutex_destroy(&s->build);
+		free(s);
+	}
+	c->dsv.sets = NULL;
+}
+
+/* s->cur with a reference if it still describes the entry's current
+ * generation (no I/O), else NULL. */
+static struct dsv_gen *cur_if_fresh(struct ao_core *c, struct dsv_set *s)
+{
+	struct dsv_gen *g = NULL;
+	int fresh = ao_xcache_fresh(c->cfg.xc, s->x);
+	unsigned long xg = ao_xcache_gen(c->cfg.xc, s->x);
+
+	pthread_mutex_lock(&c->dsv.lock);
+	if (s->cur && fresh && xg == s->cur->xgen) {
+		g = s->cur;
+		g->refs++;
+	}
+	pthread_mutex_unlock(&c->dsv.lock);
+	return g;
+}
+
+/* ---- reading records back ---------------------------------------------------- */
+
+int dsv_record(const struct dsv_gen *g, const struct ao_ds_image *im, json_t **rec,
+	       struct ao_err *err)
+{
+	size_t cap = 65536, len = 0;
+	char *buf = NULL;
+	json_error_t je;
+
+	*rec = NULL;
+	for (;;) {
+		char *nb = realloc(buf, cap);
+		if (!nb) {
+			free(buf);
+			return ao_errf(err, ENOMEM, "out of memory");
+		}
+		buf = nb;
+		ssize_t r = pread(g->xfd, buf + len, cap - len, (off_t)(im->locator + len));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return ao_errf(err, errno, "reading the cached export: %s",
+				       strerror(errno));
+		}
+		char *nl = memchr(buf + len, '\n', (size_t)r);
+		len += (size_t)r;
+		if (nl || r == 0) {
+			len = nl ? (size_t)(nl - buf) : len;
+			break;
+		}
+		cap *= 2;
+	}
+	*rec = json_loadb(buf, len, 0, &je);
+	free(buf);
+	if (!*rec)
+		return ao_errf(err, EIO, "cached export: record at byte %llu: %s", im->locator,
+			       je.text);
+	return 0;
+}
+
+/* ---- pass 1 -------------------------------------------------------------------- */
+
+#ifdef ANGOFS_HAVE_MEDIA
+#include "angofs/media.h"
+/* The image-size hook: the first bytes of the asset through the media cache. */
+static ssize_t read_head(void *ud, const struct ao_ds_image *im, void *buf, size_t cap)
+{
+	struct ao_core *c = ((void **)ud)[0];
+	const struct dsv_gen *g = ((void **)ud)[1];
+	struct ao_err e = {0};
+	json_t *rec;
+
+	if (dsv_record(g, im, &rec, &e) < 0)
+		return -EIO;
+	const char *url = json_string_value(json_object_get(rec, "asset"));
+	struct ao_media_ref r = {g->project_id, url, AO_MEDIA_ASSET};
+	ssize_t n = url ? ao_media_read_head(c->cfg.media, &r, buf, cap, &e) : -ENOENT;
+	if (n < 0)
+		ao_debug("datasets: header of %s: %s", im->name, e.msg);
+	json_decref(rec);
+	return n;
+}
+#endif
+
+static char *memtext(int (*fn)(const struct ao_ds_schema *, FILE *), const struct ao_ds_schema *s,
+		     size_t *len)
+{
+	char *t = NULL;
+	FILE *f = open_memstream(&t, len);
+
+	if (!f)
+		return NULL;
+	int rc = fn(s, f);
+	if (fclose(f) != 0 || rc < 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* The schemaId of the top-level classification titled or identified by
+ * want, or want itself (ao_ds_schema_load then names it in its error). */
+static const char *class_id(const json_t *cs, const char *want)
+{
+	json_t *cl;
+	size_t i;
+
+	json_array_foreach(json_object_get(cs, "classifications"), i, cl)
+	{
+		const char *id = json_string_value(json_object_get(cl, "schemaId"));
+		const char *title = json_string_value(json_object_get(cl, "title"));
+		if (id && (!strcmp(id, want) || (title && !strcmp(title, want))))
+			return id;
+	}
+	return want;
+}
+
+/* The schema of g; with -o imagefolder_class naming no single-choice
+ * classification of this project, imagefolder/ is empty and says why (the
+ * option applies to every project; YOLO and COCO do not depend on it). */
+static int load_schema(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
+{
+	const char *want = c->cfg.ds_class;
+	int rc = ao_ds_schema_load(g->cs, want ? class_id(g->cs, want) : NULL, &g->schema, err);
+	struct ao_ds_schema *s;
+
+	if (rc != -EINVAL || !want)
+		return rc;
+	if (asprintf(&g->if_note, "imagefolder: -o imagefolder_class=%s: %s\n", want, err->msg) < 0)
+		g->if_note = NULL;
+	ao_warn("datasets: project %s: -o imagefolder_class=%s: %s", g->project_id, want, err->msg);
+	ao_err_clear(err);
+	rc = ao_ds_schema_load(g->cs, NULL, &g->schema, err);
+	if (rc < 0)
+		return rc;
+	s = g->schema;
+	for (size_t i = 0; i < s->nopt; i++) {
+		free(s->opt[i].value);
+		free(s->opt[i].schema_id);
+	}
+	free(s->opt);
+	free(s->if_schema_id);
+	free(s->if_title);
+	s->opt = NULL;
+	s->nopt = 0;
+	s->if_schema_id = s->if_title = NULL;
+	return 0;
+}
+
+/* Schema, pass 1 and data.yaml of g (whose export descriptor is open). */
+static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
+{
+	unsigned long long n = 0;
+	long long off;
+	json_t *r;
+	int rc, fd = dup(g->xfd);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return ao_errf(err, errno, "cached export: %s", strerror(errno));
+	}
+	rewind(f);
+	rc = load_schema(c, g, err);
+	if (rc < 0) {
+		fclose(f);
+		return rc;
+	}
+	g->idx = ao_ds_index_new(g->schema);
+	if (!g->idx) {
+		fclose(f);
+		return ao_errf(err, ENOMEM, "out of memory");
+	}
+	while ((rc = ao_ds_ndjson_next(f, &r, &off, err)) == 1) {
+		rc = ao_ds_index_add(g->idx, n++, (unsigned long long)off, r);
+		json_decref(r);
+		if (rc < 0) {
+			fclose(f);
+			return ao_errf(err, -rc, "indexing the export: %s", strerror(-rc));
+		}
+	}
+	fclose(f);
+	if (rc < 0)
+		return rc;
+#ifdef ANGOFS_HAVE_MEDIA
+	void *ud[2] = {c, g};
+	rc = ao_ds_index_finish(g->idx, c->cfg.media ? read_head : NULL, ud, err);
+#else
+	rc = ao_ds_index_finish(g->idx, NULL, NULL, err);
+#endif
+	if (rc < 0)
+		return rc;
+	g->yaml = memtext(ao_ds_yolo_data_yaml, g->schema, &g->yaml_len);
+	g->index_report = ao_ds_report_text(ao_ds_index_report(g->idx));
+	if (!g->schema->if_schema_id && !g->if_note)
+		g->if_note = strdup("imagefolder: the project's categorySchema has no top-level "
+				    "single-choice classification (radio or single-dropdown)\n");
+	if (!g->yaml || !g->index_report)
+		return ao_errf(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* A new generation of s from the export descriptor o (taken over). */
+static struct dsv_gen *gen_build(struct ao_core *c, struct dsv_set *s, int xfd, unsigned long xgen,
+				 const char *ident, json_t *cs, struct ao_err *err)
+{
+	struct dsv_gen *g = calloc(1, sizeof(*g));
+
+	if (!g) {
+		ao_xcache_close(c->cfg.xc, s->x, xfd);
+		json_decref(cs);
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	for (int k = 0; k < DSV_NOUT; k++)
+		g->out[k].fd = -1;
+	g->x = s->x;
+	g->xfd = xfd;
+	g->xgen = xgen;
+	g->cs = cs;
+	g->refs = 1;
+	snprintf(g->ident, sizeof(g->ident), "%s", ident);
+	snprintf(g->project_id, sizeof(g->project_id), "%s", s->project_id);
+	if (pass1(c, g, err) < 0) {
+		gen_free(c, g);
+		return NULL;
+	}
+	ao_info("datasets: indexed %s (%zu images)", ident, ao_ds_index_count(g->idx));
+	return g;
+}
+
+/* With s->build held: the current generation, rebuilt if the entry or the
+ * schema changed. */
+static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_err *err)
+{
+	struct ao_xopen o;
+	char ident[128], xid[96];
+	json_t *cs = NULL;
+	struct dsv_gen *g;
+
+	int rc = ao_xcache_open(c->cfg.xc, s->x, &o, err);
+	if (rc < 0)
+		return NULL;
+	unsigned long xgen = ao_xcache_gen(c->cfg.xc, s->x);
+	rc = ao_xcache_fd_ident(c->cfg.xc, s->x, o.fd, xid, sizeof(xid));
+	if (rc == 0)
+		rc = ao_core_category_schema(c, s->project_id, &cs, err);
+	if (rc < 0) {
+		ao_xcache_close(c->cfg.xc, s->x, o.fd);
+		if (!err->code)
+			ao_errf(err, -rc, "dataset view: %s", strerror(-rc));
+		return NULL;
+	}
+	char *text = json_dumps(cs, JSON_COMPACT | JSON_SORT_KEYS);
+	snprintf(ident, sizeof(ident), "%s-%016llx", xid, text ? ao_xcache_hash(text) : 0ULL);
+	free(text);
+	pthread_mutex_lock(&c->dsv.lock);
+	g = s->cur;
+	if (g && !strcmp(g->ident, ident)) {
+		g->xgen = xgen; /* the same bytes and schema: nothing to rebuild */
+		g->refs++;
+	} else
+		g = NULL;
+	pthread_mutex_unlock(&c->dsv.lock);
+	if (g) {
+		ao_xcache_close(c->cfg.xc, s->x, o.fd);
+		json_decref(cs);
+		return g;
+	}
+	g = gen_build(c, s, o.fd, xgen, ident, cs, err);
+	if (!g)
+		return NULL;
+	pthread_mutex_lock(&c->dsv.lock);
+	struct dsv_gen *old = s->cur;
+	s->cur = g;
+	g->refs++; /* the set's and the caller's */
+	pthread_mutex_unlock(&c->dsv.lock);
+	dsv_put(c, old);
+	return g;
+}
+
+struct dsv_gen *dsv_acquire(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
+{
+	struct dsv_set *s = n->x ? set_of(c, n->x, n->project_id) : NULL;
+	struct dsv_gen *g;
+
+	if (!s) {
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	if ((g = cur_if_fresh(c, s)))
+		return g;
+	if (ao_cancel_lock(&s->build) < 0) {
+		ao_errf(err, EINTR, "interrupted");
+		return NULL;
+	}
+	g = cur_if_fresh(c, s);
+	if (!g)
+		g = refresh(c, s, err);
+	pthread_mutex_unlock(&s->build);
+	return g;
+}
+
+/* ---- pass 2 -------------------------------------------------------------------- */
+
+/* The set of g (for its build mutex). */
+static struct dsv_set *set_of_gen(struct ao_core *c, const struct dsv_gen *g)
+{
+	return set_of(c, g->x, g->project_id);
+}
+
+static int publish_tmp(const char *dir, const char *path, FILE **f, char *tmp, size_t tmpsz,
+		       struct ao_err *err)
+{
+	snprintf(tmp, tmpsz, "%s.tmp-XXXXXX", path);
+	int fd = mkstemp(tmp); /* 0600 */
+	if (fd < 0)
+		return ao_errf(err, errno, "%s: %s", dir, strerror(errno));
+	*f = fdopen(fd, "w+");
+	if (!*f) {
+		close(fd);
+		unlink(tmp);
+		return ao_errf(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int finish_tmp(FILE *f, const char *tmp, const char *path, int rc, struct ao_err *err)
+{
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		rc = rc < 0 ? rc : ao_errf(err, errno, "%s: %s", tmp, strerror(errno));
+	fclose(f);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = ao_errf(err, errno, "%s: %s", path, strerror(errno));
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+/* Build output k into the cache directory (or find it there). */
+static int build_out(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err)
+{
+	const char *dir = c->cfg.ds_dir;
+	char path[4096], tmp[4200];
+	char *rep = NULL;
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, g->ident, out_names[k]);
+	if (dsv_load_out(c, g, k, path, err) == 0)
+		return 0; /* published by us earlier or by another daemon */
+	ao_err_clear(err);
+	mkdir(dir, 0700);
+	dsv_sweep(dir, g->ident);
+	if (k == DSV_OUT_COCO) {
+		char rpath[4200], rtmp[4300];
+		snprintf(rpath, sizeof(rpath), "%s.txt", path);
+		rc = publish_tmp(dir, path, &f, tmp, sizeof(tmp), err);
+		if (rc < 0)
+			return rc;
+		rc = dsv_build_coco(g, f, &rep, err);
+		if (rc == 0) {
+			FILE *rf;
+			rc = publish_tmp(dir, rpath, &rf, rtmp, sizeof(rtmp), err);
+			if (rc == 0) {
+				int wr = fputs(rep, rf) < 0
+					     ? ao_errf(err, EIO, "%s: write error", rtmp)
+					     : 0;
+				rc = finish_tmp(rf, rtmp, rpath, wr, err);
+			}
+		}
+		free(rep);
+		rc = finish_tmp(f, tmp, path, rc, err);
+	} else {
+		rc = publish_tmp(dir, path, &f, tmp, sizeof(tmp), err);
+		if (rc < 0)
+			return rc;
+		rc = dsv_build_pack(g, k, f, err);
+		rc = finish_tmp(f, tmp, path, rc, err);
+	}
+	if (rc < 0)
+		return rc;
+	ao_info("datasets: built %s.%s", g->ident, out_names[k]);
+	return dsv_load_out(c, g, k, path, err);
+}
+
+int dsv_ensure(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err)
+{
+	struct dsv_set *s = set_of_gen(c, g);
+	int built, rc;
+
+	pthread_mutex_lock(&c->dsv.lock);
+	built = g->out[k].built;
+	pthread_mutex_unlock(&c->dsv.lock);
+	if (built)
+		return 0;
+	if (!c->cfg.ds_dir)
+		return ao_errf(err, ENOTSUP, "dataset views need a cache directory");
+	if (!s)
+		return ao_errf(err, ENOMEM, "out of memory");
+	if (ao_cancel_lock(&s->build) < 0)
+		return ao_errf(err, EINTR, "interrupted");
+	pthread_mutex_lock(&c->dsv.lock);
+	built = g->out[k].built;
+	pthread_mutex_unlock(&c->dsv.lock);
+	rc = built ? 0 : build_out(c, g, k, err);
+	pthread_mutex_unlock(&s->build);
+	return rc;
+}

@@ -1,0 +1,509 @@
+/*
+ * dsview.c - the tree below <project>/datasets/ (src/core/dsview_int.h;
+ * docs/DATASETS.md): lookup, listing, attributes and contents of the YOLO,
+ * COCO and ImageFolder views, over the generations dsbuild.c builds.
+ *
+ * Design: core.c's table holds the fixed part (datasets/, stage/, batch/)
+ * and hands every other name below datasets/ to dsv_lookup, which resolves
+ * one component at a time into (format, part, name) kept in the node. The
+ * view directories themselves (yolo/, coco/, ...) and their fixed entries
+ * cost nothing; a name that depends on the data (an image, a label, a class)
+ * acquires the current generation (pass 1, built once per export
+ * generation) and answers from its index with binary searches; files whose
+ * content is pass 2 (labels, annotations.json, skipped.txt) build it on
+ * their first stat, so their sizes are always true. Everything is
+ * read-only and served with direct_io: a new generation may change any size,
+ * and the kernel must not clamp reads to an old one.
+ *
+ * Formats: yolo/ (labels in the mixed mode: boxes as boxes, polygons as
+ * polygon rows), yolo-detect/ (every mark as its box: Ultralytics detect),
+ * yolo-seg/ (every mark as a polygon: Ultralytics segment), coco/,
+ * imagefolder/ (the first top-level single-choice classification).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_int.h"
+#include "dsview_int.h"
+#include "angofs/export_cache.h"
+#include "angofs/log.h"
+
+static const char *const fmt_names[DSV_NFMT] = {"yolo", "yolo-detect", "yolo-seg", "coco",
+						"imagefolder"};
+
+/* The fixed entries of a view directory, by format. */
+static const struct {
+	const char *name;
+	int part;
+	int yolo, coco, imf; /* present in that kind of view */
+} fixed[] = {
+    {"data.yaml", DSV_DATA_YAML, 1, 0, 0}, {"images", DSV_IMAGES, 1, 1, 0},
+    {"labels", DSV_LABELS, 1, 0, 0},	   {"annotations.json", DSV_ANNOT, 0, 1, 0},
+    {"skipped.txt", DSV_SKIPPED, 1, 1, 1},
+};
+
+struct dsv_fh {
+	struct dsv_gen *g;
+	struct ao_media_fh *mfh; /* an image's bytes */
+};
+
+static int is_yolo(int fmt)
+{
+	return fmt == DSV_YOLO || fmt == DSV_YOLO_DETECT || fmt == DSV_YOLO_SEG;
+}
+
+static int has_fixed(int fmt, size_t i)
+{
+	return is_yolo(fmt) ? fixed[i].yolo : fmt == DSV_COCO ? fixed[i].coco : fixed[i].imf;
+}
+
+static int part_is_dir(int part)
+{
+	return part == DSV_ROOT || part == DSV_IMAGES || part == DSV_LABELS || part == DSV_CLASS;
+}
+
+/* Is image im in the view of format fmt (under class dir cls for ImageFolder)? */
+static int in_view(const struct dsv_gen *g, int fmt, const char *cls, const struct ao_ds_image *im)
+{
+	if (!im)
+		return 0;
+	if (fmt == DSV_IF) {
+		const char *d = ao_ds_imagefolder_dir(g->schema, im);
+		return d && (!cls || !strcmp(d, cls));
+	}
+	return im->width > 0;
+}
+
+/* The export entry feeding a view under n (a datasets/ directory). */
+static struct ao_xentry *feed(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
+{
+	struct ao_xspec s = {.project_id = n->project_id, .type = AO_X_TASK, .ndjson = 1};
+
+	if (n->kind == AO_N_DS_STAGE_DIR)
+		s.stage_id = n->sub_id;
+	else if (n->kind == AO_N_DS_BATCH_DIR)
+		s.batch_id = n->sub_id;
+	return ao_xcache_get(c->cfg.xc, &s, err);
+}
+
+static int lookup_data(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+		       struct ao_err *err)
+{
+	struct dsv_gen *g = dsv_acquire(c, n, err);
+	const struct ao_ds_image *im = NULL;
+	int part = DSV_IMAGE, rc = 0;
+
+	if (!g)
+		return err->code ? -err->code : -EIO;
+	if (n->ds_part == DSV_ROOT) { /* imagefolder/<class> */
+		const unsigned long long *cnt = ao_ds_index_class_counts(g->idx);
+		part = -1;
+		for (size_t i = 0; i < g->schema->nopt; i++)
+			if (cnt[i] && !strcmp(g->schema->opt[i].dir, name))
+				part = DSV_CLASS;
+	} else if (n->ds_part == DSV_LABELS) {
+		im = ao_ds_index_find_label(g->idx, name);
+		part = in_view(g, n->ds_fmt, NULL, im) ? DSV_LABEL : -1;
+	} else {
+		im = ao_ds_index_find_name(g->idx, name);
+		if (!in_view(g, n->ds_fmt, n->ds_part == DSV_CLASS ? n->ds_name : NULL, im))
+			part = -1;
+	}
+	dsv_put(c, g);
+	if (part < 0)
+		rc = ao_errf(err, ENOENT, "%s: no such file", path);
+	else {
+		n->ds_part = part;
+		snprintf(n->ds_name, sizeof(n->ds_name), "%s", name);
+		n->kind = part_is_dir(part) ? AO_N_DS_VDIR : AO_N_DS_FILE;
+	}
+	return rc;
+}
+
+int dsv_lookup(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+	       struct ao_err *err)
+{
+	if (n->kind != AO_N_DS_VDIR) { /* datasets/, stage/<s>/, batch/<b>/: the views */
+		for (int f = 0; f < DSV_NFMT; f++)
+			if (!strcmp(name, fmt_names[f])) {
+				n->x = feed(c, n, err);
+				if (!n->x)
+					return -ENOMEM;
+				n->ds_fmt = f;
+				n->ds_part = DSV_ROOT;
+				n->kind = AO_N_DS_VDIR;
+				return 0;
+			}
+		return ao_errf(err, ENOENT, "%s: no such view", path);
+	}
+	if (n->ds_part == DSV_ROOT)
+		for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+			if (has_fixed(n->ds_fmt, i) && !strcmp(name, fixed[i].name)) {
+				n->ds_part = fixed[i].part;
+				n->kind = part_is_dir(n->ds_part) ? AO_N_DS_VDIR : AO_N_DS_FILE;
+				return 0;
+			}
+	if (n->ds_part == DSV_ROOT && n->ds_fmt != DSV_IF)
+		return ao_errf(err, ENOENT, "%s: no such file", path);
+	return lookup_data(c, n, name, path, err);
+}
+
+/* ---- attributes --------------------------------------------------------------- */
+
+static void file_stat(struct ao_core *c, int dir, long long size, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_uid = c->cfg.uid;
+	st->st_gid = c->cfg.gid;
+	st->st_atime = st->st_mtime = st->st_ctime = c->t0;
+	st->st_blksize = 65536;
+	st->st_mode = dir ? S_IFDIR | 0555 : S_IFREG | 0444;
+	st->st_nlink = dir ? 2 : 1;
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
+}
+
+/* The output pass 2 builds for a format (-1: none). */
+static int out_of(int fmt)
+{
+	return is_yolo(fmt) ? fmt : fmt == DSV_COCO ? DSV_OUT_COCO : -1;
+}
+
+/* skipped.txt: the index's report and the format's pass-2 report. */
+static char *skipped_text(struct ao_core *c, struct dsv_gen *g, int fmt, size_t *len,
+			  struct ao_err *err)
+{
+	int k = out_of(fmt);
+	char *t = NULL;
+
+	if (k >= 0 && dsv_ensure(c, g, k, err) < 0)
+		return NULL;
+	int n = asprintf(&t,
+			 "# %s: what this view leaves out, and why (docs/DATASETS.md)\n"
+			 "[index]\n%s%s[%s]\n%s",
+			 fmt_names[fmt], g->index_report,
+			 fmt == DSV_IF && g->if_note ? g->if_note : "", fmt_names[fmt],
+			 k >= 0 ? g->out[k].report
+				: "(ImageFolder has no per-mark conversion; see [index])\n");
+	if (n < 0) {
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	*len = (size_t)n;
+	return t;
+}
+
+/* Size of an image file: known once the media cache has it, else 1 byte and
+ * no blocks, as for an export never fetched (a reader reads to the end). */
+static long long image_size(struct ao_core *c, const struct dsv_gen *g,
+			    const struct ao_ds_image *im);
+
+static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, long long *size,
+		     struct ao_err *err)
+{
+	const struct ao_ds_image *im;
+	size_t len;
+	int k = out_of(n->ds_fmt);
+
+	switch (n->ds_part) {
+	case DSV_DATA_YAML:
+		*size = (long long)g->yaml_len;
+		return 0;
+	case DSV_ANNOT:
+	case DSV_LABEL:
+		if (dsv_ensure(c, g, k, err) < 0)
+			return -err->code;
+		if (n->ds_part == DSV_ANNOT) {
+			*size = g->out[k].size;
+			return 0;
+		}
+		im = ao_ds_index_find_label(g->idx, n->ds_name);
+		if (!im)
+			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
+		*size = (long long)g->out[k].tab[im - ao_ds_index_get(g->idx, 0)].len;
+		return 0;
+	case DSV_SKIPPED: {
+		char *t = skipped_text(c, g, n->ds_fmt, &len, err);
+		free(t);
+		*size = (long long)len;
+		return t ? 0 : -err->code;
+	}
+	case DSV_IMAGE:
+		im = ao_ds_index_find_name(g->idx, n->ds_name);
+		if (!im)
+			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
+		*size = image_size(c, g, im);
+		return 0;
+	default:
+		return ao_errf(err, EIO, "unexpected dataset node");
+	}
+}
+
+/* stat never fetches an export: the current generation if the feeding
+ * export is cached and fresh (built from the cache if needed), else the
+ * generation built last, else NULL (nothing known yet). */
+static struct dsv_gen *peek(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
+{
+	struct dsv_gen *g = NULL;
+
+	if (ao_xcache_fresh(c->cfg.xc, n->x))
+		return dsv_acquire(c, n, err);
+	pthread_mutex_lock(&c->dsv.lock);
+	for (struct dsv_set *s = c->dsv.sets; s; s = s->next)
+		if (s->x == n->x && (g = s->cur))
+			g->refs++;
+	pthread_mutex_unlock(&c->dsv.lock);
+	return g;
+}
+
+int dsv_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err)
+{
+	struct dsv_gen *g = peek(c, n, err);
+	long long size = 0;
+
+	if (!g && err->code)
+		return -err->code;
+	if (!g) { /* never fetched: the size is unknown, shown as for an export */
+		file_stat(c, 0, 1, st);
+		st->st_blocks = 0;
+		return 0;
+	}
+	int rc = file_size(c, g, n, &size, err);
+	dsv_put(c, g);
+	if (rc < 0)
+		return rc;
+	file_stat(c, 0, size, st);
+	if (n->ds_part == DSV_IMAGE && size == 1)
+		st->st_blocks = 0;
+	return 0;
+}
+
+/* ---- listings ----------------------------------------------------------------- */
+
+static int list_images(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
+		       ao_core_fill_fn fill, void *ctx, struct ao_err *err)
+{
+	int k = out_of(n->ds_fmt), labels = n->ds_part == DSV_LABELS;
+	const struct ao_ds_image *first = ao_ds_index_get(g->idx, 0);
+	struct stat st;
+
+	if (labels && dsv_ensure(c, g, k, err) < 0)
+		return -err->code;
+	for (size_t i = 0; i < ao_ds_index_count(g->idx); i++) {
+		const struct ao_ds_image *im = ao_ds_index_get(g->idx, i);
+		if (!in_view(g, n->ds_fmt, n->ds_part == DSV_CLASS ? n->ds_name : NULL, im))
+			continue;
+		if (labels)
+			file_stat(c, 0, (long long)g->out[k].tab[im - first].len, &st);
+		else {
+			long long sz = image_size(c, g, im);
+			file_stat(c, 0, sz, &st);
+			if (sz == 1)
+				st.st_blocks = 0;
+		}
+		if (fill(ctx, labels ? im->label : im->name, &st))
+			break;
+	}
+	return 0;
+}
+
+static int list_root(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
+		     struct ao_err *err)
+{
+	/* the class directories are data: they need the index (fetching) */
+	struct dsv_gen *g = n->ds_fmt == DSV_IF ? dsv_acquire(c, n, err) : peek(c, n, err);
+	struct ao_node m = *n;
+	struct stat st;
+
+	if (!g && err->code)
+		return -err->code;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		if (!has_fixed(n->ds_fmt, i))
+			continue;
+		m.ds_part = fixed[i].part;
+		long long size = 1;
+		if (g && !part_is_dir(m.ds_part) && file_size(c, g, &m, &size, err) < 0) {
+			dsv_put(c, g);
+			return -err->code;
+		}
+		file_stat(c, part_is_dir(m.ds_part), size, &st);
+		if (!g && !part_is_dir(m.ds_part))
+			st.st_blocks = 0;
+		if (fill(ctx, fixed[i].name, &st))
+			break;
+	}
+	if (g && n->ds_fmt == DSV_IF) {
+		const unsigned long long *cnt = ao_ds_index_class_counts(g->idx);
+		file_stat(c, 1, 0, &st);
+		for (size_t i = 0; i < g->schema->nopt; i++)
+			if (cnt[i] && fill(ctx, g->schema->opt[i].dir, &st))
+				break;
+	}
+	dsv_put(c, g);
+	return 0;
+}
+
+int dsv_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
+		struct ao_err *err)
+{
+	struct stat st;
+
+	if (n->kind != AO_N_DS_VDIR) {
+		file_stat(c, 1, 0, &st);
+		for (int f = 0; f < DSV_NFMT; f++)
+			if (fill(ctx, fmt_names[f], &st))
+				break;
+		return 0;
+	}
+	if (n->ds_part == DSV_ROOT)
+		return list_root(c, n, fill, ctx, err);
+	struct dsv_gen *g = dsv_acquire(c, n, err);
+	if (!g)
+		return err->code ? -err->code : -EIO;
+	int rc = list_images(c, g, n, fill, ctx, err);
+	dsv_put(c, g);
+	return rc;
+}
+
+/* ---- contents ----------------------------------------------------------------- */
+
+static int image_open(struct ao_core *c, struct dsv_fh *d, const struct ao_ds_image *im,
+		      struct ao_err *err);
+
+int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
+{
+	struct dsv_fh *d = calloc(1, sizeof(*d));
+	const struct ao_ds_image *im;
+	int k = out_of(n->ds_fmt), rc = 0;
+
+	if (!d)
+		return ao_errf(err, ENOMEM, "out of memory");
+	d->g = dsv_acquire(c, n, err);
+	if (!d->g) {
+		free(d);
+		return err->code ? -err->code : -EIO;
+	}
+	fh->ds = d;
+	fh->direct_io = 1;
+	switch (n->ds_part) {
+	case DSV_DATA_YAML:
+		fh->buf = malloc(d->g->yaml_len + 1);
+		if (!fh->buf)
+			return ao_errf(err, ENOMEM, "out of memory");
+		memcpy(fh->buf, d->g->yaml, d->g->yaml_len + 1);
+		fh->len = d->g->yaml_len;
+		return 0;
+	case DSV_SKIPPED:
+		fh->buf = skipped_text(c, d->g, n->ds_fmt, &fh->len, err);
+		return fh->buf ? 0 : -err->code;
+	case DSV_ANNOT:
+		rc = dsv_ensure(c, d->g, k, err);
+		if (rc == 0)
+			fh->fd = d->g->out[k].fd; /* borrowed: d->g keeps it open */
+		return rc;
+	case DSV_LABEL:
+		rc = dsv_ensure(c, d->g, k, err);
+		if (rc < 0)
+			return rc;
+		im = ao_ds_index_find_label(d->g->idx, n->ds_name);
+		if (!im)
+			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
+		return dsv_label_text(d->g, k, im, &fh->buf, &fh->len, err);
+	case DSV_IMAGE:
+		im = ao_ds_index_find_name(d->g->idx, n->ds_name);
+		if (!im)
+			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
+		return image_open(c, d, im, err);
+	default:
+		return ao_errf(err, EIO, "unexpected dataset node");
+	}
+}
+
+void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
+{
+	struct dsv_fh *d = fh->ds;
+
+	if (!d)
+		return;
+	if (fh->fd >= 0)
+		fh->fd = -1; /* borrowed from the generation */
+#ifdef ANGOFS_HAVE_MEDIA
+	if (d->mfh)
+		ao_media_close(c->cfg.media, d->mfh);
+#endif
+	dsv_put(c, d->g);
+	free(d);
+	fh->ds = NULL;
+}
+
+/* ---- image bytes (the media cache) ------------------------------------------- */
+
+#ifdef ANGOFS_HAVE_MEDIA
+#include "angofs/media.h"
+
+static long long image_size(struct ao_core *c, const struct dsv_gen *g,
+			    const struct ao_ds_image *im)
+{
+	(void)g;
+	(void)im;
+	(void)c;
+	return 1;
+}
+
+static int image_open(struct ao_core *c, struct dsv_fh *d, const struct ao_ds_image *im,
+		      struct ao_err *err)
+{
+	json_t *rec;
+	int rc;
+
+	if (!c->cfg.media)
+		return ao_errf(err, ENOTSUP, "image files need the media cache");
+	rc = dsv_record(d->g, im, &rec, err);
+	if (rc < 0)
+		return rc;
+	const char *url = json_string_value(json_object_get(rec, "asset"));
+	struct ao_media_ref r = {d->g->project_id, url, AO_MEDIA_ASSET};
+	rc = url ? ao_media_open(c->cfg.media, &r, &d->mfh, err)
+		 : ao_errf(err, ENOENT, "%s: the record has no asset URL", im->name);
+	json_decref(rec);
+	return rc;
+}
+
+ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
+		 struct ao_err *err)
+{
+	if (!fh->ds || !fh->ds->mfh)
+		return ao_errf(err, EIO, "not an image handle");
+	return ao_media_read(c->cfg.media, fh->ds->mfh, buf, size, off, err);
+}
+#else
+static long long image_size(struct ao_core *c, const struct dsv_gen *g,
+			    const struct ao_ds_image *im)
+{
+	(void)c;
+	(void)g;
+	(void)im;
+	return 1;
+}
+
+static int image_open(struct ao_core *c, struct dsv_fh *d, const struct ao_ds_image *im,
+		      struct ao_err *err)
+{
+	(void)c;
+	(void)d;
+	return ao_errf(err, ENOTSUP, "%s: image files need the media cache", im->name);
+}
+
+ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
+		 struct ao_err *err)
+{
+	(void)c;
+	(void)fh;
+	(void)buf;
+	(void)size;
+	(void)off;
+	return ao_errf(err, ENOTSUP, "image files need the media cache");
+}
+#endif

@@ -1,0 +1,37 @@
+/*
+ * xincr.h - the incremental refresh of one export cache entry (xincr.c),
+ * called by xrefresh.c. Split in two: what is asked of the hub before the
+ * publish lock (the project's fingerprint, the task count: no network I/O
+ * under a lock), and the incremental export and merge under it.
+ */
+#ifndef ANGOFS_XINCR_H
+#define ANGOFS_XINCR_H
+
+#include "xcache_int.h"
+#include "xshare.h"
+
+struct xc_incr {
+	int ok;	      /* an incremental refresh may be tried */
+	int fp_known; /* fp was asked of the hub just now */
+	unsigned long long fp;
+	long long total;	/* the hub's task count for the view's filter */
+	unsigned long long gen; /* the generation the plan starts from */
+};
+
+/* Before the publish lock: decide whether an incremental refresh can be
+ * tried from generation m (pl->ok) and ask the hub what proves it. 0 (if
+ * not, ri->why says why), or -errno for an error of the hub that a full
+ * export would meet as well (transient). */
+int xc_incr_prepare(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
+		    struct xc_incr *pl, struct xc_refresh *ri, struct ao_err *err);
+
+/* Under the publish lock: ask for what changed since m, merge it into
+ * generation g. 0: generation g written, *out is its meta (but gen);
+ * 2: nothing changed, generation m->gen stays (*out its fresh meta);
+ * 1: the merge cannot prove the result (ri->why): a full export must be
+ * made; -errno: the refresh failed (the old generation stays). */
+int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
+		unsigned long long g, const struct xc_incr *pl, struct xs_meta *out,
+		struct xc_refresh *ri, struct ao_err *err);
+
+#endif

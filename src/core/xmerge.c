@@ -1,0 +1,681 @@
+/*
+ * xmerge.c - the streaming record merge of an incremental export refresh
+ * (design in xmerge.h and docs/DESIGN-NOTES.md).
+ *
+ * Design choice: records are located by a byte scanner (strings and nesting
+ * depth only), never parsed whole; of an old record only the few fields the
+ * merge needs are read (task.taskId, stageId, updatedAt), by skipping the
+ * values before them. That keeps a merge of a 1 GB export at the cost of a
+ * copy, and memory at the changed records plus one record.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "angofs/sysutil.h"
+#include "xmerge.h"
+
+#define XM_BUF (256 * 1024)
+#define BAD ((size_t)-1)
+
+static int buf_add(struct xm_buf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap : 4096;
+		while (nc < b->len + n + 1)
+			nc *= 2;
+		char *q = realloc(b->p, nc);
+		if (!q)
+			return -ENOMEM;
+		b->p = q;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+static int buf_set(struct xm_buf *b, const struct xm_buf *from)
+{
+	b->len = 0;
+	return buf_add(b, from->p ? from->p : "", from->len);
+}
+
+/* ---- locating values in a record ---- */
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* s[i] == '"': the index after the closing quote. */
+static size_t skip_str(const char *s, size_t n, size_t i)
+{
+	for (i++; i < n; i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			return i + 1;
+	}
+	return BAD;
+}
+
+static size_t skip_val(const char *s, size_t n, size_t i)
+{
+	int depth = 0;
+
+	if (i >= n)
+		return BAD;
+	if (s[i] == '"')
+		return skip_str(s, n, i);
+	if (s[i] != '{' && s[i] != '[') {
+		while (i < n && !strchr(",}] \t\r\n", s[i]))
+			i++;
+		return i;
+	}
+	for (; i < n; i++) {
+		if (s[i] == '"') {
+			i = skip_str(s, n, i);
+			if (i == BAD)
+				return BAD;
+			i--;
+		} else if (s[i] == '{' || s[i] == '[') {
+			depth++;
+		} else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+			return i + 1;
+		}
+	}
+	return BAD;
+}
+
+/* The string literal s[i..j) (quotes included) into out; -EINVAL if it is
+ * not a string or does not fit. */
+static int get_str(const char *s, size_t i, size_t j, char *out, size_t outn)
+{
+	if (j == BAD || j - i < 2 || s[i] != '"')
+		return -EINVAL;
+	if (!memchr(s + i, '\\', j - i)) {
+		if (j - i - 2 >= outn)
+			return -EINVAL;
+		memcpy(out, s + i + 1, j - i - 2);
+		out[j - i - 2] = '\0';
+		return 0;
+	}
+	json_t *v = json_loadb(s + i, j - i, JSON_DECODE_ANY, NULL);
+	int rc = json_is_string(v) && json_string_length(v) < outn ? 0 : -EINVAL;
+	if (!rc)
+		snprintf(out, outn, "%s", json_string_value(v));
+	json_decref(v);
+	return rc;
+}
+
+int xm_parse_time(const char *s, size_t n, long long *us)
+{
+	struct tm tm = {0};
+	long long frac = 0, scale = 1000000;
+	size_t i = 19;
+
+	if (n < 20 ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &tm.tm_sec) != 6 ||
+	    s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+		return -EINVAL;
+	if (s[i] == '.')
+		for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			if (scale > 1)
+				frac += (s[i] - '0') * (scale /= 10);
+	if (i + 1 != n || s[i] != 'Z')
+		return -EINVAL;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*us = (long long)t * 1000000 + frac;
+	return 0;
+}
+
+void xm_format_time(long long us, char *out, size_t n)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us % 1000000);
+}
+
+/* Walk the members of the object at s[i]; cb(key, klen, value start, value
+ * end) returns 1 to stop early. 0, or -EINVAL. */
+typedef int (*member_fn)(void *ud, const char *s, const char *k, size_t kl, size_t vi, size_t vj);
+
+static int walk_object(const char *s, size_t n, size_t i, member_fn cb, void *ud)
+{
+	i = skip_ws(s, n, i);
+	if (i >= n || s[i] != '{')
+		return -EINVAL;
+	i = skip_ws(s, n, i + 1);
+	if (i < n && s[i] == '}')
+		return 0;
+	for (;;) {
+		if (i >= n || s[i] != '"')
+			return -EINVAL;
+		size_t ke = skip_str(s, n, i);
+		if (ke == BAD)
+			return -EINVAL;
+		size_t vi = skip_ws(s, n, ke);
+		if (vi >= n || s[vi] != ':')
+			return -EINVAL;
+		vi = skip_ws(s, n, vi + 1);
+		size_t vj = skip_val(s, n, vi);
+		if (vj == BAD)
+			return -EINVAL;
+		int r = cb(ud, s, s + i + 1, ke - i - 2, vi, vj);
+		if (r)
+			return r < 0 ? r : 0;
+		i = skip_ws(s, n, vj);
+		if (i < n && s[i] == ',') {
+			i = skip_ws(s, n, i + 1);
+			continue;
+		}
+		return i < n && s[i] == '}' ? 0 : -EINVAL;
+	}
+}
+
+struct fwalk {
+	struct xm_fields *f;
+	int found; /* bits: 1 taskId, 2 stageId, 4 updatedAt, 8 task */
+	size_t n;
+};
+
+#define KEY(k, kl, lit) ((kl) == sizeof(lit) - 1 && memcmp((k), (lit), (kl)) == 0)
+
+static int task_member(void *ud, const char *s, const char *k, size_t kl, size_t vi, size_t vj)
+{
+	struct fwalk *w = ud;
+	char t[64];
+
+	if (KEY(k, kl, "taskId")) {
+		if (get_str(s, vi, vj, w->f->task_id, sizeof(w->f->task_id)) < 0 ||
+		    !w->f->task_id[0])
+			return -EINVAL;
+		w->found |= 1;
+	} else if (KEY(k, kl, "stageId")) {
+		if (get_str(s, vi, vj, w->f->stage_id, sizeof(w->f->stage_id)) < 0)
+			return -EINVAL;
+		w->found |= 2;
+	} else if (KEY(k, kl, "updatedAt")) {
+		if (get_str(s, vi, vj, t, sizeof(t)) < 0 ||
+		    xm_parse_time(t, strlen(t), &w->f->updated_us) < 0)
+			return -EINVAL;
+		w->found |= 4;
+	}
+	return (w->found & 7) == 7;
+}
+
+static int rec_member(void *ud, const char *s, const char *k, size_t kl, size_t vi, size_t vj)
+{
+	struct fwalk *w = ud;
+
+	(void)vj;
+	if (!KEY(k, kl, "task"))
+		return 0;
+	w->found |= 8;
+	int r = walk_object(s, w->n, vi, task_member, w);
+	return r < 0 ? r : 1;
+}
+
+int xm_fields(const char *rec, size_t len, struct xm_fields *f)
+{
+	struct fwalk w = {f, 0, len};
+
+	memset(f, 0, sizeof(*f));
+	if (walk_object(rec, len, 0, rec_member, &w) < 0 || (w.found & 15) != 15)
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- the reader ---- */
+
+void xm_reader_init(struct xm_reader *r, int fd, int ndjson)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->ndjson = ndjson;
+}
+
+void xm_reader_free(struct xm_reader *r)
+{
+	free(r->buf);
+	free(r->rec.p);
+	free(r->gap.p);
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
+/* Bytes between records: whitespace, and for a JSON array its brackets and
+ * commas. Stops at the '{' of the next record. -EINVAL on anything else. */
+static int scan_gap(struct xm_reader *r, const char **pp, const char *end, struct ao_err *err)
+{
+	const char *p = *pp, *s = p;
+
+	for (; p < end; p++) {
+		char c = *p;
+		if (c == '{' && (r->ndjson || (r->opened && !r->closed)))
+			break;
+		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+			continue;
+		if (!r->ndjson && c == '[' && !r->opened)
+			r->opened = 1;
+		else if (!r->ndjson && c == ',' && r->opened && !r->closed && r->nrec > 0)
+			continue;
+		else if (!r->ndjson && c == ']' && r->opened && !r->closed)
+			r->closed = 1;
+		else
+			return ao_errf(err, EINVAL,
+				       "not an export of records: unexpected byte 0x%02x after "
+				       "record %lld",
+				       (unsigned char)c, r->nrec);
+	}
+	*pp = p;
+	return buf_add(&r->gap, s, (size_t)(p - s));
+}
+
+int xm_reader_next(struct xm_reader *r, struct ao_err *err)
+{
+	int inrec = 0, depth = 0, instr = 0, esc = 0, rc;
+
+	r->rec.len = 0;
+	r->gap.len = 0;
+	if (!r->buf && !(r->buf = malloc(XM_BUF)))
+		return ao_errf(err, ENOMEM, "out of memory");
+	for (;;) {
+		if (r->bpos == r->blen) {
+			if (r->eof)
+				break;
+			ssize_t n = read(r->fd, r->buf, XM_BUF);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return ao_errf(err, EIO, "reading an export: %s", strerror(errno));
+			if (n == 0) {
+				r->eof = 1;
+				break;
+			}
+			r->blen = (size_t)n;
+			r->bpos = 0;
+		}
+		const char *p = r->buf + r->bpos, *end = r->buf + r->blen, *s;
+		if (!inrec) {
+			if ((rc = scan_gap(r, &p, end, err)) < 0)
+				return rc;
+			r->bpos = (size_t)(p - r->buf);
+			if (p == end)
+				continue;
+			inrec = 1;
+		}
+		for (s = p; p < end;) {
+			char c = *p++;
+			if (instr) {
+				if (esc)
+					esc = 0;
+				else if (c == '\\')
+					esc = 1;
+				else if (c == '"')
+					instr = 0;
+			} else if (c == '"') {
+				instr = 1;
+			} else if (c == '{' || c == '[') {
+				depth++;
+			} else if ((c == '}' || c == ']') && --depth == 0) {
+				break;
+			}
+		}
+		if (buf_add(&r->rec, s, (size_t)(p - s)) < 0)
+			return ao_errf(err, ENOMEM, "out of memory");
+		r->bpos = (size_t)(p - r->buf);
+		if (depth == 0) {
+			r->nrec++;
+			return 1;
+		}
+	}
+	if (inrec)
+		return ao_errf(err, EINVAL, "the export ends inside record %lld", r->nrec + 1);
+	if (!r->ndjson && !r->closed)
+		return ao_errf(err, EINVAL, "the export's JSON array is not closed");
+	return 0;
+}
+
+/* ---- the changed records ---- */
+
+static unsigned long long id_hash(const char *s)
+{
+	unsigned long long h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+struct xm_change *xm_changes_find(struct xm_changes *ch, const char *task_id)
+{
+	if (!ch->nslot)
+		return NULL;
+	for (size_t i = id_hash(task_id) & (ch->nslot - 1);; i = (i + 1) & (ch->nslot - 1)) {
+		size_t v = ch->slot[i];
+		if (!v)
+			return NULL;
+		if (strcmp(ch->v[v - 1].f.task_id, task_id) == 0)
+			return &ch->v[v - 1];
+	}
+}
+
+static int rehash(struct xm_changes *ch)
+{
+	size_t ns = ch->nslot ? ch->nslot * 2 : 64;
+	size_t *sl = calloc(ns, sizeof(*sl));
+
+	if (!sl)
+		return -ENOMEM;
+	for (size_t k = 0; k < ch->n; k++) {
+		size_t i = id_hash(ch->v[k].f.task_id) & (ns - 1);
+		while (sl[i])
+			i = (i + 1) & (ns - 1);
+		sl[i] = k + 1;
+	}
+	free(ch->slot);
+	ch->slot = sl;
+	ch->nslot = ns;
+	return 0;
+}
+
+static int change_add(struct xm_changes *ch, const struct xm_buf *rec, const struct xm_fields *f)
+{
+	if (ch->n == ch->cap) {
+		size_t nc = ch->cap ? ch->cap * 2 : 16;
+		struct xm_change *v = realloc(ch->v, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		ch->v = v;
+		ch->cap = nc;
+	}
+	struct xm_change *c = &ch->v[ch->n];
+	if (!(c->rec = malloc(rec->len + 1)))
+		return -ENOMEM;
+	memcpy(c->rec, rec->p, rec->len + 1);
+	c->len = rec->len;
+	c->f = *f;
+	c->used = 0;
+	ch->n++;
+	ch->bytes += (long long)rec->len;
+	if (2 * ch->n > ch->nslot)
+		return rehash(ch);
+	size_t i = id_hash(f->task_id) & (ch->nslot - 1);
+	while (ch->slot[i])
+		i = (i + 1) & (ch->nslot - 1);
+	ch->slot[i] = ch->n;
+	return 0;
+}
+
+/* Remember the framing seen around record number nrec (0: the end). */
+static int learn(struct xm_frame *fr, const struct xm_reader *r, int at_end)
+{
+	int rc = 0;
+
+	if (!at_end && r->nrec == 1 && !fr->has_head)
+		rc = buf_set(&fr->head, &r->gap), fr->has_head = 1;
+	else if (!at_end && r->nrec == 2 && !fr->has_sep)
+		rc = buf_set(&fr->sep, &r->gap), fr->has_sep = 1;
+	else if (at_end && r->nrec > 0 && !fr->has_tail)
+		rc = buf_set(&fr->tail, &r->gap), fr->has_tail = 1;
+	else if (at_end && r->nrec == 0 && !fr->has_empty)
+		rc = buf_set(&fr->empty, &r->gap), fr->has_empty = 1;
+	return rc;
+}
+
+static void frame_free(struct xm_frame *fr)
+{
+	free(fr->head.p);
+	free(fr->sep.p);
+	free(fr->tail.p);
+	free(fr->empty.p);
+	memset(fr, 0, sizeof(*fr));
+}
+
+int xm_changes_load(struct xm_changes *ch, int fd, int ndjson, long long after_us,
+		    struct ao_err *err)
+{
+	struct xm_reader r;
+	struct xm_fields f;
+	int rc;
+
+	xm_reader_init(&r, fd, ndjson);
+	while ((rc = xm_reader_next(&r, err)) == 1) {
+		json_t *j = json_loadb(r.rec.p, r.rec.len, 0, NULL);
+		int ok = json_is_object(j);
+		json_decref(j);
+		if (!ok || xm_fields(r.rec.p, r.rec.len, &f) < 0) {
+			rc = ao_errf(err, EINVAL,
+				     "record %lld of the incremental export is not a task record "
+				     "with task.taskId, stageId and updatedAt",
+				     r.nrec);
+			break;
+		}
+		if (f.updated_us <= after_us) {
+			rc = ao_errf(err, ERANGE,
+				     "task %s of the incremental export is not newer than the "
+				     "updatedAt bound: the hub ignored the filter",
+				     f.task_id);
+			break;
+		}
+		if (xm_changes_find(ch, f.task_id)) {
+			rc = ao_errf(err, EEXIST, "task %s is twice in the incremental export",
+				     f.task_id);
+			break;
+		}
+		if ((rc = learn(&ch->frame, &r, 0)) < 0 || (rc = change_add(ch, &r.rec, &f)) < 0) {
+			rc = ao_errf(err, ENOMEM, "out of memory");
+			break;
+		}
+	}
+	if (rc == 0 && learn(&ch->frame, &r, 1) < 0)
+		rc = ao_errf(err, ENOMEM, "out of memory");
+	xm_reader_free(&r);
+	return rc;
+}
+
+void xm_changes_free(struct xm_changes *ch)
+{
+	for (size_t i = 0; i < ch->n; i++)
+		free(ch->v[i].rec);
+	free(ch->v);
+	free(ch->slot);
+	frame_free(&ch->frame);
+	memset(ch, 0, sizeof(*ch));
+}
+
+/* ---- the merge ---- */
+
+struct out {
+	int fd;
+	char *buf;
+	size_t len;
+	int failed;
+};
+
+static void out_put(struct out *o, const char *p, size_t n)
+{
+	if (o->failed)
+		return;
+	int r;
+	if (o->len + n > XM_BUF) {
+		if ((r = ao_sys_write_all(o->fd, o->buf, o->len)) < 0)
+			o->failed = -r;
+		o->len = 0;
+	}
+	if (n > XM_BUF) {
+		if (!o->failed && (r = ao_sys_write_all(o->fd, p, n)) < 0)
+			o->failed = -r;
+		return;
+	}
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+}
+
+/* Framing of the merged file: the old file's, else the incremental
+ * export's, else the local hub's. */
+static const struct xm_buf *pick(const struct xm_buf *a, int ha, const struct xm_buf *b, int hb,
+				 struct xm_buf *dflt)
+{
+	return ha ? a : hb ? b : dflt;
+}
+
+struct mstate {
+	struct out o;
+	struct xm_frame *old, *chf;
+	int ndjson;
+	struct xm_result *res;
+};
+
+static void emit(struct mstate *m, const char *rec, size_t len, long long updated_us)
+{
+	struct xm_buf dh = {m->ndjson ? "" : "[\n", m->ndjson ? 0 : 2, 0};
+	struct xm_buf ds = {m->ndjson ? "\n" : ",\n", m->ndjson ? 1 : 2, 0};
+	const struct xm_buf *g =
+	    m->res->records == 0
+		? pick(&m->old->head, m->old->has_head, &m->chf->head, m->chf->has_head, &dh)
+		: pick(&m->old->sep, m->old->has_sep, &m->chf->sep, m->chf->has_sep, &ds);
+
+	out_put(&m->o, g->p, g->len);
+	out_put(&m->o, rec, len);
+	m->res->records++;
+	if (updated_us > m->res->hwm_us)
+		m->res->hwm_us = updated_us;
+}
+
+static int in_view(const struct xm_view *v, const struct xm_change *c)
+{
+	return !v->stage_id || strcmp(v->stage_id, c->f.stage_id) == 0;
+}
+
+/* The old file, record by record (the first pass of xm_merge). */
+static int merge_old(struct mstate *m, int old_fd, struct xm_changes *ch, const struct xm_view *v,
+		     struct ao_err *err)
+{
+	struct xm_reader r;
+	struct xm_fields f;
+	int rc;
+
+	xm_reader_init(&r, old_fd, m->ndjson);
+	while ((rc = xm_reader_next(&r, err)) == 1) {
+		if ((rc = learn(m->old, &r, 0)) < 0) {
+			rc = ao_errf(err, ENOMEM, "out of memory");
+			break;
+		}
+		if (xm_fields(r.rec.p, r.rec.len, &f) < 0) {
+			rc = ao_errf(err, EINVAL, "record %lld of the cached export has no task id",
+				     r.nrec);
+			break;
+		}
+		struct xm_change *c = xm_changes_find(ch, f.task_id);
+		if (!c) {
+			emit(m, r.rec.p, r.rec.len, f.updated_us);
+			m->res->kept++;
+			continue;
+		}
+		if (c->used) {
+			rc = ao_errf(err, EEXIST, "task %s is twice in the cached export",
+				     f.task_id);
+			break;
+		}
+		c->used = 1;
+		if (in_view(v, c)) {
+			emit(m, c->rec, c->len, c->f.updated_us);
+			m->res->replaced++;
+			m->res->same += c->len == r.rec.len && !memcmp(c->rec, r.rec.p, c->len);
+		} else {
+			m->res->removed++;
+		}
+	}
+	if (rc == 0 && learn(m->old, &r, 1) < 0)
+		rc = ao_errf(err, ENOMEM, "out of memory");
+	xm_reader_free(&r);
+	return rc;
+}
+
+int xm_merge(int old_fd, int ndjson, struct xm_changes *ch, const struct xm_view *v, int out_fd,
+	     struct xm_result *res, struct ao_err *err)
+{
+	struct xm_frame old = {0};
+	struct mstate m = {{out_fd, malloc(XM_BUF), 0, 0}, &old, &ch->frame, ndjson, res};
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	for (size_t i = 0; i < ch->n; i++)
+		ch->v[i].used = 0;
+	if (!m.o.buf)
+		return ao_errf(err, ENOMEM, "out of memory");
+	rc = merge_old(&m, old_fd, ch, v, err);
+	for (size_t i = 0; rc == 0 && i < ch->n; i++) {
+		struct xm_change *c = &ch->v[i];
+		if (c->used || !in_view(v, c))
+			continue;
+		if (!v->appendable) {
+			rc = ao_errf(err, EAGAIN,
+				     "task %s entered the view: its place in the hub's order is "
+				     "unknown",
+				     c->f.task_id);
+			break;
+		}
+		emit(&m, c->rec, c->len, c->f.updated_us);
+		res->added++;
+	}
+	if (rc == 0) {
+		struct xm_buf dt = {m.ndjson ? "\n" : "\n]\n", m.ndjson ? 1 : 3, 0};
+		struct xm_buf de = {m.ndjson ? "" : "[]\n", m.ndjson ? 0 : 3, 0};
+		const struct xm_buf *g =
+		    res->records
+			? pick(&old.tail, old.has_tail, &ch->frame.tail, ch->frame.has_tail, &dt)
+			: pick(&old.empty, old.has_empty, &ch->frame.empty, ch->frame.has_empty,
+			       &de);
+		out_put(&m.o, g->p, g->len);
+		int w = m.o.len && !m.o.failed ? ao_sys_write_all(out_fd, m.o.buf, m.o.len) : 0;
+		if (w < 0)
+			m.o.failed = -w;
+		if (m.o.failed)
+			rc = ao_errf(err, m.o.failed, "writing the merged export: %s",
+				     strerror(m.o.failed));
+	}
+	free(m.o.buf);
+	frame_free(&old);
+	return rc;
+}
+
+int xm_scan(int fd, int ndjson, long long *records, long long *hwm_us, struct ao_err *err)
+{
+	struct xm_reader r;
+	struct xm_fields f;
+	int rc, fields = 1;
+
+	*records = 0;
+	*hwm_us = 0;
+	xm_reader_init(&r, fd, ndjson);
+	while ((rc = xm_reader_next(&r, err)) == 1) {
+		if (fields && xm_fields(r.rec.p, r.rec.len, &f) < 0)
+			fields = 0;
+		if (fields && f.updated_us > *hwm_us)
+			*hwm_us = f.updated_us;
+	}
+	*records = r.nrec;
+	if (!fields)
+		*hwm_us = 0;
+	xm_reader_free(&r);
+	return rc;
+}

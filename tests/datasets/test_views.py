@@ -1,0 +1,229 @@
+"""Dataset views (issue 13 items 4 and 6): <project>/datasets/ on a real mount
+of the real local hub, read the way consumers read them, and compared with
+the export records they come from. Request counts prove that a view costs
+the export of its filter (shared with export/tasks.ndjson) and nothing per
+task. The image bytes and the torchvision/PIL/OpenCV consumers are in
+test_consumers.py."""
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+from conftest import Hub, Mount
+from dsutil import (EXPORT, PHOTOS, area_marks, check_coco, check_yolo, count, imagefolder,
+                    records)
+
+
+@pytest.fixture(scope="module")
+def env(module_hub, module_workdir):
+    m = Mount(module_hub, module_workdir)
+    yield module_hub, m
+    m.stop()
+
+
+def schema_of(pdir):
+    with open(os.path.join(pdir, "project.json")) as f:
+        return json.load(f)["categorySchema"]
+
+
+def area_classes(schema):
+    return [t for t in schema["tools"] if t["tool"] in
+            ("bounding-box", "rotated-bounding-box", "polygon", "segmentation")]
+
+
+def weather(rec):
+    for c in rec["task"].get("classifications", []):
+        if c.get("title") == "Weather":
+            return c.get("answer")
+    return None
+
+
+def expected_box(t, w, h):
+    """The YOLO row of a bounding box: corners ordered, clipped, normalised."""
+    b = t["bounding-box"]
+    x0, x1 = sorted((b["x"], b["x"] + b["width"]))
+    y0, y1 = sorted((b["y"], b["y"] + b["height"]))
+    x0, x1, y0, y1 = max(0, x0), min(w, x1), max(0, y0), min(h, y1)
+    return [(x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h]
+
+
+def test_views_match_the_export_and_cost_one_export(env):
+    hub, m = env
+    p = os.path.join(m.path, PHOTOS)
+    ds = os.path.join(p, "datasets")
+    hub.reset_stats()
+    assert sorted(os.listdir(ds)) == ["batch", "coco", "imagefolder", "stage", "yolo",
+                                      "yolo-detect", "yolo-seg"]
+    # stat and the views' own listings are free: no export before data is read
+    subprocess.run(["ls", "-l", ds + "/yolo", ds + "/coco", ds + "/yolo-seg"], check=True,
+                   stdout=subprocess.DEVNULL, timeout=60)
+    st = os.stat(os.path.join(ds, "yolo", "data.yaml"))
+    assert stat.S_ISREG(st.st_mode) and not st.st_mode & 0o222
+    assert count(hub, EXPORT) == 0
+
+    schema = schema_of(p)
+    classes = area_classes(schema)
+    data, rows = check_yolo(os.path.join(ds, "yolo"))
+    assert data["names"] == [t["title"] for t in classes]
+    recs = records(os.path.join(p, "export", "tasks.ndjson"))
+    by_name = {r["externalId"]: r for r in recs}
+    assert sorted(rows) == sorted(by_name)
+    ids = {t["schemaId"]: i for i, t in enumerate(classes)}
+    nmarks = 0
+    for name, got in rows.items():
+        rec = by_name[name]
+        w, h = rec["metadata"]["width"], rec["metadata"]["height"]
+        marks = area_marks(rec, ids)
+        nmarks += len(marks)
+        assert [c for c, _ in got] == [ids[t["schemaId"]] for t in marks], name
+        for t, (_, nums) in zip(marks, got):
+            if "bounding-box" in t:
+                assert nums == pytest.approx(expected_box(t, w, h), abs=2e-6), name
+            else:
+                assert len(nums) >= 6
+    assert nmarks > 0
+    # the Ultralytics modes: one kind of row per file
+    _, det = check_yolo(os.path.join(ds, "yolo-detect"))
+    _, seg = check_yolo(os.path.join(ds, "yolo-seg"))
+    assert {k: len(v) for k, v in det.items()} == {k: len(v) for k, v in rows.items()}
+    assert all(len(n) == 4 for v in det.values() for _, n in v)
+    assert all(len(n) >= 6 for v in seg.values() for _, n in v)
+
+    doc = check_coco(os.path.join(ds, "coco"))
+    assert [c["name"] for c in doc["categories"]] == data["names"]
+    assert len(doc["annotations"]) == nmarks
+
+    folders = imagefolder(os.path.join(ds, "imagefolder"))
+    want = {}
+    for r in recs:
+        if weather(r):
+            want.setdefault(weather(r), []).append(r["externalId"])
+    assert folders == {k: sorted(v) for k, v in want.items()}
+    with open(os.path.join(ds, "imagefolder", "skipped.txt")) as f:
+        text = f.read()
+    nans = sum(1 for r in recs if not weather(r))
+    assert ("skipped.no_answer %d" % nans in text) if nans else "no_answer" not in text
+
+    # one export for everything above (shared with export/tasks.ndjson), no
+    # request per task
+    counts = hub.stats()["counts"]
+    assert counts.get(EXPORT) == 1, counts
+    assert not any("/task/" in k for k in counts), counts
+
+
+def test_stage_and_batch_views_hold_their_tasks_only(env):
+    hub, m = env
+    p = os.path.join(m.path, PHOTOS)
+    ds = os.path.join(p, "datasets")
+    recs = records(os.path.join(p, "export", "tasks.ndjson"))
+    before = count(hub, EXPORT)
+    assert sorted(os.listdir(os.path.join(ds, "stage"))) == sorted(
+        os.listdir(os.path.join(p, "export", "stage")))
+    done = sorted(r["externalId"] for r in recs if r["task"]["stage"] == "Complete")
+    assert 0 < len(done) < len(recs)
+    view = os.path.join(ds, "stage", "Complete")
+    _, rows = check_yolo(os.path.join(view, "yolo"))
+    assert sorted(rows) == done
+    assert sorted(i["file_name"] for i in check_coco(os.path.join(view, "coco"))["images"]) == done
+    got = sorted(n for v in imagefolder(os.path.join(view, "imagefolder")).values() for n in v)
+    assert got == sorted(r["externalId"] for r in recs
+                         if r["task"]["stage"] == "Complete" and weather(r))
+    batch = sorted(os.listdir(os.path.join(ds, "batch")))[0]
+    _, rows = check_yolo(os.path.join(ds, "batch", batch, "yolo"))
+    assert sorted(rows) == sorted(r["externalId"] for r in recs if batch in r.get("batches", []))
+    # one export per filter: the stage's and the batch's
+    assert count(hub, EXPORT) == before + 2
+    # the stage view's export is export/stage/Complete/tasks.ndjson's
+    with open(os.path.join(p, "export", "stage", "Complete", "tasks.ndjson")) as f:
+        assert sorted(json.loads(line)["externalId"] for line in f if line.strip()) == done
+    assert count(hub, EXPORT) == before + 2
+
+
+def test_unknown_names_and_writes_are_refused(env):
+    hub, m = env
+    ds = os.path.join(m.path, PHOTOS, "datasets")
+    for bad in ("nope", "yolo/nope", "yolo/images/nope.png", "yolo/labels/nope.txt",
+                "coco/labels", "imagefolder/NoSuchClass", "stage/NoStage/yolo"):
+        assert not os.path.exists(os.path.join(ds, bad)), bad
+    with pytest.raises(OSError):
+        open(os.path.join(ds, "yolo", "data.yaml"), "w")
+    with pytest.raises(OSError):
+        open(os.path.join(ds, "yolo", "labels", "new.txt"), "w")
+    with pytest.raises(OSError):
+        os.mkdir(os.path.join(ds, "yolo", "extra"))
+
+
+def test_new_generation_rebuilds_and_daemons_share_files(workdir):
+    hub = Hub(workdir)
+    m = Mount(hub, workdir)
+    m2 = None
+    try:
+        p = os.path.join(m.path, PHOTOS)
+        view = os.path.join(p, "datasets", "yolo")
+        _, rows = check_yolo(view)
+        name = sorted(n for n, r in rows.items() if len(r) > 1)[0]
+        rec = [r for r in records(os.path.join(p, "export", "tasks.ndjson"))
+               if r["externalId"] == name][0]
+        box = [t for t in rec["task"]["tools"] if "bounding-box" in t][0]
+        w, h = rec["metadata"]["width"], rec["metadata"]["height"]
+        st, body = hub.api("POST", "/annotate/" + rec["task"]["taskId"],
+                           {"answer": {"tools": [box], "classifications": [],
+                                       "relations": []}})
+        assert st == 200, body
+        before = count(hub, EXPORT)
+        os.utime(os.path.join(p, "export"))  # every export of the project is stale
+        _, rows = check_yolo(view)
+        assert [n for _, n in rows[name]] == [pytest.approx(expected_box(box, w, h), abs=2e-6)]
+        assert count(hub, EXPORT) == before + 1
+        assert m.log_text().count("datasets: indexed") == 2
+        files = os.listdir(os.path.join(m.cache, "datasets"))
+        assert files and not [f for f in files if ".tmp-" in f]
+        for f in files:
+            assert stat.S_IMODE(os.stat(os.path.join(m.cache, "datasets", f)).st_mode) == 0o600
+        # a second daemon on the same cache directory uses the published files
+        m2 = Mount(hub, workdir, name="mnt2", cache=m.cache)
+        _, rows2 = check_yolo(os.path.join(m2.path, PHOTOS, "datasets", "yolo"))
+        assert rows2 == rows
+        assert "datasets: indexed" in m2.log_text()
+        assert "datasets: built" not in m2.log_text()
+    finally:
+        if m2:
+            m2.stop()
+        m.stop()
+        hub.stop()
+
+
+def classification(rec, title):
+    for c in rec["task"].get("classifications", []):
+        if c.get("title") == title:
+            return c.get("answer")
+    return None
+
+
+def test_imagefolder_class_option(module_hub, workdir):
+    """-o imagefolder_class picks another single-choice classification (by
+    title or schemaId); one this project lacks leaves imagefolder/ empty with
+    the reason in skipped.txt, and YOLO untouched."""
+    m = Mount(module_hub, workdir, opts=("imagefolder_class=Quality",))
+    bad = Mount(module_hub, workdir, name="bad", opts=("imagefolder_class=No Such",))
+    try:
+        p = os.path.join(m.path, PHOTOS)
+        recs = records(os.path.join(p, "export", "tasks.ndjson"))
+        want = {}
+        for r in recs:
+            if classification(r, "Quality"):
+                want.setdefault(classification(r, "Quality"), []).append(r["externalId"])
+        assert want
+        assert imagefolder(os.path.join(p, "datasets", "imagefolder")) == {
+            k: sorted(v) for k, v in want.items()}
+        q = os.path.join(bad.path, PHOTOS, "datasets")
+        assert imagefolder(os.path.join(q, "imagefolder")) == {}
+        with open(os.path.join(q, "imagefolder", "skipped.txt")) as f:
+            assert "imagefolder_class=No Such" in f.read()
+        _, rows = check_yolo(os.path.join(q, "yolo"))
+        assert sorted(rows) == sorted(r["externalId"] for r in recs)
+    finally:
+        bad.stop()
+        m.stop()

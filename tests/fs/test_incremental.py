@@ -1,0 +1,136 @@
+"""Incremental export refresh (issue 14 item 1), against the real local hub and
+a real mount: after changes made through the hub's API, a refreshed
+export/tasks.json (and tasks.ndjson, a stage view) equals a fresh full export
+byte for byte, the hub sees only what proves and fetches the change (project,
+count, one incremental export and its download), and the fallbacks to a full
+export are taken when the merge cannot prove its result (a deletion, a task
+that entered a stage view, a schema change, -o incremental=0). .status tells
+what the last refresh did. The randomized model test is
+test_incremental_model.py."""
+import json
+import os
+
+from conftest import Mount
+from test_read_common import (DOWNLOAD, EXPORT, all_tasks, direct_export, main_project, pdir,
+                              read, stage_ids)
+
+
+def status(m):
+    with open(os.path.join(m.path, ".status")) as f:
+        return json.load(f)
+
+
+def last_refresh(m, pid, fmt="json", stage=None):
+    for e in status(m)["exports"]["exports"]:
+        if (e.get("project") == pid and e.get("format") == fmt and e.get("stage") == stage
+                and "purpose" not in e and e.get("type") == "task"):
+            return e.get("last_refresh")
+    raise AssertionError("no export entry for %s %s %s" % (pid, fmt, stage))
+
+
+def annotate(hub, tid, word, next_stage=False):
+    st, body = hub.api("POST", "/annotate/" + tid,
+                       {"answer": {"classifications": [{"schemaId": "cWeath01",
+                                                        "answer": word}]}},
+                       query={"nextStage": "true"} if next_stage else None)
+    assert st == 200, body
+
+
+def refresh(path):
+    os.utime(path)  # touch: the export goes stale
+    return read(path)
+
+
+def test_annotations_refresh_incrementally(hub, mount):
+    pid = main_project(hub)
+    exp = os.path.join(pdir(mount, hub, pid), "export", "tasks.json")
+    read(exp)
+    first = last_refresh(mount, pid)
+    assert first["mode"] == "full", first
+    tasks = all_tasks(hub, pid)
+    for i, t in enumerate(tasks[:10]):
+        annotate(hub, t["_id"], "Rain" if i % 2 else "Snow")
+    hub.reset_stats()
+    data = refresh(exp)
+    counts = hub.stats()["counts"]
+    assert data == direct_export(hub, pid)
+    lr = last_refresh(mount, pid)
+    assert lr["mode"] == "incremental", lr
+    assert lr["changed"] == 10 and lr["replaced"] == 10 and lr["records"] == len(tasks), lr
+    # the project (schema fingerprint), the count, the export and its download
+    assert counts.get(EXPORT) == 1 and counts.get(DOWNLOAD) == 1, counts
+    assert sum(counts.values()) <= 4, counts
+    assert lr["requests"] == 4, lr
+    # nothing changed since: the generation stays, nothing is downloaded again
+    hub.reset_stats()
+    assert refresh(exp) == data
+    assert last_refresh(mount, pid)["mode"] == "unchanged"
+
+
+def test_ndjson_and_new_tasks_appended(hub, mount):
+    pid = main_project(hub)
+    exp = os.path.join(pdir(mount, hub, pid), "export", "tasks.ndjson")
+    read(exp)
+    st, body = hub.api("POST", "/project/%s/cloud" % pid, {"assets": [
+        {"data": "https://example.com/new-%d.jpg" % i, "externalId": "new-%d.jpg" % i}
+        for i in range(3)]})
+    assert st in (200, 201), body
+    annotate(hub, all_tasks(hub, pid)[5]["_id"], "Rain")
+    data = refresh(exp)
+    assert data == direct_export(hub, pid, format="ndjson")
+    lr = last_refresh(mount, pid, "ndjson")
+    # replaced: the annotated task, plus tasks re-sent within the safety margin
+    assert lr["mode"] == "incremental" and lr["added"] == 3 and lr["replaced"] >= 1, lr
+    assert lr["changed"] == lr["added"] + lr["replaced"], lr
+
+
+def test_fallbacks(hub, workdir):
+    pid = main_project(hub)
+    m = Mount(hub, workdir)
+    off = Mount(hub, workdir, name="off", opts=["incremental=0"])
+    try:
+        exp = os.path.join(pdir(m, hub, pid), "export", "tasks.json")
+        read(exp)
+        tasks = all_tasks(hub, pid)
+        # a deletion: the merged count exceeds the hub's total
+        st, body = hub.api("DELETE", "/project/%s/assets" % pid, {"assets": [tasks[3]["asset"]]})
+        assert st == 200, body
+        annotate(hub, tasks[4]["_id"], "Rain")
+        assert refresh(exp) == direct_export(hub, pid)
+        lr = last_refresh(m, pid)
+        assert lr["mode"] == "full" and "deleted" in lr["full_because"], lr
+        # a stage view: a task that moves out of it is removed incrementally;
+        # one that moves in has no known place: a full export
+        label = stage_ids(hub, pid)[0]
+        svexp = None
+        sv = os.path.join(pdir(m, hub, pid), "export", "stage")
+        for n in sorted(os.listdir(sv)):
+            recs = json.loads(read(os.path.join(sv, n, "tasks.json")))
+            if recs and recs[0]["task"]["stageId"] == label:
+                svexp = os.path.join(sv, n, "tasks.json")
+        assert svexp
+        inlabel = [t for t in all_tasks(hub, pid) if t["stage"] == label]
+        annotate(hub, inlabel[0]["_id"], "Rain", next_stage=True)
+        assert refresh(svexp) == direct_export(hub, pid, stage=[label])
+        lr = last_refresh(m, pid, stage=label)
+        assert lr["mode"] == "incremental" and lr["removed"] == 1, lr
+        # the next stage's view gains it: its place there is unknown
+        nxt = [t for t in all_tasks(hub, pid) if t["_id"] == inlabel[0]["_id"]][0]["stage"]
+        nexp = os.path.join(os.path.dirname(os.path.dirname(svexp)),
+                            [n for n in os.listdir(sv)
+                             if json.loads(read(os.path.join(sv, n, "tasks.json")))
+                             and json.loads(read(os.path.join(sv, n, "tasks.json")))[0]
+                             ["task"]["stageId"] == nxt][0], "tasks.json")
+        annotate(hub, inlabel[1]["_id"], "Rain", next_stage=True)
+        assert refresh(nexp) == direct_export(hub, pid, stage=[nxt])
+        lr = last_refresh(m, pid, stage=nxt)
+        assert lr["mode"] == "full" and "entered the view" in lr["full_because"], lr
+        # -o incremental=0: always full
+        oexp = os.path.join(pdir(off, hub, pid), "export", "tasks.json")
+        read(oexp)
+        annotate(hub, tasks[6]["_id"], "Snow")
+        assert refresh(oexp) == direct_export(hub, pid)
+        assert last_refresh(off, pid)["mode"] == "full"
+    finally:
+        off.stop()
+        m.stop()

@@ -1,0 +1,246 @@
+"""Write side: adding assets with cp (issue 13, item 3).
+
+A media file copied into <project>/assets/ is uploaded like the SDK's
+upload_files (GET /getUploadUrl type assets, PUT to the storage, POST
+/project/{id}/cloud with the stored URL and the file name as externalId); a
+.json/.ndjson list of {data, externalId, ...} items is sent like
+upload_files_cloud. Every test proves what reached the hub with its request
+counters and the hub's own asset list, and that no retry, fault or crash
+leaves a second task. The project is the demo's Empty Project (no assets), so
+every asset in it was made by the test."""
+import errno
+import io
+import json
+import os
+import threading
+import time
+
+import pytest
+from PIL import Image
+
+from conftest import Mount
+from hubutil import all_tasks, project_by_name
+from test_write_common import WENV, WOPTS, count, project_dir, read, status_state, wait_for, \
+    write_file
+
+CLOUD = "POST /v2/project/{id}/cloud"
+UPURL = "GET /v2/getUploadUrl"
+PUT = "PUT /storage"
+ASSETS = "GET /v2/project/{id}/assets"
+
+
+def jpeg_bytes(w=64, h=48, color=(200, 30, 30)):
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), color).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def png_bytes(w=32, h=24):
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), (10, 200, 10)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def hub_assets(hub, pid, ext=None):
+    q = {"page": 1, "limit": 100}
+    if ext:
+        q["filters"] = json.dumps({"externalId": ext})
+    st, body = hub.api("GET", "/project/%s/assets" % pid, query=q)
+    assert st == 200, body
+    return body["data"]["assets"]
+
+
+@pytest.fixture
+def empty(hub, workdir):
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    pid = project_by_name(hub, "Empty Project")
+    yield hub, m, pid, project_dir(m, pid)
+    m.stop()
+
+
+def cp(src_bytes, dst, tmpdir):
+    """cp(1) of a local file: its exit status and stderr."""
+    import subprocess
+    src = os.path.join(tmpdir, os.path.basename(dst))
+    with open(src, "wb") as f:
+        f.write(src_bytes)
+    p = subprocess.run(["cp", src, dst], capture_output=True, text=True)
+    return p.returncode, p.stderr
+
+
+def test_cp_jpeg_creates_one_task_seen_in_tasks_and_export(empty, tmp_path):
+    hub, m, pid, pdir = empty
+    jpg = jpeg_bytes()
+    assert os.path.isdir(os.path.join(pdir, "assets"))
+    assert os.listdir(os.path.join(pdir, "tasks")) == []
+    hub.reset_stats()
+    rc, err = cp(jpg, os.path.join(pdir, "assets", "photo.jpg"), str(tmp_path))
+    assert rc == 0, err
+    st = read(os.path.join(pdir, "assets", "photo.jpg.status"))
+    assert st.startswith("sent: asset created: externalId photo.jpg, 1 task"), st
+    assert count(hub, UPURL) == 1 and count(hub, PUT) == 1 and count(hub, CLOUD) == 1
+    assets = hub_assets(hub, pid)
+    assert [a["externalId"] for a in assets] == ["photo.jpg"]
+    # the stored object is the file, byte for byte (read with the signed URL)
+    url = assets[0]["data"]
+    path = url[url.index("/storage/"):]
+    code, _, body = hub.raw("GET", path)
+    assert code == 200 and body == jpg
+    # the new task shows in tasks/ and in the export (the caches were marked stale)
+    tasks = all_tasks(hub, pid)
+    assert len(tasks) == 1
+    wait_for(lambda: os.listdir(os.path.join(pdir, "tasks")) == [tasks[0]["_id"]], 30,
+             "the new task in tasks/")
+    export = json.loads(read(os.path.join(pdir, "export", "tasks.json")))
+    assert [r["externalId"] for r in export] == ["photo.jpg"]
+    # a second cp of the same name is a second asset (the SDK does the same)
+    rc, err = cp(png_bytes(), os.path.join(pdir, "assets", "photo.jpg"), str(tmp_path))
+    assert rc == 0, err
+    assert len(hub_assets(hub, pid, "photo.jpg")) == 2
+    assert count(hub, CLOUD) == 2 and count(hub, PUT) == 2
+
+
+def test_json_list_creates_n_tasks_in_one_request(empty):
+    hub, m, pid, pdir = empty
+    items = [{"data": "https://example.com/media/img_%d.jpg" % i, "externalId": "img_%d.jpg" % i,
+              "metadata": {"width": 640, "height": 480}} for i in range(5)]
+    hub.reset_stats()
+    assert write_file(os.path.join(pdir, "assets", "list.json"), json.dumps(items)) is None
+    assert status_state(os.path.join(pdir, "assets", "list.json.status")) == "sent"
+    assert count(hub, CLOUD) == 1 and count(hub, PUT) == 0 and count(hub, UPURL) == 0
+    assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == \
+        ["img_%d.jpg" % i for i in range(5)]
+    assert len(all_tasks(hub, pid)) == 5
+    # NDJSON too
+    nd = "\n".join(json.dumps({"data": "https://example.com/v%d.mp4" % i,
+                               "externalId": "v%d.mp4" % i}) for i in range(3))
+    assert write_file(os.path.join(pdir, "assets", "more.ndjson"), nd) is None
+    assert count(hub, CLOUD) == 2 and len(all_tasks(hub, pid)) == 8
+
+
+def test_bad_list_refused_naming_the_item_nothing_sent(empty):
+    hub, m, pid, pdir = empty
+    items = [{"data": "https://example.com/a.jpg", "externalId": "a.jpg"},
+             {"externalId": "b.jpg"},
+             {"data": "ftp://example.com/c.jpg", "externalId": "c.jpg"},
+             {"data": "https://example.com/d.jpg", "externalID": "d.jpg"}]
+    dst = os.path.join(pdir, "assets", "bad.json")
+    hub.reset_stats()
+    e = write_file(dst, json.dumps(items, indent=1))
+    assert isinstance(e, OSError) and e.errno == errno.EINVAL
+    st = read(dst + ".status")
+    assert st.startswith("failed: "), st
+    assert "(item 2): \"data\" is missing" in st
+    assert "(item 3): \"data\" must be the asset's URL" in st
+    assert "(item 4): unknown key \"externalID\"" in st
+    assert "nothing was lost" in st or "problems:" in st
+    assert count(hub, CLOUD) == 0 and hub_assets(hub, pid) == []
+    # the file stays, fixable; an empty list is refused too
+    assert read(dst) == json.dumps(items, indent=1)
+    e = write_file(os.path.join(pdir, "assets", "none.json"), "[]")
+    assert isinstance(e, OSError) and e.errno == errno.EINVAL
+    assert count(hub, CLOUD) == 0
+
+
+def test_put_failures_are_retried_and_create_one_task(empty, tmp_path):
+    hub, m, pid, pdir = empty
+    hub.reset_stats()
+    hub.fault(route=PUT, status=503, count=2)
+    rc, err = cp(jpeg_bytes(), os.path.join(pdir, "assets", "retry.jpg"), str(tmp_path))
+    assert rc == 0, err
+    assert count(hub, PUT) == 3 and count(hub, CLOUD) == 1
+    assert len(hub_assets(hub, pid, "retry.jpg")) == 1
+
+
+def test_cloud_reply_lost_after_apply_no_duplicate(empty, tmp_path):
+    """The hub creates the asset and the reply is lost (500 after the commit):
+    close fails, the file stays pending, and the next attempt finds the asset
+    (its unique stored URL) instead of creating a second one."""
+    hub, m, pid, pdir = empty
+    hub.reset_stats()
+    hub.fault(route=CLOUD, status=500, apply=True, count=1)
+    dst = os.path.join(pdir, "assets", "lost.jpg")
+    rc, err = cp(jpeg_bytes(), dst, str(tmp_path))
+    assert rc != 0 and "Input/output error" in err, err
+    assert status_state(dst + ".status") == "pending"
+    assert "the next attempt checks before sending again" in read(dst + ".status")
+    wait_for(lambda: status_state(dst + ".status") == "sent", 60, "background delivery")
+    assert "by an earlier request whose reply was lost" in read(dst + ".status")
+    assert len(hub_assets(hub, pid, "lost.jpg")) == 1
+    assert len(all_tasks(hub, pid)) == 1
+    assert count(hub, CLOUD) == 1 and count(hub, PUT) == 1 and count(hub, ASSETS) >= 1
+
+
+def test_cloud_failure_before_apply_is_sent_again_once(empty, tmp_path):
+    hub, m, pid, pdir = empty
+    hub.reset_stats()
+    hub.fault(route=CLOUD, status=502, count=1)  # refused, nothing created
+    dst = os.path.join(pdir, "assets", "again.jpg")
+    rc, err = cp(jpeg_bytes(), dst, str(tmp_path))
+    assert rc != 0, err
+    wait_for(lambda: status_state(dst + ".status") == "sent", 60, "background delivery")
+    assert len(hub_assets(hub, pid, "again.jpg")) == 1
+    # one upload, the check found nothing, one more POST
+    assert count(hub, PUT) == 1 and count(hub, CLOUD) == 2
+
+
+def test_kill9_during_cloud_then_restart_one_task(hub, workdir, tmp_path):
+    pid = project_by_name(hub, "Empty Project")
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    try:
+        pdir = project_dir(m, pid)
+        dst = os.path.join(pdir, "assets", "crash.jpg")
+        hub.reset_stats()
+        hub.fault(route=CLOUD, latency_ms=3000, count=1)
+        t = threading.Thread(target=cp, args=(jpeg_bytes(), dst, str(tmp_path)), daemon=True)
+        t.start()
+        wait_for(lambda: count(hub, CLOUD) == 1, 60, "the /cloud request")
+        m.kill9()  # the hub still applies the request it received
+        t.join(30)
+        wait_for(lambda: len(hub_assets(hub, pid, "crash.jpg")) == 1, 30, "the hub's commit")
+        m.start()
+        pdir = project_dir(m, pid)
+        dst = os.path.join(pdir, "assets", "crash.jpg")
+        wait_for(lambda: status_state(dst + ".status") == "sent", 90, "delivery after restart")
+        assert len(hub_assets(hub, pid, "crash.jpg")) == 1
+        assert count(hub, CLOUD) == 1 and count(hub, PUT) == 1
+    finally:
+        m.stop()
+
+
+def test_scratch_names_and_empty_file(empty, tmp_path):
+    hub, m, pid, pdir = empty
+    hub.reset_stats()
+    assert write_file(os.path.join(pdir, "assets", ".hidden.jpg"), jpeg_bytes()) is None
+    e = write_file(os.path.join(pdir, "assets", "empty.jpg"), b"")
+    assert isinstance(e, OSError) and e.errno == errno.EINVAL
+    assert count(hub, PUT) == 0 and count(hub, CLOUD) == 0
+    names = os.listdir(os.path.join(pdir, "assets"))
+    assert ".hidden.jpg" in names and "empty.jpg" in names
+
+
+def peak_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_large_file_is_streamed_not_held_in_memory(empty, tmp_path):
+    """A 40 MiB video goes from the spool to the storage through a read
+    callback: the daemon's peak memory grows by far less than the file."""
+    import hashlib
+    hub, m, pid, pdir = empty
+    data = os.urandom(40 << 20)
+    before = peak_rss_kb(m.proc.pid)
+    hub.reset_stats()
+    rc, err = cp(data, os.path.join(pdir, "assets", "clip.mp4"), str(tmp_path))
+    assert rc == 0, err
+    grew = peak_rss_kb(m.proc.pid) - before
+    print("peak RSS growth: %d KiB" % grew)
+    assert grew < 12 * 1024, "peak RSS grew by %d KiB for a 40 MiB upload" % grew
+    assert count(hub, PUT) == 1 and count(hub, CLOUD) == 1
+    url = hub_assets(hub, pid, "clip.mp4")[0]["data"]
+    code, _, body = hub.raw("GET", url[url.index("/storage/"):])
+    assert code == 200 and hashlib.sha256(body).digest() == hashlib.sha256(data).digest()

@@ -1,0 +1,170 @@
+"""Write side: writing tasks/<id>/mask.png (issue 13, item 2).
+
+A PNG written there is checked (signature + IHDR, the asset's size when its
+metadata has it), uploaded to the hub's storage (getUploadUrl type brushes,
+PUT) and set on the task with /annotate, the rest of the answer untouched.
+The strict hub profile is used: it clears a mask or answer a client leaves
+out, so a write that dropped anything would show here. Street Photos' assets
+are 1920x1080 pictures with that metadata."""
+import errno
+import io
+import json
+import os
+import urllib.parse
+
+import pytest
+from PIL import Image
+
+from conftest import Hub, Mount
+from hubutil import all_tasks, project_by_name
+from test_write_common import WENV, WOPTS, count, project_dir, read, status_state, write_file
+
+UPURL = "GET /v2/getUploadUrl"
+PUT = "PUT /storage"
+ANNOTATE = "POST /v2/annotate/{id}"
+TASK = "GET /v2/task/{id}"
+
+
+@pytest.fixture
+def strict(workdir):
+    hub = Hub(workdir, extra_args=["--profile", "strict"])
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    yield hub, m
+    m.stop()
+    hub.stop()
+
+
+def png(w, h, color=(255, 0, 0, 255)):
+    img = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    for x in range(10, 60):
+        for y in range(10, 40):
+            img.putpixel((x, y), color)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def hub_task(hub, tid):
+    st, body = hub.api("GET", "/task/" + tid, query={"includeAnswer": "true"})
+    assert st == 200, body
+    return body["data"]["task"]
+
+
+def fetch(hub, url):
+    u = urllib.parse.urlsplit(url)
+    st, _, body = hub.raw("GET", u.path + ("?" + u.query if u.query else ""))
+    assert st == 200, (st, body[:200])
+    return body
+
+
+def photos_task(hub, m, answered=True):
+    pid = project_by_name(hub, "Street Photos")
+    for t in all_tasks(hub, pid):
+        full = hub_task(hub, t["_id"])
+        if bool(full.get("answer", {}).get("tools")) == answered:
+            return pid, full, os.path.join(project_dir(m, pid), "tasks", t["_id"])
+    raise AssertionError("no task of Street Photos with an answer=%s" % answered)
+
+
+def warm(tdir):
+    """Look the task directory up (the read side's lookup is then cached), so
+    the hub's counters that follow show only what the write made."""
+    os.listdir(tdir)
+    os.stat(os.path.join(tdir, "answer.json"))
+
+
+def test_new_mask_is_stored_and_keeps_the_answer(strict):
+    hub, m = strict
+    pid, t, tdir = photos_task(hub, m)
+    before = hub_task(hub, t["_id"])
+    data = png(1920, 1080)
+    warm(tdir)
+    hub.reset_stats()
+    assert write_file(os.path.join(tdir, "mask.png"), data) is None
+    log = [(r["route"], r["path"]) for r in hub.stats()["log"]]
+    st = read(os.path.join(tdir, "mask.png.status"))
+    assert st.startswith("sent: mask stored (1920x1080 PNG) and set on the task"), st
+    after = hub_task(hub, t["_id"])
+    # the answer is untouched, the mask is ours, byte for byte
+    assert after["answer"]["tools"] == before["answer"]["tools"]
+    assert after["answer"]["classifications"] == before["answer"]["classifications"]
+    assert after["answer"]["relations"] == before["answer"]["relations"]
+    assert fetch(hub, after["brushDataUrl"]) == data
+    img = Image.open(io.BytesIO(fetch(hub, after["brushDataUrl"])))
+    assert img.size == (1920, 1080) and img.getpixel((20, 20)) == (255, 0, 0, 255)
+    # requests: the task, the asset's size, the upload, one annotate
+    routes = [r for r, _ in log]
+    assert routes.count(TASK) == 1, log  # the answer, read right before
+    assert routes.count(UPURL) == 1 and routes.count(PUT) == 1 and routes.count(ANNOTATE) == 1
+    assert routes.count("GET /v2/project/{id}/assets") == 1, log
+    # the mount shows the new mask next to the answer
+    shown = json.loads(read(os.path.join(tdir, "answer.json")))
+    assert urllib.parse.urlsplit(shown["brushDataUrl"]).path == \
+        urllib.parse.urlsplit(after["brushDataUrl"]).path
+    # and, where the read side serves mask.png, the same bytes
+    if os.path.exists(os.path.join(tdir, "mask.png")):
+        with open(os.path.join(tdir, "mask.png"), "rb") as f:
+            assert Image.open(f).size == (1920, 1080)
+
+
+def test_mask_on_a_task_without_answer(strict):
+    hub, m = strict
+    pid, t, tdir = photos_task(hub, m, answered=False)
+    assert write_file(os.path.join(tdir, "mask.png"), png(1920, 1080)) is None
+    after = hub_task(hub, t["_id"])
+    assert after["brushDataUrl"] and after["answer"].get("tools", []) == []
+
+
+def test_not_a_png_refused_nothing_sent(strict):
+    hub, m = strict
+    pid, t, tdir = photos_task(hub, m)
+    warm(tdir)
+    hub.reset_stats()
+    for bad, why in ((b"GIF89a not a png at all", "is not a PNG image"),
+                     (b"\x89PNG\r\n\x1a\n" + b"\0" * 10, "no IHDR chunk")):
+        e = write_file(os.path.join(tdir, "mask.png"), bad)
+        assert isinstance(e, OSError) and e.errno == errno.EINVAL, e
+        st = read(os.path.join(tdir, "mask.png.status"))
+        assert st.startswith("failed: ") and why in st, st
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buf, "JPEG")
+    e = write_file(os.path.join(tdir, "mask.png"), buf.getvalue())
+    assert isinstance(e, OSError) and e.errno == errno.EINVAL
+    assert count(hub, TASK) == 0 and count(hub, PUT) == 0 and count(hub, ANNOTATE) == 0
+    assert count(hub, UPURL) == 0
+    assert "brushDataUrl" not in hub_task(hub, t["_id"]) or \
+        hub_task(hub, t["_id"])["brushDataUrl"] == t.get("brushDataUrl")
+
+
+def test_wrong_size_refused_nothing_uploaded(strict):
+    hub, m = strict
+    pid, t, tdir = photos_task(hub, m)
+    hub.reset_stats()
+    e = write_file(os.path.join(tdir, "mask.png"), png(640, 480))
+    assert isinstance(e, OSError) and e.errno == errno.EINVAL
+    st = read(os.path.join(tdir, "mask.png.status"))
+    assert "mask.png is 640x480 but the task's asset is 1920x1080" in st, st
+    assert count(hub, PUT) == 0 and count(hub, UPURL) == 0 and count(hub, ANNOTATE) == 0
+    assert hub_task(hub, t["_id"]).get("brushDataUrl") == t.get("brushDataUrl")
+    # the refused mask stays visible (nothing lost), listed once; rm drops it
+    assert os.path.exists(os.path.join(tdir, "mask.png"))
+    names = os.listdir(tdir)
+    assert names.count("mask.png") == 1 and names.count("mask.png.status") == 1, names
+    os.unlink(os.path.join(tdir, "mask.png"))
+
+
+def test_annotate_failure_retried_without_a_second_upload(strict):
+    hub, m = strict
+    pid, t, tdir = photos_task(hub, m)
+    hub.reset_stats()
+    hub.fault(route=ANNOTATE, status=503, count=8)
+    dst = os.path.join(tdir, "mask.png")
+    e = write_file(dst, png(1920, 1080))
+    assert isinstance(e, OSError), e
+    assert status_state(dst + ".status") == "pending"
+    hub.clear_faults()
+    from test_write_common import wait_for
+    wait_for(lambda: status_state(dst + ".status") == "sent", 90, "background delivery")
+    assert count(hub, PUT) == 1 and count(hub, UPURL) == 1
+    after = hub_task(hub, t["_id"])
+    assert after["brushDataUrl"] and after["answer"]["tools"] == t["answer"]["tools"]
