@@ -107,13 +107,8 @@ static void get_object(struct req *r, struct reply *out, const char *key, long l
 		out->status = 200;
 	} else {
 		snprintf(path, sizeof(path), "%s/%s", g_storage_dir, key);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &sb) < 0) {
-			if (fd >= 0)
-				close(fd);
-			xml_error(out, 404, "NoSuchKey", "The specified key does not exist.");
+		if ((fd = open_object(path, &sb, out)) < 0)
 			goto out;
-		}
 		resp = reply_file_range(r, out, fd, (uint64_t)sb.st_size, NULL, NULL);
 		if (!resp)
 			goto out;
