@@ -5,10 +5,9 @@ and the checks that tell success, a clean errno and "no write lost" apart.
 Holds no tests. Every wait is a bounded poll; nothing depends on timing
 thresholds beyond generous upper bounds ("no hang").
 """
-import errno
 import os
 
-from harness.util import read, wait_for  # noqa: F401
+from harness.util import errno_of, read, wait_for  # noqa: F401
 from hubutil import all_tasks, direct_export, fetch, main_project, stage_ids  # noqa: F401
 # open/write/close; returns None or the OSError (close() carries the upload)
 from test_write_common import write_file  # noqa: F401
@@ -27,14 +26,6 @@ WENV = {}
 # "no hang": every faulted operation ends within this bound (retries are
 # bounded by 4 attempts / a 60 s deadline in the client; see RELIABILITY.md).
 OP_BOUND_S = 150
-
-
-def errno_of(fn):
-    try:
-        fn()
-    except OSError as e:
-        return e.errno
-    return 0
 
 
 def street_path(mount):

@@ -8,15 +8,8 @@ import time
 import pytest
 
 from conftest import ANGOFS_BIN, Mount
+from harness.util import errno_of
 from test_read_common import EXPORT, DOWNLOAD, count, read, street_dir
-
-
-def errno_of(fn):
-    try:
-        fn()
-    except OSError as e:
-        return e.errno
-    return 0
 
 
 def test_refused_operations_on_the_read_side(hub, mount):

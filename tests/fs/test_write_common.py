@@ -59,7 +59,10 @@ def write_file(path, data):
     except OSError as e:
         return e
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
     except OSError as e:
         os.close(fd)
         return e

@@ -5,9 +5,9 @@ on the Python path (bench/run.sh sets PYTHONPATH the same way).
   harness.procs  Hub (real local angofs-hub) and Mount (real angofs mount), the
                  registries that tear every process and mount down, sanitizer
                  log checks; stop_process (SIGTERM, bounded wait, SIGKILL).
-  harness.util   wait_for (bounded polling) and read (a file's bytes).
+  harness.util   wait_for (bounded polling), read (a file's bytes), errno_of.
 """
 from .procs import (ANGOFS_BIN, API_KEY, BUILD, HUB_BIN, ROOT, Hub, Mount,  # noqa: F401
                     check_sanitizer_log, cleanup_all, free_port, is_mounted, stop_process,
                     unmount)
-from .util import read, wait_for  # noqa: F401
+from .util import errno_of, read, wait_for  # noqa: F401

@@ -63,6 +63,15 @@ atexit.register(cleanup_all)
 
 
 
+def read_log(path):
+    """The text of a process's log file ("" if there is none)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def wait_started(proc, ready, timeout, step=0.05):
     """Poll a starting process until ready() is true: "ready", or "exited"
     when proc ended first, or "timeout"."""
@@ -225,11 +234,7 @@ class Hub:
         self.stop()
 
     def log_text(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log(self.logpath)
 
     def raw(self, method, path, body=None, headers=None, timeout=60):
         """Plain HTTP request to hub.url + path. Returns (status, headers, bytes)."""
@@ -339,11 +344,7 @@ class Mount:
         self._log.close()
 
     def log_text(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log(self.logpath)
 
 
 # the names tests/conftest.py has always exported (tests import them from there)

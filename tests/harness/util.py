@@ -1,10 +1,19 @@
 """Small helpers every integration-test area shares (tests/fs, tests/fault,
-tests/scale, tests/eco): bounded polling and reading a file's bytes.
+tests/scale, tests/eco): bounded polling, reading a file's bytes, the errno of a call.
 
 Every wait in the tests is a bounded poll: wait_for returns the first true
 value of pred() or fails the test naming what it waited for.
 """
 import time
+
+
+def errno_of(fn):
+    """The errno of the OSError fn() raises, 0 if it raises none."""
+    try:
+        fn()
+    except OSError as e:
+        return e.errno
+    return 0
 
 
 def read(path):
