@@ -63,6 +63,19 @@ atexit.register(cleanup_all)
 
 
 
+def run_angofs(args, env=None, timeout=60, key=None):
+    """Run the angofs binary with args, expecting no mount (a refusal, --help,
+    --status ...): ANGO_API_KEY is key (None: unset), env on top. Returns the
+    CompletedProcess (text)."""
+    e = dict(os.environ)
+    e.pop("ANGO_API_KEY", None)
+    if key is not None:
+        e["ANGO_API_KEY"] = key
+    e.update(env or {})
+    return subprocess.run([ANGOFS_BIN] + list(args), capture_output=True, text=True,
+                          timeout=timeout, env=e)
+
+
 def read_log(path):
     """The text of a process's log file ("" if there is none)."""
     try:
