@@ -125,6 +125,14 @@ static struct MHD_Response *dl_response(void *ctx, int fd, uint64_t a, uint64_t 
 	return resp;
 }
 
+struct MHD_Response *download_file_faulted(struct req *r, struct reply *out, int fd, uint64_t size,
+					   const struct fault_hit *hit, long long *bytes_out)
+{
+	struct dl_ctx c = {hit, bytes_out};
+
+	return reply_file_range(r, out, fd, size, dl_response, &c);
+}
+
 /* Parse "bytes=A-" or "bytes=A-B"; 0 ok, 1 none, -1 unsatisfiable. */
 int http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
 {

@@ -284,11 +284,15 @@ int faults_add(json_t *spec, char *err, size_t errlen)
 		}
 		effects++;
 	}
-	if ((f.stall_after >= 0 || f.drop_after >= 0 || f.corrupt || f.redirect[0] || f.zip) &&
-	    strcmp(f.route, "GET /download")) {
+	if ((f.stall_after >= 0 || f.drop_after >= 0 || f.corrupt) &&
+	    strcmp(f.route, "GET /download") && strcmp(f.route, "GET /storage")) {
 		snprintf(err, errlen,
-			 "fault spec: stall_after/drop_after/corrupt/redirect/zip apply to \"GET "
-			 "/download\" only");
+			 "fault spec: stall_after/drop_after/corrupt apply to \"GET "
+			 "/download\" and \"GET /storage\" only");
+		return -EINVAL;
+	}
+	if ((f.redirect[0] || f.zip) && strcmp(f.route, "GET /download")) {
+		snprintf(err, errlen, "fault spec: redirect/zip apply to \"GET /download\" only");
 		return -EINVAL;
 	}
 	v = json_object_get(spec, "apply");

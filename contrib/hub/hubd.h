@@ -260,7 +260,14 @@ int storage_put(sqlite3 *db, const char *key, const char *ctype, const void *dat
 		int is_public, const char *gen);
 /* Bytes of a generated object (malloc'd) from its recipe, or NULL. */
 void *storage_generate(const char *gen, size_t *len);
-void route_storage(struct req *r, struct reply *out, long long *bytes_out);
+/* hit: the request's faults (stall_after, drop_after, corrupt apply to
+ * stored files, as to export downloads). */
+void route_storage(struct req *r, struct reply *out, const struct fault_hit *hit,
+		   long long *bytes_out);
+/* A response of fd (size bytes, Range honoured) streamed with hit's
+ * stall_after / drop_after / corrupt (download.c); takes fd. */
+struct MHD_Response *download_file_faulted(struct req *r, struct reply *out, int fd, uint64_t size,
+					   const struct fault_hit *hit, long long *bytes_out);
 int http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b);
 /* S3-like XML error body (<Error><Code>..</Code><Message>..</Message>). */
 void xml_error(struct reply *out, int status, const char *code, const char *msg);

@@ -527,7 +527,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				   "<Error><Code>EntityTooLarge"
 				   "</Code></Error>\n");
 		} else {
-			route_storage(&r, &out, &x->bytes);
+			route_storage(&r, &out, &hit, &x->bytes);
 		}
 		break;
 	}

@@ -9,7 +9,9 @@
  * "SignatureDoesNotMatch", "AccessDenied"); a missing object is 404 NoSuchKey.
  * Files are streamed by libmicrohttpd from the descriptor (Range: one
  * "bytes=A-[B]" honoured, 206); generated objects (a "gen" recipe, e.g. a
- * synthetic image) are rendered in memory on each request.
+ * synthetic image) are rendered in memory on each request. Faults
+ * stall_after / drop_after / corrupt on "GET /storage" stream a stored file
+ * through download.c's callback, as for export downloads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,7 +69,8 @@ static void put_object(struct req *r, struct reply *out, const char *key)
 	reply_text(out, 200, "application/xml", "");
 }
 
-static void get_object(struct req *r, struct reply *out, const char *key, long long *bytes_out)
+static void get_object(struct req *r, struct reply *out, const char *key,
+		       const struct fault_hit *hit, long long *bytes_out)
 {
 	char *ctype = NULL, *gen = NULL, path[4400];
 	int pub = -1, fd;
@@ -109,7 +112,12 @@ static void get_object(struct req *r, struct reply *out, const char *key, long l
 		snprintf(path, sizeof(path), "%s/%s", g_storage_dir, key);
 		if ((fd = open_object(path, &sb, out)) < 0)
 			goto out;
-		resp = reply_file_range(r, out, fd, (uint64_t)sb.st_size, NULL, NULL);
+		if (hit && (hit->stall_after >= 0 || hit->drop_after >= 0 || hit->corrupt))
+			/* fault: streamed by download.c's callback (stall, drop, corrupt) */
+			resp =
+			    download_file_faulted(r, out, fd, (uint64_t)sb.st_size, hit, bytes_out);
+		else
+			resp = reply_file_range(r, out, fd, (uint64_t)sb.st_size, NULL, NULL);
 		if (!resp)
 			goto out;
 	}
@@ -121,7 +129,8 @@ out:
 	free(gen);
 }
 
-void route_storage(struct req *r, struct reply *out, long long *bytes_out)
+void route_storage(struct req *r, struct reply *out, const struct fault_hit *hit,
+		   long long *bytes_out)
 {
 	const char *key = r->path + strlen("/storage/");
 
@@ -132,7 +141,7 @@ void route_storage(struct req *r, struct reply *out, long long *bytes_out)
 	if (!strcmp(r->method, "PUT"))
 		put_object(r, out, key);
 	else if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
-		get_object(r, out, key, bytes_out);
+		get_object(r, out, key, hit, bytes_out);
 	else
 		xml_error(out, 405, "MethodNotAllowed",
 			  "The specified method is not allowed against this resource.");

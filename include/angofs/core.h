@@ -14,6 +14,12 @@
  *   /<p>/export/batch/<b>/{tasks.json,tasks.ndjson}   (batch id: hidden alias)
  *   /<p>/labels/ /<p>/attachments/   drop boxes; contents are the write side's
  *   /<p>/tasks/<taskId>/{task.json,answer.json}
+ *   /<p>/tasks/<taskId>/mask.png, mask.seg.nrrd   only when the task has
+ *                              brushDataUrl / medicalBrushDataUrl (media cache)
+ *   /<p>/assets/<name>         one file per asset, named by externalId
+ *                              (docs/DATASETS.md "Names"), bytes from the media
+ *                              cache (include/angofs/media.h); listed from the
+ *                              pages of GET /project/{id}/assets
  *   /<p>/datasets/{yolo,yolo-detect,yolo-seg,coco,imagefolder}/...   read-only
  *   /<p>/datasets/stage/<s>/..., /<p>/datasets/batch/<b>/...   dataset views
  *       of one stage or batch (docs/DATASETS.md; src/core/dsview*.c)
@@ -32,6 +38,8 @@
 #include "angofs/err.h"
 
 struct hub;
+struct ao_media;
+struct ao_media_fh;
 struct ao_xcache;
 struct ao_xentry;
 struct dsv_fh;
@@ -39,9 +47,10 @@ struct dsv_fh;
 struct ao_core_cfg {
 	struct hub *hub;
 	struct ao_xcache *xc;
-	long meta_ttl_s;    /* project list, project and task caches */
-	long task_page_max; /* list tasks by paging up to this many, else via export */
-	int read_only;	    /* -o ro */
+	struct ao_media *media; /* assets and masks; NULL: their opens fail (ENOTSUP) */
+	long meta_ttl_s;	/* project list, project and task caches */
+	long task_page_max;	/* list tasks by paging up to this many, else via export */
+	int read_only;		/* -o ro */
 	uid_t uid;
 	gid_t gid;
 	/* extra status (the write side's) merged into /.status; may be NULL */
@@ -75,6 +84,9 @@ enum ao_kind {
 	AO_N_TASK_DIR,
 	AO_N_TASK_JSON,
 	AO_N_ANSWER_JSON,
+	AO_N_ASSETS_DIR,     /* assets/ */
+	AO_N_ASSET_FILE,     /* assets/<name>: sub_id = the asset id */
+	AO_N_MASK_FILE,	     /* tasks/<id>/mask.png, mask.seg.nrrd: sub_id = the task's key */
 	AO_N_DS_DIR,	     /* datasets/ */
 	AO_N_DS_STAGES_DIR,  /* datasets/stage/ */
 	AO_N_DS_STAGE_DIR,   /* datasets/stage/<s>/ */
@@ -90,7 +102,7 @@ struct ao_node {
 	enum ao_kind kind;
 	char project_id[AO_ID_MAX]; /* "" outside projects */
 	char task_id[AO_ID_MAX];
-	char sub_id[AO_ID_MAX]; /* stage or batch id */
+	char sub_id[AO_ID_MAX]; /* stage or batch id; asset id; mask key */
 	const char *relpath;	/* points into the path given to resolve; "" = project dir */
 	int parent_ok;		/* on -ENOENT: the parent directory exists */
 	struct ao_xentry *x;	/* AO_N_EXPORT_FILE; the feeding NDJSON export of AO_N_DS_* */
@@ -125,9 +137,10 @@ struct ao_core_fh {
 	char *buf; /* in-memory content (project.json, task files, status) */
 	size_t len;
 	int direct_io, keep_cache;
-	int changed;	   /* export content changed: the kernel's attributes are old */
-	int pinned;	   /* in-memory file served through the page cache (core.c) */
-	struct dsv_fh *ds; /* a dataset view file (src/core/dsview.c), or NULL */
+	int changed;	       /* export content changed: the kernel's attributes are old */
+	int pinned;	       /* in-memory file served through the page cache (core.c) */
+	struct ao_media_fh *m; /* an asset or mask (fd: its complete file, or -1) */
+	struct dsv_fh *ds;     /* a dataset view file (src/core/dsview.c), or NULL */
 };
 
 /* Open for reading (flags are open(2)'s: write access is refused with EACCES). */
@@ -149,6 +162,15 @@ int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **
 int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *task_id, char **buf,
 			size_t *len, struct ao_err *err);
 /* {"brushDataUrl"?, "medicalBrushDataUrl"?}: the task's mask URLs, fetched now. */
+/* The media cache the core serves assets/ and masks from (may be NULL):
+ * for the dataset views (src/datasets), which read asset bytes by URL with
+ * ao_media_open / ao_media_read_head. */
+struct ao_media *ao_core_media(struct ao_core *c);
+/* The URL (`data`) of an asset of a project, from the cached asset list
+ * (pages of GET /project/{id}/assets; malloc'd). -ENOENT if none. */
+int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *asset_id, char **url,
+		      struct ao_err *err);
+
 int ao_core_task_masks(struct ao_core *c, const char *project_id, const char *task_id,
 		       json_t **masks, struct ao_err *err);
 

@@ -104,7 +104,9 @@ ssize_t ao_media_read_head(struct ao_media *m, const struct ao_media_ref *r, voi
 			   struct ao_err *err);
 
 /* Without any network I/O: 1 if the object is cached and fresh (*size,
- * *mtime = the fetch time), else 0. stat of assets/ and mask files uses it. */
+ * *mtime = the fetch time) or being downloaded by this daemon with a known
+ * Content-Length (*size = it, *mtime = now), else 0. stat of assets/ and
+ * mask files uses it. */
 int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size, time_t *mtime);
 
 /* Counters for .status and tests: downloads started, getSignedUrl calls,

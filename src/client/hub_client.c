@@ -363,6 +363,9 @@ static size_t on_download(char *p, size_t sz, size_t nm, void *ud)
 		x->skip -= (long long)off;
 	}
 	if (off < n) {
+		/* the size first: a reader woken by these bytes then finds it known */
+		if (x->progress && x->delivered == 0 && x->total >= 0)
+			x->progress(x->ud, x->delivered, x->total);
 		int r = x->sink(x->ud, p + off, n - off);
 		if (r < 0) {
 			x->sink_err = r;

@@ -25,6 +25,7 @@
 #include "core_int.h"
 #include "angofs/export_cache.h"
 #include "angofs/log.h"
+#include "angofs/media.h"
 #include "angofs/poll.h"
 
 struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
@@ -109,7 +110,8 @@ static void export_spec(struct ao_node *n, const char *file, struct ao_xspec *s)
 static int node_is_dir(enum ao_kind k)
 {
 	return k != AO_N_STATUS && k != AO_N_PROJECT_JSON && k != AO_N_EXPORT_FILE &&
-	       k != AO_N_TASK_JSON && k != AO_N_ANSWER_JSON && k != AO_N_DS_FILE;
+	       k != AO_N_TASK_JSON && k != AO_N_ANSWER_JSON && k != AO_N_DS_FILE &&
+	       k != AO_N_ASSET_FILE && k != AO_N_MASK_FILE;
 }
 
 /*
@@ -131,7 +133,8 @@ static const struct {
     {AO_N_PROJECT, "export", AO_N_EXPORT_DIR},
     {AO_N_PROJECT, "labels", AO_N_DROPBOX_DIR},
     {AO_N_PROJECT, "attachments", AO_N_DROPBOX_DIR},
-    {AO_N_PROJECT, "assets", AO_N_DROPBOX_DIR}, /* cp adds assets (write side) */
+    /* read side: one file per asset; cp adds assets (write side, merged) */
+    {AO_N_PROJECT, "assets", AO_N_ASSETS_DIR},
     {AO_N_PROJECT, "tasks", AO_N_TASKS_DIR},
     {AO_N_PROJECT, "datasets", AO_N_DS_DIR},
     {AO_N_EXPORT_DIR, "tasks.json", AO_N_EXPORT_FILE},
@@ -145,6 +148,8 @@ static const struct {
     {AO_N_BATCH_DIR, "tasks.ndjson", AO_N_EXPORT_FILE},
     {AO_N_TASK_DIR, "task.json", AO_N_TASK_JSON},
     {AO_N_TASK_DIR, "answer.json", AO_N_ANSWER_JSON},
+    {AO_N_TASK_DIR, "mask.png", AO_N_MASK_FILE},
+    {AO_N_TASK_DIR, "mask.seg.nrrd", AO_N_MASK_FILE},
     {AO_N_DS_DIR, "stage", AO_N_DS_STAGES_DIR},
     {AO_N_DS_DIR, "batch", AO_N_DS_BATCHES_DIR},
 };
@@ -197,6 +202,11 @@ static int lookup_dynamic(struct ao_core *c, struct ao_node *n, struct project *
 		if (rc == 0)
 			n->kind = AO_N_TASK_DIR;
 		return rc;
+	case AO_N_ASSETS_DIR:
+		rc = asset_lookup(c, *p, name, n->sub_id, sizeof(n->sub_id), err);
+		if (rc == 0)
+			n->kind = AO_N_ASSET_FILE;
+		return rc;
 	default:
 		return ao_errf(err, ENOENT, "%s: no such file", path);
 	}
@@ -211,6 +221,13 @@ static int step(struct ao_core *c, struct ao_node *n, struct project **p, const 
 	if (i < 0)
 		return node_is_dir(n->kind) ? lookup_dynamic(c, n, p, name, path, err)
 					    : ao_errf(err, ENOENT, "%s: no such file", path);
+	if (tree[i].kind == AO_N_MASK_FILE) {
+		/* listed, and found, only when the task has that mask */
+		if (!asset_mask_present(c, n, name))
+			return ao_errf(err, ENOENT, "%s: the task has no %s", path,
+				       asset_mask_key(name));
+		snprintf(n->sub_id, sizeof(n->sub_id), "%s", asset_mask_key(name));
+	}
 	if (tree[i].kind == AO_N_EXPORT_FILE) {
 		struct ao_xspec s;
 		export_spec(n, name, &s); /* the parent's stage or batch */
@@ -269,7 +286,9 @@ static void base_stat(struct ao_core *c, enum ao_kind k, struct stat *st)
 	st->st_atime = st->st_mtime = st->st_ctime = c->t0;
 	st->st_blksize = 65536;
 	if (node_is_dir(k)) {
-		int writable = (k == AO_N_DROPBOX_DIR || k == AO_N_TASK_DIR) && !c->cfg.read_only;
+		int writable =
+		    (k == AO_N_DROPBOX_DIR || k == AO_N_TASK_DIR || k == AO_N_ASSETS_DIR) &&
+		    !c->cfg.read_only;
 		st->st_mode = S_IFDIR | (writable ? 0755 : 0555);
 		st->st_nlink = 2;
 	} else {
@@ -283,72 +302,6 @@ static void set_size(struct stat *st, long long size)
 {
 	st->st_size = size;
 	st->st_blocks = (size + 511) / 512;
-}
-
-static const char *sub_dname(const struct sub *v, size_t n, const char *id)
-{
-	for (size_t i = 0; id && i < n; i++)
-		if (!strcmp(v[i].id, id))
-			return v[i].dname;
-	return NULL;
-}
-
-/* Give each export of the status the path users see under the mount
- * ("Street Scenes/export/stage/Review/tasks.json"). */
-static void status_paths(struct ao_core *c, json_t *xs)
-{
-	json_t *arr = json_object_get(xs, "exports"), *x;
-	size_t i;
-
-	pthread_mutex_lock(&c->lock);
-	json_array_foreach(arr, i, x)
-	{
-		const char *pid = json_string_value(json_object_get(x, "project"));
-		const char *type = json_string_value(json_object_get(x, "type"));
-		const char *fmt = json_string_value(json_object_get(x, "format"));
-		const char *st = json_string_value(json_object_get(x, "stage"));
-		const char *bt = json_string_value(json_object_get(x, "batch"));
-		struct project *p = NULL;
-		char path[2048];
-
-		for (size_t k = 0; pid && k < c->nprojects; k++)
-			if (!strcmp(c->projects[k]->id, pid))
-				p = c->projects[k];
-		if (!p || !type || !fmt)
-			continue;
-		const char *sn = sub_dname(p->stages, p->nstages, st);
-		const char *bn = sub_dname(p->batches, p->nbatches, bt);
-		if ((st && !sn) || (bt && !bn))
-			continue;
-		if (json_object_get(x, "purpose")) /* the lean export behind tasks/ */
-			snprintf(path, sizeof(path), "%s/tasks/", p->dname);
-		else
-			snprintf(path, sizeof(path), "%s/export/%s%s%s%s%s%s%s.%s", p->dname,
-				 sn ? "stage/" : "", sn ? sn : "", sn ? "/" : "",
-				 bn ? "batch/" : "", bn ? bn : "", bn ? "/" : "",
-				 !strcmp(type, "issue") ? "issues" : "tasks", fmt);
-		json_object_set_new(x, "path", json_string(path));
-	}
-	pthread_mutex_unlock(&c->lock);
-}
-
-static char *status_text(struct ao_core *c, size_t *len)
-{
-	json_t *j = c->cfg.status_info ? c->cfg.status_info(c->cfg.status_info_ud) : NULL;
-	if (!j)
-		j = json_object();
-	json_t *xs = ao_xcache_status(c->cfg.xc);
-	status_paths(c, xs);
-	json_object_set_new(j, "exports", xs);
-	json_object_set_new(j, "completeness", xcheck_status(c));
-	if (c->cfg.extra_status) {
-		json_t *w = c->cfg.extra_status(c->cfg.extra_ud);
-		if (w)
-			json_object_set_new(j, "writes", w);
-	}
-	char *s = proj_pretty_json(j, len);
-	json_decref(j);
-	return s;
 }
 
 /* The size stat reports for an in-memory file served through the page cache. */
@@ -384,7 +337,7 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 	base_stat(c, n->kind, st);
 	switch (n->kind) {
 	case AO_N_STATUS: {
-		char *s = status_text(c, &len);
+		char *s = core_status_text(c, &len);
 		free(s);
 		set_size(st, (long long)len);
 		st->st_mtime = time(NULL);
@@ -417,6 +370,9 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 			set_size(st, 1), st->st_blocks = 0;
 		return 0;
 	}
+	case AO_N_ASSET_FILE:
+	case AO_N_MASK_FILE:
+		return asset_getattr(c, n, st, err);
 	case AO_N_DS_FILE:
 		return dsv_getattr(c, n, st, err);
 	case AO_N_TASK_JSON:
@@ -461,9 +417,18 @@ static int fill_node(struct ao_core *c, const struct ao_node *parent, enum ao_ki
 /* The fixed children of n's kind, from the tree table. */
 static void fill_fixed(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx)
 {
-	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++)
-		if (tree[i].parent == n->kind)
-			fill_node(c, n, tree[i].kind, tree[i].name, fill, ctx);
+	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++) {
+		struct ao_node m = *n;
+
+		if (tree[i].parent != n->kind)
+			continue;
+		if (tree[i].kind == AO_N_MASK_FILE) {
+			if (!asset_mask_present(c, n, tree[i].name))
+				continue;
+			snprintf(m.sub_id, sizeof(m.sub_id), "%s", asset_mask_key(tree[i].name));
+		}
+		fill_node(c, &m, tree[i].kind, tree[i].name, fill, ctx);
+	}
 }
 
 int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
@@ -522,6 +487,13 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		free(names);
 		return 0;
 	}
+	case AO_N_ASSETS_DIR: {
+		struct stat fst;
+		if (!p)
+			return ao_errf(err, ENOENT, "project gone");
+		base_stat(c, AO_N_ASSET_FILE, &fst);
+		return asset_readdir(c, p, &fst, fill, ctx, err);
+	}
 	case AO_N_TASKS_DIR: {
 		if (!p)
 			return ao_errf(err, ENOENT, "project gone");
@@ -576,7 +548,7 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 	fh->direct_io = 1;
 	switch (n->kind) {
 	case AO_N_STATUS:
-		fh->buf = status_text(c, &fh->len);
+		fh->buf = core_status_text(c, &fh->len);
 		if (!fh->buf)
 			rc = ao_errf(err, ENOMEM, "out of memory");
 		break;
@@ -615,6 +587,10 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		fh->changed = o.changed;
 		break;
 	}
+	case AO_N_ASSET_FILE:
+	case AO_N_MASK_FILE:
+		rc = asset_open(c, n, fh, err);
+		break;
 	case AO_N_DS_FILE:
 		rc = dsv_open(c, n, fh, err);
 		break;
@@ -627,7 +603,7 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		free(fh);
 		return rc;
 	}
-	if (!fh->x && !fh->ds) {
+	if (!fh->x && !fh->m && !fh->ds) {
 		pthread_mutex_lock(&c->lock);
 		if (c->small_open == 0) {
 			fh->direct_io = 0;
@@ -652,6 +628,8 @@ ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t
 {
 	if (off < 0)
 		return ao_errf(err, EINVAL, "negative offset");
+	if (fh->m && fh->fd < 0)
+		return ao_media_read(c->cfg.media, fh->m, buf, size, off, err);
 	if (fh->ds && fh->fd < 0 && !fh->buf)
 		return dsv_read(c, fh, buf, size, off, err); /* an image's bytes */
 	if (fh->fd >= 0) {
@@ -685,6 +663,8 @@ void ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 		return;
 	if (fh->x) {
 		ao_xcache_close(c->cfg.xc, fh->x, fh->fd);
+	} else if (fh->m) {
+		ao_media_close(c->cfg.media, fh->m); /* fd is the handle's */
 	} else if (fh->ds) {
 		dsv_release(c, fh);
 	} else {
@@ -737,6 +717,10 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 		if (p)
 			task_drop_list(c, p);
 		break;
+	case AO_N_ASSETS_DIR:
+		if (p)
+			asset_drop_list(c, p);
+		break;
 	case AO_N_TASK_DIR:
 	case AO_N_TASK_JSON:
 	case AO_N_ANSWER_JSON:
@@ -756,8 +740,10 @@ void ao_core_project_written(struct ao_core *c, const char *project_id)
 {
 	struct project *p = proj_by_id(c, project_id);
 	ao_xcache_project_stale(c->cfg.xc, project_id);
-	if (p)
+	if (p) {
 		task_drop_list(c, p);
+		asset_drop_list(c, p); /* cp into assets/ made an asset */
+	}
 	task_drop_project(c, project_id);
 }
 
@@ -796,6 +782,11 @@ int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *t
 			size_t *len, struct ao_err *err)
 {
 	return task_fetch(c, project_id, task_id, 1, buf, len, err);
+}
+
+struct ao_media *ao_core_media(struct ao_core *c)
+{
+	return c->cfg.media;
 }
 
 int ao_core_task_masks(struct ao_core *c, const char *project_id, const char *task_id,

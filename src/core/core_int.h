@@ -73,6 +73,28 @@ struct project {
 	struct tasklist *tasks;
 	time_t tasks_at;
 	unsigned long tasks_gen; /* export generation the list came from (0: pages) */
+
+	/* assets_refresh: single flight of this project's asset list (pages of
+	 * GET /project/{id}/assets), held across it; before c->lock. The fields
+	 * below: c->lock (assets.c) */
+	pthread_mutex_t assets_refresh;
+	struct assetlist *assets;
+	time_t assets_at;
+};
+
+/* One file of assets/ (assets.c): immutable once its list is published. */
+struct asset {
+	char *id, *url;
+	char ext[16];		    /* image extension with its dot, or "" */
+	char name[AO_NAME_MAX + 1]; /* the file name */
+};
+
+/* A published snapshot of a project's assets, sorted by name; reference
+ * counted like struct tasklist (refs: c->lock). */
+struct assetlist {
+	int refs;
+	size_t n;
+	struct asset *v;
 };
 
 /* A cached task (c->tb). Every field: c->lock; an entry is built whole
@@ -143,6 +165,32 @@ int proj_sub_lookup(struct ao_core *c, struct project *p, int which, const char 
 		    size_t idsz, struct ao_err *err);
 void proj_free_all(struct ao_core *c);
 char *proj_pretty_json(json_t *j, size_t *len);
+
+/* core_status.c: the text of /.status (malloc'd) */
+char *core_status_text(struct ao_core *c, size_t *len);
+
+/* assets.c: assets/ and task masks */
+struct ao_media_ref;
+struct assetlist *asset_list(struct ao_core *c, struct project *p, struct ao_err *err);
+void asset_list_put(struct ao_core *c, struct assetlist *l);
+void asset_drop_list(struct ao_core *c, struct project *p);
+void asset_free_project(struct ao_core *c, struct project *p);
+int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *id_out, size_t idsz,
+		 struct ao_err *err);
+int asset_readdir(struct ao_core *c, struct project *p, const struct stat *base,
+		  ao_core_fill_fn fill, void *ctx, struct ao_err *err);
+int asset_mask_url(struct ao_core *c, const char *project_id, const char *task_id, const char *key,
+		   char **url, struct ao_err *err);
+/* The task's key behind a mask file name ("mask.png" -> "brushDataUrl",
+ * "mask.seg.nrrd" -> "medicalBrushDataUrl"), and whether task directory n
+ * has that mask (task cache; no media request). */
+const char *asset_mask_key(const char *name);
+int asset_mask_present(struct ao_core *c, const struct ao_node *n, const char *name);
+int asset_ref(struct ao_core *c, const struct ao_node *n, struct ao_media_ref *r, char **url,
+	      struct ao_err *err);
+int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err);
+int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+	       struct ao_err *err);
 
 /* tasks.c */
 /* mtime of a cached task's files: its updatedAt on the hub (0: not cached) */

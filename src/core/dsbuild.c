@@ -38,6 +38,7 @@
 #include "angofs/cancel.h"
 #include "angofs/export_cache.h"
 #include "angofs/log.h"
+#include "angofs/media.h"
 #include "angofs/sysutil.h"
 
 #define PACK_MAGIC "AODSLBL1"
@@ -77,13 +78,14 @@ static void gen_free(struct ao_core *c, struct dsv_gen *g)
 		free(g->out[k].report);
 	}
 	if (g->xfd >= 0)
-		ao_xcache_close(c->cfg.xc, g->x, g->xfd);
+		close(g->xfd);
 	ao_ds_index_free(g->idx);
 	ao_ds_schema_free(g->schema);
 	json_decref(g->cs);
 	free(g->yaml);
-	free(g->index_report);
 	free(g->if_note);
+	free(g->isize);
+	free(g->iopen);
 	free(g);
 }
 
@@ -123,7 +125,8 @@ static struct dsv_gen *cur_if_fresh(struct ao_core *c, struct dsv_set *s)
 	unsigned long xg = ao_xcache_gen(c->cfg.xc, s->x);
 
 	pthread_mutex_lock(&c->dsv.lock);
-	if (s->cur && fresh && xg == s->cur->xgen) {
+	if (s->cur && fresh && xg == s->cur->xgen &&
+	    !__atomic_load_n(&s->cur->broken, __ATOMIC_RELAXED)) {
 		g = s->cur;
 		g->refs++;
 	}
@@ -174,8 +177,6 @@ int dsv_record(const struct dsv_gen *g, const struct ao_ds_image *im, json_t **r
 
 /* ---- pass 1 -------------------------------------------------------------------- */
 
-#ifdef ANGOFS_HAVE_MEDIA
-#include "angofs/media.h"
 /* The image-size hook: the first bytes of the asset through the media cache. */
 static ssize_t read_head(void *ud, const struct ao_ds_image *im, void *buf, size_t cap)
 {
@@ -194,7 +195,6 @@ static ssize_t read_head(void *ud, const struct ao_ds_image *im, void *buf, size
 	json_decref(rec);
 	return n;
 }
-#endif
 
 static char *memtext(int (*fn)(const struct ao_ds_schema *, FILE *), const struct ao_ds_schema *s,
 		     size_t *len)
@@ -297,20 +297,17 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 	fclose(f);
 	if (rc < 0)
 		return rc;
-#ifdef ANGOFS_HAVE_MEDIA
 	void *ud[2] = {c, g};
 	rc = ao_ds_index_finish(g->idx, c->cfg.media ? read_head : NULL, ud, err);
-#else
-	rc = ao_ds_index_finish(g->idx, NULL, NULL, err);
-#endif
 	if (rc < 0)
 		return rc;
+	g->isize = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->isize));
+	g->iopen = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->iopen));
 	g->yaml = memtext(ao_ds_yolo_data_yaml, g->schema, &g->yaml_len);
-	g->index_report = ao_ds_report_text(ao_ds_index_report(g->idx));
 	if (!g->schema->if_schema_id && !g->if_note)
 		g->if_note = strdup("imagefolder: the project's categorySchema has no top-level "
 				    "single-choice classification (radio or single-dropdown)\n");
-	if (!g->yaml || !g->index_report)
+	if (!g->yaml || !g->isize || !g->iopen)
 		return ao_errf(err, ENOMEM, "out of memory");
 	return 0;
 }
@@ -322,7 +319,7 @@ static struct dsv_gen *gen_build(struct ao_core *c, struct dsv_set *s, int xfd, 
 	struct dsv_gen *g = calloc(1, sizeof(*g));
 
 	if (!g) {
-		ao_xcache_close(c->cfg.xc, s->x, xfd);
+		close(xfd);
 		json_decref(cs);
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
@@ -369,20 +366,30 @@ static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_e
 	char *text = json_dumps(cs, JSON_COMPACT | JSON_SORT_KEYS);
 	snprintf(ident, sizeof(ident), "%s-%016llx", xid, text ? ao_xcache_hash(text) : 0ULL);
 	free(text);
+	/* our own descriptor of that generation: the export cache's handle is
+	 * closed at once, so a view never counts as a reader of the export (its
+	 * stat and page cache follow the next generation as if no view existed) */
+	int xfd = fcntl(o.fd, F_DUPFD_CLOEXEC, 0);
+	ao_xcache_close(c->cfg.xc, s->x, o.fd);
+	if (xfd < 0) {
+		json_decref(cs);
+		ao_errf(err, errno, "cached export: %s", strerror(errno));
+		return NULL;
+	}
 	pthread_mutex_lock(&c->dsv.lock);
 	g = s->cur;
-	if (g && !strcmp(g->ident, ident)) {
+	if (g && !strcmp(g->ident, ident) && !__atomic_load_n(&g->broken, __ATOMIC_RELAXED)) {
 		g->xgen = xgen; /* the same bytes and schema: nothing to rebuild */
 		g->refs++;
 	} else
 		g = NULL;
 	pthread_mutex_unlock(&c->dsv.lock);
 	if (g) {
-		ao_xcache_close(c->cfg.xc, s->x, o.fd);
+		close(xfd);
 		json_decref(cs);
 		return g;
 	}
-	g = gen_build(c, s, o.fd, xgen, ident, cs, err);
+	g = gen_build(c, s, xfd, xgen, ident, cs, err);
 	if (!g)
 		return NULL;
 	pthread_mutex_lock(&c->dsv.lock);

@@ -12,8 +12,8 @@
  * generation) and answers from its index with binary searches; files whose
  * content is pass 2 (labels, annotations.json, skipped.txt) build it on
  * their first stat, so their sizes are always true. Everything is
- * read-only and served with direct_io: a new generation may change any size,
- * and the kernel must not clamp reads to an old one.
+ * read-only; how the kernel may cache it (a new generation may change any
+ * size, an image's is unknown until it is fetched) is dsv_open's rule.
  *
  * Formats: yolo/ (labels in the mixed mode: boxes as boxes, polygons as
  * polygon rows), yolo-detect/ (every mark as its box: Ultralytics detect),
@@ -29,6 +29,7 @@
 #include "dsview_int.h"
 #include "angofs/export_cache.h"
 #include "angofs/log.h"
+#include "angofs/media.h"
 
 static const char *const fmt_names[DSV_NFMT] = {"yolo", "yolo-detect", "yolo-seg", "coco",
 						"imagefolder"};
@@ -46,7 +47,9 @@ static const struct {
 
 struct dsv_fh {
 	struct dsv_gen *g;
-	struct ao_media_fh *mfh; /* an image's bytes */
+	struct ao_media_fh *mfh;      /* an image's bytes */
+	const struct ao_ds_image *im; /* that image (in g's index) */
+	int counted;		      /* in dv->nopen */
 };
 
 static int is_yolo(int fmt)
@@ -176,17 +179,27 @@ static char *skipped_text(struct ao_core *c, struct dsv_gen *g, int fmt, size_t 
 			  struct ao_err *err)
 {
 	int k = out_of(fmt);
-	char *t = NULL;
+	char *t = NULL, *idx;
 
 	if (k >= 0 && dsv_ensure(c, g, k, err) < 0)
 		return NULL;
-	int n = asprintf(&t,
-			 "# %s: what this view leaves out, and why (docs/DATASETS.md)\n"
-			 "[index]\n%s%s[%s]\n%s",
-			 fmt_names[fmt], g->index_report,
-			 fmt == DSV_IF && g->if_note ? g->if_note : "", fmt_names[fmt],
-			 k >= 0 ? g->out[k].report
-				: "(ImageFolder has no per-mark conversion; see [index])\n");
+	/* the index's reasons that concern this view only: ImageFolder needs no
+	 * size, YOLO and COCO no class */
+	struct ao_ds_report r = *ao_ds_index_report(g->idx);
+	if (fmt == DSV_IF)
+		r.skipped[AO_DS_SKIP_NO_SIZE] = 0;
+	else
+		r.skipped[AO_DS_SKIP_NO_ANSWER] = r.skipped[AO_DS_SKIP_UNKNOWN_OPTION] = 0;
+	idx = ao_ds_report_text(&r);
+	int n = idx ? asprintf(&t,
+			       "# %s: what this view leaves out, and why (docs/DATASETS.md)\n"
+			       "[index]\n%s%s[%s]\n%s",
+			       fmt_names[fmt], idx, fmt == DSV_IF && g->if_note ? g->if_note : "",
+			       fmt_names[fmt],
+			       k >= 0 ? g->out[k].report
+				      : "(no per-mark conversion: images are sorted by class)\n")
+		    : -1;
+	free(idx);
 	if (n < 0) {
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
@@ -198,7 +211,7 @@ static char *skipped_text(struct ao_core *c, struct dsv_gen *g, int fmt, size_t 
 /* Size of an image file: known once the media cache has it, else 1 byte and
  * no blocks, as for an export never fetched (a reader reads to the end). */
 static long long image_size(struct ao_core *c, const struct dsv_gen *g,
-			    const struct ao_ds_image *im);
+			    const struct ao_ds_image *im, int precise);
 
 static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, long long *size,
 		     struct ao_err *err)
@@ -234,7 +247,7 @@ static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node 
 		im = ao_ds_index_find_name(g->idx, n->ds_name);
 		if (!im)
 			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
-		*size = image_size(c, g, im);
+		*size = image_size(c, g, im, 1);
 		return 0;
 	default:
 		return ao_errf(err, EIO, "unexpected dataset node");
@@ -298,7 +311,7 @@ static int list_images(struct ao_core *c, struct dsv_gen *g, const struct ao_nod
 		if (labels)
 			file_stat(c, 0, (long long)g->out[k].tab[im - first].len, &st);
 		else {
-			long long sz = image_size(c, g, im);
+			long long sz = image_size(c, g, im, 0);
 			file_stat(c, 0, sz, &st);
 			if (sz == 1)
 				st.st_blocks = 0;
@@ -369,24 +382,18 @@ int dsv_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill
 
 /* ---- contents ----------------------------------------------------------------- */
 
-static int image_open(struct ao_core *c, struct dsv_fh *d, const struct ao_ds_image *im,
+static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
 		      struct ao_err *err);
+static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
+		      struct ao_media_fh *mfh);
 
-int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
+static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		     struct ao_err *err)
 {
-	struct dsv_fh *d = calloc(1, sizeof(*d));
+	struct dsv_fh *d = fh->ds;
 	const struct ao_ds_image *im;
 	int k = out_of(n->ds_fmt), rc = 0;
 
-	if (!d)
-		return ao_errf(err, ENOMEM, "out of memory");
-	d->g = dsv_acquire(c, n, err);
-	if (!d->g) {
-		free(d);
-		return err->code ? -err->code : -EIO;
-	}
-	fh->ds = d;
-	fh->direct_io = 1;
 	switch (n->ds_part) {
 	case DSV_DATA_YAML:
 		fh->buf = malloc(d->g->yaml_len + 1);
@@ -415,10 +422,62 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 		im = ao_ds_index_find_name(d->g->idx, n->ds_name);
 		if (!im)
 			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
-		return image_open(c, d, im, err);
+		return image_open(c, fh, im, err);
 	default:
 		return ao_errf(err, EIO, "unexpected dataset node");
 	}
+}
+
+/*
+ * Kernel caching of a dataset file, as for exports and the small files: the
+ * kernel may hold an old size for this path (1 byte before the size was
+ * known, another generation's), so every open whose size is known asks the
+ * adapter to drop the path's attributes and pages (`changed`). When no other
+ * handle of the same file is open (per image: the image's handles under any
+ * path; other files: any dataset file) no READ can be waiting with a page
+ * locked, so that happens before the reply and the file is served through
+ * the page cache at its true size: fstat after open (tar) is right.
+ * Otherwise, or while an image's size is unknown, it is served with
+ * direct_io (reads never clamped to an old size) and dropped on the side
+ * thread, which close waits for.
+ */
+static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im);
+
+int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
+{
+	struct dsv_fh *d = calloc(1, sizeof(*d));
+	long long size;
+
+	if (!d)
+		return ao_errf(err, ENOMEM, "out of memory");
+	d->g = dsv_acquire(c, n, err);
+	if (!d->g) {
+		free(d);
+		return err->code ? -err->code : -EIO;
+	}
+	fh->ds = d;
+	fh->direct_io = 1;
+	int rc = open_part(c, n, fh, err);
+	if (rc < 0)
+		return rc;
+	int known = !d->mfh || (ao_media_fh_size(d->mfh, &size) == 1 && size > 0), alone;
+	if (d->mfh) /* the same inode is this image under this path: count per image */
+		alone =
+		    __atomic_fetch_add(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED) == 0;
+	else {
+		pthread_mutex_lock(&c->dsv.lock);
+		alone = c->dsv.nopen++ == 0;
+		pthread_mutex_unlock(&c->dsv.lock);
+	}
+	d->counted = 1;
+	/* the kernel's size for this path may be old: drop it now if no READ
+	 * can be waiting on its pages, else on the side thread (direct_io) */
+	fh->changed = known;
+	fh->direct_io = !(alone && known);
+	ao_debug("datasets: open %s: size %s, %s", n->ds_name, known ? "known" : "unknown",
+		 alone ? "alone" : "shared");
+	fh->keep_cache = 0;
+	return 0;
 }
 
 void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
@@ -427,12 +486,18 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 
 	if (!d)
 		return;
-	if (fh->fd >= 0)
-		fh->fd = -1; /* borrowed from the generation */
-#ifdef ANGOFS_HAVE_MEDIA
-	if (d->mfh)
+	fh->fd = -1; /* borrowed from the generation or the media handle */
+	if (d->counted && d->mfh)
+		__atomic_fetch_sub(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
+	else if (d->counted) {
+		pthread_mutex_lock(&c->dsv.lock);
+		c->dsv.nopen--;
+		pthread_mutex_unlock(&c->dsv.lock);
+	}
+	if (d->mfh) {
+		note_size(d->g, d->im, d->mfh); /* complete by now, if it was read */
 		ao_media_close(c->cfg.media, d->mfh);
-#endif
+	}
 	dsv_put(c, d->g);
 	free(d);
 	fh->ds = NULL;
@@ -440,35 +505,73 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 
 /* ---- image bytes (the media cache) ------------------------------------------- */
 
-#ifdef ANGOFS_HAVE_MEDIA
-#include "angofs/media.h"
-
-static long long image_size(struct ao_core *c, const struct dsv_gen *g,
-			    const struct ao_ds_image *im)
+/* An image's position in the index (the sizes array). */
+static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im)
 {
-	(void)g;
-	(void)im;
-	(void)c;
-	return 1;
+	return (size_t)(im - ao_ds_index_get(g->idx, 0));
 }
 
-static int image_open(struct ao_core *c, struct dsv_fh *d, const struct ao_ds_image *im,
+static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
+		      struct ao_media_fh *mfh)
+{
+	long long size;
+
+	if (mfh && ao_media_fh_size(mfh, &size) == 1 && size > 0)
+		__atomic_store_n(&g->isize[pos(g, im)], size, __ATOMIC_RELAXED);
+}
+
+/* Known once an image was opened (or, for one file's stat, once the media
+ * cache has it: that costs reading its record back, not a request); else 1. */
+static long long image_size(struct ao_core *c, const struct dsv_gen *g,
+			    const struct ao_ds_image *im, int precise)
+{
+	long long size = __atomic_load_n(&g->isize[pos(g, im)], __ATOMIC_RELAXED);
+	struct ao_err e = {0};
+	json_t *rec;
+	time_t mt;
+
+	if (size > 0 || !precise || !c->cfg.media || dsv_record(g, im, &rec, &e) < 0)
+		return size > 0 ? size : 1;
+	struct ao_media_ref r = {g->project_id, json_string_value(json_object_get(rec, "asset")),
+				 AO_MEDIA_ASSET};
+	if (r.url && ao_media_stat(c->cfg.media, &r, &size, &mt) == 1 && size > 0)
+		__atomic_store_n(&g->isize[pos(g, im)], size, __ATOMIC_RELAXED);
+	else
+		size = 1;
+	json_decref(rec);
+	return size;
+}
+
+static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
 		      struct ao_err *err)
 {
+	struct dsv_fh *d = fh->ds;
 	json_t *rec;
 	int rc;
 
 	if (!c->cfg.media)
-		return ao_errf(err, ENOTSUP, "image files need the media cache");
+		return ao_errf(err, ENOTSUP, "%s: image files need the media cache", im->name);
 	rc = dsv_record(d->g, im, &rec, err);
 	if (rc < 0)
 		return rc;
-	const char *url = json_string_value(json_object_get(rec, "asset"));
-	struct ao_media_ref r = {d->g->project_id, url, AO_MEDIA_ASSET};
-	rc = url ? ao_media_open(c->cfg.media, &r, &d->mfh, err)
-		 : ao_errf(err, ENOENT, "%s: the record has no asset URL", im->name);
+	struct ao_media_ref r = {d->g->project_id, json_string_value(json_object_get(rec, "asset")),
+				 AO_MEDIA_ASSET};
+	rc = r.url ? ao_media_open(c->cfg.media, &r, &d->mfh, err)
+		   : ao_errf(err, ENOENT, "%s: the record has no asset URL", im->name);
 	json_decref(rec);
-	return rc;
+	if (rc < 0)
+		return rc;
+	d->im = im;
+	long long size;
+	char b;
+	if (ao_media_fh_size(d->mfh, &size) != 1) /* wait for the first byte: the size comes
+						     with it when the server sends one */
+		rc = (int)ao_media_read(c->cfg.media, d->mfh, &b, 1, 0, err);
+	if (rc < 0)
+		return rc;
+	note_size(d->g, im, d->mfh);
+	fh->fd = ao_media_fh_fd(d->mfh); /* complete: served by pread/splice (borrowed) */
+	return 0;
 }
 
 ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
@@ -478,32 +581,3 @@ ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t siz
 		return ao_errf(err, EIO, "not an image handle");
 	return ao_media_read(c->cfg.media, fh->ds->mfh, buf, size, off, err);
 }
-#else
-static long long image_size(struct ao_core *c, const struct dsv_gen *g,
-			    const struct ao_ds_image *im)
-{
-	(void)c;
-	(void)g;
-	(void)im;
-	return 1;
-}
-
-static int image_open(struct ao_core *c, struct dsv_fh *d, const struct ao_ds_image *im,
-		      struct ao_err *err)
-{
-	(void)c;
-	(void)d;
-	return ao_errf(err, ENOTSUP, "%s: image files need the media cache", im->name);
-}
-
-ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
-		 struct ao_err *err)
-{
-	(void)c;
-	(void)fh;
-	(void)buf;
-	(void)size;
-	(void)off;
-	return ao_errf(err, ENOTSUP, "image files need the media cache");
-}
-#endif

@@ -21,7 +21,8 @@
  *               Taken before the export cache's lock, p->detail_refresh,
  *               c->lock and dv->lock; never while holding any of them.
  *   dv->lock    a leaf: the set list, each set's current generation, the
- *               generations' reference counts, xgen and pass-2 outputs.
+ *               generations' reference counts, xgen and pass-2 outputs,
+ *               the count of open dataset files.
  * A generation's schema, index, yaml and export descriptor are immutable
  * once published and read without a lock by whoever holds a reference.
  */
@@ -69,15 +70,17 @@ struct dsv_gen {
 	unsigned long xgen;  /* dv->lock: export cache generation last seen for it */
 	char ident[128];     /* "<export hash>.<gen>-<schema hash>": names derived files */
 	struct ao_xentry *x; /* immutable from here on */
-	int xfd;	     /* descriptor of the export generation (ao_xcache_open) */
+	int xfd;	     /* our descriptor of the export generation's data file */
+	int broken;	     /* reading xfd failed (relaxed atomic): rebuild on next access */
 	char project_id[AO_ID_MAX];
 	json_t *cs; /* the categorySchema the schema was loaded from */
 	struct ao_ds_schema *schema;
 	struct ao_ds_index *idx;
 	char *yaml; /* data.yaml */
 	size_t yaml_len;
-	char *index_report; /* ao_ds_report_text of pass 1 */
-	char *if_note;	    /* why imagefolder/ is empty, or NULL */
+	char *if_note;	  /* why imagefolder/ is empty, or NULL */
+	long long *isize; /* per image: its byte size once known, else 0 (relaxed atomics) */
+	unsigned *iopen;  /* per image: open handles of it, any path (relaxed atomics) */
 	struct dsv_out out[DSV_NOUT];
 };
 
@@ -92,6 +95,7 @@ struct dsv_set {
 struct dsv {
 	pthread_mutex_t lock; /* "dv->lock", a leaf */
 	struct dsv_set *sets;
+	int nopen; /* open dataset files (dv->lock): the kernel-cache rule of dsv_open */
 };
 
 /* ---- dsbuild.c: generations ---------------------------------------------- */

@@ -309,6 +309,8 @@ int xc_evict_one(struct ao_xcache *c, struct ao_xentry *v)
 		unlink(p);
 		xs_data_path(c->dir, v->hash, m.gen, p, sizeof(p));
 		unlink(p);
+		xs_idx_path(c->dir, v->hash, m.gen, p, sizeof(p));
+		unlink(p);
 		ao_lock_byte(lfd, (off_t)m.gen, F_UNLCK, 0);
 		ok = 1;
 	}

@@ -305,6 +305,7 @@ int ao_media_open(struct ao_media *m, const struct ao_media_ref *r, struct ao_me
 		fh->o = o;
 		fh->epoch = o->epoch;
 		fh->gen = o->state == M_READY ? o->gen : 0;
+		fh->st = o->state == M_READY ? FH_DONE : FH_GROWING;
 		mo_hold(o, fh->gen, 1);
 		fh->next = o->fhs;
 		o->fhs = fh;
@@ -326,7 +327,7 @@ int ao_media_open(struct ao_media *m, const struct ao_media_ref *r, struct ao_me
 /* 1 if fh's content is complete (o->mu held). */
 static int fh_complete(const struct ao_media_fh *fh)
 {
-	return fh->epoch != fh->o->epoch || fh->o->state == M_READY || fh->gen;
+	return fh->st == FH_DONE;
 }
 
 ssize_t ao_media_read(struct ao_media *m, struct ao_media_fh *fh, void *buf, size_t size, off_t off,
@@ -339,25 +340,30 @@ ssize_t ao_media_read(struct ao_media *m, struct ao_media_fh *fh, void *buf, siz
 	if (off < 0)
 		return ao_errf(err, EINVAL, "negative offset");
 	pthread_mutex_lock(&o->mu);
-	while (!fh_complete(fh)) {
+	for (;;) {
 		long long want = (long long)off + (long long)size;
 
+		if (fh->st == FH_DONE)
+			break;
+		if (fh->st == FH_FAILED) {
+			/* its download failed: the bytes it wrote are good, no more */
+			if (want <= fh->avail)
+				break;
+			if (err)
+				*err = fh->err;
+			pthread_mutex_unlock(&o->mu);
+			return fh->err.code ? -fh->err.code : -EIO;
+		}
 		if (o->total >= 0 && want > o->total)
 			want = o->total;
 		if (o->done >= want)
 			break;
-		if (o->state == M_FAILED) {
-			if (err)
-				*err = o->err;
-			pthread_mutex_unlock(&o->mu);
-			return -o->err.code;
-		}
 		if (ao_cancel_cond_wait(&o->cv, &o->mu) < 0) {
 			pthread_mutex_unlock(&o->mu);
 			return ao_errf(err, EINTR, "interrupted while waiting for the download");
 		}
 	}
-	if (!fh_complete(fh) && o->done < (long long)off + (long long)size)
+	if (fh->st == FH_GROWING && o->done < (long long)off + (long long)size)
 		size = o->done > (long long)off ? (size_t)(o->done - off) : 0;
 	pthread_mutex_unlock(&o->mu);
 	while (got < size) {
@@ -384,7 +390,7 @@ int ao_media_fh_size(struct ao_media_fh *fh, long long *size)
 	if (fh_complete(fh) && fstat(fh->fd, &st) == 0) {
 		*size = st.st_size;
 		known = 1;
-	} else if (o->total >= 0) {
+	} else if (fh->st == FH_GROWING && o->total >= 0) {
 		*size = o->total;
 		known = 1;
 	}
@@ -436,16 +442,47 @@ ssize_t ao_media_read_head(struct ao_media *m, const struct ao_media_ref *r, voi
 	return got;
 }
 
+/* The size of an object this daemon has in memory: 1 and *size when it is
+ * complete or its download announced Content-Length. */
+static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, long long *size,
+		    time_t *mtime)
+{
+	struct mobj *o;
+	int known = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (o = m->tab[h % MEDIA_BUCKETS]; o; o = o->next)
+		if (!strcmp(o->key, key))
+			break;
+	if (o)
+		o->refs++;
+	pthread_mutex_unlock(&m->lock);
+	if (!o)
+		return 0;
+	pthread_mutex_lock(&o->mu);
+	if ((o->state == M_READY || o->state == M_DOWNLOADING) && o->total >= 0) {
+		*size = o->total;
+		*mtime = o->state == M_READY ? o->fetched_at : time(NULL);
+		known = 1;
+	}
+	pthread_mutex_unlock(&o->mu);
+	mo_put(m, o);
+	return known;
+}
+
 int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size, time_t *mtime)
 {
 	char *key = media_key(m, r), hash[17];
 	struct xs_meta meta;
+	unsigned long long h;
 	int known = 0;
 
 	if (!key)
 		return 0;
-	snprintf(hash, sizeof(hash), "%016llx", ao_xcache_hash(key));
-	if (xs_meta_read(m->cfg.dir, hash, key, &meta, NULL) == 0 && meta.gen &&
+	h = ao_xcache_hash(key);
+	snprintf(hash, sizeof(hash), "%016llx", h);
+	known = stat_mem(m, key, h, size, mtime);
+	if (!known && xs_meta_read(m->cfg.dir, hash, key, &meta, NULL) == 0 && meta.gen &&
 	    mo_fresh(m, meta.fetched_at)) {
 		*size = meta.size;
 		*mtime = meta.fetched_at;

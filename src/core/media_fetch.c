@@ -233,7 +233,8 @@ static void finish(struct dl *d, int rc, unsigned long long g, const struct ao_e
 		o->total = o->done = d->written;
 		o->fetched_at = time(NULL);
 		for (struct ao_media_fh *fh = o->fhs; fh; fh = fh->next)
-			if (fh->epoch == o->epoch && !fh->gen) {
+			if (fh->epoch == o->epoch && fh->st == FH_GROWING) {
+				fh->st = FH_DONE;
 				fh->gen = g;
 				mo_hold(o, g, 1);
 			}
@@ -242,6 +243,12 @@ static void finish(struct dl *d, int rc, unsigned long long g, const struct ao_e
 		o->err = *e;
 		if (!o->err.code)
 			o->err.code = -rc;
+		for (struct ao_media_fh *fh = o->fhs; fh; fh = fh->next)
+			if (fh->epoch == o->epoch && fh->st == FH_GROWING) {
+				fh->st = FH_FAILED;
+				fh->avail = d->written;
+				fh->err = o->err;
+			}
 	}
 	o->downloading = 0;
 	pthread_cond_broadcast(&o->cv);

@@ -66,6 +66,9 @@ struct ao_media_fh {
 	int fd;			/* own descriptor of the content */
 	unsigned epoch;		/* the download it was opened on */
 	unsigned long long gen; /* o->mu: generation (0 while its temp is unpublished) */
+	enum { FH_GROWING, FH_DONE, FH_FAILED } st; /* o->mu: its content */
+	long long avail;			    /* o->mu, FH_FAILED: bytes written */
+	struct ao_err err;			    /* o->mu, FH_FAILED: why */
 };
 
 struct ao_media {

@@ -70,6 +70,7 @@ static struct project *add_locked(struct ao_core *c, const char *id)
 	}
 	pthread_mutex_init(&p->detail_refresh, NULL);
 	pthread_mutex_init(&p->tasks_refresh, NULL);
+	pthread_mutex_init(&p->assets_refresh, NULL);
 	c->projects[c->nprojects++] = p;
 	return p;
 }
@@ -420,6 +421,7 @@ void proj_free_all(struct ao_core *c)
 			task_list_put(c, p->tasks);
 		pthread_mutex_destroy(&p->detail_refresh);
 		pthread_mutex_destroy(&p->tasks_refresh);
+		asset_free_project(c, p);
 		free(p);
 	}
 	free(c->projects);

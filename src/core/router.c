@@ -126,7 +126,8 @@ int ao_router_readdir(const struct ao_router *r, const char *path, ao_core_fill_
 	ao_route(r, path, &rt);
 	if (rt.rc < 0)
 		return core_err(&rt, err);
-	if (r->w && (rt.n.kind == AO_N_DROPBOX_DIR || rt.n.kind == AO_N_TASK_DIR)) {
+	if (r->w && (rt.n.kind == AO_N_DROPBOX_DIR || rt.n.kind == AO_N_TASK_DIR ||
+		     rt.n.kind == AO_N_ASSETS_DIR)) {
 		ao_err_clear(&we);
 		rc = ao_writes_readdir(r->w, rt.n.project_id, rt.n.relpath, gather, &w, &we);
 		if (rc < 0 && rc != -ENOENT)

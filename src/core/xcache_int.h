@@ -42,6 +42,7 @@ struct xc_refresh {
 	long long changed;	  /* records in the incremental export */
 	long long replaced, added, removed, records;
 	int requests;	 /* hub requests this refresh sent (retries not counted) */
+	int indexed;	 /* the merge copied unchanged runs through the record index */
 	long long bytes; /* downloaded (the zip) */
 	long long ms;
 	time_t at;

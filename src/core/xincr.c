@@ -158,41 +158,80 @@ static int load_changes(struct ao_xcache *c, struct ao_xentry *e, unsigned long 
 	return rc;
 }
 
-/* Merge generation m and ch into generation g (renamed into place). */
+/* Descriptor of a new temp file next to path (name in tmp), or -errno. */
+static int temp_for(const char *path, char *tmp, size_t n, struct ao_err *err)
+{
+	snprintf(tmp, n, "%s.tmp-XXXXXX", path);
+	int fd = mkstemp(tmp);
+	return fd >= 0 ? fd : ao_errf(err, errno, "export cache: %s: %s", tmp, strerror(errno));
+}
+
+/* Merge generation m and ch into generation g and its index (renamed into
+ * place). The old generation's index makes it a copy of the unchanged runs;
+ * without one (or with one that does not match) the old file is scanned. */
 static int merge_into(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
 		      unsigned long long g, struct xm_changes *ch, struct xm_result *res,
-		      long long *size, struct ao_err *err)
+		      long long *size, int *indexed, struct ao_err *err)
 {
-	char op[4096], dp[4096], tmp[4200];
+	char op[4096], oi[4096], dp[4096], ip[4096], tmp[4200], itmp[4200];
 	struct xm_view v = {e->stage_id, !e->stage_id};
 	struct stat st;
-	int ofd, dfd, rc;
+	int ofd, oifd, dfd, ifd, rc;
 
 	xs_data_path(c->dir, e->hash, m->gen, op, sizeof(op));
+	xs_idx_path(c->dir, e->hash, m->gen, oi, sizeof(oi));
 	xs_data_path(c->dir, e->hash, g, dp, sizeof(dp));
-	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dp);
+	xs_idx_path(c->dir, e->hash, g, ip, sizeof(ip));
 	ofd = open(op, O_RDONLY | O_CLOEXEC);
 	if (ofd < 0)
 		return ao_errf(err, errno, "export cache: %s: %s", op, strerror(errno));
-	dfd = mkstemp(tmp);
-	if (dfd < 0) {
-		rc = ao_errf(err, errno, "export cache: %s: %s", tmp, strerror(errno));
-		close(ofd);
-		return rc;
+	oifd = open(oi, O_RDONLY | O_CLOEXEC);
+	if ((dfd = temp_for(dp, tmp, sizeof(tmp), err)) < 0 ||
+	    (ifd = temp_for(ip, itmp, sizeof(itmp), err)) < 0) {
+		rc = dfd < 0 ? dfd : -err->code;
+		if (dfd >= 0)
+			close(dfd), unlink(tmp);
+		goto out;
 	}
-	rc = xm_merge(ofd, e->ndjson, ch, &v, dfd, res, err);
-	close(ofd);
+	rc = xm_merge(ofd, oifd, e->ndjson, ch, &v, dfd, ifd, res, err);
+	*indexed = oifd >= 0 && rc == 0;
+	if (rc == -EINVAL && oifd >= 0) {
+		ao_info("export: %s: %s: merging without it", oi, err->msg);
+		if (ftruncate(dfd, 0) == 0 && ftruncate(ifd, 0) == 0 &&
+		    lseek(dfd, 0, SEEK_SET) == 0 && lseek(ifd, 0, SEEK_SET) == 0 &&
+		    lseek(ofd, 0, SEEK_SET) == 0)
+			rc = xm_merge(ofd, -1, e->ndjson, ch, &v, dfd, ifd, res, err);
+	}
 	if (rc == 0 && fstat(dfd, &st) < 0)
 		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
 	if (close(dfd) < 0 && rc == 0)
 		rc = ao_errf(err, errno, "export cache: writing %s: %s", tmp, strerror(errno));
-	if (rc == 0 && rename(tmp, dp) < 0)
+	if (close(ifd) < 0 && rc == 0)
+		rc = ao_errf(err, errno, "export cache: writing %s: %s", itmp, strerror(errno));
+	if (rc == 0 && (rename(itmp, ip) < 0 || rename(tmp, dp) < 0))
 		rc = ao_errf(err, errno, "export cache: %s: %s", dp, strerror(errno));
-	if (rc < 0)
+	if (rc < 0) {
 		unlink(tmp);
-	else
+		unlink(itmp);
+		unlink(ip);
+	} else {
 		*size = st.st_size;
+	}
+out:
+	if (oifd >= 0)
+		close(oifd);
+	close(ofd);
 	return rc;
+}
+
+/* Remove generation g (never published: no meta names it, byte 0 held). */
+static void drop_gen(struct ao_xcache *c, struct ao_xentry *e, unsigned long long g)
+{
+	char p[4096];
+	xs_data_path(c->dir, e->hash, g, p, sizeof(p));
+	unlink(p);
+	xs_idx_path(c->dir, e->hash, g, p, sizeof(p));
+	unlink(p);
 }
 
 int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
@@ -232,7 +271,7 @@ int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *
 		rc = 1;
 		goto out;
 	}
-	rc = merge_into(c, e, m, g, &ch, &res, &size, err);
+	rc = merge_into(c, e, m, g, &ch, &res, &size, &ri->indexed, err);
 	if (rc == -EAGAIN || rc == -EINVAL || rc == -EEXIST) {
 		why(ri, "%s", err->msg);
 		rc = 1;
@@ -245,9 +284,7 @@ int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *
 	ri->removed = res.removed;
 	ri->records = res.records;
 	if (res.records != pl->total) {
-		char p[4096];
-		xs_data_path(c->dir, e->hash, g, p, sizeof(p));
-		unlink(p); /* nobody has it: byte 0 is held and no meta names it */
+		drop_gen(c, e, g); /* nobody has it: byte 0 is held and no meta names it */
 		why(ri,
 		    "the merged export holds %lld records, the hub lists %lld for the same "
 		    "filter (a task was deleted)",
@@ -256,9 +293,7 @@ int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *
 		goto out;
 	}
 	if (res.same == res.replaced && !res.added && !res.removed) {
-		char p[4096];
-		xs_data_path(c->dir, e->hash, g, p, sizeof(p));
-		unlink(p); /* byte for byte the old generation: keep that one */
+		drop_gen(c, e, g); /* byte for byte the old generation: keep that one */
 		rc = 2;
 		goto out;
 	}

@@ -99,7 +99,9 @@ void xc_drop_leftover(struct ao_xcache *c, const char *name)
 	char p[4096], m[4096];
 	struct stat st;
 
-	if (!strstr(name, ".tmp-") && !(n > 5 && strcmp(name + n - 5, ".data") == 0))
+	int gen_file = (n > 5 && strcmp(name + n - 5, ".data") == 0) ||
+		       (n > 4 && strcmp(name + n - 4, ".idx") == 0);
+	if (!strstr(name, ".tmp-") && !gen_file)
 		return;
 	snprintf(p, sizeof(p), "%s/%s", c->dir, name);
 	if (!strstr(name, ".tmp-") && n > 16) {

@@ -2,6 +2,8 @@
  * xmerge.c - the streaming record merge of an incremental export refresh
  * (design in xmerge.h and docs/DESIGN-NOTES.md).
  *
+ * (The output side, the merge itself, is xmout.c.)
+ *
  * Design choice: records are located by a byte scanner (strings and nesting
  * depth only), never parsed whole; of an old record only the few fields the
  * merge needs are read (task.taskId, stageId, updatedAt), by skipping the
@@ -23,7 +25,7 @@
 #define XM_BUF (256 * 1024)
 #define BAD ((size_t)-1)
 
-static int buf_add(struct xm_buf *b, const char *p, size_t n)
+int xm_buf_add(struct xm_buf *b, const char *p, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		size_t nc = b->cap ? b->cap : 4096;
@@ -44,7 +46,7 @@ static int buf_add(struct xm_buf *b, const char *p, size_t n)
 static int buf_set(struct xm_buf *b, const struct xm_buf *from)
 {
 	b->len = 0;
-	return buf_add(b, from->p ? from->p : "", from->len);
+	return xm_buf_add(b, from->p ? from->p : "", from->len);
 }
 
 /* ---- locating values in a record ---- */
@@ -286,7 +288,49 @@ static int scan_gap(struct xm_reader *r, const char **pp, const char *end, struc
 				       (unsigned char)c, r->nrec);
 	}
 	*pp = p;
-	return buf_add(&r->gap, s, (size_t)(p - s));
+	return xm_buf_add(&r->gap, s, (size_t)(p - s));
+}
+
+/* Byte classes of the record scanner: 1 = matters outside a string
+ * ("{}[]), 2 = matters inside one ("\\). Runs of other bytes are skipped
+ * by a table lookup each, the whole cost of locating records. */
+static const unsigned char cls[256] = {
+    ['"'] = 3, ['\\'] = 2, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1};
+
+/* Scan record bytes from p: returns where the record ended (after its
+ * closing brace, *depth 0) or end. */
+static const char *scan_rec(const char *p, const char *end, int *depth, int *instr, int *esc)
+{
+	while (p < end) {
+		if (*esc) {
+			*esc = 0;
+			p++;
+			continue;
+		}
+		if (*instr) {
+			while (p < end && !(cls[(unsigned char)*p] & 2))
+				p++;
+			if (p == end)
+				break;
+			if (*p++ == '"')
+				*instr = 0;
+			else
+				*esc = 1;
+			continue;
+		}
+		while (p < end && !(cls[(unsigned char)*p] & 1))
+			p++;
+		if (p == end)
+			break;
+		char c = *p++;
+		if (c == '"')
+			*instr = 1;
+		else if (c == '{' || c == '[')
+			(*depth)++;
+		else if (--*depth == 0)
+			return p;
+	}
+	return p;
 }
 
 int xm_reader_next(struct xm_reader *r, struct ao_err *err)
@@ -310,6 +354,7 @@ int xm_reader_next(struct xm_reader *r, struct ao_err *err)
 				r->eof = 1;
 				break;
 			}
+			r->base += (long long)r->blen;
 			r->blen = (size_t)n;
 			r->bpos = 0;
 		}
@@ -321,25 +366,11 @@ int xm_reader_next(struct xm_reader *r, struct ao_err *err)
 			if (p == end)
 				continue;
 			inrec = 1;
+			r->rec_off = r->base + (long long)(p - r->buf);
 		}
-		for (s = p; p < end;) {
-			char c = *p++;
-			if (instr) {
-				if (esc)
-					esc = 0;
-				else if (c == '\\')
-					esc = 1;
-				else if (c == '"')
-					instr = 0;
-			} else if (c == '"') {
-				instr = 1;
-			} else if (c == '{' || c == '[') {
-				depth++;
-			} else if ((c == '}' || c == ']') && --depth == 0) {
-				break;
-			}
-		}
-		if (buf_add(&r->rec, s, (size_t)(p - s)) < 0)
+		s = p;
+		p = scan_rec(p, end, &depth, &instr, &esc);
+		if (xm_buf_add(&r->rec, s, (size_t)(p - s)) < 0)
 			return ao_errf(err, ENOMEM, "out of memory");
 		r->bpos = (size_t)(p - r->buf);
 		if (depth == 0) {
@@ -425,7 +456,7 @@ static int change_add(struct xm_changes *ch, const struct xm_buf *rec, const str
 }
 
 /* Remember the framing seen around record number nrec (0: the end). */
-static int learn(struct xm_frame *fr, const struct xm_reader *r, int at_end)
+int xm_frame_learn(struct xm_frame *fr, const struct xm_reader *r, int at_end)
 {
 	int rc = 0;
 
@@ -440,7 +471,7 @@ static int learn(struct xm_frame *fr, const struct xm_reader *r, int at_end)
 	return rc;
 }
 
-static void frame_free(struct xm_frame *fr)
+void xm_frame_free(struct xm_frame *fr)
 {
 	free(fr->head.p);
 	free(fr->sep.p);
@@ -480,12 +511,13 @@ int xm_changes_load(struct xm_changes *ch, int fd, int ndjson, long long after_u
 				     f.task_id);
 			break;
 		}
-		if ((rc = learn(&ch->frame, &r, 0)) < 0 || (rc = change_add(ch, &r.rec, &f)) < 0) {
+		if ((rc = xm_frame_learn(&ch->frame, &r, 0)) < 0 ||
+		    (rc = change_add(ch, &r.rec, &f)) < 0) {
 			rc = ao_errf(err, ENOMEM, "out of memory");
 			break;
 		}
 	}
-	if (rc == 0 && learn(&ch->frame, &r, 1) < 0)
+	if (rc == 0 && xm_frame_learn(&ch->frame, &r, 1) < 0)
 		rc = ao_errf(err, ENOMEM, "out of memory");
 	xm_reader_free(&r);
 	return rc;
@@ -497,185 +529,6 @@ void xm_changes_free(struct xm_changes *ch)
 		free(ch->v[i].rec);
 	free(ch->v);
 	free(ch->slot);
-	frame_free(&ch->frame);
+	xm_frame_free(&ch->frame);
 	memset(ch, 0, sizeof(*ch));
-}
-
-/* ---- the merge ---- */
-
-struct out {
-	int fd;
-	char *buf;
-	size_t len;
-	int failed;
-};
-
-static void out_put(struct out *o, const char *p, size_t n)
-{
-	if (o->failed)
-		return;
-	int r;
-	if (o->len + n > XM_BUF) {
-		if ((r = ao_sys_write_all(o->fd, o->buf, o->len)) < 0)
-			o->failed = -r;
-		o->len = 0;
-	}
-	if (n > XM_BUF) {
-		if (!o->failed && (r = ao_sys_write_all(o->fd, p, n)) < 0)
-			o->failed = -r;
-		return;
-	}
-	memcpy(o->buf + o->len, p, n);
-	o->len += n;
-}
-
-/* Framing of the merged file: the old file's, else the incremental
- * export's, else the local hub's. */
-static const struct xm_buf *pick(const struct xm_buf *a, int ha, const struct xm_buf *b, int hb,
-				 struct xm_buf *dflt)
-{
-	return ha ? a : hb ? b : dflt;
-}
-
-struct mstate {
-	struct out o;
-	struct xm_frame *old, *chf;
-	int ndjson;
-	struct xm_result *res;
-};
-
-static void emit(struct mstate *m, const char *rec, size_t len, long long updated_us)
-{
-	struct xm_buf dh = {m->ndjson ? "" : "[\n", m->ndjson ? 0 : 2, 0};
-	struct xm_buf ds = {m->ndjson ? "\n" : ",\n", m->ndjson ? 1 : 2, 0};
-	const struct xm_buf *g =
-	    m->res->records == 0
-		? pick(&m->old->head, m->old->has_head, &m->chf->head, m->chf->has_head, &dh)
-		: pick(&m->old->sep, m->old->has_sep, &m->chf->sep, m->chf->has_sep, &ds);
-
-	out_put(&m->o, g->p, g->len);
-	out_put(&m->o, rec, len);
-	m->res->records++;
-	if (updated_us > m->res->hwm_us)
-		m->res->hwm_us = updated_us;
-}
-
-static int in_view(const struct xm_view *v, const struct xm_change *c)
-{
-	return !v->stage_id || strcmp(v->stage_id, c->f.stage_id) == 0;
-}
-
-/* The old file, record by record (the first pass of xm_merge). */
-static int merge_old(struct mstate *m, int old_fd, struct xm_changes *ch, const struct xm_view *v,
-		     struct ao_err *err)
-{
-	struct xm_reader r;
-	struct xm_fields f;
-	int rc;
-
-	xm_reader_init(&r, old_fd, m->ndjson);
-	while ((rc = xm_reader_next(&r, err)) == 1) {
-		if ((rc = learn(m->old, &r, 0)) < 0) {
-			rc = ao_errf(err, ENOMEM, "out of memory");
-			break;
-		}
-		if (xm_fields(r.rec.p, r.rec.len, &f) < 0) {
-			rc = ao_errf(err, EINVAL, "record %lld of the cached export has no task id",
-				     r.nrec);
-			break;
-		}
-		struct xm_change *c = xm_changes_find(ch, f.task_id);
-		if (!c) {
-			emit(m, r.rec.p, r.rec.len, f.updated_us);
-			m->res->kept++;
-			continue;
-		}
-		if (c->used) {
-			rc = ao_errf(err, EEXIST, "task %s is twice in the cached export",
-				     f.task_id);
-			break;
-		}
-		c->used = 1;
-		if (in_view(v, c)) {
-			emit(m, c->rec, c->len, c->f.updated_us);
-			m->res->replaced++;
-			m->res->same += c->len == r.rec.len && !memcmp(c->rec, r.rec.p, c->len);
-		} else {
-			m->res->removed++;
-		}
-	}
-	if (rc == 0 && learn(m->old, &r, 1) < 0)
-		rc = ao_errf(err, ENOMEM, "out of memory");
-	xm_reader_free(&r);
-	return rc;
-}
-
-int xm_merge(int old_fd, int ndjson, struct xm_changes *ch, const struct xm_view *v, int out_fd,
-	     struct xm_result *res, struct ao_err *err)
-{
-	struct xm_frame old = {0};
-	struct mstate m = {{out_fd, malloc(XM_BUF), 0, 0}, &old, &ch->frame, ndjson, res};
-	int rc;
-
-	memset(res, 0, sizeof(*res));
-	for (size_t i = 0; i < ch->n; i++)
-		ch->v[i].used = 0;
-	if (!m.o.buf)
-		return ao_errf(err, ENOMEM, "out of memory");
-	rc = merge_old(&m, old_fd, ch, v, err);
-	for (size_t i = 0; rc == 0 && i < ch->n; i++) {
-		struct xm_change *c = &ch->v[i];
-		if (c->used || !in_view(v, c))
-			continue;
-		if (!v->appendable) {
-			rc = ao_errf(err, EAGAIN,
-				     "task %s entered the view: its place in the hub's order is "
-				     "unknown",
-				     c->f.task_id);
-			break;
-		}
-		emit(&m, c->rec, c->len, c->f.updated_us);
-		res->added++;
-	}
-	if (rc == 0) {
-		struct xm_buf dt = {m.ndjson ? "\n" : "\n]\n", m.ndjson ? 1 : 3, 0};
-		struct xm_buf de = {m.ndjson ? "" : "[]\n", m.ndjson ? 0 : 3, 0};
-		const struct xm_buf *g =
-		    res->records
-			? pick(&old.tail, old.has_tail, &ch->frame.tail, ch->frame.has_tail, &dt)
-			: pick(&old.empty, old.has_empty, &ch->frame.empty, ch->frame.has_empty,
-			       &de);
-		out_put(&m.o, g->p, g->len);
-		int w = m.o.len && !m.o.failed ? ao_sys_write_all(out_fd, m.o.buf, m.o.len) : 0;
-		if (w < 0)
-			m.o.failed = -w;
-		if (m.o.failed)
-			rc = ao_errf(err, m.o.failed, "writing the merged export: %s",
-				     strerror(m.o.failed));
-	}
-	free(m.o.buf);
-	frame_free(&old);
-	return rc;
-}
-
-int xm_scan(int fd, int ndjson, long long *records, long long *hwm_us, struct ao_err *err)
-{
-	struct xm_reader r;
-	struct xm_fields f;
-	int rc, fields = 1;
-
-	*records = 0;
-	*hwm_us = 0;
-	xm_reader_init(&r, fd, ndjson);
-	while ((rc = xm_reader_next(&r, err)) == 1) {
-		if (fields && xm_fields(r.rec.p, r.rec.len, &f) < 0)
-			fields = 0;
-		if (fields && f.updated_us > *hwm_us)
-			*hwm_us = f.updated_us;
-	}
-	*records = r.nrec;
-	if (!fields)
-		*hwm_us = 0;
-	xm_reader_free(&r);
-	return rc;
 }

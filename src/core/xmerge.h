@@ -55,6 +55,8 @@ struct xm_buf {
 	size_t len, cap;
 };
 
+int xm_buf_add(struct xm_buf *b, const char *p, size_t n);
+
 struct xm_reader {
 	int fd, ndjson;
 	char *buf; /* read buffer */
@@ -62,6 +64,8 @@ struct xm_reader {
 	struct xm_buf rec, gap; /* the current record and the bytes before it */
 	int opened, closed, eof;
 	long long nrec;
+	long long base;	   /* file offset of buf[0] */
+	long long rec_off; /* file offset of the current record */
 };
 
 void xm_reader_init(struct xm_reader *r, int fd, int ndjson);
@@ -76,6 +80,10 @@ struct xm_frame {
 	struct xm_buf head, sep, tail, empty;
 	int has_head, has_sep, has_tail, has_empty;
 };
+
+/* Remember the framing around record r->nrec (at_end: the trailing bytes). */
+int xm_frame_learn(struct xm_frame *fr, const struct xm_reader *r, int at_end);
+void xm_frame_free(struct xm_frame *fr);
 
 struct xm_change {
 	char *rec;
@@ -113,14 +121,25 @@ struct xm_result {
 };
 
 /* Merge old (a data file) and ch into out (a descriptor written from its
- * current offset). 0; -EAGAIN (a record cannot be placed: a full export
- * must decide), -EINVAL (the old file is malformed), -EEXIST (a changed
+ * current offset). old_idx: the old file's record index (-1: none, the old
+ * file is scanned); out_idx: where the merged file's index goes (-1: none).
+ * 0; -EAGAIN (a record cannot be placed: a full export must decide),
+ * -EINVAL (the old file or its index is malformed), -EEXIST (a changed
  * taskId twice in the old file), -EIO; err says which. */
-int xm_merge(int old_fd, int ndjson, struct xm_changes *ch, const struct xm_view *v, int out_fd,
-	     struct xm_result *res, struct ao_err *err);
+int xm_merge(int old_fd, int old_idx, int ndjson, struct xm_changes *ch, const struct xm_view *v,
+	     int out_fd, int out_idx, struct xm_result *res, struct ao_err *err);
 
-/* Records and newest updatedAt of a data file (after a full export). A
- * record without the fields leaves *hwm_us 0 (no incremental refresh). */
-int xm_scan(int fd, int ndjson, long long *records, long long *hwm_us, struct ao_err *err);
+/* Records and newest updatedAt of a data file (after a full export), and its
+ * index into idx_fd (-1: none). A record without the fields leaves *hwm_us 0
+ * (no incremental refresh from it) and, with idx_fd, fails with -ENOENT
+ * (*records is still the count). */
+int xm_scan(int fd, int ndjson, int idx_fd, long long *records, long long *hwm_us,
+	    struct ao_err *err);
+
+/* The record index of a generation (xmout.c): a text file, "angofs-idx 1
+ * <data size> <records>\n", then one line per record in file order,
+ * "<offset> <length> <updatedAt us> <taskId>\n". With it a merge copies the
+ * unchanged spans of the old file (copy_file_range) instead of scanning
+ * them. Checked against the data file's size and the meta's record count. */
 
 #endif

@@ -44,24 +44,35 @@ static void sweep(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned lo
 }
 
 /* Records and newest updatedAt of generation g, for the next incremental
- * refresh (-1 / 0 if it is not an export of task records). */
+ * refresh (-1 / 0 if it is not an export of task records), and its record
+ * index H.g.idx (none if it has no task ids). */
 static void scan_gen(struct ao_xcache *c, struct ao_xentry *e, unsigned long long g,
 		     struct xs_meta *n)
 {
-	char p[4096];
+	char p[4096], ip[4096], tmp[4200];
 	struct ao_err err;
-	int fd;
+	int fd, ifd = -1;
 
 	n->records = -1;
 	n->hwm_us = 0;
 	xs_data_path(c->dir, e->hash, g, p, sizeof(p));
 	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
+	xs_idx_path(c->dir, e->hash, g, ip, sizeof(ip));
+	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", ip);
+	if (c->cfg.incr_full_s && e->type == AO_X_TASK && !e->batch_id)
+		ifd = mkstemp(tmp);
 	ao_err_clear(&err);
-	if (xm_scan(fd, e->ndjson, &n->records, &n->hwm_us, &err) < 0) {
+	int rc = xm_scan(fd, e->ndjson, ifd, &n->records, &n->hwm_us, &err);
+	if (rc < 0) {
 		ao_info("export: %s: %s", p, err.msg);
-		n->records = -1;
+		if (rc != -ENOENT)
+			n->records = -1; /* not an export of records */
 		n->hwm_us = 0;
+	}
+	if (ifd >= 0) {
+		if (close(ifd) < 0 || rc < 0 || rename(tmp, ip) < 0)
+			unlink(tmp);
 	}
 	close(fd);
 }

@@ -32,6 +32,11 @@ void xs_data_path(const char *dir, const char *hash, unsigned long long gen, cha
 	snprintf(buf, n, "%s/%s.%llu.data", dir, hash, gen);
 }
 
+void xs_idx_path(const char *dir, const char *hash, unsigned long long gen, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/%s.%llu.idx", dir, hash, gen);
+}
+
 int xs_meta_read(const char *dir, const char *hash, const char *key, struct xs_meta *m,
 		 struct stat *st)
 {
@@ -128,21 +133,23 @@ int xs_gen_remove(const char *dir, const char *hash, int lockfd, unsigned long l
 	xs_data_path(dir, hash, gen, path, sizeof(path));
 	if (unlink(path) == 0)
 		ao_debug("export cache: removed %s (no daemon has it open)", path);
+	xs_idx_path(dir, hash, gen, path, sizeof(path));
+	unlink(path);
 	ao_lock_byte(lockfd, (off_t)gen, F_UNLCK, 0);
 	return 1;
 }
 
-/* gen of "<hash>.<gen>.data", or 0 */
-static unsigned long long name_gen(const char *name, const char *hash)
+/* gen of "<hash>.<gen><ext>" (ext ".data" or ".idx"), or 0 */
+static unsigned long long name_gen(const char *name, const char *hash, const char *ext)
 {
-	size_t hl = strlen(hash), n = strlen(name);
+	size_t hl = strlen(hash), n = strlen(name), el = strlen(ext);
 	char *end;
 
-	if (n <= hl + 6 || strncmp(name, hash, hl) != 0 || name[hl] != '.' ||
-	    strcmp(name + n - 5, ".data") != 0)
+	if (n <= hl + el + 1 || strncmp(name, hash, hl) != 0 || name[hl] != '.' ||
+	    strcmp(name + n - el, ext) != 0)
 		return 0;
 	unsigned long long g = strtoull(name + hl + 1, &end, 10);
-	return end == name + n - 5 ? g : 0;
+	return end == name + n - el ? g : 0;
 }
 
 static unsigned long long scan(const char *dir, const char *hash, int lockfd,
@@ -156,10 +163,18 @@ static unsigned long long scan(const char *dir, const char *hash, int lockfd,
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		unsigned long long g = name_gen(de->d_name, hash);
+		unsigned long long g = name_gen(de->d_name, hash, ".data");
 		size_t i;
-		if (!g)
+		if (!g) {
+			/* an index of another generation is never read again */
+			g = name_gen(de->d_name, hash, ".idx");
+			if (g && lockfd >= 0 && g != keep) {
+				char p[4096];
+				xs_idx_path(dir, hash, g, p, sizeof(p));
+				unlink(p);
+			}
 			continue;
+		}
 		if (g > max)
 			max = g;
 		if (lockfd < 0 || g == keep)

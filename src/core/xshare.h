@@ -10,6 +10,7 @@
  *                 with a descriptor of H.G.data)
  *   H.G.data      generation G of the unzipped export; written as
  *                 H.G.data.tmp-XXXXXX and renamed into place, never modified
+ *   H.G.idx       its record index (incremental refresh), same life
  *   H.meta        {"version":2,"key","gen","size","fetched_at","mtime","stale",
  *                 "records","hwm","fp","base_at"}: the current generation;
  *                 replaced only by rename, only under byte 0. The last four
@@ -40,6 +41,9 @@ struct xs_meta {
 
 void xs_path(const char *dir, const char *hash, const char *ext, char *buf, size_t n);
 void xs_data_path(const char *dir, const char *hash, unsigned long long gen, char *buf, size_t n);
+/* H.G.idx: the record index of generation G (xmerge.h), written before its
+ * meta, removed with it; only the current generation's is ever read. */
+void xs_idx_path(const char *dir, const char *hash, unsigned long long gen, char *buf, size_t n);
 
 /* Read H.meta; 0 (m filled), -ENOENT (no meta), -EINVAL (unreadable or of
  * another key: a hash collision), -errno. st (may be NULL) gets its stat. */

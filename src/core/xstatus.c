@@ -4,6 +4,8 @@
  * last error, what its last refresh did: incremental or full, records
  * merged, requests, bytes), read under the cache's mutex; nothing here touches the disk.
  */
+#include <string.h>
+
 #include <jansson.h>
 
 #include "xcache_int.h"
@@ -57,6 +59,8 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 			    (json_int_t)r->added, "removed", (json_int_t)r->removed, "records",
 			    (json_int_t)r->records, "requests", r->requests, "bytes",
 			    (json_int_t)r->bytes, "ms", (json_int_t)r->ms, "at", (json_int_t)r->at);
+			if (lr && !strcmp(r->mode, "incremental"))
+				json_object_set_new(lr, "indexed", json_boolean(r->indexed));
 			if (lr && r->why[0])
 				json_object_set_new(lr, "full_because", json_string(r->why));
 			if (lr)

@@ -29,6 +29,7 @@
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
+#include "angofs/media.h"
 #include "angofs/poll.h"
 #include "angofs/writes.h"
 
@@ -144,10 +145,11 @@ static json_t *writes_status(void *ud)
 /* The parts of a running daemon, built by wire() and torn down by unwire(). */
 struct daemon {
 	struct ao_cmdline c;
-	char xdir[PATH_MAX], sdir[PATH_MAX], adir[PATH_MAX], ddir[PATH_MAX];
+	char xdir[PATH_MAX], sdir[PATH_MAX], adir[PATH_MAX], ddir[PATH_MAX], mdir[PATH_MAX];
 	struct info info;
 	struct hub *hub;
 	struct ao_xcache *xc;
+	struct ao_media *media;
 	struct ao_core *core;
 	struct ao_writes *w;
 	struct fuse *fuse;
@@ -266,9 +268,21 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .ds_dir = d->ddir,
 				   .ds_class = c->v.imagefolder_class};
 
+	/* assets and masks: the same directory protocol, cap and TTL as exports */
+	struct ao_media_cfg mcfg = {.hub = d->hub,
+				    .dir = d->mdir,
+				    .xdir = d->xdir,
+				    .host = c->host,
+				    .max_bytes = c->v.cache_size,
+				    .ttl_s = c->v.offline ? LONG_MAX / 4 : c->v.export_ttl};
+
 	d->xc = ao_xcache_new(&xcfg, e);
 	if (!d->xc)
 		return -1;
+	d->media = ao_media_new(&mcfg, e);
+	if (!d->media)
+		return -1;
+	ccfg.media = d->media;
 	d->info = (struct info){.host = c->host,
 				.cache_dir = c->cache_dir,
 				.mountpoint = c->cl.mountpoint,
@@ -299,6 +313,7 @@ static int wire(struct daemon *d)
 	snprintf(d->xdir, sizeof(d->xdir), "%s/exports", c->cache_dir);
 	snprintf(d->sdir, sizeof(d->sdir), "%s/spool", c->cache_dir);
 	snprintf(d->adir, sizeof(d->adir), "%s/api", c->cache_dir);
+	snprintf(d->mdir, sizeof(d->mdir), "%s/media", c->cache_dir);
 	snprintf(d->ddir, sizeof(d->ddir), "%s/datasets", c->cache_dir);
 	if (wire_hub(d, &wcfg, &e) < 0 || wire_core(d, &e) < 0 || wire_poll(d, &e) < 0) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
@@ -400,6 +415,7 @@ static void unwire(struct daemon *d)
 	}
 	ao_writes_free(d->w);
 	ao_core_free(d->core);
+	ao_media_free(d->media); /* after the core: no handle is left */
 	ao_xcache_free(d->xc);
 	hub_free(d->hub);
 	ao_cmdline_free(&d->c);

@@ -35,8 +35,8 @@
 	  "export cache (default $XDG_CACHE_HOME/angofs\n"                                \
 	  "or ~/.cache/angofs; created 0700)")                                            \
 	X(cache_size, SIZE, 10LL << 30, "SIZE",                                           \
-	  "cap of cached exports, e.g. 500M, 10G (default 10G);\n"                        \
-	  "least recently used exports not open are evicted")                             \
+	  "cap of cached exports and media, e.g. 500M, 10G (default 10G);\n"              \
+	  "least recently used ones not open are evicted")                             \
 	X(export_ttl, LONG, 3600, "SECONDS",                                              \
 	  "refetch exports older than this (default 3600);\n"                             \
 	  "`touch FILE` refreshes one export now")                                        \

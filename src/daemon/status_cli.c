@@ -177,8 +177,13 @@ static void print_exports(json_t *xs, long long now)
 		}
 		human_size(jint(x, "size"), a, sizeof(a));
 		human_age(now - jint(x, "fetched_at"), b, sizeof(b));
-		printf("  %-12s %s  %s, age %s%s\n", st, name, a, b,
-		       jint(x, "open") > 0 ? ", open" : "");
+		char last[160] = "";
+		json_t *lr = json_object_get(x, "last_refresh");
+		if (lr && jstr(lr, "mode"))
+			snprintf(last, sizeof(last), ", last refresh %s (%lld changed, %lld req)",
+				 jstr(lr, "mode"), jint(lr, "changed"), jint(lr, "requests"));
+		printf("  %-12s %s  %s, age %s%s%s\n", st, name, a, b,
+		       jint(x, "open") > 0 ? ", open" : "", last);
 	}
 }
 

@@ -1,7 +1,9 @@
 /*
  * writes_int.h - state shared by the write side's files: writes.c (the file
- * operations the FUSE adapter calls) and writes_send.c (validation, delivery,
- * retries, the background sender and the status texts).
+ * operations the FUSE adapter calls), writes_io.c, writes_reg.c (paths,
+ * entries, handles), writes_send.c (validation, delivery), writes_bg.c (the
+ * background sender), writes_status.c (status texts), upload_media.c and
+ * upload_mask.c (assets/ and mask.png uploads).
  *
  * Locking: one mutex (w->mu) guards the entry list, the handle table and every
  * entry field. Slow work (reading a 100 MB file, HTTP) runs without the mutex
@@ -94,6 +96,12 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e);
 void ws_requeue_locked(struct ao_writes *w, struct entry *e);
 
 int ws_bg_start(struct ao_writes *w, struct ao_err *err);
+
+/* One delivery attempt of a busy entry (bg: from the background sender,
+ * one request); writes_send.c. */
+int ws_deliver(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
+/* End of an upload (w->mu held): busy cleared, newer bytes requeued. */
+void ws_finish_locked(struct ao_writes *w, struct entry *e);
 
 /* Delivery helpers shared by writes_send.c and the upload files
  * (upload_media.c, upload_mask.c). The ws_set_* take w->mu themselves and

@@ -79,7 +79,7 @@ static void save(struct ao_writes *w, struct entry *e)
  * descriptor still open) were not part of what the hub confirmed: they stay
  * in the spool and are sent next (by that descriptor's close or, if nobody
  * closes it again, by the background sender). */
-static void finish_locked(struct ao_writes *w, struct entry *e)
+void ws_finish_locked(struct ao_writes *w, struct entry *e)
 {
 	e->busy = 0;
 	if (e->gen != e->sent_gen && ws_find(w, e->project, e->relpath) == e &&
@@ -284,7 +284,7 @@ void ws_set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 	e->attempts = 0;
 	spool_entry_set_msg(e, msg);
 	save(w, e);
-	if (e->gen == e->sent_gen) /* else newer bytes: kept (finish_locked) */
+	if (e->gen == e->sent_gen) /* else newer bytes: kept (ws_finish_locked) */
 		spool_unlink(w->spool_dir, e, "data");
 	spool_unlink(w->spool_dir, e, "items");
 	spool_unlink(w->spool_dir, e, "lines");
@@ -410,6 +410,8 @@ static char *uncertain_text(const char *msg, const char *body, size_t blen)
 	items = json_object_get(j, "attachments");
 	if (!json_is_array(items))
 		items = json_object_get(j, "jsonContent");
+	if (!json_is_array(items))
+		items = json_object_get(j, "assets"); /* POST /cloud */
 	json_array_foreach(items, i, it)
 	{
 		const char *id = json_string_value(json_object_get(it, "externalId"));
@@ -687,7 +689,7 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 }
 
 /* One delivery attempt (bg: from the background sender, one request). */
-static int deliver(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
+int ws_deliver(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
 	if (e->kind == EK_ANSWER)
 		return deliver_answer(w, e, bg, err);
@@ -754,112 +756,13 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 		if (r < 0)
 			ws_set_failed(w, e, err, NULL);
 		else
-			r = deliver(w, e, 0, err);
+			r = ws_deliver(w, e, 0, err);
 	}
 	pthread_mutex_lock(&w->mu);
 	e->last_rc = r;
-	finish_locked(w, e);
+	ws_finish_locked(w, e);
 	pthread_mutex_unlock(&w->mu);
 	if (r < 0)
 		ao_err_prefix(err, "%s", e->relpath);
 	return r;
-}
-
-/* ---- background sender ---- */
-
-static void *bg_main(void *arg)
-{
-	struct ao_writes *w = arg;
-
-	long long next_scan = ao_sys_now_ms() + WS_RESCAN_MS;
-
-	pthread_mutex_lock(&w->mu);
-	while (!w->stop) {
-		struct entry *e, *pick = NULL;
-		long long now = ao_sys_now_ms(), next = now + 5000;
-		struct timespec ts;
-
-		if (now >= next_scan) {
-			/* entries of daemons that stopped sharing this spool */
-			pthread_mutex_unlock(&w->mu);
-			ws_rescan(w);
-			pthread_mutex_lock(&w->mu);
-			next_scan = ao_sys_now_ms() + WS_RESCAN_MS;
-			continue;
-		}
-		if (next_scan < next)
-			next = next_scan;
-
-		for (e = w->entries; e; e = e->next) {
-			if (e->state != ST_PENDING || e->busy || e->opens)
-				continue;
-			if (e->next_try_ms <= now) {
-				pick = e;
-				break;
-			}
-			if (e->next_try_ms < next)
-				next = e->next_try_ms;
-		}
-		if (pick) {
-			struct ao_err err;
-
-			pick->busy = 1;
-			pick->dirty = 0;
-			pick->sent_gen = pick->gen;
-			pthread_mutex_unlock(&w->mu);
-			int r = deliver(w, pick, 1, &err);
-			pthread_mutex_lock(&w->mu);
-			if (r < 0 && pick->state == ST_PENDING &&
-			    pick->next_try_ms <= ao_sys_now_ms()) {
-				/* a failure that set no retry time (e.g. a spool file
-				 * missing): back off, never spin */
-				ao_warn("write side: %s/%s: %s; retrying in 10 s", pick->project,
-					pick->relpath, err.msg);
-				pick->next_try_ms = ao_sys_now_ms() + 10000;
-			}
-			finish_locked(w, pick);
-			continue;
-		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		{
-			long long wait = next - now;
-
-			if (wait < 50)
-				wait = 50;
-			ts.tv_sec += wait / 1000;
-			ts.tv_nsec += (wait % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-		}
-		pthread_cond_timedwait(&w->wake, &w->mu, &ts);
-	}
-	pthread_mutex_unlock(&w->mu);
-	return NULL;
-}
-
-int ws_bg_start(struct ao_writes *w, struct ao_err *err)
-{
-	int r;
-
-	if (w->bg_running)
-		return 0;
-	r = pthread_create(&w->bg, NULL, bg_main, w);
-	if (r)
-		return ao_errf(err, r, "starting the background sender: %s", strerror(r));
-	w->bg_running = 1;
-	return 0;
-}
-
-void ws_bg_stop(struct ao_writes *w)
-{
-	if (!w->bg_running)
-		return;
-	pthread_mutex_lock(&w->mu);
-	w->stop = 1;
-	pthread_cond_broadcast(&w->wake);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->bg, NULL);
-	w->bg_running = 0;
 }

@@ -227,3 +227,37 @@ def test_imagefolder_class_option(module_hub, workdir):
     finally:
         bad.stop()
         m.stop()
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_a_larger_project_costs_one_export_and_bounded_memory(workdir):
+    """synthetic:3000 (the hub's generated project): every view complete from
+    one export, no request per task; the daemon's memory stays small."""
+    hub = Hub(workdir, seeds=("synthetic:3000",))
+    m = Mount(hub, workdir)
+    try:
+        p = os.path.join(m.path, "synthetic-3000")
+        hub.reset_stats()
+        data, rows = check_yolo(os.path.join(p, "datasets", "yolo"))
+        assert len(rows) == 3000
+        assert sum(len(r) for r in rows.values()) > 3000
+        doc = check_coco(os.path.join(p, "datasets", "coco"))
+        assert len(doc["images"]) == 3000
+        assert len(doc["annotations"]) == sum(len(r) for r in rows.values())
+        n = sum(len(v) for v in imagefolder(os.path.join(p, "datasets", "imagefolder")).values())
+        assert 0 < n <= 3000
+        counts = hub.stats()["counts"]
+        assert counts.get(EXPORT) == 1, counts
+        assert not any("/task/" in k for k in counts), counts
+        assert counts.get("GET /storage", 0) == 0  # no image was read
+        assert rss_kb(m.proc.pid) < 150 * 1024
+    finally:
+        m.stop()
+        hub.stop()

@@ -63,8 +63,8 @@ def test_download_progress_then_cached_with_age(hub, workdir):
         assert re.search(r"^host: +%s$" % re.escape(hub.url), out, re.M), out
         assert re.search(r"^cache dir: +%s$" % re.escape(m.cache), out, re.M), out
         assert re.search(r"^cache: +[\d.]+ [KM]iB of 64\.0 MiB used", out, re.M), out
-        assert re.search(r"^  cached +Street Scenes/export/tasks\.json  [\d.]+ [KM]iB, age \d+s$",
-                         out, re.M), out
+        assert re.search(r"^  cached +Street Scenes/export/tasks\.json  [\d.]+ [KM]iB, age \d+s, "
+                         r"last refresh full \(0 changed, \d+ req\)$", out, re.M), out
         # --json is the file as is
         j = status_cli(m.path, "--json")
         assert json.loads(j.stdout)["host"] == hub.url

@@ -57,6 +57,7 @@ def test_annotations_refresh_incrementally(hub, mount):
     lr = last_refresh(mount, pid)
     assert lr["mode"] == "incremental", lr
     assert lr["changed"] == 10 and lr["replaced"] == 10 and lr["records"] == len(tasks), lr
+    assert lr["indexed"], lr  # unchanged runs copied through the record index
     # the project (schema fingerprint), the count, the export and its download
     assert counts.get(EXPORT) == 1 and counts.get(DOWNLOAD) == 1, counts
     assert sum(counts.values()) <= 4, counts
@@ -134,3 +135,63 @@ def test_fallbacks(hub, workdir):
     finally:
         off.stop()
         m.stop()
+
+
+def test_shared_cache_directory(hub, workdir):
+    """Two mounts on one cache directory: a generation one of them merged is
+    served by the other without a download, and the other refreshes
+    incrementally from it (the incremental state lives in the shared meta)."""
+    pid = main_project(hub)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="a", cache=cache)
+    b = Mount(hub, workdir, name="b", cache=cache)
+    try:
+        ea = os.path.join(pdir(a, hub, pid), "export", "tasks.json")
+        eb = os.path.join(pdir(b, hub, pid), "export", "tasks.json")
+        assert read(ea) == read(eb)
+        tasks = all_tasks(hub, pid)
+        annotate(hub, tasks[7]["_id"], "Rain")
+        data = refresh(ea)
+        assert last_refresh(a, pid)["mode"] == "incremental"
+        assert data == direct_export(hub, pid)
+        hub.reset_stats()
+        assert read(eb) == data  # b adopts a's generation (its meta changed)
+        assert hub.stats()["counts"].get(DOWNLOAD, 0) == 0
+        annotate(hub, tasks[8]["_id"], "Snow")
+        assert refresh(eb) == direct_export(hub, pid)
+        assert last_refresh(b, pid)["mode"] == "incremental", last_refresh(b, pid)
+        assert read(ea) == read(eb)
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_ignored_filter_and_changed_schema_fall_back(hub, mount):
+    """A hub that ignores the updatedAt filter (its incremental export holds
+    records not newer than the bound) and a project whose stages changed
+    (fingerprint) both make the refresh a full export, still equal to a full
+    export."""
+    pid = main_project(hub)
+    exp = os.path.join(pdir(mount, hub, pid), "export", "tasks.json")
+    read(exp)
+    tasks = all_tasks(hub, pid)
+    # the next GET /export answers the link of an export without the filter
+    q = {"project": pid, "taskTypes": '["default"]', "stage": json.dumps(stage_ids(hub, pid))}
+    st, body = hub.api("GET", "/export", query=q)
+    assert st == 200, body
+    annotate(hub, tasks[9]["_id"], "Rain")
+    hub.fault(route=EXPORT, body=json.dumps({"status": "success", "data": body["data"]}),
+              count=1)
+    assert refresh(exp) == direct_export(hub, pid)
+    lr = last_refresh(mount, pid)
+    assert lr["mode"] == "full" and "ignored the filter" in lr["full_because"], lr
+    # the project as the hub answers it next: a stage renamed
+    st, body = hub.api("GET", "/project/" + pid)
+    doc = body["data"]["project"]
+    doc["stages"][0]["name"] = doc["stages"][0]["name"] + " (renamed)"
+    hub.fault(route="GET /v2/project/{id}",
+              body=json.dumps({"status": "success", "data": {"project": doc}}), count=1)
+    annotate(hub, tasks[10]["_id"], "Snow")
+    assert refresh(exp) == direct_export(hub, pid)
+    lr = last_refresh(mount, pid)
+    assert lr["mode"] == "full" and "project changed" in lr["full_because"], lr

@@ -1,7 +1,8 @@
 """Randomized model test of the incremental export refresh (issue 14 item 5).
 
 A seeded random sequence of changes through the hub's API (annotate, import
-new assets with POST /project/{id}/cloud, stage moves with nextStage=true,
+new assets with POST /project/{id}/cloud, import labels with POST
+/import/labels, stage moves with nextStage=true,
 deletions with DELETE /project/{id}/assets) is interleaved with refreshes
 through the mount (touch). After every step, each watched view of the mount
 (tasks.json, tasks.ndjson, the first stage's tasks.json) must equal a fresh
@@ -51,7 +52,8 @@ def views(m, hub, pid, label):
 def step_change(hub, pid, rnd, n):
     """One random change through the API; returns its kind."""
     tasks = all_tasks(hub, pid)
-    kind = rnd.choice(["annotate", "annotate", "import", "move", "move", "delete", "none"])
+    kind = rnd.choice(["annotate", "annotate", "import", "labels", "move", "move", "delete",
+                       "none"])
     if kind == "annotate":
         for t in rnd.sample(tasks, rnd.randint(1, 5)):
             annotate(hub, t["_id"], rnd.choice(["Rain", "Snow", "Sunny"]))
@@ -60,6 +62,12 @@ def step_change(hub, pid, rnd, n):
         st, body = hub.api("POST", "/project/%s/cloud" % pid, {"assets": [
             {"data": "https://example.com/m%d-%d.jpg" % (n, i),
              "externalId": "m%d-%d.jpg" % (n, i)} for i in range(k)]})
+        assert st in (200, 201), body
+    elif kind == "labels":
+        items = [{"assetId": t["asset"], "classifications": [
+            {"schemaId": "cWeath01", "answer": rnd.choice(["Rain", "Snow", "Sunny"])}]}
+            for t in rnd.sample(tasks, rnd.randint(1, 4))]
+        st, body = hub.api("POST", "/import/labels", {"project": pid, "jsonContent": items})
         assert st in (200, 201), body
     elif kind == "move":
         for t in rnd.sample(tasks, rnd.randint(1, 3)):

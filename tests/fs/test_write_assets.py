@@ -93,11 +93,20 @@ def test_cp_jpeg_creates_one_task_seen_in_tasks_and_export(empty, tmp_path):
              "the new task in tasks/")
     export = json.loads(read(os.path.join(pdir, "export", "tasks.json")))
     assert [r["externalId"] for r in export] == ["photo.jpg"]
+    # and in assets/ (the read side): the same bytes, PIL opens it
+    wait_for(lambda: "photo.jpg" in os.listdir(os.path.join(pdir, "assets")), 30,
+             "photo.jpg in assets/")
+    with open(os.path.join(pdir, "assets", "photo.jpg"), "rb") as f:
+        assert f.read() == jpg
+    assert Image.open(os.path.join(pdir, "assets", "photo.jpg")).size == (64, 48)
     # a second cp of the same name is a second asset (the SDK does the same)
     rc, err = cp(png_bytes(), os.path.join(pdir, "assets", "photo.jpg"), str(tmp_path))
     assert rc == 0, err
     assert len(hub_assets(hub, pid, "photo.jpg")) == 2
     assert count(hub, CLOUD) == 2 and count(hub, PUT) == 2
+    names = os.listdir(os.path.join(pdir, "assets"))
+    assert names.count("photo.jpg") == 1 and len([n for n in names if n.startswith("photo")
+                                                 and not n.endswith(".status")]) == 2, names
 
 
 def test_json_list_creates_n_tasks_in_one_request(empty):
@@ -146,10 +155,16 @@ def test_put_failures_are_retried_and_create_one_task(empty, tmp_path):
     hub, m, pid, pdir = empty
     hub.reset_stats()
     hub.fault(route=PUT, status=503, count=2)
-    rc, err = cp(jpeg_bytes(), os.path.join(pdir, "assets", "retry.jpg"), str(tmp_path))
+    jpg = jpeg_bytes(color=(1, 2, 3))
+    rc, err = cp(jpg, os.path.join(pdir, "assets", "retry.jpg"), str(tmp_path))
     assert rc == 0, err
     assert count(hub, PUT) == 3 and count(hub, CLOUD) == 1
-    assert len(hub_assets(hub, pid, "retry.jpg")) == 1
+    assets = hub_assets(hub, pid, "retry.jpg")
+    assert len(assets) == 1
+    # each attempt sent the file from its first byte: the stored object is whole
+    url = assets[0]["data"]
+    code, _, body = hub.raw("GET", url[url.index("/storage/"):])
+    assert code == 200 and body == jpg
 
 
 def test_cloud_reply_lost_after_apply_no_duplicate(empty, tmp_path):
@@ -244,3 +259,83 @@ def test_large_file_is_streamed_not_held_in_memory(empty, tmp_path):
     url = hub_assets(hub, pid, "clip.mp4")[0]["data"]
     code, _, body = hub.raw("GET", url[url.index("/storage/"):])
     assert code == 200 and hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+
+
+def test_list_reply_lost_is_uncertain_never_resent(empty):
+    """A list names URLs the user chose, so a lost reply cannot be checked:
+    the file is uncertain, names its items, and is not sent again."""
+    hub, m, pid, pdir = empty
+    items = [{"data": "https://example.com/u%d.jpg" % i, "externalId": "u%d.jpg" % i}
+             for i in range(3)]
+    dst = os.path.join(pdir, "assets", "u.json")
+    hub.reset_stats()
+    hub.fault(route=CLOUD, status=500, apply=True, count=1)
+    e = write_file(dst, json.dumps(items))
+    assert isinstance(e, OSError) and e.errno == errno.EIO
+    st = read(dst + ".status")
+    assert st.startswith("uncertain: the hub may have applied this write"), st
+    assert "u0.jpg, u1.jpg, u2.jpg" in st
+    time.sleep(5)  # the background sender leaves it alone
+    assert count(hub, CLOUD) == 1 and len(hub_assets(hub, pid)) == 3
+    assert status_state(dst + ".status") == "uncertain"
+
+
+def test_kill9_during_list_request_is_uncertain_after_restart(hub, workdir):
+    pid = project_by_name(hub, "Empty Project")
+    items = [{"data": "https://example.com/k%d.jpg" % i, "externalId": "k%d.jpg" % i}
+             for i in range(2)]
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    try:
+        dst = os.path.join(project_dir(m, pid), "assets", "k.json")
+        hub.reset_stats()
+        hub.fault(route=CLOUD, latency_ms=3000, count=1)
+        t = threading.Thread(target=write_file, args=(dst, json.dumps(items)), daemon=True)
+        t.start()
+        wait_for(lambda: count(hub, CLOUD) == 1, 60, "the /cloud request")
+        m.kill9()
+        t.join(30)
+        wait_for(lambda: len(hub_assets(hub, pid)) == 2, 30, "the hub's commit")
+        m.start()
+        dst = os.path.join(project_dir(m, pid), "assets", "k.json")
+        wait_for(lambda: status_state(dst + ".status") == "uncertain", 60, "uncertain")
+        assert "the daemon stopped while this request was being sent" in read(dst + ".status")
+        time.sleep(4)
+        assert count(hub, CLOUD) == 1 and len(hub_assets(hub, pid)) == 2
+    finally:
+        m.stop()
+
+
+def test_rsync_and_cp_of_several_files(empty, tmp_path):
+    """rsync writes a .name.XXXXXX temp file and renames it: one upload per
+    file, at the rename; cp of three files makes three assets."""
+    import subprocess
+    hub, m, pid, pdir = empty
+    srcs = []
+    for i in range(3):
+        p = os.path.join(str(tmp_path), "s%d.jpg" % i)
+        with open(p, "wb") as f:
+            f.write(jpeg_bytes(color=(i, 50, 50)))
+        srcs.append(p)
+    hub.reset_stats()
+    r = subprocess.run(["rsync", srcs[0], os.path.join(pdir, "assets") + "/"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["cp"] + srcs[1:] + [os.path.join(pdir, "assets") + "/"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == ["s0.jpg", "s1.jpg", "s2.jpg"]
+    assert count(hub, CLOUD) == 3 and count(hub, PUT) == 3
+    assert status_state(os.path.join(pdir, "assets", "s0.jpg.status")) == "sent"
+
+
+def test_unicode_and_spaces_in_the_name(empty):
+    """The externalId is the file name as written; the storage name is the
+    name with bytes other than [A-Za-z0-9._-] replaced (the hub's rule)."""
+    hub, m, pid, pdir = empty
+    name = "фото 1 (copy).jpg"
+    assert write_file(os.path.join(pdir, "assets", name), jpeg_bytes()) is None
+    assets = hub_assets(hub, pid, name)
+    assert len(assets) == 1
+    url = assets[0]["data"]
+    assert url.split("?")[0].endswith("_________1__copy_.jpg"), url
+    wait_for(lambda: name in os.listdir(os.path.join(pdir, "assets")), 30, "listed")

@@ -101,17 +101,21 @@ def test_new_mask_is_stored_and_keeps_the_answer(strict):
     shown = json.loads(read(os.path.join(tdir, "answer.json")))
     assert urllib.parse.urlsplit(shown["brushDataUrl"]).path == \
         urllib.parse.urlsplit(after["brushDataUrl"]).path
-    # and, where the read side serves mask.png, the same bytes
-    if os.path.exists(os.path.join(tdir, "mask.png")):
-        with open(os.path.join(tdir, "mask.png"), "rb") as f:
-            assert Image.open(f).size == (1920, 1080)
+    # and mask.png reads back the new mask (read side), PIL opens it
+    with open(os.path.join(tdir, "mask.png"), "rb") as f:
+        assert f.read() == data
+    assert Image.open(os.path.join(tdir, "mask.png")).size == (1920, 1080)
 
 
-def test_mask_on_a_task_without_answer(strict):
+def test_mask_on_a_task_without_answer_saved_by_pil(strict):
     hub, m = strict
     pid, t, tdir = photos_task(hub, m, answered=False)
-    assert write_file(os.path.join(tdir, "mask.png"), png(1920, 1080)) is None
+    img = Image.new("L", (1920, 1080))
+    img.putpixel((5, 5), 200)
+    img.save(os.path.join(tdir, "mask.png"))  # PIL opens, writes, closes
+    assert status_state(os.path.join(tdir, "mask.png.status")) == "sent"
     after = hub_task(hub, t["_id"])
+    assert Image.open(io.BytesIO(fetch(hub, after["brushDataUrl"]))).getpixel((5, 5)) == 200
     assert after["brushDataUrl"] and after["answer"].get("tools", []) == []
 
 

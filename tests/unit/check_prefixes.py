@@ -28,6 +28,7 @@ PREFIXES = {
     "client/hub_upload": ("hub_",),
     "client/hub_msg": ("hub_",),
     "core/core": ("ao_core_",),
+    "core/core_status": ("core_",),
     "core/router": ("ao_route",),
     "core/poll": ("ao_poll_", "ao_core_"),  # the core's change poller and its hooks
     "core/export_cache": XCACHE,
@@ -37,11 +38,13 @@ PREFIXES = {
     "core/xfetch": XCACHE,
     "core/xload": XCACHE,
     "core/xmerge": ("xm_",),  # the record merge of an incremental refresh
+    "core/xmout": ("xm_",),
     "core/xincr": XCACHE,
     "core/xrefresh": XCACHE,
     "core/export_check": ("xcheck_",),
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),
+    "core/assets": ("asset_", "ao_core_"),
     "core/unzip": ("ao_unzip_",),
     "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
     "core/dsbuild": ("dsv_",),
@@ -56,6 +59,7 @@ PREFIXES = {
     "write/writes_reg": ("ao_writes_", "ws_"),
     "write/writes_send": ("ao_writes_", "ws_"),
     "write/writes_status": ("ao_writes_", "ws_"),
+    "write/writes_bg": ("ao_writes_", "ws_"),
     "write/upload_media": ("ao_writes_", "ws_"),  # the write side's uploads
     "write/upload_mask": ("ao_writes_", "ws_"),
     "write/assets_items": ("assets_item",),

@@ -479,7 +479,17 @@ struct cut {
 	hub_sink_fn sink;
 	void *ud;
 	long left;
+	hub_progress_fn progress;
 };
+
+/* The caller's progress callback with the caller's ud (not the cut's). */
+static void cut_progress(void *ud, long long done, long long total)
+{
+	struct cut *c = ud;
+
+	if (c->progress)
+		c->progress(c->ud, done, total);
+}
 
 static int cut_sink(void *ud, const void *buf, size_t len)
 {
@@ -501,8 +511,8 @@ static int fail_download(void *self, const char *url, hub_sink_fn sink, hub_prog
 
 	if (pick(f, "DOWNLOAD", url, &r)) {
 		if (r.act == ACT_PARTIAL) {
-			struct cut c = {sink, ud, r.arg};
-			int rc = hub_download(f->inner, url, cut_sink, progress, &c, err);
+			struct cut c = {sink, ud, r.arg, progress};
+			int rc = hub_download(f->inner, url, cut_sink, cut_progress, &c, err);
 
 			if (rc < 0 && c.left <= 0) { /* our cut, not the inner hub's error */
 				rc = ao_errf(err, ECONNRESET,

@@ -218,6 +218,47 @@ int main(int argc, char **argv)
 	CHECK_INT(e.uncertain, 0);
 	admin("DELETE", "/faults", NULL);
 
+	/* upload: getUploadUrl, a PUT streamed from a file (a 503 retried, the
+	 * file sent again from its first byte), the object then readable */
+	{
+		char tmpl[] = "/tmp/angofs-put-XXXXXX", *up = NULL, *obj = NULL, *sg = NULL, sn[40];
+		int fd = mkstemp(tmpl);
+		static char big[300000];
+		struct mem back = {0};
+
+		for (size_t i = 0; i < sizeof(big); i++)
+			big[i] = (char)(i * 7 + 3);
+		CHECK(fd >= 0 && write(fd, big, sizeof(big)) == (ssize_t)sizeof(big));
+		CHECK_INT(hub_upload_url(h, pid_copy, "assets", "unit_put.bin", &up, &obj, &e), 0);
+		CHECK(up && obj && strchr(up, '?') && !strchr(obj, '?'));
+		CHECK(obj && strstr(obj, "/storage/assets/") && strstr(obj, "/unit_put.bin"));
+		admin("POST", "/faults", "{\"route\":\"PUT /storage\",\"status\":503,\"count\":1}");
+		CHECK_INT(
+		    hub_put_file(h, up, fd, (long long)sizeof(big), "application/octet-stream", &e),
+		    0);
+		admin("DELETE", "/faults", NULL);
+		CHECK_INT(hub_signed_url(h, pid_copy, "assets", obj, &sg, &e), 0);
+		CHECK_INT(hub_download(h, sg, sink_mem, NULL, &back, &e), 0);
+		CHECK(back.n == sizeof(big) && back.p && !memcmp(back.p, big, sizeof(big)));
+		/* a refusal is final: EACCES without a valid signature, not retried */
+		char badu[600];
+		snprintf(badu, sizeof(badu), "%s?Expires=1&Signature=00", obj);
+		CHECK_INT(hub_put_file(h, badu, fd, 10, NULL, &e), -EACCES);
+		CHECK_INT(e.transient, 0);
+		close(fd);
+		unlink(tmpl);
+		free(back.p);
+		free(up);
+		free(obj);
+		free(sg);
+		hub_storage_name("a b/ç.jpg", sn, sizeof(sn));
+		CHECK_STR(sn, "a_b___.jpg");
+		hub_storage_name(".hidden", sn, sizeof(sn));
+		CHECK_STR(sn, "_hidden");
+		hub_storage_name("0123456789012345678901234567890123456789.jpeg", sn, sizeof(sn));
+		CHECK_STR(sn, "0123456789012345678901234567890123.jpeg");
+	}
+
 	char *esc = hub_escape("a b/[\"x\"]");
 	CHECK_STR(esc, "a%20b%2F%5B%22x%22%5D");
 	free(esc);

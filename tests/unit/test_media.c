@@ -180,6 +180,7 @@ struct gate {
 	int inflight; /* downloads waiting at the gate */
 	size_t len, first;
 	char *bytes;
+	int fail; /* after the gate: the connection is reset instead */
 };
 
 static int gate_get(void *self, const char *pq, json_t **data, struct ao_err *err)
@@ -203,7 +204,6 @@ static int gate_download(void *self, const char *url, hub_sink_fn sink, hub_prog
 	struct gate *g = self;
 
 	(void)url;
-	(void)err;
 	if (progress)
 		progress(ud, 0, (long long)g->len); /* Content-Length */
 	if (sink(ud, g->bytes, g->first) < 0)
@@ -214,6 +214,8 @@ static int gate_download(void *self, const char *url, hub_sink_fn sink, hub_prog
 	while (!g->open)
 		pthread_cond_wait(&g->cv, &g->mu);
 	pthread_mutex_unlock(&g->mu);
+	if (g->fail)
+		return ao_errf(err, ECONNRESET, "gate: connection reset (test)");
 	return sink(ud, g->bytes + g->first, g->len - g->first) < 0 ? -EIO : 0;
 }
 
@@ -244,7 +246,7 @@ static void *read_first(void *arg)
 static void test_streaming_and_parallel(void)
 {
 	struct gate g = {
-	    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 4 << 20, 1 << 20, NULL};
+	    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 4 << 20, 1 << 20, NULL, 0};
 	struct ao_err e;
 	struct hub *h = hub_wrap(&gate_ops, &g, &e);
 	struct ao_media *m = cache(h, 3600, 0);
@@ -295,6 +297,42 @@ static void test_streaming_and_parallel(void)
 	free(buf);
 }
 
+/* A download that fails after its first bytes (the gate, then a reset):
+ * the handle opened meanwhile reads those bytes, then gets the error, never
+ * a short file; the next open downloads again. */
+static void test_failed_download(void)
+{
+	struct gate g = {
+	    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 20000, 5000, NULL, 1};
+	struct ao_err e;
+	struct hub *h = hub_wrap(&gate_ops, &g, &e);
+	struct ao_media *m = cache(h, 3600, 0);
+	struct ao_media_ref r = {"p1", "http://s/assets/p1/cut.png", AO_MEDIA_ASSET};
+	struct ao_media_fh *fh = NULL;
+	char buf[20000];
+
+	g.bytes = malloc(g.len);
+	fill(g.bytes, g.len, 5);
+	CHECK_INT(ao_media_open(m, &r, &fh, &e), 0);
+	if (!fh)
+		return;
+	CHECK_INT(ao_media_read(m, fh, buf, 4000, 0, &e), 4000);
+	CHECK(memcmp(buf, g.bytes, 4000) == 0);
+	pthread_mutex_lock(&g.mu);
+	g.open = 1;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.mu);
+	CHECK_INT(ao_media_read(m, fh, buf, sizeof(buf), 0, &e), -ECONNRESET); /* not short */
+	CHECK_INT(ao_media_read(m, fh, buf, 5000, 0, &e), 5000); /* what was written */
+	g.fail = 0;
+	CHECK(read_eq(m, r.url, AO_MEDIA_ASSET, g.bytes, g.len)); /* a new download, whole */
+	CHECK_INT(ao_media_read(m, fh, buf, sizeof(buf), 0, &e), -ECONNRESET);
+	ao_media_close(m, fh);
+	ao_media_free(m);
+	hub_free(h);
+	free(g.bytes);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/angofs-test-media-%d", (int)getpid());
@@ -302,6 +340,7 @@ int main(void)
 	test_ttl_and_cap();
 	snprintf(dir, sizeof(dir), "/tmp/angofs-test-media-%d-b", (int)getpid());
 	test_streaming_and_parallel();
+	test_failed_download();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf /tmp/angofs-test-media-%d /tmp/angofs-test-media-%d-b",
 		 (int)getpid(), (int)getpid());

@@ -28,7 +28,8 @@ static char *rec(const char *id, const char *stage, int sec, const char *word)
 	snprintf(p, 512,
 		 "{\"asset\":\"https://x/%s.jpg\",\"externalId\":\"%s.jpg\",\"metadata\":{},"
 		 "\"batches\":[],\"task\":{\"taskId\":\"%s\",\"stage\":\"S\",\"stageId\":\"%s\","
-		 "\"updatedAt\":\"" T0 "%d.000Z\",\"tools\":[],\"classifications\":[{\"a\":\"%s\"}],"
+		 "\"updatedAt\":\"" T0
+		 "%d.000Z\",\"tools\":[],\"classifications\":[{\"a\":\"%s\"}],"
 		 "\"relations\":[]}}",
 		 id, id, id, stage, sec, word);
 	return p;
@@ -65,32 +66,66 @@ static char *nd(int n, char **r)
 	return strdup(out);
 }
 
-/* Merge old and changes (after_us: the bound); *out the merged text. */
+static char *slurp(int fd)
+{
+	off_t n = lseek(fd, 0, SEEK_END);
+	char *p = calloc(1, (size_t)n + 1);
+	if (pread(fd, p, (size_t)n, 0) != n)
+		p[0] = '\0';
+	return p;
+}
+
+static int indexed_checks;
+
+/* Merge old and changes (after_us: the bound); *out the merged text. The
+ * same merge through the old file's record index (xm_scan) must give the
+ * same result, and the merged file's index must be what xm_scan makes of
+ * the merged file. */
 static int merge(const char *old, const char *changes, int ndjson, const char *stage,
 		 long long after_us, struct xm_result *res, char **out)
 {
 	struct xm_changes ch = {0};
 	struct ao_err err = {0};
+	struct xm_view v = {stage, stage == NULL};
 	int cfd = memfile(changes), ofd = memfile(old), dfd = memfd_create("d", 0), rc;
+	int ifd = memfd_create("i", 0), d2 = memfd_create("d2", 0), i2 = memfd_create("i2", 0);
+	long long n, h;
 
 	*out = NULL;
 	rc = xm_changes_load(&ch, cfd, ndjson, after_us, &err);
-	if (rc == 0) {
-		struct xm_view v = {stage, stage == NULL};
-		rc = xm_merge(ofd, ndjson, &ch, &v, dfd, res, &err);
-	}
-	if (rc == 0) {
-		off_t n = lseek(dfd, 0, SEEK_CUR);
-		*out = calloc(1, (size_t)n + 1);
-		if (pread(dfd, *out, (size_t)n, 0) != n)
-			rc = -EIO;
-	}
+	if (rc == 0)
+		rc = xm_merge(ofd, -1, ndjson, &ch, &v, dfd, -1, res, &err);
+	if (rc == 0)
+		*out = slurp(dfd);
 	if (rc < 0)
 		printf("  merge: %s\n", err.msg);
+	lseek(ofd, 0, SEEK_SET);
+	struct ao_err e2 = {0};
+	if (ch.n && xm_scan(ofd, ndjson, ifd, &n, &h, &e2) == 0) {
+		struct xm_result r2;
+		lseek(ifd, 0, SEEK_SET);
+		int rc2 = xm_merge(ofd, ifd, ndjson, &ch, &v, d2, i2, &r2, &e2);
+		if (rc2 != rc)
+			printf("  indexed: %s\n", e2.msg);
+		CHECK_INT(rc2, rc);
+		if (rc == 0 && rc2 == 0) {
+			char *o2 = slurp(d2), *ix2 = slurp(i2);
+			CHECK_STR(o2, *out);
+			CHECK_INT(r2.records, res->records);
+			CHECK_INT(r2.hwm_us, res->hwm_us);
+			/* the merged file's index = a fresh scan's */
+			int i3 = memfd_create("i3", 0);
+			lseek(d2, 0, SEEK_SET);
+			CHECK_INT(xm_scan(d2, ndjson, i3, &n, &h, &e2), 0);
+			char *ix3 = slurp(i3);
+			CHECK_STR(ix2, ix3);
+			free(o2), free(ix2), free(ix3);
+			close(i3);
+			indexed_checks++;
+		}
+	}
 	xm_changes_free(&ch);
-	close(cfd);
-	close(ofd);
-	close(dfd);
+	close(cfd), close(ofd), close(dfd), close(ifd), close(d2), close(i2);
 	return rc;
 }
 
@@ -199,7 +234,7 @@ static void test_fields_and_time(void)
 	char *o[] = {rec("a", "L", 3, "x"), rec("b", "L", 2, "x")};
 	char *old = arr(2, o);
 	int fd = memfile(old);
-	CHECK_INT(xm_scan(fd, 0, &n, &h, &err), 0);
+	CHECK_INT(xm_scan(fd, 0, -1, &n, &h, &err), 0);
 	CHECK_INT(n, 2);
 	CHECK(h > 0);
 	close(fd);
@@ -212,5 +247,6 @@ int main(void)
 	test_stage_view();
 	test_refusals();
 	test_fields_and_time();
+	CHECK(indexed_checks >= 4);
 	return t_done("xmerge");
 }

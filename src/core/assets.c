@@ -1,0 +1,434 @@
+/*
+ * assets.c - <project>/assets/ (one file per asset, named by its externalId)
+ * and tasks/<id>/mask.png, mask.seg.nrrd: names, listings and attributes on
+ * the core's side; the bytes come from the media cache (angofs/media.h).
+ *
+ * Design choice: the asset list of a project is a reference-counted snapshot
+ * built from the pages of GET /project/{id}/assets (100 a page, never a
+ * request per file), kept meta_ttl seconds like the task list, single flight
+ * per project (p->assets_refresh). Names follow docs/DATASETS.md "Names"
+ * (the rule of src/util/names.c on the stem, the image extension put back
+ * after the `~<asset id>` suffix; the oldest asset keeps the plain name), so
+ * assets/ and the dataset views' images/ agree. Masks are listed only when
+ * the task (from the task cache, which the task list fills) has the URL.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "angofs/cancel.h"
+#include "angofs/hub.h"
+#include "angofs/log.h"
+#include "angofs/media.h"
+#include "core_int.h"
+
+static const char *const image_ext[] = {"jpg",	"jpeg", "png", "bmp", "gif", "tif",
+					"tiff", "webp", "ppm", "pgm", NULL};
+
+/* Length of s's image extension including the dot (0: none); s ends at n. */
+static size_t ext_len(const char *s, size_t n)
+{
+	for (size_t i = n; i > 0; i--) {
+		if (s[i - 1] == '.') {
+			for (const char *const *e = image_ext; *e; e++)
+				if (n - i == strlen(*e) && !strncasecmp(s + i, *e, n - i))
+					return n - i + 1;
+			return 0;
+		}
+		if (s[i - 1] == '/')
+			return 0;
+	}
+	return 0;
+}
+
+/* Cut s (NUL-terminated, in place) to at most max bytes at a UTF-8 boundary. */
+static void cut_utf8(char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return;
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	s[max] = '\0';
+}
+
+static void list_free(struct assetlist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].id);
+		free(l->v[i].url);
+	}
+	free(l->v);
+	free(l);
+}
+
+void asset_list_put(struct ao_core *c, struct assetlist *l)
+{
+	if (!l)
+		return;
+	pthread_mutex_lock(&c->lock);
+	int last = --l->refs == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (last)
+		list_free(l);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const struct asset *)a)->name, ((const struct asset *)b)->name);
+}
+
+/* Names for every asset: names.c's rule on the stems, extensions put back. */
+static int assign_names(struct assetlist *l, char **created, char **stems)
+{
+	struct ao_named *nm = calloc(l->n ? l->n : 1, sizeof(*nm));
+
+	if (!nm)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++) {
+		nm[i].id = l->v[i].id;
+		nm[i].name = stems[i];
+		nm[i].order_key = created[i];
+	}
+	if (ao_names_assign(nm, l->n, NULL) < 0) {
+		free(nm);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		snprintf(l->v[i].name, sizeof(l->v[i].name), "%s%s", nm[i].out, l->v[i].ext);
+	free(nm);
+	return 0;
+}
+
+/* One asset of a page into l->v[l->n] (+ its stem and createdAt). */
+static int add_asset(struct assetlist *l, json_t *a, char **created, char **stems)
+{
+	const char *id = json_string_value(json_object_get(a, "_id"));
+	const char *xid = json_string_value(json_object_get(a, "externalId"));
+	const char *url = json_string_value(json_object_get(a, "data"));
+	const char *cr = json_string_value(json_object_get(a, "createdAt"));
+	struct asset *s = &l->v[l->n];
+	size_t xl, el;
+
+	if (!id || !*id || strlen(id) >= AO_ID_MAX)
+		return 0; /* nothing to name it by: skipped */
+	xid = xid ? xid : "";
+	xl = strlen(xid);
+	el = ext_len(xid, xl);
+	memset(s, 0, sizeof(*s));
+	if (el) {
+		snprintf(s->ext, sizeof(s->ext), "%s", xid + xl - el);
+		xl -= el;
+	} else if (url && (el = ext_len(url, strcspn(url, "?#")))) {
+		/* no extension in the externalId: the URL's (docs/DATASETS.md) */
+		snprintf(s->ext, sizeof(s->ext), "%.*s", (int)el, url + strcspn(url, "?#") - el);
+	}
+	s->id = strdup(id);
+	s->url = strdup(url ? url : "");
+	stems[l->n] = strndup(xid, xl);
+	created[l->n] = strdup(cr ? cr : "");
+	if (!s->id || !s->url || !stems[l->n] || !created[l->n])
+		return -ENOMEM;
+	/* stem, "~<id>" (up to 66 bytes) and extension always fit in 255 */
+	cut_utf8(stems[l->n], AO_NAME_MAX - strlen(s->ext) - 66);
+	l->n++;
+	return 0;
+}
+
+/* Every page of GET /project/{id}/assets into a new list. */
+static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **out,
+		      struct ao_err *err)
+{
+	struct assetlist *l = calloc(1, sizeof(*l));
+	char **created = NULL, **stems = NULL, pq[512];
+	size_t cap = 0;
+	long long total = -1;
+	int rc = 0;
+
+	if (!l)
+		return ao_errf(err, ENOMEM, "out of memory");
+	l->refs = 1;
+	for (int page = 1; rc == 0; page++) {
+		json_t *data = NULL, *arr, *a;
+		size_t i;
+
+		snprintf(pq, sizeof(pq), "/project/%s/assets?page=%d&limit=100", p->id, page);
+		rc = hub_get(c->cfg.hub, pq, &data, err);
+		if (rc < 0)
+			break;
+		arr = json_object_get(data, "assets");
+		if (json_is_integer(json_object_get(data, "total")))
+			total = json_integer_value(json_object_get(data, "total"));
+		if (l->n + json_array_size(arr) > cap) {
+			cap = (l->n + json_array_size(arr)) * 2;
+			void *v = realloc(l->v, cap * sizeof(*l->v));
+			void *cr = v ? realloc(created, cap * sizeof(char *)) : NULL;
+			void *st = cr ? realloc(stems, cap * sizeof(char *)) : NULL;
+			if (v)
+				l->v = v;
+			if (cr)
+				created = cr;
+			if (!st) {
+				json_decref(data);
+				rc = ao_errf(err, ENOMEM, "out of memory");
+				break;
+			}
+			stems = st;
+		}
+		json_array_foreach(arr, i, a) if (rc == 0 && add_asset(l, a, created, stems) < 0)
+		    rc = ao_errf(err, ENOMEM, "out of memory");
+		size_t got = json_array_size(arr);
+		json_decref(data);
+		if (got == 0 || (total >= 0 && (long long)page * 100 >= total))
+			break;
+	}
+	if (rc == 0 && assign_names(l, created, stems) < 0)
+		rc = ao_errf(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < l->n; i++) {
+		free(created ? created[i] : NULL);
+		free(stems ? stems[i] : NULL);
+	}
+	free(created);
+	free(stems);
+	if (rc < 0) {
+		list_free(l);
+		return rc;
+	}
+	qsort(l->v, l->n, sizeof(*l->v), cmp_name);
+	*out = l;
+	return 0;
+}
+
+struct assetlist *asset_list(struct ao_core *c, struct project *p, struct ao_err *err)
+{
+	struct assetlist *l = NULL, *fresh = NULL, *old = NULL;
+	int rc = 0;
+
+	if (ao_cancel_lock(&p->assets_refresh) < 0) {
+		ao_errf(err, EINTR, "interrupted while waiting for the asset list of %s", p->id);
+		return NULL;
+	}
+	pthread_mutex_lock(&c->lock);
+	int ok = p->assets && time(NULL) - p->assets_at < c->cfg.meta_ttl_s;
+	pthread_mutex_unlock(&c->lock);
+	if (!ok)
+		rc = list_fetch(c, p, &fresh, err);
+	pthread_mutex_lock(&c->lock);
+	if (fresh) {
+		old = p->assets;
+		p->assets = fresh;
+		p->assets_at = time(NULL);
+	} else if (rc < 0 && err && err->transient && p->assets) {
+		ao_warn("hub unreachable (%s): serving the cached asset list of %s", err->msg,
+			p->id);
+		p->assets_at = degraded_at(c->cfg.meta_ttl_s);
+		rc = 0;
+	}
+	if (rc == 0 && p->assets) {
+		l = p->assets;
+		l->refs++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&p->assets_refresh);
+	asset_list_put(c, old);
+	return l;
+}
+
+void asset_drop_list(struct ao_core *c, struct project *p)
+{
+	pthread_mutex_lock(&c->lock);
+	p->assets_at = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void asset_free_project(struct ao_core *c, struct project *p)
+{
+	(void)c;
+	if (p->assets && --p->assets->refs == 0)
+		list_free(p->assets);
+	p->assets = NULL;
+	pthread_mutex_destroy(&p->assets_refresh);
+}
+
+int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *id_out, size_t idsz,
+		 struct ao_err *err)
+{
+	struct assetlist *l = asset_list(c, p, err);
+	struct asset key, *a;
+	int rc = 0;
+
+	if (!l)
+		return err && err->code ? -err->code : -EIO;
+	snprintf(key.name, sizeof(key.name), "%s", name);
+	a = l->n ? bsearch(&key, l->v, l->n, sizeof(*l->v), cmp_name) : NULL;
+	if (a)
+		snprintf(id_out, idsz, "%s", a->id);
+	else
+		rc = ao_errf(err, ENOENT, "assets/%s: no such asset", name);
+	asset_list_put(c, l);
+	return rc;
+}
+
+int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *asset_id, char **url,
+		      struct ao_err *err)
+{
+	struct project *p = proj_by_id(c, project_id);
+	struct assetlist *l;
+	int rc = -ENOENT;
+
+	*url = NULL;
+	if (!p)
+		return ao_errf(err, ENOENT, "no project with id '%s'", project_id);
+	l = asset_list(c, p, err);
+	if (!l)
+		return err && err->code ? -err->code : -EIO;
+	for (size_t i = 0; i < l->n && rc == -ENOENT; i++)
+		if (!strcmp(l->v[i].id, asset_id))
+			rc = (*url = strdup(l->v[i].url)) ? 0 : -ENOMEM;
+	asset_list_put(c, l);
+	if (rc == -ENOENT)
+		return ao_errf(err, ENOENT, "no asset '%s' in project %s", asset_id, project_id);
+	return rc < 0 ? ao_errf(err, -rc, "out of memory") : 0;
+}
+
+/* st (a file's base attributes) gets the media object's size and fetch
+ * time when it is cached; before the first read: 1 byte, 0 blocks (unknown,
+ * as for exports: not 0, which tar would archive empty without opening). */
+static void media_attr(struct ao_core *c, const struct ao_media_ref *r, struct stat *st)
+{
+	long long size = 0;
+	time_t mt = 0;
+
+	if (c->cfg.media && ao_media_stat(c->cfg.media, r, &size, &mt)) {
+		st->st_size = size;
+		st->st_blocks = (size + 511) / 512;
+		st->st_mtime = st->st_ctime = mt;
+	} else {
+		st->st_size = 1;
+		st->st_blocks = 0;
+	}
+}
+
+int asset_readdir(struct ao_core *c, struct project *p, const struct stat *base,
+		  ao_core_fill_fn fill, void *ctx, struct ao_err *err)
+{
+	struct assetlist *l = asset_list(c, p, err);
+
+	if (!l)
+		return err && err->code ? -err->code : -EIO;
+	for (size_t i = 0; i < l->n; i++) {
+		struct ao_media_ref r = {p->id, l->v[i].url, AO_MEDIA_ASSET};
+		struct stat st = *base;
+
+		media_attr(c, &r, &st);
+		if (fill(ctx, l->v[i].name, &st))
+			break;
+	}
+	asset_list_put(c, l);
+	return 0;
+}
+
+/* The task's mask URL (key "brushDataUrl" or "medicalBrushDataUrl") from the
+ * task cache (fetched if needed): 0 and *url, -ENOENT if it has none. */
+int asset_mask_url(struct ao_core *c, const char *project_id, const char *task_id, const char *key,
+		   char **url, struct ao_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = task_fetch(c, project_id, task_id, 0, &text, &len, err);
+
+	*url = NULL;
+	if (rc < 0)
+		return rc;
+	json_t *j = json_loadb(text, len, 0, NULL);
+	free(text);
+	const char *u = json_string_value(json_object_get(j, key));
+	if (u && *u)
+		*url = strdup(u);
+	else
+		rc = ao_errf(err, ENOENT, "task %s has no %s", task_id, key);
+	json_decref(j);
+	if (rc == 0 && !*url)
+		rc = ao_errf(err, ENOMEM, "out of memory");
+	return rc;
+}
+
+/* The media reference of an asset or mask node: *url malloc'd. */
+int asset_ref(struct ao_core *c, const struct ao_node *n, struct ao_media_ref *r, char **url,
+	      struct ao_err *err)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->project_id = n->project_id;
+	if (n->kind == AO_N_ASSET_FILE) {
+		r->type = AO_MEDIA_ASSET;
+		rc = ao_core_asset_url(c, n->project_id, n->sub_id, url, err);
+	} else {
+		int med = !strcmp(n->sub_id, "medicalBrushDataUrl");
+		r->type = med ? AO_MEDIA_MEDICAL_BRUSH : AO_MEDIA_BRUSH;
+		rc = asset_mask_url(c, n->project_id, n->task_id, n->sub_id, url, err);
+	}
+	r->url = *url;
+	return rc;
+}
+
+int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err)
+{
+	struct ao_media_ref r;
+	char *url = NULL;
+	int rc = asset_ref(c, n, &r, &url, err);
+
+	if (rc == 0)
+		media_attr(c, &r, st);
+	free(url);
+	return rc;
+}
+
+/* Open an asset or mask: a media cache handle. A complete object is served
+ * from its file (spliced reads); one still downloading, or whose size stat
+ * did not show yet, is direct_io with an invalidation queued (`changed`), so
+ * stat after close shows the true size. */
+int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+	       struct ao_err *err)
+{
+	struct ao_media_ref r;
+	char *url = NULL;
+	long long size;
+	time_t mt;
+	int rc = asset_ref(c, n, &r, &url, err), known;
+
+	if (rc == 0 && !c->cfg.media)
+		rc = ao_errf(err, ENOTSUP, "no media cache");
+	if (rc < 0) {
+		free(url);
+		return rc;
+	}
+	known = ao_media_stat(c->cfg.media, &r, &size, &mt);
+	rc = ao_media_open(c->cfg.media, &r, &fh->m, err);
+	free(url);
+	if (rc < 0)
+		return rc;
+	fh->fd = ao_media_fh_fd(fh->m);
+	fh->direct_io = !(known && fh->fd >= 0);
+	fh->changed = fh->direct_io;
+	fh->keep_cache = 0;
+	return 0;
+}
+
+const char *asset_mask_key(const char *name)
+{
+	return strcmp(name, "mask.png") == 0 ? "brushDataUrl" : "medicalBrushDataUrl";
+}
+
+int asset_mask_present(struct ao_core *c, const struct ao_node *n, const char *name)
+{
+	char *url = NULL;
+	int rc = asset_mask_url(c, n->project_id, n->task_id, asset_mask_key(name), &url, NULL);
+
+	free(url);
+	return rc == 0;
+}

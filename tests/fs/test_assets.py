@@ -1,0 +1,295 @@
+"""assets/ and task masks through the media cache (issue 13 items 1-2, read
+side): real hub, real mount, the demo project "Street Photos" (8 assets in the
+hub's storage, odd ones public, even ones private behind signed URLs) and the
+brush masks of "Street Scenes".
+
+What is checked: names and listing cost (pages of GET /project/{id}/assets,
+never a request per file); bytes equal the hub's object bytes; private
+objects are read through their signed URL, an expired one is signed again
+(GET /getSignedUrl); 8 reader processes at once download each object once;
+a large object is readable from its start while the rest of its download is
+held back by the hub; the cache cap holds; two daemons sharing one cache
+directory download each object once and never serve a torn file; PIL and
+OpenCV open an asset and a mask.png."""
+import glob
+import hashlib
+import multiprocessing
+import os
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import Hub, Mount
+
+PROJECT = "Street Photos"
+
+
+def hub_assets(hub, pid):
+    st, body = hub.api("GET", "/project/%s/assets" % pid, query={"limit": "100"})
+    assert st == 200, body
+    return body["data"]["assets"]
+
+
+def project_id(hub, name):
+    st, body = hub.api("GET", "/listProjects", query={"limit": "100"})
+    assert st == 200
+    # the oldest of that name: the one the mount shows under the plain name
+    return min((p["createdAt"], p["_id"]) for p in body["data"]["projects"]
+               if p["name"] == name)[1]
+
+
+def fetch(url):
+    with urllib.request.urlopen(url, timeout=60) as r:
+        return r.read()
+
+
+def counts(hub):
+    return hub.stats()["counts"]
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def media_files(cache):
+    return glob.glob(os.path.join(cache, "media", "*.data"))
+
+
+@pytest.fixture
+def env(workdir):
+    hub = Hub(workdir)
+    m = Mount(hub, workdir)
+    yield hub, m
+    m.stop()
+    hub.stop()
+
+
+def test_assets_listing_bytes_and_cost(env):
+    hub, m = env
+    pid = project_id(hub, PROJECT)
+    want = {a["externalId"]: fetch(a["data"]) for a in hub_assets(hub, pid)}
+    assert len(want) == 8
+    hub.reset_stats()
+    d = os.path.join(m.path, PROJECT, "assets")
+    names = sorted(os.listdir(d))
+    assert names == sorted(want)
+    c = counts(hub)
+    assert c.get("GET /v2/project/{id}/assets") == 1  # one page, not one per file
+    assert c.get("GET /storage", 0) == 0  # listing fetches no media
+    # before the first read the size is unknown: 1 byte, no blocks
+    st = os.stat(os.path.join(d, names[0]))
+    assert st.st_size == 1 and st.st_blocks == 0
+    for n in names:
+        assert read_file(os.path.join(d, n)) == want[n], n
+        assert os.stat(os.path.join(d, n)).st_size == len(want[n])
+    c = counts(hub)
+    assert c.get("GET /storage") == 8
+    # the listing's signed URLs are still valid: nothing needed signing
+    assert c.get("GET /v2/getSignedUrl", 0) == 0
+    # a second read of everything is served from the cache
+    for n in names:
+        assert read_file(os.path.join(d, n)) == want[n]
+    assert counts(hub).get("GET /storage") == 8
+    # private and unknown names
+    assert not os.path.exists(os.path.join(d, "nope.png"))
+    for f in media_files(m.cache):
+        assert os.stat(f).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.join(m.cache, "media")).st_mode & 0o777 == 0o700
+
+
+def test_masks_listed_only_when_present(env):
+    hub, m = env
+    pid = project_id(hub, "Street Scenes")
+    tasks = []
+    for page in range(1, 4):
+        st, body = hub.api("GET", "/project/%s/tasks" % pid,
+                           query={"limit": "100", "page": str(page)})
+        tasks += body["data"]["tasks"]
+    brush = [t for t in tasks if t.get("brushDataUrl")]
+    med = [t for t in tasks if t.get("medicalBrushDataUrl")]
+    assert len(brush) == 4 and len(med) == 1
+    plain = next(t for t in tasks if not t.get("brushDataUrl") and not t.get("medicalBrushDataUrl"))
+    tdir = os.path.join(m.path, "Street Scenes", "tasks")
+    assert "mask.png" not in os.listdir(os.path.join(tdir, plain["_id"]))
+    assert not os.path.exists(os.path.join(tdir, plain["_id"], "mask.png"))
+    for t in brush:
+        d = os.path.join(tdir, t["_id"])
+        assert "mask.png" in os.listdir(d)
+        assert read_file(os.path.join(d, "mask.png")) == fetch(t["brushDataUrl"])
+    t = med[0]
+    d = os.path.join(tdir, t["_id"])
+    assert "mask.seg.nrrd" in os.listdir(d)
+    data = read_file(os.path.join(d, "mask.seg.nrrd"))
+    assert data.startswith(b"NRRD") and data == fetch(t["medicalBrushDataUrl"])
+
+
+def test_pil_and_opencv_open_asset_and_mask(env):
+    from PIL import Image
+    import cv2
+
+    hub, m = env
+    asset = os.path.join(m.path, PROJECT, "assets", "photo_02.png")  # private
+    with Image.open(asset) as im:
+        assert im.size == (1920, 1080)
+        im.load()
+    img = cv2.imread(asset)
+    assert img is not None and img.shape[:2] == (1080, 1920)
+    tdir = os.path.join(m.path, "Street Scenes", "tasks")
+    mask = next(os.path.join(tdir, t, "mask.png") for t in sorted(os.listdir(tdir))
+                if os.path.exists(os.path.join(tdir, t, "mask.png")))
+    with Image.open(mask) as im:
+        assert im.size == (1920, 1080)
+        im.load()
+    assert cv2.imread(mask, cv2.IMREAD_UNCHANGED) is not None
+
+
+def test_expired_signed_url_is_signed_again(workdir):
+    hub = Hub(workdir, extra_args=["--signed-url-ttl", "2"])
+    m = Mount(hub, workdir)
+    try:
+        pid = project_id(hub, PROJECT)
+        d = os.path.join(m.path, PROJECT, "assets")
+        names = sorted(os.listdir(d))  # the asset list holds URLs signed for ~2 s
+        time.sleep(4)
+        hub.reset_stats()
+        data = read_file(os.path.join(d, "photo_04.png"))  # private
+        c = counts(hub)
+        assert c.get("GET /v2/getSignedUrl", 0) == 1
+        assert c.get("GET /storage") == 2  # the expired URL (403), then the new one
+        a = next(a for a in hub_assets(hub, pid) if a["externalId"] == "photo_04.png")
+        assert data == fetch(a["data"])
+        assert "photo_04.png" in names
+        log = hub.stats()["log"]
+        assert any(e["route"] == "GET /storage" and e["status"] == 403 for e in log)
+        # a public object needs no signature however old its URL
+        hub.reset_stats()
+        read_file(os.path.join(d, "photo_03.png"))
+        assert counts(hub).get("GET /v2/getSignedUrl", 0) == 0
+    finally:
+        m.stop()
+        hub.stop()
+
+
+def _reader(args):
+    d, names = args
+    return {n: hashlib.sha256(read_file(os.path.join(d, n))).hexdigest() for n in names}
+
+
+def test_eight_reader_processes(env):
+    hub, m = env
+    pid = project_id(hub, PROJECT)
+    want = {a["externalId"]: hashlib.sha256(fetch(a["data"])).hexdigest()
+            for a in hub_assets(hub, pid)}
+    d = os.path.join(m.path, PROJECT, "assets")
+    names = sorted(os.listdir(d))
+    hub.reset_stats()
+    # each process reads every image, in its own order
+    jobs = [(d, names[i:] + names[:i]) for i in range(8)]
+    with multiprocessing.get_context("fork").Pool(8) as pool:
+        results = pool.map(_reader, jobs)
+    for r in results:
+        assert r == want
+    assert counts(hub).get("GET /storage") == 8  # one download per object
+
+
+def upload_object(hub, pid, name, data):
+    st, body = hub.api("GET", "/getUploadUrl",
+                       query={"name": name, "project": pid, "type": "assets"})
+    assert st in (200, 201), body
+    url = body["data"]["uploadUrl"]
+    req = urllib.request.Request(url, data=data, method="PUT",
+                                 headers={"Content-Type": "application/octet-stream"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        assert r.status in (200, 201)
+    obj = url.split("?")[0]
+    st, body = hub.api("POST", "/project/%s/cloud" % pid,
+                       body={"assets": [{"data": obj, "externalId": name}]})
+    assert st in (200, 201), body
+    return obj
+
+
+def test_large_object_readable_while_downloading(env):
+    hub, m = env
+    pid = project_id(hub, PROJECT)
+    big = os.urandom(1 << 20) * 24  # 24 MiB
+    upload_object(hub, pid, "video.bin", big)
+    d = os.path.join(m.path, PROJECT, "assets")
+    assert "video.bin" in os.listdir(d)
+    # the hub sends 4 MiB, then holds the rest back until the fault is cleared
+    hub.fault(route="GET /storage", stall_after=4 << 20)
+    try:
+        with open(os.path.join(d, "video.bin"), "rb", buffering=0) as f:
+            head = f.read(2 << 20)
+            assert head == big[:2 << 20]
+            # the size is the announced Content-Length while downloading
+            assert os.fstat(f.fileno()).st_size in (1, len(big))
+            assert glob.glob(os.path.join(m.cache, "media", "*.tmp-*"))  # still downloading
+            hub.clear_faults()
+            rest = b""
+            while True:
+                b = f.read(1 << 20)
+                if not b:
+                    break
+                rest += b
+        assert head + rest == big
+    finally:
+        hub.clear_faults()
+    assert os.stat(os.path.join(d, "video.bin")).st_size == len(big)
+
+
+def test_cache_cap_holds(workdir):
+    hub = Hub(workdir)
+    m = Mount(hub, workdir, opts=["cache_size=40K"])
+    try:
+        d = os.path.join(m.path, PROJECT, "assets")
+        names = sorted(os.listdir(d))
+        sizes = {n: len(read_file(os.path.join(d, n))) for n in names}
+        time.sleep(1)  # eviction runs in the download thread, after publishing
+        total = sum(os.stat(f).st_size for f in media_files(m.cache))
+        assert total <= 40 * 1024, (total, sizes)
+        assert len(media_files(m.cache)) < len(names)
+        # evicted objects are fetched again, whole
+        pid = project_id(hub, PROJECT)
+        want = {a["externalId"]: fetch(a["data"]) for a in hub_assets(hub, pid)}
+        assert read_file(os.path.join(d, names[0])) == want[names[0]]
+    finally:
+        m.stop()
+        hub.stop()
+
+
+def test_two_daemons_share_one_cache(workdir):
+    hub = Hub(workdir)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="mnt-a", cache=cache)
+    b = Mount(hub, workdir, name="mnt-b", cache=cache)
+    try:
+        pid = project_id(hub, PROJECT)
+        want = {x["externalId"]: fetch(x["data"]) for x in hub_assets(hub, pid)}
+        hub.reset_stats()
+        got, errors = {}, []
+
+        def run(mnt, key):
+            try:
+                d = os.path.join(mnt.path, PROJECT, "assets")
+                got[key] = {n: read_file(os.path.join(d, n)) for n in sorted(want)}
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        ts = [threading.Thread(target=run, args=(mnt, i)) for i, mnt in
+              enumerate([a, b, a, b])]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors
+        for r in got.values():
+            assert r == want  # never a torn or mixed file
+        assert counts(hub).get("GET /storage") == 8  # each object downloaded once
+        assert len(media_files(cache)) == 8
+    finally:
+        a.stop()
+        b.stop()
+        hub.stop()
