@@ -8,6 +8,8 @@
 #   bench/run.sh shared-cache [args]   N daemons on one shared cache (shared_cache.py)
 #   bench/run.sh incremental [--quick] [args]   incremental refresh and poll rows
 #                                      (issue 14, incremental.py)
+#   bench/run.sh assets [--images N] [--runs R]   images/s through assets/ with 8
+#                                      readers vs curl --parallel-max 8 (issue 13)
 #
 # ANGOFS_BUILD=DIR uses an existing build directory; otherwise build-bench/ in
 # the repository is set up and built. BENCH_DIR=DIR puts the data (several GB
@@ -31,5 +33,9 @@ fi
 if [ "${1:-}" = incremental ]; then # issue 14 rows (docs/PERFORMANCE.md)
 	shift
 	exec /usr/bin/python3 "$repo/bench/incremental.py" --build "$build" "$@"
+fi
+if [ "${1:-}" = assets ]; then # issue 13 item 6 (docs/PERFORMANCE.md)
+	shift
+	exec /usr/bin/python3 "$repo/bench/assets.py" --build "$build" "$@"
 fi
 exec /usr/bin/python3 "$repo/bench/bench.py" --build "$build" "$@"

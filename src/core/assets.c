@@ -62,6 +62,7 @@ static void list_free(struct assetlist *l)
 		free(l->v[i].url);
 	}
 	free(l->v);
+	free(l->byid);
 	free(l);
 }
 
@@ -79,6 +80,11 @@ void asset_list_put(struct ao_core *c, struct assetlist *l)
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(((const struct asset *)a)->name, ((const struct asset *)b)->name);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp((*(struct asset *const *)a)->id, (*(struct asset *const *)b)->id);
 }
 
 /* Names for every asset: names.c's rule on the stems, extensions put back. */
@@ -198,6 +204,14 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		return rc;
 	}
 	qsort(l->v, l->n, sizeof(*l->v), cmp_name);
+	l->byid = malloc((l->n ? l->n : 1) * sizeof(*l->byid));
+	if (!l->byid) {
+		list_free(l);
+		return ao_errf(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < l->n; i++)
+		l->byid[i] = &l->v[i];
+	qsort(l->byid, l->n, sizeof(*l->byid), cmp_id);
 	*out = l;
 	return 0;
 }
@@ -285,9 +299,10 @@ int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *ass
 	l = asset_list(c, p, err);
 	if (!l)
 		return err && err->code ? -err->code : -EIO;
-	for (size_t i = 0; i < l->n && rc == -ENOENT; i++)
-		if (!strcmp(l->v[i].id, asset_id))
-			rc = (*url = strdup(l->v[i].url)) ? 0 : -ENOMEM;
+	struct asset key = {.id = (char *)asset_id}, *kp = &key, **hit;
+	hit = l->n ? bsearch(&kp, l->byid, l->n, sizeof(*l->byid), cmp_id) : NULL;
+	if (hit)
+		rc = (*url = strdup((*hit)->url)) ? 0 : -ENOMEM;
 	asset_list_put(c, l);
 	if (rc == -ENOENT)
 		return ao_errf(err, ENOENT, "no asset '%s' in project %s", asset_id, project_id);

@@ -95,6 +95,7 @@ struct assetlist {
 	int refs;
 	size_t n;
 	struct asset *v;
+	struct asset **byid; /* the same, sorted by id (lookups by asset id) */
 };
 
 /* A cached task (c->tb). Every field: c->lock; an entry is built whole

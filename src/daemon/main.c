@@ -169,7 +169,8 @@ static void cb_poll_changed(void *ud, const char *pid, const char *dir)
 					  "/export/tasks.json",
 					  "/export/tasks.ndjson",
 					  "/export/issues.json",
-					  "/tasks"};
+					  "/tasks",
+					  "/assets"};
 	struct daemon *d = ud;
 	char path[PATH_MAX];
 

@@ -1,0 +1,173 @@
+/* Unit test of assets/ and task masks on the read side (src/core/assets.c)
+ * over the mock hub, through the router without a write side: names by
+ * externalId (the docs/DATASETS.md rule: collision suffix before the image
+ * extension, the URL's extension when the externalId has none, hostile
+ * names sanitized), one page of GET /project/{id}/assets for the listing and
+ * every lookup, bytes through the media cache (a private object signed with
+ * getSignedUrl type assets), mask.png only in the task that has a
+ * brushDataUrl (signed with type brushes). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "angofs/core.h"
+#include "angofs/export_cache.h"
+#include "angofs/media.h"
+#include "angofs/router.h"
+#include "mock_hub.h"
+#include "t.h"
+
+static char dir[] = "/tmp/angofs-assets-XXXXXX";
+
+struct names {
+	char all[2048];
+};
+
+static int collect(void *ctx, const char *name, const struct stat *st)
+{
+	struct names *n = ctx;
+
+	(void)st;
+	strncat(n->all, name, sizeof(n->all) - strlen(n->all) - 2);
+	strcat(n->all, "|");
+	return 0;
+}
+
+static void seed(struct mock_hub *m)
+{
+	mock_hub_on(
+	    m, "GET", "/listProjects*",
+	    "{\"projects\":[{\"_id\":\"p1\",\"name\":\"Cars\",\"createdAt\":\"2024-01-01\"}],"
+	    "\"total\":1}");
+	mock_hub_on(m, "GET", "/project/p1/assets?page=1&limit=100",
+		    "{\"total\":5,\"assets\":["
+		    "{\"_id\":\"a2\",\"externalId\":\"cat.png\",\"createdAt\":\"2024-01-02\","
+		    "\"data\":\"http://s/assets/p1/cat2.png?Signature=old\"},"
+		    "{\"_id\":\"a1\",\"externalId\":\"cat.jpg\",\"createdAt\":\"2024-01-01\","
+		    "\"data\":\"http://s/assets/p1/cat.jpg\"},"
+		    "{\"_id\":\"a3\",\"externalId\":\"scan-17\",\"createdAt\":\"2024-01-03\","
+		    "\"data\":\"http://s/x/scan-17.PNG?sig=1\"},"
+		    "{\"_id\":\"a4\",\"externalId\":\"a/b\",\"createdAt\":\"2024-01-04\","
+		    "\"data\":\"http://s/x/noext\"},"
+		    "{\"_id\":\"a5\",\"externalId\":\"..\",\"createdAt\":\"2024-01-05\","
+		    "\"data\":\"http://s/x/dots\"}]}");
+	mock_hub_on(m, "GET", "/task/t1*",
+		    "{\"task\":{\"_id\":\"t1\",\"projectId\":\"p1\",\"project\":\"p1\","
+		    "\"brushDataUrl\":\"http://s/brushes/p1/t1.png?Expires=1\"}}");
+	mock_hub_on(m, "GET", "/task/t2*",
+		    "{\"task\":{\"_id\":\"t2\",\"projectId\":\"p1\",\"project\":\"p1\"}}");
+	/* cat2.png is private and its listed signature expired */
+	mock_hub_deny(m, "http://s/assets/p1/cat2.png?Signature=old");
+	mock_hub_on(
+	    m, "GET",
+	    "/getSignedUrl?name=http%3A%2F%2Fs%2Fassets%2Fp1%2Fcat2.png&project=p1&type=assets",
+	    "{\"signedUrl\":\"http://s/assets/p1/cat2.png?Signature=new\"}");
+	mock_hub_file(m, "http://s/assets/p1/cat2.png?Signature=new", "PNGBYTES", 8);
+	mock_hub_file(m, "http://s/assets/p1/cat.jpg", "JPEG", 4);
+	mock_hub_deny(m, "http://s/brushes/p1/t1.png?Expires=1");
+	mock_hub_on(
+	    m, "GET",
+	    "/getSignedUrl?name=http%3A%2F%2Fs%2Fbrushes%2Fp1%2Ft1.png&project=p1&type=brushes",
+	    "{\"signedUrl\":\"http://s/brushes/p1/t1.png?Expires=2\"}");
+	mock_hub_file(m, "http://s/brushes/p1/t1.png?Expires=2", "MASK", 4);
+}
+
+static ssize_t read_path(struct ao_router *r, const char *path, char *buf, size_t n)
+{
+	struct ao_rfh h;
+	struct ao_err e;
+	ssize_t got;
+
+	if (ao_router_open(r, path, 0, &h, &e) < 0)
+		return -1;
+	got = ao_core_read(r->core, h.rfh, buf, n, 0, &e);
+	ao_router_release(r, &h);
+	return got;
+}
+
+static void test_assets(struct ao_router *r, struct mock_hub *m)
+{
+	struct names n = {""};
+	struct ao_err e;
+	struct stat st;
+	char buf[64];
+
+	CHECK_INT(ao_router_readdir(r, "/Cars/assets", collect, &n, &e), 0);
+	CHECK_STR(n.all, "_..|a_b|cat.jpg|cat~a2.png|scan-17.PNG|");
+	/* stat before the first read: 1 byte, 0 blocks (unknown) */
+	CHECK_INT(ao_router_getattr(r, "/Cars/assets/cat.jpg", &st, &e), 0);
+	CHECK(S_ISREG(st.st_mode) && st.st_size == 1 && st.st_blocks == 0);
+	CHECK_INT(ao_router_getattr(r, "/Cars/assets/nope.jpg", &st, &e), -ENOENT);
+	CHECK_INT(read_path(r, "/Cars/assets/cat.jpg", buf, sizeof(buf)), 4);
+	CHECK(memcmp(buf, "JPEG", 4) == 0);
+	CHECK_INT(read_path(r, "/Cars/assets/cat~a2.png", buf, sizeof(buf)), 8);
+	CHECK(memcmp(buf, "PNGBYTES", 8) == 0);
+	CHECK_INT(ao_router_getattr(r, "/Cars/assets/cat~a2.png", &st, &e), 0);
+	CHECK_INT(st.st_size, 8);
+	/* one page for the listing and every lookup; one signing */
+	CHECK_INT(mock_hub_calls(m, "GET", "/project/p1/assets"), 1);
+	CHECK_INT(mock_hub_calls(m, "GET", "/getSignedUrl"), 1);
+	/* the dataset views' lookup of an asset by id */
+	char *url = NULL;
+	CHECK_INT(ao_core_asset_url(r->core, "p1", "a3", &url, &e), 0);
+	CHECK_STR(url, "http://s/x/scan-17.PNG?sig=1");
+	free(url);
+	CHECK_INT(ao_core_asset_url(r->core, "p1", "zz", &url, &e), -ENOENT);
+}
+
+static void test_masks(struct ao_router *r, struct mock_hub *m)
+{
+	struct names n1 = {""}, n2 = {""};
+	struct ao_err e;
+	struct stat st;
+	char buf[64];
+
+	CHECK_INT(ao_router_readdir(r, "/Cars/tasks/t1", collect, &n1, &e), 0);
+	CHECK(strstr(n1.all, "mask.png|") != NULL);
+	CHECK(strstr(n1.all, "mask.seg.nrrd") == NULL);
+	CHECK_INT(ao_router_readdir(r, "/Cars/tasks/t2", collect, &n2, &e), 0);
+	CHECK(strstr(n2.all, "mask.png") == NULL);
+	CHECK_INT(ao_router_getattr(r, "/Cars/tasks/t2/mask.png", &st, &e), -ENOENT);
+	CHECK_INT(ao_router_getattr(r, "/Cars/tasks/t1/mask.seg.nrrd", &st, &e), -ENOENT);
+	CHECK_INT(read_path(r, "/Cars/tasks/t1/mask.png", buf, sizeof(buf)), 4);
+	CHECK(memcmp(buf, "MASK", 4) == 0);
+	CHECK_INT(mock_hub_calls(m, "GET", "/getSignedUrl?name=http%3A%2F%2Fs%2Fbrushes"), 1);
+}
+
+int main(void)
+{
+	struct mock_hub *m;
+	struct hub *hub = mock_hub_new(&m);
+	char xdir[300], mdir[300], cmd[400];
+	struct ao_err e;
+
+	if (!hub || !mkdtemp(dir))
+		return 1;
+	seed(m);
+	snprintf(xdir, sizeof(xdir), "%s/exports", dir);
+	snprintf(mdir, sizeof(mdir), "%s/media", dir);
+	ao_err_clear(&e);
+	struct ao_xcache_cfg xcfg = {.hub = hub, .dir = xdir, .host = "mock", .ttl_s = 3600};
+	struct ao_xcache *xc = ao_xcache_new(&xcfg, &e);
+	struct ao_media_cfg mcfg = {.hub = hub, .dir = mdir, .xdir = xdir, .host = "mock"};
+	struct ao_media *media = ao_media_new(&mcfg, &e);
+	struct ao_core_cfg ccfg = {.hub = hub, .xc = xc, .media = media, .meta_ttl_s = 60};
+	struct ao_core *core = xc && media ? ao_core_new(&ccfg, &e) : NULL;
+	CHECK(core != NULL);
+	if (core) {
+		struct ao_router r = {core, NULL, 0};
+		test_assets(&r, m);
+		test_masks(&r, m);
+	}
+	ao_core_free(core);
+	ao_media_free(media);
+	ao_xcache_free(xc);
+	hub_free(hub);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		return 1;
+	return t_done("assets");
+}
