@@ -272,6 +272,10 @@ struct MHD_Response *download_file_faulted(struct req *r, struct reply *out, int
 int http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b);
 /* S3-like XML error body (<Error><Code>..</Code><Message>..</Message>). */
 void xml_error(struct reply *out, int status, const char *code, const char *msg);
+/* Open a stored file for a reply: its descriptor with *sb filled, or -1 with
+ * a 404 NoSuchKey set. */
+struct stat;
+int open_object(const char *path, struct stat *sb, struct reply *out);
 /* Reply with a file of size bytes open on fd (taken: closed on every error),
  * honouring one "Range: bytes=A-[B]": 206 with Content-Range, else 200; both
  * say Accept-Ranges. make (NULL: libmicrohttpd streams from fd) builds the

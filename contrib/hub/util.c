@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <ctype.h>
@@ -233,6 +234,18 @@ void xml_error(struct reply *out, int status, const char *code, const char *msg)
 		 "</Message></Error>\n",
 		 code, msg);
 	reply_text(out, status, "application/xml", body);
+}
+
+int open_object(const char *path, struct stat *sb, struct reply *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && fstat(fd, sb) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	xml_error(out, 404, "NoSuchKey", "The specified key does not exist.");
+	return -1;
 }
 
 struct MHD_Response *reply_file_range(struct req *r, struct reply *out, int fd, uint64_t size,
