@@ -61,32 +61,29 @@ static void path_fmt(char *dst, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-static json_t *find_cat(json_t *list, const char *schema_id)
+/* The first object of list whose string member key is value (borrowed), or NULL. */
+static json_t *find_by(json_t *list, const char *key, const char *value)
 {
 	json_t *c;
 	size_t i;
 
 	json_array_foreach(list, i, c)
 	{
-		const char *s = json_string_value(json_object_get(c, "schemaId"));
-		if (s && !strcmp(s, schema_id))
+		const char *s = json_string_value(json_object_get(c, key));
+		if (s && !strcmp(s, value))
 			return c;
 	}
 	return NULL;
 }
 
+static json_t *find_cat(json_t *list, const char *schema_id)
+{
+	return find_by(list, "schemaId", schema_id);
+}
+
 static json_t *find_cat_title(json_t *list, const char *title)
 {
-	json_t *c;
-	size_t i;
-
-	json_array_foreach(list, i, c)
-	{
-		const char *s = json_string_value(json_object_get(c, "title"));
-		if (s && !strcmp(s, title))
-			return c;
-	}
-	return NULL;
+	return find_by(list, "title", title);
 }
 
 static int is_point(json_t *p)

@@ -229,6 +229,13 @@ def test_imagefolder_class_option(module_hub, workdir):
         m.stop()
 
 
+def sanitized(pid):
+    """The daemon runs under a sanitizer or valgrind: its RSS is theirs."""
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.read()
+    return any(s in maps for s in ("libasan", "libtsan", "vgpreload"))
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -257,7 +264,8 @@ def test_a_larger_project_costs_one_export_and_bounded_memory(workdir):
         assert counts.get(EXPORT) == 1, counts
         assert not any("/task/" in k for k in counts), counts
         assert counts.get("GET /storage", 0) == 0  # no image was read
-        assert rss_kb(m.proc.pid) < 150 * 1024
+        if not sanitized(m.proc.pid):  # scripts/sanitize.sh: the shadow memory's
+            assert rss_kb(m.proc.pid) < 150 * 1024
     finally:
         m.stop()
         hub.stop()
