@@ -53,6 +53,7 @@ int parse_iso(const char *s, int64_t *ms); /* accepts fractional seconds of any 
 uint64_t mix64(uint64_t x);
 void make_id(char out[25], unsigned kind, uint64_t n); /* deterministic ObjectId-like hex */
 int is_object_id(const char *s);		       /* 24 lower/upper hex chars */
+void new_object_id(char out[25]);		       /* time-ordered, as MongoDB's */
 void random_hex(char *out, size_t nbytes);	       /* 2*nbytes hex chars + NUL */
 void sleep_ms_interruptible(long ms);
 int key_index(const char *key);	      /* index in g_opts.keys or -1 */
