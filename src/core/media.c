@@ -71,7 +71,7 @@ void ao_media_free(struct ao_media *m)
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
-	m->stopping = 1;
+	__atomic_store_n(&m->stopping, 1, __ATOMIC_RELAXED);
 	while (m->nthreads > 0)
 		pthread_cond_wait(&m->idle, &m->lock);
 	pthread_mutex_unlock(&m->lock);
@@ -199,8 +199,14 @@ void mo_put(struct ao_media *m, struct mobj *o)
 		;
 	if (*pp)
 		*pp = o->next;
+	/* Closed under m->lock: closing any descriptor of H.lock drops all of
+	 * this process's locks on it, so no new object of this hash may have
+	 * opened it (and taken a lock) before this one is closed. */
+	if (o->lockfd >= 0)
+		close(o->lockfd);
+	o->lockfd = -1;
 	pthread_mutex_unlock(&m->lock);
-	obj_free(o); /* no handle, no download: it holds no fcntl lock */
+	obj_free(o); /* no handle, no download: it held no fcntl lock */
 }
 
 void mo_hold(struct mobj *o, unsigned long long gen, int delta)

@@ -72,7 +72,7 @@ static int dl_sink(void *ud, const void *buf, size_t len)
 	const char *p = buf;
 	int rc;
 
-	if (d->m->stopping)
+	if (__atomic_load_n(&d->m->stopping, __ATOMIC_RELAXED))
 		return -ECANCELED;
 	if (d->skip > 0) {
 		size_t s = (long long)len < d->skip ? len : (size_t)d->skip;
@@ -143,7 +143,8 @@ static int fetch(struct dl *d, struct ao_err *err)
 		d->skip = d->written;
 		ao_err_clear(err);
 		rc = hub_download(d->m->cfg.hub, url, dl_sink, dl_progress, d, err);
-		if (rc != -EACCES || signs >= MAX_SIGNS || d->m->stopping)
+		if (rc != -EACCES || signs >= MAX_SIGNS ||
+		    __atomic_load_n(&d->m->stopping, __ATOMIC_RELAXED))
 			break;
 		/* not readable without a signature, or the signature expired */
 		ao_info("media: %s answered HTTP %d: signing it (getSignedUrl)", o->hash,
@@ -175,7 +176,7 @@ static int publish_lock(struct ao_media *m, struct mobj *o)
 
 		if (rc == 0 || rc != -EAGAIN)
 			return rc;
-		if (m->stopping)
+		if (__atomic_load_n(&m->stopping, __ATOMIC_RELAXED))
 			return -ECANCELED;
 		ao_sys_sleep_ms(250);
 	}

@@ -14,6 +14,12 @@ import zipfile
 STREET = "Street Scenes"
 REVIEW_ID = "5f0c2b7e-3a41-4d8e-9c6b-1e2f3a4b5c6d"
 
+# What angofs sends by default (the official SDK's defaults; task exports
+# also name their stages and taskTypes explicitly, see direct_export).
+MOUNT_DEFAULTS = {"includeMetadata": "true", "includeHistory": "true",
+                  "includeOnlyKeyFrames": "false", "includeIdleBlurDurations": "false",
+                  "sendEmail": "false", "doNotNotify": "true"}
+
 
 def projects(hub):
     st, body = hub.api("GET", "/listProjects", query={"limit": 100})
@@ -74,6 +80,25 @@ def export(hub, pid, **params):
     assert st == 200, body
     assert body["status"] == "success"
     return body["data"]
+
+
+def direct_export(hub, pid, **params):
+    """Bytes of the export member angofs must serve: GET /export with the
+    parameters angofs sends by default plus params (lists/dicts JSON-encoded),
+    download, first zip member. A task export without a stage names every
+    stage of the project, and taskTypes ["default"]."""
+    q = dict(MOUNT_DEFAULTS, project=pid)
+    if params.get("type", "task") == "task":
+        params.setdefault("taskTypes", ["default"])
+        params.setdefault("stage", stage_ids(hub, pid))
+    for k, v in params.items():
+        q[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
+    st, body = hub.api("GET", "/export", query=q)
+    assert st == 200, body
+    st, _, raw = fetch(body["data"]["exportPath"])
+    assert st == 200
+    zf = zipfile.ZipFile(io.BytesIO(raw))
+    return zf.read(zf.namelist()[0])
 
 
 def unzip_one(raw):

@@ -9,17 +9,7 @@ import pytest
 from conftest import Hub
 from hubutil import (REVIEW_ID, all_tasks, export, export_records, fetch, main_project,
                      stats_with_log, unzip_one)
-
-
-@pytest.fixture(scope="module")
-def module_hub(module_workdir):
-    """This module checks the tolerant (lenient-profile) behaviour: batch names as
-    filters, exports without stage/taskTypes holding every task, the hub's own
-    issue record fields. Pinned here so the suite's default profile does not
-    change it; test_hub_profile.py checks the strict side."""
-    h = Hub(module_workdir, extra_args=["--profile", "lenient"])
-    yield h
-    h.stop()
+from hub_lenient import module_hub  # noqa: F401 (lenient profile for this module)
 
 
 @pytest.fixture(scope="module")
