@@ -34,6 +34,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -46,11 +47,10 @@ import benchlib as B
 from benchlib import run, timed, median
 
 SIZES = {
-    "quick": dict(tasks=10000, runs=2, poll_interval=10, poll_window=45),
-    "full": dict(tasks=100000, runs=3, poll_interval=60, poll_window=330),
+    "quick": dict(tasks=10000, runs=2, poll_interval=10, poll_window=45, poll_changes=3),
+    "full": dict(tasks=100000, runs=3, poll_interval=60, poll_window=330, poll_changes=3),
 }
 KS = (1, 10, 1000)
-POLL_PROJECTS = 10
 # Both refresh mounts keep their project list and projects for the whole run
 # (a default meta_ttl of 60 s would add a GET /listProjects or /project/{id}
 # on the way now and then, to both sides alike), so every request the hub
@@ -186,6 +186,7 @@ class Bench:
         for k in ("poll_interval", "poll_window"):
             if getattr(args, k):
                 self.size[k] = getattr(args, k)
+        self.poll_projects = args.poll_projects
         self.ks = [int(x) for x in args.ks.split(",")] if args.ks else list(KS)
         self.build = os.path.abspath(args.build)
         base = os.environ.get("BENCH_DIR", "/var/tmp")
@@ -392,10 +393,10 @@ class Bench:
         try:
             wd = os.path.join(self.dir, "poll-" + name)
             os.makedirs(wd)
-            seeds = ["synthetic:%d" % (11 + i) for i in range(POLL_PROJECTS)]
+            seeds = ["synthetic:%d" % (11 + i) for i in range(self.poll_projects)]
             hub = B.Hub(self.build, wd, seeds)
             m = self.mount(hub, "mnt-poll-" + name, opts)
-            for i in range(POLL_PROJECTS):
+            for i in range(self.poll_projects):
                 run(["cat", os.path.join(m.path, "synthetic-%d" % (11 + i), "export",
                                          "tasks.json")])
             st = os.path.join(m.path, ".status")
@@ -425,11 +426,43 @@ class Bench:
             if len(marks) >= 2:  # whole rounds between the first and the last mark
                 (ta, ra, qa), (tb, rb, qb) = marks[0], marks[-1]
                 d.update(period=(tb - ta) / (rb - ra), per_round=(qb - qa) / (rb - ra))
+            if opts:
+                d["seen"] = self.poll_latency(hub, m)
             out[name] = d
             m.stop()
             hub.stop()
         except BaseException as e:  # reported by the main thread
             out[name] = dict(error=repr(e))
+
+    def poll_latency(self, hub, m):
+        """Changes made through the hub's API, one at a time: seconds until the
+        polling mount's export/tasks.json shows each (read every 0.25 s, as a
+        polling reader would), and how the mount refreshed it. Each change is
+        made at a random moment of the poll cycle: the expected wait is half
+        an interval, the worst one interval (plus the refresh)."""
+        api = Api(hub)
+        pname = "synthetic-11"
+        pid = hub.project_id(pname)
+        f = os.path.join(m.path, pname, "export", "tasks.json")
+        task = api.call("GET", "/project/%s/tasks?limit=1&fields=_id" % pid)["data"]["tasks"][0]
+        seen = []
+        for i in range(self.size["poll_changes"]):
+            # at a random phase of the poll cycle, as a change made elsewhere would be
+            time.sleep(random.uniform(0, self.size["poll_interval"]))
+            marker = "poll change %d at %d" % (i, time.time())
+            self.annotate(api, [task["_id"]], marker)
+            t0 = time.time()
+            deadline = t0 + 3 * self.size["poll_interval"] + 30
+            while time.time() < deadline:
+                with open(f, "rb") as g:
+                    if marker.encode() in g.read():
+                        break
+                time.sleep(0.25)
+            else:
+                B.die("poll: a change was not visible after %.0f s" % (time.time() - t0))
+            seen.append(dict(s=time.time() - t0, mode=last_refresh(m, pid).get("mode", "?")))
+        api.close()
+        return seen
 
     def poll_rounds(self, st):
         with open(st) as f:
@@ -448,19 +481,32 @@ class Bench:
         per_hour = per_round * 3600.0 / period
         per_hour_60 = per_round * 3600.0 / 60
         self.results["poll"] = dict(on=on, off=off, per_round=per_round, period=period)
-        ok = per_round <= POLL_PROJECTS
-        self.row("poll=%d, %d projects read, over %.0f s" % (iv, POLL_PROJECTS, on["window"]),
+        ok = per_round <= self.poll_projects
+        if self.poll_projects * 60.0 / iv > 100:
+            self.notes.append("poll=%d on %d projects asks more than the mount's default request "
+                              "budget (100 a minute): rounds, and the refreshes they trigger, wait "
+                              "for the budget" % (iv, self.poll_projects))
+        self.row("poll=%d, %d projects read, over %.0f s" % (iv, self.poll_projects,
+                                                             on["window"]),
                  "%d req, %d rounds; %.1f req per round, a round every %.1f s: %.0f/h" % (
                      on["req"], on["rounds"], per_round, period, per_hour),
-                 "-", "-", "%d per round" % POLL_PROJECTS, "PASS" if ok else "FAIL")
-        self.row("poll=60, %d projects, requests per hour" % POLL_PROJECTS,
+                 "-", "-", "%d per round" % self.poll_projects, "PASS" if ok else "FAIL")
+        self.row("poll=60, %d projects, requests per hour" % self.poll_projects,
                  "%.0f (%.1f per round x 60 rounds)" % (per_hour_60, per_round), "-", "-",
-                 "<= %d" % (POLL_PROJECTS * 60), "PASS" if per_hour_60 <= 600 else "FAIL")
-        self.row("poll off, %d projects read, over %.0f s" % (POLL_PROJECTS, off["window"]),
+                 "<= %d" % (self.poll_projects * 60),
+                 "PASS" if per_hour_60 <= self.poll_projects * 60 else "FAIL")
+        seen = on["seen"]
+        lat = [x["s"] for x in seen]
+        modes = sorted(set(x["mode"] for x in seen))
+        self.results["poll"]["seen"] = seen
+        self.row("poll=%d: a change made through the API, until a reader sees it" % iv,
+                 "%s over %d changes (refreshes: %s)" % (fmt_s(lat), len(lat), ", ".join(modes)),
+                 "-", "-", "<= %d s + the refresh" % iv, "PASS" if max(lat) <= iv + 5 else "FAIL")
+        self.row("poll off, %d projects read, over %.0f s" % (self.poll_projects, off["window"]),
                  "%d req" % off["req"], "-", "-", "0", "PASS" if off["req"] == 0 else "FAIL")
         self.notes.append("poll rows: each mount on its own hub, the %d projects read once "
                           "(export/tasks.json), then the hub's counters over the window; poll=%d "
-                          "routes: %s" % (POLL_PROJECTS, iv, ", ".join(
+                          "routes: %s" % (self.poll_projects, iv, ", ".join(
                               "%s %d" % kv for kv in sorted(on["counts"].items())) or "none"))
         if iv != 60:
             self.notes.append("requests per hour at poll=60 are extrapolated: measured requests "
@@ -529,6 +575,7 @@ def parse():
     p.add_argument("--runs", type=int, default=0, help="runs per k")
     p.add_argument("--ks", default="", help="comma list of k (default 1,10,1000)")
     p.add_argument("--poll-interval", type=int, default=0, help="seconds (poll row)")
+    p.add_argument("--poll-projects", type=int, default=10, help="projects read (poll row)")
     p.add_argument("--poll-window", type=int, default=0, help="seconds counted (poll row)")
     p.add_argument("--only", default="", help="comma list of refresh,poll")
     p.add_argument("--full-opt", default="",

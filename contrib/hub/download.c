@@ -196,13 +196,8 @@ void route_download(struct req *r, struct reply *out, struct fault_hit *hit, lon
 		xml_error(out, 403, "AccessDenied", "Request has expired");
 		goto out;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		if (fd >= 0)
-			close(fd);
-		xml_error(out, 404, "NoSuchKey", "The specified key does not exist.");
+	if ((fd = open_object(path, &sb, out)) < 0)
 		goto out;
-	}
 	if (hit->zip) {
 		/* hostile variant of this export (fault "zip") */
 		int hfd = hostile_zip_open(hit->zip, path);

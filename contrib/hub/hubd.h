@@ -53,6 +53,7 @@ int parse_iso(const char *s, int64_t *ms); /* accepts fractional seconds of any 
 uint64_t mix64(uint64_t x);
 void make_id(char out[25], unsigned kind, uint64_t n); /* deterministic ObjectId-like hex */
 int is_object_id(const char *s);		       /* 24 lower/upper hex chars */
+void new_object_id(char out[25]);		       /* time-ordered, as MongoDB's */
 void random_hex(char *out, size_t nbytes);	       /* 2*nbytes hex chars + NUL */
 void sleep_ms_interruptible(long ms);
 int key_index(const char *key);	      /* index in g_opts.keys or -1 */
@@ -271,6 +272,10 @@ struct MHD_Response *download_file_faulted(struct req *r, struct reply *out, int
 int http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b);
 /* S3-like XML error body (<Error><Code>..</Code><Message>..</Message>). */
 void xml_error(struct reply *out, int status, const char *code, const char *msg);
+/* Open a stored file for a reply: its descriptor with *sb filled, or -1 with
+ * a 404 NoSuchKey set. */
+struct stat;
+int open_object(const char *path, struct stat *sb, struct reply *out);
 /* Reply with a file of size bytes open on fd (taken: closed on every error),
  * honouring one "Range: bytes=A-[B]": 206 with Content-Range, else 200; both
  * say Accept-Ranges. make (NULL: libmicrohttpd streams from fd) builds the

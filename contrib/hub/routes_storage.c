@@ -252,8 +252,8 @@ void route_project_cloud(struct req *r, struct reply *out)
 		json_t *m = json_object_get(it, "metadata") ? json_object_get(it, "metadata")
 							    : json_object_get(it, "_meta");
 
-		random_hex(aid, 12);
-		random_hex(tid, 12);
+		new_object_id(aid);
+		new_object_id(tid);
 		md = m ? json_dumps(m, JSON_COMPACT) : strdup("{}");
 		bt = json_dumps(json_object_get(it, "_batches"), JSON_COMPACT);
 		sqlite3_bind_text(ia, 1, aid, -1, SQLITE_STATIC);

@@ -110,13 +110,8 @@ static void get_object(struct req *r, struct reply *out, const char *key,
 		out->status = 200;
 	} else {
 		snprintf(path, sizeof(path), "%s/%s", g_storage_dir, key);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &sb) < 0) {
-			if (fd >= 0)
-				close(fd);
-			xml_error(out, 404, "NoSuchKey", "The specified key does not exist.");
+		if ((fd = open_object(path, &sb, out)) < 0)
 			goto out;
-		}
 		if (hit && (hit->stall_after >= 0 || hit->drop_after >= 0 || hit->corrupt))
 			/* fault: streamed by download.c's callback (stall, drop, corrupt) */
 			resp =

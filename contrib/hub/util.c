@@ -11,10 +11,13 @@
  * ids are unique per (kind, n) without a lookup.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <ctype.h>
@@ -103,6 +106,33 @@ void make_id(char out[25], unsigned kind, uint64_t n)
 	/* 0x65a0.... looks like a 2024 ObjectId timestamp; kind keeps kinds apart. */
 	snprintf(out, 25, "65a%05x%016llx", kind & 0xfffff,
 		 (unsigned long long)mix64(n ^ ((uint64_t)kind << 48)));
+}
+
+/* A new object's id, made the MongoDB way (4-byte time, 5 random bytes per
+ * process, 3-byte counter from a random start): ids made later sort after
+ * earlier ones and after the seed's 2024 ids, as the real Hub's do; clients
+ * rely on it (the oldest of colliding names keeps the plain name). */
+static char oid_proc[11];
+static uint32_t oid_counter;
+static pthread_once_t oid_once = PTHREAD_ONCE_INIT;
+
+static void oid_init(void)
+{
+	char c[9];
+
+	random_hex(oid_proc, 5);
+	random_hex(c, 3);
+	oid_counter = (uint32_t)strtoul(c, NULL, 16);
+}
+
+void new_object_id(char out[25])
+{
+	uint32_t n;
+
+	pthread_once(&oid_once, oid_init);
+	n = __atomic_fetch_add(&oid_counter, 1, __ATOMIC_RELAXED);
+	snprintf(out, 25, "%08lx%s%06x", (unsigned long)time(NULL) & 0xffffffffUL, oid_proc,
+		 n & 0xffffffu);
 }
 
 int is_object_id(const char *s)
@@ -204,6 +234,18 @@ void xml_error(struct reply *out, int status, const char *code, const char *msg)
 		 "</Message></Error>\n",
 		 code, msg);
 	reply_text(out, status, "application/xml", body);
+}
+
+int open_object(const char *path, struct stat *sb, struct reply *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && fstat(fd, sb) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	xml_error(out, 404, "NoSuchKey", "The specified key does not exist.");
+	return -1;
 }
 
 struct MHD_Response *reply_file_range(struct req *r, struct reply *out, int fd, uint64_t size,

@@ -24,20 +24,27 @@
 
 #include "angofs/sysutil.h" /* ao_sys_now_ms() */
 
-/* Locks: rl->lock is a leaf, taken for one reservation or penalty; the
- * caller sleeps without it (ao_ratelimit_acquire). In shared mode it is held
- * while the fcntl lock of "<path>.lock" is waited for and the state file is
- * read and replaced: the fcntl lock belongs to the process, so rl->lock is
- * what keeps this process's threads from reserving at once; the wait is
- * bounded by another daemon's read-and-rename of a small file. */
+/* Locks: rl->lock is a leaf held for moments only: the in-memory log, or
+ * taking and giving back this process's turn at the shared state file. It is
+ * never held while anything waits on another process: the caller sleeps for
+ * a slot without it (ao_ratelimit_acquire), and in shared mode a thread
+ * first takes the turn (file_busy; waiting for it on file_cv releases
+ * rl->lock), then, with no mutex held, waits for the fcntl lock of
+ * "<path>.lock" and reads and replaces the state file. The turn is needed
+ * because fcntl locks belong to the process: it keeps this process's threads
+ * from using the file at once. Order: turn, then the fcntl lock; rl->lock is
+ * taken alone. */
 struct ao_ratelimit {
 	pthread_mutex_t lock;
-	int per_minute;	      /* immutable after init; 0 = unlimited */
-	int head, count;      /* lock */
-	long long *ring;      /* lock; start times in ms, per_minute slots */
-	long long slow_until; /* lock; after a 429: no request before (same clock) */
+	pthread_cond_t file_cv; /* file_busy cleared */
+	int per_minute;		/* immutable after init; 0 = unlimited */
+	int head, count;	/* lock */
+	long long *ring;	/* lock; start times in ms, per_minute slots */
+	long long slow_until;	/* lock; after a 429: no request before (same clock) */
+	int file_busy;		/* lock; a thread has the turn at the shared file */
 	/* fd, path: set by ao_ratelimit_share (under lock) at setup, before
-	 * requests start; ao_ratelimit_now reads fd without the lock */
+	 * requests start; ao_ratelimit_now reads fd without the lock; the fcntl
+	 * lock on fd and the state file: only the thread holding the turn */
 	int fd;	    /* <path>.lock (one descriptor), -1: log in memory */
 	char *path; /* shared state file */
 };

@@ -8,6 +8,12 @@
  * machine's client may hold the old bytes and size in its page cache, while
  * a rename gives every reader a new file (measured on GlusterFS: in-place
  * rewrites under the lock lost updates, renames lost none).
+ *
+ * The fcntl lock belongs to the process, so this process's threads take
+ * turns at the file first (file_busy, see the struct's lock notes); a thread
+ * waits for the fcntl lock, i.e. for another daemon, holding its turn but no
+ * mutex, so nothing else of this process ever blocks behind another process
+ * except a thread that wants the same file.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +43,8 @@ long long ao_ratelimit_now(const struct ao_ratelimit *rl)
 int ao_ratelimit_init(struct ao_ratelimit *rl, int per_minute)
 {
 	pthread_mutex_init(&rl->lock, NULL);
+	pthread_cond_init(&rl->file_cv, NULL);
+	rl->file_busy = 0;
 	rl->per_minute = per_minute > 0 ? per_minute : 0;
 	rl->head = rl->count = 0;
 	rl->ring = NULL;
@@ -60,6 +68,7 @@ void ao_ratelimit_destroy(struct ao_ratelimit *rl)
 	rl->fd = -1;
 	free(rl->path);
 	rl->path = NULL;
+	pthread_cond_destroy(&rl->file_cv);
 	pthread_mutex_destroy(&rl->lock);
 }
 
@@ -109,14 +118,45 @@ static void state_write(const char *path, json_t *j)
 		ao_warn("rate limit: cannot update the shared state %s: %s", path, strerror(errno));
 }
 
-/* Reserve in the shared log (rl->lock held). */
+/* Take this process's turn at the shared file, then its fcntl lock (no
+ * mutex held while waiting for another daemon). 0, or -errno with the turn
+ * given back (the filesystem lost its locks). */
+static int file_turn_take(struct ao_ratelimit *rl)
+{
+	int r;
+
+	pthread_mutex_lock(&rl->lock);
+	while (rl->file_busy)
+		pthread_cond_wait(&rl->file_cv, &rl->lock);
+	rl->file_busy = 1;
+	pthread_mutex_unlock(&rl->lock);
+	r = ao_lock_byte(rl->fd, 0, F_WRLCK, 1);
+	if (r < 0) {
+		pthread_mutex_lock(&rl->lock);
+		rl->file_busy = 0;
+		pthread_cond_signal(&rl->file_cv);
+		pthread_mutex_unlock(&rl->lock);
+	}
+	return r;
+}
+
+static void file_turn_give(struct ao_ratelimit *rl)
+{
+	ao_lock_byte(rl->fd, 0, F_UNLCK, 0);
+	pthread_mutex_lock(&rl->lock);
+	rl->file_busy = 0;
+	pthread_cond_signal(&rl->file_cv);
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/* Reserve in the shared log (no lock held; takes the turn). */
 static long long shared_reserve(struct ao_ratelimit *rl, long long now_ms)
 {
 	long long wait = 0;
 	size_t i, recent = 0;
 	json_t *j, *t, *keep, *v;
 
-	if (ao_lock_byte(rl->fd, 0, F_WRLCK, 1) < 0)
+	if (file_turn_take(rl) < 0)
 		return 0; /* the filesystem lost its locks: do not block requests */
 	j = state_read(rl->path);
 	t = json_object_get(j, "t");
@@ -150,7 +190,7 @@ static long long shared_reserve(struct ao_ratelimit *rl, long long now_ms)
 		json_decref(keep);
 	}
 	json_decref(j);
-	ao_lock_byte(rl->fd, 0, F_UNLCK, 0);
+	file_turn_give(rl);
 	return wait;
 }
 
@@ -160,12 +200,9 @@ long long ao_ratelimit_reserve(struct ao_ratelimit *rl, long long now_ms)
 
 	if (!rl->per_minute)
 		return 0;
+	if (rl->fd >= 0)
+		return shared_reserve(rl, now_ms);
 	pthread_mutex_lock(&rl->lock);
-	if (rl->fd >= 0) {
-		wait = shared_reserve(rl, now_ms);
-		pthread_mutex_unlock(&rl->lock);
-		return wait;
-	}
 	if (rl->slow_until > now_ms)
 		wait = rl->slow_until - now_ms;
 	else if (rl->count == rl->per_minute) {
@@ -192,18 +229,19 @@ void ao_ratelimit_penalize(struct ao_ratelimit *rl, long long now_ms, long long 
 {
 	if (!rl->per_minute || ms <= 0)
 		return;
-	pthread_mutex_lock(&rl->lock);
-	if (rl->fd >= 0 && ao_lock_byte(rl->fd, 0, F_WRLCK, 1) == 0) {
+	if (rl->fd >= 0 && file_turn_take(rl) == 0) {
 		json_t *j = state_read(rl->path);
 		if (json_integer_value(json_object_get(j, "slow_until")) < now_ms + ms) {
 			json_object_set_new(j, "slow_until", json_integer(now_ms + ms));
 			state_write(rl->path, j);
 		}
 		json_decref(j);
-		ao_lock_byte(rl->fd, 0, F_UNLCK, 0);
-	} else if (rl->slow_until < now_ms + ms) {
-		rl->slow_until = now_ms + ms;
+		file_turn_give(rl);
+		return;
 	}
+	pthread_mutex_lock(&rl->lock);
+	if (rl->slow_until < now_ms + ms)
+		rl->slow_until = now_ms + ms;
 	pthread_mutex_unlock(&rl->lock);
 }
 

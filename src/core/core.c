@@ -6,13 +6,14 @@
  * aliases). Small files (project.json, task files, .status) are snapshotted
  * into memory at open; their size can change between stat and read. An open
  * while no other small file is open asks the adapter to drop the kernel's
- * attributes and pages first (`changed`; no READ of a small file can then be
- * waiting with a page locked) and is served through the page cache, so shared
- * mmap works; until it is closed, stat of that file reports its snapshot's
- * length (pinned), so no concurrent lookup changes the size under its pages.
- * Other opens meanwhile get direct_io and their own snapshot (direct reads are
- * not clamped by the kernel's size). Exports are served from the export
- * cache's file with pread.
+ * attributes first (`changed`: its side thread does it while the open waits,
+ * bounded; src/daemon/fuse_ops.c) and is served through the page cache, so
+ * shared mmap works; until it is closed, stat of that file reports its
+ * snapshot's length (pinned), so no concurrent lookup changes the size under
+ * its pages. Other opens meanwhile, or one whose invalidation did not finish
+ * in time, get direct_io and their own snapshot (direct reads are not clamped
+ * by the kernel's size). Exports are served from the export cache's file
+ * with pread.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -535,9 +535,9 @@ again:
 		return rc;
 	}
 	o->changed = e->gen != e->attr_gen;
-	/* the adapter invalidates the kernel's copy synchronously when nobody
-	 * else has the file open (no page of it can be locked by a read in
-	 * flight); otherwise direct_io and a deferred invalidation */
+	/* the adapter has the kernel's copy invalidated (side thread, the open
+	 * waiting for it) when nobody else has the file open; otherwise
+	 * direct_io and a deferred invalidation */
 	o->direct_io = (o->changed && e->open_count > 0) || e->gens_mixed;
 	e->open_count++;
 	o->keep_cache = !o->changed && e->open_gen == e->gen && !e->gens_mixed;

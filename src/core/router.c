@@ -235,8 +235,18 @@ int ao_router_rename(const struct ao_router *r, const char *from, const char *to
 
 	ao_route(r, from, &a);
 	ao_route(r, to, &b);
-	if (a.ws && b.ws && strcmp(a.n.project_id, b.n.project_id) == 0)
-		return ao_writes_rename(r->w, a.n.project_id, a.n.relpath, b.n.relpath, flags, err);
+	if (a.ws && b.ws && strcmp(a.n.project_id, b.n.project_id) == 0) {
+		int rc =
+		    ao_writes_rename(r->w, a.n.project_id, a.n.relpath, b.n.relpath, flags, err);
+
+		/* not written here but the hub's (an asset in assets/, a mask.png):
+		 * refused like rm, not "No such file" for a file ls shows */
+		if (rc == -ENOENT && a.rc == 0) {
+			ao_err_clear(err);
+			return refused(r, -EPERM);
+		}
+		return rc;
+	}
 	if (a.ws && !b.ws && b.rc == 0) {
 		/* a scratch file (sed -i, perl -i) renamed over task.json */
 		ao_debug("rename %s -> %s: refused (read-only target)", from, to);

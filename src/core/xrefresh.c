@@ -170,11 +170,14 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 	if (xs_meta_read(c->dir, e->hash, e->key, &m, NULL) == 0 &&
 	    (rc = xc_incr_prepare(c, e, &m, &pl, ri, err)) < 0)
 		return rc;
-	if ((rc = lock_publish(c, e, lfd, &waited, err)) < 0)
+	if ((rc = lock_publish(c, e, lfd, &waited, err)) < 0) {
+		xc_incr_end(&pl);
 		return rc;
+	}
 	rc = xs_meta_read(c->dir, e->hash, e->key, &m, NULL);
 	if (rc == 0 && m.gen != seen && !m.stale) {
 		ao_lock_byte(lfd, 0, F_UNLCK, 0);
+		xc_incr_end(&pl);
 		return 1; /* published by another daemon while this one waited */
 	}
 	int had = rc == 0; /* a generation to replace */
@@ -195,6 +198,7 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 			rc = 0;
 		}
 	}
+	xc_incr_end(&pl);
 	if (rc == 1) {
 		if (ri->why[0])
 			ao_info("export: %s: a full export: %s", e->hash, ri->why);

@@ -6,13 +6,31 @@
  * tagged with their side (and released at unmount if the kernel never did),
  * readdir fill flags, kernel cache invalidation, spliced reads, statfs.
  *
- * When an export's content changed since the kernel last saw its size, open
- * invalidates the kernel's attributes and pages of the path before replying,
- * so the first read fetches the true size and fills the page cache (the next
- * cat is served from memory); if that fails, the open is served with
- * direct_io and the invalidation is queued for the side thread, and flush
- * (close) waits, bounded, until it is done. Export reads are spliced from the
- * cache file (read_buf).
+ * Kernel invalidations (fuse_invalidate_path) are only ever made by one side
+ * thread, never inside a request handler: the kernel's invalidation locks the
+ * file's pages, and a page can be locked by a READ (an mmap fault, even of a
+ * closed file) that waits for a worker; called from a handler (with -s, the
+ * only worker) that is a deadlock.
+ *
+ * When the content of a file changed since the kernel last saw its size (an
+ * export's new generation; a small in-memory file, whose snapshot is taken at
+ * open: core.c's `changed`, asked for only when no other handle of it is
+ * open), the kernel's attributes must be dropped before the first read, or
+ * reads are clamped to the old size and stat/mmap use it. The open queues the
+ * invalidation for the side thread and waits for it, bounded
+ * (OPEN_INVAL_WAIT_MS): done in time, the open is served through the page
+ * cache (keep_cache off: the kernel drops the old pages itself at open), so
+ * shared mmap works, the first read fetches the true size (core.c pins what
+ * stat reports while the file is open) and the next cat is served from
+ * memory. Not done in time (the side thread is held up, e.g. by such a READ,
+ * which this worker serves once it replies): direct_io, which is correct
+ * with any cached size, and flush (close) waits, bounded, for the queued
+ * invalidation so stat afterwards is true. A wait, unlike the call, cannot
+ * deadlock: it ends at its bound. Serving every changed open with direct_io
+ * instead was not chosen: direct_io refuses shared mmap (libfuse 3.14 cannot
+ * ask for FUSE_DIRECT_IO_ALLOW_MMAP), and shorter entry/attr timeouts would
+ * cost every stat a request without closing the window. Export reads are
+ * spliced from the cache file (read_buf).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +46,8 @@
 #include "angofs/router.h"
 #include "angofs/writes.h"
 
-#define INVAL_WAIT_MS 3000
+#define INVAL_WAIT_MS 3000	/* flush: the queued invalidation of a direct_io open */
+#define OPEN_INVAL_WAIT_MS 2000 /* open: the invalidation that lets it use the page cache */
 
 struct inval_item {
 	struct inval_item *next;
@@ -168,19 +187,29 @@ void ao_fs_invalidate(struct ao_fs *fs, const char *path)
 	inval_queue(fs, path);
 }
 
-static void inval_wait(struct ao_fs *fs, unsigned long seq)
+/* Wait at most ms for the side thread to have made invalidation seq (and
+ * every one queued before it); 1 if done, 0 if not (or seq is 0). */
+static int inval_wait(struct ao_fs *fs, unsigned long seq, long ms)
 {
 	struct timespec dl;
+	int done;
 
 	if (!seq)
-		return;
+		return 0;
 	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += INVAL_WAIT_MS / 1000;
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&fs->ql);
 	while (fs->done_seq < seq && fs->inval_started)
 		if (pthread_cond_timedwait(&fs->done_c, &fs->ql, &dl) == ETIMEDOUT)
 			break;
+	done = fs->done_seq >= seq;
 	pthread_mutex_unlock(&fs->ql);
+	return done;
 }
 
 void ao_fs_init(struct ao_fs *fs)
@@ -339,23 +368,20 @@ static int reply_open(struct ao_fs *fs, const char *path, struct fuse_file_info 
 	fi->keep_cache = h->rfh->keep_cache;
 	if (h->rfh->changed) {
 		/*
-		 * The kernel still has the old size (0 before the first fetch).
-		 * Invalidate its attributes and pages now, before the reply: the
-		 * first read then refreshes the size (GETATTR) and goes through
-		 * the page cache, so the next cat is served from memory. The
-		 * invalidation takes no lock our open could hold (no O_TRUNC on
-		 * exports), and the cache asks for it only when no other handle
-		 * is open (no page can be locked by a READ waiting for a worker,
-		 * even with -s). Otherwise, or if it fails: direct_io and the
-		 * side thread.
+		 * The kernel still has the old size (1 before the first fetch).
+		 * The side thread drops its attributes (head comment); once that
+		 * is done the first read refreshes the size (GETATTR) and goes
+		 * through the page cache. Not in time: direct_io, and flush
+		 * waits for the queued invalidation.
 		 */
-		if (!h->rfh->direct_io &&
-		    fuse_invalidate_path(fuse_get_context()->fuse, path) == 0) {
+		unsigned long seq = inval_queue(fs, path);
+
+		if (!h->rfh->direct_io && inval_wait(fs, seq, OPEN_INVAL_WAIT_MS)) {
 			fi->direct_io = 0;
 			fi->keep_cache = 0;
 		} else {
 			fi->direct_io = 1;
-			h->inval_seq = inval_queue(fs, path);
+			h->inval_seq = seq;
 		}
 	}
 	return 0;
@@ -481,7 +507,7 @@ static void answer_written(struct ao_fs *fs, const char *path)
 		if (s)
 			seq = s;
 	}
-	inval_wait(fs, seq);
+	inval_wait(fs, seq, INVAL_WAIT_MS);
 }
 
 static int op_flush(const char *path, struct fuse_file_info *fi)
@@ -497,7 +523,7 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 			answer_written(fs, path);
 		return fail("flush", path, r, &e);
 	}
-	inval_wait(fs, h->inval_seq);
+	inval_wait(fs, h->inval_seq, INVAL_WAIT_MS);
 	h->inval_seq = 0;
 	return 0;
 }

@@ -89,7 +89,7 @@ void ws_finish_locked(struct ao_writes *w, struct entry *e)
 }
 
 /* The hub's reply as one line: data.project when it is a string (import),
- * else the compact JSON of data, cut to fit. */
+ * the counts of a /cloud reply, else the compact JSON of data, cut to fit. */
 static char *reply_text(json_t *data)
 {
 	json_t *p = json_object_get(data, "project"), *um = json_object_get(data, "unmatched"), *u;
@@ -123,6 +123,16 @@ static char *reply_text(json_t *data)
 	}
 	if (json_is_string(p))
 		return strdup(json_string_value(p));
+	if (json_is_integer(json_object_get(json_object_get(data, "assets"), "assetsCreated"))) {
+		/* POST /project/{id}/cloud: the SDK's counts */
+		json_t *a = json_object_get(data, "assets");
+
+		if (asprintf(&s, "%lld assets and %lld tasks created",
+			     (long long)json_integer_value(json_object_get(a, "assetsCreated")),
+			     (long long)json_integer_value(json_object_get(a, "tasksCreated"))) < 0)
+			s = NULL;
+		return s;
+	}
 	s = json_dumps(p ? p : data, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (s && strlen(s) > 400)
 		strcpy(s + 396, "...");

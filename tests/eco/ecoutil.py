@@ -1,24 +1,19 @@
 """Helpers for the ecosystem tests (tests/eco): running the angofs CLI without
 mounting, reading a mount's .status, and the read/write helpers of tests/fs.
 Holds no tests; every wait is a bounded poll."""
+import functools
 import json
 import os
 import subprocess
 
 
+import harness.procs
 from conftest import ANGOFS_BIN, BUILD, ROOT  # noqa: F401
 from test_read_common import DOWNLOAD, EXPORT, main_project, read, wait_for  # noqa: F401
 
 
-def run_angofs(args, env=None, timeout=60, key="k"):
-    """Run angofs with args (no mount expected); returns CompletedProcess (text)."""
-    e = dict(os.environ)
-    e.pop("ANGO_API_KEY", None)
-    if key is not None:
-        e["ANGO_API_KEY"] = key
-    e.update(env or {})
-    return subprocess.run([ANGOFS_BIN] + list(args), capture_output=True, text=True,
-                          timeout=timeout, env=e)
+# the CLI with ANGO_API_KEY=k unless key= says otherwise
+run_angofs = functools.partial(harness.procs.run_angofs, key="k")
 
 
 def status(mount_path):

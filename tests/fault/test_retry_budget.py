@@ -16,6 +16,7 @@ costs") holds the table these tests check.
 
 Timing bounds are generous (shared machine); the proofs are request counts.
 """
+import contextlib
 import errno
 import json
 import os
@@ -38,6 +39,23 @@ def count(hub, route):
     return hub.stats()["counts"].get(route, 0)
 
 
+@contextlib.contextmanager
+def faulted_box(hub, workdir, box, name, **fault):
+    """A mount (WOPTS) and the path box/name in the main project's
+    directory, with the hub's stats reset and `fault` set; the faults are
+    cleared and the mount stopped on the way out, also on failure."""
+    m = Mount(hub, workdir, opts=WOPTS)
+    try:
+        pid = main_project(hub)
+        dst = os.path.join(project_dir(m, pid), box, name)
+        hub.reset_stats()
+        hub.fault(**fault)
+        yield pid, dst
+    finally:
+        hub.clear_faults()
+        m.stop()
+
+
 def attachments_in_hub(hub):
     """Rows in the hub's attachments table: what the hub actually applied."""
     db = sqlite3.connect("file:%s?mode=ro" % hub.db, uri=True, timeout=30)
@@ -56,13 +74,8 @@ def test_persistent_500_at_close_costs_a_bounded_number_of_requests(hub, workdir
     requests at close (it used to be ~30: the write side looped over the
     client's retries), then one request per background turn (2 s, 4 s, ...);
     delivered exactly once when the fault is gone."""
-    m = Mount(hub, workdir, opts=WOPTS)
-    try:
-        pid = main_project(hub)
-        pdir = project_dir(m, pid)
-        dst = os.path.join(pdir, "labels", "budget.ndjson")
-        hub.reset_stats()
-        hub.fault(route=IMPORT, status=500, message="budget-500")
+    with faulted_box(hub, workdir, "labels", "budget.ndjson", route=IMPORT, status=500,
+                     message="budget-500") as (pid, dst):
         t0 = time.time()
         e = write_file(dst, json.dumps(label_item(street_ext(7))) + "\n")
         assert e is not None and e.errno == errno.EIO, e
@@ -79,9 +92,6 @@ def test_persistent_500_at_close_costs_a_bounded_number_of_requests(hub, workdir
         wait_for(lambda: status_state(dst + ".status") == "sent", 90, "background delivery")
         ok = [r for r in hub.stats()["log"] if r["route"] == IMPORT and r["status"] == 200]
         assert len(ok) == 1
-    finally:
-        hub.clear_faults()
-        m.stop()
 
 
 def test_attachments_500_after_sending_is_uncertain_never_resent(hub, workdir):
@@ -89,13 +99,8 @@ def test_attachments_500_after_sending_is_uncertain_never_resent(hub, workdir):
     sent may mean it was applied. One request, close() fails with EIO, the
     status says uncertain and names the asset to check; nothing is resent,
     neither at close nor in the background."""
-    m = Mount(hub, workdir, opts=WOPTS)
-    try:
-        pid = main_project(hub)
-        pdir = project_dir(m, pid)
-        dst = os.path.join(pdir, "attachments", "maybe.json")
-        hub.reset_stats()
-        hub.fault(route=ATTACH, status=500, message="uncertain-500")
+    with faulted_box(hub, workdir, "attachments", "maybe.json", route=ATTACH, status=500,
+                     message="uncertain-500") as (pid, dst):
         e = write_file(dst, attach_text(street_ext(9), "note"))
         assert e is not None and e.errno == errno.EIO, e
         assert count(hub, ATTACH) == 1
@@ -111,23 +116,15 @@ def test_attachments_500_after_sending_is_uncertain_never_resent(hub, workdir):
         assert write_file(dst, attach_text(street_ext(9), "note")) is None
         assert count(hub, ATTACH) == 2
         assert status_state(dst + ".status") == "sent"
-    finally:
-        hub.clear_faults()
-        m.stop()
 
 
 def test_attachments_applied_then_500_is_not_applied_twice(hub, workdir):
     """The hub applies POST /attachments and then answers 500 (a reply lost
     after the commit: the hub's "apply" fault). angofs must not resend: the
     attachment is in the hub's data exactly once, the file is uncertain."""
-    m = Mount(hub, workdir, opts=WOPTS)
-    try:
-        pid = main_project(hub)
-        pdir = project_dir(m, pid)
-        before = attachments_in_hub(hub)
-        dst = os.path.join(pdir, "attachments", "applied.json")
-        hub.reset_stats()
-        hub.fault(route=ATTACH, status=500, apply=True, message="applied-then-500")
+    before = attachments_in_hub(hub)
+    with faulted_box(hub, workdir, "attachments", "applied.json", route=ATTACH, status=500,
+                     apply=True, message="applied-then-500") as (pid, dst):
         e = write_file(dst, attach_text(street_ext(12), "once"))
         assert e is not None and e.errno == errno.EIO, e
         assert attachments_in_hub(hub) == before + 1
@@ -136,9 +133,6 @@ def test_attachments_applied_then_500_is_not_applied_twice(hub, workdir):
         time.sleep(5)  # background turns would have resent it by now
         assert count(hub, ATTACH) == 1
         assert attachments_in_hub(hub) == before + 1
-    finally:
-        hub.clear_faults()
-        m.stop()
 
 
 def test_labels_applied_then_500_is_resent_and_converges(hub, workdir):
@@ -146,13 +140,8 @@ def test_labels_applied_then_500_is_resent_and_converges(hub, workdir):
     applied and then answered with 500 twice is resent by the client within
     close(), and the task holds the imported answer once (the same state a
     single import leaves)."""
-    m = Mount(hub, workdir, opts=WOPTS)
-    try:
-        pid = main_project(hub)
-        pdir = project_dir(m, pid)
-        dst = os.path.join(pdir, "labels", "applied.ndjson")
-        hub.reset_stats()
-        hub.fault(route=IMPORT, status=500, apply=True, count=2)
+    with faulted_box(hub, workdir, "labels", "applied.ndjson", route=IMPORT, status=500,
+                     apply=True, count=2) as (pid, dst):
         assert write_file(dst, json.dumps(label_item(street_ext(13), "Snow")) + "\n") is None
         assert count(hub, IMPORT) == 3
         assert status_state(dst + ".status") == "sent"
@@ -161,9 +150,6 @@ def test_labels_applied_then_500_is_resent_and_converges(hub, workdir):
         assert [c["answer"] for c in ans["classifications"] if c["schemaId"] == "cWeath01"] \
             == ["Snow"]
         assert len(ans["tools"]) == 1  # the one imported box, not three
-    finally:
-        hub.clear_faults()
-        m.stop()
 
 
 def test_attachments_refused_connection_is_resent_once_the_hub_is_back(hub, workdir):

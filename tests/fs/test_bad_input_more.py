@@ -17,32 +17,12 @@ import pytest
 
 from test_write_common import (ANNOTATE, ATTACH, IMPORT, count, read, street,  # noqa: F401
                                wshared)
+from test_write_common import write_file as write_bytes  # open/write/close: None or OSError
 
 INPUTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "inputs",
                       "answer")
 with open(os.path.join(INPUTS, "expected.json")) as _f:
     EXPECTED = json.load(_f)
-
-
-def write_bytes(path, data):
-    """open/write/close; returns None or the OSError (of any step)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    except OSError as e:
-        return e
-    try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-    except OSError as e:
-        os.close(fd)
-        return e
-    try:
-        os.close(fd)
-    except OSError as e:
-        return e
-    return None
 
 
 def read_bytes(path):

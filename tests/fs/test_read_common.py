@@ -6,18 +6,13 @@ every wait is a bounded poll.
 """
 import json
 import os
-import time
 
-from hubutil import all_tasks, fetch, main_project, project_by_name, projects  # noqa: F401
+from harness.util import read, wait_for  # noqa: F401
+from hubutil import (MOUNT_DEFAULTS, all_tasks, direct_export, fetch, main_project,  # noqa: F401
+                     project_by_name, projects, stage_ids)
 
 EXPORT = "GET /v2/export"
 DOWNLOAD = "GET /download"
-
-# What angofs sends by default (the official SDK's defaults; task exports
-# also name their stages and taskTypes explicitly, see direct_export).
-MOUNT_DEFAULTS = {"includeMetadata": "true", "includeHistory": "true",
-                  "includeOnlyKeyFrames": "false", "includeIdleBlurDurations": "false",
-                  "sendEmail": "false", "doNotNotify": "true"}
 
 
 def count(hub, route):
@@ -39,45 +34,3 @@ def pdir(mount, hub, pid):
 def street_dir(mount, hub):
     pid = main_project(hub)
     return pid, os.path.join(mount.path, "Street Scenes")
-
-
-def stage_ids(hub, pid):
-    """Every stage id of project pid, in the project's order."""
-    st, body = hub.api("GET", "/project/" + pid)
-    assert st == 200, body
-    return [s["id"] for s in body["data"]["project"]["stages"]]
-
-
-def direct_export(hub, pid, **params):
-    """Bytes of the export member via GET /export + download + unzip, with the
-    parameters angofs sends by default plus params: a task export without a
-    stage names every stage of the project, and taskTypes ["default"]."""
-    import io
-    import zipfile
-    q = dict(MOUNT_DEFAULTS, project=pid)
-    if params.get("type", "task") == "task":
-        params.setdefault("taskTypes", ["default"])
-        params.setdefault("stage", stage_ids(hub, pid))
-    for k, v in params.items():
-        q[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
-    st, body = hub.api("GET", "/export", query=q)
-    assert st == 200, body
-    st, _, raw = fetch(body["data"]["exportPath"])
-    assert st == 200
-    zf = zipfile.ZipFile(io.BytesIO(raw))
-    return zf.read(zf.namelist()[0])
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def wait_for(pred, timeout=30, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()

@@ -2,21 +2,14 @@
 command line (options, key handling)."""
 import errno
 import os
-import subprocess
 import time
 
 import pytest
 
-from conftest import ANGOFS_BIN, Mount
+from conftest import Mount
+from harness.procs import run_angofs as run_cli  # no ANGO_API_KEY unless key=
+from harness.util import errno_of
 from test_read_common import EXPORT, DOWNLOAD, count, read, street_dir
-
-
-def errno_of(fn):
-    try:
-        fn()
-    except OSError as e:
-        return e.errno
-    return 0
 
 
 def test_refused_operations_on_the_read_side(hub, mount):
@@ -119,14 +112,6 @@ def test_hub_down_gives_an_error_not_a_hang(hub, mount):
         assert time.time() - t0 < 180
     finally:
         hub.start()
-
-
-def run_cli(args, env=None, timeout=30):
-    e = dict(os.environ)
-    e.pop("ANGO_API_KEY", None)
-    e.update(env or {})
-    return subprocess.run([ANGOFS_BIN] + args, capture_output=True, text=True, env=e,
-                          timeout=timeout)
 
 
 def test_cli_refuses_key_on_the_command_line(workdir):

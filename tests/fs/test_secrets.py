@@ -27,17 +27,10 @@ import subprocess
 import threading
 
 from conftest import ANGOFS_BIN, Mount
+from harness.procs import run_angofs as run_cli  # no ANGO_API_KEY unless key=
 from test_write_common import street, task_by_ext, write_file
 
 SECRET = "sEcReT-kEy-5f0c2b7e3a41"
-
-
-def run_cli(args, env=None, timeout=30):
-    e = dict(os.environ)
-    e.pop("ANGO_API_KEY", None)
-    e.update(env or {})
-    return subprocess.run([ANGOFS_BIN] + args, capture_output=True, text=True, env=e,
-                          timeout=timeout)
 
 
 def all_files(root):

@@ -115,7 +115,8 @@ def test_json_list_creates_n_tasks_in_one_request(empty):
               "metadata": {"width": 640, "height": 480}} for i in range(5)]
     hub.reset_stats()
     assert write_file(os.path.join(pdir, "assets", "list.json"), json.dumps(items)) is None
-    assert status_state(os.path.join(pdir, "assets", "list.json.status")) == "sent"
+    assert read(os.path.join(pdir, "assets", "list.json.status")).startswith(
+        "sent: 5 assets and 5 tasks created\n")
     assert count(hub, CLOUD) == 1 and count(hub, PUT) == 0 and count(hub, UPURL) == 0
     assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == \
         ["img_%d.jpg" % i for i in range(5)]
@@ -339,3 +340,61 @@ def test_unicode_and_spaces_in_the_name(empty):
     url = assets[0]["data"]
     assert url.split("?")[0].endswith("_________1__copy_.jpg"), url
     wait_for(lambda: name in os.listdir(os.path.join(pdir, "assets")), 30, "listed")
+
+
+@pytest.fixture
+def photos(hub, workdir):
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    pid = project_by_name(hub, "Street Photos")
+    yield hub, m, pid, project_dir(m, pid)
+    m.stop()
+
+
+def test_mv_of_a_listed_asset_is_refused_not_missing(photos, tmp_path):
+    """mv of an asset the hub has (not a file written here): EPERM, as for rm,
+    never 'No such file' for a file ls shows; nothing is sent, nothing lost."""
+    hub, m, pid, pdir = photos
+    a = os.path.join(pdir, "assets")
+    before = open(os.path.join(a, "photo_01.png"), "rb").read()
+    hub.reset_stats()
+    with pytest.raises(OSError) as ei:
+        os.rename(os.path.join(a, "photo_01.png"), os.path.join(a, "renamed.png"))
+    assert ei.value.errno == errno.EPERM, ei.value
+    assert open(os.path.join(a, "photo_01.png"), "rb").read() == before
+    assert "renamed.png" not in os.listdir(a)
+    assert count(hub, CLOUD) == 0 and count(hub, PUT) == 0
+
+
+def test_a_new_upload_does_not_take_an_old_images_name(photos, tmp_path):
+    """A second photo_01.png copied in is the younger asset and task: in
+    assets/ and in the dataset views the old picture keeps the plain name (ids
+    the hub makes sort by creation, like ObjectIds)."""
+    hub, m, pid, pdir = photos
+    a = os.path.join(pdir, "assets")
+    old = open(os.path.join(a, "photo_01.png"), "rb").read()
+    rc, err = cp(jpeg_bytes(), os.path.join(a, "photo_01.png"), str(tmp_path))
+    assert rc == 0, err
+    assert len(hub_assets(hub, pid, "photo_01.png")) == 2
+    wait_for(lambda: len([n for n in os.listdir(a) if n.startswith("photo_01")
+                          and not n.endswith(".status")]) == 2, 30, "listed")
+    assert open(os.path.join(a, "photo_01.png"), "rb").read() == old
+    img = os.path.join(pdir, "datasets", "yolo", "images", "photo_01.png")
+    assert open(img, "rb").read() == old
+
+
+def test_rsync_twice_with_ignore_existing_uploads_once(empty, tmp_path):
+    """The hub cannot replace an asset, so every upload is a new one and a
+    second plain `rsync -a` (mtimes differ) would upload again: the README's
+    way to sync a folder, `rsync -a --ignore-existing`, sends each file once."""
+    import subprocess
+    hub, m, pid, pdir = empty
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):
+        (src / ("r%d.jpg" % i)).write_bytes(jpeg_bytes(color=(i, 90, 90)))
+    for _ in range(2):
+        r = subprocess.run(["rsync", "-a", "--ignore-existing", str(src) + "/",
+                            os.path.join(pdir, "assets") + "/"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == ["r0.jpg", "r1.jpg"]
+    assert count(hub, CLOUD) == 2

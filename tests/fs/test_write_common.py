@@ -7,10 +7,10 @@ request counters come from /_admin/stats, waits are bounded polls.
 """
 import json
 import os
-import time
 
 import pytest
 
+from harness.util import wait_for  # noqa: F401
 from hubutil import all_tasks, main_project, project_by_name  # noqa: F401
 
 BOX = {"x": 10, "y": 20, "width": 30, "height": 40}
@@ -59,7 +59,10 @@ def write_file(path, data):
     except OSError as e:
         return e
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
     except OSError as e:
         os.close(fd)
         return e
@@ -73,16 +76,6 @@ def write_file(path, data):
 def read(path):
     with open(path) as f:
         return f.read()
-
-
-def wait_for(pred, timeout=60, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def status_state(path):

@@ -140,6 +140,26 @@ def test_not_a_png_refused_nothing_sent(strict):
         hub_task(hub, t["_id"])["brushDataUrl"] == t.get("brushDataUrl")
 
 
+def test_truncated_png_refused_nothing_sent(strict):
+    """A PNG of the right size cut short (an interrupted copy) or with chunks
+    missing at its end is refused before anything is sent: it would replace a
+    good mask with one no reader can open."""
+    hub, m = strict
+    pid, t, tdir = photos_task(hub, m)
+    warm(tdir)
+    good = png(1920, 1080)
+    hub.reset_stats()
+    for bad in (good[:100], good[:-12], good[:len(good) // 2]):
+        e = write_file(os.path.join(tdir, "mask.png"), bad)
+        assert isinstance(e, OSError) and e.errno == errno.EINVAL, e
+        st = read(os.path.join(tdir, "mask.png.status"))
+        assert st.startswith("failed: mask.png is not a complete PNG"), st
+    assert count(hub, TASK) == 0 and count(hub, PUT) == 0 and count(hub, ANNOTATE) == 0
+    assert count(hub, UPURL) == 0
+    assert write_file(os.path.join(tdir, "mask.png"), good) is None
+    assert status_state(os.path.join(tdir, "mask.png.status")) == "sent"
+
+
 def test_wrong_size_refused_nothing_uploaded(strict):
     hub, m = strict
     pid, t, tdir = photos_task(hub, m)

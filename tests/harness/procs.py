@@ -63,6 +63,62 @@ atexit.register(cleanup_all)
 
 
 
+def run_angofs(args, env=None, timeout=60, key=None):
+    """Run the angofs binary with args, expecting no mount (a refusal, --help,
+    --status ...): ANGO_API_KEY is key (None: unset), env on top. Returns the
+    CompletedProcess (text)."""
+    e = dict(os.environ)
+    e.pop("ANGO_API_KEY", None)
+    if key is not None:
+        e["ANGO_API_KEY"] = key
+    e.update(env or {})
+    return subprocess.run([ANGOFS_BIN] + list(args), capture_output=True, text=True,
+                          timeout=timeout, env=e)
+
+
+def read_log(path):
+    """The text of a process's log file ("" if there is none)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def wait_started(proc, ready, timeout, step=0.05):
+    """Poll a starting process until ready() is true: "ready", or "exited"
+    when proc ended first, or "timeout"."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return "exited"
+        if ready():
+            return "ready"
+        time.sleep(step)
+    return "timeout"
+
+
+def stop_process(proc, timeout=20, sig=signal.SIGTERM):
+    """Stop proc: send sig if it still runs (None: send nothing, e.g. after an
+    unmount that ends it), wait up to timeout seconds, then SIGKILL. Returns
+    its exit status."""
+    if sig is not None and proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def _hub_listening(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,25 +226,15 @@ class Hub:
         self._log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
         _live_procs.append(self.proc)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("angofs-hub exited: %s" % self.log_text()[-2000:])
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("angofs-hub did not start listening")
+        r = wait_started(self.proc, lambda: _hub_listening(self.port), timeout)
+        if r == "exited":
+            raise RuntimeError("angofs-hub exited: %s" % self.log_text()[-2000:])
+        if r == "timeout":
+            raise RuntimeError("angofs-hub did not start listening")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc)
         if self.proc in _live_procs:
             _live_procs.remove(self.proc)
         self._log.close()
@@ -201,11 +247,7 @@ class Hub:
         self.stop()
 
     def log_text(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log(self.logpath)
 
     def raw(self, method, path, body=None, headers=None, timeout=60):
         """Plain HTTP request to hub.url + path. Returns (status, headers, bytes)."""
@@ -288,23 +330,16 @@ class Mount:
                                      env=self.env)
         _live_procs.append(self.proc)
         _live_mounts.append(self.path)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("angofs exited: %s" % self.log_text()[-3000:])
-            if os.path.ismount(self.path):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("angofs did not mount: %s" % self.log_text()[-3000:])
+        r = wait_started(self.proc, lambda: os.path.ismount(self.path), timeout)
+        if r != "ready":
+            raise RuntimeError("angofs %s: %s" % ("exited" if r == "exited" else "did not mount",
+                                                 self.log_text()[-3000:]))
 
     def stop(self):
         unmount(self.path)
         if self.proc:
-            try:
-                self.proc.wait(timeout=120 if VALGRIND else 20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            # the unmount ends the daemon: wait, SIGKILL only if it hangs
+            stop_process(self.proc, 120 if VALGRIND else 20, sig=None)
             if self.proc in _live_procs:
                 _live_procs.remove(self.proc)
         self._log.close()
@@ -322,11 +357,7 @@ class Mount:
         self._log.close()
 
     def log_text(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log(self.logpath)
 
 
 # the names tests/conftest.py has always exported (tests import them from there)

@@ -6,6 +6,7 @@ the way a client must treat a pre-signed exportPath.
 """
 import io
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -13,6 +14,12 @@ import zipfile
 
 STREET = "Street Scenes"
 REVIEW_ID = "5f0c2b7e-3a41-4d8e-9c6b-1e2f3a4b5c6d"
+
+# What angofs sends by default (the official SDK's defaults; task exports
+# also name their stages and taskTypes explicitly, see direct_export).
+MOUNT_DEFAULTS = {"includeMetadata": "true", "includeHistory": "true",
+                  "includeOnlyKeyFrames": "false", "includeIdleBlurDurations": "false",
+                  "sendEmail": "false", "doNotNotify": "true"}
 
 
 def projects(hub):
@@ -57,6 +64,18 @@ def fetch(url, headers=None, timeout=60):
         return e.code, dict(e.headers), e.read()
 
 
+def fetch_until_expired(url, timeout=30):
+    """GET url (no apikey) until it answers 403, every answer before that
+    being 200; the last (status, body) (still 200 after timeout seconds)."""
+    deadline = time.time() + timeout
+    while True:
+        st, _, raw = fetch(url)
+        if st == 403 or time.time() >= deadline:
+            return st, raw
+        assert st == 200
+        time.sleep(0.2)
+
+
 def stage_ids(hub, pid):
     """Every stage id of project pid: what angofs sends as `stage` for a
     whole-project task export (the strict profile's default is Complete only)."""
@@ -74,6 +93,25 @@ def export(hub, pid, **params):
     assert st == 200, body
     assert body["status"] == "success"
     return body["data"]
+
+
+def direct_export(hub, pid, **params):
+    """Bytes of the export member angofs must serve: GET /export with the
+    parameters angofs sends by default plus params (lists/dicts JSON-encoded),
+    download, first zip member. A task export without a stage names every
+    stage of the project, and taskTypes ["default"]."""
+    q = dict(MOUNT_DEFAULTS, project=pid)
+    if params.get("type", "task") == "task":
+        params.setdefault("taskTypes", ["default"])
+        params.setdefault("stage", stage_ids(hub, pid))
+    for k, v in params.items():
+        q[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
+    st, body = hub.api("GET", "/export", query=q)
+    assert st == 200, body
+    st, _, raw = fetch(body["data"]["exportPath"])
+    assert st == 200
+    zf = zipfile.ZipFile(io.BytesIO(raw))
+    return zf.read(zf.namelist()[0])
 
 
 def unzip_one(raw):

@@ -2,24 +2,13 @@
 download link (no apikey, expiry), issue exports and the record format."""
 import collections
 import json
-import time
 
 import pytest
 
 from conftest import Hub
-from hubutil import (REVIEW_ID, all_tasks, export, export_records, fetch, main_project,
-                     stats_with_log, unzip_one)
-
-
-@pytest.fixture(scope="module")
-def module_hub(module_workdir):
-    """This module checks the tolerant (lenient-profile) behaviour: batch names as
-    filters, exports without stage/taskTypes holding every task, the hub's own
-    issue record fields. Pinned here so the suite's default profile does not
-    change it; test_hub_profile.py checks the strict side."""
-    h = Hub(module_workdir, extra_args=["--profile", "lenient"])
-    yield h
-    h.stop()
+from hubutil import (REVIEW_ID, all_tasks, export, export_records, fetch, fetch_until_expired,
+                     main_project, stats_with_log, unzip_one)
+from hub_lenient import module_hub  # noqa: F401 (lenient profile for this module)
 
 
 @pytest.fixture(scope="module")
@@ -205,13 +194,7 @@ def test_export_path_expires(workdir):
         pid = main_project(hub)
         url = export(hub, pid, stage=["Start"])["exportPath"]
         st, _, _ = fetch(url)  # may already be 403 on a very slow machine; then expiry works
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            st, _, raw = fetch(url)
-            if st == 403:
-                break
-            assert st == 200
-            time.sleep(0.2)
+        st, raw = fetch_until_expired(url)
         assert st == 403 and b"expired" in raw
     finally:
         hub.stop()

@@ -3,19 +3,8 @@ import collections
 
 import pytest
 
-from conftest import Hub
 from hubutil import REVIEW_ID, STREET, all_tasks, main_project, project_by_name, projects
-
-
-@pytest.fixture(scope="module")
-def module_hub(module_workdir):
-    """This module checks the tolerant (lenient-profile) behaviour: batch names as
-    filters, exports without stage/taskTypes holding every task, the hub's own
-    issue record fields. Pinned here so the suite's default profile does not
-    change it; test_hub_profile.py checks the strict side."""
-    h = Hub(module_workdir, extra_args=["--profile", "lenient"])
-    yield h
-    h.stop()
+from hub_lenient import module_hub  # noqa: F401 (lenient profile for this module)
 
 
 def test_list_projects_requires_key(module_hub):

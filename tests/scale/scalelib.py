@@ -12,14 +12,13 @@ test fails. It skips, saying why, only if glusterd cannot start here.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 
 # harness (tests/) and hubutil (tests/hub): on the path through pytest.ini, or
 # PYTHONPATH for bench/shared_cache.py (bench/run.sh shared-cache)
-from harness.procs import Mount, unmount as _unmount
+from harness.procs import Mount, stop_process, unmount as _unmount, wait_started
+from harness.util import read, wait_for  # noqa: F401
 from hubutil import main_project  # noqa: F401
 
 EXPORT = "GET /v2/export"
@@ -56,23 +55,6 @@ def ok_posts(hub, route):
     return [r for r in hub.stats()["log"] if r["route"] == route and r["status"] == 200]
 
 
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def wait_for(pred, timeout=60, step=0.1, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    v = pred()
-    assert v, "timed out waiting for " + what
-    return v
-
-
 def _run(args, timeout=60):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
 
@@ -96,14 +78,11 @@ class Gluster:
         self.proc = subprocess.Popen(
             ["glusterd", "-N", "-l", os.path.join(self.dir, "glusterd.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                pytest.skip("glusterd cannot start here: %s" % self.log()[-1500:])
-            if _run(["gluster", "--mode=script", "volume", "list"], 20).returncode == 0:
-                break
-            time.sleep(0.3)
-        else:
+        r = wait_started(self.proc, lambda: _run(["gluster", "--mode=script", "volume", "list"],
+                                                  20).returncode == 0, 30, step=0.3)
+        if r == "exited":
+            pytest.skip("glusterd cannot start here: %s" % self.log()[-1500:])
+        if r == "timeout":
             pytest.skip("glusterd did not answer within 30 s: %s" % self.log()[-1500:])
         brick = os.path.join(self.dir, "brick")
         os.makedirs(brick)
@@ -142,13 +121,8 @@ class Gluster:
             _run(["gluster", "--mode=script", "volume", "stop", self.vol, "force"], 120)
         if self.created:
             _run(["gluster", "--mode=script", "volume", "delete", self.vol], 120)
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

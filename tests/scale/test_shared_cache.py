@@ -26,8 +26,6 @@ from scalelib import (DOWNLOAD, EXPORT, IMPORT, Gluster, SharedMount, count, cpu
                       export_file, kill9, ok_posts, read, status, wait_for)
 from test_write_common import label_item, street_ext, write_file
 
-WENV = {"ANGOFS_FLUSH_RETRY_MS": "1000"}
-
 
 @pytest.fixture(scope="module")
 def gluster():
@@ -57,7 +55,7 @@ class Daemons:
 
     def add(self, node, opts=(), env=None):
         m = SharedMount(self.hub, self.workdir, self.nodes[node], "d%d" % len(self.ms),
-                        opts=opts, env=dict(WENV, **(env or {})))
+                        opts=opts, env=env)
         self.ms.append(m)
         return m
 

@@ -227,30 +227,22 @@ def c_pathlib_answer(env, kind):
     return check_answer(env, before, tid, 30)
 
 
-@cell("shutil.copy", ["answer.json"])
-def c_shutil_copy_answer(env, kind):
-    tid, dst = answer_target(env)
-    before = env.posts()
-    shutil.copy(local_answer(env, 31), dst)
-    return check_answer(env, before, tid, 31)
+def _shutil_answer_cell(fn, n):
+    """A cell: fn(src, dst) (shutil.copy, copy2, move) of a local answer file
+    (comment n) onto a task's answer.json."""
+    def cell_fn(env, kind):
+        tid, dst = answer_target(env)
+        src = local_answer(env, n)
+        before = env.posts()
+        fn(src, dst)
+        if fn is shutil.move:
+            assert not os.path.exists(src)
+        return check_answer(env, before, tid, n)
+    return cell_fn
 
 
-@cell("shutil.copy2", ["answer.json"])
-def c_shutil_copy2_answer(env, kind):
-    tid, dst = answer_target(env)
-    before = env.posts()
-    shutil.copy2(local_answer(env, 32), dst)
-    return check_answer(env, before, tid, 32)
-
-
-@cell("shutil.move", ["answer.json"])
-def c_shutil_move_answer(env, kind):
-    tid, dst = answer_target(env)
-    src = local_answer(env, 33)
-    before = env.posts()
-    shutil.move(src, dst)
-    assert not os.path.exists(src)
-    return check_answer(env, before, tid, 33)
+for _n, _fn in ((31, shutil.copy), (32, shutil.copy2), (33, shutil.move)):
+    cell("shutil." + _fn.__name__, ["answer.json"])(_shutil_answer_cell(_fn, _n))
 
 
 @cell("stat after answer.next.json", ["answer.json"])
@@ -436,29 +428,21 @@ def c_pathlib_box(env, kind):
     return check_box(env, before, kind, name)
 
 
-@cell("shutil.copy", BOXES)
-def c_shutil_copy_box(env, kind):
-    name, src = local_box_file(env, kind)
-    before = env.posts()
-    shutil.copy(src, os.path.join(env.pdir, kind, name))
-    return check_box(env, before, kind, name)
+def _shutil_box_cell(fn):
+    """A cell: fn(src, dst) (shutil.copy, copy2, move) of a local file into a
+    drop box."""
+    def cell_fn(env, kind):
+        name, src = local_box_file(env, kind)
+        before = env.posts()
+        fn(src, os.path.join(env.pdir, kind, name))
+        if fn is shutil.move:
+            assert not os.path.exists(src)
+        return check_box(env, before, kind, name)
+    return cell_fn
 
 
-@cell("shutil.copy2", BOXES)
-def c_shutil_copy2_box(env, kind):
-    name, src = local_box_file(env, kind)
-    before = env.posts()
-    shutil.copy2(src, os.path.join(env.pdir, kind, name))
-    return check_box(env, before, kind, name)
-
-
-@cell("shutil.move", BOXES)
-def c_shutil_move_box(env, kind):
-    name, src = local_box_file(env, kind)
-    before = env.posts()
-    shutil.move(src, os.path.join(env.pdir, kind, name))
-    assert not os.path.exists(src)
-    return check_box(env, before, kind, name)
+for _fn in (shutil.copy, shutil.copy2, shutil.move):
+    cell("shutil." + _fn.__name__, BOXES)(_shutil_box_cell(_fn))
 
 
 @cell("pandas to_json", ["labels/"])
