@@ -194,7 +194,10 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 		if (rc == 0 || rc == 2) {
 			ri->mode = rc == 0 ? "incremental" : "unchanged";
 			hub_total = pl.total;
-			n.mtime = rc == 0 ? 0 : m.mtime;
+			/* nothing changed: the generation and its mtime stay
+			 * (make, rsync redo nothing), unless the file was
+			 * touched (touch's contract: a new mtime) */
+			n.mtime = rc == 2 && !m.touched ? m.mtime : 0;
 			rc = 0;
 		}
 	}
@@ -212,8 +215,13 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 	if (rc == 0) {
 		n.fetched_at = time(NULL);
 		n.stale = 0;
+		n.touched = 0;
+		/* new content (or a touch): a new mtime, later than the old
+		 * one even within its second (rsync's quick check compares
+		 * size and whole-second mtime: a same-size change would be
+		 * skipped) */
 		if (!n.mtime)
-			n.mtime = n.fetched_at;
+			n.mtime = had && m.mtime >= n.fetched_at ? m.mtime + 1 : n.fetched_at;
 		rc = publish(c, e, lfd, had ? &m : NULL, &n, err);
 	}
 	ao_lock_byte(lfd, 0, F_UNLCK, 0);
