@@ -13,8 +13,8 @@ refresh (not from the random draw, so every seed asserts the same rules): a
 task of the view deleted: a full export (the count proves it); a task that
 entered the stage view: a full export; nothing changed: unchanged; else
 incremental or unchanged, with one export request and at most 4 requests in
-all. Every run makes each kind of change at least once (the first six steps
-are a seeded permutation of the kinds) and at least one faulted refresh:
+all. Every run makes each kind of change at least once (seeded order), every
+view is refreshed after a deletion, and at least one refresh is faulted:
 a fault in the incremental refresh (a 500 on GET /export, a download cut
 short, a stalled download) must leave the old generation served, unchanged,
 and the next refresh after the fault is cleared must be right.
@@ -53,7 +53,14 @@ def views(m, hub, pid, label):
             (stage_path, "json", label, {"stage": [label]})]
 
 
-KINDS = ["annotate", "import", "labels", "move", "delete", "none"]
+KINDS = ["annotate", "annotate", "import", "labels", "move", "move", "delete", "none"]
+
+
+def plan(rnd, steps):
+    """Every kind of change at least once (when steps allow), in random order."""
+    kinds = KINDS[:steps] + [rnd.choice(KINDS) for _ in range(steps - len(KINDS))]
+    rnd.shuffle(kinds)
+    return kinds
 
 
 def step_change(hub, pid, rnd, n, kind, deleted):
@@ -154,8 +161,7 @@ def test_model(hub, workdir):
     rnd = random.Random(seed)
     # every kind of change (and a fault) in every run, in a seeded order;
     # what each refresh must do is asserted per step (expected_modes)
-    kinds = rnd.sample(KINDS, len(KINDS)) + [
-        rnd.choice(KINDS + ["annotate", "move"]) for _ in range(max(0, steps - len(KINDS)))]
+    kinds = plan(rnd, steps)
     faults = {rnd.randrange(steps)} | {n for n in range(steps) if rnd.random() < 0.15}
     pid = main_project(hub)
     label = stage_ids(hub, pid)[0]
@@ -173,7 +179,9 @@ def test_model(hub, workdir):
         for n in range(steps):
             step_change(hub, pid, rnd, n, kinds[n], deleted)
             seq += kinds[n] != "none"
-            for v in rnd.sample(vs, rnd.randint(1, len(vs))):
+            # after a deletion every view is refreshed: the whole-project ones
+            # must fall back to a full export
+            for v in vs if kinds[n] == "delete" else rnd.sample(vs, rnd.randint(1, len(vs))):
                 mode = check_view(hub, m, pid, v, seen[v[0]], seq, deleted)
                 modes[mode] = modes.get(mode, 0) + 1
             if n in faults:
@@ -182,5 +190,13 @@ def test_model(hub, workdir):
                 seq += 1  # its annotation
                 check_view(hub, m, pid, v, seen[v[0]], seq, deleted)
         print("refresh modes:", modes)
+        # nothing left behind: no temp file, every index next to its generation
+        names = os.listdir(os.path.join(m.cache, "exports"))
+        assert not [n for n in names if ".tmp-" in n], names
+        for n in names:
+            if n.endswith(".idx"):
+                assert n[:-4] + ".data" in names, (n, names)
+        # by construction (a deletion, every view refreshed after it; changes)
+        assert modes.get("incremental", 0) > 0 and modes.get("full", 0) > 0, modes
     finally:
         m.stop()
