@@ -135,12 +135,40 @@ static const char *check_geometry(const char *type, json_t *g)
 static json_t *check_classifications(struct ctx *c, json_t *schema_list, json_t *items,
 				     const char *where);
 
+/* The stored copy of item it (new ref): schemaId sid, tool (when given and it
+ * names none), the category's title when it has none, and its nested
+ * classifications checked against cat's; NULL (c's message set) if those
+ * fail. */
+static json_t *checked_copy(struct ctx *c, json_t *it, json_t *cat, const char *sid,
+			    const char *tool, const char *where)
+{
+	json_t *out = json_deep_copy(it), *nested = json_object_get(it, "classifications");
+	char sub[256];
+
+	json_object_set_new(out, "schemaId", json_string(sid));
+	if (tool && !json_object_get(out, "tool"))
+		json_object_set_new(out, "tool", json_string(tool));
+	if (!json_object_get(out, "title") && json_object_get(cat, "title"))
+		json_object_set(out, "title", json_object_get(cat, "title"));
+	if (nested) {
+		json_t *n;
+
+		path_fmt(sub, sizeof(sub), "%s.classifications", where);
+		n = check_classifications(c, json_object_get(cat, "classifications"), nested, sub);
+		if (!n) {
+			json_decref(out);
+			return NULL;
+		}
+		json_object_set_new(out, "classifications", n);
+	}
+	return out;
+}
+
 static json_t *check_one_cls(struct ctx *c, json_t *schema_list, json_t *it, const char *where)
 {
 	const char *sid = json_string_value(json_object_get(it, "schemaId"));
-	json_t *cat, *ans, *out, *nested;
+	json_t *cat, *ans;
 	const char *tool;
-	char sub[256];
 
 	if (!json_is_object(it))
 		return fail(c, "%s is not an object", where);
@@ -183,25 +211,7 @@ static json_t *check_one_cls(struct ctx *c, json_t *schema_list, json_t *it, con
 			return fail(c, "%s (schemaId %s, boolean): answer must be true or false",
 				    where, sid);
 	}
-	out = json_deep_copy(it);
-	json_object_set_new(out, "schemaId", json_string(sid));
-	if (!json_object_get(out, "tool"))
-		json_object_set_new(out, "tool", json_string(tool));
-	if (!json_object_get(out, "title") && json_object_get(cat, "title"))
-		json_object_set(out, "title", json_object_get(cat, "title"));
-	nested = json_object_get(it, "classifications");
-	if (nested) {
-		json_t *n;
-
-		path_fmt(sub, sizeof(sub), "%s.classifications", where);
-		n = check_classifications(c, json_object_get(cat, "classifications"), nested, sub);
-		if (!n) {
-			json_decref(out);
-			return NULL;
-		}
-		json_object_set_new(out, "classifications", n);
-	}
-	return out;
+	return checked_copy(c, it, cat, sid, tool, where);
 }
 
 static json_t *check_classifications(struct ctx *c, json_t *schema_list, json_t *items,
@@ -230,7 +240,7 @@ static json_t *check_classifications(struct ctx *c, json_t *schema_list, json_t 
 static json_t *check_tool(struct ctx *c, json_t *schema, json_t *it, size_t i, json_t *ids)
 {
 	const char *sid = json_string_value(json_object_get(it, "schemaId"));
-	json_t *cat, *out, *nested, *oid;
+	json_t *cat, *oid;
 	const char *type, *bad;
 	char where[64];
 	int k;
@@ -276,24 +286,7 @@ static json_t *check_tool(struct ctx *c, json_t *schema, json_t *it, size_t i, j
 		return fail(c, "%s (schemaId %s): objectId must be a string", where, sid);
 	if (oid)
 		json_object_set_new(ids, json_string_value(oid), json_true());
-	out = json_deep_copy(it);
-	json_object_set_new(out, "schemaId", json_string(sid));
-	if (!json_object_get(out, "title") && json_object_get(cat, "title"))
-		json_object_set(out, "title", json_object_get(cat, "title"));
-	nested = json_object_get(it, "classifications");
-	if (nested) {
-		char sub[96];
-		json_t *n;
-
-		path_fmt(sub, sizeof(sub), "%s.classifications", where);
-		n = check_classifications(c, json_object_get(cat, "classifications"), nested, sub);
-		if (!n) {
-			json_decref(out);
-			return NULL;
-		}
-		json_object_set_new(out, "classifications", n);
-	}
-	return out;
+	return checked_copy(c, it, cat, sid, NULL, where);
 }
 
 static json_t *check_relation(struct ctx *c, json_t *schema, json_t *it, size_t i, json_t *ids)

@@ -106,6 +106,19 @@ static int insert_tasks(sqlite3 *db, const char *pid, unsigned n, char *err, siz
 	return (!a || !t) ? -EIO : rc;
 }
 
+/* Insert project doc (taken: freed) and its n-th task set; 0, or as
+ * insert_project/insert_tasks fail (err set). */
+static int insert_project_tasks(sqlite3 *db, json_t *doc, unsigned n, char *err, size_t errlen)
+{
+	int rc = insert_project(db, doc, err, errlen);
+
+	if (!rc)
+		rc = insert_tasks(db, json_string_value(json_object_get(doc, "_id")), n, err,
+				  errlen);
+	json_decref(doc);
+	return rc;
+}
+
 /* A street-ontology project document with index i and the given name. */
 static json_t *base_doc(unsigned i, const struct hname *n)
 {
@@ -174,11 +187,7 @@ int seed_hostile(sqlite3 *db, char *err, size_t errlen)
 	long_b[9999] = 'M'; /* same first 9999 characters */
 	for (i = 0; i < nn && !rc; i++) {
 		doc = base_doc(i, &names[i]);
-		rc = insert_project(db, doc, err, errlen);
-		if (!rc)
-			rc = insert_tasks(db, json_string_value(json_object_get(doc, "_id")), i,
-					  err, errlen);
-		json_decref(doc);
+		rc = insert_project_tasks(db, doc, i, err, errlen);
 	}
 	if (rc)
 		return rc;
@@ -190,11 +199,7 @@ int seed_hostile(sqlite3 *db, char *err, size_t errlen)
 		json_array_append_new(json_object_get(doc, "batches"),
 				      json_pack("{s:s,s:s}", "_id", "b-extra", "name", ".."));
 		rename_list(json_object_get(doc, "batches"), sub_names + 1, 5);
-		rc = insert_project(db, doc, err, errlen);
-		if (!rc)
-			rc = insert_tasks(db, json_string_value(json_object_get(doc, "_id")), i,
-					  err, errlen);
-		json_decref(doc);
+		rc = insert_project_tasks(db, doc, i, err, errlen);
 	}
 	if (rc)
 		return rc;
@@ -222,11 +227,7 @@ int seed_hostile(sqlite3 *db, char *err, size_t errlen)
 		json_object_set_new(doc, "description", json_string(desc));
 		json_object_set_new(doc, "deep", deep);
 		free(desc);
-		rc = insert_project(db, doc, err, errlen);
-		if (!rc)
-			rc = insert_tasks(db, json_string_value(json_object_get(doc, "_id")), i,
-					  err, errlen);
-		json_decref(doc);
+		rc = insert_project_tasks(db, doc, i, err, errlen);
 	}
 	return rc;
 }

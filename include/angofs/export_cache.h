@@ -122,6 +122,10 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd);
 int ao_xcache_fresh(struct ao_xcache *c, struct ao_xentry *e);
 
 void ao_xcache_mark_stale(struct ao_xcache *c, struct ao_xentry *e);
+/* Stale by a touch of the file: the next refresh shows a new mtime even if
+ * it finds nothing changed (touch's contract; TTL, poll and write refreshes
+ * that change nothing keep the generation's mtime). */
+void ao_xcache_touched(struct ao_xcache *c, struct ao_xentry *e);
 /* All entries of a project (after a successful write). */
 void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id);
 

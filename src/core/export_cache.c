@@ -534,11 +534,14 @@ again:
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}
-	o->changed = e->gen != e->attr_gen;
+	/* a refresh that kept the generation may have moved its mtime (a
+	 * touch): the kernel's attributes must go too (same bytes, no direct_io) */
+	int new_gen = e->gen != e->attr_gen;
+	o->changed = new_gen || (e->attr_gen && e->attr_mtime != e->gen_mtime);
 	/* the adapter has the kernel's copy invalidated (side thread, the open
 	 * waiting for it) when nobody else has the file open; otherwise
 	 * direct_io and a deferred invalidation */
-	o->direct_io = (o->changed && e->open_count > 0) || e->gens_mixed;
+	o->direct_io = (new_gen && e->open_count > 0) || e->gens_mixed;
 	e->open_count++;
 	o->keep_cache = !o->changed && e->open_gen == e->gen && !e->gens_mixed;
 	e->open_gen = e->gen;
@@ -576,33 +579,47 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
 }
 
 /* Mark e's current generation stale here and, unless a download is under
- * way (it brings a fresh generation anyway), in H.meta for every daemon. */
-static void mark_stale_locked(struct ao_xcache *c, struct ao_xentry *e)
+ * way (it brings a fresh generation anyway), in H.meta for every daemon.
+ * touched: by a touch of the file (H.meta "touched"): the next generation
+ * gets a new mtime even if nothing changed (xrefresh.c). */
+static void mark_stale_locked(struct ao_xcache *c, struct ao_xentry *e, int touched)
 {
 	struct xs_meta m;
 	int lfd;
 
-	if (!e->have || e->stale)
+	if (!e->have || (e->stale && !touched))
 		return;
 	e->stale = 1;
 	e->stale_dgen = e->dgen;
 	if (e->fetching || (lfd = xc_entry_lockfd(c, e)) < 0 ||
 	    ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
 		return;
-	if (xs_meta_read(c->dir, e->hash, e->key, &m, NULL) == 0 && m.gen == e->dgen && !m.stale) {
+	if (xs_meta_read(c->dir, e->hash, e->key, &m, NULL) == 0 && m.gen == e->dgen &&
+	    (!m.stale || (touched && !m.touched))) {
 		m.stale = 1;
+		m.touched |= touched;
 		xs_meta_write(c->dir, e->hash, e->key, &m);
 	}
 	ao_lock_byte(lfd, 0, F_UNLCK, 0);
 }
 
-void ao_xcache_mark_stale(struct ao_xcache *c, struct ao_xentry *e)
+static void mark_stale(struct ao_xcache *c, struct ao_xentry *e, int touched)
 {
 	pthread_mutex_lock(&c->lock);
 	if (!e->fetching)
 		xc_refresh(c, e, 0);
-	mark_stale_locked(c, e);
+	mark_stale_locked(c, e, touched);
 	pthread_mutex_unlock(&c->lock);
+}
+
+void ao_xcache_mark_stale(struct ao_xcache *c, struct ao_xentry *e)
+{
+	mark_stale(c, e, 0);
+}
+
+void ao_xcache_touched(struct ao_xcache *c, struct ao_xentry *e)
+{
+	mark_stale(c, e, 1);
 }
 
 void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id)
@@ -620,7 +637,7 @@ void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id)
 		if (match) {
 			if (!e->fetching)
 				xc_refresh(c, e, 0);
-			mark_stale_locked(c, e);
+			mark_stale_locked(c, e, 0);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -7,6 +7,8 @@
 #ifndef ANGOFS_XINCR_H
 #define ANGOFS_XINCR_H
 
+#include <pthread.h>
+
 #include "xcache_int.h"
 #include "xshare.h"
 
@@ -16,6 +18,13 @@ struct xc_incr {
 	unsigned long long fp;
 	long long total;	/* the hub's task count for the view's filter */
 	unsigned long long gen; /* the generation the plan starts from */
+	/* the count runs in its own thread while the incremental export is
+	 * asked for and merged (joined when first needed, or by xc_incr_end) */
+	pthread_t counter;
+	int counting, count_rc;
+	struct ao_err count_err;
+	struct ao_xspec spec;
+	struct ao_xcache *c;
 };
 
 /* Before the publish lock: decide whether an incremental refresh can be
@@ -25,13 +34,16 @@ struct xc_incr {
 int xc_incr_prepare(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
 		    struct xc_incr *pl, struct xc_refresh *ri, struct ao_err *err);
 
+/* Join the count thread if it runs (every path of a refresh calls it). */
+void xc_incr_end(struct xc_incr *pl);
+
 /* Under the publish lock: ask for what changed since m, merge it into
  * generation g. 0: generation g written, *out is its meta (but gen);
  * 2: nothing changed, generation m->gen stays (*out its fresh meta);
  * 1: the merge cannot prove the result (ri->why): a full export must be
  * made; -errno: the refresh failed (the old generation stays). */
 int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
-		unsigned long long g, const struct xc_incr *pl, struct xs_meta *out,
+		unsigned long long g, struct xc_incr *pl, struct xs_meta *out,
 		struct xc_refresh *ri, struct ao_err *err);
 
 #endif

@@ -170,11 +170,14 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 	if (xs_meta_read(c->dir, e->hash, e->key, &m, NULL) == 0 &&
 	    (rc = xc_incr_prepare(c, e, &m, &pl, ri, err)) < 0)
 		return rc;
-	if ((rc = lock_publish(c, e, lfd, &waited, err)) < 0)
+	if ((rc = lock_publish(c, e, lfd, &waited, err)) < 0) {
+		xc_incr_end(&pl);
 		return rc;
+	}
 	rc = xs_meta_read(c->dir, e->hash, e->key, &m, NULL);
 	if (rc == 0 && m.gen != seen && !m.stale) {
 		ao_lock_byte(lfd, 0, F_UNLCK, 0);
+		xc_incr_end(&pl);
 		return 1; /* published by another daemon while this one waited */
 	}
 	int had = rc == 0; /* a generation to replace */
@@ -191,10 +194,14 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 		if (rc == 0 || rc == 2) {
 			ri->mode = rc == 0 ? "incremental" : "unchanged";
 			hub_total = pl.total;
-			n.mtime = rc == 0 ? 0 : m.mtime;
+			/* nothing changed: the generation and its mtime stay
+			 * (make, rsync redo nothing), unless the file was
+			 * touched (touch's contract: a new mtime) */
+			n.mtime = rc == 2 && !m.touched ? m.mtime : 0;
 			rc = 0;
 		}
 	}
+	xc_incr_end(&pl);
 	if (rc == 1) {
 		if (ri->why[0])
 			ao_info("export: %s: a full export: %s", e->hash, ri->why);
@@ -208,8 +215,13 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 	if (rc == 0) {
 		n.fetched_at = time(NULL);
 		n.stale = 0;
+		n.touched = 0;
+		/* new content (or a touch): a new mtime, later than the old
+		 * one even within its second (rsync's quick check compares
+		 * size and whole-second mtime: a same-size change would be
+		 * skipped) */
 		if (!n.mtime)
-			n.mtime = n.fetched_at;
+			n.mtime = had && m.mtime >= n.fetched_at ? m.mtime + 1 : n.fetched_at;
 		rc = publish(c, e, lfd, had ? &m : NULL, &n, err);
 	}
 	ao_lock_byte(lfd, 0, F_UNLCK, 0);

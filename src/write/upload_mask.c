@@ -5,7 +5,8 @@
  * Order, so that bad input sends nothing and a write never touches the rest
  * of the answer:
  *   1. the spooled bytes must be a PNG: the 8-byte signature and an IHDR
- *      chunk first with a non-zero size (checked locally, nothing sent);
+ *      chunk first with a non-zero size, chunks that fit the file up to
+ *      IEND (checked locally, nothing sent);
  *   2. GET /task/{id}?includeAnswer=true: the task's current answer, mask
  *      URLs and asset; the asset's width/height (GET /project/{id}/assets
  *      filtered by _id) when its metadata has them: a mask of another size
@@ -23,7 +24,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "angofs/hub.h"
@@ -56,6 +59,56 @@ static int png_header(const char *path, long *wd, long *ht, struct ao_err *err)
 		return ao_errf(err, EINVAL, "mask.png: the PNG header gives a size of %ldx%ld", *wd,
 			       *ht);
 	return 0;
+}
+
+/* 0 when the chunks after the signature fit the file and end with IEND after
+ * at least one IDAT (an interrupted copy or a damaged file would otherwise
+ * replace a good mask with one no reader opens), else -EINVAL with the reason.
+ * Reads 8 bytes per chunk; CRCs are not checked. */
+static int png_chunks(const char *path, struct ao_err *err)
+{
+	unsigned char h[8];
+	struct stat st;
+	off_t off = 8;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), idat = 0, r = 1;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = ao_errf(err, errno, "spool: %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while (r > 0) {
+		uint32_t len;
+
+		if (pread(fd, h, 8, off) != 8) {
+			r = ao_errf(err, EINVAL,
+				    "mask.png is not a complete PNG: it ends at byte %lld without "
+				    "its IEND chunk (truncated file?)",
+				    (long long)st.st_size);
+			break;
+		}
+		len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+		if (len > 0x7fffffffu || off + 12 + (off_t)len > st.st_size) {
+			r = ao_errf(err, EINVAL,
+				    "mask.png is not a complete PNG: its %.4s chunk at byte %lld "
+				    "needs %lu bytes but the file ends at byte %lld (truncated "
+				    "file?)",
+				    (const char *)h + 4, (long long)off, (unsigned long)len + 12,
+				    (long long)st.st_size);
+			break;
+		}
+		if (!memcmp(h + 4, "IDAT", 4))
+			idat = 1;
+		if (!memcmp(h + 4, "IEND", 4))
+			r = idat ? 0
+				 : ao_errf(err, EINVAL,
+					   "mask.png is not a complete PNG: no IDAT (image data) "
+					   "chunk before IEND");
+		off += 12 + (off_t)len;
+	}
+	close(fd);
+	return r;
 }
 
 /* The task (GET /task?includeAnswer=true), checked to be of project. */
@@ -165,7 +218,7 @@ int ws_deliver_mask(struct ao_writes *w, struct entry *e, int bg, struct ao_err 
 	if (ws_task_of(e->relpath, task, sizeof(task)) < 0)
 		return ao_errf(err, EINVAL, "%s: not a task's mask", e->relpath);
 	spool_path(w->spool_dir, e, "data", path, sizeof(path));
-	if ((r = png_header(path, &pw, &ph, err)) < 0) {
+	if ((r = png_header(path, &pw, &ph, err)) < 0 || (r = png_chunks(path, err)) < 0) {
 		if (r == -EINVAL)
 			ws_set_failed(w, e, err, NULL);
 		return r;

@@ -31,6 +31,13 @@ out["imagefolder"] = {"len": len(ds), "classes": ds.classes, "loaded": len(seen)
                       "samples": [[os.path.relpath(p, ds_dir), c] for p, c in ds.samples],
                       "shapes": [s for _, s in seen]}
 
+# the Complete stage only (train on finished work): the same loader
+stage = torchvision.datasets.ImageFolder(os.path.join(ds_dir, "stage", "Complete", "imagefolder"),
+                                         transform=to_tensor)
+n = sum(1 for _ in DataLoader(stage, batch_size=1, num_workers=4))
+out["stage_imagefolder"] = {"len": len(stage), "loaded": n,
+                            "samples": sorted(os.path.relpath(p, ds_dir) for p, _ in stage.samples)}
+
 # COCO: every image opened by PIL and OpenCV at the size annotations.json says
 coco_dir = os.path.join(ds_dir, "coco")
 with open(os.path.join(coco_dir, "annotations.json")) as f:

@@ -1,7 +1,7 @@
 """Issue 13 item 6: the dataset views read by real consumers (Debian's
 python3-torchvision, python3-pil, python3-opencv) on a real mount of the
 demo hub: torchvision's ImageFolder + DataLoader(num_workers=4) loads every
-image, PIL and OpenCV open every COCO image at the size annotations.json
+image (and, over stage/Complete/, the finished tasks' only), PIL and OpenCV open every COCO image at the size annotations.json
 gives, every YOLO box lands on a shape of its class's colour (the demo's
 "Street Photos" pictures are drawn from their answers), and one image is the
 same bytes through every view. The consumers run in one child process
@@ -61,6 +61,15 @@ def test_imagefolder_loads_every_image_with_four_workers(seen):
         assert shape == [md["height"], md["width"]]
 
 
+def test_the_complete_stage_view_holds_finished_tasks_only(seen):
+    out, counts, recs, _ = seen
+    f = out["stage_imagefolder"]
+    want = sorted("stage/Complete/imagefolder/%s/%s" % (weather(r), r["externalId"])
+                  for r in recs if weather(r) and r["task"]["stage"] == "Complete")
+    assert 0 < len(want) < out["imagefolder"]["len"]
+    assert f["samples"] == want and f["len"] == f["loaded"] == len(want)
+
+
 def test_pil_and_opencv_open_every_coco_image_at_its_size(seen):
     out, _, recs, _ = seen
     assert sorted(out["coco"]) == sorted(r["externalId"] for r in recs)
@@ -84,10 +93,10 @@ def test_one_image_is_the_same_bytes_everywhere_and_costs_one_download(seen):
     out, counts, recs, _ = seen
     assert sorted(out["digests"]) == sorted(r["externalId"] for r in recs)
     assert all(len(d) == 1 for d in out["digests"].values()), out["digests"]
-    # one export (the whole project's, shared by every view); one storage
-    # download per picture however many views and workers read it; nothing
-    # per task
-    assert counts.get(EXPORT) == 1, counts
+    # one export per filter (the whole project's, shared by every view, and
+    # the Complete stage's); one storage download per picture however many
+    # views and workers read it; nothing per task
+    assert counts.get(EXPORT) == 2, counts
     assert counts.get("GET /storage", 0) <= len(recs), counts
     assert not any("/task/" in k for k in counts), counts
 

@@ -6,6 +6,7 @@ the way a client must treat a pre-signed exportPath.
 """
 import io
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -61,6 +62,18 @@ def fetch(url, headers=None, timeout=60):
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
+
+
+def fetch_until_expired(url, timeout=30):
+    """GET url (no apikey) until it answers 403, every answer before that
+    being 200; the last (status, body) (still 200 after timeout seconds)."""
+    deadline = time.time() + timeout
+    while True:
+        st, _, raw = fetch(url)
+        if st == 403 or time.time() >= deadline:
+            return st, raw
+        assert st == 200
+        time.sleep(0.2)
 
 
 def stage_ids(hub, pid):

@@ -2,13 +2,12 @@
 download link (no apikey, expiry), issue exports and the record format."""
 import collections
 import json
-import time
 
 import pytest
 
 from conftest import Hub
-from hubutil import (REVIEW_ID, all_tasks, export, export_records, fetch, main_project,
-                     stats_with_log, unzip_one)
+from hubutil import (REVIEW_ID, all_tasks, export, export_records, fetch, fetch_until_expired,
+                     main_project, stats_with_log, unzip_one)
 from hub_lenient import module_hub  # noqa: F401 (lenient profile for this module)
 
 
@@ -195,13 +194,7 @@ def test_export_path_expires(workdir):
         pid = main_project(hub)
         url = export(hub, pid, stage=["Start"])["exportPath"]
         st, _, _ = fetch(url)  # may already be 403 on a very slow machine; then expiry works
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            st, _, raw = fetch(url)
-            if st == 403:
-                break
-            assert st == 200
-            time.sleep(0.2)
+        st, raw = fetch_until_expired(url)
         assert st == 403 and b"expired" in raw
     finally:
         hub.stop()

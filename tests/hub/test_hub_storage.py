@@ -4,13 +4,13 @@ exports), served from signed, expiring URLs that need no API key; /annotate
 keeps (lenient) or clears (strict) a mask it is not told about, clears it on
 null and sets it to a stored object's URL (docs/HUB.md, "Storage", "Profiles")."""
 import os
-import time
 import urllib.parse
 
 import pytest
 
 from conftest import Hub
-from hubutil import all_tasks, export_records, fetch, main_project, png_decode
+from hubutil import (all_tasks, export_records, fetch, fetch_until_expired, main_project,
+                     png_decode)
 
 
 def start(module_workdir, name, *args):
@@ -122,13 +122,7 @@ def test_signed_url_expires(workdir):
     try:
         _, tasks = masked(hub)
         url = tasks[0]["brushDataUrl"]
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            st, _, raw = fetch(url)
-            if st == 403:
-                break
-            assert st == 200
-            time.sleep(0.2)
+        st, raw = fetch_until_expired(url)
         assert st == 403 and b"Request has expired" in raw
         # the task shows a freshly signed URL again
         st, body = hub.api("GET", "/task/" + tasks[0]["_id"])

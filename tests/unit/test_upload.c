@@ -178,7 +178,7 @@ static void media(const char *spool, struct hub *h, struct mock_hub *m, struct f
 	ao_writes_free(w);
 }
 
-/* A minimal PNG header: signature, IHDR of w x h (enough for the checks). */
+/* A minimal PNG: signature, IHDR of w x h, empty IDAT, IEND (enough for the checks). */
 static size_t png(unsigned char *b, unsigned wd, unsigned ht)
 {
 	memcpy(b, "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16);
@@ -187,7 +187,9 @@ static size_t png(unsigned char *b, unsigned wd, unsigned ht)
 		b[20 + i] = (unsigned char)(ht >> (24 - 8 * i));
 	}
 	memcpy(b + 24, "\x08\x06\0\0\0\0\0\0\0", 9);
-	return 33;
+	/* an (empty) IDAT and the IEND: the chunk walk needs a complete file */
+	memcpy(b + 33, "\0\0\0\0IDAT\0\0\0\0\0\0\0\0IEND\xae\x42\x60\x82", 24);
+	return 57;
 }
 
 static void mask(const char *spool, struct hub *h, struct mock_hub *m, struct fail_hub *f)
@@ -209,6 +211,11 @@ static void mask(const char *spool, struct hub *h, struct mock_hub *m, struct fa
 	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", "GIF89a....", 10), -EINVAL);
 	CHECK(strstr(status_of(w, "q", "tasks/t9/mask.png"), "is not a PNG image") != NULL);
 	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", "\x89PNG\r\n\x1a\nxxxxxxxx", 16), -EINVAL);
+	CHECK_INT(mock_hub_calls(m, "GET", "/task/"), 0);
+	n = png(b, 100, 50);
+	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", b, n - 12), -EINVAL); /* no IEND */
+	CHECK(strstr(status_of(w, "q", "tasks/t9/mask.png"), "not a complete PNG") != NULL);
+	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", b, 40), -EINVAL); /* cut in IDAT */
 	CHECK_INT(mock_hub_calls(m, "GET", "/task/"), 0);
 	n = png(b, 10, 10);
 	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", b, n), -EINVAL);
