@@ -399,6 +399,12 @@ int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, s
 
 	if (rc == 0)
 		media_attr(c, &r, st);
+	/* mask.png is written through the mount (the write side): show it so, or
+	 * -o default_permissions refuses its owner's cp over it; the medical
+	 * mask and assets/ files stay read-only */
+	if (rc == 0 && n->kind == AO_N_MASK_FILE && !strcmp(n->sub_id, "brushDataUrl") &&
+	    !c->cfg.read_only)
+		st->st_mode |= S_IWUSR;
 	free(url);
 	return rc;
 }

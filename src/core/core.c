@@ -692,7 +692,7 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 		pthread_mutex_unlock(&c->lock);
 		break;
 	case AO_N_EXPORT_FILE:
-		ao_xcache_mark_stale(c->cfg.xc, n->x);
+		ao_xcache_touched(c->cfg.xc, n->x);
 		if (p && !n->sub_id[0])
 			task_drop_list(c, p);
 		break;

@@ -87,7 +87,10 @@ int ws_parse(const char *rel, struct wpath *p)
 			return 0;
 		}
 		name = slash + 1;
-		if (!*name || strchr(name, '/') || !strcmp(name, "task.json"))
+		/* the read side's own files: task.json, the medical mask (read-only:
+		 * a write is refused, not kept as a scratch file shadowing it) */
+		if (!*name || strchr(name, '/') || !strcmp(name, "task.json") ||
+		    !strcmp(name, "mask.seg.nrrd") || !strcmp(name, "mask.seg.nrrd.status"))
 			return -ENOENT;
 		memcpy(p->dir, rel, (size_t)(slash - rel));
 		p->dir[slash - rel] = '\0';

@@ -9,6 +9,7 @@ what the last refresh did. The randomized model test is
 test_incremental_model.py."""
 import json
 import os
+import time
 
 from conftest import Mount
 from test_read_common import (DOWNLOAD, EXPORT, all_tasks, direct_export, main_project, pdir,
@@ -195,3 +196,35 @@ def test_ignored_filter_and_changed_schema_fall_back(hub, mount):
     assert refresh(exp) == direct_export(hub, pid)
     lr = last_refresh(mount, pid)
     assert lr["mode"] == "full" and "project changed" in lr["full_because"], lr
+
+
+def test_mtime_follows_content(hub, workdir):
+    """A refresh that changed the export gives it a new mtime, later than the
+    old one even within the same second (rsync's quick check compares size and
+    whole-second mtime, and a label change can keep the size); a refresh that
+    changed nothing keeps it (make and rsync redo nothing), unless the file
+    was touched (touch's contract)."""
+    m = Mount(hub, workdir, opts=["export_ttl=2"])
+    try:
+        pid = main_project(hub)
+        exp = os.path.join(pdir(m, hub, pid), "export", "tasks.json")
+        read(exp)
+        m0 = os.stat(exp).st_mtime
+        time.sleep(3)  # the TTL runs out: nothing changed
+        assert read(exp) == direct_export(hub, pid)
+        assert last_refresh(m, pid)["mode"] == "unchanged"
+        assert os.stat(exp).st_mtime == m0
+        refresh(exp)  # touch, nothing changed: a new mtime all the same
+        assert last_refresh(m, pid)["mode"] == "unchanged"
+        m1 = os.stat(exp).st_mtime
+        assert m1 > m0
+        t = all_tasks(hub, pid)[0]
+        for word in ("Rain", "Snow"):  # same size, likely the same second
+            annotate(hub, t["_id"], word)
+            assert refresh(exp) == direct_export(hub, pid)
+            assert last_refresh(m, pid)["mode"] == "incremental"
+            m2 = os.stat(exp).st_mtime
+            assert m2 > m1
+            m1 = m2
+    finally:
+        m.stop()

@@ -380,3 +380,21 @@ def test_a_new_upload_does_not_take_an_old_images_name(photos, tmp_path):
     assert open(os.path.join(a, "photo_01.png"), "rb").read() == old
     img = os.path.join(pdir, "datasets", "yolo", "images", "photo_01.png")
     assert open(img, "rb").read() == old
+
+
+def test_rsync_twice_with_ignore_existing_uploads_once(empty, tmp_path):
+    """The hub cannot replace an asset, so every upload is a new one and a
+    second plain `rsync -a` (mtimes differ) would upload again: the README's
+    way to sync a folder, `rsync -a --ignore-existing`, sends each file once."""
+    import subprocess
+    hub, m, pid, pdir = empty
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):
+        (src / ("r%d.jpg" % i)).write_bytes(jpeg_bytes(color=(i, 90, 90)))
+    for _ in range(2):
+        r = subprocess.run(["rsync", "-a", "--ignore-existing", str(src) + "/",
+                            os.path.join(pdir, "assets") + "/"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == ["r0.jpg", "r1.jpg"]
+    assert count(hub, CLOUD) == 2

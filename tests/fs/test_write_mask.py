@@ -17,7 +17,8 @@ from PIL import Image
 
 from conftest import Hub, Mount
 from hubutil import all_tasks, project_by_name
-from test_write_common import WENV, WOPTS, count, project_dir, read, status_state, write_file
+from test_write_common import WENV, WOPTS, count, main_project, project_dir, read, status_state, \
+    write_file
 
 UPURL = "GET /v2/getUploadUrl"
 PUT = "PUT /storage"
@@ -138,6 +139,28 @@ def test_not_a_png_refused_nothing_sent(strict):
     assert count(hub, UPURL) == 0
     assert "brushDataUrl" not in hub_task(hub, t["_id"]) or \
         hub_task(hub, t["_id"])["brushDataUrl"] == t.get("brushDataUrl")
+
+
+def test_stored_mask_png_shows_writable_medical_mask_does_not(strict):
+    """mask.png can be replaced through the mount, so its mode says so (0644):
+    with -o default_permissions the kernel checks it and a 0444 mask.png
+    refused its owner's cp over it. mask.seg.nrrd is read-only (0444)."""
+    import stat as st_
+    hub, m = strict
+    pid = main_project(hub)
+    tasks = all_tasks(hub, pid)
+    tdir = os.path.join(project_dir(m, pid), "tasks")
+    seen = set()
+    for t in tasks:
+        for name in ("mask.png", "mask.seg.nrrd"):
+            p = os.path.join(tdir, t["_id"], name)
+            if name not in seen and os.path.exists(p):
+                seen.add(name)
+                mode = st_.S_IMODE(os.stat(p).st_mode)
+                assert mode == (0o644 if name == "mask.png" else 0o444), (name, oct(mode))
+        if len(seen) == 2:
+            break
+    assert seen == {"mask.png", "mask.seg.nrrd"}
 
 
 def test_truncated_png_refused_nothing_sent(strict):

@@ -147,3 +147,31 @@ def test_unmasked_task_gets_no_mask_key(strict):
     assert write_file(path, json.dumps(shown)) is None
     assert not hub_task(hub, tid).get("brushDataUrl")
     assert task_answer(hub, tid)["tools"] == shown["tools"]
+
+
+def test_medical_mask_is_read_only_refused_not_kept_as_scratch(strict, tmp_path):
+    """mask.seg.nrrd is the hub's medical mask, read-only through the mount:
+    writing it (cp of an edited copy) fails at once like task.json, instead of
+    being kept as a local scratch file that shadows the hub's mask and is never
+    sent."""
+    hub, m = strict
+    pid = main_project(hub)
+    tasks = []
+    for page in (1, 2, 3):
+        st, body = hub.api("GET", "/project/%s/tasks" % pid, query={"limit": 100, "page": page})
+        assert st == 200, body
+        tasks += body["data"]["tasks"]
+    t = next(t for t in tasks if t.get("medicalBrushDataUrl"))
+    tdir = os.path.join(project_dir(m, pid), "tasks", t["_id"])
+    path = os.path.join(tdir, "mask.seg.nrrd")
+    orig = open(path, "rb").read()
+    assert orig.startswith(b"NRRD")
+    e = write_file(path, orig + b"\0")
+    assert isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM), e
+    assert open(path, "rb").read() == orig
+    assert "mask.seg.nrrd.status" not in os.listdir(tdir)
+    # a task without one: the name cannot be made either
+    plain = next(x for x in tasks if not x.get("medicalBrushDataUrl"))
+    e = write_file(os.path.join(project_dir(m, pid), "tasks", plain["_id"], "mask.seg.nrrd"),
+                   orig)
+    assert isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM), e
