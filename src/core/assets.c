@@ -409,10 +409,12 @@ int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, s
 	return rc;
 }
 
-/* Open an asset or mask: a media cache handle. A complete object is served
- * from its file (spliced reads); one still downloading, or whose size stat
- * did not show yet, is direct_io with an invalidation queued (`changed`), so
- * stat after close shows the true size. */
+/* Open an asset or mask: a media cache handle. The kernel may still hold an
+ * old size for the path (1 byte from a stat before the object was fetched,
+ * perhaps by another daemon sharing the cache), so every open drops it
+ * (`changed`) under core_int.h's kcache_rule: a complete object opened with
+ * no other asset/mask handle open is served through the page cache from its
+ * file at its true size; else direct_io, and stat after close is true. */
 int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
 	       struct ao_err *err)
 {
@@ -434,9 +436,13 @@ int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 	if (rc < 0)
 		return rc;
 	fh->fd = ao_media_fh_fd(fh->m);
-	fh->direct_io = !(known && fh->fd >= 0);
-	fh->changed = fh->direct_io;
-	fh->keep_cache = 0;
+	/* counted for any asset or mask (not per object): "alone" is then
+	 * conservative, never wrong; ao_core_release uncounts */
+	int alone = __atomic_fetch_add(&c->media_open, 1, __ATOMIC_RELAXED) == 0;
+	kcache_rule(fh, known && fh->fd >= 0, alone);
+	/* size unknown: still drop the old size once it is, so stat after
+	 * close is true (flush waits for it) */
+	fh->changed = 1;
 	return 0;
 }
 

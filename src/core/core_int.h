@@ -117,6 +117,7 @@ struct ao_core {
 	struct ao_core_cfg cfg; /* immutable after init */
 	pthread_mutex_t lock;	/* "c->lock": a leaf, never held across a request */
 	int small_open;		/* open handles of in-memory files (c->lock) */
+	int media_open;		/* open asset/mask handles (atomic): kcache_rule's "alone" */
 	/* The one in-memory file served through the page cache right now (only
 	 * granted while no other is open): stat of it reports its snapshot's
 	 * length, so the kernel's size matches the pages being read. (c->lock) */
@@ -208,5 +209,23 @@ void task_drop_project(struct ao_core *c, const char *project_id); /* labels imp
 void task_drop_list(struct ao_core *c, struct project *p);
 void task_free_all(struct ao_core *c);
 int task_id_valid(const char *id);
+
+/*
+ * The kernel-cache rule for a file whose size the kernel may hold from
+ * before it was known (1 byte before the first fetch, or another
+ * generation's): dataset files (dsview.c), assets and masks (assets.c).
+ * Every open whose size is known asks the adapter to drop the path's
+ * attributes (`changed`, fuse_ops.c's side thread). With no other handle of
+ * the file open (`alone`) no READ can be waiting on its pages, so the drop
+ * is waited for before the reply and the file is served through the page
+ * cache at its true size; otherwise (or while the size is unknown) it is
+ * served with direct_io, never clamped to an old size.
+ */
+static inline void kcache_rule(struct ao_core_fh *fh, int known, int alone)
+{
+	fh->changed = known;
+	fh->direct_io = !(alone && known);
+	fh->keep_cache = 0;
+}
 
 #endif

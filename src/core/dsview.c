@@ -429,17 +429,17 @@ static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_
 }
 
 /*
- * Kernel caching of a dataset file, as for exports and the small files: the
- * kernel may hold an old size for this path (1 byte before the size was
- * known, another generation's), so every open whose size is known asks the
- * adapter to drop the path's attributes and pages (`changed`). When no other
- * handle of the same file is open (per image: the image's handles under any
- * path; other files: any dataset file) no READ can be waiting with a page
- * locked, so that happens before the reply and the file is served through
- * the page cache at its true size: fstat after open (tar) is right.
- * Otherwise, or while an image's size is unknown, it is served with
- * direct_io (reads never clamped to an old size) and dropped on the side
- * thread, which close waits for.
+ * Kernel caching of a dataset file (core_int.h's kcache_rule, shared with
+ * assets and masks), as for exports and the small files: the kernel may hold
+ * an old size for this path (1 byte before the size was known, another
+ * generation's), so every open whose size is known asks the adapter to drop
+ * the path's attributes and pages (`changed`). When no other handle of the
+ * same file is open (per image: the image's handles under any path; other
+ * files: any dataset file) no READ can be waiting with a page locked, so that
+ * happens before the reply and the file is served through the page cache at
+ * its true size: fstat after open (tar) is right. Otherwise, or while an
+ * image's size is unknown, it is served with direct_io (reads never clamped
+ * to an old size) and dropped on the side thread, which close waits for.
  */
 static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im);
 
@@ -472,11 +472,9 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 	d->counted = 1;
 	/* the kernel's size for this path may be old: drop it now if no READ
 	 * can be waiting on its pages, else on the side thread (direct_io) */
-	fh->changed = known;
-	fh->direct_io = !(alone && known);
+	kcache_rule(fh, known, alone);
 	ao_debug("datasets: open %s: size %s, %s", n->ds_name, known ? "known" : "unknown",
 		 alone ? "alone" : "shared");
-	fh->keep_cache = 0;
 	return 0;
 }
 

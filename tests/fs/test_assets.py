@@ -293,3 +293,39 @@ def test_two_daemons_share_one_cache(workdir):
         a.stop()
         b.stop()
         hub.stop()
+
+
+def test_stale_kernel_size_then_parallel_readers(workdir):
+    """stat shows 1 byte before an object is fetched, and the kernel keeps
+    that size: once the object is complete in the cache (here fetched by a
+    second daemon sharing it), an open must still drop the old size, or the
+    readers get 1 byte. Several processes read at once (one alone, the rest
+    sharing the file)."""
+    hub = Hub(workdir)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="mnt-a", cache=cache)
+    b = Mount(hub, workdir, name="mnt-b", cache=cache)
+    try:
+        pid = project_id(hub, PROJECT)
+        want = {x["externalId"]: hashlib.sha256(fetch(x["data"])).hexdigest()
+                for x in hub_assets(hub, pid)}
+        da = os.path.join(a.path, PROJECT, "assets")
+        db = os.path.join(b.path, PROJECT, "assets")
+        names = sorted(os.listdir(da))
+        assert sorted(want) == names
+        for n in names:  # the kernel of mount a now holds 1 byte for each
+            assert os.stat(os.path.join(da, n)).st_size == 1
+        for n in names:  # complete in the shared cache, fetched by b
+            assert hashlib.sha256(read_file(os.path.join(db, n))).hexdigest() == want[n]
+        jobs = [(da, names[i:] + names[:i]) for i in range(4)]
+        with multiprocessing.get_context("fork").Pool(4) as pool:
+            results = pool.map(_reader, jobs)
+        for r in results:
+            assert r == want
+        for n in names:  # and stat is true afterwards
+            with open(os.path.join(da, n), "rb") as f:
+                assert os.fstat(f.fileno()).st_size == len(f.read())
+    finally:
+        a.stop()
+        b.stop()
+        hub.stop()
