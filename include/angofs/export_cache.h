@@ -122,9 +122,10 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd);
 int ao_xcache_fresh(struct ao_xcache *c, struct ao_xentry *e);
 
 void ao_xcache_mark_stale(struct ao_xcache *c, struct ao_xentry *e);
-/* Stale by a touch of the file: the next refresh shows a new mtime even if
- * it finds nothing changed (touch's contract; TTL, poll and write refreshes
- * that change nothing keep the generation's mtime). */
+/* Marked stale (both): stat shows the time of the mark as the mtime from then
+ * on, and the refresh keeps it (a refresh after the TTL alone that changes
+ * nothing keeps the generation's mtime). A touch moves it even if the entry
+ * is stale already (touch's contract). */
 void ao_xcache_touched(struct ao_xcache *c, struct ao_xentry *e);
 /* All entries of a project (after a successful write). */
 void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id);

@@ -98,6 +98,10 @@ static void adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta
 	e->fetched_at = m->fetched_at;
 	e->gen_mtime = m->mtime ? m->mtime : m->fetched_at;
 	e->shown_at = 0;
+	if (m->stale && m->stale_at > e->gen_mtime)
+		e->stale_at = m->stale_at;
+	else if (e->stale_dgen != m->gen)
+		e->stale_at = 0;
 	e->stale = m->stale || e->stale_dgen == m->gen;
 }
 
@@ -268,7 +272,9 @@ int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, ti
 		if (!e->have && !e->shown_at)
 			e->shown_at = time(NULL);
 		*size = e->attr_size = e->have ? e->size : 0;
-		*mtime = e->attr_mtime = e->have ? e->gen_mtime : e->shown_at;
+		/* stale (touch, poll, a write): the time it was marked */
+		time_t gm = e->stale && e->stale_at > e->gen_mtime ? e->stale_at : e->gen_mtime;
+		*mtime = e->attr_mtime = e->have ? gm : e->shown_at;
 		e->attr_gen = e->gen;
 		known = e->have;
 	}
@@ -579,9 +585,10 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
 }
 
 /* Mark e's current generation stale here and, unless a download is under
- * way (it brings a fresh generation anyway), in H.meta for every daemon.
- * touched: by a touch of the file (H.meta "touched"): the next generation
- * gets a new mtime even if nothing changed (xrefresh.c). */
+ * way (it brings a fresh generation anyway), in H.meta for every daemon,
+ * with the time it was marked (H.meta "stale_at", later than its mtime):
+ * stat shows it as the mtime from now on and the refresh keeps it (xshare.h).
+ * touched: a touch of the file moves it even if it is stale already. */
 static void mark_stale_locked(struct ao_xcache *c, struct ao_xentry *e, int touched)
 {
 	struct xs_meta m;
@@ -589,15 +596,19 @@ static void mark_stale_locked(struct ao_xcache *c, struct ao_xentry *e, int touc
 
 	if (!e->have || (e->stale && !touched))
 		return;
+	time_t now = time(NULL), at = now > e->gen_mtime ? now : e->gen_mtime + 1;
+	if (e->stale && e->stale_at >= at)
+		return;
 	e->stale = 1;
 	e->stale_dgen = e->dgen;
+	e->stale_at = at;
 	if (e->fetching || (lfd = xc_entry_lockfd(c, e)) < 0 ||
 	    ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
 		return;
 	if (xs_meta_read(c->dir, e->hash, e->key, &m, NULL) == 0 && m.gen == e->dgen &&
-	    (!m.stale || (touched && !m.touched))) {
+	    (!m.stale || (touched && m.stale_at < at))) {
 		m.stale = 1;
-		m.touched |= touched;
+		m.stale_at = at;
 		xs_meta_write(c->dir, e->hash, e->key, &m);
 	}
 	ao_lock_byte(lfd, 0, F_UNLCK, 0);

@@ -103,6 +103,9 @@ struct ao_xentry {
 	 * next fetch keeps (within the TTL) so a copy made from the listing
 	 * stays in sync (rsync -a twice copies nothing) */
 	time_t gen_mtime, shown_at;
+	/* when this generation was marked stale (0: not, or by the TTL): the
+	 * mtime stat shows until the refresh (H.meta "stale_at") */
+	time_t stale_at;
 	struct xc_refresh last_refresh; /* the last refresh this daemon made */
 	/* progress: relaxed atomics (__atomic builtins), written by the fetching
 	 * thread without c->lock, read by the status report */

@@ -194,10 +194,11 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 		if (rc == 0 || rc == 2) {
 			ri->mode = rc == 0 ? "incremental" : "unchanged";
 			hub_total = pl.total;
-			/* nothing changed: the generation and its mtime stay
-			 * (make, rsync redo nothing), unless the file was
-			 * touched (touch's contract: a new mtime) */
-			n.mtime = rc == 2 && !m.touched ? m.mtime : 0;
+			/* nothing changed: the generation stays, and the mtime
+			 * (make, rsync redo nothing) unless stat showed a
+			 * newer one while it was stale (touch, poll, a write) */
+			n.mtime =
+			    rc == 2 ? (m.stale && m.stale_at > m.mtime ? m.stale_at : m.mtime) : 0;
 			rc = 0;
 		}
 	}
@@ -215,12 +216,15 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 	if (rc == 0) {
 		n.fetched_at = time(NULL);
 		n.stale = 0;
-		n.touched = 0;
-		/* new content (or a touch): a new mtime, later than the old
-		 * one even within its second (rsync's quick check compares
-		 * size and whole-second mtime: a same-size change would be
-		 * skipped) */
-		if (!n.mtime)
+		n.stale_at = 0;
+		/* new content: a new mtime, later than the old one even within
+		 * its second (rsync's quick check compares size and whole-second
+		 * mtime: a same-size change would be skipped); the one stat
+		 * showed while it was stale if any (a copy made by rsync then
+		 * is of this content: a second run copies nothing) */
+		if (!n.mtime && had && m.stale && m.stale_at > m.mtime)
+			n.mtime = m.stale_at;
+		else if (!n.mtime)
 			n.mtime = had && m.mtime >= n.fetched_at ? m.mtime + 1 : n.fetched_at;
 		rc = publish(c, e, lfd, had ? &m : NULL, &n, err);
 	}

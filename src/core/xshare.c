@@ -74,7 +74,7 @@ int xs_meta_read(const char *dir, const char *hash, const char *key, struct xs_m
 	if (!m->mtime)
 		m->mtime = m->fetched_at;
 	m->stale = json_is_true(json_object_get(j, "stale"));
-	m->touched = json_is_true(json_object_get(j, "touched"));
+	m->stale_at = m->stale ? (time_t)json_integer_value(json_object_get(j, "stale_at")) : 0;
 	json_t *rec = json_object_get(j, "records");
 	m->records = json_is_integer(rec) ? json_integer_value(rec) : -1;
 	m->hwm_us = json_integer_value(json_object_get(j, "hwm"));
@@ -95,11 +95,11 @@ int xs_meta_write(const char *dir, const char *hash, const char *key, const stru
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
 	char fp[20];
 	snprintf(fp, sizeof(fp), "%016llx", m->fp);
-	j = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:b,s:b,s:I,s:I,s:s,s:I}", "version", 2, "key", key,
+	j = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:s,s:I}", "version", 2, "key", key,
 		      "gen", (json_int_t)m->gen, "size", (json_int_t)m->size, "fetched_at",
 		      (json_int_t)m->fetched_at, "mtime",
 		      (json_int_t)(m->mtime ? m->mtime : m->fetched_at), "stale", m->stale,
-		      "touched", m->touched, "records", (json_int_t)m->records, "hwm",
+		      "stale_at", (json_int_t)m->stale_at, "records", (json_int_t)m->records, "hwm",
 		      (json_int_t)m->hwm_us, "fp", fp, "base_at", (json_int_t)m->base_at);
 	if (!j)
 		return -ENOMEM;

@@ -12,7 +12,7 @@
  *                 H.G.data.tmp-XXXXXX and renamed into place, never modified
  *   H.G.idx       its record index (incremental refresh), same life
  *   H.meta        {"version":2,"key","gen","size","fetched_at","mtime","stale",
- *                 "touched","records","hwm","fp","base_at"}: the current generation;
+ *                 "stale_at","records","hwm","fp","base_at"}: the current generation;
  *                 replaced only by rename, only under byte 0. The last four
  *                 serve incremental refreshes (xincr.c): record count, newest
  *                 task updatedAt (microseconds), the project fingerprint the
@@ -32,8 +32,11 @@ struct xs_meta {
 	time_t fetched_at;
 	time_t mtime; /* shown to users; 0 in older metas: fetched_at */
 	int stale;
-	int touched; /* stale by a touch of the file: its next generation gets a
-		      * new mtime even if the refresh changed nothing */
+	/* when it was marked stale (touch, -o poll, a write; 0: never or by
+	 * the TTL alone), later than mtime: shown as the mtime until the
+	 * refresh, which keeps it (stat-only tools such as rsync, make, find
+	 * -newer see the change before anyone reads the file) */
+	time_t stale_at;
 	/* incremental refresh (0: unknown, no incremental refresh from it) */
 	long long records; /* -1 unknown */
 	long long hwm_us;

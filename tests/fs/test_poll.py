@@ -81,6 +81,41 @@ def test_second_mount_sees_changes_within_intervals(hub, workdir):
             m.stop()
 
 
+def test_rsync_sees_a_polled_change(hub, workdir):
+    """Tools that judge a file by stat alone (rsync's quick check, make, find
+    -newer) see a change the poll found: the stale export shows a newer
+    mtime before anyone reads it, the copy then made is the fresh export,
+    and a second rsync copies nothing."""
+    pid = main_project(hub)
+    m = Mount(hub, workdir, opts=["poll=1"])
+    try:
+        d = os.path.join(pdir(m, hub, pid), "export")
+        exp = os.path.join(d, "tasks.json")
+        read(exp)
+        dst = os.path.join(workdir, "copy")
+        rsync = ["rsync", "-a", "--out-format=%n", d + "/", dst + "/"]
+        subprocess.run(rsync, check=True, capture_output=True, timeout=120)
+        assert subprocess.run(rsync, check=True, capture_output=True,
+                              timeout=120).stdout == b""
+        m0 = os.stat(exp).st_mtime
+        t = all_tasks(hub, pid)[2]
+        for word in ("Rain", "Snow"):  # a same-size change at least once
+            st, body = hub.api("POST", "/annotate/" + t["_id"], {"answer": {"classifications": [
+                {"schemaId": "cWeath01", "answer": word}]}})
+            assert st == 200, body
+        assert wait_for(lambda: os.stat(exp).st_mtime > m0, timeout=30, step=0.3), \
+            "the polled change never showed in the export's mtime"
+        out = subprocess.run(rsync, check=True, capture_output=True, timeout=120).stdout
+        assert b"tasks.json" in out, out
+        with open(os.path.join(dst, "tasks.json"), "rb") as f:
+            assert f.read() == read(exp)
+        assert answer_of(read(exp), t["_id"])["classifications"][0]["answer"] == "Snow"
+        assert subprocess.run(rsync, check=True, capture_output=True,
+                              timeout=120).stdout == b""
+    finally:
+        m.stop()
+
+
 def test_poll_off_sends_nothing(hub, mount):
     pid = main_project(hub)
     read(os.path.join(pdir(mount, hub, pid), "export", "tasks.json"))
