@@ -1,6 +1,7 @@
 /*
  * xcache_int.h - the export cache's in-memory state, shared by its files
- * (export_cache.c: the state machine; xstatus.c: the status report).
+ * (export_cache.c: the state machine; xrefresh.c and xincr.c: one refresh;
+ * xstatus.c: the status report).
  *
  * Locking: c->lock (a mutex) guards the entry list and every field of every
  * entry, except done/total (relaxed atomics, written by the fetching thread)
@@ -12,10 +13,14 @@
  *
  * Lock order (export cache): a caller may hold the core's p->tasks_refresh
  * (tasks.c lists tasks from an export); then c->lock, a leaf. The fetching
- * thread holds no mutex: it takes the on-disk publish lock (byte 0 of
- * H.lock, fcntl, polled without waiting so an interrupt is honoured) and,
- * under it, calls the hooks: all_stages (takes p->detail_refresh, then the
- * core's c->lock) and fetched (export_check.c: the core's c->lock). The
+ * thread holds no mutex (xrefresh.c): before the on-disk publish lock it
+ * calls project_fp (GET /project/{id}: p->detail_refresh, then the core's
+ * c->lock) and starts the count thread (GET /project/{id}/tasks, no lock);
+ * it takes the publish lock (byte 0 of H.lock, fcntl, polled without
+ * waiting so an interrupt is honoured) and under it calls all_stages (takes
+ * p->detail_refresh, then the core's c->lock) and downloads; after
+ * releasing it, fetched (export_check.c: maybe a GET, then the core's
+ * c->lock). The
  * on-disk locks (byte 0: publish and eviction; byte g: readers of
  * generation g) are described in docs/DESIGN-NOTES.md; under c->lock they
  * are only tried (F_SETLK), never waited for. Global order:
