@@ -203,7 +203,8 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		list_free(l);
 		return rc;
 	}
-	qsort(l->v, l->n, sizeof(*l->v), cmp_name);
+	if (l->n) /* l->v is NULL for a project without assets: qsort wants an array */
+		qsort(l->v, l->n, sizeof(*l->v), cmp_name);
 	l->byid = malloc((l->n ? l->n : 1) * sizeof(*l->byid));
 	if (!l->byid) {
 		list_free(l);

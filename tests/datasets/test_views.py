@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from conftest import Hub, Mount
+from harness import sanitized
 from dsutil import (EXPORT, PHOTOS, area_marks, check_coco, check_yolo, count, imagefolder,
                     records)
 
@@ -227,13 +228,6 @@ def test_imagefolder_class_option(module_hub, workdir):
     finally:
         bad.stop()
         m.stop()
-
-
-def sanitized(pid):
-    """The daemon runs under a sanitizer or valgrind: its RSS is theirs."""
-    with open("/proc/%d/maps" % pid) as f:
-        maps = f.read()
-    return any(s in maps for s in ("libasan", "libtsan", "vgpreload"))
 
 
 def rss_kb(pid):

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from conftest import Mount
+from harness import sanitized
 from hubutil import all_tasks, project_by_name
 from test_write_common import WENV, WOPTS, count, project_dir, read, status_state, wait_for, \
     write_file
@@ -255,7 +256,8 @@ def test_large_file_is_streamed_not_held_in_memory(empty, tmp_path):
     assert rc == 0, err
     grew = peak_rss_kb(m.proc.pid) - before
     print("peak RSS growth: %d KiB" % grew)
-    assert grew < 12 * 1024, "peak RSS grew by %d KiB for a 40 MiB upload" % grew
+    # under ASan the quarantine holds freed buffers: the bound is the plain build's
+    assert sanitized(m.proc.pid) or grew < 12 * 1024, "peak RSS grew by %d KiB for a 40 MiB upload" % grew
     assert count(hub, PUT) == 1 and count(hub, CLOUD) == 1
     url = hub_assets(hub, pid, "clip.mp4")[0]["data"]
     code, _, body = hub.raw("GET", url[url.index("/storage/"):])

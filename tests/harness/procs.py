@@ -156,6 +156,14 @@ def check_sanitizer_log(path, start, what):
                                                                      text[max(0, i - 200):i + 4000]))
 
 
+def sanitized(pid):
+    """Process pid runs under a sanitizer or valgrind: its memory figures are
+    theirs (shadow memory, quarantine), so RSS bounds do not apply."""
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.read()
+    return any(s in maps for s in ("libasan", "libtsan", "vgpreload"))
+
+
 def is_mounted(path):
     """True if path is a mount point, also for a dead FUSE mount (daemon killed:
     stat fails with ENOTCONN and os.path.ismount says False)."""
