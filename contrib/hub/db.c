@@ -55,6 +55,8 @@ static const char *schema_sql =
     "CREATE INDEX IF NOT EXISTS tasks_stage ON tasks(project_id, stage_id, seq);"
     "CREATE INDEX IF NOT EXISTS tasks_created ON tasks(project_id, created_ms, seq);"
     "CREATE INDEX IF NOT EXISTS tasks_updated ON tasks(project_id, updated_ms, seq);"
+    /* counts of GET /project/{id}/tasks by taskTypes and stage: covering */
+    "CREATE INDEX IF NOT EXISTS tasks_type ON tasks(project_id, task_type, stage_id);"
     "CREATE TABLE IF NOT EXISTS stage_history(task_seq INTEGER NOT NULL, idx INTEGER NOT NULL,"
     " stage_id TEXT NOT NULL, duration_ms INTEGER, completed_ms INTEGER, completed_by TEXT,"
     " answer TEXT, PRIMARY KEY(task_seq, idx)) WITHOUT ROWID;"

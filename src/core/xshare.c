@@ -20,6 +20,7 @@
 
 #include "angofs/lockfile.h"
 #include "angofs/log.h"
+#include "angofs/sysutil.h"
 #include "xshare.h"
 
 void xs_path(const char *dir, const char *hash, const char *ext, char *buf, size_t n)
@@ -58,7 +59,11 @@ int xs_meta_read(const char *dir, const char *hash, const char *key, struct xs_m
 		close(fd);
 		return rc;
 	}
-	j = json_loadfd(fd, 0, NULL);
+	/* one read, not jansson's json_loadfd (a read(2) per byte) */
+	char *buf = NULL;
+	size_t len = 0;
+	j = ao_sys_read_fd(fd, 1 << 20, &buf, &len) == 0 ? json_loadb(buf, len, 0, NULL) : NULL;
+	free(buf);
 	close(fd);
 	const char *k = json_string_value(json_object_get(j, "key"));
 	json_int_t gen = json_integer_value(json_object_get(j, "gen"));
