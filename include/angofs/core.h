@@ -141,6 +141,7 @@ struct ao_core_fh {
 	int pinned;	       /* in-memory file served through the page cache (core.c) */
 	struct ao_media_fh *m; /* an asset or mask (fd: its complete file, or -1) */
 	struct dsv_fh *ds;     /* a dataset view file (src/core/dsview.c), or NULL */
+	unsigned long xstream; /* export still being written: its stream (ao_core_read_wait) */
 };
 
 /* Open for reading (flags are open(2)'s: write access is refused with EACCES). */
@@ -149,6 +150,11 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
 		     struct ao_err *err);
 void ao_core_release(struct ao_core *c, struct ao_core_fh *fh);
+/* Before serving bytes [off, off+size) of fh from fh->fd without
+ * ao_core_read (a spliced read): wait until they are there (an export
+ * generation still being written). 0 or -errno. */
+int ao_core_read_wait(struct ao_core *c, struct ao_core_fh *fh, off_t off, size_t size,
+		      struct ao_err *err);
 
 /* utimens (touch): a refresh request. Exports go stale, cached metadata is
  * dropped. */

@@ -110,12 +110,27 @@ struct ao_xopen {
 	int keep_cache; /* data unchanged since the last open: keep page cache */
 	int changed;	/* the entry's content changed since the kernel last saw it */
 	long long size;
+	int streamed;		 /* still being written: call ao_xcache_wait before reads */
+	unsigned long stream_id; /* ... with this */
 };
 
 /* Make sure a fresh copy is cached (fetching it if needed, once for all
  * concurrent callers) and open it. Close with ao_xcache_close. */
 int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o,
 		   struct ao_err *err);
+/* The same; streamed: the caller accepts a generation still being written by
+ * an incremental merge (o->streamed; src/core/xstream.c) and calls
+ * ao_xcache_wait before each read of it. Other callers get whole files. */
+int ao_xcache_open_ex(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, int streamed,
+		      struct ao_err *err);
+/* Before reading bytes [.., end) of a generation opened streamed (o->stream_id):
+ * wait until they are written. 0; -EIO if its merge failed before them (err
+ * says so); -EINTR if the caller's request was interrupted. */
+int ao_xcache_wait(struct ao_xcache *c, struct ao_xentry *e, unsigned long id, long long end,
+		   struct ao_err *err);
+/* Wait for merges still writing in the background (before the core and
+ * the hooks' user data go away; ao_xcache_free does it too). */
+void ao_xcache_drain(struct ao_xcache *c);
 void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd);
 
 /* 1 if cached and fresh now (no fetch needed). */

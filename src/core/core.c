@@ -577,11 +577,12 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		break;
 	case AO_N_EXPORT_FILE: {
 		struct ao_xopen o;
-		rc = ao_xcache_open(c->cfg.xc, n->x, &o, err);
+		rc = ao_xcache_open_ex(c->cfg.xc, n->x, &o, 1, err);
 		if (rc < 0)
 			break;
 		fh->x = n->x;
 		fh->fd = o.fd;
+		fh->xstream = o.stream_id;
 		fh->direct_io = o.direct_io;
 		fh->keep_cache = o.keep_cache;
 		fh->changed = o.changed;
@@ -634,6 +635,9 @@ ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t
 		return dsv_read(c, fh, buf, size, off, err); /* an image's bytes */
 	if (fh->fd >= 0) {
 		size_t got = 0;
+		int rc = ao_core_read_wait(c, fh, off, size, err);
+		if (rc < 0)
+			return rc;
 		while (got < size) {
 			ssize_t r = pread(fh->fd, buf + got, size - got, off + (off_t)got);
 			if (r < 0) {
@@ -655,6 +659,14 @@ ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t
 		n = size;
 	memcpy(buf, fh->buf + off, n);
 	return (ssize_t)n;
+}
+
+int ao_core_read_wait(struct ao_core *c, struct ao_core_fh *fh, off_t off, size_t size,
+		      struct ao_err *err)
+{
+	if (!fh->x || !fh->xstream)
+		return 0;
+	return ao_xcache_wait(c->cfg.xc, fh->x, fh->xstream, (long long)off + (long long)size, err);
 }
 
 void ao_core_release(struct ao_core *c, struct ao_core_fh *fh)

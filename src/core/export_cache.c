@@ -83,7 +83,7 @@ static size_t holds_of(struct ao_xentry *e, unsigned long long g)
 	return n;
 }
 
-static void adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m)
+void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m)
 {
 	if (m->gen != e->dgen) {
 		if (e->open_count > 0)
@@ -140,7 +140,7 @@ void xc_refresh(struct ao_xcache *c, struct ao_xentry *e, int force)
 		e->have = 0; /* its data file is gone: the next open fetches */
 		return;
 	}
-	adopt(c, e, &m);
+	xc_adopt(c, e, &m);
 }
 
 struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *err)
@@ -205,6 +205,7 @@ void ao_xcache_free(struct ao_xcache *c)
 {
 	if (!c)
 		return;
+	ao_xcache_drain(c);
 	while (c->entries) {
 		struct ao_xentry *e = c->entries;
 		c->entries = e->next;
@@ -393,10 +394,12 @@ static int open_gen(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o
 	}
 	e->holds[e->nholds].fd = o->fd;
 	e->holds[e->nholds++].dgen = g;
-	if (st.st_size != e->size)
+	o->streamed = e->stream_dgen == g; /* still written: reads wait (xstream.c) */
+	o->stream_id = o->streamed ? e->stream_id : 0;
+	if (st.st_size != e->size && !o->streamed)
 		ao_warn("export cache: %s holds %lld bytes, its meta says %lld", path,
 			(long long)st.st_size, e->size);
-	o->size = st.st_size; /* size and bytes of one and the same file */
+	o->size = o->streamed ? e->size : st.st_size; /* size and bytes of one file */
 	if (time(NULL) - e->touched_at > 60) {
 		futimens(o->fd, NULL); /* last access, for eviction by any daemon */
 		e->touched_at = time(NULL);
@@ -410,7 +413,7 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 	unsigned long long seen = e->dgen;
 	time_t shown_at = e->have ? 0 : e->shown_at;
 	int lfd = xc_entry_lockfd(c, e), rc;
-	long long t0 = time(NULL);
+	time_t t0 = time(NULL);
 
 	e->fetching = 1;
 	pthread_mutex_unlock(&c->lock);
@@ -420,12 +423,24 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 		e->ndjson ? "ndjson" : "json");
 	struct xc_refresh ri = {0};
 	long long m0 = ao_sys_now_ms();
+	ri.m0_ms = m0;
+	ri.t0 = t0;
 	rc = lfd < 0 ? ao_errf(ferr, -lfd, "export cache: %s/%s.lock: %s", c->dir, e->hash,
 			       strerror(-lfd))
 		     : xc_fetch_shared(c, e, lfd, seen, shown_at, &ri, ferr);
 	ri.ms = ao_sys_now_ms() - m0;
 	ri.at = time(NULL);
 	pthread_mutex_lock(&c->lock);
+	if (rc == 3)
+		return 0; /* served while written: its writer thread ends the fetch */
+	return xc_fetch_done(c, e, rc, &ri, ferr, t0);
+}
+
+int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct xc_refresh *rip,
+		  struct ao_err *ferr, time_t t0)
+{
+	struct xc_refresh ri = *rip;
+
 	if (rc == 0)
 		e->last_refresh = ri;
 	e->fetching = 0;
@@ -467,6 +482,12 @@ static int wait_cancellable(struct ao_xcache *c)
 
 int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, struct ao_err *err)
 {
+	return ao_xcache_open_ex(c, e, o, 0, err);
+}
+
+int ao_xcache_open_ex(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, int streamed,
+		      struct ao_err *err)
+{
 	unsigned long seen_seq;
 	int rc = 0, tries = 0;
 
@@ -480,8 +501,9 @@ again:
 	for (;;) {
 		time_t now = time(NULL);
 		/* fresh, or a fetch finished since we came (export_ttl=0 serves it once) */
-		if (xc_is_fresh(c, e, now) ||
-		    (e->have && e->fetch_seq != seen_seq && e->last_rc == 0))
+		if ((xc_is_fresh(c, e, now) ||
+		     (e->have && e->fetch_seq != seen_seq && e->last_rc == 0)) &&
+		    (!e->stream_dgen || streamed))
 			break;
 		if (e->fetching) {
 			if (wait_cancellable(c) < 0) {

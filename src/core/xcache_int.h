@@ -35,6 +35,8 @@
 
 #include "angofs/export_cache.h"
 
+struct xs_meta; /* xshare.h */
+
 /* A temp file untouched this long belongs to no running fetch (downloads
  * stall out after a minute). */
 #define TMP_MAX_AGE_S 3600
@@ -48,9 +50,12 @@ struct xc_refresh {
 	long long replaced, added, removed, records;
 	int requests;	 /* hub requests this refresh sent (retries not counted) */
 	int indexed;	 /* the merge copied unchanged runs through the record index */
+	int streamed;	 /* ... and was served while written (xstream.c) */
 	long long bytes; /* downloaded (the zip) */
 	long long ms;
 	time_t at;
+	long long m0_ms; /* ao_sys_now_ms() when it began */
+	time_t t0;	 /* time() when it began */
 };
 
 struct ao_xentry {
@@ -107,6 +112,15 @@ struct ao_xentry {
 	 * mtime stat shows until the refresh (H.meta "stale_at") */
 	time_t stale_at;
 	struct xc_refresh last_refresh; /* the last refresh this daemon made */
+	/* a merged generation served while its writer thread writes it
+	 * (xstream.c): its number (0: none), the bytes written so far and its
+	 * final size; stream_id: its view generation (e->gen when adopted,
+	 * unique in the process: a failed generation's number is used again);
+	 * bad_id/bad_ready: one whose writing failed, bytes past bad_ready
+	 * never came (its open handles get EIO for them) */
+	unsigned long long stream_dgen;
+	unsigned long stream_id, bad_id;
+	long long stream_ready, stream_size, bad_ready;
 	/* progress: relaxed atomics (__atomic builtins), written by the fetching
 	 * thread without c->lock, read by the status report */
 	long long done, total;
@@ -120,6 +134,7 @@ struct ao_xcache {
 	pthread_cond_t cond;	       /* with c->lock: a fetch ended (fetching went to 0) */
 	struct ao_xentry *entries;     /* c->lock */
 	unsigned long next_gen;	       /* c->lock */
+	int streams;		       /* c->lock: merge writer threads running (xstream.c) */
 };
 
 /* export_cache.c helpers shared with xload.c (c->lock held). */
@@ -137,9 +152,25 @@ void xc_discover(struct ao_xcache *c);
 
 /* xrefresh.c: one refresh of e for all daemons on the directory (no mutex
  * held, e->fetching set): 1 if another daemon published meanwhile, 0 if this
- * one published a generation (ri says how), or -errno. */
+ * one published a generation (ri says how), 3 if a merged generation is
+ * being written by its own thread and is adopted already (xstream.c: that
+ * thread publishes it and ends the fetch), or -errno. */
 int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned long long seen,
 		    time_t shown_at, struct xc_refresh *ri, struct ao_err *err);
+
+/* export_cache.c (c->lock held): make m e's generation in this daemon (a
+ * meta read from disk, or a streamed generation before it is published);
+ * end a fetch of this daemon with rc (0 published, 1 another daemon did,
+ * -errno), as its fetching thread or a stream's writer thread. */
+void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m);
+int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct xc_refresh *ri,
+		  struct ao_err *ferr, time_t t0);
+
+/* xrefresh.c: make n the current generation on disk (byte 0 held). */
+int xc_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct xs_meta *old,
+	       struct xs_meta *n, struct ao_err *err);
+/* The mtime of a new generation n replacing m (had: there was one). */
+void xc_new_mtime(const struct xs_meta *m, int had, struct xs_meta *n);
 
 /* Cached and fresh at now (c->lock held). */
 int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now);

@@ -268,7 +268,7 @@ static void drop_gen(struct ao_xcache *c, struct ao_xentry *e, unsigned long lon
 }
 
 int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
-		unsigned long long g, struct xc_incr *pl, struct xs_meta *out,
+		unsigned long long g, int lfd, struct xc_incr *pl, struct xs_meta *out,
 		struct xc_refresh *ri, struct ao_err *err)
 {
 	struct xm_changes ch = {0};
@@ -306,6 +306,11 @@ int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *
 		rc = 1;
 		goto out;
 	}
+	rc = xc_stream_try(c, e, m, g, lfd, &ch, pl->total, out, ri, err);
+	if (rc == 3)
+		return 3; /* ch is the writer thread's now */
+	if (rc == 2 || rc == 1 || rc < 0)
+		goto out;
 	rc = merge_into(c, e, m, g, &ch, &res, &size, &ri->indexed, err);
 	if (rc == -EAGAIN || rc == -EINVAL || rc == -EEXIST) {
 		why(ri, "%s", err->msg);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "xcache_int.h"
+#include "xmerge.h"
 #include "xshare.h"
 
 struct xc_incr {
@@ -37,13 +38,25 @@ int xc_incr_prepare(struct ao_xcache *c, struct ao_xentry *e, const struct xs_me
 /* Join the count thread if it runs (every path of a refresh calls it). */
 void xc_incr_end(struct xc_incr *pl);
 
-/* Under the publish lock: ask for what changed since m, merge it into
- * generation g. 0: generation g written, *out is its meta (but gen);
- * 2: nothing changed, generation m->gen stays (*out its fresh meta);
- * 1: the merge cannot prove the result (ri->why): a full export must be
- * made; -errno: the refresh failed (the old generation stays). */
+/* Under the publish lock (byte 0 of lfd): ask for what changed since m,
+ * merge it into generation g. 0: generation g written, *out is its meta
+ * (but gen); 2: nothing changed, generation m->gen stays (*out its fresh
+ * meta); 1: the merge cannot prove the result (ri->why): a full export must
+ * be made; 3: generation g is being written by a thread of its own, served
+ * while written, which publishes it, releases byte 0 and ends the fetch
+ * (xstream.c); -errno: the refresh failed (the old generation stays). */
 int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
-		unsigned long long g, struct xc_incr *pl, struct xs_meta *out,
+		unsigned long long g, int lfd, struct xc_incr *pl, struct xs_meta *out,
 		struct xc_refresh *ri, struct ao_err *err);
+
+/* xstream.c: with the old generation's record index, a dry run of the
+ * merge of ch proves the result and its size; then generation g is written
+ * by a thread of its own and served while written. 3: it runs (ch is its
+ * own now; *ri updated); 2 nothing changed; 1 a full export must decide
+ * (ri->why); 0: not streamed (no index, or no thread), merge as before;
+ * -errno. */
+int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
+		  unsigned long long g, int lfd, struct xm_changes *ch, long long total,
+		  const struct xs_meta *out, struct xc_refresh *ri, struct ao_err *err);
 
 #endif

@@ -118,6 +118,13 @@ struct xm_result {
 	long long records, kept, replaced, added, removed;
 	long long same;	  /* replaced by identical bytes (re-sent within the margin) */
 	long long hwm_us; /* newest updatedAt of the merged records (0: none) */
+	long long size;	  /* bytes of the merged file */
+};
+
+/* Told the bytes of the merged file written so far, as they grow. */
+struct xm_progress {
+	void (*fn)(void *ud, long long bytes);
+	void *ud;
 };
 
 /* Merge old (a data file) and ch into out (a descriptor written from its
@@ -128,6 +135,12 @@ struct xm_result {
  * taskId twice in the old file), -EIO; err says which. */
 int xm_merge(int old_fd, int old_idx, int ndjson, struct xm_changes *ch, const struct xm_view *v,
 	     int out_fd, int out_idx, struct xm_result *res, struct ao_err *err);
+/* The same, telling prog (may be NULL) the bytes written as they grow.
+ * out_fd -1 is a dry run: nothing is written, *res is what the merge would
+ * give (size included), with the same return codes. */
+int xm_merge_p(int old_fd, int old_idx, int ndjson, struct xm_changes *ch, const struct xm_view *v,
+	       int out_fd, int out_idx, const struct xm_progress *prog, struct xm_result *res,
+	       struct ao_err *err);
 
 /* Records and newest updatedAt of a data file (after a full export), and its
  * index into idx_fd (-1: none). A record without the fields leaves *hwm_us 0

@@ -25,35 +25,52 @@
 
 #define OBUF (256 * 1024)
 #define GAP_MAX 4096 /* bytes between records: brackets, commas, newlines */
+#define COPY_CHUNK (8LL << 20)
 
+/* fd -1: nothing is written, pos only counts (a dry run's size). */
 struct out {
 	int fd;
 	char *buf;
 	size_t len;
 	long long pos; /* bytes written to fd so far (through the buffer) */
 	int failed;
+	long long done; /* bytes in the file (pos minus the buffer) */
+	const struct xm_progress *prog;
 };
+
+static void out_done(struct out *o, long long n)
+{
+	o->done += n;
+	if (o->prog && o->prog->fn)
+		o->prog->fn(o->prog->ud, o->done);
+}
 
 static int out_flush(struct out *o)
 {
 	int r = o->len && !o->failed ? ao_sys_write_all(o->fd, o->buf, o->len) : 0;
 	if (r < 0)
 		o->failed = -r;
+	else if (o->len)
+		out_done(o, (long long)o->len);
 	o->len = 0;
 	return o->failed ? -o->failed : 0;
 }
 
 static void out_put(struct out *o, const char *p, size_t n)
 {
-	if (o->failed || o->fd < 0)
+	if (o->failed)
 		return;
 	o->pos += (long long)n;
+	if (o->fd < 0)
+		return;
 	if (o->len + n > OBUF)
 		out_flush(o);
 	if (n > OBUF) {
 		int r = o->failed ? 0 : ao_sys_write_all(o->fd, p, n);
 		if (r < 0)
 			o->failed = -r;
+		else
+			out_done(o, (long long)n);
 		return;
 	}
 	memcpy(o->buf + o->len, p, n);
@@ -63,15 +80,20 @@ static void out_put(struct out *o, const char *p, size_t n)
 /* Copy old[off, off+len) to the output (in the kernel when it can). */
 static void out_copy(struct out *o, int old_fd, long long off, long long len)
 {
-	if (out_flush(o) < 0)
+	if (o->fd < 0 && !o->failed)
+		o->pos += len;
+	if (o->fd < 0 || out_flush(o) < 0)
 		return;
 	o->pos += len;
 	while (len > 0 && !o->failed) {
 		loff_t in = off;
-		ssize_t n = copy_file_range(old_fd, &in, o->fd, NULL, (size_t)len, 0);
+		/* in chunks: a reader of a streamed generation waits for its bytes */
+		size_t chunk = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
+		ssize_t n = copy_file_range(old_fd, &in, o->fd, NULL, chunk, 0);
 		if (n > 0) {
 			off += n;
 			len -= n;
+			out_done(o, n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -86,6 +108,8 @@ static void out_copy(struct out *o, int old_fd, long long off, long long len)
 		int w = ao_sys_write_all(o->fd, o->buf, (size_t)r);
 		if (w < 0)
 			o->failed = -w;
+		else
+			out_done(o, r);
 		off += r;
 		len -= r;
 	}
@@ -325,8 +349,8 @@ int xm_scan(int fd, int ndjson, int idx_fd, long long *records, long long *hwm_u
 	struct xm_reader r;
 	struct xm_fields f;
 	struct xm_result res = {0};
-	struct mstate m = {{-1, NULL, 0, 0, 0},
-			   {idx_fd, idx_fd >= 0 ? malloc(OBUF) : NULL, 0, 0, 0},
+	struct mstate m = {{-1, NULL, 0, 0, 0, 0, NULL},
+			   {idx_fd, idx_fd >= 0 ? malloc(OBUF) : NULL, 0, 0, 0, 0, NULL},
 			   NULL,
 			   NULL,
 			   ndjson,
@@ -364,9 +388,16 @@ int xm_scan(int fd, int ndjson, int idx_fd, long long *records, long long *hwm_u
 int xm_merge(int old_fd, int old_idx, int ndjson, struct xm_changes *ch, const struct xm_view *v,
 	     int out_fd, int out_idx, struct xm_result *res, struct ao_err *err)
 {
+	return xm_merge_p(old_fd, old_idx, ndjson, ch, v, out_fd, out_idx, NULL, res, err);
+}
+
+int xm_merge_p(int old_fd, int old_idx, int ndjson, struct xm_changes *ch, const struct xm_view *v,
+	       int out_fd, int out_idx, const struct xm_progress *prog, struct xm_result *res,
+	       struct ao_err *err)
+{
 	struct xm_frame old = {0};
-	struct mstate m = {{out_fd, malloc(OBUF), 0, 0, 0},
-			   {out_idx, out_idx >= 0 ? malloc(OBUF) : NULL, 0, 0, 0},
+	struct mstate m = {{out_fd, malloc(OBUF), 0, 0, 0, 0, prog},
+			   {out_idx, out_idx >= 0 ? malloc(OBUF) : NULL, 0, 0, 0, 0, NULL},
 			   &old,
 			   &ch->frame,
 			   ndjson,
@@ -408,6 +439,7 @@ int xm_merge(int old_fd, int old_idx, int ndjson, struct xm_changes *ch, const s
 			: pick(&old.empty, old.has_empty, &ch->frame.empty, ch->frame.has_empty,
 			       &de);
 		out_put(&m.o, g->p, g->len);
+		res->size = m.o.pos;
 		if (out_flush(&m.o) < 0 || idx_finish(&m.ix, m.o.pos, res->records) < 0) {
 			int e = m.o.failed ? m.o.failed : m.ix.failed ? m.ix.failed : EIO;
 			rc = ao_errf(err, e, "writing the merged export: %s", strerror(e));

@@ -139,9 +139,8 @@ static int lock_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, int *
 	return 0;
 }
 
-/* Make n the current generation (byte 0 held). */
-static int publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct xs_meta *old,
-		   struct xs_meta *n, struct ao_err *err)
+int xc_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct xs_meta *old,
+	       struct xs_meta *n, struct ao_err *err)
 {
 	int rc = xs_meta_write(c->dir, e->hash, e->key, n);
 
@@ -155,6 +154,19 @@ static int publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const stru
 	}
 	sweep(c, e, lfd, n->gen);
 	return 0;
+}
+
+/* New content: a new mtime, later than the old one even within its second
+ * (rsync's quick check compares size and whole-second mtime: a same-size
+ * change would be skipped); the one stat showed while it was stale if any (a
+ * copy made by rsync then is of this content: a second run copies nothing).
+ * n->fetched_at is set. */
+void xc_new_mtime(const struct xs_meta *m, int had, struct xs_meta *n)
+{
+	if (had && m->stale && m->stale_at > m->mtime)
+		n->mtime = m->stale_at;
+	else
+		n->mtime = had && m->mtime >= n->fetched_at ? m->mtime + 1 : n->fetched_at;
 }
 
 int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned long long seen,
@@ -190,7 +202,11 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 	}
 	rc = 1;
 	if (pl.ok) {
-		rc = xc_incr_run(c, e, &m, g, &pl, &n, ri, err);
+		rc = xc_incr_run(c, e, &m, g, lfd, &pl, &n, ri, err);
+		if (rc == 3) {
+			xc_incr_end(&pl);
+			return 3; /* served while written: the writer publishes and unlocks */
+		}
 		if (rc == 0 || rc == 2) {
 			ri->mode = rc == 0 ? "incremental" : "unchanged";
 			hub_total = pl.total;
@@ -217,16 +233,9 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 		n.fetched_at = time(NULL);
 		n.stale = 0;
 		n.stale_at = 0;
-		/* new content: a new mtime, later than the old one even within
-		 * its second (rsync's quick check compares size and whole-second
-		 * mtime: a same-size change would be skipped); the one stat
-		 * showed while it was stale if any (a copy made by rsync then
-		 * is of this content: a second run copies nothing) */
-		if (!n.mtime && had && m.stale && m.stale_at > m.mtime)
-			n.mtime = m.stale_at;
-		else if (!n.mtime)
-			n.mtime = had && m.mtime >= n.fetched_at ? m.mtime + 1 : n.fetched_at;
-		rc = publish(c, e, lfd, had ? &m : NULL, &n, err);
+		if (!n.mtime)
+			xc_new_mtime(&m, had, &n);
+		rc = xc_publish(c, e, lfd, had ? &m : NULL, &n, err);
 	}
 	ao_lock_byte(lfd, 0, F_UNLCK, 0);
 	/* the completeness check, outside the publish lock (it may ask the hub) */

@@ -51,6 +51,8 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 			json_object_set_new(o, "fetched_at", json_integer(e->fetched_at));
 			json_object_set_new(o, "generation", json_integer((json_int_t)e->dgen));
 		}
+		if (e->stream_dgen) /* served while written: last_refresh comes after */
+			json_object_set_new(o, "writing", json_true());
 		if (e->last_refresh.mode) {
 			const struct xc_refresh *r = &e->last_refresh;
 			json_t *lr = json_pack(
@@ -59,8 +61,10 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 			    (json_int_t)r->added, "removed", (json_int_t)r->removed, "records",
 			    (json_int_t)r->records, "requests", r->requests, "bytes",
 			    (json_int_t)r->bytes, "ms", (json_int_t)r->ms, "at", (json_int_t)r->at);
-			if (lr && !strcmp(r->mode, "incremental"))
+			if (lr && !strcmp(r->mode, "incremental")) {
 				json_object_set_new(lr, "indexed", json_boolean(r->indexed));
+				json_object_set_new(lr, "streamed", json_boolean(r->streamed));
+			}
 			if (lr && r->why[0])
 				json_object_set_new(lr, "full_because", json_string(r->why));
 			if (lr)

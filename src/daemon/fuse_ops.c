@@ -439,8 +439,14 @@ static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 	struct fuse_bufvec *bv;
 
 	if (h->side == SIDE_READ && h->rfh->fd >= 0) {
+		struct ao_err e;
+		ao_err_clear(&e);
 		if (off < 0)
 			return -EINVAL;
+		/* a generation still being written: its bytes first */
+		int rc = ao_core_read_wait(FS()->core, h->rfh, off, size, &e);
+		if (rc < 0)
+			return fail("read", path, rc, &e);
 		bv = malloc(sizeof(*bv));
 		if (!bv)
 			return -ENOMEM;

@@ -409,6 +409,7 @@ static void unwire(struct daemon *d)
 	ao_poll_free(d->poll); /* first: its thread uses the hub, core and adapter */
 	d->poll = NULL;
 	ao_fs_stop(&d->fs);
+	ao_xcache_drain(d->xc); /* merges still writing use the core's hooks */
 	if (d->fuse) {
 		if (d->mounted)
 			fuse_unmount(d->fuse);

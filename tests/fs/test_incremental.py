@@ -7,11 +7,15 @@ export are taken when the merge cannot prove its result (a deletion, a task
 that entered a stage view, a schema change, -o incremental=0). .status tells
 what the last refresh did. The randomized model test is
 test_incremental_model.py."""
+import errno
 import json
 import os
+import subprocess
 import time
 
-from conftest import Mount
+import pytest
+
+from conftest import Hub, Mount
 from test_read_common import (DOWNLOAD, EXPORT, all_tasks, direct_export, main_project, pdir,
                               read, stage_ids)
 
@@ -22,11 +26,19 @@ def status(m):
 
 
 def last_refresh(m, pid, fmt="json", stage=None):
-    for e in status(m)["exports"]["exports"]:
-        if (e.get("project") == pid and e.get("format") == fmt and e.get("stage") == stage
-                and "purpose" not in e and e.get("type") == "task"):
+    """The entry's last refresh, once it is over: a merged generation is
+    served while written ("writing" in .status) and says how it went after."""
+    deadline = time.time() + 60
+    while True:
+        for e in status(m)["exports"]["exports"]:
+            if (e.get("project") == pid and e.get("format") == fmt and e.get("stage") == stage
+                    and "purpose" not in e and e.get("type") == "task"):
+                break
+        else:
+            raise AssertionError("no export entry for %s %s %s" % (pid, fmt, stage))
+        if not e.get("writing") or time.time() > deadline:
             return e.get("last_refresh")
-    raise AssertionError("no export entry for %s %s %s" % (pid, fmt, stage))
+        time.sleep(0.05)
 
 
 def annotate(hub, tid, word, next_stage=False):
@@ -59,6 +71,7 @@ def test_annotations_refresh_incrementally(hub, mount):
     assert lr["mode"] == "incremental", lr
     assert lr["changed"] == 10 and lr["replaced"] == 10 and lr["records"] == len(tasks), lr
     assert lr["indexed"], lr  # unchanged runs copied through the record index
+    assert lr["streamed"], lr  # read while written (src/core/xstream.c)
     # the project (schema fingerprint), the count, the export and its download
     assert counts.get(EXPORT) == 1 and counts.get(DOWNLOAD) == 1, counts
     assert sum(counts.values()) <= 4, counts
@@ -228,3 +241,55 @@ def test_mtime_follows_content(hub, workdir):
             m1 = m2
     finally:
         m.stop()
+
+
+def test_disk_full_while_written(workdir):
+    """A merged generation is served while it is written (src/core/xstream.c).
+    If the disk fills up meanwhile, its reader gets EIO for the bytes that
+    never came, never a short or mixed file; a reader of the old generation
+    keeps it whole; once there is room the next read equals a full export."""
+    hub = Hub(workdir, seeds=("synthetic:2000",))
+    small = os.path.join(workdir, "small")
+    os.makedirs(small)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", small], check=True)
+    m = None
+    try:
+        st, body = hub.api("GET", "/listProjects", query={"limit": 100})
+        assert st == 200, body
+        pid = [p["_id"] for p in body["data"]["projects"] if p["name"] == "synthetic-2000"][0]
+        m = Mount(hub, workdir, cache=os.path.join(small, "cache"))
+        exp = os.path.join(pdir(m, hub, pid), "export", "tasks.json")
+        old = read(exp)
+        assert len(old) > 4 << 20, len(old)  # a merge of several 8 MiB-or-less chunks
+        held = open(exp, "rb")
+        assert held.read(10) == old[:10]
+        tasks = all_tasks(hub, pid)
+        for t in tasks[:3]:
+            annotate(hub, t["_id"], "Rain")
+        # leave room for the small incremental download, not for a new copy
+        vfs = os.statvfs(small)
+        filler = os.path.join(small, "filler")
+        with open(filler, "wb") as f:
+            f.truncate(0)
+            left = vfs.f_bavail * vfs.f_frsize - len(old) // 2
+            while left > 0:
+                n = min(left, 1 << 20)
+                f.write(b"\0" * n)
+                left -= n
+        os.utime(exp)
+        with pytest.raises(OSError) as ei:
+            read(exp)
+        assert ei.value.errno == errno.EIO, ei.value
+        assert held.read() == old[10:]  # the old generation, whole
+        held.close()
+        assert "No space left" in m.log_text() or "ENOSPC" in m.log_text(), m.log_text()[-2000:]
+        os.unlink(filler)
+        os.utime(exp)
+        assert read(exp) == direct_export(hub, pid)
+        lr = last_refresh(m, pid)
+        assert lr["mode"] == "incremental" and lr["streamed"], lr
+    finally:
+        if m:
+            m.stop()
+        subprocess.run(["umount", "-l", small])
+        hub.stop()

@@ -41,6 +41,7 @@ PREFIXES = {
     "core/xmout": ("xm_",),
     "core/xincr": XCACHE,
     "core/xrefresh": XCACHE,
+    "core/xstream": XCACHE,
     "core/export_check": ("xcheck_",),
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),

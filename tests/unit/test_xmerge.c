@@ -81,6 +81,22 @@ static int indexed_checks;
  * same merge through the old file's record index (xm_scan) must give the
  * same result, and the merged file's index must be what xm_scan makes of
  * the merged file. */
+struct prog_seen {
+	long long last, calls;
+	int monotonic;
+};
+
+static void prog_fn(void *ud, long long bytes)
+{
+	struct prog_seen *p = ud;
+	if (bytes < p->last)
+		p->monotonic = 0;
+	p->last = bytes;
+	p->calls++;
+}
+
+static int dry_checks;
+
 static int merge(const char *old, const char *changes, int ndjson, const char *stage,
 		 long long after_us, struct xm_result *res, char **out)
 {
@@ -104,7 +120,26 @@ static int merge(const char *old, const char *changes, int ndjson, const char *s
 	if (ch.n && xm_scan(ofd, ndjson, ifd, &n, &h, &e2) == 0) {
 		struct xm_result r2;
 		lseek(ifd, 0, SEEK_SET);
-		int rc2 = xm_merge(ofd, ifd, ndjson, &ch, &v, d2, i2, &r2, &e2);
+		/* a dry run (xstream.c) proves the same result and size, writing
+		 * nothing; then the real one tells its progress up to that size */
+		struct xm_result rd;
+		struct ao_err ed = {0};
+		int rcd = xm_merge_p(ofd, ifd, ndjson, &ch, &v, -1, -1, NULL, &rd, &ed);
+		CHECK_INT(rcd, rc);
+		lseek(ofd, 0, SEEK_SET);
+		lseek(ifd, 0, SEEK_SET);
+		struct prog_seen ps = {0, 0, 1};
+		struct xm_progress pr = {prog_fn, &ps};
+		int rc2 = xm_merge_p(ofd, ifd, ndjson, &ch, &v, d2, i2, &pr, &r2, &e2);
+		if (rc == 0 && rcd == 0 && rc2 == 0) {
+			CHECK_INT(rd.size, (long long)strlen(*out));
+			CHECK_INT(rd.records, res->records);
+			CHECK_INT(rd.same, res->same);
+			CHECK_INT(r2.size, rd.size);
+			CHECK_INT(ps.last, rd.size); /* the last progress: every byte */
+			CHECK_INT(ps.monotonic, 1);
+			dry_checks++;
+		}
 		if (rc2 != rc)
 			printf("  indexed: %s\n", e2.msg);
 		CHECK_INT(rc2, rc);
@@ -248,5 +283,6 @@ int main(void)
 	test_refusals();
 	test_fields_and_time();
 	CHECK(indexed_checks >= 4);
+	CHECK(dry_checks >= 4);
 	return t_done("xmerge");
 }
