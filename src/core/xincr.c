@@ -20,12 +20,15 @@
  * made at least every incr_full_s seconds: signed URLs in unchanged records
  * were signed at that export and must not expire in the cache.
  *
- * The fingerprint is asked before the publish lock (xc_incr_prepare), which
- * then starts the count in a thread of its own: it runs while the
- * incremental export is asked for, downloaded and loaded (both take a
- * similar time on the hub), and is joined before the merge result is
- * judged. A deletion racing with the refresh is caught at the next refresh
- * at the latest (docs/DESIGN-NOTES.md, "Known limits").
+ * Before the publish lock (xc_incr_prepare) the count starts in a thread of
+ * its own while the fingerprint is asked; it is joined before the
+ * incremental export is asked for. The count always comes first: a task
+ * created after it is in the export and makes the merged count exceed it,
+ * a task deleted before it makes the merged count exceed it too (both: a
+ * full export), so an equal count means the merged file holds exactly the
+ * tasks of the count's moment, with their content at the export's. A task
+ * deleted between the two is still in it, as in a full export made a moment
+ * earlier, and the next refresh's count catches it (docs/DESIGN-NOTES.md).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -109,9 +112,19 @@ int xc_incr_prepare(struct ao_xcache *c, struct ao_xentry *e, const struct xs_me
 		why(ri, "no project fingerprint or task count available");
 		return 0;
 	}
+	spec_of(e, &pl->spec);
+	pl->c = c;
+	ri->requests++;
+	ao_err_clear(&pl->count_err);
+	if (pthread_create(&pl->counter, NULL, count_main, pl) == 0)
+		pl->counting = 1;
+	else
+		count_main(pl);
 	rc = c->hooks.project_fp(c->hooks.ud, e->project_id, 1, &pl->fp, &ri->requests, err);
-	if (hub_failed(rc, err))
+	if (hub_failed(rc, err)) {
+		xc_incr_end(pl);
 		return rc;
+	}
 	if (rc < 0) {
 		why(ri, "reading the project: %s", err->msg);
 		return 0;
@@ -121,14 +134,6 @@ int xc_incr_prepare(struct ao_xcache *c, struct ao_xentry *e, const struct xs_me
 		why(ri, "the project changed (stages, batches, categorySchema or updatedAt)");
 		return 0;
 	}
-	spec_of(e, &pl->spec);
-	pl->c = c;
-	ri->requests++;
-	ao_err_clear(&pl->count_err);
-	if (pthread_create(&pl->counter, NULL, count_main, pl) == 0)
-		pl->counting = 1;
-	else
-		count_main(pl);
 	pl->gen = m->gen;
 	pl->ok = 1;
 	return 0;
@@ -276,14 +281,14 @@ int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *
 	long long bound = m->hwm_us - AO_XCACHE_INCR_MARGIN_S * US, size = 0, top = m->hwm_us;
 	int rc;
 
-	rc = load_changes(c, e, g, bound, &ch, ri, err);
+	rc = total_of(pl, ri, err); /* the count before the export (see above) */
+	if (rc == 0)
+		rc = load_changes(c, e, g, bound, &ch, ri, err);
 	if (rc == -EINVAL || rc == -ERANGE || rc == -EEXIST) {
 		why(ri, "%s", err->msg);
 		rc = 1;
 		goto out;
 	}
-	if (rc == 0)
-		rc = total_of(pl, ri, err);
 	if (rc != 0)
 		goto out;
 	ri->changed = (long long)ch.n;
