@@ -66,6 +66,10 @@ struct ao_core_cfg {
 	 * answers are imagefolder/'s classes; NULL: the first top-level
 	 * radio/single-dropdown (docs/DATASETS.md) */
 	const char *ds_class;
+	/* an in-memory file's open waits at most this long for the other
+	 * handles of the file to close or agree (src/core/small.c); 0: no
+	 * wait (single-threaded loop) */
+	long open_wait_ms;
 };
 
 enum ao_kind {
@@ -138,7 +142,8 @@ struct ao_core_fh {
 	size_t len;
 	int direct_io, keep_cache;
 	int changed;	       /* export content changed: the kernel's attributes are old */
-	int pinned;	       /* in-memory file served through the page cache (core.c) */
+	int pinned;	       /* in-memory file served through the page cache (small.c) */
+	struct small_file *sf; /* an in-memory file's entry (small.c), or NULL */
 	struct ao_media_fh *m; /* an asset or mask (fd: its complete file, or -1) */
 	struct dsv_fh *ds;     /* a dataset view file (src/core/dsview.c), or NULL */
 };
@@ -149,6 +154,10 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
 		     struct ao_err *err);
 void ao_core_release(struct ao_core *c, struct ao_core_fh *fh);
+/* After the adapter waited for the attribute drop a `changed` open asked for:
+ * done (the handle is served through the page cache) or not (direct_io).
+ * In-memory files only (src/core/small.c); a no-op for the others. */
+void ao_core_cached(struct ao_core *c, struct ao_core_fh *fh, int done);
 
 /* utimens (touch): a refresh request. Exports go stale, cached metadata is
  * dropped. */

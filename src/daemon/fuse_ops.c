@@ -13,16 +13,18 @@
  * only worker) that is a deadlock.
  *
  * When the content of a file changed since the kernel last saw its size (an
- * export's new generation; a small in-memory file, whose snapshot is taken at
- * open: core.c's `changed`, asked for only when no other handle of it is
- * open), the kernel's attributes must be dropped before the first read, or
- * reads are clamped to the old size and stat/mmap use it. The open queues the
- * invalidation for the side thread and waits for it, bounded
+ * export's new generation; a small in-memory file, whose snapshot is taken
+ * at open: src/core/small.c's `changed`, asked for only when no other handle
+ * of that file is open), the kernel's attributes must be dropped before the
+ * first read, or reads are clamped to the old size and stat/mmap use it. The
+ * open queues the invalidation for the side thread and waits for it, bounded
  * (OPEN_INVAL_WAIT_MS): done in time, the open is served through the page
  * cache (keep_cache off: the kernel drops the old pages itself at open), so
- * shared mmap works, the first read fetches the true size (core.c pins what
+ * shared mmap works, the first read fetches the true size (small.c pins what
  * stat reports while the file is open) and the next cat is served from
- * memory. Not done in time (the side thread is held up, e.g. by such a READ,
+ * memory; the core is told either way (ao_core_cached: later opens of the
+ * same bytes share the pages without a drop). Not done in time (the side
+ * thread is held up, e.g. by such a READ,
  * which this worker serves once it replies): direct_io, which is correct
  * with any cached size, and flush (close) waits, bounded, for the queued
  * invalidation so stat afterwards is true. A wait, unlike the call, cannot
@@ -375,8 +377,10 @@ static int reply_open(struct ao_fs *fs, const char *path, struct fuse_file_info 
 		 * waits for the queued invalidation.
 		 */
 		unsigned long seq = inval_queue(fs, path);
+		int done = !h->rfh->direct_io && inval_wait(fs, seq, OPEN_INVAL_WAIT_MS);
 
-		if (!h->rfh->direct_io && inval_wait(fs, seq, OPEN_INVAL_WAIT_MS)) {
+		ao_core_cached(fs->core, h->rfh, done); /* the core's pin, per file */
+		if (done) {
 			fi->direct_io = 0;
 			fi->keep_cache = 0;
 		} else {
