@@ -16,6 +16,8 @@ import errno
 import json
 import mmap
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -138,3 +140,61 @@ def test_shared_mmap_of_a_changed_file_waits_for_the_old_handle(hub, wmount):
     finally:
         held.close()
     assert read(path) == new
+
+
+def test_shared_mmap_while_a_drop_waits_behind_a_stalled_read(hub, mount):
+    """A drop that waits for a page a READ holds (a private mapping of an
+    asset still downloading, faulting past the bytes that came) must not hold
+    up an open's drop: with one side thread the task.json open behind it ran
+    out its 2 s and fell back to direct_io, and its shared mmap failed with
+    ENODEV. Opens' drops have their own lane now (src/daemon/fuse_ops.c)."""
+    from test_assets import PROJECT, project_id, upload_object
+    big = os.urandom(1 << 20) * 12  # 12 MiB
+    upload_object(hub, project_id(hub, PROJECT), "stall.bin", big)
+    asset = os.path.join(mount.path, PROJECT, "assets", "stall.bin")
+    assert "stall.bin" in os.listdir(os.path.dirname(asset))
+    _, p = street_dir(mount, hub)
+    tdir = os.path.join(p, "tasks")
+    task = os.path.join(tdir, sorted(os.listdir(tdir))[4], "task.json")
+    want = read(task)
+    hub.fault(route="GET /storage", stall_after=2 << 20)  # the rest held back
+    # a private mapping faulting at 8 MiB: its READ waits for the download
+    # with the page locked (a child process: a failed fault is its SIGBUS)
+    child = subprocess.Popen([sys.executable, "-c", FAULT, asset, str(len(big))],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    opener = threading.Thread(target=lambda: open(asset, "rb").close())
+    try:
+        assert child.stdout.readline() == b"mapped\n"
+        time.sleep(0.5)
+        assert child.poll() is None  # stalled in the fault
+        # another handle (direct_io): its drop, queued for the side thread,
+        # waits for that page (so does the open itself, in the kernel)
+        opener.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        size, data = mapped(task)
+        took = time.monotonic() - t0
+        assert size == len(want) and data == want
+        assert took < 1.5, "the open's drop waited %.2fs" % took
+    finally:
+        hub.clear_faults()
+        if opener.ident:
+            opener.join(60)
+        out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert bytes.fromhex(out.decode().strip()) == big[8 << 20:(8 << 20) + 16]
+
+
+FAULT = """
+import mmap, os, sys, time
+path, size = sys.argv[1], int(sys.argv[2])
+f = open(path, "rb", buffering=0)
+f.read(4096)
+deadline = time.monotonic() + 30
+while os.fstat(f.fileno()).st_size != size:  # the announced size, once dropped
+    assert time.monotonic() < deadline, os.fstat(f.fileno()).st_size
+    time.sleep(0.05)
+m = mmap.mmap(f.fileno(), size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+print("mapped", flush=True)
+print(m[8 << 20:(8 << 20) + 16].hex(), flush=True)
+"""
