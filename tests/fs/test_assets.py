@@ -67,6 +67,20 @@ def env(workdir):
     hub.stop()
 
 
+@pytest.fixture
+def two_on_one_cache(workdir):
+    """One hub and two daemons (mnt-a, mnt-b) sharing one cache directory:
+    (hub, cache, a, b)."""
+    hub = Hub(workdir)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="mnt-a", cache=cache)
+    b = Mount(hub, workdir, name="mnt-b", cache=cache)
+    yield hub, cache, a, b
+    a.stop()
+    b.stop()
+    hub.stop()
+
+
 def test_assets_listing_bytes_and_cost(env):
     hub, m = env
     pid = project_id(hub, PROJECT)
@@ -260,72 +274,56 @@ def test_cache_cap_holds(workdir):
         hub.stop()
 
 
-def test_two_daemons_share_one_cache(workdir):
-    hub = Hub(workdir)
-    cache = os.path.join(workdir, "shared-cache")
-    a = Mount(hub, workdir, name="mnt-a", cache=cache)
-    b = Mount(hub, workdir, name="mnt-b", cache=cache)
-    try:
-        pid = project_id(hub, PROJECT)
-        want = {x["externalId"]: fetch(x["data"]) for x in hub_assets(hub, pid)}
-        hub.reset_stats()
-        got, errors = {}, []
+def test_two_daemons_share_one_cache(two_on_one_cache):
+    hub, cache, a, b = two_on_one_cache
+    pid = project_id(hub, PROJECT)
+    want = {x["externalId"]: fetch(x["data"]) for x in hub_assets(hub, pid)}
+    hub.reset_stats()
+    got, errors = {}, []
 
-        def run(mnt, key):
-            try:
-                d = os.path.join(mnt.path, PROJECT, "assets")
-                got[key] = {n: read_file(os.path.join(d, n)) for n in sorted(want)}
-            except Exception as e:  # reported below
-                errors.append(e)
+    def run(mnt, key):
+        try:
+            d = os.path.join(mnt.path, PROJECT, "assets")
+            got[key] = {n: read_file(os.path.join(d, n)) for n in sorted(want)}
+        except Exception as e:  # reported below
+            errors.append(e)
 
-        ts = [threading.Thread(target=run, args=(mnt, i)) for i, mnt in
-              enumerate([a, b, a, b])]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert not errors
-        for r in got.values():
-            assert r == want  # never a torn or mixed file
-        assert counts(hub).get("GET /storage") == 8  # each object downloaded once
-        assert len(media_files(cache)) == 8
-    finally:
-        a.stop()
-        b.stop()
-        hub.stop()
+    ts = [threading.Thread(target=run, args=(mnt, i)) for i, mnt in
+          enumerate([a, b, a, b])]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    for r in got.values():
+        assert r == want  # never a torn or mixed file
+    assert counts(hub).get("GET /storage") == 8  # each object downloaded once
+    assert len(media_files(cache)) == 8
 
 
-def test_stale_kernel_size_then_parallel_readers(workdir):
+def test_stale_kernel_size_then_parallel_readers(two_on_one_cache):
     """stat shows 1 byte before an object is fetched, and the kernel keeps
     that size: once the object is complete in the cache (here fetched by a
     second daemon sharing it), an open must still drop the old size, or the
     readers get 1 byte. Several processes read at once (one alone, the rest
     sharing the file)."""
-    hub = Hub(workdir)
-    cache = os.path.join(workdir, "shared-cache")
-    a = Mount(hub, workdir, name="mnt-a", cache=cache)
-    b = Mount(hub, workdir, name="mnt-b", cache=cache)
-    try:
-        pid = project_id(hub, PROJECT)
-        want = {x["externalId"]: hashlib.sha256(fetch(x["data"])).hexdigest()
-                for x in hub_assets(hub, pid)}
-        da = os.path.join(a.path, PROJECT, "assets")
-        db = os.path.join(b.path, PROJECT, "assets")
-        names = sorted(os.listdir(da))
-        assert sorted(want) == names
-        for n in names:  # the kernel of mount a now holds 1 byte for each
-            assert os.stat(os.path.join(da, n)).st_size == 1
-        for n in names:  # complete in the shared cache, fetched by b
-            assert hashlib.sha256(read_file(os.path.join(db, n))).hexdigest() == want[n]
-        jobs = [(da, names[i:] + names[:i]) for i in range(4)]
-        with multiprocessing.get_context("fork").Pool(4) as pool:
-            results = pool.map(_reader, jobs)
-        for r in results:
-            assert r == want
-        for n in names:  # and stat is true afterwards
-            with open(os.path.join(da, n), "rb") as f:
-                assert os.fstat(f.fileno()).st_size == len(f.read())
-    finally:
-        a.stop()
-        b.stop()
-        hub.stop()
+    hub, _, a, b = two_on_one_cache
+    pid = project_id(hub, PROJECT)
+    want = {x["externalId"]: hashlib.sha256(fetch(x["data"])).hexdigest()
+            for x in hub_assets(hub, pid)}
+    da = os.path.join(a.path, PROJECT, "assets")
+    db = os.path.join(b.path, PROJECT, "assets")
+    names = sorted(os.listdir(da))
+    assert sorted(want) == names
+    for n in names:  # the kernel of mount a now holds 1 byte for each
+        assert os.stat(os.path.join(da, n)).st_size == 1
+    for n in names:  # complete in the shared cache, fetched by b
+        assert hashlib.sha256(read_file(os.path.join(db, n))).hexdigest() == want[n]
+    jobs = [(da, names[i:] + names[:i]) for i in range(4)]
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        results = pool.map(_reader, jobs)
+    for r in results:
+        assert r == want
+    for n in names:  # and stat is true afterwards
+        with open(os.path.join(da, n), "rb") as f:
+            assert os.fstat(f.fileno()).st_size == len(f.read())

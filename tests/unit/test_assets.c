@@ -21,20 +21,6 @@
 #include "unit_fixture.h"
 #include "t.h"
 
-struct names {
-	char all[2048];
-};
-
-static int collect(void *ctx, const char *name, const struct stat *st)
-{
-	struct names *n = ctx;
-
-	(void)st;
-	strncat(n->all, name, sizeof(n->all) - strlen(n->all) - 2);
-	strcat(n->all, "|");
-	return 0;
-}
-
 static void seed(struct mock_hub *m)
 {
 	mock_hub_on(
@@ -89,12 +75,12 @@ static ssize_t read_path(struct ao_router *r, const char *path, char *buf, size_
 
 static void test_assets(struct ao_router *r, struct mock_hub *m)
 {
-	struct names n = {""};
+	struct uf_names n = {""};
 	struct ao_err e;
 	struct stat st;
 	char buf[64];
 
-	CHECK_INT(ao_router_readdir(r, "/Cars/assets", collect, &n, &e), 0);
+	CHECK_INT(ao_router_readdir(r, "/Cars/assets", uf_collect, &n, &e), 0);
 	CHECK_STR(n.all, "_..|a_b|cat.jpg|cat~a2.png|scan-17.PNG|");
 	/* stat before the first read: 1 byte, 0 blocks (unknown) */
 	CHECK_INT(ao_router_getattr(r, "/Cars/assets/cat.jpg", &st, &e), 0);
@@ -119,15 +105,15 @@ static void test_assets(struct ao_router *r, struct mock_hub *m)
 
 static void test_masks(struct ao_router *r, struct mock_hub *m)
 {
-	struct names n1 = {""}, n2 = {""};
+	struct uf_names n1 = {""}, n2 = {""};
 	struct ao_err e;
 	struct stat st;
 	char buf[64];
 
-	CHECK_INT(ao_router_readdir(r, "/Cars/tasks/t1", collect, &n1, &e), 0);
+	CHECK_INT(ao_router_readdir(r, "/Cars/tasks/t1", uf_collect, &n1, &e), 0);
 	CHECK(strstr(n1.all, "mask.png|") != NULL);
 	CHECK(strstr(n1.all, "mask.seg.nrrd") == NULL);
-	CHECK_INT(ao_router_readdir(r, "/Cars/tasks/t2", collect, &n2, &e), 0);
+	CHECK_INT(ao_router_readdir(r, "/Cars/tasks/t2", uf_collect, &n2, &e), 0);
 	CHECK(strstr(n2.all, "mask.png") == NULL);
 	CHECK_INT(ao_router_getattr(r, "/Cars/tasks/t2/mask.png", &st, &e), -ENOENT);
 	CHECK_INT(ao_router_getattr(r, "/Cars/tasks/t1/mask.seg.nrrd", &st, &e), -ENOENT);

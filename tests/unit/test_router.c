@@ -18,20 +18,6 @@
 #include "unit_fixture.h"
 #include "t.h"
 
-struct names {
-	char all[2048];
-};
-
-static int collect(void *ctx, const char *name, const struct stat *st)
-{
-	struct names *n = ctx;
-
-	(void)st;
-	strncat(n->all, name, sizeof(n->all) - strlen(n->all) - 2);
-	strcat(n->all, "|");
-	return 0;
-}
-
 static void cb_project_written(void *ud, const char *pid)
 {
 	ao_core_project_written(ud, pid);
@@ -58,14 +44,14 @@ static void test_routes(struct ao_router *r, struct mock_hub *m)
 {
 	struct ao_err e;
 	struct stat st;
-	struct names n = {""};
+	struct uf_names n = {""};
 	struct ao_rfh h;
 	char buf[4096];
 
 	ao_err_clear(&e);
 	CHECK_INT(ao_router_getattr(r, "/", &st, &e), 0);
 	CHECK(S_ISDIR(st.st_mode));
-	CHECK_INT(ao_router_readdir(r, "/", collect, &n, &e), 0);
+	CHECK_INT(ao_router_readdir(r, "/", uf_collect, &n, &e), 0);
 	CHECK(strstr(n.all, "Cars|") != NULL);
 	CHECK(strstr(n.all, ".status|") != NULL);
 
@@ -98,7 +84,7 @@ static void test_routes(struct ao_router *r, struct mock_hub *m)
 	CHECK_INT(ao_router_getattr(r, "/Cars/labels/x.ndjson", &st, &e), 0);
 	CHECK(S_ISREG(st.st_mode));
 	memset(&n, 0, sizeof(n));
-	CHECK_INT(ao_router_readdir(r, "/Cars/labels", collect, &n, &e), 0);
+	CHECK_INT(ao_router_readdir(r, "/Cars/labels", uf_collect, &n, &e), 0);
 	CHECK(strstr(n.all, "x.ndjson|") != NULL);
 	int sent = -1;
 	CHECK_INT(ao_router_setattr(r, "/Cars/labels/x.ndjson", 0, &sent, &e), 0); /* cp -p */

@@ -1,7 +1,8 @@
-/* unit_fixture.c - the mock hub + caches + core construction and the
- * one-member zip several unit tests share (see unit_fixture.h). Plain
- * functions over the library's public constructors, in the order the tests
- * used them before, so what the mock counts is unchanged. */
+/* unit_fixture.c - the mock hub + caches + core construction, the
+ * one-member zip and the readdir filler several unit tests share (see
+ * unit_fixture.h). Plain functions over the library's public constructors,
+ * in the order the tests used them before, so what the mock counts is
+ * unchanged. */
 #include "unit_fixture.h"
 
 #include <archive.h>
@@ -69,4 +70,14 @@ size_t uf_zip1(const char *member, const char *text, char *out, size_t cap)
 	archive_write_close(a);
 	archive_write_free(a);
 	return used;
+}
+
+int uf_collect(void *ctx, const char *name, const struct stat *st)
+{
+	struct uf_names *n = ctx;
+
+	(void)st;
+	strncat(n->all, name, sizeof(n->all) - strlen(n->all) - 2);
+	strcat(n->all, "|");
+	return 0;
 }

@@ -9,6 +9,8 @@
  *                       router) and frees that before uf_close.
  *   uf_zip1             a zip holding one member, in memory (what the hub's
  *                       exportPath serves).
+ *   uf_collect          a readdir filler gathering the names "a|b|..." into
+ *                       a struct uf_names.
  *
  * No checks here (t.h counts per test file): uf_open reports failure by its
  * return value and the test decides what to CHECK.
@@ -17,6 +19,7 @@
 #define ANGOFS_UNIT_FIXTURE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "angofs/core.h"
 #include "angofs/export_cache.h"
@@ -46,5 +49,13 @@ int uf_close(struct unit_fixture *f);
 /* Writes into out (cap bytes) a zip with one member `member` holding text;
  * returns the zip's size. */
 size_t uf_zip1(const char *member, const char *text, char *out, size_t cap);
+
+/* Names a readdir gave, each followed by '|' (cut short when full). */
+struct uf_names {
+	char all[2048];
+};
+
+/* A readdir filler (ctx: struct uf_names) for ao_router_readdir. */
+int uf_collect(void *ctx, const char *name, const struct stat *st);
 
 #endif
