@@ -143,7 +143,8 @@ struct ao_core_fh {
 	int direct_io, keep_cache;
 	int changed;	       /* export content changed: the kernel's attributes are old */
 	int pinned;	       /* in-memory file served through the page cache (small.c) */
-	struct small_file *sf; /* an in-memory file's entry (small.c), or NULL */
+	struct small_file *sf; /* its file's entry (small.c: in-memory files, assets, masks) */
+	int flushed;	       /* closed (FLUSH seen; small.c) */
 	struct ao_media_fh *m; /* an asset or mask (fd: its complete file, or -1) */
 	struct dsv_fh *ds;     /* a dataset view file (src/core/dsview.c), or NULL */
 };
@@ -156,8 +157,12 @@ ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t
 void ao_core_release(struct ao_core *c, struct ao_core_fh *fh);
 /* After the adapter waited for the attribute drop a `changed` open asked for:
  * done (the handle is served through the page cache) or not (direct_io).
- * In-memory files only (src/core/small.c); a no-op for the others. */
+ * In-memory files, assets and masks (src/core/small.c); a no-op for the
+ * others. */
 void ao_core_cached(struct ao_core *c, struct ao_core_fh *fh, int done);
+/* The handle was closed (FLUSH): its RELEASE is on its way, which a
+ * concurrent open of the same file may wait for (src/core/small.c). */
+void ao_core_flushed(struct ao_core *c, struct ao_core_fh *fh);
 
 /* utimens (touch): a refresh request. Exports go stale, cached metadata is
  * dropped. */

@@ -647,7 +647,7 @@ void ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 		ao_xcache_close(c->cfg.xc, fh->x, fh->fd);
 	} else if (fh->m) {
 		ao_media_close(c->cfg.media, fh->m); /* fd is the handle's */
-		__atomic_fetch_sub(&c->media_open, 1, __ATOMIC_RELAXED);
+		small_release(c, fh);
 	} else if (fh->ds) {
 		dsv_release(c, fh);
 	} else {

@@ -1,32 +1,35 @@
 /*
  * small.c - how the kernel caches the in-memory files (project.json,
- * task.json, answer.json, .status), decided per file at open. Each such
- * handle holds its own snapshot, taken at open; the page cache is shared by
- * every handle of the inode, so handles served through it must read the
- * same bytes. Per file (kind, project, task) this table counts its open
- * handles and those served through the page cache, and keeps a copy of the
- * bytes those read (what the kernel's pages of the file can hold).
+ * task.json, answer.json, .status), assets and masks, decided per file at
+ * open. An in-memory handle holds its own snapshot, taken at open; the page
+ * cache is shared by every handle of the inode, so handles served through it
+ * must read the same bytes. Per file (kind, project, task, sub id) this table
+ * counts its open handles, those already closed (FLUSH seen, RELEASE not
+ * yet), and those served through the page cache, with what those read: a
+ * copy of the bytes, or for assets and masks the identity of the complete
+ * cache file (device, inode, size) standing for them.
  *
  * An open is served through the page cache when
  *  - no other handle of the file is open ("alone"): the kernel's attributes
- *    are dropped first (`changed`: the adapter's side thread, the open
- *    waiting for it; keep_cache off, so the kernel drops the old pages at
- *    open), then the file is pinned: stat reports this snapshot's length
- *    while a page-cache handle is open, so the kernel's size matches the
- *    pages; or
+ *    are dropped first (`changed`: the adapter's open-lane side thread, the
+ *    open waiting for it; keep_cache off, so the kernel drops the old pages
+ *    at open); an in-memory file is then pinned: stat reports this
+ *    snapshot's length while a page-cache handle is open, so the kernel's
+ *    size matches the pages; or
  *  - page-cache handles are open, their drop is done (ao_core_cached) and
- *    this snapshot is byte for byte what they read: nothing to drop, the
- *    pages and size are right already (keep_cache on, no wait at all).
- * Otherwise (another handle holds different bytes, or its drop is still
- * under way) the open waits, bounded (cfg.open_wait_ms), for that to
- * change: the usual case is a close whose RELEASE the kernel sends in the
- * background, so it can reach another worker after the next OPEN of the
- * same file (`cat f; python -c 'mmap f'`); before this table the "alone"
- * test counted every in-memory file of the mount, and such an open (or any
- * open while another process read some other task.json) got direct_io, which
- * refuses shared mmap (ENODEV). Still not alone at the bound: direct_io,
- * which is correct with any cached size and pages. Single-threaded mounts
- * (-s) do not wait (no other worker could send the release, and the kernel
+ *    this open reads the very same bytes: nothing to drop, the pages and size
+ *    are right already (keep_cache on, no wait at all).
+ * Otherwise the open waits, bounded (cfg.open_wait_ms), when that can
+ * change soon: the drop of the same bytes is under way, or every other
+ * handle has been closed already (its RELEASE is on its way: the kernel
+ * sends it in the background, so it can reach another worker after the next
+ * OPEN of the same file, `cat f; python -c 'mmap f'`). Other handles really
+ * open with other bytes are not waited for. Not alone at the end: direct_io,
+ * correct with any cached size and pages. Before this table the "alone" test
+ * counted every in-memory file (and every asset or mask) of the mount, so
+ * such an open, or any open while another process read some other file, got
+ * direct_io, which refuses shared mmap (ENODEV). Single-threaded mounts (-s)
+ * do not wait (no other worker could serve the release, and the kernel
  * queues a RELEASE before a later OPEN there anyway).
  *
  * Entries live while a handle of the file is open or an open waits on it;
@@ -42,12 +45,13 @@
 struct small_file {
 	struct small_file *next;
 	enum ao_kind kind;
-	char project[AO_ID_MAX], task[AO_ID_MAX];
+	char project[AO_ID_MAX], task[AO_ID_MAX], sub[AO_ID_MAX];
 	int open;     /* handles of this file */
+	int flushed;  /* of them, closed (FLUSH seen, ao_core_flushed): RELEASE on its way */
 	int waiting;  /* opens waiting in small_open on this entry: kept while > 0 */
 	int pc_open;  /* of the handles, those served through the page cache */
 	int pc_ready; /* their attribute drop is done (ao_core_cached) */
-	char *pc_buf; /* the bytes they read (pc_len), while pc_open > 0 */
+	char *pc_buf; /* what they read (pc_len): the bytes, or the media file's identity */
 	size_t pc_len;
 };
 
@@ -75,7 +79,7 @@ void small_free_all(struct ao_core *c)
 static int same_file(const struct small_file *s, const struct ao_node *n)
 {
 	return s->kind == n->kind && !strcmp(s->project, n->project_id) &&
-	       !strcmp(s->task, n->task_id);
+	       !strcmp(s->task, n->task_id) && !strcmp(s->sub, n->sub_id);
 }
 
 static struct small_file *find(struct ao_core *c, const struct ao_node *n)
@@ -112,29 +116,36 @@ static void deadline(struct timespec *dl, long ms)
 
 enum { DIRECT, ALONE, SHARE };
 
-/* Which way fh (its snapshot taken) can be served; waits as the head says. */
-static int decide(struct ao_core *c, struct small_file *s, const struct ao_core_fh *fh)
+/* Which way a handle reading id (NULL: not through the page cache at all)
+ * can be served; waits as the head says. */
+static int decide(struct ao_core *c, struct small_file *s, const void *id, size_t idlen)
 {
 	long ms = c->cfg.open_wait_ms;
 	int timed = ms <= 0;
 	struct timespec dl;
 
+	if (!id)
+		return DIRECT;
 	if (!timed)
 		deadline(&dl, ms);
 	for (;;) {
 		if (!s->open)
 			return ALONE;
-		if (s->pc_open && s->pc_ready && s->pc_len == fh->len &&
-		    (!fh->len || !memcmp(s->pc_buf, fh->buf, fh->len)))
+		int same =
+		    s->pc_open && s->pc_len == idlen && (!idlen || !memcmp(s->pc_buf, id, idlen));
+		if (same && s->pc_ready)
 			return SHARE;
-		if (timed)
+		/* worth waiting for: the drop of the same bytes under way, or the
+		 * RELEASE of handles already closed */
+		if (timed || (!same && s->flushed < s->open))
 			return DIRECT;
 		if (pthread_cond_timedwait(&c->small_cv, &c->lock, &dl) == ETIMEDOUT)
 			timed = 1;
 	}
 }
 
-int small_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh)
+int small_track(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, const void *id,
+		size_t idlen)
 {
 	struct small_file *s;
 	int how;
@@ -154,19 +165,20 @@ int small_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 		s->kind = n->kind;
 		memcpy(s->project, n->project_id, sizeof(s->project));
 		memcpy(s->task, n->task_id, sizeof(s->task));
+		memcpy(s->sub, n->sub_id, sizeof(s->sub));
 		s->next = c->small;
 		c->small = s;
 	}
 	s->waiting++;
-	how = decide(c, s, fh);
+	how = decide(c, s, id, idlen);
 	s->waiting--;
 	if (how == ALONE) {
-		char *copy = malloc(fh->len ? fh->len : 1);
+		char *copy = malloc(idlen ? idlen : 1);
 		if (copy) {
-			memcpy(copy, fh->buf, fh->len);
+			memcpy(copy, id, idlen);
 			free(s->pc_buf);
 			s->pc_buf = copy;
-			s->pc_len = fh->len;
+			s->pc_len = idlen;
 			s->pc_open = 0;
 			s->pc_ready = 0;
 		} else {
@@ -184,6 +196,22 @@ int small_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 	fh->sf = s;
 	pthread_mutex_unlock(&c->lock);
 	return 0;
+}
+
+int small_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh)
+{
+	return small_track(c, n, fh, fh->buf ? fh->buf : "", fh->len);
+}
+
+void ao_core_flushed(struct ao_core *c, struct ao_core_fh *fh)
+{
+	if (!fh || !fh->sf || fh->flushed)
+		return;
+	pthread_mutex_lock(&c->lock);
+	fh->flushed = 1;
+	fh->sf->flushed++;
+	pthread_cond_broadcast(&c->small_cv);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void ao_core_cached(struct ao_core *c, struct ao_core_fh *fh, int done)
@@ -209,6 +237,8 @@ void small_release(struct ao_core *c, struct ao_core_fh *fh)
 		return;
 	pthread_mutex_lock(&c->lock);
 	s->open--;
+	if (fh->flushed)
+		s->flushed--;
 	if (fh->pinned)
 		s->pc_open--;
 	if (!s->pc_open)

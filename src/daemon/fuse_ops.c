@@ -564,6 +564,7 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 			answer_written(fs, path);
 		return fail("flush", path, r, &e);
 	}
+	ao_core_flushed(fs->core, h->rfh); /* the RELEASE follows, in the background */
 	inval_wait(fs, h->inval_lane, h->inval_seq, INVAL_WAIT_MS);
 	h->inval_seq = 0;
 	return 0;

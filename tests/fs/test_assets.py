@@ -13,6 +13,7 @@ directory download each object once and never serve a torn file; PIL and
 OpenCV open an asset and a mask.png."""
 import glob
 import hashlib
+import mmap
 import multiprocessing
 import os
 import threading
@@ -138,6 +139,56 @@ def test_masks_listed_only_when_present(env):
     assert "mask.seg.nrrd" in os.listdir(d)
     data = read_file(os.path.join(d, "mask.seg.nrrd"))
     assert data.startswith(b"NRRD") and data == fetch(t["medicalBrushDataUrl"])
+
+
+def test_shared_mmap_of_an_asset_is_decided_per_file(env):
+    """An asset maps shared (page cache) while another handle of it is open
+    (the RELEASE of `cat f` not delivered yet when `mmap f` opens: the same
+    file, so the pages are shared) and while other assets are being read.
+    Before: any open asset or mask made the open direct_io, and shared mmap
+    failed with ENODEV (30 of 30 and 54 of 60 here)."""
+    hub, m = env
+    d = os.path.join(m.path, PROJECT, "assets")
+    names = sorted(os.listdir(d))
+    for n in names:
+        read_file(os.path.join(d, n))  # complete in the cache
+    a, others = os.path.join(d, names[0]), [os.path.join(d, n) for n in names[1:4]]
+    want = read_file(a)
+
+    def mapped():
+        with open(a, "rb") as f:
+            with mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ) as mm:
+                return mm[:]
+
+    failed = []
+    for _ in range(20):
+        with open(a, "rb") as held:
+            held.read(100)
+            try:
+                assert mapped() == want
+            except OSError as e:
+                failed.append(("same file open", e.errno))
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            for q in others:
+                read_file(q)
+
+    ts = [threading.Thread(target=reader) for _ in range(2)]
+    for t in ts:
+        t.start()
+    try:
+        for _ in range(40):
+            try:
+                assert mapped() == want
+            except OSError as e:
+                failed.append(("others read", e.errno))
+    finally:
+        stop.set()
+        for t in ts:
+            t.join()
+    assert failed == [], failed[:3]
 
 
 def test_pil_and_opencv_open_asset_and_mask(env):

@@ -116,9 +116,9 @@ def test_shared_mmap_while_the_same_file_is_still_open(hub, mount):
 
 
 def test_shared_mmap_of_a_changed_file_waits_for_the_old_handle(hub, wmount):
-    """The old handle holds the old answer when the next open comes (its
-    RELEASE arrives 0.3 s later): the open waits for it and maps the new
-    answer; no byte of the old one is shown."""
+    """The old handle holds the old answer when the next open comes, closed
+    but its RELEASE arriving 0.3 s later: the open waits for it and maps the
+    new answer; no byte of the old one is shown."""
     _, pdir = street(hub, wmount)
     tid = sorted(os.listdir(os.path.join(pdir, "tasks")))[2]
     path = os.path.join(pdir, "tasks", tid, "answer.json")
@@ -134,12 +134,28 @@ def test_shared_mmap_of_a_changed_file_waits_for_the_old_handle(hub, wmount):
             f.write(json.dumps(a, indent=1))
         new = read(path)  # the daemon's rendering of what it saved
         assert new != old and json.loads(new)["classifications"][-1]["answer"] == "Snow"
-        threading.Timer(0.3, held.close).start()
+        # closed (FLUSH seen), its RELEASE not sent yet: a dup holds the file
+        keep = os.dup(held.fileno())
+        held.close()
+        threading.Timer(0.3, os.close, [keep]).start()
         size, data = mapped(path)
         assert size == len(new) and data == new
     finally:
         held.close()
     assert read(path) == new
+    # a handle really open (not closed) with the old bytes is not waited
+    # for: that open is direct_io at once, and shows the new bytes
+    with open(path, "rb") as other:
+        assert other.read() == new
+        a["classifications"][-1]["answer"] = "Rain"
+        with open(path, "w") as f:
+            f.write(json.dumps(a, indent=1))
+        t0 = time.monotonic()
+        with open(path, "rb") as f:
+            took = time.monotonic() - t0
+            with mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ) as m:
+                assert json.loads(m[:])["classifications"][-1]["answer"] == "Rain"
+        assert took < 1.5, took
 
 
 def test_shared_mmap_while_a_drop_waits_behind_a_stalled_read(hub, mount):
