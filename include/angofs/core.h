@@ -108,6 +108,8 @@ struct ao_node {
 	char task_id[AO_ID_MAX];
 	char sub_id[AO_ID_MAX]; /* stage or batch id; asset id; mask key */
 	const char *relpath;	/* points into the path given to resolve; "" = project dir */
+	const char *path;	/* the path given to resolve (or a listed child's): the
+				 * kernel's inode, small.c's key; NULL if not resolved */
 	int parent_ok;		/* on -ENOENT: the parent directory exists */
 	struct ao_xentry *x;	/* AO_N_EXPORT_FILE; the feeding NDJSON export of AO_N_DS_* */
 	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/core/dsview.h): the view's format, the

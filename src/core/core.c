@@ -248,6 +248,7 @@ int ao_core_resolve(struct ao_core *c, const char *path, struct ao_node *n, stru
 
 	memset(n, 0, sizeof(*n));
 	n->relpath = "";
+	n->path = path;
 	n->kind = AO_N_ROOT;
 	depth = split(path, comp, clen, &rest1);
 	if (depth < 0)
@@ -389,6 +390,7 @@ static int fill_node(struct ao_core *c, const struct ao_node *parent, enum ao_ki
 	struct stat st;
 	struct ao_node n = *parent;
 	struct ao_err e;
+	char path[4096];
 
 	if (k == AO_N_EXPORT_FILE) {
 		struct ao_xspec s;
@@ -398,6 +400,13 @@ static int fill_node(struct ao_core *c, const struct ao_node *parent, enum ao_ki
 			return fill(ctx, name, NULL);
 	}
 	n.kind = k;
+	/* the child's own path: small.c's pins are per path */
+	if (parent->path &&
+	    snprintf(path, sizeof(path), "%s/%s", strcmp(parent->path, "/") ? parent->path : "",
+		     name) < (int)sizeof(path))
+		n.path = path;
+	else
+		n.path = NULL;
 	if (ao_core_getattr(c, &n, &st, &e) < 0)
 		return fill(ctx, name, NULL);
 	return fill(ctx, name, &st);

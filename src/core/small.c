@@ -3,7 +3,8 @@
  * task.json, answer.json, .status), assets and masks, decided per file at
  * open. An in-memory handle holds its own snapshot, taken at open; the page
  * cache is shared by every handle of the inode, so handles served through it
- * must read the same bytes. Per file (kind, project, task, sub id) this table
+ * must read the same bytes. Per path (one kernel inode; a hidden alias such
+ * as the project's id is another path, another inode) this table
  * counts its open handles, those already closed (FLUSH seen, RELEASE not
  * yet), and those served through the page cache, with what those read: a
  * copy of the bytes, or for assets and masks the identity of the complete
@@ -44,8 +45,7 @@
 
 struct small_file {
 	struct small_file *next;
-	enum ao_kind kind;
-	char project[AO_ID_MAX], task[AO_ID_MAX], sub[AO_ID_MAX];
+	char *path;   /* the mount path: one kernel inode (hidden aliases are others) */
 	int open;     /* handles of this file */
 	int flushed;  /* of them, closed (FLUSH seen, ao_core_flushed): RELEASE on its way */
 	int waiting;  /* opens waiting in small_open on this entry: kept while > 0 */
@@ -71,21 +71,16 @@ void small_free_all(struct ao_core *c)
 		struct small_file *s = c->small;
 		c->small = s->next;
 		free(s->pc_buf);
+		free(s->path);
 		free(s);
 	}
 	pthread_cond_destroy(&c->small_cv);
 }
 
-static int same_file(const struct small_file *s, const struct ao_node *n)
-{
-	return s->kind == n->kind && !strcmp(s->project, n->project_id) &&
-	       !strcmp(s->task, n->task_id) && !strcmp(s->sub, n->sub_id);
-}
-
 static struct small_file *find(struct ao_core *c, const struct ao_node *n)
 {
 	for (struct small_file *s = c->small; s; s = s->next)
-		if (same_file(s, n))
+		if (!strcmp(s->path, n->path))
 			return s;
 	return NULL;
 }
@@ -100,6 +95,7 @@ static void drop_if_unused(struct ao_core *c, struct small_file *s)
 			break;
 		}
 	free(s->pc_buf);
+	free(s->path);
 	free(s);
 }
 
@@ -154,18 +150,19 @@ int small_track(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *f
 	fh->keep_cache = 0;
 	fh->changed = 0;
 	fh->pinned = 0;
+	if (!n->path)
+		return 0; /* no path, no inode to reason about: direct_io */
 	pthread_mutex_lock(&c->lock);
 	s = find(c, n);
 	if (!s) {
 		s = calloc(1, sizeof(*s));
-		if (!s) {
+		if (s)
+			s->path = strdup(n->path);
+		if (!s || !s->path) {
 			pthread_mutex_unlock(&c->lock);
+			free(s);
 			return -ENOMEM;
 		}
-		s->kind = n->kind;
-		memcpy(s->project, n->project_id, sizeof(s->project));
-		memcpy(s->task, n->task_id, sizeof(s->task));
-		memcpy(s->sub, n->sub_id, sizeof(s->sub));
 		s->next = c->small;
 		c->small = s;
 	}
@@ -251,6 +248,8 @@ void small_release(struct ao_core *c, struct ao_core_fh *fh)
 
 void small_pin_size(struct ao_core *c, const struct ao_node *n, struct stat *st)
 {
+	if (!n->path)
+		return;
 	pthread_mutex_lock(&c->lock);
 	struct small_file *s = find(c, n);
 	if (s && s->pc_open) {

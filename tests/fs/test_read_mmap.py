@@ -214,3 +214,27 @@ m = mmap.mmap(f.fileno(), size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
 print("mapped", flush=True)
 print(m[8 << 20:(8 << 20) + 16].hex(), flush=True)
 """
+
+
+def test_a_hidden_alias_path_is_another_inode(hub, wmount):
+    """The project's id is a hidden alias of its directory: another path,
+    another kernel inode, with its own cached size and pages. A page-cache
+    handle of one path does not vouch for the other: the alias's open drops
+    its old size and pages and maps the new answer whole."""
+    pid, pdir = street(hub, wmount)
+    tid = sorted(os.listdir(os.path.join(pdir, "tasks")))[5]
+    a = os.path.join(pdir, "tasks", tid, "answer.json")
+    b = os.path.join(wmount.path, pid, "tasks", tid, "answer.json")
+    old = read(b)  # the alias's inode now holds the old size and pages
+    assert os.stat(b).st_size == len(old)
+    ans = json.loads(old)
+    ans["classifications"] = [c for c in ans.get("classifications", [])
+                              if c.get("schemaId") != "cWeath01"]
+    ans["classifications"].append({"schemaId": "cWeath01", "answer": "Snow"})
+    with open(a, "w") as f:
+        f.write(json.dumps(ans, indent=3))
+    new = read(a)
+    assert len(new) != len(old)
+    with open(a, "rb") as held:  # served through the page cache, its drop done
+        assert held.read() == new
+        assert mapped(b) == (len(new), new)
