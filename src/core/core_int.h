@@ -220,7 +220,7 @@ void task_free_all(struct ao_core *c);
 int task_id_valid(const char *id);
 
 /*
- * The kernel-cache rule for a dataset file (dsview.c), whose size the kernel
+ * The kernel-cache rule for a dataset image (dsview.c), whose size the kernel
  * may hold from before it was known (1 byte before the first fetch, or
  * another generation's). Every open whose size is known asks the adapter to
  * drop the path's attributes (`changed`, fuse_ops.c's side thread). With no
@@ -228,7 +228,8 @@ int task_id_valid(const char *id);
  * pages, so the drop is waited for before the reply and the file is served
  * through the page cache at its true size; otherwise (or while the size is
  * unknown) it is served with direct_io, never clamped to an old size.
- * Assets and masks follow small.c's per-file rule instead.
+ * Assets, masks and the derived dataset files follow small.c's per-path
+ * rule instead.
  */
 static inline void kcache_rule(struct ao_core_fh *fh, int known, int alone)
 {
