@@ -260,14 +260,7 @@ class Bench:
     def print_table(self):
         head = ("row", "angofs median (min-max)", "baseline median (min-max)", "ratio", "target",
                 "result")
-        w = [max(len(str(r[i])) for r in self.rows + [head]) for i in range(len(head))]
-        line = "| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(head)) + " |"
-        print(line)
-        print("|" + "|".join("-" * (x + 2) for x in w) + "|")
-        for r in self.rows:
-            print("| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(r)) + " |")
-        for n in self.notes:
-            print("note: " + n)
+        B.print_table(head, self.rows, self.notes)
 
     def main(self):
         mode = "quick" if self.args.quick else "full"
@@ -306,12 +299,4 @@ def parse():
 
 
 if __name__ == "__main__":
-    args = parse()
-    B.install_signal_handlers()
-    b = Bench(args)
-    try:
-        b.main()
-    finally:
-        B.cleanup()
-        if not args.keep:
-            B.rmtree(b.dir)
+    B.run_bench(Bench, parse())

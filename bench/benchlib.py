@@ -1,4 +1,4 @@
-"""benchlib.py - processes and measurements for bench/bench.py.
+"""benchlib.py - processes, measurements and output for the bench/ scripts.
 
 Design: the benchmark drives real processes only (angofs-hub, angofs, curl,
 unzip, cat, cp, ls) and times each step from the outside with perf_counter, the
@@ -119,6 +119,33 @@ class Mount(harness.Mount):
 
 def rmtree(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+def print_table(head, rows, notes):
+    """The results as a Markdown table (columns padded to their widest cell),
+    then one "note: " line per note."""
+    w = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    print("| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(head)) + " |")
+    print("|" + "|".join("-" * (x + 2) for x in w) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(r)) + " |")
+    for n in notes:
+        print("note: " + n)
+
+
+def run_bench(make, args):
+    """A benchmark script's entry: the signal handlers, make(args) (an object
+    with .main() and .dir), its main(), then every process stopped and, unless
+    --keep, its data directory removed, also on failure. Returns what main()
+    returned."""
+    install_signal_handlers()
+    b = make(args)
+    try:
+        return b.main()
+    finally:
+        cleanup()
+        if not args.keep:
+            rmtree(b.dir)
 
 
 def median(xs):

@@ -531,14 +531,7 @@ class Bench:
     def print_table(self):
         head = ("row", "incremental (default)", "full refetch (%s)" % (self.full_opt or "main"),
                 "ratio", "target", "result")
-        rows = self.rows
-        w = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-        print("| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(head)) + " |")
-        print("|" + "|".join("-" * (x + 2) for x in w) + "|")
-        for r in rows:
-            print("| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(r)) + " |")
-        for n in self.notes:
-            print("note: " + n)
+        B.print_table(head, self.rows, self.notes)
         for f in self.failures:
             print("CHECK FAILED: " + f)
 
@@ -595,14 +588,4 @@ def parse():
 
 
 if __name__ == "__main__":
-    args = parse()
-    B.install_signal_handlers()
-    b = Bench(args)
-    rc = 2
-    try:
-        rc = b.main()
-    finally:
-        B.cleanup()
-        if not args.keep:
-            B.rmtree(b.dir)
-    sys.exit(rc)
+    sys.exit(B.run_bench(Bench, parse()))

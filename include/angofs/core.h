@@ -66,6 +66,10 @@ struct ao_core_cfg {
 	 * answers are imagefolder/'s classes; NULL: the first top-level
 	 * radio/single-dropdown (docs/DATASETS.md) */
 	const char *ds_class;
+	/* an in-memory file's open waits at most this long for the other
+	 * handles of the file to close or agree (src/core/small.c); 0: no
+	 * wait (single-threaded loop) */
+	long open_wait_ms;
 };
 
 enum ao_kind {
@@ -104,6 +108,8 @@ struct ao_node {
 	char task_id[AO_ID_MAX];
 	char sub_id[AO_ID_MAX]; /* stage or batch id; asset id; mask key */
 	const char *relpath;	/* points into the path given to resolve; "" = project dir */
+	const char *path;	/* the path given to resolve (or a listed child's): the
+				 * kernel's inode, small.c's key; NULL if not resolved */
 	int parent_ok;		/* on -ENOENT: the parent directory exists */
 	struct ao_xentry *x;	/* AO_N_EXPORT_FILE; the feeding NDJSON export of AO_N_DS_* */
 	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/core/dsview.h): the view's format, the
@@ -138,7 +144,9 @@ struct ao_core_fh {
 	size_t len;
 	int direct_io, keep_cache;
 	int changed;	       /* export content changed: the kernel's attributes are old */
-	int pinned;	       /* in-memory file served through the page cache (core.c) */
+	int pinned;	       /* in-memory file served through the page cache (small.c) */
+	struct small_file *sf; /* its file's entry (small.c: in-memory files, assets, masks) */
+	int flushed;	       /* closed (FLUSH seen; small.c) */
 	struct ao_media_fh *m; /* an asset or mask (fd: its complete file, or -1) */
 	struct dsv_fh *ds;     /* a dataset view file (src/core/dsview.c), or NULL */
 	unsigned long xstream; /* export still being written: its stream (ao_core_read_wait) */
@@ -155,6 +163,14 @@ void ao_core_release(struct ao_core *c, struct ao_core_fh *fh);
  * generation still being written). 0 or -errno. */
 int ao_core_read_wait(struct ao_core *c, struct ao_core_fh *fh, off_t off, size_t size,
 		      struct ao_err *err);
+/* After the adapter waited for the attribute drop a `changed` open asked for:
+ * done (the handle is served through the page cache) or not (direct_io).
+ * In-memory files, assets and masks (src/core/small.c); a no-op for the
+ * others. */
+void ao_core_cached(struct ao_core *c, struct ao_core_fh *fh, int done);
+/* The handle was closed (FLUSH): its RELEASE is on its way, which a
+ * concurrent open of the same file may wait for (src/core/small.c). */
+void ao_core_flushed(struct ao_core *c, struct ao_core_fh *fh);
 
 /* utimens (touch): a refresh request. Exports go stale, cached metadata is
  * dropped. */

@@ -709,6 +709,30 @@ static int hubc_post_flags(struct hubc *h, const char *path_and_query, const cha
 			err);
 }
 
+/* What a download and an upload share before run(): the offline refusal
+ * (transient, so callers keep their state and retry later), the http(s)
+ * check on url (bad_url says what was wrong with it; NULL skips the check,
+ * for a URL made from the hub's own origin), the URL as logged and a zeroed
+ * xfer. 0, or -errno with err set. */
+static int xfer_begin(struct hubc *h, const char *op, const char *url, const char *bad_url,
+		      struct xfer *x, char *log_path, size_t log_size, struct ao_err *err)
+{
+	int rc;
+
+	if (h->cfg.offline) {
+		rc = ao_errf(err, ENETUNREACH, "%s: offline (-o offline)", op);
+		if (err)
+			err->transient = 1;
+		return rc;
+	}
+	if (bad_url &&
+	    (!url || (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))))
+		return ao_errf(err, EPROTO, "%s: %s", op, bad_url);
+	hub_url_for_log(url, log_path, log_size);
+	memset(x, 0, sizeof(*x));
+	return 0;
+}
+
 static int hubc_download(struct hubc *h, const char *url, hub_sink_fn sink,
 			 hub_progress_fn progress, void *ud, struct ao_err *err)
 {
@@ -719,27 +743,21 @@ static int hubc_download(struct hubc *h, const char *url, hub_sink_fn sink,
 
 	if (!url || !*url)
 		return ao_errf(err, EPROTO, "download: empty URL");
-	if (h->cfg.offline) {
-		rc = ao_errf(err, ENETUNREACH, "download: offline (-o offline)");
-		if (err)
-			err->transient = 1;
-		return rc;
-	}
-	if (url[0] == '/') {
+	if (url[0] == '/' && !h->cfg.offline) {
 		if (asprintf(&abs, "%s%s", h->origin, url) < 0)
 			return ao_errf(err, ENOMEM, "out of memory");
 		url = abs;
-	} else if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
-		return ao_errf(err, EPROTO, "download: unsupported URL scheme");
 	}
-	hub_url_for_log(url, log_path, sizeof(log_path));
-	memset(&x, 0, sizeof(x));
-	x.sink = sink;
-	x.progress = progress;
-	x.ud = ud;
-	x.total = -1;
-	rc = run(h, KIND_DOWNLOAD, "GET", url, log_path, NULL, 0, 0, &x, &status, err);
-	free(x.buf);
+	rc = xfer_begin(h, "download", url, abs ? NULL : "unsupported URL scheme", &x, log_path,
+			sizeof(log_path), err);
+	if (rc == 0) {
+		x.sink = sink;
+		x.progress = progress;
+		x.ud = ud;
+		x.total = -1;
+		rc = run(h, KIND_DOWNLOAD, "GET", url, log_path, NULL, 0, 0, &x, &status, err);
+		free(x.buf);
+	}
 	free(abs);
 	return rc;
 }
@@ -752,16 +770,10 @@ static int hubc_put(struct hubc *h, const char *url, int fd, long long size,
 	long status = 0;
 	int rc;
 
-	if (h->cfg.offline) {
-		rc = ao_errf(err, ENETUNREACH, "upload: offline (-o offline)");
-		if (err)
-			err->transient = 1;
+	rc =
+	    xfer_begin(h, "upload", url, "not an http(s) URL", &x, log_path, sizeof(log_path), err);
+	if (rc)
 		return rc;
-	}
-	if (!url || (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8)))
-		return ao_errf(err, EPROTO, "upload: not an http(s) URL");
-	hub_url_for_log(url, log_path, sizeof(log_path));
-	memset(&x, 0, sizeof(x));
 	x.up_fd = fd;
 	x.up_size = size;
 	x.up_ctype = content_type;

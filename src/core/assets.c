@@ -412,10 +412,11 @@ int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, s
 
 /* Open an asset or mask: a media cache handle. The kernel may still hold an
  * old size for the path (1 byte from a stat before the object was fetched,
- * perhaps by another daemon sharing the cache), so every open drops it
- * (`changed`) under core_int.h's kcache_rule: a complete object opened with
- * no other asset/mask handle open is served through the page cache from its
- * file at its true size; else direct_io, and stat after close is true. */
+ * perhaps by another daemon sharing the cache), so the open drops it
+ * (`changed`) under small.c's per-file rule: a complete object opened with no
+ * other handle of the path open is served through the page cache from its
+ * file at its true size, as is a later open of the same file while such a
+ * handle is open (no drop); else direct_io, and stat after close is true. */
 int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
 	       struct ao_err *err)
 {
@@ -437,13 +438,30 @@ int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 	if (rc < 0)
 		return rc;
 	fh->fd = ao_media_fh_fd(fh->m);
-	/* counted for any asset or mask (not per object): "alone" is then
-	 * conservative, never wrong; ao_core_release uncounts */
-	int alone = __atomic_fetch_add(&c->media_open, 1, __ATOMIC_RELAXED) == 0;
-	kcache_rule(fh, known && fh->fd >= 0, alone);
-	/* size unknown: still drop the old size once it is, so stat after
-	 * close is true (flush waits for it) */
-	fh->changed = 1;
+	/* a complete object: page cache under small.c's per-file rule, the
+	 * file's identity standing for its bytes */
+	struct media_ident {
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+	} id; /* not the mtime: the cache moves it at use (its LRU clock) */
+	struct stat st;
+	memset(&id, 0, sizeof(id));
+	int complete = known && fh->fd >= 0 && fstat(fh->fd, &st) == 0;
+	if (complete)
+		id = (struct media_ident){st.st_dev, st.st_ino, st.st_size};
+	rc = small_track(c, n, fh, complete ? &id : NULL, sizeof(id));
+	if (rc < 0) {
+		ao_media_close(c->cfg.media, fh->m);
+		fh->m = NULL;
+		fh->fd = -1;
+		return ao_errf(err, -rc, "out of memory");
+	}
+	/* direct_io (size unknown, or another handle reads other bytes): still
+	 * drop the old size once it is known, so stat after close is true
+	 * (flush waits for it) */
+	if (fh->direct_io)
+		fh->changed = 1;
 	return 0;
 }
 

@@ -4,14 +4,11 @@
  * with a fixed grammar; names that come from the server are matched against
  * their sanitized directory names first and their ids second (hidden
  * aliases). Small files (project.json, task files, .status) are snapshotted
- * into memory at open; their size can change between stat and read. An open
- * while no other small file is open asks the adapter to drop the kernel's
- * attributes first (`changed`: its side thread does it while the open waits,
- * bounded; src/daemon/fuse_ops.c) and is served through the page cache, so
- * shared mmap works; until it is closed, stat of that file reports its
- * snapshot's length (pinned), so no concurrent lookup changes the size under
- * its pages. Other opens meanwhile, or one whose invalidation did not finish
- * in time, get direct_io and their own snapshot (direct reads are not clamped
+ * into memory at open; their size can change between stat and read. How the
+ * kernel caches each one (page cache, with the kernel's attributes dropped
+ * first, `changed`, or shared with the open handles holding the same bytes;
+ * else direct_io) is decided per file by small.c, which also pins what stat
+ * reports while such a handle is open (direct reads are not clamped
  * by the kernel's size). Exports are served from the export cache's file
  * with pread.
  */
@@ -43,6 +40,7 @@ struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->list_refresh, NULL);
 	pthread_mutex_init(&c->dsv.lock, NULL);
+	small_init(c);
 	c->t0 = time(NULL);
 	xcheck_install(c);
 	return c;
@@ -61,6 +59,7 @@ void ao_core_free(struct ao_core *c)
 	task_free_all(c);
 	xcheck_free_all(c);
 	dsv_free_all(c);
+	small_free_all(c);
 	pthread_mutex_destroy(&c->dsv.lock);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->list_refresh);
@@ -249,6 +248,7 @@ int ao_core_resolve(struct ao_core *c, const char *path, struct ao_node *n, stru
 
 	memset(n, 0, sizeof(*n));
 	n->relpath = "";
+	n->path = path;
 	n->kind = AO_N_ROOT;
 	depth = split(path, comp, clen, &rest1);
 	if (depth < 0)
@@ -304,16 +304,6 @@ static void set_size(struct stat *st, long long size)
 	st->st_blocks = (size + 511) / 512;
 }
 
-/* The size stat reports for an in-memory file served through the page cache. */
-static void pin_size(struct ao_core *c, const struct ao_node *n, struct stat *st)
-{
-	pthread_mutex_lock(&c->lock);
-	if (c->pinned && c->pin_kind == n->kind && !strcmp(c->pin_project, n->project_id) &&
-	    !strcmp(c->pin_task, n->task_id))
-		set_size(st, (long long)c->pin_len);
-	pthread_mutex_unlock(&c->lock);
-}
-
 static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat *st,
 			struct ao_err *err);
 
@@ -323,7 +313,7 @@ int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
 
 	if (rc == 0 && (n->kind == AO_N_STATUS || n->kind == AO_N_PROJECT_JSON ||
 			n->kind == AO_N_TASK_JSON || n->kind == AO_N_ANSWER_JSON))
-		pin_size(c, n, st);
+		small_pin_size(c, n, st); /* small.c */
 	return rc;
 }
 
@@ -400,6 +390,7 @@ static int fill_node(struct ao_core *c, const struct ao_node *parent, enum ao_ki
 	struct stat st;
 	struct ao_node n = *parent;
 	struct ao_err e;
+	char path[4096];
 
 	if (k == AO_N_EXPORT_FILE) {
 		struct ao_xspec s;
@@ -409,6 +400,13 @@ static int fill_node(struct ao_core *c, const struct ao_node *parent, enum ao_ki
 			return fill(ctx, name, NULL);
 	}
 	n.kind = k;
+	/* the child's own path: small.c's pins are per path */
+	if (parent->path &&
+	    snprintf(path, sizeof(path), "%s/%s", strcmp(parent->path, "/") ? parent->path : "",
+		     name) < (int)sizeof(path))
+		n.path = path;
+	else
+		n.path = NULL;
 	if (ao_core_getattr(c, &n, &st, &e) < 0)
 		return fill(ctx, name, NULL);
 	return fill(ctx, name, &st);
@@ -605,20 +603,13 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		return rc;
 	}
 	if (!fh->x && !fh->m && !fh->ds) {
-		pthread_mutex_lock(&c->lock);
-		if (c->small_open == 0) {
-			fh->direct_io = 0;
-			fh->keep_cache = 0;
-			fh->changed = 1;
-			fh->pinned = 1;
-			c->pinned = 1;
-			c->pin_kind = n->kind;
-			memcpy(c->pin_project, n->project_id, sizeof(c->pin_project));
-			memcpy(c->pin_task, n->task_id, sizeof(c->pin_task));
-			c->pin_len = fh->len;
+		/* page cache or direct_io, per file (small.c) */
+		rc = small_open(c, n, fh);
+		if (rc < 0) {
+			free(fh->buf);
+			free(fh);
+			return ao_errf(err, -rc, "out of memory");
 		}
-		c->small_open++;
-		pthread_mutex_unlock(&c->lock);
 	}
 	*out = fh;
 	return 0;
@@ -677,15 +668,11 @@ void ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 		ao_xcache_close(c->cfg.xc, fh->x, fh->fd);
 	} else if (fh->m) {
 		ao_media_close(c->cfg.media, fh->m); /* fd is the handle's */
-		__atomic_fetch_sub(&c->media_open, 1, __ATOMIC_RELAXED);
+		small_release(c, fh);
 	} else if (fh->ds) {
 		dsv_release(c, fh);
 	} else {
-		pthread_mutex_lock(&c->lock);
-		c->small_open--;
-		if (fh->pinned)
-			c->pinned = 0;
-		pthread_mutex_unlock(&c->lock);
+		small_release(c, fh);
 	}
 	free(fh->buf);
 	free(fh);

@@ -116,15 +116,12 @@ struct task_ent {
 struct ao_core {
 	struct ao_core_cfg cfg; /* immutable after init */
 	pthread_mutex_t lock;	/* "c->lock": a leaf, never held across a request */
-	int small_open;		/* open handles of in-memory files (c->lock) */
 	int media_open;		/* open asset/mask handles (atomic): kcache_rule's "alone" */
-	/* The one in-memory file served through the page cache right now (only
-	 * granted while no other is open): stat of it reports its snapshot's
-	 * length, so the kernel's size matches the pages being read. (c->lock) */
-	int pinned;
-	enum ao_kind pin_kind;
-	char pin_project[AO_ID_MAX], pin_task[AO_ID_MAX];
-	size_t pin_len;
+	/* in-memory files, assets and masks with open handles, and how the
+	 * kernel caches each (small.c); small_cv: a handle of one was released or its drop
+	 * done (c->lock) */
+	struct small_file *small;
+	pthread_cond_t small_cv;
 	/* list_refresh: single flight of listProjects, held across it; before
 	 * c->lock. projects..list_at, tb, ntask_ents, wgen: c->lock (a leaf, never
 	 * held across a request) */
@@ -151,6 +148,18 @@ static inline time_t degraded_at(long ttl)
 {
 	return time(NULL) - ttl + DEGRADED_HOLD_S;
 }
+
+/* small.c: kernel caching of the in-memory files, assets and masks, per file */
+void small_init(struct ao_core *c);
+void small_free_all(struct ao_core *c);
+int small_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh);
+/* The same rule for a file whose content is identified by id (assets and
+ * masks: the complete media file's identity; NULL: not cacheable yet,
+ * direct_io, but counted as a handle of the file). */
+int small_track(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, const void *id,
+		size_t idlen);
+void small_release(struct ao_core *c, struct ao_core_fh *fh);
+void small_pin_size(struct ao_core *c, const struct ao_node *n, struct stat *st);
 
 /* export_check.c: explicit stage filters and the completeness check */
 void xcheck_install(struct ao_core *c);
@@ -211,15 +220,16 @@ void task_free_all(struct ao_core *c);
 int task_id_valid(const char *id);
 
 /*
- * The kernel-cache rule for a file whose size the kernel may hold from
- * before it was known (1 byte before the first fetch, or another
- * generation's): dataset files (dsview.c), assets and masks (assets.c).
- * Every open whose size is known asks the adapter to drop the path's
- * attributes (`changed`, fuse_ops.c's side thread). With no other handle of
- * the file open (`alone`) no READ can be waiting on its pages, so the drop
- * is waited for before the reply and the file is served through the page
- * cache at its true size; otherwise (or while the size is unknown) it is
- * served with direct_io, never clamped to an old size.
+ * The kernel-cache rule for a dataset image (dsview.c), whose size the kernel
+ * may hold from before it was known (1 byte before the first fetch, or
+ * another generation's). Every open whose size is known asks the adapter to
+ * drop the path's attributes (`changed`, fuse_ops.c's side thread). With no
+ * other handle of the file open (`alone`) no READ can be waiting on its
+ * pages, so the drop is waited for before the reply and the file is served
+ * through the page cache at its true size; otherwise (or while the size is
+ * unknown) it is served with direct_io, never clamped to an old size.
+ * Assets, masks and the derived dataset files follow small.c's per-path
+ * rule instead.
  */
 static inline void kcache_rule(struct ao_core_fh *fh, int known, int alone)
 {

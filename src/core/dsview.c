@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core_int.h"
 #include "dsview_int.h"
@@ -49,7 +50,7 @@ struct dsv_fh {
 	struct dsv_gen *g;
 	struct ao_media_fh *mfh;      /* an image's bytes */
 	const struct ao_ds_image *im; /* that image (in g's index) */
-	int counted;		      /* in dv->nopen */
+	int counted;		      /* in g->iopen */
 };
 
 static int is_yolo(int fmt)
@@ -429,19 +430,60 @@ static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_
 }
 
 /*
- * Kernel caching of a dataset file (core_int.h's kcache_rule, shared with
- * assets and masks), as for exports and the small files: the kernel may hold
- * an old size for this path (1 byte before the size was known, another
- * generation's), so every open whose size is known asks the adapter to drop
- * the path's attributes and pages (`changed`). When no other handle of the
- * same file is open (per image: the image's handles under any path; other
- * files: any dataset file) no READ can be waiting with a page locked, so that
- * happens before the reply and the file is served through the page cache at
- * its true size: fstat after open (tar) is right. Otherwise, or while an
- * image's size is unknown, it is served with direct_io (reads never clamped
- * to an old size) and dropped on the side thread, which close waits for.
+ * Kernel caching of a dataset file, as for exports and the small files: the
+ * kernel may hold an old size for this path (1 byte before the size was
+ * known, another generation's), so opens ask the adapter to drop the path's
+ * attributes and pages (`changed`). Images follow core_int.h's kcache_rule:
+ * when no other handle of the image is open (under any path) no READ can be
+ * waiting with a page locked, so that happens before the reply and the file
+ * is served through the page cache at its true size (fstat after open, as
+ * tar does, is right); otherwise, or while its size is unknown, direct_io
+ * (reads never clamped to an old size), dropped on the side thread, which
+ * close waits for. Derived files (derived_open) follow small.c's per-path
+ * rule: other dataset files being read change nothing.
  */
 static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im);
+
+/* A derived file (data.yaml, labels, annotations.json, skipped.txt): its
+ * bytes are fixed per generation, so small.c's per-path rule applies, the
+ * bytes (annotations.json: its file's identity) standing for the content:
+ * page cache when no other handle of the path is open or those read the
+ * same; handles of other dataset files change nothing. */
+static int derived_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+			struct ao_err *err)
+{
+	struct derived_ident {
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+		long long mtime_ns;
+	} id;
+	struct stat st;
+	const void *what = fh->buf ? (const void *)fh->buf : "";
+	size_t len = fh->len;
+
+	memset(&id, 0, sizeof(id));
+	if (fh->fd >= 0) { /* NULL if it cannot be told: direct_io */
+		what = NULL;
+		len = sizeof(id);
+		if (fstat(fh->fd, &st) == 0) {
+			id = (struct derived_ident){st.st_dev, st.st_ino, st.st_size,
+						    st.st_mtim.tv_sec * 1000000000LL +
+							st.st_mtim.tv_nsec};
+			what = &id;
+		}
+	}
+	int rc = small_track(c, n, fh, what, len);
+	if (rc < 0)
+		return ao_errf(err, -rc, "out of memory");
+	if (fh->direct_io) /* still drop the old size; flush waits for it */
+		fh->changed = 1;
+	ao_debug("datasets: open %s: %s", n->ds_name,
+		 fh->direct_io	  ? "direct"
+		 : fh->keep_cache ? "shared pages"
+				  : "page cache");
+	return 0;
+}
 
 int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
 {
@@ -460,15 +502,11 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 	int rc = open_part(c, n, fh, err);
 	if (rc < 0)
 		return rc;
-	int known = !d->mfh || (ao_media_fh_size(d->mfh, &size) == 1 && size > 0), alone;
-	if (d->mfh) /* the same inode is this image under this path: count per image */
-		alone =
-		    __atomic_fetch_add(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED) == 0;
-	else {
-		pthread_mutex_lock(&c->dsv.lock);
-		alone = c->dsv.nopen++ == 0;
-		pthread_mutex_unlock(&c->dsv.lock);
-	}
+	if (!d->mfh)
+		return derived_open(c, n, fh, err);
+	/* the same inode is this image under this path: count per image */
+	int known = ao_media_fh_size(d->mfh, &size) == 1 && size > 0;
+	int alone = __atomic_fetch_add(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED) == 0;
 	d->counted = 1;
 	/* the kernel's size for this path may be old: drop it now if no READ
 	 * can be waiting on its pages, else on the side thread (direct_io) */
@@ -487,11 +525,7 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 	fh->fd = -1; /* borrowed from the generation or the media handle */
 	if (d->counted && d->mfh)
 		__atomic_fetch_sub(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
-	else if (d->counted) {
-		pthread_mutex_lock(&c->dsv.lock);
-		c->dsv.nopen--;
-		pthread_mutex_unlock(&c->dsv.lock);
-	}
+	small_release(c, fh); /* a derived file's entry, if any */
 	if (d->mfh) {
 		note_size(d->g, d->im, d->mfh); /* complete by now, if it was read */
 		ao_media_close(c->cfg.media, d->mfh);

@@ -95,7 +95,6 @@ struct dsv_set {
 struct dsv {
 	pthread_mutex_t lock; /* "dv->lock", a leaf */
 	struct dsv_set *sets;
-	int nopen; /* open dataset files (dv->lock): the kernel-cache rule of dsv_open */
 };
 
 /* ---- dsbuild.c: generations ---------------------------------------------- */

@@ -6,23 +6,25 @@
  * tagged with their side (and released at unmount if the kernel never did),
  * readdir fill flags, kernel cache invalidation, spliced reads, statfs.
  *
- * Kernel invalidations (fuse_invalidate_path) are only ever made by one side
- * thread, never inside a request handler: the kernel's invalidation locks the
- * file's pages, and a page can be locked by a READ (an mmap fault, even of a
- * closed file) that waits for a worker; called from a handler (with -s, the
- * only worker) that is a deadlock.
+ * Kernel invalidations (fuse_invalidate_path) are only ever made by the
+ * side threads (two lanes, see below), never inside a request handler: the
+ * kernel's invalidation locks the file's pages, and a page can be locked by
+ * a READ (an mmap fault, even of a closed file) that waits for a worker;
+ * called from a handler (with -s, the only worker) that is a deadlock.
  *
  * When the content of a file changed since the kernel last saw its size (an
- * export's new generation; a small in-memory file, whose snapshot is taken at
- * open: core.c's `changed`, asked for only when no other handle of it is
- * open), the kernel's attributes must be dropped before the first read, or
- * reads are clamped to the old size and stat/mmap use it. The open queues the
- * invalidation for the side thread and waits for it, bounded
+ * export's new generation; a small in-memory file, whose snapshot is taken
+ * at open: src/core/small.c's `changed`, asked for only when no other handle
+ * of that file is open), the kernel's attributes must be dropped before the
+ * first read, or reads are clamped to the old size and stat/mmap use it. The
+ * open queues the invalidation for the side thread and waits for it, bounded
  * (OPEN_INVAL_WAIT_MS): done in time, the open is served through the page
  * cache (keep_cache off: the kernel drops the old pages itself at open), so
- * shared mmap works, the first read fetches the true size (core.c pins what
+ * shared mmap works, the first read fetches the true size (small.c pins what
  * stat reports while the file is open) and the next cat is served from
- * memory. Not done in time (the side thread is held up, e.g. by such a READ,
+ * memory; the core is told either way (ao_core_cached: later opens of the
+ * same bytes share the pages without a drop). Not done in time (the side
+ * thread is held up, e.g. by such a READ,
  * which this worker serves once it replies): direct_io, which is correct
  * with any cached size, and flush (close) waits, bounded, for the queued
  * invalidation so stat afterwards is true. A wait, unlike the call, cannot
@@ -61,6 +63,7 @@ struct fh {
 	int side;
 	uint64_t wfh;
 	struct ao_core_fh *rfh;
+	int inval_lane; /* of inval_seq */
 	unsigned long inval_seq;
 	struct fh *prev, *next; /* fh_live */
 };
@@ -126,37 +129,50 @@ static int fail(const char *op, const char *path, int rc, struct ao_err *e)
 	return rc;
 }
 
-/* --- invalidation side thread ------------------------------------------ */
+/* --- invalidation side threads ------------------------------------------
+ *
+ * Two lanes, each a FIFO with its own thread. LANE_OPEN carries only the
+ * drops an open waits for while no other handle of the file can have a READ
+ * holding one of its pages (the core's direct_io = 0): each is quick. Every
+ * other drop (a direct_io open's, deferred to flush; an answer's siblings;
+ * the poll's) goes to LANE_OTHER, where one can wait for a page a READ holds
+ * (an asset's READ waiting for its download): with one FIFO the opens behind
+ * it ran out their bound and fell back to direct_io (shared mmap: ENODEV).
+ */
+
+enum { LANE_OPEN, LANE_OTHER };
 
 static void *inval_main(void *arg)
 {
-	struct ao_fs *fs = arg;
+	struct inval_lane *l = arg;
+	struct ao_fs *fs = l->fs;
 
 	pthread_mutex_lock(&fs->ql);
 	for (;;) {
-		while (!fs->head && !fs->inval_stop)
-			pthread_cond_wait(&fs->qc, &fs->ql);
-		if (!fs->head)
+		while (!l->head && !fs->inval_stop)
+			pthread_cond_wait(&l->qc, &fs->ql);
+		if (!l->head)
 			break;
-		struct inval_item *it = fs->head;
-		fs->head = it->next;
-		if (!fs->head)
-			fs->tail = NULL;
+		struct inval_item *it = l->head;
+		l->head = it->next;
+		if (!l->head)
+			l->tail = NULL;
 		pthread_mutex_unlock(&fs->ql);
 		int r = fuse_invalidate_path(fs->fuse, it->path);
 		ao_debug("invalidated %s (%d)", it->path, r);
 		pthread_mutex_lock(&fs->ql);
-		if (it->seq > fs->done_seq)
-			fs->done_seq = it->seq;
-		pthread_cond_broadcast(&fs->done_c);
+		if (it->seq > l->done_seq)
+			l->done_seq = it->seq;
+		pthread_cond_broadcast(&l->done_c);
 		free(it);
 	}
 	pthread_mutex_unlock(&fs->ql);
 	return NULL;
 }
 
-static unsigned long inval_queue(struct ao_fs *fs, const char *path)
+static unsigned long inval_queue(struct ao_fs *fs, int lane, const char *path)
 {
+	struct inval_lane *l = &fs->lane[lane];
 	size_t n = strlen(path) + 1;
 	struct inval_item *it = malloc(sizeof(*it) + n);
 	unsigned long seq = 0;
@@ -171,26 +187,28 @@ static unsigned long inval_queue(struct ao_fs *fs, const char *path)
 		free(it);
 		return 0;
 	}
-	it->seq = seq = ++fs->next_seq;
-	if (fs->tail)
-		fs->tail->next = it;
+	it->seq = seq = ++l->next_seq;
+	if (l->tail)
+		l->tail->next = it;
 	else
-		fs->head = it;
-	fs->tail = it;
-	pthread_cond_signal(&fs->qc);
+		l->head = it;
+	l->tail = it;
+	pthread_cond_signal(&l->qc);
 	pthread_mutex_unlock(&fs->ql);
 	return seq;
 }
 
 void ao_fs_invalidate(struct ao_fs *fs, const char *path)
 {
-	inval_queue(fs, path);
+	inval_queue(fs, LANE_OTHER, path);
 }
 
-/* Wait at most ms for the side thread to have made invalidation seq (and
- * every one queued before it); 1 if done, 0 if not (or seq is 0). */
-static int inval_wait(struct ao_fs *fs, unsigned long seq, long ms)
+/* Wait at most ms for the lane's thread to have made invalidation seq (and
+ * every one queued before it on that lane); 1 if done, 0 if not (or seq is
+ * 0). */
+static int inval_wait(struct ao_fs *fs, int lane, unsigned long seq, long ms)
 {
+	struct inval_lane *l = &fs->lane[lane];
 	struct timespec dl;
 	int done;
 
@@ -204,10 +222,10 @@ static int inval_wait(struct ao_fs *fs, unsigned long seq, long ms)
 		dl.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&fs->ql);
-	while (fs->done_seq < seq && fs->inval_started)
-		if (pthread_cond_timedwait(&fs->done_c, &fs->ql, &dl) == ETIMEDOUT)
+	while (l->done_seq < seq && fs->inval_started)
+		if (pthread_cond_timedwait(&l->done_c, &fs->ql, &dl) == ETIMEDOUT)
 			break;
-	done = fs->done_seq >= seq;
+	done = l->done_seq >= seq;
 	pthread_mutex_unlock(&fs->ql);
 	return done;
 }
@@ -215,8 +233,11 @@ static int inval_wait(struct ao_fs *fs, unsigned long seq, long ms)
 void ao_fs_init(struct ao_fs *fs)
 {
 	pthread_mutex_init(&fs->ql, NULL);
-	pthread_cond_init(&fs->qc, NULL);
-	pthread_cond_init(&fs->done_c, NULL);
+	for (int i = 0; i < 2; i++) {
+		fs->lane[i].fs = fs;
+		pthread_cond_init(&fs->lane[i].qc, NULL);
+		pthread_cond_init(&fs->lane[i].done_c, NULL);
+	}
 }
 
 int ao_fs_start(struct ao_fs *fs)
@@ -224,7 +245,18 @@ int ao_fs_start(struct ao_fs *fs)
 	int r;
 	pthread_mutex_lock(&fs->ql);
 	fs->inval_stop = 0;
-	r = pthread_create(&fs->inval_thread, NULL, inval_main, fs);
+	r = pthread_create(&fs->lane[LANE_OPEN].thread, NULL, inval_main, &fs->lane[LANE_OPEN]);
+	if (r == 0) {
+		r = pthread_create(&fs->lane[LANE_OTHER].thread, NULL, inval_main,
+				   &fs->lane[LANE_OTHER]);
+		if (r) { /* stop the first (it is waiting on its queue) */
+			fs->inval_stop = 1;
+			pthread_cond_broadcast(&fs->lane[LANE_OPEN].qc);
+			pthread_mutex_unlock(&fs->ql);
+			pthread_join(fs->lane[LANE_OPEN].thread, NULL);
+			pthread_mutex_lock(&fs->ql);
+		}
+	}
 	fs->inval_started = r == 0;
 	pthread_mutex_unlock(&fs->ql);
 	return -r;
@@ -236,17 +268,22 @@ void ao_fs_stop(struct ao_fs *fs)
 	int started = fs->inval_started;
 	fs->inval_stop = 1;
 	fs->inval_started = 0;
-	pthread_cond_broadcast(&fs->qc);
-	pthread_cond_broadcast(&fs->done_c);
-	pthread_mutex_unlock(&fs->ql);
-	if (started)
-		pthread_join(fs->inval_thread, NULL);
-	while (fs->head) {
-		struct inval_item *it = fs->head;
-		fs->head = it->next;
-		free(it);
+	for (int i = 0; i < 2; i++) {
+		pthread_cond_broadcast(&fs->lane[i].qc);
+		pthread_cond_broadcast(&fs->lane[i].done_c);
 	}
-	fs->tail = NULL;
+	pthread_mutex_unlock(&fs->ql);
+	for (int i = 0; i < 2; i++) {
+		struct inval_lane *l = &fs->lane[i];
+		if (started)
+			pthread_join(l->thread, NULL);
+		while (l->head) {
+			struct inval_item *it = l->head;
+			l->head = it->next;
+			free(it);
+		}
+		l->tail = NULL;
+	}
 	/* handles whose RELEASE never came (the request loop has ended) */
 	int n = 0;
 	pthread_mutex_lock(&fh_lock);
@@ -374,13 +411,17 @@ static int reply_open(struct ao_fs *fs, const char *path, struct fuse_file_info 
 		 * through the page cache. Not in time: direct_io, and flush
 		 * waits for the queued invalidation.
 		 */
-		unsigned long seq = inval_queue(fs, path);
+		int lane = h->rfh->direct_io ? LANE_OTHER : LANE_OPEN;
+		unsigned long seq = inval_queue(fs, lane, path);
+		int done = lane == LANE_OPEN && inval_wait(fs, lane, seq, OPEN_INVAL_WAIT_MS);
 
-		if (!h->rfh->direct_io && inval_wait(fs, seq, OPEN_INVAL_WAIT_MS)) {
+		ao_core_cached(fs->core, h->rfh, done); /* the core's pin, per file */
+		if (done) {
 			fi->direct_io = 0;
 			fi->keep_cache = 0;
 		} else {
 			fi->direct_io = 1;
+			h->inval_lane = lane;
 			h->inval_seq = seq;
 		}
 	}
@@ -509,11 +550,11 @@ static void answer_written(struct ao_fs *fs, const char *path)
 		if (snprintf(p, sizeof(p), "%.*s/%s", (int)(slash - path), path, sib[i]) >=
 		    (int)sizeof(p))
 			return;
-		unsigned long s = inval_queue(fs, p);
+		unsigned long s = inval_queue(fs, LANE_OTHER, p);
 		if (s)
 			seq = s;
 	}
-	inval_wait(fs, seq, INVAL_WAIT_MS);
+	inval_wait(fs, LANE_OTHER, seq, INVAL_WAIT_MS);
 }
 
 static int op_flush(const char *path, struct fuse_file_info *fi)
@@ -529,7 +570,8 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 			answer_written(fs, path);
 		return fail("flush", path, r, &e);
 	}
-	inval_wait(fs, h->inval_seq, INVAL_WAIT_MS);
+	ao_core_flushed(fs->core, h->rfh); /* the RELEASE follows, in the background */
+	inval_wait(fs, h->inval_lane, h->inval_seq, INVAL_WAIT_MS);
 	h->inval_seq = 0;
 	return 0;
 }

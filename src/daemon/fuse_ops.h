@@ -2,8 +2,8 @@
  * fuse_ops.h - the FUSE adapter: fuse3 high-level path operations that route
  * each path to the read-side core or the write side (include/angofs/writes.h)
  * and translate struct ao_err results to errnos (logging the message).
- * Kernel cache invalidations are queued to a side thread, never issued from
- * inside a request handler.
+ * Kernel cache invalidations are queued to side threads (two lanes), never
+ * issued from inside a request handler.
  */
 #ifndef ANGOFS_FUSE_OPS_H
 #define ANGOFS_FUSE_OPS_H
@@ -18,13 +18,14 @@ struct ao_writes;
 struct inval_item;
 
 /*
- * Locks: `ql` guards the invalidation queue and the thread's state (the fields
- * marked [ql]); the handle list has its own lock (fh_lock in fuse_ops.c). Lock
- * order: ql and fh_lock are never held together, and neither is held while
- * calling into the core, the write side or the kernel (fuse_invalidate_path
- * runs on the side thread with ql released; ao_fs_stop's sweep of unreleased
- * handles holds fh_lock, after the request loop has ended). Fields without a mark are set
- * before the FUSE loop starts and only read afterwards.
+ * Locks: `ql` guards the invalidation queues and the threads' state (the
+ * fields marked [ql]); the handle list has its own lock (fh_lock in
+ * fuse_ops.c). Lock order: ql and fh_lock are never held together, and
+ * neither is held while calling into the core, the write side or the kernel
+ * (fuse_invalidate_path runs on the side threads with ql released;
+ * ao_fs_stop's sweep of unreleased handles holds fh_lock, after the request
+ * loop has ended). Fields without a mark are set before the FUSE loop starts
+ * and only read afterwards.
  */
 struct ao_fs {
 	struct ao_core *core;
@@ -34,12 +35,15 @@ struct ao_fs {
 	double attr_timeout, entry_timeout;
 	const char *cache_dir;
 
-	pthread_t inval_thread;		  /* [ql] while inval_started */
-	int inval_started, inval_stop;	  /* [ql] */
-	pthread_mutex_t ql;		  /* the queue lock */
-	pthread_cond_t qc, done_c;	  /* [ql] new item; an item done */
-	struct inval_item *head, *tail;	  /* [ql] paths waiting for the thread */
-	unsigned long next_seq, done_seq; /* [ql] issued and finished sequence numbers */
+	int inval_started, inval_stop; /* [ql] */
+	pthread_mutex_t ql;	       /* the queue lock */
+	struct inval_lane {
+		struct ao_fs *fs;		  /* set before the thread starts */
+		pthread_t thread;		  /* [ql] while inval_started */
+		pthread_cond_t qc, done_c;	  /* [ql] new item; an item done */
+		struct inval_item *head, *tail;	  /* [ql] paths waiting for the thread */
+		unsigned long next_seq, done_seq; /* [ql] issued and finished sequence numbers */
+	} lane[2];				  /* fuse_ops.c: LANE_OPEN, LANE_OTHER */
 };
 
 extern const struct fuse_operations ao_fuse_ops;

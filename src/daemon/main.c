@@ -267,7 +267,8 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .status_info = status_info,
 				   .status_info_ud = &d->info,
 				   .ds_dir = d->ddir,
-				   .ds_class = c->v.imagefolder_class};
+				   .ds_class = c->v.imagefolder_class,
+				   .open_wait_ms = c->cl.singlethread ? 0 : 2000};
 
 	/* assets and masks: the same directory protocol, cap and TTL as exports */
 	struct ao_media_cfg mcfg = {.hub = d->hub,

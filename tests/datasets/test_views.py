@@ -4,10 +4,13 @@ the export records they come from. Request counts prove that a view costs
 the export of its filter (shared with export/tasks.ndjson) and nothing per
 task. The image bytes and the torchvision/PIL/OpenCV consumers are in
 test_consumers.py."""
+import errno
 import json
+import mmap
 import os
 import stat
 import subprocess
+import threading
 
 import pytest
 
@@ -263,3 +266,57 @@ def test_a_larger_project_costs_one_export_and_bounded_memory(workdir):
     finally:
         m.stop()
         hub.stop()
+
+
+def test_derived_files_map_shared_while_others_are_read(env):
+    """data.yaml, annotations.json and a label file map shared (page cache)
+    while other dataset files are being read and while another handle of the
+    same file is open. Before: any other open dataset file made the open
+    direct_io, and shared mmap failed with ENODEV."""
+    hub, m = env
+    ds = os.path.join(m.path, PHOTOS, "datasets")
+    labels = os.path.join(ds, "yolo", "labels")
+    lnames = sorted(os.listdir(labels))
+    mine = [os.path.join(ds, "yolo", "data.yaml"), os.path.join(ds, "coco", "annotations.json"),
+            os.path.join(labels, lnames[0])]
+    others = [os.path.join(labels, n) for n in lnames[1:4]] + [
+        os.path.join(ds, "yolo-seg", "data.yaml")]
+    want = {}
+    for f in mine:
+        with open(f, "rb") as h:
+            want[f] = h.read()
+
+    def mapped(path):
+        with open(path, "rb") as f:
+            if not want[path]:
+                return b""  # an empty file cannot be mapped
+            with mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ) as mm:
+                return mm[:]
+
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            for q in others:
+                with open(q, "rb") as f:
+                    f.read()
+
+    failed = []
+    ts = [threading.Thread(target=reader) for _ in range(2)]
+    for t in ts:
+        t.start()
+    try:
+        for _ in range(15):
+            for f in mine:
+                try:
+                    assert mapped(f) == want[f]
+                    with open(f, "rb") as held:  # the same file open meanwhile
+                        held.read(10)
+                        assert mapped(f) == want[f]
+                except OSError as e:
+                    failed.append((os.path.basename(f), errno.errorcode.get(e.errno)))
+    finally:
+        stop.set()
+        for t in ts:
+            t.join()
+    assert failed == [], failed[:4]

@@ -13,6 +13,7 @@ directory download each object once and never serve a torn file; PIL and
 OpenCV open an asset and a mask.png."""
 import glob
 import hashlib
+import mmap
 import multiprocessing
 import os
 import threading
@@ -64,6 +65,20 @@ def env(workdir):
     m = Mount(hub, workdir)
     yield hub, m
     m.stop()
+    hub.stop()
+
+
+@pytest.fixture
+def two_on_one_cache(workdir):
+    """One hub and two daemons (mnt-a, mnt-b) sharing one cache directory:
+    (hub, cache, a, b)."""
+    hub = Hub(workdir)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="mnt-a", cache=cache)
+    b = Mount(hub, workdir, name="mnt-b", cache=cache)
+    yield hub, cache, a, b
+    a.stop()
+    b.stop()
     hub.stop()
 
 
@@ -124,6 +139,56 @@ def test_masks_listed_only_when_present(env):
     assert "mask.seg.nrrd" in os.listdir(d)
     data = read_file(os.path.join(d, "mask.seg.nrrd"))
     assert data.startswith(b"NRRD") and data == fetch(t["medicalBrushDataUrl"])
+
+
+def test_shared_mmap_of_an_asset_is_decided_per_file(env):
+    """An asset maps shared (page cache) while another handle of it is open
+    (the RELEASE of `cat f` not delivered yet when `mmap f` opens: the same
+    file, so the pages are shared) and while other assets are being read.
+    Before: any open asset or mask made the open direct_io, and shared mmap
+    failed with ENODEV (30 of 30 and 54 of 60 here)."""
+    hub, m = env
+    d = os.path.join(m.path, PROJECT, "assets")
+    names = sorted(os.listdir(d))
+    for n in names:
+        read_file(os.path.join(d, n))  # complete in the cache
+    a, others = os.path.join(d, names[0]), [os.path.join(d, n) for n in names[1:4]]
+    want = read_file(a)
+
+    def mapped():
+        with open(a, "rb") as f:
+            with mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ) as mm:
+                return mm[:]
+
+    failed = []
+    for _ in range(20):
+        with open(a, "rb") as held:
+            held.read(100)
+            try:
+                assert mapped() == want
+            except OSError as e:
+                failed.append(("same file open", e.errno))
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            for q in others:
+                read_file(q)
+
+    ts = [threading.Thread(target=reader) for _ in range(2)]
+    for t in ts:
+        t.start()
+    try:
+        for _ in range(40):
+            try:
+                assert mapped() == want
+            except OSError as e:
+                failed.append(("others read", e.errno))
+    finally:
+        stop.set()
+        for t in ts:
+            t.join()
+    assert failed == [], failed[:3]
 
 
 def test_pil_and_opencv_open_asset_and_mask(env):
@@ -260,72 +325,56 @@ def test_cache_cap_holds(workdir):
         hub.stop()
 
 
-def test_two_daemons_share_one_cache(workdir):
-    hub = Hub(workdir)
-    cache = os.path.join(workdir, "shared-cache")
-    a = Mount(hub, workdir, name="mnt-a", cache=cache)
-    b = Mount(hub, workdir, name="mnt-b", cache=cache)
-    try:
-        pid = project_id(hub, PROJECT)
-        want = {x["externalId"]: fetch(x["data"]) for x in hub_assets(hub, pid)}
-        hub.reset_stats()
-        got, errors = {}, []
+def test_two_daemons_share_one_cache(two_on_one_cache):
+    hub, cache, a, b = two_on_one_cache
+    pid = project_id(hub, PROJECT)
+    want = {x["externalId"]: fetch(x["data"]) for x in hub_assets(hub, pid)}
+    hub.reset_stats()
+    got, errors = {}, []
 
-        def run(mnt, key):
-            try:
-                d = os.path.join(mnt.path, PROJECT, "assets")
-                got[key] = {n: read_file(os.path.join(d, n)) for n in sorted(want)}
-            except Exception as e:  # reported below
-                errors.append(e)
+    def run(mnt, key):
+        try:
+            d = os.path.join(mnt.path, PROJECT, "assets")
+            got[key] = {n: read_file(os.path.join(d, n)) for n in sorted(want)}
+        except Exception as e:  # reported below
+            errors.append(e)
 
-        ts = [threading.Thread(target=run, args=(mnt, i)) for i, mnt in
-              enumerate([a, b, a, b])]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert not errors
-        for r in got.values():
-            assert r == want  # never a torn or mixed file
-        assert counts(hub).get("GET /storage") == 8  # each object downloaded once
-        assert len(media_files(cache)) == 8
-    finally:
-        a.stop()
-        b.stop()
-        hub.stop()
+    ts = [threading.Thread(target=run, args=(mnt, i)) for i, mnt in
+          enumerate([a, b, a, b])]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    for r in got.values():
+        assert r == want  # never a torn or mixed file
+    assert counts(hub).get("GET /storage") == 8  # each object downloaded once
+    assert len(media_files(cache)) == 8
 
 
-def test_stale_kernel_size_then_parallel_readers(workdir):
+def test_stale_kernel_size_then_parallel_readers(two_on_one_cache):
     """stat shows 1 byte before an object is fetched, and the kernel keeps
     that size: once the object is complete in the cache (here fetched by a
     second daemon sharing it), an open must still drop the old size, or the
     readers get 1 byte. Several processes read at once (one alone, the rest
     sharing the file)."""
-    hub = Hub(workdir)
-    cache = os.path.join(workdir, "shared-cache")
-    a = Mount(hub, workdir, name="mnt-a", cache=cache)
-    b = Mount(hub, workdir, name="mnt-b", cache=cache)
-    try:
-        pid = project_id(hub, PROJECT)
-        want = {x["externalId"]: hashlib.sha256(fetch(x["data"])).hexdigest()
-                for x in hub_assets(hub, pid)}
-        da = os.path.join(a.path, PROJECT, "assets")
-        db = os.path.join(b.path, PROJECT, "assets")
-        names = sorted(os.listdir(da))
-        assert sorted(want) == names
-        for n in names:  # the kernel of mount a now holds 1 byte for each
-            assert os.stat(os.path.join(da, n)).st_size == 1
-        for n in names:  # complete in the shared cache, fetched by b
-            assert hashlib.sha256(read_file(os.path.join(db, n))).hexdigest() == want[n]
-        jobs = [(da, names[i:] + names[:i]) for i in range(4)]
-        with multiprocessing.get_context("fork").Pool(4) as pool:
-            results = pool.map(_reader, jobs)
-        for r in results:
-            assert r == want
-        for n in names:  # and stat is true afterwards
-            with open(os.path.join(da, n), "rb") as f:
-                assert os.fstat(f.fileno()).st_size == len(f.read())
-    finally:
-        a.stop()
-        b.stop()
-        hub.stop()
+    hub, _, a, b = two_on_one_cache
+    pid = project_id(hub, PROJECT)
+    want = {x["externalId"]: hashlib.sha256(fetch(x["data"])).hexdigest()
+            for x in hub_assets(hub, pid)}
+    da = os.path.join(a.path, PROJECT, "assets")
+    db = os.path.join(b.path, PROJECT, "assets")
+    names = sorted(os.listdir(da))
+    assert sorted(want) == names
+    for n in names:  # the kernel of mount a now holds 1 byte for each
+        assert os.stat(os.path.join(da, n)).st_size == 1
+    for n in names:  # complete in the shared cache, fetched by b
+        assert hashlib.sha256(read_file(os.path.join(db, n))).hexdigest() == want[n]
+    jobs = [(da, names[i:] + names[:i]) for i in range(4)]
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        results = pool.map(_reader, jobs)
+    for r in results:
+        assert r == want
+    for n in names:  # and stat is true afterwards
+        with open(os.path.join(da, n), "rb") as f:
+            assert os.fstat(f.fileno()).st_size == len(f.read())

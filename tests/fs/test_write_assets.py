@@ -51,12 +51,18 @@ def hub_assets(hub, pid, ext=None):
     return body["data"]["assets"]
 
 
-@pytest.fixture
-def empty(hub, workdir):
+def mount_on(hub, workdir, project):
+    """A write mount and one of the demo's projects in it: (hub, mount,
+    project id, project directory); the mount is stopped after the test."""
     m = Mount(hub, workdir, opts=WOPTS, env=WENV)
-    pid = project_by_name(hub, "Empty Project")
+    pid = project_by_name(hub, project)
     yield hub, m, pid, project_dir(m, pid)
     m.stop()
+
+
+@pytest.fixture
+def empty(hub, workdir):
+    yield from mount_on(hub, workdir, "Empty Project")
 
 
 def cp(src_bytes, dst, tmpdir):
@@ -346,10 +352,7 @@ def test_unicode_and_spaces_in_the_name(empty):
 
 @pytest.fixture
 def photos(hub, workdir):
-    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
-    pid = project_by_name(hub, "Street Photos")
-    yield hub, m, pid, project_dir(m, pid)
-    m.stop()
+    yield from mount_on(hub, workdir, "Street Photos")
 
 
 def test_mv_of_a_listed_asset_is_refused_not_missing(photos, tmp_path):

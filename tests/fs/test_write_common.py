@@ -120,6 +120,25 @@ def wmount(hub, workdir):
     m.stop()
 
 
+@pytest.fixture
+def strict(workdir):
+    """A hub run with the strict profile (it clears a mask or answer a client
+    leaves out of /annotate) and a mount on it: what the mask tests use."""
+    from conftest import Hub, Mount
+    hub = Hub(workdir, extra_args=["--profile", "strict"])
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    yield hub, m
+    m.stop()
+    hub.stop()
+
+
+def hub_task(hub, tid):
+    """The task as the hub has it, answer included (GET /task/<id>)."""
+    st, body = hub.api("GET", "/task/" + tid, query={"includeAnswer": "true"})
+    assert st == 200, body
+    return body["data"]["task"]
+
+
 @pytest.fixture(scope="module")
 def wshared(module_hub, module_workdir):
     from conftest import Mount

@@ -12,26 +12,8 @@ import os
 import subprocess
 import urllib.parse
 
-import pytest
-
-from conftest import Hub, Mount
-from test_write_common import (ANNOTATE, WENV, WOPTS, count, main_project, project_dir, read,
-                               status_state, task_answer, write_file)
-
-
-@pytest.fixture
-def strict(workdir):
-    hub = Hub(workdir, extra_args=["--profile", "strict"])
-    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
-    yield hub, m
-    m.stop()
-    hub.stop()
-
-
-def hub_task(hub, tid):
-    st, body = hub.api("GET", "/task/" + tid, query={"includeAnswer": "true"})
-    assert st == 200, body
-    return body["data"]["task"]
+from test_write_common import (ANNOTATE, count, hub_task, main_project, project_dir, read,
+                               status_state, strict, task_answer, write_file)  # noqa: F401 (fixture)
 
 
 def requests_since(m, start):

@@ -18,23 +18,8 @@
 #include "angofs/media.h"
 #include "angofs/router.h"
 #include "mock_hub.h"
+#include "unit_fixture.h"
 #include "t.h"
-
-static char dir[] = "/tmp/angofs-assets-XXXXXX";
-
-struct names {
-	char all[2048];
-};
-
-static int collect(void *ctx, const char *name, const struct stat *st)
-{
-	struct names *n = ctx;
-
-	(void)st;
-	strncat(n->all, name, sizeof(n->all) - strlen(n->all) - 2);
-	strcat(n->all, "|");
-	return 0;
-}
 
 static void seed(struct mock_hub *m)
 {
@@ -90,12 +75,12 @@ static ssize_t read_path(struct ao_router *r, const char *path, char *buf, size_
 
 static void test_assets(struct ao_router *r, struct mock_hub *m)
 {
-	struct names n = {""};
+	struct uf_names n = {""};
 	struct ao_err e;
 	struct stat st;
 	char buf[64];
 
-	CHECK_INT(ao_router_readdir(r, "/Cars/assets", collect, &n, &e), 0);
+	CHECK_INT(ao_router_readdir(r, "/Cars/assets", uf_collect, &n, &e), 0);
 	CHECK_STR(n.all, "_..|a_b|cat.jpg|cat~a2.png|scan-17.PNG|");
 	/* stat before the first read: 1 byte, 0 blocks (unknown) */
 	CHECK_INT(ao_router_getattr(r, "/Cars/assets/cat.jpg", &st, &e), 0);
@@ -120,15 +105,15 @@ static void test_assets(struct ao_router *r, struct mock_hub *m)
 
 static void test_masks(struct ao_router *r, struct mock_hub *m)
 {
-	struct names n1 = {""}, n2 = {""};
+	struct uf_names n1 = {""}, n2 = {""};
 	struct ao_err e;
 	struct stat st;
 	char buf[64];
 
-	CHECK_INT(ao_router_readdir(r, "/Cars/tasks/t1", collect, &n1, &e), 0);
+	CHECK_INT(ao_router_readdir(r, "/Cars/tasks/t1", uf_collect, &n1, &e), 0);
 	CHECK(strstr(n1.all, "mask.png|") != NULL);
 	CHECK(strstr(n1.all, "mask.seg.nrrd") == NULL);
-	CHECK_INT(ao_router_readdir(r, "/Cars/tasks/t2", collect, &n2, &e), 0);
+	CHECK_INT(ao_router_readdir(r, "/Cars/tasks/t2", uf_collect, &n2, &e), 0);
 	CHECK(strstr(n2.all, "mask.png") == NULL);
 	CHECK_INT(ao_router_getattr(r, "/Cars/tasks/t2/mask.png", &st, &e), -ENOENT);
 	CHECK_INT(ao_router_getattr(r, "/Cars/tasks/t1/mask.seg.nrrd", &st, &e), -ENOENT);
@@ -139,35 +124,17 @@ static void test_masks(struct ao_router *r, struct mock_hub *m)
 
 int main(void)
 {
-	struct mock_hub *m;
-	struct hub *hub = mock_hub_new(&m);
-	char xdir[300], mdir[300], cmd[400];
-	struct ao_err e;
+	struct unit_fixture f;
 
-	if (!hub || !mkdtemp(dir))
+	if (uf_open(&f, "assets", 1, seed) != 0)
 		return 1;
-	seed(m);
-	snprintf(xdir, sizeof(xdir), "%s/exports", dir);
-	snprintf(mdir, sizeof(mdir), "%s/media", dir);
-	ao_err_clear(&e);
-	struct ao_xcache_cfg xcfg = {.hub = hub, .dir = xdir, .host = "mock", .ttl_s = 3600};
-	struct ao_xcache *xc = ao_xcache_new(&xcfg, &e);
-	struct ao_media_cfg mcfg = {.hub = hub, .dir = mdir, .xdir = xdir, .host = "mock"};
-	struct ao_media *media = ao_media_new(&mcfg, &e);
-	struct ao_core_cfg ccfg = {.hub = hub, .xc = xc, .media = media, .meta_ttl_s = 60};
-	struct ao_core *core = xc && media ? ao_core_new(&ccfg, &e) : NULL;
-	CHECK(core != NULL);
-	if (core) {
-		struct ao_router r = {core, NULL, 0};
-		test_assets(&r, m);
-		test_masks(&r, m);
+	CHECK(f.core != NULL);
+	if (f.core) {
+		struct ao_router r = {f.core, NULL, 0};
+		test_assets(&r, f.m);
+		test_masks(&r, f.m);
 	}
-	ao_core_free(core);
-	ao_media_free(media);
-	ao_xcache_free(xc);
-	hub_free(hub);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (uf_close(&f) != 0)
 		return 1;
 	return t_done("assets");
 }

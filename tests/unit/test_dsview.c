@@ -7,8 +7,6 @@
  * before any fetch asks nothing, one export per filter, refused writes,
  * images without a media cache, a new export generation rebuilding, and a
  * second core on the same cache directory reusing the published files. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +19,7 @@
 #include "angofs/export_cache.h"
 #include "angofs/sysutil.h"
 #include "mock_hub.h"
+#include "unit_fixture.h"
 #include "t.h"
 
 static char dir[] = "/tmp/angofs-dsview-XXXXXX";
@@ -37,26 +36,6 @@ static char *slurp(const char *path)
 		fclose(f);
 	buf[n] = '\0';
 	return buf;
-}
-
-static size_t make_zip(const char *text)
-{
-	struct archive *a = archive_write_new();
-	struct archive_entry *e = archive_entry_new();
-	size_t used = 0;
-
-	archive_write_set_format_zip(a);
-	archive_write_open_memory(a, zip, sizeof(zip), &used);
-	archive_entry_set_pathname(e, "export.ndjson");
-	archive_entry_set_size(e, (la_int64_t)strlen(text));
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_write_header(a, e);
-	archive_write_data(a, text, strlen(text));
-	archive_entry_free(e);
-	archive_write_close(a);
-	archive_write_free(a);
-	return used;
 }
 
 static void seed(struct mock_hub *m)
@@ -76,7 +55,8 @@ static void seed(struct mock_hub *m)
 	free(proj);
 	mock_hub_on(m, "GET", "/project/p1/tasks*", "{\"tasks\":[],\"total\":9}");
 	mock_hub_on(m, "GET", "/export?*", "{\"exportPath\":\"https://files.mock/1.zip\"}");
-	mock_hub_file(m, "https://files.mock/1.zip", zip, make_zip(export_text));
+	mock_hub_file(m, "https://files.mock/1.zip", zip,
+		      uf_zip1("export.ndjson", export_text, zip, sizeof(zip)));
 }
 
 /* The whole content of path through the core, or NULL (*rc set). */
@@ -280,13 +260,15 @@ static void test_views(struct hub *hub, struct mock_hub *m, const char *xdir, co
 	/* a new generation (a write to the project, then new content): rebuilt */
 	const char *one = strchr(export_text, '\n');
 	char *first = strndup(export_text, (size_t)(one - export_text + 1));
-	mock_hub_file(m, "https://files.mock/1.zip", zip, make_zip(first));
+	mock_hub_file(m, "https://files.mock/1.zip", zip,
+		      uf_zip1("export.ndjson", first, zip, sizeof(zip)));
 	free(first);
 	ao_core_project_written(c, "p1");
 	CHECK_INT(list(c, "/Cars/datasets/yolo/labels", &n), 0);
 	CHECK_INT(n.n, 1);
 	CHECK_INT(mock_hub_calls(m, "GET", "/export?"), 3);
-	mock_hub_file(m, "https://files.mock/1.zip", zip, make_zip(export_text));
+	mock_hub_file(m, "https://files.mock/1.zip", zip,
+		      uf_zip1("export.ndjson", export_text, zip, sizeof(zip)));
 	ao_core_project_written(c, "p1");
 	CHECK_INT(list(c, "/Cars/datasets/yolo/labels", &n), 0);
 	CHECK(n.n >= 3);

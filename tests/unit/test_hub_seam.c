@@ -15,34 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "angofs/export_cache.h"
 #include "angofs/sysutil.h"
 #include "mock_hub.h"
+#include "unit_fixture.h"
 #include "t.h"
-
-/* A zip of one member holding text (what the hub's exportPath serves). */
-static size_t make_zip(const char *text, char *out, size_t cap)
-{
-	struct archive *a = archive_write_new();
-	struct archive_entry *e = archive_entry_new();
-	size_t used = 0;
-
-	archive_write_set_format_zip(a);
-	archive_write_open_memory(a, out, cap, &used);
-	archive_entry_set_pathname(e, "export.json");
-	archive_entry_set_size(e, (la_int64_t)strlen(text));
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_write_header(a, e);
-	archive_write_data(a, text, strlen(text));
-	archive_entry_free(e);
-	archive_write_close(a);
-	archive_write_free(a);
-	return used;
-}
 
 static void test_mock_and_failure_wrapper(void)
 {
@@ -116,7 +93,8 @@ static void test_export_cache(void)
 	if (!x)
 		return;
 	mock_hub_on(m, "GET", "/export?*", "{\"exportPath\":\"https://files.mock/1.zip\"}");
-	mock_hub_file(m, "https://files.mock/1.zip", zip, make_zip(gen1, zip, sizeof(zip)));
+	mock_hub_file(m, "https://files.mock/1.zip", zip,
+		      uf_zip1("export.json", gen1, zip, sizeof(zip)));
 
 	/* a download cut short is never served; the next open fetches again */
 	fail_hub_script(f, "DOWNLOAD * partial=10 x1\n");
@@ -141,7 +119,8 @@ static void test_export_cache(void)
 
 	/* the generation race: a is still open while generation 2 arrives */
 	mock_hub_on(m, "GET", "/export?*", "{\"exportPath\":\"https://files.mock/2.zip\"}");
-	mock_hub_file(m, "https://files.mock/2.zip", zip, make_zip(gen2, zip, sizeof(zip)));
+	mock_hub_file(m, "https://files.mock/2.zip", zip,
+		      uf_zip1("export.json", gen2, zip, sizeof(zip)));
 	ao_xcache_mark_stale(xc, x);
 	CHECK_INT(ao_xcache_open(xc, x, &b, &e), 0);
 	CHECK(ao_xcache_gen(xc, x) > g1);

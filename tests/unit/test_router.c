@@ -15,23 +15,8 @@
 #include "angofs/router.h"
 #include "angofs/writes.h"
 #include "mock_hub.h"
+#include "unit_fixture.h"
 #include "t.h"
-
-static char dir[] = "/tmp/angofs-router-XXXXXX";
-
-struct names {
-	char all[2048];
-};
-
-static int collect(void *ctx, const char *name, const struct stat *st)
-{
-	struct names *n = ctx;
-
-	(void)st;
-	strncat(n->all, name, sizeof(n->all) - strlen(n->all) - 2);
-	strcat(n->all, "|");
-	return 0;
-}
 
 static void cb_project_written(void *ud, const char *pid)
 {
@@ -59,14 +44,14 @@ static void test_routes(struct ao_router *r, struct mock_hub *m)
 {
 	struct ao_err e;
 	struct stat st;
-	struct names n = {""};
+	struct uf_names n = {""};
 	struct ao_rfh h;
 	char buf[4096];
 
 	ao_err_clear(&e);
 	CHECK_INT(ao_router_getattr(r, "/", &st, &e), 0);
 	CHECK(S_ISDIR(st.st_mode));
-	CHECK_INT(ao_router_readdir(r, "/", collect, &n, &e), 0);
+	CHECK_INT(ao_router_readdir(r, "/", uf_collect, &n, &e), 0);
 	CHECK(strstr(n.all, "Cars|") != NULL);
 	CHECK(strstr(n.all, ".status|") != NULL);
 
@@ -99,7 +84,7 @@ static void test_routes(struct ao_router *r, struct mock_hub *m)
 	CHECK_INT(ao_router_getattr(r, "/Cars/labels/x.ndjson", &st, &e), 0);
 	CHECK(S_ISREG(st.st_mode));
 	memset(&n, 0, sizeof(n));
-	CHECK_INT(ao_router_readdir(r, "/Cars/labels", collect, &n, &e), 0);
+	CHECK_INT(ao_router_readdir(r, "/Cars/labels", uf_collect, &n, &e), 0);
 	CHECK(strstr(n.all, "x.ndjson|") != NULL);
 	int sent = -1;
 	CHECK_INT(ao_router_setattr(r, "/Cars/labels/x.ndjson", 0, &sent, &e), 0); /* cp -p */
@@ -128,22 +113,16 @@ static void test_routes(struct ao_router *r, struct mock_hub *m)
 
 int main(void)
 {
-	struct mock_hub *m;
-	struct hub *hub = mock_hub_new(&m);
-	char xdir[300], sdir[300], cmd[400];
+	struct unit_fixture f;
+	char sdir[300];
 	struct ao_err e;
 
-	if (!hub || !mkdtemp(dir))
+	if (uf_open(&f, "router", 0, seed) != 0)
 		return 1;
-	seed(m);
-	snprintf(xdir, sizeof(xdir), "%s/exports", dir);
-	snprintf(sdir, sizeof(sdir), "%s/spool", dir);
+	snprintf(sdir, sizeof(sdir), "%s/spool", f.dir);
 	ao_err_clear(&e);
-	struct ao_xcache_cfg xcfg = {.hub = hub, .dir = xdir, .host = "mock", .ttl_s = 3600};
-	struct ao_xcache *xc = ao_xcache_new(&xcfg, &e);
-	struct ao_core_cfg ccfg = {.hub = hub, .xc = xc, .meta_ttl_s = 60};
-	struct ao_core *core = xc ? ao_core_new(&ccfg, &e) : NULL;
-	struct ao_writes_cfg wcfg = {.hub = hub,
+	struct ao_core *core = f.core;
+	struct ao_writes_cfg wcfg = {.hub = f.hub,
 				     .spool_dir = sdir,
 				     .ud = core,
 				     .project_written = cb_project_written,
@@ -153,17 +132,13 @@ int main(void)
 	if (w) {
 		struct ao_router r = {core, w, 0};
 		ao_core_set_extra_ud(core, w);
-		test_routes(&r, m);
+		test_routes(&r, f.m);
 		/* a read-only mount refuses with EROFS */
 		struct ao_router ro = {core, w, 1};
 		CHECK_INT(ao_router_refuse(&ro, "mkdir", "/Cars/x", &e), -EROFS);
 	}
 	ao_writes_free(w);
-	ao_core_free(core);
-	ao_xcache_free(xc);
-	hub_free(hub);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (uf_close(&f) != 0)
 		return 1;
 	return t_done("router");
 }

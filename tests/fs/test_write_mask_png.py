@@ -12,27 +12,16 @@ import json
 import os
 import urllib.parse
 
-import pytest
 from PIL import Image
 
-from conftest import Hub, Mount
 from hubutil import all_tasks, project_by_name
-from test_write_common import WENV, WOPTS, count, main_project, project_dir, read, status_state, \
-    write_file
+from test_write_common import (count, hub_task, main_project, project_dir, read, status_state,
+                               strict, write_file)  # noqa: F401 (fixture)
 
 UPURL = "GET /v2/getUploadUrl"
 PUT = "PUT /storage"
 ANNOTATE = "POST /v2/annotate/{id}"
 TASK = "GET /v2/task/{id}"
-
-
-@pytest.fixture
-def strict(workdir):
-    hub = Hub(workdir, extra_args=["--profile", "strict"])
-    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
-    yield hub, m
-    m.stop()
-    hub.stop()
 
 
 def png(w, h, color=(255, 0, 0, 255)):
@@ -43,12 +32,6 @@ def png(w, h, color=(255, 0, 0, 255)):
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()
-
-
-def hub_task(hub, tid):
-    st, body = hub.api("GET", "/task/" + tid, query={"includeAnswer": "true"})
-    assert st == 200, body
-    return body["data"]["task"]
 
 
 def fetch(hub, url):
