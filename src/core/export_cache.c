@@ -505,6 +505,15 @@ again:
 		     (e->have && e->fetch_seq != seen_seq && e->last_rc == 0)) &&
 		    (!e->stream_dgen || streamed))
 			break;
+		/* a fetch ended in an error since we came without us waiting for
+		 * it (a merge served while written fails in its writer thread,
+		 * after our own fetch returned): share the error, do not retry */
+		if (!e->fetching && e->fetch_seq != seen_seq && e->last_rc < 0 &&
+		    e->last_rc != -EINTR && !e->served_stale) {
+			rc = ao_errf(err, -e->last_rc, "%s", e->last_msg);
+			pthread_mutex_unlock(&c->lock);
+			return rc;
+		}
 		if (e->fetching) {
 			if (wait_cancellable(c) < 0) {
 				pthread_mutex_unlock(&c->lock);
