@@ -29,4 +29,7 @@ long long ao_sys_now_ms(void);
 /* Sleep ms milliseconds, resumed after a signal. */
 void ao_sys_sleep_ms(long long ms);
 
+/* Run fn(arg) in a new detached thread. 0 or an errno value. */
+int ao_sys_thread_detached(void *(*fn)(void *), void *arg);
+
 #endif

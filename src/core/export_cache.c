@@ -433,13 +433,14 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 	pthread_mutex_lock(&c->lock);
 	if (rc == 3)
 		return 0; /* served while written: its writer thread ends the fetch */
-	return xc_fetch_done(c, e, rc, &ri, ferr, t0);
+	return xc_fetch_done(c, e, rc, &ri, ferr);
 }
 
 int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct xc_refresh *rip,
-		  struct ao_err *ferr, time_t t0)
+		  struct ao_err *ferr)
 {
 	struct xc_refresh ri = *rip;
+	time_t t0 = ri.t0;
 
 	if (rc == 0)
 		e->last_refresh = ri;

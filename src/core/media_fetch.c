@@ -372,8 +372,6 @@ static void *dl_main(void *arg)
 int mf_start(struct ao_media *m, struct mobj *o, struct ao_err *err)
 {
 	struct dl *d = calloc(1, sizeof(*d));
-	pthread_attr_t a;
-	pthread_t t;
 	int rc;
 
 	if (!d)
@@ -391,10 +389,7 @@ int mf_start(struct ao_media *m, struct mobj *o, struct ao_err *err)
 	}
 	m->nthreads++;
 	pthread_mutex_unlock(&m->lock);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &a, dl_main, d);
-	pthread_attr_destroy(&a);
+	rc = ao_sys_thread_detached(dl_main, d);
 	if (rc) {
 		pthread_mutex_lock(&m->lock);
 		m->nthreads--;

@@ -164,7 +164,7 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
  * -errno), as its fetching thread or a stream's writer thread. */
 void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m);
 int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct xc_refresh *ri,
-		  struct ao_err *ferr, time_t t0);
+		  struct ao_err *ferr);
 
 /* xrefresh.c: make n the current generation on disk (byte 0 held). */
 int xc_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct xs_meta *old,

@@ -272,6 +272,31 @@ static void drop_gen(struct ao_xcache *c, struct ao_xentry *e, unsigned long lon
 	unlink(p);
 }
 
+int xc_incr_judge(int rc, const struct xm_result *res, long long total, struct xc_refresh *ri,
+		  const struct ao_err *err)
+{
+	if (rc == -EAGAIN || rc == -EINVAL || rc == -EEXIST) {
+		why(ri, "%s", err->msg);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	ri->replaced = res->replaced;
+	ri->added = res->added;
+	ri->removed = res->removed;
+	ri->records = res->records;
+	if (res->records != total) {
+		why(ri,
+		    "the merged export holds %lld records, the hub lists %lld for the same "
+		    "filter (a task was deleted)",
+		    res->records, total);
+		return 1;
+	}
+	if (res->same == res->replaced && !res->added && !res->removed)
+		return 2; /* byte for byte the old generation: keep that one */
+	return 0;
+}
+
 int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
 		unsigned long long g, int lfd, struct xc_incr *pl, struct xs_meta *out,
 		struct xc_refresh *ri, struct ao_err *err)
@@ -316,32 +341,12 @@ int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *
 		return 3; /* ch is the writer thread's now */
 	if (rc == 2 || rc == 1 || rc < 0)
 		goto out;
-	rc = merge_into(c, e, m, g, &ch, &res, &size, &ri->indexed, err);
-	if (rc == -EAGAIN || rc == -EINVAL || rc == -EEXIST) {
-		why(ri, "%s", err->msg);
-		rc = 1;
-		goto out;
-	}
-	if (rc < 0)
-		goto out;
-	ri->replaced = res.replaced;
-	ri->added = res.added;
-	ri->removed = res.removed;
-	ri->records = res.records;
-	if (res.records != pl->total) {
+	int mrc = merge_into(c, e, m, g, &ch, &res, &size, &ri->indexed, err);
+	rc = xc_incr_judge(mrc, &res, pl->total, ri, err);
+	if (mrc == 0 && rc != 0)
 		drop_gen(c, e, g); /* nobody has it: byte 0 is held and no meta names it */
-		why(ri,
-		    "the merged export holds %lld records, the hub lists %lld for the same "
-		    "filter (a task was deleted)",
-		    res.records, pl->total);
-		rc = 1;
+	if (rc != 0)
 		goto out;
-	}
-	if (res.same == res.replaced && !res.added && !res.removed) {
-		drop_gen(c, e, g); /* byte for byte the old generation: keep that one */
-		rc = 2;
-		goto out;
-	}
 	out->gen = g;
 	out->size = size;
 	out->records = res.records;

@@ -49,6 +49,14 @@ int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *
 		unsigned long long g, int lfd, struct xc_incr *pl, struct xs_meta *out,
 		struct xc_refresh *ri, struct ao_err *err);
 
+/* The verdict on a merge's (or its dry run's) return code rc and result:
+ * 0 a new generation; 1 a full export must decide (ri->why: it cannot be
+ * placed, the old file or index is malformed, a task twice, or the merged
+ * count differs from the hub's total); 2 byte for byte the old generation;
+ * -errno. ri gets the counts. */
+int xc_incr_judge(int rc, const struct xm_result *res, long long total, struct xc_refresh *ri,
+		  const struct ao_err *err);
+
 /* xstream.c: with the old generation's record index, a dry run of the
  * merge of ch proves the result and its size; then generation g is written
  * by a thread of its own and served while written. 3: it runs (ch is its

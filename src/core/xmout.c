@@ -80,9 +80,11 @@ static void out_put(struct out *o, const char *p, size_t n)
 /* Copy old[off, off+len) to the output (in the kernel when it can). */
 static void out_copy(struct out *o, int old_fd, long long off, long long len)
 {
-	if (o->fd < 0 && !o->failed)
-		o->pos += len;
-	if (o->fd < 0 || out_flush(o) < 0)
+	if (o->fd < 0) { /* a dry run: only the size */
+		o->pos += o->failed ? 0 : len;
+		return;
+	}
+	if (out_flush(o) < 0)
 		return;
 	o->pos += len;
 	while (len > 0 && !o->failed) {

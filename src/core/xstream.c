@@ -51,8 +51,6 @@ struct job {
 	struct xm_changes ch;
 	long long total; /* the hub's count the result was proven by */
 	struct xc_refresh ri;
-	long long m0; /* ms clock when the refresh began */
-	time_t t0;
 	char dpath[4096], ipath[4096], itmp[4200];
 };
 
@@ -126,7 +124,7 @@ static void *job_main(void *arg)
 				     e->stage_id,   e->batch_id, e->lean};
 		c->hooks.fetched(c->hooks.ud, &s, NULL, j->n.size, j->n.records, j->total);
 	}
-	j->ri.ms = ao_sys_now_ms() - j->m0;
+	j->ri.ms = ao_sys_now_ms() - j->ri.m0_ms;
 	j->ri.at = time(NULL);
 	pthread_mutex_lock(&c->lock);
 	if (rc < 0) {
@@ -141,7 +139,7 @@ static void *job_main(void *arg)
 	e->stream_id = 0;
 	if (rc < 0)
 		xc_refresh(c, e, 1); /* back to the generation on disk */
-	xc_fetch_done(c, e, rc, &j->ri, &err, j->t0);
+	xc_fetch_done(c, e, rc, &j->ri, &err);
 	e->served_stale = 0;
 	e->hold_until = time(NULL) + 10;
 	c->streams--;
@@ -151,41 +149,15 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-static void why(struct xc_refresh *ri, const char *msg)
-{
-	snprintf(ri->why, sizeof(ri->why), "%s", msg);
-}
-
 /* The dry run: 0 (res proves a new generation), 1, 2, or a code for the
  * caller (see xc_stream_try); -EINVAL: let merge_into decide. */
 static int dry_run(struct ao_xentry *e, int ofd, int oifd, struct xm_changes *ch, long long total,
 		   struct xm_result *res, struct xc_refresh *ri, struct ao_err *err)
 {
 	struct xm_view v = {e->stage_id, !e->stage_id};
-	char msg[AO_ERR_MSG_MAX];
 	int rc = xm_merge_p(ofd, oifd, e->ndjson, ch, &v, -1, -1, NULL, res, err);
 
-	if (rc == -EAGAIN || rc == -EEXIST) {
-		why(ri, err->msg);
-		return 1;
-	}
-	if (rc < 0)
-		return rc;
-	ri->replaced = res->replaced;
-	ri->added = res->added;
-	ri->removed = res->removed;
-	ri->records = res->records;
-	if (res->records != total) {
-		snprintf(msg, sizeof(msg),
-			 "the merged export holds %lld records, the hub lists %lld for the same "
-			 "filter (a task was deleted)",
-			 res->records, total);
-		why(ri, msg);
-		return 1;
-	}
-	if (res->same == res->replaced && !res->added && !res->removed)
-		return 2; /* byte for byte the old generation: keep that one */
-	return 0;
+	return rc == -EINVAL ? rc : xc_incr_judge(rc, res, total, ri, err);
 }
 
 /* Start j's thread, j->n adopted first (so its first reader finds it). */
@@ -193,8 +165,6 @@ static int start(struct job *j)
 {
 	struct ao_xcache *c = j->c;
 	struct ao_xentry *e = j->e;
-	pthread_attr_t a;
-	pthread_t t;
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
@@ -205,10 +175,7 @@ static int start(struct job *j)
 	e->stream_id = e->gen; /* new (the disk number may be a failed one's) */
 	c->streams++;
 	pthread_mutex_unlock(&c->lock);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &a, job_main, j);
-	pthread_attr_destroy(&a);
+	rc = ao_sys_thread_detached(job_main, j);
 	if (rc == 0)
 		return 0;
 	pthread_mutex_lock(&c->lock);
@@ -280,8 +247,6 @@ int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta
 	ri->streamed = 1;
 	ri->mode = "incremental";
 	j->ri = *ri;
-	j->m0 = ri->m0_ms;
-	j->t0 = ri->t0;
 	j->ch = *ch;
 	memset(ch, 0, sizeof(*ch));
 	if ((rc = start(j)) < 0) {
