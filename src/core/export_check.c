@@ -71,8 +71,10 @@ static int all_stages(void *ud, const char *project_id, char **json, struct ao_e
 		json_t *id = json_object_get(st, "id");
 		if (!json_is_string(id))
 			id = json_object_get(st, "_id");
+		/* a copy, not a reference: p->detail's values are only touched
+		 * under c->lock (a refresh frees them), ids is used after it */
 		if (json_is_string(id) && *json_string_value(id))
-			json_array_append(ids, id);
+			json_array_append_new(ids, json_string(json_string_value(id)));
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (json_array_size(ids))
@@ -139,15 +141,17 @@ static int project_fp(void *ud, const char *project_id, int fresh, unsigned long
 	rc = proj_detail(c, p, err);
 	if (rc < 0)
 		return rc;
+	/* o borrows p->detail's values (their reference counts move): it lives
+	 * and dies under c->lock, where a refresh of p->detail frees them */
 	json_t *o = json_object();
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_t *v = json_object_get(p->detail, keys[i]);
 		json_object_set(o, keys[i], v ? v : json_null());
 	}
-	pthread_mutex_unlock(&c->lock);
 	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
+	pthread_mutex_unlock(&c->lock);
 	if (!text)
 		return ao_errf(err, ENOMEM, "out of memory");
 	*fp = ao_xcache_hash(text) | 1; /* never 0: 0 means unknown */
