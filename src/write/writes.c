@@ -602,9 +602,14 @@ again:
 		r = ao_errf(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	/* a finished temp file renamed onto a real name is uploaded now */
+	/* a finished temp file renamed onto a real name is uploaded now, and
+	 * rename() returns the outcome. Finished means closed: a handle that
+	 * was closed (FLUSH seen) may still be open here because the kernel
+	 * sends its RELEASE after close() returned (sed -i, perl -pi close the
+	 * temp file and rename it at once), and a reader's handle changes
+	 * nothing. Only a writer still at work defers the upload to its close. */
 	submit = ws_kind_of(&pt) != EK_SCRATCH &&
-		 (e->kind == EK_SCRATCH || e->state == ST_WRITING) && e->opens == 0;
+		 (e->kind == EK_SCRATCH || e->state == ST_WRITING) && !ws_still_written(w, e);
 	e->kind = ws_kind_of(&pt);
 	if (e->kind == EK_ANSWER)
 		e->next_stage = pt.next ? 1 : w->cfg.next_stage;

@@ -48,9 +48,11 @@ struct handle {
 	struct entry *e; /* NULL for a status-file handle */
 	int fd;		 /* data file */
 	int writable;
-	int wrote;   /* write() or truncate to a non-zero size seen */
-	int last_rc; /* outcome of the last upload this handle triggered */
-	char *snap;  /* status text, for status-file handles */
+	int wrote;     /* write() or truncate to a non-zero size seen */
+	int unflushed; /* changed through this handle since its last FLUSH (a close
+			* of one of its descriptors): its writer is not done */
+	int last_rc;   /* outcome of the last upload this handle triggered */
+	char *snap;    /* status text, for status-file handles */
 	size_t snaplen;
 };
 
@@ -190,5 +192,9 @@ int ws_open_data_handle(struct ao_writes *w, struct entry *e, int writable, uint
 void ws_fill_stat(struct stat *st, mode_t mode, off_t size, time_t mtime);
 int ws_entry_stat(struct ao_writes *w, const struct entry *e, struct stat *st);
 int ws_refuse_ro(struct ao_writes *w, const char *relpath, struct ao_err *err);
+/* 1 if a handle of e holds changes not closed yet (no FLUSH since): a writer
+ * still at work. Handles only read, or closed whose RELEASE is still on its
+ * way (the kernel sends it after close() returned), do not count. w->mu held. */
+int ws_still_written(struct ao_writes *w, const struct entry *e);
 
 #endif

@@ -47,6 +47,7 @@ static void mark_changed(struct ao_writes *w, struct handle *h, int wrote)
 
 	e->dirty = 1;
 	e->gen++;
+	h->unflushed = 1;
 	if (wrote)
 		h->wrote = 1;
 	if (e->state != ST_WRITING && !e->busy) {
@@ -143,6 +144,7 @@ int ao_writes_flush(struct ao_writes *w, uint64_t fh, struct ao_err *err)
 
 	if ((r = lock_handle(w, fh, 0, &h, err)) < 0)
 		return r;
+	h->unflushed = 0; /* a descriptor of it is being closed */
 	e = h->e;
 	if (!e || !h->writable || e->kind == EK_SCRATCH ||
 	    ws_find(w, e->project, e->relpath) != e) {

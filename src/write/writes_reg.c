@@ -448,6 +448,14 @@ int ws_entry_stat(struct ao_writes *w, const struct entry *e, struct stat *st)
 	return 0;
 }
 
+int ws_still_written(struct ao_writes *w, const struct entry *e)
+{
+	for (size_t i = 0; i < w->nh; i++)
+		if (w->h[i].used && w->h[i].e == e && w->h[i].writable && w->h[i].unflushed)
+			return 1;
+	return 0;
+}
+
 int ws_refuse_ro(struct ao_writes *w, const char *relpath, struct ao_err *err)
 {
 	return ao_errf(err, EROFS, "%s: the mount is read-only (-o ro)", relpath);
