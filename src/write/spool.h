@@ -83,6 +83,10 @@ struct entry {
 	unsigned long sent_gen; /* gen when the current upload started: the
 				 * entry is dropped on success only if equal */
 	int last_rc;		/* result of the last submission (0 or -errno) */
+	int write_err;		/* errno of a write/truncate of the data that failed
+				 * (ENOSPC: the cache disk is full) since the content
+				 * last started from empty: the bytes are incomplete,
+				 * close() reports it and nothing is sent */
 	int seeded;		/* answer copied from the hub at an open without O_TRUNC, not
 				 * changed since: dropped at the last close (nothing to send) */
 	long long next_try_ms;

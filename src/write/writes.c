@@ -465,6 +465,7 @@ again:
 		if (truncate(path, 0) < 0)
 			r = ao_errf(err, errno, "spool: %s", strerror(errno));
 		e->dirty = 1;
+		e->write_err = 0;
 	}
 	if (r == 0)
 		r = ws_open_data_handle(w, e, writable, fh, err);
@@ -664,6 +665,8 @@ again:
 	}
 	e->dirty = 1;
 	e->gen++;
+	if (size == 0)
+		e->write_err = 0;
 	if (e->state != ST_WRITING) {
 		e->state = ST_WRITING;
 		ws_save_locked(w, e);

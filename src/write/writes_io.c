@@ -56,6 +56,22 @@ static void mark_changed(struct ao_writes *w, struct handle *h, int wrote)
 	}
 }
 
+/* A write or truncate through fh failed (code: errno): the entry's bytes are
+ * not what its writer meant, so its close() must not send them. */
+static void data_failed(struct ao_writes *w, uint64_t fh, int code)
+{
+	struct handle *h;
+
+	pthread_mutex_lock(&w->mu);
+	h = ws_get_handle(w, fh);
+	if (h && h->e && !h->e->write_err) {
+		h->e->write_err = code;
+		ao_warn("write side: %s/%s: writing the spool in %s: %s", h->e->project,
+			h->e->relpath, w->spool_dir, strerror(code));
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
 ssize_t ao_writes_read(struct ao_writes *w, uint64_t fh, char *buf, size_t size, off_t off,
 		       struct ao_err *err)
 {
@@ -96,8 +112,10 @@ ssize_t ao_writes_write(struct ao_writes *w, uint64_t fh, const char *buf, size_
 	fd = h->fd;
 	pthread_mutex_unlock(&w->mu);
 	n = pwrite(fd, buf, size, off);
-	if (n < 0)
-		return ao_errf(err, errno, "spool: write: %s", strerror(errno));
+	if (n < 0) {
+		n = ao_errf(err, errno, "spool: write: %s", strerror(errno));
+		data_failed(w, fh, (int)-n);
+	}
 	return n;
 }
 
@@ -109,10 +127,15 @@ int ao_writes_ftruncate(struct ao_writes *w, uint64_t fh, off_t size, struct ao_
 	if ((r = lock_handle(w, fh, 1, &h, err)) < 0)
 		return r;
 	mark_changed(w, h, size > 0);
+	if (size == 0)
+		h->e->write_err = 0; /* starting from empty again */
 	fd = h->fd;
 	pthread_mutex_unlock(&w->mu);
-	if (ftruncate(fd, size) < 0)
-		return ao_errf(err, errno, "spool: truncate: %s", strerror(errno));
+	if (ftruncate(fd, size) < 0) {
+		r = ao_errf(err, errno, "spool: truncate: %s", strerror(errno));
+		data_failed(w, fh, -r);
+		return r;
+	}
 	return 0;
 }
 

@@ -278,6 +278,8 @@ int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, 
 	e->gen++;
 	e->seeded = 0;
 	e->last_rc = 0;
+	if (trunc)
+		e->write_err = 0;
 	free(e->object_url);
 	e->object_url = NULL;
 	e->posts = 0;

@@ -229,15 +229,28 @@ int ws_post(struct ao_writes *w, const char *path, const char *body, size_t len,
 void ws_set_failed(struct ao_writes *w, struct entry *e, const struct ao_err *err,
 		   const char *detail)
 {
+	char full[AO_ERR_MSG_MAX];
+
 	pthread_mutex_lock(&w->mu);
 	e->state = ST_FAILED;
 	e->code = err->code ? err->code : EIO;
 	e->http = err->http_status;
-	spool_entry_set_msg(e, err->msg);
+	if (e->code == ENOSPC || e->code == EDQUOT) {
+		/* the cache disk (or the user's quota on it) is full: what was
+		 * written or prepared is incomplete, so nothing went out */
+		snprintf(full, sizeof(full),
+			 "%s in %s: nothing was sent; free space and copy again",
+			 e->code == ENOSPC ? "no space left on device" : "disk quota exceeded",
+			 w->spool_dir);
+		spool_entry_set_msg(e, full);
+	} else {
+		spool_entry_set_msg(e, err->msg);
+	}
 	spool_entry_set_detail(e, detail);
 	save(w, e);
 	pthread_mutex_unlock(&w->mu);
-	ao_error("write side: %s/%s refused: %s", e->project, e->relpath, err->msg);
+	ao_error("write side: %s/%s %s: %s", e->project, e->relpath, e->http ? "refused" : "failed",
+		 err->msg);
 }
 
 /* The hub may have applied a non-idempotent request: final, never resent;
@@ -721,7 +734,7 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 {
 	char path[4096];
 	struct stat st;
-	int r;
+	int r, werr;
 
 	pthread_mutex_lock(&w->mu);
 	while (e->busy) {
@@ -753,21 +766,29 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 	spool_entry_set_detail(e, NULL);
 	spool_path(w->spool_dir, e, "data", path, sizeof(path));
 	e->size = stat(path, &st) == 0 ? st.st_size : 0;
+	werr = e->write_err;
 	pthread_mutex_unlock(&w->mu);
 
-	/* the bytes are on disk before anything else happens */
-	r = spool_fsync_path(path, err);
+	/* the bytes are on disk before anything else happens; a write that
+	 * failed (the cache disk filled up) left only part of them */
+	if (werr)
+		r = ao_errf(err, werr, "writing the spool failed: %s", strerror(werr));
+	else
+		r = spool_fsync_path(path, err);
 	pthread_mutex_lock(&w->mu);
 	save(w, e);
 	pthread_mutex_unlock(&w->mu);
-	if (r == 0) {
-		if (e->size == 0)
-			r = ao_errf(err, EINVAL, "empty file: nothing to send");
-		if (r < 0)
-			ws_set_failed(w, e, err, NULL);
-		else
-			r = ws_deliver(w, e, 0, err);
-	}
+	if (r == 0 && e->size == 0)
+		r = ao_errf(err, EINVAL, "empty file: nothing to send");
+	if (r < 0) { /* nothing to send, or the bytes may not be on disk */
+		ws_set_failed(w, e, err, NULL);
+		if (err->code == ENOSPC || err->code == EDQUOT) {
+			pthread_mutex_lock(&w->mu);
+			snprintf(err->msg, sizeof(err->msg), "%s", e->message);
+			pthread_mutex_unlock(&w->mu);
+		}
+	} else
+		r = ws_deliver(w, e, 0, err);
 	pthread_mutex_lock(&w->mu);
 	e->last_rc = r;
 	ws_finish_locked(w, e);
