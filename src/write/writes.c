@@ -65,13 +65,60 @@ struct ao_writes *ao_writes_new(const struct ao_writes_cfg *cfg, struct ao_err *
 		ao_writes_free(w);
 		return NULL;
 	}
+	{
+		struct ao_err oe;
+
+		w->order = spool_order_open(w->spool_dir, &oe);
+		if (!w->order)
+			ao_warn("write side: %s; writes of one file by several daemons sharing "
+				"the spool are not ordered",
+				oe.msg);
+	}
 	return w;
+}
+
+/* 1 if a holds a newer write of its name than b (spool_order.h stamps;
+ * entries without one by their last change). */
+static int newer(const struct entry *a, const struct entry *b)
+{
+	return a->seq != b->seq ? a->seq > b->seq : a->updated > b->updated;
+}
+
+/* One entry per name in a daemon: e, found in the spool (adopted from a
+ * daemon that stopped, or one of two left by stopped daemons), names a file
+ * this daemon lists already. Keep the newer write; 1 if e was dropped or set
+ * aside (w->mu held). */
+static int loaded_twice(struct ao_writes *w, struct entry *e)
+{
+	struct entry *x = ws_find(w, e->project, e->relpath);
+
+	if (!x)
+		return 0;
+	if (!newer(e, x)) {
+		ao_info("write side: %s/%s (%s) from a daemon that stopped: a newer write of it "
+			"is listed here; dropped (superseded)",
+			e->project, e->relpath, spool_entry_state_name(e->state));
+		spool_remove(w->spool_dir, e);
+		spool_entry_free(e);
+		return 1;
+	}
+	if (x->busy || x->opens) {
+		spool_entry_free(e); /* lock given back: adopted at a later scan */
+		return 1;
+	}
+	ao_info("write side: %s/%s (%s) is superseded by a newer write from a daemon that "
+		"stopped; dropped",
+		x->project, x->relpath, spool_entry_state_name(x->state));
+	ws_discard(w, x);
+	return 0;
 }
 
 static void loaded(void *ud, struct entry *e)
 {
 	struct ao_writes *w = ud;
 
+	if (e->kind != EK_SCRATCH && loaded_twice(w, e))
+		return;
 	switch (e->state) {
 	case ST_WRITING:
 		if (e->kind == EK_SCRATCH) {
@@ -184,6 +231,7 @@ void ao_writes_free(struct ao_writes *w)
 		n = e->next;
 		spool_entry_free(e);
 	}
+	spool_order_free(w->order);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->wake);
 	pthread_cond_destroy(&w->idle);
@@ -615,7 +663,9 @@ again:
 	if (e->kind == EK_ANSWER)
 		e->next_stage = pt.next ? 1 : w->cfg.next_stage;
 	if (submit)
-		e->dirty = 1;
+		e->dirty = 1; /* stamped by the submission */
+	else if (e->kind != EK_SCRATCH && e->state == ST_PENDING)
+		e->seq = ws_stamp(w, e); /* now the newest write of its new name */
 	ws_save_locked(w, e);
 	r = 0;
 out:

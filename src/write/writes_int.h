@@ -13,10 +13,12 @@
  * the masks) runs on a busy entry without it, and an answer.json seed
  * (GET /task) is fetched with the lock dropped, then the operation starts
  * over (writes.c). Under w->mu only the local spool is touched (meta.json
- * written and fsync'ed, data files created/truncated). w->mu is a leaf for
- * the rest of the daemon: nothing else is locked while it is held, and the
- * callbacks into the core (read_answer, category_schema, read_masks,
- * task_written, project_written) are called without it.
+ * written and fsync'ed, data files created/truncated, a write stamped in the
+ * spool's order ledger: spool_order.h, whose mutex is the one lock taken
+ * under w->mu). Nothing else of the daemon is locked while w->mu is held,
+ * and the callbacks into the core (read_answer, category_schema, read_masks,
+ * task_written, project_written) are called without it. A delivery holds its
+ * target's turn (spool_order_turn) without w->mu.
  *
  * Lock order (write side): the adapter's fh_lock (only in the unmount
  * sweep), then w->mu, a leaf. An entry's spool lock (e->lockfd, an fcntl
@@ -40,6 +42,7 @@
 #include "angofs/sysutil.h"
 #include "angofs/writes.h"
 #include "spool.h"
+#include "spool_order.h"
 
 /* A slot of w->h; every field guarded by w->mu. fd is used for pread/pwrite
  * without the lock (the slot stays used until RELEASE, so fd stays open). */
@@ -57,8 +60,9 @@ struct handle {
 };
 
 struct ao_writes {
-	struct ao_writes_cfg cfg; /* set at creation, read-only after */
-	char *spool_dir;	  /* idem */
+	struct ao_writes_cfg cfg;  /* set at creation, read-only after */
+	char *spool_dir;	   /* idem */
+	struct spool_order *order; /* idem (NULL: no ordering); its own lock, after mu */
 	pthread_mutex_t mu;
 	pthread_cond_t wake;   /* background sender (with mu) */
 	pthread_cond_t idle;   /* an entry stopped being busy (with mu) */
@@ -88,6 +92,12 @@ int ws_gone(struct ao_writes *w, const char *project, const char *relpath, int c
  * itself; e must stay listed (callers hold an open handle or the lock order
  * guarantees it). Returns 0 or -errno with err filled. */
 int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err);
+
+/* Stamp e's content as the newest write of its target on the spool
+ * (spool_order.h) and return the stamp, for e->seq. Reads e's names: w->mu
+ * held (a few local file operations under it), or e busy. */
+long long ws_stamp(struct ao_writes *w, const struct entry *e);
+#define WS_KEY_MAX 4400
 
 /* Text of the status file for e (malloc'd). Call with w->mu held. */
 char *ws_status_text(struct ao_writes *w, const struct entry *e);

@@ -272,7 +272,7 @@ json_t *ao_writes_status(struct ao_writes *w)
 {
 	json_t *pending = json_array(), *failed = json_array();
 	struct entry *e;
-	long sent = 0;
+	long sent = 0, superseded = 0;
 
 	pthread_mutex_lock(&w->mu);
 	for (e = w->entries; e; e = e->next) {
@@ -280,8 +280,9 @@ json_t *ao_writes_status(struct ao_writes *w)
 
 		if (e->kind == EK_SCRATCH)
 			continue;
-		if (e->state == ST_SENT) {
-			sent++;
+		if (e->state == ST_SENT || e->state == ST_SUPERSEDED) {
+			sent += e->state == ST_SENT;
+			superseded += e->state == ST_SUPERSEDED;
 			continue;
 		}
 		o = json_pack("{s:s,s:s,s:s,s:s?}", "project", e->project, "path", e->relpath,
@@ -290,6 +291,6 @@ json_t *ao_writes_status(struct ao_writes *w)
 		    e->state == ST_FAILED || e->state == ST_UNCERTAIN ? failed : pending, o);
 	}
 	pthread_mutex_unlock(&w->mu);
-	return json_pack("{s:o,s:o,s:I}", "pending", pending, "failed", failed, "sent",
-			 (json_int_t)sent);
+	return json_pack("{s:o,s:o,s:I,s:I}", "pending", pending, "failed", failed, "sent",
+			 (json_int_t)sent, "superseded", (json_int_t)superseded);
 }
