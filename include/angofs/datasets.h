@@ -43,6 +43,7 @@ enum ao_ds_skip {
 	AO_DS_SKIP_HOLES,	   /* segmentation hole dropped (polygons have none) */
 	AO_DS_SKIP_NO_ANSWER,	   /* ImageFolder: class classification unanswered */
 	AO_DS_SKIP_UNKNOWN_OPTION, /* ImageFolder: answer matches no option */
+	AO_DS_SKIP_SUBPIXEL,	   /* tool: under one pixel wide or high after clipping */
 	AO_DS_SKIP_N
 };
 
