@@ -129,6 +129,9 @@ void ws_set_uncertain(struct ao_writes *w, struct entry *e, const struct ao_err 
 		      const char *what);
 void ws_set_pending(struct ao_writes *w, struct entry *e, const struct ao_err *err);
 void ws_set_sent(struct ao_writes *w, struct entry *e, const char *msg);
+/* The same for an upload whose new asset (the hub's object) is known: the
+ * core adds it to assets/'s listing instead of dropping the listing. */
+void ws_set_sent_asset(struct ao_writes *w, struct entry *e, const char *msg, const json_t *asset);
 /* Persist e (w->mu held by the caller). */
 void ws_save_locked(struct ao_writes *w, struct entry *e);
 

@@ -47,6 +47,7 @@ PREFIXES = {
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),
     "core/assets": ("asset_", "ao_core_"),
+    "core/assets_add": ("asset_",),
     "core/unzip": ("ao_unzip_",),
     "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
     "core/dsbuild": ("dsv_",),
