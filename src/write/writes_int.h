@@ -1,9 +1,10 @@
 /*
  * writes_int.h - state shared by the write side's files: writes.c (the file
  * operations the FUSE adapter calls), writes_io.c, writes_reg.c (paths,
- * entries, handles), writes_send.c (validation, delivery), writes_bg.c (the
- * background sender), writes_status.c (status texts), upload_media.c and
- * upload_mask.c (assets/ and mask.png uploads).
+ * entries, handles), writes_submit.c (submission, the order of deliveries),
+ * writes_send.c (validation, the requests), writes_bg.c (the background
+ * sender), writes_status.c (status texts), upload_media.c and upload_mask.c
+ * (assets/ and mask.png uploads).
  *
  * Locking: one mutex (w->mu) guards the entry list, the handle table and every
  * entry field. Slow work (reading a 100 MB file, HTTP) runs without the mutex
@@ -110,8 +111,12 @@ void ws_requeue_locked(struct ao_writes *w, struct entry *e);
 int ws_bg_start(struct ao_writes *w, struct ao_err *err);
 
 /* One delivery attempt of a busy entry (bg: from the background sender,
- * one request); writes_send.c. */
+ * one request), in order: with its target's turn, and only if no newer write
+ * of the target exists (else it is superseded); writes_submit.c. */
 int ws_deliver(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
+/* The requests of one attempt, by kind (writes_send.c; via ws_deliver). */
+int ws_deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
+int ws_deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
 /* End of an upload (w->mu held): busy cleared, newer bytes requeued. */
 void ws_finish_locked(struct ao_writes *w, struct entry *e);
 

@@ -61,6 +61,7 @@ PREFIXES = {
     "write/writes_io": ("ao_writes_", "ws_"),
     "write/writes_reg": ("ao_writes_", "ws_"),
     "write/writes_send": ("ao_writes_", "ws_"),
+    "write/writes_submit": ("ao_writes_", "ws_"),
     "write/writes_status": ("ao_writes_", "ws_"),
     "write/writes_bg": ("ao_writes_", "ws_"),
     "write/upload_media": ("ao_writes_", "ws_"),  # the write side's uploads
