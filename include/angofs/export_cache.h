@@ -14,7 +14,11 @@
  * it to a second temp file and renames that over <hash>.data, so a reader
  * never sees a half download; readers that opened the old file keep it.
  * Entries go stale after ttl seconds, by ao_xcache_mark_stale (touch) or by
- * a write to the project; the next open refetches. Total size is capped:
+ * a write to the project; the next open refetches. A change marked while a
+ * fetch runs, after it asked for its export, leaves the generation that
+ * fetch publishes stale (it may lack the change), and an open never takes a
+ * generation that lacks a change marked before the open began (read your
+ * writes; docs/DESIGN-NOTES.md "Changes during a refresh"). Total size is capped:
  * least recently used entries that nobody has open are evicted.
  */
 #ifndef ANGOFS_EXPORT_CACHE_H

@@ -75,12 +75,25 @@ struct ao_xentry {
 	int have;
 	long long size;
 	time_t fetched_at, last_access, touched_at;
-	int stale;
-	unsigned long long dgen;       /* its generation number on disk */
-	unsigned long long stale_dgen; /* generation this daemon marked stale */
-	unsigned long long gone_dgen;  /* generation whose data file vanished */
-	struct stat meta_st;	       /* H.meta as last parsed */
-	int lockfd;		       /* H.lock: opened once, never a second fd */
+	/* stale: the generation may lack a change (meta_stale: H.meta says so,
+	 * set by any daemon; or covers < changes below) */
+	int stale, meta_stale;
+	unsigned long long dgen;      /* its generation number on disk */
+	unsigned long long gone_dgen; /* generation whose data file vanished */
+	/* Changes and what a generation holds (read your writes). changes:
+	 * marks of this entry so far (a touch, a write to the project, a change
+	 * the poll saw); covers: how many of them the current generation is
+	 * known to hold. fetch_from: `changes` when this daemon's running fetch
+	 * began, sampled again just before it sends GET /export (what that
+	 * export holds); the generation the fetch ends with covers that many.
+	 * unsynced: the last mark that could not set the stale flag in H.meta
+	 * under byte 0 (a fetch of ours was running, or another daemon held
+	 * byte 0: what it publishes may predate the mark), so the next
+	 * generation adopted from another daemon covers only the marks before
+	 * it (0: none). */
+	unsigned long changes, covers, fetch_from, unsynced;
+	struct stat meta_st; /* H.meta as last parsed */
+	int lockfd;	     /* H.lock: opened once, never a second fd */
 	struct xhold {
 		int fd;
 		unsigned long long dgen;
@@ -171,6 +184,17 @@ int xc_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct x
 	       struct xs_meta *n, struct ao_err *err);
 /* The mtime of a new generation n replacing m (had: there was one). */
 void xc_new_mtime(const struct xs_meta *m, int had, struct xs_meta *n);
+
+/* Set the stale flag of the generation H.meta names (byte 0 tried, not
+ * waited for; mutex held), marked at `at` (touched: moved even if stale
+ * already). 1 done, or nothing is published (a later download holds the
+ * change); 0 not: a publication or another rewrite is under way, or an
+ * error. */
+int xc_meta_mark(struct ao_xcache *c, struct ao_xentry *e, time_t at, int touched);
+
+/* Just before a fetch of this daemon sends GET /export (no mutex held):
+ * the generation it brings holds every change marked until now. */
+void xc_sample_changes(struct ao_xcache *c, struct ao_xentry *e);
 
 /* Cached and fresh at now (c->lock held). */
 int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now);
