@@ -86,8 +86,6 @@ static size_t holds_of(struct ao_xentry *e, unsigned long long g)
 void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m)
 {
 	if (m->gen != e->dgen) {
-		if (e->open_count > 0)
-			e->gens_mixed = 1;
 		e->gen = ++c->next_gen;
 		e->dgen = m->gen;
 	} else if (!e->have) {
@@ -267,29 +265,35 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 	return e;
 }
 
-int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
+/* What stat shows of the current generation (mutex held). */
+static time_t shown_mtime(const struct ao_xentry *e)
+{
+	/* stale (touch, poll, a write): the time it was marked */
+	return e->stale && e->stale_at > e->gen_mtime ? e->stale_at : e->gen_mtime;
+}
+
+int ao_xcache_stat_gen(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime,
+		       unsigned long *gen)
 {
 	int known;
 
 	pthread_mutex_lock(&c->lock);
 	if (!e->fetching)
 		xc_refresh(c, e, 0);
-	if (e->gens_mixed && e->attr_gen) {
-		*size = e->attr_size;
-		*mtime = e->attr_mtime;
-		known = 1;
-	} else {
-		if (!e->have && !e->shown_at)
-			e->shown_at = time(NULL);
-		*size = e->attr_size = e->have ? e->size : 0;
-		/* stale (touch, poll, a write): the time it was marked */
-		time_t gm = e->stale && e->stale_at > e->gen_mtime ? e->stale_at : e->gen_mtime;
-		*mtime = e->attr_mtime = e->have ? gm : e->shown_at;
-		e->attr_gen = e->gen;
-		known = e->have;
-	}
+	if (!e->have && !e->shown_at)
+		e->shown_at = time(NULL);
+	known = e->have;
+	*size = known ? e->size : 0;
+	*mtime = known ? shown_mtime(e) : e->shown_at;
+	*gen = known ? e->gen : 0;
 	pthread_mutex_unlock(&c->lock);
 	return known;
+}
+
+int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
+{
+	unsigned long g;
+	return ao_xcache_stat_gen(c, e, size, mtime, &g);
 }
 
 int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
@@ -621,17 +625,9 @@ again:
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}
-	/* a refresh that kept the generation may have moved its mtime (a
-	 * touch): the kernel's attributes must go too (same bytes, no direct_io) */
-	int new_gen = e->gen != e->attr_gen;
-	o->changed = new_gen || (e->attr_gen && e->attr_mtime != e->gen_mtime);
-	/* the adapter has the kernel's copy invalidated (side thread, the open
-	 * waiting for it) when nobody else has the file open; otherwise
-	 * direct_io and a deferred invalidation */
-	o->direct_io = (new_gen && e->open_count > 0) || e->gens_mixed;
+	o->gen = e->gen;
+	o->mtime = shown_mtime(e);
 	e->open_count++;
-	o->keep_cache = !o->changed && e->open_gen == e->gen && !e->gens_mixed;
-	e->open_gen = e->gen;
 	e->last_access = time(NULL);
 	pthread_mutex_unlock(&c->lock);
 	return 0;
@@ -656,10 +652,6 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
 		close(fd);
 	if (e->open_count > 0)
 		e->open_count--;
-	if (!e->open_count && e->gens_mixed) {
-		e->gens_mixed = 0;
-		e->open_gen = 0; /* the page cache may hold old bytes: no keep_cache */
-	}
 	if (!e->open_count)
 		evict(c, NULL);
 	pthread_mutex_unlock(&c->lock);

@@ -101,21 +101,14 @@ struct ao_xentry {
 	size_t nholds, capholds;
 	int evict_round;
 	int fetching;
-	unsigned long gen, attr_gen, open_gen; /* process-wide unique view generations */
-	unsigned long fetch_seq;	       /* completed fetch attempts */
+	unsigned long gen;	 /* process-wide unique view generation (what the kernel's
+				    per-path rule tells generations apart by: src/core/small.c) */
+	unsigned long fetch_seq; /* completed fetch attempts */
 	int last_rc;
 	int served_stale;  /* the last fetch failed transiently: the old copy is served */
 	time_t hold_until; /* ... without asking the hub again until then */
 	char last_msg[AO_ERR_MSG_MAX];
-	int open_count;
-	/* a new generation arrived while handles of an older one were open: their
-	 * READs may fill the kernel's page cache with old bytes, and they read with
-	 * the kernel's file size. Until the last handle closes, every open gets
-	 * direct_io and stat keeps showing the size the kernel has (attr_size); the
-	 * next open after that sees `changed` and drops the kernel's copy. */
-	int gens_mixed;
-	long long attr_size;
-	time_t attr_mtime;
+	int open_count; /* descriptors open (FUSE handles, dataset builds, task listings) */
 	/* mtime of the current generation (H.meta "mtime", the same for every
 	 * daemon); shown_at: first stat while none was cached, the mtime the
 	 * next fetch keeps (within the TTL) so a copy made from the listing

@@ -110,14 +110,18 @@ static struct fh *FH(const struct fuse_file_info *fi)
 	return fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
 }
 
-/* Release a handle on the side that opened it, and free it. */
-static void fh_close(struct ao_fs *fs, struct fh *h)
+/* Release a handle on the side that opened it, and free it. 1: the
+ * kernel's attributes of its path are out of date (ao_core_release). */
+static int fh_close(struct ao_fs *fs, struct fh *h)
 {
+	int stale = 0;
+
 	if (h->side == SIDE_WRITE)
 		ao_writes_release(fs->w, h->wfh);
 	else
-		ao_core_release(fs->core, h->rfh);
+		stale = ao_core_release(fs->core, h->rfh);
 	free(h);
+	return stale;
 }
 
 static int fail(const char *op, const char *path, int rc, struct ao_err *e)
@@ -594,11 +598,13 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	struct ao_fs *fs = FS();
 	struct fh *h = FH(fi);
 
-	(void)path;
 	if (!h)
 		return 0;
 	fh_unlink(h);
-	fh_close(fs, h);
+	/* the last page-cache handle of an older export generation: stat was
+	 * pinned to its size; the side thread drops it (no wait) */
+	if (fh_close(fs, h) && path)
+		inval_queue(fs, LANE_OTHER, path);
 	return 0;
 }
 
