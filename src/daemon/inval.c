@@ -107,7 +107,8 @@ static void inval_one(struct ao_fs *fs, struct inval_item *it, int stopping)
 		struct statx st;
 		if (snprintf(p, sizeof(p), "%s%s/%s", fs->mountpoint, it->path, name) <
 		    (int)sizeof(p))
-			statx(AT_FDCWD, p, AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW, STATX_INO, &st);
+			statx(AT_FDCWD, p, AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW, STATX_INO,
+			      &st);
 	}
 }
 
