@@ -66,6 +66,9 @@ struct ao_core_cfg {
 	 * answers are imagefolder/'s classes; NULL: the first top-level
 	 * radio/single-dropdown (docs/DATASETS.md) */
 	const char *ds_class;
+	/* the mount point (absolute): the YOLO views' data.yaml names their
+	 * directory by it (docs/DATASETS.md); NULL: data.yaml has no `path` */
+	const char *mountpoint;
 	/* an in-memory file's open waits at most this long for the other
 	 * handles of the file to close or agree (src/core/small.c); 0: no
 	 * wait (single-threaded loop) */
@@ -181,6 +184,10 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 
 /* Write-side callbacks (struct ao_writes_cfg). */
 void ao_core_project_written(struct ao_core *c, const char *project_id);
+/* The same for a write that created one asset (cp into assets/): the asset
+ * ({externalId, data} at least; the hub's object with _id when known) joins
+ * the cached listing of assets/ instead of dropping it (assets_add.c). */
+void ao_core_asset_added(struct ao_core *c, const char *project_id, const json_t *asset);
 void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id);
 int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **schema,
 			    struct ao_err *err);

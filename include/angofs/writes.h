@@ -48,6 +48,11 @@ struct ao_writes_cfg {
 	void *ud;
 	/* a write to the project succeeded: its cached exports are stale */
 	void (*project_written)(void *ud, const char *project_id);
+	/* the same for a media file copied into assets/: its new asset, the
+	 * hub's object when it was looked up ({_id, externalId, data,
+	 * createdAt, ...}), else {externalId, data} (the stored URL), for the
+	 * listing of assets/ (NULL: project_written is called) */
+	void (*asset_added)(void *ud, const char *project_id, const json_t *asset);
 	/* a task's answer changed: drop its cached task/answer */
 	void (*task_written)(void *ud, const char *project_id, const char *task_id);
 	/* the project's categorySchema (new reference) for validation */

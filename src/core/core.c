@@ -746,15 +746,28 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 	return 0;
 }
 
-void ao_core_project_written(struct ao_core *c, const char *project_id)
+static void written(struct ao_core *c, const char *project_id, const json_t *asset)
 {
 	struct project *p = proj_by_id(c, project_id);
 	ao_xcache_project_stale(c->cfg.xc, project_id);
 	if (p) {
 		task_drop_list(c, p);
-		asset_drop_list(c, p); /* cp into assets/ made an asset */
+		if (asset) /* the new asset joins the listing (assets_add.c) */
+			asset_add(c, p, asset);
+		else
+			asset_drop_list(c, p); /* an asset list, an import: re-read */
 	}
 	task_drop_project(c, project_id);
+}
+
+void ao_core_project_written(struct ao_core *c, const char *project_id)
+{
+	written(c, project_id, NULL);
+}
+
+void ao_core_asset_added(struct ao_core *c, const char *project_id, const json_t *asset)
+{
+	written(c, project_id, asset);
 }
 
 void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id)

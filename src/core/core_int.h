@@ -85,17 +85,23 @@ struct project {
 /* One file of assets/ (assets.c): immutable once its list is published. */
 struct asset {
 	char *id, *url;
+	char *xid;		    /* externalId */
+	char *stem;		    /* externalId without its image extension, cut */
+	char *created;		    /* createdAt ("" if none): the naming order */
 	char ext[16];		    /* image extension with its dot, or "" */
 	char name[AO_NAME_MAX + 1]; /* the file name */
 };
 
 /* A published snapshot of a project's assets, sorted by name; reference
- * counted like struct tasklist (refs: c->lock). */
+ * counted like struct tasklist (refs: c->lock). Immutable while shared:
+ * assets_add.c changes a list in place only when p->assets is its one
+ * reference (refs == 1 under c->lock, with p->assets_refresh held), else
+ * publishes a changed copy. */
 struct assetlist {
 	int refs;
-	size_t n;
+	size_t n, cap;
 	struct asset *v;
-	struct asset **byid; /* the same, sorted by id (lookups by asset id) */
+	size_t *byid; /* indexes into v, sorted by asset id (lookups by id) */
 };
 
 /* A cached task (c->tb). Every field: c->lock; an entry is built whole
@@ -195,6 +201,17 @@ struct ao_media_ref;
 struct assetlist *asset_list(struct ao_core *c, struct project *p, struct ao_err *err);
 void asset_list_put(struct ao_core *c, struct assetlist *l);
 void asset_drop_list(struct ao_core *c, struct project *p);
+/* assets.c helpers shared with assets_add.c: one asset object of the hub
+ * appended to l->v (0, or -ENOMEM; an asset without _id is skipped); the
+ * names of every asset (src/util/names.c's rule on the stems), then v
+ * sorted by name and byid rebuilt; freeing a list. */
+int asset_append(struct assetlist *l, const json_t *a);
+int asset_name_all(struct assetlist *l);
+void asset_list_free(struct assetlist *l);
+/* assets_add.c: an asset this mount just created (the hub's asset object)
+ * joins the cached listing of project p, named as a fetch of every page
+ * would name it; without a cached listing nothing is done. */
+void asset_add(struct ao_core *c, struct project *p, const json_t *asset);
 void asset_free_project(struct ao_core *c, struct project *p);
 int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *id_out, size_t idsz,
 		 struct ao_err *err);

@@ -120,6 +120,10 @@ static void cb_project_written(void *ud, const char *pid)
 {
 	ao_core_project_written(ud, pid);
 }
+static void cb_asset_added(void *ud, const char *pid, const json_t *asset)
+{
+	ao_core_asset_added(ud, pid, asset);
+}
 static void cb_task_written(void *ud, const char *pid, const char *tid)
 {
 	ao_core_task_written(ud, pid, tid);
@@ -276,6 +280,7 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .status_info_ud = &d->info,
 				   .ds_dir = d->ddir,
 				   .ds_class = c->v.imagefolder_class,
+				   .mountpoint = c->cl.mountpoint,
 				   .open_wait_ms = c->cl.singlethread ? 0 : 2000};
 
 	/* assets and masks: the same directory protocol, cap and TTL as exports */
@@ -313,6 +318,7 @@ static int wire(struct daemon *d)
 	struct ao_writes_cfg wcfg = {.next_stage = c->v.next_stage,
 				     .read_only = c->read_only,
 				     .project_written = cb_project_written,
+				     .asset_added = cb_asset_added,
 				     .task_written = cb_task_written,
 				     .category_schema = cb_schema,
 				     .read_answer = cb_answer,

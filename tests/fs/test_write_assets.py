@@ -403,3 +403,66 @@ def test_rsync_twice_with_ignore_existing_uploads_once(empty, tmp_path):
         assert r.returncode == 0, r.stderr
     assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == ["r0.jpg", "r1.jpg"]
     assert count(hub, CLOUD) == 2
+
+
+def test_cp_of_many_files_costs_o1_requests_each_and_lists_them(workdir, tmp_path):
+    """Issue 23: each upload used to drop the cached listing of assets/, so
+    cp's stat of the next destination name read every page again
+    (ceil(N/100) requests per file). Now the new asset joins the listing:
+    getUploadUrl + PUT + POST per file whatever the project's size, plus one
+    lookup per asset whose name collides (its id names it); the listing,
+    colliding names included, reads exactly as a fetch of every page."""
+    import subprocess
+    from conftest import Hub
+    hub = Hub(workdir, seeds=("synthetic:450",))
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    try:
+        pid = project_by_name(hub, "synthetic-450")
+        a = os.path.join(project_dir(m, pid), "assets")
+        before = os.listdir(a)
+        assert len(before) == 450
+        src = tmp_path / "src"
+        src.mkdir()
+        names = ["new_%02d.jpg" % i for i in range(10)]
+        names += [before[0], before[1].rsplit(".", 1)[0] + ".png"]  # two collisions
+        for i, n in enumerate(names):
+            (src / n).write_bytes(jpeg_bytes(color=(i, 20, 20)))
+        hub.reset_stats()
+        r = subprocess.run("cp %s/* %s/" % (src, a), shell=True, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        stats = hub.stats()
+        n = len(names)
+        assert count(hub, UPURL) == n and count(hub, PUT) == n and count(hub, CLOUD) == n
+        lookups = [e for e in stats["log"] if e["route"] == ASSETS]
+        assert len(lookups) == 2, [e["path"] for e in stats["log"]]  # the colliding two
+        assert stats["total"] == 3 * n + 2, stats["counts"]
+        # a second copy of a new name collides with an asset listed without
+        # its id: both are looked up (2 requests), nothing else is read
+        hub.reset_stats()
+        rc, err = cp(jpeg_bytes(color=(1, 2, 3)), os.path.join(a, "new_00.jpg"), str(tmp_path))
+        assert rc == 0, err
+        assert count(hub, ASSETS) == 2 and hub.stats()["total"] == 5, hub.stats()["counts"]
+        # the listing now has them, with no request, named as a fetch names them
+        hub.reset_stats()
+        cached = sorted(x for x in os.listdir(a) if not x.endswith(".status"))
+        sizes = {x: os.stat(os.path.join(a, x)).st_size for x in cached if x.startswith("new")}
+        assert hub.stats()["total"] == 0
+        assert len(cached) == 450 + n + 1
+        for x in names[:10]:
+            assert x in cached
+        with open(os.path.join(a, "new_03.jpg"), "rb") as f:  # listed without its id
+            assert f.read() == jpeg_bytes(color=(3, 20, 20))
+        os.utime(a)  # touch: the next listing reads every page
+        fetched = sorted(x for x in os.listdir(a) if not x.endswith(".status"))
+        assert count(hub, ASSETS) == 5
+        assert cached == fetched
+        assert sorted(sizes) == sorted(x for x in fetched if x.startswith("new"))
+        # the colliding copies got ~<asset id>; the old pictures kept their names
+        assert before[0] in fetched and before[1] in fetched and "new_00.jpg" in fetched
+        assert len([x for x in fetched if "~" in x]) == 3
+        with open(os.path.join(a, "new_00.jpg"), "rb") as f:  # the first copy
+            assert f.read() == jpeg_bytes(color=(0, 20, 20))
+    finally:
+        m.stop()
+        hub.stop()
