@@ -291,8 +291,8 @@ static int new_stem(const json_t *asset, char *s)
  * stand-in its stem
  * collides with; an empty array when it collides with nothing. NULL: a
  * lookup failed (err). */
-static json_t *group_lookups(struct ao_core *c, struct project *p, const json_t *asset,
-			     int has_id, json_t **self, struct ao_err *err)
+static json_t *group_lookups(struct ao_core *c, struct project *p, const json_t *asset, int has_id,
+			     json_t **self, struct ao_err *err)
 {
 	const char *ext = json_string_value(json_object_get(asset, "externalId"));
 	const char *url = json_string_value(json_object_get(asset, "data"));
@@ -316,12 +316,13 @@ static json_t *group_lookups(struct ao_core *c, struct project *p, const json_t 
 			continue;
 		taken = 1;
 		if (!strncmp(l->v[i].id, STANDIN, strlen(STANDIN)))
-			json_array_append_new(todo, json_pack("{s:s,s:s}", "x", l->v[i].xid, "u",
-							      l->v[i].url));
+			json_array_append_new(
+			    todo, json_pack("{s:s,s:s}", "x", l->v[i].xid, "u", l->v[i].url));
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (taken && !has_id && ext && url)
-		json_array_append_new(todo, json_pack("{s:s,s:s,s:b}", "x", ext, "u", url, "self", 1));
+		json_array_append_new(todo,
+				      json_pack("{s:s,s:s,s:b}", "x", ext, "u", url, "self", 1));
 	json_array_foreach(todo, k, t)
 	{
 		json_t *o = lookup(c, p->id, json_string_value(json_object_get(t, "x")),

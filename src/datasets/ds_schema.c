@@ -36,7 +36,7 @@ static const char *const skip_names[AO_DS_SKIP_N] = {
 static const char *const skip_why[AO_DS_SKIP_N] = {
     "record is not an object or has no task",
     "video or multi-image asset: the views hold single images only",
-    "image width/height unknown (no metadata, no readable PNG/JPEG header)",
+    "image width/height unknown (no metadata, no readable image header)",
     "segmentation mask (brushDataUrl) not converted: masks are files, not polygons",
     "brush mark: pixels, not a polygon",
     "geometry the format cannot express (point, polyline, ner, pdf, ...)",

@@ -125,6 +125,10 @@ void ws_save_locked(struct ao_writes *w, struct entry *e);
 
 /* assets/<media file>: upload + POST /project/{id}/cloud (upload_media.c). */
 int ws_deliver_media(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
+/* Is the spooled mask.png at path a PNG readers open (signature, chunks,
+ * a full decode with CRCs, bounded)? 0 and its size, -EINVAL with the
+ * reason (mask_png.c), -errno on a spool error. */
+int ws_mask_png_check(const char *path, long *wd, long *ht, struct ao_err *err);
 /* tasks/<id>/mask.png: check, upload, /annotate (upload_mask.c). */
 int ws_deliver_mask(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
 /* Upload e's data once (getUploadUrl type, PUT) under a unique name made
