@@ -44,7 +44,7 @@ static void test_strict_defaults(void)
 	char err[256];
 
 	CHECK_INT(task_filter_parse(&f, d, &a, err, sizeof(err)), 0);
-	task_filter_strict_defaults(&f, d);
+	task_filter_strict_defaults(&f, d, 0);
 	CHECK_INT((long long)json_array_size(f.stage_ids), 2); /* every Complete-type stage */
 	CHECK_STR(json_string_value(json_array_get(f.stage_ids, 0)), "u-1");
 	CHECK_STR(json_string_value(json_array_get(f.stage_ids, 1)), "Complete");
@@ -55,7 +55,7 @@ static void test_strict_defaults(void)
 	a.stage = "[\"Label\"]";
 	a.task_types = "consensus,benchmark";
 	CHECK_INT(task_filter_parse(&f, d, &a, err, sizeof(err)), 0);
-	task_filter_strict_defaults(&f, d);
+	task_filter_strict_defaults(&f, d, 0);
 	CHECK_INT((long long)json_array_size(f.stage_ids), 1);
 	CHECK_STR(json_string_value(json_array_get(f.stage_ids, 0)), "Label");
 	CHECK_INT((long long)json_array_size(f.task_types), 2);
