@@ -75,6 +75,7 @@ struct ao_xentry {
 	int have;
 	long long size;
 	time_t fetched_at, last_access, touched_at;
+	long long hwm_us; /* the generation's newest task updatedAt (0: unknown) */
 	int stale;
 	unsigned long long dgen;       /* its generation number on disk */
 	unsigned long long stale_dgen; /* generation this daemon marked stale */

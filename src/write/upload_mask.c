@@ -13,9 +13,10 @@
  *      is refused, nothing uploaded;
  *   3. getUploadUrl (type brushes) + PUT, once (the stored URL is persisted,
  *      as for assets/, upload_media.c);
- *   4. POST /annotate/{id}?nextStage=false with the answer read in step 2
- *      unchanged ("tools" sent as "objects"), medicalBrushDataUrl carried
- *      over, and brushDataUrl = the new object: the hub replaces the answer
+ *   4. POST /annotate/{id}?nextStage=false&isPlugin=false with the answer
+ *      read in step 2 unchanged ("tools" sent as "objects"),
+ *      medicalBrushDataUrl carried over (bare, or null), brushDataUrl = the
+ *      new object, "duration": 0 (the SDK's payload): the hub replaces the answer
  *      wholesale, so the current one is what keeps it. The same body twice
  *      gives the same result: the request is idempotent and retried as an
  *      answer.json write is.
@@ -191,9 +192,10 @@ static char *annotate_body(json_t *task, const char *mask_url)
 	}
 	b = json_pack("{s:o,s:s}", "answer", a, "brushDataUrl", mask_url);
 	v = json_object_get(task, "medicalBrushDataUrl");
-	if (b && json_is_string(v) && *json_string_value(v))
-		json_object_set(b, "medicalBrushDataUrl", v);
-	s = b ? json_dumps(b, JSON_COMPACT) : NULL;
+	if (b)
+		json_object_set(b, "medicalBrushDataUrl",
+				json_is_string(v) && *json_string_value(v) ? v : json_null());
+	s = b && answer_sdk_body(b) == 0 ? json_dumps(b, JSON_COMPACT) : NULL;
 	json_decref(b);
 	return s;
 }

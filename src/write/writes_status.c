@@ -66,7 +66,9 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e)
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	sb_printf(&b, "%s: %s\n", spool_entry_state_name(e->state),
+	sb_printf(&b, "%s: %s\n",
+		  e->state == ST_SENT && e->partly ? "sent, partly matched"
+						   : spool_entry_state_name(e->state),
 		  e->message ? e->message
 			     : (e->state == ST_WRITING ? "open for writing, not sent yet" : ""));
 	sb_printf(&b, "file: %s\n", e->relpath);
@@ -91,19 +93,21 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e)
 	if (e->state == ST_PENDING && e->attempts)
 		sb_printf(&b, "attempts: %d\n", e->attempts);
 	sb_printf(&b, "updated: %s\n", when);
-	if (e->nchunks > 1 || (e->nchunks == 1 && (e->chunks[0].state == CH_REFUSED ||
-						   e->chunks[0].state == CH_UNCERTAIN))) {
+	if (e->nchunks > 1 ||
+	    (e->nchunks == 1 && (e->chunks[0].state == CH_REFUSED ||
+				 e->chunks[0].state == CH_UNCERTAIN || e->chunks[0].partly))) {
 		sb_printf(&b, "requests:\n");
 		for (i = 0; i < e->nchunks; i++) {
 			const struct ent_chunk *c = &e->chunks[i];
 
 			sb_printf(&b, "  %zu: items %ld-%ld (lines %ld-%ld): %s%s%s\n", i + 1,
 				  c->first + 1, c->first + c->count, c->line_first, c->line_last,
-				  c->state == CH_SENT	     ? "sent"
-				  : c->state == CH_REFUSED   ? "REFUSED"
-				  : c->state == CH_UNCERTAIN ? "UNCERTAIN"
-				  : c->state == CH_SENDING   ? "being sent"
-							     : "not sent yet",
+				  c->state == CH_SENT && c->partly ? "sent, partly matched"
+				  : c->state == CH_SENT		   ? "sent"
+				  : c->state == CH_REFUSED	   ? "REFUSED"
+				  : c->state == CH_UNCERTAIN	   ? "UNCERTAIN"
+				  : c->state == CH_SENDING	   ? "being sent"
+								   : "not sent yet",
 				  c->msg ? ": " : "", c->msg ? c->msg : "");
 		}
 	}

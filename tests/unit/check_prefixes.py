@@ -64,6 +64,7 @@ PREFIXES = {
     "write/writes_bg": ("ao_writes_", "ws_"),
     "write/upload_media": ("ao_writes_", "ws_"),  # the write side's uploads
     "write/upload_mask": ("ao_writes_", "ws_"),
+    "write/labels_match": ("ao_writes_", "ws_"),  # which label items matched no asset
     "write/assets_items": ("assets_item",),
     "write/answer": ("answer_",),
     "write/labels_parse": ("lp_",),
