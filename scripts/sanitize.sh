@@ -42,7 +42,7 @@ run_asan() {
 	# no path given: pytest.ini testpaths (tests/); a path in "$@" replaces it
 	rm -rf "$cache"
 	if ! ANGOFS_BUILD=$ROOT/build-asan timeout --kill-after=30 3000 "${args[@]}" "$@"; then
-		echo "sanitize: FLAKY? running the failed tests once more (listed above)"
+		bash scripts/reruns.sh record asan "$cache"
 		ANGOFS_BUILD=$ROOT/build-asan timeout --kill-after=30 3000 "${args[@]}" \
 			--lf --last-failed-no-failures none "$@"
 	fi

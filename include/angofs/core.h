@@ -66,6 +66,9 @@ struct ao_core_cfg {
 	 * answers are imagefolder/'s classes; NULL: the first top-level
 	 * radio/single-dropdown (docs/DATASETS.md) */
 	const char *ds_class;
+	/* the mount point (absolute): the YOLO views' data.yaml names their
+	 * directory by it (docs/DATASETS.md); NULL: data.yaml has no `path` */
+	const char *mountpoint;
 	/* an in-memory file's open waits at most this long for the other
 	 * handles of the file to close or agree (src/core/small.c); 0: no
 	 * wait (single-threaded loop) */

@@ -162,8 +162,9 @@ int ao_ds_image_size(const void *buf, size_t len, int *w, int *h, enum ao_ds_img
  * 4-corner polygon: a segmentation dataset) instead. */
 enum ao_ds_yolo_mode { AO_DS_YOLO_MIXED, AO_DS_YOLO_BOXES, AO_DS_YOLO_SEGMENTS };
 
-/* data.yaml: path/train/val, nc and names (YAML double-quoted). */
-int ao_ds_yolo_data_yaml(const struct ao_ds_schema *s, FILE *out);
+/* data.yaml: path (root, the view's absolute directory; NULL: no path key),
+ * train/val, nc and names (YAML double-quoted). */
+int ao_ds_yolo_data_yaml(const struct ao_ds_schema *s, const char *root, FILE *out);
 /* labels/<img->label> for record (the record of img). Rows counted and
  * skips counted into r. 0, -EINVAL for an image without size (not in the
  * view), -errno on a write error. */

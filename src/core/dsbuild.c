@@ -82,7 +82,6 @@ static void gen_free(struct ao_core *c, struct dsv_gen *g)
 	ao_ds_index_free(g->idx);
 	ao_ds_schema_free(g->schema);
 	json_decref(g->cs);
-	free(g->yaml);
 	free(g->if_note);
 	free(g->isize);
 	free(g->iopen);
@@ -196,22 +195,6 @@ static ssize_t read_head(void *ud, const struct ao_ds_image *im, void *buf, size
 	return n;
 }
 
-static char *memtext(int (*fn)(const struct ao_ds_schema *, FILE *), const struct ao_ds_schema *s,
-		     size_t *len)
-{
-	char *t = NULL;
-	FILE *f = open_memstream(&t, len);
-
-	if (!f)
-		return NULL;
-	int rc = fn(s, f);
-	if (fclose(f) != 0 || rc < 0) {
-		free(t);
-		return NULL;
-	}
-	return t;
-}
-
 /* The schemaId of the top-level classification titled or identified by
  * want, or want itself (ao_ds_schema_load then names it in its error). */
 static const char *class_id(const json_t *cs, const char *want)
@@ -261,7 +244,7 @@ static int load_schema(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 	return 0;
 }
 
-/* Schema, pass 1 and data.yaml of g (whose export descriptor is open). */
+/* Schema and pass 1 of g (whose export descriptor is open). */
 static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 {
 	unsigned long long n = 0;
@@ -303,11 +286,10 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 		return rc;
 	g->isize = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->isize));
 	g->iopen = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->iopen));
-	g->yaml = memtext(ao_ds_yolo_data_yaml, g->schema, &g->yaml_len);
 	if (!g->schema->if_schema_id && !g->if_note)
 		g->if_note = strdup("imagefolder: the project's categorySchema has no top-level "
 				    "single-choice classification (radio or single-dropdown)\n");
-	if (!g->yaml || !g->isize || !g->iopen)
+	if (!g->isize || !g->iopen)
 		return ao_errf(err, ENOMEM, "out of memory");
 	return 0;
 }

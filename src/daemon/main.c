@@ -268,6 +268,7 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .status_info_ud = &d->info,
 				   .ds_dir = d->ddir,
 				   .ds_class = c->v.imagefolder_class,
+				   .mountpoint = c->cl.mountpoint,
 				   .open_wait_ms = c->cl.singlethread ? 0 : 2000};
 
 	/* assets and masks: the same directory protocol, cap and TTL as exports */

@@ -245,7 +245,7 @@ static void test_coco_area_and_errors(struct ao_ds_schema *s)
 		CHECK_INT(rc, -EIO);
 		CHECK(strstr(err.msg, "annotations.json") != NULL);
 		clearerr(full);
-		CHECK_INT(ao_ds_yolo_data_yaml(s, full), -EIO);
+		CHECK_INT(ao_ds_yolo_data_yaml(s, NULL, full), -EIO);
 		fclose(full);
 	}
 	ao_ds_index_free(x);
