@@ -93,9 +93,8 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e)
 	if (e->state == ST_PENDING && e->attempts)
 		sb_printf(&b, "attempts: %d\n", e->attempts);
 	sb_printf(&b, "updated: %s\n", when);
-	if (e->nchunks > 1 ||
-	    (e->nchunks == 1 && (e->chunks[0].state == CH_REFUSED ||
-				 e->chunks[0].state == CH_UNCERTAIN || e->chunks[0].partly))) {
+	if (e->nchunks > 1 || (e->nchunks == 1 && (e->chunks[0].state == CH_REFUSED ||
+						   e->chunks[0].state == CH_UNCERTAIN))) {
 		sb_printf(&b, "requests:\n");
 		for (i = 0; i < e->nchunks; i++) {
 			const struct ent_chunk *c = &e->chunks[i];
