@@ -1,7 +1,8 @@
 /*
  * capture.c - the wire log of angofs-hub: every request to /v2, /storage and
  * /download as the client sent it (method, path, the query's name=value
- * pairs in order and decoded, the body of /v2 requests), for tests that
+ * pairs in order and decoded, the body of /v2 requests, the User-Agent
+ * that tells one client from another), for tests that
  * compare a client's requests with what the official SDK sends
  * (GET /_admin/requests; docs/HUB.md, "Requests angofs sends").
  *
@@ -37,11 +38,12 @@ void capture_request(struct req *r, int status)
 {
 	json_t *q = json_array(), *e;
 	int keep_body = r->body && r->body_len && !strncmp(r->path, "/v2", 3);
+	const char *ua = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "User-Agent");
 
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, q);
-	e = json_pack("{s:s,s:s,s:o,s:I,s:b,s:i}", "method", r->method, "path", r->path, "query", q,
-		      "body_bytes", (json_int_t)r->body_len, "apikey_present", r->apikey != NULL,
-		      "status", status);
+	e = json_pack("{s:s,s:s,s:o,s:I,s:b,s:i,s:s}", "method", r->method, "path", r->path,
+		      "query", q, "body_bytes", (json_int_t)r->body_len, "apikey_present",
+		      r->apikey != NULL, "status", status, "user_agent", ua ? ua : "");
 	if (!e)
 		return;
 	if (keep_body) {
