@@ -43,6 +43,7 @@ enum ao_ds_skip {
 	AO_DS_SKIP_HOLES,	   /* segmentation hole dropped (polygons have none) */
 	AO_DS_SKIP_NO_ANSWER,	   /* ImageFolder: class classification unanswered */
 	AO_DS_SKIP_UNKNOWN_OPTION, /* ImageFolder: answer matches no option */
+	AO_DS_SKIP_SUBPIXEL,	   /* tool: under one pixel wide or high after clipping */
 	AO_DS_SKIP_N
 };
 
@@ -147,10 +148,28 @@ const unsigned long long *ao_ds_index_class_counts(const struct ao_ds_index *x);
 
 /* ---- image headers --------------------------------------------------------- */
 
-enum ao_ds_imgfmt { AO_DS_IMG_UNKNOWN, AO_DS_IMG_PNG, AO_DS_IMG_JPEG };
-/* Width/height from a PNG IHDR or JPEG SOFn in the first len bytes.
- * 1: found; 0: a PNG/JPEG whose size lies beyond len (read more);
- * -EINVAL: neither format, or a corrupt header. fmt may be NULL. */
+enum ao_ds_imgfmt {
+	AO_DS_IMG_UNKNOWN,
+	AO_DS_IMG_PNG,
+	AO_DS_IMG_JPEG,
+	AO_DS_IMG_WEBP,
+	AO_DS_IMG_BMP,
+	AO_DS_IMG_GIF,
+	AO_DS_IMG_TIFF
+};
+struct ao_ds_imghead {
+	int width, height;     /* as stored */
+	int orientation;       /* EXIF Orientation 1..8 (JPEG; 1 when none) */
+	enum ao_ds_imgfmt fmt; /* set as soon as the signature is known */
+};
+/* Width, height and orientation from the first len bytes of a PNG, JPEG,
+ * WebP, BMP, GIF or TIFF (ds_imghead.c). 1: found; 0: its header lies
+ * beyond len (read more); -EINVAL: none of these, or a corrupt header. */
+int ao_ds_image_head(const void *buf, size_t len, struct ao_ds_imghead *h);
+/* The size as loaders show it (OpenCV's imread, PIL's exif_transpose):
+ * width and height swapped for a JPEG whose orientation is 5..8. */
+void ao_ds_image_shown(const struct ao_ds_imghead *h, int *w, int *ht);
+/* ao_ds_image_head's stored width/height only. fmt may be NULL. */
 int ao_ds_image_size(const void *buf, size_t len, int *w, int *h, enum ao_ds_imgfmt *fmt);
 
 /* ---- YOLO --------------------------------------------------------------- */

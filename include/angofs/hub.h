@@ -76,6 +76,10 @@ struct hub_ops {
 	 * URL; NULL: the client cannot upload (EOPNOTSUPP) */
 	int (*put)(void *self, const char *url, int fd, long long size, const char *content_type,
 		   struct ao_err *err);
+	/* download asking for the first n bytes only (Range: bytes=0-<n-1>);
+	 * NULL: download, stopped by hub_download_head after n bytes */
+	int (*download_head)(void *self, const char *url, long long n, hub_sink_fn sink, void *ud,
+			     struct ao_err *err);
 };
 
 /* A struct hub over ops and self (hub_free() calls ops->free(self)). */
@@ -116,6 +120,11 @@ char *hub_escape(const char *s);
  * total is -1 while unknown. */
 int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_fn progress,
 		 void *ud, struct ao_err *err);
+/* The first bytes of an absolute URL (an image's header): at most n into
+ * buf, asked with "Range: bytes=0-<n-1>" (a server that ignores it is cut
+ * off after n bytes). Returns the byte count (fewer only at the object's
+ * end) or -errno as hub_download. */
+ssize_t hub_download_head(struct hub *h, const char *url, void *buf, size_t n, struct ao_err *err);
 /* A failed download leaves the HTTP status in err->http_status (0: no
  * response): 401/403 (-EACCES) from a storage URL means "not readable
  * without a signature" or "signature expired" (sign it: hub_signed_url). */

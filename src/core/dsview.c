@@ -559,7 +559,7 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 	fh->fd = -1; /* borrowed from the generation or the media handle */
 	if (d->counted && d->mfh)
 		__atomic_fetch_sub(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
-	small_release(c, fh); /* a derived file's entry, if any */
+	small_release(c, fh, 0); /* a derived file's entry, if any */
 	if (d->mfh) {
 		note_size(d->g, d->im, d->mfh); /* complete by now, if it was read */
 		ao_media_close(c->cfg.media, d->mfh);

@@ -369,13 +369,13 @@ static void fill_sizes(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void
 			buf = malloc(HEAD_MAX);
 		for (size_t k = 0; buf && k < sizeof(head_caps) / sizeof(*head_caps); k++) {
 			ssize_t got = read_head(ud, im, buf, head_caps[k]);
-			int w, h, rc;
+			struct ao_ds_imghead hd;
+			int rc;
 			if (got <= 0)
 				break;
-			rc = ao_ds_image_size(buf, (size_t)got, &w, &h, NULL);
-			if (rc == 1) {
-				im->width = w;
-				im->height = h;
+			rc = ao_ds_image_head(buf, (size_t)got, &hd);
+			if (rc == 1) { /* as loaders show it: EXIF orientation applied */
+				ao_ds_image_shown(&hd, &im->width, &im->height);
 				break;
 			}
 			if (rc < 0 || (size_t)got < head_caps[k])

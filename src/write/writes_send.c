@@ -265,6 +265,11 @@ void ws_set_pending(struct ao_writes *w, struct entry *e, const struct ao_err *e
 
 void ws_set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 {
+	ws_set_sent_asset(w, e, msg, NULL);
+}
+
+void ws_set_sent_asset(struct ao_writes *w, struct entry *e, const char *msg, const json_t *asset)
+{
 	char task[256];
 
 	pthread_mutex_lock(&w->mu);
@@ -284,7 +289,9 @@ void ws_set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 	if ((e->kind == EK_ANSWER || e->kind == EK_MASK) && w->cfg.task_written &&
 	    !ws_task_of(e->relpath, task, sizeof(task)))
 		w->cfg.task_written(w->cfg.ud, e->project, task);
-	if (w->cfg.project_written)
+	if (asset && w->cfg.asset_added)
+		w->cfg.asset_added(w->cfg.ud, e->project, asset);
+	else if (w->cfg.project_written)
 		w->cfg.project_written(w->cfg.ud, e->project);
 }
 

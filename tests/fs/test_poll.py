@@ -220,3 +220,63 @@ def test_bad_poll_values_are_refused(hub, workdir):
         assert r.returncode != 0, (value, r.stderr)
         assert needle in r.stderr, (value, r.stderr)
         assert not os.path.ismount(mp)
+
+
+def test_what_was_deleted_is_gone_within_an_interval(hub, workdir):
+    """A task deleted on the hub (with its asset) is gone from lookups once
+    the poll has seen the change: tasks/<id> and its files, assets/<name>,
+    the task's image in the dataset views (and an image that moved to another
+    class is gone from its old class). The kernel's attributes and entries
+    would otherwise live their timeouts (60 s here; 10 s by default): the
+    poll has the adapter's side thread drop the entries below tasks/,
+    assets/ and datasets/."""
+    pid = main_project(hub)
+    tasks = all_tasks(hub, pid)
+    victim, mover, keep = tasks[5], tasks[6], tasks[7]
+    for t in (victim, mover, keep):
+        st, body = hub.api("POST", "/annotate/" + t["_id"], {"answer": {"classifications": [
+            {"schemaId": "cWeath01", "answer": "Rain"}]}})
+        assert st == 200, body
+    m = Mount(hub, workdir, opts=["poll=1", "attr_timeout=60", "entry_timeout=60"])
+    home = os.getcwd()
+    try:
+        p = pdir(m, hub, pid)
+        name = victim["externalId"]
+        paths = [os.path.join(p, "tasks", victim["_id"]),
+                 os.path.join(p, "tasks", victim["_id"], "task.json"),
+                 os.path.join(p, "tasks", victim["_id"], "answer.json"),
+                 os.path.join(p, "assets", name),
+                 os.path.join(p, "datasets", "imagefolder", "Rain", name),
+                 os.path.join(p, "datasets", "coco", "images", name),
+                 os.path.join(p, "datasets", "yolo", "images", name),
+                 os.path.join(p, "datasets", "yolo", "labels", os.path.splitext(name)[0] + ".txt")]
+        moved = os.path.join(p, "datasets", "imagefolder", "Rain", mover["externalId"])
+        kept = [os.path.join(p, "tasks", keep["_id"], "task.json"),
+                os.path.join(p, "assets", keep["externalId"]),
+                os.path.join(p, "datasets", "imagefolder", "Rain", keep["externalId"])]
+        read(os.path.join(p, "export", "tasks.json"))  # what the poll watches
+        for q in paths + kept + [moved]:
+            assert os.path.exists(q), q  # looked up: the kernel holds them
+        wait_for(lambda: pid in status(m)["poll"]["projects"], timeout=20, step=0.2)
+        n0 = len(status(m)["poll"]["changes"])
+        # a process whose working directory is tasks/ keeps a working getcwd()
+        os.chdir(os.path.join(p, "tasks"))
+        st, body = hub.api("DELETE", "/project/%s/assets" % pid, {"assets": [victim["asset"]]})
+        assert st == 200, body
+        st, body = hub.api("POST", "/annotate/" + mover["_id"], {"answer": {"classifications": [
+            {"schemaId": "cWeath01", "answer": "Snow"}]}})
+        assert st == 200, body
+        wait_for(lambda: len(status(m)["poll"]["changes"]) > n0, timeout=20, step=0.1)
+        t0 = time.time()
+        for q in paths + [moved]:
+            assert wait_for(lambda: not os.path.exists(q), timeout=3, step=0.1), q
+        assert time.time() - t0 < 3
+        assert os.getcwd() == os.path.join(p, "tasks")
+        os.chdir(home)
+        for q in kept:
+            assert os.path.exists(q), q
+        assert os.path.exists(os.path.join(p, "datasets", "imagefolder", "Snow",
+                                           mover["externalId"]))
+    finally:
+        os.chdir(home)
+        m.stop()

@@ -5,6 +5,7 @@
  * write errors of the COCO stream (/dev/full).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,6 +253,98 @@ static void test_coco_area_and_errors(struct ao_ds_schema *s)
 	json_decref(r);
 }
 
+/* COCO annotations of one 100x100 image with the marks `tools`. */
+static json_t *coco_of(struct ao_ds_schema *s, const char *tools, struct ao_ds_report *rep)
+{
+	json_t *r = rec("i.png", "t", tools);
+	struct ao_ds_index *x = index_of(s, &r, 1);
+	struct ao_ds_coco *c;
+	struct ao_err err = {0};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	CHECK_INT(ao_ds_coco_begin(s, x, f, &c, &err), 0);
+	CHECK_INT(ao_ds_coco_add(c, 0, r), 0);
+	CHECK_INT(ao_ds_coco_end(c, rep), 0);
+	fclose(f);
+	json_t *doc = json_loads(buf, 0, NULL);
+	free(buf);
+	ao_ds_index_free(x);
+	json_decref(r);
+	json_t *anns = json_incref(json_object_get(doc, "annotations"));
+	json_decref(doc);
+	return anns;
+}
+
+/* Issue 23: areas are the even-odd region's, so a self-intersecting polygon
+ * is kept as given (as COCO keeps it) instead of "degenerate" by its signed
+ * area 0, and a figure eight's area is its lobes' sum, not their
+ * difference. Worked by hand:
+ *   bow-tie (0,0)(10,10)(10,0)(0,10): lobes 25 + 25 = 50 (signed: 0);
+ *   (0,0)(30,20)(30,0)(0,10): AB y=2x/3 meets CD y=10-x/3 at (10,20/3);
+ *     left lobe base 10 (x=0) height 10: 50; right base 20 (x=30) height
+ *     20: 200; even-odd 250 (shoelace: |0 - 600 + 300 + 0| / 2 = 150);
+ *   a square traced twice (0,0)(10,0)(10,10)(0,10)(0,0)(10,0)(10,10)(0,10):
+ *     each scan line crosses x=0 twice and x=10 twice, so nothing is
+ *     inside by the even-odd rule (winding number 2): degenerate, as
+ *     pycocotools and fillPoly draw it (empty);
+ *   collinear points: degenerate. */
+static void test_self_intersecting(struct ao_ds_schema *s)
+{
+	struct ao_ds_report rep = {0};
+	json_t *a = coco_of(s,
+			    "[{\"schemaId\":\"sP\",\"polygon\":[[0,0],[10,10],[10,0],[0,10]]},"
+			    "{\"schemaId\":\"sP\",\"polygon\":[[0,0],[30,20],[30,0],[0,10]]},"
+			    "{\"schemaId\":\"sP\",\"polygon\":[[0,0],[10,0],[10,10],[0,10],[0,0],"
+			    "[10,0],[10,10],[0,10]]},"
+			    "{\"schemaId\":\"sP\",\"polygon\":[[0,0],[5,5],[10,10]]}]",
+			    &rep);
+	CHECK_INT(json_array_size(a), 2);
+	CHECK(fabs(json_number_value(json_object_get(json_array_get(a, 0), "area")) - 50) < 1e-9);
+	CHECK(fabs(json_number_value(json_object_get(json_array_get(a, 1), "area")) - 250) < 1e-9);
+	CHECK_INT(rep.skipped[AO_DS_SKIP_DEGENERATE], 2);
+	/* the bow-tie's segmentation is the polygon as given */
+	json_t *seg = json_array_get(json_object_get(json_array_get(a, 0), "segmentation"), 0);
+	CHECK_INT(json_array_size(seg), 8);
+	json_decref(a);
+	/* YOLO keeps it too: the polygon row as given */
+	char *t = label(s, "[{\"schemaId\":\"sP\",\"polygon\":[[0,0],[10,10],[10,0],[0,10]]}]",
+			AO_DS_YOLO_MIXED, &rep);
+	CHECK_STR(t, "1 0.000000 0.000000 0.100000 0.100000 0.100000 0.000000 0.000000 0.100000\n");
+	free(t);
+	/* cut by the border: x <= 100 of (90,0)(110,20)(110,0)(90,20), whose
+	 * lobes meet at (100,10): the left lobe, 10 * 20 / 2 = 100 */
+	a = coco_of(s, "[{\"schemaId\":\"sP\",\"polygon\":[[90,0],[110,20],[110,0],[90,20]]}]",
+		    &rep);
+	CHECK(fabs(json_number_value(json_object_get(json_array_get(a, 0), "area")) - 100) < 1e-9);
+	json_decref(a);
+}
+
+/* Issue 23: a mark under one pixel across after clipping is "subpixel"
+ * (a sub-pixel box printed as a zero-width YOLO row before); exactly one
+ * pixel is kept. */
+static void test_subpixel(struct ao_ds_schema *s)
+{
+	struct ao_ds_report rep = {0};
+	char *t = label(s,
+			"[{\"schemaId\":\"sB\",\"bounding-box\":{\"x\":10,\"y\":10,\"width\":"
+			"0.0000001,\"height\":5}},"
+			"{\"schemaId\":\"sB\",\"bounding-box\":{\"x\":10,\"y\":10,\"width\":5,"
+			"\"height\":-0.5}},"
+			"{\"schemaId\":\"sB\",\"bounding-box\":{\"x\":99.5,\"y\":10,\"width\":10,"
+			"\"height\":10}},"
+			"{\"schemaId\":\"sP\",\"polygon\":[[0,0],[50,0.2],[0,0.4]]},"
+			"{\"schemaId\":\"sB\",\"bounding-box\":{\"x\":10,\"y\":10,\"width\":1,"
+			"\"height\":1}}]",
+			AO_DS_YOLO_MIXED, &rep);
+	CHECK_STR(t, "0 0.105000 0.105000 0.010000 0.010000\n");
+	free(t);
+	CHECK_INT(rep.skipped[AO_DS_SKIP_SUBPIXEL], 4);
+	CHECK_INT(rep.annotations, 1);
+	CHECK_STR(ao_ds_skip_name(AO_DS_SKIP_SUBPIXEL), "subpixel");
+}
+
 static void test_ndjson(void)
 {
 	struct ao_err err = {0};
@@ -388,6 +481,8 @@ int main(void)
 	test_marks(s);
 	test_yolo_modes(s);
 	test_coco_area_and_errors(s);
+	test_self_intersecting(s);
+	test_subpixel(s);
 	test_ndjson();
 	test_metadata(s);
 	test_jpeg_hook(s);

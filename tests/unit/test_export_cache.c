@@ -174,7 +174,7 @@ int main(void)
 	CHECK_INT(ao_xcache_open(c, ea, &o, &e), 0);
 	CHECK(o.fd >= 0);
 	CHECK_INT(o.size, 1000);
-	CHECK_INT(o.direct_io, 0); /* the kernel saw this size in stat */
+	CHECK(o.gen > 0 && o.gen == ao_xcache_gen(c, ea)); /* what the core's per-path rule keys */
 	char buf[8];
 	CHECK_INT(pread(o.fd, buf, 4, 0), 4);
 	/* closing runs eviction: 1000 + 2000 + 300 > 2500; `all` is newest now */
