@@ -281,3 +281,40 @@ def test_a_burst_of_edits_costs_one_refresh_per_poll_round(hub, workdir):
             assert weather_in(data, tid) == w, tid
     finally:
         m.stop()
+
+
+def test_a_write_while_another_daemon_refreshes_is_in_the_next_read(hub, workdir):
+    """Two mounts share a cache directory. Mount b refreshes the export (its
+    download held back, byte 0 of the entry's lock held); mount a writes an
+    answer meanwhile. b publishes a generation that lacks a's write; a's next
+    read must not take it as fresh (a's mark could not reach the shared meta:
+    'unsynced', xcache_int.h). Before: a took b's generation and served it
+    without its own write until export_ttl."""
+    pid = main_project(hub)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="a", cache=cache, opts=["rate_limit=0"])
+    b = Mount(hub, workdir, name="b", cache=cache, opts=["rate_limit=0"])
+    try:
+        pa, pb = pdir(a, hub, pid), pdir(b, hub, pid)
+        ea, eb = (os.path.join(x, "export", "tasks.json") for x in (pa, pb))
+        tasks = all_tasks(hub, pid)
+        mine, other = tasks[12]["_id"], tasks[13]["_id"]
+        annotate(hub, mine, "Rain")
+        read(ea)
+        read(eb)
+        annotate(hub, other, "Rain")
+        os.utime(eb)  # stale, for both (the shared meta)
+        hub.reset_stats()
+        fl = InFlight(hub, eb)
+        fl.asked()
+        with open(os.path.join(pa, "tasks", mine, "answer.json"), "w") as f:
+            json.dump(answer_doc("Snow"), f)
+        old = fl.join()
+        assert weather_in(old, mine) == "Rain" and weather_in(old, other) == "Rain"
+        data = read(ea)
+        assert weather_in(data, mine) == "Snow"
+        assert weather_in(data, other) == "Rain"
+    finally:
+        hub.clear_faults()
+        b.stop()
+        a.stop()
