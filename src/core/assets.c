@@ -108,7 +108,9 @@ int asset_name_all(struct assetlist *l)
 		nm[i].name = l->v[i].stem;
 		nm[i].order_key = l->v[i].created;
 	}
-	if (ao_names_assign(nm, l->n, NULL) < 0) {
+	/* ".status" is the write side's directory of assets/' status files */
+	static const char *const reserved[] = {".status", NULL};
+	if (ao_names_assign(nm, l->n, reserved) < 0) {
 		free(nm);
 		free(byid);
 		return -ENOMEM;

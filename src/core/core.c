@@ -68,7 +68,7 @@ void ao_core_free(struct ao_core *c)
 
 /* --- resolution --------------------------------------------------------- */
 
-#define MAX_DEPTH 8 /* p/datasets/stage/S/yolo/images/NAME */
+#define MAX_DEPTH 64 /* p/datasets/stage/S/yolo/images/NAME; p/assets/<subfolders>/NAME */
 
 static int split(const char *path, const char **comp, size_t *clen, const char **rest1)
 {

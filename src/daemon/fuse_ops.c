@@ -498,7 +498,7 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	return fail("rename", from, rc, &e);
 }
 
-/* mkdir, rmdir, mknod, symlink, link: refused outside the write side */
+/* mknod, symlink, link: refused; mkdir, rmdir: only inside assets/ */
 static int refuse(const char *op, const char *path)
 {
 	struct ao_router r = R(FS());
@@ -510,13 +510,21 @@ static int refuse(const char *op, const char *path)
 
 static int op_mkdir(const char *path, mode_t mode)
 {
+	struct ao_router r = R(FS());
+	struct ao_err e;
+
 	(void)mode;
-	return refuse("mkdir", path);
+	ao_err_clear(&e);
+	return fail("mkdir", path, ao_router_mkdir(&r, path, &e), &e);
 }
 
 static int op_rmdir(const char *path)
 {
-	return refuse("rmdir", path);
+	struct ao_router r = R(FS());
+	struct ao_err e;
+
+	ao_err_clear(&e);
+	return fail("rmdir", path, ao_router_rmdir(&r, path, &e), &e);
 }
 
 static int op_mknod(const char *path, mode_t mode, dev_t dev)

@@ -73,8 +73,9 @@ struct ao_writes {
 		char project[64];
 		char relpath[320];
 		long long until_ms;
-	} gone[16];	    /* mu */
-	unsigned gone_next; /* mu */
+	} gone[16];	     /* mu */
+	unsigned gone_next;  /* mu */
+	struct ws_dir *dirs; /* mu: directories made in assets/ (writes_dirs.c) */
 };
 
 #define WS_GONE_MS 5000
@@ -165,7 +166,8 @@ enum area { AR_NONE, AR_LABELS, AR_ATTACH, AR_TASK, AR_ASSETS };
 /* A parsed relative path: built on the caller's stack, never shared (no lock). */
 struct wpath {
 	enum area area;
-	int is_dir;    /* labels, attachments, tasks/<id> */
+	int is_dir;    /* labels, attachments, tasks/<id>, assets, assets/.status */
+	int stdir;     /* assets/.status: where assets/' status files live */
 	int is_status; /* <target>.status */
 	int scratch;
 	int answer, next;  /* answer.json / answer.next.json */
@@ -175,6 +177,20 @@ struct wpath {
 };
 
 int ws_parse(const char *rel, struct wpath *p);
+
+/* writes_dirs.c (w->mu held): is relpath a directory of the write side
+ * (assets/.status and the status tree below it, a subfolder made in
+ * assets/ or holding a visible file)? Its attributes; its entries (files,
+ * subfolders; in assets/.status/..., status files). */
+struct ws_dir;
+int ws_is_dir(struct ao_writes *w, const char *project, const char *relpath);
+void ws_dir_stat(struct ao_writes *w, struct stat *st);
+int ws_assets_readdir(struct ao_writes *w, const char *project, const char *relpath,
+		      ao_fill_fn fill, void *ctx);
+void ws_dirs_free(struct ao_writes *w);
+/* The status file's relpath of an entry's relpath (assets/.status/<...> for
+ * assets/, "<name>.status" beside the file elsewhere). No lock needed. */
+void ws_status_path(const char *relpath, char *buf, size_t n);
 enum ent_kind ws_kind_of(const struct wpath *p);
 struct entry *ws_find(struct ao_writes *w, const char *project, const char *relpath);
 #define WS_NAME_MAX 255

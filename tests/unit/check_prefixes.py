@@ -63,6 +63,7 @@ PREFIXES = {
     "write/writes_send": ("ao_writes_", "ws_"),
     "write/writes_status": ("ao_writes_", "ws_"),
     "write/writes_bg": ("ao_writes_", "ws_"),
+    "write/writes_dirs": ("ao_writes_", "ws_"),
     "write/upload_media": ("ao_writes_", "ws_"),  # the write side's uploads
     "write/upload_mask": ("ao_writes_", "ws_"),
     "write/mask_png": ("ao_writes_", "ws_"),

@@ -59,7 +59,10 @@ static char *status_of(struct ao_writes *w, const char *proj, const char *rel)
 	uint64_t fh;
 	ssize_t n;
 
-	snprintf(sp, sizeof(sp), "%s.status", rel);
+	if (!strncmp(rel, "assets/", 7)) /* assets/.status/<name> */
+		snprintf(sp, sizeof(sp), "assets/.status/%s", rel + 7);
+	else
+		snprintf(sp, sizeof(sp), "%s.status", rel);
 	buf[0] = '\0';
 	if (ao_writes_open(w, proj, sp, O_RDONLY, &fh, &e) < 0)
 		return buf;
