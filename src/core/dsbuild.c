@@ -192,7 +192,7 @@ static ssize_t read_head(void *ud, const struct ao_ds_image *im, void *buf, size
 	if (dsv_record(g, im, &rec, &e) < 0)
 		return -EIO;
 	const char *url = json_string_value(json_object_get(rec, "asset"));
-	struct ao_media_ref r = {g->project_id, url, AO_MEDIA_ASSET};
+	struct ao_media_ref r = {g->project_id, url, AO_MEDIA_ASSET, NULL};
 	ssize_t n = url ? ao_media_read_head(c->cfg.media, &r, buf, cap, &e) : -ENOENT;
 	if (n < 0)
 		ao_debug("datasets: header of %s: %s", im->name, e.msg);

@@ -49,7 +49,9 @@ def churn(hub, pid, exp, stop, counts):
 
 def reader(exp, stop, counts, hold):
     while not stop.is_set():
+        t0 = time.time()
         with open(exp, "rb") as f:
+            counts["open_s"].append(time.time() - t0)
             size = os.fstat(f.fileno()).st_size
             try:
                 with mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED,
@@ -77,7 +79,7 @@ def measure(hub, m, pid, seconds, readers=3, hold=0.01):
     exp = os.path.join(pdir(m, hub, pid), "export", "tasks.json")
     read(exp)
     counts = {"refreshes": 0, "maps": 0, "enodev": 0, "reads": 0, "mismatch": 0,
-              "map_short": 0, "examples": []}
+              "map_short": 0, "examples": [], "open_s": []}
     stop = threading.Event()
     errors = []
 
@@ -98,7 +100,10 @@ def measure(hub, m, pid, seconds, readers=3, hold=0.01):
     for t in ts:
         t.join(120)
     assert not errors, errors
-    print("refresh churn %ds, %d readers: %s" % (seconds, readers, dict(counts, examples=counts["examples"][:5])))
+    o = sorted(counts["open_s"]) or [0]
+    print("refresh churn %ds, %d readers: %s; open() p50 %.3fs p99 %.3fs max %.3fs" % (
+        seconds, readers, dict(counts, examples=counts["examples"][:5], open_s=len(o)),
+        o[len(o) // 2], o[int(len(o) * 0.99)], o[-1]))
     return counts
 
 
