@@ -197,7 +197,7 @@ static int add_to(struct assetlist *l, const json_t *asset, json_t *real)
 	}
 	struct asset *a = &l->v[l->n - 1];
 	ao_name_sanitize(a->stem, s);
-	int taken = 0;
+	int taken = !strcmp(s, ".status"); /* reserved (asset_name_all) */
 	for (size_t i = 0, sl = strlen(s); i + 1 < l->n && !taken; i++)
 		taken = in_group(&l->v[i], s, sl);
 	if (taken) { /* every name again, as a fetch would */
@@ -299,7 +299,7 @@ static json_t *group_lookups(struct ao_core *c, struct project *p, const json_t 
 	json_t *todo = json_array(), *out = json_array(), *t;
 	char s[AO_NAME_MAX + 1];
 	size_t k, sl;
-	int taken = 0;
+	int taken;
 
 	*self = NULL;
 	if (!todo || !out || new_stem(asset, s) < 0) {
@@ -309,7 +309,8 @@ static json_t *group_lookups(struct ao_core *c, struct project *p, const json_t 
 		return NULL;
 	}
 	sl = strlen(s);
-	pthread_mutex_lock(&c->lock); /* the list is not replaced: we hold the refresh */
+	taken = !strcmp(s, ".status"); /* reserved: named with its id */
+	pthread_mutex_lock(&c->lock);  /* the list is not replaced: we hold the refresh */
 	struct assetlist *l = p->assets;
 	for (size_t i = 0; l && i < l->n; i++) {
 		if (!in_group(&l->v[i], s, sl))

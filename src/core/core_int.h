@@ -82,12 +82,25 @@ struct project {
 	time_t assets_at;
 };
 
+/* Paging a list endpoint by count (pager.c): ask page pg->page with
+ * pg->limit items; after each reply, pager_next says whether to ask again. */
+struct pager {
+	int page, limit;
+	long long seen;
+};
+void pager_init(struct pager *pg, int limit);
+/* After a page of got items (total: the reply's `total`, -1 if absent):
+ * 1 = ask page pg->page with pg->limit (may have shrunk to the server's
+ * page size), 0 = done. */
+int pager_next(struct pager *pg, size_t got, long long total);
+
 /* One file of assets/ (assets.c): immutable once its list is published. */
 struct asset {
 	char *id, *url;
 	char *xid;		    /* externalId */
 	char *stem;		    /* externalId without its image extension, cut */
 	char *created;		    /* createdAt ("" if none): the naming order */
+	char *storage;		    /* the asset's storage id (`storage`), NULL: none */
 	char ext[16];		    /* image extension with its dot, or "" */
 	char name[AO_NAME_MAX + 1]; /* the file name */
 };
@@ -164,7 +177,17 @@ int small_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
  * direct_io, but counted as a handle of the file). */
 int small_track(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, const void *id,
 		size_t idlen);
-void small_release(struct ao_core *c, struct ao_core_fh *fh);
+/* The export rule (the same table; the entry of an export path outlives its
+ * handles): an open of generation gen (ao_xopen.gen), size bytes, shown
+ * with mtime; stat of the path (gen 0: unknown) reports *size, or the size
+ * of the generation its page-cache handles read while one is open (pinned). */
+int small_track_export(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		       unsigned long gen, long long size, time_t mtime);
+void small_export_stat(struct ao_core *c, const struct ao_node *n, unsigned long gen,
+		       long long *size, time_t mtime);
+/* 1: the handle was an export's last page-cache handle of its path and the
+ * kernel holds attributes of a generation other than cur_gen (drop them). */
+int small_release(struct ao_core *c, struct ao_core_fh *fh, unsigned long cur_gen);
 void small_pin_size(struct ao_core *c, const struct ao_node *n, struct stat *st);
 
 /* export_check.c: explicit stage filters and the completeness check */

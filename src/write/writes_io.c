@@ -270,7 +270,7 @@ int ao_writes_release(struct ao_writes *w, uint64_t fh)
 
 json_t *ao_writes_status(struct ao_writes *w)
 {
-	json_t *pending = json_array(), *failed = json_array();
+	json_t *pending = json_array(), *failed = json_array(), *partly = json_array();
 	struct entry *e;
 	long sent = 0, superseded = 0;
 
@@ -283,6 +283,10 @@ json_t *ao_writes_status(struct ao_writes *w)
 		if (e->state == ST_SENT || e->state == ST_SUPERSEDED) {
 			sent += e->state == ST_SENT;
 			superseded += e->state == ST_SUPERSEDED;
+			if (e->state == ST_SENT && e->partly) /* items matched no asset */
+				json_array_append_new(
+				    partly, json_pack("{s:s,s:s,s:s?}", "project", e->project,
+						      "path", e->relpath, "message", e->message));
 			continue;
 		}
 		o = json_pack("{s:s,s:s,s:s,s:s?}", "project", e->project, "path", e->relpath,
@@ -291,6 +295,7 @@ json_t *ao_writes_status(struct ao_writes *w)
 		    e->state == ST_FAILED || e->state == ST_UNCERTAIN ? failed : pending, o);
 	}
 	pthread_mutex_unlock(&w->mu);
-	return json_pack("{s:o,s:o,s:I,s:I}", "pending", pending, "failed", failed, "sent",
-			 (json_int_t)sent, "superseded", (json_int_t)superseded);
+	return json_pack("{s:o,s:o,s:I,s:I,s:o}", "pending", pending, "failed", failed, "sent",
+			 (json_int_t)sent, "superseded", (json_int_t)superseded, "partly_matched",
+			 partly);
 }

@@ -144,6 +144,7 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 	e->sent_gen = e->gen;
 	e->state = ST_PENDING;
 	e->prepared = 0;
+	e->partly = 0;
 	e->code = e->http = 0;
 	e->attempts = 0;
 	e->items = 0;
