@@ -199,9 +199,12 @@ int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *t
  * ao_media_open / ao_media_read_head. */
 struct ao_media *ao_core_media(struct ao_core *c);
 /* The URL (`data`) of an asset of a project, from the cached asset list
- * (pages of GET /project/{id}/assets; malloc'd). -ENOENT if none. */
+ * (pages of GET /project/{id}/assets; malloc'd). -ENOENT if none. storage
+ * (may be NULL) gets the asset's storage id (its `storage`, which the SDK
+ * sets for assets of an integrated bucket) or NULL: it lives in *url's
+ * allocation (freed with it). */
 int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *asset_id, char **url,
-		      struct ao_err *err);
+		      const char **storage, struct ao_err *err);
 
 int ao_core_task_masks(struct ao_core *c, const char *project_id, const char *task_id,
 		       json_t **masks, struct ao_err *err);

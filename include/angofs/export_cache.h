@@ -161,6 +161,10 @@ unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e);
  * -ENOENT if fd is not an open descriptor of e. */
 int ao_xcache_fd_ident(struct ao_xcache *c, struct ao_xentry *e, int fd, char *buf, size_t n);
 
+/* The newest task updatedAt (epoch microseconds) in the cached task exports
+ * of a project, as their generations recorded it; 0 if none is known. */
+long long ao_xcache_newest_us(struct ao_xcache *c, const char *project_id);
+
 /* {"exports":[{project,type,format,stage,batch,state,bytes_done,bytes_total,size,...}]} */
 json_t *ao_xcache_status(struct ao_xcache *c);
 

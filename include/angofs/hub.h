@@ -129,12 +129,15 @@ ssize_t hub_download_head(struct hub *h, const char *url, void *buf, size_t n, s
  * response): 401/403 (-EACCES) from a storage URL means "not readable
  * without a signature" or "signature expired" (sign it: hub_signed_url). */
 
-/* GET /getSignedUrl?name=<url>&project=<id>&type=<type> (hub-api.md §5.6; the
- * SDK's spelling, type one of assets, brushes, medicalBrushes, exports,
- * instructions): *signed_url = data.signedUrl (malloc'd). One API request
- * through the client's retries and rate budget. */
+/* GET /getSignedUrl?name=<url>&project=<id>&type=<type>&url=<url>
+ * [&storageId=<id>] (hub-api.md §5.6): the SDK's _get_signed_url spelling
+ * plus the docs' url= (which the current docs require), so either reading
+ * finds its parameter; type one of assets, brushes, medicalBrushes, exports,
+ * instructions; storage_id (NULL: none) when the asset names its storage.
+ * *signed_url = data.signedUrl (malloc'd). One API request through the
+ * client's retries and rate budget. */
 int hub_signed_url(struct hub *h, const char *project_id, const char *type, const char *url,
-		   char **signed_url, struct ao_err *err);
+		   const char *storage_id, char **signed_url, struct ao_err *err);
 
 /* PUT a file's bytes to a pre-signed upload URL (getUploadUrl), streamed from
  * fd with pread (the file is never held in memory), without the API key.

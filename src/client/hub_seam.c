@@ -127,18 +127,21 @@ ssize_t hub_download_head(struct hub *h, const char *url, void *buf, size_t n, s
 }
 
 int hub_signed_url(struct hub *h, const char *project_id, const char *type, const char *url,
-		   char **signed_url, struct ao_err *err)
+		   const char *storage_id, char **signed_url, struct ao_err *err)
 {
 	char *en = hub_escape(url), *ep = hub_escape(project_id ? project_id : ""), *pq = NULL;
+	char *es = storage_id && *storage_id ? hub_escape(storage_id) : NULL;
 	json_t *data = NULL;
 	int rc;
 
 	*signed_url = NULL;
-	if (!en || !ep ||
-	    asprintf(&pq, "/getSignedUrl?name=%s&project=%s&type=%s", en, ep, type) < 0)
+	if (!en || !ep || (storage_id && *storage_id && !es) ||
+	    asprintf(&pq, "/getSignedUrl?name=%s&project=%s&type=%s&url=%s%s%s", en, ep, type, en,
+		     es ? "&storageId=" : "", es ? es : "") < 0)
 		pq = NULL;
 	free(en);
 	free(ep);
+	free(es);
 	if (!pq)
 		return ao_errf(err, ENOMEM, "out of memory");
 	rc = hub_get(h, pq, &data, err);

@@ -4,8 +4,9 @@
  * the core's side; the bytes come from the media cache (angofs/media.h).
  *
  * Design choice: the asset list of a project is a reference-counted snapshot
- * built from the pages of GET /project/{id}/assets (100 a page, never a
- * request per file), kept meta_ttl seconds like the task list, single flight
+ * built from the pages of GET /project/{id}/assets (the SDK's get_assets:
+ * page, limit 100, filters {}; never a request per file; paged by count,
+ * pager.c), kept meta_ttl seconds like the task list, single flight
  * per project (p->assets_refresh). Names follow docs/DATASETS.md "Names"
  * (the rule of src/util/names.c on the stem, the image extension put back
  * after the `~<asset id>` suffix; the oldest asset keeps the plain name), so
@@ -60,6 +61,7 @@ void asset_list_free(struct assetlist *l)
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].id);
 		free(l->v[i].url);
+		free(l->v[i].storage);
 		free(l->v[i].xid);
 		free(l->v[i].stem);
 		free(l->v[i].created);
@@ -134,6 +136,7 @@ int asset_append(struct assetlist *l, const json_t *a)
 	const char *xid = json_string_value(json_object_get(a, "externalId"));
 	const char *url = json_string_value(json_object_get(a, "data"));
 	const char *cr = json_string_value(json_object_get(a, "createdAt"));
+	const char *sto = json_string_value(json_object_get(a, "storage"));
 	size_t xl, el;
 
 	if (!id || !*id || strlen(id) >= AO_ID_MAX)
@@ -160,15 +163,20 @@ int asset_append(struct assetlist *l, const json_t *a)
 	}
 	s->id = strdup(id);
 	s->url = strdup(url ? url : "");
+	if (!sto) /* the storage as an id, or as a {_id, ...} object */
+		sto = json_string_value(json_object_get(json_object_get(a, "storage"), "_id"));
+	s->storage = sto && *sto ? strdup(sto) : NULL;
 	s->xid = strdup(xid);
 	s->stem = strndup(xid, xl);
 	s->created = strdup(cr ? cr : "");
-	if (!s->id || !s->url || !s->xid || !s->stem || !s->created) {
+	if (!s->id || !s->url || !s->xid || !s->stem || !s->created ||
+	    (sto && *sto && !s->storage)) {
 		free(s->id);
 		free(s->url);
 		free(s->xid);
 		free(s->stem);
 		free(s->created);
+		free(s->storage);
 		return -ENOMEM;
 	}
 	/* stem, "~<id>" (up to 66 bytes) and extension always fit in 255 */
@@ -184,16 +192,19 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 	struct assetlist *l = calloc(1, sizeof(*l));
 	char pq[512];
 	long long total = -1;
+	struct pager pg;
 	int rc = 0;
 
 	if (!l)
 		return ao_errf(err, ENOMEM, "out of memory");
 	l->refs = 1;
-	for (int page = 1; rc == 0; page++) {
+	pager_init(&pg, 100);
+	while (rc == 0) {
 		json_t *data = NULL, *arr, *a;
 		size_t i;
 
-		snprintf(pq, sizeof(pq), "/project/%s/assets?page=%d&limit=100", p->id, page);
+		snprintf(pq, sizeof(pq), "/project/%s/assets?page=%d&limit=%d&filters=%%7B%%7D",
+			 p->id, pg.page, pg.limit);
 		rc = hub_get(c->cfg.hub, pq, &data, err);
 		if (rc < 0)
 			break;
@@ -204,7 +215,7 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		    ao_errf(err, ENOMEM, "out of memory");
 		size_t got = json_array_size(arr);
 		json_decref(data);
-		if (got == 0 || (total >= 0 && (long long)page * 100 >= total))
+		if (rc == 0 && !pager_next(&pg, got, total))
 			break;
 	}
 	if (rc == 0 && asset_name_all(l) < 0)
@@ -288,13 +299,15 @@ int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *i
 }
 
 int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *asset_id, char **url,
-		      struct ao_err *err)
+		      const char **storage, struct ao_err *err)
 {
 	struct project *p = proj_by_id(c, project_id);
 	struct assetlist *l;
 	int rc = -ENOENT;
 
 	*url = NULL;
+	if (storage)
+		*storage = NULL;
 	if (!p)
 		return ao_errf(err, ENOENT, "no project with id '%s'", project_id);
 	l = asset_list(c, p, err);
@@ -303,9 +316,21 @@ int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *ass
 	size_t lo = 0, hi = l->n;
 	while (lo < hi) { /* byid: indexes sorted by id */
 		size_t mid = lo + (hi - lo) / 2;
-		int d = strcmp(l->v[l->byid[mid]].id, asset_id);
+		const struct asset *hit = &l->v[l->byid[mid]];
+		int d = strcmp(hit->id, asset_id);
 		if (d == 0) {
-			rc = (*url = strdup(l->v[l->byid[mid]].url)) ? 0 : -ENOMEM;
+			/* the URL and, after its NUL, the storage id: one allocation */
+			size_t ul = strlen(hit->url) + 1,
+			       sl = hit->storage ? strlen(hit->storage) + 1 : 0;
+
+			rc = (*url = malloc(ul + sl)) ? 0 : -ENOMEM;
+			if (*url) {
+				memcpy(*url, hit->url, ul);
+				if (hit->storage)
+					memcpy(*url + ul, hit->storage, sl);
+				if (storage && hit->storage)
+					*storage = *url + ul;
+			}
 			break;
 		}
 		if (d < 0)
@@ -345,7 +370,7 @@ int asset_readdir(struct ao_core *c, struct project *p, const struct stat *base,
 	if (!l)
 		return err && err->code ? -err->code : -EIO;
 	for (size_t i = 0; i < l->n; i++) {
-		struct ao_media_ref r = {p->id, l->v[i].url, AO_MEDIA_ASSET};
+		struct ao_media_ref r = {p->id, l->v[i].url, AO_MEDIA_ASSET, l->v[i].storage};
 		struct stat st = *base;
 
 		media_attr(c, &r, &st);
@@ -391,7 +416,7 @@ int asset_ref(struct ao_core *c, const struct ao_node *n, struct ao_media_ref *r
 	r->project_id = n->project_id;
 	if (n->kind == AO_N_ASSET_FILE) {
 		r->type = AO_MEDIA_ASSET;
-		rc = ao_core_asset_url(c, n->project_id, n->sub_id, url, err);
+		rc = ao_core_asset_url(c, n->project_id, n->sub_id, url, &r->storage_id, err);
 	} else {
 		int med = !strcmp(n->sub_id, "medicalBrushDataUrl");
 		r->type = med ? AO_MEDIA_MEDICAL_BRUSH : AO_MEDIA_BRUSH;

@@ -599,7 +599,7 @@ static long long image_size(struct ao_core *c, const struct dsv_gen *g,
 	if (size > 0 || !precise || !c->cfg.media || dsv_record(g, im, &rec, &e) < 0)
 		return size > 0 ? size : 1;
 	struct ao_media_ref r = {g->project_id, json_string_value(json_object_get(rec, "asset")),
-				 AO_MEDIA_ASSET};
+				 AO_MEDIA_ASSET, NULL};
 	if (r.url && ao_media_stat(c->cfg.media, &r, &size, &mt) == 1 && size > 0)
 		__atomic_store_n(&g->isize[pos(g, im)], size, __ATOMIC_RELAXED);
 	else
@@ -621,7 +621,7 @@ static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_
 	if (rc < 0)
 		return rc;
 	struct ao_media_ref r = {d->g->project_id, json_string_value(json_object_get(rec, "asset")),
-				 AO_MEDIA_ASSET};
+				 AO_MEDIA_ASSET, NULL};
 	rc = r.url ? ao_media_open(c->cfg.media, &r, &d->mfh, err)
 		   : ao_errf(err, ENOENT, "%s: the record has no asset URL", im->name);
 	json_decref(rec);

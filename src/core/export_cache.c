@@ -94,6 +94,7 @@ void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m)
 	e->have = 1;
 	e->size = m->size;
 	e->fetched_at = m->fetched_at;
+	e->hwm_us = m->hwm_us;
 	e->gen_mtime = m->mtime ? m->mtime : m->fetched_at;
 	e->shown_at = 0;
 	e->meta_stale = m->stale;

@@ -78,6 +78,7 @@ struct ao_xentry {
 	/* stale: the generation may lack a change (meta_stale: H.meta says so,
 	 * set by any daemon; or covers < changes below) */
 	int stale, meta_stale;
+	long long hwm_us;	      /* the generation's newest task updatedAt (0: unknown) */
 	unsigned long long dgen;      /* its generation number on disk */
 	unsigned long long gone_dgen; /* generation whose data file vanished */
 	/* Changes and what a generation holds (read your writes). changes:

@@ -19,9 +19,10 @@
  *      cannot be read (not an image) is not checked;
  *   3. getUploadUrl (type brushes) + PUT, once (the stored URL is persisted,
  *      as for assets/, upload_media.c);
- *   4. POST /annotate/{id}?nextStage=false with the answer read in step 2
- *      unchanged ("tools" sent as "objects"), medicalBrushDataUrl carried
- *      over, and brushDataUrl = the new object: the hub replaces the answer
+ *   4. POST /annotate/{id}?nextStage=false&isPlugin=false with the answer
+ *      read in step 2 unchanged ("tools" sent as "objects"),
+ *      medicalBrushDataUrl carried over (bare, or null), brushDataUrl = the
+ *      new object, "duration": 0 (the SDK's payload): the hub replaces the answer
  *      wholesale, so the current one is what keeps it. The same body twice
  *      gives the same result: the request is idempotent and retried as an
  *      answer.json write is.
@@ -97,7 +98,12 @@ static int header_size(struct ao_writes *w, const char *project, const char *url
 		ssize_t n = hub_download_head(w->cfg.hub, u, buf, caps[k], err);
 		if (n == -EACCES && !signed_url) { /* a private object: sign it */
 			ao_err_clear(err);
-			r = hub_signed_url(w->cfg.hub, project, "assets", url, &signed_url, err);
+			char *bare = strndup(url, strcspn(url, "?#")); /* as media_fetch.c signs */
+
+			r = bare ? hub_signed_url(w->cfg.hub, project, "assets", bare, NULL,
+						  &signed_url, err)
+				 : ao_errf(err, ENOMEM, "out of memory");
+			free(bare);
 			if (r < 0)
 				break;
 			u = signed_url;
@@ -187,9 +193,10 @@ static char *annotate_body(json_t *task, const char *mask_url)
 	}
 	b = json_pack("{s:o,s:s}", "answer", a, "brushDataUrl", mask_url);
 	v = json_object_get(task, "medicalBrushDataUrl");
-	if (b && json_is_string(v) && *json_string_value(v))
-		json_object_set(b, "medicalBrushDataUrl", v);
-	s = b ? json_dumps(b, JSON_COMPACT) : NULL;
+	if (b)
+		json_object_set(b, "medicalBrushDataUrl",
+				json_is_string(v) && *json_string_value(v) ? v : json_null());
+	s = b && answer_sdk_body(b) == 0 ? json_dumps(b, JSON_COMPACT) : NULL;
 	json_decref(b);
 	return s;
 }

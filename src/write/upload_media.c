@@ -3,7 +3,10 @@
  * asset and a task, as the SDK's upload_files does: GET /getUploadUrl (type
  * assets), PUT of the file's bytes (streamed from the spool), then
  * POST /project/{id}/cloud with data = the stored URL and externalId = the
- * file name. Also the small helpers the assets/ lists use (writes_send.c).
+ * file name, "uploadLocal": "true" and "priority": 0 as upload_files sends
+ * them (without uploadLocal the docs read the asset as an external reference:
+ * hub-api.md §5.6). Also the small helpers the assets/ lists use
+ * (writes_send.c).
  *
  * Exactly once. The PUT goes to a fresh, unique object name
  * (<16 hex>_<name>), so it is idempotent and retried freely; its stored URL
@@ -262,7 +265,8 @@ int ws_deliver_media(struct ao_writes *w, struct entry *e, int bg, struct ao_err
 			return 0;
 		}
 	}
-	b = json_pack("{s:[{s:s,s:s}]}", "assets", "data", e->object_url, "externalId", name);
+	b = json_pack("{s:[{s:s,s:s}],s:s,s:i}", "assets", "data", e->object_url, "externalId",
+		      name, "uploadLocal", "true", "priority", 0);
 	body = b ? json_dumps(b, JSON_COMPACT) : NULL;
 	json_decref(b);
 	if (!body)

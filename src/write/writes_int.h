@@ -159,6 +159,13 @@ int ws_task_of(const char *relpath, char *buf, size_t n);
 
 /* Keep at most keep status-only (sent) entries: the oldest go. w->mu held. */
 void ws_prune_sent(struct ao_writes *w, long keep);
+/* labels_match.c: "N / M tasks are labeled." of an import reply (0, or -1
+ * when data says no such thing); the items of a sent body (jsonContent)
+ * that matched no asset, as a line for .status (malloc'd; NULL: none found).
+ * Network I/O: never with w->mu held. */
+int ws_labels_counts(json_t *data, long *n, long *m);
+char *ws_labels_unmatched(struct ao_writes *w, const char *project, json_t *data, const char *body,
+			  size_t blen);
 #define WS_SENT_KEEP 1000
 
 enum area { AR_NONE, AR_LABELS, AR_ATTACH, AR_TASK, AR_ASSETS };

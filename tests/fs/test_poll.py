@@ -81,6 +81,57 @@ def test_second_mount_sees_changes_within_intervals(hub, workdir):
             m.stop()
 
 
+def test_poll_checks_its_premise_on_a_hub_that_ignores_sort(workdir):
+    """The poll asks as the SDK's get_tasks(sort="-updatedAt") does; no SDK
+    or docs example sorts by updatedAt (hub-api.md §5.3). On a hub that
+    ignores the sort, the "newest" task it answers is just the newest
+    created, and an edit of an older task was never noticed. The poll checks
+    itself: a cached export holding a task newer than its "newest" makes it
+    say so once and switch to an updatedAt filter, which needs no sort; the
+    edit is then seen (issue 22)."""
+    from conftest import Hub
+    hub = Hub(workdir, extra_args=["--ignore-sort"])
+    m = Mount(hub, workdir, opts=["poll=1"])
+    try:
+        pid = main_project(hub)
+        tasks = all_tasks(hub, pid)  # newest created first
+        old = tasks[-1]
+        # an older task is the newest updated before the mount reads anything
+        st, body = hub.api("POST", "/annotate/" + old["_id"], {"answer": {"classifications": [
+            {"schemaId": "cWeath01", "answer": "Rain"}]}})
+        assert st == 200, body
+        exp = os.path.join(pdir(m, hub, pid), "export", "tasks.json")
+        assert answer_of(read(exp), old["_id"])["classifications"][0]["answer"] == "Rain"
+        assert wait_for(lambda: status(m)["poll"].get("form") == "updatedAt filter",
+                        timeout=30, step=0.3), status(m)["poll"]
+        assert "ignores sort=-updatedAt" in m.log_text()
+        # an edit of another older task, through the API: seen
+        other = tasks[-2]
+        st, body = hub.api("POST", "/annotate/" + other["_id"], {"answer": {"classifications": [
+            {"schemaId": "cWeath01", "answer": "Snow"}]}})
+        assert st == 200, body
+
+        def sees():
+            cls = answer_of(read(exp), other["_id"]).get("classifications", [])
+            return cls and cls[0].get("answer") == "Snow"
+        assert wait_for(sees, timeout=30, step=0.3), "the edit of an older task was missed"
+        # the filter form: two requests a round, the filter as the SDK's
+        # TaskFilter under both names
+        hub.clear_requests()
+        time.sleep(2.5)
+        polls = [r for r in hub.requests() if r["path"] == "/v2/project/%s/tasks" % pid]
+        names = [[k for k, _ in r["query"]] for r in polls]
+        assert ["page", "limit", "fields", "includeAnswer", "filter", "filters"] in names, names
+        assert ["page", "limit", "fields", "includeAnswer"] in names, names
+        assert all("sort" not in n for n in names), names
+        f = [dict(r["query"]) for r in polls if "filter" in dict(r["query"])][0]
+        assert f["filter"] == f["filters"] and "$gt" in json.loads(f["filter"])["updatedAt"]
+        assert m.log_text().count("it ignores sort=-updatedAt") == 1  # warned once
+    finally:
+        m.stop()
+        hub.stop()
+
+
 def test_rsync_sees_a_polled_change(hub, workdir):
     """Tools that judge a file by stat alone (rsync's quick check, make, find
     -newer) see a change the poll found: the stale export shows a newer

@@ -42,6 +42,17 @@ def png_bytes(w=32, h=24):
     return buf.getvalue()
 
 
+def fetch(url):
+    """GET url with no apikey header: (status, bytes)."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
 def status_file(path):
     """The status file of a file written in assets/ (at any depth):
     assets/.status/<its path under assets/>, out of a glob of images' way."""
@@ -107,6 +118,11 @@ def test_cp_jpeg_creates_one_task_seen_in_tasks_and_export(empty, tmp_path):
              "the new task in tasks/")
     export = json.loads(read(os.path.join(pdir, "export", "tasks.json")))
     assert [r["externalId"] for r in export] == ["photo.jpg"]
+    # the export's link works with no key, as the Hub UI's would: sent with
+    # uploadLocal "true" (the SDK's upload_files), the object is the hub's own
+    # (without it the strict hub keeps an external reference nobody can
+    # read: issue 22)
+    assert fetch(export[0]["asset"]) == (200, jpg)
     # and in assets/ (the read side): the same bytes, PIL opens it
     wait_for(lambda: "photo.jpg" in os.listdir(os.path.join(pdir, "assets")), 30,
              "photo.jpg in assets/")
@@ -482,6 +498,7 @@ def test_status_files_are_out_of_a_glob_of_images(empty, tmp_path):
     import glob
     hub, m, pid, pdir = empty
     a = os.path.join(pdir, "assets")
+    assert os.listdir(a) == []  # nothing copied in: no .status listed either
     rc, err = cp(jpeg_bytes(), os.path.join(a, "photo.jpg"), str(tmp_path))
     assert rc == 0, err
     assert read(os.path.join(a, ".status", "photo.jpg")).startswith("sent: asset created")

@@ -16,7 +16,7 @@ import pytest
 
 from PIL import Image
 
-from hubutil import all_tasks, project_by_name
+from hubutil import all_tasks, fetch_signed, project_by_name
 from test_write_common import (count, hub_task, main_project, project_dir, read, status_state,
                                strict, write_file)  # noqa: F401 (fixture)
 
@@ -37,10 +37,9 @@ def png(w, h, color=(255, 0, 0, 255)):
 
 
 def fetch(hub, url):
-    u = urllib.parse.urlsplit(url)
-    st, _, body = hub.raw("GET", u.path + ("?" + u.query if u.query else ""))
-    assert st == 200, (st, body[:200])
-    return body
+    """The object's bytes, signed first when the URL is bare and private."""
+    pid = urllib.parse.urlsplit(url).path.split("/")[3]  # /storage/<type>/<project>/...
+    return fetch_signed(hub, url, pid)
 
 
 def photos_task(hub, m, answered=True):

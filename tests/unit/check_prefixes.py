@@ -51,6 +51,7 @@ PREFIXES = {
     "core/unzip": ("ao_unzip_",),
     "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
     "core/dsbuild": ("dsv_",),
+    "core/dsnames": ("dsv_",),
     "core/dspass2": ("dsv_",),
     "core/media": MEDIA,
     "core/media_fetch": MEDIA,
@@ -66,6 +67,7 @@ PREFIXES = {
     "write/writes_dirs": ("ao_writes_", "ws_"),
     "write/upload_media": ("ao_writes_", "ws_"),  # the write side's uploads
     "write/upload_mask": ("ao_writes_", "ws_"),
+    "write/labels_match": ("ao_writes_", "ws_"),  # which label items matched no asset
     "write/mask_png": ("ao_writes_", "ws_"),
     "write/assets_items": ("assets_item",),
     "write/answer": ("answer_",),

@@ -27,7 +27,7 @@ static void seed(struct mock_hub *m)
 	    m, "GET", "/listProjects*",
 	    "{\"projects\":[{\"_id\":\"p1\",\"name\":\"Cars\",\"createdAt\":\"2024-01-01\"}],"
 	    "\"total\":1}");
-	mock_hub_on(m, "GET", "/project/p1/assets?page=1&limit=100",
+	mock_hub_on(m, "GET", "/project/p1/assets?page=1&limit=100&filters=%7B%7D",
 		    "{\"total\":5,\"assets\":["
 		    "{\"_id\":\"a2\",\"externalId\":\"cat.png\",\"createdAt\":\"2024-01-02\","
 		    "\"data\":\"http://s/assets/p1/cat2.png?Signature=old\"},"
@@ -48,14 +48,16 @@ static void seed(struct mock_hub *m)
 	mock_hub_deny(m, "http://s/assets/p1/cat2.png?Signature=old");
 	mock_hub_on(
 	    m, "GET",
-	    "/getSignedUrl?name=http%3A%2F%2Fs%2Fassets%2Fp1%2Fcat2.png&project=p1&type=assets",
+	    "/getSignedUrl?name=http%3A%2F%2Fs%2Fassets%2Fp1%2Fcat2.png&project=p1&type=assets"
+	    "&url=http%3A%2F%2Fs%2Fassets%2Fp1%2Fcat2.png",
 	    "{\"signedUrl\":\"http://s/assets/p1/cat2.png?Signature=new\"}");
 	mock_hub_file(m, "http://s/assets/p1/cat2.png?Signature=new", "PNGBYTES", 8);
 	mock_hub_file(m, "http://s/assets/p1/cat.jpg", "JPEG", 4);
 	mock_hub_deny(m, "http://s/brushes/p1/t1.png?Expires=1");
 	mock_hub_on(
 	    m, "GET",
-	    "/getSignedUrl?name=http%3A%2F%2Fs%2Fbrushes%2Fp1%2Ft1.png&project=p1&type=brushes",
+	    "/getSignedUrl?name=http%3A%2F%2Fs%2Fbrushes%2Fp1%2Ft1.png&project=p1&type=brushes"
+	    "&url=http%3A%2F%2Fs%2Fbrushes%2Fp1%2Ft1.png",
 	    "{\"signedUrl\":\"http://s/brushes/p1/t1.png?Expires=2\"}");
 	mock_hub_file(m, "http://s/brushes/p1/t1.png?Expires=2", "MASK", 4);
 	mock_hub_file(m, "http://s/x/emu.jpg", "EMU", 3);
@@ -98,10 +100,10 @@ static void test_assets(struct ao_router *r, struct mock_hub *m)
 	CHECK_INT(mock_hub_calls(m, "GET", "/getSignedUrl"), 1);
 	/* the dataset views' lookup of an asset by id */
 	char *url = NULL;
-	CHECK_INT(ao_core_asset_url(r->core, "p1", "a3", &url, &e), 0);
+	CHECK_INT(ao_core_asset_url(r->core, "p1", "a3", &url, NULL, &e), 0);
 	CHECK_STR(url, "http://s/x/scan-17.PNG?sig=1");
 	free(url);
-	CHECK_INT(ao_core_asset_url(r->core, "p1", "zz", &url, &e), -ENOENT);
+	CHECK_INT(ao_core_asset_url(r->core, "p1", "zz", &url, NULL, &e), -ENOENT);
 }
 
 /* ao_core_asset_added called from inside a listing: the list is held by
@@ -154,10 +156,10 @@ static void test_added(struct ao_router *r, struct mock_hub *m)
 	CHECK_STR(n.all, "_..|a_b|cat.jpg|cat~a2.png|cat~a6.gif|dog.jpg|scan-17.PNG|zebra.png|");
 	CHECK_INT(ao_router_getattr(r, "/Cars/assets/dog.jpg", &st, &e), 0);
 	char *url = NULL;
-	CHECK_INT(ao_core_asset_url(r->core, "p1", "a8", &url, &e), 0); /* byid kept */
+	CHECK_INT(ao_core_asset_url(r->core, "p1", "a8", &url, NULL, &e), 0); /* byid kept */
 	CHECK_STR(url, "http://s/x/z.png");
 	free(url);
-	CHECK_INT(ao_core_asset_url(r->core, "p1", "a3", &url, &e), 0);
+	CHECK_INT(ao_core_asset_url(r->core, "p1", "a3", &url, NULL, &e), 0);
 	CHECK_STR(url, "http://s/x/scan-17.PNG?sig=1");
 	free(url);
 	CHECK_INT(mock_hub_calls(m, "GET", "/project/p1/assets"), pages);
@@ -189,10 +191,10 @@ static void test_added(struct ao_router *r, struct mock_hub *m)
 	memset(&n, 0, sizeof(n));
 	CHECK_INT(ao_router_readdir(r, "/Cars/assets", uf_collect, &n, &e), 0);
 	CHECK(strstr(n.all, "|dog.jpg|emu.jpg|emu~b1.png|scan-17.PNG|") != NULL);
-	CHECK_INT(ao_core_asset_url(r->core, "p1", "a9", &url, &e), 0); /* settled */
+	CHECK_INT(ao_core_asset_url(r->core, "p1", "a9", &url, NULL, &e), 0); /* settled */
 	CHECK_STR(url, "http://s/x/emu.jpg");
 	free(url);
-	CHECK_INT(ao_core_asset_url(r->core, "p1", "b1", &url, &e), 0);
+	CHECK_INT(ao_core_asset_url(r->core, "p1", "b1", &url, NULL, &e), 0);
 	free(url);
 	CHECK_INT(mock_hub_calls(m, "GET", "/project/p1/assets"), pages + 2);
 }

@@ -88,9 +88,10 @@ int main(void)
 	q = ao_xcache_query_stages(&cfg, &st, "[\"Start\"]");
 	CHECK(strstr(q, "stage=%5B%22Review%22%5D&") != NULL && strstr(q, "Start") == NULL);
 	free(q);
-	/* issue exports: no stage, no taskTypes (the SDK sends them for tasks only) */
+	/* issue exports: no stage (the SDK sends it with type=task only), but
+	 * taskTypes as the SDK's ExportOptions always does */
 	q = ao_xcache_query_stages(&cfg, &is, "[\"Start\"]");
-	CHECK(strstr(q, "stage=") == NULL && strstr(q, "taskTypes=") == NULL);
+	CHECK(strstr(q, "stage=") == NULL && strstr(q, "&taskTypes=%5B%22default%22%5D") != NULL);
 	free(q);
 	q = ao_xcache_query(&cfg, &st);
 	CHECK(strstr(q, "&format=ndjson&stage=%5B%22Review%22%5D&") != NULL);

@@ -120,7 +120,8 @@ static void media(const char *spool, struct hub *h, struct mock_hub *m, struct f
 	CHECK_INT(mock_hub_calls(m, "POST", "/project/p/cloud"), 1);
 	CHECK_INT(mock_hub_calls(m, "GET", "/project/p/assets"), 0);
 	CHECK_STR(mock_hub_last_body(m),
-		  "{\"assets\":[{\"data\":\"" OBJ "\",\"externalId\":\"a b.jpg\"}]}");
+		  "{\"assets\":[{\"data\":\"" OBJ "\",\"externalId\":\"a b.jpg\"}],"
+		  "\"uploadLocal\":\"true\",\"priority\":0}"); /* the SDK's upload_files */
 	CHECK_INT(hub_download(h, OBJ, sink, NULL, &got, &e), 0);
 	CHECK(got.n == 8 && !memcmp(got.b, "JPEGDATA", 8));
 	CHECK(strncmp(status_of(w, "p", "assets/a b.jpg"), "sent: asset created", 19) == 0);
@@ -177,7 +178,8 @@ static void media(const char *spool, struct hub *h, struct mock_hub *m, struct f
 		CHECK_INT(mock_hub_calls(m, "POST", "/project/p/cloud"), 5);
 		CHECK_STR(mock_hub_last_body(m),
 			  "{\"assets\":[{\"data\":\"https://x/1.jpg\",\"externalId\":\"1.jpg\"},"
-			  "{\"data\":\"https://x/2.jpg\",\"externalId\":\"2.jpg\"}]}");
+			  "{\"data\":\"https://x/2.jpg\",\"externalId\":\"2.jpg\"}],"
+			  "\"uploadLocal\":null,\"priority\":0}"); /* upload_files_cloud */
 	}
 	ao_writes_free(w);
 }

@@ -1,0 +1,39 @@
+/*
+ * pager.c - when to stop paging a list endpoint (listProjects, a project's
+ * tasks or assets): by count, never by arithmetic on the asked page size.
+ *
+ * The API pages from 1 with `limit` at most 100 and says `total`
+ * (hub-api.md §0.5); nothing promises that a server serves the `limit` it is
+ * asked. A client that stops at page x 100 >= total drops the tail of every
+ * list on a server whose page limit is lower. So: the first page's size,
+ * when it is short of the asked limit while `total` says there is more, is
+ * the server's page size, and the next pages ask exactly that (page N of a
+ * limit L starts at item (N-1) x L under any reading of a cap). Paging ends
+ * when `total` items were seen, on an empty page, or on a page shorter than
+ * the page size in force (the last page, whatever `total` claims), and
+ * after at most PAGER_MAX_PAGES pages.
+ */
+#include "core_int.h"
+
+#define PAGER_MAX_PAGES 100000
+
+void pager_init(struct pager *pg, int limit)
+{
+	pg->page = 1;
+	pg->limit = limit;
+	pg->seen = 0;
+}
+
+int pager_next(struct pager *pg, size_t got, long long total)
+{
+	pg->seen += (long long)got;
+	if (got == 0 || (total >= 0 && pg->seen >= total) || pg->page >= PAGER_MAX_PAGES)
+		return 0;
+	if ((int)got < pg->limit) {
+		if (pg->page > 1 || total < 0)
+			return 0;     /* a short page: the last one */
+		pg->limit = (int)got; /* the server's page size (see above) */
+	}
+	pg->page++;
+	return 1;
+}
