@@ -127,6 +127,23 @@ int ao_ds_index_add(struct ao_ds_index *x, unsigned long long rec_no, unsigned l
 typedef ssize_t (*ao_ds_read_head_fn)(void *ud, const struct ao_ds_image *img, void *buf,
 				      size_t cap);
 
+/* Naming as assets/ names (docs/DATASETS.md, "Names"), optional:
+ *   asset_of    the asset of an image whose stem collides (or is the
+ *               reserved ".status"): its id and createdAt into id/created;
+ *               0, or -1 when unknown (the task id tells it apart then).
+ *               Called from ao_ds_index_finish, for colliding images only;
+ *   fixed_name  the name the whole project's view gives img's task, or NULL
+ *               (a stage or batch view takes those names when every image
+ *               has one, so an image has one name in every view). */
+#define AO_DS_ID_MAX 256
+struct ao_ds_naming {
+	int (*asset_of)(void *ud, const struct ao_ds_image *img, char *id, size_t idsz,
+			char *created, size_t crsz);
+	const char *(*fixed_name)(void *ud, const struct ao_ds_image *img);
+	void *ud;
+};
+void ao_ds_index_set_naming(struct ao_ds_index *x, const struct ao_ds_naming *nm);
+
 /* Assign names (names.h rules on the stem, extension kept), fill missing
  * sizes through read_head (may be NULL), count images without size. */
 int ao_ds_index_finish(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void *ud,
@@ -138,6 +155,8 @@ const struct ao_ds_image *ao_ds_index_get(const struct ao_ds_index *x, size_t i)
  * for the tree's lookups. */
 const struct ao_ds_image *ao_ds_index_find_name(const struct ao_ds_index *x, const char *name);
 const struct ao_ds_image *ao_ds_index_find_label(const struct ao_ds_index *x, const char *label);
+/* The image of task task_id, or NULL. */
+const struct ao_ds_image *ao_ds_index_find_task(const struct ao_ds_index *x, const char *task_id);
 /* The image of record rec_no, or NULL (skipped record). */
 const struct ao_ds_image *ao_ds_index_by_record(const struct ao_ds_index *x,
 						unsigned long long rec_no);

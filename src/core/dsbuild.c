@@ -138,6 +138,11 @@ static struct dsv_gen *cur_if_fresh(struct ao_core *c, struct dsv_set *s)
 int dsv_record(const struct dsv_gen *g, const struct ao_ds_image *im, json_t **rec,
 	       struct ao_err *err)
 {
+	return dsv_record_fd(g->xfd, im, rec, err);
+}
+
+int dsv_record_fd(int fd, const struct ao_ds_image *im, json_t **rec, struct ao_err *err)
+{
 	size_t cap = 65536, len = 0;
 	char *buf = NULL;
 	json_error_t je;
@@ -150,7 +155,7 @@ int dsv_record(const struct dsv_gen *g, const struct ao_ds_image *im, json_t **r
 			return ao_errf(err, ENOMEM, "out of memory");
 		}
 		buf = nb;
-		ssize_t r = pread(g->xfd, buf + len, cap - len, (off_t)(im->locator + len));
+		ssize_t r = pread(fd, buf + len, cap - len, (off_t)(im->locator + len));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -280,8 +285,13 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 	fclose(f);
 	if (rc < 0)
 		return rc;
+	struct dsv_naming *nm = NULL;
+	rc = dsv_naming_begin(c, g, &nm, err); /* names as assets/ (dsnames.c) */
+	if (rc < 0)
+		return rc;
 	void *ud[2] = {c, g};
 	rc = ao_ds_index_finish(g->idx, c->cfg.media ? read_head : NULL, ud, err);
+	dsv_naming_end(nm);
 	if (rc < 0)
 		return rc;
 	g->isize = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->isize));

@@ -106,7 +106,20 @@ int dsv_ensure(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err);
 /* The record of an image, read at its locator from the export generation. */
 int dsv_record(const struct dsv_gen *g, const struct ao_ds_image *im, json_t **rec,
 	       struct ao_err *err);
+int dsv_record_fd(int fd, const struct ao_ds_image *im, json_t **rec, struct ao_err *err);
 void dsv_free_all(struct ao_core *c);
+
+/* ---- dsnames.c: names as assets/ names them ------------------------------ */
+
+/* Install on g->idx (before ao_ds_index_finish) the naming of
+ * docs/DATASETS.md "Names": colliding images named by their assets' ids and
+ * creation times (looked up), and for a stage or batch view the names of
+ * the whole project's view. With set->build held (network I/O: lookups, the
+ * whole project's export). dsv_naming_end(*out) after finish. */
+struct dsv_naming;
+int dsv_naming_begin(struct ao_core *c, struct dsv_gen *g, struct dsv_naming **out,
+		     struct ao_err *err);
+void dsv_naming_end(struct dsv_naming *nm);
 
 /* ---- dspass2.c: pass 2 and the derived files ------------------------------- */
 

@@ -52,6 +52,7 @@ PREFIXES = {
     "core/unzip": ("ao_unzip_",),
     "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
     "core/dsbuild": ("dsv_",),
+    "core/dsnames": ("dsv_",),
     "core/dspass2": ("dsv_",),
     "core/media": MEDIA,
     "core/media_fetch": MEDIA,

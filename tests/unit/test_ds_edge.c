@@ -345,6 +345,88 @@ static void test_subpixel(struct ao_ds_schema *s)
 	CHECK_STR(ao_ds_skip_name(AO_DS_SKIP_SUBPIXEL), "subpixel");
 }
 
+/* asset_of for test_naming: the asset behind each task (t1 and t3 are two
+ * tasks of one asset, consensus); t8's asset is unknown. */
+static int test_asset_of(void *ud, const struct ao_ds_image *img, char *id, size_t idsz,
+			 char *created, size_t crsz)
+{
+	static const char *const map[][3] = {{"t1", "a5", "2024-02"},
+					     {"t2", "a3", "2024-01"},
+					     {"t3", "a5", "2024-02"},
+					     {"t9", "a9", "2024-03"}};
+	(*(int *)ud)++;
+	for (size_t i = 0; i < 4; i++)
+		if (!strcmp(img->task_id, map[i][0])) {
+			snprintf(id, idsz, "%s", map[i][1]);
+			snprintf(created, crsz, "%s", map[i][2]);
+			return 0;
+		}
+	return -1;
+}
+
+static const char *test_fixed(void *ud, const struct ao_ds_image *img)
+{
+	(void)ud;
+	return !strcmp(img->task_id, "t1")   ? "c~a5.jpg"
+	       : !strcmp(img->task_id, "t2") ? "c.png"
+					     : NULL;
+}
+
+/* Issue 23: names as assets/ gives them. Colliding stems are told apart by
+ * the asset id, the oldest asset (createdAt) keeping the plain name: c.png
+ * (a3, 2024-01) before c.jpg (a5, 2024-02); t3 is a second task of a5: its
+ * task id; t8's asset is unknown: its task id; ".status" is reserved (the
+ * status directory of assets/). Non-colliding images are not looked up. A
+ * stage view with every task named by the whole project takes those names. */
+static void test_naming(struct ao_ds_schema *s)
+{
+	json_t *r[6] = {rec("c.jpg", "t1", NULL), rec("c.png", "t2", NULL),
+			rec("c.jpg", "t3", NULL), rec("alone.jpg", "t4", NULL),
+			rec("c.gif", "t8", NULL), rec(".status.jpg", "t9", NULL)};
+	struct ao_ds_index *x = ao_ds_index_new(s);
+	struct ao_err err = {0};
+	int calls = 0;
+	struct ao_ds_naming nm = {test_asset_of, NULL, &calls};
+
+	for (size_t i = 0; i < 6; i++)
+		CHECK_INT(ao_ds_index_add(x, i, 0, r[i]), 1);
+	ao_ds_index_set_naming(x, &nm);
+	CHECK_INT(ao_ds_index_finish(x, NULL, NULL, &err), 0);
+	CHECK_STR(ao_ds_index_get(x, 1)->name, "c.png");
+	CHECK_STR(ao_ds_index_get(x, 0)->name, "c~a5.jpg");
+	CHECK_STR(ao_ds_index_get(x, 2)->name, "c~t3.jpg");
+	CHECK_STR(ao_ds_index_get(x, 3)->name, "alone.jpg");
+	CHECK_STR(ao_ds_index_get(x, 4)->name, "c~t8.gif");
+	CHECK_STR(ao_ds_index_get(x, 5)->name, ".status~a9.jpg");
+	CHECK_STR(ao_ds_index_get(x, 5)->label, ".status~a9.txt");
+	CHECK_INT(calls, 5); /* the four c.* and .status, not alone.jpg */
+	CHECK(ao_ds_index_find_task(x, "t3") == ao_ds_index_get(x, 2));
+	CHECK(ao_ds_index_find_task(x, "nope") == NULL);
+	ao_ds_index_free(x);
+
+	/* a stage view: t1 and t2, both named by the whole project */
+	struct ao_ds_naming fx = {NULL, test_fixed, NULL};
+	x = ao_ds_index_new(s);
+	CHECK_INT(ao_ds_index_add(x, 0, 0, r[0]), 1);
+	CHECK_INT(ao_ds_index_add(x, 1, 0, r[1]), 1);
+	ao_ds_index_set_naming(x, &fx);
+	CHECK_INT(ao_ds_index_finish(x, NULL, NULL, &err), 0);
+	CHECK_STR(ao_ds_index_get(x, 0)->name, "c~a5.jpg"); /* alone here, named as the whole */
+	CHECK_STR(ao_ds_index_get(x, 0)->label, "c~a5.txt");
+	CHECK(ao_ds_index_find_name(x, "c.png") == ao_ds_index_get(x, 1));
+	ao_ds_index_free(x);
+	/* a task the whole project's export lacks: the view's own rule */
+	x = ao_ds_index_new(s);
+	CHECK_INT(ao_ds_index_add(x, 0, 0, r[0]), 1);
+	CHECK_INT(ao_ds_index_add(x, 1, 0, r[3]), 1);
+	ao_ds_index_set_naming(x, &fx);
+	CHECK_INT(ao_ds_index_finish(x, NULL, NULL, &err), 0);
+	CHECK_STR(ao_ds_index_get(x, 0)->name, "c.jpg");
+	ao_ds_index_free(x);
+	for (size_t i = 0; i < 6; i++)
+		json_decref(r[i]);
+}
+
 static void test_ndjson(void)
 {
 	struct ao_err err = {0};
@@ -483,6 +565,7 @@ int main(void)
 	test_coco_area_and_errors(s);
 	test_self_intersecting(s);
 	test_subpixel(s);
+	test_naming(s);
 	test_ndjson();
 	test_metadata(s);
 	test_jpeg_hook(s);
