@@ -27,6 +27,7 @@ PREFIXES = {
     "client/hub_store": ("hub_store_",),
     "client/hub_upload": ("hub_",),
     "client/hub_msg": ("hub_",),
+    "client/hub_pager": ("hub_",),
     "core/core": ("ao_core_",),
     "core/core_status": ("core_",),
     "core/router": ("ao_route",),
