@@ -508,6 +508,22 @@ static int refuse(const char *op, const char *path)
 	return fail(op, path, ao_router_refuse(&r, op, path, &e), &e);
 }
 
+/* A pin or an unpin in <p>/snapshots/ moved `latest`: the kernel's entry of
+ * it (perhaps a negative one, from before the first pin) is dropped on the
+ * side thread (the kernel holds the directory's lock during this request). */
+static void latest_moved(struct ao_fs *fs, const char *path, int rc)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (rc < 0 || n < 10 || n >= sizeof(dir) || strncmp(slash - 10, "/snapshots", 10))
+		return;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	ao_fs_invalidate_entry(fs, dir, "latest");
+}
+
 static int op_mkdir(const char *path, mode_t mode)
 {
 	struct ao_router r = R(FS());
@@ -515,7 +531,9 @@ static int op_mkdir(const char *path, mode_t mode)
 
 	(void)mode;
 	ao_err_clear(&e);
-	return fail("mkdir", path, ao_router_mkdir(&r, path, &e), &e);
+	int rc = ao_router_mkdir(&r, path, &e);
+	latest_moved(FS(), path, rc);
+	return fail("mkdir", path, rc, &e);
 }
 
 static int op_rmdir(const char *path)
@@ -524,7 +542,18 @@ static int op_rmdir(const char *path)
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	return fail("rmdir", path, ao_router_rmdir(&r, path, &e), &e);
+	int rc = ao_router_rmdir(&r, path, &e);
+	latest_moved(FS(), path, rc);
+	return fail("rmdir", path, rc, &e);
+}
+
+static int op_readlink(const char *path, char *buf, size_t size)
+{
+	struct ao_router r = R(FS());
+	struct ao_err e;
+
+	ao_err_clear(&e);
+	return fail("readlink", path, ao_router_readlink(&r, path, buf, size, &e), &e);
 }
 
 static int op_mknod(const char *path, mode_t mode, dev_t dev)
@@ -607,6 +636,7 @@ const struct fuse_operations ao_fuse_ops = {
     .truncate = op_truncate,
     .unlink = op_unlink,
     .rename = op_rename,
+    .readlink = op_readlink,
     .mkdir = op_mkdir,
     .rmdir = op_rmdir,
     .mknod = op_mknod,

@@ -54,6 +54,10 @@ PREFIXES = {
     "core/dsbuild": ("dsv_",),
     "core/dsnames": ("dsv_",),
     "core/dspass2": ("dsv_",),
+    "core/dssplit": ("dsv_",),
+    "core/snap": ("snap_", "ao_snap_"),  # pinned snapshots: the store, cache_size
+    "core/snapdesc": ("snap_",),
+    "core/snaptree": ("snap_",),
     "core/media": MEDIA,
     "core/media_fetch": MEDIA,
     "core/media_evict": MEDIA,
