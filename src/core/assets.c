@@ -6,7 +6,7 @@
  * Design choice: the asset list of a project is a reference-counted snapshot
  * built from the pages of GET /project/{id}/assets (the SDK's get_assets:
  * page, limit 100, filters {}; never a request per file; paged by count,
- * pager.c), kept meta_ttl seconds like the task list, single flight
+ * hub_pager.c), kept meta_ttl seconds like the task list, single flight
  * per project (p->assets_refresh). Names follow docs/DATASETS.md "Names"
  * (the rule of src/util/names.c on the stem, the image extension put back
  * after the `~<asset id>` suffix; the oldest asset keeps the plain name), so
@@ -192,13 +192,13 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 	struct assetlist *l = calloc(1, sizeof(*l));
 	char pq[512];
 	long long total = -1;
-	struct pager pg;
+	struct hub_pager pg;
 	int rc = 0;
 
 	if (!l)
 		return ao_errf(err, ENOMEM, "out of memory");
 	l->refs = 1;
-	pager_init(&pg, 100);
+	hub_pager_init(&pg, 100);
 	while (rc == 0) {
 		json_t *data = NULL, *arr, *a;
 		size_t i;
@@ -215,7 +215,7 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		    ao_errf(err, ENOMEM, "out of memory");
 		size_t got = json_array_size(arr);
 		json_decref(data);
-		if (rc == 0 && !pager_next(&pg, got, total))
+		if (rc == 0 && !hub_pager_next(&pg, got, total))
 			break;
 	}
 	if (rc == 0 && asset_name_all(l) < 0)

@@ -82,18 +82,6 @@ struct project {
 	time_t assets_at;
 };
 
-/* Paging a list endpoint by count (pager.c): ask page pg->page with
- * pg->limit items; after each reply, pager_next says whether to ask again. */
-struct pager {
-	int page, limit;
-	long long seen;
-};
-void pager_init(struct pager *pg, int limit);
-/* After a page of got items (total: the reply's `total`, -1 if absent):
- * 1 = ask page pg->page with pg->limit (may have shrunk to the server's
- * page size), 0 = done. */
-int pager_next(struct pager *pg, size_t got, long long total);
-
 /* One file of assets/ (assets.c): immutable once its list is published. */
 struct asset {
 	char *id, *url;

@@ -1,19 +1,19 @@
 /*
- * test_pager.c - paging a list endpoint by count (src/core/pager.c): a
+ * test_pager.c - paging a list endpoint by count (src/client/hub_pager.c): a
  * server that serves fewer items a page than asked, a lying total, short
  * and empty pages.
  */
 #include "t.h"
-#include "../../src/core/core_int.h"
+#include "angofs/hub.h"
 
 /* Page through a list of n items on a server whose page limit is cap and
  * which reports total; returns the items seen and sets *pages. */
 static long long walk(long long n, int cap, long long total, int *pages)
 {
-	struct pager pg;
+	struct hub_pager pg;
 	long long got_all = 0;
 
-	pager_init(&pg, 100);
+	hub_pager_init(&pg, 100);
 	*pages = 0;
 	for (;;) {
 		int limit = pg.limit < cap ? pg.limit : cap;
@@ -22,7 +22,7 @@ static long long walk(long long n, int cap, long long total, int *pages)
 
 		(*pages)++;
 		got_all += got;
-		if (!pager_next(&pg, (size_t)got, total))
+		if (!hub_pager_next(&pg, (size_t)got, total))
 			break;
 	}
 	return got_all;

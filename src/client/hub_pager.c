@@ -1,6 +1,7 @@
 /*
- * pager.c - when to stop paging a list endpoint (listProjects, a project's
- * tasks or assets): by count, never by arithmetic on the asked page size.
+ * hub_pager.c - when to stop paging a list endpoint (listProjects, a
+ * project's tasks or assets): by count, never by arithmetic on the asked
+ * page size.
  *
  * The API pages from 1 with `limit` at most 100 and says `total`
  * (hub-api.md §0.5); nothing promises that a server serves the `limit` it is
@@ -13,18 +14,18 @@
  * the page size in force (the last page, whatever `total` claims), and
  * after at most PAGER_MAX_PAGES pages.
  */
-#include "core_int.h"
+#include "angofs/hub.h"
 
 #define PAGER_MAX_PAGES 100000
 
-void pager_init(struct pager *pg, int limit)
+void hub_pager_init(struct hub_pager *pg, int limit)
 {
 	pg->page = 1;
 	pg->limit = limit;
 	pg->seen = 0;
 }
 
-int pager_next(struct pager *pg, size_t got, long long total)
+int hub_pager_next(struct hub_pager *pg, size_t got, long long total)
 {
 	pg->seen += (long long)got;
 	if (got == 0 || (total >= 0 && pg->seen >= total) || pg->page >= PAGER_MAX_PAGES)
