@@ -55,5 +55,8 @@ void ao_fs_stop(struct ao_fs *fs);
 /* Queue a kernel invalidation of path for the side thread (any thread may
  * call it; it does not wait). */
 void ao_fs_invalidate(struct ao_fs *fs, const char *path);
+/* Files and directories the kernel has open on the mount (their RELEASE or
+ * RELEASEDIR not served yet); any thread. */
+int ao_fs_open_handles(void);
 
 #endif
