@@ -188,7 +188,8 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		    rc = ao_errf(err, ENOMEM, "out of memory");
 		size_t got = json_array_size(arr);
 		json_decref(data);
-		if (got == 0 || (total >= 0 && (long long)page * 100 >= total))
+		/* a short page is the last, whatever total says */
+		if (got < 100 || (total >= 0 && (long long)page * 100 >= total))
 			break;
 	}
 	if (rc == 0 && assign_names(l, created, stems) < 0)

@@ -106,8 +106,10 @@ static int list_fetch(struct ao_core *c, struct ao_err *err)
 		size_t n = json_array_size(arr);
 		json_array_extend(all, arr);
 		json_decref(data);
-		if (n == 0 || (total >= 0 && (long long)json_array_size(all) >= total) ||
-		    (total < 0 && n < LIST_PAGE))
+		/* a short or empty page is the last one, whatever total says (a
+		 * hub claiming 10^12 projects on pages of one would be paged for
+		 * hours at the request budget); a total reached saves a request */
+		if (n < LIST_PAGE || (total >= 0 && (long long)json_array_size(all) >= total))
 			break;
 	}
 	if (rc < 0) {

@@ -427,7 +427,8 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 		}
 		json_decref(data);
 		data = NULL;
-		if (rc < 0 || n == 0 || (long long)iv->n >= total || page > total / PAGE + 2)
+		/* a short page is the last, whatever total says */
+		if (rc < 0 || n < PAGE || (long long)iv->n >= total || page > total / PAGE + 2)
 			break;
 	}
 	json_decref(data);

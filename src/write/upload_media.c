@@ -213,7 +213,7 @@ static int asset_exists(struct ao_writes *w, const char *project, const char *ex
 		json_decref(data);
 		seen += (long)n;
 		page++;
-		if (n == 0)
+		if (n < 100) /* a short page is the last, whatever total says */
 			break;
 	}
 	free(pq);
