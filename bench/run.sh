@@ -10,6 +10,9 @@
 #                                      (issue 14, incremental.py)
 #   bench/run.sh assets [--images N] [--runs R]   images/s through assets/ with 8
 #                                      readers vs curl --parallel-max 8 (issue 13)
+#   bench/run.sh uploads [--files F] [--assets A] [--runs R]   cp -r of F images
+#                                      into an A-asset project vs curl's 3 calls
+#                                      per file (issue 23)
 #
 # ANGOFS_BUILD=DIR uses an existing build directory; otherwise build-bench/ in
 # the repository is set up and built. BENCH_DIR=DIR puts the data (several GB
@@ -37,5 +40,9 @@ fi
 if [ "${1:-}" = assets ]; then # issue 13 item 6 (docs/PERFORMANCE.md)
 	shift
 	exec /usr/bin/python3 "$repo/bench/assets.py" --build "$build" "$@"
+fi
+if [ "${1:-}" = uploads ]; then # issue 23 item 2 (docs/PERFORMANCE.md)
+	shift
+	exec /usr/bin/python3 "$repo/bench/uploads.py" --build "$build" "$@"
 fi
 exec /usr/bin/python3 "$repo/bench/bench.py" --build "$build" "$@"

@@ -4,8 +4,10 @@
 #   asan      build-asan (gcc, ASan+UBSan): C unit tests + the whole integration
 #             suite; any sanitizer report in a daemon's or hub's log fails the
 #             test that stopped it (tests/conftest.py).
-#   tsan      build-tsan (clang, TSan): the concurrency stress test
-#             (tests/stress), parallel readers and writers on one mount.
+#   tsan      build-tsan (clang, TSan): the C unit tests and the concurrency
+#             stress test (tests/stress), parallel readers and writers on one
+#             mount. (The whole integration suite under TSan: `scripts/
+#             sanitize.sh tsan tests/` — 17 min here, run before a release.)
 #   valgrind  build-vg (plain debug build): the integration suite with the daemon
 #             under valgrind memcheck (ANGOFS_VALGRIND=1); slow, opt-in.
 # Usage: scripts/sanitize.sh [asan|tsan|valgrind|all] [pytest args...]
@@ -42,7 +44,7 @@ run_asan() {
 	# no path given: pytest.ini testpaths (tests/); a path in "$@" replaces it
 	rm -rf "$cache"
 	if ! ANGOFS_BUILD=$ROOT/build-asan timeout --kill-after=30 3000 "${args[@]}" "$@"; then
-		echo "sanitize: FLAKY? running the failed tests once more (listed above)"
+		bash scripts/reruns.sh record asan "$cache"
 		ANGOFS_BUILD=$ROOT/build-asan timeout --kill-after=30 3000 "${args[@]}" \
 			--lf --last-failed-no-failures none "$@"
 	fi
@@ -53,7 +55,10 @@ run_tsan() {
 	local t0=$SECONDS
 	[ -f build-tsan/build.ninja ] ||
 		CC=clang meson setup build-tsan -Db_sanitize=thread -Db_lundef=false >/dev/null
-	ninja -C build-tsan src/angofs contrib/hub/angofs-hub
+	ninja -C build-tsan
+	# the C unit tests too: the export cache, media and write side run their
+	# threads there without a mount (tests/unit)
+	meson test -C build-tsan --print-errorlogs
 	ANGOFS_BUILD=$ROOT/build-tsan timeout --kill-after=30 1200 "${PYTEST[@]}" -s tests/stress "$@"
 	echo "sanitize: tsan build and stress test took $((SECONDS - t0)) s"
 }

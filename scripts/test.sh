@@ -46,11 +46,16 @@ fi
 # and then: failed tests are named, then run once more; a second failure (or a
 # run that failed without a failed test: collection error, timeout) fails the
 # command. The same rule as the sanitizer pass (scripts/sanitize.sh).
+# Every rerun is a defect to find (product or test): scripts/reruns.sh records
+# the tests that needed one and prints them again, loudly, at the end.
 cache=$PWD/$BUILD/pytest-cache
 rm -rf "$cache"
+export ANGOFS_RERUNS=$PWD/$BUILD/reruns.txt
+: >"$ANGOFS_RERUNS"
+trap 'bash scripts/reruns.sh summary' EXIT
 FULL=(timeout --kill-after=30 3600 /usr/bin/python3 -m pytest -q -o "cache_dir=$cache")
 if ! "${FULL[@]}" "$@"; then
-	echo "test.sh: FLAKY? running the failed tests once more (listed above)"
+	bash scripts/reruns.sh record plain "$cache"
 	"${FULL[@]}" --lf --last-failed-no-failures none "$@"
 fi
 # Sanitizer step (issue 6): an ASan+UBSan build runs the C unit tests and the

@@ -7,7 +7,9 @@
  *       categorySchema, stages, batches, ...). acl NULL = every key may see
  *       it; otherwise a comma list of keys ("" = nobody: the 403 project).
  *   assets(seq, id, project_id, external_id, url, metadata, batches, ...)
- *       batches = JSON array of batch ids (a task's batches are its asset's).
+ *       batches = JSON array of batch ids (a task's batches are its asset's);
+ *       upload_local = POST /cloud's uploadLocal (1 for seeded assets),
+ *       storage = the item's storage id (shown in asset lists as "storage").
  *   tasks(seq, id, project_id, asset_id, stage_id, status, answer, ...)
  *       answer = stored form {"tools","classifications","relations"}.
  *   stage_history(task_seq, idx, stage_id, ...)  snapshots when a task left a stage.
@@ -80,6 +82,11 @@ static const char *const added_columns[][2] = {
     {"tasks", "brush_url TEXT"},
     {"tasks", "medical_brush_url TEXT"},
     {"issues", "error_codes TEXT"},
+    /* POST /cloud's uploadLocal: 1 = the media is in the hub's storage
+     * (seeded assets too), 0 = an external reference (strict: shown as sent) */
+    {"assets", "upload_local INTEGER NOT NULL DEFAULT 1"},
+    /* the item's "storage" (the SDK sets it for an integrated bucket) */
+    {"assets", "storage TEXT"},
 };
 
 static int migrate(sqlite3 *db)
@@ -396,8 +403,10 @@ json_t *task_json_from_row(sqlite3_stmt *st, json_t *pdoc, int with_answer)
 	json_object_set_new(t, "completedBy", col_str(st, 14));
 	json_object_set_new(t, "duration", json_real(sqlite3_column_int64(st, 11) / 1000.0));
 	for (int c = 20; c <= 21; c++) {
-		char *u =
-		    storage_render(sqlite3_db_handle(st), (const char *)sqlite3_column_text(st, c));
+		const char *v = (const char *)sqlite3_column_text(st, c);
+		/* strict: a task shows its mask URLs as stored, unsigned (masks.c) */
+		char *u = g_opts.strict ? storage_render_bare(v)
+					: storage_render(sqlite3_db_handle(st), v);
 		if (u)
 			json_object_set_new(t, c == 20 ? "brushDataUrl" : "medicalBrushDataUrl",
 					    json_string(u));

@@ -194,12 +194,12 @@ void route_export(struct req *r, struct reply *out)
 	fa.created_at = req_arg(r, "createdAt");
 	if (task_filter_parse(&f, doc, &fa, err, sizeof(err)) < 0 ||
 	    (filters && *filters &&
-	     task_filter_parse_query(&f, filters, "filters", err, sizeof(err)) < 0)) {
+	     task_filter_parse_query(&f, doc, filters, "filters", err, sizeof(err)) < 0)) {
 		reply_fail(out, 400, "%s", err);
 		goto out;
 	}
-	if (g_opts.strict && !o.issues)
-		task_filter_strict_defaults(&f, doc);
+	if (g_opts.strict)
+		task_filter_strict_defaults(&f, doc, o.issues);
 	exports_sweep(db);
 	random_hex(token, 24);
 	snprintf(path, sizeof(path), "%s/%s.zip", g_exports_dir, token);

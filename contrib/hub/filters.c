@@ -113,6 +113,122 @@ static int parse_range(const char *s, const char *what, int *has_gt, int64_t *gt
 	return 0;
 }
 
+/* The string values of one filter key, in the SDK's TaskFilter forms: a
+ * string, {"$eq": s}, {"$in": [s, ...]} or a plain list. New array, or NULL
+ * with a message naming key. */
+static json_t *str_values(json_t *v, const char *what, const char *key, char *err, size_t errlen)
+{
+	json_t *list = NULL, *x;
+	size_t i;
+
+	if (json_is_string(v))
+		return json_pack("[O]", v);
+	if (json_is_object(v) && json_object_size(v) == 1 &&
+	    json_is_string(json_object_get(v, "$eq")))
+		return json_pack("[O]", json_object_get(v, "$eq"));
+	if (json_is_object(v) && json_object_size(v) == 1)
+		list = json_object_get(v, "$in");
+	else if (json_is_array(v))
+		list = v;
+	if (!json_is_array(list)) {
+		snprintf(err, errlen,
+			 "Invalid %s.%s: use a string, {\"$eq\": s} or {\"$in\": [strings]}", what,
+			 key);
+		return NULL;
+	}
+	json_array_foreach(list, i, x)
+	{
+		if (!json_is_string(x)) {
+			snprintf(err, errlen, "Invalid %s.%s: element %zu is not a string", what,
+				 key, i);
+			return NULL;
+		}
+	}
+	return json_incref(list);
+}
+
+/* One value of a key that takes a single string (assignee, status). */
+static const char *one_value(json_t *v, const char *what, const char *key, char *err, size_t errlen)
+{
+	json_t *eq = json_object_get(v, "$eq");
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_object(v) && json_object_size(v) == 1 && json_is_string(eq))
+		return json_string_value(eq);
+	snprintf(err, errlen, "Invalid %s.%s: use a string or {\"$eq\": s}", what, key);
+	return NULL;
+}
+
+/* A {"$gt"|"$gte"|"$lt"|"$lte": ISO} object as a range (parse_range's text). */
+static int range_value(json_t *v, const char *what, const char *key, int *has_gt, int64_t *gt,
+		       int *has_lt, int64_t *lt, char *err, size_t errlen)
+{
+	char name[96], *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	int rc;
+
+	snprintf(name, sizeof(name), "%s.%s", what, key);
+	rc = s ? parse_range(s, name, has_gt, gt, has_lt, lt, err, errlen) : -ENOMEM;
+	free(s);
+	return rc;
+}
+
+/* Stage values (ids or names) -> ids, as the stage parameter resolves them. */
+static int stage_ids(json_t *pdoc, json_t *vals, json_t **out, char *err, size_t errlen)
+{
+	json_t *v, *st;
+	size_t i, j;
+
+	*out = json_array();
+	json_array_foreach(vals, i, v)
+	{
+		const char *s = json_string_value(v);
+		int found = 0;
+
+		json_array_foreach(json_object_get(pdoc, "stages"), j, st)
+		{
+			const char *id = json_string_value(json_object_get(st, "id"));
+			const char *nm = json_string_value(json_object_get(st, "name"));
+
+			if ((id && !strcmp(id, s)) || (nm && !strcmp(nm, s))) {
+				json_array_append(*out, json_object_get(st, "id"));
+				found = 1;
+			}
+		}
+		if (!found) {
+			snprintf(err, errlen, "Unknown stage: %s", s);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int task_types_ok(json_t *types, const char *what, char *err, size_t errlen)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(types, i, v)
+	{
+		const char *t = json_string_value(v);
+
+		if (strcmp(t, "default") && strcmp(t, "consensus") && strcmp(t, "benchmark")) {
+			snprintf(err, errlen,
+				 "Unknown %s value: %s (use default, consensus, benchmark)", what,
+				 t);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Replace *slot (a list the filter owns) by v (new ref). */
+static void set_list(json_t **slot, json_t *v)
+{
+	json_decref(*slot);
+	*slot = v;
+}
+
 void task_filter_free(struct task_filter *f)
 {
 	json_decref(f->query);
@@ -132,29 +248,9 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
 	if (a->stage && *a->stage) {
 		if (parse_str_list(a->stage, &list, err, errlen, "stage") < 0)
 			return -EINVAL;
-		f->stage_ids = json_array();
-		json_array_foreach(list, i, v)
-		{
-			const char *s = json_string_value(v);
-			json_t *st, *ss;
-			size_t j;
-			int found = 0;
-
-			json_array_foreach(json_object_get(pdoc, "stages"), j, st)
-			{
-				const char *id = json_string_value(json_object_get(st, "id"));
-				const char *nm = json_string_value(json_object_get(st, "name"));
-				if ((id && !strcmp(id, s)) || (nm && !strcmp(nm, s))) {
-					ss = json_object_get(st, "id");
-					json_array_append(f->stage_ids, ss);
-					found = 1;
-				}
-			}
-			if (!found) {
-				snprintf(err, errlen, "Unknown stage: %s", s);
-				json_decref(list);
-				return -EINVAL;
-			}
+		if (stage_ids(pdoc, list, &f->stage_ids, err, errlen) < 0) {
+			json_decref(list);
+			return -EINVAL;
 		}
 		json_decref(list);
 	}
@@ -176,20 +272,9 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
 		json_decref(list);
 	}
 	if (a->task_types && *a->task_types) {
-		if (parse_str_list(a->task_types, &f->task_types, err, errlen, "taskTypes") < 0)
+		if (parse_str_list(a->task_types, &f->task_types, err, errlen, "taskTypes") < 0 ||
+		    task_types_ok(f->task_types, "taskTypes", err, errlen) < 0)
 			return -EINVAL;
-		json_array_foreach(f->task_types, i, v)
-		{
-			const char *t = json_string_value(v);
-			if (strcmp(t, "default") && strcmp(t, "consensus") &&
-			    strcmp(t, "benchmark")) {
-				snprintf(err, errlen,
-					 "Unknown taskTypes value: %s (use default, consensus, "
-					 "benchmark)",
-					 t);
-				return -EINVAL;
-			}
-		}
 	}
 	if (a->updated_at && *a->updated_at &&
 	    parse_range(a->updated_at, "updatedAt", &f->has_upd_gt, &f->upd_gt, &f->has_upd_lt,
@@ -205,12 +290,12 @@ int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_ar
 	return 0;
 }
 
-void task_filter_strict_defaults(struct task_filter *f, json_t *pdoc)
+void task_filter_strict_defaults(struct task_filter *f, json_t *pdoc, int issues)
 {
 	json_t *st;
 	size_t j;
 
-	if (!f->stage_ids) {
+	if (!f->stage_ids && !issues) {
 		f->stage_ids = json_array();
 		json_array_foreach(json_object_get(pdoc, "stages"), j, st)
 		{
@@ -224,13 +309,12 @@ void task_filter_strict_defaults(struct task_filter *f, json_t *pdoc)
 		f->task_types = json_pack("[s]", "default");
 }
 
-int task_filter_parse_query(struct task_filter *f, const char *s, const char *what, char *err,
-			    size_t errlen)
+int task_filter_parse_query(struct task_filter *f, json_t *pdoc, const char *s, const char *what,
+			    char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *o = json_loads(s, 0, &je), *v, *x;
+	json_t *o = json_loads(s, 0, &je), *v, *l;
 	const char *k;
-	size_t i;
 
 	json_decref(f->query);
 	f->query = o; /* owns the strings the filter points into */
@@ -242,47 +326,90 @@ int task_filter_parse_query(struct task_filter *f, const char *s, const char *wh
 	json_object_foreach(o, k, v)
 	{
 		if (!strcmp(k, "_id")) {
-			json_t *ids = json_is_string(v) ? NULL : json_object_get(v, "$in");
+			if (!(l = str_values(v, what, k, err, errlen)))
+				return -EINVAL;
+			set_list(&f->task_ids, l);
+		} else if (!strcmp(k, "stage")) {
+			json_t *ids = NULL;
 
-			if (!json_is_string(v) && !json_is_array(ids)) {
-				snprintf(err, errlen,
-					 "Invalid %s._id: use an id or {\"$in\": [ids]}", what);
+			if (!(l = str_values(v, what, k, err, errlen)))
+				return -EINVAL;
+			if (stage_ids(pdoc, l, &ids, err, errlen) < 0) {
+				json_decref(l);
+				json_decref(ids);
 				return -EINVAL;
 			}
-			json_array_foreach(ids, i, x)
+			json_decref(l);
+			set_list(&f->stage_ids, ids);
+		} else if (!strcmp(k, "batches")) {
+			json_t *ids = json_array(), *x;
+			size_t i;
+
+			if (!(l = str_values(v, what, k, err, errlen))) {
+				json_decref(ids);
+				return -EINVAL;
+			}
+			json_array_foreach(l, i, x)
 			{
-				if (!json_is_string(x)) {
-					snprintf(err, errlen,
-						 "Invalid %s._id.$in[%zu]: not a string", what, i);
+				char name[96];
+				const char *id;
+
+				snprintf(name, sizeof(name), "%s.batches", what);
+				id = batch_filter_id(pdoc, json_string_value(x), name, err, errlen);
+				if (!id) {
+					json_decref(l);
+					json_decref(ids);
 					return -EINVAL;
 				}
+				json_array_append_new(ids, json_string(id));
 			}
-			json_decref(f->task_ids);
-			f->task_ids = ids ? json_incref(ids) : json_pack("[O]", v);
-		} else if (!strcmp(k, "assignee")) {
-			if (!json_is_string(v)) {
-				snprintf(err, errlen, "Invalid %s.assignee: expected a string",
-					 what);
+			json_decref(l);
+			set_list(&f->batch_ids, ids);
+		} else if (!strcmp(k, "type")) {
+			char name[96];
+
+			snprintf(name, sizeof(name), "%s.type", what);
+			if (!(l = str_values(v, what, k, err, errlen)))
+				return -EINVAL;
+			if (task_types_ok(l, name, err, errlen) < 0) {
+				json_decref(l);
 				return -EINVAL;
 			}
-			f->assignee = json_string_value(v);
+			set_list(&f->task_types, l);
+		} else if (!strcmp(k, "assignee")) {
+			if (!(f->assignee = one_value(v, what, k, err, errlen)))
+				return -EINVAL;
+		} else if (!strcmp(k, "status")) {
+			if (!(f->status = one_value(v, what, k, err, errlen)))
+				return -EINVAL;
+		} else if (!strcmp(k, "updatedAt") || !strcmp(k, "createdAt")) {
+			int upd = k[0] == 'u';
+
+			if (range_value(v, what, k, upd ? &f->has_upd_gt : &f->has_cr_gt,
+					upd ? &f->upd_gt : &f->cr_gt,
+					upd ? &f->has_upd_lt : &f->has_cr_lt,
+					upd ? &f->upd_lt : &f->cr_lt, err, errlen) < 0)
+				return -EINVAL;
 		} else if (!strcmp(k, "externalId")) {
 			const char *re = json_string_value(json_object_get(v, "$regex"));
+			json_t *eq = json_object_get(v, "$eq");
 
-			if (json_is_string(v)) {
-				f->ext_exact = json_string_value(v);
+			if (json_is_string(v) || json_is_string(eq)) {
+				f->ext_exact = json_string_value(json_is_string(v) ? v : eq);
 			} else if (re && re[0] == '^' && !strpbrk(re + 1, ".*+?()[]{}|\\$")) {
 				f->ext_prefix = re + 1;
 			} else {
 				snprintf(err, errlen,
-					 "Invalid %s.externalId: only a string or {\"$regex\": "
-					 "\"^prefix\"} is supported",
+					 "Invalid %s.externalId: only a string, {\"$eq\": s} or "
+					 "{\"$regex\": \"^prefix\"} is supported",
 					 what);
 				return -EINVAL;
 			}
 		} else {
 			snprintf(err, errlen,
-				 "Unsupported %s key: %s (use _id, assignee, externalId)", what, k);
+				 "Unsupported %s key: %s (use _id, stage, batches, type, status, "
+				 "assignee, externalId, updatedAt, createdAt)",
+				 what, k);
 			return -EINVAL;
 		}
 	}

@@ -33,13 +33,20 @@ int parse_str_list(const char *s, json_t **out, char *err, size_t errlen, const 
 int task_filter_parse(struct task_filter *f, json_t *pdoc, struct task_filter_args *a, char *err,
 		      size_t errlen);
 /* The MongoDB-style filter object of GET /export "filters" and the task list's
- * "filter": {"_id": id | {"$in": [ids]}, "assignee": s,
- *            "externalId": s | {"$regex": "^literal-prefix"}}. */
-int task_filter_parse_query(struct task_filter *f, const char *s, const char *what, char *err,
-			    size_t errlen);
-/* Strict profile, task exports: no stage = the project's Complete stage(s)
- * (the SDK's and the docs' default), no taskTypes = ["default"] (the SDK's). */
-void task_filter_strict_defaults(struct task_filter *f, json_t *pdoc);
+ * "filter"/"filters": the keys of the SDK's TaskFilter (models/task_filter.py)
+ * that the hub can answer: "_id", "stage" (ids or names), "batches" (ids; names
+ * too in lenient), "type" (task type), "status", "assignee" as a string,
+ * {"$eq": s} or {"$in": [s]}; "externalId" as s, {"$eq": s} or {"$regex":
+ * "^literal-prefix"}; "updatedAt"/"createdAt" as {"$gt"|"$gte"|"$lt"|"$lte":
+ * ISO}. A key replaces the same filter given as a query parameter. pdoc
+ * resolves stage and batch names. */
+int task_filter_parse_query(struct task_filter *f, json_t *pdoc, const char *s, const char *what,
+			    char *err, size_t errlen);
+/* Strict profile, exports: no taskTypes = ["default"] (the SDK's); task
+ * exports also: no stage = the project's Complete stage(s) (the SDK's and the
+ * docs' default). Issue exports get no stage default (the SDK sends stage only
+ * with type=task). */
+void task_filter_strict_defaults(struct task_filter *f, json_t *pdoc, int issues);
 void task_filter_where(struct task_filter *f, char *sql, size_t len);
 /* Bind all parameters from index 1; returns the next free index. */
 int task_filter_bind(struct task_filter *f, sqlite3_stmt *st);

@@ -39,6 +39,9 @@ struct hub_opts {
 	int verbose;
 	int strict;   /* --profile strict: the less convenient reading (docs/HUB.md) */
 	long url_ttl; /* seconds a signed storage URL stays valid */
+	/* readings a client must not lean on (docs/HUB.md, Profiles): */
+	int ignore_sort; /* --ignore-sort: list endpoints ignore `sort` */
+	int page_cap;	 /* --page-cap N: lists serve at most N items a page (100) */
 };
 
 extern struct hub_opts g_opts;
@@ -219,6 +222,11 @@ void stats_download_headers(const char *path, json_t *headers); /* steals header
 json_t *stats_json(void);
 void stats_reset(void);
 
+/* ---- the wire log (capture.c): GET|DELETE /_admin/requests ---- */
+void capture_request(struct req *r, int status);
+json_t *capture_json(void); /* {"requests": [...]} oldest first */
+void capture_clear(void);
+
 /* ---- seeding (seed.c) ---- */
 int seed_run(const char *spec, char *err, size_t errlen);
 
@@ -251,6 +259,9 @@ int storage_stored_form(sqlite3 *db, const char *key, char *out, size_t len);
  * the object URL, "storage:<key>" a signed GET URL; others are unchanged. */
 char *storage_render(sqlite3 *db, const char *stored);
 json_t *storage_render_json(sqlite3 *db, const char *stored); /* NULL -> json null */
+/* A stored URL as its bare object URL (unsigned) for storage forms, else
+ * unchanged (malloc'd; NULL for NULL). */
+char *storage_render_bare(const char *stored);
 /* 1 and the key if url points into this hub's storage, 0 if not, -EINVAL if
  * it does but names no valid key. */
 int storage_key_of_url(const char *url, char *key, size_t keylen);

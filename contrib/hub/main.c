@@ -20,41 +20,47 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: angofs-hub --db FILE --listen 127.0.0.1:PORT --api-key KEY [options]\n"
-		"\n"
-		"A local, persistent Ango Hub (API v2) server for demos, tests and benchmarks.\n"
-		"\n"
-		"  --db FILE            SQLite database (created if missing); exports are\n"
-		"                       written under FILE.exports/\n"
-		"  --listen HOST:PORT   address to listen on; loopback only unless\n"
-		"                       --allow-remote; PORT 0 picks a free port\n"
-		"  --api-key KEY        an accepted API key (repeat for more, max %d)\n"
-		"  --seed demo          add the demo projects (idempotent)\n"
-		"  --seed synthetic:N   add project \"synthetic-N\" with N tasks (idempotent)\n"
-		"  --seed hostile       add projects with hostile names/data (tests)\n"
-		"  --rate-limit N       allow N requests per minute per key (429 beyond; 0 = off)\n"
-		"  --export-ttl SECS    lifetime of export download links (default 3600)\n"
-		"  --signed-url-ttl SECS\n"
-		"                       lifetime of signed storage URLs (default 120000, as\n"
-		"                       the real Hub's asset links)\n"
-		"  --profile lenient|strict\n"
-		"                       where the real Hub is undocumented: lenient (default)\n"
-		"                       accepts the convenient reading; strict takes the less\n"
-		"                       convenient one (export without stage = Complete tasks\n"
-		"                       only, without taskTypes = default tasks only; batch\n"
-		"                       filters take ids only; /annotate without brushDataUrl\n"
-		"                       clears the mask; issue exports in the documented Issue\n"
-		"                       model). See docs/HUB.md, \"Profiles\".\n"
-		"  --allow-remote       allow a non-loopback --listen address\n"
-		"  -v                   log every request to stderr\n"
-		"  --help               this text\n"
-		"\n"
-		"Prints \"angofs-hub: listening on http://HOST:PORT\" when ready. API under /v2;\n"
-		"admin API (loopback, no key): GET /_admin/stats, POST /_admin/stats/reset,\n"
-		"POST|GET|DELETE /_admin/faults. Storage objects (masks, assets) under\n"
-		"/storage/, behind signed URLs. See docs/HUB.md.\n",
-		HUB_MAX_KEYS);
+	fprintf(
+	    f,
+	    "usage: angofs-hub --db FILE --listen 127.0.0.1:PORT --api-key KEY [options]\n"
+	    "\n"
+	    "A local, persistent Ango Hub (API v2) server for demos, tests and benchmarks.\n"
+	    "\n"
+	    "  --db FILE            SQLite database (created if missing); exports are\n"
+	    "                       written under FILE.exports/\n"
+	    "  --listen HOST:PORT   address to listen on; loopback only unless\n"
+	    "                       --allow-remote; PORT 0 picks a free port\n"
+	    "  --api-key KEY        an accepted API key (repeat for more, max %d)\n"
+	    "  --seed demo          add the demo projects (idempotent)\n"
+	    "  --seed synthetic:N   add project \"synthetic-N\" with N tasks (idempotent)\n"
+	    "  --seed hostile       add projects with hostile names/data (tests)\n"
+	    "  --rate-limit N       allow N requests per minute per key (429 beyond; 0 = off)\n"
+	    "  --export-ttl SECS    lifetime of export download links (default 3600)\n"
+	    "  --signed-url-ttl SECS\n"
+	    "                       lifetime of signed storage URLs (default 120000, as\n"
+	    "                       the real Hub's asset links)\n"
+	    "  --profile lenient|strict\n"
+	    "                       where the real Hub is undocumented: lenient (default)\n"
+	    "                       accepts the convenient reading; strict takes the less\n"
+	    "                       convenient one (export without stage = Complete tasks\n"
+	    "                       only, without taskTypes = default tasks only; batch\n"
+	    "                       filters take ids only; /annotate without brushDataUrl\n"
+	    "                       clears the mask; issue exports in the documented Issue\n"
+	    "                       model; and more: see docs/HUB.md, \"Profiles\").\n"
+	    "  --ignore-sort        list endpoints ignore `sort` (a reading no client\n"
+	    "                       should lean on: hub-api.md 5.3)\n"
+	    "  --page-cap N         lists serve at most N items a page (1..100; default\n"
+	    "                       100): a server page limit below the asked one\n"
+	    "  --allow-remote       allow a non-loopback --listen address\n"
+	    "  -v                   log every request to stderr\n"
+	    "  --help               this text\n"
+	    "\n"
+	    "Prints \"angofs-hub: listening on http://HOST:PORT\" when ready. API under /v2;\n"
+	    "admin API (loopback, no key): GET /_admin/stats, POST /_admin/stats/reset,\n"
+	    "POST|GET|DELETE /_admin/faults, GET|DELETE /_admin/requests (the request\n"
+	    "log with queries and bodies, for wire tests). Storage objects (masks, assets) under\n"
+	    "/storage/, behind signed URLs. See docs/HUB.md.\n",
+	    HUB_MAX_KEYS);
 }
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
@@ -118,7 +124,8 @@ static int parse_args(int argc, char **argv)
 		int takes = !strcmp(a, "--db") || !strcmp(a, "--listen") ||
 			    !strcmp(a, "--api-key") || !strcmp(a, "--seed") ||
 			    !strcmp(a, "--rate-limit") || !strcmp(a, "--export-ttl") ||
-			    !strcmp(a, "--profile") || !strcmp(a, "--signed-url-ttl");
+			    !strcmp(a, "--profile") || !strcmp(a, "--signed-url-ttl") ||
+			    !strcmp(a, "--page-cap");
 
 		if (takes && !val) {
 			fprintf(stderr, "angofs-hub: %s needs a value\n", a);
@@ -166,6 +173,12 @@ static int parse_args(int argc, char **argv)
 				return -EINVAL;
 			}
 			g_opts.strict = !strcmp(val, "strict");
+		} else if (!strcmp(a, "--ignore-sort")) {
+			g_opts.ignore_sort = 1;
+		} else if (!strcmp(a, "--page-cap")) {
+			if (parse_long(a, val, 1, 100, &v) < 0)
+				return -EINVAL;
+			g_opts.page_cap = (int)v;
 		} else if (!strcmp(a, "--allow-remote")) {
 			g_opts.allow_remote = 1;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {

@@ -7,9 +7,16 @@
  * stored one (lenient) or clears it (strict: the SDK always sends both keys,
  * so what the real /annotate does without them is unknown, and clearing is
  * the reading that makes a client which drops them lose the mask in a test
- * rather than on the real Hub). A URL into this hub's storage is stored as
- * "storage:<key>" (storage.c) and must name an existing object; any other
- * value must be an http(s) URL.
+ * rather than on the real Hub). A URL into this hub's storage must name an
+ * existing object; any other value must be an http(s) URL.
+ *
+ * Stored form: lenient keeps a storage URL as "storage:<key>" (storage.c),
+ * signed afresh whenever it is shown. Strict stores what it gets: a bare
+ * object URL as "storage:<key>" (exports sign it, GET /task shows it bare, as
+ * the SDK expects: it signs what get_task returns), a signed one verbatim,
+ * signature and expiry included, so a client that writes back a signed URL
+ * it was shown leaves a mask link that breaks when the signature expires
+ * (hub-api.md §5.6: the SDK only ever sends the bare object URL).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +68,7 @@ int mask_parse(sqlite3 *db, json_t *body, struct mask_change mc[2], char *err, s
 				 fields[i], key);
 			goto fail;
 		}
-		mc[i].value = strdup(k > 0 ? stored : u);
+		mc[i].value = strdup(k > 0 && !(g_opts.strict && strchr(u, '?')) ? stored : u);
 		if (!mc[i].value) {
 			mc[i].value = NULL;
 			snprintf(err, errlen, "out of memory");

@@ -36,6 +36,10 @@ int parse_paging(struct req *r, struct reply *out, long *page, long *limit)
 			return -1;
 		}
 	}
+	/* a server page limit below the asked one: pages are of the capped
+	 * size (page N starts at (N-1) x cap), as a server that clamps limit */
+	if (g_opts.page_cap > 0 && *limit > g_opts.page_cap)
+		*limit = g_opts.page_cap;
 	return 0;
 }
 
@@ -86,6 +90,8 @@ void route_list_projects(struct req *r, struct reply *out)
 
 	if (parse_paging(r, out, &page, &limit) < 0)
 		goto out;
+	if (g_opts.ignore_sort)
+		sort = NULL;
 	if (!sort || !*sort || !strcmp(sort, "-createdAt"))
 		order = "created_ms DESC, id DESC";
 	else if (!strcmp(sort, "createdAt"))
@@ -236,6 +242,40 @@ static void project_fields(json_t *task, const char *fields)
 	json_decref(keep);
 }
 
+/* Strict: a `fields` projection as the SDK sends it, with _id, project and
+ * asset and includeAnswer=true (get_tasks adds them whenever fields is set);
+ * anything else is a request the SDK never makes. */
+static int fields_check(struct req *r, const char *fields, char *err, size_t errlen)
+{
+	static const char *const must[] = {"_id", "project", "asset"};
+	const char *ia = req_arg(r, "includeAnswer");
+
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(must[i]);
+		const char *p = fields;
+		int found = 0;
+
+		while (!found && (p = strstr(p, must[i]))) {
+			found = (p == fields || p[-1] == ',') && (p[n] == ',' || !p[n]);
+			p += n;
+		}
+		if (!found) {
+			snprintf(err, errlen,
+				 "Invalid fields: %.200s lacks %s (the SDK always asks for _id, "
+				 "project and asset)",
+				 fields, must[i]);
+			return -EINVAL;
+		}
+	}
+	if (!ia || strcmp(ia, "true")) {
+		snprintf(err, errlen,
+			 "Invalid fields: a projection needs includeAnswer=true (the SDK always "
+			 "sends it with fields)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void route_project_tasks(struct req *r, struct reply *out)
 {
 	struct task_filter f = {0};
@@ -255,9 +295,14 @@ void route_project_tasks(struct req *r, struct reply *out)
 			   req_arg(r, "includeAnswer"));
 		return;
 	}
+	if (fields && *fields && g_opts.strict && fields_check(r, fields, err, sizeof(err)) < 0) {
+		reply_fail(out, 400, "%s", err);
+		return;
+	}
 	if (fields && strstr(fields, "answer"))
 		with_answer = 1;
-	if (task_order(req_arg(r, "sort"), order, sizeof(order), err, sizeof(err)) < 0) {
+	if (task_order(g_opts.ignore_sort ? NULL : req_arg(r, "sort"), order, sizeof(order), err,
+		       sizeof(err)) < 0) {
 		reply_fail(out, 400, "%s", err);
 		return;
 	}
@@ -269,11 +314,13 @@ void route_project_tasks(struct req *r, struct reply *out)
 	a.batches = req_arg(r, "batches");
 	a.status = req_arg(r, "status");
 	a.assignee = req_arg(r, "assignee");
-	a.task_types = req_arg(r, "taskTypes");
+	/* strict: taskTypes is not a parameter of this endpoint (SDK, docs):
+	 * ignored, the task type is filter.type */
+	a.task_types = g_opts.strict ? NULL : req_arg(r, "taskTypes");
 	q = req_arg(r, "filter") ? "filter" : "filters";
 	if (task_filter_parse(&f, doc, &a, err, sizeof(err)) < 0 ||
 	    (req_arg(r, q) && *req_arg(r, q) &&
-	     task_filter_parse_query(&f, req_arg(r, q), q, err, sizeof(err)) < 0)) {
+	     task_filter_parse_query(&f, doc, req_arg(r, q), q, err, sizeof(err)) < 0)) {
 		reply_fail(out, 400, "%s", err);
 		goto out;
 	}
@@ -438,7 +485,7 @@ void route_project_assets(struct req *r, struct reply *out)
 		else
 			snprintf(sql, sizeof(sql),
 				 "SELECT id, external_id, url, metadata, batches, is_prelabeled, "
-				 "created_ms FROM assets%s ORDER BY seq LIMIT ? OFFSET ?",
+				 "created_ms, storage FROM assets%s ORDER BY seq LIMIT ? OFFSET ?",
 				 where);
 		st = db_prep(db, sql);
 		if (!st) {
@@ -491,6 +538,10 @@ void route_project_assets(struct req *r, struct reply *out)
 			json_object_set_new(
 			    as, "attachments",
 			    asset_attachments(db, (const char *)sqlite3_column_text(st, 0)));
+			if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+				json_object_set_new(
+				    as, "storage",
+				    json_string((const char *)sqlite3_column_text(st, 7)));
 			json_array_append_new(list, as);
 		}
 		sqlite3_finalize(st);

@@ -3,7 +3,8 @@
  * GET /getSignedUrl, GET /getUploadUrl and POST /project/{id}/cloud.
  *
  * getSignedUrl takes the docs' "url=<asset URL>" or the SDK's "name=<url>"
- * (+ project, type) and answers 201 {"data":{"signedUrl"}}: a URL into this
+ * (+ project, type; strict: url= is required, as the current docs mark it)
+ * and answers 201 {"data":{"signedUrl"}}: a URL into this
  * hub's storage comes back signed for GET (like a presigner, existence is not
  * checked); any other URL comes back unchanged (it is not ours to sign).
  * getUploadUrl (name, project, type) answers 201 {"data":{"uploadUrl"}}, a URL
@@ -13,6 +14,14 @@
  * to, status TODO; a storage URL in "data" is kept as "storage:<key>" and
  * shown signed; a PNG's width/height go into the asset's metadata when the
  * item gives none. Every item is validated before anything is written.
+ *
+ * uploadLocal (hub-api.md §5.6): "true" says the files were put in the hub's
+ * own storage (the SDK's upload_files); omitted or "false" means "keep assets
+ * in cloud, reference URLs only" (upload_files_cloud). It is recorded per
+ * asset; the strict profile takes the docs at their word: an asset created
+ * without it is an external reference, its URL kept and shown exactly as
+ * sent (never signed), so a client that uploads into the hub's storage and
+ * omits uploadLocal gets an asset nobody can read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +44,10 @@ void route_get_signed_url(struct req *r, struct reply *out)
 	char key[600], signed_url[1200];
 	int k;
 
+	if (g_opts.strict && (!req_arg(r, "url") || !*req_arg(r, "url"))) {
+		reply_fail(out, 400, "Missing required parameter: url");
+		return;
+	}
 	if (!url || !*url) {
 		reply_fail(out, 400, "Missing required parameter: url (or name)");
 		return;
@@ -114,7 +127,7 @@ static int png_size(const char *key, long *w, long *h)
 
 /* Validate item i and fill in its stored url, metadata and batch ids (in
  * place: "_url", "_meta", "_batches"). 0, or -1 with a 400 reply set. */
-static int cloud_item(sqlite3 *db, json_t *doc, json_t *it, size_t i, json_t *qbatches,
+static int cloud_item(sqlite3 *db, json_t *doc, json_t *it, size_t i, json_t *qbatches, int local,
 		      struct reply *out)
 {
 	const char *data = json_string_value(json_object_get(it, "data"));
@@ -146,6 +159,11 @@ static int cloud_item(sqlite3 *db, json_t *doc, json_t *it, size_t i, json_t *qb
 			   i, data);
 		goto fail;
 	}
+	if (json_object_get(it, "storage") && !json_is_null(json_object_get(it, "storage")) &&
+	    !json_is_string(json_object_get(it, "storage"))) {
+		reply_fail(out, 400, "assets[%zu].storage: expected a storage id string", i);
+		goto fail;
+	}
 	if (bl && !json_is_array(bl)) {
 		reply_fail(out, 400, "assets[%zu].batches: expected a list", i);
 		goto fail;
@@ -168,8 +186,8 @@ static int cloud_item(sqlite3 *db, json_t *doc, json_t *it, size_t i, json_t *qb
 			json_array_append_new(ids, json_string(id));
 		}
 	}
-	json_object_set_new(it, "_url", json_string(k > 0 ? form : data));
-	if (!md && k > 0 && png_size(key, &w, &h))
+	json_object_set_new(it, "_url", json_string(k > 0 && local ? form : data));
+	if (!md && k > 0 && local && png_size(key, &w, &h))
 		json_object_set_new(it, "_meta",
 				    json_pack("{s:i,s:i}", "width", (int)w, "height", (int)h));
 	json_object_set_new(it, "_batches", ids);
@@ -207,6 +225,8 @@ void route_project_cloud(struct req *r, struct reply *out)
 	int64_t now = now_ms();
 	size_t i;
 	long prio = 0;
+	json_t *ul;
+	int local = 1;
 
 	if (load_project_checked(db, r, out, pid, &doc) < 0)
 		goto out;
@@ -215,6 +235,18 @@ void route_project_cloud(struct req *r, struct reply *out)
 	if (!json_is_array(items)) {
 		reply_fail(out, 400, "Body must be a JSON object with an assets list");
 		goto out;
+	}
+	ul = json_object_get(body, "uploadLocal");
+	if (ul && !json_is_null(ul)) {
+		const char *u = json_string_value(ul);
+
+		if (!json_is_boolean(ul) && (!u || (strcmp(u, "true") && strcmp(u, "false")))) {
+			reply_fail(out, 400, "Invalid uploadLocal: expected \"true\" or \"false\"");
+			goto out;
+		}
+		local = json_is_true(ul) || (u && !strcmp(u, "true"));
+	} else {
+		local = 0; /* omitted: "keep assets in cloud, reference URLs only" */
 	}
 	if (json_object_get(body, "priority")) {
 		json_t *p = json_object_get(body, "priority");
@@ -233,13 +265,14 @@ void route_project_cloud(struct req *r, struct reply *out)
 	}
 	json_array_foreach(items, i, it)
 	{
-		if (cloud_item(db, doc, it, i, qb, out) < 0)
+		/* lenient: a storage URL is the hub's own object either way */
+		if (cloud_item(db, doc, it, i, qb, local || !g_opts.strict, out) < 0)
 			goto out;
 	}
 	stage = first_stage(doc);
 	key_user(r->key_idx, user);
 	ia = db_prep(db, "INSERT INTO assets(id, project_id, external_id, url, metadata, batches, "
-			 "created_ms) VALUES(?, ?, ?, ?, ?, ?, ?)");
+			 "created_ms, upload_local, storage) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	itk = db_prep(db, "INSERT INTO tasks(id, project_id, asset_id, stage_id, status, "
 			  "created_ms, updated_ms, updated_by, priority) VALUES(?, ?, ?, ?, "
 			  "'TODO', ?, ?, ?, ?)");
@@ -265,6 +298,12 @@ void route_project_cloud(struct req *r, struct reply *out)
 		sqlite3_bind_text(ia, 5, md, -1, SQLITE_STATIC);
 		sqlite3_bind_text(ia, 6, bt, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(ia, 7, now);
+		sqlite3_bind_int(ia, 8, local);
+		if (json_is_string(json_object_get(it, "storage")))
+			sqlite3_bind_text(ia, 9, json_string_value(json_object_get(it, "storage")),
+					  -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(ia, 9);
 		sqlite3_bind_text(itk, 1, tid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(itk, 2, pid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(itk, 3, aid, -1, SQLITE_STATIC);

@@ -6,7 +6,10 @@
  * item anywhere means a 400 naming it and no change), then applied in one
  * SQLite transaction. Both documented spellings are accepted: body key
  * "jsonContent" or "labels"; label items flat (objects/classifications/
- * relations at the top) or wrapped in "answer"; attachment items of shape A
+ * relations at the top) or wrapped in "answer" (strict: under "jsonContent"
+ * only flat items are read, as the SDK sends them; an "answer" there is not
+ * looked at, and the reply is the documented {"project": "N / M tasks are
+ * labeled."} without the hub's own "unmatched" list); attachment items of shape A
  * (attachmentUrl/attachmentType) or B (attachments: [{type, value}]). Every
  * write moves updatedAt (strictly, even within one millisecond). /annotate
  * also sets, keeps or clears the task's masks (masks.c).
@@ -26,12 +29,13 @@ static char *dump(json_t *j)
 
 /* ---------------------------------------------------------------- labels */
 
-/* The answer of one label item (new ref), flat or wrapped. */
-static json_t *item_answer(json_t *item)
+/* The answer of one label item (new ref), flat or wrapped (flat_only: the
+ * wrapper is not read). */
+static json_t *item_answer(json_t *item, int flat_only)
 {
 	json_t *a = json_object_get(item, "answer"), *o;
 
-	if (a)
+	if (a && !flat_only)
 		return json_incref(a);
 	o = json_object();
 	if (json_object_get(item, "objects"))
@@ -94,7 +98,7 @@ void route_import_labels(struct req *r, struct reply *out)
 			reply_fail(out, 400, "%sitem needs externalId, assetId or data", prefix);
 			goto out;
 		}
-		a = item_answer(it);
+		a = item_answer(it, g_opts.strict && !strcmp(key, "jsonContent"));
 		c = answer_canonical(json_object_get(doc, "categorySchema"), a, prefix, err,
 				     sizeof(err));
 		json_decref(a);
@@ -188,8 +192,13 @@ void route_import_labels(struct req *r, struct reply *out)
 		goto out;
 	}
 	snprintf(err, sizeof(err), "%ld / %ld tasks are labeled.", labeled, labeled + missed);
-	reply_ok(out, json_pack("{s:s,s:i,s:o}", "project", err, "labeled", (int)labeled,
-				"unmatched", unmatched));
+	if (g_opts.strict) {
+		json_decref(unmatched);
+		reply_ok(out, json_pack("{s:s}", "project", err));
+	} else {
+		reply_ok(out, json_pack("{s:s,s:i,s:o}", "project", err, "labeled", (int)labeled,
+					"unmatched", unmatched));
+	}
 out:
 	for (int k = 0; k < 3; k++) {
 		sqlite3_finalize(upd[k]);

@@ -8,7 +8,8 @@
  *   count it (route key with {id} placeholders) -> injected faults (latency,
  *   status) -> apikey (401) -> rate limit (429 + Retry-After) -> handler.
  * Admin routes (/_admin/...) are loopback-only, need no key, and are neither
- * counted nor logged. POST bodies are collected in memory up to HUB_BODY_MAX.
+ * counted nor logged; every other request also goes to the wire log
+ * (capture.c) with its query and body. POST bodies are collected in memory up to HUB_BODY_MAX.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -213,6 +214,14 @@ static void handle_admin(struct conn_ctx *x, struct req *r, struct reply *out)
 	} else if (!strcmp(x->method, "POST") && !strcmp(x->path, "/_admin/stats/reset")) {
 		stats_reset();
 		reply_json(out, 200, json_pack("{s:b}", "ok", 1));
+	} else if (!strcmp(x->path, "/_admin/requests")) {
+		if (!strcmp(x->method, "DELETE"))
+			capture_clear();
+		else if (strcmp(x->method, "GET")) {
+			reply_fail(out, 405, "Method %s not allowed on %s", x->method, x->path);
+			return;
+		}
+		reply_json(out, 200, capture_json());
 	} else if (!strcmp(x->path, "/_admin/faults")) {
 		if (!strcmp(x->method, "POST")) {
 			json_error_t je;
@@ -535,6 +544,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		reply_fail(&out, 404, "Cannot %s %s", method, url);
 		break;
 	}
+	if (x->kind != K_ADMIN)
+		capture_request(&r, out.status);
 	ret = queue_reply(c, x, &out);
 	free(out.body);
 	return ret;

@@ -249,6 +249,19 @@ char *storage_render(sqlite3 *db, const char *stored)
 	return strdup(url);
 }
 
+char *storage_render_bare(const char *stored)
+{
+	char url[1024];
+
+	if (!stored)
+		return NULL;
+	if (!strncmp(stored, "storage+public:", 15) || !strncmp(stored, "storage:", 8)) {
+		snprintf(url, sizeof(url), "%s/storage/%s", g_base_url, strchr(stored, ':') + 1);
+		return strdup(url);
+	}
+	return strdup(stored);
+}
+
 json_t *storage_render_json(sqlite3 *db, const char *stored)
 {
 	char *u = storage_render(db, stored);

@@ -66,6 +66,9 @@ struct ao_core_cfg {
 	 * answers are imagefolder/'s classes; NULL: the first top-level
 	 * radio/single-dropdown (docs/DATASETS.md) */
 	const char *ds_class;
+	/* the mount point (absolute): the YOLO views' data.yaml names their
+	 * directory by it (docs/DATASETS.md); NULL: data.yaml has no `path` */
+	const char *mountpoint;
 	/* an in-memory file's open waits at most this long for the other
 	 * handles of the file to close or agree (src/core/small.c); 0: no
 	 * wait (single-threaded loop) */
@@ -143,7 +146,7 @@ struct ao_core_fh {
 	char *buf; /* in-memory content (project.json, task files, status) */
 	size_t len;
 	int direct_io, keep_cache;
-	int changed;	       /* export content changed: the kernel's attributes are old */
+	int changed;	       /* the kernel's attributes are old: drop them (small.c) */
 	int pinned;	       /* in-memory file served through the page cache (small.c) */
 	struct small_file *sf; /* its file's entry (small.c: in-memory files, assets, masks) */
 	int flushed;	       /* closed (FLUSH seen; small.c) */
@@ -157,7 +160,10 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		 struct ao_err *err);
 ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
 		     struct ao_err *err);
-void ao_core_release(struct ao_core *c, struct ao_core_fh *fh);
+/* 1: the kernel's attributes of the handle's path are out of date now (an
+ * export's last page-cache handle of an older generation closed: stat was
+ * pinned to it); the adapter drops them (side thread). */
+int ao_core_release(struct ao_core *c, struct ao_core_fh *fh);
 /* Before serving bytes [off, off+size) of fh from fh->fd without
  * ao_core_read (a spliced read): wait until they are there (an export
  * generation still being written). 0 or -errno. */
@@ -178,6 +184,10 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 
 /* Write-side callbacks (struct ao_writes_cfg). */
 void ao_core_project_written(struct ao_core *c, const char *project_id);
+/* The same for a write that created one asset (cp into assets/): the asset
+ * ({externalId, data} at least; the hub's object with _id when known) joins
+ * the cached listing of assets/ instead of dropping it (assets_add.c). */
+void ao_core_asset_added(struct ao_core *c, const char *project_id, const json_t *asset);
 void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id);
 int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **schema,
 			    struct ao_err *err);
@@ -189,9 +199,12 @@ int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *t
  * ao_media_open / ao_media_read_head. */
 struct ao_media *ao_core_media(struct ao_core *c);
 /* The URL (`data`) of an asset of a project, from the cached asset list
- * (pages of GET /project/{id}/assets; malloc'd). -ENOENT if none. */
+ * (pages of GET /project/{id}/assets; malloc'd). -ENOENT if none. storage
+ * (may be NULL) gets the asset's storage id (its `storage`, which the SDK
+ * sets for assets of an integrated bucket) or NULL: it lives in *url's
+ * allocation (freed with it). */
 int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *asset_id, char **url,
-		      struct ao_err *err);
+		      const char **storage, struct ao_err *err);
 
 int ao_core_task_masks(struct ao_core *c, const char *project_id, const char *task_id,
 		       json_t **masks, struct ao_err *err);

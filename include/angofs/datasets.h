@@ -43,6 +43,7 @@ enum ao_ds_skip {
 	AO_DS_SKIP_HOLES,	   /* segmentation hole dropped (polygons have none) */
 	AO_DS_SKIP_NO_ANSWER,	   /* ImageFolder: class classification unanswered */
 	AO_DS_SKIP_UNKNOWN_OPTION, /* ImageFolder: answer matches no option */
+	AO_DS_SKIP_SUBPIXEL,	   /* tool: under one pixel wide or high after clipping */
 	AO_DS_SKIP_N
 };
 
@@ -126,6 +127,23 @@ int ao_ds_index_add(struct ao_ds_index *x, unsigned long long rec_no, unsigned l
 typedef ssize_t (*ao_ds_read_head_fn)(void *ud, const struct ao_ds_image *img, void *buf,
 				      size_t cap);
 
+/* Naming as assets/ names (docs/DATASETS.md, "Names"), optional:
+ *   asset_of    the asset of an image whose stem collides (or is the
+ *               reserved ".status"): its id and createdAt into id/created;
+ *               0, or -1 when unknown (the task id tells it apart then).
+ *               Called from ao_ds_index_finish, for colliding images only;
+ *   fixed_name  the name the whole project's view gives img's task, or NULL
+ *               (a stage or batch view takes those names when every image
+ *               has one, so an image has one name in every view). */
+#define AO_DS_ID_MAX 256
+struct ao_ds_naming {
+	int (*asset_of)(void *ud, const struct ao_ds_image *img, char *id, size_t idsz,
+			char *created, size_t crsz);
+	const char *(*fixed_name)(void *ud, const struct ao_ds_image *img);
+	void *ud;
+};
+void ao_ds_index_set_naming(struct ao_ds_index *x, const struct ao_ds_naming *nm);
+
 /* Assign names (names.h rules on the stem, extension kept), fill missing
  * sizes through read_head (may be NULL), count images without size. */
 int ao_ds_index_finish(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void *ud,
@@ -137,6 +155,8 @@ const struct ao_ds_image *ao_ds_index_get(const struct ao_ds_index *x, size_t i)
  * for the tree's lookups. */
 const struct ao_ds_image *ao_ds_index_find_name(const struct ao_ds_index *x, const char *name);
 const struct ao_ds_image *ao_ds_index_find_label(const struct ao_ds_index *x, const char *label);
+/* The image of task task_id, or NULL. */
+const struct ao_ds_image *ao_ds_index_find_task(const struct ao_ds_index *x, const char *task_id);
 /* The image of record rec_no, or NULL (skipped record). */
 const struct ao_ds_image *ao_ds_index_by_record(const struct ao_ds_index *x,
 						unsigned long long rec_no);
@@ -147,10 +167,28 @@ const unsigned long long *ao_ds_index_class_counts(const struct ao_ds_index *x);
 
 /* ---- image headers --------------------------------------------------------- */
 
-enum ao_ds_imgfmt { AO_DS_IMG_UNKNOWN, AO_DS_IMG_PNG, AO_DS_IMG_JPEG };
-/* Width/height from a PNG IHDR or JPEG SOFn in the first len bytes.
- * 1: found; 0: a PNG/JPEG whose size lies beyond len (read more);
- * -EINVAL: neither format, or a corrupt header. fmt may be NULL. */
+enum ao_ds_imgfmt {
+	AO_DS_IMG_UNKNOWN,
+	AO_DS_IMG_PNG,
+	AO_DS_IMG_JPEG,
+	AO_DS_IMG_WEBP,
+	AO_DS_IMG_BMP,
+	AO_DS_IMG_GIF,
+	AO_DS_IMG_TIFF
+};
+struct ao_ds_imghead {
+	int width, height;     /* as stored */
+	int orientation;       /* EXIF Orientation 1..8 (JPEG; 1 when none) */
+	enum ao_ds_imgfmt fmt; /* set as soon as the signature is known */
+};
+/* Width, height and orientation from the first len bytes of a PNG, JPEG,
+ * WebP, BMP, GIF or TIFF (ds_imghead.c). 1: found; 0: its header lies
+ * beyond len (read more); -EINVAL: none of these, or a corrupt header. */
+int ao_ds_image_head(const void *buf, size_t len, struct ao_ds_imghead *h);
+/* The size as loaders show it (OpenCV's imread, PIL's exif_transpose):
+ * width and height swapped for a JPEG whose orientation is 5..8. */
+void ao_ds_image_shown(const struct ao_ds_imghead *h, int *w, int *ht);
+/* ao_ds_image_head's stored width/height only. fmt may be NULL. */
 int ao_ds_image_size(const void *buf, size_t len, int *w, int *h, enum ao_ds_imgfmt *fmt);
 
 /* ---- YOLO --------------------------------------------------------------- */
@@ -162,8 +200,9 @@ int ao_ds_image_size(const void *buf, size_t len, int *w, int *h, enum ao_ds_img
  * 4-corner polygon: a segmentation dataset) instead. */
 enum ao_ds_yolo_mode { AO_DS_YOLO_MIXED, AO_DS_YOLO_BOXES, AO_DS_YOLO_SEGMENTS };
 
-/* data.yaml: path/train/val, nc and names (YAML double-quoted). */
-int ao_ds_yolo_data_yaml(const struct ao_ds_schema *s, FILE *out);
+/* data.yaml: path (root, the view's absolute directory; NULL: no path key),
+ * train/val, nc and names (YAML double-quoted). */
+int ao_ds_yolo_data_yaml(const struct ao_ds_schema *s, const char *root, FILE *out);
 /* labels/<img->label> for record (the record of img). Rows counted and
  * skips counted into r. 0, -EINVAL for an image without size (not in the
  * view), -errno on a write error. */

@@ -14,7 +14,11 @@
  * it to a second temp file and renames that over <hash>.data, so a reader
  * never sees a half download; readers that opened the old file keep it.
  * Entries go stale after ttl seconds, by ao_xcache_mark_stale (touch) or by
- * a write to the project; the next open refetches. Total size is capped:
+ * a write to the project; the next open refetches. A change marked while a
+ * fetch runs, after it asked for its export, leaves the generation that
+ * fetch publishes stale (it may lack the change), and an open never takes a
+ * generation that lacks a change marked before the open began (read your
+ * writes; docs/DESIGN-NOTES.md "Changes during a refresh"). Total size is capped:
  * least recently used entries that nobody has open are evicted.
  */
 #ifndef ANGOFS_EXPORT_CACHE_H
@@ -96,19 +100,22 @@ const char *ao_xcache_task_types(const struct ao_xcache *c);
 struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *spec,
 				struct ao_err *err);
 
-/* Size and mtime to show in stat; returns 1 if the content is known (cached),
- * 0 if not (size 0: unknown). The mtime is the generation's: the fetch time,
- * or, for the first generation fetched after stat showed the export as not
- * cached (within the TTL), the time that stat first showed it, so the mtime
- * does not jump at the first read. Remembers that the kernel has seen this
- * generation's size. */
+/* Size and mtime of the current generation, to show in stat; returns 1 if
+ * the content is known (cached), 0 if not (size 0: unknown). The mtime is the
+ * generation's: the fetch time, or, for the first generation fetched after
+ * stat showed the export as not cached (within the TTL), the time that stat
+ * first showed it, so the mtime does not jump at the first read; while it is
+ * stale, the time it was marked. What the kernel is told per path (one inode
+ * per path, several handles) is the core's business (src/core/small.c). */
 int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime);
+/* The same, with the generation's view number (ao_xopen.gen; 0 if unknown). */
+int ao_xcache_stat_gen(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime,
+		       unsigned long *gen);
 
 struct ao_xopen {
-	int fd;		/* read-only descriptor of the cached data; serve with pread */
-	int direct_io;	/* changed while others have it open: bypass the page cache */
-	int keep_cache; /* data unchanged since the last open: keep page cache */
-	int changed;	/* the entry's content changed since the kernel last saw it */
+	int fd;		   /* read-only descriptor of the cached data; serve with pread */
+	unsigned long gen; /* its generation, unique in the process (ao_xcache_gen) */
+	time_t mtime;	   /* what stat shows now (ao_xcache_stat) */
 	long long size;
 	int streamed;		 /* still being written: call ao_xcache_wait before reads */
 	unsigned long stream_id; /* ... with this */
@@ -153,6 +160,10 @@ unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e);
  * the directory (the dataset views key their derived files by it).
  * -ENOENT if fd is not an open descriptor of e. */
 int ao_xcache_fd_ident(struct ao_xcache *c, struct ao_xentry *e, int fd, char *buf, size_t n);
+
+/* The newest task updatedAt (epoch microseconds) in the cached task exports
+ * of a project, as their generations recorded it; 0 if none is known. */
+long long ao_xcache_newest_us(struct ao_xcache *c, const char *project_id);
 
 /* {"exports":[{project,type,format,stage,batch,state,bytes_done,bytes_total,size,...}]} */
 json_t *ao_xcache_status(struct ao_xcache *c);

@@ -76,6 +76,10 @@ struct hub_ops {
 	 * URL; NULL: the client cannot upload (EOPNOTSUPP) */
 	int (*put)(void *self, const char *url, int fd, long long size, const char *content_type,
 		   struct ao_err *err);
+	/* download asking for the first n bytes only (Range: bytes=0-<n-1>);
+	 * NULL: download, stopped by hub_download_head after n bytes */
+	int (*download_head)(void *self, const char *url, long long n, hub_sink_fn sink, void *ud,
+			     struct ao_err *err);
 };
 
 /* A struct hub over ops and self (hub_free() calls ops->free(self)). */
@@ -116,16 +120,24 @@ char *hub_escape(const char *s);
  * total is -1 while unknown. */
 int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_fn progress,
 		 void *ud, struct ao_err *err);
+/* The first bytes of an absolute URL (an image's header): at most n into
+ * buf, asked with "Range: bytes=0-<n-1>" (a server that ignores it is cut
+ * off after n bytes). Returns the byte count (fewer only at the object's
+ * end) or -errno as hub_download. */
+ssize_t hub_download_head(struct hub *h, const char *url, void *buf, size_t n, struct ao_err *err);
 /* A failed download leaves the HTTP status in err->http_status (0: no
  * response): 401/403 (-EACCES) from a storage URL means "not readable
  * without a signature" or "signature expired" (sign it: hub_signed_url). */
 
-/* GET /getSignedUrl?name=<url>&project=<id>&type=<type> (hub-api.md §5.6; the
- * SDK's spelling, type one of assets, brushes, medicalBrushes, exports,
- * instructions): *signed_url = data.signedUrl (malloc'd). One API request
- * through the client's retries and rate budget. */
+/* GET /getSignedUrl?name=<url>&project=<id>&type=<type>&url=<url>
+ * [&storageId=<id>] (hub-api.md §5.6): the SDK's _get_signed_url spelling
+ * plus the docs' url= (which the current docs require), so either reading
+ * finds its parameter; type one of assets, brushes, medicalBrushes, exports,
+ * instructions; storage_id (NULL: none) when the asset names its storage.
+ * *signed_url = data.signedUrl (malloc'd). One API request through the
+ * client's retries and rate budget. */
 int hub_signed_url(struct hub *h, const char *project_id, const char *type, const char *url,
-		   char **signed_url, struct ao_err *err);
+		   const char *storage_id, char **signed_url, struct ao_err *err);
 
 /* PUT a file's bytes to a pre-signed upload URL (getUploadUrl), streamed from
  * fd with pread (the file is never held in memory), without the API key.

@@ -69,6 +69,7 @@ struct ao_media_ref {
 	const char *project_id;
 	const char *url;
 	enum ao_media_type type;
+	const char *storage_id; /* the asset's storage (getSignedUrl's storageId); NULL: none */
 };
 
 struct ao_media;

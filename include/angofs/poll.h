@@ -1,8 +1,10 @@
 /*
  * poll.h - change polling (-o poll=SECONDS): a background thread that asks
  * the hub, once per interval and per project the mount has touched, for the
- * newest task updatedAt and the task total (one cheap request each:
- * GET /project/{id}/tasks?limit=1&sort=-updatedAt&fields=updatedAt). When
+ * newest task updatedAt and the task total (one cheap request each, the
+ * SDK's get_tasks(page=1, limit=1, sort="-updatedAt", fields="updatedAt");
+ * two, with an updatedAt filter instead of the sort, once the hub is seen to
+ * ignore the sort: src/core/poll.c). When
  * either differs from the last answer, the project's cached exports and task
  * cache go stale (as after a write through the mount) and the changed
  * callback runs on the poll thread, which the daemon uses to queue kernel
@@ -36,7 +38,8 @@ int ao_poll_start(struct ao_poll *p, struct ao_err *err);
 void ao_poll_free(struct ao_poll *p);
 /* {"interval_s", "rounds", "requests", "errors", "last_poll", "projects": {id:
  * {"updatedAt", "total", "checked_at"}}, "changes": [{"project", "at",
- * "updatedAt", "total", "was"}] (the last 20)} */
+ * "updatedAt", "total", "was"}] (the last 20), "form": "sort" | "updatedAt
+ * filter"} */
 json_t *ao_poll_status(struct ao_poll *p);
 
 /* Core side (src/core/poll.c, over the core's project list). */

@@ -48,6 +48,11 @@ struct ao_writes_cfg {
 	void *ud;
 	/* a write to the project succeeded: its cached exports are stale */
 	void (*project_written)(void *ud, const char *project_id);
+	/* the same for a media file copied into assets/: its new asset, the
+	 * hub's object when it was looked up ({_id, externalId, data,
+	 * createdAt, ...}), else {externalId, data} (the stored URL), for the
+	 * listing of assets/ (NULL: project_written is called) */
+	void (*asset_added)(void *ud, const char *project_id, const json_t *asset);
 	/* a task's answer changed: drop its cached task/answer */
 	void (*task_written)(void *ud, const char *project_id, const char *task_id);
 	/* the project's categorySchema (new reference) for validation */
@@ -92,6 +97,16 @@ int ao_writes_sent_stat(struct ao_writes *w, const char *project_id, const char 
 			struct stat *st);
 int ao_writes_readdir(struct ao_writes *w, const char *project_id, const char *relpath,
 		      ao_fill_fn fill, void *ctx, struct ao_err *err);
+/* Directories inside assets/ (writes_dirs.c): assets/.status (the status
+ * files of assets/) and subfolders made by mkdir (cp -r); their files become
+ * assets named by their path under assets/. isdir: 1 if relpath is one.
+ * mkdir: -EEXIST, -ENOENT (no parent), -EPERM outside assets/, -EROFS;
+ * rmdir: -ENOTEMPTY while a file below is not sent. */
+int ao_writes_isdir(struct ao_writes *w, const char *project_id, const char *relpath);
+int ao_writes_mkdir(struct ao_writes *w, const char *project_id, const char *relpath,
+		    struct ao_err *err);
+int ao_writes_rmdir(struct ao_writes *w, const char *project_id, const char *relpath,
+		    struct ao_err *err);
 int ao_writes_create(struct ao_writes *w, const char *project_id, const char *relpath, mode_t mode,
 		     int flags, uint64_t *fh, struct ao_err *err);
 int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relpath, int flags,

@@ -272,7 +272,8 @@ struct xfer {
 	long long skip;	     /* bytes of this response already delivered earlier */
 	long long delivered; /* bytes handed to sink over all attempts */
 	long long total;
-	long long base; /* offset the current response starts at */
+	long long base;	     /* offset the current response starts at */
+	long long range_end; /* hub_download_range: last byte wanted; 0 none */
 	int sink_err;
 	int started;
 	/* uploads (KIND_PUT): the file, read with pread from up_off */
@@ -534,7 +535,11 @@ static struct curl_slist *setup_attempt(struct hubc *h, CURL *c, int kind, const
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-		if (x->delivered > 0) {
+		if (x->range_end > 0) { /* the first bytes only (a header) */
+			snprintf(range, sizeof(range), "Range: bytes=%lld-%lld", x->delivered,
+				 x->range_end);
+			hdrs = curl_slist_append(hdrs, range);
+		} else if (x->delivered > 0) {
 			snprintf(range, sizeof(range), "Range: bytes=%lld-", x->delivered);
 			hdrs = curl_slist_append(hdrs, range);
 		}
@@ -816,7 +821,8 @@ static int xfer_begin(struct hubc *h, const char *op, const char *url, const cha
 }
 
 static int hubc_download(struct hubc *h, const char *url, hub_sink_fn sink,
-			 hub_progress_fn progress, void *ud, struct ao_err *err)
+			 hub_progress_fn progress, void *ud, long long range_end,
+			 struct ao_err *err)
 {
 	struct xfer x;
 	char *abs = NULL, log_path[600];
@@ -837,6 +843,7 @@ static int hubc_download(struct hubc *h, const char *url, hub_sink_fn sink,
 		x.progress = progress;
 		x.ud = ud;
 		x.total = -1;
+		x.range_end = range_end;
 		rc = run(h, KIND_DOWNLOAD, "GET", url, log_path, NULL, 0, 0, &x, &status, err);
 		free(x.buf);
 	}
@@ -885,7 +892,13 @@ static int curlc_post_flags(void *self, const char *pq, const char *body, size_t
 static int curlc_download(void *self, const char *url, hub_sink_fn sink, hub_progress_fn progress,
 			  void *ud, struct ao_err *err)
 {
-	return hubc_download(self, url, sink, progress, ud, err);
+	return hubc_download(self, url, sink, progress, ud, 0, err);
+}
+
+static int curlc_download_head(void *self, const char *url, long long n, hub_sink_fn sink, void *ud,
+			       struct ao_err *err)
+{
+	return hubc_download(self, url, sink, NULL, ud, n - 1, err);
 }
 
 static int curlc_put(void *self, const char *url, int fd, long long size, const char *ctype,
@@ -907,6 +920,7 @@ static const struct hub_ops curl_ops = {
     .free = curlc_free,
     .post_flags = curlc_post_flags,
     .put = curlc_put,
+    .download_head = curlc_download_head,
 };
 
 struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)

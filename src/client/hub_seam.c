@@ -92,19 +92,56 @@ int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_
 	return h->ops->download(h->self, url, sink, progress, ud, err);
 }
 
+struct head_buf {
+	char *buf;
+	size_t n, got;
+};
+
+/* Keeps the first n bytes; then stops the transfer (-ECANCELED, which
+ * hub_download_head turns into success). */
+static int head_sink(void *ud, const void *p, size_t len)
+{
+	struct head_buf *hb = ud;
+	size_t k = len < hb->n - hb->got ? len : hb->n - hb->got;
+
+	memcpy(hb->buf + hb->got, p, k);
+	hb->got += k;
+	return hb->got == hb->n ? -ECANCELED : 0;
+}
+
+ssize_t hub_download_head(struct hub *h, const char *url, void *buf, size_t n, struct ao_err *err)
+{
+	struct head_buf hb = {buf, n, 0};
+	int rc;
+
+	if (n == 0)
+		return 0;
+	rc = h->ops->download_head
+		 ? h->ops->download_head(h->self, url, (long long)n, head_sink, &hb, err)
+		 : h->ops->download(h->self, url, head_sink, NULL, &hb, err);
+	if (rc == -ECANCELED && hb.got == n) { /* stopped by us: got what we wanted */
+		ao_err_clear(err);
+		rc = 0;
+	}
+	return rc < 0 ? rc : (ssize_t)hb.got;
+}
+
 int hub_signed_url(struct hub *h, const char *project_id, const char *type, const char *url,
-		   char **signed_url, struct ao_err *err)
+		   const char *storage_id, char **signed_url, struct ao_err *err)
 {
 	char *en = hub_escape(url), *ep = hub_escape(project_id ? project_id : ""), *pq = NULL;
+	char *es = storage_id && *storage_id ? hub_escape(storage_id) : NULL;
 	json_t *data = NULL;
 	int rc;
 
 	*signed_url = NULL;
-	if (!en || !ep ||
-	    asprintf(&pq, "/getSignedUrl?name=%s&project=%s&type=%s", en, ep, type) < 0)
+	if (!en || !ep || (storage_id && *storage_id && !es) ||
+	    asprintf(&pq, "/getSignedUrl?name=%s&project=%s&type=%s&url=%s%s%s", en, ep, type, en,
+		     es ? "&storageId=" : "", es ? es : "") < 0)
 		pq = NULL;
 	free(en);
 	free(ep);
+	free(es);
 	if (!pq)
 		return ao_errf(err, ENOMEM, "out of memory");
 	rc = hub_get(h, pq, &data, err);

@@ -4,8 +4,9 @@
  * the core's side; the bytes come from the media cache (angofs/media.h).
  *
  * Design choice: the asset list of a project is a reference-counted snapshot
- * built from the pages of GET /project/{id}/assets (100 a page, never a
- * request per file), kept meta_ttl seconds like the task list, single flight
+ * built from the pages of GET /project/{id}/assets (the SDK's get_assets:
+ * page, limit 100, filters {}; never a request per file; paged by count,
+ * pager.c), kept meta_ttl seconds like the task list, single flight
  * per project (p->assets_refresh). Names follow docs/DATASETS.md "Names"
  * (the rule of src/util/names.c on the stem, the image extension put back
  * after the `~<asset id>` suffix; the oldest asset keeps the plain name), so
@@ -55,11 +56,15 @@ static void cut_utf8(char *s, size_t max)
 	s[max] = '\0';
 }
 
-static void list_free(struct assetlist *l)
+void asset_list_free(struct assetlist *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].id);
 		free(l->v[i].url);
+		free(l->v[i].storage);
+		free(l->v[i].xid);
+		free(l->v[i].stem);
+		free(l->v[i].created);
 	}
 	free(l->v);
 	free(l->byid);
@@ -74,7 +79,7 @@ void asset_list_put(struct ao_core *c, struct assetlist *l)
 	int last = --l->refs == 0;
 	pthread_mutex_unlock(&c->lock);
 	if (last)
-		list_free(l);
+		asset_list_free(l);
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -82,45 +87,69 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(((const struct asset *)a)->name, ((const struct asset *)b)->name);
 }
 
-static int cmp_id(const void *a, const void *b)
+static int cmp_id(const void *a, const void *b, void *ud)
 {
-	return strcmp((*(struct asset *const *)a)->id, (*(struct asset *const *)b)->id);
+	const struct asset *v = ud;
+	return strcmp(v[*(const size_t *)a].id, v[*(const size_t *)b].id);
 }
 
-/* Names for every asset: names.c's rule on the stems, extensions put back. */
-static int assign_names(struct assetlist *l, char **created, char **stems)
+/* Names for every asset: names.c's rule on the stems, extensions put back;
+ * then v sorted by name and byid rebuilt. */
+int asset_name_all(struct assetlist *l)
 {
 	struct ao_named *nm = calloc(l->n ? l->n : 1, sizeof(*nm));
+	size_t *byid = malloc((l->cap ? l->cap : 1) * sizeof(*byid));
 
-	if (!nm)
+	if (!nm || !byid) {
+		free(nm);
+		free(byid);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < l->n; i++) {
 		nm[i].id = l->v[i].id;
-		nm[i].name = stems[i];
-		nm[i].order_key = created[i];
+		nm[i].name = l->v[i].stem;
+		nm[i].order_key = l->v[i].created;
 	}
-	if (ao_names_assign(nm, l->n, NULL) < 0) {
+	/* ".status" is the write side's directory of assets/' status files */
+	static const char *const reserved[] = {".status", NULL};
+	if (ao_names_assign(nm, l->n, reserved) < 0) {
 		free(nm);
+		free(byid);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < l->n; i++)
 		snprintf(l->v[i].name, sizeof(l->v[i].name), "%s%s", nm[i].out, l->v[i].ext);
 	free(nm);
+	if (l->n) /* l->v is NULL for a project without assets: qsort wants an array */
+		qsort(l->v, l->n, sizeof(*l->v), cmp_name);
+	for (size_t i = 0; i < l->n; i++)
+		byid[i] = i;
+	qsort_r(byid, l->n, sizeof(*byid), cmp_id, l->v);
+	free(l->byid);
+	l->byid = byid;
 	return 0;
 }
 
-/* One asset of a page into l->v[l->n] (+ its stem and createdAt). */
-static int add_asset(struct assetlist *l, json_t *a, char **created, char **stems)
+int asset_append(struct assetlist *l, const json_t *a)
 {
 	const char *id = json_string_value(json_object_get(a, "_id"));
 	const char *xid = json_string_value(json_object_get(a, "externalId"));
 	const char *url = json_string_value(json_object_get(a, "data"));
 	const char *cr = json_string_value(json_object_get(a, "createdAt"));
-	struct asset *s = &l->v[l->n];
+	const char *sto = json_string_value(json_object_get(a, "storage"));
 	size_t xl, el;
 
 	if (!id || !*id || strlen(id) >= AO_ID_MAX)
 		return 0; /* nothing to name it by: skipped */
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? 2 * l->cap : 128;
+		struct asset *v = realloc(l->v, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = nc;
+	}
+	struct asset *s = &l->v[l->n];
 	xid = xid ? xid : "";
 	xl = strlen(xid);
 	el = ext_len(xid, xl);
@@ -134,12 +163,24 @@ static int add_asset(struct assetlist *l, json_t *a, char **created, char **stem
 	}
 	s->id = strdup(id);
 	s->url = strdup(url ? url : "");
-	stems[l->n] = strndup(xid, xl);
-	created[l->n] = strdup(cr ? cr : "");
-	if (!s->id || !s->url || !stems[l->n] || !created[l->n])
+	if (!sto) /* the storage as an id, or as a {_id, ...} object */
+		sto = json_string_value(json_object_get(json_object_get(a, "storage"), "_id"));
+	s->storage = sto && *sto ? strdup(sto) : NULL;
+	s->xid = strdup(xid);
+	s->stem = strndup(xid, xl);
+	s->created = strdup(cr ? cr : "");
+	if (!s->id || !s->url || !s->xid || !s->stem || !s->created ||
+	    (sto && *sto && !s->storage)) {
+		free(s->id);
+		free(s->url);
+		free(s->xid);
+		free(s->stem);
+		free(s->created);
+		free(s->storage);
 		return -ENOMEM;
+	}
 	/* stem, "~<id>" (up to 66 bytes) and extension always fit in 255 */
-	cut_utf8(stems[l->n], AO_NAME_MAX - strlen(s->ext) - 66);
+	cut_utf8(s->stem, AO_NAME_MAX - strlen(s->ext) - 66);
 	l->n++;
 	return 0;
 }
@@ -149,71 +190,43 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		      struct ao_err *err)
 {
 	struct assetlist *l = calloc(1, sizeof(*l));
-	char **created = NULL, **stems = NULL, pq[512];
-	size_t cap = 0;
+	char pq[512];
 	long long total = -1;
+	struct pager pg;
 	int rc = 0;
 
 	if (!l)
 		return ao_errf(err, ENOMEM, "out of memory");
 	l->refs = 1;
-	for (int page = 1; rc == 0; page++) {
+	pager_init(&pg, 100);
+	while (rc == 0) {
 		json_t *data = NULL, *arr, *a;
 		size_t i;
 
-		snprintf(pq, sizeof(pq), "/project/%s/assets?page=%d&limit=100", p->id, page);
+		snprintf(pq, sizeof(pq), "/project/%s/assets?page=%d&limit=%d&filters=%%7B%%7D",
+			 p->id, pg.page, pg.limit);
 		rc = hub_get(c->cfg.hub, pq, &data, err);
 		if (rc < 0)
 			break;
 		arr = json_object_get(data, "assets");
 		if (json_is_integer(json_object_get(data, "total")))
 			total = json_integer_value(json_object_get(data, "total"));
-		if (l->n + json_array_size(arr) > cap) {
-			cap = (l->n + json_array_size(arr)) * 2;
-			void *v = realloc(l->v, cap * sizeof(*l->v));
-			void *cr = v ? realloc(created, cap * sizeof(char *)) : NULL;
-			void *st = cr ? realloc(stems, cap * sizeof(char *)) : NULL;
-			if (v)
-				l->v = v;
-			if (cr)
-				created = cr;
-			if (!st) {
-				json_decref(data);
-				rc = ao_errf(err, ENOMEM, "out of memory");
-				break;
-			}
-			stems = st;
-		}
-		json_array_foreach(arr, i, a) if (rc == 0 && add_asset(l, a, created, stems) < 0)
-		    rc = ao_errf(err, ENOMEM, "out of memory");
+		json_array_foreach(arr, i, a) if (rc == 0 && asset_append(l, a) < 0) rc =
+		    ao_errf(err, ENOMEM, "out of memory");
 		size_t got = json_array_size(arr);
+		int more = pager_next(
+		    &pg, got, json_string_value(json_object_get(json_array_get(arr, 0), "_id")),
+		    total);
 		json_decref(data);
-		/* a short page is the last, whatever total says */
-		if (got < 100 || (total >= 0 && (long long)page * 100 >= total))
+		if (rc == 0 && !more)
 			break;
 	}
-	if (rc == 0 && assign_names(l, created, stems) < 0)
+	if (rc == 0 && asset_name_all(l) < 0)
 		rc = ao_errf(err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < l->n; i++) {
-		free(created ? created[i] : NULL);
-		free(stems ? stems[i] : NULL);
-	}
-	free(created);
-	free(stems);
 	if (rc < 0) {
-		list_free(l);
+		asset_list_free(l);
 		return rc;
 	}
-	if (l->n) /* l->v is NULL for a project without assets: qsort wants an array */
-		qsort(l->v, l->n, sizeof(*l->v), cmp_name);
-	l->byid = malloc((l->n ? l->n : 1) * sizeof(*l->byid));
-	if (!l->byid) {
-		list_free(l);
-		return ao_errf(err, ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < l->n; i++)
-		l->byid[i] = &l->v[i];
-	qsort(l->byid, l->n, sizeof(*l->byid), cmp_id);
 	*out = l;
 	return 0;
 }
@@ -264,7 +277,7 @@ void asset_free_project(struct ao_core *c, struct project *p)
 {
 	(void)c;
 	if (p->assets && --p->assets->refs == 0)
-		list_free(p->assets);
+		asset_list_free(p->assets);
 	p->assets = NULL;
 	pthread_mutex_destroy(&p->assets_refresh);
 }
@@ -289,22 +302,45 @@ int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *i
 }
 
 int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *asset_id, char **url,
-		      struct ao_err *err)
+		      const char **storage, struct ao_err *err)
 {
 	struct project *p = proj_by_id(c, project_id);
 	struct assetlist *l;
 	int rc = -ENOENT;
 
 	*url = NULL;
+	if (storage)
+		*storage = NULL;
 	if (!p)
 		return ao_errf(err, ENOENT, "no project with id '%s'", project_id);
 	l = asset_list(c, p, err);
 	if (!l)
 		return err && err->code ? -err->code : -EIO;
-	struct asset key = {.id = (char *)asset_id}, *kp = &key, **hit;
-	hit = l->n ? bsearch(&kp, l->byid, l->n, sizeof(*l->byid), cmp_id) : NULL;
-	if (hit)
-		rc = (*url = strdup((*hit)->url)) ? 0 : -ENOMEM;
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) { /* byid: indexes sorted by id */
+		size_t mid = lo + (hi - lo) / 2;
+		const struct asset *hit = &l->v[l->byid[mid]];
+		int d = strcmp(hit->id, asset_id);
+		if (d == 0) {
+			/* the URL and, after its NUL, the storage id: one allocation */
+			size_t ul = strlen(hit->url) + 1,
+			       sl = hit->storage ? strlen(hit->storage) + 1 : 0;
+
+			rc = (*url = malloc(ul + sl)) ? 0 : -ENOMEM;
+			if (*url) {
+				memcpy(*url, hit->url, ul);
+				if (hit->storage)
+					memcpy(*url + ul, hit->storage, sl);
+				if (storage && hit->storage)
+					*storage = *url + ul;
+			}
+			break;
+		}
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	asset_list_put(c, l);
 	if (rc == -ENOENT)
 		return ao_errf(err, ENOENT, "no asset '%s' in project %s", asset_id, project_id);
@@ -337,7 +373,7 @@ int asset_readdir(struct ao_core *c, struct project *p, const struct stat *base,
 	if (!l)
 		return err && err->code ? -err->code : -EIO;
 	for (size_t i = 0; i < l->n; i++) {
-		struct ao_media_ref r = {p->id, l->v[i].url, AO_MEDIA_ASSET};
+		struct ao_media_ref r = {p->id, l->v[i].url, AO_MEDIA_ASSET, l->v[i].storage};
 		struct stat st = *base;
 
 		media_attr(c, &r, &st);
@@ -383,7 +419,7 @@ int asset_ref(struct ao_core *c, const struct ao_node *n, struct ao_media_ref *r
 	r->project_id = n->project_id;
 	if (n->kind == AO_N_ASSET_FILE) {
 		r->type = AO_MEDIA_ASSET;
-		rc = ao_core_asset_url(c, n->project_id, n->sub_id, url, err);
+		rc = ao_core_asset_url(c, n->project_id, n->sub_id, url, &r->storage_id, err);
 	} else {
 		int med = !strcmp(n->sub_id, "medicalBrushDataUrl");
 		r->type = med ? AO_MEDIA_MEDICAL_BRUSH : AO_MEDIA_BRUSH;

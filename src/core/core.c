@@ -68,7 +68,7 @@ void ao_core_free(struct ao_core *c)
 
 /* --- resolution --------------------------------------------------------- */
 
-#define MAX_DEPTH 8 /* p/datasets/stage/S/yolo/images/NAME */
+#define MAX_DEPTH 64 /* p/datasets/stage/S/yolo/images/NAME; p/assets/<subfolders>/NAME */
 
 static int split(const char *path, const char **comp, size_t *clen, const char **rest1)
 {
@@ -347,7 +347,10 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 	case AO_N_EXPORT_FILE: {
 		long long size;
 		time_t mt;
-		int known = ao_xcache_stat(c->cfg.xc, n->x, &size, &mt);
+		unsigned long gen;
+		int known = ao_xcache_stat_gen(c->cfg.xc, n->x, &size, &mt, &gen);
+		/* while this path's page cache holds a generation: its size (small.c) */
+		small_export_stat(c, n, gen, &size, mt);
 		set_size(st, size);
 		if (mt)
 			st->st_mtime = st->st_ctime = mt;
@@ -581,9 +584,12 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		fh->x = n->x;
 		fh->fd = o.fd;
 		fh->xstream = o.stream_id;
-		fh->direct_io = o.direct_io;
-		fh->keep_cache = o.keep_cache;
-		fh->changed = o.changed;
+		/* one inode per path: page cache or direct_io (small.c) */
+		if (small_track_export(c, n, fh, o.gen, o.size, o.mtime) < 0) {
+			ao_xcache_close(c->cfg.xc, n->x, o.fd);
+			fh->x = NULL;
+			rc = ao_errf(err, ENOMEM, "out of memory");
+		}
 		break;
 	}
 	case AO_N_ASSET_FILE:
@@ -660,22 +666,26 @@ int ao_core_read_wait(struct ao_core *c, struct ao_core_fh *fh, off_t off, size_
 	return ao_xcache_wait(c->cfg.xc, fh->x, fh->xstream, (long long)off + (long long)size, err);
 }
 
-void ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
+int ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 {
+	int stale = 0;
+
 	if (!fh)
-		return;
+		return 0;
 	if (fh->x) {
 		ao_xcache_close(c->cfg.xc, fh->x, fh->fd);
+		stale = small_release(c, fh, ao_xcache_gen(c->cfg.xc, fh->x));
 	} else if (fh->m) {
 		ao_media_close(c->cfg.media, fh->m); /* fd is the handle's */
-		small_release(c, fh);
+		small_release(c, fh, 0);
 	} else if (fh->ds) {
 		dsv_release(c, fh);
 	} else {
-		small_release(c, fh);
+		small_release(c, fh, 0);
 	}
 	free(fh->buf);
 	free(fh);
+	return stale;
 }
 
 /* --- refresh and write-side callbacks ------------------------------------ */
@@ -736,15 +746,28 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 	return 0;
 }
 
-void ao_core_project_written(struct ao_core *c, const char *project_id)
+static void written(struct ao_core *c, const char *project_id, const json_t *asset)
 {
 	struct project *p = proj_by_id(c, project_id);
 	ao_xcache_project_stale(c->cfg.xc, project_id);
 	if (p) {
 		task_drop_list(c, p);
-		asset_drop_list(c, p); /* cp into assets/ made an asset */
+		if (asset) /* the new asset joins the listing (assets_add.c) */
+			asset_add(c, p, asset);
+		else
+			asset_drop_list(c, p); /* an asset list, an import: re-read */
 	}
 	task_drop_project(c, project_id);
+}
+
+void ao_core_project_written(struct ao_core *c, const char *project_id)
+{
+	written(c, project_id, NULL);
+}
+
+void ao_core_asset_added(struct ao_core *c, const char *project_id, const json_t *asset)
+{
+	written(c, project_id, asset);
 }
 
 void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id)

@@ -82,20 +82,40 @@ struct project {
 	time_t assets_at;
 };
 
+/* Paging a list endpoint by count (pager.c): ask page pg->page with
+ * pg->limit items; after each reply, pager_next says whether to ask again. */
+struct pager {
+	int page, limit;
+	long long seen;
+	char first[128]; /* id of the last page's first item: a page repeated ends it */
+};
+void pager_init(struct pager *pg, int limit);
+/* After a page of got items, the first one's id first_id (NULL: none), and
+ * total the reply's `total` (-1 if absent): 1 = ask page pg->page with
+ * pg->limit (may have shrunk to the server's page size), 0 = done. */
+int pager_next(struct pager *pg, size_t got, const char *first_id, long long total);
+
 /* One file of assets/ (assets.c): immutable once its list is published. */
 struct asset {
 	char *id, *url;
+	char *xid;		    /* externalId */
+	char *stem;		    /* externalId without its image extension, cut */
+	char *created;		    /* createdAt ("" if none): the naming order */
+	char *storage;		    /* the asset's storage id (`storage`), NULL: none */
 	char ext[16];		    /* image extension with its dot, or "" */
 	char name[AO_NAME_MAX + 1]; /* the file name */
 };
 
 /* A published snapshot of a project's assets, sorted by name; reference
- * counted like struct tasklist (refs: c->lock). */
+ * counted like struct tasklist (refs: c->lock). Immutable while shared:
+ * assets_add.c changes a list in place only when p->assets is its one
+ * reference (refs == 1 under c->lock, with p->assets_refresh held), else
+ * publishes a changed copy. */
 struct assetlist {
 	int refs;
-	size_t n;
+	size_t n, cap;
 	struct asset *v;
-	struct asset **byid; /* the same, sorted by id (lookups by asset id) */
+	size_t *byid; /* indexes into v, sorted by asset id (lookups by id) */
 };
 
 /* A cached task (c->tb). Every field: c->lock; an entry is built whole
@@ -158,7 +178,17 @@ int small_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
  * direct_io, but counted as a handle of the file). */
 int small_track(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, const void *id,
 		size_t idlen);
-void small_release(struct ao_core *c, struct ao_core_fh *fh);
+/* The export rule (the same table; the entry of an export path outlives its
+ * handles): an open of generation gen (ao_xopen.gen), size bytes, shown
+ * with mtime; stat of the path (gen 0: unknown) reports *size, or the size
+ * of the generation its page-cache handles read while one is open (pinned). */
+int small_track_export(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		       unsigned long gen, long long size, time_t mtime);
+void small_export_stat(struct ao_core *c, const struct ao_node *n, unsigned long gen,
+		       long long *size, time_t mtime);
+/* 1: the handle was an export's last page-cache handle of its path and the
+ * kernel holds attributes of a generation other than cur_gen (drop them). */
+int small_release(struct ao_core *c, struct ao_core_fh *fh, unsigned long cur_gen);
 void small_pin_size(struct ao_core *c, const struct ao_node *n, struct stat *st);
 
 /* export_check.c: explicit stage filters and the completeness check */
@@ -185,6 +215,17 @@ struct ao_media_ref;
 struct assetlist *asset_list(struct ao_core *c, struct project *p, struct ao_err *err);
 void asset_list_put(struct ao_core *c, struct assetlist *l);
 void asset_drop_list(struct ao_core *c, struct project *p);
+/* assets.c helpers shared with assets_add.c: one asset object of the hub
+ * appended to l->v (0, or -ENOMEM; an asset without _id is skipped); the
+ * names of every asset (src/util/names.c's rule on the stems), then v
+ * sorted by name and byid rebuilt; freeing a list. */
+int asset_append(struct assetlist *l, const json_t *a);
+int asset_name_all(struct assetlist *l);
+void asset_list_free(struct assetlist *l);
+/* assets_add.c: an asset this mount just created (the hub's asset object)
+ * joins the cached listing of project p, named as a fetch of every page
+ * would name it; without a cached listing nothing is done. */
+void asset_add(struct ao_core *c, struct project *p, const json_t *asset);
 void asset_free_project(struct ao_core *c, struct project *p);
 int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *id_out, size_t idsz,
 		 struct ao_err *err);

@@ -82,7 +82,6 @@ static void gen_free(struct ao_core *c, struct dsv_gen *g)
 	ao_ds_index_free(g->idx);
 	ao_ds_schema_free(g->schema);
 	json_decref(g->cs);
-	free(g->yaml);
 	free(g->if_note);
 	free(g->isize);
 	free(g->iopen);
@@ -139,6 +138,11 @@ static struct dsv_gen *cur_if_fresh(struct ao_core *c, struct dsv_set *s)
 int dsv_record(const struct dsv_gen *g, const struct ao_ds_image *im, json_t **rec,
 	       struct ao_err *err)
 {
+	return dsv_record_fd(g->xfd, im, rec, err);
+}
+
+int dsv_record_fd(int fd, const struct ao_ds_image *im, json_t **rec, struct ao_err *err)
+{
 	size_t cap = 65536, len = 0;
 	char *buf = NULL;
 	json_error_t je;
@@ -151,7 +155,7 @@ int dsv_record(const struct dsv_gen *g, const struct ao_ds_image *im, json_t **r
 			return ao_errf(err, ENOMEM, "out of memory");
 		}
 		buf = nb;
-		ssize_t r = pread(g->xfd, buf + len, cap - len, (off_t)(im->locator + len));
+		ssize_t r = pread(fd, buf + len, cap - len, (off_t)(im->locator + len));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -188,28 +192,12 @@ static ssize_t read_head(void *ud, const struct ao_ds_image *im, void *buf, size
 	if (dsv_record(g, im, &rec, &e) < 0)
 		return -EIO;
 	const char *url = json_string_value(json_object_get(rec, "asset"));
-	struct ao_media_ref r = {g->project_id, url, AO_MEDIA_ASSET};
+	struct ao_media_ref r = {g->project_id, url, AO_MEDIA_ASSET, NULL};
 	ssize_t n = url ? ao_media_read_head(c->cfg.media, &r, buf, cap, &e) : -ENOENT;
 	if (n < 0)
 		ao_debug("datasets: header of %s: %s", im->name, e.msg);
 	json_decref(rec);
 	return n;
-}
-
-static char *memtext(int (*fn)(const struct ao_ds_schema *, FILE *), const struct ao_ds_schema *s,
-		     size_t *len)
-{
-	char *t = NULL;
-	FILE *f = open_memstream(&t, len);
-
-	if (!f)
-		return NULL;
-	int rc = fn(s, f);
-	if (fclose(f) != 0 || rc < 0) {
-		free(t);
-		return NULL;
-	}
-	return t;
 }
 
 /* The schemaId of the top-level classification titled or identified by
@@ -261,7 +249,7 @@ static int load_schema(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 	return 0;
 }
 
-/* Schema, pass 1 and data.yaml of g (whose export descriptor is open). */
+/* Schema and pass 1 of g (whose export descriptor is open). */
 static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 {
 	unsigned long long n = 0;
@@ -297,17 +285,21 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 	fclose(f);
 	if (rc < 0)
 		return rc;
+	struct dsv_naming *nm = NULL;
+	rc = dsv_naming_begin(c, g, &nm, err); /* names as assets/ (dsnames.c) */
+	if (rc < 0)
+		return rc;
 	void *ud[2] = {c, g};
 	rc = ao_ds_index_finish(g->idx, c->cfg.media ? read_head : NULL, ud, err);
+	dsv_naming_end(nm);
 	if (rc < 0)
 		return rc;
 	g->isize = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->isize));
 	g->iopen = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->iopen));
-	g->yaml = memtext(ao_ds_yolo_data_yaml, g->schema, &g->yaml_len);
 	if (!g->schema->if_schema_id && !g->if_note)
 		g->if_note = strdup("imagefolder: the project's categorySchema has no top-level "
 				    "single-choice classification (radio or single-dropdown)\n");
-	if (!g->yaml || !g->isize || !g->iopen)
+	if (!g->isize || !g->iopen)
 		return ao_errf(err, ENOMEM, "out of memory");
 	return 0;
 }

@@ -209,6 +209,38 @@ static char *skipped_text(struct ao_core *c, struct dsv_gen *g, int fmt, size_t 
 	return t;
 }
 
+/* data.yaml (node n) of a YOLO view:
+ * `path` is the view's absolute directory on this mount, as n was reached
+ * (a project's name or its id alias), so Ultralytics finds images/ from any
+ * working directory (ds_yolo.c). */
+static char *yaml_text(struct ao_core *c, const struct dsv_gen *g, const struct ao_node *n,
+		       size_t *len, struct ao_err *err)
+{
+	char *root = NULL, *t = NULL;
+	const char *p = n->path ? n->path : "";
+	size_t pl = strlen(p);
+	FILE *f;
+
+	while (pl > 0 && p[--pl] != '/') /* data.yaml's directory: the view */
+		;
+	if (c->cfg.mountpoint && n->path &&
+	    asprintf(&root, "%s%.*s", c->cfg.mountpoint, (int)pl, p) < 0) {
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	f = open_memstream(&t, len);
+	int rc = f ? ao_ds_yolo_data_yaml(g->schema, root, f) : -ENOMEM;
+	if (f && fclose(f) != 0 && rc == 0)
+		rc = -ENOMEM;
+	free(root);
+	if (rc < 0 || !f) {
+		free(t);
+		ao_errf(err, ENOMEM, "out of memory writing data.yaml");
+		return NULL;
+	}
+	return t;
+}
+
 /* Size of an image file: known once the media cache has it, else 1 byte and
  * no blocks, as for an export never fetched (a reader reads to the end). */
 static long long image_size(struct ao_core *c, const struct dsv_gen *g,
@@ -222,9 +254,12 @@ static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node 
 	int k = out_of(n->ds_fmt);
 
 	switch (n->ds_part) {
-	case DSV_DATA_YAML:
-		*size = (long long)g->yaml_len;
-		return 0;
+	case DSV_DATA_YAML: {
+		char *t = yaml_text(c, g, n, &len, err);
+		free(t);
+		*size = (long long)len;
+		return t ? 0 : -err->code;
+	}
 	case DSV_ANNOT:
 	case DSV_LABEL:
 		if (dsv_ensure(c, g, k, err) < 0)
@@ -338,6 +373,9 @@ static int list_root(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn
 			continue;
 		m.ds_part = fixed[i].part;
 		long long size = 1;
+		char child[4096]; /* the listed file's own path (data.yaml names its dir) */
+		snprintf(child, sizeof(child), "%s/%s", n->path ? n->path : "", fixed[i].name);
+		m.path = n->path ? child : NULL;
 		if (g && !part_is_dir(m.ds_part) && file_size(c, g, &m, &size, err) < 0) {
 			dsv_put(c, g);
 			return -err->code;
@@ -397,12 +435,8 @@ static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_
 
 	switch (n->ds_part) {
 	case DSV_DATA_YAML:
-		fh->buf = malloc(d->g->yaml_len + 1);
-		if (!fh->buf)
-			return ao_errf(err, ENOMEM, "out of memory");
-		memcpy(fh->buf, d->g->yaml, d->g->yaml_len + 1);
-		fh->len = d->g->yaml_len;
-		return 0;
+		fh->buf = yaml_text(c, d->g, n, &fh->len, err);
+		return fh->buf ? 0 : -err->code;
 	case DSV_SKIPPED:
 		fh->buf = skipped_text(c, d->g, n->ds_fmt, &fh->len, err);
 		return fh->buf ? 0 : -err->code;
@@ -525,7 +559,7 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 	fh->fd = -1; /* borrowed from the generation or the media handle */
 	if (d->counted && d->mfh)
 		__atomic_fetch_sub(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
-	small_release(c, fh); /* a derived file's entry, if any */
+	small_release(c, fh, 0); /* a derived file's entry, if any */
 	if (d->mfh) {
 		note_size(d->g, d->im, d->mfh); /* complete by now, if it was read */
 		ao_media_close(c->cfg.media, d->mfh);
@@ -565,7 +599,7 @@ static long long image_size(struct ao_core *c, const struct dsv_gen *g,
 	if (size > 0 || !precise || !c->cfg.media || dsv_record(g, im, &rec, &e) < 0)
 		return size > 0 ? size : 1;
 	struct ao_media_ref r = {g->project_id, json_string_value(json_object_get(rec, "asset")),
-				 AO_MEDIA_ASSET};
+				 AO_MEDIA_ASSET, NULL};
 	if (r.url && ao_media_stat(c->cfg.media, &r, &size, &mt) == 1 && size > 0)
 		__atomic_store_n(&g->isize[pos(g, im)], size, __ATOMIC_RELAXED);
 	else
@@ -587,7 +621,7 @@ static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_
 	if (rc < 0)
 		return rc;
 	struct ao_media_ref r = {d->g->project_id, json_string_value(json_object_get(rec, "asset")),
-				 AO_MEDIA_ASSET};
+				 AO_MEDIA_ASSET, NULL};
 	rc = r.url ? ao_media_open(c->cfg.media, &r, &d->mfh, err)
 		   : ao_errf(err, ENOENT, "%s: the record has no asset URL", im->name);
 	json_decref(rec);

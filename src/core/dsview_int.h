@@ -9,7 +9,7 @@
  * export/tasks.ndjson (or export/stage/<s>/tasks.ndjson) uses, so a view
  * costs no export request of its own. A "generation" is what was built
  * from one generation of that entry and one categorySchema: the schema,
- * the pass-1 index (names, sizes, classes), data.yaml, and, built on
+ * the pass-1 index (names, sizes, classes), and, built on
  * demand by pass 2, the label pack of each YOLO mode and COCO's
  * annotations.json (files in the cache directory, shared by daemons).
  *
@@ -23,7 +23,7 @@
  *   dv->lock    a leaf: the set list, each set's current generation, the
  *               generations' reference counts, xgen and pass-2 outputs,
  *               the count of open dataset files.
- * A generation's schema, index, yaml and export descriptor are immutable
+ * A generation's schema, index and export descriptor are immutable
  * once published and read without a lock by whoever holds a reference.
  */
 #ifndef ANGOFS_DSVIEW_INT_H
@@ -76,8 +76,6 @@ struct dsv_gen {
 	json_t *cs; /* the categorySchema the schema was loaded from */
 	struct ao_ds_schema *schema;
 	struct ao_ds_index *idx;
-	char *yaml; /* data.yaml */
-	size_t yaml_len;
 	char *if_note;	  /* why imagefolder/ is empty, or NULL */
 	long long *isize; /* per image: its byte size once known, else 0 (relaxed atomics) */
 	unsigned *iopen;  /* per image: open handles of it, any path (relaxed atomics) */
@@ -108,7 +106,20 @@ int dsv_ensure(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err);
 /* The record of an image, read at its locator from the export generation. */
 int dsv_record(const struct dsv_gen *g, const struct ao_ds_image *im, json_t **rec,
 	       struct ao_err *err);
+int dsv_record_fd(int fd, const struct ao_ds_image *im, json_t **rec, struct ao_err *err);
 void dsv_free_all(struct ao_core *c);
+
+/* ---- dsnames.c: names as assets/ names them ------------------------------ */
+
+/* Install on g->idx (before ao_ds_index_finish) the naming of
+ * docs/DATASETS.md "Names": colliding images named by their assets' ids and
+ * creation times (looked up), and for a stage or batch view the names of
+ * the whole project's view. With set->build held (network I/O: lookups, the
+ * whole project's export). dsv_naming_end(*out) after finish. */
+struct dsv_naming;
+int dsv_naming_begin(struct ao_core *c, struct dsv_gen *g, struct dsv_naming **out,
+		     struct ao_err *err);
+void dsv_naming_end(struct dsv_naming *nm);
 
 /* ---- dspass2.c: pass 2 and the derived files ------------------------------- */
 

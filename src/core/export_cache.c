@@ -86,8 +86,6 @@ static size_t holds_of(struct ao_xentry *e, unsigned long long g)
 void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m)
 {
 	if (m->gen != e->dgen) {
-		if (e->open_count > 0)
-			e->gens_mixed = 1;
 		e->gen = ++c->next_gen;
 		e->dgen = m->gen;
 	} else if (!e->have) {
@@ -96,13 +94,16 @@ void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m)
 	e->have = 1;
 	e->size = m->size;
 	e->fetched_at = m->fetched_at;
+	e->hwm_us = m->hwm_us;
 	e->gen_mtime = m->mtime ? m->mtime : m->fetched_at;
 	e->shown_at = 0;
+	e->meta_stale = m->stale;
+	int lacks = e->covers < e->changes; /* a change marked here it may lack */
 	if (m->stale && m->stale_at > e->gen_mtime)
 		e->stale_at = m->stale_at;
-	else if (e->stale_dgen != m->gen)
+	else if (!lacks)
 		e->stale_at = 0;
-	e->stale = m->stale || e->stale_dgen == m->gen;
+	e->stale = m->stale || lacks;
 }
 
 static int same_stat(const struct stat *a, const struct stat *b)
@@ -139,6 +140,13 @@ void xc_refresh(struct ao_xcache *c, struct ao_xentry *e, int force)
 	if (m.gen == e->gone_dgen) {
 		e->have = 0; /* its data file is gone: the next open fetches */
 		return;
+	}
+	if (m.gen != e->dgen && !e->fetching) {
+		/* published by another daemon: its download began after every
+		 * mark that set the stale flag in H.meta, not surely after one
+		 * that found byte 0 held (xcache_int.h, unsynced) */
+		e->covers = e->unsynced ? e->unsynced - 1 : e->changes;
+		e->unsynced = 0;
 	}
 	xc_adopt(c, e, &m);
 }
@@ -258,29 +266,35 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 	return e;
 }
 
-int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
+/* What stat shows of the current generation (mutex held). */
+static time_t shown_mtime(const struct ao_xentry *e)
+{
+	/* stale (touch, poll, a write): the time it was marked */
+	return e->stale && e->stale_at > e->gen_mtime ? e->stale_at : e->gen_mtime;
+}
+
+int ao_xcache_stat_gen(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime,
+		       unsigned long *gen)
 {
 	int known;
 
 	pthread_mutex_lock(&c->lock);
 	if (!e->fetching)
 		xc_refresh(c, e, 0);
-	if (e->gens_mixed && e->attr_gen) {
-		*size = e->attr_size;
-		*mtime = e->attr_mtime;
-		known = 1;
-	} else {
-		if (!e->have && !e->shown_at)
-			e->shown_at = time(NULL);
-		*size = e->attr_size = e->have ? e->size : 0;
-		/* stale (touch, poll, a write): the time it was marked */
-		time_t gm = e->stale && e->stale_at > e->gen_mtime ? e->stale_at : e->gen_mtime;
-		*mtime = e->attr_mtime = e->have ? gm : e->shown_at;
-		e->attr_gen = e->gen;
-		known = e->have;
-	}
+	if (!e->have && !e->shown_at)
+		e->shown_at = time(NULL);
+	known = e->have;
+	*size = known ? e->size : 0;
+	*mtime = known ? shown_mtime(e) : e->shown_at;
+	*gen = known ? e->gen : 0;
 	pthread_mutex_unlock(&c->lock);
 	return known;
+}
+
+int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime)
+{
+	unsigned long g;
+	return ao_xcache_stat_gen(c, e, size, mtime, &g);
 }
 
 int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now)
@@ -416,6 +430,7 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 	time_t t0 = time(NULL);
 
 	e->fetching = 1;
+	e->fetch_from = e->changes; /* sampled again before GET /export */
 	pthread_mutex_unlock(&c->lock);
 	ao_info("export: fetching %s%s%s%s%s %s.%s", e->project_id, e->stage_id ? " stage " : "",
 		e->stage_id ? e->stage_id : "", e->batch_id ? " batch " : "",
@@ -436,6 +451,40 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 	return xc_fetch_done(c, e, rc, &ri, ferr);
 }
 
+void xc_sample_changes(struct ao_xcache *c, struct ao_xentry *e)
+{
+	pthread_mutex_lock(&c->lock);
+	e->fetch_from = e->changes;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* What the generation a fetch of ours ended with holds (mutex held, e
+ * adopted it). rc 0, our own publication: every change marked before we
+ * sent GET /export (fetch_from; we held byte 0 from before that request to
+ * the publication). rc 1, another daemon's: the same, except a mark that
+ * found that daemon publishing (unsynced), which its download may predate.
+ * A change marked later than that makes the generation stale at once: in
+ * H.meta too, for the other daemons (their own marks know nothing of it). */
+static void fetched_covers(struct ao_xcache *c, struct ao_xentry *e, int rc)
+{
+	unsigned long cov = e->fetch_from;
+
+	if (rc == 1 && e->unsynced && e->unsynced <= cov)
+		cov = e->unsynced - 1;
+	e->covers = cov;
+	e->unsynced = 0;
+	e->stale = e->meta_stale || e->covers < e->changes;
+	if (e->covers >= e->changes)
+		return;
+	time_t now = time(NULL), at = now > e->gen_mtime ? now : e->gen_mtime + 1;
+	ao_info("export: %s generation %llu is stale already: %lu change(s) marked after "
+		"its export was asked for",
+		e->hash, e->dgen, e->changes - e->covers);
+	e->stale_at = at;
+	if (!xc_meta_mark(c, e, at, 0))
+		e->unsynced = e->changes;
+}
+
 int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct xc_refresh *rip,
 		  struct ao_err *ferr)
 {
@@ -444,14 +493,16 @@ int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct
 
 	if (rc == 0)
 		e->last_refresh = ri;
-	e->fetching = 0;
 	e->fetch_seq++;
 	if (rc >= 0) {
-		xc_refresh(c, e, 1);
+		xc_refresh(c, e, 1); /* still fetching: not another daemon's news */
 		if (!e->have)
 			rc = ao_errf(ferr, EIO, "export cache: %s/%s.meta vanished", c->dir,
 				     e->hash);
 	}
+	e->fetching = 0;
+	if (rc >= 0)
+		fetched_covers(c, e, rc);
 	if (rc >= 0) {
 		e->last_access = time(NULL);
 		if (rc == 0)
@@ -489,21 +540,24 @@ int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o,
 int ao_xcache_open_ex(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, int streamed,
 		      struct ao_err *err)
 {
-	unsigned long seen_seq;
+	unsigned long seen_seq, want;
 	int rc = 0, tries = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
 	pthread_mutex_lock(&c->lock);
+	want = e->changes; /* every change marked before this open: in what it reads */
 again:
 	if (!e->fetching)
 		xc_refresh(c, e, 0);
 	seen_seq = e->fetch_seq;
 	for (;;) {
 		time_t now = time(NULL);
-		/* fresh, or a fetch finished since we came (export_ttl=0 serves it once) */
-		if ((xc_is_fresh(c, e, now) ||
-		     (e->have && e->fetch_seq != seen_seq && e->last_rc == 0)) &&
+		/* fresh, or a fetch finished since we came that holds every change
+		 * marked before we came (export_ttl=0 serves it once; a change
+		 * marked since does not send us round again) */
+		if ((xc_is_fresh(c, e, now) || (e->have && e->fetch_seq != seen_seq &&
+						e->last_rc == 0 && e->covers >= want)) &&
 		    (!e->stream_dgen || streamed))
 			break;
 		/* a fetch ended in an error since we came without us waiting for
@@ -573,17 +627,9 @@ again:
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}
-	/* a refresh that kept the generation may have moved its mtime (a
-	 * touch): the kernel's attributes must go too (same bytes, no direct_io) */
-	int new_gen = e->gen != e->attr_gen;
-	o->changed = new_gen || (e->attr_gen && e->attr_mtime != e->gen_mtime);
-	/* the adapter has the kernel's copy invalidated (side thread, the open
-	 * waiting for it) when nobody else has the file open; otherwise
-	 * direct_io and a deferred invalidation */
-	o->direct_io = (new_gen && e->open_count > 0) || e->gens_mixed;
+	o->gen = e->gen;
+	o->mtime = shown_mtime(e);
 	e->open_count++;
-	o->keep_cache = !o->changed && e->open_gen == e->gen && !e->gens_mixed;
-	e->open_gen = e->gen;
 	e->last_access = time(NULL);
 	pthread_mutex_unlock(&c->lock);
 	return 0;
@@ -608,43 +654,51 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
 		close(fd);
 	if (e->open_count > 0)
 		e->open_count--;
-	if (!e->open_count && e->gens_mixed) {
-		e->gens_mixed = 0;
-		e->open_gen = 0; /* the page cache may hold old bytes: no keep_cache */
-	}
 	if (!e->open_count)
 		evict(c, NULL);
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Mark e's current generation stale here and, unless a download is under
- * way (it brings a fresh generation anyway), in H.meta for every daemon,
- * with the time it was marked (H.meta "stale_at", later than its mtime):
- * stat shows it as the mtime from now on and the refresh keeps it (xshare.h).
- * touched: a touch of the file moves it even if it is stale already. */
-static void mark_stale_locked(struct ao_xcache *c, struct ao_xentry *e, int touched)
+int xc_meta_mark(struct ao_xcache *c, struct ao_xentry *e, time_t at, int touched)
 {
 	struct xs_meta m;
-	int lfd;
+	int lfd = xc_entry_lockfd(c, e), ok;
 
-	if (!e->have || (e->stale && !touched))
-		return;
-	time_t now = time(NULL), at = now > e->gen_mtime ? now : e->gen_mtime + 1;
-	if (e->stale && e->stale_at >= at)
-		return;
-	e->stale = 1;
-	e->stale_dgen = e->dgen;
-	e->stale_at = at;
-	if (e->fetching || (lfd = xc_entry_lockfd(c, e)) < 0 ||
-	    ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
-		return;
-	if (xs_meta_read(c->dir, e->hash, e->key, &m, NULL) == 0 && m.gen == e->dgen &&
-	    (!m.stale || (touched && m.stale_at < at))) {
-		m.stale = 1;
-		m.stale_at = at;
-		xs_meta_write(c->dir, e->hash, e->key, &m);
+	if (lfd < 0 || ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
+		return 0;
+	int rc = xs_meta_read(c->dir, e->hash, e->key, &m, NULL);
+	ok = rc == -ENOENT; /* nothing published: a later download holds it */
+	if (rc == 0) {
+		if (at <= m.mtime)
+			at = m.mtime + 1;
+		ok = 1;
+		if (!m.stale || (touched && m.stale_at < at)) {
+			m.stale = 1;
+			m.stale_at = at;
+			ok = xs_meta_write(c->dir, e->hash, e->key, &m) == 0;
+		}
 	}
 	ao_lock_byte(lfd, 0, F_UNLCK, 0);
+	return ok;
+}
+
+/* A change for e (mutex held): counted (xcache_int.h, changes), the current
+ * generation stale here with the time it was marked (stat shows it as the
+ * mtime from now on and the refresh keeps it, xshare.h) and, unless a fetch
+ * of ours runs (fetched_covers judges its result), in H.meta for every
+ * daemon. touched: a touch moves that time even if it is stale already. */
+static void mark_stale_locked(struct ao_xcache *c, struct ao_xentry *e, int touched)
+{
+	time_t now = time(NULL), at = now > e->gen_mtime ? now : e->gen_mtime + 1;
+
+	e->changes++;
+	if (e->have) {
+		if (!e->stale || (touched && e->stale_at < at))
+			e->stale_at = at;
+		e->stale = 1;
+	}
+	if (e->fetching || !xc_meta_mark(c, e, at, touched))
+		e->unsynced = e->changes;
 }
 
 static void mark_stale(struct ao_xcache *c, struct ao_xentry *e, int touched)

@@ -118,6 +118,7 @@ static void obj_free(struct mobj *o)
 	pthread_cond_destroy(&o->cv);
 	free(o->key);
 	free(o->project_id);
+	free(o->storage_id);
 	free(o->url);
 	free(o);
 }
@@ -136,6 +137,7 @@ static struct mobj *obj_new(struct ao_media *m, const struct ao_media_ref *r, ch
 	o->key = key;
 	o->project_id = strdup(r->project_id ? r->project_id : "");
 	o->url = strdup(r->url);
+	o->storage_id = r->storage_id && *r->storage_id ? strdup(r->storage_id) : NULL;
 	o->type = r->type;
 	o->fd = -1;
 	o->total = -1;

@@ -121,7 +121,8 @@ static int sign(struct ao_media *m, struct mobj *o, const char *url, char **out,
 
 	if (!bare)
 		return ao_errf(err, ENOMEM, "out of memory");
-	rc = hub_signed_url(m->cfg.hub, o->project_id, ao_media_type_name(o->type), bare, out, err);
+	rc = hub_signed_url(m->cfg.hub, o->project_id, ao_media_type_name(o->type), bare,
+			    o->storage_id, out, err);
 	free(bare);
 	pthread_mutex_lock(&m->lock);
 	m->st.signs++;

@@ -38,6 +38,7 @@ struct mobj {
 	/* immutable after creation */
 	char hash[17];
 	char *key, *project_id;
+	char *storage_id; /* NULL: none */
 	enum ao_media_type type;
 	int lockfd; /* H.lock: opened at creation, closed when freed; the only
 		       descriptor of it this process has */

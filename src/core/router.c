@@ -14,12 +14,34 @@
 #include "angofs/router.h"
 #include "angofs/writes.h"
 
+/* Is the parent of relpath a directory of the write side (a subfolder made
+ * in assets/, assets/.status)? Then the core does not know it, but the
+ * write side's own names below it are real. */
+static int ws_parent(const struct ao_router *r, const struct ao_node *n)
+{
+	const char *slash = strrchr(n->relpath, '/');
+	char parent[4096];
+
+	if (!slash || (size_t)(slash - n->relpath) >= sizeof(parent))
+		return 0;
+	memcpy(parent, n->relpath, (size_t)(slash - n->relpath));
+	parent[slash - n->relpath] = '\0';
+	return ao_writes_isdir(r->w, n->project_id, parent);
+}
+
 void ao_route(const struct ao_router *r, const char *path, struct ao_route *rt)
 {
 	ao_err_clear(&rt->err);
 	rt->rc = ao_core_resolve(r->core, path, &rt->n, &rt->err);
 	rt->ws = r->w && rt->n.project_id[0] && rt->n.relpath[0] && ao_writes_owns(rt->n.relpath) &&
-		 (rt->rc == 0 || (rt->rc == -ENOENT && rt->n.parent_ok));
+		 (rt->rc == 0 || (rt->rc == -ENOENT && (rt->n.parent_ok || ws_parent(r, &rt->n))));
+}
+
+/* A directory only the write side has (inside assets/). */
+static int ws_dir(const struct ao_router *r, const struct ao_route *rt)
+{
+	return rt->ws && rt->rc == -ENOENT &&
+	       ao_writes_isdir(r->w, rt->n.project_id, rt->n.relpath);
 }
 
 /* The core's answer for a route that failed. */
@@ -124,6 +146,8 @@ int ao_router_readdir(const struct ao_router *r, const char *path, ao_core_fill_
 	int rc;
 
 	ao_route(r, path, &rt);
+	if (ws_dir(r, &rt)) /* a subfolder of assets/, assets/.status: its files */
+		return ao_writes_readdir(r->w, rt.n.project_id, rt.n.relpath, fill, ctx, err);
 	if (rt.rc < 0)
 		return core_err(&rt, err);
 	if (r->w && (rt.n.kind == AO_N_DROPBOX_DIR || rt.n.kind == AO_N_TASK_DIR ||
@@ -257,6 +281,34 @@ int ao_router_rename(const struct ao_router *r, const char *from, const char *to
 	if (a.ws && b.ws)
 		return -EXDEV;
 	return refused(r, -EPERM);
+}
+
+int ao_router_mkdir(const struct ao_router *r, const char *path, struct ao_err *err)
+{
+	struct ao_route rt;
+
+	ao_route(r, path, &rt);
+	if (rt.ws && rt.rc == 0) /* an asset of that name */
+		return ao_errf(err, EEXIST, "%s exists", path);
+	if (rt.ws && !strncmp(rt.n.relpath, "assets/", 7)) {
+		if (r->read_only)
+			return -EROFS;
+		return ao_writes_mkdir(r->w, rt.n.project_id, rt.n.relpath, err);
+	}
+	return ao_router_refuse(r, "mkdir", path, err);
+}
+
+int ao_router_rmdir(const struct ao_router *r, const char *path, struct ao_err *err)
+{
+	struct ao_route rt;
+
+	ao_route(r, path, &rt);
+	if (ws_dir(r, &rt)) {
+		if (r->read_only)
+			return -EROFS;
+		return ao_writes_rmdir(r->w, rt.n.project_id, rt.n.relpath, err);
+	}
+	return ao_router_refuse(r, "rmdir", path, err);
 }
 
 int ao_router_refuse(const struct ao_router *r, const char *op, const char *path,

@@ -75,12 +75,26 @@ struct ao_xentry {
 	int have;
 	long long size;
 	time_t fetched_at, last_access, touched_at;
-	int stale;
-	unsigned long long dgen;       /* its generation number on disk */
-	unsigned long long stale_dgen; /* generation this daemon marked stale */
-	unsigned long long gone_dgen;  /* generation whose data file vanished */
-	struct stat meta_st;	       /* H.meta as last parsed */
-	int lockfd;		       /* H.lock: opened once, never a second fd */
+	/* stale: the generation may lack a change (meta_stale: H.meta says so,
+	 * set by any daemon; or covers < changes below) */
+	int stale, meta_stale;
+	long long hwm_us;	      /* the generation's newest task updatedAt (0: unknown) */
+	unsigned long long dgen;      /* its generation number on disk */
+	unsigned long long gone_dgen; /* generation whose data file vanished */
+	/* Changes and what a generation holds (read your writes). changes:
+	 * marks of this entry so far (a touch, a write to the project, a change
+	 * the poll saw); covers: how many of them the current generation is
+	 * known to hold. fetch_from: `changes` when this daemon's running fetch
+	 * began, sampled again just before it sends GET /export (what that
+	 * export holds); the generation the fetch ends with covers that many.
+	 * unsynced: the last mark that could not set the stale flag in H.meta
+	 * under byte 0 (a fetch of ours was running, or another daemon held
+	 * byte 0: what it publishes may predate the mark), so the next
+	 * generation adopted from another daemon covers only the marks before
+	 * it (0: none). */
+	unsigned long changes, covers, fetch_from, unsynced;
+	struct stat meta_st; /* H.meta as last parsed */
+	int lockfd;	     /* H.lock: opened once, never a second fd */
 	struct xhold {
 		int fd;
 		unsigned long long dgen;
@@ -88,21 +102,14 @@ struct ao_xentry {
 	size_t nholds, capholds;
 	int evict_round;
 	int fetching;
-	unsigned long gen, attr_gen, open_gen; /* process-wide unique view generations */
-	unsigned long fetch_seq;	       /* completed fetch attempts */
+	unsigned long gen;	 /* process-wide unique view generation (what the kernel's
+				    per-path rule tells generations apart by: src/core/small.c) */
+	unsigned long fetch_seq; /* completed fetch attempts */
 	int last_rc;
 	int served_stale;  /* the last fetch failed transiently: the old copy is served */
 	time_t hold_until; /* ... without asking the hub again until then */
 	char last_msg[AO_ERR_MSG_MAX];
-	int open_count;
-	/* a new generation arrived while handles of an older one were open: their
-	 * READs may fill the kernel's page cache with old bytes, and they read with
-	 * the kernel's file size. Until the last handle closes, every open gets
-	 * direct_io and stat keeps showing the size the kernel has (attr_size); the
-	 * next open after that sees `changed` and drops the kernel's copy. */
-	int gens_mixed;
-	long long attr_size;
-	time_t attr_mtime;
+	int open_count; /* descriptors open (FUSE handles, dataset builds, task listings) */
 	/* mtime of the current generation (H.meta "mtime", the same for every
 	 * daemon); shown_at: first stat while none was cached, the mtime the
 	 * next fetch keeps (within the TTL) so a copy made from the listing
@@ -171,6 +178,17 @@ int xc_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct x
 	       struct xs_meta *n, struct ao_err *err);
 /* The mtime of a new generation n replacing m (had: there was one). */
 void xc_new_mtime(const struct xs_meta *m, int had, struct xs_meta *n);
+
+/* Set the stale flag of the generation H.meta names (byte 0 tried, not
+ * waited for; mutex held), marked at `at` (touched: moved even if stale
+ * already). 1 done, or nothing is published (a later download holds the
+ * change); 0 not: a publication or another rewrite is under way, or an
+ * error. */
+int xc_meta_mark(struct ao_xcache *c, struct ao_xentry *e, time_t at, int touched);
+
+/* Just before a fetch of this daemon sends GET /export (no mutex held):
+ * the generation it brings holds every change marked until now. */
+void xc_sample_changes(struct ao_xcache *c, struct ao_xentry *e);
 
 /* Cached and fresh at now (c->lock held). */
 int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now);

@@ -71,8 +71,9 @@ char *ao_xcache_query_stages(const struct ao_xcache_cfg *cfg, const struct ao_xs
 		stage = hub_escape(stages_json);
 	if (s->batch_id)
 		batch = json_array1_escaped(s->batch_id);
-	if (s->type == AO_X_TASK)
-		tt = hub_escape(cfg->task_types_json ? cfg->task_types_json : AO_XCACHE_TASK_TYPES);
+	/* the SDK's ExportOptions sends taskTypes with every export, issue
+	 * exports too (and stage only with type=task) */
+	tt = hub_escape(cfg->task_types_json ? cfg->task_types_json : AO_XCACHE_TASK_TYPES);
 #define TF(x) ((x) && !s->lean ? "true" : "false")
 	if (pid &&
 	    asprintf(&q,

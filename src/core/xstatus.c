@@ -10,6 +10,21 @@
 
 #include "xcache_int.h"
 
+long long ao_xcache_newest_us(struct ao_xcache *c, const char *project_id)
+{
+	long long top = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	for (struct ao_xentry *e = c->entries; e; e = e->next)
+		if (e->known && e->have && e->type == AO_X_TASK && e->hwm_us > top &&
+		    !strcmp(e->project_id, project_id))
+			top = e->hwm_us;
+	pthread_mutex_unlock(&c->lock);
+	return top;
+}
+
 json_t *ao_xcache_status(struct ao_xcache *c)
 {
 	json_t *arr = json_array();

@@ -51,6 +51,7 @@ struct job {
 	struct xm_changes ch;
 	long long total; /* the hub's count the result was proven by */
 	struct xc_refresh ri;
+	unsigned long covers0; /* e->covers of the old generation (back to it on failure) */
 	char dpath[4096], ipath[4096], itmp[4200];
 };
 
@@ -137,8 +138,10 @@ static void *job_main(void *arg)
 	}
 	e->stream_dgen = 0;
 	e->stream_id = 0;
-	if (rc < 0)
+	if (rc < 0) {
+		e->covers = j->covers0;
 		xc_refresh(c, e, 1); /* back to the generation on disk */
+	}
 	xc_fetch_done(c, e, rc, &j->ri, &err);
 	e->served_stale = 0;
 	e->hold_until = time(NULL) + 10;
@@ -171,6 +174,8 @@ static int start(struct job *j)
 	e->stream_dgen = j->n.gen;
 	e->stream_ready = 0;
 	e->stream_size = j->n.size;
+	j->covers0 = e->covers;
+	e->covers = e->fetch_from; /* what it holds (export_cache.c, fetched_covers) */
 	xc_adopt(c, e, &j->n);
 	e->stream_id = e->gen; /* new (the disk number may be a failed one's) */
 	c->streams++;
@@ -184,6 +189,7 @@ static int start(struct job *j)
 	e->stream_dgen = 0;
 	e->stream_id = 0;
 	c->streams--;
+	e->covers = j->covers0;
 	xc_refresh(c, e, 1);
 	pthread_mutex_unlock(&c->lock);
 	return -rc;

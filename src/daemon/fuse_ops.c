@@ -7,7 +7,7 @@
  * readdir fill flags, kernel cache invalidation, spliced reads, statfs.
  *
  * Kernel invalidations (fuse_invalidate_path) are only ever made by the
- * side threads (two lanes, see below), never inside a request handler: the
+ * side threads (two lanes, src/daemon/inval.c), never inside a request handler: the
  * kernel's invalidation locks the file's pages, and a page can be locked by
  * a READ (an mmap fault, even of a closed file) that waits for a worker;
  * called from a handler (with -s, the only worker) that is a deadlock.
@@ -43,6 +43,7 @@
 #include <time.h>
 
 #include "fuse_ops.h"
+#include "inval.h"
 #include "angofs/core.h"
 #include "angofs/log.h"
 #include "angofs/router.h"
@@ -50,12 +51,6 @@
 
 #define INVAL_WAIT_MS 3000	/* flush: the queued invalidation of a direct_io open */
 #define OPEN_INVAL_WAIT_MS 2000 /* open: the invalidation that lets it use the page cache */
-
-struct inval_item {
-	struct inval_item *next;
-	unsigned long seq;
-	char path[];
-};
 
 enum { SIDE_READ, SIDE_WRITE };
 
@@ -140,14 +135,18 @@ static struct fh *FH(const struct fuse_file_info *fi)
 	return fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
 }
 
-/* Release a handle on the side that opened it, and free it. */
-static void fh_close(struct ao_fs *fs, struct fh *h)
+/* Release a handle on the side that opened it, and free it. 1: the
+ * kernel's attributes of its path are out of date (ao_core_release). */
+static int fh_close(struct ao_fs *fs, struct fh *h)
 {
+	int stale = 0;
+
 	if (h->side == SIDE_WRITE)
 		ao_writes_release(fs->w, h->wfh);
 	else
-		ao_core_release(fs->core, h->rfh);
+		stale = ao_core_release(fs->core, h->rfh);
 	free(h);
+	return stale;
 }
 
 static int fail(const char *op, const char *path, int rc, struct ao_err *e)
@@ -159,161 +158,19 @@ static int fail(const char *op, const char *path, int rc, struct ao_err *e)
 	return rc;
 }
 
-/* --- invalidation side threads ------------------------------------------
- *
- * Two lanes, each a FIFO with its own thread. LANE_OPEN carries only the
- * drops an open waits for while no other handle of the file can have a READ
- * holding one of its pages (the core's direct_io = 0): each is quick. Every
- * other drop (a direct_io open's, deferred to flush; an answer's siblings;
- * the poll's) goes to LANE_OTHER, where one can wait for a page a READ holds
- * (an asset's READ waiting for its download): with one FIFO the opens behind
- * it ran out their bound and fell back to direct_io (shared mmap: ENODEV).
- */
-
-enum { LANE_OPEN, LANE_OTHER };
-
-static void *inval_main(void *arg)
-{
-	struct inval_lane *l = arg;
-	struct ao_fs *fs = l->fs;
-
-	pthread_mutex_lock(&fs->ql);
-	for (;;) {
-		while (!l->head && !fs->inval_stop)
-			pthread_cond_wait(&l->qc, &fs->ql);
-		if (!l->head)
-			break;
-		struct inval_item *it = l->head;
-		l->head = it->next;
-		if (!l->head)
-			l->tail = NULL;
-		pthread_mutex_unlock(&fs->ql);
-		int r = fuse_invalidate_path(fs->fuse, it->path);
-		ao_debug("invalidated %s (%d)", it->path, r);
-		pthread_mutex_lock(&fs->ql);
-		if (it->seq > l->done_seq)
-			l->done_seq = it->seq;
-		pthread_cond_broadcast(&l->done_c);
-		free(it);
-	}
-	pthread_mutex_unlock(&fs->ql);
-	return NULL;
-}
-
-static unsigned long inval_queue(struct ao_fs *fs, int lane, const char *path)
-{
-	struct inval_lane *l = &fs->lane[lane];
-	size_t n = strlen(path) + 1;
-	struct inval_item *it = malloc(sizeof(*it) + n);
-	unsigned long seq = 0;
-
-	if (!it)
-		return 0;
-	memcpy(it->path, path, n);
-	it->next = NULL;
-	pthread_mutex_lock(&fs->ql);
-	if (!fs->inval_started) {
-		pthread_mutex_unlock(&fs->ql);
-		free(it);
-		return 0;
-	}
-	it->seq = seq = ++l->next_seq;
-	if (l->tail)
-		l->tail->next = it;
-	else
-		l->head = it;
-	l->tail = it;
-	pthread_cond_signal(&l->qc);
-	pthread_mutex_unlock(&fs->ql);
-	return seq;
-}
-
-void ao_fs_invalidate(struct ao_fs *fs, const char *path)
-{
-	inval_queue(fs, LANE_OTHER, path);
-}
-
-/* Wait at most ms for the lane's thread to have made invalidation seq (and
- * every one queued before it on that lane); 1 if done, 0 if not (or seq is
- * 0). */
-static int inval_wait(struct ao_fs *fs, int lane, unsigned long seq, long ms)
-{
-	struct inval_lane *l = &fs->lane[lane];
-	struct timespec dl;
-	int done;
-
-	if (!seq)
-		return 0;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += ms / 1000;
-	dl.tv_nsec += (ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&fs->ql);
-	while (l->done_seq < seq && fs->inval_started)
-		if (pthread_cond_timedwait(&l->done_c, &fs->ql, &dl) == ETIMEDOUT)
-			break;
-	done = l->done_seq >= seq;
-	pthread_mutex_unlock(&fs->ql);
-	return done;
-}
-
 void ao_fs_init(struct ao_fs *fs)
 {
-	pthread_mutex_init(&fs->ql, NULL);
-	for (int i = 0; i < 2; i++) {
-		fs->lane[i].fs = fs;
-		pthread_cond_init(&fs->lane[i].qc, NULL);
-		pthread_cond_init(&fs->lane[i].done_c, NULL);
-	}
+	ao_fs_inval_init(fs);
 }
 
 int ao_fs_start(struct ao_fs *fs)
 {
-	int r;
-	pthread_mutex_lock(&fs->ql);
-	fs->inval_stop = 0;
-	r = pthread_create(&fs->lane[LANE_OPEN].thread, NULL, inval_main, &fs->lane[LANE_OPEN]);
-	if (r == 0) {
-		r = pthread_create(&fs->lane[LANE_OTHER].thread, NULL, inval_main,
-				   &fs->lane[LANE_OTHER]);
-		if (r) { /* stop the first (it is waiting on its queue) */
-			fs->inval_stop = 1;
-			pthread_cond_broadcast(&fs->lane[LANE_OPEN].qc);
-			pthread_mutex_unlock(&fs->ql);
-			pthread_join(fs->lane[LANE_OPEN].thread, NULL);
-			pthread_mutex_lock(&fs->ql);
-		}
-	}
-	fs->inval_started = r == 0;
-	pthread_mutex_unlock(&fs->ql);
-	return -r;
+	return ao_fs_inval_start(fs);
 }
 
 void ao_fs_stop(struct ao_fs *fs)
 {
-	pthread_mutex_lock(&fs->ql);
-	int started = fs->inval_started;
-	fs->inval_stop = 1;
-	fs->inval_started = 0;
-	for (int i = 0; i < 2; i++) {
-		pthread_cond_broadcast(&fs->lane[i].qc);
-		pthread_cond_broadcast(&fs->lane[i].done_c);
-	}
-	pthread_mutex_unlock(&fs->ql);
-	for (int i = 0; i < 2; i++) {
-		struct inval_lane *l = &fs->lane[i];
-		if (started)
-			pthread_join(l->thread, NULL);
-		while (l->head) {
-			struct inval_item *it = l->head;
-			l->head = it->next;
-			free(it);
-		}
-		l->tail = NULL;
-	}
+	ao_fs_inval_stop(fs);
 	/* handles whose RELEASE never came (the request loop has ended) */
 	int n = 0;
 	pthread_mutex_lock(&fh_lock);
@@ -443,8 +300,8 @@ static int reply_open(struct ao_fs *fs, const char *path, struct fuse_file_info 
 		 * waits for the queued invalidation.
 		 */
 		int lane = h->rfh->direct_io ? LANE_OTHER : LANE_OPEN;
-		unsigned long seq = inval_queue(fs, lane, path);
-		int done = lane == LANE_OPEN && inval_wait(fs, lane, seq, OPEN_INVAL_WAIT_MS);
+		unsigned long seq = ao_fs_inval_queue(fs, lane, path);
+		int done = lane == LANE_OPEN && ao_fs_inval_wait(fs, lane, seq, OPEN_INVAL_WAIT_MS);
 
 		ao_core_cached(fs->core, h->rfh, done); /* the core's pin, per file */
 		if (done) {
@@ -581,11 +438,11 @@ static void answer_written(struct ao_fs *fs, const char *path)
 		if (snprintf(p, sizeof(p), "%.*s/%s", (int)(slash - path), path, sib[i]) >=
 		    (int)sizeof(p))
 			return;
-		unsigned long s = inval_queue(fs, LANE_OTHER, p);
+		unsigned long s = ao_fs_inval_queue(fs, LANE_OTHER, p);
 		if (s)
 			seq = s;
 	}
-	inval_wait(fs, LANE_OTHER, seq, INVAL_WAIT_MS);
+	ao_fs_inval_wait(fs, LANE_OTHER, seq, INVAL_WAIT_MS);
 }
 
 static int op_flush(const char *path, struct fuse_file_info *fi)
@@ -602,7 +459,7 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 		return fail("flush", path, r, &e);
 	}
 	ao_core_flushed(fs->core, h->rfh); /* the RELEASE follows, in the background */
-	inval_wait(fs, h->inval_lane, h->inval_seq, INVAL_WAIT_MS);
+	ao_fs_inval_wait(fs, h->inval_lane, h->inval_seq, INVAL_WAIT_MS);
 	h->inval_seq = 0;
 	return 0;
 }
@@ -625,11 +482,13 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	struct ao_fs *fs = FS();
 	struct fh *h = FH(fi);
 
-	(void)path;
 	if (!h)
 		return 0;
 	fh_unlink(h);
-	fh_close(fs, h);
+	/* the last page-cache handle of an older export generation: stat was
+	 * pinned to its size; the side thread drops it (no wait) */
+	if (fh_close(fs, h) && path)
+		ao_fs_inval_queue(fs, LANE_OTHER, path);
 	return 0;
 }
 
@@ -670,7 +529,7 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	return fail("rename", from, rc, &e);
 }
 
-/* mkdir, rmdir, mknod, symlink, link: refused outside the write side */
+/* mknod, symlink, link: refused; mkdir, rmdir: only inside assets/ */
 static int refuse(const char *op, const char *path)
 {
 	struct ao_router r = R(FS());
@@ -682,13 +541,21 @@ static int refuse(const char *op, const char *path)
 
 static int op_mkdir(const char *path, mode_t mode)
 {
+	struct ao_router r = R(FS());
+	struct ao_err e;
+
 	(void)mode;
-	return refuse("mkdir", path);
+	ao_err_clear(&e);
+	return fail("mkdir", path, ao_router_mkdir(&r, path, &e), &e);
 }
 
 static int op_rmdir(const char *path)
 {
-	return refuse("rmdir", path);
+	struct ao_router r = R(FS());
+	struct ao_err e;
+
+	ao_err_clear(&e);
+	return fail("rmdir", path, ao_router_rmdir(&r, path, &e), &e);
 }
 
 static int op_mknod(const char *path, mode_t mode, dev_t dev)

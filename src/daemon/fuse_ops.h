@@ -34,6 +34,7 @@ struct ao_fs {
 	int read_only;
 	double attr_timeout, entry_timeout;
 	const char *cache_dir;
+	const char *mountpoint; /* absolute (libfuse's realpath); entry invalidations */
 
 	int inval_started, inval_stop; /* [ql] */
 	pthread_mutex_t ql;	       /* the queue lock */
@@ -58,5 +59,10 @@ void ao_fs_invalidate(struct ao_fs *fs, const char *path);
 /* Files and directories the kernel has open on the mount (their RELEASE or
  * RELEASEDIR not served yet); any thread. */
 int ao_fs_open_handles(void);
+/* Queue the invalidation of the kernel's entry `name` in directory dir (and
+ * so of every unused entry below it): a later lookup asks the daemon again.
+ * Done by the side thread only if the kernel has dir cached (nothing below
+ * it then); it does not wait. */
+void ao_fs_invalidate_entry(struct ao_fs *fs, const char *dir, const char *name);
 
 #endif

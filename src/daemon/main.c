@@ -120,6 +120,10 @@ static void cb_project_written(void *ud, const char *pid)
 {
 	ao_core_project_written(ud, pid);
 }
+static void cb_asset_added(void *ud, const char *pid, const json_t *asset)
+{
+	ao_core_asset_added(ud, pid, asset);
+}
 static void cb_task_written(void *ud, const char *pid, const char *tid)
 {
 	ao_core_task_written(ud, pid, tid);
@@ -160,9 +164,13 @@ struct daemon {
 
 /* -o poll: a project changed on the hub (poll thread). The core has made its
  * exports and task cache stale; drop the kernel's view of the files a reader
- * polls (attributes and pages) from the adapter's side thread. */
+ * polls (attributes and pages), and its entries below the directories whose
+ * content can disappear (a deleted task, asset or image, an image that moved
+ * to another class), from the adapter's side thread, under the project's
+ * name and its id alias. */
 static void cb_poll_changed(void *ud, const char *pid, const char *dir)
 {
+	static const char *const gone[] = {"tasks", "assets", "datasets"};
 	static const char *const sub[] = {"",
 					  "/project.json",
 					  "/export",
@@ -174,10 +182,14 @@ static void cb_poll_changed(void *ud, const char *pid, const char *dir)
 	struct daemon *d = ud;
 	char path[PATH_MAX];
 
-	(void)pid;
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
 		if (snprintf(path, sizeof(path), "%s%s", dir, sub[i]) < (int)sizeof(path))
 			ao_fs_invalidate(&d->fs, path);
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		ao_fs_invalidate_entry(&d->fs, dir, gone[i]);
+		if (snprintf(path, sizeof(path), "/%s", pid) < (int)sizeof(path))
+			ao_fs_invalidate_entry(&d->fs, path, gone[i]);
+	}
 }
 
 static int wire_poll(struct daemon *d, struct ao_err *e)
@@ -268,6 +280,7 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .status_info_ud = &d->info,
 				   .ds_dir = d->ddir,
 				   .ds_class = c->v.imagefolder_class,
+				   .mountpoint = c->cl.mountpoint,
 				   .open_wait_ms = c->cl.singlethread ? 0 : 2000};
 
 	/* assets and masks: the same directory protocol, cap and TTL as exports */
@@ -305,6 +318,7 @@ static int wire(struct daemon *d)
 	struct ao_writes_cfg wcfg = {.next_stage = c->v.next_stage,
 				     .read_only = c->read_only,
 				     .project_written = cb_project_written,
+				     .asset_added = cb_asset_added,
 				     .task_written = cb_task_written,
 				     .category_schema = cb_schema,
 				     .read_answer = cb_answer,
@@ -339,6 +353,7 @@ static int wire(struct daemon *d)
 	d->fs.attr_timeout = c->v.attr_timeout > 0 ? (double)c->v.attr_timeout : 0.0;
 	d->fs.entry_timeout = c->v.entry_timeout > 0 ? (double)c->v.entry_timeout : 0.0;
 	d->fs.cache_dir = c->cache_dir;
+	d->fs.mountpoint = c->cl.mountpoint;
 	d->fuse = fuse_new(&d->c.args, &ao_fuse_ops, sizeof(ao_fuse_ops), &d->fs);
 	if (!d->fuse)
 		return -1;

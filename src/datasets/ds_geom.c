@@ -11,8 +11,15 @@
  *   about its centre) and segmentation zones ("region" of each zone) are
  *   polygons, clipped exactly to the image rectangle with Sutherland-Hodgman
  *   (a convex clip window, so the clipped area is exact even for concave
- *   polygons). Parts with zero area after clipping, or fewer than 3 points,
- *   are dropped; a mark with no part left is "degenerate".
+ *   polygons; Sutherland-Hodgman keeps every point's winding number inside
+ *   the window, so a self-intersecting polygon stays the same region).
+ *   A part's area is its even-odd region's (ds_area.c: what pycocotools and
+ *   OpenCV's fillPoly draw), so a self-intersecting polygon (a bow-tie) is
+ *   kept as given, as COCO does, with its lobes' area. Parts with zero area
+ *   after clipping, or fewer than 3 points, are dropped; a mark with no
+ *   part left is "degenerate".
+ * - a mark whose clipped bounding box is under one pixel wide or high is
+ *   "subpixel" (dropped: YOLO's 6 decimals would print a zero-size row).
  * - segmentation holes cannot be expressed by polygon lists (YOLO rows,
  *   COCO polygon segmentation): each is counted as "holes" and dropped, the
  *   outer region kept; the area is then the region's.
@@ -83,17 +90,6 @@ static size_t clip_stage(const double *in, size_t n, double *out, int axis, doub
 	return m;
 }
 
-static double shoelace(const double *xy, size_t n)
-{
-	double a = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		size_t j = (i + 1) % n;
-		a += xy[2 * i] * xy[2 * j + 1] - xy[2 * j] * xy[2 * i + 1];
-	}
-	return fabs(a) / 2;
-}
-
 /* Clip pts (n points) to the image; on success *pp holds the part (area >
  * 0). Returns 1 kept, 0 degenerate, -ENOMEM. *changed set if clipped. */
 static int clip_poly(const double *pts, size_t n, int w, int h, struct ds_poly *pp, int *changed)
@@ -119,7 +115,11 @@ static int clip_poly(const double *pts, size_t n, int w, int h, struct ds_poly *
 		free(a);
 		a = b;
 	}
-	double area = m >= 3 ? shoelace(a, m) : 0;
+	double area = m >= 3 ? ao_ds_poly_area(a, m) : 0;
+	if (isnan(area)) {
+		free(a);
+		return -ENOMEM;
+	}
 	if (!(area > 0)) {
 		free(a);
 		return 0;
@@ -325,6 +325,13 @@ int ao_ds_each_shape(const struct ao_ds_schema *s, const json_t *record, int w, 
 			if (rc < 0)
 				return rc;
 			r->skipped[AO_DS_SKIP_DEGENERATE]++;
+			continue;
+		}
+		if (sh.x1 - sh.x0 < 1 || sh.y1 - sh.y0 < 1) {
+			/* under a pixel across after clipping: a zero-size row at
+			 * YOLO's precision, nothing a mask can show */
+			free_shape(&sh);
+			r->skipped[AO_DS_SKIP_SUBPIXEL]++;
 			continue;
 		}
 		r->clipped += changed;

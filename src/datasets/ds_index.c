@@ -49,6 +49,9 @@ struct ao_ds_index {
 	struct ao_ds_report rep;
 	unsigned long long *class_counts; /* s->nopt entries */
 	size_t *by_name, *by_label;	  /* image indexes sorted by name / label */
+	size_t *by_task;		  /* images with a task id, sorted by it */
+	size_t ntask;
+	struct ao_ds_naming naming;
 	int finished;
 };
 
@@ -120,7 +123,13 @@ void ao_ds_index_free(struct ao_ds_index *x)
 	free(x->class_counts);
 	free(x->by_name);
 	free(x->by_label);
+	free(x->by_task);
 	free(x);
+}
+
+void ao_ds_index_set_naming(struct ao_ds_index *x, const struct ao_ds_naming *nm)
+{
+	x->naming = *nm;
 }
 
 /* Option index of the record's answer to the ImageFolder classification,
@@ -280,10 +289,11 @@ static int cmp_id(const void *a, const void *b, void *ud)
 	return c ? c : (i > j) - (i < j);
 }
 
-/* names.h needs distinct ids to tell names apart: a task id seen twice in
- * one export (hostile or broken data) keeps it for its first record only;
- * the later ones use their "record-<n>". */
-static int unique_ids(struct ao_named *nm, size_t n, char (*ids)[32])
+/* names.h needs distinct ids to tell names apart: an id seen twice keeps
+ * it for its first record only, the later ones use their fallback[i] (an
+ * asset in two tasks of the view, consensus: its task id; a task id seen
+ * twice in one export, hostile or broken data: "record-<n>"). */
+static int unique_ids(struct ao_named *nm, size_t n, const char *const *fallback)
 {
 	size_t *o = malloc((n ? n : 1) * sizeof(*o));
 
@@ -294,8 +304,8 @@ static int unique_ids(struct ao_named *nm, size_t n, char (*ids)[32])
 	qsort_r(o, n, sizeof(*o), cmp_id, nm);
 	const char *prev = n ? nm[o[0]].id : NULL; /* the run's original id */
 	for (size_t i = 1; i < n; i++) {
-		if (strcmp(nm[o[i]].id, prev) == 0 && nm[o[i]].id != ids[o[i]])
-			nm[o[i]].id = ids[o[i]];
+		if (strcmp(nm[o[i]].id, prev) == 0 && nm[o[i]].id != fallback[o[i]])
+			nm[o[i]].id = fallback[o[i]];
 		else
 			prev = nm[o[i]].id;
 	}
@@ -303,15 +313,107 @@ static int unique_ids(struct ao_named *nm, size_t n, char (*ids)[32])
 	return 0;
 }
 
+/* A stage or batch view: the names the whole project's view gives its
+ * tasks (x->naming.fixed_name), when every image has one. 1 done, 0 not
+ * (the rule below applies), -ENOMEM. */
+static int fixed_names(struct ao_ds_index *x)
+{
+	if (!x->naming.fixed_name)
+		return 0;
+	for (size_t i = 0; i < x->n; i++)
+		if (!x->naming.fixed_name(x->naming.ud, &x->img[i]))
+			return 0; /* a task the whole project's export lacks: own rule */
+	for (size_t i = 0; i < x->n; i++) {
+		struct ao_ds_image *im = &x->img[i];
+		char *name = strdup(x->naming.fixed_name(x->naming.ud, im)), *label;
+		long d = name ? image_ext(name, strlen(name)) : -1;
+		size_t sl = d >= 0 ? (size_t)d : (name ? strlen(name) : 0);
+		if (!name || !(label = malloc(sl + 5))) {
+			free(name);
+			return -ENOMEM;
+		}
+		memcpy(label, name, sl);
+		memcpy(label + sl, ".txt", 5);
+		free(im->name);
+		im->name = name;
+		im->label = label;
+		im->has_ext = d >= 0;
+	}
+	return 1;
+}
+
+static int cmp_str_idx(const void *a, const void *b, void *ud)
+{
+	char *const *san = ud;
+	return strcmp(san[*(const size_t *)a], san[*(const size_t *)b]);
+}
+
+/* Colliding stems (and the reserved ".status") are told apart as assets/
+ * tells them: "~<asset id>", the oldest asset (createdAt) keeping the plain
+ * name. nm[i].id and .order_key of those images point into aid/created
+ * (malloc'd per image); images whose asset is unknown keep the task id. */
+static int resolve_groups(struct ao_ds_index *x, struct ao_named *nm, char **aid, char **created)
+{
+	size_t n = x->n, *o = malloc((n ? n : 1) * sizeof(*o));
+	char **san = calloc(n ? n : 1, sizeof(*san));
+	int rc = o && san ? 0 : -ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		o[i] = i;
+		if (!(san[i] = malloc(AO_NAME_MAX + 1)))
+			rc = -ENOMEM;
+		else
+			ao_name_sanitize(nm[i].name, san[i]);
+	}
+	if (rc == 0)
+		qsort_r(o, n, sizeof(*o), cmp_str_idx, san);
+	for (size_t i = 0, j; rc == 0 && i < n; i = j) {
+		for (j = i + 1; j < n && !strcmp(san[o[j]], san[o[i]]); j++)
+			;
+		if (j - i < 2 && strcmp(san[o[i]], ".status"))
+			continue;
+		for (size_t k = i; k < j; k++) {
+			size_t m = o[k];
+			char id[AO_DS_ID_MAX], cr[64];
+			if (x->naming.asset_of(x->naming.ud, &x->img[m], id, sizeof(id), cr,
+					       sizeof(cr)) != 0) {
+				/* unknown: its task id tells it apart, after the known
+				 * ones (they keep the names assets/ gives them) */
+				nm[m].order_key = "~";
+				continue;
+			}
+			aid[m] = strdup(id);
+			created[m] = strdup(cr);
+			if (!aid[m] || !created[m]) {
+				rc = -ENOMEM;
+				break;
+			}
+			nm[m].id = aid[m];
+			nm[m].order_key = created[m];
+		}
+	}
+	for (size_t i = 0; san && i < n; i++)
+		free(san[i]);
+	free(san);
+	free(o);
+	return rc;
+}
+
 static int assign_names(struct ao_ds_index *x)
 {
+	static const char *const reserved[] = {".status", NULL}; /* as assets/ */
 	size_t n = x->n ? x->n : 1;
 	struct ao_named *nm = calloc(n, sizeof(*nm));
 	char(*ids)[32] = calloc(n, sizeof(*ids));
 	char(*exts)[16] = calloc(n, sizeof(*exts));
-	int rc = -ENOMEM;
+	char **aid = calloc(n, sizeof(*aid)), **created = calloc(n, sizeof(*created));
+	const char **fb1 = calloc(n, sizeof(*fb1)), **fb2 = calloc(n, sizeof(*fb2));
+	int rc = fixed_names(x);
 
-	if (!nm || !ids || !exts)
+	if (rc != 0)
+		goto out;
+	rc = -ENOMEM;
+	if (!nm || !ids || !exts || !aid || !created || !fb1 || !fb2)
 		goto out;
 	for (size_t i = 0; i < x->n; i++) {
 		struct ao_ds_image *im = &x->img[i];
@@ -325,8 +427,13 @@ static int assign_names(struct ao_ds_index *x)
 		snprintf(ids[i], sizeof(ids[i]), "record-%llu", im->rec_no);
 		nm[i].id = im->task_id ? im->task_id : ids[i];
 		nm[i].name = im->name;
+		fb1[i] = nm[i].id;
+		fb2[i] = ids[i];
 	}
-	if ((rc = unique_ids(nm, x->n, ids)) != 0 || (rc = ao_names_assign(nm, x->n, NULL)) != 0)
+	if (x->naming.asset_of && (rc = resolve_groups(x, nm, aid, created)) != 0)
+		goto out;
+	if ((rc = unique_ids(nm, x->n, fb1)) != 0 || (rc = unique_ids(nm, x->n, fb2)) != 0 ||
+	    (rc = ao_names_assign(nm, x->n, reserved)) != 0)
 		goto out;
 	for (size_t i = 0; i < x->n; i++) {
 		struct ao_ds_image *im = &x->img[i];
@@ -350,10 +457,18 @@ static int assign_names(struct ao_ds_index *x)
 	}
 	rc = 0;
 out:
+	for (size_t i = 0; i < x->n && aid && created; i++) {
+		free(aid[i]);
+		free(created[i]);
+	}
+	free(aid);
+	free(created);
+	free(fb1);
+	free(fb2);
 	free(nm);
 	free(ids);
 	free(exts);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* Width/height from the image header for images whose metadata lacks it. */
@@ -369,13 +484,13 @@ static void fill_sizes(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void
 			buf = malloc(HEAD_MAX);
 		for (size_t k = 0; buf && k < sizeof(head_caps) / sizeof(*head_caps); k++) {
 			ssize_t got = read_head(ud, im, buf, head_caps[k]);
-			int w, h, rc;
+			struct ao_ds_imghead hd;
+			int rc;
 			if (got <= 0)
 				break;
-			rc = ao_ds_image_size(buf, (size_t)got, &w, &h, NULL);
-			if (rc == 1) {
-				im->width = w;
-				im->height = h;
+			rc = ao_ds_image_head(buf, (size_t)got, &hd);
+			if (rc == 1) { /* as loaders show it: EXIF orientation applied */
+				ao_ds_image_shown(&hd, &im->width, &im->height);
 				break;
 			}
 			if (rc < 0 || (size_t)got < head_caps[k])
@@ -400,14 +515,25 @@ static int cmp_label(const void *a, const void *b, void *ud)
 	return strcmp(img[*(const size_t *)a].label, img[*(const size_t *)b].label);
 }
 
+static int cmp_task(const void *a, const void *b, void *ud)
+{
+	const struct ao_ds_image *img = ud;
+	return strcmp(img[*(const size_t *)a].task_id, img[*(const size_t *)b].task_id);
+}
+
 static int sort_lookups(struct ao_ds_index *x)
 {
 	size_t n = x->n ? x->n : 1;
 
 	x->by_name = malloc(n * sizeof(size_t));
 	x->by_label = malloc(n * sizeof(size_t));
-	if (!x->by_name || !x->by_label)
+	x->by_task = malloc(n * sizeof(size_t));
+	if (!x->by_name || !x->by_label || !x->by_task)
 		return -ENOMEM;
+	for (size_t i = 0; i < x->n; i++)
+		if (x->img[i].task_id)
+			x->by_task[x->ntask++] = i;
+	qsort_r(x->by_task, x->ntask, sizeof(size_t), cmp_task, x->img);
 	for (size_t i = 0; i < x->n; i++)
 		x->by_name[i] = x->by_label[i] = i;
 	qsort_r(x->by_name, x->n, sizeof(size_t), cmp_name, x->img);
@@ -445,6 +571,24 @@ const struct ao_ds_image *ao_ds_index_find_name(const struct ao_ds_index *x, con
 const struct ao_ds_image *ao_ds_index_find_label(const struct ao_ds_index *x, const char *label)
 {
 	return find(x, x->by_label, label, 1);
+}
+
+const struct ao_ds_image *ao_ds_index_find_task(const struct ao_ds_index *x, const char *task_id)
+{
+	size_t lo = 0, hi = x->by_task ? x->ntask : 0;
+
+	while (task_id && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ao_ds_image *im = &x->img[x->by_task[mid]];
+		int c = strcmp(im->task_id, task_id);
+		if (c == 0)
+			return im;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 int ao_ds_index_finish(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void *ud,

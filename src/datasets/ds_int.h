@@ -37,6 +37,11 @@ typedef int (*ds_shape_fn)(void *ud, const struct ds_shape *sh);
 int ao_ds_each_shape(const struct ao_ds_schema *s, const json_t *record, int w, int h,
 		     ds_shape_fn fn, void *ud, struct ao_ds_report *r);
 
+/* Area of the polygon's even-odd region (what pycocotools and OpenCV's
+ * fillPoly fill), also for self-intersecting polygons; NaN: out of memory.
+ * ds_area.c. */
+double ao_ds_poly_area(const double *xy, size_t n);
+
 /* The task object of a record (current format: "task"; legacy: tasks[0]). */
 const json_t *ao_ds_record_task(const json_t *record);
 

@@ -28,14 +28,15 @@
 #include "angofs/names.h"
 
 static const char *const skip_names[AO_DS_SKIP_N] = {
-    "bad_record",     "not_image", "no_size",	 "mask",  "brush",     "geometry",
-    "unknown_schema", "page",	   "degenerate", "holes", "no_answer", "unknown_option",
+    "bad_record", "not_image",	    "no_size",	"mask",	      "brush",
+    "geometry",	  "unknown_schema", "page",	"degenerate", "holes",
+    "no_answer",  "unknown_option", "subpixel",
 };
 
 static const char *const skip_why[AO_DS_SKIP_N] = {
     "record is not an object or has no task",
     "video or multi-image asset: the views hold single images only",
-    "image width/height unknown (no metadata, no readable PNG/JPEG header)",
+    "image width/height unknown (no metadata, no readable image header)",
     "segmentation mask (brushDataUrl) not converted: masks are files, not polygons",
     "brush mark: pixels, not a polygon",
     "geometry the format cannot express (point, polyline, ner, pdf, ...)",
@@ -45,6 +46,8 @@ static const char *const skip_why[AO_DS_SKIP_N] = {
     "segmentation hole dropped: polygon formats have no holes",
     "ImageFolder: the class classification has no answer",
     "ImageFolder: answer matches none of the classification's options",
+    "under one pixel wide or high after clipping: no pixel to label (YOLO would print a "
+    "zero-size row)",
 };
 
 const char *ao_ds_skip_name(enum ao_ds_skip s)

@@ -14,7 +14,12 @@
  * lies in [0,1]. The class is the index in ao_ds_schema.cls.
  * data.yaml names the classes in that order; titles go out as YAML
  * double-quoted scalars with every character YAML could misread escaped,
- * so a hostile title cannot add keys.
+ * so a hostile title cannot add keys. Its `path` is the view's absolute
+ * directory: Ultralytics (8.0-8.3, check_det_dataset) joins a relative
+ * `path` to its own DATASETS_DIR, not to the yaml's folder, and falls back
+ * to the yaml's folder only when `path` is absent *and* the yaml was named
+ * by an absolute path; an absolute `path` is the one form every version
+ * resolves to the view from any working directory (docs/DATASETS.md).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,13 +47,18 @@ static void yaml_quoted(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-int ao_ds_yolo_data_yaml(const struct ao_ds_schema *s, FILE *out)
+int ao_ds_yolo_data_yaml(const struct ao_ds_schema *s, const char *root, FILE *out)
 {
 	fputs("# YOLO dataset made by angofs from the project's categorySchema;\n"
 	      "# class i = i-th bounding-box/rotated-bounding-box/polygon/segmentation tool\n"
-	      "# in schema order (docs/DATASETS.md).\n"
-	      "path: .\ntrain: images\nval: images\n",
+	      "# in schema order (docs/DATASETS.md).\n",
 	      out);
+	if (root) { /* absolute: Ultralytics resolves a relative path elsewhere */
+		fputs("path: ", out);
+		yaml_quoted(out, root);
+		fputc('\n', out);
+	}
+	fputs("train: images\nval: images\n", out);
 	fprintf(out, "nc: %zu\nnames:\n", s->ncls);
 	for (size_t i = 0; i < s->ncls; i++) {
 		fputs("  - ", out);

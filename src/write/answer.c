@@ -14,11 +14,20 @@
  * leaves it out of the body here; the sender then carries the task's current
  * one over (answer_carry_masks), since a hub may read an omitted mask URL as
  * "no mask" and erase it (docs/WRITES.md).
+ *
+ * What goes on the wire is the SDK's AnnotationPayload (hub-api.md §4, §5.6):
+ * both mask keys (null when the task has none), "duration" (0 unless the
+ * written task.json has one), and mask URLs as bare object URLs: what `cat`
+ * shows may be signed (exports sign them, a hub may sign what GET /task
+ * returns), and a hub that stores what it gets would keep a link that dies
+ * with its signature. answer_sdk_body strips a signature query
+ * (answer_bare_url); a URL whose query signs nothing is sent unchanged.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "answer.h"
 #include "labels_parse.h"
@@ -60,7 +69,9 @@ char *answer_path(const char *task_id, int next_stage)
 			q += sprintf(q, "%%%02X", c);
 	}
 	*q = '\0';
-	if (asprintf(&p, "/annotate/%s?nextStage=%s", esc, next_stage ? "true" : "false") < 0)
+	/* the SDK's _annotate_task: nextStage, then isPlugin=false */
+	if (asprintf(&p, "/annotate/%s?nextStage=%s&isPlugin=false", esc,
+		     next_stage ? "true" : "false") < 0)
 		p = NULL;
 	free(esc);
 	return p;
@@ -99,13 +110,72 @@ int answer_carry_masks(json_t *body, json_t *current)
 
 	for (size_t i = 0; i < 2; i++) {
 		json_t *v = json_object_get(current, masks[i]);
-		if (!json_object_get(body, masks[i]) && json_is_string(v) &&
-		    *json_string_value(v)) {
+
+		if (json_object_get(body, masks[i]))
+			continue;
+		if (json_is_string(v) && *json_string_value(v)) {
 			json_object_set(body, masks[i], v);
 			n++;
+		} else { /* the task has none: say so, as the SDK does */
+			json_object_set_new(body, masks[i], json_null());
 		}
 	}
 	return n;
+}
+
+/* Is the query parameter named [k, k+n) one that signs a URL (S3, GCS,
+ * CloudFront, Azure SAS, this project's hub)? */
+static int signing_param(const char *k, size_t n)
+{
+	static const char *const exact[] = {
+	    "expires", "signature",	 "sig",		"se",	  "sv",
+	    "sp",      "googleaccessid", "key-pair-id", "policy", NULL};
+	static const char *const prefix[] = {"x-amz-", "x-goog-", NULL};
+
+	for (const char *const *e = exact; *e; e++)
+		if (strlen(*e) == n && !strncasecmp(k, *e, n))
+			return 1;
+	for (const char *const *p = prefix; *p; p++)
+		if (n >= strlen(*p) && !strncasecmp(k, *p, strlen(*p)))
+			return 1;
+	return 0;
+}
+
+char *answer_bare_url(const char *url)
+{
+	const char *q = strchr(url, '?'), *p;
+
+	if (!q)
+		return strdup(url);
+	for (p = q + 1; *p && *p != '#';) {
+		size_t n = strcspn(p, "=&#");
+
+		if (signing_param(p, n))
+			return strndup(url, (size_t)(q - url)); /* the SDK's url.split('?')[0] */
+		p += strcspn(p, "&#");
+		if (*p == '&')
+			p++;
+	}
+	return strdup(url);
+}
+
+int answer_sdk_body(json_t *body)
+{
+	for (size_t i = 0; i < 2; i++) {
+		const char *u = json_string_value(json_object_get(body, masks[i]));
+		char *bare;
+
+		if (!u)
+			continue;
+		if (!(bare = answer_bare_url(u)))
+			return -ENOMEM;
+		if (strcmp(bare, u))
+			json_object_set_new(body, masks[i], json_string(bare));
+		free(bare);
+	}
+	if (!json_object_get(body, "duration"))
+		json_object_set_new(body, "duration", json_integer(0));
+	return 0;
 }
 
 int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,

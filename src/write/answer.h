@@ -28,11 +28,19 @@ int answer_prepare(const char *buf, size_t len, struct schema *s, json_t **body,
 /* 1 if body (from answer_prepare) does not mention brushDataUrl or
  * medicalBrushDataUrl (neither a URL nor null). */
 int answer_masks_missing(const json_t *body);
-/* Copy the mask URLs of current ({"brushDataUrl"?, ...}: the task's) that
- * body does not mention into body; returns how many. */
+/* Copy the mask URLs of current ({"brushDataUrl"?, ...}: the task's, read
+ * from the hub just now) that body does not mention into body, null for the
+ * ones the task does not have; returns how many URLs were copied. */
 int answer_carry_masks(json_t *body, json_t *current);
 
-/* "/annotate/<escaped id>?nextStage=true|false"; malloc'd. */
+/* The body as the SDK sends it: mask URLs bare (a signature query
+ * stripped), "duration": 0 when absent. 0 or -ENOMEM. */
+int answer_sdk_body(json_t *body);
+/* url without its query when the query signs it (Expires, Signature,
+ * X-Amz-*, X-Goog-*, sig, ...: a pre-signed link), else a copy; malloc'd. */
+char *answer_bare_url(const char *url);
+
+/* "/annotate/<escaped id>?nextStage=true|false&isPlugin=false"; malloc'd. */
 char *answer_path(const char *task_id, int next_stage);
 
 #endif

@@ -3,7 +3,9 @@
  *
  * Design: one streaming pass. The splitter (labels_parse.c) hands over one
  * item at a time; each is normalized (export record -> label item with schemaIds
- * mapped by title; "tools" -> "objects"; attachment request bodies unpacked),
+ * mapped by title; "tools" -> "objects"; an "answer"-wrapped label item made
+ * flat, as the SDK's items under jsonContent are (hub-api.md §5.6); attachment
+ * request bodies unpacked),
  * checked, serialized compactly as one line of the items file, and assigned to
  * the current chunk. Problems are collected (not fatal) so the user sees them
  * all; a syntax error ends the pass. If anything was wrong the items file is
@@ -222,6 +224,33 @@ static json_t *from_export(struct pctx *x, json_t *rec, const char *where)
 	return out;
 }
 
+/* {"externalId", "answer": {objects, ...}} -> {"externalId", objects, ...}:
+ * the wrapper exists only in the docs' "labels" example; under jsonContent
+ * the SDK sends flat items. it is the item's own copy (changed in place). */
+static int flatten(struct pctx *x, json_t *it, json_t *ans, const char *where)
+{
+	static const char *const ks[] = {"objects", "classifications", "relations"};
+	json_t *a = json_incref(ans);
+	size_t i;
+
+	json_object_del(it, "answer");
+	for (i = 0; i < 3; i++) {
+		json_t *v = json_object_get(a, ks[i]);
+
+		if (!v)
+			continue;
+		if (json_object_get(it, ks[i]) || (i == 0 && json_object_get(it, "tools"))) {
+			sc_problem(&x->res->rep, where,
+				   "has \"%s\" both in \"answer\" and next to it; use one", ks[i]);
+			json_decref(a);
+			return -1;
+		}
+		json_object_set(it, ks[i], v);
+	}
+	json_decref(a);
+	return 0;
+}
+
 static int label_item(struct pctx *x, json_t *item, long line, const char *where)
 {
 	json_t *it = item, *ans;
@@ -261,6 +290,8 @@ static int label_item(struct pctx *x, json_t *item, long line, const char *where
 	}
 	if (x->s)
 		sc_check_answer(x->s, ans, map, where, &x->res->rep);
+	if (ans != it && flatten(x, it, ans, where) < 0)
+		goto out;
 	r = emit(x, it, line);
 	json_decref(it);
 	return r;
@@ -458,7 +489,7 @@ int prep_chunk_body(int items_fd, const struct prep_chunk *c, const char *projec
 	json_decref(pj);
 	if (!pid)
 		return ao_errf(err, ENOMEM, "out of memory");
-	cap = strlen(pid) + c->len + 64;
+	cap = strlen(pid) + c->len + 96;
 	b = malloc(cap);
 	if (!b) {
 		free(pid);
@@ -487,8 +518,11 @@ int prep_chunk_body(int items_fd, const struct prep_chunk *c, const char *projec
 			b[i] = ',';
 	if (c->len)
 		head += c->len - 1;
-	memcpy(b + head, "]}", 3);
+	/* /cloud: the rest of the SDK's upload_files_cloud body (its defaults:
+	 * the items' URLs are the user's own, not the hub's storage) */
+	head += (size_t)snprintf(b + head, cap - head, "]%s}",
+				 kind == DK_ASSETS ? ",\"uploadLocal\":null,\"priority\":0" : "");
 	*body = b;
-	*len = head + 2;
+	*len = head;
 	return 0;
 }

@@ -277,6 +277,8 @@ static json_t *to_json(const struct entry *e)
 	json_object_set_new(j, "form", json_integer(e->form));
 	json_object_set_new(j, "export_records", json_integer(e->export_records));
 	json_object_set_new(j, "prepared", json_boolean(e->prepared));
+	if (e->partly)
+		json_object_set_new(j, "partly_matched", json_true());
 	json_object_set_new(j, "created", json_integer(e->created));
 	json_object_set_new(j, "updated", json_integer(e->updated));
 	json_object_set_new(j, "attempts", json_integer(e->attempts));
@@ -292,6 +294,8 @@ static json_t *to_json(const struct entry *e)
 				  (json_int_t)c->line_first, "line_last", (json_int_t)c->line_last,
 				  "off", (json_int_t)c->off, "len", (json_int_t)c->len, "state",
 				  chunk_names[c->state], "http", c->http, "msg", c->msg));
+		if (c->partly)
+			json_object_set_new(json_array_get(ch, i), "partly_matched", json_true());
 	}
 	json_object_set_new(j, "chunks", ch);
 	return j;
@@ -342,6 +346,7 @@ static struct entry *from_json(const char *id, json_t *j)
 	e->form = (int)json_integer_value(json_object_get(j, "form"));
 	e->export_records = (long)json_integer_value(json_object_get(j, "export_records"));
 	e->prepared = json_is_true(json_object_get(j, "prepared"));
+	e->partly = json_is_true(json_object_get(j, "partly_matched"));
 	e->created = json_integer_value(json_object_get(j, "created"));
 	e->updated = json_integer_value(json_object_get(j, "updated"));
 	e->attempts = (int)json_integer_value(json_object_get(j, "attempts"));
@@ -368,6 +373,7 @@ static struct entry *from_json(const char *id, json_t *j)
 			x->len = json_integer_value(json_object_get(c, "len"));
 			x->state = cs < 0 ? CH_TODO : (enum chunk_state)cs;
 			x->http = (int)json_integer_value(json_object_get(c, "http"));
+			x->partly = json_is_true(json_object_get(c, "partly_matched"));
 			set_str(&x->msg, json_string_value(json_object_get(c, "msg")));
 		}
 		e->nchunks = json_array_size(ch);

@@ -37,7 +37,8 @@ struct ent_chunk {
 	long long off, len;
 	enum chunk_state state;
 	int http;
-	char *msg; /* hub reply or refusal */
+	int partly; /* sent, but the reply says some items matched no asset */
+	char *msg;  /* hub reply or refusal */
 };
 
 /* Locks (write side, src/write/writes_int.h): every field is guarded by w->mu
@@ -63,6 +64,7 @@ struct entry {
 	int form; /* enum lp_form */
 	long export_records;
 	int prepared; /* items file + chunks are valid */
+	int partly;   /* ST_SENT, but some items matched no asset ("N / M labeled") */
 	struct ent_chunk *chunks;
 	size_t nchunks;
 	long long created, updated; /* unix seconds */

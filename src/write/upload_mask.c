@@ -4,18 +4,25 @@
  *
  * Order, so that bad input sends nothing and a write never touches the rest
  * of the answer:
- *   1. the spooled bytes must be a PNG: the 8-byte signature and an IHDR
- *      chunk first with a non-zero size, chunks that fit the file up to
- *      IEND (checked locally, nothing sent);
+ *   1. the spooled bytes must be a PNG every reader opens: signature,
+ *      IHDR, chunks that fit the file up to IEND, and a full decode with
+ *      every CRC checked and the decoded size bounded (mask_png.c; checked
+ *      locally, nothing sent);
  *   2. GET /task/{id}?includeAnswer=true: the task's current answer, mask
  *      URLs and asset; the asset's width/height (GET /project/{id}/assets
- *      filtered by _id) when its metadata has them: a mask of another size
- *      is refused, nothing uploaded;
+ *      filtered by _id) from its metadata, or, when the hub keeps none (it
+ *      fills metadata lazily: JPEGs often have none), from its header: the
+ *      first bytes of its data by a Range request, read by the dataset
+ *      views' header reader (PNG, JPEG, WebP, BMP, GIF, TIFF; EXIF
+ *      orientation applied, as the editor shows the picture). A mask of
+ *      another size is refused, nothing uploaded; an asset whose size
+ *      cannot be read (not an image) is not checked;
  *   3. getUploadUrl (type brushes) + PUT, once (the stored URL is persisted,
  *      as for assets/, upload_media.c);
- *   4. POST /annotate/{id}?nextStage=false with the answer read in step 2
- *      unchanged ("tools" sent as "objects"), medicalBrushDataUrl carried
- *      over, and brushDataUrl = the new object: the hub replaces the answer
+ *   4. POST /annotate/{id}?nextStage=false&isPlugin=false with the answer
+ *      read in step 2 unchanged ("tools" sent as "objects"),
+ *      medicalBrushDataUrl carried over (bare, or null), brushDataUrl = the
+ *      new object, "duration": 0 (the SDK's payload): the hub replaces the answer
  *      wholesale, so the current one is what keeps it. The same body twice
  *      gives the same result: the request is idempotent and retried as an
  *      answer.json write is.
@@ -29,87 +36,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "angofs/datasets.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "answer.h"
 #include "writes_int.h"
-
-/* 0 and the size, or -EINVAL with the reason in err. */
-static int png_header(const char *path, long *wd, long *ht, struct ao_err *err)
-{
-	unsigned char b[33];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return ao_errf(err, errno, "spool: %s: %s", path, strerror(errno));
-	n = pread(fd, b, sizeof(b), 0);
-	close(fd);
-	if (n < 8 || memcmp(b, "\x89PNG\r\n\x1a\n", 8))
-		return ao_errf(err, EINVAL,
-			       "mask.png is not a PNG image (it does not start with the PNG "
-			       "signature); write a PNG mask");
-	if (n < 33 || memcmp(b + 8, "\0\0\0\x0dIHDR", 8))
-		return ao_errf(err, EINVAL,
-			       "mask.png is not a valid PNG: no IHDR chunk after the signature "
-			       "(truncated or damaged file)");
-	*wd = (long)b[16] << 24 | (long)b[17] << 16 | (long)b[18] << 8 | b[19];
-	*ht = (long)b[20] << 24 | (long)b[21] << 16 | (long)b[22] << 8 | b[23];
-	if (*wd <= 0 || *ht <= 0)
-		return ao_errf(err, EINVAL, "mask.png: the PNG header gives a size of %ldx%ld", *wd,
-			       *ht);
-	return 0;
-}
-
-/* 0 when the chunks after the signature fit the file and end with IEND after
- * at least one IDAT (an interrupted copy or a damaged file would otherwise
- * replace a good mask with one no reader opens), else -EINVAL with the reason.
- * Reads 8 bytes per chunk; CRCs are not checked. */
-static int png_chunks(const char *path, struct ao_err *err)
-{
-	unsigned char h[8];
-	struct stat st;
-	off_t off = 8;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), idat = 0, r = 1;
-
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		r = ao_errf(err, errno, "spool: %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	while (r > 0) {
-		uint32_t len;
-
-		if (pread(fd, h, 8, off) != 8) {
-			r = ao_errf(err, EINVAL,
-				    "mask.png is not a complete PNG: it ends at byte %lld without "
-				    "its IEND chunk (truncated file?)",
-				    (long long)st.st_size);
-			break;
-		}
-		len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-		if (len > 0x7fffffffu || off + 12 + (off_t)len > st.st_size) {
-			r = ao_errf(err, EINVAL,
-				    "mask.png is not a complete PNG: its %.4s chunk at byte %lld "
-				    "needs %lu bytes but the file ends at byte %lld (truncated "
-				    "file?)",
-				    (const char *)h + 4, (long long)off, (unsigned long)len + 12,
-				    (long long)st.st_size);
-			break;
-		}
-		if (!memcmp(h + 4, "IDAT", 4))
-			idat = 1;
-		if (!memcmp(h + 4, "IEND", 4))
-			r = idat ? 0
-				 : ao_errf(err, EINVAL,
-					   "mask.png is not a complete PNG: no IDAT (image data) "
-					   "chunk before IEND");
-		off += 12 + (off_t)len;
-	}
-	close(fd);
-	return r;
-}
 
 /* The task (GET /task?includeAnswer=true), checked to be of project. */
 static int get_task(struct ao_writes *w, const char *project, const char *task, json_t **out,
@@ -145,11 +76,66 @@ static int get_task(struct ao_writes *w, const char *project, const char *task, 
 	return r;
 }
 
-/* The asset's width/height from its metadata; 0 when unknown. */
-static int asset_size(struct ao_writes *w, const char *project, const char *asset, long *wd,
-		      long *ht, struct ao_err *err)
+/* Width/height from the first bytes of the asset's data (url), as loaders
+ * show it (EXIF orientation applied): Range requests of 4 KiB, then 64 KiB
+ * and 256 KiB only while the header lies further in, signed once when the
+ * storage refuses the plain URL. 0 with the size (0x0: no image header we
+ * read), or -errno (transient: try later). */
+static int header_size(struct ao_writes *w, const char *project, const char *url, long *wd,
+		       long *ht, const char **fmt, struct ao_err *err)
 {
-	json_t *f = json_pack("{s:s}", "_id", asset), *data = NULL, *md;
+	static const size_t caps[] = {4096, 65536, 256 * 1024};
+	static const char *const fmts[] = {"", "PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF"};
+	unsigned char *buf = malloc(caps[2]);
+	char *signed_url = NULL;
+	const char *u = url;
+	int r = 0;
+
+	if (!buf)
+		return ao_errf(err, ENOMEM, "out of memory");
+	for (size_t k = 0; k < 3; k++) {
+		struct ao_ds_imghead hd;
+		ssize_t n = hub_download_head(w->cfg.hub, u, buf, caps[k], err);
+		if (n == -EACCES && !signed_url) { /* a private object: sign it */
+			ao_err_clear(err);
+			char *bare = strndup(url, strcspn(url, "?#")); /* as media_fetch.c signs */
+
+			r = bare ? hub_signed_url(w->cfg.hub, project, "assets", bare, NULL,
+						  &signed_url, err)
+				 : ao_errf(err, ENOMEM, "out of memory");
+			free(bare);
+			if (r < 0)
+				break;
+			u = signed_url;
+			n = hub_download_head(w->cfg.hub, u, buf, caps[k], err);
+		}
+		if (n < 0) {
+			r = (int)n;
+			break;
+		}
+		int rc = ao_ds_image_head(buf, (size_t)n, &hd);
+		if (rc == 1) {
+			int sw, sh;
+			ao_ds_image_shown(&hd, &sw, &sh);
+			*wd = sw;
+			*ht = sh;
+			*fmt = fmts[hd.fmt];
+			break;
+		}
+		if (rc < 0 || (size_t)n < caps[k])
+			break; /* not an image we read, or nothing more to read */
+	}
+	free(buf);
+	free(signed_url);
+	return r;
+}
+
+/* The asset's width/height from its metadata, else from its header (how
+ * says which); 0 when unknown. */
+static int asset_size(struct ao_writes *w, const char *project, const char *asset, long *wd,
+		      long *ht, char *how, size_t howsz, struct ao_err *err)
+{
+	json_t *f = json_pack("{s:s}", "_id", asset), *data = NULL, *md, *a;
 	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL, *ef = fs ? hub_escape(fs) : NULL;
 	char *ep = hub_escape(project), *pq = NULL;
 	int r;
@@ -166,14 +152,30 @@ static int asset_size(struct ao_writes *w, const char *project, const char *asse
 	free(ep);
 	if (r < 0)
 		return r;
-	md = json_object_get(json_array_get(json_object_get(data, "assets"), 0), "metadata");
+	a = json_array_get(json_object_get(data, "assets"), 0);
+	md = json_object_get(a, "metadata");
 	if (json_is_integer(json_object_get(md, "width")) &&
 	    json_is_integer(json_object_get(md, "height"))) {
 		*wd = (long)json_integer_value(json_object_get(md, "width"));
 		*ht = (long)json_integer_value(json_object_get(md, "height"));
+		snprintf(how, howsz, "its metadata");
+	} else if (json_is_string(json_object_get(a, "data"))) {
+		/* the hub keeps no size for it (Ango fills metadata lazily) */
+		const char *fmt = "";
+		ao_err_clear(err);
+		r = header_size(w, project, json_string_value(json_object_get(a, "data")), wd, ht,
+				&fmt, err);
+		if (r < 0 && !err->transient) { /* unreadable: not checked */
+			ao_warn("write side: the size of asset %s could not be read (%s): "
+				"mask.png's size is not checked",
+				asset, err->msg);
+			ao_err_clear(err);
+			r = 0;
+		}
+		snprintf(how, howsz, "its %s header", fmt);
 	}
 	json_decref(data);
-	return 0;
+	return r;
 }
 
 /* The annotate body: the task's answer unchanged, the new mask. */
@@ -191,9 +193,10 @@ static char *annotate_body(json_t *task, const char *mask_url)
 	}
 	b = json_pack("{s:o,s:s}", "answer", a, "brushDataUrl", mask_url);
 	v = json_object_get(task, "medicalBrushDataUrl");
-	if (b && json_is_string(v) && *json_string_value(v))
-		json_object_set(b, "medicalBrushDataUrl", v);
-	s = b ? json_dumps(b, JSON_COMPACT) : NULL;
+	if (b)
+		json_object_set(b, "medicalBrushDataUrl",
+				json_is_string(v) && *json_string_value(v) ? v : json_null());
+	s = b && answer_sdk_body(b) == 0 ? json_dumps(b, JSON_COMPACT) : NULL;
 	json_decref(b);
 	return s;
 }
@@ -212,13 +215,14 @@ int ws_deliver_mask(struct ao_writes *w, struct entry *e, int bg, struct ao_err 
 	char path[4096], task[256], base[300], *body = NULL, *req = NULL, msg[600];
 	json_t *t = NULL, *data = NULL;
 	long pw = 0, ph = 0, aw = 0, ah = 0;
+	char how[64] = "";
 	const char *asset;
 	int r;
 
 	if (ws_task_of(e->relpath, task, sizeof(task)) < 0)
 		return ao_errf(err, EINVAL, "%s: not a task's mask", e->relpath);
 	spool_path(w->spool_dir, e, "data", path, sizeof(path));
-	if ((r = png_header(path, &pw, &ph, err)) < 0 || (r = png_chunks(path, err)) < 0) {
+	if ((r = ws_mask_png_check(path, &pw, &ph, err)) < 0) {
 		if (r == -EINVAL)
 			ws_set_failed(w, e, err, NULL);
 		return r;
@@ -229,16 +233,17 @@ int ws_deliver_mask(struct ao_writes *w, struct entry *e, int bg, struct ao_err 
 		return fail(w, e, r, err);
 	}
 	asset = json_string_value(json_object_get(t, "asset"));
-	if (!e->object_url && asset && (r = asset_size(w, e->project, asset, &aw, &ah, err)) < 0) {
+	if (!e->object_url && asset &&
+	    (r = asset_size(w, e->project, asset, &aw, &ah, how, sizeof(how), err)) < 0) {
 		ao_err_prefix(err, "reading the asset's size");
 		json_decref(t);
 		return fail(w, e, r, err);
 	}
 	if (aw > 0 && ah > 0 && (aw != pw || ah != ph)) {
 		r = ao_errf(err, EINVAL,
-			    "mask.png is %ldx%ld but the task's asset is %ldx%ld: a mask must "
-			    "have the asset's size",
-			    pw, ph, aw, ah);
+			    "mask.png is %ldx%ld but the task's asset is %ldx%ld (from %s): a "
+			    "mask must have the asset's size",
+			    pw, ph, aw, ah, how);
 		ws_set_failed(w, e, err, NULL);
 		json_decref(t);
 		return r;

@@ -3,7 +3,10 @@
  * asset and a task, as the SDK's upload_files does: GET /getUploadUrl (type
  * assets), PUT of the file's bytes (streamed from the spool), then
  * POST /project/{id}/cloud with data = the stored URL and externalId = the
- * file name. Also the small helpers the assets/ lists use (writes_send.c).
+ * file name, "uploadLocal": "true" and "priority": 0 as upload_files sends
+ * them (without uploadLocal the docs read the asset as an external reference:
+ * hub-api.md §5.6). Also the small helpers the assets/ lists use
+ * (writes_send.c).
  *
  * Exactly once. The PUT goes to a fresh, unique object name
  * (<16 hex>_<name>), so it is idempotent and retried freely; its stored URL
@@ -17,6 +20,12 @@
  * safe. So a 5xx after the body went out, a timeout, a kill -9 between the
  * POST and the fsync of its reply: all end with exactly one task, with no
  * "uncertain" state for the user to resolve. Costs: docs/RELIABILITY.md.
+ *
+ * After a successful POST the new asset (its externalId and stored URL; the
+ * /cloud reply names no asset) joins the core's cached listing of assets/
+ * (src/core/assets_add.c): a file costs getUploadUrl + PUT + POST, whatever
+ * the project's size, instead of making the next `stat` in assets/ read
+ * every page of the listing again (docs/PERFORMANCE.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -170,9 +179,10 @@ int ws_upload_once(struct ao_writes *w, struct entry *e, const char *type, const
 }
 
 /* Is there an asset named ext whose data is the stored URL obj (signed or
- * not)? 1 yes, 0 no, -errno. Pages of 100 of that externalId. */
+ * not)? 1 yes (*found: the hub's asset object, if found is not NULL), 0 no,
+ * -errno. Pages of 100 of that externalId. */
 static int asset_exists(struct ao_writes *w, const char *project, const char *ext, const char *obj,
-			struct ao_err *err)
+			json_t **found_asset, struct ao_err *err)
 {
 	json_t *f = json_pack("{s:s}", "externalId", ext);
 	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL, *ef = fs ? hub_escape(fs) : NULL;
@@ -207,8 +217,12 @@ static int asset_exists(struct ao_writes *w, const char *project, const char *ex
 		{
 			const char *d = json_string_value(json_object_get(a, "data"));
 
-			if (d && strlen(obj) == strcspn(d, "?#") && !strncmp(d, obj, strlen(obj)))
+			if (d && strlen(obj) == strcspn(d, "?#") && !strncmp(d, obj, strlen(obj)) &&
+			    !found) {
 				found = 1;
+				if (found_asset)
+					*found_asset = json_incref(a);
+			}
 		}
 		json_decref(data);
 		seen += (long)n;
@@ -226,7 +240,7 @@ int ws_deliver_media(struct ao_writes *w, struct entry *e, int bg, struct ao_err
 {
 	const char *name = strchr(e->relpath, '/') ? strchr(e->relpath, '/') + 1 : e->relpath;
 	char cloud[512], msg[700], *body = NULL;
-	json_t *b, *data = NULL, *ac;
+	json_t *b, *data = NULL, *ac, *asset = NULL;
 	int r;
 
 	if (ws_cloud_path(e->project, cloud, sizeof(cloud)) < 0)
@@ -236,7 +250,7 @@ int ws_deliver_media(struct ao_writes *w, struct entry *e, int bg, struct ao_err
 	if (e->posts > 0) {
 		/* an earlier POST may have been applied: ask before sending again */
 		ao_err_clear(err);
-		r = asset_exists(w, e->project, name, e->object_url, err);
+		r = asset_exists(w, e->project, name, e->object_url, &asset, err);
 		if (r < 0) {
 			ao_err_prefix(err, "checking whether an earlier request created the asset");
 			return fail(w, e, r, err);
@@ -246,11 +260,13 @@ int ws_deliver_media(struct ao_writes *w, struct entry *e, int bg, struct ao_err
 				 "asset created (by an earlier request whose reply was lost; "
 				 "checked: it exists once): externalId %.200s, data %.300s",
 				 name, e->object_url);
-			ws_set_sent(w, e, msg);
+			ws_set_sent_asset(w, e, msg, asset);
+			json_decref(asset);
 			return 0;
 		}
 	}
-	b = json_pack("{s:[{s:s,s:s}]}", "assets", "data", e->object_url, "externalId", name);
+	b = json_pack("{s:[{s:s,s:s}],s:s,s:i}", "assets", "data", e->object_url, "externalId",
+		      name, "uploadLocal", "true", "priority", 0);
 	body = b ? json_dumps(b, JSON_COMPACT) : NULL;
 	json_decref(b);
 	if (!body)
@@ -278,6 +294,10 @@ int ws_deliver_media(struct ao_writes *w, struct entry *e, int bg, struct ao_err
 		 name, ac ? (long long)json_integer_value(ac) : 1LL,
 		 ac && json_integer_value(ac) != 1 ? "s" : "", e->object_url);
 	json_decref(data);
-	ws_set_sent(w, e, msg);
+	/* the reply names no asset: what we know of it (its name and unique
+	 * stored URL) joins assets/'s listing (core's assets_add.c) */
+	asset = json_pack("{s:s,s:s}", "externalId", name, "data", e->object_url);
+	ws_set_sent_asset(w, e, msg, asset);
+	json_decref(asset);
 	return 0;
 }

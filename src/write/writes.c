@@ -180,6 +180,7 @@ void ao_writes_free(struct ao_writes *w)
 			free(w->h[i].snap);
 		}
 	free(w->h);
+	ws_dirs_free(w);
 	for (e = w->entries; e; e = n) {
 		n = e->next;
 		spool_entry_free(e);
@@ -195,7 +196,7 @@ int ao_writes_owns(const char *relpath)
 {
 	struct wpath p;
 
-	return ws_parse(relpath, &p) == 0 && !p.is_dir;
+	return ws_parse(relpath, &p) == 0 && (!p.is_dir || p.stdir);
 }
 
 /* ---- attributes and listing ---- */
@@ -207,13 +208,17 @@ int ao_writes_getattr(struct ao_writes *w, const char *project_id, const char *r
 	struct entry *e;
 	int r = ws_parse(relpath, &p);
 
-	if (r < 0 || p.is_dir)
+	if (r < 0 || (p.is_dir && !p.stdir))
 		return ao_errf(err, ENOENT, "%s: not a write-side file", relpath);
 	pthread_mutex_lock(&w->mu);
-	e = ws_lookup(w, project_id, &p);
+	e = p.stdir ? NULL : ws_lookup(w, project_id, &p);
 	if (p.is_status && e && e->kind == EK_SCRATCH)
 		e = NULL; /* scratch files have no status */
-	if (p.is_status && e) {
+	if (p.area == AR_ASSETS && !(p.is_status ? e != NULL : ws_visible(e)) &&
+	    ws_is_dir(w, project_id, relpath)) {
+		ws_dir_stat(w, st); /* assets/.status, a subfolder */
+		r = 0;
+	} else if (p.is_status && e) {
 		char *t = ws_status_text(w, e);
 
 		ws_fill_stat(st, 0444, (off_t)strlen(t), (time_t)e->updated);
@@ -283,6 +288,13 @@ int ao_writes_readdir(struct ao_writes *w, const char *project_id, const char *r
 	size_t dl = strlen(relpath);
 	int r = ws_parse(relpath, &p);
 
+	if (r == 0 && p.area == AR_ASSETS) { /* assets/ and its subfolders, .status/ */
+		pthread_mutex_lock(&w->mu);
+		if (ws_is_dir(w, project_id, relpath) || !strcmp(relpath, "assets"))
+			ws_assets_readdir(w, project_id, relpath, fill, ctx);
+		pthread_mutex_unlock(&w->mu);
+		return 0;
+	}
 	if (r < 0 || !p.is_dir)
 		return 0;
 	pthread_mutex_lock(&w->mu);
@@ -362,6 +374,7 @@ static int ws_prepare_answer_entry(struct ao_writes *w, const char *project_id,
 int ao_writes_create(struct ao_writes *w, const char *project_id, const char *relpath, mode_t mode,
 		     int flags, uint64_t *fh, struct ao_err *err)
 {
+	char spath[4200];
 	struct wpath p;
 	struct entry *e;
 	int r = ws_parse(relpath, &p);
@@ -372,14 +385,20 @@ int ao_writes_create(struct ao_writes *w, const char *project_id, const char *re
 		return ws_refuse_ro(w, relpath, err);
 	if (p.is_status)
 		return ao_errf(err, EACCES, "%s is a status file (read-only)", relpath);
+	ws_status_path(p.target, spath, sizeof(spath));
 	pthread_mutex_lock(&w->mu);
 	e = ws_find(w, project_id, p.target);
 	ws_gone(w, project_id, p.target, 1);
-	if (e && e->busy) {
+	if (p.area == AR_ASSETS && ws_is_dir(w, project_id, relpath)) {
+		r = ao_errf(err, EISDIR, "%s is a directory", relpath);
+	} else if (p.area == AR_ASSETS && strcmp(p.dir, "assets") &&
+		   !ws_is_dir(w, project_id, p.dir)) {
+		r = ao_errf(err, ENOENT, "%s: no such directory", p.dir);
+	} else if (e && e->busy) {
 		r = ao_errf(err, EBUSY,
-			    "%s is being sent right now; try again when %s.status "
+			    "%s is being sent right now; try again when %s "
 			    "shows the outcome",
-			    relpath, relpath);
+			    relpath, spath);
 	} else if (e && (flags & O_EXCL) && ws_visible(e)) {
 		r = ao_errf(err, EEXIST, "%s exists", relpath);
 	} else {
@@ -436,10 +455,12 @@ again:
 		goto out;
 	}
 	if (writable && e && e->busy) {
+		char spath[4200];
+		ws_status_path(p.target, spath, sizeof(spath));
 		r = ao_errf(err, EBUSY,
-			    "%s is being sent right now; try again when %s.status "
+			    "%s is being sent right now; try again when %s "
 			    "shows the outcome",
-			    relpath, relpath);
+			    relpath, spath);
 		goto out;
 	}
 	if (!ws_visible(e)) { /* writing a task's answer that nothing is spooled for */

@@ -73,8 +73,9 @@ struct ao_writes {
 		char project[64];
 		char relpath[320];
 		long long until_ms;
-	} gone[16];	    /* mu */
-	unsigned gone_next; /* mu */
+	} gone[16];	     /* mu */
+	unsigned gone_next;  /* mu */
+	struct ws_dir *dirs; /* mu: directories made in assets/ (writes_dirs.c) */
 };
 
 #define WS_GONE_MS 5000
@@ -117,11 +118,18 @@ void ws_set_uncertain(struct ao_writes *w, struct entry *e, const struct ao_err 
 		      const char *what);
 void ws_set_pending(struct ao_writes *w, struct entry *e, const struct ao_err *err);
 void ws_set_sent(struct ao_writes *w, struct entry *e, const char *msg);
+/* The same for an upload whose new asset (the hub's object) is known: the
+ * core adds it to assets/'s listing instead of dropping the listing. */
+void ws_set_sent_asset(struct ao_writes *w, struct entry *e, const char *msg, const json_t *asset);
 /* Persist e (w->mu held by the caller). */
 void ws_save_locked(struct ao_writes *w, struct entry *e);
 
 /* assets/<media file>: upload + POST /project/{id}/cloud (upload_media.c). */
 int ws_deliver_media(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
+/* Is the spooled mask.png at path a PNG readers open (signature, chunks,
+ * a full decode with CRCs, bounded)? 0 and its size, -EINVAL with the
+ * reason (mask_png.c), -errno on a spool error. */
+int ws_mask_png_check(const char *path, long *wd, long *ht, struct ao_err *err);
 /* tasks/<id>/mask.png: check, upload, /annotate (upload_mask.c). */
 int ws_deliver_mask(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
 /* Upload e's data once (getUploadUrl type, PUT) under a unique name made
@@ -151,6 +159,13 @@ int ws_task_of(const char *relpath, char *buf, size_t n);
 
 /* Keep at most keep status-only (sent) entries: the oldest go. w->mu held. */
 void ws_prune_sent(struct ao_writes *w, long keep);
+/* labels_match.c: "N / M tasks are labeled." of an import reply (0, or -1
+ * when data says no such thing); the items of a sent body (jsonContent)
+ * that matched no asset, as a line for .status (malloc'd; NULL: none found).
+ * Network I/O: never with w->mu held. */
+int ws_labels_counts(json_t *data, long *n, long *m);
+char *ws_labels_unmatched(struct ao_writes *w, const char *project, json_t *data, const char *body,
+			  size_t blen);
 #define WS_SENT_KEEP 1000
 
 enum area { AR_NONE, AR_LABELS, AR_ATTACH, AR_TASK, AR_ASSETS };
@@ -158,7 +173,8 @@ enum area { AR_NONE, AR_LABELS, AR_ATTACH, AR_TASK, AR_ASSETS };
 /* A parsed relative path: built on the caller's stack, never shared (no lock). */
 struct wpath {
 	enum area area;
-	int is_dir;    /* labels, attachments, tasks/<id> */
+	int is_dir;    /* labels, attachments, tasks/<id>, assets, assets/.status */
+	int stdir;     /* assets/.status: where assets/' status files live */
 	int is_status; /* <target>.status */
 	int scratch;
 	int answer, next;  /* answer.json / answer.next.json */
@@ -168,6 +184,20 @@ struct wpath {
 };
 
 int ws_parse(const char *rel, struct wpath *p);
+
+/* writes_dirs.c (w->mu held): is relpath a directory of the write side
+ * (assets/.status and the status tree below it, a subfolder made in
+ * assets/ or holding a visible file)? Its attributes; its entries (files,
+ * subfolders; in assets/.status/..., status files). */
+struct ws_dir;
+int ws_is_dir(struct ao_writes *w, const char *project, const char *relpath);
+void ws_dir_stat(struct ao_writes *w, struct stat *st);
+int ws_assets_readdir(struct ao_writes *w, const char *project, const char *relpath,
+		      ao_fill_fn fill, void *ctx);
+void ws_dirs_free(struct ao_writes *w);
+/* The status file's relpath of an entry's relpath (assets/.status/<...> for
+ * assets/, "<name>.status" beside the file elsewhere). No lock needed. */
+void ws_status_path(const char *relpath, char *buf, size_t n);
 enum ent_kind ws_kind_of(const struct wpath *p);
 struct entry *ws_find(struct ao_writes *w, const char *project, const char *relpath);
 #define WS_NAME_MAX 255

@@ -245,7 +245,7 @@ int ao_writes_release(struct ao_writes *w, uint64_t fh)
 
 json_t *ao_writes_status(struct ao_writes *w)
 {
-	json_t *pending = json_array(), *failed = json_array();
+	json_t *pending = json_array(), *failed = json_array(), *partly = json_array();
 	struct entry *e;
 	long sent = 0;
 
@@ -257,6 +257,10 @@ json_t *ao_writes_status(struct ao_writes *w)
 			continue;
 		if (e->state == ST_SENT) {
 			sent++;
+			if (e->partly) /* sent, but items matched no asset: worth seeing */
+				json_array_append_new(
+				    partly, json_pack("{s:s,s:s,s:s?}", "project", e->project,
+						      "path", e->relpath, "message", e->message));
 			continue;
 		}
 		o = json_pack("{s:s,s:s,s:s,s:s?}", "project", e->project, "path", e->relpath,
@@ -265,6 +269,6 @@ json_t *ao_writes_status(struct ao_writes *w)
 		    e->state == ST_FAILED || e->state == ST_UNCERTAIN ? failed : pending, o);
 	}
 	pthread_mutex_unlock(&w->mu);
-	return json_pack("{s:o,s:o,s:I}", "pending", pending, "failed", failed, "sent",
-			 (json_int_t)sent);
+	return json_pack("{s:o,s:o,s:I,s:o}", "pending", pending, "failed", failed, "sent",
+			 (json_int_t)sent, "partly_matched", partly);
 }

@@ -53,6 +53,42 @@ static int dropbox_scratch(const char *name)
 	       mkstemp_name(name, "sed", 6) || mkstemp_name(name, "XX", 6);
 }
 
+/* dir := the directory part of target (target has a '/'); the name. */
+static const char *split_dir(struct wpath *p)
+{
+	char *slash = strrchr(p->target, '/');
+	size_t dl = (size_t)(slash - p->target);
+
+	memcpy(p->dir, p->target, dl);
+	p->dir[dl] = '\0';
+	return slash + 1;
+}
+
+/* assets/...: files at any depth (cp -r: subfolders, writes_dirs.c), and
+ * their status files under assets/.status/ (mirroring the tree, so a glob
+ * of images never meets them), not beside them. */
+static int parse_assets(const char *rel, size_t n, struct wpath *p)
+{
+	const char *name = rel + 7;
+
+	p->area = AR_ASSETS;
+	if (!*name || name[strlen(name) - 1] == '/')
+		return -ENOENT;
+	if (!strcmp(name, ".status")) {
+		p->is_dir = p->stdir = 1;
+		memcpy(p->dir, rel, n + 1);
+		return 0;
+	}
+	if (!strncmp(name, ".status/", 8)) {
+		p->is_status = 1;
+		snprintf(p->target, sizeof(p->target), "assets/%s", name + 8);
+	} else {
+		memcpy(p->target, rel, n + 1);
+	}
+	p->scratch = dropbox_scratch(split_dir(p));
+	return 0;
+}
+
 /* Classify relpath; returns 0 if it is the write side's, -ENOENT if not. */
 int ws_parse(const char *rel, struct wpath *p)
 {
@@ -68,9 +104,10 @@ int ws_parse(const char *rel, struct wpath *p)
 		memcpy(p->dir, rel, n + 1);
 		return 0;
 	}
-	if (!strncmp(rel, "labels/", 7) || !strncmp(rel, "attachments/", 12) ||
-	    !strncmp(rel, "assets/", 7)) {
-		p->area = rel[0] == 'l' ? AR_LABELS : rel[1] == 't' ? AR_ATTACH : AR_ASSETS;
+	if (!strncmp(rel, "assets/", 7))
+		return parse_assets(rel, n, p);
+	if (!strncmp(rel, "labels/", 7) || !strncmp(rel, "attachments/", 12)) {
+		p->area = rel[0] == 'l' ? AR_LABELS : AR_ATTACH;
 		name = rel + (p->area == AR_ATTACH ? 12 : 7);
 		if (!*name || strchr(name, '/'))
 			return -ENOENT;

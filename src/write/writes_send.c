@@ -88,37 +88,17 @@ void ws_finish_locked(struct ao_writes *w, struct entry *e)
 	pthread_cond_broadcast(&w->idle);
 }
 
-/* The hub's reply as one line: data.project when it is a string (import),
- * the counts of a /cloud reply, else the compact JSON of data, cut to fit. */
-static char *reply_text(json_t *data)
+/* The hub's reply as one line: data.project when it is a string (import;
+ * unmatched: what ws_labels_unmatched found, appended), the counts of a
+ * /cloud reply, else the compact JSON of data, cut to fit. */
+static char *reply_text(json_t *data, const char *unmatched)
 {
-	json_t *p = json_object_get(data, "project"), *um = json_object_get(data, "unmatched"), *u;
+	json_t *p = json_object_get(data, "project");
 	char *s;
 
-	if (json_is_string(p) && json_array_size(um)) {
-		/* name the items no asset matched: a careful user wants to know */
-		size_t i, used, cap = 512;
-
-		s = malloc(cap);
-		if (!s)
-			return NULL;
-		used = (size_t)snprintf(s, cap,
-					"%s Not matched to any asset (%zu):", json_string_value(p),
-					json_array_size(um));
-		json_array_foreach(um, i, u)
-		{
-			const char *v = json_string_value(u);
-			int w;
-
-			if (!v || used >= cap - 1)
-				continue;
-			w = snprintf(s + used, cap - used, "%s %s", i ? "," : "", v);
-			if (w < 0 || (size_t)w >= cap - used) {
-				strcpy(s + cap - 5, "...");
-				break;
-			}
-			used += (size_t)w;
-		}
+	if (json_is_string(p) && unmatched) {
+		if (asprintf(&s, "%s %s", json_string_value(p), unmatched) < 0)
+			s = NULL;
 		return s;
 	}
 	if (json_is_string(p))
@@ -285,6 +265,11 @@ void ws_set_pending(struct ao_writes *w, struct entry *e, const struct ao_err *e
 
 void ws_set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 {
+	ws_set_sent_asset(w, e, msg, NULL);
+}
+
+void ws_set_sent_asset(struct ao_writes *w, struct entry *e, const char *msg, const json_t *asset)
+{
 	char task[256];
 
 	pthread_mutex_lock(&w->mu);
@@ -304,7 +289,9 @@ void ws_set_sent(struct ao_writes *w, struct entry *e, const char *msg)
 	if ((e->kind == EK_ANSWER || e->kind == EK_MASK) && w->cfg.task_written &&
 	    !ws_task_of(e->relpath, task, sizeof(task)))
 		w->cfg.task_written(w->cfg.ud, e->project, task);
-	if (w->cfg.project_written)
+	if (asset && w->cfg.asset_added)
+		w->cfg.asset_added(w->cfg.ud, e->project, asset);
+	else if (w->cfg.project_written)
 		w->cfg.project_written(w->cfg.ud, e->project);
 }
 
@@ -364,6 +351,10 @@ static int deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct a
 	}
 	if ((r = carry_masks(w, e, task, b, err)) < 0)
 		goto out;
+	if (answer_sdk_body(b) < 0) {
+		r = ao_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
 	body = json_dumps(b, JSON_COMPACT);
 	req = answer_path(task, e->next_stage);
 	if (!body || !req) {
@@ -530,7 +521,7 @@ static int prepare_dropbox(struct ao_writes *w, struct entry *e, struct ao_err *
 
 /* What the requests of a drop-box file came to. */
 struct tally {
-	long refused, sent, uncertain, posted;
+	long refused, sent, uncertain, posted, partly;
 	struct ao_err first_refusal, first_uncertain;
 	char *last_reply;
 };
@@ -580,10 +571,18 @@ static int dropbox_outcome(struct ao_writes *w, struct entry *e, int r, struct t
 	}
 	if (e->nchunks <= 1)
 		snprintf(msg, sizeof(msg), "%s", t->last_reply ? t->last_reply : "sent");
+	else if (t->partly)
+		snprintf(msg, sizeof(msg),
+			 "%ld items sent in %zu requests; %ld of them labeled fewer tasks than "
+			 "they had items (items that matched no asset: see the list below)",
+			 e->items, e->nchunks, t->partly);
 	else
 		snprintf(msg, sizeof(msg), "%ld items sent in %zu requests; last reply: %s",
 			 e->items, e->nchunks, t->last_reply ? t->last_reply : "ok");
 	free(t->last_reply);
+	pthread_mutex_lock(&w->mu);
+	e->partly = t->partly > 0;
+	pthread_mutex_unlock(&w->mu);
 	ws_set_sent(w, e, msg);
 	return 0;
 }
@@ -593,7 +592,7 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 	char ipath[4096], lpath[4096];
 	char cloud[512];
 	const char *path = e->kind == EK_LABELS ? "/import/labels" : "/attachments";
-	struct tally t = {0, 0, 0, 0, {0}, {0}, NULL};
+	struct tally t = {0, 0, 0, 0, 0, {0}, {0}, NULL};
 	size_t i;
 	int fd, r = 0;
 
@@ -616,11 +615,13 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 		struct prep_chunk pc = {c->first,     c->count,	     c->line_first,
 					c->line_last, (off_t)c->off, (size_t)c->len};
 		json_t *data = NULL;
-		char *body;
+		char *body, *unmatched = NULL;
 		size_t blen;
+		long nl, ml;
 
 		if (c->state == CH_SENT) {
 			t.sent++;
+			t.partly += c->partly;
 			continue;
 		}
 		if (c->state == CH_REFUSED) {
@@ -660,6 +661,12 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 			json_decref(data);
 			break;
 		}
+		/* "N / M tasks are labeled." with N < M: items that matched no
+		 * asset; which ones is asked now (network: before w->mu) */
+		int partly =
+		    r == 0 && e->kind == EK_LABELS && !ws_labels_counts(data, &nl, &ml) && nl < ml;
+		if (partly)
+			unmatched = ws_labels_unmatched(w, e->project, data, body, blen);
 		pthread_mutex_lock(&w->mu);
 		free(c->msg);
 		if (r < 0 && err->uncertain) {
@@ -683,13 +690,16 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 				 c->line_first, c->line_last, err->msg);
 		} else {
 			c->state = CH_SENT;
-			c->msg = reply_text(data);
+			c->partly = partly;
+			c->msg = reply_text(data, unmatched);
 			free(t.last_reply);
 			t.last_reply = c->msg ? strdup(c->msg) : NULL;
 			t.sent++;
+			t.partly += partly;
 		}
 		save(w, e);
 		pthread_mutex_unlock(&w->mu);
+		free(unmatched);
 		free(body);
 		json_decref(data);
 		r = 0;
@@ -741,6 +751,7 @@ int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
 	e->sent_gen = e->gen;
 	e->state = ST_PENDING;
 	e->prepared = 0;
+	e->partly = 0;
 	e->code = e->http = 0;
 	e->attempts = 0;
 	e->items = 0;

@@ -66,7 +66,9 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e)
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	sb_printf(&b, "%s: %s\n", spool_entry_state_name(e->state),
+	sb_printf(&b, "%s: %s\n",
+		  e->state == ST_SENT && e->partly ? "sent, partly matched"
+						   : spool_entry_state_name(e->state),
 		  e->message ? e->message
 			     : (e->state == ST_WRITING ? "open for writing, not sent yet" : ""));
 	sb_printf(&b, "file: %s\n", e->relpath);
@@ -99,11 +101,12 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e)
 
 			sb_printf(&b, "  %zu: items %ld-%ld (lines %ld-%ld): %s%s%s\n", i + 1,
 				  c->first + 1, c->first + c->count, c->line_first, c->line_last,
-				  c->state == CH_SENT	     ? "sent"
-				  : c->state == CH_REFUSED   ? "REFUSED"
-				  : c->state == CH_UNCERTAIN ? "UNCERTAIN"
-				  : c->state == CH_SENDING   ? "being sent"
-							     : "not sent yet",
+				  c->state == CH_SENT && c->partly ? "sent, partly matched"
+				  : c->state == CH_SENT		   ? "sent"
+				  : c->state == CH_REFUSED	   ? "REFUSED"
+				  : c->state == CH_UNCERTAIN	   ? "UNCERTAIN"
+				  : c->state == CH_SENDING	   ? "being sent"
+								   : "not sent yet",
 				  c->msg ? ": " : "", c->msg ? c->msg : "");
 		}
 	}

@@ -87,3 +87,62 @@ def imagefolder(view):
         if e.is_dir():
             out[e.name] = sorted(n for n in os.listdir(e.path) if n.lower().endswith(IMG_EXT))
     return out
+
+
+# Ultralytics' image suffixes (ultralytics/data/utils.py IMG_FORMATS, 8.0-8.3;
+# 8.3 adds heic/heif, which no view holds).
+ULTRA_IMG_FORMATS = ("bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm")
+
+
+def ultralytics_resolve(yaml_arg, datasets_dir):
+    """Where Ultralytics 8.0-8.3 looks for a detection data set named by
+    `yaml_arg` (the data= argument, as typed: relative to the cwd or
+    absolute). Ultralytics cannot be installed here, so this is its code,
+    reduced to the path handling (check_det_dataset in
+    ultralytics/yolo/data/utils.py for 8.0.x, ultralytics/data/utils.py from
+    8.1 to 8.3):
+
+        file = check_file(dataset)           # an existing path is returned as given
+        data = yaml_load(file, append_filename=True)   # data["yaml_file"] = str(file)
+        path = Path(extract_dir or data.get("path") or Path(data.get("yaml_file", "")).parent)
+        if not path.is_absolute():
+            path = (DATASETS_DIR / path).resolve()
+        for k in "train", "val", "test", "minival":
+            if data.get(k):
+                x = (path / data[k]).resolve()
+                if not x.exists() and data[k].startswith("../"):
+                    x = (path / data[k][3:]).resolve()
+                data[k] = str(x)
+
+    DATASETS_DIR is SETTINGS["datasets_dir"]: <git root's parent or the cwd
+    at first run>/datasets by default, never the yaml's folder. Then the
+    trainer lists images with get_img_files (glob("<dir>/**/*.*",
+    recursive=True), suffix in IMG_FORMATS) and finds each label with
+    img2label_paths (the last "/images/" of the path becomes "/labels/", the
+    suffix ".txt"). Returns {"train": [(image, label)], "val": [...]}, with
+    every path as Ultralytics would open it."""
+    import glob
+    from pathlib import Path
+
+    with open(yaml_arg, errors="ignore", encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    data["yaml_file"] = str(yaml_arg)
+    for k in ("train", "val"):
+        assert k in data, "Ultralytics: data.yaml '%s:' key missing" % k
+    assert "names" in data or "nc" in data
+    if "names" in data and "nc" in data:
+        assert len(data["names"]) == data["nc"]
+    path = Path(data.get("path") or Path(data.get("yaml_file", "")).parent)
+    if not path.is_absolute():
+        path = (Path(datasets_dir) / path).resolve()
+    out = {}
+    for k in ("train", "val"):
+        x = (path / data[k]).resolve()
+        if not x.exists() and data[k].startswith("../"):
+            x = (path / data[k][3:]).resolve()
+        assert x.exists(), "Ultralytics: %s images not found: %s" % (k, x)
+        files = sorted(glob.glob(str(x / "**" / "*.*"), recursive=True))
+        imgs = [f for f in files if f.split(".")[-1].lower() in ULTRA_IMG_FORMATS]
+        sa, sb = os.sep + "images" + os.sep, os.sep + "labels" + os.sep
+        out[k] = [(im, sb.join(im.rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt") for im in imgs]
+    return out

@@ -17,7 +17,7 @@ import pytest
 from conftest import Hub, Mount
 from harness import sanitized
 from dsutil import (EXPORT, PHOTOS, area_marks, check_coco, check_yolo, count, imagefolder,
-                    records)
+                    records, ultralytics_resolve)
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,43 @@ def test_stage_and_batch_views_hold_their_tasks_only(env):
     with open(os.path.join(p, "export", "stage", "Complete", "tasks.ndjson")) as f:
         assert sorted(json.loads(line)["externalId"] for line in f if line.strip()) == done
     assert count(hub, EXPORT) == before + 2
+
+
+def test_data_yaml_resolves_as_ultralytics_from_any_cwd(env, tmp_path):
+    """`yolo train data=<mount>/<p>/datasets/yolo/data.yaml` finds the images
+    and their labels from any working directory, the yaml named by a
+    relative or an absolute path, with DATASETS_DIR elsewhere (Ultralytics'
+    check_det_dataset, reproduced in dsutil.ultralytics_resolve). Before:
+    `path: .` made every version look in DATASETS_DIR/. instead."""
+    hub, m = env
+    ds = os.path.join(m.path, PHOTOS, "datasets")
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    old = os.getcwd()
+    os.chdir(str(cwd))
+    try:
+        for view in ("yolo", "yolo-detect", "yolo-seg", os.path.join("stage", "Complete", "yolo")):
+            vdir = os.path.join(ds, view)
+            want = sorted(os.listdir(os.path.join(vdir, "images")))
+            assert want
+            for arg in (os.path.join(vdir, "data.yaml"),
+                        os.path.relpath(os.path.join(vdir, "data.yaml"), str(cwd))):
+                for dsdir in (str(cwd / "datasets"), "/nonexistent/datasets"):
+                    got = ultralytics_resolve(arg, dsdir)
+                    for k in ("train", "val"):
+                        assert [os.path.basename(i) for i, _ in got[k]] == want, (view, arg)
+                        for img, lab in got[k]:
+                            assert os.path.dirname(img) == os.path.join(vdir, "images")
+                            assert os.path.isfile(lab), lab  # every image's label
+            with open(os.path.join(vdir, "data.yaml")) as f:
+                assert yaml_path(f.read()) == vdir
+    finally:
+        os.chdir(old)
+
+
+def yaml_path(text):
+    import yaml
+    return yaml.safe_load(text)["path"]
 
 
 def test_unknown_names_and_writes_are_refused(env):

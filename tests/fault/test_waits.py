@@ -220,7 +220,9 @@ def test_stop_keeps_the_pending_writes_in_the_spool(hm):
 
 def _ls_prompt_and_cheap(hub, route, path, bound=20):
     """`ls path` in a child process: it must end within bound seconds (a
-    pager that believes `total` never ends) after one request of route."""
+    pager that believes `total` never ends) after at most two requests of
+    route (a first page short of the asked 100 may be the server's page
+    size: the second, the same page again, ends it; src/core/pager.c)."""
     hub.reset_stats()
     t0 = time.time()
     try:
@@ -231,13 +233,14 @@ def _ls_prompt_and_cheap(hub, route, path, bound=20):
     assert r.returncode == 0, r.stderr
     print("measured: %s: %.2f s, %d request(s)" % (route, time.time() - t0, count(hub, route)))
     assert time.time() - t0 < bound
-    assert count(hub, route) == 1, (route, count(hub, route))
+    assert count(hub, route) <= 2, (route, count(hub, route))
     return r.stdout.split("\n")[:-1]
 
 
 def test_lying_total_project_list_ends_on_the_short_page(hm):
-    """A project list whose `total` says 10^12 and whose pages hold one project:
-    one request at the default rate limit (was: 10,000 pages, ~100 min)."""
+    """A project list whose `total` says 10^12 and whose pages hold one project
+    (the same page whatever `page` asks): two requests at the default rate
+    limit (was: 10,000 pages, ~100 min)."""
     hub, m = hm
     body = ('{"status":"success","data":{"projects":[{"_id":"65a000010000000000000001",'
             '"name":"one"}],"total":1000000000000}}')
@@ -247,7 +250,7 @@ def test_lying_total_project_list_ends_on_the_short_page(hm):
 
 
 def test_lying_total_task_list_ends_on_the_short_page(hm):
-    """A task page of one task claiming 900 (paged: <= 1000): one request, not 10."""
+    """A task page of one task claiming 900 (paged: <= 1000): two requests, not 12."""
     hub, m = hm
     pid = main_project(hub)
     st, real = hub.api("GET", "/project/%s/tasks" % pid, query={"limit": 1,
@@ -262,7 +265,7 @@ def test_lying_total_task_list_ends_on_the_short_page(hm):
 
 
 def test_lying_total_asset_list_ends_on_the_short_page(hm):
-    """An asset page of one asset claiming 10^12: one request (was: paging
+    """An asset page of one asset claiming 10^12: two requests (was: paging
     without end, one page per 0.6 s at the default rate limit)."""
     hub, m = hm
     st, body = hub.api("GET", "/listProjects", query={"limit": 100})

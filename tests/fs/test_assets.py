@@ -23,6 +23,7 @@ import urllib.request
 import pytest
 
 from conftest import Hub, Mount
+from hubutil import fetch_signed
 
 PROJECT = "Street Photos"
 
@@ -115,6 +116,29 @@ def test_assets_listing_bytes_and_cost(env):
     assert os.stat(os.path.join(m.cache, "media")).st_mode & 0o777 == 0o700
 
 
+def test_assets_listing_on_a_hub_with_a_lower_page_limit(workdir):
+    """A hub that serves 50 items a page whatever limit asks (nothing
+    promises the asked 100): assets/ still lists every asset, once; paging
+    goes by count, the next pages asking the served size (issue 22: stopping
+    at page x 100 >= total listed 150 of 240)."""
+    hub = Hub(workdir, extra_args=["--page-cap", "50"])
+    m = Mount(hub, workdir)
+    try:
+        pid = project_id(hub, "Street Scenes")
+        hub.clear_requests()
+        names = [n for n in os.listdir(os.path.join(m.path, "Street Scenes", "assets"))
+                 if n != ".status"]  # the write side's status folder
+        assert len(names) == len(set(names)) == 240, len(names)
+        asked = [dict(r["query"]) for r in hub.requests()
+                 if r["path"] == "/v2/project/%s/assets" % pid]
+        assert [(q["page"], q["limit"]) for q in asked] == [
+            ("1", "100"), ("2", "50"), ("3", "50"), ("4", "50"), ("5", "50")], asked
+        assert all(q["filters"] == "{}" for q in asked)  # the SDK's get_assets
+    finally:
+        m.stop()
+        hub.stop()
+
+
 def test_masks_listed_only_when_present(env):
     hub, m = env
     pid = project_id(hub, "Street Scenes")
@@ -133,12 +157,13 @@ def test_masks_listed_only_when_present(env):
     for t in brush:
         d = os.path.join(tdir, t["_id"])
         assert "mask.png" in os.listdir(d)
-        assert read_file(os.path.join(d, "mask.png")) == fetch(t["brushDataUrl"])
+        assert read_file(os.path.join(d, "mask.png")) == fetch_signed(hub, t["brushDataUrl"], pid)
     t = med[0]
     d = os.path.join(tdir, t["_id"])
     assert "mask.seg.nrrd" in os.listdir(d)
     data = read_file(os.path.join(d, "mask.seg.nrrd"))
-    assert data.startswith(b"NRRD") and data == fetch(t["medicalBrushDataUrl"])
+    assert data.startswith(b"NRRD") and data == fetch_signed(hub, t["medicalBrushDataUrl"], pid,
+                                                             "medicalBrushes")
 
 
 def test_shared_mmap_of_an_asset_is_decided_per_file(env):

@@ -81,6 +81,57 @@ def test_second_mount_sees_changes_within_intervals(hub, workdir):
             m.stop()
 
 
+def test_poll_checks_its_premise_on_a_hub_that_ignores_sort(workdir):
+    """The poll asks as the SDK's get_tasks(sort="-updatedAt") does; no SDK
+    or docs example sorts by updatedAt (hub-api.md §5.3). On a hub that
+    ignores the sort, the "newest" task it answers is just the newest
+    created, and an edit of an older task was never noticed. The poll checks
+    itself: a cached export holding a task newer than its "newest" makes it
+    say so once and switch to an updatedAt filter, which needs no sort; the
+    edit is then seen (issue 22)."""
+    from conftest import Hub
+    hub = Hub(workdir, extra_args=["--ignore-sort"])
+    m = Mount(hub, workdir, opts=["poll=1"])
+    try:
+        pid = main_project(hub)
+        tasks = all_tasks(hub, pid)  # newest created first
+        old = tasks[-1]
+        # an older task is the newest updated before the mount reads anything
+        st, body = hub.api("POST", "/annotate/" + old["_id"], {"answer": {"classifications": [
+            {"schemaId": "cWeath01", "answer": "Rain"}]}})
+        assert st == 200, body
+        exp = os.path.join(pdir(m, hub, pid), "export", "tasks.json")
+        assert answer_of(read(exp), old["_id"])["classifications"][0]["answer"] == "Rain"
+        assert wait_for(lambda: status(m)["poll"].get("form") == "updatedAt filter",
+                        timeout=30, step=0.3), status(m)["poll"]
+        assert "ignores sort=-updatedAt" in m.log_text()
+        # an edit of another older task, through the API: seen
+        other = tasks[-2]
+        st, body = hub.api("POST", "/annotate/" + other["_id"], {"answer": {"classifications": [
+            {"schemaId": "cWeath01", "answer": "Snow"}]}})
+        assert st == 200, body
+
+        def sees():
+            cls = answer_of(read(exp), other["_id"]).get("classifications", [])
+            return cls and cls[0].get("answer") == "Snow"
+        assert wait_for(sees, timeout=30, step=0.3), "the edit of an older task was missed"
+        # the filter form: two requests a round, the filter as the SDK's
+        # TaskFilter under both names
+        hub.clear_requests()
+        time.sleep(2.5)
+        polls = [r for r in hub.requests() if r["path"] == "/v2/project/%s/tasks" % pid]
+        names = [[k for k, _ in r["query"]] for r in polls]
+        assert ["page", "limit", "fields", "includeAnswer", "filter", "filters"] in names, names
+        assert ["page", "limit", "fields", "includeAnswer"] in names, names
+        assert all("sort" not in n for n in names), names
+        f = [dict(r["query"]) for r in polls if "filter" in dict(r["query"])][0]
+        assert f["filter"] == f["filters"] and "$gt" in json.loads(f["filter"])["updatedAt"]
+        assert m.log_text().count("it ignores sort=-updatedAt") == 1  # warned once
+    finally:
+        m.stop()
+        hub.stop()
+
+
 def test_rsync_sees_a_polled_change(hub, workdir):
     """Tools that judge a file by stat alone (rsync's quick check, make, find
     -newer) see a change the poll found: the stale export shows a newer
@@ -169,3 +220,63 @@ def test_bad_poll_values_are_refused(hub, workdir):
         assert r.returncode != 0, (value, r.stderr)
         assert needle in r.stderr, (value, r.stderr)
         assert not os.path.ismount(mp)
+
+
+def test_what_was_deleted_is_gone_within_an_interval(hub, workdir):
+    """A task deleted on the hub (with its asset) is gone from lookups once
+    the poll has seen the change: tasks/<id> and its files, assets/<name>,
+    the task's image in the dataset views (and an image that moved to another
+    class is gone from its old class). The kernel's attributes and entries
+    would otherwise live their timeouts (60 s here; 10 s by default): the
+    poll has the adapter's side thread drop the entries below tasks/,
+    assets/ and datasets/."""
+    pid = main_project(hub)
+    tasks = all_tasks(hub, pid)
+    victim, mover, keep = tasks[5], tasks[6], tasks[7]
+    for t in (victim, mover, keep):
+        st, body = hub.api("POST", "/annotate/" + t["_id"], {"answer": {"classifications": [
+            {"schemaId": "cWeath01", "answer": "Rain"}]}})
+        assert st == 200, body
+    m = Mount(hub, workdir, opts=["poll=1", "attr_timeout=60", "entry_timeout=60"])
+    home = os.getcwd()
+    try:
+        p = pdir(m, hub, pid)
+        name = victim["externalId"]
+        paths = [os.path.join(p, "tasks", victim["_id"]),
+                 os.path.join(p, "tasks", victim["_id"], "task.json"),
+                 os.path.join(p, "tasks", victim["_id"], "answer.json"),
+                 os.path.join(p, "assets", name),
+                 os.path.join(p, "datasets", "imagefolder", "Rain", name),
+                 os.path.join(p, "datasets", "coco", "images", name),
+                 os.path.join(p, "datasets", "yolo", "images", name),
+                 os.path.join(p, "datasets", "yolo", "labels", os.path.splitext(name)[0] + ".txt")]
+        moved = os.path.join(p, "datasets", "imagefolder", "Rain", mover["externalId"])
+        kept = [os.path.join(p, "tasks", keep["_id"], "task.json"),
+                os.path.join(p, "assets", keep["externalId"]),
+                os.path.join(p, "datasets", "imagefolder", "Rain", keep["externalId"])]
+        read(os.path.join(p, "export", "tasks.json"))  # what the poll watches
+        for q in paths + kept + [moved]:
+            assert os.path.exists(q), q  # looked up: the kernel holds them
+        wait_for(lambda: pid in status(m)["poll"]["projects"], timeout=20, step=0.2)
+        n0 = len(status(m)["poll"]["changes"])
+        # a process whose working directory is tasks/ keeps a working getcwd()
+        os.chdir(os.path.join(p, "tasks"))
+        st, body = hub.api("DELETE", "/project/%s/assets" % pid, {"assets": [victim["asset"]]})
+        assert st == 200, body
+        st, body = hub.api("POST", "/annotate/" + mover["_id"], {"answer": {"classifications": [
+            {"schemaId": "cWeath01", "answer": "Snow"}]}})
+        assert st == 200, body
+        wait_for(lambda: len(status(m)["poll"]["changes"]) > n0, timeout=20, step=0.1)
+        t0 = time.time()
+        for q in paths + [moved]:
+            assert wait_for(lambda: not os.path.exists(q), timeout=3, step=0.1), q
+        assert time.time() - t0 < 3
+        assert os.getcwd() == os.path.join(p, "tasks")
+        os.chdir(home)
+        for q in kept:
+            assert os.path.exists(q), q
+        assert os.path.exists(os.path.join(p, "datasets", "imagefolder", "Snow",
+                                           mover["externalId"]))
+    finally:
+        os.chdir(home)
+        m.stop()

@@ -10,6 +10,7 @@ import subprocess
 import urllib.parse
 
 from conftest import ANGOFS_BIN, Hub, Mount
+from hubutil import project_by_name
 from test_read_common import EXPORT, all_tasks, count, read, stage_ids, street_dir, wait_for
 
 TASKS = "GET /v2/project/{id}/tasks"
@@ -40,6 +41,15 @@ def export_queries(mount):
 
 def task_counts(mount):
     return [p for p in requests(mount, "/v2/project/") if "/tasks?" in p and "limit=1&" in p]
+
+
+def count_filter(path):
+    """The TaskFilter of a count request; it is sent as `filter` (the SDK's
+    name) and as `filters` (the docs'), the same, and never taskTypes."""
+    q = urllib.parse.parse_qs(path.split("?", 1)[1])
+    assert q["filter"] == q["filters"] and len(q["filter"]) == 1, q
+    assert "taskTypes" not in q and q["includeAnswer"] == ["false"], q
+    return json.loads(q["filter"][0])
 
 
 def status(mount):
@@ -74,9 +84,9 @@ def test_every_export_names_its_stages_and_task_types(hub, mount):
     # a batch view: the batch id as a JSON array (as the SDK), every stage
     q = by[("task", "json", json.dumps(stages), json.dumps([batch["_id"]]))]
     assert q["taskTypes"] == ["default"]
-    # issues: the SDK sends stage and taskTypes for task exports only
+    # issues: the SDK sends stage for task exports only, taskTypes always
     q = [q for q in qs if q["type"] == "issue"][0]
-    assert "stage" not in q and "taskTypes" not in q
+    assert "stage" not in q and q["taskTypes"] == ["default"]
     # and the contents hold every task of their filter
     ntasks = len(all_tasks(hub, pid))
     assert len(whole) == ntasks == len([line for line in nd if line.strip()])
@@ -94,8 +104,11 @@ def test_completeness_is_checked_and_shown(hub, mount):
     # one cheap count per export, with the export's own filter
     counts = task_counts(mount)
     assert len(counts) == 2 and count(hub, TASKS) == 2, counts
-    assert all("limit=1&" in c and "taskTypes=%5B%22default%22%5D" in c for c in counts)
-    assert sum("stage=" in c for c in counts) == 1
+    fs = [count_filter(c) for c in counts]
+    assert all(f["type"] == {"$eq": "default"} for f in fs), fs
+    review_id = [s for s in stage_ids(hub, pid) if s not in ("Start", "Label", "Complete")][0]
+    assert sorted(json.dumps(f.get("stage")) for f in fs) == sorted([
+        json.dumps({"$in": [review_id]}), "null"]), fs
     comp = status(mount)["completeness"]
     whole = [c for c in comp if c["export"] == "tasks.json" and "stage" not in c][0]
     assert whole["state"] == "complete" and whole["project"] == pid
@@ -129,6 +142,42 @@ def test_a_short_export_is_reported_not_silent(hub, workdir):
         m.stop()
 
 
+def test_a_batch_view_without_records_is_flagged(hub, workdir):
+    """A batch view is counted like the others (filter batches = the batch
+    id, as the SDK sends it). One that holds no record while the hub counts
+    tasks in its batch is "short", as a short whole export is (a hub reading
+    the batch filter another way gives an empty export, silently); other
+    differences are shown but not judged (issue 22)."""
+    m = Mount(hub, workdir)
+    try:
+        pid, p = street_dir(m, hub)
+        proj = hub.api("GET", "/project/" + pid)[1]["data"]["project"]
+        batch = [b for b in proj["batches"] if b["name"] == "Night Drive"][0]
+        intask = [t for t in all_tasks(hub, pid) if batch["_id"] in t["batches"]]
+        # what a hub that matched nothing would answer: an empty export
+        empty = hub.api("GET", "/export", query={
+            "project": project_by_name(hub, "Empty Project"),
+            "stage": '["Start","Label","Complete"]'})[1]["data"]
+        hub.fault(route=EXPORT, body=json.dumps({"status": "success", "data": empty}),
+                  count=1)
+        bdir = os.path.join(p, "export", "batch", "Night Drive")
+        assert json.loads(read(os.path.join(bdir, "tasks.json"))) == []
+        comp = [c for c in status(m)["completeness"] if c.get("batch") == batch["_id"]]
+        assert len(comp) == 1, status(m)["completeness"]
+        c = comp[0]
+        assert c["state"] == "short" and c["records"] == 0 and c["hub_total"] == len(intask)
+        assert wait_for(lambda: "the export is short" in m.log_text(), timeout=10)
+        (f,) = [count_filter(x) for x in task_counts(m) if "batches" in count_filter(x)]
+        assert f == {"batches": {"$in": [batch["_id"]]}, "type": {"$eq": "default"}}
+        # the real export of the batch: complete
+        os.utime(os.path.join(bdir, "tasks.json"))  # touch: refetch
+        assert len(json.loads(read(os.path.join(bdir, "tasks.json")))) == len(intask)
+        c = [c for c in status(m)["completeness"] if c.get("batch") == batch["_id"]][0]
+        assert c["state"] == "complete", c
+    finally:
+        m.stop()
+
+
 def test_task_types_option_widens_the_filter(hub, workdir):
     m = Mount(hub, workdir, opts=["task_types=default:consensus:benchmark"])
     try:
@@ -139,9 +188,8 @@ def test_task_types_option_widens_the_filter(hub, workdir):
         assert q["taskTypes"] == ["default", "consensus", "benchmark"]
         assert q["stage"] == stage_ids(hub, pid)
         counts = task_counts(m)
-        assert counts and all(urllib.parse.quote(json.dumps(
-            ["default", "consensus", "benchmark"], separators=(",", ":")), safe="") in c
-            for c in counts)
+        assert counts and all(count_filter(c)["type"] == {
+            "$in": ["default", "consensus", "benchmark"]} for c in counts), counts
     finally:
         m.stop()
 
@@ -199,6 +247,9 @@ def test_strict_hub_exports_hold_every_task_of_every_stage(workdir):
         assert len(every) == 12
         default = json.loads(read(os.path.join(cr, "export", "tasks.json")))
         assert len(default) == 6
+        # counted with the SDK's filter {"type": ...}: the strict hub ignores
+        # a taskTypes parameter on the task list (neither SDK nor docs have
+        # one), which would count all 12 and call a whole export "more"
         comp = [c for c in status(m)["completeness"] if c["project"] == cid]
         assert comp and comp[0]["state"] == "complete" and comp[0]["hub_total"] == 6
         wide = Mount(hub, workdir, opts=["task_types=default:consensus:benchmark"], name="wide")

@@ -42,6 +42,24 @@ def png_bytes(w=32, h=24):
     return buf.getvalue()
 
 
+def fetch(url):
+    """GET url with no apikey header: (status, bytes)."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def status_file(path):
+    """The status file of a file written in assets/ (at any depth):
+    assets/.status/<its path under assets/>, out of a glob of images' way."""
+    i = path.rindex("/assets/") + len("/assets/")
+    return path[:i] + ".status/" + path[i:]
+
+
 def hub_assets(hub, pid, ext=None):
     q = {"page": 1, "limit": 100}
     if ext:
@@ -83,7 +101,7 @@ def test_cp_jpeg_creates_one_task_seen_in_tasks_and_export(empty, tmp_path):
     hub.reset_stats()
     rc, err = cp(jpg, os.path.join(pdir, "assets", "photo.jpg"), str(tmp_path))
     assert rc == 0, err
-    st = read(os.path.join(pdir, "assets", "photo.jpg.status"))
+    st = read(os.path.join(pdir, "assets", ".status", "photo.jpg"))
     assert st.startswith("sent: asset created: externalId photo.jpg, 1 task"), st
     assert count(hub, UPURL) == 1 and count(hub, PUT) == 1 and count(hub, CLOUD) == 1
     assets = hub_assets(hub, pid)
@@ -100,6 +118,11 @@ def test_cp_jpeg_creates_one_task_seen_in_tasks_and_export(empty, tmp_path):
              "the new task in tasks/")
     export = json.loads(read(os.path.join(pdir, "export", "tasks.json")))
     assert [r["externalId"] for r in export] == ["photo.jpg"]
+    # the export's link works with no key, as the Hub UI's would: sent with
+    # uploadLocal "true" (the SDK's upload_files), the object is the hub's own
+    # (without it the strict hub keeps an external reference nobody can
+    # read: issue 22)
+    assert fetch(export[0]["asset"]) == (200, jpg)
     # and in assets/ (the read side): the same bytes, PIL opens it
     wait_for(lambda: "photo.jpg" in os.listdir(os.path.join(pdir, "assets")), 30,
              "photo.jpg in assets/")
@@ -122,7 +145,7 @@ def test_json_list_creates_n_tasks_in_one_request(empty):
               "metadata": {"width": 640, "height": 480}} for i in range(5)]
     hub.reset_stats()
     assert write_file(os.path.join(pdir, "assets", "list.json"), json.dumps(items)) is None
-    assert read(os.path.join(pdir, "assets", "list.json.status")).startswith(
+    assert read(os.path.join(pdir, "assets", ".status", "list.json")).startswith(
         "sent: 5 assets and 5 tasks created\n")
     assert count(hub, CLOUD) == 1 and count(hub, PUT) == 0 and count(hub, UPURL) == 0
     assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == \
@@ -145,7 +168,7 @@ def test_bad_list_refused_naming_the_item_nothing_sent(empty):
     hub.reset_stats()
     e = write_file(dst, json.dumps(items, indent=1))
     assert isinstance(e, OSError) and e.errno == errno.EINVAL
-    st = read(dst + ".status")
+    st = read(status_file(dst))
     assert st.startswith("failed: "), st
     assert "(item 2): \"data\" is missing" in st
     assert "(item 3): \"data\" must be the asset's URL" in st
@@ -185,10 +208,10 @@ def test_cloud_reply_lost_after_apply_no_duplicate(empty, tmp_path):
     dst = os.path.join(pdir, "assets", "lost.jpg")
     rc, err = cp(jpeg_bytes(), dst, str(tmp_path))
     assert rc != 0 and "Input/output error" in err, err
-    assert status_state(dst + ".status") == "pending"
-    assert "the next attempt checks before sending again" in read(dst + ".status")
-    wait_for(lambda: status_state(dst + ".status") == "sent", 60, "background delivery")
-    assert "by an earlier request whose reply was lost" in read(dst + ".status")
+    assert status_state(status_file(dst)) == "pending"
+    assert "the next attempt checks before sending again" in read(status_file(dst))
+    wait_for(lambda: status_state(status_file(dst)) == "sent", 60, "background delivery")
+    assert "by an earlier request whose reply was lost" in read(status_file(dst))
     assert len(hub_assets(hub, pid, "lost.jpg")) == 1
     assert len(all_tasks(hub, pid)) == 1
     assert count(hub, CLOUD) == 1 and count(hub, PUT) == 1 and count(hub, ASSETS) >= 1
@@ -201,7 +224,7 @@ def test_cloud_failure_before_apply_is_sent_again_once(empty, tmp_path):
     dst = os.path.join(pdir, "assets", "again.jpg")
     rc, err = cp(jpeg_bytes(), dst, str(tmp_path))
     assert rc != 0, err
-    wait_for(lambda: status_state(dst + ".status") == "sent", 60, "background delivery")
+    wait_for(lambda: status_state(status_file(dst)) == "sent", 60, "background delivery")
     assert len(hub_assets(hub, pid, "again.jpg")) == 1
     # one upload, the check found nothing, one more POST
     assert count(hub, PUT) == 1 and count(hub, CLOUD) == 2
@@ -224,7 +247,7 @@ def test_kill9_during_cloud_then_restart_one_task(hub, workdir, tmp_path):
         m.start()
         pdir = project_dir(m, pid)
         dst = os.path.join(pdir, "assets", "crash.jpg")
-        wait_for(lambda: status_state(dst + ".status") == "sent", 90, "delivery after restart")
+        wait_for(lambda: status_state(status_file(dst)) == "sent", 90, "delivery after restart")
         assert len(hub_assets(hub, pid, "crash.jpg")) == 1
         assert count(hub, CLOUD) == 1 and count(hub, PUT) == 1
     finally:
@@ -281,12 +304,12 @@ def test_list_reply_lost_is_uncertain_never_resent(empty):
     hub.fault(route=CLOUD, status=500, apply=True, count=1)
     e = write_file(dst, json.dumps(items))
     assert isinstance(e, OSError) and e.errno == errno.EIO
-    st = read(dst + ".status")
+    st = read(status_file(dst))
     assert st.startswith("uncertain: the hub may have applied this write"), st
     assert "u0.jpg, u1.jpg, u2.jpg" in st
     time.sleep(5)  # the background sender leaves it alone
     assert count(hub, CLOUD) == 1 and len(hub_assets(hub, pid)) == 3
-    assert status_state(dst + ".status") == "uncertain"
+    assert status_state(status_file(dst)) == "uncertain"
 
 
 def test_kill9_during_list_request_is_uncertain_after_restart(hub, workdir):
@@ -306,8 +329,8 @@ def test_kill9_during_list_request_is_uncertain_after_restart(hub, workdir):
         wait_for(lambda: len(hub_assets(hub, pid)) == 2, 30, "the hub's commit")
         m.start()
         dst = os.path.join(project_dir(m, pid), "assets", "k.json")
-        wait_for(lambda: status_state(dst + ".status") == "uncertain", 60, "uncertain")
-        assert "the daemon stopped while this request was being sent" in read(dst + ".status")
+        wait_for(lambda: status_state(status_file(dst)) == "uncertain", 60, "uncertain")
+        assert "the daemon stopped while this request was being sent" in read(status_file(dst))
         time.sleep(4)
         assert count(hub, CLOUD) == 1 and len(hub_assets(hub, pid)) == 2
     finally:
@@ -334,7 +357,7 @@ def test_rsync_and_cp_of_several_files(empty, tmp_path):
     assert r.returncode == 0, r.stderr
     assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == ["s0.jpg", "s1.jpg", "s2.jpg"]
     assert count(hub, CLOUD) == 3 and count(hub, PUT) == 3
-    assert status_state(os.path.join(pdir, "assets", "s0.jpg.status")) == "sent"
+    assert status_state(os.path.join(pdir, "assets", ".status", "s0.jpg")) == "sent"
 
 
 def test_unicode_and_spaces_in_the_name(empty):
@@ -403,3 +426,144 @@ def test_rsync_twice_with_ignore_existing_uploads_once(empty, tmp_path):
         assert r.returncode == 0, r.stderr
     assert sorted(a["externalId"] for a in hub_assets(hub, pid)) == ["r0.jpg", "r1.jpg"]
     assert count(hub, CLOUD) == 2
+
+
+def test_cp_of_many_files_costs_o1_requests_each_and_lists_them(workdir, tmp_path):
+    """Issue 23: each upload used to drop the cached listing of assets/, so
+    cp's stat of the next destination name read every page again
+    (ceil(N/100) requests per file). Now the new asset joins the listing:
+    getUploadUrl + PUT + POST per file whatever the project's size, plus one
+    lookup per asset whose name collides (its id names it); the listing,
+    colliding names included, reads exactly as a fetch of every page."""
+    import subprocess
+    from conftest import Hub
+    hub = Hub(workdir, seeds=("synthetic:450",))
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    try:
+        pid = project_by_name(hub, "synthetic-450")
+        a = os.path.join(project_dir(m, pid), "assets")
+        before = [x for x in os.listdir(a) if x != ".status"]
+        assert len(before) == 450
+        src = tmp_path / "src"
+        src.mkdir()
+        names = ["new_%02d.jpg" % i for i in range(10)]
+        names += [before[0], before[1].rsplit(".", 1)[0] + ".png"]  # two collisions
+        for i, n in enumerate(names):
+            (src / n).write_bytes(jpeg_bytes(color=(i, 20, 20)))
+        hub.reset_stats()
+        r = subprocess.run("cp %s/* %s/" % (src, a), shell=True, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        stats = hub.stats()
+        n = len(names)
+        assert count(hub, UPURL) == n and count(hub, PUT) == n and count(hub, CLOUD) == n
+        lookups = [e for e in stats["log"] if e["route"] == ASSETS]
+        assert len(lookups) == 2, [e["path"] for e in stats["log"]]  # the colliding two
+        assert stats["total"] == 3 * n + 2, stats["counts"]
+        # a second copy of a new name collides with an asset listed without
+        # its id: both are looked up (2 requests), nothing else is read
+        hub.reset_stats()
+        rc, err = cp(jpeg_bytes(color=(1, 2, 3)), os.path.join(a, "new_00.jpg"), str(tmp_path))
+        assert rc == 0, err
+        assert count(hub, ASSETS) == 2 and hub.stats()["total"] == 5, hub.stats()["counts"]
+        # the listing now has them, with no request, named as a fetch names them
+        hub.reset_stats()
+        cached = sorted(x for x in os.listdir(a) if not x.endswith(".status"))
+        sizes = {x: os.stat(os.path.join(a, x)).st_size for x in cached if x.startswith("new")}
+        assert hub.stats()["total"] == 0
+        assert len(cached) == 450 + n + 1
+        for x in names[:10]:
+            assert x in cached
+        with open(os.path.join(a, "new_03.jpg"), "rb") as f:  # listed without its id
+            assert f.read() == jpeg_bytes(color=(3, 20, 20))
+        os.utime(a)  # touch: the next listing reads every page
+        fetched = sorted(x for x in os.listdir(a) if not x.endswith(".status"))
+        assert count(hub, ASSETS) == 5
+        assert cached == fetched
+        assert sorted(sizes) == sorted(x for x in fetched if x.startswith("new"))
+        # the colliding copies got ~<asset id>; the old pictures kept their names
+        assert before[0] in fetched and before[1] in fetched and "new_00.jpg" in fetched
+        assert len([x for x in fetched if "~" in x]) == 3
+        with open(os.path.join(a, "new_00.jpg"), "rb") as f:  # the first copy
+            assert f.read() == jpeg_bytes(color=(0, 20, 20))
+    finally:
+        m.stop()
+        hub.stop()
+
+
+def test_status_files_are_out_of_a_glob_of_images(empty, tmp_path):
+    """Issue 23: assets/ filled with <name>.status files that glob("assets/*")
+    handed to a loader. Status files of assets/ now live in assets/.status/
+    (a hidden directory: glob and ls leave it out), named as the file."""
+    import glob
+    hub, m, pid, pdir = empty
+    a = os.path.join(pdir, "assets")
+    rc, err = cp(jpeg_bytes(), os.path.join(a, "photo.jpg"), str(tmp_path))
+    assert rc == 0, err
+    assert read(os.path.join(a, ".status", "photo.jpg")).startswith("sent: asset created")
+    assert not os.path.exists(os.path.join(a, "photo.jpg.status"))
+    wait_for(lambda: "photo.jpg" in os.listdir(a), 30, "listed")
+    assert [os.path.basename(x) for x in glob.glob(os.path.join(a, "*"))] == ["photo.jpg"]
+    assert sorted(os.listdir(a)) == [".status", "photo.jpg"]
+    assert os.listdir(os.path.join(a, ".status")) == ["photo.jpg"]
+    # a refused list: the file stays in assets/, its reason in .status/
+    e = write_file(os.path.join(a, "bad.json"), '[{"externalId": "x"}]')
+    assert isinstance(e, OSError) and e.errno == errno.EINVAL
+    assert "\"data\" is missing" in read(os.path.join(a, ".status", "bad.json"))
+    assert sorted(os.listdir(os.path.join(a, ".status"))) == ["bad.json", "photo.jpg"]
+    assert "bad.json" in os.listdir(a)
+    with pytest.raises(OSError) as ei:  # status files are read-only
+        open(os.path.join(a, ".status", "photo.jpg"), "w")
+    assert ei.value.errno in (errno.EACCES, errno.EPERM)
+    os.unlink(os.path.join(a, "bad.json"))  # discarded, its status with it
+    assert os.listdir(os.path.join(a, ".status")) == ["photo.jpg"]
+    os.unlink(os.path.join(a, ".status", "photo.jpg"))  # a sent file's status: rm drops it
+    assert os.listdir(os.path.join(a, ".status")) == []
+
+
+def test_cp_r_of_a_class_folder_flattens_into_externalids(empty, tmp_path):
+    """Issue 23: `cp -r` of a class-structured folder failed on its first
+    subfolder (mkdir: EPERM). Subfolders are accepted and flattened: a file
+    at assets/<dir>/<sub>/<name> becomes the asset whose externalId is that
+    path ("train/cat/1.jpg"), listed as train_cat_1.jpg; same-named files of
+    two classes stay apart. Statuses mirror the tree under assets/.status/."""
+    import subprocess
+    hub, m, pid, pdir = empty
+    a = os.path.join(pdir, "assets")
+    src = tmp_path / "train"
+    for cls, names in (("cat", ["1.jpg", "2.png"]), ("dog", ["1.jpg"])):
+        (src / cls).mkdir(parents=True)
+        for i, n in enumerate(names):
+            data = png_bytes() if n.endswith(".png") else jpeg_bytes(color=(i, 9, 99))
+            (src / cls / n).write_bytes(data)
+    r = subprocess.run(["cp", "-r", str(src), a + "/"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(x["externalId"] for x in hub_assets(hub, pid)) == [
+        "train/cat/1.jpg", "train/cat/2.png", "train/dog/1.jpg"]
+    wait_for(lambda: {"train_cat_1.jpg", "train_cat_2.png", "train_dog_1.jpg"} <=
+             set(os.listdir(a)), 30, "listed, flattened")
+    with open(os.path.join(a, "train_dog_1.jpg"), "rb") as f:
+        assert f.read() == (src / "dog" / "1.jpg").read_bytes()
+    assert status_state(os.path.join(a, ".status", "train", "cat", "2.png")) == "sent"
+    assert sorted(os.listdir(os.path.join(a, ".status", "train"))) == ["cat", "dog"]
+    # the folders stay (empty: their files were sent) until rmdir
+    assert sorted(os.listdir(os.path.join(a, "train"))) == ["cat", "dog"]
+    assert os.listdir(os.path.join(a, "train", "cat")) == []
+    # a refused file keeps its folder: rmdir says ENOTEMPTY
+    e = write_file(os.path.join(a, "train", "cat", "l.json"), "[]")
+    assert isinstance(e, OSError) and e.errno == errno.EINVAL
+    assert os.listdir(os.path.join(a, "train", "cat")) == ["l.json"]
+    with pytest.raises(OSError) as ei:
+        os.rmdir(os.path.join(a, "train", "cat"))
+    assert ei.value.errno == errno.ENOTEMPTY
+    os.unlink(os.path.join(a, "train", "cat", "l.json"))
+    r = subprocess.run(["rm", "-r", os.path.join(a, "train")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(os.path.join(a, "train"))
+    # mkdir over an asset's name, or outside assets/: refused
+    with pytest.raises(OSError) as ei:
+        os.mkdir(os.path.join(a, "train_cat_1.jpg"))
+    assert ei.value.errno == errno.EEXIST
+    with pytest.raises(OSError) as ei:
+        os.mkdir(os.path.join(pdir, "labels", "sub"))
+    assert ei.value.errno == errno.EPERM

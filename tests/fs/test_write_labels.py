@@ -49,8 +49,16 @@ def test_each_input_form_is_imported(hub, wmount, form):
         text = json.dumps(items)
     before = count(hub, IMPORT)
     dst = os.path.join(pdir, "labels", "in." + form)
+    hub.clear_requests()
     assert write_file(dst, text) is None
     assert count(hub, IMPORT) == before + 1
+    # what went out is the SDK's import_labels body: items flat under
+    # jsonContent, whatever the file's form (issue 22; the strict hub reads
+    # no "answer" wrapper there)
+    sent = [json.loads(r["body"]) for r in hub.requests() if r["path"] == "/v2/import/labels"]
+    assert len(sent) == 1 and set(sent[0]) == {"project", "jsonContent"}, sent
+    for it in sent[0]["jsonContent"]:
+        assert "answer" not in it and "tools" not in it and it["classifications"], it
     st = read(dst + ".status")
     assert st.startswith("sent: "), st
     assert "tasks are labeled" in st
@@ -89,7 +97,11 @@ def test_export_from_another_project_maps_schema_ids_by_title(hub, wmount):
     dst = os.path.join(pdir, "labels", "moved.json")
     shutil.copyfile(src, dst)
     st = read(dst + ".status")
-    assert st.startswith("sent: "), st
+    # sent, but the other project's externalIds name no asset here: the hub
+    # says "0 / 12 tasks are labeled.", a partial success named as one
+    assert st.startswith("sent, partly matched: 0 / %d tasks are labeled." % len(recs)), st
+    first = st.splitlines()[0]
+    assert all(r["externalId"] in first for r in recs[:5]), first
     assert "converted from the Ango export format: %d records" % len(recs) in st
     sent = [r for r in hub.stats()["log"] if r["route"] == IMPORT]
     assert sent and sent[-1]["status"] == 200
@@ -207,7 +219,9 @@ def test_items_matching_no_asset_are_named(hub, wmount):
     text = json.dumps(label_item(street_ext(8))) + "\n" + json.dumps(label_item("strete_0009.jpg"))
     assert write_file(dst, text + "\n") is None
     st = read(dst + ".status")
-    assert st.startswith("sent: "), st
+    # "1 / 2 tasks are labeled.": not a plain success; the item that matched
+    # nothing is named (the strict hub does not say which: angofs asks)
+    assert st.startswith("sent, partly matched: 1 / 2 tasks are labeled."), st
     assert "Not matched to any asset (1): strete_0009.jpg" in st.splitlines()[0]
 
 

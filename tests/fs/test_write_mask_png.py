@@ -12,9 +12,11 @@ import json
 import os
 import urllib.parse
 
+import pytest
+
 from PIL import Image
 
-from hubutil import all_tasks, project_by_name
+from hubutil import all_tasks, fetch_signed, project_by_name
 from test_write_common import (count, hub_task, main_project, project_dir, read, status_state,
                                strict, write_file)  # noqa: F401 (fixture)
 
@@ -35,10 +37,9 @@ def png(w, h, color=(255, 0, 0, 255)):
 
 
 def fetch(hub, url):
-    u = urllib.parse.urlsplit(url)
-    st, _, body = hub.raw("GET", u.path + ("?" + u.query if u.query else ""))
-    assert st == 200, (st, body[:200])
-    return body
+    """The object's bytes, signed first when the URL is bare and private."""
+    pid = urllib.parse.urlsplit(url).path.split("/")[3]  # /storage/<type>/<project>/...
+    return fetch_signed(hub, url, pid)
 
 
 def photos_task(hub, m, answered=True):
@@ -198,3 +199,104 @@ def test_annotate_failure_retried_without_a_second_upload(strict):
     assert count(hub, PUT) == 1 and count(hub, UPURL) == 1
     after = hub_task(hub, t["_id"])
     assert after["brushDataUrl"] and after["answer"]["tools"] == t["answer"]["tools"]
+
+
+def damage(data, where):
+    """data (a PNG) with its IHDR CRC wrong ("ihdr"), or a byte of its IDAT's
+    compressed stream changed and that chunk's CRC made right again ("idat":
+    only inflating finds it)."""
+    import struct
+    import zlib
+    b = bytearray(data)
+    if where == "ihdr":
+        b[29] ^= 0x55
+        return bytes(b)
+    off = 8
+    while off < len(b):
+        n = struct.unpack(">I", b[off:off + 4])[0]
+        if b[off + 4:off + 8] == b"IDAT":
+            b[off + 8 + n // 2] ^= 0xff
+            b[off + 8 + n:off + 12 + n] = struct.pack(">I", zlib.crc32(bytes(b[off + 4:off + 8 + n])))
+            return bytes(b)
+        off += 12 + n
+    raise AssertionError("no IDAT")
+
+
+def test_undecodable_mask_refused_good_one_kept(strict):
+    """Issue 23: a PNG whose chunks are complete but whose IHDR CRC is wrong,
+    or whose IDAT data does not inflate, was 'sent: mask stored' and replaced
+    the task's good mask; PIL and OpenCV cannot open it. Now refused with
+    EINVAL before any request; the good mask stays."""
+    import cv2
+    import numpy
+    hub, m = strict
+    pid, t, tdir = photos_task(hub, m)
+    good = png(1920, 1080)
+    assert write_file(os.path.join(tdir, "mask.png"), good) is None
+    stored = hub_task(hub, t["_id"])["brushDataUrl"]
+    warm(tdir)
+    hub.reset_stats()
+    for where in ("ihdr", "idat"):
+        bad = damage(good, where)
+        # OpenCV cannot open either (PIL shows garbage rows for the second)
+        assert cv2.imdecode(numpy.frombuffer(bad, numpy.uint8), cv2.IMREAD_UNCHANGED) is None
+        if where == "ihdr":
+            with pytest.raises(Exception):
+                Image.open(io.BytesIO(bad)).load()
+        e = write_file(os.path.join(tdir, "mask.png"), bad)
+        assert isinstance(e, OSError) and e.errno == errno.EINVAL, (where, e)
+        st = read(os.path.join(tdir, "mask.png.status"))
+        assert st.startswith("failed: mask.png is not a valid PNG: "), st
+    assert hub.stats()["total"] == 0, hub.stats()["counts"]
+    assert hub_task(hub, t["_id"])["brushDataUrl"] == stored
+
+
+def plain_png(w, h):
+    buf = io.BytesIO()
+    Image.new("L", (w, h)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_mask_size_checked_against_a_jpeg_assets_header(strict, tmp_path):
+    """Issue 23: the hub keeps no width/height for JPEG assets, and a 10x10
+    mask was stored on a 305x154 picture. Now the size comes from the
+    asset's header (one Range request for its first bytes), with EXIF
+    orientation applied as the editor shows the picture."""
+    import subprocess
+    hub, m = strict
+    pid = project_by_name(hub, "Street Photos")
+    pdir = project_dir(m, pid)
+    plain = io.BytesIO()
+    Image.new("RGB", (305, 154), (9, 9, 9)).save(plain, "JPEG")
+    turned = io.BytesIO()
+    exif = Image.Exif()
+    exif[274] = 6
+    Image.new("RGB", (400, 200), (9, 9, 9)).save(turned, "JPEG", exif=exif.tobytes())
+    (tmp_path / "pic.jpg").write_bytes(plain.getvalue())
+    (tmp_path / "phone.jpg").write_bytes(turned.getvalue())
+    r = subprocess.run(["cp", str(tmp_path / "pic.jpg"), str(tmp_path / "phone.jpg"),
+                        os.path.join(pdir, "assets")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    os.utime(os.path.join(pdir, "export"))
+    with open(os.path.join(pdir, "export", "tasks.ndjson")) as f:
+        recs = {j["externalId"]: j for j in map(json.loads, f) if j["externalId"] in
+                ("pic.jpg", "phone.jpg")}
+    assert not recs["pic.jpg"]["metadata"].get("width")  # no size kept by the hub
+    tdir = os.path.join(pdir, "tasks", recs["pic.jpg"]["task"]["taskId"])
+    warm(tdir)
+    hub.reset_stats()
+    e = write_file(os.path.join(tdir, "mask.png"), plain_png(10, 10))
+    assert isinstance(e, OSError) and e.errno == errno.EINVAL, e
+    st = read(os.path.join(tdir, "mask.png.status"))
+    assert "mask.png is 10x10 but the task's asset is 305x154 (from its JPEG header)" in st, st
+    assert count(hub, PUT) == 0 and count(hub, UPURL) == 0 and count(hub, ANNOTATE) == 0
+    reads = [x for x in hub.stats()["log"] if x["route"] == "GET /storage"]
+    assert len(reads) == 1 and reads[0]["status"] == 206 and reads[0]["bytes"] <= 4096, reads
+    assert write_file(os.path.join(tdir, "mask.png"), plain_png(305, 154)) is None
+    assert status_state(os.path.join(tdir, "mask.png.status")) == "sent"
+    # the phone photo: stored 400x200, Orientation 6: the editor shows 200x400
+    tdir = os.path.join(pdir, "tasks", recs["phone.jpg"]["task"]["taskId"])
+    e = write_file(os.path.join(tdir, "mask.png"), plain_png(400, 200))
+    assert isinstance(e, OSError) and e.errno == errno.EINVAL, e
+    assert "asset is 200x400 (from its JPEG header)" in read(os.path.join(tdir, "mask.png.status"))
+    assert write_file(os.path.join(tdir, "mask.png"), plain_png(200, 400)) is None

@@ -12,8 +12,11 @@ import os
 import subprocess
 import urllib.parse
 
-from test_write_common import (ANNOTATE, count, hub_task, main_project, project_dir, read,
-                               status_state, strict, task_answer, write_file)  # noqa: F401 (fixture)
+import time
+
+from hubutil import export_records, fetch, fetch_signed, stage_ids
+from test_write_common import (ANNOTATE, WENV, WOPTS, count, hub_task, main_project,  # noqa: F401
+                               project_dir, read, status_state, strict, task_answer, write_file)
 
 
 def requests_since(m, start):
@@ -58,10 +61,10 @@ def test_answer_json_shows_the_mask_next_to_the_answer(strict):
     assert mask_key(shown["brushDataUrl"]) == mask_key(t["brushDataUrl"])
     assert "medicalBrushDataUrl" not in shown  # the task has none
     assert shown["tools"] == t["answer"]["tools"]
-    # the mask URL really is the task's PNG
-    st, _, png = hub.raw("GET", urllib.parse.urlsplit(shown["brushDataUrl"])._replace(
-        scheme="", netloc="").geturl())
-    assert st == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+    # the mask URL really is the task's PNG (signed first when private, as
+    # the SDK does: the strict hub's GET /task shows it bare)
+    png = fetch_signed(hub, shown["brushDataUrl"], t["project"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_jq_then_cp_keeps_the_mask(strict, workdir):
@@ -92,6 +95,47 @@ def test_a_write_that_leaves_the_mask_out_carries_it_over(strict):
     assert after["answer"]["tools"][0]["bounding-box"]["x"] == 9
     assert mask_key(after.get("brushDataUrl")) == mask_key(t["brushDataUrl"])
     assert mask_key(json.loads(read(path))["brushDataUrl"]) == mask_key(t["brushDataUrl"])
+
+
+def test_a_signed_mask_url_is_written_back_bare(workdir):
+    """An export shows a task's mask URL signed; written back in answer.json
+    as is, what goes to /annotate is the bare object URL (the SDK's; issue
+    22), so the mask outlives the signature on a hub that stores what it
+    gets (the strict profile does): after the signing TTL the task's and a
+    new export's mask links still work."""
+    from conftest import Hub, Mount
+    hub = Hub(workdir, extra_args=["--profile", "strict", "--signed-url-ttl", "3"])
+    m = Mount(hub, workdir, opts=WOPTS, env=WENV)
+    try:
+        t, path = masked_answer(hub, m)
+        pid = t["project"]
+        recs = json.loads(read(os.path.join(project_dir(m, pid), "export", "tasks.json")))
+        signed = [r for r in recs if r["task"]["taskId"] == t["_id"]][0]["task"]["brushDataUrl"]
+        assert "Signature=" in signed
+        shown = json.loads(read(path))
+        shown["brushDataUrl"] = signed
+        shown["tools"][0]["bounding-box"]["x"] = 11
+        hub.clear_requests()
+        assert write_file(path, json.dumps(shown)) is None
+        sent = [json.loads(r["body"]) for r in hub.requests()
+                if r["method"] == "POST" and r["path"].startswith("/v2/annotate/")]
+        assert sent and sent[-1]["brushDataUrl"] == signed.split("?")[0], sent
+        assert "medicalBrushDataUrl" in sent[-1] and sent[-1]["duration"] == 0
+        after = hub_task(hub, t["_id"])
+        assert after["answer"]["tools"][0]["bounding-box"]["x"] == 11
+        assert "?" not in after["brushDataUrl"]
+        deadline = time.time() + 60
+        while fetch(signed)[0] == 200 and time.time() < deadline:
+            time.sleep(0.2)
+        assert fetch(signed)[0] == 403  # the signature shown in the export died
+        rec = [r for r in export_records(hub, pid, stage=stage_ids(hub, pid),
+                                         taskTypes=["default"])
+               if r["task"]["taskId"] == t["_id"]][0]
+        assert fetch(rec["task"]["brushDataUrl"])[0] == 200  # the mask did not
+        assert fetch_signed(hub, after["brushDataUrl"], pid)[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        m.stop()
+        hub.stop()
 
 
 def test_null_clears_the_mask(strict):

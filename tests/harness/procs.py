@@ -14,6 +14,9 @@ unless a caller passes build=.
   hub.reset_stats()  POST /_admin/stats/reset
   hub.fault(**spec)  POST /_admin/faults   (see tests/hub for the spec)
   hub.clear_faults() DELETE /_admin/faults
+  hub.requests()     GET /_admin/requests: the wire log, [{method, path, query:
+                     [[name, value], ...], body, body_bytes, status, ...}]
+  hub.clear_requests()  DELETE /_admin/requests
   hub.stop() / hub.start()   restart on the same port and db
   mount.path         the mountpoint; mount.stop()/start() remount same cache
 """
@@ -302,6 +305,12 @@ class Hub:
 
     def clear_faults(self):
         return self.admin("DELETE", "/faults")
+
+    def requests(self):
+        return self.admin("GET", "/requests")["requests"]
+
+    def clear_requests(self):
+        return self.admin("DELETE", "/requests")
 
 
 class Mount:

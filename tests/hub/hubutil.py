@@ -64,6 +64,21 @@ def fetch(url, headers=None, timeout=60):
         return e.code, dict(e.headers), e.read()
 
 
+def fetch_signed(hub, url, project, kind="brushes"):
+    """GET a storage object the way the SDK does: as given (no apikey), and
+    when the storage says 401/403, signed first (getSignedUrl with url=,
+    name=, project, type). Returns the bytes; fails on anything but 200."""
+    st, _, raw = fetch(url)
+    if st in (401, 403):
+        bare = url.split("?")[0]
+        st, body = hub.api("GET", "/getSignedUrl", query={"name": bare, "project": project,
+                                                          "type": kind, "url": bare})
+        assert st == 201, body
+        st, _, raw = fetch(body["data"]["signedUrl"])
+    assert st == 200, (st, raw[:200])
+    return raw
+
+
 def fetch_until_expired(url, timeout=30):
     """GET url (no apikey) until it answers 403, every answer before that
     being 200; the last (status, body) (still 200 after timeout seconds)."""

@@ -4,6 +4,7 @@ totals, GET /task (404) and later exports; bad bodies are a 400 naming the
 problem and delete nothing. Also: updatedAt/createdAt export filters are exact
 at the millisecond boundary ($gt/$gte/$lt/$lte), which incremental export
 refresh relies on."""
+import time
 import pytest
 
 from hubutil import all_tasks, export_records, main_project, stage_ids
@@ -104,14 +105,19 @@ def test_date_filters_are_exact_at_the_boundary(hub):
     pid = main_project(hub)
     stages = stage_ids(hub, pid)
     tasks = all_tasks(hub, pid)
-    # make a few distinct, recent updatedAt values
+    # make a few distinct, recent updatedAt values: the hub's clock has
+    # millisecond resolution (as the real Hub's ISO times), so two annotates in
+    # one millisecond share a time; 2 ms apart they cannot
     for t in tasks[:5]:
         st, body = hub.api("POST", "/annotate/" + t["_id"],
                            {"answer": {"classifications": []}})
         assert st == 200, body
+        time.sleep(0.002)
     tasks = all_tasks(hub, pid)
     by_id = {t["_id"]: t for t in tasks}
-    cut = sorted(t["updatedAt"] for t in tasks)[-3]
+    newest = sorted(t["updatedAt"] for t in tasks)[-5:]
+    assert len(set(newest)) == 5, newest
+    cut = newest[-3]
 
     def ids(**flt):
         return sorted(r["task"]["taskId"] for r in export_records(hub, pid, stage=stages, **flt))

@@ -231,7 +231,7 @@ def test_tasks_filter_object(module_hub):
     assert len(got) == sum(1 for t in tasks if t["assignee"] == who)
     got = all_tasks(module_hub, pid, filter='{"externalId": "street_0001.jpg"}', stage="Start")
     assert [t["externalId"] for t in got] == ["street_0001.jpg"] * len(got) and got
-    for bad, word in (('{"_id": {"$in": [1]}}', "$in[0]"), ('{"color": "red"}', "color"),
+    for bad, word in (('{"_id": {"$in": [1]}}', "_id: element 0"), ('{"color": "red"}', "color"),
                       ('{"externalId": {"$regex": "a.*b"}}', "externalId"), ("[1]", "filter")):
         st, body = module_hub.api("GET", "/project/%s/tasks" % pid, query={"filter": bad})
         assert st == 400 and word in body["message"], body

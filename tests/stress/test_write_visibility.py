@@ -59,8 +59,11 @@ def test_export_open_across_a_refetch_stays_one_generation(hub, wmount):
     """3. A reader holding export/tasks.json open while a write makes it stale
     and another reader fetches the new generation (and stats it) reads the
     generation it opened to the end: no zero padding, no cut (the kernel's size
-    of the file used to jump to the new generation's under it; fix in
-    src/core/export_cache.c: gens_mixed)."""
+    of the file used to jump to the new generation's under it; stat stays
+    pinned to the generation the path's page cache holds: src/core/small.c,
+    export rule). The second reader, opening while the first holds the older
+    generation, waits the bound and reads the new one with direct_io (the
+    remaining case)."""
     pid, pdir = street(hub, wmount)
     f = os.path.join(pdir, "export", "tasks.json")
     for k, weather in enumerate(("Snow", "Sunny", "Cloudy")):

@@ -48,9 +48,11 @@ PREFIXES = {
     "core/projects": ("proj_",),
     "core/tasks": ("task_",),
     "core/assets": ("asset_", "ao_core_"),
+    "core/assets_add": ("asset_",),
     "core/unzip": ("ao_unzip_",),
     "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
     "core/dsbuild": ("dsv_",),
+    "core/dsnames": ("dsv_",),
     "core/dspass2": ("dsv_",),
     "core/media": MEDIA,
     "core/media_fetch": MEDIA,
@@ -63,8 +65,11 @@ PREFIXES = {
     "write/writes_send": ("ao_writes_", "ws_"),
     "write/writes_status": ("ao_writes_", "ws_"),
     "write/writes_bg": ("ao_writes_", "ws_"),
+    "write/writes_dirs": ("ao_writes_", "ws_"),
     "write/upload_media": ("ao_writes_", "ws_"),  # the write side's uploads
     "write/upload_mask": ("ao_writes_", "ws_"),
+    "write/labels_match": ("ao_writes_", "ws_"),  # which label items matched no asset
+    "write/mask_png": ("ao_writes_", "ws_"),
     "write/assets_items": ("assets_item",),
     "write/answer": ("answer_",),
     "write/labels_parse": ("lp_",),

@@ -161,7 +161,7 @@ int main(int argc, char **argv)
 		return die("pass 1", err.msg);
 	FILE *yaml = open_out(argv[3], "yolo/data.yaml");
 	FILE *json = open_out(argv[3], "coco/annotations.json");
-	if (!yaml || !json || ao_ds_yolo_data_yaml(s, yaml) || fclose(yaml))
+	if (!yaml || !json || ao_ds_yolo_data_yaml(s, NULL, yaml) || fclose(yaml))
 		return die(argv[3], "cannot write the views");
 	if (ao_ds_coco_begin(s, x, json, &coco, &err))
 		return die("coco", err.msg);

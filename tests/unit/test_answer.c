@@ -66,12 +66,43 @@ int main(void)
 	CHECK_STR(json_string_value(json_object_get(b, "medicalBrushDataUrl")),
 		  "http://h/old.nrrd");
 	json_decref(b);
-	/* a task without masks: nothing carried, nothing sent */
+	/* a task without masks: nothing carried, null sent (the SDK's payload) */
 	CHECK_INT(prep("{\"tools\":[]}", &b, &e), 0);
 	json_t *none = json_object();
 	CHECK_INT(answer_carry_masks(b, none), 0);
-	CHECK(json_object_get(b, "brushDataUrl") == NULL);
+	CHECK(json_is_null(json_object_get(b, "brushDataUrl")));
+	CHECK(json_is_null(json_object_get(b, "medicalBrushDataUrl")));
 	json_decref(none);
+	json_decref(b);
+	/* on the wire: bare mask URLs, duration 0 (the SDK's AnnotationPayload) */
+	CHECK_INT(prep("{\"tools\":[],\"brushDataUrl\":\"http://h/s/m.png?Expires=9&"
+		       "Signature=ab\",\"medicalBrushDataUrl\":\"https://b.s3.x/m.nrrd?"
+		       "X-Amz-Date=1&X-Amz-Signature=f\"}",
+		       &b, &e),
+		  0);
+	CHECK_INT(answer_sdk_body(b), 0);
+	CHECK_STR(json_string_value(json_object_get(b, "brushDataUrl")), "http://h/s/m.png");
+	CHECK_STR(json_string_value(json_object_get(b, "medicalBrushDataUrl")),
+		  "https://b.s3.x/m.nrrd");
+	CHECK(json_integer_value(json_object_get(b, "duration")) == 0 &&
+	      json_is_integer(json_object_get(b, "duration")));
+	json_decref(b);
+	p = answer_bare_url("https://h/m.png?id=3&v=2");
+	CHECK_STR(p, "https://h/m.png?id=3&v=2"); /* a query that signs nothing stays */
+	free(p);
+	p = answer_bare_url("https://acct.blob.core.windows.net/c/m.png?sv=2020&sig=x%2B");
+	CHECK_STR(p, "https://acct.blob.core.windows.net/c/m.png");
+	free(p);
+	p = answer_bare_url("https://h/m.png?a=1&x-goog-signature=z");
+	CHECK_STR(p, "https://h/m.png");
+	free(p);
+	p = answer_bare_url("https://h/m.png");
+	CHECK_STR(p, "https://h/m.png");
+	free(p);
+	/* a task.json's duration is kept */
+	CHECK_INT(prep("{\"answer\":{\"tools\":[]},\"duration\":1200}", &b, &e), 0);
+	CHECK_INT(answer_sdk_body(b), 0);
+	CHECK(json_integer_value(json_object_get(b, "duration")) == 1200);
 	json_decref(b);
 	json_decref(cur);
 	CHECK_INT(prep("{\"tools\":[],\"brushDataUrl\":3}", &b, &e), -EINVAL);
@@ -101,10 +132,10 @@ int main(void)
 	CHECK(b == NULL);
 
 	p = answer_path("abc 1/2", 1);
-	CHECK_STR(p, "/annotate/abc%201%2F2?nextStage=true");
+	CHECK_STR(p, "/annotate/abc%201%2F2?nextStage=true&isPlugin=false");
 	free(p);
 	p = answer_path("t1", 0);
-	CHECK_STR(p, "/annotate/t1?nextStage=false");
+	CHECK_STR(p, "/annotate/t1?nextStage=false&isPlugin=false");
 	free(p);
 
 	sc_free(S);

@@ -77,7 +77,7 @@ static void test_schema(void)
 	char *yaml = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&yaml, &len);
-	CHECK_INT(ao_ds_yolo_data_yaml(schema, f), 0);
+	CHECK_INT(ao_ds_yolo_data_yaml(schema, "/m/P/datasets/yolo", f), 0);
 	fclose(f);
 	CHECK(strstr(yaml, "\nnc: 4\nnames:\n  - \"Car\"\n  - \"Road\"\n  - \"Sign\"\n"
 			   "  - \"Water\"\n") != NULL);
@@ -112,7 +112,7 @@ static void test_schema_choice(void)
 	char *yaml = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&yaml, &len);
-	ao_ds_yolo_data_yaml(s, f);
+	ao_ds_yolo_data_yaml(s, NULL, f);
 	fclose(f);
 	CHECK(strstr(yaml, "  - \"a\\\"b\\\\\\x0anc: 9\"\n") != NULL);
 	free(yaml);

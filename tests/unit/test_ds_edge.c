@@ -5,6 +5,7 @@
  * write errors of the COCO stream (/dev/full).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,11 +246,185 @@ static void test_coco_area_and_errors(struct ao_ds_schema *s)
 		CHECK_INT(rc, -EIO);
 		CHECK(strstr(err.msg, "annotations.json") != NULL);
 		clearerr(full);
-		CHECK_INT(ao_ds_yolo_data_yaml(s, full), -EIO);
+		CHECK_INT(ao_ds_yolo_data_yaml(s, NULL, full), -EIO);
 		fclose(full);
 	}
 	ao_ds_index_free(x);
 	json_decref(r);
+}
+
+/* COCO annotations of one 100x100 image with the marks `tools`. */
+static json_t *coco_of(struct ao_ds_schema *s, const char *tools, struct ao_ds_report *rep)
+{
+	json_t *r = rec("i.png", "t", tools);
+	struct ao_ds_index *x = index_of(s, &r, 1);
+	struct ao_ds_coco *c;
+	struct ao_err err = {0};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	CHECK_INT(ao_ds_coco_begin(s, x, f, &c, &err), 0);
+	CHECK_INT(ao_ds_coco_add(c, 0, r), 0);
+	CHECK_INT(ao_ds_coco_end(c, rep), 0);
+	fclose(f);
+	json_t *doc = json_loads(buf, 0, NULL);
+	free(buf);
+	ao_ds_index_free(x);
+	json_decref(r);
+	json_t *anns = json_incref(json_object_get(doc, "annotations"));
+	json_decref(doc);
+	return anns;
+}
+
+/* Issue 23: areas are the even-odd region's, so a self-intersecting polygon
+ * is kept as given (as COCO keeps it) instead of "degenerate" by its signed
+ * area 0, and a figure eight's area is its lobes' sum, not their
+ * difference. Worked by hand:
+ *   bow-tie (0,0)(10,10)(10,0)(0,10): lobes 25 + 25 = 50 (signed: 0);
+ *   (0,0)(30,20)(30,0)(0,10): AB y=2x/3 meets CD y=10-x/3 at (10,20/3);
+ *     left lobe base 10 (x=0) height 10: 50; right base 20 (x=30) height
+ *     20: 200; even-odd 250 (shoelace: |0 - 600 + 300 + 0| / 2 = 150);
+ *   a square traced twice (0,0)(10,0)(10,10)(0,10)(0,0)(10,0)(10,10)(0,10):
+ *     each scan line crosses x=0 twice and x=10 twice, so nothing is
+ *     inside by the even-odd rule (winding number 2): degenerate, as
+ *     pycocotools and fillPoly draw it (empty);
+ *   collinear points: degenerate. */
+static void test_self_intersecting(struct ao_ds_schema *s)
+{
+	struct ao_ds_report rep = {0};
+	json_t *a = coco_of(s,
+			    "[{\"schemaId\":\"sP\",\"polygon\":[[0,0],[10,10],[10,0],[0,10]]},"
+			    "{\"schemaId\":\"sP\",\"polygon\":[[0,0],[30,20],[30,0],[0,10]]},"
+			    "{\"schemaId\":\"sP\",\"polygon\":[[0,0],[10,0],[10,10],[0,10],[0,0],"
+			    "[10,0],[10,10],[0,10]]},"
+			    "{\"schemaId\":\"sP\",\"polygon\":[[0,0],[5,5],[10,10]]}]",
+			    &rep);
+	CHECK_INT(json_array_size(a), 2);
+	CHECK(fabs(json_number_value(json_object_get(json_array_get(a, 0), "area")) - 50) < 1e-9);
+	CHECK(fabs(json_number_value(json_object_get(json_array_get(a, 1), "area")) - 250) < 1e-9);
+	CHECK_INT(rep.skipped[AO_DS_SKIP_DEGENERATE], 2);
+	/* the bow-tie's segmentation is the polygon as given */
+	json_t *seg = json_array_get(json_object_get(json_array_get(a, 0), "segmentation"), 0);
+	CHECK_INT(json_array_size(seg), 8);
+	json_decref(a);
+	/* YOLO keeps it too: the polygon row as given */
+	char *t = label(s, "[{\"schemaId\":\"sP\",\"polygon\":[[0,0],[10,10],[10,0],[0,10]]}]",
+			AO_DS_YOLO_MIXED, &rep);
+	CHECK_STR(t, "1 0.000000 0.000000 0.100000 0.100000 0.100000 0.000000 0.000000 0.100000\n");
+	free(t);
+	/* cut by the border: x <= 100 of (90,0)(110,20)(110,0)(90,20), whose
+	 * lobes meet at (100,10): the left lobe, 10 * 20 / 2 = 100 */
+	a = coco_of(s, "[{\"schemaId\":\"sP\",\"polygon\":[[90,0],[110,20],[110,0],[90,20]]}]",
+		    &rep);
+	CHECK(fabs(json_number_value(json_object_get(json_array_get(a, 0), "area")) - 100) < 1e-9);
+	json_decref(a);
+}
+
+/* Issue 23: a mark under one pixel across after clipping is "subpixel"
+ * (a sub-pixel box printed as a zero-width YOLO row before); exactly one
+ * pixel is kept. */
+static void test_subpixel(struct ao_ds_schema *s)
+{
+	struct ao_ds_report rep = {0};
+	char *t = label(s,
+			"[{\"schemaId\":\"sB\",\"bounding-box\":{\"x\":10,\"y\":10,\"width\":"
+			"0.0000001,\"height\":5}},"
+			"{\"schemaId\":\"sB\",\"bounding-box\":{\"x\":10,\"y\":10,\"width\":5,"
+			"\"height\":-0.5}},"
+			"{\"schemaId\":\"sB\",\"bounding-box\":{\"x\":99.5,\"y\":10,\"width\":10,"
+			"\"height\":10}},"
+			"{\"schemaId\":\"sP\",\"polygon\":[[0,0],[50,0.2],[0,0.4]]},"
+			"{\"schemaId\":\"sB\",\"bounding-box\":{\"x\":10,\"y\":10,\"width\":1,"
+			"\"height\":1}}]",
+			AO_DS_YOLO_MIXED, &rep);
+	CHECK_STR(t, "0 0.105000 0.105000 0.010000 0.010000\n");
+	free(t);
+	CHECK_INT(rep.skipped[AO_DS_SKIP_SUBPIXEL], 4);
+	CHECK_INT(rep.annotations, 1);
+	CHECK_STR(ao_ds_skip_name(AO_DS_SKIP_SUBPIXEL), "subpixel");
+}
+
+/* asset_of for test_naming: the asset behind each task (t1 and t3 are two
+ * tasks of one asset, consensus); t8's asset is unknown. */
+static int test_asset_of(void *ud, const struct ao_ds_image *img, char *id, size_t idsz,
+			 char *created, size_t crsz)
+{
+	static const char *const map[][3] = {{"t1", "a5", "2024-02"},
+					     {"t2", "a3", "2024-01"},
+					     {"t3", "a5", "2024-02"},
+					     {"t9", "a9", "2024-03"}};
+	(*(int *)ud)++;
+	for (size_t i = 0; i < 4; i++)
+		if (!strcmp(img->task_id, map[i][0])) {
+			snprintf(id, idsz, "%s", map[i][1]);
+			snprintf(created, crsz, "%s", map[i][2]);
+			return 0;
+		}
+	return -1;
+}
+
+static const char *test_fixed(void *ud, const struct ao_ds_image *img)
+{
+	(void)ud;
+	return !strcmp(img->task_id, "t1")   ? "c~a5.jpg"
+	       : !strcmp(img->task_id, "t2") ? "c.png"
+					     : NULL;
+}
+
+/* Issue 23: names as assets/ gives them. Colliding stems are told apart by
+ * the asset id, the oldest asset (createdAt) keeping the plain name: c.png
+ * (a3, 2024-01) before c.jpg (a5, 2024-02); t3 is a second task of a5: its
+ * task id; t8's asset is unknown: its task id; ".status" is reserved (the
+ * status directory of assets/). Non-colliding images are not looked up. A
+ * stage view with every task named by the whole project takes those names. */
+static void test_naming(struct ao_ds_schema *s)
+{
+	json_t *r[6] = {rec("c.jpg", "t1", NULL), rec("c.png", "t2", NULL),
+			rec("c.jpg", "t3", NULL), rec("alone.jpg", "t4", NULL),
+			rec("c.gif", "t8", NULL), rec(".status.jpg", "t9", NULL)};
+	struct ao_ds_index *x = ao_ds_index_new(s);
+	struct ao_err err = {0};
+	int calls = 0;
+	struct ao_ds_naming nm = {test_asset_of, NULL, &calls};
+
+	for (size_t i = 0; i < 6; i++)
+		CHECK_INT(ao_ds_index_add(x, i, 0, r[i]), 1);
+	ao_ds_index_set_naming(x, &nm);
+	CHECK_INT(ao_ds_index_finish(x, NULL, NULL, &err), 0);
+	CHECK_STR(ao_ds_index_get(x, 1)->name, "c.png");
+	CHECK_STR(ao_ds_index_get(x, 0)->name, "c~a5.jpg");
+	CHECK_STR(ao_ds_index_get(x, 2)->name, "c~t3.jpg");
+	CHECK_STR(ao_ds_index_get(x, 3)->name, "alone.jpg");
+	CHECK_STR(ao_ds_index_get(x, 4)->name, "c~t8.gif");
+	CHECK_STR(ao_ds_index_get(x, 5)->name, ".status~a9.jpg");
+	CHECK_STR(ao_ds_index_get(x, 5)->label, ".status~a9.txt");
+	CHECK_INT(calls, 5); /* the four c.* and .status, not alone.jpg */
+	CHECK(ao_ds_index_find_task(x, "t3") == ao_ds_index_get(x, 2));
+	CHECK(ao_ds_index_find_task(x, "nope") == NULL);
+	ao_ds_index_free(x);
+
+	/* a stage view: t1 and t2, both named by the whole project */
+	struct ao_ds_naming fx = {NULL, test_fixed, NULL};
+	x = ao_ds_index_new(s);
+	CHECK_INT(ao_ds_index_add(x, 0, 0, r[0]), 1);
+	CHECK_INT(ao_ds_index_add(x, 1, 0, r[1]), 1);
+	ao_ds_index_set_naming(x, &fx);
+	CHECK_INT(ao_ds_index_finish(x, NULL, NULL, &err), 0);
+	CHECK_STR(ao_ds_index_get(x, 0)->name, "c~a5.jpg"); /* alone here, named as the whole */
+	CHECK_STR(ao_ds_index_get(x, 0)->label, "c~a5.txt");
+	CHECK(ao_ds_index_find_name(x, "c.png") == ao_ds_index_get(x, 1));
+	ao_ds_index_free(x);
+	/* a task the whole project's export lacks: the view's own rule */
+	x = ao_ds_index_new(s);
+	CHECK_INT(ao_ds_index_add(x, 0, 0, r[0]), 1);
+	CHECK_INT(ao_ds_index_add(x, 1, 0, r[3]), 1);
+	ao_ds_index_set_naming(x, &fx);
+	CHECK_INT(ao_ds_index_finish(x, NULL, NULL, &err), 0);
+	CHECK_STR(ao_ds_index_get(x, 0)->name, "c.jpg");
+	ao_ds_index_free(x);
+	for (size_t i = 0; i < 6; i++)
+		json_decref(r[i]);
 }
 
 static void test_ndjson(void)
@@ -388,6 +563,9 @@ int main(void)
 	test_marks(s);
 	test_yolo_modes(s);
 	test_coco_area_and_errors(s);
+	test_self_intersecting(s);
+	test_subpixel(s);
+	test_naming(s);
 	test_ndjson();
 	test_metadata(s);
 	test_jpeg_hook(s);

@@ -145,7 +145,7 @@ static void check_against_library(struct ao_core *c)
 	CHECK_INT(ao_ds_index_finish(x, NULL, NULL, &e), 0);
 
 	FILE *f = open_memstream(&want, &wlen);
-	ao_ds_yolo_data_yaml(s, f);
+	ao_ds_yolo_data_yaml(s, NULL, f);
 	fclose(f);
 	got = core_read(c, "/Cars/datasets/yolo/data.yaml", &glen, &rc);
 	CHECK(got && glen == wlen && !memcmp(got, want, wlen));

@@ -88,9 +88,10 @@ int main(void)
 	q = ao_xcache_query_stages(&cfg, &st, "[\"Start\"]");
 	CHECK(strstr(q, "stage=%5B%22Review%22%5D&") != NULL && strstr(q, "Start") == NULL);
 	free(q);
-	/* issue exports: no stage, no taskTypes (the SDK sends them for tasks only) */
+	/* issue exports: no stage (the SDK sends it with type=task only), but
+	 * taskTypes as the SDK's ExportOptions always does */
 	q = ao_xcache_query_stages(&cfg, &is, "[\"Start\"]");
-	CHECK(strstr(q, "stage=") == NULL && strstr(q, "taskTypes=") == NULL);
+	CHECK(strstr(q, "stage=") == NULL && strstr(q, "&taskTypes=%5B%22default%22%5D") != NULL);
 	free(q);
 	q = ao_xcache_query(&cfg, &st);
 	CHECK(strstr(q, "&format=ndjson&stage=%5B%22Review%22%5D&") != NULL);
@@ -173,7 +174,7 @@ int main(void)
 	CHECK_INT(ao_xcache_open(c, ea, &o, &e), 0);
 	CHECK(o.fd >= 0);
 	CHECK_INT(o.size, 1000);
-	CHECK_INT(o.direct_io, 0); /* the kernel saw this size in stat */
+	CHECK(o.gen > 0 && o.gen == ao_xcache_gen(c, ea)); /* what the core's per-path rule keys */
 	char buf[8];
 	CHECK_INT(pread(o.fd, buf, 4, 0), 4);
 	/* closing runs eviction: 1000 + 2000 + 300 > 2500; `all` is newest now */

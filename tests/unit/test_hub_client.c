@@ -237,7 +237,7 @@ int main(int argc, char **argv)
 		    hub_put_file(h, up, fd, (long long)sizeof(big), "application/octet-stream", &e),
 		    0);
 		admin("DELETE", "/faults", NULL);
-		CHECK_INT(hub_signed_url(h, pid_copy, "assets", obj, &sg, &e), 0);
+		CHECK_INT(hub_signed_url(h, pid_copy, "assets", obj, NULL, &sg, &e), 0);
 		CHECK_INT(hub_download(h, sg, sink_mem, NULL, &back, &e), 0);
 		CHECK(back.n == sizeof(big) && back.p && !memcmp(back.p, big, sizeof(big)));
 		/* a refusal is final: EACCES without a valid signature, not retried */

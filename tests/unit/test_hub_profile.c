@@ -1,6 +1,8 @@
 /* Unit test of angofs-hub's profile rules on the task filter: batch values
- * (ids only in strict, the message naming the batch and its id) and the
- * strict defaults of a task export (Complete stage(s), default task type). */
+ * (ids only in strict, the message naming the batch and its id), the
+ * strict defaults of an export (Complete stage(s) for tasks, default task
+ * type for both), and the SDK's TaskFilter forms of `filter`. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +46,7 @@ static void test_strict_defaults(void)
 	char err[256];
 
 	CHECK_INT(task_filter_parse(&f, d, &a, err, sizeof(err)), 0);
-	task_filter_strict_defaults(&f, d);
+	task_filter_strict_defaults(&f, d, 0);
 	CHECK_INT((long long)json_array_size(f.stage_ids), 2); /* every Complete-type stage */
 	CHECK_STR(json_string_value(json_array_get(f.stage_ids, 0)), "u-1");
 	CHECK_STR(json_string_value(json_array_get(f.stage_ids, 1)), "Complete");
@@ -55,7 +57,7 @@ static void test_strict_defaults(void)
 	a.stage = "[\"Label\"]";
 	a.task_types = "consensus,benchmark";
 	CHECK_INT(task_filter_parse(&f, d, &a, err, sizeof(err)), 0);
-	task_filter_strict_defaults(&f, d);
+	task_filter_strict_defaults(&f, d, 0);
 	CHECK_INT((long long)json_array_size(f.stage_ids), 1);
 	CHECK_STR(json_string_value(json_array_get(f.stage_ids, 0)), "Label");
 	CHECK_INT((long long)json_array_size(f.task_types), 2);
@@ -63,9 +65,74 @@ static void test_strict_defaults(void)
 	json_decref(d);
 }
 
+/* The SDK's TaskFilter (models/task_filter.py) as the task list reads it. */
+static void test_sdk_task_filter(void)
+{
+	struct task_filter f = {0};
+	json_t *d = doc();
+	char err[512];
+
+	g_opts.strict = 1;
+	CHECK_INT(
+	    task_filter_parse_query(&f, d,
+				    "{\"stage\":{\"$in\":[\"Done\",\"Label\"]},"
+				    "\"batches\":{\"$in\":[\"b2\"]},\"type\":{\"$eq\":\"default\"},"
+				    "\"status\":{\"$eq\":\"TODO\"},\"assignee\":\"a@x\","
+				    "\"updatedAt\":{\"$gt\":\"2025-01-01T00:00:00.000Z\"}}",
+				    "filter", err, sizeof(err)),
+	    0);
+	CHECK_INT((long long)json_array_size(f.stage_ids), 2);
+	CHECK_STR(json_string_value(json_array_get(f.stage_ids, 0)), "u-1"); /* by name */
+	CHECK_STR(json_string_value(json_array_get(f.batch_ids, 0)), "b2");
+	CHECK_STR(json_string_value(json_array_get(f.task_types, 0)), "default");
+	CHECK_STR(f.status, "TODO");
+	CHECK_STR(f.assignee, "a@x");
+	CHECK(f.has_upd_gt && !f.has_upd_lt);
+	task_filter_free(&f);
+	/* a bare stage string, a type list; strict refuses a batch name */
+	CHECK_INT(
+	    task_filter_parse_query(&f, d,
+				    "{\"stage\":\"Complete\",\"type\":{\"$in\":[\"consensus\","
+				    "\"benchmark\"]}}",
+				    "filter", err, sizeof(err)),
+	    0);
+	CHECK_INT((long long)json_array_size(f.task_types), 2);
+	task_filter_free(&f);
+	CHECK_INT(task_filter_parse_query(&f, d, "{\"batches\":{\"$in\":[\"Night Drive\"]}}",
+					  "filter", err, sizeof(err)),
+		  -EINVAL);
+	CHECK(strstr(err, "batch name") != NULL);
+	task_filter_free(&f);
+	CHECK_INT(task_filter_parse_query(&f, d, "{\"type\":{\"$eq\":\"gold\"}}", "filter", err,
+					  sizeof(err)),
+		  -EINVAL);
+	CHECK(strstr(err, "gold") != NULL);
+	task_filter_free(&f);
+	CHECK_INT(task_filter_parse_query(&f, d, "{\"stage\":{\"$in\":[\"Nowhere\"]}}", "filter",
+					  err, sizeof(err)),
+		  -EINVAL);
+	CHECK(strstr(err, "Nowhere") != NULL);
+	task_filter_free(&f);
+	CHECK_INT(task_filter_parse_query(&f, d, "{\"isDraft\":{\"$eq\":true}}", "filter", err,
+					  sizeof(err)),
+		  -EINVAL);
+	CHECK(strstr(err, "isDraft") != NULL);
+	task_filter_free(&f);
+	/* issue exports: the task-type default, no stage default */
+	struct task_filter_args a = {.project = "p"};
+	CHECK_INT(task_filter_parse(&f, d, &a, err, sizeof(err)), 0);
+	task_filter_strict_defaults(&f, d, 1);
+	CHECK(f.stage_ids == NULL);
+	CHECK_STR(json_string_value(json_array_get(f.task_types, 0)), "default");
+	task_filter_free(&f);
+	g_opts.strict = 0;
+	json_decref(d);
+}
+
 int main(void)
 {
 	test_batches();
 	test_strict_defaults();
+	test_sdk_task_filter();
 	return t_done("hub_profile");
 }

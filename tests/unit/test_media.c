@@ -41,7 +41,7 @@ static void fill(char *b, size_t n, int seed)
 static int read_eq(struct ao_media *m, const char *url, enum ao_media_type t, const char *want,
 		   size_t n)
 {
-	struct ao_media_ref r = {"p1", url, t};
+	struct ao_media_ref r = {"p1", url, t, NULL};
 	struct ao_media_fh *fh;
 	struct ao_err e;
 	char *buf = malloc(n + 10);
@@ -87,7 +87,8 @@ static void test_public_private_expired(void)
 	mock_hub_deny(mk, "http://s/brushes/p1/b.png");
 	mock_hub_on(
 	    mk, "GET",
-	    "/getSignedUrl?name=http%3A%2F%2Fs%2Fbrushes%2Fp1%2Fb.png&project=p1&type=brushes",
+	    "/getSignedUrl?name=http%3A%2F%2Fs%2Fbrushes%2Fp1%2Fb.png&project=p1&type=brushes"
+	    "&url=http%3A%2F%2Fs%2Fbrushes%2Fp1%2Fb.png",
 	    "{\"signedUrl\":\"http://s/brushes/p1/b.png?sig=1\"}");
 	mock_hub_file(mk, "http://s/brushes/p1/b.png?sig=1", b, sizeof(b));
 	CHECK(read_eq(m, "http://s/brushes/p1/b.png", AO_MEDIA_BRUSH, b, sizeof(b)));
@@ -108,7 +109,7 @@ static void test_public_private_expired(void)
 	CHECK_INT(st.downloads, 3);
 
 	/* an object neither given nor signable: the error reaches the reader */
-	struct ao_media_ref r = {"p1", "http://s/assets/p1/none.png", AO_MEDIA_ASSET};
+	struct ao_media_ref r = {"p1", "http://s/assets/p1/none.png", AO_MEDIA_ASSET, NULL};
 	struct ao_media_fh *fh;
 	struct ao_err e;
 	CHECK_INT(ao_media_open(m, &r, &fh, &e), -ENOENT);
@@ -117,7 +118,7 @@ static void test_public_private_expired(void)
 	struct ao_media *m2 = cache(h, 3600, 0);
 	long long size = 0;
 	time_t mt = 0;
-	struct ao_media_ref ra = {"p1", "http://s/assets/p1/a.png", AO_MEDIA_ASSET};
+	struct ao_media_ref ra = {"p1", "http://s/assets/p1/a.png", AO_MEDIA_ASSET, NULL};
 	CHECK_INT(ao_media_stat(m2, &ra, &size, &mt), 1);
 	CHECK_INT(size, sizeof(a));
 	char head[16];
@@ -160,8 +161,8 @@ static void test_ttl_and_cap(void)
 		wait_threads(&m, h, 3600, 250000);
 		ao_sys_sleep_ms(1100); /* distinct last-access times */
 	}
-	struct ao_media_ref r1 = {"p1", urls[0], AO_MEDIA_ASSET},
-			    r3 = {"p1", urls[2], AO_MEDIA_ASSET};
+	struct ao_media_ref r1 = {"p1", urls[0], AO_MEDIA_ASSET, NULL},
+			    r3 = {"p1", urls[2], AO_MEDIA_ASSET, NULL};
 	long long size;
 	time_t mt;
 	CHECK_INT(ao_media_stat(m, &r1, &size, &mt), 0);
@@ -231,7 +232,7 @@ struct reader {
 static void *read_first(void *arg)
 {
 	struct reader *rd = arg;
-	struct ao_media_ref r = {"p1", rd->url, AO_MEDIA_ASSET};
+	struct ao_media_ref r = {"p1", rd->url, AO_MEDIA_ASSET, NULL};
 	struct ao_media_fh *fh;
 	struct ao_err e;
 	char buf[1000];
@@ -250,7 +251,7 @@ static void test_streaming_and_parallel(void)
 	struct ao_err e;
 	struct hub *h = hub_wrap(&gate_ops, &g, &e);
 	struct ao_media *m = cache(h, 3600, 0);
-	struct ao_media_ref r = {"p1", "http://s/assets/p1/video.mp4", AO_MEDIA_ASSET};
+	struct ao_media_ref r = {"p1", "http://s/assets/p1/video.mp4", AO_MEDIA_ASSET, NULL};
 	struct ao_media_fh *fh;
 	long long size = 0;
 	char *buf = malloc(g.len);
@@ -307,7 +308,7 @@ static void test_failed_download(void)
 	struct ao_err e;
 	struct hub *h = hub_wrap(&gate_ops, &g, &e);
 	struct ao_media *m = cache(h, 3600, 0);
-	struct ao_media_ref r = {"p1", "http://s/assets/p1/cut.png", AO_MEDIA_ASSET};
+	struct ao_media_ref r = {"p1", "http://s/assets/p1/cut.png", AO_MEDIA_ASSET, NULL};
 	struct ao_media_fh *fh = NULL;
 	char buf[20000];
 

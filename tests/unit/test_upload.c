@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <unistd.h>
 
 #include "angofs/writes.h"
@@ -58,7 +59,10 @@ static char *status_of(struct ao_writes *w, const char *proj, const char *rel)
 	uint64_t fh;
 	ssize_t n;
 
-	snprintf(sp, sizeof(sp), "%s.status", rel);
+	if (!strncmp(rel, "assets/", 7)) /* assets/.status/<name> */
+		snprintf(sp, sizeof(sp), "assets/.status/%s", rel + 7);
+	else
+		snprintf(sp, sizeof(sp), "%s.status", rel);
 	buf[0] = '\0';
 	if (ao_writes_open(w, proj, sp, O_RDONLY, &fh, &e) < 0)
 		return buf;
@@ -116,7 +120,8 @@ static void media(const char *spool, struct hub *h, struct mock_hub *m, struct f
 	CHECK_INT(mock_hub_calls(m, "POST", "/project/p/cloud"), 1);
 	CHECK_INT(mock_hub_calls(m, "GET", "/project/p/assets"), 0);
 	CHECK_STR(mock_hub_last_body(m),
-		  "{\"assets\":[{\"data\":\"" OBJ "\",\"externalId\":\"a b.jpg\"}]}");
+		  "{\"assets\":[{\"data\":\"" OBJ "\",\"externalId\":\"a b.jpg\"}],"
+		  "\"uploadLocal\":\"true\",\"priority\":0}"); /* the SDK's upload_files */
 	CHECK_INT(hub_download(h, OBJ, sink, NULL, &got, &e), 0);
 	CHECK(got.n == 8 && !memcmp(got.b, "JPEGDATA", 8));
 	CHECK(strncmp(status_of(w, "p", "assets/a b.jpg"), "sent: asset created", 19) == 0);
@@ -173,29 +178,53 @@ static void media(const char *spool, struct hub *h, struct mock_hub *m, struct f
 		CHECK_INT(mock_hub_calls(m, "POST", "/project/p/cloud"), 5);
 		CHECK_STR(mock_hub_last_body(m),
 			  "{\"assets\":[{\"data\":\"https://x/1.jpg\",\"externalId\":\"1.jpg\"},"
-			  "{\"data\":\"https://x/2.jpg\",\"externalId\":\"2.jpg\"}]}");
+			  "{\"data\":\"https://x/2.jpg\",\"externalId\":\"2.jpg\"}],"
+			  "\"uploadLocal\":null,\"priority\":0}"); /* upload_files_cloud */
 	}
 	ao_writes_free(w);
 }
 
-/* A minimal PNG: signature, IHDR of w x h, empty IDAT, IEND (enough for the checks). */
+/* A chunk of type t with data d (n bytes) at b, its CRC computed; returns
+ * its length. */
+static size_t chunk(unsigned char *b, const char *t, const unsigned char *d, size_t n)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(n >> (24 - 8 * i));
+	memcpy(b + 4, t, 4);
+	if (n)
+		memcpy(b + 8, d, n);
+	unsigned long c = crc32(crc32(0, NULL, 0), b + 4, (uInt)n + 4);
+	for (int i = 0; i < 4; i++)
+		b[8 + n + i] = (unsigned char)(c >> (24 - 8 * i));
+	return n + 12;
+}
+
+/* A valid grey PNG of w x h (small enough to compress into 2 KB): signature, IHDR, one IDAT of the
+ * zlib-compressed rows (filter byte 0 + w zero bytes), IEND. */
 static size_t png(unsigned char *b, unsigned wd, unsigned ht)
 {
-	memcpy(b, "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16);
+	unsigned char ihdr[13] = {0}, z[2048], *raw = calloc((size_t)(wd + 1) * ht, 1);
+	uLongf zl = sizeof(z);
+	size_t n = 8;
+
+	memcpy(b, "\x89PNG\r\n\x1a\n", 8);
 	for (int i = 0; i < 4; i++) {
-		b[16 + i] = (unsigned char)(wd >> (24 - 8 * i));
-		b[20 + i] = (unsigned char)(ht >> (24 - 8 * i));
+		ihdr[i] = (unsigned char)(wd >> (24 - 8 * i));
+		ihdr[4 + i] = (unsigned char)(ht >> (24 - 8 * i));
 	}
-	memcpy(b + 24, "\x08\x06\0\0\0\0\0\0\0", 9);
-	/* an (empty) IDAT and the IEND: the chunk walk needs a complete file */
-	memcpy(b + 33, "\0\0\0\0IDAT\0\0\0\0\0\0\0\0IEND\xae\x42\x60\x82", 24);
-	return 57;
+	ihdr[8] = 8; /* depth 8, colour type 0 (grey) */
+	compress(z, &zl, raw, (uLong)(wd + 1) * ht);
+	free(raw);
+	n += chunk(b + n, "IHDR", ihdr, 13);
+	n += chunk(b + n, "IDAT", z, zl);
+	n += chunk(b + n, "IEND", NULL, 0);
+	return n;
 }
 
 static void mask(const char *spool, struct hub *h, struct mock_hub *m, struct fail_hub *f)
 {
 	struct ao_writes *w = writes(spool, h);
-	unsigned char b[64];
+	unsigned char b[4096];
 	size_t n;
 
 	fail_hub_script(f, "");
@@ -216,6 +245,26 @@ static void mask(const char *spool, struct hub *h, struct mock_hub *m, struct fa
 	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", b, n - 12), -EINVAL); /* no IEND */
 	CHECK(strstr(status_of(w, "q", "tasks/t9/mask.png"), "not a complete PNG") != NULL);
 	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", b, 40), -EINVAL); /* cut in IDAT */
+	CHECK_INT(mock_hub_calls(m, "GET", "/task/"), 0);
+	/* issue 23: complete chunks but undecodable: a bad IHDR CRC, damaged
+	 * IDAT data (its CRC fixed up, so only inflating finds it), an IDAT
+	 * holding fewer rows than IHDR announces; refused before any request */
+	b[29] ^= 0x40; /* a byte of IHDR's CRC */
+	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", b, n), -EINVAL);
+	CHECK(strstr(status_of(w, "q", "tasks/t9/mask.png"), "not a valid PNG: IHDR: CRC error") !=
+	      NULL);
+	n = png(b, 100, 50);
+	b[33 + 8 + 2] ^= 0xff; /* the first deflate block's header */
+	chunk(b + 33, "IDAT", b + 33 + 8, n - 33 - 12 - 12);
+	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", b, n), -EINVAL);
+	CHECK(strstr(status_of(w, "q", "tasks/t9/mask.png"), "not a valid PNG") != NULL);
+	unsigned char rows[2048];
+	n = png(rows, 100, 20); /* 20 rows of data under a header saying 50 */
+	n = png(b, 100, 50);
+	size_t short_n = png(rows, 100, 20);
+	memcpy(rows + 8, b + 8, 25); /* IHDR of 100x50 */
+	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", rows, short_n), -EINVAL);
+	CHECK(strstr(status_of(w, "q", "tasks/t9/mask.png"), "not a valid PNG") != NULL);
 	CHECK_INT(mock_hub_calls(m, "GET", "/task/"), 0);
 	n = png(b, 10, 10);
 	CHECK_INT(put_file(w, "q", "tasks/t9/mask.png", b, n), -EINVAL);
@@ -240,6 +289,41 @@ static void mask(const char *spool, struct hub *h, struct mock_hub *m, struct fa
 	ao_writes_free(w);
 }
 
+/* Issue 23: an asset the hub keeps no size for (a JPEG): the size comes
+ * from its header, the first bytes of its data by one Range download (the
+ * mock hands over the whole object; the client stops after the header). */
+static void mask_header(const char *spool, struct hub *h, struct mock_hub *m)
+{
+	struct ao_writes *w = writes(spool, h);
+	/* SOI, SOF0 of 154 x 305 (height, width), then data the reader never
+	 * needs */
+	unsigned char jpg[8192] = {0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00,
+				   0x9a, 0x01, 0x31, 0x01, 0x01, 0x11, 0x00};
+	unsigned char b[4096];
+	size_t n;
+
+	mock_hub_on(m, "GET", "/task/t8?includeAnswer=true",
+		    "{\"task\":{\"_id\":\"t8\",\"project\":\"q\",\"asset\":\"a8\",\"answer\":{"
+		    "\"tools\":[],\"classifications\":[],\"relations\":[]}}}");
+	mock_hub_on(m, "GET", "/project/q/assets?page=1&limit=1&filters=%7B%22_id%22%3A%22a8%22%7D",
+		    "{\"assets\":[{\"_id\":\"a8\",\"data\":\"http://s/q/pic.jpg\"}]}");
+	mock_hub_on(m, "POST", "/annotate/t8*", "{\"label\":{}}");
+	mock_hub_file(m, "http://s/q/pic.jpg", jpg, sizeof(jpg));
+	int puts = mock_hub_calls(m, "PUT", "");
+	n = png(b, 10, 10);
+	CHECK_INT(put_file(w, "q", "tasks/t8/mask.png", b, n), -EINVAL);
+	CHECK(strstr(status_of(w, "q", "tasks/t8/mask.png"),
+		     "mask.png is 10x10 but the task's asset is 305x154 (from its JPEG header)") !=
+	      NULL);
+	CHECK_INT(mock_hub_calls(m, "DOWNLOAD", "http://s/q/pic.jpg"), 1);
+	CHECK_INT(mock_hub_calls(m, "PUT", ""), puts);
+	n = png(b, 305, 154);
+	CHECK_INT(put_file(w, "q", "tasks/t8/mask.png", b, n), 0);
+	CHECK_INT(mock_hub_calls(m, "POST", "/annotate/t8?nextStage=false"), 1);
+	CHECK_INT(mock_hub_calls(m, "PUT", ""), puts + 1);
+	ao_writes_free(w);
+}
+
 int main(void)
 {
 	char root[] = "/tmp/test_upload_XXXXXX", spool[256], cmd[300];
@@ -252,6 +336,7 @@ int main(void)
 	h = fail_hub_new(mock_hub_new(&m), "", &f);
 	media(spool, h, m, f);
 	mask(spool, h, m, f);
+	mask_header(spool, h, m);
 	hub_free(h);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	CHECK_INT(system(cmd), 0);

@@ -1,0 +1,268 @@
+/*
+ * inval.c - the adapter's side threads (src/daemon/inval.h): kernel cache
+ * invalidations are only ever made here, never inside a request handler: the
+ * kernel's invalidation locks the file's pages, and a page can be locked by
+ * a READ (an mmap fault, even of a closed file) that waits for a worker;
+ * called from a handler (with -s, the only worker) that is a deadlock.
+ *
+ * Two lanes, each a FIFO with its own thread. LANE_OPEN carries only the
+ * drops an open waits for while no other handle of the file can have a READ
+ * holding one of its pages (the core's direct_io = 0): each is quick. Every
+ * other drop (a direct_io open's, deferred to flush; an answer's siblings;
+ * the poll's; the end of an export generation's pin) goes to LANE_OTHER,
+ * where one can wait for a page a READ holds (an asset's READ waiting for its
+ * download): with one FIFO the opens behind it ran out their bound and fell
+ * back to direct_io (shared mmap: ENODEV).
+ *
+ * Entry invalidations (what the poll found may have disappeared: a deleted
+ * task, asset or image, ao_fs_invalidate_entry) need the kernel's node id of
+ * the directory, which libfuse's high-level API does not expose: the lane
+ * learns it from stat of the directory through the mount (st_ino is the node
+ * id, use_ino being off), only if libfuse has the directory cached (else no
+ * entry below it is cached either), only while the session runs and the
+ * mount point is this FUSE mount (device and root node checked), with
+ * AT_STATX_DONT_SYNC (no GETATTR; a LOOKUP if the entry expired, served by a
+ * worker: this thread is not one). fuse_lowlevel_notify_inval_entry then
+ * drops the entry and every unused one below it (d_invalidate): the next
+ * lookup asks the daemon, which answers ENOENT for what is gone. Pages of
+ * files still cached keep their inode and stay. The directory itself is
+ * looked up again at once: a process whose working directory it is would
+ * otherwise find getcwd() failing (ENOENT) until someone walked the path
+ * (the kernel re-attaches a directory's old entry at its next lookup). An
+ * entry in use (a deleted task's directory that is a working directory) is
+ * not dropped: it goes when its timeout runs out.
+ *
+ * Locks: fs->ql guards the queues and the threads' state; never held while
+ * calling into libfuse, the kernel or the core.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+
+#include "angofs/log.h"
+#include "inval.h" /* fuse_ops.h: FUSE_USE_VERSION, fuse.h */
+
+#include <fuse_lowlevel.h>
+
+#define FUSE_SUPER_MAGIC 0x65735546
+
+struct inval_item {
+	struct inval_item *next;
+	unsigned long seq;
+	size_t name_at; /* an entry invalidation: path[name_at..] is the name (0: none) */
+	char path[];
+};
+
+/* The kernel's node id of dir (a path from the mount's root), or 0: the
+ * kernel has no entry of it, the session ended, or the mount point is not
+ * this mount any more (see the head comment). */
+static fuse_ino_t node_of(struct ao_fs *fs, const char *dir)
+{
+	char p[PATH_MAX];
+	struct statfs sf;
+	struct statx root, st;
+
+	if (!fs->mountpoint || fuse_session_exited(fuse_get_session(fs->fuse)))
+		return 0;
+	/* libfuse has it (so the kernel has): this also drops its attributes
+	 * and listing, stale anyway */
+	if (fuse_invalidate_path(fs->fuse, dir) != 0)
+		return 0;
+	if (statfs(fs->mountpoint, &sf) < 0 || sf.f_type != FUSE_SUPER_MAGIC ||
+	    statx(AT_FDCWD, fs->mountpoint, AT_STATX_DONT_SYNC, STATX_INO, &root) < 0 ||
+	    root.stx_ino != FUSE_ROOT_ID)
+		return 0;
+	if (snprintf(p, sizeof(p), "%s%s", fs->mountpoint, dir) >= (int)sizeof(p) ||
+	    statx(AT_FDCWD, p, AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW, STATX_INO, &st) < 0 ||
+	    st.stx_dev_major != root.stx_dev_major || st.stx_dev_minor != root.stx_dev_minor)
+		return 0;
+	return (fuse_ino_t)st.stx_ino;
+}
+
+static void inval_one(struct ao_fs *fs, struct inval_item *it, int stopping)
+{
+	int r;
+
+	if (!it->name_at) {
+		r = fuse_invalidate_path(fs->fuse, it->path);
+		ao_debug("invalidated %s (%d)", it->path, r);
+		return;
+	}
+	const char *name = it->path + it->name_at;
+	fuse_ino_t parent = stopping ? 0 : node_of(fs, it->path);
+	r = parent ? fuse_lowlevel_notify_inval_entry(fuse_get_session(fs->fuse), parent, name,
+						      strlen(name))
+		   : -ENOENT;
+	ao_debug("invalidated entry %s/%s (%d)", it->path, name, r);
+	if (r == 0) {
+		/* look it up again at once: the kernel re-attaches the entry a
+		 * process may have as its working directory (getcwd works) */
+		char p[PATH_MAX];
+		struct statx st;
+		if (snprintf(p, sizeof(p), "%s%s/%s", fs->mountpoint, it->path, name) <
+		    (int)sizeof(p))
+			statx(AT_FDCWD, p, AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW, STATX_INO,
+			      &st);
+	}
+}
+
+static void *inval_main(void *arg)
+{
+	struct inval_lane *l = arg;
+	struct ao_fs *fs = l->fs;
+
+	pthread_mutex_lock(&fs->ql);
+	for (;;) {
+		while (!l->head && !fs->inval_stop)
+			pthread_cond_wait(&l->qc, &fs->ql);
+		if (!l->head)
+			break;
+		struct inval_item *it = l->head;
+		int stopping = fs->inval_stop;
+		l->head = it->next;
+		if (!l->head)
+			l->tail = NULL;
+		pthread_mutex_unlock(&fs->ql);
+		inval_one(fs, it, stopping);
+		pthread_mutex_lock(&fs->ql);
+		if (it->seq > l->done_seq)
+			l->done_seq = it->seq;
+		pthread_cond_broadcast(&l->done_c);
+		free(it);
+	}
+	pthread_mutex_unlock(&fs->ql);
+	return NULL;
+}
+
+/* Queue path (and, for an entry invalidation, name in directory path). */
+static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, const char *name)
+{
+	struct inval_lane *l = &fs->lane[lane];
+	size_t n = strlen(path) + 1, m = name ? strlen(name) + 1 : 0;
+	struct inval_item *it = malloc(sizeof(*it) + n + m);
+	unsigned long seq = 0;
+
+	if (!it)
+		return 0;
+	memcpy(it->path, path, n);
+	if (name)
+		memcpy(it->path + n, name, m);
+	it->name_at = name ? n : 0;
+	it->next = NULL;
+	pthread_mutex_lock(&fs->ql);
+	if (!fs->inval_started) {
+		pthread_mutex_unlock(&fs->ql);
+		free(it);
+		return 0;
+	}
+	it->seq = seq = ++l->next_seq;
+	if (l->tail)
+		l->tail->next = it;
+	else
+		l->head = it;
+	l->tail = it;
+	pthread_cond_signal(&l->qc);
+	pthread_mutex_unlock(&fs->ql);
+	return seq;
+}
+
+unsigned long ao_fs_inval_queue(struct ao_fs *fs, int lane, const char *path)
+{
+	return queue_item(fs, lane, path, NULL);
+}
+
+void ao_fs_invalidate(struct ao_fs *fs, const char *path)
+{
+	queue_item(fs, LANE_OTHER, path, NULL);
+}
+
+void ao_fs_invalidate_entry(struct ao_fs *fs, const char *dir, const char *name)
+{
+	queue_item(fs, LANE_OTHER, dir, name);
+}
+
+int ao_fs_inval_wait(struct ao_fs *fs, int lane, unsigned long seq, long ms)
+{
+	struct inval_lane *l = &fs->lane[lane];
+	struct timespec dl;
+	int done;
+
+	if (!seq)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&fs->ql);
+	while (l->done_seq < seq && fs->inval_started)
+		if (pthread_cond_timedwait(&l->done_c, &fs->ql, &dl) == ETIMEDOUT)
+			break;
+	done = l->done_seq >= seq;
+	pthread_mutex_unlock(&fs->ql);
+	return done;
+}
+
+void ao_fs_inval_init(struct ao_fs *fs)
+{
+	pthread_mutex_init(&fs->ql, NULL);
+	for (int i = 0; i < 2; i++) {
+		fs->lane[i].fs = fs;
+		pthread_cond_init(&fs->lane[i].qc, NULL);
+		pthread_cond_init(&fs->lane[i].done_c, NULL);
+	}
+}
+
+int ao_fs_inval_start(struct ao_fs *fs)
+{
+	int r;
+	pthread_mutex_lock(&fs->ql);
+	fs->inval_stop = 0;
+	r = pthread_create(&fs->lane[LANE_OPEN].thread, NULL, inval_main, &fs->lane[LANE_OPEN]);
+	if (r == 0) {
+		r = pthread_create(&fs->lane[LANE_OTHER].thread, NULL, inval_main,
+				   &fs->lane[LANE_OTHER]);
+		if (r) { /* stop the first (it is waiting on its queue) */
+			fs->inval_stop = 1;
+			pthread_cond_broadcast(&fs->lane[LANE_OPEN].qc);
+			pthread_mutex_unlock(&fs->ql);
+			pthread_join(fs->lane[LANE_OPEN].thread, NULL);
+			pthread_mutex_lock(&fs->ql);
+		}
+	}
+	fs->inval_started = r == 0;
+	pthread_mutex_unlock(&fs->ql);
+	return -r;
+}
+
+void ao_fs_inval_stop(struct ao_fs *fs)
+{
+	pthread_mutex_lock(&fs->ql);
+	int started = fs->inval_started;
+	fs->inval_stop = 1;
+	fs->inval_started = 0;
+	for (int i = 0; i < 2; i++) {
+		pthread_cond_broadcast(&fs->lane[i].qc);
+		pthread_cond_broadcast(&fs->lane[i].done_c);
+	}
+	pthread_mutex_unlock(&fs->ql);
+	for (int i = 0; i < 2; i++) {
+		struct inval_lane *l = &fs->lane[i];
+		if (started)
+			pthread_join(l->thread, NULL);
+		while (l->head) {
+			struct inval_item *it = l->head;
+			l->head = it->next;
+			free(it);
+		}
+		l->tail = NULL;
+	}
+}
