@@ -94,6 +94,9 @@ void pager_init(struct pager *pg, int limit);
  * total the reply's `total` (-1 if absent): 1 = ask page pg->page with
  * pg->limit (may have shrunk to the server's page size), 0 = done. */
 int pager_next(struct pager *pg, size_t got, const char *first_id, long long total);
+/* 1 if a page starting with first_id repeats the previous page (its items
+ * are not new: skip them; pager_next will end the paging). */
+int pager_repeats(const struct pager *pg, const char *first_id);
 
 /* One file of assets/ (assets.c): immutable once its list is published. */
 struct asset {

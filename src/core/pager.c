@@ -34,10 +34,14 @@ void pager_init(struct pager *pg, int limit)
 	pg->first[0] = '\0';
 }
 
+int pager_repeats(const struct pager *pg, const char *first_id)
+{
+	return first_id && pg->page > 1 && strncmp(pg->first, first_id, sizeof(pg->first) - 1) == 0;
+}
+
 int pager_next(struct pager *pg, size_t got, const char *first_id, long long total)
 {
-	int again = got && first_id && pg->page > 1 &&
-		    strncmp(pg->first, first_id, sizeof(pg->first) - 1) == 0;
+	int again = got && pager_repeats(pg, first_id);
 
 	pg->seen += (long long)got;
 	snprintf(pg->first, sizeof(pg->first), "%s", first_id ? first_id : "");
