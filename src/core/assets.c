@@ -6,7 +6,7 @@
  * Design choice: the asset list of a project is a reference-counted snapshot
  * built from the pages of GET /project/{id}/assets (the SDK's get_assets:
  * page, limit 100, filters {}; never a request per file; paged by count,
- * pager.c), kept meta_ttl seconds like the task list, single flight
+ * hub_pager.c), kept meta_ttl seconds like the task list, single flight
  * per project (p->assets_refresh). Names follow docs/DATASETS.md "Names"
  * (the rule of src/util/names.c on the stem, the image extension put back
  * after the `~<asset id>` suffix; the oldest asset keeps the plain name), so
@@ -192,13 +192,13 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 	struct assetlist *l = calloc(1, sizeof(*l));
 	char pq[512];
 	long long total = -1;
-	struct pager pg;
+	struct hub_pager pg;
 	int rc = 0;
 
 	if (!l)
 		return ao_errf(err, ENOMEM, "out of memory");
 	l->refs = 1;
-	pager_init(&pg, 100);
+	hub_pager_init(&pg, 100);
 	while (rc == 0) {
 		json_t *data = NULL, *arr, *a;
 		size_t i;
@@ -212,11 +212,11 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		if (json_is_integer(json_object_get(data, "total")))
 			total = json_integer_value(json_object_get(data, "total"));
 		const char *fid = json_string_value(json_object_get(json_array_get(arr, 0), "_id"));
-		if (!pager_repeats(&pg, fid)) /* the same page again: nothing new */
+		if (!hub_pager_repeats(&pg, fid)) /* the same page again: nothing new */
 			json_array_foreach(arr, i, a) if (rc == 0 && asset_append(l, a) < 0) rc =
 			    ao_errf(err, ENOMEM, "out of memory");
 		size_t got = json_array_size(arr);
-		int more = pager_next(&pg, got, fid, total);
+		int more = hub_pager_next(&pg, got, fid, total);
 		json_decref(data);
 		if (rc == 0 && !more)
 			break;

@@ -82,22 +82,6 @@ struct project {
 	time_t assets_at;
 };
 
-/* Paging a list endpoint by count (pager.c): ask page pg->page with
- * pg->limit items; after each reply, pager_next says whether to ask again. */
-struct pager {
-	int page, limit;
-	long long seen;
-	char first[128]; /* id of the last page's first item: a page repeated ends it */
-};
-void pager_init(struct pager *pg, int limit);
-/* After a page of got items, the first one's id first_id (NULL: none), and
- * total the reply's `total` (-1 if absent): 1 = ask page pg->page with
- * pg->limit (may have shrunk to the server's page size), 0 = done. */
-int pager_next(struct pager *pg, size_t got, const char *first_id, long long total);
-/* 1 if a page starting with first_id repeats the previous page (its items
- * are not new: skip them; pager_next will end the paging). */
-int pager_repeats(const struct pager *pg, const char *first_id);
-
 /* One file of assets/ (assets.c): immutable once its list is published. */
 struct asset {
 	char *id, *url;

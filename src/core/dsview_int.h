@@ -16,7 +16,9 @@
  * Locks (docs/DESIGN-NOTES.md, "Locks"):
  *   set->build  single flight of one set's (re)building: held across the
  *               export's open (which may fetch it), GET /project/{id} of
- *               the schema, pass 1 (with image-header reads) and pass 2;
+ *               the schema, pass 1 (with image-header reads, the asset
+ *               lookups of colliding images and, for a stage or batch set,
+ *               the whole project's export's open: dsnames.c) and pass 2;
  *               only callers that want this same set wait (interruptibly).
  *               Taken before the export cache's lock, p->detail_refresh,
  *               c->lock and dv->lock; never while holding any of them.

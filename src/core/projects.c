@@ -92,9 +92,9 @@ static int list_fetch(struct ao_core *c, struct ao_err *err)
 
 	if (!all)
 		return ao_errf(err, ENOMEM, "out of memory");
-	struct pager pg;
+	struct hub_pager pg;
 
-	pager_init(&pg, LIST_PAGE);
+	hub_pager_init(&pg, LIST_PAGE);
 	for (;;) {
 		char q[128];
 		json_t *data = NULL;
@@ -108,11 +108,11 @@ static int list_fetch(struct ao_core *c, struct ao_err *err)
 		size_t n = json_array_size(arr);
 		json_array_extend(all, arr);
 		/* by count, a short page the last, a page repeated the end
-		 * (pager.c: a hub claiming 10^12 projects on pages of one was
-		 * paged for hours at the request budget) */
+		 * (hub_pager.c: a hub claiming 10^12 projects on pages of one
+		 * was paged for hours at the request budget) */
 		json_t *f = json_array_get(arr, 0);
 		const char *fid = jstr(f, "_id") ? jstr(f, "_id") : jstr(f, "id");
-		int more = pager_next(&pg, n, fid, total);
+		int more = hub_pager_next(&pg, n, fid, total);
 		json_decref(data);
 		if (!more)
 			break;

@@ -398,12 +398,12 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 {
 	char *eid = hub_escape(p->id);
 	json_t *data = json_incref(first);
-	struct pager pg;
+	struct hub_pager pg;
 	int rc = 0;
 
 	if (!eid)
 		return ao_errf(err, ENOMEM, "out of memory");
-	pager_init(&pg, PAGE);
+	hub_pager_init(&pg, PAGE);
 	for (;;) {
 		if (pg.page > 1) {
 			char q[AO_ID_MAX * 3 + 96];
@@ -427,8 +427,9 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 			if (task_id_valid(id))
 				cache_task(c, p->id, id, t, gen, 0, NULL, NULL);
 		}
-		/* by count, a short page the last (pager.c) */
-		int more = rc == 0 && pager_next(&pg, n, task_id_of(json_array_get(arr, 0)), total);
+		/* by count, a short page the last (hub_pager.c) */
+		int more =
+		    rc == 0 && hub_pager_next(&pg, n, task_id_of(json_array_get(arr, 0)), total);
 		json_decref(data);
 		data = NULL;
 		if (!more)

@@ -115,32 +115,6 @@ static void test_knobs(struct ao_writes_cfg *wc)
 		wc->chunk_bytes = (size_t)v;
 }
 
-/* Write-side callbacks into the core. */
-static void cb_project_written(void *ud, const char *pid)
-{
-	ao_core_project_written(ud, pid);
-}
-static void cb_asset_added(void *ud, const char *pid, const json_t *asset)
-{
-	ao_core_asset_added(ud, pid, asset);
-}
-static void cb_task_written(void *ud, const char *pid, const char *tid)
-{
-	ao_core_task_written(ud, pid, tid);
-}
-static int cb_schema(void *ud, const char *pid, json_t **s, struct ao_err *e)
-{
-	return ao_core_category_schema(ud, pid, s, e);
-}
-static int cb_answer(void *ud, const char *pid, const char *tid, char **b, size_t *l,
-		     struct ao_err *e)
-{
-	return ao_core_read_answer(ud, pid, tid, b, l, e);
-}
-static int cb_masks(void *ud, const char *pid, const char *tid, json_t **m, struct ao_err *e)
-{
-	return ao_core_task_masks(ud, pid, tid, m, e);
-}
 static json_t *writes_status(void *ud)
 {
 	return ud ? ao_writes_status(ud) : NULL;
@@ -161,6 +135,51 @@ struct daemon {
 	struct ao_poll *poll;
 	int mounted;
 };
+
+/* Write-side callbacks into the core (ud: the daemon). A successful write
+ * to a project can move a task's image to another class of the dataset
+ * views: their names below datasets/ are dropped from the kernel (side
+ * thread), so the next lookup holds the write too (read your writes). */
+static struct ao_core *core_of(void *ud)
+{
+	return ((struct daemon *)ud)->core;
+}
+static void drop_view_names(struct daemon *d, const char *pid)
+{
+	char dir[PATH_MAX], alias[AO_ID_MAX + 2];
+
+	if (ao_core_project_dir(d->core, pid, dir, sizeof(dir)) == 0)
+		ao_fs_invalidate_entry(&d->fs, dir, "datasets");
+	if (snprintf(alias, sizeof(alias), "/%s", pid) < (int)sizeof(alias))
+		ao_fs_invalidate_entry(&d->fs, alias, "datasets");
+}
+static void cb_project_written(void *ud, const char *pid)
+{
+	ao_core_project_written(core_of(ud), pid);
+	drop_view_names(ud, pid);
+}
+static void cb_asset_added(void *ud, const char *pid, const json_t *asset)
+{
+	ao_core_asset_added(core_of(ud), pid, asset);
+	drop_view_names(ud, pid);
+}
+static void cb_task_written(void *ud, const char *pid, const char *tid)
+{
+	ao_core_task_written(core_of(ud), pid, tid);
+}
+static int cb_schema(void *ud, const char *pid, json_t **s, struct ao_err *e)
+{
+	return ao_core_category_schema(core_of(ud), pid, s, e);
+}
+static int cb_answer(void *ud, const char *pid, const char *tid, char **b, size_t *l,
+		     struct ao_err *e)
+{
+	return ao_core_read_answer(core_of(ud), pid, tid, b, l, e);
+}
+static int cb_masks(void *ud, const char *pid, const char *tid, json_t **m, struct ao_err *e)
+{
+	return ao_core_task_masks(core_of(ud), pid, tid, m, e);
+}
 
 /* -o poll: a project changed on the hub (poll thread). The core has made its
  * exports and task cache stale; drop the kernel's view of the files a reader
@@ -337,7 +356,7 @@ static int wire(struct daemon *d)
 	}
 	wcfg.hub = d->hub;
 	wcfg.spool_dir = d->sdir;
-	wcfg.ud = d->core;
+	wcfg.ud = d;
 	d->w = ao_writes_new(&wcfg, &e);
 	if (!d->w) {
 		fprintf(stderr, "angofs: write side: %s\n", e.msg);

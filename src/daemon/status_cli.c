@@ -211,8 +211,11 @@ static void print_writes(json_t *w)
 	json_t *x;
 	size_t i;
 
-	printf("writes:      %zu pending, %zu failed, %lld sent\n", json_array_size(pending),
+	printf("writes:      %zu pending, %zu failed, %lld sent", json_array_size(pending),
 	       json_array_size(failed), jint(w, "sent"));
+	if (jint(w, "superseded"))
+		printf(", %lld superseded by a newer write", jint(w, "superseded"));
+	printf("\n");
 	json_array_foreach(pending, i, x)
 	{
 		const char *m = jstr(x, "message");

@@ -16,6 +16,9 @@
  *   "<dir>_<sub>_<name>" (names sanitize '/'), so same-named files of two
  *   class folders stay apart and keep their class in their name. Not batch
  *   names: the API has no call that creates a batch.
+ * - assets/.status always resolves; a listing of assets/ shows it once it
+ *   holds a status (after a copy into assets/), so a loader that lists the
+ *   folder of a mount nobody copied into meets pictures only.
  * - A directory exists while it was made by mkdir in this daemon (until
  *   rmdir or unmount) or while a file written below it is still visible
  *   (pending or failed, also after a restart); the dataset views and the
@@ -160,8 +163,15 @@ int ws_assets_readdir(struct ao_writes *w, const char *project, const char *relp
 	int isdir, stop = 0;
 
 	if (!m && !strcmp(relpath, "assets")) {
-		ws_dir_stat(w, &st);
-		stop = fill(ctx, ".status", &st);
+		/* listed once it holds something: a mount nobody copied into shows
+		 * the pictures only (a loader listing the folder meets no directory) */
+		for (struct entry *e = w->entries; e; e = e->next)
+			if (!strcmp(e->project, project) && !strncmp(e->relpath, "assets/", 7) &&
+			    e->kind != EK_SCRATCH) {
+				ws_dir_stat(w, &st);
+				stop = fill(ctx, ".status", &st);
+				break;
+			}
 	}
 	for (struct entry *e = w->entries; e && !stop; e = e->next) {
 		if (strcmp(e->project, project) || !below(e->relpath, dir, dl))

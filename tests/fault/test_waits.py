@@ -222,7 +222,7 @@ def _ls_prompt_and_cheap(hub, route, path, bound=20):
     """`ls path` in a child process: it must end within bound seconds (a
     pager that believes `total` never ends) after at most two requests of
     route (a first page short of the asked 100 may be the server's page
-    size: the second, the same page again, ends it; src/core/pager.c)."""
+    size: the second, the same page again, ends it; src/client/hub_pager.c)."""
     hub.reset_stats()
     t0 = time.time()
     try:

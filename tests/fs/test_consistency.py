@@ -132,18 +132,22 @@ def test_a_write_during_a_refresh_is_in_the_next_read(hub, workdir, incremental)
 def test_a_write_during_a_view_refresh_is_in_the_view(hub, workdir):
     """The dataset views read the project's NDJSON export: a write made while
     a view's refresh is in flight is in the view's next read (imagefolder's
-    class directory of the task moves)."""
+    class directory of the task moves), and the name the kernel held for the
+    old class is gone at once (the write drops the names below datasets/;
+    entry and attribute timeouts of 60 s here)."""
     pid = main_project(hub)
-    m = Mount(hub, workdir, opts=["rate_limit=0"])
+    m = Mount(hub, workdir, opts=["rate_limit=0", "entry_timeout=60", "attr_timeout=60"])
     try:
         p = pdir(m, hub, pid)
         ndj = os.path.join(p, "export", "tasks.ndjson")
         folder = os.path.join(p, "datasets", "imagefolder")
-        os.listdir(folder)
         tasks = all_tasks(hub, pid)
         mine = tasks[6]
-        annotate(hub, tasks[11]["_id"], "Rain")
+        name = os.path.basename(mine["externalId"])
         annotate(hub, mine["_id"], "Rain")
+        os.listdir(folder)
+        assert os.path.exists(os.path.join(folder, "Rain", name))  # the kernel holds it
+        annotate(hub, tasks[11]["_id"], "Rain")
         os.utime(ndj)  # the view's export goes stale
         hub.reset_stats()
         fl = InFlight(hub, os.path.join(folder, "skipped.txt"))
@@ -151,10 +155,11 @@ def test_a_write_during_a_view_refresh_is_in_the_view(hub, workdir):
         with open(os.path.join(p, "tasks", mine["_id"], "answer.json"), "w") as f:
             json.dump(answer_doc("Snow"), f)
         fl.join()
-        name = os.path.basename(mine["externalId"])
         assert wait_for(lambda: name in os.listdir(os.path.join(folder, "Snow")), timeout=5,
                         what="the task in imagefolder/Snow")
         assert name not in os.listdir(os.path.join(folder, "Rain"))
+        assert not os.path.exists(os.path.join(folder, "Rain", name))
+        assert os.path.exists(os.path.join(folder, "Snow", name))
         assert weather_in(read(ndj), mine["_id"], ndjson=True) == "Snow"
     finally:
         hub.clear_faults()

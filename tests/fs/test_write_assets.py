@@ -498,6 +498,7 @@ def test_status_files_are_out_of_a_glob_of_images(empty, tmp_path):
     import glob
     hub, m, pid, pdir = empty
     a = os.path.join(pdir, "assets")
+    assert os.listdir(a) == []  # nothing copied in: no .status listed either
     rc, err = cp(jpeg_bytes(), os.path.join(a, "photo.jpg"), str(tmp_path))
     assert rc == 0, err
     assert read(os.path.join(a, ".status", "photo.jpg")).startswith("sent: asset created")

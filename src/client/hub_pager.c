@@ -1,6 +1,7 @@
 /*
- * pager.c - when to stop paging a list endpoint (listProjects, a project's
- * tasks or assets): by count, never by arithmetic on the asked page size.
+ * hub_pager.c - when to stop paging a list endpoint (listProjects, a
+ * project's tasks or assets): by count, never by arithmetic on the asked
+ * page size.
  *
  * The API pages from 1 with `limit` at most 100 and says `total`
  * (hub-api.md §0.5); nothing promises that a server serves the `limit` it is
@@ -16,17 +17,18 @@
  * A `total` that lies (10^12 on pages of one: issue 21) must not make the
  * first short page look like the server's page size for ever: a page that
  * starts with the item the previous page started with is the same page
- * again (a server that ignores `page`, or a replayed reply), and ends the
- * paging. So the lying list costs two requests, not 10,000 pages (~100 min
- * at the default request budget).
+ * again (a server that ignores `page`, or a replayed reply): its items are
+ * not new (hub_pager_repeats) and it ends the paging. So the lying list
+ * costs two requests, not 10,000 pages (~100 min at the default budget).
  */
+#include <stdio.h>
 #include <string.h>
 
-#include "core_int.h"
+#include "angofs/hub.h"
 
 #define PAGER_MAX_PAGES 100000
 
-void pager_init(struct pager *pg, int limit)
+void hub_pager_init(struct hub_pager *pg, int limit)
 {
 	pg->page = 1;
 	pg->limit = limit;
@@ -34,14 +36,14 @@ void pager_init(struct pager *pg, int limit)
 	pg->first[0] = '\0';
 }
 
-int pager_repeats(const struct pager *pg, const char *first_id)
+int hub_pager_repeats(const struct hub_pager *pg, const char *first_id)
 {
 	return first_id && pg->page > 1 && strncmp(pg->first, first_id, sizeof(pg->first) - 1) == 0;
 }
 
-int pager_next(struct pager *pg, size_t got, const char *first_id, long long total)
+int hub_pager_next(struct hub_pager *pg, size_t got, const char *first_id, long long total)
 {
-	int again = got && pager_repeats(pg, first_id);
+	int again = got && hub_pager_repeats(pg, first_id);
 
 	pg->seen += (long long)got;
 	snprintf(pg->first, sizeof(pg->first), "%s", first_id ? first_id : "");
