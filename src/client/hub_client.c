@@ -713,9 +713,7 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 		if (err) {
 			err->http_status = (int)status;
 			/* a stop leaves a write pending (or uncertain), never refused */
-			err->transient = a.transient && (!a.cancelled || a.stopped);
-			if (a.stopped)
-				err->transient = 1;
+			err->transient = a.stopped || (a.transient && !a.cancelled);
 			err->uncertain = v == HUB_UNCERTAIN;
 		}
 		ao_warn("%s", err ? err->msg : msg);

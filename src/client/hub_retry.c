@@ -64,7 +64,7 @@ enum hub_verdict hub_retry_decide(struct hub_op *op, const struct hub_attempt *a
 	}
 	d = a->retry_after_s >= 0 ? a->retry_after_s * 1000LL
 				  : hub_backoff_ms(op->attempt > 0 ? op->attempt - 1 : 0);
-	if (now_ms + d > op->deadline) {
+	if (now_ms + d >= op->deadline) { /* a wait of the whole budget is beyond it */
 		*why = a->retry_after_s >= 0 ? " (the hub's Retry-After is beyond this "
 					       "operation's deadline; not waited)"
 					     : " (gave up after retries: deadline)";

@@ -74,6 +74,11 @@ int main(void)
 	a429.retry_after_s = 120;
 	CHECK_INT(attempts_until_final(a429, 4, 60000, &v), 1);
 	CHECK_INT(v, HUB_GIVE_UP);
+	/* ... and one of exactly the whole budget, even from a reply that came
+	 * within the millisecond (it was waited: a listing held for a minute) */
+	a429.retry_after_s = 60;
+	CHECK_INT(attempts_until_final(a429, 4, 60000, &v), 1);
+	CHECK_INT(v, HUB_GIVE_UP);
 	/* the deadline stops retries early: 250 + 500 ms of backoff fit in 1 s, 1 s more not */
 	CHECK_INT(attempts_until_final(a500, 10, 1000, &v), 3);
 	/* an API timeout is not repeated */
