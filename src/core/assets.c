@@ -301,6 +301,25 @@ int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *i
 	return rc;
 }
 
+int asset_lookup_xid(struct ao_core *c, struct project *p, const char *xid, char *id_out,
+		     size_t idsz, struct ao_err *err)
+{
+	struct assetlist *l = asset_list(c, p, err);
+	const struct asset *best = NULL;
+
+	if (!l)
+		return err && err->code ? -err->code : -EIO;
+	for (size_t i = 0; i < l->n; i++) /* only paths below a subfolder come here */
+		if (!strcmp(l->v[i].xid, xid) &&
+		    (!best || strcmp(l->v[i].created, best->created) < 0 ||
+		     (!strcmp(l->v[i].created, best->created) && strcmp(l->v[i].id, best->id) < 0)))
+			best = &l->v[i];
+	if (best)
+		snprintf(id_out, idsz, "%s", best->id);
+	asset_list_put(c, l);
+	return best ? 0 : ao_errf(err, ENOENT, "assets/%s: no such asset", xid);
+}
+
 int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *asset_id, char **url,
 		      const char **storage, struct ao_err *err)
 {

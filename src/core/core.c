@@ -261,6 +261,15 @@ int ao_core_resolve(struct ao_core *c, const char *path, struct ao_node *n, stru
 
 		memcpy(name, comp[i], clen[i]);
 		name[clen[i]] = '\0';
+		if (n->kind == AO_N_ASSETS_DIR && i < depth - 1) {
+			/* below a subfolder of assets/ (cp -r): the asset whose
+			 * externalId is that path, if sent; else the write side's */
+			rc = asset_lookup_xid(c, p, comp[i], n->sub_id, sizeof(n->sub_id), err);
+			if (rc < 0)
+				return rc;
+			n->kind = AO_N_ASSET_FILE;
+			return 0;
+		}
 		rc = step(c, n, &p, name, path, err);
 		if (rc < 0) {
 			/* the parent exists: a create there is up to the write side */

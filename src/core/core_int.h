@@ -216,6 +216,12 @@ void asset_add(struct ao_core *c, struct project *p, const json_t *asset);
 void asset_free_project(struct ao_core *c, struct project *p);
 int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *id_out, size_t idsz,
 		 struct ao_err *err);
+/* The asset whose externalId is xid (the oldest of several): what
+ * assets/<dir>/<name> is once cp -r sent it (its externalId "<dir>/<name>";
+ * listed flattened at the top of assets/, found under its path too, so
+ * rsync --ignore-existing and cp -n skip it). */
+int asset_lookup_xid(struct ao_core *c, struct project *p, const char *xid, char *id_out,
+		     size_t idsz, struct ao_err *err);
 int asset_readdir(struct ao_core *c, struct project *p, const struct stat *base,
 		  ao_core_fill_fn fill, void *ctx, struct ao_err *err);
 int asset_mask_url(struct ao_core *c, const char *project_id, const char *task_id, const char *key,
