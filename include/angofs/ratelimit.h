@@ -73,7 +73,8 @@ long long ao_ratelimit_now(const struct ao_ratelimit *rl);
 long long ao_ratelimit_reserve(struct ao_ratelimit *rl, long long now_ms);
 
 /* Block (sleeping) until a slot is free, but at most max_wait_ms; returns 0
- * if reserved, -EAGAIN if the wait would exceed max_wait_ms. */
-int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms);
+ * if reserved, -EAGAIN if the wait would exceed max_wait_ms, -EINTR as soon
+ * as give_up() (may be NULL) says the caller gave up (checked every 100 ms). */
+int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms, int (*give_up)(void));
 
 #endif

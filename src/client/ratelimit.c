@@ -305,7 +305,7 @@ void ao_ratelimit_penalize(struct ao_ratelimit *rl, long long now_ms, long long 
 	pthread_mutex_unlock(&rl->lock);
 }
 
-int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms)
+int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms, int (*give_up)(void))
 {
 	long long start = ao_sys_now_ms();
 
@@ -316,6 +316,12 @@ int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms)
 			return 0;
 		if (now + w - start > max_wait_ms)
 			return -EAGAIN;
-		ao_sys_sleep_ms(w);
+		/* slices: a reader's Ctrl-C or a stop ends the wait at once */
+		for (long long end = now + w; ao_sys_now_ms() < end;) {
+			if (give_up && give_up())
+				return -EINTR;
+			long long left = end - ao_sys_now_ms();
+			ao_sys_sleep_ms(left < 100 ? (left > 0 ? left : 1) : 100);
+		}
 	}
 }

@@ -211,11 +211,14 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		arr = json_object_get(data, "assets");
 		if (json_is_integer(json_object_get(data, "total")))
 			total = json_integer_value(json_object_get(data, "total"));
-		json_array_foreach(arr, i, a) if (rc == 0 && asset_append(l, a) < 0) rc =
-		    ao_errf(err, ENOMEM, "out of memory");
+		const char *fid = json_string_value(json_object_get(json_array_get(arr, 0), "_id"));
+		if (!hub_pager_repeats(&pg, fid)) /* the same page again: nothing new */
+			json_array_foreach(arr, i, a) if (rc == 0 && asset_append(l, a) < 0) rc =
+			    ao_errf(err, ENOMEM, "out of memory");
 		size_t got = json_array_size(arr);
+		int more = hub_pager_next(&pg, got, fid, total);
 		json_decref(data);
-		if (rc == 0 && !hub_pager_next(&pg, got, total))
+		if (rc == 0 && !more)
 			break;
 	}
 	if (rc == 0 && asset_name_all(l) < 0)

@@ -605,8 +605,9 @@ again:
 		e->hold_until = time(NULL) + 10;
 		pthread_cond_broadcast(&c->cond);
 		if (e->served_stale) {
-			/* degraded mode: hub unreachable, the last good copy beats an error */
-			ao_warn("export: hub unreachable (%s): serving the cached copy of %s",
+			/* degraded mode: hub unreachable or the download damaged,
+			 * the last good copy beats an error */
+			ao_warn("export: refresh failed (%s): serving the cached copy of %s",
 				ferr.msg, e->hash);
 			break;
 		}

@@ -88,6 +88,10 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 		}
 		if (e->last_rc < 0 && e->last_msg[0])
 			json_object_set_new(o, "last_error", json_string(e->last_msg));
+		if (e->have && e->served_stale && e->last_rc < 0)
+			/* degraded: the last refresh failed (hub unreachable, a
+			 * damaged download): the cached generation is served */
+			json_object_set_new(o, "degraded", json_true());
 		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -70,6 +70,8 @@ struct fh {
  */
 static pthread_mutex_t fh_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fh *fh_live;
+static int fh_count;  /* fh_lock: handles in fh_live */
+static int dirs_open; /* atomic: OPENDIRs not yet RELEASEDIR'd (libfuse's handles) */
 
 static void fh_link(struct fh *h)
 {
@@ -79,6 +81,7 @@ static void fh_link(struct fh *h)
 	if (fh_live)
 		fh_live->prev = h;
 	fh_live = h;
+	fh_count++;
 	pthread_mutex_unlock(&fh_lock);
 }
 
@@ -91,7 +94,34 @@ static void fh_unlink(struct fh *h)
 		fh_live = h->next;
 	if (h->next)
 		h->next->prev = h->prev;
+	fh_count--;
 	pthread_mutex_unlock(&fh_lock);
+}
+
+/* A directory handle is libfuse's (its listing buffer); these only count
+ * them, so that a stop waits for their RELEASEDIR (ao_fs_open_handles). */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	__atomic_add_fetch(&dirs_open, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	__atomic_sub_fetch(&dirs_open, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int ao_fs_open_handles(void)
+{
+	pthread_mutex_lock(&fh_lock);
+	int n = fh_count;
+	pthread_mutex_unlock(&fh_lock);
+	return n + __atomic_load_n(&dirs_open, __ATOMIC_RELAXED);
 }
 
 static struct ao_fs *FS(void)
@@ -148,6 +178,7 @@ void ao_fs_stop(struct ao_fs *fs)
 		struct fh *h = fh_live;
 		fh_live = h->next;
 		fh_close(fs, h);
+		fh_count--;
 		n++;
 	}
 	pthread_mutex_unlock(&fh_lock);
@@ -624,7 +655,9 @@ static int op_statfs(const char *path, struct statvfs *sv)
 const struct fuse_operations ao_fuse_ops = {
     .init = op_init,
     .getattr = op_getattr,
+    .opendir = op_opendir,
     .readdir = op_readdir,
+    .releasedir = op_releasedir,
     .open = op_open,
     .create = op_create,
     .read = op_read,

@@ -463,7 +463,7 @@ static int run(struct daemon *d)
 		ao_log_use_syslog(1); /* stderr is /dev/null now */
 	if (fuse_set_signal_handlers(fuse_get_session(d->fuse)) != 0)
 		return 1;
-	if (ao_stop_start(d->fuse, c->cl.mountpoint) < 0)
+	if (ao_stop_start(d->fuse, c->cl.mountpoint, ao_fs_open_handles) < 0)
 		ao_warn("cannot install the stop handler: a signal ends the mount at once");
 	ao_info("mounted %s (host %s%s, cache %s%s%s)", c->cl.mountpoint, c->host,
 		c->v.offline ? ", offline" : "", c->cache_dir, c->conf_used ? ", config " : "",
@@ -476,7 +476,14 @@ static int run(struct daemon *d)
 	if (d->poll && ao_poll_start(d->poll, &e) < 0)
 		ao_warn("%s", e.msg);
 	ret = loop(d);
+	/* however it ended (a stop, `fusermount3 -u`): transfers still running
+	 * in background threads are aborted, waits end (angofs/cancel.h) */
+	ao_cancel_stop();
 	ao_stop_end();
+	if (ao_fs_open_handles() > 0)
+		ao_warn("%d files or directories were still open when the mount ended: "
+			"their release never came",
+			ao_fs_open_handles());
 	fuse_remove_signal_handlers(fuse_get_session(d->fuse));
 	ao_info("unmounting %s", c->cl.mountpoint);
 	return ret;

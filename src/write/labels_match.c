@@ -79,10 +79,13 @@ static int list_all(struct ao_writes *w, const char *project, json_t *first, jso
 	hub_pager_init(&pg, 100);
 	for (;;) {
 		size_t i, got = json_array_size(json_object_get(data, "assets"));
+		const char *fid = json_string_value(
+		    json_object_get(json_array_get(json_object_get(data, "assets"), 0), "_id"));
 
 		total = json_is_integer(json_object_get(data, "total"))
 			    ? json_integer_value(json_object_get(data, "total"))
 			    : -1;
+		int more = hub_pager_next(&pg, got, fid, total);
 		json_array_foreach(json_object_get(data, "assets"), i, a)
 		{
 			const char *id = json_string_value(json_object_get(a, "_id"));
@@ -103,7 +106,7 @@ static int list_all(struct ao_writes *w, const char *project, json_t *first, jso
 		}
 		json_decref(data);
 		data = NULL;
-		if (!hub_pager_next(&pg, got, total) || pg.page > MATCH_MAX_PAGES)
+		if (!more || pg.page > MATCH_MAX_PAGES)
 			break;
 		if ((r = assets_get(w, project, pg.page, pg.limit, f, &data, err)) < 0)
 			break;

@@ -217,6 +217,9 @@ static int asset_exists(struct ao_writes *w, const char *project, const char *ex
 			    ? json_integer_value(json_object_get(data, "total"))
 			    : -1;
 		n = json_array_size(json_object_get(data, "assets"));
+		const char *fid = json_string_value(
+		    json_object_get(json_array_get(json_object_get(data, "assets"), 0), "_id"));
+		int more = hub_pager_next(&pg, n, fid, total);
 		json_array_foreach(json_object_get(data, "assets"), i, a)
 		{
 			const char *d = json_string_value(json_object_get(a, "data"));
@@ -229,7 +232,7 @@ static int asset_exists(struct ao_writes *w, const char *project, const char *ex
 			}
 		}
 		json_decref(data);
-		if (!hub_pager_next(&pg, n, total))
+		if (!more)
 			break;
 	}
 	free(pq);

@@ -38,6 +38,7 @@ PREFIXES = {
     "core/xstatus": XCACHE,
     "core/xshare": XCACHE,
     "core/xfetch": XCACHE,
+    "core/xfail": XCACHE,
     "core/xload": XCACHE,
     "core/xmerge": ("xm_",),  # the record merge of an incremental refresh
     "core/xmout": ("xm_",),
