@@ -63,6 +63,7 @@ void ao_core_free(struct ao_core *c)
 	task_free_all(c);
 	xcheck_free_all(c);
 	dsv_free_all(c);
+	dsv_changes_free(c);
 	small_free_all(c);
 	pthread_mutex_destroy(&c->dsv.lock);
 	pthread_mutex_destroy(&c->lock);
@@ -143,6 +144,8 @@ static const struct {
     {AO_N_PROJECT, "datasets", AO_N_DS_DIR},
     /* pinned generations (snap*.c): mkdir NAME pins, rmdir unpins */
     {AO_N_PROJECT, "snapshots", AO_N_SNAPS_DIR},
+    /* diffs between snapshots, or a snapshot and live (dsdiff.c) */
+    {AO_N_PROJECT, "changes", AO_N_CHANGES_DIR},
     {AO_N_EXPORT_DIR, "tasks.json", AO_N_EXPORT_FILE},
     {AO_N_EXPORT_DIR, "tasks.ndjson", AO_N_EXPORT_FILE},
     {AO_N_EXPORT_DIR, "issues.json", AO_N_EXPORT_FILE},
@@ -238,6 +241,8 @@ static int lookup_dynamic(struct ao_core *c, struct ao_node *n, struct project *
 		if (rc == 0)
 			n->kind = AO_N_ASSET_FILE;
 		return rc;
+	case AO_N_CHANGES_DIR:
+		return dsv_changes_lookup(c, n, name, path, err);
 	case AO_N_SNAPS_DIR:
 		rc = snap_find(c, n->project_id, name, &n->snap_ino, err);
 		if (rc == 0) {
@@ -359,8 +364,9 @@ int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
 {
 	int rc = getattr_node(c, n, st, err);
 
-	if (rc == 0 && (n->kind == AO_N_STATUS || n->kind == AO_N_PROJECT_JSON ||
-			n->kind == AO_N_TASK_JSON || n->kind == AO_N_ANSWER_JSON))
+	if (rc == 0 &&
+	    (n->kind == AO_N_STATUS || n->kind == AO_N_PROJECT_JSON || n->kind == AO_N_TASK_JSON ||
+	     n->kind == AO_N_ANSWER_JSON || n->kind == AO_N_CHANGES_FILE))
 		small_pin_size(c, n, st); /* small.c */
 	return rc;
 }
@@ -421,6 +427,8 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 	case AO_N_SNAP_XDIR:
 	case AO_N_SNAP_FILE:
 		return snap_getattr(c, n, st, err);
+	case AO_N_CHANGES_FILE:
+		return dsv_changes_getattr(c, n, st, err);
 	case AO_N_TASK_JSON:
 	case AO_N_ANSWER_JSON:
 		rc = task_fetch(c, n->project_id, n->task_id, n->kind == AO_N_ANSWER_JSON, NULL,
@@ -551,6 +559,12 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 	case AO_N_SNAPS_DIR:
 		fill_fixed(c, n, fill, ctx); /* latest */
 		return snap_readdir(c, n, fill, ctx, err);
+	case AO_N_CHANGES_DIR: {
+		struct stat fst;
+		base_stat(c, AO_N_CHANGES_FILE, &fst);
+		fst.st_size = 1; /* computed at open (stat of one file: its size) */
+		return dsv_changes_readdir(c, n, &fst, fill, ctx);
+	}
 	case AO_N_TASKS_DIR: {
 		if (!p)
 			return ao_errf(err, ENOENT, "project gone");
@@ -657,6 +671,9 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		break;
 	case AO_N_SNAP_FILE:
 		rc = snap_open(c, n, fh, err);
+		break;
+	case AO_N_CHANGES_FILE:
+		rc = dsv_changes_open(c, n, fh, err);
 		break;
 	default:
 		rc = ao_errf(err, EIO, "unexpected node");

@@ -141,9 +141,10 @@ struct ao_core {
 	/* bumped by every write (task_drop, task_drop_project): a task fetched by a
 	 * request that overlapped a write is not cached (it may predate the write) */
 	unsigned long wgen;
-	time_t t0;	       /* immutable after init (mount time) */
-	struct xcheck *checks; /* export completeness results (export_check.c); lock */
-	struct dsv dsv;	       /* dataset views (dsview_int.h): its own lock, dv->lock */
+	time_t t0;		   /* immutable after init (mount time) */
+	struct xcheck *checks;	   /* export completeness results (export_check.c); lock */
+	struct dsv dsv;		   /* dataset views (dsview_int.h): its own lock, dv->lock */
+	struct diff_result *diffs; /* c->lock: changes/ files computed last (dsdiff.c) */
 };
 
 /* Degraded mode: when the hub is unreachable an expired copy is served, and
@@ -274,6 +275,9 @@ struct dsv_gen;
 int snap_describe(struct ao_core *c, struct dsv_gen *g, const char *name, const json_t *detail,
 		  const char *tmp, json_t **out, struct ao_err *err);
 int snap_has_latest(struct ao_core *c, const char *project_id);
+/* The export generation ("<hash>.<gen>") a pin holds ("" if unknown). */
+void snap_generation(struct ao_core *c, const char *project_id, const char *name, char *buf,
+		     size_t n);
 int snap_readlink(struct ao_core *c, const struct ao_node *n, char *buf, size_t size,
 		  struct ao_err *err);
 int snap_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err);
@@ -282,6 +286,18 @@ int snap_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
 int snap_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
 		 struct ao_err *err);
 json_t *snap_status(struct ao_core *c);
+
+/* dsdiff.c: <p>/changes/<A>..<B>.ndjson, .summary.json */
+struct diff_result;
+int dsv_changes_lookup(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+		       struct ao_err *err);
+int dsv_changes_readdir(struct ao_core *c, const struct ao_node *n, const struct stat *fst,
+			ao_core_fill_fn fill, void *ctx);
+int dsv_changes_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
+			struct ao_err *err);
+int dsv_changes_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		     struct ao_err *err);
+void dsv_changes_free(struct ao_core *c);
 
 /*
  * The kernel-cache rule for a dataset image (dsview.c), whose size the kernel

@@ -178,6 +178,23 @@ int snap_naming_begin(struct dsv_gen *g, struct snap_naming **out, struct ao_err
 	return 0;
 }
 
+void snap_generation(struct ao_core *c, const char *project_id, const char *name, char *buf,
+		     size_t n)
+{
+	char p[4400];
+	json_t *j;
+
+	buf[0] = '\0';
+	if (snap_path(c, project_id, name, p, sizeof(p) - 20) < 0)
+		return;
+	strcat(p, "/snapshot.json");
+	j = json_load_file(p, 0, NULL);
+	snprintf(buf, n, "%s",
+		 json_string_value(json_object_get(json_object_get(j, "generation"), "export"))
+		     ?: "");
+	json_decref(j);
+}
+
 /* ---- the tree --------------------------------------------------------------------- */
 
 /* created_ms of the snapshot n is in, from the directory's snapshot.json. */

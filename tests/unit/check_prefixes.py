@@ -56,6 +56,7 @@ PREFIXES = {
     "core/dsnames": ("dsv_",),
     "core/dspass2": ("dsv_",),
     "core/dssplit": ("dsv_",),
+    "core/dsdiff": ("dsv_",),
     "core/snap": ("snap_", "ao_snap_"),  # pinned snapshots: the store, cache_size
     "core/snapdesc": ("snap_",),
     "core/snaptree": ("snap_",),
