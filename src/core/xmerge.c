@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "angofs/hash.h"
 #include "angofs/sysutil.h"
 #include "xmerge.h"
 
@@ -387,19 +388,11 @@ int xm_reader_next(struct xm_reader *r, struct ao_err *err)
 
 /* ---- the changed records ---- */
 
-static unsigned long long id_hash(const char *s)
-{
-	unsigned long long h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 struct xm_change *xm_changes_find(struct xm_changes *ch, const char *task_id)
 {
 	if (!ch->nslot)
 		return NULL;
-	for (size_t i = id_hash(task_id) & (ch->nslot - 1);; i = (i + 1) & (ch->nslot - 1)) {
+	for (size_t i = ao_hash_str(task_id) & (ch->nslot - 1);; i = (i + 1) & (ch->nslot - 1)) {
 		size_t v = ch->slot[i];
 		if (!v)
 			return NULL;
@@ -416,7 +409,7 @@ static int rehash(struct xm_changes *ch)
 	if (!sl)
 		return -ENOMEM;
 	for (size_t k = 0; k < ch->n; k++) {
-		size_t i = id_hash(ch->v[k].f.task_id) & (ns - 1);
+		size_t i = ao_hash_str(ch->v[k].f.task_id) & (ns - 1);
 		while (sl[i])
 			i = (i + 1) & (ns - 1);
 		sl[i] = k + 1;
@@ -448,7 +441,7 @@ static int change_add(struct xm_changes *ch, const struct xm_buf *rec, const str
 	ch->bytes += (long long)rec->len;
 	if (2 * ch->n > ch->nslot)
 		return rehash(ch);
-	size_t i = id_hash(f->task_id) & (ch->nslot - 1);
+	size_t i = ao_hash_str(f->task_id) & (ch->nslot - 1);
 	while (ch->slot[i])
 		i = (i + 1) & (ch->nslot - 1);
 	ch->slot[i] = ch->n;
