@@ -1,12 +1,14 @@
 /*
  * test_util.c - the helpers of src/util that several parts share (issue 25:
  * each written once): the FNV-1a hash that names cache files, UTF-8 cuts
- * and checks of names.
+ * and checks of names, the JSON byte scanner.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "angofs/hash.h"
+#include "angofs/jscan.h"
 #include "angofs/names.h"
 #include "t.h"
 
@@ -44,9 +46,72 @@ static void utf8(void)
 	CHECK(!ao_name_utf8_valid("\xff"));
 }
 
+struct seen {
+	char keys[128];
+	char id[32];
+	int stop_at;
+	int n;
+};
+
+static int member(void *ud, const char *s, const char *k, size_t kl, size_t vi, size_t vj)
+{
+	struct seen *w = ud;
+
+	strncat(w->keys, k, kl);
+	strcat(w->keys, ";");
+	if (AO_JSCAN_KEY(k, kl, "id") && ao_jscan_string(s, vi, vj, w->id, sizeof(w->id)) < 0)
+		return -EINVAL;
+	return ++w->n == w->stop_at;
+}
+
+static void jscan(void)
+{
+	const char *r =
+	    "{\"a\": [1, {\"b\": \"}\"}], \"id\" : \"x\\\"y\", \"k\\\"q\": 2.5e3 , \"z\":null}";
+	size_t n = strlen(r);
+	struct seen w = {"", "", 0, 0};
+
+	CHECK_INT(ao_jscan_ws("  \t\nx", 5, 0), 4);
+	CHECK_INT(ao_jscan_str("\"a\\\"b\" ", 7, 0), 6);
+	CHECK(ao_jscan_str("\"abc", 4, 0) == AO_JSCAN_BAD);
+	CHECK_INT(ao_jscan_value("[1,[2],\"]\"] x", 13, 0), 11);
+	CHECK_INT(ao_jscan_value("true,", 5, 0), 4);
+	CHECK(ao_jscan_value("{\"a\":1", 7, 0) == AO_JSCAN_BAD);
+	CHECK_INT(ao_jscan_members(r, n, 0, member, &w), 0);
+	CHECK_STR(w.keys, "a;id;k\\\"q;z;");
+	CHECK_STR(w.id, "x\"y"); /* an escape: decoded */
+	struct seen w2 = {"", "", 2, 0};
+	CHECK_INT(ao_jscan_members(r, n, 0, member, &w2), 0); /* stopped after id */
+	CHECK_STR(w2.keys, "a;id;");
+	struct seen w3 = {"", "", 0, 0};
+	CHECK_INT(ao_jscan_members("[1]", 3, 0, member, &w3), -EINVAL);
+	CHECK_INT(ao_jscan_members("{\"a\" 1}", 7, 0, member, &w3), -EINVAL);
+	CHECK_INT(ao_jscan_members("{\"a\":1,}", 8, 0, member, &w3), -EINVAL);
+	char small[3];
+	CHECK_INT(ao_jscan_string("\"abc\"", 0, 5, small, sizeof(small)), -EINVAL);
+	CHECK_INT(ao_jscan_string("12", 0, 2, small, sizeof(small)), -EINVAL);
+
+	/* a record fed in pieces of every size ends exactly after its brace */
+	const char *two = "{\"s\":\"{[\\\"\",\"t\":[{}]}\n{\"u\":1}";
+	size_t first = strchr(two, '\n') - two;
+	for (size_t piece = 1; piece <= strlen(two); piece++) {
+		struct ao_jscan_rec st = {0};
+		const char *p = two, *end = two + strlen(two), *q = p;
+		while (p < end) {
+			const char *e = p + piece < end ? p + piece : end;
+			q = ao_jscan_rec(&st, p, e);
+			if (st.depth == 0 && q > two)
+				break;
+			p = e;
+		}
+		CHECK_INT(q - two, first);
+	}
+}
+
 int main(void)
 {
 	hash();
 	utf8();
+	jscan();
 	return t_done("util");
 }
