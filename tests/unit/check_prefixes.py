@@ -22,6 +22,7 @@ PREFIXES = {
     "util/lockfile": ("ao_lock_",),
     "util/hash": ("ao_hash_",),
     "util/jscan": ("ao_jscan_",),
+    "util/tools": ("ao_tool",),
     "client/ratelimit": ("ao_ratelimit_",),
     "client/hub_seam": ("hub_",),
     "client/hub_client": ("hub_",),

@@ -1,7 +1,7 @@
 /*
  * test_util.c - the helpers of src/util that several parts share (issue 25:
  * each written once): the FNV-1a hash that names cache files, UTF-8 cuts
- * and checks of names, the JSON byte scanner.
+ * and checks of names, the JSON byte scanner, the table of Ango's tools.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "angofs/hash.h"
 #include "angofs/jscan.h"
 #include "angofs/names.h"
+#include "angofs/tools.h"
 #include "t.h"
 
 static void hash(void)
@@ -108,10 +109,31 @@ static void jscan(void)
 	}
 }
 
+static void tools(void)
+{
+	const char *first = NULL;
+
+	CHECK(ao_tool_is("bounding-box", AO_TOOL_GEOMETRY));
+	CHECK(ao_tool_is("bounding-box", AO_TOOL_REGION));
+	CHECK(ao_tool_is("polyline", AO_TOOL_GEOMETRY));
+	CHECK(!ao_tool_is("polyline", AO_TOOL_REGION)); /* a line has no area */
+	CHECK(ao_tool_is("segmentation", AO_TOOL_REGION));
+	CHECK(ao_tool_is("radio", AO_TOOL_ONE) && ao_tool_is("single-dropdown", AO_TOOL_ONE));
+	CHECK(!ao_tool_is("radio", AO_TOOL_GEOMETRY));
+	CHECK(ao_tool_is("tree-dropdown", AO_TOOL_MANY));
+	CHECK(ao_tool_is("text", AO_TOOL_ONE | AO_TOOL_TEXT) && !ao_tool_is("text", AO_TOOL_ONE));
+	CHECK(!ao_tool_is("brush", ~0u) && !ao_tool_is(NULL, ~0u) && !ao_tool_is("", ~0u));
+	for (const struct ao_tool *t = ao_tools; t->name; t++)
+		if (!first && (t->flags & AO_TOOL_REGION))
+			first = t->name;
+	CHECK_STR(first, "bounding-box"); /* a mark's box wins over its other keys */
+}
+
 int main(void)
 {
 	hash();
 	utf8();
 	jscan();
+	tools();
 	return t_done("util");
 }
