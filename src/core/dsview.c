@@ -54,13 +54,6 @@ static const struct {
     {"skipped.txt", DSV_SKIPPED, 1, 1, 1},
 };
 
-struct dsv_fh {
-	struct dsv_gen *g;
-	struct ao_media_fh *mfh;      /* an image's bytes */
-	const struct ao_ds_image *im; /* that image (in g's index) */
-	int counted;		      /* in g->iopen */
-};
-
 static int is_yolo(int fmt)
 {
 	return fmt == DSV_YOLO || fmt == DSV_YOLO_DETECT || fmt == DSV_YOLO_SEG;
@@ -340,11 +333,6 @@ static char *yaml_text(struct ao_core *c, const struct dsv_gen *g, const struct 
 	return t;
 }
 
-/* Size of an image file: known once the media cache has it, else 1 byte and
- * no blocks, as for an export never fetched (a reader reads to the end). */
-static long long image_size(struct ao_core *c, const struct dsv_gen *g,
-			    const struct ao_ds_image *im, int precise);
-
 static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, long long *size,
 		     struct ao_err *err)
 {
@@ -383,7 +371,7 @@ static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node 
 		im = ao_ds_index_find_name(g->idx, n->ds_name);
 		if (!im)
 			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
-		*size = image_size(c, g, im, 1);
+		*size = dsv_image_size(c, g, im, 1);
 		return 0;
 	default:
 		return ao_errf(err, EIO, "unexpected dataset node");
@@ -447,7 +435,7 @@ static int list_images(struct ao_core *c, struct dsv_gen *g, const struct ao_nod
 		if (labels)
 			file_stat(c, 0, (long long)g->out[k].tab[im - first].len, &st);
 		else {
-			long long sz = image_size(c, g, im, 0);
+			long long sz = dsv_image_size(c, g, im, 0);
 			file_stat(c, 0, sz, &st);
 			if (sz == 1)
 				st.st_blocks = 0;
@@ -577,11 +565,6 @@ int dsv_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill
 
 /* ---- contents ----------------------------------------------------------------- */
 
-static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
-		      struct ao_err *err);
-static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
-		      struct ao_media_fh *mfh);
-
 static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
 		     struct ao_err *err)
 {
@@ -614,7 +597,7 @@ static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_
 		im = ao_ds_index_find_name(d->g->idx, n->ds_name);
 		if (!im)
 			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
-		return image_open(c, fh, im, err);
+		return dsv_image_open(c, fh, im, err);
 	default:
 		return ao_errf(err, EIO, "unexpected dataset node");
 	}
@@ -633,8 +616,6 @@ static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_
  * close waits for. Derived files (derived_open) follow small.c's per-path
  * rule: other dataset files being read change nothing.
  */
-static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im);
-
 /* A derived file (data.yaml, labels, annotations.json, skipped.txt): its
  * bytes are fixed per generation, so small.c's per-path rule applies, the
  * bytes (annotations.json: its file's identity) standing for the content:
@@ -697,7 +678,8 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 		return derived_open(c, n, fh, err);
 	/* the same inode is this image under this path: count per image */
 	int known = ao_media_fh_size(d->mfh, &size) == 1 && size > 0;
-	int alone = __atomic_fetch_add(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED) == 0;
+	int alone =
+	    __atomic_fetch_add(&d->g->iopen[dsv_image_pos(d->g, d->im)], 1, __ATOMIC_RELAXED) == 0;
 	d->counted = 1;
 	/* the kernel's size for this path may be old: drop it now if no READ
 	 * can be waiting on its pages, else on the side thread (direct_io) */
@@ -715,92 +697,13 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 		return;
 	fh->fd = -1; /* borrowed from the generation or the media handle */
 	if (d->counted && d->mfh)
-		__atomic_fetch_sub(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&d->g->iopen[dsv_image_pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
 	small_release(c, fh, 0); /* a derived file's entry, if any */
 	if (d->mfh) {
-		note_size(d->g, d->im, d->mfh); /* complete by now, if it was read */
+		dsv_image_note(d->g, d->im, d->mfh); /* complete by now, if it was read */
 		ao_media_close(c->cfg.media, d->mfh);
 	}
 	dsv_put(c, d->g);
 	free(d);
 	fh->ds = NULL;
-}
-
-/* ---- image bytes (the media cache) ------------------------------------------- */
-
-/* An image's position in the index (the sizes array). */
-static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im)
-{
-	return (size_t)(im - ao_ds_index_get(g->idx, 0));
-}
-
-static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
-		      struct ao_media_fh *mfh)
-{
-	long long size;
-
-	if (mfh && ao_media_fh_size(mfh, &size) == 1 && size > 0)
-		__atomic_store_n(&g->isize[pos(g, im)], size, __ATOMIC_RELAXED);
-}
-
-/* Known once an image was opened (or, for one file's stat, once the media
- * cache has it: that costs reading its record back, not a request); else 1. */
-static long long image_size(struct ao_core *c, const struct dsv_gen *g,
-			    const struct ao_ds_image *im, int precise)
-{
-	long long size = __atomic_load_n(&g->isize[pos(g, im)], __ATOMIC_RELAXED);
-	struct ao_err e = {0};
-	json_t *rec;
-	time_t mt;
-
-	if (size > 0 || !precise || !c->cfg.media || dsv_record(g, im, &rec, &e) < 0)
-		return size > 0 ? size : 1;
-	struct ao_media_ref r = {g->project_id, json_string_value(json_object_get(rec, "asset")),
-				 AO_MEDIA_ASSET, NULL};
-	if (r.url && ao_media_stat(c->cfg.media, &r, &size, &mt) == 1 && size > 0)
-		__atomic_store_n(&g->isize[pos(g, im)], size, __ATOMIC_RELAXED);
-	else
-		size = 1;
-	json_decref(rec);
-	return size;
-}
-
-static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
-		      struct ao_err *err)
-{
-	struct dsv_fh *d = fh->ds;
-	json_t *rec;
-	int rc;
-
-	if (!c->cfg.media)
-		return ao_errf(err, ENOTSUP, "%s: image files need the media cache", im->name);
-	rc = dsv_record(d->g, im, &rec, err);
-	if (rc < 0)
-		return rc;
-	struct ao_media_ref r = {d->g->project_id, json_string_value(json_object_get(rec, "asset")),
-				 AO_MEDIA_ASSET, NULL};
-	rc = r.url ? ao_media_open(c->cfg.media, &r, &d->mfh, err)
-		   : ao_errf(err, ENOENT, "%s: the record has no asset URL", im->name);
-	json_decref(rec);
-	if (rc < 0)
-		return rc;
-	d->im = im;
-	long long size;
-	char b;
-	if (ao_media_fh_size(d->mfh, &size) != 1) /* wait for the first byte: the size comes
-						     with it when the server sends one */
-		rc = (int)ao_media_read(c->cfg.media, d->mfh, &b, 1, 0, err);
-	if (rc < 0)
-		return rc;
-	note_size(d->g, im, d->mfh);
-	fh->fd = ao_media_fh_fd(d->mfh); /* complete: served by pread/splice (borrowed) */
-	return 0;
-}
-
-ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
-		 struct ao_err *err)
-{
-	if (!fh->ds || !fh->ds->mfh)
-		return ao_errf(err, EIO, "not an image handle");
-	return ao_media_read(c->cfg.media, fh->ds->mfh, buf, size, off, err);
 }

@@ -226,6 +226,27 @@ int snap_source(struct ao_core *c, const struct dsv_set *s, int *fd, json_t **cs
 int snap_naming_begin(struct dsv_gen *g, struct snap_naming **nm, struct ao_err *err);
 void snap_naming_end(struct snap_naming *nm);
 
+/* ---- dsimage.c: image bytes ------------------------------------------------ */
+
+/* An open dataset file (core.h's struct ao_core_fh.ds). */
+struct dsv_fh {
+	struct dsv_gen *g;
+	struct ao_media_fh *mfh;      /* an image's bytes */
+	const struct ao_ds_image *im; /* that image (in g's index) */
+	int counted;		      /* in g->iopen */
+};
+
+/* An image's position in g's index (its sizes and open counts). */
+size_t dsv_image_pos(const struct dsv_gen *g, const struct ao_ds_image *im);
+/* Remember the size an open media handle knows. */
+void dsv_image_note(const struct dsv_gen *g, const struct ao_ds_image *im, struct ao_media_fh *mfh);
+/* Known once an image was opened (precise: or the media cache has it); else 1. */
+long long dsv_image_size(struct ao_core *c, const struct dsv_gen *g, const struct ao_ds_image *im,
+			 int precise);
+/* Open im's bytes into fh (fh->ds set): waits for the first byte. */
+int dsv_image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
+		   struct ao_err *err);
+
 /* ---- dsview.c: the tree ------------------------------------------------- */
 
 /* n is AO_N_DS_DIR/_STAGE_DIR/_BATCH_DIR (the views) or AO_N_DS_VDIR: its

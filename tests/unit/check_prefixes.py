@@ -29,6 +29,7 @@ PREFIXES = {
     "client/hub_msg": ("hub_",),
     "client/hub_pager": ("hub_",),
     "core/core": ("ao_core_",),
+    "core/core_cb": ("ao_core_",),  # touch, the write side's callbacks, snapshots' mkdir
     "core/core_status": ("core_",),
     "core/router": ("ao_route",),
     "core/poll": ("ao_poll_", "ao_core_"),  # the core's change poller and its hooks
@@ -52,6 +53,7 @@ PREFIXES = {
     "core/assets_add": ("asset_",),
     "core/unzip": ("ao_unzip_",),
     "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
+    "core/dsimage": ("dsv_",),
     "core/dsbuild": ("dsv_",),
     "core/dsnames": ("dsv_",),
     "core/dspass2": ("dsv_",),
