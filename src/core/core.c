@@ -37,6 +37,8 @@ struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 		c->cfg.meta_ttl_s = 60;
 	if (c->cfg.task_page_max <= 0)
 		c->cfg.task_page_max = 1000;
+	if (c->cfg.shard_bytes <= 0)
+		c->cfg.shard_bytes = 256LL << 20;
 	if (c->cfg.split[0] + c->cfg.split[1] + c->cfg.split[2] <= 0) { /* 80:10:10 */
 		c->cfg.split[0] = 0.8;
 		c->cfg.split[1] = c->cfg.split[2] = 0.1;

@@ -59,6 +59,8 @@ PREFIXES = {
     "core/dspass2": ("dsv_",),
     "core/dssplit": ("dsv_",),
     "core/dsdiff": ("dsv_",),
+    "core/dswds": ("dsv_",),
+    "core/dsformats": ("dsv_",),
     "core/snap": ("snap_", "ao_snap_"),  # pinned snapshots: the store, cache_size
     "core/snapdesc": ("snap_",),
     "core/snaptree": ("snap_",),
