@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "angofs/hash.h"
 #include "angofs/log.h"
 #include "angofs/sysutil.h"
 #include "hub_store.h"
@@ -33,12 +33,7 @@ int hub_store_wanted(const char *method, const char *pq)
 
 static void store_path(const char *dir, const char *key, char *out, size_t outsz)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-		h ^= *p;
-		h *= 1099511628211ULL;
-	}
-	snprintf(out, outsz, "%s/%016" PRIx64 ".reply", dir, h);
+	snprintf(out, outsz, "%s/%016llx.reply", dir, ao_hash_str(key));
 }
 
 static char *make_key(const char *base, const char *pq)

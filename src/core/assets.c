@@ -44,18 +44,6 @@ static size_t ext_len(const char *s, size_t n)
 	return 0;
 }
 
-/* Cut s (NUL-terminated, in place) to at most max bytes at a UTF-8 boundary. */
-static void cut_utf8(char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return;
-	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-		max--;
-	s[max] = '\0';
-}
-
 void asset_list_free(struct assetlist *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
@@ -180,7 +168,7 @@ int asset_append(struct assetlist *l, const json_t *a)
 		return -ENOMEM;
 	}
 	/* stem, "~<id>" (up to 66 bytes) and extension always fit in 255 */
-	cut_utf8(s->stem, AO_NAME_MAX - strlen(s->ext) - 66);
+	s->stem[ao_name_utf8_prefix(s->stem, AO_NAME_MAX - strlen(s->ext) - 66)] = '\0';
 	l->n++;
 	return 0;
 }

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "angofs/hash.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "core_int.h"
@@ -347,17 +348,13 @@ static json_t *group_lookups(struct ao_core *c, struct project *p, const json_t 
 static json_t *standin(const json_t *asset)
 {
 	const char *url = json_string_value(json_object_get(asset, "data"));
-	unsigned long long h = 1469598103934665603ULL;
 	char id[64];
 	json_t *o;
 
 	if (!url)
 		return NULL;
-	for (const char *q = url; *q && *q != '?' && *q != '#'; q++) {
-		h ^= (unsigned char)*q;
-		h *= 1099511628211ULL;
-	}
-	snprintf(id, sizeof(id), STANDIN "%016llx", h);
+	/* the URL without its query: signed twice, one asset */
+	snprintf(id, sizeof(id), STANDIN "%016llx", ao_hash_bytes(url, strcspn(url, "?#")));
 	o = json_deep_copy(asset);
 	if (o) {
 		json_object_set_new(o, "_id", json_string(id));

@@ -43,6 +43,7 @@
 #include "dsview_int.h"
 #include "angofs/cancel.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/log.h"
 #include "angofs/media.h"
 #include "angofs/sysutil.h"
@@ -529,7 +530,7 @@ static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_e
 		return NULL;
 	}
 	char *text = json_dumps(cs, JSON_COMPACT | JSON_SORT_KEYS);
-	snprintf(ident, sizeof(ident), "%s-%016llx", xid, text ? ao_xcache_hash(text) : 0ULL);
+	snprintf(ident, sizeof(ident), "%s-%016llx", xid, text ? ao_hash_str(text) : 0ULL);
 	free(text);
 	/* our own descriptor of that generation: the export cache's handle is
 	 * closed at once, so a view never counts as a reader of the export (its

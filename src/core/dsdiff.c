@@ -33,6 +33,7 @@
 
 #include "core_int.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/log.h"
 
 #define DIFF_CACHE 8
@@ -195,7 +196,7 @@ static unsigned long long answer_hash(const json_t *task)
 			      "classifications", json_object_get(task, "classifications"),
 			      "relations", json_object_get(task, "relations"));
 	char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	unsigned long long h = s ? ao_xcache_hash(s) : 0;
+	unsigned long long h = s ? ao_hash_str(s) : 0;
 
 	free(s);
 	json_decref(a);

@@ -103,7 +103,7 @@ static inline int dsv_is_pack(int k)
 
 /* What splits need of an image (pass 1, per index position). */
 struct dsv_attr {
-	unsigned long long xhash; /* FNV-1a 64 of the record's externalId */
+	unsigned long long xhash; /* SHA-256 of the record's externalId, 8 bytes (dssplit.c) */
 	int det;		  /* its most frequent area class (ties: the lower), -1: none */
 };
 

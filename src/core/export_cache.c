@@ -27,6 +27,7 @@
 
 #include "angofs/cancel.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/snapshots.h"
 #include "angofs/hub.h"
 #include "angofs/lockfile.h"
@@ -246,7 +247,7 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
-	snprintf(hash, sizeof(hash), "%016llx", ao_xcache_hash(key));
+	snprintf(hash, sizeof(hash), "%016llx", ao_hash_str(key));
 	pthread_mutex_lock(&c->lock);
 	e = xc_find_hash(c, hash, key);
 	if (!e && (e = xc_entry_new(c, hash, key)))

@@ -39,6 +39,7 @@
 
 #include "core_int.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
 
@@ -187,7 +188,7 @@ static int project_fp(void *ud, const char *project_id, int fresh, unsigned long
 	pthread_mutex_unlock(&c->lock);
 	if (!text)
 		return ao_errf(err, ENOMEM, "out of memory");
-	*fp = ao_xcache_hash(text) | 1; /* never 0: 0 means unknown */
+	*fp = ao_hash_str(text) | 1; /* never 0: 0 means unknown */
 	free(text);
 	return 0;
 }

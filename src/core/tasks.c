@@ -23,6 +23,7 @@
 #include "angofs/export_cache.h"
 #include "angofs/cancel.h"
 #include "angofs/hub.h"
+#include "angofs/jscan.h"
 #include "angofs/log.h"
 
 #define PAGE 100
@@ -442,76 +443,44 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 	return rc;
 }
 
-static size_t skip_str(const char *s, size_t i, size_t n)
+/* The value of "taskId" inside the record's top-level "task" object,
+ * located by the byte scanner (util/jscan.c: full JSON parsing of a
+ * 100k-task export costs far more than the request budget allows). -1
+ * when not found; the caller then parses. */
+struct tid_walk {
+	size_t n;
+	char *out;
+	size_t outsz;
+	int found;
+};
+
+static int tid_member(void *ud, const char *s, const char *k, size_t kl, size_t vi, size_t vj)
 {
-	for (i++; i < n; i++) {
-		if (s[i] == '\\')
-			i++;
-		else if (s[i] == '"')
-			return i + 1;
-	}
-	return n;
+	struct tid_walk *w = ud;
+
+	if (!AO_JSCAN_KEY(k, kl, "taskId"))
+		return 0;
+	w->found = ao_jscan_string(s, vi, vj, w->out, w->outsz) == 0 && w->out[0];
+	return 1;
 }
 
-static size_t skip_ws(const char *s, size_t i, size_t n)
+static int task_member(void *ud, const char *s, const char *k, size_t kl, size_t vi, size_t vj)
 {
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-		i++;
-	return i;
+	struct tid_walk *w = ud;
+
+	(void)vj;
+	if (!AO_JSCAN_KEY(k, kl, "task"))
+		return 0;
+	ao_jscan_members(s, w->n, vi, tid_member, w);
+	return 1;
 }
 
-/* Fast path: the value of "taskId" inside the record's top-level "task"
- * object, found by a linear scan that tracks strings and nesting (full JSON
- * parsing of a 100k-task export costs far more than the request budget
- * allows). Returns -1 when not found or escaped; the caller then parses. */
 static int scan_task_id(const char *s, size_t n, char *out, size_t outsz)
 {
-	int depth = 0, in_task = 0;
-	size_t i = 0;
+	struct tid_walk w = {n, out, outsz, 0};
 
-	while (i < n) {
-		char ch = s[i];
-		if (ch == '"') {
-			size_t st = i + 1, e = skip_str(s, i, n);
-			size_t len = e > st ? e - st - 1 : 0;
-			size_t j = skip_ws(s, e, n);
-			if (j < n && s[j] == ':') {
-				j = skip_ws(s, j + 1, n);
-				if (depth == 1 && len == 4 && memcmp(s + st, "task", 4) == 0 &&
-				    j < n && s[j] == '{') {
-					in_task = 1;
-					depth++;
-					i = j + 1;
-					continue;
-				}
-				if (in_task && depth == 2 && len == 6 &&
-				    memcmp(s + st, "taskId", 6) == 0 && j < n && s[j] == '"') {
-					size_t ve = skip_str(s, j, n);
-					if (ve < j + 2)
-						return -1;
-					size_t vl = ve - j - 2;
-					if (vl == 0 || vl >= outsz || memchr(s + j + 1, '\\', vl))
-						return -1;
-					memcpy(out, s + j + 1, vl);
-					out[vl] = '\0';
-					return 0;
-				}
-				i = j;
-				continue;
-			}
-			i = e;
-			continue;
-		}
-		if (ch == '{' || ch == '[') {
-			depth++;
-		} else if (ch == '}' || ch == ']') {
-			depth--;
-			if (in_task && depth < 2)
-				in_task = 0;
-		}
-		i++;
-	}
-	return -1;
+	ao_jscan_members(s, n, 0, task_member, &w);
+	return w.found ? 0 : -1;
 }
 
 /* One record of the export: current format has task.taskId; the legacy one

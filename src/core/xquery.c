@@ -14,16 +14,6 @@
 #include "angofs/hub.h"
 #include "xmerge.h"
 
-unsigned long long ao_xcache_hash(const char *s)
-{
-	unsigned long long h = 1469598103934665603ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 {
 	char *k;

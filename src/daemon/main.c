@@ -27,6 +27,7 @@
 #include "angofs/cancel.h"
 #include "angofs/core.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "angofs/media.h"
@@ -243,7 +244,7 @@ static void budget_path(const struct ao_cmdline *c, char *buf, size_t n)
 
 	if (asprintf(&hk, "%s\n%s", c->host, c->key) < 0)
 		hk = NULL;
-	snprintf(buf, n, "%s/budget-%016llx", c->cache_dir, hk ? ao_xcache_hash(hk) : 0ULL);
+	snprintf(buf, n, "%s/budget-%016llx", c->cache_dir, hk ? ao_hash_str(hk) : 0ULL);
 	if (hk) {
 		explicit_bzero(hk, strlen(hk));
 		free(hk);

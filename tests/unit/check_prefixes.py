@@ -20,6 +20,8 @@ PREFIXES = {
     "util/sysutil": ("ao_sys_",),
     "util/cancel": ("ao_cancel",),
     "util/lockfile": ("ao_lock_",),
+    "util/hash": ("ao_hash_",),
+    "util/jscan": ("ao_jscan_",),
     "client/ratelimit": ("ao_ratelimit_",),
     "client/hub_seam": ("hub_",),
     "client/hub_client": ("hub_",),
