@@ -53,7 +53,8 @@
 
 static const char *const out_names[DSV_NOUT] = {
     "yolo.labels",     "yolo-detect.labels", "yolo-seg.labels", "coco.json",
-    "coco-train.json", "coco-val.json",	     "coco-test.json"};
+    "coco-train.json", "coco-val.json",	     "coco-test.json",	"voc.xml",
+    "wds.json",	       "wds-train.json",     "wds-val.json",	"wds-test.json"};
 
 const char *dsv_out_name(int k)
 {
@@ -108,6 +109,7 @@ static void gen_free(struct ao_core *c, struct dsv_gen *g)
 			close(g->out[k].fd);
 		free(g->out[k].tab);
 		free(g->out[k].report);
+		json_decref(g->out[k].index);
 	}
 	if (g->xfd >= 0)
 		close(g->xfd);
@@ -121,6 +123,7 @@ static void gen_free(struct ao_core *c, struct dsv_gen *g)
 		free(g->scount[k]);
 	free(g->if_note);
 	free(g->isize);
+	free(g->msize);
 	free(g->iopen);
 	free(g);
 }
@@ -430,10 +433,11 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 		return rc;
 	g->isize = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->isize));
 	g->iopen = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->iopen));
+	g->msize = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->msize));
 	if (!g->schema->if_schema_id && !g->if_note)
 		g->if_note = strdup("imagefolder: the project's categorySchema has no top-level "
 				    "single-choice classification (radio or single-dropdown)\n");
-	if (!g->isize || !g->iopen)
+	if (!g->isize || !g->iopen || !g->msize)
 		return ao_errf(err, ENOMEM, "out of memory");
 	return 0;
 }
@@ -693,7 +697,9 @@ static int build_out(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err 
 	mkdir(dir, 0700);
 	if (!g->pinned) /* a snapshot's files are its own */
 		dsv_sweep(dir, g->ident);
-	if (k >= DSV_OUT_COCO) { /* annotations.json, of the whole view or one split */
+	if (k >= DSV_OUT_WDS) /* WebDataset shards, then their index (dswds.c) */
+		rc = dsv_build_wds(c, g, k - DSV_OUT_WDS, path, err);
+	else if (k >= DSV_OUT_COCO && k != DSV_OUT_VOC) { /* annotations.json (a split's) */
 		char rpath[4200], rtmp[4300];
 		snprintf(rpath, sizeof(rpath), "%s.txt", path);
 		rc = publish_tmp(dir, path, &f, tmp, sizeof(tmp), err);

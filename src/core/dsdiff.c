@@ -297,7 +297,7 @@ static int side_open(struct ao_core *c, const char *pid, struct side *s, int fet
 			return -ENOENT;
 		set.dir = dir;
 		set.snap_ino = ino;
-		snprintf(set.snap, sizeof(set.snap), "%s", s->name);
+		snprintf(set.snap, sizeof(set.snap), "%.*s", SNAP_NAME_MAX, s->name);
 		snprintf(s->key, sizeof(s->key), "snapshot %llx", ino);
 		snap_generation(c, pid, s->name, s->ident, sizeof(s->ident));
 		return snap_source(c, &set, fd, cs, err);

@@ -52,7 +52,17 @@
 
 struct ao_core;
 
-enum dsv_fmt { DSV_YOLO, DSV_YOLO_DETECT, DSV_YOLO_SEG, DSV_COCO, DSV_IF, DSV_NFMT };
+enum dsv_fmt {
+	DSV_YOLO,
+	DSV_YOLO_DETECT,
+	DSV_YOLO_SEG,
+	DSV_COCO,
+	DSV_IF,
+	DSV_VOC,   /* voc/: Annotations/, JPEGImages/, ImageSets/Main/ */
+	DSV_MASKS, /* masks/: images/, annotations/<stem>.png, classes.txt */
+	DSV_WDS,   /* webdataset/: shard-NNNNNN.tar, shards.json */
+	DSV_NFMT
+};
 
 enum dsv_part {
 	DSV_ROOT,	/* dir: the view itself (yolo/, coco/, imagefolder/) */
@@ -67,11 +77,27 @@ enum dsv_part {
 	DSV_SPLITS,	/* dir: datasets/splits/ (the formats) */
 	DSV_SPLITROOT,	/* dir: splits/<fmt>/ (train, val, test; yolo: data.yaml) */
 	DSV_SPLIT_YAML, /* file: splits/yolo.../data.yaml (train/val/test) */
+	DSV_VOC_ANN,	/* dir: voc/Annotations/ */
+	DSV_VOC_XML,	/* file: voc/Annotations/<stem>.xml (ds_name) */
+	DSV_VOC_SETS,	/* dir: voc/ImageSets/ */
+	DSV_VOC_MAIN,	/* dir: voc/ImageSets/Main/ */
+	DSV_VOC_SET,	/* file: voc/ImageSets/Main/<set>.txt (ds_name) */
+	DSV_MASK_DIR,	/* dir: masks/annotations/ */
+	DSV_MASK,	/* file: masks/annotations/<stem>.png (ds_name) */
+	DSV_CLASSES,	/* file: masks/classes.txt */
+	DSV_WDS_INDEX,	/* file: webdataset/shards.json */
+	DSV_WDS_SHARD,	/* file: webdataset/shard-NNNNNN.tar (ds_name) */
 };
 
 /* pass-2 outputs: the three YOLO label packs, COCO, COCO of each split
- * (DSV_OUT_COCO_SPLIT + split - 1) */
-enum { DSV_OUT_COCO = 3, DSV_OUT_COCO_SPLIT = 4, DSV_NOUT = 7 };
+ * (DSV_OUT_COCO_SPLIT + split - 1), the VOC annotations' pack, WebDataset
+ * shards of the view and of each split (DSV_OUT_WDS + split) */
+enum { DSV_OUT_COCO = 3, DSV_OUT_COCO_SPLIT = 4, DSV_OUT_VOC = 7, DSV_OUT_WDS = 8, DSV_NOUT = 12 };
+/* Is output k a pack (one file of per-image parts, a table at its end)? */
+static inline int dsv_is_pack(int k)
+{
+	return k < DSV_OUT_COCO || k == DSV_OUT_VOC;
+}
 
 #define DSV_RETIRED_MAX 16
 
@@ -89,8 +115,9 @@ struct dsv_out {
 	int built;	     /* dv->lock; the fields below are set before it */
 	int fd;		     /* the published file, read-only (pread) */
 	long long size;	     /* COCO: annotations.json's size */
-	struct dsv_lab *tab; /* YOLO: per image (index position), NULL for COCO */
+	struct dsv_lab *tab; /* packs: per image (index position), else NULL */
 	char *report;	     /* ao_ds_report_text of this pass 2 */
+	json_t *index;	     /* WebDataset: shards.json (its shards: files beside it) */
 };
 
 struct dsv_set;
@@ -119,6 +146,7 @@ struct dsv_gen {
 	struct ao_ds_index *idx;
 	char *if_note;	  /* why imagefolder/ is empty, or NULL */
 	long long *isize; /* per image: its byte size once known, else 0 (relaxed atomics) */
+	long long *msize; /* per image: its mask PNG's size once made, else 0 (idem) */
 	unsigned *iopen;  /* per image: open handles of it, any path (relaxed atomics) */
 	struct dsv_out out[DSV_NOUT];
 };
@@ -190,6 +218,10 @@ int dsv_build_pack(struct dsv_gen *g, int k, FILE *f, struct ao_err *err);
 /* split: 0 the whole view, 1..3 the images of that split only. */
 int dsv_build_coco(struct ao_core *c, struct dsv_gen *g, int split, FILE *f, char **report,
 		   struct ao_err *err);
+/* dswds.c: WebDataset shards of g (split 0: the whole view) beside path,
+ * then their index at path (shards.json). */
+int dsv_build_wds(struct ao_core *c, struct dsv_gen *g, int split, const char *path,
+		  struct ao_err *err);
 /* Open the published output k at path and mark it built (dv->lock);
  * -ENOENT when it is not there (or incomplete). */
 int dsv_load_out(struct ao_core *c, struct dsv_gen *g, int k, const char *path, struct ao_err *err);
@@ -226,7 +258,52 @@ int snap_source(struct ao_core *c, const struct dsv_set *s, int *fd, json_t **cs
 int snap_naming_begin(struct dsv_gen *g, struct snap_naming **nm, struct ao_err *err);
 void snap_naming_end(struct snap_naming *nm);
 
+/* ---- dsimage.c: image bytes ------------------------------------------------ */
+
+/* An open dataset file (core.h's struct ao_core_fh.ds). */
+struct dsv_fh {
+	struct dsv_gen *g;
+	struct ao_media_fh *mfh;      /* an image's bytes */
+	const struct ao_ds_image *im; /* that image (in g's index) */
+	int counted;		      /* in g->iopen */
+	int own_fd;		      /* a WebDataset shard's descriptor (closed at release) */
+};
+
+/* An image's position in g's index (its sizes and open counts). */
+size_t dsv_image_pos(const struct dsv_gen *g, const struct ao_ds_image *im);
+/* Remember the size an open media handle knows. */
+void dsv_image_note(const struct dsv_gen *g, const struct ao_ds_image *im, struct ao_media_fh *mfh);
+/* Known once an image was opened (precise: or the media cache has it); else 1. */
+long long dsv_image_size(struct ao_core *c, const struct dsv_gen *g, const struct ao_ds_image *im,
+			 int precise);
+/* Open im's bytes into fh (fh->ds set): waits for the first byte. */
+int dsv_image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
+		   struct ao_err *err);
+
+/* ---- dsformats.c: the parts of voc/, masks/, webdataset/ ------------------------ */
+
+/* DSV_VOC_XML / DSV_MASK if name ("<stem>.xml", "<stem>.png") is in n's
+ * directory in g, else -1. */
+int dsv_fmt_part_in(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
+		    const char *name);
+/* ImageSets/Main/, its set files, webdataset/'s shards: n becomes its child. */
+int dsv_fmt_lookup(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+		   struct ao_err *err);
+/* The children of a voc/, masks/ or webdataset/ directory (the shards of
+ * webdataset/ itself), g: its generation (may be NULL for ImageSets/). */
+int dsv_fmt_list(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
+		 ao_core_fill_fn fill, void *ctx, struct ao_err *err);
+int dsv_fmt_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, long long *size,
+		 struct ao_err *err);
+/* fh->ds->g set: the file's content into fh (buf, or fd). */
+int dsv_fmt_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		 struct ao_err *err);
+
 /* ---- dsview.c: the tree ------------------------------------------------- */
+
+/* Is image im in the view of node n (its format, split; class dir cls)? */
+int dsv_in_view(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, const char *cls,
+		const struct ao_ds_image *im);
 
 /* n is AO_N_DS_DIR/_STAGE_DIR/_BATCH_DIR (the views) or AO_N_DS_VDIR: its
  * child `name`, in place. */

@@ -340,7 +340,8 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .mountpoint = c->cl.mountpoint,
 				   .open_wait_ms = c->cl.singlethread ? 0 : 2000,
 				   .snap_dir = d->pdir,
-				   .ds_grace_s = c->v.grace};
+				   .ds_grace_s = c->v.grace,
+				   .shard_bytes = c->v.shard_size};
 
 	/* assets and masks: the same directory protocol, cap and TTL as exports */
 	struct ao_media_cfg mcfg = {.hub = d->hub,

@@ -32,6 +32,7 @@ PREFIXES = {
     "client/hub_msg": ("hub_",),
     "client/hub_pager": ("hub_",),
     "core/core": ("ao_core_",),
+    "core/core_cb": ("ao_core_",),  # touch, the write side's callbacks, snapshots' mkdir
     "core/core_status": ("core_",),
     "core/router": ("ao_route",),
     "core/poll": ("ao_poll_", "ao_core_"),  # the core's change poller and its hooks
@@ -55,11 +56,14 @@ PREFIXES = {
     "core/assets_add": ("asset_",),
     "core/unzip": ("ao_unzip_",),
     "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
+    "core/dsimage": ("dsv_",),
     "core/dsbuild": ("dsv_",),
     "core/dsnames": ("dsv_",),
     "core/dspass2": ("dsv_",),
     "core/dssplit": ("dsv_",),
     "core/dsdiff": ("dsv_",),
+    "core/dswds": ("dsv_",),
+    "core/dsformats": ("dsv_",),
     "core/snap": ("snap_", "ao_snap_"),  # pinned snapshots: the store, cache_size
     "core/snapdesc": ("snap_",),
     "core/snaptree": ("snap_",),
