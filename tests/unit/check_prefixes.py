@@ -23,6 +23,7 @@ PREFIXES = {
     "util/hash": ("ao_hash_",),
     "util/jscan": ("ao_jscan_",),
     "util/tools": ("ao_tool",),
+    "util/slot": ("ao_slot_",),
     "client/ratelimit": ("ao_ratelimit_",),
     "client/hub_seam": ("hub_",),
     "client/hub_client": ("hub_",),
