@@ -139,7 +139,7 @@ struct ao_node {
 				 * kernel's inode, small.c's key; NULL if not resolved */
 	int parent_ok;		/* on -ENOENT: the parent directory exists */
 	struct ao_xentry *x;	/* AO_N_EXPORT_FILE; the feeding NDJSON export of AO_N_DS_* */
-	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/core/dsview.h): the view's format, the
+	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/core/dsview_int.h): the view's format, the
 	 * part of the view, and the image, label or class name */
 	int ds_fmt, ds_part;
 	char ds_name[256];

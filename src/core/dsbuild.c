@@ -1,5 +1,5 @@
 /*
- * dsbuild.c - the generations of the dataset views (src/core/dsview.h):
+ * dsbuild.c - the generations of the dataset views (src/core/dsview_int.h):
  * pass 1 once per (export generation, categorySchema), pass 2 on demand.
  *
  * Design: a view never asks the hub for an export of its own. It opens the
