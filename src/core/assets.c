@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/media.h"
 #include "core_int.h"
 
@@ -176,7 +177,6 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		      struct ao_err *err)
 {
 	struct assetlist *l = calloc(1, sizeof(*l));
-	char pq[512];
 	long long total = -1;
 	struct hub_pager pg;
 	int rc = 0;
@@ -189,9 +189,7 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		json_t *data = NULL, *arr, *a;
 		size_t i;
 
-		snprintf(pq, sizeof(pq), "/project/%s/assets?page=%d&limit=%d&filters=%%7B%%7D",
-			 p->id, pg.page, pg.limit);
-		rc = hub_get(c->cfg.hub, pq, &data, err);
+		rc = hub_get_assets(c->cfg.hub, p->id, pg.page, pg.limit, NULL, &data, err);
 		if (rc < 0)
 			break;
 		arr = json_object_get(data, "assets");

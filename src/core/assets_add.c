@@ -38,6 +38,7 @@
 
 #include "angofs/hash.h"
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/log.h"
 #include "core_int.h"
 
@@ -224,23 +225,15 @@ static json_t *lookup(struct ao_core *c, const char *project, const char *ext, c
 		      struct ao_err *err)
 {
 	json_t *f = json_pack("{s:s}", "externalId", ext), *hit = NULL;
-	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL, *ef = fs ? hub_escape(fs) : NULL;
 	size_t ul = strcspn(url, "?#");
 	long long seen = 0, total = 1;
 
-	json_decref(f);
-	free(fs);
-	for (int page = 1; !hit && ef && seen < total; page++) {
-		char *pq = NULL;
+	for (int page = 1; !hit && f && seen < total; page++) {
 		json_t *data = NULL, *a;
 		size_t i;
-		if (asprintf(&pq, "/project/%s/assets?page=%d&limit=100&filters=%s", project, page,
-			     ef) < 0)
-			break;
-		int rc = hub_get(c->cfg.hub, pq, &data, err);
-		free(pq);
+		int rc = hub_get_assets(c->cfg.hub, project, page, 100, f, &data, err);
 		if (rc < 0) {
-			free(ef);
+			json_decref(f);
 			return NULL;
 		}
 		json_t *arr = json_object_get(data, "assets");
@@ -257,7 +250,7 @@ static json_t *lookup(struct ao_core *c, const char *project, const char *ext, c
 		if (!json_array_size(arr))
 			break;
 	}
-	free(ef);
+	json_decref(f);
 	if (hit) {
 		json_t *h = json_deep_copy(hit); /* the reply's object is not ours to change */
 		json_decref(hit);

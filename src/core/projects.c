@@ -14,6 +14,7 @@
 
 #include "core_int.h"
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 
 #define NEG_REFRESH_S 3
 #define LIST_PAGE 100
@@ -94,10 +95,8 @@ static int list_fetch(struct ao_core *c, struct ao_err *err)
 
 	hub_pager_init(&pg, LIST_PAGE);
 	for (;;) {
-		char q[128];
 		json_t *data = NULL;
-		snprintf(q, sizeof(q), "/listProjects?page=%d&limit=%d", pg.page, pg.limit);
-		rc = hub_get(c->cfg.hub, q, &data, err);
+		rc = hub_list_projects(c->cfg.hub, pg.page, pg.limit, &data, err);
 		if (rc < 0)
 			break;
 		json_t *arr = json_object_get(data, "projects");
@@ -293,26 +292,11 @@ static struct sub *build_subs(json_t *arr, size_t *n_out)
 /* GET /project/{id}; install it under the lock. */
 static int detail_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 {
-	char *eid = hub_escape(p->id), q[AO_ID_MAX * 3 + 32];
-	json_t *data = NULL;
-	int rc;
+	json_t *proj = NULL;
+	int rc = hub_get_project(c->cfg.hub, p->id, &proj, err);
 
-	if (!eid)
-		return ao_errf(err, ENOMEM, "out of memory");
-	snprintf(q, sizeof(q), "/project/%s", eid);
-	free(eid);
-	rc = hub_get(c->cfg.hub, q, &data, err);
 	if (rc < 0)
 		return rc;
-	json_t *proj = json_object_get(data, "project");
-	if (!json_is_object(proj))
-		proj = data;
-	if (!json_is_object(proj)) {
-		json_decref(data);
-		return ao_errf(err, EPROTO, "GET /project/%s: reply has no data.project", p->id);
-	}
-	json_incref(proj);
-	json_decref(data);
 	size_t len = 0, ns = 0, nb = 0;
 	char *text = proj_pretty_json(proj, &len);
 	json_t *barr = json_object_get(proj, "batches");

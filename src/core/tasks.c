@@ -22,6 +22,7 @@
 #include "core_int.h"
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/jscan.h"
 #include "angofs/log.h"
 
@@ -229,30 +230,19 @@ static int cache_task(struct ao_core *c, const char *project_id, const char *id,
 static int fetch_task(struct ao_core *c, const char *project_id, const char *id, int answer,
 		      char **text, size_t *len, struct ao_err *err)
 {
-	char *eid = hub_escape(id), q[AO_ID_MAX * 3 + 64];
-	json_t *data = NULL;
-	int rc;
-
-	if (!eid)
-		return ao_errf(err, ENOMEM, "out of memory");
-	snprintf(q, sizeof(q), "/task/%s?includeAnswer=true", eid);
-	free(eid);
+	json_t *task = NULL;
 	unsigned long gen = write_gen(c);
-	rc = hub_get(c->cfg.hub, q, &data, err);
+	int rc = hub_get_task(c->cfg.hub, id, &task, err);
+
 	if (rc < 0)
 		return rc;
-	json_t *task = json_object_get(data, "task");
-	if (!json_is_object(task))
-		task = data;
 	const char *pid = project_of(task);
-	if (!json_is_object(task)) {
-		rc = ao_errf(err, EPROTO, "GET /task/%s: reply has no data.task", id);
-	} else if (pid && strcmp(pid, project_id) != 0) {
+	if (pid && strcmp(pid, project_id) != 0) {
 		rc = ao_errf(err, ENOENT, "task %s belongs to another project", id);
 	} else if (cache_task(c, project_id, id, task, gen, answer, text, len) < 0) {
 		rc = ao_errf(err, ENOMEM, "out of memory");
 	}
-	json_decref(data);
+	json_decref(task);
 	return rc;
 }
 
@@ -396,22 +386,16 @@ static const char *task_id_of(json_t *t)
 static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, long long total,
 			 unsigned long gen, struct idvec *iv, struct ao_err *err)
 {
-	char *eid = hub_escape(p->id);
 	json_t *data = json_incref(first);
 	struct hub_pager pg;
 	int rc = 0;
 
-	if (!eid)
-		return ao_errf(err, ENOMEM, "out of memory");
 	hub_pager_init(&pg, PAGE);
 	for (;;) {
 		if (pg.page > 1) {
-			char q[AO_ID_MAX * 3 + 96];
-			snprintf(q, sizeof(q),
-				 "/project/%s/tasks?page=%d&limit=%d&includeAnswer=true", eid,
-				 pg.page, pg.limit);
+			struct hub_tasks_q q = {.page = pg.page, .limit = pg.limit, .answer = 1};
 			data = NULL;
-			rc = hub_get(c->cfg.hub, q, &data, err);
+			rc = hub_get_tasks(c->cfg.hub, p->id, &q, &data, err);
 			if (rc < 0)
 				break;
 		}
@@ -436,7 +420,6 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 			break;
 	}
 	json_decref(data);
-	free(eid);
 	if (rc == -ENOMEM)
 		ao_errf(err, ENOMEM, "out of memory");
 	return rc;
@@ -565,18 +548,14 @@ static int list_by_export(struct ao_core *c, struct project *p, struct idvec *iv
 
 static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 {
-	char *eid = hub_escape(p->id), q[AO_ID_MAX * 3 + 96];
+	struct hub_tasks_q q = {.page = 1, .limit = PAGE, .answer = 1};
 	json_t *first = NULL;
 	struct idvec iv = {0};
 	unsigned long gen = 0;
 	int rc;
 
-	if (!eid)
-		return ao_errf(err, ENOMEM, "out of memory");
-	snprintf(q, sizeof(q), "/project/%s/tasks?page=1&limit=%d&includeAnswer=true", eid, PAGE);
-	free(eid);
 	unsigned long wg = write_gen(c);
-	rc = hub_get(c->cfg.hub, q, &first, err);
+	rc = hub_get_tasks(c->cfg.hub, p->id, &q, &first, err);
 	if (rc < 0)
 		return rc;
 	json_t *tj = json_object_get(first, "total");

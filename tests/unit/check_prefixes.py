@@ -29,7 +29,7 @@ PREFIXES = {
     "client/hub_client": ("hub_",),
     "client/hub_retry": ("hub_",),
     "client/hub_store": ("hub_store_",),
-    "client/hub_upload": ("hub_",),
+    "client/hub_api": ("hub_",),
     "client/hub_msg": ("hub_",),
     "client/hub_pager": ("hub_",),
     "core/core": ("ao_core_",),
