@@ -735,9 +735,11 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 	small_release(c, fh, 0); /* a derived file's entry, if any */
 	if (d->mfh) {
 		dsv_image_note(d->g, d->im, d->mfh); /* complete by now, if it was read */
+		dsv_image_pin(c, d);		     /* a snapshot's: keep it */
 		ao_media_close(c->cfg.media, d->mfh);
 	}
 	dsv_put(c, d->g);
+	free(d->url);
 	free(d);
 	fh->ds = NULL;
 }

@@ -266,7 +266,9 @@ struct dsv_fh {
 	struct ao_media_fh *mfh;      /* an image's bytes */
 	const struct ao_ds_image *im; /* that image (in g's index) */
 	int counted;		      /* in g->iopen */
-	int own_fd;		      /* a WebDataset shard's descriptor (closed at release) */
+	int own_fd; /* a WebDataset shard's or a pinned image's descriptor (closed at release) */
+	char pin[4400]; /* a snapshot's image not pinned yet: where it goes (dsimage.c) */
+	char *url;	/* ... and its asset URL */
 };
 
 /* An image's position in g's index (its sizes and open counts). */
@@ -276,7 +278,10 @@ void dsv_image_note(const struct dsv_gen *g, const struct ao_ds_image *im, struc
 /* Known once an image was opened (precise: or the media cache has it); else 1. */
 long long dsv_image_size(struct ao_core *c, const struct dsv_gen *g, const struct ao_ds_image *im,
 			 int precise);
-/* Open im's bytes into fh (fh->ds set): waits for the first byte. */
+/* At the close of a snapshot's image read whole: pin it (dsimage.c). */
+void dsv_image_pin(struct ao_core *c, struct dsv_fh *d);
+/* Open im's bytes into fh (fh->ds set): waits for the first byte; a
+ * snapshot's pinned copy if it has one. */
 int dsv_image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
 		   struct ao_err *err);
 

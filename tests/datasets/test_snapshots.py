@@ -225,3 +225,35 @@ def test_pins_count_in_cache_size_and_are_never_evicted(workdir):
     finally:
         m.stop()
         hub.stop()
+
+
+def test_images_read_once_are_pinned_with_the_snapshot(env):
+    """A snapshot's image read whole once is kept in the pin: gone from the
+    media cache and deleted on the hub, it is still read, the same bytes,
+    with no request; and it counts in the pin's size."""
+    hub, m = env
+    pid = project_by_name(hub, PHOTOS)
+    p = os.path.join(m.path, PHOTOS)
+    os.mkdir(os.path.join(p, "snapshots", "imgs"))
+    imgs = os.path.join(p, "snapshots", "imgs", "datasets", "coco", "images")
+    size0 = [x for x in status(m)["snapshots"] if x["name"] == "imgs"][0]["bytes"]
+    first = {n: read(os.path.join(imgs, n)) for n in sorted(os.listdir(imgs))}
+    want = size0 + sum(len(b) for b in first.values())
+    # pinned at each handle's release, which the kernel sends after close()
+    wait_for(lambda: [x for x in status(m)["snapshots"] if x["name"] == "imgs"][0]["bytes"]
+             >= want, timeout=10, what="the images pinned")
+    media = os.path.join(m.cache, "media")
+    for f in os.listdir(media):  # the media cache loses them (as an eviction would)
+        if f.endswith(".data"):
+            os.unlink(os.path.join(media, f))
+    tasks = tasks_with_answers(hub, pid)
+    st, body = hub.api("DELETE", "/project/%s/assets" % pid, {"assets": [tasks[0]["asset"]]})
+    assert st == 200, body
+    hub.reset_stats()
+    again = {n: read(os.path.join(imgs, n)) for n in sorted(os.listdir(imgs))}
+    assert again == first
+    assert hub.stats()["total"] == 0, hub.stats()["counts"]
+    # the live view's image of the deleted asset: fetched, it is gone (404)
+    os.utime(os.path.join(p, "export"))
+    assert os.path.basename(tasks[0]["externalId"]) not in \
+        os.listdir(os.path.join(p, "datasets", "coco", "images"))
