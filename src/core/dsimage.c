@@ -29,6 +29,7 @@
 #include "core_int.h"
 #include "dsview_int.h"
 #include "angofs/media.h"
+#include "angofs/sysutil.h"
 
 /* ---- image bytes (the media cache) ------------------------------------------- */
 
@@ -84,11 +85,22 @@ void dsv_image_pin(struct ao_core *c, struct dsv_fh *d)
 
 	if (!d->pin[0] || !d->url)
 		return; /* not a snapshot's image, or pinned already */
-	if (fd < 0) {	/* opened while it downloaded: the complete file, if cached now */
+	/* opened while it downloaded: the complete file once published, which
+	 * follows the last byte by moments; waited for (bounded) only when
+	 * this handle read to the end */
+	int whole = d->mfh && ao_media_fh_size(d->mfh, &size) == 1 && d->read_end >= size;
+	for (int i = 0; fd < 0 && i < (whole ? 40 : 1); i++) {
 		struct ao_media_ref r = {d->g->project_id, d->url, AO_MEDIA_ASSET, NULL};
+		if (i)
+			ao_sys_sleep_ms(25);
 		if (ao_media_stat(c->cfg.media, &r, &size, &mt) == 1 &&
-		    ao_media_open(c->cfg.media, &r, &again, &e) == 0)
+		    ao_media_open(c->cfg.media, &r, &again, &e) == 0) {
 			fd = ao_media_fh_fd(again);
+			if (fd < 0) {
+				ao_media_close(c->cfg.media, again);
+				again = NULL;
+			}
+		}
 	}
 	if (fd >= 0)
 		pin_fd(d, fd);
@@ -189,5 +201,8 @@ ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t siz
 {
 	if (!fh->ds || !fh->ds->mfh)
 		return ao_errf(err, EIO, "not an image handle");
-	return ao_media_read(c->cfg.media, fh->ds->mfh, buf, size, off, err);
+	ssize_t got = ao_media_read(c->cfg.media, fh->ds->mfh, buf, size, off, err);
+	if (got >= 0 && off + got > fh->ds->read_end) /* how far this handle read */
+		fh->ds->read_end = off + got;
+	return got;
 }

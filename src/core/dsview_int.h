@@ -267,8 +267,9 @@ struct dsv_fh {
 	const struct ao_ds_image *im; /* that image (in g's index) */
 	int counted;		      /* in g->iopen */
 	int own_fd; /* a WebDataset shard's or a pinned image's descriptor (closed at release) */
-	char pin[4400]; /* a snapshot's image not pinned yet: where it goes (dsimage.c) */
-	char *url;	/* ... and its asset URL */
+	char pin[4400];	    /* a snapshot's image not pinned yet: where it goes (dsimage.c) */
+	char *url;	    /* ... and its asset URL */
+	long long read_end; /* the furthest byte this handle read (dsv_read) */
 };
 
 /* An image's position in g's index (its sizes and open counts). */

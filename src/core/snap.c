@@ -129,7 +129,7 @@ static long long tree_bytes(int dfd, int depth, int own)
 			if (sub >= 0)
 				sum += tree_bytes(sub, depth + 1, own);
 		} else if (S_ISREG(st.st_mode) && (!own || st.st_nlink == 1)) {
-			sum += (long long)st.st_blocks * 512;
+			sum += (long long)st.st_size;
 		}
 	}
 	closedir(d);
