@@ -21,7 +21,7 @@
  * filtered by externalId, matched by the stored URL) and every name is
  * assigned again, as a fetch does. A lookup that fails drops the listing
  * (the next access reads every page). The listing keeps its age
- * (assets_at): its TTL still decides when changes made elsewhere are read.
+ * (p->assets_refresh.at): its TTL still decides when changes made elsewhere are read.
  *
  * Locks: p->assets_refresh is held throughout, as a fetch of the pages
  * holds it (its lookups are network calls under it); a refresh in flight
@@ -387,7 +387,7 @@ static int publish(struct ao_core *c, struct project *p, const json_t *asset, js
 		rc = copy ? add_to(copy, asset, real) : -ENOMEM;
 	}
 	pthread_mutex_lock(&c->lock);
-	if (copy && rc == 0 && p->assets == l) { /* assets_at kept: the same age */
+	if (copy && rc == 0 && p->assets == l) { /* its `at` kept: the same age */
 		old = p->assets;
 		p->assets = copy;
 		copy = NULL;
@@ -406,12 +406,12 @@ void asset_add(struct ao_core *c, struct project *p, const json_t *asset)
 	int has_id = json_is_string(json_object_get(asset, "_id")), rc = -ENOMEM;
 	json_t *self = NULL, *real = NULL, *cand;
 
-	pthread_mutex_lock(&p->assets_refresh);
+	pthread_mutex_lock(&p->assets_refresh.flight);
 	pthread_mutex_lock(&c->lock);
 	int listed = p->assets != NULL;
 	pthread_mutex_unlock(&c->lock);
 	if (!listed) { /* nothing cached: the next access reads every page */
-		pthread_mutex_unlock(&p->assets_refresh);
+		pthread_mutex_unlock(&p->assets_refresh.flight);
 		return;
 	}
 	cand = has_id ? json_incref((json_t *)asset) : standin(asset);
@@ -428,7 +428,7 @@ void asset_add(struct ao_core *c, struct project *p, const json_t *asset)
 			err.code ? err.msg : strerror(-rc));
 		asset_drop_list(c, p);
 	}
-	pthread_mutex_unlock(&p->assets_refresh);
+	pthread_mutex_unlock(&p->assets_refresh.flight);
 	json_decref(cand);
 	json_decref(self);
 	json_decref(real);

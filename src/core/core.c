@@ -44,7 +44,7 @@ struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 		c->cfg.split[1] = c->cfg.split[2] = 0.1;
 	}
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_mutex_init(&c->list_refresh, NULL);
+	ao_slot_init(&c->list_refresh);
 	pthread_mutex_init(&c->dsv.lock, NULL);
 	small_init(c);
 	c->t0 = time(NULL);
@@ -69,7 +69,7 @@ void ao_core_free(struct ao_core *c)
 	small_free_all(c);
 	pthread_mutex_destroy(&c->dsv.lock);
 	pthread_mutex_destroy(&c->lock);
-	pthread_mutex_destroy(&c->list_refresh);
+	ao_slot_destroy(&c->list_refresh);
 	free(c);
 }
 
@@ -397,7 +397,7 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 			return rc;
 		pthread_mutex_lock(&c->lock);
 		set_size(st, (long long)p->detail_len);
-		st->st_mtime = p->detail_at;
+		st->st_mtime = p->detail_refresh.at;
 		pthread_mutex_unlock(&c->lock);
 		return 0;
 	case AO_N_EXPORT_FILE: {

@@ -24,7 +24,7 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 	switch (n->kind) {
 	case AO_N_ROOT:
 		pthread_mutex_lock(&c->lock);
-		c->list_at = 0;
+		ao_slot_drop(&c->list_refresh);
 		pthread_mutex_unlock(&c->lock);
 		break;
 	case AO_N_EXPORT_FILE:
@@ -43,7 +43,7 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 	case AO_N_BATCHES_DIR:
 		if (p) {
 			pthread_mutex_lock(&c->lock);
-			p->detail_at = 0;
+			ao_slot_drop(&p->detail_refresh);
 			pthread_mutex_unlock(&c->lock);
 			if (n->kind == AO_N_PROJECT)
 				task_drop_list(c, p);

@@ -453,7 +453,7 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 	ri.ms = ao_sys_now_ms() - m0;
 	ri.at = time(NULL);
 	pthread_mutex_lock(&c->lock);
-	if (rc == 3)
+	if (rc == XC_STREAMING)
 		return 0; /* served while written: its writer thread ends the fetch */
 	return xc_fetch_done(c, e, rc, &ri, ferr);
 }
@@ -476,7 +476,7 @@ static void fetched_covers(struct ao_xcache *c, struct ao_xentry *e, int rc)
 {
 	unsigned long cov = e->fetch_from;
 
-	if (rc == 1 && e->unsynced && e->unsynced <= cov)
+	if (rc == XC_ADOPTED && e->unsynced && e->unsynced <= cov)
 		cov = e->unsynced - 1;
 	e->covers = cov;
 	e->unsynced = 0;
@@ -498,7 +498,7 @@ int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct
 	struct xc_refresh ri = *rip;
 	time_t t0 = ri.t0;
 
-	if (rc == 0)
+	if (rc == XC_PUBLISHED)
 		e->last_refresh = ri;
 	e->fetch_seq++;
 	if (rc >= 0) {
@@ -512,7 +512,7 @@ int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct
 		fetched_covers(c, e, rc);
 	if (rc >= 0) {
 		e->last_access = time(NULL);
-		if (rc == 0)
+		if (rc == XC_PUBLISHED)
 			ao_info(
 			    "export: cached %s generation %llu (%lld bytes, %llds): %s refresh, "
 			    "%lld changed records (%lld replaced, %lld added, %lld removed), "

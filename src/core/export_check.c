@@ -168,7 +168,7 @@ static int project_fp(void *ud, const char *project_id, int fresh, unsigned long
 		return ao_errf(err, ENOENT, "export: project %s is gone", project_id);
 	if (fresh) {
 		pthread_mutex_lock(&c->lock);
-		p->detail_at = 0; /* proj_detail asks the hub again */
+		ao_slot_drop(&p->detail_refresh); /* proj_detail asks the hub again */
 		pthread_mutex_unlock(&c->lock);
 		(*requests)++;
 	}

@@ -21,7 +21,6 @@
 
 #include "core_int.h"
 #include "angofs/export_cache.h"
-#include "angofs/cancel.h"
 #include "angofs/hub.h"
 #include "angofs/jscan.h"
 #include "angofs/log.h"
@@ -616,7 +615,7 @@ static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 			pthread_mutex_lock(&c->lock);
 			struct tasklist *old = p->tasks;
 			p->tasks = l;
-			p->tasks_at = time(NULL);
+			ao_slot_stamp(&p->tasks_refresh);
 			p->tasks_gen = gen;
 			pthread_mutex_unlock(&c->lock);
 			task_list_put(c, old);
@@ -628,34 +627,38 @@ static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 	return rc;
 }
 
+struct list_ud {
+	struct ao_core *c;
+	struct project *p;
+};
+
+static int list_fetch_ud(void *ud, struct ao_err *err)
+{
+	struct list_ud *d = ud;
+
+	return list_fetch(d->c, d->p, err);
+}
+
+static int list_have(void *ud)
+{
+	return ((struct list_ud *)ud)->p->tasks != NULL;
+}
+
 struct tasklist *task_list(struct ao_core *c, struct project *p, struct ao_err *err)
 {
+	struct list_ud d = {c, p};
 	struct tasklist *l = NULL;
-	int rc = 0;
+	char what[AO_ID_MAX + 32];
+	struct ao_slot_use u = {&c->lock, c->cfg.meta_ttl_s, 0, list_fetch_ud, list_have, &d, what,
+				0};
 
-	if (ao_cancel_lock(&p->tasks_refresh) < 0) {
-		ao_errf(err, EINTR, "interrupted while waiting for the task list of %s", p->id);
+	snprintf(what, sizeof(what), "the task list of %s", p->id);
+	if (ao_slot_get(&p->tasks_refresh, &u, err) < 0)
 		return NULL;
-	}
 	pthread_mutex_lock(&c->lock);
-	int fresh = p->tasks && time(NULL) - p->tasks_at < c->cfg.meta_ttl_s;
-	pthread_mutex_unlock(&c->lock);
-	if (!fresh)
-		rc = list_fetch(c, p, err);
-	pthread_mutex_lock(&c->lock);
-	if (rc < 0 && err && err->transient && p->tasks) {
-		/* degraded mode: the last good list beats an error */
-		ao_warn("hub unreachable (%s): serving the cached copy of the task list of %s",
-			err->msg, p->id);
-		p->tasks_at = degraded_at(c->cfg.meta_ttl_s);
-		rc = 0;
-	}
-	if (rc == 0 && p->tasks) {
-		l = p->tasks;
+	if ((l = p->tasks))
 		l->refs++;
-	}
 	pthread_mutex_unlock(&c->lock);
-	pthread_mutex_unlock(&p->tasks_refresh);
 	return l;
 }
 
@@ -667,7 +670,7 @@ void task_drop_list(struct ao_core *c, struct project *p)
 	if (x)
 		ao_xcache_mark_stale(c->cfg.xc, x);
 	pthread_mutex_lock(&c->lock);
-	p->tasks_at = 0;
+	ao_slot_drop(&p->tasks_refresh);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -677,7 +680,7 @@ int task_exists(struct ao_core *c, struct project *p, const char *task_id, struc
 		return ao_errf(err, ENOENT, "'%s' is not a task id", task_id);
 	pthread_mutex_lock(&c->lock);
 	int known = 0;
-	if (p->tasks && time(NULL) - p->tasks_at < c->cfg.meta_ttl_s) {
+	if (p->tasks && time(NULL) - p->tasks_refresh.at < c->cfg.meta_ttl_s) {
 		const char *key = task_id;
 		known = p->tasks->n &&
 			bsearch(&key, p->tasks->ids, p->tasks->n, sizeof(char *), cmp_str) != NULL;

@@ -22,6 +22,8 @@ PREFIXES = {
     "util/lockfile": ("ao_lock_",),
     "util/hash": ("ao_hash_",),
     "util/jscan": ("ao_jscan_",),
+    "util/tools": ("ao_tool",),
+    "util/slot": ("ao_slot_",),
     "client/ratelimit": ("ao_ratelimit_",),
     "client/hub_seam": ("hub_",),
     "client/hub_client": ("hub_",),

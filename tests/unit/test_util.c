@@ -1,15 +1,20 @@
 /*
  * test_util.c - the helpers of src/util that several parts share (issue 25:
  * each written once): the FNV-1a hash that names cache files, UTF-8 cuts
- * and checks of names, the JSON byte scanner.
+ * and checks of names, the JSON byte scanner, the table of Ango's tools,
+ * the cached value with single-flight refresh (slot.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "angofs/hash.h"
 #include "angofs/jscan.h"
 #include "angofs/names.h"
+#include "angofs/slot.h"
+#include "angofs/tools.h"
 #include "t.h"
 
 static void hash(void)
@@ -108,10 +113,131 @@ static void jscan(void)
 	}
 }
 
+static void tools(void)
+{
+	const char *first = NULL;
+
+	CHECK(ao_tool_is("bounding-box", AO_TOOL_GEOMETRY));
+	CHECK(ao_tool_is("bounding-box", AO_TOOL_REGION));
+	CHECK(ao_tool_is("polyline", AO_TOOL_GEOMETRY));
+	CHECK(!ao_tool_is("polyline", AO_TOOL_REGION)); /* a line has no area */
+	CHECK(ao_tool_is("segmentation", AO_TOOL_REGION));
+	CHECK(ao_tool_is("radio", AO_TOOL_ONE) && ao_tool_is("single-dropdown", AO_TOOL_ONE));
+	CHECK(!ao_tool_is("radio", AO_TOOL_GEOMETRY));
+	CHECK(ao_tool_is("tree-dropdown", AO_TOOL_MANY));
+	CHECK(ao_tool_is("text", AO_TOOL_ONE | AO_TOOL_TEXT) && !ao_tool_is("text", AO_TOOL_ONE));
+	CHECK(!ao_tool_is("brush", ~0u) && !ao_tool_is(NULL, ~0u) && !ao_tool_is("", ~0u));
+	for (const struct ao_tool *t = ao_tools; t->name; t++)
+		if (!first && (t->flags & AO_TOOL_REGION))
+			first = t->name;
+	CHECK_STR(first, "bounding-box"); /* a mark's box wins over its other keys */
+}
+
+/* A value behind a slot: fetch counts its calls and fails as told. */
+struct val {
+	pthread_mutex_t lock;
+	struct ao_slot slot;
+	int value, fetches, fail, transient, delay_ms;
+};
+
+static int val_fetch(void *ud, struct ao_err *err)
+{
+	struct val *v = ud;
+
+	__atomic_add_fetch(&v->fetches, 1, __ATOMIC_SEQ_CST);
+	if (v->delay_ms)
+		usleep(v->delay_ms * 1000);
+	if (v->fail) {
+		ao_errf(err, EIO, "the hub failed");
+		err->transient = v->transient;
+		return -EIO;
+	}
+	pthread_mutex_lock(&v->lock);
+	v->value++;
+	ao_slot_stamp(&v->slot);
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+static int val_have(void *ud)
+{
+	return ((struct val *)ud)->value != 0;
+}
+
+static int val_get(struct val *v, long ttl, int keep, struct ao_err *e)
+{
+	struct ao_slot_use u = {&v->lock, ttl, 0, val_fetch, val_have, v, "the value", keep};
+
+	ao_err_clear(e);
+	return ao_slot_get(&v->slot, &u, e);
+}
+
+static void *getter(void *ud)
+{
+	struct ao_err e;
+
+	return (void *)(long)val_get(ud, 60, 0, &e);
+}
+
+static void slot(void)
+{
+	struct val v;
+	struct ao_err e;
+	pthread_t t[4];
+
+	memset(&v, 0, sizeof(v));
+	pthread_mutex_init(&v.lock, NULL);
+	ao_slot_init(&v.slot);
+	/* no copy, a failure: the error */
+	v.fail = v.transient = 1;
+	CHECK_INT(val_get(&v, 60, 0, &e), -EIO);
+	CHECK_INT(v.fetches, 1);
+	/* first fetch, then fresh: no second request */
+	v.fail = 0;
+	CHECK_INT(val_get(&v, 60, 0, &e), 0);
+	CHECK_INT(val_get(&v, 60, 0, &e), 0);
+	CHECK_INT(v.fetches, 2);
+	CHECK_INT(v.value, 1);
+	/* dropped: refetched */
+	ao_slot_drop(&v.slot);
+	CHECK_INT(val_get(&v, 60, 0, &e), 0);
+	CHECK_INT(v.fetches, 3);
+	/* 4 callers of a stale value: one request, all find it fresh */
+	ao_slot_drop(&v.slot);
+	v.delay_ms = 100;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, getter, &v);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		CHECK_INT((long)r, 0);
+	}
+	CHECK_INT(v.fetches, 4);
+	v.delay_ms = 0;
+	/* expired and the hub unreachable: the copy, held for AO_SLOT_HOLD_S */
+	v.slot.at = time(NULL) - 61;
+	v.fail = 1;
+	CHECK_INT(val_get(&v, 60, 0, &e), 0);
+	CHECK(v.slot.at > time(NULL) - 60 + AO_SLOT_HOLD_S - 3);
+	CHECK_INT(val_get(&v, 60, 0, &e), 0); /* within the hold: no request */
+	CHECK_INT(v.fetches, 5);
+	/* a failure for good (not transient): the error, not the copy */
+	v.slot.at = time(NULL) - 61;
+	v.transient = 0;
+	CHECK_INT(val_get(&v, 60, 0, &e), -EIO);
+	/* keep_on_failure: any failure keeps the copy, not prolonged */
+	CHECK_INT(val_get(&v, 60, 1, &e), 0);
+	CHECK(v.slot.at < time(NULL) - 60);
+	CHECK_INT(v.fetches, 7);
+	ao_slot_destroy(&v.slot);
+}
+
 int main(void)
 {
 	hash();
 	utf8();
 	jscan();
+	tools();
+	slot();
 	return t_done("util");
 }
