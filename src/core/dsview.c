@@ -195,6 +195,8 @@ static int lookup_view(struct ao_core *c, struct ao_node *n, const char *name, c
 	n->x = feed(c, n, err);
 	if (!n->x && !n->snap[0])
 		return -ENOMEM;
+	if (n->snap[0] && (n->kind == AO_N_DS_STAGE_DIR || n->kind == AO_N_DS_BATCH_DIR))
+		n->ds_sub = n->kind == AO_N_DS_STAGE_DIR ? 1 : 2; /* pinned (snapsub.c) */
 	n->ds_fmt = f;
 	n->ds_part = splits ? DSV_SPLITS : DSV_ROOT;
 	n->kind = AO_N_DS_VDIR;

@@ -157,7 +157,9 @@ struct dsv_set {
 	char project_id[AO_ID_MAX];
 	char snap[AO_ID_MAX];	     /* immutable: a snapshot's name ("" live) */
 	unsigned long long snap_ino; /* immutable: ... its directory's inode */
-	char *dir;		     /* immutable: a snapshot's pinned directory */
+	char *dir;		     /* immutable: a snapshot view's pinned directory */
+	char *root;		     /* immutable: the snapshot's (its identity: snap_ino) */
+	char sub[AO_ID_MAX + 8];     /* immutable: "stage/<id>", "batch/<id>" or "" */
 	char *out_dir;		     /* immutable: where its pass-2 files go */
 	pthread_mutex_t build;	     /* single flight of building this set */
 	struct dsv_gen *cur;	     /* dv->lock */
@@ -257,6 +259,11 @@ int snap_source(struct ao_core *c, const struct dsv_set *s, int *fd, json_t **cs
 		struct ao_err *err);
 int snap_naming_begin(struct dsv_gen *g, struct snap_naming **nm, struct ao_err *err);
 void snap_naming_end(struct snap_naming *nm);
+/* snapsub.c: <snapdir>/views/<hash of key> of a stage or batch view; the
+ * pin's stage and batch views, from the whole generation g and the
+ * project's detail, into tmp. */
+void snap_sub_dir(const char *snapdir, const char *key, char *buf, size_t n);
+int snap_pin_subviews(struct dsv_gen *g, const json_t *detail, const char *tmp, struct ao_err *err);
 
 /* ---- dsimage.c: image bytes ------------------------------------------------ */
 

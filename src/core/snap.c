@@ -460,6 +460,8 @@ static int pin_files(struct ao_core *c, struct dsv_gen *g, const char *project_i
 	snprintf(p, sizeof(p), "%s/images.tsv", tmp);
 	if ((rc = write_images(g, p, err)) < 0)
 		return rc;
+	if ((rc = snap_pin_subviews(g, *detail, tmp, err)) < 0) /* stage/, batch/ (snapsub.c) */
+		return rc;
 	return pin_derived(c, g, tmp, err);
 }
 

@@ -92,7 +92,18 @@ def test_a_pin_holds_the_generation_and_never_changes(env):
     assert os.readlink(os.path.join(snaps, "latest")) == "v1"
     assert os.path.samefile(os.path.join(snaps, "latest"), v1)
     assert sorted(os.listdir(v1)) == ["datasets", "export", "snapshot.json"]
-    assert "stage" not in os.listdir(os.path.join(v1, "datasets"))
+    for sub in ("stage", "batch"):
+        assert sorted(os.listdir(os.path.join(v1, "datasets", sub))) == \
+            sorted(os.listdir(os.path.join(live, sub)))
+    # stage and batch views: the pinned export's records of each, in every format
+    for sub in ("stage", "batch"):
+        for s in os.listdir(os.path.join(live, sub)):
+            for v in ("imagefolder", "coco", "yolo", "voc", "masks"):
+                a = tree(os.path.join(v1, "datasets", sub, s, v))
+                b = tree(os.path.join(live, sub, s, v))
+                for t in (a, b):
+                    t.pop("data.yaml", None)  # its path is the view's own
+                assert a == b, (sub, s, v)
     # the pin is what the live tree showed
     assert read(os.path.join(v1, "export", "tasks.ndjson")) == before["export"]
     assert json.loads(read(os.path.join(v1, "export", "tasks.json"))) == \
