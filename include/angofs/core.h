@@ -147,6 +147,7 @@ struct ao_node {
 	unsigned long ds_gen;	     /* an old path served during the grace period: the
 				      * retired generation it resolved in (0: the current) */
 	char snap[AO_ID_MAX];	     /* below snapshots/NAME: NAME ("" = live) */
+	int ds_sub;		     /* a snapshot's stage (1) or batch (2) view (its id: sub_id) */
 	unsigned long long snap_ino; /* ... and its pinned directory's inode */
 };
 

@@ -173,8 +173,7 @@ static const struct {
 };
 
 /* Is child i of the table there for n? (a mask only when the task has it,
- * latest only when a snapshot exists, a snapshot's views without stage/
- * and batch/: they are views of other exports, not pinned) */
+ * latest only when a snapshot exists) */
 static int child_present(struct ao_core *c, const struct ao_node *n, size_t i)
 {
 	switch (tree[i].kind) {
@@ -182,9 +181,6 @@ static int child_present(struct ao_core *c, const struct ao_node *n, size_t i)
 		return asset_mask_present(c, n, tree[i].name);
 	case AO_N_SNAP_LINK:
 		return snap_has_latest(c, n->project_id);
-	case AO_N_DS_STAGES_DIR:
-	case AO_N_DS_BATCHES_DIR:
-		return !n->snap[0];
 	default:
 		return 1;
 	}
@@ -219,6 +215,9 @@ static int lookup_dynamic(struct ao_core *c, struct ao_node *n, struct project *
 	case AO_N_DS_BATCHES_DIR: {
 		int b = n->kind == AO_N_BATCHES_DIR || n->kind == AO_N_DS_BATCHES_DIR;
 		rc = proj_sub_lookup(c, *p, b, name, n->sub_id, sizeof(n->sub_id), err);
+		if (rc == 0 && n->snap[0] && !snap_sub_pinned(c, n, b, n->sub_id))
+			return ao_errf(err, ENOENT, "%s: not in the snapshot (made after it)",
+				       path);
 		if (rc == 0 && n->kind >= AO_N_DS_DIR)
 			n->kind = b ? AO_N_DS_BATCH_DIR : AO_N_DS_STAGE_DIR;
 		else if (rc == 0)
@@ -536,19 +535,25 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		if (rc < 0)
 			return rc;
 		int which = n->kind == AO_N_BATCHES_DIR || n->kind == AO_N_DS_BATCHES_DIR;
+		struct {
+			char name[AO_NAME_MAX + 1], id[AO_ID_MAX];
+		} * e;
 		pthread_mutex_lock(&c->lock);
 		size_t cnt = which ? p->nbatches : p->nstages;
 		struct sub *v = which ? p->batches : p->stages;
-		char(*names)[AO_NAME_MAX + 1] = calloc(cnt ? cnt : 1, sizeof(*names));
-		for (size_t i = 0; names && i < cnt; i++)
-			memcpy(names[i], v[i].dname, sizeof(names[0]));
+		e = calloc(cnt ? cnt : 1, sizeof(*e));
+		for (size_t i = 0; e && i < cnt; i++) {
+			memcpy(e[i].name, v[i].dname, sizeof(e[0].name));
+			snprintf(e[i].id, sizeof(e[i].id), "%s", v[i].id);
+		}
 		pthread_mutex_unlock(&c->lock);
-		if (!names)
+		if (!e)
 			return ao_errf(err, ENOMEM, "out of memory");
-		for (size_t i = 0; i < cnt; i++)
-			if (fill(ctx, names[i], &dst))
+		for (size_t i = 0; i < cnt; i++) /* a snapshot's: those it pinned */
+			if ((!n->snap[0] || snap_sub_pinned(c, n, which, e[i].id)) &&
+			    fill(ctx, e[i].name, &dst))
 				break;
-		free(names);
+		free(e);
 		return 0;
 	}
 	case AO_N_ASSETS_DIR: {

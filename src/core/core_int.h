@@ -273,6 +273,8 @@ struct dsv_gen;
 int snap_describe(struct ao_core *c, struct dsv_gen *g, const char *name, const json_t *detail,
 		  const char *tmp, json_t **out, struct ao_err *err);
 int snap_has_latest(struct ao_core *c, const char *project_id);
+/* Has the snapshot n is in a view of that stage (batch 0) or batch? */
+int snap_sub_pinned(struct ao_core *c, const struct ao_node *n, int batch, const char *id);
 /* The export generation ("<hash>.<gen>") a pin holds ("" if unknown). */
 void snap_generation(struct ao_core *c, const char *project_id, const char *name, char *buf,
 		     size_t n);

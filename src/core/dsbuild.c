@@ -64,39 +64,48 @@ const char *dsv_out_name(int k)
 /* ---- sets and references --------------------------------------------------- */
 
 /* The set of (x) or of (project, snapshot name, its inode), made on first use. */
+/* The set of (x), or of (project, snapshot name, its inode, its stage or
+ * batch view sub: "" for the whole), made on first use. */
 static struct dsv_set *set_of(struct ao_core *c, struct ao_xentry *x, const char *project_id,
-			      const char *snap, unsigned long long ino)
+			      const char *snap, unsigned long long ino, const char *sub)
 {
 	struct dsv *dv = &c->dsv;
 	struct dsv_set *s;
-	char *dir = NULL, *out = NULL;
+	char *root = NULL, *dir = NULL, *out = NULL, vd[4400];
 
-	if (snap && snap[0] &&
-	    (!c->cfg.snap_dir ||
-	     asprintf(&dir, "%s/%s/%s", c->cfg.snap_dir, project_id, snap) < 0 ||
-	     asprintf(&out, "%s/derived", dir) < 0)) {
-		free(dir);
-		return NULL;
+	if (snap && snap[0]) {
+		if (!c->cfg.snap_dir ||
+		    asprintf(&root, "%s/%s/%s", c->cfg.snap_dir, project_id, snap) < 0)
+			return NULL;
+		snap_sub_dir(root, sub, vd, sizeof(vd));
+		if (!(dir = strdup(sub[0] ? vd : root)) || asprintf(&out, "%s/derived", dir) < 0) {
+			free(root);
+			free(dir);
+			return NULL;
+		}
 	}
 	pthread_mutex_lock(&dv->lock);
 	for (s = dv->sets; s; s = s->next)
 		if (snap && snap[0] ? s->snap_ino == ino && !strcmp(s->snap, snap) &&
-					  !strcmp(s->project_id, project_id)
+					  !strcmp(s->project_id, project_id) && !strcmp(s->sub, sub)
 				    : s->x == x && !s->snap[0])
 			break;
 	if (!s && (s = calloc(1, sizeof(*s)))) {
 		s->x = snap && snap[0] ? NULL : x;
 		snprintf(s->project_id, sizeof(s->project_id), "%s", project_id);
 		snprintf(s->snap, sizeof(s->snap), "%s", snap ? snap : "");
+		snprintf(s->sub, sizeof(s->sub), "%s", snap && snap[0] ? sub : "");
 		s->snap_ino = ino;
+		s->root = root;
 		s->dir = dir;
 		s->out_dir = out;
-		dir = out = NULL;
+		root = dir = out = NULL;
 		pthread_mutex_init(&s->build, NULL);
 		s->next = dv->sets;
 		dv->sets = s;
 	}
 	pthread_mutex_unlock(&dv->lock);
+	free(root);
 	free(dir);
 	free(out);
 	return s;
@@ -154,6 +163,7 @@ void dsv_free_all(struct ao_core *c)
 			dsv_put(c, r);
 		}
 		pthread_mutex_destroy(&s->build);
+		free(s->root);
 		free(s->dir);
 		free(s->out_dir);
 		free(s);
@@ -583,8 +593,12 @@ static struct dsv_gen *by_serial(struct ao_core *c, struct dsv_set *s, unsigned 
 
 struct dsv_gen *dsv_acquire(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
 {
+	char sub[AO_ID_MAX + 8] = "";
+	if (n->ds_sub)
+		snprintf(sub, sizeof(sub), "%s/%.*s", n->ds_sub == 1 ? "stage" : "batch",
+			 AO_ID_MAX - 1, n->sub_id);
 	struct dsv_set *s =
-	    n->snap[0] || n->x ? set_of(c, n->x, n->project_id, n->snap, n->snap_ino) : NULL;
+	    n->snap[0] || n->x ? set_of(c, n->x, n->project_id, n->snap, n->snap_ino, sub) : NULL;
 	struct dsv_gen *g;
 
 	if (!s) {

@@ -195,6 +195,8 @@ static int lookup_view(struct ao_core *c, struct ao_node *n, const char *name, c
 	n->x = feed(c, n, err);
 	if (!n->x && !n->snap[0])
 		return -ENOMEM;
+	if (n->snap[0] && (n->kind == AO_N_DS_STAGE_DIR || n->kind == AO_N_DS_BATCH_DIR))
+		n->ds_sub = n->kind == AO_N_DS_STAGE_DIR ? 1 : 2; /* pinned (snapsub.c) */
 	n->ds_fmt = f;
 	n->ds_part = splits ? DSV_SPLITS : DSV_ROOT;
 	n->kind = AO_N_DS_VDIR;
@@ -735,9 +737,11 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 	small_release(c, fh, 0); /* a derived file's entry, if any */
 	if (d->mfh) {
 		dsv_image_note(d->g, d->im, d->mfh); /* complete by now, if it was read */
+		dsv_image_pin(c, d);		     /* a snapshot's: keep it */
 		ao_media_close(c->cfg.media, d->mfh);
 	}
 	dsv_put(c, d->g);
+	free(d->url);
 	free(d);
 	fh->ds = NULL;
 }

@@ -157,7 +157,9 @@ struct dsv_set {
 	char project_id[AO_ID_MAX];
 	char snap[AO_ID_MAX];	     /* immutable: a snapshot's name ("" live) */
 	unsigned long long snap_ino; /* immutable: ... its directory's inode */
-	char *dir;		     /* immutable: a snapshot's pinned directory */
+	char *dir;		     /* immutable: a snapshot view's pinned directory */
+	char *root;		     /* immutable: the snapshot's (its identity: snap_ino) */
+	char sub[AO_ID_MAX + 8];     /* immutable: "stage/<id>", "batch/<id>" or "" */
 	char *out_dir;		     /* immutable: where its pass-2 files go */
 	pthread_mutex_t build;	     /* single flight of building this set */
 	struct dsv_gen *cur;	     /* dv->lock */
@@ -257,6 +259,11 @@ int snap_source(struct ao_core *c, const struct dsv_set *s, int *fd, json_t **cs
 		struct ao_err *err);
 int snap_naming_begin(struct dsv_gen *g, struct snap_naming **nm, struct ao_err *err);
 void snap_naming_end(struct snap_naming *nm);
+/* snapsub.c: <snapdir>/views/<hash of key> of a stage or batch view; the
+ * pin's stage and batch views, from the whole generation g and the
+ * project's detail, into tmp. */
+void snap_sub_dir(const char *snapdir, const char *key, char *buf, size_t n);
+int snap_pin_subviews(struct dsv_gen *g, const json_t *detail, const char *tmp, struct ao_err *err);
 
 /* ---- dsimage.c: image bytes ------------------------------------------------ */
 
@@ -266,7 +273,10 @@ struct dsv_fh {
 	struct ao_media_fh *mfh;      /* an image's bytes */
 	const struct ao_ds_image *im; /* that image (in g's index) */
 	int counted;		      /* in g->iopen */
-	int own_fd;		      /* a WebDataset shard's descriptor (closed at release) */
+	int own_fd; /* a WebDataset shard's or a pinned image's descriptor (closed at release) */
+	char pin[4400];	    /* a snapshot's image not pinned yet: where it goes (dsimage.c) */
+	char *url;	    /* ... and its asset URL */
+	long long read_end; /* the furthest byte this handle read (dsv_read) */
 };
 
 /* An image's position in g's index (its sizes and open counts). */
@@ -276,7 +286,10 @@ void dsv_image_note(const struct dsv_gen *g, const struct ao_ds_image *im, struc
 /* Known once an image was opened (precise: or the media cache has it); else 1. */
 long long dsv_image_size(struct ao_core *c, const struct dsv_gen *g, const struct ao_ds_image *im,
 			 int precise);
-/* Open im's bytes into fh (fh->ds set): waits for the first byte. */
+/* At the close of a snapshot's image read whole: pin it (dsimage.c). */
+void dsv_image_pin(struct ao_core *c, struct dsv_fh *d);
+/* Open im's bytes into fh (fh->ds set): waits for the first byte; a
+ * snapshot's pinned copy if it has one. */
 int dsv_image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
 		   struct ao_err *err);
 

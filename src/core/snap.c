@@ -129,7 +129,7 @@ static long long tree_bytes(int dfd, int depth, int own)
 			if (sub >= 0)
 				sum += tree_bytes(sub, depth + 1, own);
 		} else if (S_ISREG(st.st_mode) && (!own || st.st_nlink == 1)) {
-			sum += (long long)st.st_blocks * 512;
+			sum += (long long)st.st_size;
 		}
 	}
 	closedir(d);
@@ -459,6 +459,8 @@ static int pin_files(struct ao_core *c, struct dsv_gen *g, const char *project_i
 		return ao_errf(err, EIO, "%s: write error", p);
 	snprintf(p, sizeof(p), "%s/images.tsv", tmp);
 	if ((rc = write_images(g, p, err)) < 0)
+		return rc;
+	if ((rc = snap_pin_subviews(g, *detail, tmp, err)) < 0) /* stage/, batch/ (snapsub.c) */
 		return rc;
 	return pin_derived(c, g, tmp, err);
 }

@@ -68,6 +68,7 @@ PREFIXES = {
     "core/snap": ("snap_", "ao_snap_"),  # pinned snapshots: the store, cache_size
     "core/snapdesc": ("snap_",),
     "core/snaptree": ("snap_",),
+    "core/snapsub": ("snap_",),
     "core/media": MEDIA,
     "core/media_fetch": MEDIA,
     "core/media_evict": MEDIA,
