@@ -127,7 +127,7 @@ def main():
     fullre = re.compile("|".join(re.escape(k) for k in sorted(full, key=len, reverse=True)))
     barere = re.compile(r"(?<![\w/.-])(%s)(?![\w])" %
                         "|".join(re.escape(k) for k in sorted(bare, key=len, reverse=True)))
-    texts = [f for f in tracked if f.endswith((".c", ".h", ".md", ".py", ".build", ".sh"))
+    texts = [f for f in tracked if f.endswith((".c", ".h", ".md", ".py", ".build", ".sh", ".supp"))
              and not f.startswith("contrib/hub/") and f != "scripts/refactor/move_folders.py"]
 
     if DRY:
@@ -148,6 +148,9 @@ def main():
         s = open(nf).read()
         t = fullre.sub(lambda m: full[m.group(0)], s)
         t = barere.sub(lambda m: bare[m.group(1)], t)
+        if nf != f:  # the head comment names the file itself: its new name
+            t = re.sub(r"^(/\*\n \* )[\w/]+/(%s) - " % re.escape(os.path.basename(nf)),
+                       r"\1\2 - ", t, count=1)
         if nf == "src/meson.build":
             for k, v in meson.items():
                 t = t.replace(k, v)
