@@ -38,7 +38,8 @@ PREFIXES = {
     "core/core_status": ("core_",),
     "core/router": ("ao_route",),
     "core/poll": ("ao_poll_", "ao_core_"),  # the core's change poller and its hooks
-    "core/small": ("small_", "ao_core_"),  # the in-memory files' kernel caching, ao_core_cached
+    "core/small": ("small_", "ao_core_"),
+    "core/kcache": ("ao_kc_",),  # the in-memory files' kernel caching, ao_core_cached
     "core/export_cache": XCACHE,
     "core/xquery": XCACHE,
     "core/xstatus": XCACHE,

@@ -1,0 +1,226 @@
+/*
+ * test_kcache.c - the kernel-cache policy (include/angofs/kcache.h), one
+ * row per case: each case that caused a race or an ENODEV before has its
+ * row, named after it (docs/SEMANTICS.md E1-E5, S1-S4; the tests named
+ * there reproduce them through a mount).
+ */
+#include <stdio.h>
+
+#include "angofs/kcache.h"
+#include "t.h"
+
+enum { D = AO_KC_DIRECT, A = AO_KC_ALONE, S = AO_KC_SHARE, W = AO_KC_WAIT };
+
+struct row {
+	const char *name;
+	struct ao_kc_facts f; /* rule identified others others_closed same ready may_wait
+				 gave_up kernel_stale kernel_pages */
+	int way, direct_io, keep_cache, must_invalidate, pinned;
+};
+
+#define SM AO_KC_SMALL
+#define DV AO_KC_DERIVED
+#define EX AO_KC_EXPORT
+#define IM AO_KC_IMAGE
+#define WR AO_KC_WRITE
+
+static const struct row rows[] = {
+    /* small files: project.json, task.json, answer.json, .status, assets */
+    {"S1 first open of a task file: page cache, attributes dropped first",
+     {SM, 1, 0, 0, 0, 0, 1, 0, 0, 0},
+     A,
+     0,
+     0,
+     1,
+     1},
+    {"S1 shared mmap while the same bytes are open and dropped: share, no wait",
+     {SM, 1, 1, 0, 1, 1, 1, 0, 0, 0},
+     S,
+     0,
+     1,
+     0,
+     1},
+    {"same bytes, their drop under way: wait for it",
+     {SM, 1, 1, 0, 1, 0, 1, 0, 0, 0},
+     W,
+     1,
+     0,
+     0,
+     0},
+    {"S4 cat f; mmap f: the old handle closed, RELEASE not yet in: wait",
+     {SM, 1, 1, 1, 0, 0, 1, 0, 0, 0},
+     W,
+     1,
+     0,
+     0,
+     0},
+    {"S4 ... its RELEASE did not come within the bound: direct_io",
+     {SM, 1, 1, 1, 0, 0, 0, 0, 0, 0},
+     D,
+     1,
+     0,
+     0,
+     0},
+    {"-s (one worker): the RELEASE cannot be served meanwhile, no wait",
+     {SM, 1, 1, 1, 0, 0, 0, 0, 0, 0},
+     D,
+     1,
+     0,
+     0,
+     0},
+    {"another handle really open with other bytes: direct_io, no wait",
+     {SM, 1, 1, 0, 0, 0, 1, 0, 0, 0},
+     D,
+     1,
+     0,
+     0,
+     0},
+    {"S4 other task files open change nothing (not facts of this path)",
+     {SM, 1, 0, 0, 0, 0, 1, 0, 0, 0},
+     A,
+     0,
+     0,
+     1,
+     1},
+    {"an asset still downloading: direct_io, the size it will have is unknown",
+     {SM, 0, 0, 0, 0, 0, 1, 0, 0, 0},
+     D,
+     1,
+     0,
+     0,
+     0},
+    {"an asset complete, alone: page cache at its true size",
+     {SM, 1, 0, 0, 0, 0, 1, 0, 0, 0},
+     A,
+     0,
+     0,
+     1,
+     1},
+    /* exports: one descriptor, one generation */
+    {"E5 warm open of an unchanged export: the pages stay (keep_cache), no drop",
+     {EX, 1, 0, 0, 0, 0, 1, 0, 0, 1},
+     A,
+     0,
+     1,
+     0,
+     1},
+    {"E2 first open after a refresh: the kernel's size is another's: drop it",
+     {EX, 1, 0, 0, 0, 0, 1, 0, 1, 0},
+     A,
+     0,
+     0,
+     1,
+     1},
+    {"attributes right but the pages another generation's: no keep_cache",
+     {EX, 1, 0, 0, 0, 0, 1, 0, 0, 0},
+     A,
+     0,
+     0,
+     0,
+     1},
+    {"E1 a second reader of the same generation: share its pages",
+     {EX, 1, 1, 0, 1, 1, 1, 0, 0, 0},
+     S,
+     0,
+     1,
+     0,
+     1},
+    {"E4 a newer generation while an older one is open: wait (bounded)",
+     {EX, 1, 1, 0, 0, 0, 1, 0, 0, 0},
+     W,
+     1,
+     0,
+     0,
+     0},
+    {"E3 the older one still open at the bound: direct_io (the remaining case)",
+     {EX, 1, 1, 0, 0, 0, 0, 0, 0, 0},
+     D,
+     1,
+     0,
+     0,
+     0},
+    {"E4 once per generation: a second open of it does not wait again",
+     {EX, 1, 1, 0, 0, 0, 1, 1, 0, 0},
+     D,
+     1,
+     0,
+     0,
+     0},
+    {"direct_io handles of the path hold no page: alone (others counts none)",
+     {EX, 1, 0, 0, 0, 0, 1, 0, 1, 0},
+     A,
+     0,
+     0,
+     1,
+     1},
+    {"a generation still being written (no identity yet): direct_io",
+     {EX, 0, 0, 0, 0, 0, 1, 0, 0, 0},
+     D,
+     1,
+     0,
+     0,
+     0},
+    /* dataset files */
+    {"a derived file shared with its own bytes: share",
+     {DV, 1, 1, 0, 1, 1, 1, 0, 0, 0},
+     S,
+     0,
+     1,
+     0,
+     1},
+    {"a derived file beside other bytes: direct_io, but its old size dropped",
+     {DV, 1, 1, 0, 0, 0, 1, 0, 0, 0},
+     D,
+     1,
+     0,
+     1,
+     0},
+    {"an image alone with its size known: page cache at its true size (tar)",
+     {IM, 1, 0, 0, 0, 0, 1, 0, 0, 0},
+     A,
+     0,
+     0,
+     1,
+     0},
+    {"an image open elsewhere: direct_io (a READ may hold a page), dropped later",
+     {IM, 1, 1, 0, 0, 0, 1, 0, 0, 0},
+     D,
+     1,
+     0,
+     1,
+     0},
+    {"an image not downloaded: direct_io, nothing to drop yet",
+     {IM, 0, 0, 0, 0, 0, 1, 0, 0, 0},
+     D,
+     1,
+     0,
+     0,
+     0},
+    /* the write side */
+    {"a drop-box file or answer.json being written: direct_io",
+     {WR, 1, 0, 0, 0, 0, 1, 0, 0, 0},
+     D,
+     1,
+     0,
+     0,
+     0},
+};
+
+int main(void)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+		struct ao_kc_flags o;
+		ao_kc_decide(&r->f, &o);
+		int ok = (int)o.way == r->way && o.direct_io == r->direct_io &&
+			 o.keep_cache == r->keep_cache && o.must_invalidate == r->must_invalidate &&
+			 o.pinned == r->pinned;
+		if (!ok)
+			fprintf(
+			    stderr,
+			    "%s: got way %d direct_io %d keep_cache %d invalidate %d pinned %d\n",
+			    r->name, o.way, o.direct_io, o.keep_cache, o.must_invalidate, o.pinned);
+		CHECK(ok);
+	}
+	return t_done("kcache");
+}
