@@ -42,7 +42,7 @@ void ao_poll_free(struct ao_poll *p);
  * filter"} */
 json_t *ao_poll_status(struct ao_poll *p);
 
-/* Core side (src/core/poll.c, over the core's project list). */
+/* Core side (src/core/projects.c, over the core's project list). */
 /* The projects the mount has read an export or a task of (new ref):
  * {id: epoch ms of the first such read}. */
 json_t *ao_core_touched_projects(struct ao_core *c);

@@ -61,6 +61,10 @@ void ao_core_free(struct ao_core *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->nprojects; i++) {
+		task_list_put(c, c->projects[i]->tasks);
+		asset_free_project(c, c->projects[i]);
+	}
 	proj_free_all(c);
 	task_free_all(c);
 	xcheck_free_all(c);

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core_int.h"
+#include "angofs/poll.h"
 #include "angofs/hub.h"
 #include "angofs/hub_api.h"
 
@@ -389,14 +391,54 @@ void proj_free_all(struct ao_core *c)
 		free(p->detail_text);
 		free_subs(p->stages, p->nstages);
 		free_subs(p->batches, p->nbatches);
-		if (p->tasks)
-			task_list_put(c, p->tasks);
 		ao_slot_destroy(&p->detail_refresh);
 		ao_slot_destroy(&p->tasks_refresh);
-		asset_free_project(c, p);
-		free(p);
+		free(p); /* its tasks and assets: freed before (ao_core_free) */
 	}
 	free(c->projects);
 	c->projects = NULL;
 	c->nprojects = c->cap = 0;
+}
+
+/* ---- what -o poll watches (include/angofs/poll.h) ---------------------------- */
+
+json_t *ao_core_touched_projects(struct ao_core *c)
+{
+	json_t *ids = json_object();
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nprojects; i++)
+		if (c->projects[i]->touched)
+			json_object_set_new(ids, c->projects[i]->id,
+					    json_integer(c->projects[i]->touched));
+	pthread_mutex_unlock(&c->lock);
+	return ids;
+}
+
+int ao_core_project_dir(struct ao_core *c, const char *project_id, char *buf, size_t len)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nprojects; i++)
+		if (!strcmp(c->projects[i]->id, project_id) && c->projects[i]->listed) {
+			snprintf(buf, len, "/%s", c->projects[i]->dname);
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+void ao_core_mark_touched(struct ao_core *c, const char *project_id)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nprojects; i++)
+		if (!strcmp(c->projects[i]->id, project_id) && !c->projects[i]->touched)
+			c->projects[i]->touched =
+			    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	pthread_mutex_unlock(&c->lock);
 }

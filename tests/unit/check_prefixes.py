@@ -37,7 +37,7 @@ PREFIXES = {
     "core/core_cb": ("ao_core_",),  # touch, the write side's callbacks, snapshots' mkdir
     "core/core_status": ("core_",),
     "core/router": ("ao_route",),
-    "core/poll": ("ao_poll_", "ao_core_"),  # the core's change poller and its hooks
+    "core/poll": ("ao_poll_",),
     "core/small": ("small_", "ao_core_"),
     "core/kcache": ("ao_kc_",),  # the in-memory files' kernel caching, ao_core_cached
     "core/export_cache": XCACHE,
@@ -53,7 +53,7 @@ PREFIXES = {
     "core/xrefresh": XCACHE,
     "core/xstream": XCACHE,
     "core/export_check": ("xcheck_",),
-    "core/projects": ("proj_",),
+    "core/projects": ("proj_", "ao_core_"),  # and what -o poll watches (poll.h)
     "core/tasks": ("task_",),
     "core/assets": ("asset_", "ao_core_"),
     "core/assets_add": ("asset_",),
