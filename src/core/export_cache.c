@@ -28,7 +28,6 @@
 #include "angofs/cancel.h"
 #include "angofs/export_cache.h"
 #include "angofs/hash.h"
-#include "angofs/snapshots.h"
 #include "angofs/hub.h"
 #include "angofs/lockfile.h"
 #include "angofs/sysutil.h"
@@ -354,7 +353,7 @@ static void evict(struct ao_xcache *c, struct ao_xentry *keep)
 		return;
 	round++;
 	if (c->cfg.pin_dir && time(NULL) - c->pin_at >= 30) { /* snapshots count too */
-		c->pin_bytes = ao_snap_pinned_bytes(c->cfg.pin_dir);
+		c->pin_bytes = xs_pinned_bytes(c->cfg.pin_dir);
 		c->pin_at = time(NULL);
 	}
 	total = c->pin_bytes;

@@ -29,7 +29,7 @@
  * is not fresh, as a read would), whose pass-2 files are built if needed.
  *
  * Pinned bytes live outside exports/ and media/, so no eviction touches
- * them; they count toward cache_size (ao_snap_pinned_bytes) unless a file
+ * them; they count toward cache_size (xs_pinned_bytes, pins.c) unless a file
  * is also the export cache's (a hard link, counted there).
  */
 #include <dirent.h>
@@ -48,8 +48,8 @@
 #include "dsview_int.h"
 #include "angofs/export_cache.h"
 #include "angofs/log.h"
-#include "angofs/snapshots.h"
 #include "angofs/sysutil.h"
+#include "xshare.h"
 
 /* ---- names ---------------------------------------------------------------------- */
 
@@ -105,36 +105,6 @@ int snap_find(struct ao_core *c, const char *project_id, const char *name, unsig
 }
 
 /* ---- listing ------------------------------------------------------------------------ */
-
-/* Bytes of the files below dfd (closed); own: only those no other
- * directory links (a hard link shared with the export cache counts there). */
-static long long tree_bytes(int dfd, int depth, int own)
-{
-	DIR *d = fdopendir(dfd);
-	struct dirent *de;
-	struct stat st;
-	long long sum = 0;
-
-	if (!d) {
-		close(dfd);
-		return 0;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode) && depth < 8) {
-			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (sub >= 0)
-				sum += tree_bytes(sub, depth + 1, own);
-		} else if (S_ISREG(st.st_mode) && (!own || st.st_nlink == 1)) {
-			sum += (long long)st.st_size;
-		}
-	}
-	closedir(d);
-	return sum;
-}
 
 static void rm_tree(const char *path);
 
@@ -216,7 +186,7 @@ int snap_list(struct ao_core *c, const char *project_id, int sizes, struct snap_
 		e->created_ms = created_of(dirfd(d), de->d_name);
 		if (sizes) {
 			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			e->bytes = sub >= 0 ? tree_bytes(sub, 0, 0) : 0;
+			e->bytes = sub >= 0 ? xs_tree_bytes(sub, 0) : 0;
 		}
 	}
 	closedir(d);
@@ -526,24 +496,4 @@ int snap_remove(struct ao_core *c, const char *project_id, const char *name, str
 	dsv_snap_gone(c, project_id, name);
 	ao_info("snapshot %s of project %s unpinned", name, project_id);
 	return 0;
-}
-
-/* ---- cache_size ------------------------------------------------------------------ */
-
-long long ao_snap_pinned_bytes(const char *root)
-{
-	DIR *d = root ? opendir(root) : NULL;
-	struct dirent *de;
-	long long sum = 0;
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (sub >= 0)
-			sum += tree_bytes(sub, 0, 1);
-	}
-	if (d)
-		closedir(d);
-	return sum;
 }

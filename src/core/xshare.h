@@ -102,6 +102,13 @@ int xs_download_to(struct hub *hub, const char *q, const char *dir, const char *
 		   const char *dest, long long since_ms, long long *done, long long *total,
 		   long long *size, struct ao_err *err);
 
+/* pins.c: bytes of the files below root (pinned snapshots) that no other
+ * directory links; 0 if root is NULL or missing. Walks the tree: call it
+ * when the cap is checked, not per access. xs_tree_bytes: the same below
+ * dfd (closed by it); own 0: every file counted. */
+long long xs_pinned_bytes(const char *root);
+long long xs_tree_bytes(int dfd, int own);
+
 /* Highest generation number found on disk for H (0 if none). */
 unsigned long long xs_gen_max(const char *dir, const char *hash);
 

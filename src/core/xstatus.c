@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "xcache_int.h"
-#include "angofs/snapshots.h"
+#include "xshare.h"
 
 long long ao_xcache_newest_us(struct ao_xcache *c, const char *project_id)
 {
@@ -96,7 +96,7 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 	/* pinned snapshots count toward the cap (include/angofs/snapshots.h) */
-	long long pinned = ao_snap_pinned_bytes(c->cfg.pin_dir);
+	long long pinned = xs_pinned_bytes(c->cfg.pin_dir);
 	return json_pack("{s:o,s:I,s:I,s:I,s:I}", "exports", arr, "cache_bytes",
 			 (json_int_t)(total + pinned), "pinned_bytes", (json_int_t)pinned,
 			 "cache_cap", (json_int_t)c->cfg.max_bytes, "ttl_s",

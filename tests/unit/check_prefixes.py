@@ -46,6 +46,7 @@ PREFIXES = {
     "core/xshare": XCACHE,
     "core/xfetch": XCACHE,
     "core/xfail": XCACHE,
+    "core/pins": XCACHE,
     "core/xload": XCACHE,
     "core/xmerge": ("xm_",),  # the record merge of an incremental refresh
     "core/xmout": ("xm_",),
@@ -67,7 +68,7 @@ PREFIXES = {
     "core/dsdiff": ("dsv_",),
     "core/dswds": ("dsv_",),
     "core/dsformats": ("dsv_",),
-    "core/snap": ("snap_", "ao_snap_"),  # pinned snapshots: the store, cache_size
+    "core/snap": ("snap_",),  # pinned snapshots: the store
     "core/snapdesc": ("snap_",),
     "core/snaptree": ("snap_",),
     "core/snapsub": ("snap_",),
