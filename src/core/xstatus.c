@@ -95,7 +95,7 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&c->lock);
-	/* pinned snapshots count toward the cap (include/angofs/snapshots.h) */
+	/* pinned snapshots count toward the cap (pins.c) */
 	long long pinned = xs_pinned_bytes(c->cfg.pin_dir);
 	return json_pack("{s:o,s:I,s:I,s:I,s:I}", "exports", arr, "cache_bytes",
 			 (json_int_t)(total + pinned), "pinned_bytes", (json_int_t)pinned,
