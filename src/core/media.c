@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "angofs/cancel.h"
-#include "angofs/export_cache.h"
 #include "angofs/hash.h"
 #include "angofs/lockfile.h"
 #include "angofs/log.h"
