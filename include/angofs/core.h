@@ -48,6 +48,7 @@ struct ao_media_fh;
 struct ao_xcache;
 struct ao_xentry;
 struct dsv_fh;
+struct ao_views;
 
 struct ao_core_cfg {
 	struct hub *hub;
@@ -90,6 +91,9 @@ struct ao_core_cfg {
 	int split_by_class;
 	/* -o shard_size: WebDataset shards of about this many bytes */
 	long long shard_bytes;
+	/* the dataset views, snapshots and changes (angofs/views.h: ao_views());
+	 * NULL: no datasets/, snapshots/, changes/ below projects */
+	const struct ao_views *views;
 };
 
 enum ao_kind {

@@ -25,6 +25,10 @@
 #include "angofs/media.h"
 #include "angofs/poll.h"
 
+/* The views' table (core_int.h, struct ao_views); their directories are
+ * only in the tree when it is attached (a node of theirs implies it). */
+#define V(c) ((c)->cfg.views)
+
 struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 {
 	struct ao_core *c = calloc(1, sizeof(*c));
@@ -45,7 +49,13 @@ struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	ao_slot_init(&c->list_refresh);
-	pthread_mutex_init(&c->dsv.lock, NULL);
+	if (c->cfg.views && c->cfg.views->init(c) < 0) {
+		pthread_mutex_destroy(&c->lock);
+		ao_slot_destroy(&c->list_refresh);
+		free(c);
+		ao_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
 	small_init(c);
 	c->t0 = time(NULL);
 	xcheck_install(c);
@@ -68,10 +78,9 @@ void ao_core_free(struct ao_core *c)
 	proj_free_all(c);
 	task_free_all(c);
 	xcheck_free_all(c);
-	dsv_free_all(c);
-	dsv_changes_free(c);
+	if (c->cfg.views)
+		c->cfg.views->free(c);
 	small_free_all(c);
-	pthread_mutex_destroy(&c->dsv.lock);
 	pthread_mutex_destroy(&c->lock);
 	ao_slot_destroy(&c->list_refresh);
 	free(c);
@@ -177,14 +186,19 @@ static const struct {
 };
 
 /* Is child i of the table there for n? (a mask only when the task has it,
- * latest only when a snapshot exists) */
+ * latest only when a snapshot exists, the views' directories only with the
+ * views) */
 static int child_present(struct ao_core *c, const struct ao_node *n, size_t i)
 {
 	switch (tree[i].kind) {
 	case AO_N_MASK_FILE:
 		return asset_mask_present(c, n, tree[i].name);
 	case AO_N_SNAP_LINK:
-		return snap_has_latest(c, n->project_id);
+		return V(c) && V(c)->snap_has_latest(c, n->project_id);
+	case AO_N_DS_DIR:
+	case AO_N_SNAPS_DIR:
+	case AO_N_CHANGES_DIR:
+		return V(c) != NULL; /* the views' directories */
 	default:
 		return 1;
 	}
@@ -219,7 +233,7 @@ static int lookup_dynamic(struct ao_core *c, struct ao_node *n, struct project *
 	case AO_N_DS_BATCHES_DIR: {
 		int b = n->kind == AO_N_BATCHES_DIR || n->kind == AO_N_DS_BATCHES_DIR;
 		rc = proj_sub_lookup(c, *p, b, name, n->sub_id, sizeof(n->sub_id), err);
-		if (rc == 0 && n->snap[0] && !snap_sub_pinned(c, n, b, n->sub_id))
+		if (rc == 0 && n->snap[0] && !V(c)->snap_sub_pinned(c, n, b, n->sub_id))
 			return ao_errf(err, ENOENT, "%s: not in the snapshot (made after it)",
 				       path);
 		if (rc == 0 && n->kind >= AO_N_DS_DIR)
@@ -232,7 +246,7 @@ static int lookup_dynamic(struct ao_core *c, struct ao_node *n, struct project *
 	case AO_N_DS_STAGE_DIR:
 	case AO_N_DS_BATCH_DIR:
 	case AO_N_DS_VDIR:
-		return dsv_lookup(c, n, name, path, err);
+		return V(c)->lookup(c, n, name, path, err);
 	case AO_N_TASKS_DIR:
 		if (strlen(name) >= AO_ID_MAX)
 			return ao_errf(err, ENOENT, "%s: no such task", path);
@@ -247,9 +261,9 @@ static int lookup_dynamic(struct ao_core *c, struct ao_node *n, struct project *
 			n->kind = AO_N_ASSET_FILE;
 		return rc;
 	case AO_N_CHANGES_DIR:
-		return dsv_changes_lookup(c, n, name, path, err);
+		return V(c)->changes_lookup(c, n, name, path, err);
 	case AO_N_SNAPS_DIR:
-		rc = snap_find(c, n->project_id, name, &n->snap_ino, err);
+		rc = V(c)->snap_find(c, n->project_id, name, &n->snap_ino, err);
 		if (rc == 0) {
 			snprintf(n->snap, sizeof(n->snap), "%s", name);
 			n->kind = AO_N_SNAP_DIR;
@@ -426,14 +440,14 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 	case AO_N_MASK_FILE:
 		return asset_getattr(c, n, st, err);
 	case AO_N_DS_FILE:
-		return dsv_getattr(c, n, st, err);
+		return V(c)->getattr(c, n, st, err);
 	case AO_N_SNAP_LINK:
 	case AO_N_SNAP_DIR:
 	case AO_N_SNAP_XDIR:
 	case AO_N_SNAP_FILE:
-		return snap_getattr(c, n, st, err);
+		return V(c)->snap_getattr(c, n, st, err);
 	case AO_N_CHANGES_FILE:
-		return dsv_changes_getattr(c, n, st, err);
+		return V(c)->changes_getattr(c, n, st, err);
 	case AO_N_TASK_JSON:
 	case AO_N_ANSWER_JSON:
 		rc = task_fetch(c, n->project_id, n->task_id, n->kind == AO_N_ANSWER_JSON, NULL,
@@ -554,7 +568,7 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		if (!e)
 			return ao_errf(err, ENOMEM, "out of memory");
 		for (size_t i = 0; i < cnt; i++) /* a snapshot's: those it pinned */
-			if ((!n->snap[0] || snap_sub_pinned(c, n, which, e[i].id)) &&
+			if ((!n->snap[0] || V(c)->snap_sub_pinned(c, n, which, e[i].id)) &&
 			    fill(ctx, e[i].name, &dst))
 				break;
 		free(e);
@@ -569,12 +583,12 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 	}
 	case AO_N_SNAPS_DIR:
 		fill_fixed(c, n, fill, ctx); /* latest */
-		return snap_readdir(c, n, fill, ctx, err);
+		return V(c)->snap_readdir(c, n, fill, ctx, err);
 	case AO_N_CHANGES_DIR: {
 		struct stat fst;
 		base_stat(c, AO_N_CHANGES_FILE, &fst);
 		fst.st_size = 1; /* computed at open (stat of one file: its size) */
-		return dsv_changes_readdir(c, n, &fst, fill, ctx);
+		return V(c)->changes_readdir(c, n, &fst, fill, ctx);
 	}
 	case AO_N_TASKS_DIR: {
 		if (!p)
@@ -597,7 +611,7 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 			   ctx); /* project, export/, stage/S, batch/B, task, drop box */
 		if (n->kind == AO_N_DS_DIR || n->kind == AO_N_DS_STAGE_DIR ||
 		    n->kind == AO_N_DS_BATCH_DIR || n->kind == AO_N_DS_VDIR)
-			return dsv_readdir(c, n, fill, ctx, err);
+			return V(c)->readdir(c, n, fill, ctx, err);
 		return 0;
 	}
 }
@@ -678,19 +692,19 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		rc = asset_open(c, n, fh, err);
 		break;
 	case AO_N_DS_FILE:
-		rc = dsv_open(c, n, fh, err);
+		rc = V(c)->open(c, n, fh, err);
 		break;
 	case AO_N_SNAP_FILE:
-		rc = snap_open(c, n, fh, err);
+		rc = V(c)->snap_open(c, n, fh, err);
 		break;
 	case AO_N_CHANGES_FILE:
-		rc = dsv_changes_open(c, n, fh, err);
+		rc = V(c)->changes_open(c, n, fh, err);
 		break;
 	default:
 		rc = ao_errf(err, EIO, "unexpected node");
 	}
 	if (rc < 0) {
-		dsv_release(c, fh);
+		V(c)->release(c, fh);
 		if (fh->own_fd && fh->fd >= 0)
 			close(fh->fd);
 		free(fh->buf);
@@ -718,7 +732,7 @@ ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t
 	if (fh->m && fh->fd < 0)
 		return ao_media_read(c->cfg.media, fh->m, buf, size, off, err);
 	if (fh->ds && fh->fd < 0 && !fh->buf)
-		return dsv_read(c, fh, buf, size, off, err); /* an image's bytes */
+		return V(c)->read(c, fh, buf, size, off, err); /* an image's bytes */
 	if (fh->fd >= 0) {
 		size_t got = 0;
 		int rc = ao_core_read_wait(c, fh, off, size, err);
@@ -768,7 +782,7 @@ int ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 		ao_media_close(c->cfg.media, fh->m); /* fd is the handle's */
 		small_release(c, fh, 0);
 	} else if (fh->ds) {
-		dsv_release(c, fh);
+		V(c)->release(c, fh);
 	} else {
 		small_release(c, fh, 0);
 		if (fh->own_fd && fh->fd >= 0)

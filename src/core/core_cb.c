@@ -75,28 +75,28 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 int ao_core_snap_mkdir(struct ao_core *c, const struct ao_node *n, const char *name,
 		       struct ao_err *err)
 {
-	if (n->kind != AO_N_SNAPS_DIR)
+	if (n->kind != AO_N_SNAPS_DIR || !c->cfg.views)
 		return ao_errf(err, EPERM, "not a place for directories");
 	if (c->cfg.read_only)
 		return ao_errf(err, EROFS, "the mount is read-only");
-	return snap_create(c, n->project_id, name, err);
+	return c->cfg.views->snap_create(c, n->project_id, name, err);
 }
 
 int ao_core_snap_rmdir(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
 {
-	if (n->kind != AO_N_SNAP_DIR)
+	if (n->kind != AO_N_SNAP_DIR || !c->cfg.views)
 		return ao_errf(err, EPERM, "not a snapshot");
 	if (c->cfg.read_only)
 		return ao_errf(err, EROFS, "the mount is read-only");
-	return snap_remove(c, n->project_id, n->snap, err);
+	return c->cfg.views->snap_remove(c, n->project_id, n->snap, err);
 }
 
 int ao_core_readlink(struct ao_core *c, const struct ao_node *n, char *buf, size_t size,
 		     struct ao_err *err)
 {
-	if (n->kind != AO_N_SNAP_LINK)
+	if (n->kind != AO_N_SNAP_LINK || !c->cfg.views)
 		return ao_errf(err, EINVAL, "not a symbolic link");
-	return snap_readlink(c, n, buf, size, err);
+	return c->cfg.views->snap_readlink(c, n, buf, size, err);
 }
 
 static void written(struct ao_core *c, const char *project_id, const json_t *asset)

@@ -29,7 +29,6 @@
 #include "angofs/core.h"
 #include "angofs/names.h"
 #include "angofs/slot.h"
-#include "dsview_int.h"
 
 /* A stage or batch of a project: immutable once built; the array holding it
  * (p->stages, p->batches) is replaced whole under c->lock by a detail refresh
@@ -119,6 +118,9 @@ struct task_ent {
 #define TASK_BUCKETS 4096
 #define TASK_CACHE_MAX 50000
 
+struct dsv;
+struct diff_result;
+
 struct ao_core {
 	struct ao_core_cfg cfg; /* immutable after init */
 	pthread_mutex_t lock;	/* "c->lock": a leaf, never held across a request */
@@ -139,9 +141,9 @@ struct ao_core {
 	/* bumped by every write (task_drop, task_drop_project): a task fetched by a
 	 * request that overlapped a write is not cached (it may predate the write) */
 	unsigned long wgen;
-	time_t t0;		   /* immutable after init (mount time) */
-	struct xcheck *checks;	   /* export completeness results (export_check.c); lock */
-	struct dsv dsv;		   /* dataset views (dsview_int.h): its own lock, dv->lock */
+	time_t t0;	       /* immutable after init (mount time) */
+	struct xcheck *checks; /* export completeness results (export_check.c); lock */
+	struct dsv *dsv;       /* the views' state (dsview_int.h; cfg.views->init): its own lock */
 	struct diff_result *diffs; /* c->lock: changes/ files computed last (dsdiff.c) */
 };
 
@@ -252,52 +254,59 @@ void task_drop_list(struct ao_core *c, struct project *p);
 void task_free_all(struct ao_core *c);
 int task_id_valid(const char *id);
 
-/* snap.c, snapdesc.c, snaptree.c: pinned snapshots (<p>/snapshots/) */
-#define SNAP_NAME_MAX 100
-struct snap_ent {
-	char name[SNAP_NAME_MAX + 1];
-	unsigned long long ino;
-	long long created_ms;
-	long long bytes; /* with sizes: what its files hold on disk */
-};
-int snap_check_name(const char *name, struct ao_err *err);
-/* <snap_dir>/<project>[/<name>]; -ENOTSUP without a cache directory */
-int snap_path(struct ao_core *c, const char *project_id, const char *name, char *buf, size_t n);
-int snap_find(struct ao_core *c, const char *project_id, const char *name, unsigned long long *ino,
-	      struct ao_err *err);
-/* The pins of a project, oldest first (malloc'd); leftovers swept. */
-int snap_list(struct ao_core *c, const char *project_id, int sizes, struct snap_ent **v, size_t *n);
-int snap_create(struct ao_core *c, const char *project_id, const char *name, struct ao_err *err);
-int snap_remove(struct ao_core *c, const char *project_id, const char *name, struct ao_err *err);
-struct dsv_gen;
-int snap_describe(struct ao_core *c, struct dsv_gen *g, const char *name, const json_t *detail,
-		  const char *tmp, json_t **out, struct ao_err *err);
-int snap_has_latest(struct ao_core *c, const char *project_id);
-/* Has the snapshot n is in a view of that stage (batch 0) or batch? */
-int snap_sub_pinned(struct ao_core *c, const struct ao_node *n, int batch, const char *id);
-/* The export generation ("<hash>.<gen>") a pin holds ("" if unknown). */
-void snap_generation(struct ao_core *c, const char *project_id, const char *name, char *buf,
-		     size_t n);
-int snap_readlink(struct ao_core *c, const struct ao_node *n, char *buf, size_t size,
-		  struct ao_err *err);
-int snap_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err);
-int snap_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
-	      struct ao_err *err);
-int snap_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
-		 struct ao_err *err);
-json_t *snap_status(struct ao_core *c);
-
-/* dsdiff.c: <p>/changes/<A>..<B>.ndjson, .summary.json */
-struct diff_result;
-int dsv_changes_lookup(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+/*
+ * The subtrees below a project that the views give (src/core/views.c:
+ * datasets/, snapshots/, changes/; their state c->dsv is theirs). The read
+ * side calls them through this table, attached by whoever builds it
+ * (ao_core_cfg.views, angofs/views.h), so it uses nothing above itself; no
+ * table: those directories are empty and their files absent.
+ */
+struct ao_views {
+	int (*init)(struct ao_core *c); /* 0 or -ENOMEM */
+	void (*free)(struct ao_core *c);
+	/* datasets/ below the tree table */
+	int (*lookup)(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+		      struct ao_err *err);
+	int (*getattr)(struct ao_core *c, const struct ao_node *n, struct stat *st,
 		       struct ao_err *err);
-int dsv_changes_readdir(struct ao_core *c, const struct ao_node *n, const struct stat *fst,
-			ao_core_fill_fn fill, void *ctx);
-int dsv_changes_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
+	int (*readdir)(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
+		       struct ao_err *err);
+	int (*open)(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		    struct ao_err *err);
+	ssize_t (*read)(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
 			struct ao_err *err);
-int dsv_changes_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
-		     struct ao_err *err);
-void dsv_changes_free(struct ao_core *c);
+	void (*release)(struct ao_core *c, struct ao_core_fh *fh);
+	json_t *(*status)(struct ao_core *c);
+	/* snapshots/ */
+	int (*snap_find)(struct ao_core *c, const char *project_id, const char *name,
+			 unsigned long long *ino, struct ao_err *err);
+	int (*snap_has_latest)(struct ao_core *c, const char *project_id);
+	/* has the snapshot n is in a view of that stage (batch 0) or batch? */
+	int (*snap_sub_pinned)(struct ao_core *c, const struct ao_node *n, int batch,
+			       const char *id);
+	int (*snap_getattr)(struct ao_core *c, const struct ao_node *n, struct stat *st,
+			    struct ao_err *err);
+	int (*snap_readdir)(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill,
+			    void *ctx, struct ao_err *err);
+	int (*snap_open)(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+			 struct ao_err *err);
+	int (*snap_readlink)(struct ao_core *c, const struct ao_node *n, char *buf, size_t size,
+			     struct ao_err *err);
+	int (*snap_create)(struct ao_core *c, const char *project_id, const char *name,
+			   struct ao_err *err);
+	int (*snap_remove)(struct ao_core *c, const char *project_id, const char *name,
+			   struct ao_err *err);
+	json_t *(*snap_status)(struct ao_core *c);
+	/* changes/ */
+	int (*changes_lookup)(struct ao_core *c, struct ao_node *n, const char *name,
+			      const char *path, struct ao_err *err);
+	int (*changes_readdir)(struct ao_core *c, const struct ao_node *n, const struct stat *fst,
+			       ao_core_fill_fn fill, void *ctx);
+	int (*changes_getattr)(struct ao_core *c, const struct ao_node *n, struct stat *st,
+			       struct ao_err *err);
+	int (*changes_open)(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+			    struct ao_err *err);
+};
 
 /*
  * The kernel-cache rule for a dataset image (dsview.c), whose size the kernel

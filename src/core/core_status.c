@@ -62,7 +62,8 @@ static void status_paths(struct ao_core *c, json_t *xs)
  * snapshots/v1") and its size on disk. */
 static json_t *status_snapshots(struct ao_core *c)
 {
-	json_t *by = snap_status(c), *out = json_array(), *arr, *s;
+	json_t *by = c->cfg.views ? c->cfg.views->snap_status(c) : NULL, *out = json_array();
+	json_t *arr, *s;
 	const char *pid;
 	size_t i;
 
@@ -101,8 +102,9 @@ char *core_status_text(struct ao_core *c, size_t *len)
 	json_object_set_new(j, "snapshots", status_snapshots(c));
 	/* dataset view sets: the current generation, and the retired ones whose
 	 * old paths still serve their bytes (-o grace) */
-	json_t *ds =
-	    json_pack("{s:I,s:o}", "grace_s", (json_int_t)c->cfg.ds_grace_s, "sets", dsv_status(c));
+	json_t *ds = c->cfg.views ? json_pack("{s:I,s:o}", "grace_s", (json_int_t)c->cfg.ds_grace_s,
+					      "sets", c->cfg.views->status(c))
+				  : NULL;
 	if (ds)
 		json_object_set_new(j, "datasets", ds);
 	if (c->cfg.media) {

@@ -69,7 +69,7 @@ const char *dsv_out_name(int k)
 static struct dsv_set *set_of(struct ao_core *c, struct ao_xentry *x, const char *project_id,
 			      const char *snap, unsigned long long ino, const char *sub)
 {
-	struct dsv *dv = &c->dsv;
+	struct dsv *dv = c->dsv;
 	struct dsv_set *s;
 	char *root = NULL, *dir = NULL, *out = NULL, vd[4400];
 
@@ -143,16 +143,16 @@ void dsv_put(struct ao_core *c, struct dsv_gen *g)
 
 	if (!g)
 		return;
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	last = --g->refs == 0;
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	if (last)
 		gen_free(c, g);
 }
 
 void dsv_free_all(struct ao_core *c)
 {
-	struct dsv_set *s = c->dsv.sets, *nx;
+	struct dsv_set *s = c->dsv->sets, *nx;
 
 	for (; s; s = nx) {
 		nx = s->next;
@@ -168,7 +168,7 @@ void dsv_free_all(struct ao_core *c)
 		free(s->out_dir);
 		free(s);
 	}
-	c->dsv.sets = NULL;
+	c->dsv->sets = NULL;
 }
 
 /* Retire old (the set's generation until now; dv->lock held): kept for
@@ -213,8 +213,8 @@ size_t dsv_retired(struct ao_core *c, const struct ao_node *n, struct dsv_gen **
 
 	if (n->snap[0] || c->cfg.ds_grace_s <= 0)
 		return 0;
-	pthread_mutex_lock(&c->dsv.lock);
-	for (struct dsv_set *s = c->dsv.sets; s; s = s->next) {
+	pthread_mutex_lock(&c->dsv->lock);
+	for (struct dsv_set *s = c->dsv->sets; s; s = s->next) {
 		if (s->x != n->x || s->snap[0])
 			continue;
 		retire(c, s, NULL, &drop); /* the expired ones go */
@@ -223,7 +223,7 @@ size_t dsv_retired(struct ao_core *c, const struct ao_node *n, struct dsv_gen **
 			out[k++] = r;
 		}
 	}
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	put_list(c, drop);
 	return k;
 }
@@ -232,15 +232,15 @@ void dsv_snap_gone(struct ao_core *c, const char *project_id, const char *snap)
 {
 	struct dsv_gen *drop = NULL;
 
-	pthread_mutex_lock(&c->dsv.lock);
-	for (struct dsv_set *s = c->dsv.sets; s; s = s->next)
+	pthread_mutex_lock(&c->dsv->lock);
+	for (struct dsv_set *s = c->dsv->sets; s; s = s->next)
 		if (s->snap[0] && !strcmp(s->snap, snap) && !strcmp(s->project_id, project_id) &&
 		    s->cur) {
 			s->cur->rnext = drop;
 			drop = s->cur;
 			s->cur = NULL;
 		}
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	put_list(c, drop);
 }
 
@@ -252,13 +252,13 @@ static struct dsv_gen *cur_if_fresh(struct ao_core *c, struct dsv_set *s)
 	int fresh = s->x && ao_xcache_fresh(c->cfg.xc, s->x);
 	unsigned long xg = s->x ? ao_xcache_gen(c->cfg.xc, s->x) : 0;
 
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	if (s->cur && (s->cur->pinned || (fresh && xg == s->cur->xgen)) &&
 	    !__atomic_load_n(&s->cur->broken, __ATOMIC_RELAXED)) {
 		g = s->cur;
 		g->refs++;
 	}
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	return g;
 }
 
@@ -474,9 +474,9 @@ static struct dsv_gen *gen_build(struct ao_core *c, struct dsv_set *s, int xfd, 
 	g->xgen = xgen;
 	g->cs = cs;
 	g->refs = 1;
-	pthread_mutex_lock(&c->dsv.lock);
-	g->serial = ++c->dsv.serial;
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
+	g->serial = ++c->dsv->serial;
+	pthread_mutex_unlock(&c->dsv->lock);
 	snprintf(g->ident, sizeof(g->ident), "%s", ident);
 	snprintf(g->project_id, sizeof(g->project_id), "%s", s->project_id);
 	if (pass1(c, g, err) < 0) {
@@ -495,12 +495,12 @@ static struct dsv_gen *publish(struct ao_core *c, struct dsv_set *s, struct dsv_
 {
 	struct dsv_gen *drop = NULL;
 
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	struct dsv_gen *old = s->cur;
 	s->cur = g;
 	g->refs++; /* the set's and the caller's */
 	retire(c, s, old, &drop);
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	put_list(c, drop);
 	return g;
 }
@@ -552,14 +552,14 @@ static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_e
 		ao_errf(err, errno, "cached export: %s", strerror(errno));
 		return NULL;
 	}
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	g = s->cur;
 	if (g && !strcmp(g->ident, ident) && !__atomic_load_n(&g->broken, __ATOMIC_RELAXED)) {
 		g->xgen = xgen; /* the same bytes and schema: nothing to rebuild */
 		g->refs++;
 	} else
 		g = NULL;
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	if (g) {
 		close(xfd);
 		json_decref(cs);
@@ -575,7 +575,7 @@ static struct dsv_gen *by_serial(struct ao_core *c, struct dsv_set *s, unsigned 
 {
 	struct dsv_gen *g = NULL, *drop = NULL;
 
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	retire(c, s, NULL, &drop);
 	if (s->cur && s->cur->serial == serial)
 		g = s->cur;
@@ -584,7 +584,7 @@ static struct dsv_gen *by_serial(struct ao_core *c, struct dsv_set *s, unsigned 
 			g = r;
 	if (g)
 		g->refs++;
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	put_list(c, drop);
 	if (!g)
 		ao_errf(err, ENOENT, "gone: removed by a refresh, and its grace period is over");
@@ -637,8 +637,8 @@ json_t *dsv_status(struct ao_core *c)
 	json_t *a = json_array();
 	time_t now = time(NULL);
 
-	pthread_mutex_lock(&c->dsv.lock);
-	for (struct dsv_set *s = c->dsv.sets; a && s; s = s->next) {
+	pthread_mutex_lock(&c->dsv->lock);
+	for (struct dsv_set *s = c->dsv->sets; a && s; s = s->next) {
 		json_t *o = json_pack("{s:s}", "project", s->project_id), *ret = json_array();
 		if (!o || !ret) {
 			json_decref(o);
@@ -661,7 +661,7 @@ json_t *dsv_status(struct ao_core *c)
 		json_object_set_new(o, "retired", ret);
 		json_array_append_new(a, o);
 	}
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	return a;
 }
 
@@ -750,9 +750,9 @@ int dsv_ensure(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err)
 	struct dsv_set *s = g->set;
 	int built, rc;
 
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	built = g->out[k].built;
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	if (built)
 		return 0;
 	if (!g->out_dir)
@@ -761,9 +761,9 @@ int dsv_ensure(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err)
 		return ao_errf(err, ENOMEM, "out of memory");
 	if (ao_cancel_lock(&s->build) < 0)
 		return ao_errf(err, EINTR, "interrupted");
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	built = g->out[k].built;
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	rc = built ? 0 : build_out(c, g, k, err);
 	pthread_mutex_unlock(&s->build);
 	return rc;

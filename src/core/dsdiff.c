@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "core_int.h"
+#include "dsview_int.h"
 #include "angofs/export_cache.h"
 #include "angofs/hash.h"
 #include "angofs/log.h"

@@ -255,11 +255,11 @@ int dsv_load_out(struct ao_core *c, struct dsv_gen *g, int k, const char *path, 
 		return ao_errf(err, -rc, "%s: not a complete dataset file", path);
 	}
 	o.built = 1;
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	int had = g->out[k].built;
 	if (!had)
 		g->out[k] = o;
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	if (had) {
 		close(o.fd);
 		free(o.tab);

@@ -201,18 +201,18 @@ int dsv_split_of(struct ao_core *c, struct dsv_gen *g, int fmt, const struct ao_
 
 	if (!c->cfg.split_by_class)
 		return by_fraction(c, unit(g->attr[pos].xhash));
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	t = g->split[imf];
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	if (!t) {
 		unsigned char *nt = strat_table(c, g, imf);
 		if (!nt)
 			return 0;
-		pthread_mutex_lock(&c->dsv.lock);
+		pthread_mutex_lock(&c->dsv->lock);
 		if (!g->split[imf])
 			g->split[imf] = nt, nt = NULL;
 		t = g->split[imf];
-		pthread_mutex_unlock(&c->dsv.lock);
+		pthread_mutex_unlock(&c->dsv->lock);
 		free(nt);
 	}
 	return t[pos];
@@ -225,9 +225,9 @@ const unsigned long long *dsv_class_counts(struct ao_core *c, struct dsv_gen *g,
 
 	if (!split)
 		return ao_ds_index_class_counts(g->idx);
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	cnt = g->scount[split];
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	if (cnt)
 		return cnt;
 	cnt = calloc(nopt ? nopt : 1, sizeof(*cnt));
@@ -239,11 +239,11 @@ const unsigned long long *dsv_class_counts(struct ao_core *c, struct dsv_gen *g,
 	}
 	if (!cnt)
 		return NULL;
-	pthread_mutex_lock(&c->dsv.lock);
+	pthread_mutex_lock(&c->dsv->lock);
 	if (!g->scount[split])
 		g->scount[split] = cnt, cnt = NULL;
 	const unsigned long long *r = g->scount[split];
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	free(cnt);
 	return r;
 }

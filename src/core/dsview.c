@@ -414,11 +414,11 @@ static struct dsv_gen *peek(struct ao_core *c, const struct ao_node *n, struct a
 
 	if (n->snap[0] || n->ds_gen || ao_xcache_fresh(c->cfg.xc, n->x))
 		return dsv_acquire(c, n, err); /* a pin and a retired one fetch nothing */
-	pthread_mutex_lock(&c->dsv.lock);
-	for (struct dsv_set *s = c->dsv.sets; s; s = s->next)
+	pthread_mutex_lock(&c->dsv->lock);
+	for (struct dsv_set *s = c->dsv->sets; s; s = s->next)
 		if (s->x == n->x && (g = s->cur))
 			g->refs++;
-	pthread_mutex_unlock(&c->dsv.lock);
+	pthread_mutex_unlock(&c->dsv->lock);
 	return g;
 }
 

@@ -49,6 +49,7 @@
 
 #include "angofs/core.h"
 #include "angofs/datasets.h"
+#include "core_int.h"
 
 struct ao_core;
 
@@ -331,5 +332,52 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
 		 struct ao_err *err);
 void dsv_release(struct ao_core *c, struct ao_core_fh *fh);
+
+/* snap.c, snapdesc.c, snaptree.c: pinned snapshots (<p>/snapshots/) */
+#define SNAP_NAME_MAX 100
+struct snap_ent {
+	char name[SNAP_NAME_MAX + 1];
+	unsigned long long ino;
+	long long created_ms;
+	long long bytes; /* with sizes: what its files hold on disk */
+};
+int snap_check_name(const char *name, struct ao_err *err);
+/* <snap_dir>/<project>[/<name>]; -ENOTSUP without a cache directory */
+int snap_path(struct ao_core *c, const char *project_id, const char *name, char *buf, size_t n);
+int snap_find(struct ao_core *c, const char *project_id, const char *name, unsigned long long *ino,
+	      struct ao_err *err);
+/* The pins of a project, oldest first (malloc'd); leftovers swept. */
+int snap_list(struct ao_core *c, const char *project_id, int sizes, struct snap_ent **v, size_t *n);
+int snap_create(struct ao_core *c, const char *project_id, const char *name, struct ao_err *err);
+int snap_remove(struct ao_core *c, const char *project_id, const char *name, struct ao_err *err);
+struct dsv_gen;
+int snap_describe(struct ao_core *c, struct dsv_gen *g, const char *name, const json_t *detail,
+		  const char *tmp, json_t **out, struct ao_err *err);
+int snap_has_latest(struct ao_core *c, const char *project_id);
+/* Has the snapshot n is in a view of that stage (batch 0) or batch? */
+int snap_sub_pinned(struct ao_core *c, const struct ao_node *n, int batch, const char *id);
+/* The export generation ("<hash>.<gen>") a pin holds ("" if unknown). */
+void snap_generation(struct ao_core *c, const char *project_id, const char *name, char *buf,
+		     size_t n);
+int snap_readlink(struct ao_core *c, const struct ao_node *n, char *buf, size_t size,
+		  struct ao_err *err);
+int snap_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err);
+int snap_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+	      struct ao_err *err);
+int snap_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
+		 struct ao_err *err);
+json_t *snap_status(struct ao_core *c);
+
+/* dsdiff.c: <p>/changes/<A>..<B>.ndjson, .summary.json */
+struct diff_result;
+int dsv_changes_lookup(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+		       struct ao_err *err);
+int dsv_changes_readdir(struct ao_core *c, const struct ao_node *n, const struct stat *fst,
+			ao_core_fill_fn fill, void *ctx);
+int dsv_changes_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
+			struct ao_err *err);
+int dsv_changes_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		     struct ao_err *err);
+void dsv_changes_free(struct ao_core *c);
 
 #endif

@@ -32,6 +32,7 @@
 #include "angofs/log.h"
 #include "angofs/media.h"
 #include "angofs/poll.h"
+#include "angofs/views.h"
 #include "angofs/writes.h"
 
 /* systemd Type=notify: tell the service manager the mount is up. */
@@ -370,6 +371,7 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				.next_stage = c->v.next_stage,
 				.offline = c->v.offline};
 	ccfg.xc = d->xc;
+	ccfg.views = ao_views(); /* datasets/, snapshots/, changes/ */
 	d->core = ao_core_new(&ccfg, e);
 	return d->core ? 0 : -1;
 }

@@ -60,6 +60,7 @@ PREFIXES = {
     "core/assets_add": ("asset_",),
     "core/unzip": ("ao_unzip_",),
     "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
+    "core/views": ("ao_views",),
     "core/dsimage": ("dsv_",),
     "core/dsbuild": ("dsv_",),
     "core/dsnames": ("dsv_",),

@@ -18,6 +18,7 @@
 #include "angofs/datasets.h"
 #include "angofs/export_cache.h"
 #include "angofs/sysutil.h"
+#include "angofs/views.h"
 #include "mock_hub.h"
 #include "unit_fixture.h"
 #include "t.h"
@@ -205,7 +206,8 @@ static struct ao_core *core_on(struct hub *hub, struct ao_xcache **xc, const cha
 
 	ao_err_clear(&e);
 	*xc = ao_xcache_new(&xcfg, &e);
-	struct ao_core_cfg ccfg = {.hub = hub, .xc = *xc, .meta_ttl_s = 60, .ds_dir = ddir};
+	struct ao_core_cfg ccfg = {
+	    .hub = hub, .xc = *xc, .meta_ttl_s = 60, .ds_dir = ddir, .views = ao_views()};
 	return *xc ? ao_core_new(&ccfg, &e) : NULL;
 }
 

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "angofs/views.h"
+
 int uf_open(struct unit_fixture *f, const char *name, int with_media,
 	    void (*seed)(struct mock_hub *m))
 {
@@ -35,7 +37,8 @@ int uf_open(struct unit_fixture *f, const char *name, int with_media,
 		    .hub = f->hub, .dir = mdir, .xdir = f->xdir, .host = "mock"};
 		f->media = ao_media_new(&mcfg, &e);
 	}
-	struct ao_core_cfg ccfg = {.hub = f->hub, .xc = f->xc, .media = f->media, .meta_ttl_s = 60};
+	struct ao_core_cfg ccfg = {
+	    .hub = f->hub, .xc = f->xc, .media = f->media, .meta_ttl_s = 60, .views = ao_views()};
 	f->core = f->xc && (f->media || !with_media) ? ao_core_new(&ccfg, &e) : NULL;
 	return 0;
 }
