@@ -49,6 +49,8 @@ struct ao_xcache;
 struct ao_xentry;
 struct dsv_fh;
 struct ao_views;
+struct ao_fh;
+struct ao_kc_id;
 
 struct ao_core_cfg {
 	struct hub *hub;
@@ -75,10 +77,6 @@ struct ao_core_cfg {
 	/* the mount point (absolute): the YOLO views' data.yaml names their
 	 * directory by it (docs/DATASETS.md); NULL: data.yaml has no `path` */
 	const char *mountpoint;
-	/* an in-memory file's open waits at most this long for the other
-	 * handles of the file to close or agree (src/core/small.c); 0: no
-	 * wait (single-threaded loop) */
-	long open_wait_ms;
 	/* pinned snapshots (<cache_dir>/snapshots, created 0700); NULL: mkdir
 	 * in snapshots/ fails with ENOTSUP */
 	const char *snap_dir;
@@ -140,7 +138,7 @@ struct ao_node {
 	char sub_id[AO_ID_MAX]; /* stage or batch id; asset id; mask key */
 	const char *relpath;	/* points into the path given to resolve; "" = project dir */
 	const char *path;	/* the path given to resolve (or a listed child's): the
-				 * kernel's inode, small.c's key; NULL if not resolved */
+				 * kernel's inode; NULL if not resolved */
 	int parent_ok;		/* on -ENOENT: the parent directory exists */
 	struct ao_xentry *x;	/* AO_N_EXPORT_FILE; the feeding NDJSON export of AO_N_DS_* */
 	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/core/dsview_int.h): the view's format, the
@@ -168,50 +166,42 @@ int ao_core_resolve(struct ao_core *c, const char *path, struct ao_node *n, stru
 
 int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
 		    struct ao_err *err);
+/* What stat of a path (getattr, and each entry of a listing) is told goes
+ * through hook: the kernel-cache policy's (the router's, angofs/kcache.h)
+ * records an export's generation as what the kernel holds and shows the
+ * size of what the path's page-cache handles read while one is open. id:
+ * the node's content (an export generation, an in-memory file). */
+typedef void (*ao_core_stat_fn)(void *ud, const char *path, const struct ao_kc_id *id,
+				struct stat *st);
+void ao_core_set_stat_hook(struct ao_core *c, ao_core_stat_fn hook, void *ud);
 
 typedef int (*ao_core_fill_fn)(void *ctx, const char *name, const struct stat *st);
 int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
 		    struct ao_err *err);
 
+/* The read side's state of an open file (struct ao_fh's self): which
+ * fields are set says its kind, and so its operations (core.c). */
 struct ao_core_fh {
+	struct ao_core *c;
 	enum ao_kind kind;
-	int fd; /* export data, or -1 */
+	int fd; /* export data, a complete media file, a pinned or derived file; or -1 */
 	struct ao_xentry *x;
 	char *buf; /* in-memory content (project.json, task files, status) */
 	size_t len;
-	int direct_io, keep_cache;
-	int changed;	       /* the kernel's attributes are old: drop them (small.c) */
-	int pinned;	       /* in-memory file served through the page cache (small.c) */
-	struct small_file *sf; /* its file's entry (small.c: in-memory files, assets, masks) */
-	int flushed;	       /* closed (FLUSH seen; small.c) */
 	struct ao_media_fh *m; /* an asset or mask (fd: its complete file, or -1) */
-	struct dsv_fh *ds;     /* a dataset view file (src/core/dsview.c), or NULL */
-	unsigned long xstream; /* export still being written: its stream (ao_core_read_wait) */
+	struct dsv_fh *ds;     /* a dataset view file (the views'), or NULL */
+	unsigned long xstream; /* export still being written: its stream */
 	int own_fd;	       /* fd is the handle's own (a pinned file): closed at release */
+	/* what the owner says of the content for the kernel-cache policy
+	 * (the struct ao_fh's id: filled at open by the part that opens) */
+	struct ao_kc_id *kc;
 };
 
-/* Open for reading (flags are open(2)'s: write access is refused with EACCES). */
-int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct ao_core_fh **fh,
+/* Open for reading (flags are open(2)'s: write access is refused with EACCES):
+ * fh gets its operations (ops, self) and the facts of its content (id);
+ * the router decides the kernel's caching from them (angofs/kcache.h). */
+int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct ao_fh *fh,
 		 struct ao_err *err);
-ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
-		     struct ao_err *err);
-/* 1: the kernel's attributes of the handle's path are out of date now (an
- * export's last page-cache handle of an older generation closed: stat was
- * pinned to it); the adapter drops them (side thread). */
-int ao_core_release(struct ao_core *c, struct ao_core_fh *fh);
-/* Before serving bytes [off, off+size) of fh from fh->fd without
- * ao_core_read (a spliced read): wait until they are there (an export
- * generation still being written). 0 or -errno. */
-int ao_core_read_wait(struct ao_core *c, struct ao_core_fh *fh, off_t off, size_t size,
-		      struct ao_err *err);
-/* After the adapter waited for the attribute drop a `changed` open asked for:
- * done (the handle is served through the page cache) or not (direct_io).
- * In-memory files, assets and masks (src/core/small.c); a no-op for the
- * others. */
-void ao_core_cached(struct ao_core *c, struct ao_core_fh *fh, int done);
-/* The handle was closed (FLUSH): its RELEASE is on its way, which a
- * concurrent open of the same file may wait for (src/core/small.c). */
-void ao_core_flushed(struct ao_core *c, struct ao_core_fh *fh);
 
 /* mkdir NAME in <p>/snapshots (n: that directory): pin the project's
  * current generation; rmdir of snapshots/NAME (n): unpin it

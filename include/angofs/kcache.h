@@ -5,43 +5,29 @@
  *
  * The kernel has one inode per path: one size, one page cache, shared by
  * every handle of the path. A handle served through the page cache must
- * read the bytes the pages hold and the size the kernel holds; one that
+ * read the bytes the pages hold at the size the kernel holds; one that
  * cannot is served with direct_io, which is correct with any cached size
  * and pages but refuses a shared mmap (ENODEV: libfuse 3.14 cannot ask for
  * FUSE_DIRECT_IO_ALLOW_MMAP). Facts about the path go in, the way and its
- * flags come out; the per-path table that gathers the facts, and waits
- * when the answer is "wait", is the router's (src/fs/kcache.c).
+ * flags come out (ao_kc_decide, pure); the table of paths that gathers the
+ * facts and waits when the answer is "wait" is the router's (struct ao_kc).
+ * Types: angofs/fh.h.
  */
 #ifndef ANGOFS_KCACHE_H
 #define ANGOFS_KCACHE_H
 
-/* Which rule a file follows. */
-enum ao_kc_rule {
-	/* content identified at open: a snapshot of bytes (project.json,
-	 * task.json, answer.json, .status), or the identity of a complete
-	 * file standing for them (assets, masks, snapshot files) */
-	AO_KC_SMALL,
-	/* the same for a dataset view's derived file (labels, annotations.json,
-	 * data.yaml): a direct_io open still drops the kernel's old size */
-	AO_KC_DERIVED,
-	/* an export generation: only page-cache handles constrain the inode, an
-	 * open waits for another generation's handles too (once per generation),
-	 * and the path's entry outlives its handles as the kernel's copy does */
-	AO_KC_EXPORT,
-	/* a dataset image: page cache only when it is the image's one handle and
-	 * its size is known, never a wait */
-	AO_KC_IMAGE,
-	/* the write side's files: always direct_io */
-	AO_KC_WRITE,
-};
+#include <sys/stat.h>
 
+#include "angofs/fh.h"
+
+/* The facts of one open. */
 struct ao_kc_facts {
 	enum ao_kc_rule rule;
 	/* the content has an identity now (a complete file, a known size; an
 	 * in-memory snapshot always has) */
 	int identified;
-	/* other handles of the path that constrain it: SMALL, DERIVED every open
-	 * one; EXPORT the page-cache ones; IMAGE every open one of the image */
+	/* other handles of the path that constrain it: PATH every open one;
+	 * EXPORT the page-cache ones; IMAGE every open one of the image */
 	int others;
 	/* all of those are closed already (FLUSH seen, RELEASE on its way) */
 	int others_closed;
@@ -58,30 +44,36 @@ struct ao_kc_facts {
 	int kernel_stale;
 	/* EXPORT, no other handle: the inode's pages are this generation's */
 	int kernel_pages;
-};
-
-enum ao_kc_way {
-	AO_KC_DIRECT, /* direct_io */
-	AO_KC_ALONE,  /* the page cache, this content becoming the path's */
-	AO_KC_SHARE,  /* the page cache, shared with handles reading the same */
-	AO_KC_WAIT,   /* wait (bounded) for the other handles, then ask again */
-};
-
-struct ao_kc_flags {
-	enum ao_kc_way way;
-	int direct_io;
-	int keep_cache;
-	/* drop the kernel's attributes of the path (the adapter's side thread):
-	 * before the reply when served through the page cache (the open waits
-	 * for it, bounded: not in time, direct_io after all), after it with
-	 * direct_io (close waits for it) */
-	int must_invalidate;
-	/* a page-cache handle: stat of the path reports its content's size
-	 * while it is open */
-	int pinned;
+	/* PATH: a direct_io open still drops the kernel's old size */
+	int drop_when_direct;
 };
 
 /* The way for one open (pure: no state, no lock). */
 void ao_kc_decide(const struct ao_kc_facts *f, struct ao_kc_flags *out);
+
+/* The table of paths (one kernel inode each; a hidden alias is another
+ * path): what their page-cache handles read, what the kernel was told. */
+struct ao_kc;
+
+/* open_wait_ms: the bound of an open's wait (0: never wait, -s) */
+struct ao_kc *ao_kc_new(long open_wait_ms);
+void ao_kc_free(struct ao_kc *kc);
+/* Decide fh's way (fh->id filled by its owner) into fh->kc, waiting as the
+ * policy says. path NULL: direct_io. 0 or -ENOMEM. */
+int ao_kc_open(struct ao_kc *kc, const char *path, struct ao_fh *fh);
+/* The adapter waited for the drop fh->kc.must_invalidate asked for: done
+ * (served through the page cache) or not in time (direct_io after all). */
+void ao_kc_cached(struct ao_kc *kc, struct ao_fh *fh, int done);
+/* fh was closed (FLUSH): its RELEASE is on its way. */
+void ao_kc_flushed(struct ao_kc *kc, struct ao_fh *fh);
+/* fh released. 1: it was an export's last page-cache handle of its path and
+ * the kernel holds attributes of a generation other than cur_gen (drop
+ * them, no wait). */
+int ao_kc_release(struct ao_kc *kc, struct ao_fh *fh, unsigned long cur_gen);
+/* stat of path as the owner gave it (st), for content id (NULL: nothing
+ * to adjust): an export's generation is recorded as what the kernel holds,
+ * and while page-cache handles of the path are open st shows the size of
+ * what they read (an export's generation, an in-memory file's bytes). */
+void ao_kc_stat(struct ao_kc *kc, const char *path, const struct ao_kc_id *id, struct stat *st);
 
 #endif

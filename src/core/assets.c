@@ -501,18 +501,12 @@ int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 	int complete = known && fh->fd >= 0 && fstat(fh->fd, &st) == 0;
 	if (complete)
 		id = (struct media_ident){st.st_dev, st.st_ino, st.st_size};
-	rc = small_track(c, n, fh, complete ? &id : NULL, sizeof(id));
-	if (rc < 0) {
-		ao_media_close(c->cfg.media, fh->m);
-		fh->m = NULL;
-		fh->fd = -1;
-		return ao_errf(err, -rc, "out of memory");
-	}
 	/* direct_io (size unknown, or another handle reads other bytes): still
 	 * drop the old size once it is known, so stat after close is true
 	 * (flush waits for it) */
-	if (fh->direct_io)
-		fh->changed = 1;
+	*fh->kc = (struct ao_kc_id){.rule = AO_KC_PATH, .len = sizeof(id), .drop_when_direct = 1};
+	memcpy(fh->kc->ident, &id, sizeof(id));
+	fh->kc->id = complete ? fh->kc->ident : NULL;
 	return 0;
 }
 

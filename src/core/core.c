@@ -4,13 +4,12 @@
  * with a fixed grammar; names that come from the server are matched against
  * their sanitized directory names first and their ids second (hidden
  * aliases). Small files (project.json, task files, .status) are snapshotted
- * into memory at open; their size can change between stat and read. How the
- * kernel caches each one (page cache, with the kernel's attributes dropped
- * first, `changed`, or shared with the open handles holding the same bytes;
- * else direct_io) is decided per file by small.c, which also pins what stat
- * reports while such a handle is open (direct reads are not clamped
- * by the kernel's size). Exports are served from the export cache's file
- * with pread.
+ * into memory at open; their size can change between stat and read.
+ * Exports are served from the export cache's file with pread or spliced.
+ * An open file is a struct ao_fh (angofs/fh.h) with the operations of its
+ * kind, and the facts of its content; how the kernel caches it is the
+ * router's decision (angofs/kcache.h), which also adjusts what stat reports
+ * through the stat hook.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +20,7 @@
 
 #include "core_int.h"
 #include "angofs/export_cache.h"
+#include "angofs/fh.h"
 #include "angofs/log.h"
 #include "angofs/media.h"
 #include "angofs/poll.h"
@@ -56,7 +56,6 @@ struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
-	small_init(c);
 	c->t0 = time(NULL);
 	xcheck_install(c);
 	return c;
@@ -80,7 +79,6 @@ void ao_core_free(struct ao_core *c)
 	xcheck_free_all(c);
 	if (c->cfg.views)
 		c->cfg.views->free(c);
-	small_free_all(c);
 	pthread_mutex_destroy(&c->lock);
 	ao_slot_destroy(&c->list_refresh);
 	free(c);
@@ -377,21 +375,33 @@ static void set_size(struct stat *st, long long size)
 }
 
 static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat *st,
-			struct ao_err *err);
+			struct ao_kc_id *id, struct ao_err *err);
+
+void ao_core_set_stat_hook(struct ao_core *c, ao_core_stat_fn hook, void *ud)
+{
+	c->stat_hook = hook;
+	c->stat_ud = ud;
+}
+
+/* The kinds served from memory (a snapshot taken at open). */
+static int in_memory(enum ao_kind k)
+{
+	return k == AO_N_STATUS || k == AO_N_PROJECT_JSON || k == AO_N_TASK_JSON ||
+	       k == AO_N_ANSWER_JSON || k == AO_N_CHANGES_FILE;
+}
 
 int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err)
 {
-	int rc = getattr_node(c, n, st, err);
+	struct ao_kc_id id = {.rule = AO_KC_PATH, .bytes = 1};
+	int rc = getattr_node(c, n, st, &id, err);
 
-	if (rc == 0 &&
-	    (n->kind == AO_N_STATUS || n->kind == AO_N_PROJECT_JSON || n->kind == AO_N_TASK_JSON ||
-	     n->kind == AO_N_ANSWER_JSON || n->kind == AO_N_CHANGES_FILE))
-		small_pin_size(c, n, st); /* small.c */
+	if (rc == 0 && c->stat_hook && (id.rule == AO_KC_EXPORT || in_memory(n->kind)))
+		c->stat_hook(c->stat_ud, n->path, &id, st);
 	return rc;
 }
 
 static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat *st,
-			struct ao_err *err)
+			struct ao_kc_id *id, struct ao_err *err)
 {
 	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
 	size_t len = 0;
@@ -422,8 +432,10 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 		time_t mt;
 		unsigned long gen;
 		int known = ao_xcache_stat_gen(c->cfg.xc, n->x, &size, &mt, &gen);
-		/* while this path's page cache holds a generation: its size (small.c) */
-		small_export_stat(c, n, gen, &size, mt);
+		/* the stat hook: while this path's page cache holds a generation,
+		 * its size (the router's kernel-cache table) */
+		*id =
+		    (struct ao_kc_id){.rule = AO_KC_EXPORT, .gen = gen, .size = size, .mtime = mt};
 		set_size(st, size);
 		if (mt)
 			st->st_mtime = st->st_ctime = mt;
@@ -483,7 +495,7 @@ static int fill_node(struct ao_core *c, const struct ao_node *parent, enum ao_ki
 			return fill(ctx, name, NULL);
 	}
 	n.kind = k;
-	/* the child's own path: small.c's pins are per path */
+	/* the child's own path: the kernel cache's pins are per path */
 	if (parent->path &&
 	    snprintf(path, sizeof(path), "%s/%s", strcmp(parent->path, "/") ? parent->path : "",
 		     name) < (int)sizeof(path))
@@ -618,30 +630,155 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 
 /* --- file contents ------------------------------------------------------ */
 
-int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct ao_core_fh **out,
-		 struct ao_err *err)
+/* An open file's kinds (struct ao_fh's operations): what its fields hold
+ * says which. The kernel's caching of each is decided by the router from
+ * the facts the open leaves in fh->kc. */
+
+static struct ao_core_fh *CFH(struct ao_fh *fh)
 {
-	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
-	struct ao_core_fh *fh;
+	return fh->self;
+}
+
+static ssize_t mem_read(struct ao_core_fh *fh, char *buf, size_t size, off_t off)
+{
+	if ((size_t)off >= fh->len)
+		return 0;
+	size_t n = fh->len - (size_t)off;
+	if (n > size)
+		n = size;
+	memcpy(buf, fh->buf + off, n);
+	return (ssize_t)n;
+}
+
+/* Bytes [off, off+size) of an export generation still being written are
+ * waited for (its stream); every other file's are there. */
+static int bytes_there(struct ao_core_fh *fh, off_t off, size_t size, struct ao_err *err)
+{
+	if (!fh->x || !fh->xstream)
+		return 0;
+	return ao_xcache_wait(fh->c->cfg.xc, fh->x, fh->xstream, (long long)off + (long long)size,
+			      err);
+}
+
+static ssize_t fd_read(struct ao_core_fh *fh, char *buf, size_t size, off_t off, struct ao_err *err)
+{
+	size_t got = 0;
+	int rc = bytes_there(fh, off, size, err);
+
+	if (rc < 0)
+		return rc;
+	while (got < size) {
+		ssize_t r = pread(fh->fd, buf + got, size - got, off + (off_t)got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return ao_errf(err, errno, "reading the cached file: %s", strerror(errno));
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static ssize_t op_read(struct ao_fh *f, char *buf, size_t size, off_t off, struct ao_err *err)
+{
+	struct ao_core_fh *fh = CFH(f);
+
+	if (off < 0)
+		return ao_errf(err, EINVAL, "negative offset");
+	if (fh->m && fh->fd < 0) /* an asset or mask still downloading */
+		return ao_media_read(fh->c->cfg.media, fh->m, buf, size, off, err);
+	if (fh->ds && fh->fd < 0 && !fh->buf) /* a dataset image's bytes */
+		return V(fh->c)->read(fh->c, fh, buf, size, off, err);
+	if (fh->fd >= 0)
+		return fd_read(fh, buf, size, off, err);
+	return mem_read(fh, buf, size, off);
+}
+
+/* Spliced reads hand libfuse the file's descriptor instead of a copy. */
+static int op_splice_fd(struct ao_fh *f, off_t off, size_t size, int *fd, struct ao_err *err)
+{
+	struct ao_core_fh *fh = CFH(f);
+	int rc;
+
+	*fd = -1;
+	if (fh->fd < 0)
+		return 0;
+	if (off < 0)
+		return ao_errf(err, EINVAL, "negative offset");
+	if ((rc = bytes_there(fh, off, size, err)) < 0)
+		return rc;
+	*fd = fh->fd;
+	return 0;
+}
+
+static void core_fh_free(struct ao_core_fh *fh)
+{
+	if (fh->own_fd && fh->fd >= 0)
+		close(fh->fd);
+	free(fh->buf);
+	free(fh);
+}
+
+static void release_export(struct ao_fh *f, unsigned long *cur_gen)
+{
+	struct ao_core_fh *fh = CFH(f);
+
+	ao_xcache_close(fh->c->cfg.xc, fh->x, fh->fd);
+	*cur_gen = ao_xcache_gen(fh->c->cfg.xc, fh->x); /* current now */
+	core_fh_free(fh);
+}
+
+static void release_media(struct ao_fh *f, unsigned long *cur_gen)
+{
+	struct ao_core_fh *fh = CFH(f);
+
+	*cur_gen = 0;
+	ao_media_close(fh->c->cfg.media, fh->m); /* fd is the handle's */
+	core_fh_free(fh);
+}
+
+static void release_view(struct ao_fh *f, unsigned long *cur_gen)
+{
+	struct ao_core_fh *fh = CFH(f);
+
+	*cur_gen = 0;
+	V(fh->c)->release(fh->c, fh);
+	core_fh_free(fh);
+}
+
+static void release_file(struct ao_fh *f, unsigned long *cur_gen)
+{
+	*cur_gen = 0;
+	core_fh_free(CFH(f));
+}
+
+static const struct ao_fh_ops export_ops = {
+    .kind = "export", .read = op_read, .splice_fd = op_splice_fd, .release = release_export};
+static const struct ao_fh_ops media_ops = {
+    .kind = "media", .read = op_read, .splice_fd = op_splice_fd, .release = release_media};
+static const struct ao_fh_ops view_ops = {
+    .kind = "view", .read = op_read, .splice_fd = op_splice_fd, .release = release_view};
+static const struct ao_fh_ops snapshot_ops = {
+    .kind = "snapshot", .read = op_read, .splice_fd = op_splice_fd, .release = release_file};
+static const struct ao_fh_ops memory_ops = {
+    .kind = "memory", .read = op_read, .splice_fd = op_splice_fd, .release = release_file};
+
+static const struct ao_fh_ops *ops_of(const struct ao_core_fh *fh)
+{
+	return fh->x	    ? &export_ops
+	       : fh->m	    ? &media_ops
+	       : fh->ds	    ? &view_ops
+	       : fh->own_fd ? &snapshot_ops
+			    : &memory_ops;
+}
+
+static int open_memory(struct ao_core *c, const struct ao_node *n, struct project *p,
+		       struct ao_core_fh *fh, struct ao_err *err)
+{
 	int rc = 0;
 
-	*out = NULL;
-	if (node_is_dir(n->kind))
-		return ao_errf(err, EISDIR, "is a directory");
-	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
-		if (c->cfg.read_only)
-			return ao_errf(err, EROFS, "the mount is read-only");
-		return ao_errf(err, EACCES, "this file is read-only");
-	}
-	fh = calloc(1, sizeof(*fh));
-	if (!fh)
-		return ao_errf(err, ENOMEM, "out of memory");
-	fh->kind = n->kind;
-	fh->fd = -1;
-	if (p && (n->kind == AO_N_EXPORT_FILE || n->kind == AO_N_TASK_JSON ||
-		  n->kind == AO_N_ANSWER_JSON || n->kind == AO_N_DS_FILE))
-		ao_core_mark_touched(c, p->id); /* what -o poll watches */
-	fh->direct_io = 1;
 	switch (n->kind) {
 	case AO_N_STATUS:
 		fh->buf = core_status_text(c, &fh->len);
@@ -649,10 +786,8 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 			rc = ao_errf(err, ENOMEM, "out of memory");
 		break;
 	case AO_N_PROJECT_JSON:
-		if (!p) {
-			rc = ao_errf(err, ENOENT, "project gone");
-			break;
-		}
+		if (!p)
+			return ao_errf(err, ENOENT, "project gone");
 		rc = proj_detail(c, p, err);
 		if (rc < 0)
 			break;
@@ -666,27 +801,66 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		if (!fh->buf)
 			rc = ao_errf(err, ENOMEM, "out of memory");
 		break;
-	case AO_N_TASK_JSON:
-	case AO_N_ANSWER_JSON:
+	default: /* task.json, answer.json */
 		rc = task_fetch(c, n->project_id, n->task_id, n->kind == AO_N_ANSWER_JSON, &fh->buf,
 				&fh->len, err);
-		break;
-	case AO_N_EXPORT_FILE: {
-		struct ao_xopen o;
-		rc = ao_xcache_open_ex(c->cfg.xc, n->x, &o, 1, err);
-		if (rc < 0)
-			break;
-		fh->x = n->x;
-		fh->fd = o.fd;
-		fh->xstream = o.stream_id;
-		/* one inode per path: page cache or direct_io (small.c) */
-		if (small_track_export(c, n, fh, o.gen, o.size, o.mtime) < 0) {
-			ao_xcache_close(c->cfg.xc, n->x, o.fd);
-			fh->x = NULL;
-			rc = ao_errf(err, ENOMEM, "out of memory");
-		}
-		break;
 	}
+	return rc;
+}
+
+static int open_export(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		       struct ao_err *err)
+{
+	struct ao_xopen o;
+	int rc = ao_xcache_open_ex(c->cfg.xc, n->x, &o, 1, err);
+
+	if (rc < 0)
+		return rc;
+	fh->x = n->x;
+	fh->fd = o.fd;
+	fh->xstream = o.stream_id;
+	/* one inode per path: one generation through the page cache at a time */
+	*fh->kc =
+	    (struct ao_kc_id){.rule = AO_KC_EXPORT, .gen = o.gen, .size = o.size, .mtime = o.mtime};
+	return 0;
+}
+
+int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct ao_fh *out,
+		 struct ao_err *err)
+{
+	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
+	struct ao_core_fh *fh;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (node_is_dir(n->kind))
+		return ao_errf(err, EISDIR, "is a directory");
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+		if (c->cfg.read_only)
+			return ao_errf(err, EROFS, "the mount is read-only");
+		return ao_errf(err, EACCES, "this file is read-only");
+	}
+	fh = calloc(1, sizeof(*fh));
+	if (!fh)
+		return ao_errf(err, ENOMEM, "out of memory");
+	fh->c = c;
+	fh->kind = n->kind;
+	fh->fd = -1;
+	fh->kc = &out->id;
+	out->id.rule = AO_KC_PATH;
+	if (p && (n->kind == AO_N_EXPORT_FILE || n->kind == AO_N_TASK_JSON ||
+		  n->kind == AO_N_ANSWER_JSON || n->kind == AO_N_DS_FILE))
+		ao_core_mark_touched(c, p->id); /* what -o poll watches */
+	switch (n->kind) {
+	case AO_N_STATUS:
+	case AO_N_PROJECT_JSON:
+	case AO_N_TASK_JSON:
+	case AO_N_ANSWER_JSON:
+		rc = open_memory(c, n, p, fh, err);
+		break;
+	case AO_N_EXPORT_FILE:
+		rc = open_export(c, n, fh, err);
+		break;
 	case AO_N_ASSET_FILE:
 	case AO_N_MASK_FILE:
 		rc = asset_open(c, n, fh, err);
@@ -704,91 +878,19 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 		rc = ao_errf(err, EIO, "unexpected node");
 	}
 	if (rc < 0) {
-		V(c)->release(c, fh);
-		if (fh->own_fd && fh->fd >= 0)
-			close(fh->fd);
-		free(fh->buf);
-		free(fh);
+		if (fh->ds)
+			V(c)->release(c, fh);
+		core_fh_free(fh);
+		memset(out, 0, sizeof(*out));
 		return rc;
 	}
-	if (!fh->x && !fh->m && !fh->ds && !fh->own_fd) {
-		/* page cache or direct_io, per file (small.c) */
-		rc = small_open(c, n, fh);
-		if (rc < 0) {
-			free(fh->buf);
-			free(fh);
-			return ao_errf(err, -rc, "out of memory");
-		}
+	out->ops = ops_of(fh);
+	out->self = fh;
+	if (out->ops == &memory_ops) { /* the snapshot is the content */
+		out->id = (struct ao_kc_id){.rule = AO_KC_PATH,
+					    .id = fh->buf ? fh->buf : "",
+					    .len = fh->len,
+					    .bytes = in_memory(n->kind)};
 	}
-	*out = fh;
 	return 0;
-}
-
-ssize_t ao_core_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
-		     struct ao_err *err)
-{
-	if (off < 0)
-		return ao_errf(err, EINVAL, "negative offset");
-	if (fh->m && fh->fd < 0)
-		return ao_media_read(c->cfg.media, fh->m, buf, size, off, err);
-	if (fh->ds && fh->fd < 0 && !fh->buf)
-		return V(c)->read(c, fh, buf, size, off, err); /* an image's bytes */
-	if (fh->fd >= 0) {
-		size_t got = 0;
-		int rc = ao_core_read_wait(c, fh, off, size, err);
-		if (rc < 0)
-			return rc;
-		while (got < size) {
-			ssize_t r = pread(fh->fd, buf + got, size - got, off + (off_t)got);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				return ao_errf(err, errno, "reading the cached export: %s",
-					       strerror(errno));
-			}
-			if (r == 0)
-				break;
-			got += (size_t)r;
-		}
-		return (ssize_t)got;
-	}
-	if ((size_t)off >= fh->len)
-		return 0;
-	size_t n = fh->len - (size_t)off;
-	if (n > size)
-		n = size;
-	memcpy(buf, fh->buf + off, n);
-	return (ssize_t)n;
-}
-
-int ao_core_read_wait(struct ao_core *c, struct ao_core_fh *fh, off_t off, size_t size,
-		      struct ao_err *err)
-{
-	if (!fh->x || !fh->xstream)
-		return 0;
-	return ao_xcache_wait(c->cfg.xc, fh->x, fh->xstream, (long long)off + (long long)size, err);
-}
-
-int ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
-{
-	int stale = 0;
-
-	if (!fh)
-		return 0;
-	if (fh->x) {
-		ao_xcache_close(c->cfg.xc, fh->x, fh->fd);
-		stale = small_release(c, fh, ao_xcache_gen(c->cfg.xc, fh->x));
-	} else if (fh->m) {
-		ao_media_close(c->cfg.media, fh->m); /* fd is the handle's */
-		small_release(c, fh, 0);
-	} else if (fh->ds) {
-		V(c)->release(c, fh);
-	} else {
-		small_release(c, fh, 0);
-		if (fh->own_fd && fh->fd >= 0)
-			close(fh->fd);
-	}
-	free(fh->buf);
-	free(fh);
-	return stale;
 }

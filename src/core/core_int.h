@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "angofs/core.h"
+#include "angofs/fh.h"
 #include "angofs/names.h"
 #include "angofs/slot.h"
 
@@ -124,12 +125,10 @@ struct diff_result;
 struct ao_core {
 	struct ao_core_cfg cfg; /* immutable after init */
 	pthread_mutex_t lock;	/* "c->lock": a leaf, never held across a request */
-	int media_open;		/* open asset/mask handles (atomic): kcache_rule's "alone" */
-	/* in-memory files, assets and masks with open handles, and how the
-	 * kernel caches each (small.c); small_cv: a handle of one was released or its drop
-	 * done (c->lock) */
-	struct small_file *small;
-	pthread_cond_t small_cv;
+	/* what stat is told goes through it (ao_core_set_stat_hook): the
+	 * kernel-cache table's; set before the core is used, then immutable */
+	ao_core_stat_fn stat_hook;
+	void *stat_ud;
 	/* list_refresh: listProjects (slot.h, its flight before c->lock). Its
 	 * `at`, projects..cap, tb, ntask_ents, wgen: c->lock (a leaf, never held
 	 * across a request) */
@@ -156,28 +155,6 @@ static inline time_t degraded_at(long ttl)
 {
 	return time(NULL) - ttl + AO_SLOT_HOLD_S;
 }
-
-/* small.c: kernel caching of the in-memory files, assets and masks, per file */
-void small_init(struct ao_core *c);
-void small_free_all(struct ao_core *c);
-int small_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh);
-/* The same rule for a file whose content is identified by id (assets and
- * masks: the complete media file's identity; NULL: not cacheable yet,
- * direct_io, but counted as a handle of the file). */
-int small_track(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, const void *id,
-		size_t idlen);
-/* The export rule (the same table; the entry of an export path outlives its
- * handles): an open of generation gen (ao_xopen.gen), size bytes, shown
- * with mtime; stat of the path (gen 0: unknown) reports *size, or the size
- * of the generation its page-cache handles read while one is open (pinned). */
-int small_track_export(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
-		       unsigned long gen, long long size, time_t mtime);
-void small_export_stat(struct ao_core *c, const struct ao_node *n, unsigned long gen,
-		       long long *size, time_t mtime);
-/* 1: the handle was an export's last page-cache handle of its path and the
- * kernel holds attributes of a generation other than cur_gen (drop them). */
-int small_release(struct ao_core *c, struct ao_core_fh *fh, unsigned long cur_gen);
-void small_pin_size(struct ao_core *c, const struct ao_node *n, struct stat *st);
 
 /* export_check.c: explicit stage filters and the completeness check */
 void xcheck_install(struct ao_core *c);
@@ -307,24 +284,5 @@ struct ao_views {
 	int (*changes_open)(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
 			    struct ao_err *err);
 };
-
-/*
- * The kernel-cache rule for a dataset image (dsview.c), whose size the kernel
- * may hold from before it was known (1 byte before the first fetch, or
- * another generation's). Every open whose size is known asks the adapter to
- * drop the path's attributes (`changed`, fuse_ops.c's side thread). With no
- * other handle of the file open (`alone`) no READ can be waiting on its
- * pages, so the drop is waited for before the reply and the file is served
- * through the page cache at its true size; otherwise (or while the size is
- * unknown) it is served with direct_io, never clamped to an old size.
- * Assets, masks and the derived dataset files follow small.c's per-path
- * rule instead.
- */
-static inline void kcache_rule(struct ao_core_fh *fh, int known, int alone)
-{
-	fh->changed = known;
-	fh->direct_io = !(alone && known);
-	fh->keep_cache = 0;
-}
 
 #endif

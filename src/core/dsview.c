@@ -38,6 +38,7 @@
 #include "core_int.h"
 #include "dsview_int.h"
 #include "angofs/export_cache.h"
+#include "angofs/fh.h"
 #include "angofs/log.h"
 #include "angofs/media.h"
 
@@ -638,25 +639,24 @@ static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_
 }
 
 /*
- * Kernel caching of a dataset file, as for exports and the small files: the
- * kernel may hold an old size for this path (1 byte before the size was
- * known, another generation's), so opens ask the adapter to drop the path's
- * attributes and pages (`changed`). Images follow core_int.h's kcache_rule:
- * when no other handle of the image is open (under any path) no READ can be
- * waiting with a page locked, so that happens before the reply and the file
- * is served through the page cache at its true size (fstat after open, as
- * tar does, is right); otherwise, or while its size is unknown, direct_io
- * (reads never clamped to an old size), dropped on the side thread, which
- * close waits for. Derived files (derived_open) follow small.c's per-path
- * rule: other dataset files being read change nothing.
+ * Kernel caching of a dataset file (the router decides, angofs/kcache.h;
+ * the open says what the content is): the kernel may hold an old size for
+ * this path (1 byte before the size was known, another generation's), so
+ * opens ask for the path's attributes to be dropped. An image (AO_KC_IMAGE)
+ * whose size is known, with no other handle of the image open (under any
+ * path: no READ can be waiting with a page locked), is served through the
+ * page cache at its true size (fstat after open, as tar does, is right);
+ * otherwise, or while its size is unknown, direct_io (reads never clamped
+ * to an old size), dropped on the side thread, which close waits for.
+ * Derived files follow the per-path rule: other dataset files being read
+ * change nothing.
  */
 /* A derived file (data.yaml, labels, annotations.json, skipped.txt): its
- * bytes are fixed per generation, so small.c's per-path rule applies, the
- * bytes (annotations.json: its file's identity) standing for the content:
- * page cache when no other handle of the path is open or those read the
- * same; handles of other dataset files change nothing. */
-static int derived_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
-			struct ao_err *err)
+ * bytes are fixed per generation, so the bytes (annotations.json: its
+ * file's identity) stand for the content: page cache when no other handle
+ * of the path is open or those read the same; a direct_io open still drops
+ * the old size. */
+static void derived_open(const struct ao_node *n, struct ao_core_fh *fh)
 {
 	struct derived_ident {
 		dev_t dev;
@@ -664,31 +664,27 @@ static int derived_open(struct ao_core *c, const struct ao_node *n, struct ao_co
 		off_t size;
 		long long mtime_ns;
 	} id;
+	struct ao_kc_id *k = fh->kc;
 	struct stat st;
-	const void *what = fh->buf ? (const void *)fh->buf : "";
-	size_t len = fh->len;
 
-	memset(&id, 0, sizeof(id));
+	_Static_assert(sizeof(id) <= sizeof(k->ident), "an identity fits the handle");
+	*k = (struct ao_kc_id){.rule = AO_KC_PATH,
+			       .id = fh->buf ? (const void *)fh->buf : "",
+			       .len = fh->len,
+			       .drop_when_direct = 1};
 	if (fh->fd >= 0) { /* NULL if it cannot be told: direct_io */
-		what = NULL;
-		len = sizeof(id);
+		memset(&id, 0, sizeof(id));
+		k->id = NULL;
+		k->len = sizeof(id);
 		if (fstat(fh->fd, &st) == 0) {
 			id = (struct derived_ident){st.st_dev, st.st_ino, st.st_size,
 						    st.st_mtim.tv_sec * 1000000000LL +
 							st.st_mtim.tv_nsec};
-			what = &id;
+			memcpy(k->ident, &id, sizeof(id));
+			k->id = k->ident;
 		}
 	}
-	int rc = small_track(c, n, fh, what, len);
-	if (rc < 0)
-		return ao_errf(err, -rc, "out of memory");
-	if (fh->direct_io) /* still drop the old size; flush waits for it */
-		fh->changed = 1;
-	ao_debug("datasets: open %s: %s", n->ds_name,
-		 fh->direct_io	  ? "direct"
-		 : fh->keep_cache ? "shared pages"
-				  : "page cache");
-	return 0;
+	ao_debug("datasets: open %s", n->ds_name);
 }
 
 int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, struct ao_err *err)
@@ -704,12 +700,13 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 		return err->code ? -err->code : -EIO;
 	}
 	fh->ds = d;
-	fh->direct_io = 1;
 	int rc = open_part(c, n, fh, err);
 	if (rc < 0)
 		return rc;
-	if (!d->mfh)
-		return derived_open(c, n, fh, err);
+	if (!d->mfh) {
+		derived_open(n, fh);
+		return 0;
+	}
 	/* the same inode is this image under this path: count per image */
 	int known = ao_media_fh_size(d->mfh, &size) == 1 && size > 0;
 	int alone =
@@ -717,7 +714,7 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 	d->counted = 1;
 	/* the kernel's size for this path may be old: drop it now if no READ
 	 * can be waiting on its pages, else on the side thread (direct_io) */
-	kcache_rule(fh, known, alone);
+	*fh->kc = (struct ao_kc_id){.rule = AO_KC_IMAGE, .known = known, .others = !alone};
 	ao_debug("datasets: open %s: size %s, %s", n->ds_name, known ? "known" : "unknown",
 		 alone ? "alone" : "shared");
 	return 0;
@@ -734,7 +731,6 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 	fh->fd = -1;		  /* else borrowed from the generation or the media handle */
 	if (d->counted && d->mfh)
 		__atomic_fetch_sub(&d->g->iopen[dsv_image_pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
-	small_release(c, fh, 0); /* a derived file's entry, if any */
 	if (d->mfh) {
 		dsv_image_note(d->g, d->im, d->mfh); /* complete by now, if it was read */
 		dsv_image_pin(c, d);		     /* a snapshot's: keep it */

@@ -13,6 +13,7 @@
 #include "angofs/log.h"
 #include "angofs/router.h"
 #include "angofs/writes.h"
+#include "router_int.h"
 
 /* Is the parent of relpath a directory of the write side (a subfolder made
  * in assets/, assets/.status)? Then the core does not know it, but the
@@ -169,53 +170,48 @@ int ao_router_readdir(const struct ao_router *r, const char *path, ao_core_fill_
 	return rc < 0 ? rc : 0; /* the read side's listing stands */
 }
 
-int ao_router_open(const struct ao_router *r, const char *path, int flags, struct ao_rfh *h,
+/* Open path on the side the route says into a new handle, then decide its
+ * kernel caching (handles.c). create: a write place's file is made; a
+ * file of the read side is opened as it is; elsewhere: refused. */
+static int open_path(const struct ao_router *r, const char *path, int flags, int create,
+		     mode_t mode, struct ao_fh **out, struct ao_err *err)
+{
+	struct ao_fh *fh = calloc(1, sizeof(*fh));
+	struct ao_route rt;
+	int rc = -ENOENT;
+
+	*out = NULL;
+	if (!fh)
+		return ao_errf(err, ENOMEM, "out of memory");
+	ao_route(r, path, &rt);
+	if (rt.ws)
+		rc = rtr_open_write(r, &rt.n, flags, create, mode, fh, err);
+	if (create && !rt.ws)
+		rc = rt.rc == 0				  ? rtr_open_read(r, &rt.n, flags, fh, err)
+		     : rt.rc == -ENOENT && rt.n.parent_ok ? refused(r, -EPERM)
+							  : core_err(&rt, err);
+	else if (!create && rc == -ENOENT) /* not the write side's: the read side's */
+		rc = rt.rc < 0 ? core_err(&rt, err) : rtr_open_read(r, &rt.n, flags, fh, err);
+	if (rc == 0)
+		rc = rtr_decide(r, path, fh, err);
+	if (rc < 0) {
+		free(fh);
+		return rc;
+	}
+	*out = fh;
+	return 0;
+}
+
+int ao_router_open(const struct ao_router *r, const char *path, int flags, struct ao_fh **fh,
 		   struct ao_err *err)
 {
-	struct ao_route rt;
-
-	memset(h, 0, sizeof(*h));
-	ao_route(r, path, &rt);
-	if (rt.ws) {
-		int rc = ao_writes_open(r->w, rt.n.project_id, rt.n.relpath, flags, &h->wfh, err);
-
-		if (rc == 0)
-			h->side = AO_SIDE_WRITE;
-		if (rc != -ENOENT)
-			return rc;
-	}
-	if (rt.rc < 0)
-		return core_err(&rt, err);
-	h->side = AO_SIDE_READ;
-	return ao_core_open(r->core, &rt.n, flags, &h->rfh, err);
+	return open_path(r, path, flags, 0, 0, fh, err);
 }
 
 int ao_router_create(const struct ao_router *r, const char *path, mode_t mode, int flags,
-		     struct ao_rfh *h, struct ao_err *err)
+		     struct ao_fh **fh, struct ao_err *err)
 {
-	struct ao_route rt;
-
-	memset(h, 0, sizeof(*h));
-	ao_route(r, path, &rt);
-	if (rt.ws) {
-		h->side = AO_SIDE_WRITE;
-		return ao_writes_create(r->w, rt.n.project_id, rt.n.relpath, mode, flags, &h->wfh,
-					err);
-	}
-	if (rt.rc == 0)
-		return ao_router_open(r, path, flags, h, err);
-	if (rt.rc == -ENOENT && rt.n.parent_ok)
-		return refused(r, -EPERM);
-	return core_err(&rt, err);
-}
-
-void ao_router_release(const struct ao_router *r, struct ao_rfh *h)
-{
-	if (h->side == AO_SIDE_WRITE)
-		ao_writes_release(r->w, h->wfh);
-	else if (h->rfh)
-		ao_core_release(r->core, h->rfh);
-	h->rfh = NULL;
+	return open_path(r, path, flags, 1, mode, fh, err);
 }
 
 int ao_router_truncate(const struct ao_router *r, const char *path, off_t size, struct ao_err *err)

@@ -289,6 +289,7 @@ int snap_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
 		ino_t ino;
 		off_t size;
 	} id;
+	struct ao_kc_id *k = fh->kc;
 	char p[4096];
 	struct stat st;
 
@@ -303,8 +304,11 @@ int snap_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
 	id.dev = st.st_dev;
 	id.ino = st.st_ino;
 	id.size = st.st_size;
-	int rc = small_track(c, n, fh, &id, sizeof(id)); /* per-path rule (small.c) */
-	return rc < 0 ? ao_errf(err, -rc, "out of memory") : 0;
+	/* the per-path rule, the file's identity standing for its bytes */
+	*k = (struct ao_kc_id){.rule = AO_KC_PATH, .len = sizeof(id)};
+	memcpy(k->ident, &id, sizeof(id));
+	k->id = k->ident;
+	return 0;
 }
 
 int snap_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,

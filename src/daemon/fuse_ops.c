@@ -2,9 +2,11 @@
  * fuse_ops.c - thin FUSE adapter (see src/daemon/fuse_ops.h): glue of a few
  * lines per operation over the router (include/angofs/router.h), which decides
  * for every path whether the read-side core or the write side answers, and
- * what is refused. What is left here is FUSE's own business: file handles
- * tagged with their side (and released at unmount if the kernel never did),
- * readdir fill flags, kernel cache invalidation, spliced reads, statfs.
+ * what is refused, owns every open file and decides how the kernel may cache
+ * it. What is left here is FUSE's own business: the FUSE file handles (and
+ * their release at unmount if the kernel never did it), readdir fill flags,
+ * the kernel-cache flags into fuse_file_info, the invalidations the policy
+ * asks for on the side threads, spliced reads, statfs.
  *
  * Kernel invalidations (fuse_invalidate_path) are only ever made by the
  * side threads (two lanes, src/daemon/inval.c), never inside a request handler: the
@@ -14,16 +16,17 @@
  *
  * When the content of a file changed since the kernel last saw its size (an
  * export's new generation; a small in-memory file, whose snapshot is taken
- * at open: src/core/small.c's `changed`, asked for only when no other handle
- * of that file is open), the kernel's attributes must be dropped before the
- * first read, or reads are clamped to the old size and stat/mmap use it. The
- * open queues the invalidation for the side thread and waits for it, bounded
+ * at open: the policy's must_invalidate, angofs/kcache.h, asked for a
+ * page-cache open only when no other handle of that file is open), the
+ * kernel's attributes must be dropped before the first read, or reads are
+ * clamped to the old size and stat/mmap use it. The open queues the
+ * invalidation for the side thread and waits for it, bounded
  * (OPEN_INVAL_WAIT_MS): done in time, the open is served through the page
  * cache (keep_cache off: the kernel drops the old pages itself at open), so
- * shared mmap works, the first read fetches the true size (small.c pins what
- * stat reports while the file is open) and the next cat is served from
- * memory; the core is told either way (ao_core_cached: later opens of the
- * same bytes share the pages without a drop). Not done in time (the side
+ * shared mmap works, the first read fetches the true size (the router pins
+ * what stat reports while the file is open) and the next cat is served from
+ * memory; the router is told either way (ao_router_cached: later opens of
+ * the same bytes share the pages without a drop). Not done in time (the side
  * thread is held up, e.g. by such a READ,
  * which this worker serves once it replies): direct_io, which is correct
  * with any cached size, and flush (close) waits, bounded, for the queued
@@ -31,8 +34,9 @@
  * deadlock: it ends at its bound. Serving every changed open with direct_io
  * instead was not chosen: direct_io refuses shared mmap (libfuse 3.14 cannot
  * ask for FUSE_DIRECT_IO_ALLOW_MMAP), and shorter entry/attr timeouts would
- * cost every stat a request without closing the window. Export reads are
- * spliced from the cache file (read_buf).
+ * cost every stat a request without closing the window. Reads of files
+ * with a descriptor (exports, complete media files) are spliced from it
+ * (read_buf).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,21 +48,15 @@
 
 #include "fuse_ops.h"
 #include "inval.h"
-#include "angofs/core.h"
 #include "angofs/log.h"
 #include "angofs/router.h"
-#include "angofs/writes.h"
 
 #define INVAL_WAIT_MS 3000	/* flush: the queued invalidation of a direct_io open */
 #define OPEN_INVAL_WAIT_MS 2000 /* open: the invalidation that lets it use the page cache */
 
-enum { SIDE_READ, SIDE_WRITE };
-
 struct fh {
-	int side;
-	uint64_t wfh;
-	struct ao_core_fh *rfh;
-	int inval_lane; /* of inval_seq */
+	struct ao_fh *f; /* the router's */
+	int inval_lane;	 /* of inval_seq */
 	unsigned long inval_seq;
 	struct fh *prev, *next; /* fh_live */
 };
@@ -135,16 +133,12 @@ static struct fh *FH(const struct fuse_file_info *fi)
 	return fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
 }
 
-/* Release a handle on the side that opened it, and free it. 1: the
- * kernel's attributes of its path are out of date (ao_core_release). */
+/* Release a handle through the router, and free it. 1: the kernel's
+ * attributes of its path are out of date (ao_router_release). */
 static int fh_close(struct ao_fs *fs, struct fh *h)
 {
-	int stale = 0;
+	int stale = ao_router_release(&fs->router, h->f);
 
-	if (h->side == SIDE_WRITE)
-		ao_writes_release(fs->w, h->wfh);
-	else
-		stale = ao_core_release(fs->core, h->rfh);
 	free(h);
 	return stale;
 }
@@ -188,12 +182,12 @@ void ao_fs_stop(struct ao_fs *fs)
 
 /* --- routing: the router (include/angofs/router.h) decides --------------- */
 
-static struct ao_router R(const struct ao_fs *fs) {
-	return (struct ao_router){fs->core, fs->w, fs->read_only};
+static const struct ao_router *R(const struct ao_fs *fs)
+{
+	return &fs->router;
 }
 
-static void *
-op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct ao_fs *fs = FS();
 
@@ -225,7 +219,7 @@ static __thread char sent_noop_path[4096]; /* by copy: "" when unset */
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct ao_router r = R(fs);
+	const struct ao_router *r = R(fs);
 	struct fh *h = FH(fi);
 	struct ao_err e;
 
@@ -233,12 +227,12 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	if (sent_noop_path[0]) {
 		int once = strcmp(sent_noop_path, path) == 0;
 		sent_noop_path[0] = '\0';
-		if (once && ao_router_sent_stat(&r, path, st) == 0)
+		if (once && ao_router_sent_stat(r, path, st) == 0)
 			return 0;
 	}
-	if (h && h->side == SIDE_WRITE)
-		return fail("fgetattr", path, ao_writes_fgetattr(fs->w, h->wfh, st, &e), &e);
-	return fail("getattr", path, ao_router_getattr(&r, path, st, &e), &e);
+	if (h && ao_router_writable(h->f)) /* its own size, as written so far */
+		return fail("fgetattr", path, ao_router_fgetattr(r, h->f, st, &e), &e);
+	return fail("getattr", path, ao_router_getattr(r, path, st, &e), &e);
 }
 
 struct fill_ctx {
@@ -256,7 +250,7 @@ static int fill(void *ctx, const char *name, const struct stat *st)
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	struct ao_router r = R(FS());
+	const struct ao_router *r = R(FS());
 	struct fill_ctx f = {buf, filler, (flags & FUSE_READDIR_PLUS) != 0};
 	struct ao_err e;
 
@@ -265,33 +259,25 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	ao_err_clear(&e);
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
-	return fail("readdir", path, ao_router_readdir(&r, path, fill, &f, &e), &e);
+	return fail("readdir", path, ao_router_readdir(r, path, fill, &f, &e), &e);
 }
 
 /* A FUSE handle for what the router opened; the kernel's caching for it. */
 static int reply_open(struct ao_fs *fs, const char *path, struct fuse_file_info *fi,
-		      struct ao_rfh *rh)
+		      struct ao_fh *f)
 {
 	struct fh *h = calloc(1, sizeof(*h));
 
 	if (!h) {
-		struct ao_router r = R(fs);
-		ao_router_release(&r, rh);
+		ao_router_release(R(fs), f);
 		return -ENOMEM;
 	}
-	h->side = rh->side == AO_SIDE_WRITE ? SIDE_WRITE : SIDE_READ;
-	h->wfh = rh->wfh;
-	h->rfh = rh->rfh;
+	h->f = f;
 	fh_link(h);
 	fi->fh = (uint64_t)(uintptr_t)h;
-	if (h->side == SIDE_WRITE) {
-		fi->direct_io = 1;
-		fi->keep_cache = 0;
-		return 0;
-	}
-	fi->direct_io = h->rfh->direct_io;
-	fi->keep_cache = h->rfh->keep_cache;
-	if (h->rfh->changed) {
+	fi->direct_io = f->kc.direct_io;
+	fi->keep_cache = f->kc.keep_cache;
+	if (f->kc.must_invalidate) {
 		/*
 		 * The kernel still has the old size (1 before the first fetch).
 		 * The side thread drops its attributes (head comment); once that
@@ -299,11 +285,11 @@ static int reply_open(struct ao_fs *fs, const char *path, struct fuse_file_info 
 		 * through the page cache. Not in time: direct_io, and flush
 		 * waits for the queued invalidation.
 		 */
-		int lane = h->rfh->direct_io ? LANE_OTHER : LANE_OPEN;
+		int lane = f->kc.direct_io ? LANE_OTHER : LANE_OPEN;
 		unsigned long seq = ao_fs_inval_queue(fs, lane, path);
 		int done = lane == LANE_OPEN && ao_fs_inval_wait(fs, lane, seq, OPEN_INVAL_WAIT_MS);
 
-		ao_core_cached(fs->core, h->rfh, done); /* the core's pin, per file */
+		ao_router_cached(R(fs), f, done); /* the policy's pin, per path */
 		if (done) {
 			fi->direct_io = 0;
 			fi->keep_cache = 0;
@@ -319,69 +305,64 @@ static int reply_open(struct ao_fs *fs, const char *path, struct fuse_file_info 
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct ao_router r = R(fs);
-	struct ao_rfh rh;
+	const struct ao_router *r = R(fs);
+	struct ao_fh *f;
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	int rc = ao_router_open(&r, path, fi->flags, &rh, &e);
-	return rc < 0 ? fail("open", path, rc, &e) : reply_open(fs, path, fi, &rh);
+	int rc = ao_router_open(r, path, fi->flags, &f, &e);
+	return rc < 0 ? fail("open", path, rc, &e) : reply_open(fs, path, fi, f);
 }
 
 static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct ao_router r = R(fs);
-	struct ao_rfh rh;
+	const struct ao_router *r = R(fs);
+	struct ao_fh *f;
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	int rc = ao_router_create(&r, path, mode, fi->flags, &rh, &e);
-	return rc < 0 ? fail("create", path, rc, &e) : reply_open(fs, path, fi, &rh);
+	int rc = ao_router_create(r, path, mode, fi->flags, &f, &e);
+	return rc < 0 ? fail("create", path, rc, &e) : reply_open(fs, path, fi, f);
 }
 
 static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct ao_fs *fs = FS();
 	struct fh *h = FH(fi);
 	struct ao_err e;
-	ssize_t r;
 
 	ao_err_clear(&e);
-	if (h->side == SIDE_WRITE)
-		r = ao_writes_read(fs->w, h->wfh, buf, size, off, &e);
-	else
-		r = ao_core_read(fs->core, h->rfh, buf, size, off, &e);
+	ssize_t r = ao_router_read(R(FS()), h->f, buf, size, off, &e);
 	return r < 0 ? fail("read", path, (int)r, &e) : (int)r;
 }
 
 /*
- * Reads of cached exports hand libfuse the cache file's descriptor instead of
- * a copy: with FUSE_CAP_SPLICE_WRITE the bytes go from the page cache of the
- * data file to /dev/fuse by splice(2), one copy fewer per read. Everything
- * else (in-memory files, the write side) is read into a buffer as before.
+ * Reads of files with a descriptor of their own (a cached export, a complete
+ * media file, a derived dataset file) hand libfuse that descriptor instead
+ * of a copy: with FUSE_CAP_SPLICE_WRITE the bytes go from the page cache of
+ * the file to /dev/fuse by splice(2), one copy fewer per read. Everything
+ * else (in-memory files, the write side) is read into a buffer.
  */
 static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct fh *h = FH(fi);
 	struct fuse_bufvec *bv;
+	struct ao_err e;
+	int fd;
 
-	if (h->side == SIDE_READ && h->rfh->fd >= 0) {
-		struct ao_err e;
-		ao_err_clear(&e);
-		if (off < 0)
-			return -EINVAL;
-		/* a generation still being written: its bytes first */
-		int rc = ao_core_read_wait(FS()->core, h->rfh, off, size, &e);
-		if (rc < 0)
-			return fail("read", path, rc, &e);
+	ao_err_clear(&e);
+	/* a generation still being written: its bytes first */
+	int rc = ao_router_splice_fd(R(FS()), h->f, off, size, &fd, &e);
+	if (rc < 0)
+		return fail("read", path, rc, &e);
+	if (fd >= 0) {
 		bv = malloc(sizeof(*bv));
 		if (!bv)
 			return -ENOMEM;
 		*bv = FUSE_BUFVEC_INIT(size);
 		bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
-		bv->buf[0].fd = h->rfh->fd;
+		bv->buf[0].fd = fd;
 		bv->buf[0].pos = off;
 		*bufp = bv;
 		return 0;
@@ -408,14 +389,11 @@ static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct ao_fs *fs = FS();
 	struct fh *h = FH(fi);
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	if (h->side != SIDE_WRITE)
-		return -EBADF;
-	ssize_t r = ao_writes_write(fs->w, h->wfh, buf, size, off, &e);
+	ssize_t r = ao_router_write(R(FS()), h->f, buf, size, off, &e);
 	return r < 0 ? fail("write", path, (int)r, &e) : (int)r;
 }
 
@@ -452,13 +430,12 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	if (h->side == SIDE_WRITE) {
-		int r = ao_writes_flush(fs->w, h->wfh, &e);
+	int r = ao_router_flush(R(fs), h->f, &e); /* the RELEASE follows, in the background */
+	if (ao_router_writable(h->f)) {
 		if (r == 0)
 			answer_written(fs, path);
 		return fail("flush", path, r, &e);
 	}
-	ao_core_flushed(fs->core, h->rfh); /* the RELEASE follows, in the background */
 	ao_fs_inval_wait(fs, h->inval_lane, h->inval_seq, INVAL_WAIT_MS);
 	h->inval_seq = 0;
 	return 0;
@@ -466,15 +443,12 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
-	struct ao_fs *fs = FS();
 	struct fh *h = FH(fi);
 	struct ao_err e;
 
 	(void)datasync;
 	ao_err_clear(&e);
-	if (h->side == SIDE_WRITE)
-		return fail("fsync", path, ao_writes_fsync(fs->w, h->wfh, &e), &e);
-	return 0;
+	return fail("fsync", path, ao_router_fsync(R(FS()), h->f, &e), &e);
 }
 
 static int op_release(const char *path, struct fuse_file_info *fi)
@@ -495,35 +469,33 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS();
-	struct ao_router r = R(fs);
+	const struct ao_router *r = R(fs);
 	struct fh *h = FH(fi);
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	if (h && h->side == SIDE_WRITE)
-		return fail("ftruncate", path, ao_writes_ftruncate(fs->w, h->wfh, size, &e), &e);
 	if (h)
-		return -EACCES;
-	return fail("truncate", path, ao_router_truncate(&r, path, size, &e), &e);
+		return fail("ftruncate", path, ao_router_ftruncate(r, h->f, size, &e), &e);
+	return fail("truncate", path, ao_router_truncate(r, path, size, &e), &e);
 }
 
 static int op_unlink(const char *path)
 {
-	struct ao_router r = R(FS());
+	const struct ao_router *r = R(FS());
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	return fail("unlink", path, ao_router_unlink(&r, path, &e), &e);
+	return fail("unlink", path, ao_router_unlink(r, path, &e), &e);
 }
 
 static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct ao_fs *fs = FS();
-	struct ao_router r = R(fs);
+	const struct ao_router *r = R(fs);
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	int rc = ao_router_rename(&r, from, to, flags, &e);
+	int rc = ao_router_rename(r, from, to, flags, &e);
 	if (rc == 0)
 		answer_written(fs, to);
 	return fail("rename", from, rc, &e);
@@ -532,11 +504,11 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 /* mknod, symlink, link: refused; mkdir, rmdir: only inside assets/ */
 static int refuse(const char *op, const char *path)
 {
-	struct ao_router r = R(FS());
+	const struct ao_router *r = R(FS());
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	return fail(op, path, ao_router_refuse(&r, op, path, &e), &e);
+	return fail(op, path, ao_router_refuse(r, op, path, &e), &e);
 }
 
 /* A pin or an unpin in <p>/snapshots/ moved `latest`: the kernel's entry of
@@ -557,34 +529,34 @@ static void latest_moved(struct ao_fs *fs, const char *path, int rc)
 
 static int op_mkdir(const char *path, mode_t mode)
 {
-	struct ao_router r = R(FS());
+	const struct ao_router *r = R(FS());
 	struct ao_err e;
 
 	(void)mode;
 	ao_err_clear(&e);
-	int rc = ao_router_mkdir(&r, path, &e);
+	int rc = ao_router_mkdir(r, path, &e);
 	latest_moved(FS(), path, rc);
 	return fail("mkdir", path, rc, &e);
 }
 
 static int op_rmdir(const char *path)
 {
-	struct ao_router r = R(FS());
+	const struct ao_router *r = R(FS());
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	int rc = ao_router_rmdir(&r, path, &e);
+	int rc = ao_router_rmdir(r, path, &e);
 	latest_moved(FS(), path, rc);
 	return fail("rmdir", path, rc, &e);
 }
 
 static int op_readlink(const char *path, char *buf, size_t size)
 {
-	struct ao_router r = R(FS());
+	const struct ao_router *r = R(FS());
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	return fail("readlink", path, ao_router_readlink(&r, path, buf, size, &e), &e);
+	return fail("readlink", path, ao_router_readlink(r, path, buf, size, &e), &e);
 }
 
 static int op_mknod(const char *path, mode_t mode, dev_t dev)
@@ -610,14 +582,14 @@ static int op_link(const char *from, const char *to)
  * accepts them as a no-op. */
 static int setattr(const char *op, const char *path, struct fuse_file_info *fi, int touch)
 {
-	struct ao_router r = R(FS());
+	const struct ao_router *r = R(FS());
 	struct ao_err e;
 	int sent, rc;
 
-	if (fi && fi->fh && ((struct fh *)(uintptr_t)fi->fh)->side == SIDE_WRITE)
+	if (fi && fi->fh && ao_router_writable(((struct fh *)(uintptr_t)fi->fh)->f))
 		return 0;
 	ao_err_clear(&e);
-	rc = ao_router_setattr(&r, path, touch, &sent, &e);
+	rc = ao_router_setattr(r, path, touch, &sent, &e);
 	if (sent)
 		snprintf(sent_noop_path, sizeof(sent_noop_path), "%s", path);
 	return fail(op, path, rc, &e);

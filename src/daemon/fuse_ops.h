@@ -12,8 +12,7 @@
 #include <fuse.h>
 #include <pthread.h>
 
-struct ao_core;
-struct ao_writes;
+#include "angofs/router.h"
 
 struct inval_item;
 
@@ -28,10 +27,8 @@ struct inval_item;
  * and only read afterwards.
  */
 struct ao_fs {
-	struct ao_core *core;
-	struct ao_writes *w;
+	struct ao_router router; /* both sides, open files, the kernel-cache policy */
 	struct fuse *fuse;
-	int read_only;
 	double attr_timeout, entry_timeout;
 	const char *cache_dir;
 	const char *mountpoint; /* absolute (libfuse's realpath); entry invalidations */

@@ -32,6 +32,7 @@
 #include "angofs/log.h"
 #include "angofs/media.h"
 #include "angofs/poll.h"
+#include "angofs/router.h"
 #include "angofs/views.h"
 #include "angofs/writes.h"
 
@@ -339,7 +340,6 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .ds_dir = d->ddir,
 				   .ds_class = c->v.imagefolder_class,
 				   .mountpoint = c->cl.mountpoint,
-				   .open_wait_ms = c->cl.singlethread ? 0 : 2000,
 				   .snap_dir = d->pdir,
 				   .ds_grace_s = c->v.grace,
 				   .shard_bytes = c->v.shard_size};
@@ -413,9 +413,13 @@ static int wire(struct daemon *d)
 	ao_core_set_extra_ud(d->core, d->w);
 
 	ao_fs_init(&d->fs);
-	d->fs.core = d->core;
-	d->fs.w = d->w;
-	d->fs.read_only = c->read_only;
+	/* an open waits at most 2 s for other handles of its path to close or
+	 * agree (the kernel-cache policy); never with -s (one worker) */
+	if (ao_router_init(&d->fs.router, d->core, d->w, c->read_only,
+			   c->cl.singlethread ? 0 : 2000) < 0) {
+		fprintf(stderr, "angofs: out of memory\n");
+		return -1;
+	}
 	d->fs.attr_timeout = c->v.attr_timeout > 0 ? (double)c->v.attr_timeout : 0.0;
 	d->fs.entry_timeout = c->v.entry_timeout > 0 ? (double)c->v.entry_timeout : 0.0;
 	d->fs.cache_dir = c->cache_dir;
@@ -504,6 +508,7 @@ static void unwire(struct daemon *d)
 			fuse_unmount(d->fuse);
 		fuse_destroy(d->fuse);
 	}
+	ao_router_destroy(&d->fs.router); /* no handle is left (ao_fs_stop) */
 	ao_writes_free(d->w);
 	ao_core_free(d->core);
 	ao_media_free(d->media); /* after the core: no handle is left */

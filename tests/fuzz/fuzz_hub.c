@@ -31,6 +31,7 @@
 #include <microhttpd.h>
 
 #include "angofs/core.h"
+#include "angofs/fh.h"
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
@@ -200,7 +201,8 @@ static void visit(struct ao_core *c, const char *path, struct names *nm)
 		check(ao_core_readdir(c, &n, collect, nm ? nm : &dummy, &err), &err);
 		return;
 	}
-	struct ao_core_fh *fh = NULL;
+	struct ao_fh fh;
+	unsigned long g;
 	ao_err_clear(&err);
 	rc = ao_core_open(c, &n, O_RDONLY, &fh, &err);
 	check(rc, &err);
@@ -209,9 +211,9 @@ static void visit(struct ao_core *c, const char *path, struct names *nm)
 	char buf[4096];
 	off_t off = 0;
 	ssize_t r;
-	while ((r = ao_core_read(c, fh, buf, sizeof(buf), off, &err)) > 0)
+	while ((r = fh.ops->read(&fh, buf, sizeof(buf), off, &err)) > 0)
 		off += r;
-	ao_core_release(c, fh);
+	fh.ops->release(&fh, &g);
 }
 
 static void split(const uint8_t *data, size_t size)

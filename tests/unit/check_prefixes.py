@@ -37,8 +37,8 @@ PREFIXES = {
     "core/core_cb": ("ao_core_",),  # touch, the write side's callbacks, snapshots' mkdir
     "core/core_status": ("core_",),
     "core/router": ("ao_route",),
+    "core/handles": ("ao_route", "rtr_"),  # open files of the router
     "core/poll": ("ao_poll_",),
-    "core/small": ("small_", "ao_core_"),
     "core/kcache": ("ao_kc_",),  # the in-memory files' kernel caching, ao_core_cached
     "core/export_cache": XCACHE,
     "core/xquery": XCACHE,

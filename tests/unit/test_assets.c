@@ -65,14 +65,14 @@ static void seed(struct mock_hub *m)
 
 static ssize_t read_path(struct ao_router *r, const char *path, char *buf, size_t n)
 {
-	struct ao_rfh h;
+	struct ao_fh *h;
 	struct ao_err e;
 	ssize_t got;
 
 	if (ao_router_open(r, path, 0, &h, &e) < 0)
 		return -1;
-	got = ao_core_read(r->core, h.rfh, buf, n, 0, &e);
-	ao_router_release(r, &h);
+	got = ao_router_read(r, h, buf, n, 0, &e);
+	ao_router_release(r, h);
 	return got;
 }
 
@@ -226,10 +226,12 @@ int main(void)
 		return 1;
 	CHECK(f.core != NULL);
 	if (f.core) {
-		struct ao_router r = {f.core, NULL, 0};
+		struct ao_router r;
+		CHECK_INT(ao_router_init(&r, f.core, NULL, 0, 2000), 0);
 		test_assets(&r, f.m);
 		test_masks(&r, f.m);
 		test_added(&r, f.m);
+		ao_router_destroy(&r);
 	}
 	if (uf_close(&f) != 0)
 		return 1;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "angofs/core.h"
+#include "angofs/fh.h"
 #include "angofs/datasets.h"
 #include "angofs/export_cache.h"
 #include "angofs/sysutil.h"
@@ -64,8 +65,9 @@ static void seed(struct mock_hub *m)
 static char *core_read(struct ao_core *c, const char *path, size_t *len, int *rc)
 {
 	struct ao_node n;
-	struct ao_core_fh *fh;
+	struct ao_fh fh;
 	struct ao_err e;
+	unsigned long g;
 	char *buf = calloc(1, 1 << 20);
 
 	ao_err_clear(&e);
@@ -76,8 +78,8 @@ static char *core_read(struct ao_core *c, const char *path, size_t *len, int *rc
 		free(buf);
 		return NULL;
 	}
-	ssize_t got = ao_core_read(c, fh, buf, (1 << 20) - 1, 0, &e);
-	ao_core_release(c, fh);
+	ssize_t got = fh.ops->read(&fh, buf, (1 << 20) - 1, 0, &e);
+	fh.ops->release(&fh, &g);
 	*len = got > 0 ? (size_t)got : 0;
 	return buf;
 }
@@ -242,7 +244,7 @@ static void test_views(struct hub *hub, struct mock_hub *m, const char *xdir, co
 
 	/* refusals and images without a media cache */
 	struct ao_node nd;
-	struct ao_core_fh *fh;
+	struct ao_fh fh;
 	struct ao_err e;
 	ao_err_clear(&e);
 	CHECK_INT(ao_core_resolve(c, "/Cars/datasets/yolo/data.yaml", &nd, &e), 0);
