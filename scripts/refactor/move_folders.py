@@ -46,6 +46,7 @@ MOVES = {
     "core/snapdesc.c": "read/views/snapshot_json.c",
     "core/snaptree.c": "read/views/snapshot_tree.c",
     "core/snapsub.c": "read/views/snapshot_views.c",
+    "core/views.c": "read/views/views.c",
     # the export cache
     "core/export_cache.c": "exports/cache.c",
     "core/xcache_int.h": "exports/exports_int.h",
@@ -65,6 +66,7 @@ MOVES = {
     "core/xshare.c": "cachedir/entry.c",
     "core/xshare.h": "cachedir/cachedir.h",
     "core/xfail.c": "cachedir/failure.c",
+    "core/pins.c": "cachedir/pins.c",
     # the media cache
     "core/media.c": "media/cache.c",
     "core/media_fetch.c": "media/download.c",
@@ -72,7 +74,9 @@ MOVES = {
     "core/media_int.h": "media/media_int.h",
     # the facade over both sides
     "core/router.c": "fs/router.c",
-    "core/small.c": "fs/kcache.c",
+    "core/router_int.h": "fs/router_int.h",
+    "core/handles.c": "fs/handles.c",
+    "core/kcache.c": "fs/kcache.c",
 }
 
 DRY = "--dry-run" in sys.argv
