@@ -109,7 +109,7 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *spec
  * stat showed the export as not cached (within the TTL), the time that stat
  * first showed it, so the mtime does not jump at the first read; while it is
  * stale, the time it was marked. What the kernel is told per path (one inode
- * per path, several handles) is the core's business (src/core/small.c). */
+ * per path, several handles) is the router's business (src/core/kcache.c). */
 int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime);
 /* The same, with the generation's view number (ao_xopen.gen; 0 if unknown). */
 int ao_xcache_stat_gen(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime,

@@ -464,7 +464,7 @@ int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, s
 /* Open an asset or mask: a media cache handle. The kernel may still hold an
  * old size for the path (1 byte from a stat before the object was fetched,
  * perhaps by another daemon sharing the cache), so the open drops it
- * (`changed`) under small.c's per-file rule: a complete object opened with no
+ * (`changed`) under the per-path rule (kcache.c): a complete object opened with no
  * other handle of the path open is served through the page cache from its
  * file at its true size, as is a later open of the same file while such a
  * handle is open (no drop); else direct_io, and stat after close is true. */
@@ -489,7 +489,7 @@ int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 	if (rc < 0)
 		return rc;
 	fh->fd = ao_media_fh_fd(fh->m);
-	/* a complete object: page cache under small.c's per-file rule, the
+	/* a complete object: page cache under the per-path rule (kcache.c), the
 	 * file's identity standing for its bytes */
 	struct media_ident {
 		dev_t dev;

@@ -6,8 +6,8 @@
  * directory itself (one stat per resolution, so a snapshot another daemon
  * pinned or unpinned is seen at once, and a name pinned again is another
  * inode, never mistaken for the old one). Its files are the pinned files,
- * served by pread from a descriptor of their own, under small.c's per-path
- * rule with the file's identity standing for its bytes (a path that a new
+ * served by pread from a descriptor of their own, under the per-path
+ * rule (kcache.c) with the file's identity standing for its bytes (a path that a new
  * pin of the same name reuses gets the new bytes, never the old pages).
  * snapshot.json and export/ are those files; datasets/ is dsview.c's tree
  * over a set whose one generation comes from the pin: the export, the

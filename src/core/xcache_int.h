@@ -103,7 +103,7 @@ struct ao_xentry {
 	int evict_round;
 	int fetching;
 	unsigned long gen;	 /* process-wide unique view generation (what the kernel's
-				    per-path rule tells generations apart by: src/core/small.c) */
+				    per-path rule tells generations apart by: src/core/kcache.c) */
 	unsigned long fetch_seq; /* completed fetch attempts */
 	int last_rc;
 	int served_stale;  /* the last fetch failed transiently: the old copy is served */

@@ -60,7 +60,7 @@ def test_export_open_across_a_refetch_stays_one_generation(hub, wmount):
     and another reader fetches the new generation (and stats it) reads the
     generation it opened to the end: no zero padding, no cut (the kernel's size
     of the file used to jump to the new generation's under it; stat stays
-    pinned to the generation the path's page cache holds: src/core/small.c,
+    pinned to the generation the path's page cache holds: src/core/kcache.c,
     export rule). The second reader, opening while the first holds the older
     generation, waits the bound and reads the new one with direct_io (the
     remaining case)."""

@@ -39,7 +39,7 @@ PREFIXES = {
     "core/router": ("ao_route",),
     "core/handles": ("ao_route", "rtr_"),  # open files of the router
     "core/poll": ("ao_poll_",),
-    "core/kcache": ("ao_kc_",),  # the in-memory files' kernel caching, ao_core_cached
+    "core/kcache": ("ao_kc_",),  # the kernel-cache policy
     "core/export_cache": XCACHE,
     "core/xquery": XCACHE,
     "core/xstatus": XCACHE,
