@@ -366,7 +366,7 @@ class Bench:
                           "median (min-max) of %d runs, max requests, median reply bytes, median "
                           "daemon CPU, the mount's last_refresh mode; (refresh X s): median of "
                           "the refresh's own duration as .status last_refresh.ms reports it, the "
-                          "cat reads the new file through FUSE while it is written (src/core/xstream.c); "
+                          "cat reads the new file through FUSE while it is written (src/exports/stream.c); "
                           "requests: the most any run made as the hub counts them: API = the /v2 "
                           "ones (the hub requests), download = GET of the export's exportPath, "
                           "a signed link fetched without the API key (on the real Hub a storage "

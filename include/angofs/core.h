@@ -22,12 +22,12 @@
  *                              pages of GET /project/{id}/assets
  *   /<p>/datasets/{yolo,yolo-detect,yolo-seg,coco,imagefolder}/...   read-only
  *   /<p>/datasets/stage/<s>/..., /<p>/datasets/batch/<b>/...   dataset views
- *       of one stage or batch (docs/DATASETS.md; src/core/dsview*.c)
+ *       of one stage or batch (docs/DATASETS.md; src/read/views/)
  *   /<p>/datasets/splits/<view>/{train,val,test}/...   stable splits
  *   /<p>/snapshots/NAME/{snapshot.json,export/,datasets/}   pinned generations
- *       (mkdir pins, rmdir unpins; latest -> the newest; src/core/snap*.c)
+ *       (mkdir pins, rmdir unpins; latest -> the newest; src/read/views/snapshot*.c)
  *   /<p>/changes/<A>..<B>.ndjson, .summary.json   diffs between snapshots
- *       (or live; src/core/dsdiff.c)
+ *       (or live; src/read/views/changes.c)
  *
  * Every call returns 0 or -errno and fills err. Nothing here blocks on a
  * lock while doing network I/O except the per-object refresh locks that make
@@ -84,7 +84,7 @@ struct ao_core_cfg {
 	 * by its old path this many seconds (0: gone at once) */
 	long ds_grace_s;
 	/* -o split (fractions of train, val, test; summing to 1) and
-	 * -o split_by=class (stratified); see src/core/dssplit.c */
+	 * -o split_by=class (stratified); see src/read/views/splits.c */
 	double split[3];
 	int split_by_class;
 	/* -o shard_size: WebDataset shards of about this many bytes */
@@ -141,7 +141,7 @@ struct ao_node {
 				 * kernel's inode; NULL if not resolved */
 	int parent_ok;		/* on -ENOENT: the parent directory exists */
 	struct ao_xentry *x;	/* AO_N_EXPORT_FILE; the feeding NDJSON export of AO_N_DS_* */
-	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/core/dsview_int.h): the view's format, the
+	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/read/views/views_int.h): the view's format, the
 	 * part of the view, and the image, label or class name */
 	int ds_fmt, ds_part;
 	char ds_name[256];
@@ -180,7 +180,7 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		    struct ao_err *err);
 
 /* The read side's state of an open file (struct ao_fh's self): which
- * fields are set says its kind, and so its operations (core.c). */
+ * fields are set says its kind, and so its operations (read/tree.c). */
 struct ao_core_fh {
 	struct ao_core *c;
 	enum ao_kind kind;
@@ -205,7 +205,7 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 
 /* mkdir NAME in <p>/snapshots (n: that directory): pin the project's
  * current generation; rmdir of snapshots/NAME (n): unpin it
- * (src/core/snap.c). readlink of snapshots/latest. */
+ * (src/read/views/snapshots.c). readlink of snapshots/latest. */
 int ao_core_snap_mkdir(struct ao_core *c, const struct ao_node *n, const char *name,
 		       struct ao_err *err);
 int ao_core_snap_rmdir(struct ao_core *c, const struct ao_node *n, struct ao_err *err);
@@ -220,7 +220,7 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 void ao_core_project_written(struct ao_core *c, const char *project_id);
 /* The same for a write that created one asset (cp into assets/): the asset
  * ({externalId, data} at least; the hub's object with _id when known) joins
- * the cached listing of assets/ instead of dropping it (assets_add.c). */
+ * the cached listing of assets/ instead of dropping it (read/asset_added.c). */
 void ao_core_asset_added(struct ao_core *c, const char *project_id, const json_t *asset);
 void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id);
 int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **schema,

@@ -41,11 +41,11 @@ struct ao_xcache_cfg {
 	long ttl_s;
 	int include_metadata, include_history, include_only_key_frames, include_idle_blur;
 	const char *task_types_json; /* NULL: AO_XCACHE_TASK_TYPES (always sent) */
-	/* incremental refresh (xincr.c): a stale export asks only for the tasks
+	/* incremental refresh (exports/incremental.c): a stale export asks only for the tasks
 	 * changed since its generation; a full export at least every incr_full_s
 	 * seconds (0: always a full export) */
 	long incr_full_s;
-	/* pinned snapshots (src/core/pins.c): their bytes count
+	/* pinned snapshots (src/cachedir/pins.c): their bytes count
 	 * toward max_bytes (looked at most every 30 s); NULL: none */
 	const char *pin_dir;
 };
@@ -109,7 +109,7 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *spec
  * stat showed the export as not cached (within the TTL), the time that stat
  * first showed it, so the mtime does not jump at the first read; while it is
  * stale, the time it was marked. What the kernel is told per path (one inode
- * per path, several handles) is the router's business (src/core/kcache.c). */
+ * per path, several handles) is the router's business (src/fs/kcache.c). */
 int ao_xcache_stat(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime);
 /* The same, with the generation's view number (ao_xopen.gen; 0 if unknown). */
 int ao_xcache_stat_gen(struct ao_xcache *c, struct ao_xentry *e, long long *size, time_t *mtime,
@@ -129,7 +129,7 @@ struct ao_xopen {
 int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o,
 		   struct ao_err *err);
 /* The same; streamed: the caller accepts a generation still being written by
- * an incremental merge (o->streamed; src/core/xstream.c) and calls
+ * an incremental merge (o->streamed; src/exports/stream.c) and calls
  * ao_xcache_wait before each read of it. Other callers get whole files. */
 int ao_xcache_open_ex(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, int streamed,
 		      struct ao_err *err);

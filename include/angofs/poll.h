@@ -4,7 +4,7 @@
  * newest task updatedAt and the task total (one cheap request each, the
  * SDK's get_tasks(page=1, limit=1, sort="-updatedAt", fields="updatedAt");
  * two, with an updatedAt filter instead of the sort, once the hub is seen to
- * ignore the sort: src/core/poll.c). When
+ * ignore the sort: src/read/poll.c). When
  * either differs from the last answer, the project's cached exports and task
  * cache go stale (as after a write through the mount) and the changed
  * callback runs on the poll thread, which the daemon uses to queue kernel
@@ -42,7 +42,7 @@ void ao_poll_free(struct ao_poll *p);
  * filter"} */
 json_t *ao_poll_status(struct ao_poll *p);
 
-/* Core side (src/core/projects.c, over the core's project list). */
+/* Core side (src/read/projects.c, over the core's project list). */
 /* The projects the mount has read an export or a task of (new ref):
  * {id: epoch ms of the first such read}. */
 json_t *ao_core_touched_projects(struct ao_core *c);

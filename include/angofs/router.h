@@ -76,7 +76,7 @@ int ao_router_open(const struct ao_router *r, const char *path, int flags, struc
 		   struct ao_err *err);
 int ao_router_create(const struct ao_router *r, const char *path, mode_t mode, int flags,
 		     struct ao_fh **fh, struct ao_err *err);
-/* The operations on an open file, by its owner (src/core/handles.c). */
+/* The operations on an open file, by its owner (src/fs/handles.c). */
 ssize_t ao_router_read(const struct ao_router *r, struct ao_fh *fh, char *buf, size_t size,
 		       off_t off, struct ao_err *err);
 /* A descriptor to splice bytes [off, off+size) from once they are there

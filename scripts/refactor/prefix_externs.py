@@ -10,9 +10,9 @@ import re
 import sys
 
 RENAMES = {
-    # src/core/projects.c: proj_
+    # src/read/projects.c: proj_
     "pretty_json": "proj_pretty_json",
-    # src/core/tasks.c: task_
+    # src/read/tasks.c: task_
     "tasks_list": "task_list",
     "tasks_drop_list": "task_drop_list",
     "tasks_drop_project": "task_drop_project",
@@ -44,7 +44,7 @@ RENAMES = {
     "ao_read_fd": "ao_sys_read_fd",
     "ao_now_ms": "ao_sys_now_ms",
     "ao_sleep_ms": "ao_sys_sleep_ms",
-    # src/core/export_cache.c and its x*.c: ao_xcache_ public; inside, xc_ (the
+    # src/exports/cache.c and its x*.c: ao_xcache_ public; inside, xc_ (the
     # cache) and xs_ (its files, shared between daemons); an earlier run of
     # this script renamed xc_is_fresh, undone
     "xs_is_fresh": "xc_is_fresh",

@@ -86,7 +86,8 @@ static int header_size(struct ao_writes *w, const char *project, const char *url
 		ssize_t n = hub_download_head(w->cfg.hub, u, buf, caps[k], err);
 		if (n == -EACCES && !signed_url) { /* a private object: sign it */
 			ao_err_clear(err);
-			char *bare = strndup(url, strcspn(url, "?#")); /* as media_fetch.c signs */
+			char *bare =
+			    strndup(url, strcspn(url, "?#")); /* as media/download.c signs */
 
 			r = bare ? hub_signed_url(w->cfg.hub, project, "assets", bare, NULL,
 						  &signed_url, err)

@@ -23,7 +23,7 @@
  *
  * After a successful POST the new asset (its externalId and stored URL; the
  * /cloud reply names no asset) joins the core's cached listing of assets/
- * (src/core/assets_add.c): a file costs getUploadUrl + PUT + POST, whatever
+ * (src/read/asset_added.c): a file costs getUploadUrl + PUT + POST, whatever
  * the project's size, instead of making the next `stat` in assets/ read
  * every page of the listing again (docs/PERFORMANCE.md).
  */
@@ -276,7 +276,7 @@ int ws_deliver_media(struct ao_writes *w, struct entry *e, int bg, struct ao_err
 		 ac && json_integer_value(ac) != 1 ? "s" : "", e->object_url);
 	json_decref(data);
 	/* the reply names no asset: what we know of it (its name and unique
-	 * stored URL) joins assets/'s listing (core's assets_add.c) */
+	 * stored URL) joins assets/'s listing (core's read/asset_added.c) */
 	asset = json_pack("{s:s,s:s}", "externalId", name, "data", e->object_url);
 	ws_set_sent_asset(w, e, msg, asset);
 	json_decref(asset);

@@ -1,7 +1,7 @@
 """Consistency under change (issue 20 items 1 and 3), against the real local
 hub and real mounts: a change made or noticed while a refresh of an export is
 in flight is not lost (the generation that refresh publishes is stale again,
-src/core/export_cache.c "covers"), with and without incremental refresh, for
+src/exports/cache.c "covers"), with and without incremental refresh, for
 a write through the mount (read your writes: the next read of the export and
 of a dataset view holds it) and for a change the poll sees (visible at the
 next read after the poll noticed it); and a refresh that finds nothing new
@@ -295,7 +295,7 @@ def test_a_write_while_another_daemon_refreshes_is_in_the_next_read(hub, workdir
     download held back, byte 0 of the entry's lock held); mount a writes an
     answer meanwhile. b publishes a generation that lacks a's write; a's next
     read must not take it as fresh (a's mark could not reach the shared meta:
-    'unsynced', xcache_int.h). Before: a took b's generation and served it
+    'unsynced', exports/exports_int.h). Before: a took b's generation and served it
     without its own write until export_ttl."""
     pid = main_project(hub)
     cache = os.path.join(workdir, "shared-cache")

@@ -4,7 +4,7 @@ through the API, a touch), readers that open it, fstat it, map it shared and
 read it always find fstat's size equal to the bytes their descriptor reads,
 and the mapping holding one whole generation; the open of a new generation
 waits, bounded, for the handles of the older one to close
-(src/core/kcache.c, export rule).
+(src/fs/kcache.c, export rule).
 
 The case that remains (libfuse 3.14 cannot ask for FUSE_DIRECT_IO_ALLOW_MMAP):
 a handle of the older generation kept open longer than the bound. The new

@@ -72,7 +72,7 @@ def test_annotations_refresh_incrementally(hub, mount):
     assert lr["mode"] == "incremental", lr
     assert lr["changed"] == 10 and lr["replaced"] == 10 and lr["records"] == len(tasks), lr
     assert lr["indexed"], lr  # unchanged runs copied through the record index
-    assert lr["streamed"], lr  # read while written (src/core/xstream.c)
+    assert lr["streamed"], lr  # read while written (src/exports/stream.c)
     # the project (schema fingerprint), the count, the export and its download
     assert counts.get(EXPORT) == 1 and counts.get(DOWNLOAD) == 1, counts
     assert sum(counts.values()) <= 4, counts
@@ -245,7 +245,7 @@ def test_mtime_follows_content(hub, workdir):
 
 
 def test_disk_full_while_written(workdir):
-    """A merged generation is served while it is written (src/core/xstream.c).
+    """A merged generation is served while it is written (src/exports/stream.c).
     If the disk fills up meanwhile, its reader gets EIO for the bytes that
     never came, never a short or mixed file; a reader of the old generation
     keeps it whole; once there is room the next read equals a full export."""

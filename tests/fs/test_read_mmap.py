@@ -7,7 +7,7 @@ open fetched works (direct_io refuses it), and fstat shows the true size, not
 the 1-byte placeholder the kernel had before the fetch.
 
 In-memory files (task.json, answer.json, project.json) decide this per file
-(src/core/kcache.c): other files being read meanwhile change nothing, and a
+(src/fs/kcache.c): other files being read meanwhile change nothing, and a
 handle of the same file still open (a close whose RELEASE the kernel has not
 delivered yet: `cat f; python mmap f` under load) is shared when it holds the
 same bytes, and waited for (bounded) when it does not; the mapping never shows

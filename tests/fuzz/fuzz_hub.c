@@ -1,8 +1,8 @@
 /*
  * fuzz_hub.c - libFuzzer harness for the hub-response parsers: the JSON
  * envelope (src/client/hub_client.c), the project list and project details
- * (src/core/projects.c), task pages and single tasks (src/core/tasks.c) and, through an
- * export, the task listing scan of an export zip (src/core/tasks.c, export_cache.c).
+ * (src/read/projects.c), task pages and single tasks (src/read/tasks.c) and, through an
+ * export, the task listing scan of an export zip (src/read/tasks.c, exports/cache.c).
  *
  * Design: the parsers are fed the way the daemon feeds them, over HTTP. An
  * in-process libmicrohttpd server on 127.0.0.1 answers every request from the

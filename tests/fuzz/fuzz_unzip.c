@@ -1,5 +1,5 @@
 /*
- * fuzz_unzip.c - libFuzzer harness for export zip extraction (src/core/unzip.c).
+ * fuzz_unzip.c - libFuzzer harness for export zip extraction (src/exports/unzip.c).
  *
  * The input is the zip the hub (or an attacker controlling exportPath) sends.
  * Both ways the export cache unpacks it are run: the streaming reader fed in

@@ -2,7 +2,7 @@
 
 1. Read-your-writes after a label import: answer.json of a task that was read
    (and so cached) before a label file changed it shows the imported answer at
-   once, not after the metadata TTL (fix: src/core/tasks.c tasks_drop_project and
+   once, not after the metadata TTL (fix: src/read/tasks.c tasks_drop_project and
    the write generation that keeps replies overlapping a write out of the cache).
 2. Copying a file of the same name into labels/ again after it was sent: the
    kernel still holds the sent file's dentry and sends OPEN instead of CREATE;
@@ -60,7 +60,7 @@ def test_export_open_across_a_refetch_stays_one_generation(hub, wmount):
     and another reader fetches the new generation (and stats it) reads the
     generation it opened to the end: no zero padding, no cut (the kernel's size
     of the file used to jump to the new generation's under it; stat stays
-    pinned to the generation the path's page cache holds: src/core/kcache.c,
+    pinned to the generation the path's page cache holds: src/fs/kcache.c,
     export rule). The second reader, opening while the first holds the older
     generation, waits the bound and reads the new one with direct_io (the
     remaining case)."""

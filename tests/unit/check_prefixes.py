@@ -12,7 +12,7 @@ import sys
 # the export cache: public ao_xcache_; inside, xc_ (the cache) and xs_ (its
 # files, shared between daemons)
 XCACHE = ("ao_xcache_", "xc_", "xs_")
-MEDIA = ("ao_media_", "mo_", "mf_", "me_")  # media.c, media_fetch.c, media_evict.c
+MEDIA = ("ao_media_", "mo_", "mf_", "me_")  # media/cache.c, media/download.c, media/evict.c
 
 PREFIXES = {
     "util/err": ("ao_err",),
@@ -33,49 +33,49 @@ PREFIXES = {
     "client/hub_api": ("hub_",),
     "client/hub_msg": ("hub_",),
     "client/hub_pager": ("hub_",),
-    "core/core": ("ao_core_",),
-    "core/core_cb": ("ao_core_",),  # touch, the write side's callbacks, snapshots' mkdir
-    "core/core_status": ("core_",),
-    "core/router": ("ao_route",),
-    "core/handles": ("ao_route", "rtr_"),  # open files of the router
-    "core/poll": ("ao_poll_",),
-    "core/kcache": ("ao_kc_",),  # the kernel-cache policy
-    "core/export_cache": XCACHE,
-    "core/xquery": XCACHE,
-    "core/xstatus": XCACHE,
-    "core/xshare": XCACHE,
-    "core/xfetch": XCACHE,
-    "core/xfail": XCACHE,
-    "core/pins": XCACHE,
-    "core/xload": XCACHE,
-    "core/xmerge": ("xm_",),  # the record merge of an incremental refresh
-    "core/xmout": ("xm_",),
-    "core/xincr": XCACHE,
-    "core/xrefresh": XCACHE,
-    "core/xstream": XCACHE,
-    "core/export_check": ("xcheck_",),
-    "core/projects": ("proj_", "ao_core_"),  # and what -o poll watches (poll.h)
-    "core/tasks": ("task_",),
-    "core/assets": ("asset_", "ao_core_"),
-    "core/assets_add": ("asset_",),
-    "core/unzip": ("ao_unzip_",),
-    "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
-    "core/views": ("ao_views",),
-    "core/dsimage": ("dsv_",),
-    "core/dsbuild": ("dsv_",),
-    "core/dsnames": ("dsv_",),
-    "core/dspass2": ("dsv_",),
-    "core/dssplit": ("dsv_",),
-    "core/dsdiff": ("dsv_",),
-    "core/dswds": ("dsv_",),
-    "core/dsformats": ("dsv_",),
-    "core/snap": ("snap_",),  # pinned snapshots: the store
-    "core/snapdesc": ("snap_",),
-    "core/snaptree": ("snap_",),
-    "core/snapsub": ("snap_",),
-    "core/media": MEDIA,
-    "core/media_fetch": MEDIA,
-    "core/media_evict": MEDIA,
+    "read/tree": ("ao_core_",),
+    "read/events": ("ao_core_",),  # touch, the write side's callbacks, snapshots' mkdir
+    "read/status": ("core_",),
+    "fs/router": ("ao_route",),
+    "fs/handles": ("ao_route", "rtr_"),  # open files of the router
+    "read/poll": ("ao_poll_",),
+    "fs/kcache": ("ao_kc_",),  # the kernel-cache policy
+    "exports/cache": XCACHE,
+    "exports/key": XCACHE,
+    "exports/status": XCACHE,
+    "cachedir/entry": XCACHE,
+    "exports/download": XCACHE,
+    "cachedir/failure": XCACHE,
+    "cachedir/pins": XCACHE,
+    "exports/discover": XCACHE,
+    "exports/records": ("xm_",),  # the record merge of an incremental refresh
+    "exports/merge": ("xm_",),
+    "exports/incremental": XCACHE,
+    "exports/refresh": XCACHE,
+    "exports/stream": XCACHE,
+    "read/completeness": ("xcheck_",),
+    "read/projects": ("proj_", "ao_core_"),  # and what -o poll watches (poll.h)
+    "read/tasks": ("task_",),
+    "read/assets": ("asset_", "ao_core_"),
+    "read/asset_added": ("asset_",),
+    "exports/unzip": ("ao_unzip_",),
+    "read/views/tree": ("dsv_",),  # the dataset views (read/views/views_int.h)
+    "read/views/views": ("ao_views",),
+    "read/views/images": ("dsv_",),
+    "read/views/build": ("dsv_",),
+    "read/views/names": ("dsv_",),
+    "read/views/derived": ("dsv_",),
+    "read/views/splits": ("dsv_",),
+    "read/views/changes": ("dsv_",),
+    "read/views/shards": ("dsv_",),
+    "read/views/formats": ("dsv_",),
+    "read/views/snapshots": ("snap_",),  # pinned snapshots: the store
+    "read/views/snapshot_json": ("snap_",),
+    "read/views/snapshot_tree": ("snap_",),
+    "read/views/snapshot_views": ("snap_",),
+    "media/cache": MEDIA,
+    "media/download": MEDIA,
+    "media/evict": MEDIA,
     "daemon/config": ("ao_config_",),
     "daemon/options": ("ao_opt_",),
     "write/writes": ("ao_writes_", "ws_"),

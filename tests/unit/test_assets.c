@@ -1,4 +1,4 @@
-/* Unit test of assets/ and task masks on the read side (src/core/assets.c)
+/* Unit test of assets/ and task masks on the read side (src/read/assets.c)
  * over the mock hub, through the router without a write side: names by
  * externalId (the docs/DATASETS.md rule: collision suffix before the image
  * extension, the URL's extension when the externalId has none, hostile

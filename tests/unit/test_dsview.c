@@ -1,5 +1,5 @@
-/* Unit test of the dataset views in the tree (src/core/dsview.c, dsbuild.c,
- * dspass2.c) over the mock hub: no mount, no server. The hand-made export of
+/* Unit test of the dataset views in the tree (src/read/views/tree.c, read/views/build.c,
+ * read/views/derived.c) over the mock hub: no mount, no server. The hand-made export of
  * the conversion tests (data/ds_export.ndjson, ds_schema.json) is served as
  * the project's NDJSON export; every label file, data.yaml and
  * annotations.json read through the core must equal what the conversion

@@ -128,14 +128,14 @@ static void test_export_cache(void)
 	ao_xcache_mark_stale(xc, x);
 	CHECK_INT(ao_xcache_open(xc, x, &b, &e), 0);
 	CHECK(ao_xcache_gen(xc, x) > g1);
-	CHECK(b.gen != a.gen); /* the router's per-path rule tells them apart (kcache.c) */
+	CHECK(b.gen != a.gen); /* the router's per-path rule tells them apart (fs/kcache.c) */
 	CHECK_INT(b.size, (long long)strlen(gen2));
 	read_all(b.fd, buf, sizeof(buf));
 	CHECK_STR(buf, gen2);
 	read_all(a.fd, buf, sizeof(buf));
 	CHECK_STR(buf, gen1); /* the old reader sees its generation whole */
 	/* the current generation's size: what one path's inode is told while
-	 * generation 1 is open there is the router's business (kcache.c) */
+	 * generation 1 is open there is the router's business (fs/kcache.c) */
 	ao_xcache_stat(xc, x, &size, &mtime);
 	CHECK_INT(size, (long long)strlen(gen2));
 	ao_xcache_close(xc, x, a.fd);

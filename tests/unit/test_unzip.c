@@ -1,4 +1,4 @@
-/* Unit test of export zip extraction (src/core/unzip.c): zips are written with
+/* Unit test of export zip extraction (src/exports/unzip.c): zips are written with
  * libarchive's writer, then extracted, including hostile ones. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* Unit test of the streaming unzip (ao_unzip_stream_* and ao_unzip_verify in
- * src/core/unzip.c): zips written by libarchive (as the hub writes them) are fed in
+ * src/exports/unzip.c): zips written by libarchive (as the hub writes them) are fed in
  * odd-sized pieces, the way a download delivers them, and must come out byte
  * for byte; hostile or broken streams must fail without hanging the feeder. */
 #include <errno.h>

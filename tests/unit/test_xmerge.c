@@ -1,6 +1,6 @@
 /*
  * test_xmerge.c - the record merge of an incremental export refresh
- * (src/core/xmerge.c) on hand-made exports: replace in place, add at the
+ * (src/exports/records.c) on hand-made exports: replace in place, add at the
  * end, a task that left a stage view, one that entered it (refused), order,
  * duplicates, malformed records, an ignored filter, NDJSON and the framing.
  * Files are memfds: the merge only sees descriptors.
@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../src/core/xmerge.h"
+#include "../../src/exports/records.h"
 #include "t.h"
 
 #define T0 "2026-01-01T00:00:0"
@@ -120,7 +120,7 @@ static int merge(const char *old, const char *changes, int ndjson, const char *s
 	if (ch.n && xm_scan(ofd, ndjson, ifd, &n, &h, &e2) == 0) {
 		struct xm_result r2;
 		lseek(ifd, 0, SEEK_SET);
-		/* a dry run (xstream.c) proves the same result and size, writing
+		/* a dry run (exports/stream.c) proves the same result and size, writing
 		 * nothing; then the real one tells its progress up to that size */
 		struct xm_result rd;
 		struct ao_err ed = {0};
