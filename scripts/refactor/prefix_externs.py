@@ -48,6 +48,27 @@ RENAMES = {
     # cache) and xs_ (its files, shared between daemons); an earlier run of
     # this script renamed xc_is_fresh, undone
     "xs_is_fresh": "xc_is_fresh",
+    # src/cachedir/: cd_ (the on-disk protocol shared by exports and media);
+    # the export download is the export cache's (xc_) (issue 25)
+    "xs_data_path": "cd_data_path",
+    "xs_download": "xc_download",
+    "xs_download_to": "xc_download_to",
+    "xs_fail_clear": "cd_fail_clear",
+    "xs_fail_publish": "cd_fail_publish",
+    "xs_fail_publishable": "cd_fail_publishable",
+    "xs_fail_shared": "cd_fail_shared",
+    "xs_gen_max": "cd_gen_max",
+    "xs_gen_remove": "cd_gen_remove",
+    "xs_gen_sweep": "cd_gen_sweep",
+    "xs_idx_path": "cd_idx_path",
+    "xs_meta": "cd_meta",
+    "xs_meta_read": "cd_meta_read",
+    "xs_meta_write": "cd_meta_write",
+    "xs_path": "cd_path",
+    "xs_pinned_bytes": "cd_pinned_bytes",
+    "xs_tree_bytes": "cd_tree_bytes",
+    "xs_wall_ms": "cd_wall_ms",
+    "xs_wall_ms_of": "cd_wall_ms_of",
     # src/util/hash.c: the one FNV-1a (issue 25)
     "ao_xcache_hash": "ao_hash_str",
     # src/datasets/ds_geom.c: ao_ds_

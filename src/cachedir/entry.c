@@ -23,22 +23,22 @@
 #include "angofs/sysutil.h"
 #include "cachedir.h"
 
-void xs_path(const char *dir, const char *hash, const char *ext, char *buf, size_t n)
+void cd_path(const char *dir, const char *hash, const char *ext, char *buf, size_t n)
 {
 	snprintf(buf, n, "%s/%s.%s", dir, hash, ext);
 }
 
-void xs_data_path(const char *dir, const char *hash, unsigned long long gen, char *buf, size_t n)
+void cd_data_path(const char *dir, const char *hash, unsigned long long gen, char *buf, size_t n)
 {
 	snprintf(buf, n, "%s/%s.%llu.data", dir, hash, gen);
 }
 
-void xs_idx_path(const char *dir, const char *hash, unsigned long long gen, char *buf, size_t n)
+void cd_idx_path(const char *dir, const char *hash, unsigned long long gen, char *buf, size_t n)
 {
 	snprintf(buf, n, "%s/%s.%llu.idx", dir, hash, gen);
 }
 
-int xs_meta_read(const char *dir, const char *hash, const char *key, struct xs_meta *m,
+int cd_meta_read(const char *dir, const char *hash, const char *key, struct cd_meta *m,
 		 struct stat *st)
 {
 	char path[4096];
@@ -46,7 +46,7 @@ int xs_meta_read(const char *dir, const char *hash, const char *key, struct xs_m
 	int fd, rc = 0;
 
 	memset(m, 0, sizeof(*m));
-	xs_path(dir, hash, "meta", path, sizeof(path));
+	cd_path(dir, hash, "meta", path, sizeof(path));
 	/* ESTALE: a network filesystem's cached name of a meta that another
 	 * machine replaced; the next lookup finds the new one */
 	for (int i = 0; (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == ESTALE && i < 3;
@@ -90,13 +90,13 @@ int xs_meta_read(const char *dir, const char *hash, const char *key, struct xs_m
 	return 0;
 }
 
-int xs_meta_write(const char *dir, const char *hash, const char *key, const struct xs_meta *m)
+int cd_meta_write(const char *dir, const char *hash, const char *key, const struct cd_meta *m)
 {
 	char path[4096], tmp[4200];
 	json_t *j;
 	int fd, rc = 0;
 
-	xs_path(dir, hash, "meta", path, sizeof(path));
+	cd_path(dir, hash, "meta", path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
 	char fp[20];
 	snprintf(fp, sizeof(fp), "%016llx", m->fp);
@@ -130,16 +130,16 @@ int xs_meta_write(const char *dir, const char *hash, const char *key, const stru
 	return rc;
 }
 
-int xs_gen_remove(const char *dir, const char *hash, int lockfd, unsigned long long gen)
+int cd_gen_remove(const char *dir, const char *hash, int lockfd, unsigned long long gen)
 {
 	char path[4096];
 
 	if (ao_lock_byte(lockfd, (off_t)gen, F_WRLCK, 0) < 0)
 		return 0;
-	xs_data_path(dir, hash, gen, path, sizeof(path));
+	cd_data_path(dir, hash, gen, path, sizeof(path));
 	if (unlink(path) == 0)
 		ao_debug("export cache: removed %s (no daemon has it open)", path);
-	xs_idx_path(dir, hash, gen, path, sizeof(path));
+	cd_idx_path(dir, hash, gen, path, sizeof(path));
 	unlink(path);
 	ao_lock_byte(lockfd, (off_t)gen, F_UNLCK, 0);
 	return 1;
@@ -176,7 +176,7 @@ static unsigned long long scan(const char *dir, const char *hash, int lockfd,
 			g = name_gen(de->d_name, hash, ".idx");
 			if (g && lockfd >= 0 && g != keep) {
 				char p[4096];
-				xs_idx_path(dir, hash, g, p, sizeof(p));
+				cd_idx_path(dir, hash, g, p, sizeof(p));
 				unlink(p);
 			}
 			continue;
@@ -188,19 +188,19 @@ static unsigned long long scan(const char *dir, const char *hash, int lockfd,
 		for (i = 0; i < nheld && held[i] != g; i++)
 			;
 		if (i == nheld)
-			xs_gen_remove(dir, hash, lockfd, g);
+			cd_gen_remove(dir, hash, lockfd, g);
 	}
 	closedir(d);
 	return max;
 }
 
-void xs_gen_sweep(const char *dir, const char *hash, int lockfd, unsigned long long keep,
+void cd_gen_sweep(const char *dir, const char *hash, int lockfd, unsigned long long keep,
 		  const unsigned long long *held, size_t nheld)
 {
 	scan(dir, hash, lockfd, keep, held, nheld);
 }
 
-unsigned long long xs_gen_max(const char *dir, const char *hash)
+unsigned long long cd_gen_max(const char *dir, const char *hash)
 {
 	return scan(dir, hash, -1, 0, NULL, 0);
 }

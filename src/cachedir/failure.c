@@ -42,7 +42,7 @@ static void owner_init(void)
 	snprintf(owner, sizeof(owner), "%s:%ld", host, (long)getpid());
 }
 
-long long xs_wall_ms(void)
+long long cd_wall_ms(void)
 {
 	struct timespec ts;
 
@@ -50,29 +50,29 @@ long long xs_wall_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-long long xs_wall_ms_of(long long mono_ms)
+long long cd_wall_ms_of(long long mono_ms)
 {
-	return xs_wall_ms() - (ao_sys_now_ms() - mono_ms);
+	return cd_wall_ms() - (ao_sys_now_ms() - mono_ms);
 }
 
-int xs_fail_publishable(const struct ao_err *e)
+int cd_fail_publishable(const struct ao_err *e)
 {
 	return e->code && e->code != EINTR && e->code != ECANCELED && e->code != ENOSPC &&
 	       e->code != EDQUOT && e->code != EROFS && e->code != EACCES;
 }
 
-void xs_fail_publish(const char *dir, const char *hash, const struct ao_err *e)
+void cd_fail_publish(const char *dir, const char *hash, const struct ao_err *e)
 {
 	char path[4096], tmp[4200];
 	json_t *j;
 	int fd;
 
-	if (!xs_fail_publishable(e))
+	if (!cd_fail_publishable(e))
 		return;
-	xs_path(dir, hash, "fail", path, sizeof(path));
+	cd_path(dir, hash, "fail", path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
 	pthread_once(&owner_once, owner_init);
-	j = json_pack("{s:I,s:i,s:b,s:i,s:s,s:s}", "at", (json_int_t)xs_wall_ms(), "code", e->code,
+	j = json_pack("{s:I,s:i,s:b,s:i,s:s,s:s}", "at", (json_int_t)cd_wall_ms(), "code", e->code,
 		      "transient", e->transient, "http", e->http_status, "msg", e->msg, "by",
 		      owner);
 	if (!j)
@@ -87,22 +87,22 @@ void xs_fail_publish(const char *dir, const char *hash, const struct ao_err *e)
 	json_decref(j);
 }
 
-void xs_fail_clear(const char *dir, const char *hash)
+void cd_fail_clear(const char *dir, const char *hash)
 {
 	char path[4096];
 
-	xs_path(dir, hash, "fail", path, sizeof(path));
+	cd_path(dir, hash, "fail", path, sizeof(path));
 	unlink(path);
 }
 
-int xs_fail_shared(const char *dir, const char *hash, long long since_ms, struct ao_err *e)
+int cd_fail_shared(const char *dir, const char *hash, long long since_ms, struct ao_err *e)
 {
 	char path[4096], *buf = NULL;
 	size_t len = 0;
 	json_t *j = NULL;
 	int fd;
 
-	xs_path(dir, hash, "fail", path, sizeof(path));
+	cd_path(dir, hash, "fail", path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -114,7 +114,7 @@ int xs_fail_shared(const char *dir, const char *hash, long long since_ms, struct
 	int code = (int)json_integer_value(json_object_get(j, "code"));
 	int transient = json_is_true(json_object_get(j, "transient"));
 	const char *by = json_string_value(json_object_get(j, "by"));
-	long long age = xs_wall_ms() - at;
+	long long age = cd_wall_ms() - at;
 	pthread_once(&owner_once, owner_init);
 	/* a sibling's, published while this one waited for the lock */
 	int share = j && code > 0 && at > 0 && at >= since_ms && by && strcmp(by, owner) != 0;

@@ -44,12 +44,12 @@ static long long tree_bytes(int dfd, int depth, int own)
 	return sum;
 }
 
-long long xs_tree_bytes(int dfd, int own)
+long long cd_tree_bytes(int dfd, int own)
 {
 	return tree_bytes(dfd, 0, own);
 }
 
-long long xs_pinned_bytes(const char *root)
+long long cd_pinned_bytes(const char *root)
 {
 	DIR *d = root ? opendir(root) : NULL;
 	struct dirent *de;

@@ -65,7 +65,7 @@ int xc_entry_lockfd(struct ao_xcache *c, struct ao_xentry *e)
 
 	if (e->lockfd >= 0)
 		return e->lockfd;
-	xs_path(c->dir, e->hash, "lock", p, sizeof(p));
+	cd_path(c->dir, e->hash, "lock", p, sizeof(p));
 	e->lockfd = ao_lock_open(p);
 	if (e->lockfd < 0) {
 		ao_warn("export cache: %s: %s", p, strerror(-e->lockfd));
@@ -84,7 +84,7 @@ static size_t holds_of(struct ao_xentry *e, unsigned long long g)
 	return n;
 }
 
-void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m)
+void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct cd_meta *m)
 {
 	if (m->gen != e->dgen) {
 		e->gen = ++c->next_gen;
@@ -120,9 +120,9 @@ void xc_refresh(struct ao_xcache *c, struct ao_xentry *e, int force)
 {
 	char path[4096];
 	struct stat st;
-	struct xs_meta m;
+	struct cd_meta m;
 
-	xs_path(c->dir, e->hash, "meta", path, sizeof(path));
+	cd_path(c->dir, e->hash, "meta", path, sizeof(path));
 	int r, i = 0;
 	while ((r = stat(path, &st)) < 0 && errno == ESTALE && i++ < 3)
 		; /* a name cached by a network filesystem: the next lookup is fresh */
@@ -133,7 +133,7 @@ void xc_refresh(struct ao_xcache *c, struct ao_xentry *e, int force)
 	}
 	if (!force && e->have && same_stat(&st, &e->meta_st))
 		return;
-	if (xs_meta_read(c->dir, e->hash, e->key, &m, &st) < 0) {
+	if (cd_meta_read(c->dir, e->hash, e->key, &m, &st) < 0) {
 		e->have = 0; /* a hash collision or an old format: not ours to use */
 		return;
 	}
@@ -320,18 +320,18 @@ int ao_xcache_fresh(struct ao_xcache *c, struct ao_xentry *e)
 int xc_evict_one(struct ao_xcache *c, struct ao_xentry *v)
 {
 	char p[4096];
-	struct xs_meta m;
+	struct cd_meta m;
 	int lfd = xc_entry_lockfd(c, v), ok = 0;
 
 	if (lfd < 0 || ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
 		return 0;
-	if (xs_meta_read(c->dir, v->hash, v->key, &m, NULL) == 0 &&
+	if (cd_meta_read(c->dir, v->hash, v->key, &m, NULL) == 0 &&
 	    ao_lock_byte(lfd, (off_t)m.gen, F_WRLCK, 0) == 0) {
-		xs_path(c->dir, v->hash, "meta", p, sizeof(p));
+		cd_path(c->dir, v->hash, "meta", p, sizeof(p));
 		unlink(p);
-		xs_data_path(c->dir, v->hash, m.gen, p, sizeof(p));
+		cd_data_path(c->dir, v->hash, m.gen, p, sizeof(p));
 		unlink(p);
-		xs_idx_path(c->dir, v->hash, m.gen, p, sizeof(p));
+		cd_idx_path(c->dir, v->hash, m.gen, p, sizeof(p));
 		unlink(p);
 		ao_lock_byte(lfd, (off_t)m.gen, F_UNLCK, 0);
 		ok = 1;
@@ -353,7 +353,7 @@ static void evict(struct ao_xcache *c, struct ao_xentry *keep)
 		return;
 	round++;
 	if (c->cfg.pin_dir && time(NULL) - c->pin_at >= 30) { /* snapshots count too */
-		c->pin_bytes = xs_pinned_bytes(c->cfg.pin_dir);
+		c->pin_bytes = cd_pinned_bytes(c->cfg.pin_dir);
 		c->pin_at = time(NULL);
 	}
 	total = c->pin_bytes;
@@ -396,7 +396,7 @@ static int open_gen(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o
 			return -EAGAIN; /* being removed right now */
 		locked = 1;
 	}
-	xs_data_path(c->dir, e->hash, g, path, sizeof(path));
+	cd_data_path(c->dir, e->hash, g, path, sizeof(path));
 	o->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (o->fd < 0 || fstat(o->fd, &st) < 0 ||
 	    (e->nholds == e->capholds &&
@@ -652,7 +652,7 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
 		if (!holds_of(e, g) && e->lockfd >= 0) {
 			ao_lock_byte(e->lockfd, (off_t)g, F_UNLCK, 0);
 			if (g != e->dgen) /* an older generation: gone once nobody reads it */
-				xs_gen_remove(c->dir, e->hash, e->lockfd, g);
+				cd_gen_remove(c->dir, e->hash, e->lockfd, g);
 		}
 		break;
 	}
@@ -667,12 +667,12 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
 
 int xc_meta_mark(struct ao_xcache *c, struct ao_xentry *e, time_t at, int touched)
 {
-	struct xs_meta m;
+	struct cd_meta m;
 	int lfd = xc_entry_lockfd(c, e), ok;
 
 	if (lfd < 0 || ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
 		return 0;
-	int rc = xs_meta_read(c->dir, e->hash, e->key, &m, NULL);
+	int rc = cd_meta_read(c->dir, e->hash, e->key, &m, NULL);
 	ok = rc == -ENOENT; /* nothing published: a later download holds it */
 	if (rc == 0) {
 		if (at <= m.mtime)
@@ -681,7 +681,7 @@ int xc_meta_mark(struct ao_xcache *c, struct ao_xentry *e, time_t at, int touche
 		if (!m.stale || (touched && m.stale_at < at)) {
 			m.stale = 1;
 			m.stale_at = at;
-			ok = xs_meta_write(c->dir, e->hash, e->key, &m) == 0;
+			ok = cd_meta_write(c->dir, e->hash, e->key, &m) == 0;
 		}
 	}
 	ao_lock_byte(lfd, 0, F_UNLCK, 0);

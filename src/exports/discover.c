@@ -29,7 +29,7 @@
 static void migrate_v1(struct ao_xcache *c, struct ao_xentry *e, json_t *j)
 {
 	char from[4096], to[4096];
-	struct xs_meta m = {.gen = 1,
+	struct cd_meta m = {.gen = 1,
 			    .size = json_integer_value(json_object_get(j, "size")),
 			    .fetched_at =
 				(time_t)json_integer_value(json_object_get(j, "fetched_at")),
@@ -39,10 +39,10 @@ static void migrate_v1(struct ao_xcache *c, struct ao_xentry *e, json_t *j)
 
 	if (lfd < 0 || ao_lock_byte(lfd, 0, F_WRLCK, 0) < 0)
 		return;
-	xs_path(c->dir, e->hash, "data", from, sizeof(from));
-	xs_data_path(c->dir, e->hash, 1, to, sizeof(to));
+	cd_path(c->dir, e->hash, "data", from, sizeof(from));
+	cd_data_path(c->dir, e->hash, 1, to, sizeof(to));
 	if (stat(from, &st) == 0 && st.st_size == m.size && rename(from, to) == 0)
-		xs_meta_write(c->dir, e->hash, e->key, &m);
+		cd_meta_write(c->dir, e->hash, e->key, &m);
 	ao_lock_byte(lfd, 0, F_UNLCK, 0);
 }
 
@@ -74,7 +74,7 @@ void xc_load_meta(struct ao_xcache *c, const char *name)
 	xc_refresh(c, e, 1);
 	if (!e->have)
 		return;
-	xs_data_path(c->dir, e->hash, e->dgen, path, sizeof(path));
+	cd_data_path(c->dir, e->hash, e->dgen, path, sizeof(path));
 	if (stat(path, &st) < 0 || st.st_size != e->size) {
 		/* data and meta disagree (a crash, a hand edit): not trustworthy */
 		ao_warn("export cache: %s does not match its meta: dropped", path);
@@ -85,7 +85,7 @@ void xc_load_meta(struct ao_xcache *c, const char *name)
 	/* generations left by daemons that died, if no download is under way */
 	if (e->lockfd >= 0 || xc_entry_lockfd(c, e) >= 0) {
 		if (ao_lock_byte(e->lockfd, 0, F_WRLCK, 0) == 0) {
-			xs_gen_sweep(c->dir, e->hash, e->lockfd, e->dgen, NULL, 0);
+			cd_gen_sweep(c->dir, e->hash, e->lockfd, e->dgen, NULL, 0);
 			ao_lock_byte(e->lockfd, 0, F_UNLCK, 0);
 		}
 	}

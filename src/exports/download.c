@@ -28,6 +28,7 @@
 #include "angofs/sysutil.h"
 #include "angofs/unzip.h"
 #include "../cachedir/cachedir.h"
+#include "exports_int.h"
 
 struct fetch_ctx {
 	int fd;
@@ -57,33 +58,33 @@ static void on_progress(void *ud, long long done, long long total)
 	__atomic_store_n(f->total, total, __ATOMIC_RELAXED);
 }
 
-int xs_download(struct hub *hub, const char *q, const char *dir, const char *hash,
+int xc_download(struct hub *hub, const char *q, const char *dir, const char *hash,
 		unsigned long long gen, long long since_ms, long long *done, long long *total,
 		long long *size, struct ao_err *err)
 {
 	char dpath[4096];
 
-	xs_data_path(dir, hash, gen, dpath, sizeof(dpath));
-	return xs_download_to(hub, q, dir, hash, dpath, since_ms, done, total, size, err);
+	cd_data_path(dir, hash, gen, dpath, sizeof(dpath));
+	return xc_download_to(hub, q, dir, hash, dpath, since_ms, done, total, size, err);
 }
 
 static int download(struct hub *hub, const char *q, const char *dir, const char *hash,
 		    const char *dpath, long long *done, long long *total, long long *size,
 		    int *local, struct ao_err *err);
 
-int xs_download_to(struct hub *hub, const char *q, const char *dir, const char *hash,
+int xc_download_to(struct hub *hub, const char *q, const char *dir, const char *hash,
 		   const char *dpath, long long since_ms, long long *done, long long *total,
 		   long long *size, struct ao_err *err)
 {
 	int local = 0, rc;
 
-	if (xs_fail_shared(dir, hash, since_ms, err))
+	if (cd_fail_shared(dir, hash, since_ms, err))
 		return err && err->code ? -err->code : -EIO;
 	rc = download(hub, q, dir, hash, dpath, done, total, size, &local, err);
 	if (rc == 0)
-		xs_fail_clear(dir, hash);
+		cd_fail_clear(dir, hash);
 	else if (!local && err)
-		xs_fail_publish(dir, hash, err);
+		cd_fail_publish(dir, hash, err);
 	return rc;
 }
 
@@ -101,7 +102,7 @@ static int download(struct hub *hub, const char *q, const char *dir, const char 
 	rc = hub_export(hub, q, &url, err);
 	if (rc < 0)
 		return rc;
-	xs_path(dir, hash, "zip.tmp-XXXXXX", zpath, sizeof(zpath));
+	cd_path(dir, hash, "zip.tmp-XXXXXX", zpath, sizeof(zpath));
 	zfd = mkstemp(zpath);
 	if (zfd < 0) {
 		free(url);

@@ -35,7 +35,7 @@
 
 #include "angofs/export_cache.h"
 
-struct xs_meta; /* cachedir/cachedir.h */
+struct cd_meta; /* cachedir/cachedir.h */
 
 /* A temp file untouched this long belongs to no running fetch (downloads
  * stall out after a minute). */
@@ -178,15 +178,15 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
  * meta read from disk, or a streamed generation before it is published);
  * end a fetch of this daemon with rc (0 published, 1 another daemon did,
  * -errno), as its fetching thread or a stream's writer thread. */
-void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m);
+void xc_adopt(struct ao_xcache *c, struct ao_xentry *e, const struct cd_meta *m);
 int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct xc_refresh *ri,
 		  struct ao_err *ferr);
 
 /* exports/refresh.c: make n the current generation on disk (byte 0 held). */
-int xc_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct xs_meta *old,
-	       struct xs_meta *n, struct ao_err *err);
+int xc_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct cd_meta *old,
+	       struct cd_meta *n, struct ao_err *err);
 /* The mtime of a new generation n replacing m (had: there was one). */
-void xc_new_mtime(const struct xs_meta *m, int had, struct xs_meta *n);
+void xc_new_mtime(const struct cd_meta *m, int had, struct cd_meta *n);
 
 /* Set the stale flag of the generation H.meta names (byte 0 tried, not
  * waited for; mutex held), marked at `at` (touched: moved even if stale
@@ -201,5 +201,21 @@ void xc_sample_changes(struct ao_xcache *c, struct ao_xentry *e);
 
 /* Cached and fresh at now (c->lock held). */
 int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now);
+
+/* download.c: */
+struct hub;
+/* Download the export of query q as generation gen of H: H.gen.data exists
+ * on success (size in *size); progress in *done / *total (atomics). A
+ * failure a sibling published at or after since_ms (wall clock: when this
+ * fetch began) is answered without a request (H.fail); this download's own
+ * failure is published, its success clears it. */
+int xc_download(struct hub *hub, const char *q, const char *dir, const char *hash,
+		unsigned long long gen, long long since_ms, long long *done, long long *total,
+		long long *size, struct ao_err *err);
+
+/* The same into dest (any path in dir; renamed into place on success). */
+int xc_download_to(struct hub *hub, const char *q, const char *dir, const char *hash,
+		   const char *dest, long long since_ms, long long *done, long long *total,
+		   long long *size, struct ao_err *err);
 
 #endif

@@ -78,7 +78,7 @@ static void *count_main(void *arg)
 	return NULL;
 }
 
-int xc_incr_prepare(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
+int xc_incr_prepare(struct ao_xcache *c, struct ao_xentry *e, const struct cd_meta *m,
 		    struct xc_incr *pl, struct xc_refresh *ri, struct ao_err *err)
 {
 	time_t now = time(NULL);
@@ -181,7 +181,7 @@ static int load_changes(struct ao_xcache *c, struct ao_xentry *e, unsigned long 
 	if (rc == 0) {
 		ri->requests += 2;	 /* GET /export and its download */
 		xc_sample_changes(c, e); /* what the merge will hold */
-		rc = xs_download_to(c->cfg.hub, q, c->dir, e->hash, p, xs_wall_ms_of(ri->m0_ms),
+		rc = xc_download_to(c->cfg.hub, q, c->dir, e->hash, p, cd_wall_ms_of(ri->m0_ms),
 				    &e->done, &e->total, &zsize, err);
 		ri->bytes = __atomic_load_n(&e->done, __ATOMIC_RELAXED);
 	}
@@ -208,7 +208,7 @@ static int temp_for(const char *path, char *tmp, size_t n, struct ao_err *err)
 /* Merge generation m and ch into generation g and its index (renamed into
  * place). The old generation's index makes it a copy of the unchanged runs;
  * without one (or with one that does not match) the old file is scanned. */
-static int merge_into(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
+static int merge_into(struct ao_xcache *c, struct ao_xentry *e, const struct cd_meta *m,
 		      unsigned long long g, struct xm_changes *ch, struct xm_result *res,
 		      long long *size, int *indexed, struct ao_err *err)
 {
@@ -217,10 +217,10 @@ static int merge_into(struct ao_xcache *c, struct ao_xentry *e, const struct xs_
 	struct stat st;
 	int ofd, oifd, dfd, ifd, rc;
 
-	xs_data_path(c->dir, e->hash, m->gen, op, sizeof(op));
-	xs_idx_path(c->dir, e->hash, m->gen, oi, sizeof(oi));
-	xs_data_path(c->dir, e->hash, g, dp, sizeof(dp));
-	xs_idx_path(c->dir, e->hash, g, ip, sizeof(ip));
+	cd_data_path(c->dir, e->hash, m->gen, op, sizeof(op));
+	cd_idx_path(c->dir, e->hash, m->gen, oi, sizeof(oi));
+	cd_data_path(c->dir, e->hash, g, dp, sizeof(dp));
+	cd_idx_path(c->dir, e->hash, g, ip, sizeof(ip));
 	ofd = open(op, O_RDONLY | O_CLOEXEC);
 	if (ofd < 0)
 		return ao_errf(err, errno, "export cache: %s: %s", op, strerror(errno));
@@ -267,9 +267,9 @@ out:
 static void drop_gen(struct ao_xcache *c, struct ao_xentry *e, unsigned long long g)
 {
 	char p[4096];
-	xs_data_path(c->dir, e->hash, g, p, sizeof(p));
+	cd_data_path(c->dir, e->hash, g, p, sizeof(p));
 	unlink(p);
-	xs_idx_path(c->dir, e->hash, g, p, sizeof(p));
+	cd_idx_path(c->dir, e->hash, g, p, sizeof(p));
 	unlink(p);
 }
 
@@ -298,8 +298,8 @@ int xc_incr_judge(int rc, const struct xm_result *res, long long total, struct x
 	return XC_INCR_MERGED;
 }
 
-int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
-		unsigned long long g, int lfd, struct xc_incr *pl, struct xs_meta *out,
+int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct cd_meta *m,
+		unsigned long long g, int lfd, struct xc_incr *pl, struct cd_meta *out,
 		struct xc_refresh *ri, struct ao_err *err)
 {
 	struct xm_changes ch = {0};

@@ -45,7 +45,7 @@ enum xc_incr_verdict {
  * tried from generation m (pl->ok) and ask the hub what proves it. 0 (if
  * not, ri->why says why), or -errno for an error of the hub that a full
  * export would meet as well (transient). */
-int xc_incr_prepare(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
+int xc_incr_prepare(struct ao_xcache *c, struct ao_xentry *e, const struct cd_meta *m,
 		    struct xc_incr *pl, struct xc_refresh *ri, struct ao_err *err);
 
 /* Join the count thread if it runs (every path of a refresh calls it). */
@@ -56,8 +56,8 @@ void xc_incr_end(struct xc_incr *pl);
  * meta; SAME: nothing changed, generation m->gen stays (*out its fresh
  * meta); FULL: the merge cannot prove the result; STREAMING: generation g
  * is being written; -errno: the refresh failed (the old generation stays). */
-int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
-		unsigned long long g, int lfd, struct xc_incr *pl, struct xs_meta *out,
+int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct cd_meta *m,
+		unsigned long long g, int lfd, struct xc_incr *pl, struct cd_meta *out,
 		struct xc_refresh *ri, struct ao_err *err);
 
 /* The verdict on a merge's (or its dry run's) return code rc and result:
@@ -72,8 +72,8 @@ int xc_incr_judge(int rc, const struct xm_result *res, long long total, struct x
  * by a thread of its own and served while written. STREAMING: it runs (ch
  * is its own now; *ri updated); SAME; FULL; NOT_STREAMED (no index, or no
  * thread: merge in place); -errno. */
-int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
+int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct cd_meta *m,
 		  unsigned long long g, int lfd, struct xm_changes *ch, long long total,
-		  const struct xs_meta *out, struct xc_refresh *ri, struct ao_err *err);
+		  const struct cd_meta *out, struct xc_refresh *ri, struct ao_err *err);
 
 #endif

@@ -40,14 +40,14 @@ static void sweep(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned lo
 	for (size_t i = 0; i < e->nholds && n < 64; i++)
 		held[n++] = e->holds[i].dgen;
 	pthread_mutex_unlock(&c->lock);
-	xs_gen_sweep(c->dir, e->hash, lfd, keep, held, n);
+	cd_gen_sweep(c->dir, e->hash, lfd, keep, held, n);
 }
 
 /* Records and newest updatedAt of generation g, for the next incremental
  * refresh (-1 / 0 if it is not an export of task records), and its record
  * index H.g.idx (none if it has no task ids). */
 static void scan_gen(struct ao_xcache *c, struct ao_xentry *e, unsigned long long g,
-		     struct xs_meta *n)
+		     struct cd_meta *n)
 {
 	char p[4096], ip[4096], tmp[4200];
 	struct ao_err err;
@@ -55,10 +55,10 @@ static void scan_gen(struct ao_xcache *c, struct ao_xentry *e, unsigned long lon
 
 	n->records = -1;
 	n->hwm_us = 0;
-	xs_data_path(c->dir, e->hash, g, p, sizeof(p));
+	cd_data_path(c->dir, e->hash, g, p, sizeof(p));
 	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
-	xs_idx_path(c->dir, e->hash, g, ip, sizeof(ip));
+	cd_idx_path(c->dir, e->hash, g, ip, sizeof(ip));
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", ip);
 	if (c->cfg.incr_full_s && e->type == AO_X_TASK && !e->batch_id)
 		ifd = mkstemp(tmp);
@@ -79,7 +79,7 @@ static void scan_gen(struct ao_xcache *c, struct ao_xentry *e, unsigned long lon
 
 /* A full export as generation g; *n gets its meta. */
 static int full_export(struct ao_xcache *c, struct ao_xentry *e, unsigned long long g,
-		       const struct xc_incr *pl, struct xs_meta *n, struct xc_refresh *ri,
+		       const struct xc_incr *pl, struct cd_meta *n, struct xc_refresh *ri,
 		       struct ao_err *err)
 {
 	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id, e->lean};
@@ -95,7 +95,7 @@ static int full_export(struct ao_xcache *c, struct ao_xentry *e, unsigned long l
 	if (rc == 0) {
 		ri->requests += 2;	 /* GET /export and its download */
 		xc_sample_changes(c, e); /* what this export holds */
-		rc = xs_download(c->cfg.hub, q, c->dir, e->hash, g, xs_wall_ms_of(ri->m0_ms),
+		rc = xc_download(c->cfg.hub, q, c->dir, e->hash, g, cd_wall_ms_of(ri->m0_ms),
 				 &e->done, &e->total, &size, err);
 		ri->bytes = __atomic_load_n(&e->done, __ATOMIC_RELAXED);
 	}
@@ -140,14 +140,14 @@ static int lock_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, int *
 	return 0;
 }
 
-int xc_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct xs_meta *old,
-	       struct xs_meta *n, struct ao_err *err)
+int xc_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct cd_meta *old,
+	       struct cd_meta *n, struct ao_err *err)
 {
-	int rc = xs_meta_write(c->dir, e->hash, e->key, n);
+	int rc = cd_meta_write(c->dir, e->hash, e->key, n);
 
 	if (rc < 0) {
 		char p[4096];
-		xs_data_path(c->dir, e->hash, n->gen, p, sizeof(p));
+		cd_data_path(c->dir, e->hash, n->gen, p, sizeof(p));
 		if (!old || old->gen != n->gen)
 			unlink(p);
 		return ao_errf(err, -rc, "export cache: writing %s/%s.meta: %s", c->dir, e->hash,
@@ -162,7 +162,7 @@ int xc_publish(struct ao_xcache *c, struct ao_xentry *e, int lfd, const struct x
  * change would be skipped); the one stat showed while it was stale if any (a
  * copy made by rsync then is of this content: a second run copies nothing).
  * n->fetched_at is set. */
-void xc_new_mtime(const struct xs_meta *m, int had, struct xs_meta *n)
+void xc_new_mtime(const struct cd_meta *m, int had, struct cd_meta *n)
 {
 	if (had && m->stale && m->stale_at > m->mtime)
 		n->mtime = m->stale_at;
@@ -175,26 +175,26 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 {
 	struct ao_xspec s = {e->project_id, e->type, e->ndjson, e->stage_id, e->batch_id, e->lean};
 	struct xc_incr pl = {0};
-	struct xs_meta m, n;
+	struct cd_meta m, n;
 	long long hub_total = -1;
 	int rc, waited = 0;
 
 	ri->mode = "full";
-	if (xs_meta_read(c->dir, e->hash, e->key, &m, NULL) == 0 &&
+	if (cd_meta_read(c->dir, e->hash, e->key, &m, NULL) == 0 &&
 	    (rc = xc_incr_prepare(c, e, &m, &pl, ri, err)) < 0)
 		return rc;
 	if ((rc = lock_publish(c, e, lfd, &waited, err)) < 0) {
 		xc_incr_end(&pl);
 		return rc;
 	}
-	rc = xs_meta_read(c->dir, e->hash, e->key, &m, NULL);
+	rc = cd_meta_read(c->dir, e->hash, e->key, &m, NULL);
 	if (rc == 0 && m.gen != seen && !m.stale) {
 		ao_lock_byte(lfd, 0, F_UNLCK, 0);
 		xc_incr_end(&pl);
 		return XC_ADOPTED; /* published by another daemon while this one waited */
 	}
 	int had = rc == 0; /* a generation to replace */
-	unsigned long long g = rc == 0 ? m.gen : 0, mx = xs_gen_max(c->dir, e->hash);
+	unsigned long long g = rc == 0 ? m.gen : 0, mx = cd_gen_max(c->dir, e->hash);
 	g = (seen > g ? seen : g);
 	g = (mx > g ? mx : g) + 1;
 	if (pl.ok && (!had || m.gen != pl.gen || waited)) {

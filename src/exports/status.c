@@ -96,7 +96,7 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 	/* pinned snapshots count toward the cap (cachedir/pins.c) */
-	long long pinned = xs_pinned_bytes(c->cfg.pin_dir);
+	long long pinned = cd_pinned_bytes(c->cfg.pin_dir);
 	return json_pack("{s:o,s:I,s:I,s:I,s:I}", "exports", arr, "cache_bytes",
 			 (json_int_t)(total + pinned), "pinned_bytes", (json_int_t)pinned,
 			 "cache_cap", (json_int_t)c->cfg.max_bytes, "ttl_s",

@@ -47,7 +47,7 @@ struct job {
 	struct ao_xcache *c;
 	struct ao_xentry *e;
 	int lfd, ofd, oifd, dfd, ifd;
-	struct xs_meta m, n; /* the old generation's meta, the new one's */
+	struct cd_meta m, n; /* the old generation's meta, the new one's */
 	struct xm_changes ch;
 	long long total; /* the hub's count the result was proven by */
 	struct xc_refresh ri;
@@ -195,9 +195,9 @@ static int start(struct job *j)
 	return -rc;
 }
 
-int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
+int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct cd_meta *m,
 		  unsigned long long g, int lfd, struct xm_changes *ch, long long total,
-		  const struct xs_meta *out, struct xc_refresh *ri, struct ao_err *err)
+		  const struct cd_meta *out, struct xc_refresh *ri, struct ao_err *err)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	struct xm_result res;
@@ -210,8 +210,8 @@ int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta
 	j->e = e;
 	j->lfd = lfd;
 	j->dfd = j->ifd = -1;
-	xs_data_path(c->dir, e->hash, m->gen, op, sizeof(op));
-	xs_idx_path(c->dir, e->hash, m->gen, oi, sizeof(oi));
+	cd_data_path(c->dir, e->hash, m->gen, op, sizeof(op));
+	cd_idx_path(c->dir, e->hash, m->gen, oi, sizeof(oi));
 	j->ofd = open(op, O_RDONLY | O_CLOEXEC);
 	j->oifd = open(oi, O_RDONLY | O_CLOEXEC);
 	if (j->ofd < 0 || j->oifd < 0) {
@@ -225,8 +225,8 @@ int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta
 		job_free(j);
 		return rc == -EINVAL ? XC_INCR_NOT_STREAMED : rc;
 	}
-	xs_data_path(c->dir, e->hash, g, j->dpath, sizeof(j->dpath));
-	xs_idx_path(c->dir, e->hash, g, j->ipath, sizeof(j->ipath));
+	cd_data_path(c->dir, e->hash, g, j->dpath, sizeof(j->dpath));
+	cd_idx_path(c->dir, e->hash, g, j->ipath, sizeof(j->ipath));
 	snprintf(j->itmp, sizeof(j->itmp), "%s.tmp-XXXXXX", j->ipath);
 	/* under its final name: no meta names g and byte 0 is held, so no
 	 * other daemon opens it; left over by a crash, the next sweep removes it */

@@ -143,7 +143,7 @@ static struct mobj *obj_new(struct ao_media *m, const struct ao_media_ref *r, ch
 	o->total = -1;
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_cond_init(&o->cv, NULL);
-	xs_path(m->cfg.dir, o->hash, "lock", path, sizeof(path));
+	cd_path(m->cfg.dir, o->hash, "lock", path, sizeof(path));
 	o->lockfd = ao_lock_open(path);
 	if (o->lockfd < 0 || !o->project_id || !o->url) {
 		ao_errf(err, o->lockfd < 0 ? -o->lockfd : ENOMEM, "media cache: %s: %s", path,
@@ -481,7 +481,7 @@ static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, l
 int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size, time_t *mtime)
 {
 	char *key = media_key(m, r), hash[17];
-	struct xs_meta meta;
+	struct cd_meta meta;
 	unsigned long long h;
 	int known = 0;
 
@@ -490,7 +490,7 @@ int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *s
 	h = ao_hash_str(key);
 	snprintf(hash, sizeof(hash), "%016llx", h);
 	known = stat_mem(m, key, h, size, mtime);
-	if (!known && xs_meta_read(m->cfg.dir, hash, key, &meta, NULL) == 0 && meta.gen &&
+	if (!known && cd_meta_read(m->cfg.dir, hash, key, &meta, NULL) == 0 && meta.gen &&
 	    mo_fresh(m, meta.fetched_at)) {
 		*size = meta.size;
 		*mtime = meta.fetched_at;

@@ -46,14 +46,14 @@ struct dl {
 int mf_from_disk(struct ao_media *m, struct mobj *o)
 {
 	char path[4096];
-	struct xs_meta meta;
+	struct cd_meta meta;
 	struct stat st;
 	int fd;
 
-	if (xs_meta_read(m->cfg.dir, o->hash, o->key, &meta, NULL) < 0 || !meta.gen ||
+	if (cd_meta_read(m->cfg.dir, o->hash, o->key, &meta, NULL) < 0 || !meta.gen ||
 	    !mo_fresh(m, meta.fetched_at))
 		return 0;
-	xs_data_path(m->cfg.dir, o->hash, meta.gen, path, sizeof(path));
+	cd_data_path(m->cfg.dir, o->hash, meta.gen, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -190,14 +190,14 @@ static int publish_lock(struct ao_media *m, struct mobj *o)
 
 static unsigned long long next_gen(struct ao_media *m, struct mobj *o)
 {
-	struct xs_meta meta;
+	struct cd_meta meta;
 	char path[4096];
 	unsigned long long g = 1;
 
-	if (xs_meta_read(m->cfg.dir, o->hash, o->key, &meta, NULL) == 0)
+	if (cd_meta_read(m->cfg.dir, o->hash, o->key, &meta, NULL) == 0)
 		g = meta.gen + 1;
 	for (;; g++) {
-		xs_data_path(m->cfg.dir, o->hash, g, path, sizeof(path));
+		cd_data_path(m->cfg.dir, o->hash, g, path, sizeof(path));
 		if (access(path, F_OK) < 0)
 			return g;
 	}
@@ -209,20 +209,20 @@ static int publish(struct dl *d, const char *tmp, unsigned long long g, unsigned
 	struct ao_media *m = d->m;
 	struct mobj *o = d->o;
 	char path[4096];
-	struct xs_meta meta, prev;
+	struct cd_meta meta, prev;
 	int rc;
 
 	*old = 0;
-	if (xs_meta_read(m->cfg.dir, o->hash, o->key, &prev, NULL) == 0)
+	if (cd_meta_read(m->cfg.dir, o->hash, o->key, &prev, NULL) == 0)
 		*old = prev.gen;
-	xs_data_path(m->cfg.dir, o->hash, g, path, sizeof(path));
+	cd_data_path(m->cfg.dir, o->hash, g, path, sizeof(path));
 	if (rename(tmp, path) < 0)
 		return -errno;
 	memset(&meta, 0, sizeof(meta));
 	meta.gen = g;
 	meta.size = d->written;
 	meta.fetched_at = meta.mtime = time(NULL);
-	rc = xs_meta_write(m->cfg.dir, o->hash, o->key, &meta);
+	rc = cd_meta_write(m->cfg.dir, o->hash, o->key, &meta);
 	if (rc < 0)
 		unlink(path);
 	return rc;
@@ -269,7 +269,7 @@ static int start_temp(struct dl *d, unsigned long long g, char *tmp, size_t n)
 	char path[4096];
 	int rfd;
 
-	xs_data_path(d->m->cfg.dir, o->hash, g, path, sizeof(path));
+	cd_data_path(d->m->cfg.dir, o->hash, g, path, sizeof(path));
 	snprintf(tmp, n, "%s.tmp-XXXXXX", path);
 	d->fd = mkostemp(tmp, O_CLOEXEC);
 	if (d->fd < 0)
@@ -322,7 +322,7 @@ static void run(struct dl *d)
 		ao_lock_byte(o->lockfd, 0, F_UNLCK, 0);
 		return;
 	}
-	if (xs_fail_shared(m->cfg.dir, o->hash, d->since, &e)) {
+	if (cd_fail_shared(m->cfg.dir, o->hash, d->since, &e)) {
 		/* a sibling failed it while this thread waited for the lock */
 		finish(d, -e.code, 0, &e);
 		ao_lock_byte(o->lockfd, 0, F_UNLCK, 0);
@@ -338,9 +338,9 @@ static void run(struct dl *d)
 		pthread_mutex_unlock(&m->lock);
 		rc = fetch(d, &e);
 		if (rc == 0)
-			xs_fail_clear(m->cfg.dir, o->hash);
+			cd_fail_clear(m->cfg.dir, o->hash);
 		else
-			xs_fail_publish(m->cfg.dir, o->hash, &e);
+			cd_fail_publish(m->cfg.dir, o->hash, &e);
 		if (close(d->fd) < 0 && rc == 0)
 			rc =
 			    ao_errf(&e, errno, "media cache: writing %s: %s", tmp, strerror(errno));
@@ -357,7 +357,7 @@ static void run(struct dl *d)
 			held |= o->holds[i].n && o->holds[i].gen == old;
 		pthread_mutex_unlock(&o->mu);
 		if (!held)
-			xs_gen_remove(m->cfg.dir, o->hash, o->lockfd, old);
+			cd_gen_remove(m->cfg.dir, o->hash, o->lockfd, old);
 	}
 	ao_lock_byte(o->lockfd, 0, F_UNLCK, 0);
 	if (rc == 0) {
@@ -395,7 +395,7 @@ int mf_start(struct ao_media *m, struct mobj *o, struct ao_err *err)
 	d->m = m;
 	d->o = o;
 	d->fd = -1;
-	d->since = xs_wall_ms();
+	d->since = cd_wall_ms();
 	/* m->lock after o->mu here is safe: nthreads is a counter, and no
 	 * thread holding m->lock ever waits for an object's mutex */
 	pthread_mutex_lock(&m->lock);

@@ -134,7 +134,7 @@ static int evict_one(struct ao_media *m, const struct victim *v)
 
 	if (in_table(m, v->hash))
 		return 0;
-	xs_path(m->cfg.dir, v->hash, "lock", path, sizeof(path));
+	cd_path(m->cfg.dir, v->hash, "lock", path, sizeof(path));
 	fd = ao_lock_open(path);
 	if (fd < 0)
 		return 0;
@@ -142,8 +142,8 @@ static int evict_one(struct ao_media *m, const struct victim *v)
 		char mpath[4096];
 
 		/* a meta naming this generation goes with it */
-		xs_path(m->cfg.dir, v->hash, "meta", mpath, sizeof(mpath));
-		removed = xs_gen_remove(m->cfg.dir, v->hash, fd, v->gen);
+		cd_path(m->cfg.dir, v->hash, "meta", mpath, sizeof(mpath));
+		removed = cd_gen_remove(m->cfg.dir, v->hash, fd, v->gen);
 		json_t *j = removed ? json_load_file(mpath, 0, NULL) : NULL;
 		if (j &&
 		    (unsigned long long)json_integer_value(json_object_get(j, "gen")) == v->gen)
@@ -173,7 +173,7 @@ void me_after_download(struct ao_media *m, long long size)
 	}
 	m->est_bytes = 0; /* one scanner at a time: others add to the estimate */
 	pthread_mutex_unlock(&m->lock);
-	xbytes = dir_data_bytes(m->cfg.xdir) + xs_pinned_bytes(m->cfg.pin_dir);
+	xbytes = dir_data_bytes(m->cfg.xdir) + cd_pinned_bytes(m->cfg.pin_dir);
 	v = scan(m, &n, &total);
 	total += xbytes;
 	if (v && total > cap) {

@@ -9,10 +9,12 @@ import re
 import subprocess
 import sys
 
-# the export cache: public ao_xcache_; inside, xc_ (the cache) and xs_ (its
-# files, shared between daemons)
-XCACHE = ("ao_xcache_", "xc_", "xs_")
+# the export cache: public ao_xcache_; inside, xc_ (the cache) and xm_ (its
+# records and their merge); the cache directory's shared protocol: cd_
+XCACHE = ("ao_xcache_", "xc_")
 MEDIA = ("ao_media_", "mo_", "mf_", "me_")  # media/cache.c, media/download.c, media/evict.c
+VIEWS = ("dsv_",)  # the dataset views (read/views/views_int.h)
+SNAP = ("snap_",)  # pinned snapshots
 
 PREFIXES = {
     "util/err": ("ao_err",),
@@ -33,49 +35,37 @@ PREFIXES = {
     "client/hub_api": ("hub_",),
     "client/hub_msg": ("hub_",),
     "client/hub_pager": ("hub_",),
-    "read/tree": ("ao_core_",),
-    "read/events": ("ao_core_",),  # touch, the write side's callbacks, snapshots' mkdir
-    "read/status": ("core_",),
-    "fs/router": ("ao_route",),
-    "fs/handles": ("ao_route", "rtr_"),  # open files of the router
-    "read/poll": ("ao_poll_",),
-    "fs/kcache": ("ao_kc_",),  # the kernel-cache policy
+    "cachedir/*": ("cd_",),
     "exports/cache": XCACHE,
     "exports/key": XCACHE,
     "exports/status": XCACHE,
-    "cachedir/entry": XCACHE,
     "exports/download": XCACHE,
-    "cachedir/failure": XCACHE,
-    "cachedir/pins": XCACHE,
     "exports/discover": XCACHE,
-    "exports/records": ("xm_",),  # the record merge of an incremental refresh
-    "exports/merge": ("xm_",),
     "exports/incremental": XCACHE,
     "exports/refresh": XCACHE,
     "exports/stream": XCACHE,
+    "exports/records": ("xm_",),  # the record merge of an incremental refresh
+    "exports/merge": ("xm_",),
+    "exports/unzip": ("ao_unzip_",),
+    "media/*": MEDIA,
+    "read/tree": ("ao_core_",),
+    "read/events": ("ao_core_",),  # touch, the write side's callbacks, snapshots' mkdir
+    "read/status": ("core_",),
+    "read/poll": ("ao_poll_",),
     "read/completeness": ("xcheck_",),
     "read/projects": ("proj_", "ao_core_"),  # and what -o poll watches (poll.h)
     "read/tasks": ("task_",),
     "read/assets": ("asset_", "ao_core_"),
     "read/asset_added": ("asset_",),
-    "exports/unzip": ("ao_unzip_",),
-    "read/views/tree": ("dsv_",),  # the dataset views (read/views/views_int.h)
-    "read/views/views": ("ao_views",),
-    "read/views/images": ("dsv_",),
-    "read/views/build": ("dsv_",),
-    "read/views/names": ("dsv_",),
-    "read/views/derived": ("dsv_",),
-    "read/views/splits": ("dsv_",),
-    "read/views/changes": ("dsv_",),
-    "read/views/shards": ("dsv_",),
-    "read/views/formats": ("dsv_",),
-    "read/views/snapshots": ("snap_",),  # pinned snapshots: the store
-    "read/views/snapshot_json": ("snap_",),
-    "read/views/snapshot_tree": ("snap_",),
-    "read/views/snapshot_views": ("snap_",),
-    "media/cache": MEDIA,
-    "media/download": MEDIA,
-    "media/evict": MEDIA,
+    "read/views/views": ("ao_views",),  # the views as the read side's subtrees
+    "read/views/snapshots": SNAP,
+    "read/views/snapshot_json": SNAP,
+    "read/views/snapshot_tree": SNAP,
+    "read/views/snapshot_views": SNAP,
+    "read/views/*": VIEWS,
+    "fs/router": ("ao_route",),
+    "fs/handles": ("ao_route", "rtr_"),  # open files of the router
+    "fs/kcache": ("ao_kc_",),  # the kernel-cache policy
     "daemon/config": ("ao_config_",),
     "daemon/options": ("ao_opt_",),
     "write/writes": ("ao_writes_", "ws_"),

@@ -29,7 +29,7 @@
  * is not fresh, as a read would), whose pass-2 files are built if needed.
  *
  * Pinned bytes live outside exports/ and media/, so no eviction touches
- * them; they count toward cache_size (xs_pinned_bytes, cachedir/pins.c) unless a file
+ * them; they count toward cache_size (cd_pinned_bytes, cachedir/pins.c) unless a file
  * is also the export cache's (a hard link, counted there).
  */
 #include <dirent.h>
@@ -186,7 +186,7 @@ int snap_list(struct ao_core *c, const char *project_id, int sizes, struct snap_
 		e->created_ms = created_of(dirfd(d), de->d_name);
 		if (sizes) {
 			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			e->bytes = sub >= 0 ? xs_tree_bytes(sub, 0) : 0;
+			e->bytes = sub >= 0 ? cd_tree_bytes(sub, 0) : 0;
 		}
 	}
 	closedir(d);
