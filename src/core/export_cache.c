@@ -482,7 +482,7 @@ static void fetched_covers(struct ao_xcache *c, struct ao_xentry *e, int rc)
 		e->hash, e->dgen, e->changes - e->covers);
 	e->stale_at = at;
 	if (!xc_meta_mark(c, e, at, 0))
-		e->unsynced = e->changes;
+		e->unsynced = e->covers + 1; /* the first mark it lacks */
 }
 
 int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct xc_refresh *rip,
@@ -696,7 +696,9 @@ static void mark_stale_locked(struct ao_xcache *c, struct ao_xentry *e, int touc
 			e->stale_at = at;
 		e->stale = 1;
 	}
-	if (e->fetching || !xc_meta_mark(c, e, at, touched))
+	/* the first such mark: every mark from it on may be missing from what
+	 * another daemon publishes (a later one must not replace it) */
+	if ((e->fetching || !xc_meta_mark(c, e, at, touched)) && !e->unsynced)
 		e->unsynced = e->changes;
 }
 

@@ -87,11 +87,13 @@ struct ao_xentry {
 	 * known to hold. fetch_from: `changes` when this daemon's running fetch
 	 * began, sampled again just before it sends GET /export (what that
 	 * export holds); the generation the fetch ends with covers that many.
-	 * unsynced: the last mark that could not set the stale flag in H.meta
-	 * under byte 0 (a fetch of ours was running, or another daemon held
-	 * byte 0: what it publishes may predate the mark), so the next
-	 * generation adopted from another daemon covers only the marks before
-	 * it (0: none). */
+	 * unsynced: the first mark since the last generation was adopted that
+	 * could not set the stale flag in H.meta under byte 0 (a fetch of ours
+	 * was running, or another daemon held byte 0: what it publishes may
+	 * predate the mark), so the next generation adopted from another
+	 * daemon covers only the marks before it (0: none). The first, not the
+	 * last: a later mark (a second write while that daemon still
+	 * downloads) would otherwise count the earlier ones as covered. */
 	unsigned long changes, covers, fetch_from, unsynced;
 	struct stat meta_st; /* H.meta as last parsed */
 	int lockfd;	     /* H.lock: opened once, never a second fd */

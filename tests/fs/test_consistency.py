@@ -323,3 +323,53 @@ def test_a_write_while_another_daemon_refreshes_is_in_the_next_read(hub, workdir
         hub.clear_faults()
         b.stop()
         a.stop()
+
+
+def test_two_writes_while_another_daemon_refreshes_are_both_in_the_next_read(hub, workdir):
+    """Found by the race model test (test_race_model.py, seed 625205718).
+    Mount b refreshes the export (download held back, byte 0 held); mount a
+    writes answer X (its mark cannot reach the shared meta: unsynced), a
+    reader of a then opens the export (its fetch waits for b) and a writes
+    answer Y meanwhile. b's generation predates both writes: the read that
+    began after X returned must hold X. Before: the mark of Y replaced the
+    unsynced mark of X (the entry kept the last one, not the first), so b's
+    generation counted as holding X and the reader got it without X."""
+    pid = main_project(hub)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="a", cache=cache, opts=["rate_limit=0"])
+    b = Mount(hub, workdir, name="b", cache=cache, opts=["rate_limit=0"])
+    try:
+        pa, pb = pdir(a, hub, pid), pdir(b, hub, pid)
+        ea, eb = (os.path.join(x, "export", "tasks.json") for x in (pa, pb))
+        tasks = all_tasks(hub, pid)
+        x, y, other = tasks[14]["_id"], tasks[15]["_id"], tasks[16]["_id"]
+        for t in (x, y):
+            annotate(hub, t, "Rain")
+        read(ea)
+        read(eb)
+        annotate(hub, other, "Rain")
+        os.utime(eb)  # stale, for both (the shared meta)
+        hub.reset_stats()
+        fl = InFlight(hub, eb)
+        fl.asked()
+        with open(os.path.join(pa, "tasks", x, "answer.json"), "w") as f:
+            json.dump(answer_doc("Snow"), f)
+        fetches = a.log_text().count("export: fetching")
+        out = {}
+        t = threading.Thread(target=lambda: out.update(data=read(ea)))
+        t.start()
+        wait_for(lambda: a.log_text().count("export: fetching") > fetches, timeout=30,
+                 what="a's reader waiting for b's download", step=0.05)
+        with open(os.path.join(pa, "tasks", y, "answer.json"), "w") as f:
+            json.dump(answer_doc("Snow"), f)
+        old = fl.join()
+        assert weather_in(old, x) == "Rain"  # b's generation predates both writes
+        t.join(120)
+        assert not t.is_alive() and "data" in out
+        assert weather_in(out["data"], x) == "Snow"
+        data = read(ea)
+        assert weather_in(data, x) == "Snow" and weather_in(data, y) == "Snow"
+    finally:
+        hub.clear_faults()
+        b.stop()
+        a.stop()
