@@ -13,6 +13,8 @@
 #   bench/run.sh uploads [--files F] [--assets A] [--runs R]   cp -r of F images
 #                                      into an A-asset project vs curl's 3 calls
 #                                      per file (issue 23)
+#   bench/run.sh training [--images N] [--runs R]   epoch time of a training
+#                                      run's reads, mount vs a local copy (issue 23)
 #
 # ANGOFS_BUILD=DIR uses an existing build directory; otherwise build-bench/ in
 # the repository is set up and built. BENCH_DIR=DIR puts the data (several GB
@@ -40,6 +42,10 @@ fi
 if [ "${1:-}" = assets ]; then # issue 13 item 6 (docs/PERFORMANCE.md)
 	shift
 	exec /usr/bin/python3 "$repo/bench/assets.py" --build "$build" "$@"
+fi
+if [ "${1:-}" = training ]; then # issue 23 item 7 (docs/PERFORMANCE.md)
+	shift
+	exec /usr/bin/python3 "$repo/bench/training.py" --build "$build" "$@"
 fi
 if [ "${1:-}" = uploads ]; then # issue 23 item 2 (docs/PERFORMANCE.md)
 	shift

@@ -8,6 +8,11 @@
  * that waits polls ao_cancelled() at least once a second and gives up with
  * EINTR. Threads that serve no request (background sender, side threads) and
  * unit tests see 0: nothing is cancelled there.
+ *
+ * A stop (SIGTERM, SIGINT, an unmount: src/daemon/stop.c) cancels everything
+ * at once, on every thread: from ao_cancel_stop() on, ao_cancelled() is 1
+ * everywhere, so transfers in flight are aborted (the hub client's progress
+ * callback), every wait above ends with EINTR and nothing new is started.
  */
 #ifndef ANGOFS_CANCEL_H
 #define ANGOFS_CANCEL_H
@@ -19,8 +24,15 @@ typedef int (*ao_cancel_fn)(void);
 /* Install the hook (once, before threads start); NULL removes it. */
 void ao_cancel_set_hook(ao_cancel_fn fn);
 
-/* 1 if the request the calling thread serves was interrupted, else 0. */
+/* 1 if the request the calling thread serves was interrupted, or the daemon
+ * is stopping; else 0. */
 int ao_cancelled(void);
+
+/* The daemon is stopping: cancel every wait and transfer (idempotent). */
+void ao_cancel_stop(void);
+
+/* Milliseconds since ao_cancel_stop() (0 or more), or -1 if not stopping. */
+long long ao_cancel_stopping_ms(void);
 
 /* Sleep ms milliseconds in short slices; returns -EINTR early when
  * ao_cancelled(), else 0. */

@@ -23,6 +23,11 @@
  *   /<p>/datasets/{yolo,yolo-detect,yolo-seg,coco,imagefolder}/...   read-only
  *   /<p>/datasets/stage/<s>/..., /<p>/datasets/batch/<b>/...   dataset views
  *       of one stage or batch (docs/DATASETS.md; src/core/dsview*.c)
+ *   /<p>/datasets/splits/<view>/{train,val,test}/...   stable splits
+ *   /<p>/snapshots/NAME/{snapshot.json,export/,datasets/}   pinned generations
+ *       (mkdir pins, rmdir unpins; latest -> the newest; src/core/snap*.c)
+ *   /<p>/changes/<A>..<B>.ndjson, .summary.json   diffs between snapshots
+ *       (or live; src/core/dsdiff.c)
  *
  * Every call returns 0 or -errno and fills err. Nothing here blocks on a
  * lock while doing network I/O except the per-object refresh locks that make
@@ -73,6 +78,18 @@ struct ao_core_cfg {
 	 * handles of the file to close or agree (src/core/small.c); 0: no
 	 * wait (single-threaded loop) */
 	long open_wait_ms;
+	/* pinned snapshots (<cache_dir>/snapshots, created 0700); NULL: mkdir
+	 * in snapshots/ fails with ENOTSUP */
+	const char *snap_dir;
+	/* -o grace: a dataset file a refresh removed or moved stays readable
+	 * by its old path this many seconds (0: gone at once) */
+	long ds_grace_s;
+	/* -o split (fractions of train, val, test; summing to 1) and
+	 * -o split_by=class (stratified); see src/core/dssplit.c */
+	double split[3];
+	int split_by_class;
+	/* -o shard_size: WebDataset shards of about this many bytes */
+	long long shard_bytes;
 };
 
 enum ao_kind {
@@ -101,6 +118,13 @@ enum ao_kind {
 	AO_N_DS_BATCH_DIR,   /* datasets/batch/<b>/ */
 	AO_N_DS_VDIR,	     /* a directory inside a view (ds_part says which) */
 	AO_N_DS_FILE,	     /* a file inside a view (ds_part says which) */
+	AO_N_SNAPS_DIR,	     /* snapshots/ (mkdir NAME pins, rmdir unpins) */
+	AO_N_SNAP_LINK,	     /* snapshots/latest: a symlink to the newest */
+	AO_N_SNAP_DIR,	     /* snapshots/NAME (snap, snap_ino) */
+	AO_N_SNAP_XDIR,	     /* snapshots/NAME/export */
+	AO_N_SNAP_FILE,	     /* snapshot.json, export/<file>: ds_name = its relative path */
+	AO_N_CHANGES_DIR,    /* changes/ */
+	AO_N_CHANGES_FILE,   /* changes/<A>..<B>.ndjson|.summary.json: ds_name */
 };
 
 #define AO_ID_MAX 256
@@ -119,6 +143,11 @@ struct ao_node {
 	 * part of the view, and the image, label or class name */
 	int ds_fmt, ds_part;
 	char ds_name[256];
+	int ds_split;		     /* under datasets/splits: 1 train, 2 val, 3 test; 0 none */
+	unsigned long ds_gen;	     /* an old path served during the grace period: the
+				      * retired generation it resolved in (0: the current) */
+	char snap[AO_ID_MAX];	     /* below snapshots/NAME: NAME ("" = live) */
+	unsigned long long snap_ino; /* ... and its pinned directory's inode */
 };
 
 struct ao_core;
@@ -153,6 +182,7 @@ struct ao_core_fh {
 	struct ao_media_fh *m; /* an asset or mask (fd: its complete file, or -1) */
 	struct dsv_fh *ds;     /* a dataset view file (src/core/dsview.c), or NULL */
 	unsigned long xstream; /* export still being written: its stream (ao_core_read_wait) */
+	int own_fd;	       /* fd is the handle's own (a pinned file): closed at release */
 };
 
 /* Open for reading (flags are open(2)'s: write access is refused with EACCES). */
@@ -177,6 +207,15 @@ void ao_core_cached(struct ao_core *c, struct ao_core_fh *fh, int done);
 /* The handle was closed (FLUSH): its RELEASE is on its way, which a
  * concurrent open of the same file may wait for (src/core/small.c). */
 void ao_core_flushed(struct ao_core *c, struct ao_core_fh *fh);
+
+/* mkdir NAME in <p>/snapshots (n: that directory): pin the project's
+ * current generation; rmdir of snapshots/NAME (n): unpin it
+ * (src/core/snap.c). readlink of snapshots/latest. */
+int ao_core_snap_mkdir(struct ao_core *c, const struct ao_node *n, const char *name,
+		       struct ao_err *err);
+int ao_core_snap_rmdir(struct ao_core *c, const struct ao_node *n, struct ao_err *err);
+int ao_core_readlink(struct ao_core *c, const struct ao_node *n, char *buf, size_t size,
+		     struct ao_err *err);
 
 /* utimens (touch): a refresh request. Exports go stale, cached metadata is
  * dropped. */

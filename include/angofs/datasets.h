@@ -141,6 +141,10 @@ struct ao_ds_naming {
 			char *created, size_t crsz);
 	const char *(*fixed_name)(void *ud, const struct ao_ds_image *img);
 	void *ud;
+	/* optional: the size an image without metadata size was given before
+	 * (a pinned snapshot: no header is read again); 1 and *w, *h set, or
+	 * 0 (read_head decides) */
+	int (*fixed_size)(void *ud, const struct ao_ds_image *img, int *w, int *h);
 };
 void ao_ds_index_set_naming(struct ao_ds_index *x, const struct ao_ds_naming *nm);
 
@@ -203,6 +207,10 @@ enum ao_ds_yolo_mode { AO_DS_YOLO_MIXED, AO_DS_YOLO_BOXES, AO_DS_YOLO_SEGMENTS }
 /* data.yaml: path (root, the view's absolute directory; NULL: no path key),
  * train/val, nc and names (YAML double-quoted). */
 int ao_ds_yolo_data_yaml(const struct ao_ds_schema *s, const char *root, FILE *out);
+/* The same with train/val/test image directories relative to root
+ * (sets[i] NULL: that key left out), for a split view. */
+int ao_ds_yolo_data_yaml_sets(const struct ao_ds_schema *s, const char *root,
+			      const char *const sets[3], FILE *out);
 /* labels/<img->label> for record (the record of img). Rows counted and
  * skips counted into r. 0, -EINVAL for an image without size (not in the
  * view), -errno on a write error. */
@@ -217,6 +225,13 @@ struct ao_ds_coco;
  * from the index) to out. */
 int ao_ds_coco_begin(const struct ao_ds_schema *s, const struct ao_ds_index *x, FILE *out,
 		     struct ao_ds_coco **cp, struct ao_err *err);
+/* The same for a subset of the images (a split, a stage of a snapshot):
+ * only images keep() accepts are listed, and only their annotations are
+ * added. keep NULL: every image. */
+typedef int (*ao_ds_keep_fn)(void *ud, const struct ao_ds_image *img);
+int ao_ds_coco_begin_subset(const struct ao_ds_schema *s, const struct ao_ds_index *x,
+			    ao_ds_keep_fn keep, void *ud, FILE *out, struct ao_ds_coco **cp,
+			    struct ao_err *err);
 /* Append the annotations of record rec_no (no-op for skipped records). */
 int ao_ds_coco_add(struct ao_ds_coco *c, unsigned long long rec_no, const json_t *record);
 /* Close the document, copy the counters to r (may be NULL), free c.

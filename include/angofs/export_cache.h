@@ -45,6 +45,9 @@ struct ao_xcache_cfg {
 	 * changed since its generation; a full export at least every incr_full_s
 	 * seconds (0: always a full export) */
 	long incr_full_s;
+	/* pinned snapshots (include/angofs/snapshots.h): their bytes count
+	 * toward max_bytes (looked at most every 30 s); NULL: none */
+	const char *pin_dir;
 };
 
 /* Safety margin of the incremental refresh's updatedAt bound. */

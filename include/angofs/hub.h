@@ -129,6 +129,24 @@ ssize_t hub_download_head(struct hub *h, const char *url, void *buf, size_t n, s
  * response): 401/403 (-EACCES) from a storage URL means "not readable
  * without a signature" or "signature expired" (sign it: hub_signed_url). */
 
+/* Paging a list endpoint by count (src/client/hub_pager.c): ask page
+ * pg->page with pg->limit items; after each reply, hub_pager_next says
+ * whether to ask again. A first page short of the asked limit while `total`
+ * says more is the server's page size: the next pages ask that. */
+struct hub_pager {
+	int page, limit;
+	long long seen;
+	char first[128]; /* id of the last page's first item: a repeated page ends it */
+};
+void hub_pager_init(struct hub_pager *pg, int limit);
+/* After a page of got items whose first item's id is first_id (NULL: none;
+ * total: the reply's `total`, -1 if absent): 1 = ask page pg->page with
+ * pg->limit (may have shrunk), 0 = done. */
+int hub_pager_next(struct hub_pager *pg, size_t got, const char *first_id, long long total);
+/* 1 if a page starting with first_id repeats the previous page: its items
+ * are not new (skip them; hub_pager_next then ends the paging). */
+int hub_pager_repeats(const struct hub_pager *pg, const char *first_id);
+
 /* GET /getSignedUrl?name=<url>&project=<id>&type=<type>&url=<url>
  * [&storageId=<id>] (hub-api.md §5.6): the SDK's _get_signed_url spelling
  * plus the docs' url= (which the current docs require), so either reading

@@ -52,6 +52,7 @@ struct ao_media_cfg {
 	struct hub *hub;
 	const char *dir;     /* <cache_dir>/media; created 0700 */
 	const char *xdir;    /* <cache_dir>/exports: counted toward max_bytes; may be NULL */
+	const char *pin_dir; /* <cache_dir>/snapshots: counted too (snapshots.h); may be NULL */
 	const char *host;    /* part of every object's key */
 	long long max_bytes; /* 0: no cap */
 	long ttl_s;	     /* 0: 3600 */

@@ -14,7 +14,9 @@
  * drops entries older than a minute, appends one and replaces the file, so N daemons together stay
  * under N requests per minute. The file also holds "slow until": a 429 seen
  * by any daemon (ao_ratelimit_penalize) holds back the requests of all of
- * them. Shared mode uses wall-clock milliseconds (CLOCK_REALTIME: the one
+ * them. A state file that cannot be written (disk full) falls back to a
+ * budget per daemon (the in-memory log, kept in shared mode too), with a
+ * warning in the log. Shared mode uses wall-clock milliseconds (CLOCK_REALTIME: the one
  * clock other machines share, within NTP's precision).
  */
 #ifndef ANGOFS_RATELIMIT_H
@@ -42,6 +44,8 @@ struct ao_ratelimit {
 	long long *ring;	/* lock; start times in ms, per_minute slots */
 	long long slow_until;	/* lock; after a 429: no request before (same clock) */
 	int file_busy;		/* lock; a thread has the turn at the shared file */
+	int shared_failed;	/* lock; the shared file could not be written last
+				 * time: the ring (this daemon's log) is enforced */
 	/* fd, path: set by ao_ratelimit_share (under lock) at setup, before
 	 * requests start; ao_ratelimit_now reads fd without the lock; the fcntl
 	 * lock on fd and the state file: only the thread holding the turn */
@@ -69,7 +73,8 @@ long long ao_ratelimit_now(const struct ao_ratelimit *rl);
 long long ao_ratelimit_reserve(struct ao_ratelimit *rl, long long now_ms);
 
 /* Block (sleeping) until a slot is free, but at most max_wait_ms; returns 0
- * if reserved, -EAGAIN if the wait would exceed max_wait_ms. */
-int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms);
+ * if reserved, -EAGAIN if the wait would exceed max_wait_ms, -EINTR as soon
+ * as give_up() (may be NULL) says the caller gave up (checked every 100 ms). */
+int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms, int (*give_up)(void));
 
 #endif

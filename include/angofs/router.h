@@ -76,8 +76,12 @@ int ao_router_rename(const struct ao_router *r, const char *from, const char *to
 /* mkdir, rmdir, mknod, symlink, link: refused outside the write side. */
 /* mkdir/rmdir: a subfolder inside assets/ (the write side's: cp -r), else
  * refused as ao_router_refuse. */
+/* mkdir in <p>/snapshots/ pins a snapshot, rmdir of one unpins it. */
 int ao_router_mkdir(const struct ao_router *r, const char *path, struct ao_err *err);
 int ao_router_rmdir(const struct ao_router *r, const char *path, struct ao_err *err);
+/* snapshots/latest: the newest snapshot's name. */
+int ao_router_readlink(const struct ao_router *r, const char *path, char *buf, size_t size,
+		       struct ao_err *err);
 int ao_router_refuse(const struct ao_router *r, const char *op, const char *path,
 		     struct ao_err *err);
 /* chmod/chown (touch = 0) or utimens (touch = 1). *sent = 1 when accepted for a

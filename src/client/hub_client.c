@@ -7,7 +7,17 @@
  * call is a bounded loop: rate-limit slot (sliding log, ratelimit.c), request
  * with connect/total/stall timeouts, classification of the outcome, and for
  * transient failures (network, 5xx, 429) an exponential backoff or the
- * server's Retry-After, bounded by max_attempts and max_retry_total_ms.
+ * server's Retry-After, bounded by max_attempts and max_retry_total_ms
+ * (hub_retry.h: a download that moved starts both budgets again).
+ *
+ * Stalls are measured by the transfer's own clock: libcurl's progress
+ * callback (called on every block and at least once a second while idle)
+ * notes the last time a byte moved either way and aborts the transfer when
+ * none has for stall_timeout; curl's LOW_SPEED averages the speed over its
+ * window and fired ~6-7 s late. The same callback aborts a GET or a download
+ * whose reader was interrupted, and every transfer when the daemon stops
+ * (ao_cancel_stop: GETs, downloads and PUTs at once, a POST after
+ * POST_STOP_GRACE_MS, since cutting one may leave it half-applied).
  *
  * Downloads of pre-signed export URLs never carry the apikey header. A broken
  * download is resumed with a Range request; a server that ignores Range is
@@ -39,6 +49,9 @@
 #define POOL_MAX 16
 #define MAX_BODY (256L << 20) /* API response bodies; exports go through hub_download */
 #define RATE_WAIT_MAX_MS 180000
+/* a stop lets a POST in flight run this long before it is cut (the daemon
+ * must be gone within 5 s; see src/daemon/stop.c) */
+#define POST_STOP_GRACE_MS 2500
 
 /* Locks: every field is set in hubc_new and read-only afterwards, except
  * pool/npool (pool_lock), the share's data (share_lock[], taken by libcurl for
@@ -268,6 +281,15 @@ struct xfer {
 	long long up_size, up_off;
 	const char *up_ctype;
 	CURL *curl;
+	/* the transfer's own clock (on_xferinfo): when a byte last moved either
+	 * way and the counts then; stall_ms 0: no stall check (POSTs and GET
+	 * /export, whose replies may take long to think about) */
+	long long last_byte_ms;
+	curl_off_t seen_dn, seen_up;
+	long long stall_ms;
+	int post;    /* has a body: never cut by a reader's interrupt */
+	int stalled; /* aborted: no byte for stall_ms */
+	int stopped; /* aborted: the daemon is stopping */
 	/* headers */
 	long retry_after_s;
 	long long range_start; /* from Content-Range, -1 if none */
@@ -379,16 +401,32 @@ static size_t on_download(char *p, size_t sz, size_t nm, void *ud)
 	return n;
 }
 
-/* libcurl's progress callback (at least once a second, also while idle):
- * a cancelled caller aborts its GET or download. */
+/* libcurl's progress callback (on every block, and at least once a second
+ * while idle): the stall clock, a cancelled caller, a stop. Nonzero aborts
+ * the transfer (CURLE_ABORTED_BY_CALLBACK; x says why). */
 static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
-	(void)ud;
+	struct xfer *x = ud;
+	long long now = ao_sys_now_ms(), stopping = ao_cancel_stopping_ms();
+
 	(void)dt;
-	(void)dn;
 	(void)ut;
-	(void)un;
-	return ao_cancelled();
+	if (dn != x->seen_dn || un != x->seen_up) {
+		x->seen_dn = dn;
+		x->seen_up = un;
+		x->last_byte_ms = now;
+	}
+	if (stopping >= (x->post ? POST_STOP_GRACE_MS : 0)) {
+		x->stopped = 1;
+		return 1;
+	}
+	if (!x->post && ao_cancelled())
+		return 1;
+	if (x->stall_ms && now - x->last_byte_ms >= x->stall_ms) {
+		x->stalled = 1;
+		return 1;
+	}
+	return 0;
 }
 
 enum { KIND_API, KIND_DOWNLOAD, KIND_PUT };
@@ -431,8 +469,7 @@ static struct curl_slist *setup_put(struct hubc *h, CURL *c, struct xfer *x)
 	curl_easy_setopt(c, CURLOPT_READDATA, x);
 	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_size);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
+	x->stall_ms = h->cfg.stall_timeout_s * 1000LL;
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	return hdrs;
 }
@@ -449,16 +486,21 @@ static struct curl_slist *setup_attempt(struct hubc *h, CURL *c, int kind, const
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	/* the stall clock, interrupts and stops (on_xferinfo): reads stop when
+	 * their caller is interrupted (angofs/cancel.h); POSTs run to their end
+	 * (cutting one may leave it half-applied) unless the daemon stops */
+	x->last_byte_ms = ao_sys_now_ms();
+	x->seen_dn = x->seen_up = 0;
+	x->stall_ms = 0;
+	x->post = body != NULL;
+	x->stalled = x->stopped = 0;
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	if (kind == KIND_PUT) {
 		hdrs = setup_put(h, c, x);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 		return hdrs;
-	}
-	if (!body) {
-		/* reads stop when their caller is interrupted (angofs/cancel.h);
-		 * POSTs run to their end: cutting one may leave it half-applied */
-		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
 	}
 	if (kind == KIND_API) {
 		long tmo = h->cfg.request_timeout_ms;
@@ -472,13 +514,11 @@ static struct curl_slist *setup_attempt(struct hubc *h, CURL *c, int kind, const
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, tmo);
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		if (!body && strncmp(log_path, "/v2/export", 10) != 0) {
+		if (!body && strncmp(log_path, "/v2/export", 10) != 0)
 			/* a metadata GET that gets no byte for the stall timeout
 			 * is stuck (a frozen hub accepts connections and never
 			 * answers): fail it then, not after the 10 min total */
-			curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-			curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
-		}
+			x->stall_ms = h->cfg.stall_timeout_s * 1000LL;
 		if (body) {
 			hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 			curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -490,8 +530,7 @@ static struct curl_slist *setup_attempt(struct hubc *h, CURL *c, int kind, const
 		 * No total timeout (exports are large) but a stall timeout; API
 		 * calls have only the total one, since the hub may think for a
 		 * long time before the first byte of a big import's reply. */
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout_s);
+		x->stall_ms = h->cfg.stall_timeout_s * 1000LL;
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_download);
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
@@ -517,10 +556,20 @@ static struct curl_slist *setup_attempt(struct hubc *h, CURL *c, int kind, const
 static void classify(CURLcode cc, long status, const struct xfer *x, const char *method,
 		     const char *log_path, struct hub_attempt *a, char *msg, size_t msgsz)
 {
-	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+	if (cc == CURLE_ABORTED_BY_CALLBACK && x->stalled) {
+		a->code = ETIMEDOUT;
+		a->transient = 1;
+		a->timed_out = 1;
+		snprintf(msg, msgsz, "%s %s: no byte for %lld s (stall_timeout)", method, log_path,
+			 x->stall_ms / 1000);
+	} else if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		/* a stop is transient: a write cut by it stays pending */
 		a->code = EINTR;
 		a->cancelled = 1;
-		snprintf(msg, msgsz, "%s %s: interrupted", method, log_path);
+		a->stopped = x->stopped;
+		a->transient = x->stopped;
+		snprintf(msg, msgsz, "%s %s: %s", method, log_path,
+			 x->stopped ? "aborted: the daemon is stopping" : "interrupted");
 	} else if (cc != CURLE_OK) {
 		a->code = hub_curl_errno(cc, &a->transient);
 		a->timed_out = a->code == ETIMEDOUT;
@@ -536,17 +585,37 @@ static void classify(CURLcode cc, long status, const struct xfer *x, const char 
 	}
 }
 
+/* The stop alone ends a POST's or a PUT's waits (a reader's interrupt does
+ * not: close() delivers what it can). */
+static int stopping(void)
+{
+	return ao_cancel_stopping_ms() >= 0;
+}
+
+/* Sleep ms before a retry; -EINTR as soon as give_up() says so. */
+static int retry_sleep(long long ms, int (*give_up)(void))
+{
+	for (long long end = ao_sys_now_ms() + ms; ao_sys_now_ms() < end;) {
+		if (give_up())
+			return -EINTR;
+		long long left = end - ao_sys_now_ms();
+		ao_sys_sleep_ms(left < 100 ? (left > 0 ? left : 1) : 100);
+	}
+	return give_up() ? -EINTR : 0;
+}
+
 static int run(struct hubc *h, int kind, const char *method, const char *url, const char *log_path,
 	       const char *body, size_t blen, int flags, struct xfer *x, long *status_out,
 	       struct ao_err *err)
 {
 	struct hub_op op = {0, h->cfg.max_attempts, 0, 0};
+	int (*give_up)(void) = body || kind == KIND_PUT ? stopping : ao_cancelled;
 	char msg[600];
 
 	if (flags & HUB_ONE_ATTEMPT || h->cfg.max_retry_total_ms < 0)
 		op.max_attempts = 1;
-	op.deadline =
-	    ao_sys_now_ms() + (h->cfg.max_retry_total_ms > 0 ? h->cfg.max_retry_total_ms : 0);
+	op.budget_ms = h->cfg.max_retry_total_ms > 0 ? h->cfg.max_retry_total_ms : 0;
+	op.deadline = ao_sys_now_ms() + op.budget_ms;
 	for (;;) {
 		struct hub_attempt a;
 		struct curl_slist *hdrs;
@@ -558,8 +627,20 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 		CURLcode cc;
 		CURL *c;
 
-		if (kind == KIND_API && h->rl.per_minute &&
-		    ao_ratelimit_acquire(&h->rl, RATE_WAIT_MAX_MS) < 0)
+		if (give_up()) {
+			/* nothing sent: a write stays pending */
+			ao_errf(err, EINTR, "%s %s: %s", method, log_path,
+				stopping() ? "not sent: the daemon is stopping" : "interrupted");
+			if (err)
+				err->transient = stopping();
+			return -EINTR;
+		}
+		int rl = kind == KIND_API && h->rl.per_minute
+			     ? ao_ratelimit_acquire(&h->rl, RATE_WAIT_MAX_MS, give_up)
+			     : 0;
+		if (rl == -EINTR)
+			continue; /* reported above */
+		if (rl < 0)
 			return ao_errf(err, EAGAIN,
 				       "%s %s: client rate limit (%d/min) would delay it too long",
 				       method, log_path, h->rl.per_minute);
@@ -620,20 +701,19 @@ static int run(struct hubc *h, int kind, const char *method, const char *url, co
 		if (v == HUB_RETRY) {
 			ao_warn("%s (attempt %d/%d, retrying in %lld ms)", msg, op.attempt,
 				op.max_attempts, d);
-			if (body || kind == KIND_PUT) { /* never cut short by an interrupt */
-				ao_sys_sleep_ms(d);
+			/* a POST's or PUT's only by a stop, never by an interrupt */
+			if (retry_sleep(d, give_up) == 0)
 				continue;
-			}
-			if (ao_cancel_sleep_ms(d) == 0)
-				continue;
-			why = " (interrupted)";
+			a.stopped = stopping();
+			why = a.stopped ? " (the daemon is stopping)" : " (interrupted)";
 			a.code = EINTR;
 			a.cancelled = 1;
 		}
 		ao_errf(err, a.code, "%s%s", msg, why);
 		if (err) {
 			err->http_status = (int)status;
-			err->transient = a.transient && !a.cancelled;
+			/* a stop leaves a write pending (or uncertain), never refused */
+			err->transient = a.stopped || (a.transient && !a.cancelled);
 			err->uncertain = v == HUB_UNCERTAIN;
 		}
 		ao_warn("%s", err ? err->msg : msg);

@@ -34,7 +34,13 @@ enum hub_verdict hub_retry_decide(struct hub_op *op, const struct hub_attempt *a
 	*delay_ms = 0;
 	*why = "";
 	if (a->cancelled) {
-		*why = " (interrupted)";
+		/* only a stop cuts a POST short: it may have reached the hub */
+		if (a->nonidempotent && maybe_applied(a)) {
+			*why = " (the daemon stopped while it was sent; not resent: the hub may "
+			       "have applied it)";
+			return HUB_UNCERTAIN;
+		}
+		*why = a->stopped ? " (the daemon is stopping)" : " (interrupted)";
 		return HUB_GIVE_UP;
 	}
 	if (!a->transient)
@@ -43,23 +49,22 @@ enum hub_verdict hub_retry_decide(struct hub_op *op, const struct hub_attempt *a
 		*why = " (not resent: the hub may have applied it)";
 		return HUB_UNCERTAIN;
 	}
-	if (a->timed_out && !a->download) {
-		*why = " (not retried)";
+	if (a->timed_out) {
+		*why = a->download ? " (stalled; not retried)" : " (not retried)";
 		return HUB_GIVE_UP;
 	}
-	if (a->timed_out && a->download) {
-		if (a->got <= 0 || op->stall_resumes >= 1) {
-			*why = " (stalled; not retried)";
-			return HUB_GIVE_UP;
-		}
-		op->stall_resumes++;
+	if (a->download && a->got > 0) {
+		/* it moved: a fresh budget, counted from this attempt on */
+		op->attempt = 0;
+		op->deadline = now_ms + op->budget_ms;
 	}
 	if (op->attempt >= op->max_attempts) {
 		*why = " (gave up after retries)";
 		return HUB_GIVE_UP;
 	}
-	d = a->retry_after_s >= 0 ? a->retry_after_s * 1000LL : hub_backoff_ms(op->attempt - 1);
-	if (now_ms + d > op->deadline) {
+	d = a->retry_after_s >= 0 ? a->retry_after_s * 1000LL
+				  : hub_backoff_ms(op->attempt > 0 ? op->attempt - 1 : 0);
+	if (now_ms + d >= op->deadline) { /* a wait of the whole budget is beyond it */
 		*why = a->retry_after_s >= 0 ? " (the hub's Retry-After is beyond this "
 					       "operation's deadline; not waited)"
 					     : " (gave up after retries: deadline)";

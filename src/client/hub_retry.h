@@ -10,20 +10,24 @@
  *
  *  - only transient failures are retried: network errors, 5xx, 429, 408;
  *  - at most max_attempts requests per operation, and no retry starts after
- *    the operation's deadline (its start + max_retry_total_ms); a wait the
- *    hub asks for (Retry-After) that would cross the deadline is not waited:
- *    the call fails at once (transient), the caller decides when to ask again;
- *  - an API request that timed out (total or stall timeout) is not repeated:
- *    another full wait would only double it;
- *  - a download that stalled is resumed (Range) at most once, and only when
- *    that attempt delivered bytes; a download that got nothing ends the
- *    operation (the reader gets the cached copy or a clean error);
+ *    the operation's deadline (its start + budget_ms); a wait the hub asks for
+ *    (Retry-After) that would cross the deadline is not waited: the call
+ *    fails at once (transient), the caller decides when to ask again;
+ *  - a download attempt that delivered bytes before it failed starts both
+ *    budgets again (attempts and time): a download that keeps moving
+ *    finishes, one that stops moving ends after max_attempts attempts
+ *    without a byte, or budget_ms after its last byte;
+ *  - a request that timed out (the total timeout, or no byte for the stall
+ *    timeout) is not repeated, downloads included: the reader waiting for it
+ *    is answered now (the cached copy, or ETIMEDOUT), not after another full
+ *    wait; the next reader starts a new download;
  *  - a non-idempotent request (POST /attachments, /annotate with nextStage)
  *    is resent only when the hub cannot have applied it: the connection
  *    failed before the whole body was sent, or the hub refused it with 429.
- *    A 5xx or a timeout after the whole body was sent leaves the request
- *    *uncertain* (err->uncertain): it is never resent blindly;
- *  - a cancelled caller (ao_cancelled, a FUSE interrupt) is never retried.
+ *    A 5xx, a timeout or a stop after the whole body was sent leaves the
+ *    request *uncertain* (err->uncertain): it is never resent blindly;
+ *  - a cancelled caller (ao_cancelled: a FUSE interrupt, or the daemon
+ *    stopping) is never retried.
  */
 #ifndef ANGOFS_HUB_RETRY_H
 #define ANGOFS_HUB_RETRY_H
@@ -39,6 +43,7 @@ struct hub_attempt {
 	int transient;	    /* network error, 5xx, 429, 408 */
 	int timed_out;	    /* total or stall timeout */
 	int cancelled;	    /* the caller gave up (EINTR) */
+	int stopped;	    /* ... because the daemon is stopping */
 	int body_sent;	    /* the whole request body reached the connection */
 	long status;	    /* HTTP status, 0 if none */
 	long retry_after_s; /* Retry-After, -1 if none */
@@ -47,10 +52,10 @@ struct hub_attempt {
 
 /* The state of one operation across its attempts. */
 struct hub_op {
-	int attempt;	    /* attempts made so far (1 after the first) */
-	int max_attempts;   /* per operation, including the first */
-	int stall_resumes;  /* download stalls resumed so far */
-	long long deadline; /* ms (ao_sys_now_ms clock): no retry starts after it */
+	int attempt;	     /* attempts made since the start or the last progress */
+	int max_attempts;    /* per operation, including the first */
+	long long budget_ms; /* time budget: from the start, or the last progress */
+	long long deadline;  /* ms (ao_sys_now_ms clock): no retry starts after it */
 };
 
 enum hub_verdict {

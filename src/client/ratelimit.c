@@ -9,6 +9,11 @@
  * a rename gives every reader a new file (measured on GlusterFS: in-place
  * rewrites under the lock lost updates, renames lost none).
  *
+ * The shared state must be written to count: when it cannot be (the cache
+ * disk is full, the filesystem lost its locks) each daemon falls back to its
+ * own log in memory, which shared mode keeps up to date for that moment, and
+ * says so in the log once (a budget per daemon, not none).
+ *
  * The fcntl lock belongs to the process, so this process's threads take
  * turns at the file first (file_busy, see the struct's lock notes); a thread
  * waits for the fcntl lock, i.e. for another daemon, holding its turn but no
@@ -51,6 +56,7 @@ int ao_ratelimit_init(struct ao_ratelimit *rl, int per_minute)
 	rl->slow_until = 0;
 	rl->fd = -1;
 	rl->path = NULL;
+	rl->shared_failed = 0;
 	if (rl->per_minute) {
 		rl->ring = calloc((size_t)rl->per_minute, sizeof(*rl->ring));
 		if (!rl->ring)
@@ -105,17 +111,68 @@ static json_t *state_read(const char *path)
 	return j;
 }
 
-static void state_write(const char *path, json_t *j)
+/* Replace the shared state: 0, or -errno (the disk is full: ENOSPC). */
+static int state_write(const char *path, json_t *j)
 {
 	char tmp[4200];
 	/* one writer at a time (the lock): a fixed temp name is enough */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	errno = EIO;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int bad = fd < 0 || json_dumpfd(j, fd, JSON_COMPACT) < 0;
-	if (fd >= 0 && close(fd) < 0)
-		bad = 1;
-	if (bad || rename(tmp, path) < 0)
-		ao_warn("rate limit: cannot update the shared state %s: %s", path, strerror(errno));
+	int e = errno;
+	if (fd >= 0 && close(fd) < 0 && !bad)
+		bad = 1, e = errno;
+	if (!bad && rename(tmp, path) < 0)
+		bad = 1, e = errno;
+	if (!bad)
+		return 0;
+	if (fd >= 0)
+		unlink(tmp); /* a partial temp file holds space the disk lacks */
+	return -(e ? e : EIO);
+}
+
+/* The log in memory (rl->lock held): 0 and now_ms recorded, or the ms to
+ * wait; enforce = 0 only records (the shared state holds the budget). In
+ * shared mode it keeps this daemon's own history, so a shared state that
+ * cannot be written (disk full) falls back to a budget per daemon at once. */
+static long long ring_reserve(struct ao_ratelimit *rl, long long now_ms, int enforce)
+{
+	long long wait = 0;
+
+	if (enforce && rl->slow_until > now_ms)
+		wait = rl->slow_until - now_ms;
+	else if (enforce && rl->count == rl->per_minute) {
+		long long oldest = rl->ring[rl->head];
+		if (now_ms - oldest < WINDOW_MS)
+			wait = WINDOW_MS - (now_ms - oldest);
+	}
+	if (!wait) {
+		/* head is the oldest slot once the ring is full; overwrite it */
+		int slot = (rl->head + rl->count) % rl->per_minute;
+		if (rl->count == rl->per_minute) {
+			slot = rl->head;
+			rl->head = (rl->head + 1) % rl->per_minute;
+		} else {
+			rl->count++;
+		}
+		rl->ring[slot] = now_ms;
+	}
+	return wait;
+}
+
+/* The shared state could (ok) or could not be written: say so in the log
+ * when that changes (rl->lock held). */
+static void shared_health(struct ao_ratelimit *rl, int err)
+{
+	if (err && !rl->shared_failed)
+		ao_warn("rate limit: cannot update the shared request budget %s: %s; counting "
+			"this daemon's requests alone (%d a minute per daemon) until it can be "
+			"written again",
+			rl->path, strerror(-err), rl->per_minute);
+	else if (!err && rl->shared_failed)
+		ao_info("rate limit: the shared request budget %s is written again", rl->path);
+	rl->shared_failed = err != 0;
 }
 
 /* Take this process's turn at the shared file, then its fcntl lock (no
@@ -156,8 +213,16 @@ static long long shared_reserve(struct ao_ratelimit *rl, long long now_ms)
 	size_t i, recent = 0;
 	json_t *j, *t, *keep, *v;
 
-	if (file_turn_take(rl) < 0)
-		return 0; /* the filesystem lost its locks: do not block requests */
+	int werr = 0;
+
+	if ((werr = file_turn_take(rl)) < 0) {
+		/* the filesystem lost its locks: a budget per daemon */
+		pthread_mutex_lock(&rl->lock);
+		shared_health(rl, werr);
+		wait = ring_reserve(rl, now_ms, 1);
+		pthread_mutex_unlock(&rl->lock);
+		return wait;
+	}
 	j = state_read(rl->path);
 	t = json_object_get(j, "t");
 	keep = json_array();
@@ -185,12 +250,19 @@ static long long shared_reserve(struct ao_ratelimit *rl, long long now_ms)
 	if (!wait) {
 		json_array_append_new(keep, json_integer(now_ms));
 		json_object_set_new(j, "t", keep);
-		state_write(rl->path, j);
+		werr = state_write(rl->path, j);
 	} else {
 		json_decref(keep);
 	}
 	json_decref(j);
 	file_turn_give(rl);
+	if (!wait) {
+		pthread_mutex_lock(&rl->lock);
+		shared_health(rl, werr);
+		/* recorded in memory too; enforced there while the file is not */
+		wait = ring_reserve(rl, now_ms, werr != 0);
+		pthread_mutex_unlock(&rl->lock);
+	}
 	return wait;
 }
 
@@ -203,24 +275,7 @@ long long ao_ratelimit_reserve(struct ao_ratelimit *rl, long long now_ms)
 	if (rl->fd >= 0)
 		return shared_reserve(rl, now_ms);
 	pthread_mutex_lock(&rl->lock);
-	if (rl->slow_until > now_ms)
-		wait = rl->slow_until - now_ms;
-	else if (rl->count == rl->per_minute) {
-		long long oldest = rl->ring[rl->head];
-		if (now_ms - oldest < WINDOW_MS)
-			wait = WINDOW_MS - (now_ms - oldest);
-	}
-	if (!wait) {
-		/* head is the oldest slot once the ring is full; overwrite it */
-		int slot = (rl->head + rl->count) % rl->per_minute;
-		if (rl->count == rl->per_minute) {
-			slot = rl->head;
-			rl->head = (rl->head + 1) % rl->per_minute;
-		} else {
-			rl->count++;
-		}
-		rl->ring[slot] = now_ms;
-	}
+	wait = ring_reserve(rl, now_ms, 1);
 	pthread_mutex_unlock(&rl->lock);
 	return wait;
 }
@@ -231,13 +286,18 @@ void ao_ratelimit_penalize(struct ao_ratelimit *rl, long long now_ms, long long 
 		return;
 	if (rl->fd >= 0 && file_turn_take(rl) == 0) {
 		json_t *j = state_read(rl->path);
+		int werr = 0;
 		if (json_integer_value(json_object_get(j, "slow_until")) < now_ms + ms) {
 			json_object_set_new(j, "slow_until", json_integer(now_ms + ms));
-			state_write(rl->path, j);
+			werr = state_write(rl->path, j);
 		}
 		json_decref(j);
 		file_turn_give(rl);
-		return;
+		if (!werr)
+			return;
+		pthread_mutex_lock(&rl->lock);
+		shared_health(rl, werr);
+		pthread_mutex_unlock(&rl->lock); /* and held back here at least */
 	}
 	pthread_mutex_lock(&rl->lock);
 	if (rl->slow_until < now_ms + ms)
@@ -245,7 +305,7 @@ void ao_ratelimit_penalize(struct ao_ratelimit *rl, long long now_ms, long long 
 	pthread_mutex_unlock(&rl->lock);
 }
 
-int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms)
+int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms, int (*give_up)(void))
 {
 	long long start = ao_sys_now_ms();
 
@@ -256,6 +316,12 @@ int ao_ratelimit_acquire(struct ao_ratelimit *rl, long long max_wait_ms)
 			return 0;
 		if (now + w - start > max_wait_ms)
 			return -EAGAIN;
-		ao_sys_sleep_ms(w);
+		/* slices: a reader's Ctrl-C or a stop ends the wait at once */
+		for (long long end = now + w; ao_sys_now_ms() < end;) {
+			if (give_up && give_up())
+				return -EINTR;
+			long long left = end - ao_sys_now_ms();
+			ao_sys_sleep_ms(left < 100 ? (left > 0 ? left : 1) : 100);
+		}
 	}
 }

@@ -6,7 +6,7 @@
  * Design choice: the asset list of a project is a reference-counted snapshot
  * built from the pages of GET /project/{id}/assets (the SDK's get_assets:
  * page, limit 100, filters {}; never a request per file; paged by count,
- * pager.c), kept meta_ttl seconds like the task list, single flight
+ * hub_pager.c), kept meta_ttl seconds like the task list, single flight
  * per project (p->assets_refresh). Names follow docs/DATASETS.md "Names"
  * (the rule of src/util/names.c on the stem, the image extension put back
  * after the `~<asset id>` suffix; the oldest asset keeps the plain name), so
@@ -192,13 +192,13 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 	struct assetlist *l = calloc(1, sizeof(*l));
 	char pq[512];
 	long long total = -1;
-	struct pager pg;
+	struct hub_pager pg;
 	int rc = 0;
 
 	if (!l)
 		return ao_errf(err, ENOMEM, "out of memory");
 	l->refs = 1;
-	pager_init(&pg, 100);
+	hub_pager_init(&pg, 100);
 	while (rc == 0) {
 		json_t *data = NULL, *arr, *a;
 		size_t i;
@@ -211,11 +211,14 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		arr = json_object_get(data, "assets");
 		if (json_is_integer(json_object_get(data, "total")))
 			total = json_integer_value(json_object_get(data, "total"));
-		json_array_foreach(arr, i, a) if (rc == 0 && asset_append(l, a) < 0) rc =
-		    ao_errf(err, ENOMEM, "out of memory");
+		const char *fid = json_string_value(json_object_get(json_array_get(arr, 0), "_id"));
+		if (!hub_pager_repeats(&pg, fid)) /* the same page again: nothing new */
+			json_array_foreach(arr, i, a) if (rc == 0 && asset_append(l, a) < 0) rc =
+			    ao_errf(err, ENOMEM, "out of memory");
 		size_t got = json_array_size(arr);
+		int more = hub_pager_next(&pg, got, fid, total);
 		json_decref(data);
-		if (rc == 0 && !pager_next(&pg, got, total))
+		if (rc == 0 && !more)
 			break;
 	}
 	if (rc == 0 && asset_name_all(l) < 0)
@@ -296,6 +299,25 @@ int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *i
 		rc = ao_errf(err, ENOENT, "assets/%s: no such asset", name);
 	asset_list_put(c, l);
 	return rc;
+}
+
+int asset_lookup_xid(struct ao_core *c, struct project *p, const char *xid, char *id_out,
+		     size_t idsz, struct ao_err *err)
+{
+	struct assetlist *l = asset_list(c, p, err);
+	const struct asset *best = NULL;
+
+	if (!l)
+		return err && err->code ? -err->code : -EIO;
+	for (size_t i = 0; i < l->n; i++) /* only paths below a subfolder come here */
+		if (!strcmp(l->v[i].xid, xid) &&
+		    (!best || strcmp(l->v[i].created, best->created) < 0 ||
+		     (!strcmp(l->v[i].created, best->created) && strcmp(l->v[i].id, best->id) < 0)))
+			best = &l->v[i];
+	if (best)
+		snprintf(id_out, idsz, "%s", best->id);
+	asset_list_put(c, l);
+	return best ? 0 : ao_errf(err, ENOENT, "assets/%s: no such asset", xid);
 }
 
 int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *asset_id, char **url,

@@ -37,6 +37,10 @@ struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 		c->cfg.meta_ttl_s = 60;
 	if (c->cfg.task_page_max <= 0)
 		c->cfg.task_page_max = 1000;
+	if (c->cfg.split[0] + c->cfg.split[1] + c->cfg.split[2] <= 0) { /* 80:10:10 */
+		c->cfg.split[0] = 0.8;
+		c->cfg.split[1] = c->cfg.split[2] = 0.1;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->list_refresh, NULL);
 	pthread_mutex_init(&c->dsv.lock, NULL);
@@ -59,6 +63,7 @@ void ao_core_free(struct ao_core *c)
 	task_free_all(c);
 	xcheck_free_all(c);
 	dsv_free_all(c);
+	dsv_changes_free(c);
 	small_free_all(c);
 	pthread_mutex_destroy(&c->dsv.lock);
 	pthread_mutex_destroy(&c->lock);
@@ -110,7 +115,8 @@ static int node_is_dir(enum ao_kind k)
 {
 	return k != AO_N_STATUS && k != AO_N_PROJECT_JSON && k != AO_N_EXPORT_FILE &&
 	       k != AO_N_TASK_JSON && k != AO_N_ANSWER_JSON && k != AO_N_DS_FILE &&
-	       k != AO_N_ASSET_FILE && k != AO_N_MASK_FILE;
+	       k != AO_N_ASSET_FILE && k != AO_N_MASK_FILE && k != AO_N_SNAP_LINK &&
+	       k != AO_N_SNAP_FILE && k != AO_N_CHANGES_FILE;
 }
 
 /*
@@ -136,6 +142,10 @@ static const struct {
     {AO_N_PROJECT, "assets", AO_N_ASSETS_DIR},
     {AO_N_PROJECT, "tasks", AO_N_TASKS_DIR},
     {AO_N_PROJECT, "datasets", AO_N_DS_DIR},
+    /* pinned generations (snap*.c): mkdir NAME pins, rmdir unpins */
+    {AO_N_PROJECT, "snapshots", AO_N_SNAPS_DIR},
+    /* diffs between snapshots, or a snapshot and live (dsdiff.c) */
+    {AO_N_PROJECT, "changes", AO_N_CHANGES_DIR},
     {AO_N_EXPORT_DIR, "tasks.json", AO_N_EXPORT_FILE},
     {AO_N_EXPORT_DIR, "tasks.ndjson", AO_N_EXPORT_FILE},
     {AO_N_EXPORT_DIR, "issues.json", AO_N_EXPORT_FILE},
@@ -151,7 +161,32 @@ static const struct {
     {AO_N_TASK_DIR, "mask.seg.nrrd", AO_N_MASK_FILE},
     {AO_N_DS_DIR, "stage", AO_N_DS_STAGES_DIR},
     {AO_N_DS_DIR, "batch", AO_N_DS_BATCHES_DIR},
+    {AO_N_SNAPS_DIR, "latest", AO_N_SNAP_LINK}, /* only while a snapshot exists */
+    {AO_N_SNAP_DIR, "snapshot.json", AO_N_SNAP_FILE},
+    {AO_N_SNAP_DIR, "export", AO_N_SNAP_XDIR},
+    {AO_N_SNAP_DIR, "datasets", AO_N_DS_DIR}, /* n->snap: the pinned views */
+    {AO_N_SNAP_XDIR, "tasks.json", AO_N_SNAP_FILE},
+    {AO_N_SNAP_XDIR, "tasks.ndjson", AO_N_SNAP_FILE},
+    {AO_N_SNAP_XDIR, "issues.json", AO_N_SNAP_FILE},
 };
+
+/* Is child i of the table there for n? (a mask only when the task has it,
+ * latest only when a snapshot exists, a snapshot's views without stage/
+ * and batch/: they are views of other exports, not pinned) */
+static int child_present(struct ao_core *c, const struct ao_node *n, size_t i)
+{
+	switch (tree[i].kind) {
+	case AO_N_MASK_FILE:
+		return asset_mask_present(c, n, tree[i].name);
+	case AO_N_SNAP_LINK:
+		return snap_has_latest(c, n->project_id);
+	case AO_N_DS_STAGES_DIR:
+	case AO_N_DS_BATCHES_DIR:
+		return !n->snap[0];
+	default:
+		return 1;
+	}
+}
 
 static int fixed_child(enum ao_kind parent, const char *name)
 {
@@ -206,6 +241,15 @@ static int lookup_dynamic(struct ao_core *c, struct ao_node *n, struct project *
 		if (rc == 0)
 			n->kind = AO_N_ASSET_FILE;
 		return rc;
+	case AO_N_CHANGES_DIR:
+		return dsv_changes_lookup(c, n, name, path, err);
+	case AO_N_SNAPS_DIR:
+		rc = snap_find(c, n->project_id, name, &n->snap_ino, err);
+		if (rc == 0) {
+			snprintf(n->snap, sizeof(n->snap), "%s", name);
+			n->kind = AO_N_SNAP_DIR;
+		}
+		return rc;
 	default:
 		return ao_errf(err, ENOENT, "%s: no such file", path);
 	}
@@ -220,13 +264,13 @@ static int step(struct ao_core *c, struct ao_node *n, struct project **p, const 
 	if (i < 0)
 		return node_is_dir(n->kind) ? lookup_dynamic(c, n, p, name, path, err)
 					    : ao_errf(err, ENOENT, "%s: no such file", path);
-	if (tree[i].kind == AO_N_MASK_FILE) {
-		/* listed, and found, only when the task has that mask */
-		if (!asset_mask_present(c, n, name))
-			return ao_errf(err, ENOENT, "%s: the task has no %s", path,
-				       asset_mask_key(name));
+	if (!child_present(c, n, (size_t)i)) /* listed, and found, only when there */
+		return ao_errf(err, ENOENT, "%s: no such file", path);
+	if (tree[i].kind == AO_N_MASK_FILE)
 		snprintf(n->sub_id, sizeof(n->sub_id), "%s", asset_mask_key(name));
-	}
+	if (tree[i].kind == AO_N_SNAP_FILE) /* its path in the pinned directory */
+		snprintf(n->ds_name, sizeof(n->ds_name), "%s%.200s",
+			 n->kind == AO_N_SNAP_XDIR ? "export/" : "", name);
 	if (tree[i].kind == AO_N_EXPORT_FILE) {
 		struct ao_xspec s;
 		export_spec(n, name, &s); /* the parent's stage or batch */
@@ -261,6 +305,15 @@ int ao_core_resolve(struct ao_core *c, const char *path, struct ao_node *n, stru
 
 		memcpy(name, comp[i], clen[i]);
 		name[clen[i]] = '\0';
+		if (n->kind == AO_N_ASSETS_DIR && i < depth - 1) {
+			/* below a subfolder of assets/ (cp -r): the asset whose
+			 * externalId is that path, if sent; else the write side's */
+			rc = asset_lookup_xid(c, p, comp[i], n->sub_id, sizeof(n->sub_id), err);
+			if (rc < 0)
+				return rc;
+			n->kind = AO_N_ASSET_FILE;
+			return 0;
+		}
 		rc = step(c, n, &p, name, path, err);
 		if (rc < 0) {
 			/* the parent exists: a create there is up to the write side */
@@ -286,9 +339,9 @@ static void base_stat(struct ao_core *c, enum ao_kind k, struct stat *st)
 	st->st_atime = st->st_mtime = st->st_ctime = c->t0;
 	st->st_blksize = 65536;
 	if (node_is_dir(k)) {
-		int writable =
-		    (k == AO_N_DROPBOX_DIR || k == AO_N_TASK_DIR || k == AO_N_ASSETS_DIR) &&
-		    !c->cfg.read_only;
+		int writable = (k == AO_N_DROPBOX_DIR || k == AO_N_TASK_DIR ||
+				k == AO_N_ASSETS_DIR || k == AO_N_SNAPS_DIR) &&
+			       !c->cfg.read_only;
 		st->st_mode = S_IFDIR | (writable ? 0755 : 0555);
 		st->st_nlink = 2;
 	} else {
@@ -311,8 +364,9 @@ int ao_core_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
 {
 	int rc = getattr_node(c, n, st, err);
 
-	if (rc == 0 && (n->kind == AO_N_STATUS || n->kind == AO_N_PROJECT_JSON ||
-			n->kind == AO_N_TASK_JSON || n->kind == AO_N_ANSWER_JSON))
+	if (rc == 0 &&
+	    (n->kind == AO_N_STATUS || n->kind == AO_N_PROJECT_JSON || n->kind == AO_N_TASK_JSON ||
+	     n->kind == AO_N_ANSWER_JSON || n->kind == AO_N_CHANGES_FILE))
 		small_pin_size(c, n, st); /* small.c */
 	return rc;
 }
@@ -368,6 +422,13 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 		return asset_getattr(c, n, st, err);
 	case AO_N_DS_FILE:
 		return dsv_getattr(c, n, st, err);
+	case AO_N_SNAP_LINK:
+	case AO_N_SNAP_DIR:
+	case AO_N_SNAP_XDIR:
+	case AO_N_SNAP_FILE:
+		return snap_getattr(c, n, st, err);
+	case AO_N_CHANGES_FILE:
+		return dsv_changes_getattr(c, n, st, err);
 	case AO_N_TASK_JSON:
 	case AO_N_ANSWER_JSON:
 		rc = task_fetch(c, n->project_id, n->task_id, n->kind == AO_N_ANSWER_JSON, NULL,
@@ -421,13 +482,13 @@ static void fill_fixed(struct ao_core *c, const struct ao_node *n, ao_core_fill_
 	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++) {
 		struct ao_node m = *n;
 
-		if (tree[i].parent != n->kind)
+		if (tree[i].parent != n->kind || !child_present(c, n, i))
 			continue;
-		if (tree[i].kind == AO_N_MASK_FILE) {
-			if (!asset_mask_present(c, n, tree[i].name))
-				continue;
+		if (tree[i].kind == AO_N_MASK_FILE)
 			snprintf(m.sub_id, sizeof(m.sub_id), "%s", asset_mask_key(tree[i].name));
-		}
+		if (tree[i].kind == AO_N_SNAP_FILE)
+			snprintf(m.ds_name, sizeof(m.ds_name), "%s%s",
+				 n->kind == AO_N_SNAP_XDIR ? "export/" : "", tree[i].name);
 		fill_node(c, &m, tree[i].kind, tree[i].name, fill, ctx);
 	}
 }
@@ -494,6 +555,15 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 			return ao_errf(err, ENOENT, "project gone");
 		base_stat(c, AO_N_ASSET_FILE, &fst);
 		return asset_readdir(c, p, &fst, fill, ctx, err);
+	}
+	case AO_N_SNAPS_DIR:
+		fill_fixed(c, n, fill, ctx); /* latest */
+		return snap_readdir(c, n, fill, ctx, err);
+	case AO_N_CHANGES_DIR: {
+		struct stat fst;
+		base_stat(c, AO_N_CHANGES_FILE, &fst);
+		fst.st_size = 1; /* computed at open (stat of one file: its size) */
+		return dsv_changes_readdir(c, n, &fst, fill, ctx);
 	}
 	case AO_N_TASKS_DIR: {
 		if (!p)
@@ -599,16 +669,24 @@ int ao_core_open(struct ao_core *c, const struct ao_node *n, int flags, struct a
 	case AO_N_DS_FILE:
 		rc = dsv_open(c, n, fh, err);
 		break;
+	case AO_N_SNAP_FILE:
+		rc = snap_open(c, n, fh, err);
+		break;
+	case AO_N_CHANGES_FILE:
+		rc = dsv_changes_open(c, n, fh, err);
+		break;
 	default:
 		rc = ao_errf(err, EIO, "unexpected node");
 	}
 	if (rc < 0) {
 		dsv_release(c, fh);
+		if (fh->own_fd && fh->fd >= 0)
+			close(fh->fd);
 		free(fh->buf);
 		free(fh);
 		return rc;
 	}
-	if (!fh->x && !fh->m && !fh->ds) {
+	if (!fh->x && !fh->m && !fh->ds && !fh->own_fd) {
 		/* page cache or direct_io, per file (small.c) */
 		rc = small_open(c, n, fh);
 		if (rc < 0) {
@@ -682,6 +760,8 @@ int ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 		dsv_release(c, fh);
 	} else {
 		small_release(c, fh, 0);
+		if (fh->own_fd && fh->fd >= 0)
+			close(fh->fd);
 	}
 	free(fh->buf);
 	free(fh);
@@ -744,6 +824,33 @@ int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err
 		break;
 	}
 	return 0;
+}
+
+int ao_core_snap_mkdir(struct ao_core *c, const struct ao_node *n, const char *name,
+		       struct ao_err *err)
+{
+	if (n->kind != AO_N_SNAPS_DIR)
+		return ao_errf(err, EPERM, "not a place for directories");
+	if (c->cfg.read_only)
+		return ao_errf(err, EROFS, "the mount is read-only");
+	return snap_create(c, n->project_id, name, err);
+}
+
+int ao_core_snap_rmdir(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
+{
+	if (n->kind != AO_N_SNAP_DIR)
+		return ao_errf(err, EPERM, "not a snapshot");
+	if (c->cfg.read_only)
+		return ao_errf(err, EROFS, "the mount is read-only");
+	return snap_remove(c, n->project_id, n->snap, err);
+}
+
+int ao_core_readlink(struct ao_core *c, const struct ao_node *n, char *buf, size_t size,
+		     struct ao_err *err)
+{
+	if (n->kind != AO_N_SNAP_LINK)
+		return ao_errf(err, EINVAL, "not a symbolic link");
+	return snap_readlink(c, n, buf, size, err);
 }
 
 static void written(struct ao_core *c, const char *project_id, const json_t *asset)

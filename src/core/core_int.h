@@ -82,18 +82,6 @@ struct project {
 	time_t assets_at;
 };
 
-/* Paging a list endpoint by count (pager.c): ask page pg->page with
- * pg->limit items; after each reply, pager_next says whether to ask again. */
-struct pager {
-	int page, limit;
-	long long seen;
-};
-void pager_init(struct pager *pg, int limit);
-/* After a page of got items (total: the reply's `total`, -1 if absent):
- * 1 = ask page pg->page with pg->limit (may have shrunk to the server's
- * page size), 0 = done. */
-int pager_next(struct pager *pg, size_t got, long long total);
-
 /* One file of assets/ (assets.c): immutable once its list is published. */
 struct asset {
 	char *id, *url;
@@ -153,9 +141,10 @@ struct ao_core {
 	/* bumped by every write (task_drop, task_drop_project): a task fetched by a
 	 * request that overlapped a write is not cached (it may predate the write) */
 	unsigned long wgen;
-	time_t t0;	       /* immutable after init (mount time) */
-	struct xcheck *checks; /* export completeness results (export_check.c); lock */
-	struct dsv dsv;	       /* dataset views (dsview_int.h): its own lock, dv->lock */
+	time_t t0;		   /* immutable after init (mount time) */
+	struct xcheck *checks;	   /* export completeness results (export_check.c); lock */
+	struct dsv dsv;		   /* dataset views (dsview_int.h): its own lock, dv->lock */
+	struct diff_result *diffs; /* c->lock: changes/ files computed last (dsdiff.c) */
 };
 
 /* Degraded mode: when the hub is unreachable an expired copy is served, and
@@ -228,6 +217,12 @@ void asset_add(struct ao_core *c, struct project *p, const json_t *asset);
 void asset_free_project(struct ao_core *c, struct project *p);
 int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *id_out, size_t idsz,
 		 struct ao_err *err);
+/* The asset whose externalId is xid (the oldest of several): what
+ * assets/<dir>/<name> is once cp -r sent it (its externalId "<dir>/<name>";
+ * listed flattened at the top of assets/, found under its path too, so
+ * rsync --ignore-existing and cp -n skip it). */
+int asset_lookup_xid(struct ao_core *c, struct project *p, const char *xid, char *id_out,
+		     size_t idsz, struct ao_err *err);
 int asset_readdir(struct ao_core *c, struct project *p, const struct stat *base,
 		  ao_core_fill_fn fill, void *ctx, struct ao_err *err);
 int asset_mask_url(struct ao_core *c, const char *project_id, const char *task_id, const char *key,
@@ -258,6 +253,51 @@ void task_drop_project(struct ao_core *c, const char *project_id); /* labels imp
 void task_drop_list(struct ao_core *c, struct project *p);
 void task_free_all(struct ao_core *c);
 int task_id_valid(const char *id);
+
+/* snap.c, snapdesc.c, snaptree.c: pinned snapshots (<p>/snapshots/) */
+#define SNAP_NAME_MAX 100
+struct snap_ent {
+	char name[SNAP_NAME_MAX + 1];
+	unsigned long long ino;
+	long long created_ms;
+	long long bytes; /* with sizes: what its files hold on disk */
+};
+int snap_check_name(const char *name, struct ao_err *err);
+/* <snap_dir>/<project>[/<name>]; -ENOTSUP without a cache directory */
+int snap_path(struct ao_core *c, const char *project_id, const char *name, char *buf, size_t n);
+int snap_find(struct ao_core *c, const char *project_id, const char *name, unsigned long long *ino,
+	      struct ao_err *err);
+/* The pins of a project, oldest first (malloc'd); leftovers swept. */
+int snap_list(struct ao_core *c, const char *project_id, int sizes, struct snap_ent **v, size_t *n);
+int snap_create(struct ao_core *c, const char *project_id, const char *name, struct ao_err *err);
+int snap_remove(struct ao_core *c, const char *project_id, const char *name, struct ao_err *err);
+struct dsv_gen;
+int snap_describe(struct ao_core *c, struct dsv_gen *g, const char *name, const json_t *detail,
+		  const char *tmp, json_t **out, struct ao_err *err);
+int snap_has_latest(struct ao_core *c, const char *project_id);
+/* The export generation ("<hash>.<gen>") a pin holds ("" if unknown). */
+void snap_generation(struct ao_core *c, const char *project_id, const char *name, char *buf,
+		     size_t n);
+int snap_readlink(struct ao_core *c, const struct ao_node *n, char *buf, size_t size,
+		  struct ao_err *err);
+int snap_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err);
+int snap_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+	      struct ao_err *err);
+int snap_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
+		 struct ao_err *err);
+json_t *snap_status(struct ao_core *c);
+
+/* dsdiff.c: <p>/changes/<A>..<B>.ndjson, .summary.json */
+struct diff_result;
+int dsv_changes_lookup(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+		       struct ao_err *err);
+int dsv_changes_readdir(struct ao_core *c, const struct ao_node *n, const struct stat *fst,
+			ao_core_fill_fn fill, void *ctx);
+int dsv_changes_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st,
+			struct ao_err *err);
+int dsv_changes_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		     struct ao_err *err);
+void dsv_changes_free(struct ao_core *c);
 
 /*
  * The kernel-cache rule for a dataset image (dsview.c), whose size the kernel

@@ -58,6 +58,37 @@ static void status_paths(struct ao_core *c, json_t *xs)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Every pinned snapshot, with the path users see ("Street Photos/
+ * snapshots/v1") and its size on disk. */
+static json_t *status_snapshots(struct ao_core *c)
+{
+	json_t *by = snap_status(c), *out = json_array(), *arr, *s;
+	const char *pid;
+	size_t i;
+
+	json_object_foreach(by, pid, arr)
+	{
+		struct project *p = proj_by_id(c, pid);
+		char dname[AO_NAME_MAX + 1] = "";
+		if (p) {
+			pthread_mutex_lock(&c->lock);
+			snprintf(dname, sizeof(dname), "%s", p->dname);
+			pthread_mutex_unlock(&c->lock);
+		}
+		json_array_foreach(arr, i, s)
+		{
+			char path[1024];
+			snprintf(path, sizeof(path), "%s/snapshots/%s", dname[0] ? dname : pid,
+				 json_string_value(json_object_get(s, "name")));
+			json_object_set_new(s, "project", json_string(pid));
+			json_object_set_new(s, "path", json_string(path));
+			json_array_append(out, s);
+		}
+	}
+	json_decref(by);
+	return out;
+}
+
 char *core_status_text(struct ao_core *c, size_t *len)
 {
 	json_t *j = c->cfg.status_info ? c->cfg.status_info(c->cfg.status_info_ud) : NULL;
@@ -67,6 +98,13 @@ char *core_status_text(struct ao_core *c, size_t *len)
 	status_paths(c, xs);
 	json_object_set_new(j, "exports", xs);
 	json_object_set_new(j, "completeness", xcheck_status(c));
+	json_object_set_new(j, "snapshots", status_snapshots(c));
+	/* dataset view sets: the current generation, and the retired ones whose
+	 * old paths still serve their bytes (-o grace) */
+	json_t *ds =
+	    json_pack("{s:I,s:o}", "grace_s", (json_int_t)c->cfg.ds_grace_s, "sets", dsv_status(c));
+	if (ds)
+		json_object_set_new(j, "datasets", ds);
 	if (c->cfg.media) {
 		struct ao_media_stats ms;
 		ao_media_get_stats(c->cfg.media, &ms);

@@ -22,6 +22,12 @@
  * annotations.json plus its report in "<name>.txt" (published first). Files
  * of other generations of the same export are removed once an hour old
  * (a reader on another host holding one that long may lose it: NFS).
+ *
+ * A snapshot's set (src/core/snap.c) has no export entry: its generation
+ * comes from the files pinned in its directory, once, and its pass-2 files
+ * live there too (they were copied in when it was pinned). A live set's
+ * replaced generation is retired, not dropped, for -o grace seconds
+ * (dsview_int.h, "Grace").
  */
 #include <dirent.h>
 #include <errno.h>
@@ -44,28 +50,53 @@
 #define PACK_MAGIC "AODSLBL1"
 #define OLD_GEN_AGE_S 3600
 
-static const char *const out_names[DSV_NOUT] = {"yolo.labels", "yolo-detect.labels",
-						"yolo-seg.labels", "coco.json"};
+static const char *const out_names[DSV_NOUT] = {
+    "yolo.labels",     "yolo-detect.labels", "yolo-seg.labels", "coco.json",
+    "coco-train.json", "coco-val.json",	     "coco-test.json"};
+
+const char *dsv_out_name(int k)
+{
+	return k >= 0 && k < DSV_NOUT ? out_names[k] : NULL;
+}
 
 /* ---- sets and references --------------------------------------------------- */
 
-static struct dsv_set *set_of(struct ao_core *c, struct ao_xentry *x, const char *project_id)
+/* The set of (x) or of (project, snapshot name, its inode), made on first use. */
+static struct dsv_set *set_of(struct ao_core *c, struct ao_xentry *x, const char *project_id,
+			      const char *snap, unsigned long long ino)
 {
 	struct dsv *dv = &c->dsv;
 	struct dsv_set *s;
+	char *dir = NULL, *out = NULL;
 
+	if (snap && snap[0] &&
+	    (!c->cfg.snap_dir ||
+	     asprintf(&dir, "%s/%s/%s", c->cfg.snap_dir, project_id, snap) < 0 ||
+	     asprintf(&out, "%s/derived", dir) < 0)) {
+		free(dir);
+		return NULL;
+	}
 	pthread_mutex_lock(&dv->lock);
 	for (s = dv->sets; s; s = s->next)
-		if (s->x == x)
+		if (snap && snap[0] ? s->snap_ino == ino && !strcmp(s->snap, snap) &&
+					  !strcmp(s->project_id, project_id)
+				    : s->x == x && !s->snap[0])
 			break;
 	if (!s && (s = calloc(1, sizeof(*s)))) {
-		s->x = x;
+		s->x = snap && snap[0] ? NULL : x;
 		snprintf(s->project_id, sizeof(s->project_id), "%s", project_id);
+		snprintf(s->snap, sizeof(s->snap), "%s", snap ? snap : "");
+		s->snap_ino = ino;
+		s->dir = dir;
+		s->out_dir = out;
+		dir = out = NULL;
 		pthread_mutex_init(&s->build, NULL);
 		s->next = dv->sets;
 		dv->sets = s;
 	}
 	pthread_mutex_unlock(&dv->lock);
+	free(dir);
+	free(out);
 	return s;
 }
 
@@ -82,6 +113,11 @@ static void gen_free(struct ao_core *c, struct dsv_gen *g)
 	ao_ds_index_free(g->idx);
 	ao_ds_schema_free(g->schema);
 	json_decref(g->cs);
+	free(g->attr);
+	free(g->split[0]);
+	free(g->split[1]);
+	for (int k = 0; k < 4; k++)
+		free(g->scount[k]);
 	free(g->if_note);
 	free(g->isize);
 	free(g->iopen);
@@ -109,10 +145,89 @@ void dsv_free_all(struct ao_core *c)
 		nx = s->next;
 		if (s->cur)
 			dsv_put(c, s->cur);
+		for (struct dsv_gen *r = s->retired, *rn; r; r = rn) {
+			rn = r->rnext;
+			dsv_put(c, r);
+		}
 		pthread_mutex_destroy(&s->build);
+		free(s->dir);
+		free(s->out_dir);
 		free(s);
 	}
 	c->dsv.sets = NULL;
+}
+
+/* Retire old (the set's generation until now; dv->lock held): kept for
+ * the grace period, newest first, at most DSV_RETIRED_MAX; the expired
+ * ones are unlinked onto *drop (put them without the lock). */
+static void retire(struct ao_core *c, struct dsv_set *s, struct dsv_gen *old, struct dsv_gen **drop)
+{
+	time_t now = time(NULL);
+	size_t k = 0;
+
+	if (old && c->cfg.ds_grace_s > 0 && !old->pinned) {
+		old->retired_at = now;
+		old->rnext = s->retired;
+		s->retired = old;
+	} else if (old) {
+		old->rnext = *drop;
+		*drop = old;
+	}
+	for (struct dsv_gen **pp = &s->retired; *pp;) {
+		struct dsv_gen *r = *pp;
+		if (++k > DSV_RETIRED_MAX || now - r->retired_at >= c->cfg.ds_grace_s) {
+			*pp = r->rnext;
+			r->rnext = *drop;
+			*drop = r;
+		} else
+			pp = &r->rnext;
+	}
+}
+
+static void put_list(struct ao_core *c, struct dsv_gen *l)
+{
+	for (struct dsv_gen *nx; l; l = nx) {
+		nx = l->rnext;
+		dsv_put(c, l);
+	}
+}
+
+size_t dsv_retired(struct ao_core *c, const struct ao_node *n, struct dsv_gen **out, size_t max)
+{
+	struct dsv_gen *drop = NULL;
+	size_t k = 0;
+
+	if (n->snap[0] || c->cfg.ds_grace_s <= 0)
+		return 0;
+	pthread_mutex_lock(&c->dsv.lock);
+	for (struct dsv_set *s = c->dsv.sets; s; s = s->next) {
+		if (s->x != n->x || s->snap[0])
+			continue;
+		retire(c, s, NULL, &drop); /* the expired ones go */
+		for (struct dsv_gen *r = s->retired; r && k < max; r = r->rnext) {
+			r->refs++;
+			out[k++] = r;
+		}
+	}
+	pthread_mutex_unlock(&c->dsv.lock);
+	put_list(c, drop);
+	return k;
+}
+
+void dsv_snap_gone(struct ao_core *c, const char *project_id, const char *snap)
+{
+	struct dsv_gen *drop = NULL;
+
+	pthread_mutex_lock(&c->dsv.lock);
+	for (struct dsv_set *s = c->dsv.sets; s; s = s->next)
+		if (s->snap[0] && !strcmp(s->snap, snap) && !strcmp(s->project_id, project_id) &&
+		    s->cur) {
+			s->cur->rnext = drop;
+			drop = s->cur;
+			s->cur = NULL;
+		}
+	pthread_mutex_unlock(&c->dsv.lock);
+	put_list(c, drop);
 }
 
 /* s->cur with a reference if it still describes the entry's current
@@ -120,11 +235,11 @@ void dsv_free_all(struct ao_core *c)
 static struct dsv_gen *cur_if_fresh(struct ao_core *c, struct dsv_set *s)
 {
 	struct dsv_gen *g = NULL;
-	int fresh = ao_xcache_fresh(c->cfg.xc, s->x);
-	unsigned long xg = ao_xcache_gen(c->cfg.xc, s->x);
+	int fresh = s->x && ao_xcache_fresh(c->cfg.xc, s->x);
+	unsigned long xg = s->x ? ao_xcache_gen(c->cfg.xc, s->x) : 0;
 
 	pthread_mutex_lock(&c->dsv.lock);
-	if (s->cur && fresh && xg == s->cur->xgen &&
+	if (s->cur && (s->cur->pinned || (fresh && xg == s->cur->xgen)) &&
 	    !__atomic_load_n(&s->cur->broken, __ATOMIC_RELAXED)) {
 		g = s->cur;
 		g->refs++;
@@ -274,24 +389,42 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 		fclose(f);
 		return ao_errf(err, ENOMEM, "out of memory");
 	}
+	void *acc = NULL;
 	while ((rc = ao_ds_ndjson_next(f, &r, &off, err)) == 1) {
-		rc = ao_ds_index_add(g->idx, n++, (unsigned long long)off, r);
+		rc = ao_ds_index_add(g->idx, n, (unsigned long long)off, r);
+		if (rc == 1)
+			rc = dsv_attr_note(g, n, r, &acc); /* what splits need */
+		n++;
 		json_decref(r);
 		if (rc < 0) {
 			fclose(f);
+			dsv_attr_finish(NULL, acc);
 			return ao_errf(err, -rc, "indexing the export: %s", strerror(-rc));
 		}
 	}
 	fclose(f);
-	if (rc < 0)
+	if (rc < 0) {
+		dsv_attr_finish(NULL, acc);
 		return rc;
+	}
 	struct dsv_naming *nm = NULL;
-	rc = dsv_naming_begin(c, g, &nm, err); /* names as assets/ (dsnames.c) */
-	if (rc < 0)
+	struct snap_naming *sn = NULL;
+	if (g->pinned) /* the names and sizes pinned with the snapshot (snap.c) */
+		rc = snap_naming_begin(g, &sn, err);
+	else /* names as assets/ (dsnames.c) */
+		rc = dsv_naming_begin(c, g, &nm, err);
+	if (rc < 0) {
+		dsv_attr_finish(NULL, acc);
 		return rc;
+	}
 	void *ud[2] = {c, g};
 	rc = ao_ds_index_finish(g->idx, c->cfg.media ? read_head : NULL, ud, err);
 	dsv_naming_end(nm);
+	snap_naming_end(sn);
+	if (rc == 0 && dsv_attr_finish(g, acc) < 0)
+		rc = ao_errf(err, ENOMEM, "out of memory");
+	else if (rc < 0)
+		dsv_attr_finish(NULL, acc);
 	if (rc < 0)
 		return rc;
 	g->isize = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->isize));
@@ -319,10 +452,16 @@ static struct dsv_gen *gen_build(struct ao_core *c, struct dsv_set *s, int xfd, 
 	for (int k = 0; k < DSV_NOUT; k++)
 		g->out[k].fd = -1;
 	g->x = s->x;
+	g->set = s;
+	g->pinned = s->snap[0] != 0;
+	g->out_dir = g->pinned ? s->out_dir : c->cfg.ds_dir;
 	g->xfd = xfd;
 	g->xgen = xgen;
 	g->cs = cs;
 	g->refs = 1;
+	pthread_mutex_lock(&c->dsv.lock);
+	g->serial = ++c->dsv.serial;
+	pthread_mutex_unlock(&c->dsv.lock);
 	snprintf(g->ident, sizeof(g->ident), "%s", ident);
 	snprintf(g->project_id, sizeof(g->project_id), "%s", s->project_id);
 	if (pass1(c, g, err) < 0) {
@@ -335,6 +474,34 @@ static struct dsv_gen *gen_build(struct ao_core *c, struct dsv_set *s, int xfd, 
 
 /* With s->build held: the current generation, rebuilt if the entry or the
  * schema changed. */
+/* Publish g as s's current generation (the caller's reference plus the
+ * set's); the one it replaces is retired for the grace period. */
+static struct dsv_gen *publish(struct ao_core *c, struct dsv_set *s, struct dsv_gen *g)
+{
+	struct dsv_gen *drop = NULL;
+
+	pthread_mutex_lock(&c->dsv.lock);
+	struct dsv_gen *old = s->cur;
+	s->cur = g;
+	g->refs++; /* the set's and the caller's */
+	retire(c, s, old, &drop);
+	pthread_mutex_unlock(&c->dsv.lock);
+	put_list(c, drop);
+	return g;
+}
+
+/* A snapshot's set: its one generation, from the pinned files. */
+static struct dsv_gen *refresh_pinned(struct ao_core *c, struct dsv_set *s, struct ao_err *err)
+{
+	json_t *cs = NULL;
+	int xfd = -1;
+
+	if (snap_source(c, s, &xfd, &cs, err) < 0)
+		return NULL;
+	struct dsv_gen *g = gen_build(c, s, xfd, 1, "snapshot", cs, err);
+	return g ? publish(c, s, g) : NULL;
+}
+
 static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_err *err)
 {
 	struct ao_xopen o;
@@ -342,6 +509,8 @@ static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_e
 	json_t *cs = NULL;
 	struct dsv_gen *g;
 
+	if (!s->x)
+		return refresh_pinned(c, s, err);
 	int rc = ao_xcache_open(c->cfg.xc, s->x, &o, err);
 	if (rc < 0)
 		return NULL;
@@ -382,26 +551,43 @@ static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_e
 		return g;
 	}
 	g = gen_build(c, s, xfd, xgen, ident, cs, err);
-	if (!g)
-		return NULL;
+	return g ? publish(c, s, g) : NULL;
+}
+
+/* n->ds_gen of set s: that generation while its grace lasts. */
+static struct dsv_gen *by_serial(struct ao_core *c, struct dsv_set *s, unsigned long serial,
+				 struct ao_err *err)
+{
+	struct dsv_gen *g = NULL, *drop = NULL;
+
 	pthread_mutex_lock(&c->dsv.lock);
-	struct dsv_gen *old = s->cur;
-	s->cur = g;
-	g->refs++; /* the set's and the caller's */
+	retire(c, s, NULL, &drop);
+	if (s->cur && s->cur->serial == serial)
+		g = s->cur;
+	for (struct dsv_gen *r = s->retired; !g && r; r = r->rnext)
+		if (r->serial == serial)
+			g = r;
+	if (g)
+		g->refs++;
 	pthread_mutex_unlock(&c->dsv.lock);
-	dsv_put(c, old);
+	put_list(c, drop);
+	if (!g)
+		ao_errf(err, ENOENT, "gone: removed by a refresh, and its grace period is over");
 	return g;
 }
 
 struct dsv_gen *dsv_acquire(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
 {
-	struct dsv_set *s = n->x ? set_of(c, n->x, n->project_id) : NULL;
+	struct dsv_set *s =
+	    n->snap[0] || n->x ? set_of(c, n->x, n->project_id, n->snap, n->snap_ino) : NULL;
 	struct dsv_gen *g;
 
 	if (!s) {
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
+	if (n->ds_gen)
+		return by_serial(c, s, n->ds_gen, err);
 	if ((g = cur_if_fresh(c, s)))
 		return g;
 	if (ao_cancel_lock(&s->build) < 0) {
@@ -415,13 +601,52 @@ struct dsv_gen *dsv_acquire(struct ao_core *c, const struct ao_node *n, struct a
 	return g;
 }
 
-/* ---- pass 2 -------------------------------------------------------------------- */
-
-/* The set of g (for its build mutex). */
-static struct dsv_set *set_of_gen(struct ao_core *c, const struct dsv_gen *g)
+struct dsv_gen *dsv_acquire_live(struct ao_core *c, const char *project_id, struct ao_err *err)
 {
-	return set_of(c, g->x, g->project_id);
+	struct ao_xspec whole = {.project_id = project_id, .type = AO_X_TASK, .ndjson = 1};
+	struct ao_node n;
+
+	memset(&n, 0, sizeof(n));
+	snprintf(n.project_id, sizeof(n.project_id), "%s", project_id);
+	n.kind = AO_N_DS_VDIR;
+	n.x = ao_xcache_get(c->cfg.xc, &whole, err);
+	return n.x ? dsv_acquire(c, &n, err) : NULL;
 }
+
+json_t *dsv_status(struct ao_core *c)
+{
+	json_t *a = json_array();
+	time_t now = time(NULL);
+
+	pthread_mutex_lock(&c->dsv.lock);
+	for (struct dsv_set *s = c->dsv.sets; a && s; s = s->next) {
+		json_t *o = json_pack("{s:s}", "project", s->project_id), *ret = json_array();
+		if (!o || !ret) {
+			json_decref(o);
+			json_decref(ret);
+			continue;
+		}
+		if (s->snap[0])
+			json_object_set_new(o, "snapshot", json_string(s->snap));
+		if (s->cur) {
+			json_object_set_new(o, "generation", json_string(s->cur->ident));
+			json_object_set_new(
+			    o, "images", json_integer((json_int_t)ao_ds_index_count(s->cur->idx)));
+		}
+		for (struct dsv_gen *r = s->retired; r; r = r->rnext)
+			json_array_append_new(
+			    ret, json_pack("{s:s,s:I,s:I,s:I}", "generation", r->ident, "images",
+					   (json_int_t)ao_ds_index_count(r->idx), "retired_s",
+					   (json_int_t)(now - r->retired_at), "grace_left_s",
+					   (json_int_t)(r->retired_at + c->cfg.ds_grace_s - now)));
+		json_object_set_new(o, "retired", ret);
+		json_array_append_new(a, o);
+	}
+	pthread_mutex_unlock(&c->dsv.lock);
+	return a;
+}
+
+/* ---- pass 2 -------------------------------------------------------------------- */
 
 static int publish_tmp(const char *dir, const char *path, FILE **f, char *tmp, size_t tmpsz,
 		       struct ao_err *err)
@@ -454,7 +679,7 @@ static int finish_tmp(FILE *f, const char *tmp, const char *path, int rc, struct
 /* Build output k into the cache directory (or find it there). */
 static int build_out(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err)
 {
-	const char *dir = c->cfg.ds_dir;
+	const char *dir = g->out_dir;
 	char path[4096], tmp[4200];
 	char *rep = NULL;
 	FILE *f;
@@ -465,14 +690,15 @@ static int build_out(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err 
 		return 0; /* published by us earlier or by another daemon */
 	ao_err_clear(err);
 	mkdir(dir, 0700);
-	dsv_sweep(dir, g->ident);
-	if (k == DSV_OUT_COCO) {
+	if (!g->pinned) /* a snapshot's files are its own */
+		dsv_sweep(dir, g->ident);
+	if (k >= DSV_OUT_COCO) { /* annotations.json, of the whole view or one split */
 		char rpath[4200], rtmp[4300];
 		snprintf(rpath, sizeof(rpath), "%s.txt", path);
 		rc = publish_tmp(dir, path, &f, tmp, sizeof(tmp), err);
 		if (rc < 0)
 			return rc;
-		rc = dsv_build_coco(g, f, &rep, err);
+		rc = dsv_build_coco(c, g, k - DSV_OUT_COCO, f, &rep, err);
 		if (rc == 0) {
 			FILE *rf;
 			rc = publish_tmp(dir, rpath, &rf, rtmp, sizeof(rtmp), err);
@@ -500,7 +726,7 @@ static int build_out(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err 
 
 int dsv_ensure(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err)
 {
-	struct dsv_set *s = set_of_gen(c, g);
+	struct dsv_set *s = g->set;
 	int built, rc;
 
 	pthread_mutex_lock(&c->dsv.lock);
@@ -508,7 +734,7 @@ int dsv_ensure(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err)
 	pthread_mutex_unlock(&c->dsv.lock);
 	if (built)
 		return 0;
-	if (!c->cfg.ds_dir)
+	if (!g->out_dir)
 		return ao_errf(err, ENOTSUP, "dataset views need a cache directory");
 	if (!s)
 		return ao_errf(err, ENOMEM, "out of memory");

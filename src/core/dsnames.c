@@ -171,7 +171,7 @@ static int whole_names(struct dsv_naming *nm, struct dsv_gen *g, struct ao_xentr
 		return err->code
 			   ? rc
 			   : ao_errf(err, -rc, "indexing the project's export: %s", strerror(-rc));
-	struct ao_ds_naming hooks = {asset_of, NULL, nm};
+	struct ao_ds_naming hooks = {asset_of, NULL, nm, NULL};
 	nm->fd = nm->wfd;
 	ao_ds_index_set_naming(nm->whole, &hooks);
 	return ao_ds_index_finish(nm->whole, NULL, NULL, err); /* names only: no image read */
@@ -205,7 +205,7 @@ int dsv_naming_begin(struct ao_core *c, struct dsv_gen *g, struct dsv_naming **o
 		}
 	}
 	nm->fd = g->xfd;
-	struct ao_ds_naming hooks = {asset_of, nm->whole ? fixed_name : NULL, nm};
+	struct ao_ds_naming hooks = {asset_of, nm->whole ? fixed_name : NULL, nm, NULL};
 	ao_ds_index_set_naming(g->idx, &hooks);
 	*out = nm;
 	return 0;

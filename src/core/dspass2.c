@@ -124,13 +124,29 @@ int dsv_build_pack(struct dsv_gen *g, int k, FILE *f, struct ao_err *err)
 	return rc < 0 ? ao_errf(err, EIO, "writing a label pack: %s", strerror(errno)) : 0;
 }
 
-int dsv_build_coco(struct dsv_gen *g, FILE *f, char **report, struct ao_err *err)
+struct in_split {
+	struct ao_core *c;
+	struct dsv_gen *g;
+	int split;
+};
+
+static int keep_split(void *ud, const struct ao_ds_image *im)
+{
+	struct in_split *k = ud;
+
+	return dsv_split_of(k->c, k->g, DSV_COCO, im) == k->split;
+}
+
+int dsv_build_coco(struct ao_core *c, struct dsv_gen *g, int split, FILE *f, char **report,
+		   struct ao_err *err)
 {
 	struct ao_ds_coco *coco;
 	struct ao_ds_report rep = {0};
 	unsigned long long n = 0;
 	json_t *r;
-	int rc = ao_ds_coco_begin(g->schema, g->idx, f, &coco, err);
+	struct in_split ks = {c, g, split};
+	int rc = ao_ds_coco_begin_subset(g->schema, g->idx, split ? keep_split : NULL, &ks, f,
+					 &coco, err);
 	FILE *ex;
 
 	*report = NULL;
@@ -208,7 +224,7 @@ int dsv_load_out(struct ao_core *c, struct dsv_gen *g, int k, const char *path, 
 	if (fstat(o.fd, &st) != 0)
 		rc = -errno;
 	o.size = st.st_size;
-	if (rc == 0 && k != DSV_OUT_COCO) {
+	if (rc == 0 && k < DSV_OUT_COCO) {
 		rc = load_pack(g, o.fd, o.size, &o);
 	} else if (rc == 0) {
 		char rpath[4200];

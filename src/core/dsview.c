@@ -19,6 +19,14 @@
  * polygon rows), yolo-detect/ (every mark as its box: Ultralytics detect),
  * yolo-seg/ (every mark as a polygon: Ultralytics segment), coco/,
  * imagefolder/ (the first top-level single-choice classification).
+ *
+ * splits/<format>/{train,val,test}/ is each view again with the images of
+ * one split only (dssplit.c decides; n->ds_split), plus one data.yaml in
+ * splits/yolo.../ naming the three, and an annotations.json per split for
+ * COCO (its own pass-2 output). Below snapshots/NAME/datasets/ the same
+ * tree is served from the pinned generation (n->snap). An image, label or
+ * class a refresh removed resolves in a retired generation while its grace
+ * lasts (n->ds_gen; listings show the current generation only).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -58,6 +66,14 @@ static int is_yolo(int fmt)
 	return fmt == DSV_YOLO || fmt == DSV_YOLO_DETECT || fmt == DSV_YOLO_SEG;
 }
 
+static int fmt_of(const char *name)
+{
+	for (int f = 0; f < DSV_NFMT; f++)
+		if (!strcmp(name, fmt_names[f]))
+			return f;
+	return -1;
+}
+
 static int has_fixed(int fmt, size_t i)
 {
 	return is_yolo(fmt) ? fixed[i].yolo : fmt == DSV_COCO ? fixed[i].coco : fixed[i].imf;
@@ -65,26 +81,34 @@ static int has_fixed(int fmt, size_t i)
 
 static int part_is_dir(int part)
 {
-	return part == DSV_ROOT || part == DSV_IMAGES || part == DSV_LABELS || part == DSV_CLASS;
+	return part == DSV_ROOT || part == DSV_IMAGES || part == DSV_LABELS || part == DSV_CLASS ||
+	       part == DSV_SPLITS || part == DSV_SPLITROOT;
 }
 
-/* Is image im in the view of format fmt (under class dir cls for ImageFolder)? */
-static int in_view(const struct dsv_gen *g, int fmt, const char *cls, const struct ao_ds_image *im)
+/* Is image im in the view of node n (of format n->ds_fmt; of split
+ * n->ds_split; under class dir cls for ImageFolder)? */
+static int in_view(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, const char *cls,
+		   const struct ao_ds_image *im)
 {
 	if (!im)
 		return 0;
-	if (fmt == DSV_IF) {
+	if (n->ds_fmt == DSV_IF) {
 		const char *d = ao_ds_imagefolder_dir(g->schema, im);
-		return d && (!cls || !strcmp(d, cls));
-	}
-	return im->width > 0;
+		if (!d || (cls && strcmp(d, cls)))
+			return 0;
+	} else if (im->width <= 0)
+		return 0;
+	return !n->ds_split || dsv_split_of(c, g, n->ds_fmt, im) == n->ds_split;
 }
 
-/* The export entry feeding a view under n (a datasets/ directory). */
+/* The export entry feeding a view under n (a datasets/ directory); NULL
+ * without an error for a snapshot's (its set is the pin). */
 static struct ao_xentry *feed(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
 {
 	struct ao_xspec s = {.project_id = n->project_id, .type = AO_X_TASK, .ndjson = 1};
 
+	if (n->snap[0])
+		return NULL;
 	if (n->kind == AO_N_DS_STAGE_DIR)
 		s.stage_id = n->sub_id;
 	else if (n->kind == AO_N_DS_BATCH_DIR)
@@ -92,59 +116,119 @@ static struct ao_xentry *feed(struct ao_core *c, const struct ao_node *n, struct
 	return ao_xcache_get(c->cfg.xc, &s, err);
 }
 
+/* The part `name` is below n in generation g: DSV_CLASS, DSV_LABEL,
+ * DSV_IMAGE, or -1 (not there). */
+static int part_in(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, const char *name)
+{
+	const struct ao_ds_image *im;
+
+	if (n->ds_part == DSV_ROOT) { /* imagefolder/<class>: classes with images */
+		const unsigned long long *cnt = dsv_class_counts(c, g, n->ds_split);
+		for (size_t i = 0; cnt && i < g->schema->nopt; i++)
+			if (cnt[i] && !strcmp(g->schema->opt[i].dir, name))
+				return DSV_CLASS;
+		return -1;
+	}
+	if (n->ds_part == DSV_LABELS) {
+		im = ao_ds_index_find_label(g->idx, name);
+		return in_view(c, g, n, NULL, im) ? DSV_LABEL : -1;
+	}
+	im = ao_ds_index_find_name(g->idx, name);
+	return in_view(c, g, n, n->ds_part == DSV_CLASS ? n->ds_name : NULL, im) ? DSV_IMAGE : -1;
+}
+
+/* A name the current generation lacks: the newest retired generation that
+ * has it, while its grace lasts (-o grace), serves its old path. */
+static int part_retired(struct ao_core *c, struct ao_node *n, const char *name)
+{
+	struct dsv_gen *r[DSV_RETIRED_MAX];
+	size_t k = dsv_retired(c, n, r, DSV_RETIRED_MAX);
+	int part = -1;
+
+	for (size_t i = 0; i < k; i++) {
+		if (part < 0 && (part = part_in(c, r[i], n, name)) >= 0) {
+			n->ds_gen = r[i]->serial;
+			ao_debug("datasets: %s served from retired generation %s (grace)", name,
+				 r[i]->ident);
+		}
+		dsv_put(c, r[i]);
+	}
+	return part;
+}
+
 static int lookup_data(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
 		       struct ao_err *err)
 {
 	struct dsv_gen *g = dsv_acquire(c, n, err);
-	const struct ao_ds_image *im = NULL;
-	int part = DSV_IMAGE, rc = 0;
+	int part;
 
 	if (!g)
 		return err->code ? -err->code : -EIO;
-	if (n->ds_part == DSV_ROOT) { /* imagefolder/<class> */
-		const unsigned long long *cnt = ao_ds_index_class_counts(g->idx);
-		part = -1;
-		for (size_t i = 0; i < g->schema->nopt; i++)
-			if (cnt[i] && !strcmp(g->schema->opt[i].dir, name))
-				part = DSV_CLASS;
-	} else if (n->ds_part == DSV_LABELS) {
-		im = ao_ds_index_find_label(g->idx, name);
-		part = in_view(g, n->ds_fmt, NULL, im) ? DSV_LABEL : -1;
-	} else {
-		im = ao_ds_index_find_name(g->idx, name);
-		if (!in_view(g, n->ds_fmt, n->ds_part == DSV_CLASS ? n->ds_name : NULL, im))
-			part = -1;
-	}
+	part = part_in(c, g, n, name);
 	dsv_put(c, g);
+	if (part < 0 && !n->ds_gen)
+		part = part_retired(c, n, name);
 	if (part < 0)
-		rc = ao_errf(err, ENOENT, "%s: no such file", path);
-	else {
-		n->ds_part = part;
-		snprintf(n->ds_name, sizeof(n->ds_name), "%s", name);
-		n->kind = part_is_dir(part) ? AO_N_DS_VDIR : AO_N_DS_FILE;
+		return ao_errf(err, ENOENT, "%s: no such file", path);
+	n->ds_part = part;
+	snprintf(n->ds_name, sizeof(n->ds_name), "%s", name);
+	n->kind = part_is_dir(part) ? AO_N_DS_VDIR : AO_N_DS_FILE;
+	return 0;
+}
+
+/* datasets/, stage/<s>/, batch/<b>/: the views (and splits/ in datasets/). */
+static int lookup_view(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+		       struct ao_err *err)
+{
+	int f = fmt_of(name), splits = !strcmp(name, "splits") && n->kind == AO_N_DS_DIR;
+
+	if (f < 0 && !splits)
+		return ao_errf(err, ENOENT, "%s: no such view", path);
+	n->x = feed(c, n, err);
+	if (!n->x && !n->snap[0])
+		return -ENOMEM;
+	n->ds_fmt = f;
+	n->ds_part = splits ? DSV_SPLITS : DSV_ROOT;
+	n->kind = AO_N_DS_VDIR;
+	return 0;
+}
+
+/* splits/<fmt>/: train, val, test (those whose fraction is not 0), and the
+ * YOLO views' data.yaml. */
+static int lookup_split(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+			struct ao_err *err)
+{
+	if (is_yolo(n->ds_fmt) && !strcmp(name, "data.yaml")) {
+		n->ds_part = DSV_SPLIT_YAML;
+		n->kind = AO_N_DS_FILE;
+		return 0;
 	}
-	return rc;
+	for (int k = 1; k <= 3; k++)
+		if (dsv_split_on(c, k) && !strcmp(name, dsv_split_names[k])) {
+			n->ds_split = k;
+			n->ds_part = DSV_ROOT;
+			return 0;
+		}
+	return ao_errf(err, ENOENT, "%s: no such split", path);
 }
 
 int dsv_lookup(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
 	       struct ao_err *err)
 {
-	if (n->kind != AO_N_DS_VDIR) { /* datasets/, stage/<s>/, batch/<b>/: the views */
-		for (int f = 0; f < DSV_NFMT; f++)
-			if (!strcmp(name, fmt_names[f])) {
-				n->x = feed(c, n, err);
-				if (!n->x)
-					return -ENOMEM;
-				n->ds_fmt = f;
-				n->ds_part = DSV_ROOT;
-				n->kind = AO_N_DS_VDIR;
-				return 0;
-			}
-		return ao_errf(err, ENOENT, "%s: no such view", path);
+	if (n->kind != AO_N_DS_VDIR)
+		return lookup_view(c, n, name, path, err);
+	if (n->ds_part == DSV_SPLITS) {
+		if ((n->ds_fmt = fmt_of(name)) < 0)
+			return ao_errf(err, ENOENT, "%s: no such view", path);
+		n->ds_part = DSV_SPLITROOT;
+		return 0;
 	}
+	if (n->ds_part == DSV_SPLITROOT)
+		return lookup_split(c, n, name, path, err);
 	if (n->ds_part == DSV_ROOT)
 		for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-			if (has_fixed(n->ds_fmt, i) && !strcmp(name, fixed[i].name)) {
+			if (has_fixed(n->ds_fmt, i) && !strcmp(name, fixed[i].name) &&
+			    !(n->ds_split && fixed[i].part == DSV_DATA_YAML)) {
 				n->ds_part = fixed[i].part;
 				n->kind = part_is_dir(n->ds_part) ? AO_N_DS_VDIR : AO_N_DS_FILE;
 				return 0;
@@ -169,17 +253,22 @@ static void file_stat(struct ao_core *c, int dir, long long size, struct stat *s
 	st->st_blocks = (size + 511) / 512;
 }
 
-/* The output pass 2 builds for a format (-1: none). */
-static int out_of(int fmt)
+/* The output pass 2 builds for a format and split (-1: none). */
+static int out_of(int fmt, int split)
 {
-	return is_yolo(fmt) ? fmt : fmt == DSV_COCO ? DSV_OUT_COCO : -1;
+	if (is_yolo(fmt))
+		return fmt;
+	if (fmt != DSV_COCO)
+		return -1;
+	return split ? DSV_OUT_COCO_SPLIT + split - 1 : DSV_OUT_COCO;
 }
 
-/* skipped.txt: the index's report and the format's pass-2 report. */
-static char *skipped_text(struct ao_core *c, struct dsv_gen *g, int fmt, size_t *len,
+/* skipped.txt: the index's report and the format's pass-2 report (of the
+ * whole view: a split's YOLO labels are the view's). */
+static char *skipped_text(struct ao_core *c, struct dsv_gen *g, int fmt, int split, size_t *len,
 			  struct ao_err *err)
 {
-	int k = out_of(fmt);
+	int k = out_of(fmt, split);
 	char *t = NULL, *idx;
 
 	if (k >= 0 && dsv_ensure(c, g, k, err) < 0)
@@ -229,7 +318,17 @@ static char *yaml_text(struct ao_core *c, const struct dsv_gen *g, const struct 
 		return NULL;
 	}
 	f = open_memstream(&t, len);
-	int rc = f ? ao_ds_yolo_data_yaml(g->schema, root, f) : -ENOMEM;
+	/* splits/yolo.../data.yaml: one file naming the three sets */
+	const char *sets[3] = {NULL, NULL, NULL};
+	for (int k = 1; k <= 3; k++)
+		if (dsv_split_on(c, k))
+			sets[k - 1] = k == 1   ? "train/images"
+				      : k == 2 ? "val/images"
+					       : "test/images";
+	int rc = !f ? -ENOMEM
+		 : n->ds_part == DSV_SPLIT_YAML
+		     ? ao_ds_yolo_data_yaml_sets(g->schema, root, sets, f)
+		     : ao_ds_yolo_data_yaml(g->schema, root, f);
 	if (f && fclose(f) != 0 && rc == 0)
 		rc = -ENOMEM;
 	free(root);
@@ -251,10 +350,11 @@ static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node 
 {
 	const struct ao_ds_image *im;
 	size_t len;
-	int k = out_of(n->ds_fmt);
+	int k = out_of(n->ds_fmt, n->ds_split);
 
 	switch (n->ds_part) {
-	case DSV_DATA_YAML: {
+	case DSV_DATA_YAML:
+	case DSV_SPLIT_YAML: {
 		char *t = yaml_text(c, g, n, &len, err);
 		free(t);
 		*size = (long long)len;
@@ -274,7 +374,7 @@ static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node 
 		*size = (long long)g->out[k].tab[im - ao_ds_index_get(g->idx, 0)].len;
 		return 0;
 	case DSV_SKIPPED: {
-		char *t = skipped_text(c, g, n->ds_fmt, &len, err);
+		char *t = skipped_text(c, g, n->ds_fmt, n->ds_split, &len, err);
 		free(t);
 		*size = (long long)len;
 		return t ? 0 : -err->code;
@@ -297,8 +397,8 @@ static struct dsv_gen *peek(struct ao_core *c, const struct ao_node *n, struct a
 {
 	struct dsv_gen *g = NULL;
 
-	if (ao_xcache_fresh(c->cfg.xc, n->x))
-		return dsv_acquire(c, n, err);
+	if (n->snap[0] || n->ds_gen || ao_xcache_fresh(c->cfg.xc, n->x))
+		return dsv_acquire(c, n, err); /* a pin and a retired one fetch nothing */
 	pthread_mutex_lock(&c->dsv.lock);
 	for (struct dsv_set *s = c->dsv.sets; s; s = s->next)
 		if (s->x == n->x && (g = s->cur))
@@ -334,7 +434,7 @@ int dsv_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, str
 static int list_images(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
 		       ao_core_fill_fn fill, void *ctx, struct ao_err *err)
 {
-	int k = out_of(n->ds_fmt), labels = n->ds_part == DSV_LABELS;
+	int k = out_of(n->ds_fmt, n->ds_split), labels = n->ds_part == DSV_LABELS;
 	const struct ao_ds_image *first = ao_ds_index_get(g->idx, 0);
 	struct stat st;
 
@@ -342,7 +442,7 @@ static int list_images(struct ao_core *c, struct dsv_gen *g, const struct ao_nod
 		return -err->code;
 	for (size_t i = 0; i < ao_ds_index_count(g->idx); i++) {
 		const struct ao_ds_image *im = ao_ds_index_get(g->idx, i);
-		if (!in_view(g, n->ds_fmt, n->ds_part == DSV_CLASS ? n->ds_name : NULL, im))
+		if (!in_view(c, g, n, n->ds_part == DSV_CLASS ? n->ds_name : NULL, im))
 			continue;
 		if (labels)
 			file_stat(c, 0, (long long)g->out[k].tab[im - first].len, &st);
@@ -358,6 +458,19 @@ static int list_images(struct ao_core *c, struct dsv_gen *g, const struct ao_nod
 	return 0;
 }
 
+/* imagefolder/'s class directories: the classes with images (in the split). */
+static void list_classes(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
+			 ao_core_fill_fn fill, void *ctx)
+{
+	const unsigned long long *cnt = dsv_class_counts(c, g, n->ds_split);
+	struct stat st;
+
+	file_stat(c, 1, 0, &st);
+	for (size_t i = 0; cnt && i < g->schema->nopt; i++)
+		if (cnt[i] && fill(ctx, g->schema->opt[i].dir, &st))
+			break;
+}
+
 static int list_root(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
 		     struct ao_err *err)
 {
@@ -369,7 +482,7 @@ static int list_root(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn
 	if (!g && err->code)
 		return -err->code;
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		if (!has_fixed(n->ds_fmt, i))
+		if (!has_fixed(n->ds_fmt, i) || (n->ds_split && fixed[i].part == DSV_DATA_YAML))
 			continue;
 		m.ds_part = fixed[i].part;
 		long long size = 1;
@@ -386,14 +499,50 @@ static int list_root(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn
 		if (fill(ctx, fixed[i].name, &st))
 			break;
 	}
-	if (g && n->ds_fmt == DSV_IF) {
-		const unsigned long long *cnt = ao_ds_index_class_counts(g->idx);
-		file_stat(c, 1, 0, &st);
-		for (size_t i = 0; i < g->schema->nopt; i++)
-			if (cnt[i] && fill(ctx, g->schema->opt[i].dir, &st))
-				break;
-	}
+	if (g && n->ds_fmt == DSV_IF)
+		list_classes(c, g, n, fill, ctx);
 	dsv_put(c, g);
+	return 0;
+}
+
+/* splits/ (the formats) and splits/<fmt>/ (data.yaml, train, val, test). */
+static int list_splits(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
+		       struct ao_err *err)
+{
+	struct stat st;
+
+	file_stat(c, 1, 0, &st);
+	if (n->ds_part == DSV_SPLITS) {
+		for (int f = 0; f < DSV_NFMT; f++)
+			if (fill(ctx, fmt_names[f], &st))
+				break;
+		return 0;
+	}
+	if (is_yolo(n->ds_fmt)) {
+		struct dsv_gen *g = peek(c, n, err);
+		struct ao_node m = *n;
+		char child[4096];
+		long long size = 1;
+		if (!g && err->code)
+			return -err->code;
+		snprintf(child, sizeof(child), "%s/data.yaml", n->path ? n->path : "");
+		m.path = n->path ? child : NULL;
+		m.ds_part = DSV_SPLIT_YAML;
+		if (g && file_size(c, g, &m, &size, err) < 0) {
+			dsv_put(c, g);
+			return -err->code;
+		}
+		dsv_put(c, g);
+		file_stat(c, 0, size, &st);
+		if (!g)
+			st.st_blocks = 0;
+		if (fill(ctx, "data.yaml", &st))
+			return 0;
+		file_stat(c, 1, 0, &st);
+	}
+	for (int k = 1; k <= 3; k++)
+		if (dsv_split_on(c, k) && fill(ctx, dsv_split_names[k], &st))
+			break;
 	return 0;
 }
 
@@ -406,11 +555,18 @@ int dsv_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill
 		file_stat(c, 1, 0, &st);
 		for (int f = 0; f < DSV_NFMT; f++)
 			if (fill(ctx, fmt_names[f], &st))
-				break;
+				return 0;
+		if (n->kind == AO_N_DS_DIR)
+			fill(ctx, "splits", &st);
 		return 0;
 	}
 	if (n->ds_part == DSV_ROOT)
 		return list_root(c, n, fill, ctx, err);
+	if (n->ds_part == DSV_SPLITS || n->ds_part == DSV_SPLITROOT)
+		return list_splits(c, n, fill, ctx, err);
+	struct ao_node cur = *n;
+	cur.ds_gen = 0; /* listings: the current generation only */
+	n = &cur;
 	struct dsv_gen *g = dsv_acquire(c, n, err);
 	if (!g)
 		return err->code ? -err->code : -EIO;
@@ -431,14 +587,15 @@ static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_
 {
 	struct dsv_fh *d = fh->ds;
 	const struct ao_ds_image *im;
-	int k = out_of(n->ds_fmt), rc = 0;
+	int k = out_of(n->ds_fmt, n->ds_split), rc = 0;
 
 	switch (n->ds_part) {
 	case DSV_DATA_YAML:
+	case DSV_SPLIT_YAML:
 		fh->buf = yaml_text(c, d->g, n, &fh->len, err);
 		return fh->buf ? 0 : -err->code;
 	case DSV_SKIPPED:
-		fh->buf = skipped_text(c, d->g, n->ds_fmt, &fh->len, err);
+		fh->buf = skipped_text(c, d->g, n->ds_fmt, n->ds_split, &fh->len, err);
 		return fh->buf ? 0 : -err->code;
 	case DSV_ANNOT:
 		rc = dsv_ensure(c, d->g, k, err);

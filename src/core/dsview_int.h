@@ -16,15 +16,31 @@
  * Locks (docs/DESIGN-NOTES.md, "Locks"):
  *   set->build  single flight of one set's (re)building: held across the
  *               export's open (which may fetch it), GET /project/{id} of
- *               the schema, pass 1 (with image-header reads) and pass 2;
+ *               the schema, pass 1 (with image-header reads, the asset
+ *               lookups of colliding images and, for a stage or batch set,
+ *               the whole project's export's open: dsnames.c) and pass 2;
  *               only callers that want this same set wait (interruptibly).
  *               Taken before the export cache's lock, p->detail_refresh,
  *               c->lock and dv->lock; never while holding any of them.
- *   dv->lock    a leaf: the set list, each set's current generation, the
- *               generations' reference counts, xgen and pass-2 outputs,
- *               the count of open dataset files.
- * A generation's schema, index and export descriptor are immutable
- * once published and read without a lock by whoever holds a reference.
+ *   dv->lock    a leaf: the set list, each set's current generation and
+ *               retired ones, the generations' reference counts, xgen,
+ *               pass-2 outputs and split tables, the count of open dataset
+ *               files.
+ * A generation's schema, index, attributes and export descriptor are
+ * immutable once published and read without a lock by whoever holds a
+ * reference.
+ *
+ * Sources. A live set is fed by an export entry (above); a snapshot's set
+ * (src/core/snap.c) by the files pinned in its directory: the export
+ * generation, the schema, and the names and sizes the live view gave its
+ * images when it was pinned (images.tsv), so its generation is built once,
+ * without any request, and is never refreshed.
+ *
+ * Grace (-o grace): when a live set's generation is replaced, the old one
+ * is kept "retired" for the grace period (at most DSV_RETIRED_MAX per set):
+ * a name the new generation lacks still resolves in the newest retired
+ * generation that has it (n->ds_gen), and serves that generation's bytes,
+ * while listings show the current generation only.
  */
 #ifndef ANGOFS_DSVIEW_INT_H
 #define ANGOFS_DSVIEW_INT_H
@@ -39,19 +55,31 @@ struct ao_core;
 enum dsv_fmt { DSV_YOLO, DSV_YOLO_DETECT, DSV_YOLO_SEG, DSV_COCO, DSV_IF, DSV_NFMT };
 
 enum dsv_part {
-	DSV_ROOT,      /* dir: the view itself (yolo/, coco/, imagefolder/) */
-	DSV_IMAGES,    /* dir: images/ */
-	DSV_LABELS,    /* dir: labels/ */
-	DSV_CLASS,     /* dir: imagefolder/<class>/ (ds_name: the class directory) */
-	DSV_DATA_YAML, /* file: data.yaml */
-	DSV_ANNOT,     /* file: annotations.json */
-	DSV_SKIPPED,   /* file: skipped.txt */
-	DSV_IMAGE,     /* file: an image (ds_name: its name) */
-	DSV_LABEL,     /* file: labels/<label> (ds_name) */
+	DSV_ROOT,	/* dir: the view itself (yolo/, coco/, imagefolder/) */
+	DSV_IMAGES,	/* dir: images/ */
+	DSV_LABELS,	/* dir: labels/ */
+	DSV_CLASS,	/* dir: imagefolder/<class>/ (ds_name: the class directory) */
+	DSV_DATA_YAML,	/* file: data.yaml */
+	DSV_ANNOT,	/* file: annotations.json */
+	DSV_SKIPPED,	/* file: skipped.txt */
+	DSV_IMAGE,	/* file: an image (ds_name: its name) */
+	DSV_LABEL,	/* file: labels/<label> (ds_name) */
+	DSV_SPLITS,	/* dir: datasets/splits/ (the formats) */
+	DSV_SPLITROOT,	/* dir: splits/<fmt>/ (train, val, test; yolo: data.yaml) */
+	DSV_SPLIT_YAML, /* file: splits/yolo.../data.yaml (train/val/test) */
 };
 
-/* pass-2 outputs: the three YOLO label packs and COCO */
-enum { DSV_OUT_COCO = 3, DSV_NOUT = 4 };
+/* pass-2 outputs: the three YOLO label packs, COCO, COCO of each split
+ * (DSV_OUT_COCO_SPLIT + split - 1) */
+enum { DSV_OUT_COCO = 3, DSV_OUT_COCO_SPLIT = 4, DSV_NOUT = 7 };
+
+#define DSV_RETIRED_MAX 16
+
+/* What splits need of an image (pass 1, per index position). */
+struct dsv_attr {
+	unsigned long long xhash; /* FNV-1a 64 of the record's externalId */
+	int det;		  /* its most frequent area class (ties: the lower), -1: none */
+};
 
 struct dsv_lab {
 	unsigned long long off, len; /* one label file in the pack */
@@ -65,9 +93,22 @@ struct dsv_out {
 	char *report;	     /* ao_ds_report_text of this pass 2 */
 };
 
+struct dsv_set;
+
 struct dsv_gen {
-	int refs;	     /* dv->lock */
-	unsigned long xgen;  /* dv->lock: export cache generation last seen for it */
+	int refs;		       /* dv->lock */
+	struct dsv_set *set;	       /* immutable: sets live as long as the core */
+	unsigned long serial;	       /* immutable: unique in the process (n->ds_gen) */
+	time_t retired_at;	       /* dv->lock: when a newer one replaced it; 0: current */
+	struct dsv_gen *rnext;	       /* dv->lock: the set's retired list, newest first */
+	int pinned;		       /* immutable: a snapshot's (never refreshed, no grace) */
+	const char *out_dir;	       /* immutable: where pass 2 publishes (the set's) */
+	struct dsv_attr *attr;	       /* immutable: per image (splits) */
+	unsigned char *split[2];       /* dv->lock once set: per image 1..3 (train, val,
+					  test) by det class [0] or ImageFolder class [1] */
+	unsigned long long *scount[4]; /* dv->lock once set: images per ImageFolder
+					  class in split k (1..3) */
+	unsigned long xgen;	       /* dv->lock: export cache generation last seen for it */
 	char ident[128];     /* "<export hash>.<gen>-<schema hash>": names derived files */
 	struct ao_xentry *x; /* immutable from here on */
 	int xfd;	     /* our descriptor of the export generation's data file */
@@ -84,22 +125,42 @@ struct dsv_gen {
 
 struct dsv_set {
 	struct dsv_set *next; /* dv->lock */
-	struct ao_xentry *x;  /* immutable: the feeding export entry */
+	struct ao_xentry *x;  /* immutable: the feeding export entry (NULL: a snapshot) */
 	char project_id[AO_ID_MAX];
-	pthread_mutex_t build; /* single flight of building this set */
-	struct dsv_gen *cur;   /* dv->lock */
+	char snap[AO_ID_MAX];	     /* immutable: a snapshot's name ("" live) */
+	unsigned long long snap_ino; /* immutable: ... its directory's inode */
+	char *dir;		     /* immutable: a snapshot's pinned directory */
+	char *out_dir;		     /* immutable: where its pass-2 files go */
+	pthread_mutex_t build;	     /* single flight of building this set */
+	struct dsv_gen *cur;	     /* dv->lock */
+	struct dsv_gen *retired;     /* dv->lock: replaced generations, newest first */
 };
 
 struct dsv {
 	pthread_mutex_t lock; /* "dv->lock", a leaf */
 	struct dsv_set *sets;
+	unsigned long serial; /* dv->lock: the last generation serial given */
 };
 
 /* ---- dsbuild.c: generations ---------------------------------------------- */
 
 /* The current generation of the set feeding n (fetching the export and
- * building pass 1 when needed); release with dsv_put. NULL + err. */
+ * building pass 1 when needed; a snapshot's: its pinned files); with
+ * n->ds_gen, that retired generation while its grace lasts (-ENOENT after).
+ * Release with dsv_put. NULL + err. */
 struct dsv_gen *dsv_acquire(struct ao_core *c, const struct ao_node *n, struct ao_err *err);
+/* The current generation of the project's whole live view (what a
+ * snapshot pins). */
+struct dsv_gen *dsv_acquire_live(struct ao_core *c, const char *project_id, struct ao_err *err);
+/* The retired generations of n's set whose grace lasts, newest first, each
+ * with a reference (at most max); their count. */
+size_t dsv_retired(struct ao_core *c, const struct ao_node *n, struct dsv_gen **out, size_t max);
+/* Where pass-2 output k of g is published (its file name in out_dir). */
+const char *dsv_out_name(int k);
+/* A snapshot's sets and generations let go (it was unpinned). */
+void dsv_snap_gone(struct ao_core *c, const char *project_id, const char *snap);
+/* The sets' state for .status (a JSON array). */
+json_t *dsv_status(struct ao_core *c);
 void dsv_put(struct ao_core *c, struct dsv_gen *g);
 /* Make pass-2 output k of g available (building it once). */
 int dsv_ensure(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err);
@@ -126,7 +187,9 @@ void dsv_naming_end(struct dsv_naming *nm);
 /* Write output k (a YOLO label pack) / COCO's annotations.json of g to f;
  * *report = the pass's report text (malloc'd). */
 int dsv_build_pack(struct dsv_gen *g, int k, FILE *f, struct ao_err *err);
-int dsv_build_coco(struct dsv_gen *g, FILE *f, char **report, struct ao_err *err);
+/* split: 0 the whole view, 1..3 the images of that split only. */
+int dsv_build_coco(struct ao_core *c, struct dsv_gen *g, int split, FILE *f, char **report,
+		   struct ao_err *err);
 /* Open the published output k at path and mark it built (dv->lock);
  * -ENOENT when it is not there (or incomplete). */
 int dsv_load_out(struct ao_core *c, struct dsv_gen *g, int k, const char *path, struct ao_err *err);
@@ -136,6 +199,32 @@ void dsv_sweep(const char *dir, const char *ident);
 /* labels/<im->label> from the built pack k of g (malloc'd; -ENOENT: none). */
 int dsv_label_text(const struct dsv_gen *g, int k, const struct ao_ds_image *im, char **buf,
 		   size_t *len, struct ao_err *err);
+
+/* ---- dssplit.c: stable splits ------------------------------------------- */
+
+/* Pass 1's per-image attributes of g (the record of each image). */
+int dsv_attr_note(struct dsv_gen *g, unsigned long long rec_no, const json_t *rec, void **acc);
+int dsv_attr_finish(struct dsv_gen *g, void *acc);
+/* The split (1 train, 2 val, 3 test) of image im for format fmt; 0 when
+ * the tables cannot be built (out of memory). */
+int dsv_split_of(struct ao_core *c, struct dsv_gen *g, int fmt, const struct ao_ds_image *im);
+/* Images per ImageFolder option in split (0: the whole view; NULL: out of
+ * memory). Owned by g. */
+const unsigned long long *dsv_class_counts(struct ao_core *c, struct dsv_gen *g, int split);
+/* Is split k (1..3) listed (its fraction is not 0)? */
+int dsv_split_on(const struct ao_core *c, int k);
+extern const char *const dsv_split_names[4]; /* "", "train", "val", "test" */
+
+/* ---- snap.c: a snapshot set's source --------------------------------------- */
+
+/* Open a snapshot set's pinned export (*fd) and schema (*cs); install on
+ * g->idx the names and sizes pinned with it (*nm, snap_naming_end after
+ * ao_ds_index_finish). */
+struct snap_naming;
+int snap_source(struct ao_core *c, const struct dsv_set *s, int *fd, json_t **cs,
+		struct ao_err *err);
+int snap_naming_begin(struct dsv_gen *g, struct snap_naming **nm, struct ao_err *err);
+void snap_naming_end(struct snap_naming *nm);
 
 /* ---- dsview.c: the tree ------------------------------------------------- */
 

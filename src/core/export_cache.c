@@ -27,6 +27,7 @@
 
 #include "angofs/cancel.h"
 #include "angofs/export_cache.h"
+#include "angofs/snapshots.h"
 #include "angofs/hub.h"
 #include "angofs/lockfile.h"
 #include "angofs/sysutil.h"
@@ -351,6 +352,11 @@ static void evict(struct ao_xcache *c, struct ao_xentry *keep)
 	if (!c->cfg.max_bytes)
 		return;
 	round++;
+	if (c->cfg.pin_dir && time(NULL) - c->pin_at >= 30) { /* snapshots count too */
+		c->pin_bytes = ao_snap_pinned_bytes(c->cfg.pin_dir);
+		c->pin_at = time(NULL);
+	}
+	total = c->pin_bytes;
 	for (struct ao_xentry *e = c->entries; e; e = e->next)
 		if (e->have)
 			total += e->size;
@@ -599,8 +605,9 @@ again:
 		e->hold_until = time(NULL) + 10;
 		pthread_cond_broadcast(&c->cond);
 		if (e->served_stale) {
-			/* degraded mode: hub unreachable, the last good copy beats an error */
-			ao_warn("export: hub unreachable (%s): serving the cached copy of %s",
+			/* degraded mode: hub unreachable or the download damaged,
+			 * the last good copy beats an error */
+			ao_warn("export: refresh failed (%s): serving the cached copy of %s",
 				ferr.msg, e->hash);
 			break;
 		}

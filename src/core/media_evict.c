@@ -27,6 +27,7 @@
 
 #include "angofs/lockfile.h"
 #include "angofs/log.h"
+#include "angofs/snapshots.h"
 #include "media_int.h"
 #include "xshare.h"
 
@@ -173,7 +174,7 @@ void me_after_download(struct ao_media *m, long long size)
 	}
 	m->est_bytes = 0; /* one scanner at a time: others add to the estimate */
 	pthread_mutex_unlock(&m->lock);
-	xbytes = dir_data_bytes(m->cfg.xdir);
+	xbytes = dir_data_bytes(m->cfg.xdir) + ao_snap_pinned_bytes(m->cfg.pin_dir);
 	v = scan(m, &n, &total);
 	total += xbytes;
 	if (v && total > cap) {

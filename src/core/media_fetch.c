@@ -11,7 +11,10 @@
  * request); 401/403 means "sign it" (GET /getSignedUrl), and a signed URL
  * that answers 403 later has expired: it is signed again and the transfer
  * continues after the bytes already written (the new response's first bytes
- * are skipped, so the file is written once, in order).
+ * are skipped, so the file is written once, in order). A failed download is
+ * published for the other daemons on the directory (H.fail, xfail.c): one
+ * whose thread waited for the publish lock meanwhile shares it instead of
+ * downloading again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +39,7 @@ struct dl {
 	int fd;		   /* the temp file */
 	long long written; /* bytes in it */
 	long long skip;	   /* bytes of the current response already written */
+	long long since;   /* wall-clock ms when the download was asked for */
 };
 
 int mf_from_disk(struct ao_media *m, struct mobj *o)
@@ -317,6 +321,12 @@ static void run(struct dl *d)
 		ao_lock_byte(o->lockfd, 0, F_UNLCK, 0);
 		return;
 	}
+	if (xs_fail_shared(m->cfg.dir, o->hash, d->since, &e)) {
+		/* a sibling failed it while this thread waited for the lock */
+		finish(d, -e.code, 0, &e);
+		ao_lock_byte(o->lockfd, 0, F_UNLCK, 0);
+		return;
+	}
 	g = next_gen(m, o);
 	rc = start_temp(d, g, tmp, sizeof(tmp));
 	if (rc < 0) {
@@ -326,6 +336,10 @@ static void run(struct dl *d)
 		m->st.downloads++;
 		pthread_mutex_unlock(&m->lock);
 		rc = fetch(d, &e);
+		if (rc == 0)
+			xs_fail_clear(m->cfg.dir, o->hash);
+		else
+			xs_fail_publish(m->cfg.dir, o->hash, &e);
 		if (close(d->fd) < 0 && rc == 0)
 			rc =
 			    ao_errf(&e, errno, "media cache: writing %s: %s", tmp, strerror(errno));
@@ -380,6 +394,7 @@ int mf_start(struct ao_media *m, struct mobj *o, struct ao_err *err)
 	d->m = m;
 	d->o = o;
 	d->fd = -1;
+	d->since = xs_wall_ms();
 	/* m->lock after o->mu here is safe: nthreads is a counter, and no
 	 * thread holding m->lock ever waits for an object's mutex */
 	pthread_mutex_lock(&m->lock);

@@ -19,7 +19,6 @@
 
 #define NEG_REFRESH_S 3
 #define LIST_PAGE 100
-#define LIST_MAX_PAGES 10000
 
 char *proj_pretty_json(json_t *j, size_t *len)
 {
@@ -93,10 +92,13 @@ static int list_fetch(struct ao_core *c, struct ao_err *err)
 
 	if (!all)
 		return ao_errf(err, ENOMEM, "out of memory");
-	for (int page = 1; page <= LIST_MAX_PAGES; page++) {
+	struct hub_pager pg;
+
+	hub_pager_init(&pg, LIST_PAGE);
+	for (;;) {
 		char q[128];
 		json_t *data = NULL;
-		snprintf(q, sizeof(q), "/listProjects?page=%d&limit=%d", page, LIST_PAGE);
+		snprintf(q, sizeof(q), "/listProjects?page=%d&limit=%d", pg.page, pg.limit);
 		rc = hub_get(c->cfg.hub, q, &data, err);
 		if (rc < 0)
 			break;
@@ -105,9 +107,14 @@ static int list_fetch(struct ao_core *c, struct ao_err *err)
 			total = json_integer_value(json_object_get(data, "total"));
 		size_t n = json_array_size(arr);
 		json_array_extend(all, arr);
+		/* by count, a short page the last, a page repeated the end
+		 * (hub_pager.c: a hub claiming 10^12 projects on pages of one
+		 * was paged for hours at the request budget) */
+		json_t *f = json_array_get(arr, 0);
+		const char *fid = jstr(f, "_id") ? jstr(f, "_id") : jstr(f, "id");
+		int more = hub_pager_next(&pg, n, fid, total);
 		json_decref(data);
-		if (n == 0 || (total >= 0 && (long long)json_array_size(all) >= total) ||
-		    (total < 0 && n < LIST_PAGE))
+		if (!more)
 			break;
 	}
 	if (rc < 0) {

@@ -283,11 +283,28 @@ int ao_router_rename(const struct ao_router *r, const char *from, const char *to
 	return refused(r, -EPERM);
 }
 
+/* mkdir snapshots/NAME pins, rmdir unpins (src/core/snap.c). */
+static int snap_dir_op(const struct ao_router *r, const char *path, const struct ao_route *rt,
+		       int make, struct ao_err *err)
+{
+	const char *name = strrchr(path, '/');
+
+	if (r->read_only)
+		return -EROFS;
+	if (make)
+		return ao_core_snap_mkdir(r->core, &rt->n, name ? name + 1 : path, err);
+	return ao_core_snap_rmdir(r->core, &rt->n, err);
+}
+
 int ao_router_mkdir(const struct ao_router *r, const char *path, struct ao_err *err)
 {
 	struct ao_route rt;
 
 	ao_route(r, path, &rt);
+	if (rt.rc == 0 && (rt.n.kind == AO_N_SNAP_DIR || rt.n.kind == AO_N_SNAP_LINK))
+		return ao_errf(err, EEXIST, "%s exists", path);
+	if (rt.rc == -ENOENT && rt.n.parent_ok && rt.n.kind == AO_N_SNAPS_DIR)
+		return snap_dir_op(r, path, &rt, 1, err);
 	if (rt.ws && rt.rc == 0) /* an asset of that name */
 		return ao_errf(err, EEXIST, "%s exists", path);
 	if (rt.ws && !strncmp(rt.n.relpath, "assets/", 7)) {
@@ -308,7 +325,20 @@ int ao_router_rmdir(const struct ao_router *r, const char *path, struct ao_err *
 			return -EROFS;
 		return ao_writes_rmdir(r->w, rt.n.project_id, rt.n.relpath, err);
 	}
+	if (rt.rc == 0 && rt.n.kind == AO_N_SNAP_DIR)
+		return snap_dir_op(r, path, &rt, 0, err);
 	return ao_router_refuse(r, "rmdir", path, err);
+}
+
+int ao_router_readlink(const struct ao_router *r, const char *path, char *buf, size_t size,
+		       struct ao_err *err)
+{
+	struct ao_route rt;
+
+	ao_route(r, path, &rt);
+	if (rt.rc < 0)
+		return core_err(&rt, err);
+	return ao_core_readlink(r->core, &rt.n, buf, size, err);
 }
 
 int ao_router_refuse(const struct ao_router *r, const char *op, const char *path,

@@ -398,16 +398,18 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 {
 	char *eid = hub_escape(p->id);
 	json_t *data = json_incref(first);
+	struct hub_pager pg;
 	int rc = 0;
 
 	if (!eid)
 		return ao_errf(err, ENOMEM, "out of memory");
-	for (int page = 1;; page++) {
-		if (page > 1) {
+	hub_pager_init(&pg, PAGE);
+	for (;;) {
+		if (pg.page > 1) {
 			char q[AO_ID_MAX * 3 + 96];
 			snprintf(q, sizeof(q),
-				 "/project/%s/tasks?page=%d&limit=%d&includeAnswer=true", eid, page,
-				 PAGE);
+				 "/project/%s/tasks?page=%d&limit=%d&includeAnswer=true", eid,
+				 pg.page, pg.limit);
 			data = NULL;
 			rc = hub_get(c->cfg.hub, q, &data, err);
 			if (rc < 0)
@@ -425,9 +427,12 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 			if (task_id_valid(id))
 				cache_task(c, p->id, id, t, gen, 0, NULL, NULL);
 		}
+		/* by count, a short page the last (hub_pager.c) */
+		int more =
+		    rc == 0 && hub_pager_next(&pg, n, task_id_of(json_array_get(arr, 0)), total);
 		json_decref(data);
 		data = NULL;
-		if (rc < 0 || n == 0 || (long long)iv->n >= total || page > total / PAGE + 2)
+		if (!more)
 			break;
 	}
 	json_decref(data);

@@ -59,6 +59,17 @@ static long long ratio_limit(const struct zsize *z, long long *zbytes)
 	return limit;
 }
 
+/* A zip that does not read as what it claims (CRC, sizes, no zip at all) is
+ * most often a download damaged on its way: transient, so a cached
+ * generation is served meanwhile (export_cache.c). A zip that is hostile by
+ * construction (no member, an unsafe name, a bomb) is not: EIO, final. */
+static int damaged(struct ao_err *err, int rc)
+{
+	if (err)
+		err->transient = 1;
+	return rc;
+}
+
 /* Extract the first regular member of an opened archive into out_fd. */
 static int extract(struct archive *a, const struct zsize *z, int out_fd, long long *size,
 		   struct ao_err *err)
@@ -72,8 +83,8 @@ static int extract(struct archive *a, const struct zsize *z, int out_fd, long lo
 		if (r == ARCHIVE_EOF)
 			return ao_errf(err, EIO, "export zip holds no file");
 		if (r < ARCHIVE_WARN)
-			return ao_errf(err, EIO, "export zip is corrupt: %s",
-				       archive_error_string(a));
+			return damaged(err, ao_errf(err, EIO, "export zip is corrupt: %s",
+						    archive_error_string(a)));
 		if (archive_entry_filetype(ent) == AE_IFREG)
 			break;
 	}
@@ -96,10 +107,12 @@ static int extract(struct archive *a, const struct zsize *z, int out_fd, long lo
 			break;
 		/* the zip reader reports a CRC mismatch as a warning: corrupt */
 		if (r < ARCHIVE_OK)
-			return ao_errf(err, EIO, "export zip is corrupt: %s",
-				       archive_error_string(a));
+			return damaged(err, ao_errf(err, EIO, "export zip is corrupt: %s",
+						    archive_error_string(a)));
 		if (off != written) /* zip members are not sparse: corrupt */
-			return ao_errf(err, EIO, "export zip is corrupt: unexpected data offset");
+			return damaged(
+			    err,
+			    ao_errf(err, EIO, "export zip is corrupt: unexpected data offset"));
 		if (written + (long long)len > limit)
 			limit = ratio_limit(z, &zbytes);
 		if (written + (long long)len > limit)
@@ -115,8 +128,9 @@ static int extract(struct archive *a, const struct zsize *z, int out_fd, long lo
 		written += (long long)len;
 	}
 	if (archive_entry_size_is_set(ent) && archive_entry_size(ent) != written)
-		return ao_errf(err, EIO, "export zip is corrupt: member holds %lld of %lld bytes",
-			       written, (long long)archive_entry_size(ent));
+		return damaged(
+		    err, ao_errf(err, EIO, "export zip is corrupt: member holds %lld of %lld bytes",
+				 written, (long long)archive_entry_size(ent)));
 	*size = written;
 	return 0;
 }
@@ -136,8 +150,8 @@ int ao_unzip_first(const char *zip_path, int out_fd, long long *size, struct ao_
 		return ao_errf(err, ENOMEM, "out of memory");
 	archive_read_support_format_zip(a);
 	if (archive_read_open_filename(a, zip_path, 1 << 16) != ARCHIVE_OK)
-		rc = ao_errf(err, EIO, "export download is not a readable zip: %s",
-			     archive_error_string(a));
+		rc = damaged(err, ao_errf(err, EIO, "export download is not a readable zip: %s",
+					  archive_error_string(a)));
 	else
 		rc = extract(a, &z, out_fd, size, err);
 	archive_read_free(a);

@@ -144,6 +144,8 @@ struct ao_xcache {
 	struct ao_xentry *entries;     /* c->lock */
 	unsigned long next_gen;	       /* c->lock */
 	int streams;		       /* c->lock: merge writer threads running (xstream.c) */
+	long long pin_bytes;	       /* c->lock: what cfg.pin_dir held when last looked at */
+	time_t pin_at;		       /* c->lock: when that was (0: never) */
 };
 
 /* export_cache.c helpers shared with xload.c (c->lock held). */

@@ -5,6 +5,13 @@
  * temp file to <hash>.<gen>.data. The rename is the publication of the data;
  * H.meta, written by the caller afterwards, makes it the current generation.
  * Nothing here touches the export cache's in-memory state or locks.
+ *
+ * Failures: the hub's and the download's (not a local disk's) are published
+ * as H.fail for the other daemons on the directory, and a sibling's failure
+ * published while this caller waited for the publish lock is answered
+ * without asking the hub again (xfail.c). A zip that does not read (CRC,
+ * sizes) is transient (unzip.c): most often the download was damaged, and a
+ * cached generation is served meanwhile.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +34,7 @@ struct fetch_ctx {
 	struct ao_err *err;
 	struct ao_unzip_stream *zs; /* NULL once the stream gave up */
 	int zs_failed;
+	int disk_failed; /* writing the zip failed: a local failure */
 };
 
 /* The zip goes to its temp file and, while the stream keeps up, to the
@@ -36,7 +44,9 @@ static int sink_fd(void *ud, const void *buf, size_t len)
 	struct fetch_ctx *f = ud;
 	if (f->zs && !f->zs_failed && ao_unzip_stream_feed(f->zs, buf, len) < 0)
 		f->zs_failed = 1; /* finish() tells why; the file fallback decides */
-	return ao_sys_write_all(f->fd, buf, len);
+	int rc = ao_sys_write_all(f->fd, buf, len);
+	f->disk_failed |= rc < 0;
+	return rc;
 }
 
 static void on_progress(void *ud, long long done, long long total)
@@ -47,18 +57,40 @@ static void on_progress(void *ud, long long done, long long total)
 }
 
 int xs_download(struct hub *hub, const char *q, const char *dir, const char *hash,
-		unsigned long long gen, long long *done, long long *total, long long *size,
-		struct ao_err *err)
+		unsigned long long gen, long long since_ms, long long *done, long long *total,
+		long long *size, struct ao_err *err)
 {
 	char dpath[4096];
 
 	xs_data_path(dir, hash, gen, dpath, sizeof(dpath));
-	return xs_download_to(hub, q, dir, hash, dpath, done, total, size, err);
+	return xs_download_to(hub, q, dir, hash, dpath, since_ms, done, total, size, err);
 }
 
+static int download(struct hub *hub, const char *q, const char *dir, const char *hash,
+		    const char *dpath, long long *done, long long *total, long long *size,
+		    int *local, struct ao_err *err);
+
 int xs_download_to(struct hub *hub, const char *q, const char *dir, const char *hash,
-		   const char *dpath, long long *done, long long *total, long long *size,
-		   struct ao_err *err)
+		   const char *dpath, long long since_ms, long long *done, long long *total,
+		   long long *size, struct ao_err *err)
+{
+	int local = 0, rc;
+
+	if (xs_fail_shared(dir, hash, since_ms, err))
+		return err && err->code ? -err->code : -EIO;
+	rc = download(hub, q, dir, hash, dpath, done, total, size, &local, err);
+	if (rc == 0)
+		xs_fail_clear(dir, hash);
+	else if (!local && err)
+		xs_fail_publish(dir, hash, err);
+	return rc;
+}
+
+/* GET /export, the download and the unzip; *local: the failure was this
+ * machine's (a temp file, the disk), not the hub's or the download's. */
+static int download(struct hub *hub, const char *q, const char *dir, const char *hash,
+		    const char *dpath, long long *done, long long *total, long long *size,
+		    int *local, struct ao_err *err)
 {
 	char zpath[4300], dtmp[4300] = "";
 	json_t *data = NULL;
@@ -78,25 +110,30 @@ int xs_download_to(struct hub *hub, const char *q, const char *dir, const char *
 	zfd = mkstemp(zpath);
 	if (zfd < 0) {
 		json_decref(data);
+		*local = 1;
 		return ao_errf(err, errno, "export cache: %s", strerror(errno));
 	}
 	snprintf(dtmp, sizeof(dtmp), "%s.tmp-XXXXXX", dpath);
 	dfd = mkstemp(dtmp);
 	if (dfd < 0) {
+		*local = 1;
 		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
 		close(zfd);
 		json_decref(data);
 		goto out;
 	}
-	struct fetch_ctx f = {zfd, done, total, err, NULL, 0};
+	struct fetch_ctx f = {zfd, done, total, err, NULL, 0, 0};
 	struct ao_err zerr;
 	ao_err_clear(&zerr);
 	if (ao_unzip_stream_start(&f.zs, dfd, &zerr) < 0)
 		f.zs = NULL; /* extract from the file afterwards */
 	rc = hub_download(hub, url, sink_fd, on_progress, &f, err);
 	json_decref(data);
-	if (close(zfd) < 0 && rc == 0)
+	*local = f.disk_failed;
+	if (close(zfd) < 0 && rc == 0) {
+		*local = 1;
 		rc = ao_errf(err, errno, "export cache: writing the zip: %s", strerror(errno));
+	}
 	int streamed = f.zs != NULL;
 	int zrc = streamed ? ao_unzip_stream_finish(f.zs, size, &zerr) : -EIO;
 	f.zs = NULL;
@@ -110,17 +147,21 @@ int xs_download_to(struct hub *hub, const char *q, const char *dir, const char *
 		if (streamed)
 			ao_debug("export: streamed unzip failed (%s); reading the zip file",
 				 zerr.msg);
-		if (ftruncate(dfd, 0) < 0 || lseek(dfd, 0, SEEK_SET) < 0)
+		if (ftruncate(dfd, 0) < 0 || lseek(dfd, 0, SEEK_SET) < 0) {
+			*local = 1;
 			rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
-		else
+		} else {
 			rc = ao_unzip_first(zpath, dfd, size, err);
+		}
 	}
-	if (close(dfd) < 0 && rc == 0)
+	if (close(dfd) < 0 && rc == 0) {
+		*local = 1;
 		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
+	}
 	dfd = -1;
-	if (rc == 0) {
-		if (rename(dtmp, dpath) < 0)
-			rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
+	if (rc == 0 && rename(dtmp, dpath) < 0) {
+		*local = 1;
+		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
 	}
 out:
 	if (dfd >= 0)

@@ -181,8 +181,8 @@ static int load_changes(struct ao_xcache *c, struct ao_xentry *e, unsigned long 
 	if (rc == 0) {
 		ri->requests += 2;	 /* GET /export and its download */
 		xc_sample_changes(c, e); /* what the merge will hold */
-		rc = xs_download_to(c->cfg.hub, q, c->dir, e->hash, p, &e->done, &e->total, &zsize,
-				    err);
+		rc = xs_download_to(c->cfg.hub, q, c->dir, e->hash, p, xs_wall_ms_of(ri->m0_ms),
+				    &e->done, &e->total, &zsize, err);
 		ri->bytes = __atomic_load_n(&e->done, __ATOMIC_RELAXED);
 	}
 	free(q);

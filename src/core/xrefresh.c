@@ -95,8 +95,8 @@ static int full_export(struct ao_xcache *c, struct ao_xentry *e, unsigned long l
 	if (rc == 0) {
 		ri->requests += 2;	 /* GET /export and its download */
 		xc_sample_changes(c, e); /* what this export holds */
-		rc =
-		    xs_download(c->cfg.hub, q, c->dir, e->hash, g, &e->done, &e->total, &size, err);
+		rc = xs_download(c->cfg.hub, q, c->dir, e->hash, g, xs_wall_ms_of(ri->m0_ms),
+				 &e->done, &e->total, &size, err);
 		ri->bytes = __atomic_load_n(&e->done, __ATOMIC_RELAXED);
 	}
 	free(q);

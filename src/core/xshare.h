@@ -18,6 +18,10 @@
  *                 task updatedAt (microseconds), the project fingerprint the
  *                 generation was made with (hex), the time of the last full
  *                 export it derives from; absent (0) in older metas
+ *   H.fail        {"at","code","transient","http","msg"}: the last failed
+ *                 download of H (xfail.c), removed by the next success;
+ *                 written only under byte 0. The media cache uses the same
+ *                 files in its own directory.
  */
 #ifndef ANGOFS_XSHARE_H
 #define ANGOFS_XSHARE_H
@@ -69,16 +73,34 @@ void xs_gen_sweep(const char *dir, const char *hash, int lockfd, unsigned long l
 
 struct hub;
 struct ao_err;
+
+/* Failed downloads shared between daemons (xfail.c; byte 0 held for all
+ * three). Wall-clock ms now, and at an ao_sys_now_ms() reading. */
+long long xs_wall_ms(void);
+long long xs_wall_ms_of(long long mono_ms);
+/* 1 if e is the hub's or the download's failure (not an interrupt, a stop
+ * or a local disk error): worth telling the other daemons. */
+int xs_fail_publishable(const struct ao_err *e);
+void xs_fail_publish(const char *dir, const char *hash, const struct ao_err *e);
+void xs_fail_clear(const char *dir, const char *hash);
+/* The failure a sibling (another process) published for H at or after
+ * since_ms, i.e. while this caller waited for the publish lock: 1 and e set
+ * (errno, transient, message naming it), else 0. */
+int xs_fail_shared(const char *dir, const char *hash, long long since_ms, struct ao_err *e);
+
 /* Download the export of query q as generation gen of H: H.gen.data exists
- * on success (size in *size); progress in *done / *total (atomics). */
+ * on success (size in *size); progress in *done / *total (atomics). A
+ * failure a sibling published at or after since_ms (wall clock: when this
+ * fetch began) is answered without a request (H.fail); this download's own
+ * failure is published, its success clears it. */
 int xs_download(struct hub *hub, const char *q, const char *dir, const char *hash,
-		unsigned long long gen, long long *done, long long *total, long long *size,
-		struct ao_err *err);
+		unsigned long long gen, long long since_ms, long long *done, long long *total,
+		long long *size, struct ao_err *err);
 
 /* The same into dest (any path in dir; renamed into place on success). */
 int xs_download_to(struct hub *hub, const char *q, const char *dir, const char *hash,
-		   const char *dest, long long *done, long long *total, long long *size,
-		   struct ao_err *err);
+		   const char *dest, long long since_ms, long long *done, long long *total,
+		   long long *size, struct ao_err *err);
 
 /* Highest generation number found on disk for H (0 if none). */
 unsigned long long xs_gen_max(const char *dir, const char *hash);

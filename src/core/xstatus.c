@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "xcache_int.h"
+#include "angofs/snapshots.h"
 
 long long ao_xcache_newest_us(struct ao_xcache *c, const char *project_id)
 {
@@ -87,10 +88,17 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 		}
 		if (e->last_rc < 0 && e->last_msg[0])
 			json_object_set_new(o, "last_error", json_string(e->last_msg));
+		if (e->have && e->served_stale && e->last_rc < 0)
+			/* degraded: the last refresh failed (hub unreachable, a
+			 * damaged download): the cached generation is served */
+			json_object_set_new(o, "degraded", json_true());
 		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&c->lock);
-	return json_pack("{s:o,s:I,s:I,s:I}", "exports", arr, "cache_bytes", (json_int_t)total,
+	/* pinned snapshots count toward the cap (include/angofs/snapshots.h) */
+	long long pinned = ao_snap_pinned_bytes(c->cfg.pin_dir);
+	return json_pack("{s:o,s:I,s:I,s:I,s:I}", "exports", arr, "cache_bytes",
+			 (json_int_t)(total + pinned), "pinned_bytes", (json_int_t)pinned,
 			 "cache_cap", (json_int_t)c->cfg.max_bytes, "ttl_s",
 			 (json_int_t)c->cfg.ttl_s);
 }

@@ -70,6 +70,8 @@ struct fh {
  */
 static pthread_mutex_t fh_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fh *fh_live;
+static int fh_count;  /* fh_lock: handles in fh_live */
+static int dirs_open; /* atomic: OPENDIRs not yet RELEASEDIR'd (libfuse's handles) */
 
 static void fh_link(struct fh *h)
 {
@@ -79,6 +81,7 @@ static void fh_link(struct fh *h)
 	if (fh_live)
 		fh_live->prev = h;
 	fh_live = h;
+	fh_count++;
 	pthread_mutex_unlock(&fh_lock);
 }
 
@@ -91,7 +94,34 @@ static void fh_unlink(struct fh *h)
 		fh_live = h->next;
 	if (h->next)
 		h->next->prev = h->prev;
+	fh_count--;
 	pthread_mutex_unlock(&fh_lock);
+}
+
+/* A directory handle is libfuse's (its listing buffer); these only count
+ * them, so that a stop waits for their RELEASEDIR (ao_fs_open_handles). */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	__atomic_add_fetch(&dirs_open, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	__atomic_sub_fetch(&dirs_open, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int ao_fs_open_handles(void)
+{
+	pthread_mutex_lock(&fh_lock);
+	int n = fh_count;
+	pthread_mutex_unlock(&fh_lock);
+	return n + __atomic_load_n(&dirs_open, __ATOMIC_RELAXED);
 }
 
 static struct ao_fs *FS(void)
@@ -148,6 +178,7 @@ void ao_fs_stop(struct ao_fs *fs)
 		struct fh *h = fh_live;
 		fh_live = h->next;
 		fh_close(fs, h);
+		fh_count--;
 		n++;
 	}
 	pthread_mutex_unlock(&fh_lock);
@@ -508,6 +539,22 @@ static int refuse(const char *op, const char *path)
 	return fail(op, path, ao_router_refuse(&r, op, path, &e), &e);
 }
 
+/* A pin or an unpin in <p>/snapshots/ moved `latest`: the kernel's entry of
+ * it (perhaps a negative one, from before the first pin) is dropped on the
+ * side thread (the kernel holds the directory's lock during this request). */
+static void latest_moved(struct ao_fs *fs, const char *path, int rc)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (rc < 0 || n < 10 || n >= sizeof(dir) || strncmp(slash - 10, "/snapshots", 10))
+		return;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	ao_fs_invalidate_entry(fs, dir, "latest");
+}
+
 static int op_mkdir(const char *path, mode_t mode)
 {
 	struct ao_router r = R(FS());
@@ -515,7 +562,9 @@ static int op_mkdir(const char *path, mode_t mode)
 
 	(void)mode;
 	ao_err_clear(&e);
-	return fail("mkdir", path, ao_router_mkdir(&r, path, &e), &e);
+	int rc = ao_router_mkdir(&r, path, &e);
+	latest_moved(FS(), path, rc);
+	return fail("mkdir", path, rc, &e);
 }
 
 static int op_rmdir(const char *path)
@@ -524,7 +573,18 @@ static int op_rmdir(const char *path)
 	struct ao_err e;
 
 	ao_err_clear(&e);
-	return fail("rmdir", path, ao_router_rmdir(&r, path, &e), &e);
+	int rc = ao_router_rmdir(&r, path, &e);
+	latest_moved(FS(), path, rc);
+	return fail("rmdir", path, rc, &e);
+}
+
+static int op_readlink(const char *path, char *buf, size_t size)
+{
+	struct ao_router r = R(FS());
+	struct ao_err e;
+
+	ao_err_clear(&e);
+	return fail("readlink", path, ao_router_readlink(&r, path, buf, size, &e), &e);
 }
 
 static int op_mknod(const char *path, mode_t mode, dev_t dev)
@@ -595,7 +655,9 @@ static int op_statfs(const char *path, struct statvfs *sv)
 const struct fuse_operations ao_fuse_ops = {
     .init = op_init,
     .getattr = op_getattr,
+    .opendir = op_opendir,
     .readdir = op_readdir,
+    .releasedir = op_releasedir,
     .open = op_open,
     .create = op_create,
     .read = op_read,
@@ -607,6 +669,7 @@ const struct fuse_operations ao_fuse_ops = {
     .truncate = op_truncate,
     .unlink = op_unlink,
     .rename = op_rename,
+    .readlink = op_readlink,
     .mkdir = op_mkdir,
     .rmdir = op_rmdir,
     .mknod = op_mknod,

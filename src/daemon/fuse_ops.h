@@ -56,6 +56,9 @@ void ao_fs_stop(struct ao_fs *fs);
 /* Queue a kernel invalidation of path for the side thread (any thread may
  * call it; it does not wait). */
 void ao_fs_invalidate(struct ao_fs *fs, const char *path);
+/* Files and directories the kernel has open on the mount (their RELEASE or
+ * RELEASEDIR not served yet); any thread. */
+int ao_fs_open_handles(void);
 /* Queue the invalidation of the kernel's entry `name` in directory dir (and
  * so of every unused entry below it): a later lookup asks the daemon again.
  * Done by the side thread only if the kernel has dir cached (nothing below

@@ -124,6 +124,7 @@ static json_t *writes_status(void *ud)
 struct daemon {
 	struct ao_cmdline c;
 	char xdir[PATH_MAX], sdir[PATH_MAX], adir[PATH_MAX], ddir[PATH_MAX], mdir[PATH_MAX];
+	char pdir[PATH_MAX]; /* pinned snapshots */
 	struct info info;
 	struct hub *hub;
 	struct ao_xcache *xc;
@@ -274,6 +275,41 @@ static int wire_hub(struct daemon *d, struct ao_writes_cfg *wcfg, struct ao_err 
 	return d->hub ? 0 : -1;
 }
 
+/* -o split=T:V:T (two or three non-negative integers, not all 0) and
+ * -o split_by=class into the core's fractions. */
+static int split_opts(const struct ao_cmdline *c, struct ao_core_cfg *cc, struct ao_err *e)
+{
+	const char *s = c->v.split ? c->v.split : "80:10:10", *p = s;
+	double part[3] = {0, 0, 0}, sum = 0;
+	int n = 0;
+
+	for (;;) {
+		char *end;
+		if (n == 3 || *p < '0' || *p > '9')
+			goto bad;
+		part[n] = (double)strtoul(p, &end, 10);
+		sum += part[n++];
+		p = end;
+		if (*p == '\0')
+			break;
+		if (*p++ != ':')
+			goto bad;
+	}
+	if (n < 2 || sum <= 0)
+		goto bad;
+	for (int i = 0; i < 3; i++)
+		cc->split[i] = part[i] / sum;
+	if (c->v.split_by && strcmp(c->v.split_by, "class") != 0)
+		return ao_errf(e, EINVAL, "split_by: '%s' is not 'class'", c->v.split_by);
+	cc->split_by_class = c->v.split_by != NULL;
+	return 0;
+bad:
+	return ao_errf(e, EINVAL,
+		       "split: '%s' is not TRAIN:VAL[:TEST] (non-negative integers, not all 0, "
+		       "e.g. 80:10:10)",
+		       s);
+}
+
 static int wire_core(struct daemon *d, struct ao_err *e)
 {
 	const struct ao_cmdline *c = &d->c;
@@ -288,7 +324,8 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				     .include_only_key_frames = c->v.include_only_key_frames,
 				     .include_idle_blur = c->v.include_idle_blur_durations,
 				     .task_types_json = c->task_types_json,
-				     .incr_full_s = c->v.incremental};
+				     .incr_full_s = c->v.incremental,
+				     .pin_dir = d->pdir};
 	struct ao_core_cfg ccfg = {.hub = d->hub,
 				   .meta_ttl_s = c->v.meta_ttl,
 				   .read_only = c->read_only,
@@ -300,16 +337,21 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .ds_dir = d->ddir,
 				   .ds_class = c->v.imagefolder_class,
 				   .mountpoint = c->cl.mountpoint,
-				   .open_wait_ms = c->cl.singlethread ? 0 : 2000};
+				   .open_wait_ms = c->cl.singlethread ? 0 : 2000,
+				   .snap_dir = d->pdir,
+				   .ds_grace_s = c->v.grace};
 
 	/* assets and masks: the same directory protocol, cap and TTL as exports */
 	struct ao_media_cfg mcfg = {.hub = d->hub,
 				    .dir = d->mdir,
 				    .xdir = d->xdir,
+				    .pin_dir = d->pdir,
 				    .host = c->host,
 				    .max_bytes = c->v.cache_size,
 				    .ttl_s = c->v.offline ? LONG_MAX / 4 : c->v.export_ttl};
 
+	if (split_opts(c, &ccfg, e) < 0)
+		return -1;
 	d->xc = ao_xcache_new(&xcfg, e);
 	if (!d->xc)
 		return -1;
@@ -350,6 +392,7 @@ static int wire(struct daemon *d)
 	snprintf(d->adir, sizeof(d->adir), "%s/api", c->cache_dir);
 	snprintf(d->mdir, sizeof(d->mdir), "%s/media", c->cache_dir);
 	snprintf(d->ddir, sizeof(d->ddir), "%s/datasets", c->cache_dir);
+	snprintf(d->pdir, sizeof(d->pdir), "%s/snapshots", c->cache_dir);
 	if (wire_hub(d, &wcfg, &e) < 0 || wire_core(d, &e) < 0 || wire_poll(d, &e) < 0) {
 		fprintf(stderr, "angofs: %s\n", e.msg);
 		return -1;
@@ -420,7 +463,7 @@ static int run(struct daemon *d)
 		ao_log_use_syslog(1); /* stderr is /dev/null now */
 	if (fuse_set_signal_handlers(fuse_get_session(d->fuse)) != 0)
 		return 1;
-	if (ao_stop_start(d->fuse, c->cl.mountpoint) < 0)
+	if (ao_stop_start(d->fuse, c->cl.mountpoint, ao_fs_open_handles) < 0)
 		ao_warn("cannot install the stop handler: a signal ends the mount at once");
 	ao_info("mounted %s (host %s%s, cache %s%s%s)", c->cl.mountpoint, c->host,
 		c->v.offline ? ", offline" : "", c->cache_dir, c->conf_used ? ", config " : "",
@@ -433,7 +476,14 @@ static int run(struct daemon *d)
 	if (d->poll && ao_poll_start(d->poll, &e) < 0)
 		ao_warn("%s", e.msg);
 	ret = loop(d);
+	/* however it ended (a stop, `fusermount3 -u`): transfers still running
+	 * in background threads are aborted, waits end (angofs/cancel.h) */
+	ao_cancel_stop();
 	ao_stop_end();
+	if (ao_fs_open_handles() > 0)
+		ao_warn("%d files or directories were still open when the mount ended: "
+			"their release never came",
+			ao_fs_open_handles());
 	fuse_remove_signal_handlers(fuse_get_session(d->fuse));
 	ao_info("unmounting %s", c->cl.mountpoint);
 	return ret;

@@ -59,6 +59,16 @@
 	  "datasets/imagefolder: the top-level single-choice\n"                           \
 	  "classification titled NAME or with schemaId NAME\n"                            \
 	  "(default: the first radio/single-dropdown)")                                  \
+	X(grace, LONG, 3600, "SECONDS",                                                   \
+	  "a dataset file a refresh removed or moved stays\n"                            \
+	  "readable by its old path this long (default 3600;\n"                          \
+	  "0 = gone at once; listings are always current)")                              \
+	X(split, STR, "80:10:10", "T:V:T",                                                \
+	  "datasets/splits/: train, val and test parts\n"                                \
+	  "(default 80:10:10; a part may be 0)")                                          \
+	X(split_by, STR, NULL, "class",                                                   \
+	  "split_by=class: each class split in those parts\n"                            \
+	  "(default: by a hash of the externalId alone)")                                 \
 	X(next_stage, BOOL, 0, "BOOL",                                                    \
 	  "answer.json writes also submit the task to its\n"                              \
 	  "next stage (default false)")                                                   \

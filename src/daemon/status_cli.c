@@ -189,6 +189,25 @@ static void print_exports(json_t *xs, long long now)
 
 /* Exports whose record count differs from the hub's task count (or could
  * not be compared): silent on a clean mount. */
+/* Pinned snapshots: path, size on disk, age (docs/DATASETS.md "Snapshots"). */
+static void print_snapshots(json_t *arr, long long now)
+{
+	json_t *x;
+	size_t i;
+	char a[32], age[32];
+
+	if (!json_array_size(arr))
+		return;
+	printf("snapshots:   %zu pinned\n", json_array_size(arr));
+	json_array_foreach(arr, i, x)
+	{
+		human_size(jint(x, "bytes"), a, sizeof(a));
+		human_age(now - jint(x, "created_ms") / 1000, age, sizeof(age));
+		printf("  %s  %s, pinned %s ago\n", jstr(x, "path") ? jstr(x, "path") : "?", a,
+		       age);
+	}
+}
+
 static void print_completeness(json_t *arr)
 {
 	json_t *x;
@@ -211,8 +230,11 @@ static void print_writes(json_t *w)
 	json_t *x;
 	size_t i;
 
-	printf("writes:      %zu pending, %zu failed, %lld sent\n", json_array_size(pending),
+	printf("writes:      %zu pending, %zu failed, %lld sent", json_array_size(pending),
 	       json_array_size(failed), jint(w, "sent"));
+	if (jint(w, "superseded"))
+		printf(", %lld superseded by a newer write", jint(w, "superseded"));
+	printf("\n");
 	json_array_foreach(pending, i, x)
 	{
 		const char *m = jstr(x, "message");
@@ -319,6 +341,7 @@ int ao_status_main(int argc, char **argv)
 	print_poll(json_object_get(j, "poll"), now);
 	print_exports(json_object_get(j, "exports"), now);
 	print_completeness(json_object_get(j, "completeness"));
+	print_snapshots(json_object_get(j, "snapshots"), now);
 	if (json_object_get(j, "writes"))
 		print_writes(json_object_get(j, "writes"));
 	json_decref(j);

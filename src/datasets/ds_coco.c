@@ -35,6 +35,8 @@ struct ao_ds_coco {
 	const struct ao_ds_schema *s;
 	const struct ao_ds_index *x;
 	FILE *out;
+	ao_ds_keep_fn keep; /* NULL: every image */
+	void *keep_ud;
 	unsigned long long next_ann; /* next annotation id */
 	unsigned long long image_id; /* of the record being added */
 	int first;		     /* no annotation written yet */
@@ -81,8 +83,8 @@ static int put_images(struct ao_ds_coco *c)
 	fputs("\"images\":[\n", c->out);
 	for (size_t i = 0; i < ao_ds_index_count(c->x) && !rc; i++) {
 		const struct ao_ds_image *im = ao_ds_index_get(c->x, i);
-		if (im->width <= 0)
-			continue; /* no_size: counted by the index */
+		if (im->width <= 0 || (c->keep && !c->keep(c->keep_ud, im)))
+			continue; /* no_size: counted by the index; not in the subset */
 		json_t *j =
 		    json_pack("{s:I,s:s,s:i,s:i}", "id", (json_int_t)(im->rec_no + 1), "file_name",
 			      im->name, "width", im->width, "height", im->height);
@@ -97,6 +99,13 @@ static int put_images(struct ao_ds_coco *c)
 int ao_ds_coco_begin(const struct ao_ds_schema *s, const struct ao_ds_index *x, FILE *out,
 		     struct ao_ds_coco **cp, struct ao_err *err)
 {
+	return ao_ds_coco_begin_subset(s, x, NULL, NULL, out, cp, err);
+}
+
+int ao_ds_coco_begin_subset(const struct ao_ds_schema *s, const struct ao_ds_index *x,
+			    ao_ds_keep_fn keep, void *ud, FILE *out, struct ao_ds_coco **cp,
+			    struct ao_err *err)
+{
 	struct ao_ds_coco *c = calloc(1, sizeof(*c));
 	int rc;
 
@@ -106,6 +115,8 @@ int ao_ds_coco_begin(const struct ao_ds_schema *s, const struct ao_ds_index *x, 
 	c->s = s;
 	c->x = x;
 	c->out = out;
+	c->keep = keep;
+	c->keep_ud = ud;
 	c->next_ann = 1;
 	c->first = 1;
 	fputs("{\"info\":{\"description\":\"COCO view made by angofs from an Ango Hub export "
@@ -193,6 +204,8 @@ int ao_ds_coco_add(struct ao_ds_coco *c, unsigned long long rec_no, const json_t
 		return c->rc;
 	if (!im || im->width <= 0)
 		return 0; /* skipped record (counted by the index) */
+	if (c->keep && !c->keep(c->keep_ud, im))
+		return 0; /* not in the subset */
 	c->r.images++;
 	c->image_id = rec_no + 1;
 	rc = ao_ds_each_shape(c->s, record, im->width, im->height, coco_ann, c, &c->r);

@@ -480,6 +480,11 @@ static void fill_sizes(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void
 		struct ao_ds_image *im = &x->img[i];
 		if (im->width)
 			continue;
+		if (x->naming.fixed_size &&
+		    x->naming.fixed_size(x->naming.ud, im, &im->width, &im->height) == 1 &&
+		    im->width > 0 && im->height > 0)
+			continue;
+		im->width = im->height = 0;
 		if (read_head && !buf)
 			buf = malloc(HEAD_MAX);
 		for (size_t k = 0; buf && k < sizeof(head_caps) / sizeof(*head_caps); k++) {

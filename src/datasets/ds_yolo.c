@@ -49,6 +49,14 @@ static void yaml_quoted(FILE *f, const char *s)
 
 int ao_ds_yolo_data_yaml(const struct ao_ds_schema *s, const char *root, FILE *out)
 {
+	return ao_ds_yolo_data_yaml_sets(s, root, NULL, out);
+}
+
+int ao_ds_yolo_data_yaml_sets(const struct ao_ds_schema *s, const char *root,
+			      const char *const sets[3], FILE *out)
+{
+	static const char *const keys[3] = {"train", "val", "test"};
+
 	fputs("# YOLO dataset made by angofs from the project's categorySchema;\n"
 	      "# class i = i-th bounding-box/rotated-bounding-box/polygon/segmentation tool\n"
 	      "# in schema order (docs/DATASETS.md).\n",
@@ -58,7 +66,14 @@ int ao_ds_yolo_data_yaml(const struct ao_ds_schema *s, const char *root, FILE *o
 		yaml_quoted(out, root);
 		fputc('\n', out);
 	}
-	fputs("train: images\nval: images\n", out);
+	if (!sets)
+		fputs("train: images\nval: images\n", out);
+	for (int i = 0; sets && i < 3; i++)
+		if (sets[i]) {
+			fprintf(out, "%s: ", keys[i]);
+			yaml_quoted(out, sets[i]);
+			fputc('\n', out);
+		}
 	fprintf(out, "nc: %zu\nnames:\n", s->ncls);
 	for (size_t i = 0; i < s->ncls; i++) {
 		fputs("  - ", out);

@@ -9,7 +9,7 @@
  * externalId), and an item none of whose names is an asset of the project is
  * unmatched. Two ways to know the project's assets, the cheaper one taken:
  * the whole list (GET /project/{id}/assets, filters {}, ceil(total/100)
- * pages, paged by count) or one filtered request per item
+ * pages, paged by count: hub_pager.c) or one filtered request per item
  * (filters {"externalId"} or {"_id"}, limit 1: total 0 = unmatched), at most
  * MATCH_MAX_ITEMS of them. Runs in the sender's thread on a busy entry,
  * without w->mu (network I/O).
@@ -72,15 +72,20 @@ static int list_all(struct ao_writes *w, const char *project, json_t *first, jso
 		    json_t *exts, json_t *urls, struct ao_err *err)
 {
 	json_t *f = json_object(), *data = json_incref(first), *a;
-	int page = 1, limit = 100, r = 0;
-	long long seen = 0, total;
+	struct hub_pager pg;
+	long long total;
+	int r = 0;
 
+	hub_pager_init(&pg, 100);
 	for (;;) {
 		size_t i, got = json_array_size(json_object_get(data, "assets"));
+		const char *fid = json_string_value(
+		    json_object_get(json_array_get(json_object_get(data, "assets"), 0), "_id"));
 
 		total = json_is_integer(json_object_get(data, "total"))
 			    ? json_integer_value(json_object_get(data, "total"))
 			    : -1;
+		int more = hub_pager_next(&pg, got, fid, total);
 		json_array_foreach(json_object_get(data, "assets"), i, a)
 		{
 			const char *id = json_string_value(json_object_get(a, "_id"));
@@ -101,14 +106,9 @@ static int list_all(struct ao_writes *w, const char *project, json_t *first, jso
 		}
 		json_decref(data);
 		data = NULL;
-		seen += (long long)got;
-		if (got == 0 || (total >= 0 && seen >= total) || page >= MATCH_MAX_PAGES ||
-		    ((int)got < limit && (page > 1 || total < 0)))
+		if (!more || pg.page > MATCH_MAX_PAGES)
 			break;
-		if ((int)got < limit)
-			limit = (int)got; /* the server's page size (src/core/pager.c) */
-		page++;
-		if ((r = assets_get(w, project, page, limit, f, &data, err)) < 0)
+		if ((r = assets_get(w, project, pg.page, pg.limit, f, &data, err)) < 0)
 			break;
 	}
 	json_decref(data);

@@ -37,7 +37,8 @@
 
 static const char *const kind_names[] = {"labels", "attachments", "answer", "scratch",
 					 "assets", "media",	  "mask"};
-static const char *const state_names[] = {"writing", "pending", "sent", "failed", "uncertain"};
+static const char *const state_names[] = {"writing", "pending",	  "sent",
+					  "failed",  "uncertain", "superseded"};
 static const char *const chunk_names[] = {"todo", "sent", "refused", "uncertain", "sending"};
 
 const char *spool_entry_state_name(enum ent_state s)
@@ -285,6 +286,7 @@ static json_t *to_json(const struct entry *e)
 	if (e->object_url)
 		json_object_set_new(j, "object_url", json_string(e->object_url));
 	json_object_set_new(j, "posts", json_integer(e->posts));
+	json_object_set_new(j, "seq", json_integer(e->seq));
 	for (i = 0; i < e->nchunks; i++) {
 		const struct ent_chunk *c = &e->chunks[i];
 
@@ -323,7 +325,7 @@ static struct entry *from_json(const char *id, json_t *j)
 	e->lockfd = -1;
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	k = name_index(json_string_value(json_object_get(j, "kind")), kind_names, 7);
-	s = name_index(json_string_value(json_object_get(j, "state")), state_names, 5);
+	s = name_index(json_string_value(json_object_get(j, "state")), state_names, 6);
 	e->project = json_string_value(json_object_get(j, "project"))
 			 ? strdup(json_string_value(json_object_get(j, "project")))
 			 : NULL;
@@ -352,6 +354,7 @@ static struct entry *from_json(const char *id, json_t *j)
 	e->attempts = (int)json_integer_value(json_object_get(j, "attempts"));
 	set_str(&e->object_url, json_string_value(json_object_get(j, "object_url")));
 	e->posts = (int)json_integer_value(json_object_get(j, "posts"));
+	e->seq = json_integer_value(json_object_get(j, "seq"));
 	ch = json_object_get(j, "chunks");
 	if (json_array_size(ch)) {
 		e->chunks = calloc(json_array_size(ch), sizeof(*e->chunks));

@@ -25,8 +25,10 @@
 enum ent_kind { EK_LABELS, EK_ATTACHMENTS, EK_ANSWER, EK_SCRATCH, EK_ASSETS, EK_MEDIA, EK_MASK };
 /* ST_UNCERTAIN: a non-idempotent request failed after the hub may have
  * applied it (5xx or timeout after the whole body was sent); never resent
- * automatically, the status says what to check. */
-enum ent_state { ST_WRITING, ST_PENDING, ST_SENT, ST_FAILED, ST_UNCERTAIN };
+ * automatically, the status says what to check. ST_SUPERSEDED: not sent
+ * because a newer write of the same target was made (by any daemon sharing
+ * the spool, spool_order.h); kept as a status record like a sent one. */
+enum ent_state { ST_WRITING, ST_PENDING, ST_SENT, ST_FAILED, ST_UNCERTAIN, ST_SUPERSEDED };
 
 /* CH_SENDING: a non-idempotent request (assets/ lists) is being sent; found
  * so after a restart it became uncertain (the hub may have applied it). */
@@ -75,6 +77,10 @@ struct entry {
 	 * is sent: > 0 means an earlier one may have been applied */
 	char *object_url;
 	int posts;
+	/* order among the writes of its target on this spool (spool_order.h):
+	 * stamped when the content became final; 0 before (or an entry written
+	 * by a version without it) */
+	long long seq;
 
 	/* runtime only (not persisted) */
 	int lockfd;		/* <id>/lock, write-locked: this daemon owns the entry */
@@ -85,6 +91,10 @@ struct entry {
 	unsigned long sent_gen; /* gen when the current upload started: the
 				 * entry is dropped on success only if equal */
 	int last_rc;		/* result of the last submission (0 or -errno) */
+	int write_err;		/* errno of a write/truncate of the data that failed
+				 * (ENOSPC: the cache disk is full) since the content
+				 * last started from empty: the bytes are incomplete,
+				 * close() reports it and nothing is sent */
 	int seeded;		/* answer copied from the hub at an open without O_TRUNC, not
 				 * changed since: dropped at the last close (nothing to send) */
 	long long next_try_ms;

@@ -187,7 +187,7 @@ static int asset_exists(struct ao_writes *w, const char *project, const char *ex
 	json_t *f = json_pack("{s:s}", "externalId", ext);
 	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL, *ef = fs ? hub_escape(fs) : NULL;
 	char *ep = hub_escape(project), *pq = NULL;
-	long page = 1, seen = 0, total = 1;
+	struct hub_pager pg;
 	int found = 0, r = 0;
 
 	json_decref(f);
@@ -197,13 +197,15 @@ static int asset_exists(struct ao_writes *w, const char *project, const char *ex
 		free(ep);
 		return ao_errf(err, ENOMEM, "out of memory");
 	}
-	while (!found && seen < total && r == 0) {
+	hub_pager_init(&pg, 100);
+	while (!found && r == 0) {
 		json_t *data = NULL, *a;
+		long long total;
 		size_t i, n;
 
 		free(pq);
-		if (asprintf(&pq, "/project/%s/assets?page=%ld&limit=100&filters=%s", ep, page,
-			     ef) < 0) {
+		if (asprintf(&pq, "/project/%s/assets?page=%d&limit=%d&filters=%s", ep, pg.page,
+			     pg.limit, ef) < 0) {
 			pq = NULL;
 			r = ao_errf(err, ENOMEM, "out of memory");
 			break;
@@ -211,8 +213,13 @@ static int asset_exists(struct ao_writes *w, const char *project, const char *ex
 		r = hub_get(w->cfg.hub, pq, &data, err);
 		if (r < 0)
 			break;
-		total = (long)json_integer_value(json_object_get(data, "total"));
+		total = json_is_integer(json_object_get(data, "total"))
+			    ? json_integer_value(json_object_get(data, "total"))
+			    : -1;
 		n = json_array_size(json_object_get(data, "assets"));
+		const char *fid = json_string_value(
+		    json_object_get(json_array_get(json_object_get(data, "assets"), 0), "_id"));
+		int more = hub_pager_next(&pg, n, fid, total);
 		json_array_foreach(json_object_get(data, "assets"), i, a)
 		{
 			const char *d = json_string_value(json_object_get(a, "data"));
@@ -225,9 +232,7 @@ static int asset_exists(struct ao_writes *w, const char *project, const char *ex
 			}
 		}
 		json_decref(data);
-		seen += (long)n;
-		page++;
-		if (n == 0)
+		if (!more)
 			break;
 	}
 	free(pq);

@@ -65,13 +65,60 @@ struct ao_writes *ao_writes_new(const struct ao_writes_cfg *cfg, struct ao_err *
 		ao_writes_free(w);
 		return NULL;
 	}
+	{
+		struct ao_err oe;
+
+		w->order = spool_order_open(w->spool_dir, &oe);
+		if (!w->order)
+			ao_warn("write side: %s; writes of one file by several daemons sharing "
+				"the spool are not ordered",
+				oe.msg);
+	}
 	return w;
+}
+
+/* 1 if a holds a newer write of its name than b (spool_order.h stamps;
+ * entries without one by their last change). */
+static int newer(const struct entry *a, const struct entry *b)
+{
+	return a->seq != b->seq ? a->seq > b->seq : a->updated > b->updated;
+}
+
+/* One entry per name in a daemon: e, found in the spool (adopted from a
+ * daemon that stopped, or one of two left by stopped daemons), names a file
+ * this daemon lists already. Keep the newer write; 1 if e was dropped or set
+ * aside (w->mu held). */
+static int loaded_twice(struct ao_writes *w, struct entry *e)
+{
+	struct entry *x = ws_find(w, e->project, e->relpath);
+
+	if (!x)
+		return 0;
+	if (!newer(e, x)) {
+		ao_info("write side: %s/%s (%s) from a daemon that stopped: a newer write of it "
+			"is listed here; dropped (superseded)",
+			e->project, e->relpath, spool_entry_state_name(e->state));
+		spool_remove(w->spool_dir, e);
+		spool_entry_free(e);
+		return 1;
+	}
+	if (x->busy || x->opens) {
+		spool_entry_free(e); /* lock given back: adopted at a later scan */
+		return 1;
+	}
+	ao_info("write side: %s/%s (%s) is superseded by a newer write from a daemon that "
+		"stopped; dropped",
+		x->project, x->relpath, spool_entry_state_name(x->state));
+	ws_discard(w, x);
+	return 0;
 }
 
 static void loaded(void *ud, struct entry *e)
 {
 	struct ao_writes *w = ud;
 
+	if (e->kind != EK_SCRATCH && loaded_twice(w, e))
+		return;
 	switch (e->state) {
 	case ST_WRITING:
 		if (e->kind == EK_SCRATCH) {
@@ -185,6 +232,7 @@ void ao_writes_free(struct ao_writes *w)
 		n = e->next;
 		spool_entry_free(e);
 	}
+	spool_order_free(w->order);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->wake);
 	pthread_cond_destroy(&w->idle);
@@ -486,6 +534,7 @@ again:
 		if (truncate(path, 0) < 0)
 			r = ao_errf(err, errno, "spool: %s", strerror(errno));
 		e->dirty = 1;
+		e->write_err = 0;
 	}
 	if (r == 0)
 		r = ws_open_data_handle(w, e, writable, fh, err);
@@ -623,14 +672,21 @@ again:
 		r = ao_errf(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	/* a finished temp file renamed onto a real name is uploaded now */
+	/* a finished temp file renamed onto a real name is uploaded now, and
+	 * rename() returns the outcome. Finished means closed: a handle that
+	 * was closed (FLUSH seen) may still be open here because the kernel
+	 * sends its RELEASE after close() returned (sed -i, perl -pi close the
+	 * temp file and rename it at once), and a reader's handle changes
+	 * nothing. Only a writer still at work defers the upload to its close. */
 	submit = ws_kind_of(&pt) != EK_SCRATCH &&
-		 (e->kind == EK_SCRATCH || e->state == ST_WRITING) && e->opens == 0;
+		 (e->kind == EK_SCRATCH || e->state == ST_WRITING) && !ws_still_written(w, e);
 	e->kind = ws_kind_of(&pt);
 	if (e->kind == EK_ANSWER)
 		e->next_stage = pt.next ? 1 : w->cfg.next_stage;
 	if (submit)
-		e->dirty = 1;
+		e->dirty = 1; /* stamped by the submission */
+	else if (e->kind != EK_SCRATCH && e->state == ST_PENDING)
+		e->seq = ws_stamp(w, e); /* now the newest write of its new name */
 	ws_save_locked(w, e);
 	r = 0;
 out:
@@ -680,6 +736,8 @@ again:
 	}
 	e->dirty = 1;
 	e->gen++;
+	if (size == 0)
+		e->write_err = 0;
 	if (e->state != ST_WRITING) {
 		e->state = ST_WRITING;
 		ws_save_locked(w, e);

@@ -1,9 +1,10 @@
 /*
  * writes_int.h - state shared by the write side's files: writes.c (the file
  * operations the FUSE adapter calls), writes_io.c, writes_reg.c (paths,
- * entries, handles), writes_send.c (validation, delivery), writes_bg.c (the
- * background sender), writes_status.c (status texts), upload_media.c and
- * upload_mask.c (assets/ and mask.png uploads).
+ * entries, handles), writes_submit.c (submission, the order of deliveries),
+ * writes_send.c (validation, the requests), writes_bg.c (the background
+ * sender), writes_status.c (status texts), upload_media.c and upload_mask.c
+ * (assets/ and mask.png uploads).
  *
  * Locking: one mutex (w->mu) guards the entry list, the handle table and every
  * entry field. Slow work (reading a 100 MB file, HTTP) runs without the mutex
@@ -13,10 +14,12 @@
  * the masks) runs on a busy entry without it, and an answer.json seed
  * (GET /task) is fetched with the lock dropped, then the operation starts
  * over (writes.c). Under w->mu only the local spool is touched (meta.json
- * written and fsync'ed, data files created/truncated). w->mu is a leaf for
- * the rest of the daemon: nothing else is locked while it is held, and the
- * callbacks into the core (read_answer, category_schema, read_masks,
- * task_written, project_written) are called without it.
+ * written and fsync'ed, data files created/truncated, a write stamped in the
+ * spool's order ledger: spool_order.h, whose mutex is the one lock taken
+ * under w->mu). Nothing else of the daemon is locked while w->mu is held,
+ * and the callbacks into the core (read_answer, category_schema, read_masks,
+ * task_written, project_written) are called without it. A delivery holds its
+ * target's turn (spool_order_turn) without w->mu.
  *
  * Lock order (write side): the adapter's fh_lock (only in the unmount
  * sweep), then w->mu, a leaf. An entry's spool lock (e->lockfd, an fcntl
@@ -40,6 +43,7 @@
 #include "angofs/sysutil.h"
 #include "angofs/writes.h"
 #include "spool.h"
+#include "spool_order.h"
 
 /* A slot of w->h; every field guarded by w->mu. fd is used for pread/pwrite
  * without the lock (the slot stays used until RELEASE, so fd stays open). */
@@ -48,15 +52,18 @@ struct handle {
 	struct entry *e; /* NULL for a status-file handle */
 	int fd;		 /* data file */
 	int writable;
-	int wrote;   /* write() or truncate to a non-zero size seen */
-	int last_rc; /* outcome of the last upload this handle triggered */
-	char *snap;  /* status text, for status-file handles */
+	int wrote;     /* write() or truncate to a non-zero size seen */
+	int unflushed; /* changed through this handle since its last FLUSH (a close
+			* of one of its descriptors): its writer is not done */
+	int last_rc;   /* outcome of the last upload this handle triggered */
+	char *snap;    /* status text, for status-file handles */
 	size_t snaplen;
 };
 
 struct ao_writes {
-	struct ao_writes_cfg cfg; /* set at creation, read-only after */
-	char *spool_dir;	  /* idem */
+	struct ao_writes_cfg cfg;  /* set at creation, read-only after */
+	char *spool_dir;	   /* idem */
+	struct spool_order *order; /* idem (NULL: no ordering); its own lock, after mu */
 	pthread_mutex_t mu;
 	pthread_cond_t wake;   /* background sender (with mu) */
 	pthread_cond_t idle;   /* an entry stopped being busy (with mu) */
@@ -88,6 +95,12 @@ int ws_gone(struct ao_writes *w, const char *project, const char *relpath, int c
  * guarantees it). Returns 0 or -errno with err filled. */
 int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err);
 
+/* Stamp e's content as the newest write of its target on the spool
+ * (spool_order.h) and return the stamp, for e->seq. Reads e's names: w->mu
+ * held (a few local file operations under it), or e busy. */
+long long ws_stamp(struct ao_writes *w, const struct entry *e);
+#define WS_KEY_MAX 4400
+
 /* Text of the status file for e (malloc'd). Call with w->mu held. */
 char *ws_status_text(struct ao_writes *w, const struct entry *e);
 
@@ -99,8 +112,12 @@ void ws_requeue_locked(struct ao_writes *w, struct entry *e);
 int ws_bg_start(struct ao_writes *w, struct ao_err *err);
 
 /* One delivery attempt of a busy entry (bg: from the background sender,
- * one request); writes_send.c. */
+ * one request), in order: with its target's turn, and only if no newer write
+ * of the target exists (else it is superseded); writes_submit.c. */
 int ws_deliver(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
+/* The requests of one attempt, by kind (writes_send.c; via ws_deliver). */
+int ws_deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
+int ws_deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err);
 /* End of an upload (w->mu held): busy cleared, newer bytes requeued. */
 void ws_finish_locked(struct ao_writes *w, struct entry *e);
 
@@ -220,5 +237,9 @@ int ws_open_data_handle(struct ao_writes *w, struct entry *e, int writable, uint
 void ws_fill_stat(struct stat *st, mode_t mode, off_t size, time_t mtime);
 int ws_entry_stat(struct ao_writes *w, const struct entry *e, struct stat *st);
 int ws_refuse_ro(struct ao_writes *w, const char *relpath, struct ao_err *err);
+/* 1 if a handle of e holds changes not closed yet (no FLUSH since): a writer
+ * still at work. Handles only read, or closed whose RELEASE is still on its
+ * way (the kernel sends it after close() returned), do not count. w->mu held. */
+int ws_still_written(struct ao_writes *w, const struct entry *e);
 
 #endif

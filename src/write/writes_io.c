@@ -47,12 +47,29 @@ static void mark_changed(struct ao_writes *w, struct handle *h, int wrote)
 
 	e->dirty = 1;
 	e->gen++;
+	h->unflushed = 1;
 	if (wrote)
 		h->wrote = 1;
 	if (e->state != ST_WRITING && !e->busy) {
 		e->state = ST_WRITING;
 		ws_save_locked(w, e);
 	}
+}
+
+/* A write or truncate through fh failed (code: errno): the entry's bytes are
+ * not what its writer meant, so its close() must not send them. */
+static void data_failed(struct ao_writes *w, uint64_t fh, int code)
+{
+	struct handle *h;
+
+	pthread_mutex_lock(&w->mu);
+	h = ws_get_handle(w, fh);
+	if (h && h->e && !h->e->write_err) {
+		h->e->write_err = code;
+		ao_warn("write side: %s/%s: writing the spool in %s: %s", h->e->project,
+			h->e->relpath, w->spool_dir, strerror(code));
+	}
+	pthread_mutex_unlock(&w->mu);
 }
 
 ssize_t ao_writes_read(struct ao_writes *w, uint64_t fh, char *buf, size_t size, off_t off,
@@ -95,8 +112,10 @@ ssize_t ao_writes_write(struct ao_writes *w, uint64_t fh, const char *buf, size_
 	fd = h->fd;
 	pthread_mutex_unlock(&w->mu);
 	n = pwrite(fd, buf, size, off);
-	if (n < 0)
-		return ao_errf(err, errno, "spool: write: %s", strerror(errno));
+	if (n < 0) {
+		n = ao_errf(err, errno, "spool: write: %s", strerror(errno));
+		data_failed(w, fh, (int)-n);
+	}
 	return n;
 }
 
@@ -108,10 +127,15 @@ int ao_writes_ftruncate(struct ao_writes *w, uint64_t fh, off_t size, struct ao_
 	if ((r = lock_handle(w, fh, 1, &h, err)) < 0)
 		return r;
 	mark_changed(w, h, size > 0);
+	if (size == 0)
+		h->e->write_err = 0; /* starting from empty again */
 	fd = h->fd;
 	pthread_mutex_unlock(&w->mu);
-	if (ftruncate(fd, size) < 0)
-		return ao_errf(err, errno, "spool: truncate: %s", strerror(errno));
+	if (ftruncate(fd, size) < 0) {
+		r = ao_errf(err, errno, "spool: truncate: %s", strerror(errno));
+		data_failed(w, fh, -r);
+		return r;
+	}
 	return 0;
 }
 
@@ -143,6 +167,7 @@ int ao_writes_flush(struct ao_writes *w, uint64_t fh, struct ao_err *err)
 
 	if ((r = lock_handle(w, fh, 0, &h, err)) < 0)
 		return r;
+	h->unflushed = 0; /* a descriptor of it is being closed */
 	e = h->e;
 	if (!e || !h->writable || e->kind == EK_SCRATCH ||
 	    ws_find(w, e->project, e->relpath) != e) {
@@ -247,7 +272,7 @@ json_t *ao_writes_status(struct ao_writes *w)
 {
 	json_t *pending = json_array(), *failed = json_array(), *partly = json_array();
 	struct entry *e;
-	long sent = 0;
+	long sent = 0, superseded = 0;
 
 	pthread_mutex_lock(&w->mu);
 	for (e = w->entries; e; e = e->next) {
@@ -255,9 +280,10 @@ json_t *ao_writes_status(struct ao_writes *w)
 
 		if (e->kind == EK_SCRATCH)
 			continue;
-		if (e->state == ST_SENT) {
-			sent++;
-			if (e->partly) /* sent, but items matched no asset: worth seeing */
+		if (e->state == ST_SENT || e->state == ST_SUPERSEDED) {
+			sent += e->state == ST_SENT;
+			superseded += e->state == ST_SUPERSEDED;
+			if (e->state == ST_SENT && e->partly) /* items matched no asset */
 				json_array_append_new(
 				    partly, json_pack("{s:s,s:s,s:s?}", "project", e->project,
 						      "path", e->relpath, "message", e->message));
@@ -269,6 +295,7 @@ json_t *ao_writes_status(struct ao_writes *w)
 		    e->state == ST_FAILED || e->state == ST_UNCERTAIN ? failed : pending, o);
 	}
 	pthread_mutex_unlock(&w->mu);
-	return json_pack("{s:o,s:o,s:I,s:o}", "pending", pending, "failed", failed, "sent",
-			 (json_int_t)sent, "partly_matched", partly);
+	return json_pack("{s:o,s:o,s:I,s:I,s:o}", "pending", pending, "failed", failed, "sent",
+			 (json_int_t)sent, "superseded", (json_int_t)superseded, "partly_matched",
+			 partly);
 }

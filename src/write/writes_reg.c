@@ -228,7 +228,7 @@ struct entry *ws_lookup(struct ao_writes *w, const char *project, struct wpath *
 
 int ws_visible(const struct entry *e)
 {
-	return e && e->state != ST_SENT;
+	return e && e->state != ST_SENT && e->state != ST_SUPERSEDED;
 }
 
 static void unlink_list(struct ao_writes *w, struct entry *e)
@@ -254,17 +254,23 @@ void ws_discard(struct ao_writes *w, struct entry *e)
 		spool_entry_free(e);
 }
 
+/* A status record only: sent, or superseded by a newer write. */
+static int record_only(const struct entry *e)
+{
+	return (e->state == ST_SENT || e->state == ST_SUPERSEDED) && e->kind != EK_SCRATCH;
+}
+
 void ws_prune_sent(struct ao_writes *w, long keep)
 {
 	struct entry *e, *oldest;
 	long n = 0;
 
 	for (e = w->entries; e; e = e->next)
-		n += e->state == ST_SENT && e->kind != EK_SCRATCH;
+		n += record_only(e);
 	while (n > keep) {
 		oldest = NULL;
 		for (e = w->entries; e; e = e->next)
-			if (e->state == ST_SENT && e->kind != EK_SCRATCH && !e->opens && !e->busy &&
+			if (record_only(e) && !e->opens && !e->busy &&
 			    (!oldest || e->updated < oldest->updated))
 				oldest = e;
 		if (!oldest)
@@ -315,6 +321,8 @@ int ws_reset_entry(struct ao_writes *w, struct entry *e, const struct wpath *p, 
 	e->gen++;
 	e->seeded = 0;
 	e->last_rc = 0;
+	if (trunc)
+		e->write_err = 0;
 	free(e->object_url);
 	e->object_url = NULL;
 	e->posts = 0;
@@ -345,6 +353,7 @@ void ws_requeue_locked(struct ao_writes *w, struct entry *e)
 	e->size = stat(path, &st) == 0 ? st.st_size : 0;
 	spool_entry_set_msg(e, "changed while being sent; the new content is sent next");
 	spool_entry_set_detail(e, NULL);
+	e->seq = ws_stamp(w, e); /* the newest content of its name */
 	ws_save_locked(w, e);
 	pthread_cond_broadcast(&w->wake);
 }
@@ -482,6 +491,14 @@ int ws_entry_stat(struct ao_writes *w, const struct entry *e, struct stat *st)
 		memset(&ds, 0, sizeof(ds));
 	ws_fill_stat(st, w->cfg.read_only ? 0444 : 0644, ds.st_size,
 		     ds.st_mtime ? ds.st_mtime : (time_t)e->updated);
+	return 0;
+}
+
+int ws_still_written(struct ao_writes *w, const struct entry *e)
+{
+	for (size_t i = 0; i < w->nh; i++)
+		if (w->h[i].used && w->h[i].e == e && w->h[i].writable && w->h[i].unflushed)
+			return 1;
 	return 0;
 }
 

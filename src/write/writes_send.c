@@ -209,15 +209,28 @@ int ws_post(struct ao_writes *w, const char *path, const char *body, size_t len,
 void ws_set_failed(struct ao_writes *w, struct entry *e, const struct ao_err *err,
 		   const char *detail)
 {
+	char full[AO_ERR_MSG_MAX];
+
 	pthread_mutex_lock(&w->mu);
 	e->state = ST_FAILED;
 	e->code = err->code ? err->code : EIO;
 	e->http = err->http_status;
-	spool_entry_set_msg(e, err->msg);
+	if (e->code == ENOSPC || e->code == EDQUOT) {
+		/* the cache disk (or the user's quota on it) is full: what was
+		 * written or prepared is incomplete, so nothing went out */
+		snprintf(full, sizeof(full),
+			 "%s in %s: nothing was sent; free space and copy again",
+			 e->code == ENOSPC ? "no space left on device" : "disk quota exceeded",
+			 w->spool_dir);
+		spool_entry_set_msg(e, full);
+	} else {
+		spool_entry_set_msg(e, err->msg);
+	}
 	spool_entry_set_detail(e, detail);
 	save(w, e);
 	pthread_mutex_unlock(&w->mu);
-	ao_error("write side: %s/%s refused: %s", e->project, e->relpath, err->msg);
+	ao_error("write side: %s/%s %s: %s", e->project, e->relpath, e->http ? "refused" : "failed",
+		 err->msg);
 }
 
 /* The hub may have applied a non-idempotent request: final, never resent;
@@ -322,7 +335,7 @@ static int carry_masks(struct ao_writes *w, struct entry *e, const char *task, j
 	return 0;
 }
 
-static int deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
+int ws_deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
 	char path[4096], task[256], *buf = NULL, *body = NULL, *req = NULL, *reply;
 	struct schema *s = NULL;
@@ -587,7 +600,7 @@ static int dropbox_outcome(struct ao_writes *w, struct entry *e, int r, struct t
 	return 0;
 }
 
-static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
+int ws_deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
 	char ipath[4096], lpath[4096];
 	char cloud[512];
@@ -706,84 +719,4 @@ static int deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct 
 	}
 	close(fd);
 	return dropbox_outcome(w, e, r, &t, err);
-}
-
-/* One delivery attempt (bg: from the background sender, one request). */
-int ws_deliver(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
-{
-	if (e->kind == EK_ANSWER)
-		return deliver_answer(w, e, bg, err);
-	if (e->kind == EK_MEDIA)
-		return ws_deliver_media(w, e, bg, err);
-	if (e->kind == EK_MASK)
-		return ws_deliver_mask(w, e, bg, err);
-	return deliver_dropbox(w, e, bg, err);
-}
-
-/* Wait on w->idle (w->mu held), waking every 250 ms to see whether the
- * caller's FUSE request was interrupted: -EINTR then. */
-static int wait_idle_cancellable(struct ao_writes *w)
-{
-	return ao_cancel_cond_wait(&w->idle, &w->mu);
-}
-
-int ws_submit(struct ao_writes *w, struct entry *e, struct ao_err *err)
-{
-	char path[4096];
-	struct stat st;
-	int r;
-
-	pthread_mutex_lock(&w->mu);
-	while (e->busy) {
-		/* an earlier upload of this file is under way: wait for it, but
-		 * not past an interrupt of our caller (the new bytes stay in the
-		 * spool, marked changed: the next close sends them) */
-		if (wait_idle_cancellable(w) < 0) {
-			pthread_mutex_unlock(&w->mu);
-			return ao_errf(err, EINTR,
-				       "%s: interrupted while an earlier upload of this file was "
-				       "being sent; the new content is kept",
-				       e->relpath);
-		}
-	}
-	e->busy = 1;
-	e->dirty = 0;
-	e->sent_gen = e->gen;
-	e->state = ST_PENDING;
-	e->prepared = 0;
-	e->partly = 0;
-	e->code = e->http = 0;
-	e->attempts = 0;
-	e->items = 0;
-	e->export_records = 0;
-	free(e->object_url); /* new content: a new upload */
-	e->object_url = NULL;
-	e->posts = 0;
-	spool_entry_clear_chunks(e);
-	spool_entry_set_msg(e, "being sent");
-	spool_entry_set_detail(e, NULL);
-	spool_path(w->spool_dir, e, "data", path, sizeof(path));
-	e->size = stat(path, &st) == 0 ? st.st_size : 0;
-	pthread_mutex_unlock(&w->mu);
-
-	/* the bytes are on disk before anything else happens */
-	r = spool_fsync_path(path, err);
-	pthread_mutex_lock(&w->mu);
-	save(w, e);
-	pthread_mutex_unlock(&w->mu);
-	if (r == 0) {
-		if (e->size == 0)
-			r = ao_errf(err, EINVAL, "empty file: nothing to send");
-		if (r < 0)
-			ws_set_failed(w, e, err, NULL);
-		else
-			r = ws_deliver(w, e, 0, err);
-	}
-	pthread_mutex_lock(&w->mu);
-	e->last_rc = r;
-	ws_finish_locked(w, e);
-	pthread_mutex_unlock(&w->mu);
-	if (r < 0)
-		ao_err_prefix(err, "%s", e->relpath);
-	return r;
 }

@@ -119,5 +119,8 @@ char *ws_status_text(struct ao_writes *w, const struct entry *e)
 	if (e->state == ST_FAILED)
 		sb_printf(&b, "nothing was lost: the file is kept here. Fix it and copy it again "
 			      "(replaces it), or rm it to discard it.\n");
+	if (e->state == ST_SUPERSEDED)
+		sb_printf(&b, "the last write wins: the newer write's own status is in the mount "
+			      "that made it; this content was dropped from the spool.\n");
 	return b.s ? b.s : strdup("");
 }

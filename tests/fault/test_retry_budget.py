@@ -286,8 +286,9 @@ def _export_path(m, pid):
 
 def test_stalled_export_download_fails_within_the_stall_timeout(hub, workdir):
     """A download that stops sending: -o stall_timeout=3 ends it after one
-    stall (and one resume, since bytes had come) with ETIMEDOUT, instead of
-    5 attempts x 67 s; nothing is cached, the next read is right."""
+    stall with ETIMEDOUT (not resumed in the reader's time, although bytes
+    had come), instead of 5 attempts x 67 s; nothing is cached, the next read
+    is right."""
     m = Mount(hub, workdir, opts=WOPTS + ["stall_timeout=3"])
     try:
         pid = main_project(hub)
@@ -300,8 +301,8 @@ def test_stalled_export_download_fails_within_the_stall_timeout(hub, workdir):
         downloads = count(hub, DOWNLOAD)
         hub.clear_faults()
         assert e == errno.ETIMEDOUT, e
-        assert downloads == 2, hub.stats()["log"]  # the first and one resume
-        assert took < 30, took  # 2 stalls of 3 s; was 5 x (60 s + backoff)
+        assert downloads == 1, hub.stats()["log"]  # a stall is not resumed
+        assert took < 3 + 2 + 3, took  # one stall of 3 s; was 5 x (60 s + backoff)
         assert json.loads(read(path))  # fetched again, complete
     finally:
         hub.clear_faults()

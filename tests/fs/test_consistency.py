@@ -134,9 +134,11 @@ def test_a_write_during_a_view_refresh_is_in_the_view(hub, workdir):
     a view's refresh is in flight is in the view's next read (imagefolder's
     class directory of the task moves), and the name the kernel held for the
     old class is gone at once (the write drops the names below datasets/;
-    entry and attribute timeouts of 60 s here)."""
+    entry and attribute timeouts of 60 s here; grace=0: no grace period for
+    the old path, tests/datasets/test_grace.py has that)."""
     pid = main_project(hub)
-    m = Mount(hub, workdir, opts=["rate_limit=0", "entry_timeout=60", "attr_timeout=60"])
+    m = Mount(hub, workdir, opts=["rate_limit=0", "entry_timeout=60", "attr_timeout=60",
+                                  "grace=0"])
     try:
         p = pdir(m, hub, pid)
         ndj = os.path.join(p, "export", "tasks.ndjson")

@@ -33,7 +33,9 @@ from test_read_common import (DOWNLOAD, EXPORT, all_tasks, direct_export, main_p
 
 FAULTS = [
     {"route": EXPORT, "status": 500, "count": 4},
-    {"route": DOWNLOAD, "drop_after": 60, "count": 8},
+    # dropped before its first byte: a download that keeps moving (drops
+    # after some bytes) is resumed until whole (issue 21) and is no fault here
+    {"route": DOWNLOAD, "drop_after": 0, "count": 8},
     {"route": DOWNLOAD, "stall_after": 30},
 ]
 

@@ -229,7 +229,8 @@ def test_what_was_deleted_is_gone_within_an_interval(hub, workdir):
     class is gone from its old class). The kernel's attributes and entries
     would otherwise live their timeouts (60 s here; 10 s by default): the
     poll has the adapter's side thread drop the entries below tasks/,
-    assets/ and datasets/."""
+    assets/ and datasets/ (grace=0: the old paths of the views have no grace
+    period here; tests/datasets/test_grace.py has that)."""
     pid = main_project(hub)
     tasks = all_tasks(hub, pid)
     victim, mover, keep = tasks[5], tasks[6], tasks[7]
@@ -237,7 +238,7 @@ def test_what_was_deleted_is_gone_within_an_interval(hub, workdir):
         st, body = hub.api("POST", "/annotate/" + t["_id"], {"answer": {"classifications": [
             {"schemaId": "cWeath01", "answer": "Rain"}]}})
         assert st == 200, body
-    m = Mount(hub, workdir, opts=["poll=1", "attr_timeout=60", "entry_timeout=60"])
+    m = Mount(hub, workdir, opts=["poll=1", "attr_timeout=60", "entry_timeout=60", "grace=0"])
     home = os.getcwd()
     try:
         p = pdir(m, hub, pid)

@@ -74,8 +74,8 @@ def test_project_reachable_by_id_but_not_listed(module_hub, mnt):
 
 def test_project_dir_layout(mnt):
     p = os.path.join(mnt.path, "Street Scenes")
-    assert sorted(os.listdir(p)) == ["assets", "attachments", "datasets", "export", "labels",
-                                     "project.json", "tasks"]
+    assert sorted(os.listdir(p)) == ["assets", "attachments", "changes", "datasets", "export",
+                                     "labels", "project.json", "snapshots", "tasks"]
     assert sorted(os.listdir(os.path.join(p, "export"))) == [
         "batch", "issues.json", "stage", "tasks.json", "tasks.ndjson"]
 

@@ -249,3 +249,45 @@ def test_dup_descriptors_upload_once_and_report_twice(hub, wmount):
         assert ei.value.errno == errno.EINVAL
     assert count(hub, ANNOTATE) == before + 1
     os.unlink(path)
+
+
+def test_rename_of_a_closed_temp_file_sends_it_before_rename_returns(hub, wmount):
+    """sed -i and perl -pi close their temp file and rename it over answer.json
+    at once; the kernel sends the temp file's RELEASE after close() returned,
+    so the rename may arrive first. The rename still sends the answer and
+    returns the outcome (the tools matrix counted right after the tool and
+    sometimes saw nothing yet). A process that still holds the temp file's
+    descriptor without writing (here: a child that inherited it, so no RELEASE
+    comes at all) and a reader of it change nothing either; a writer still at
+    work defers the upload to its close()."""
+    pid, pdir = street(hub, wmount)
+    tid = pick_task(pdir, 11)
+    tdir = os.path.join(pdir, "tasks", tid)
+    path = os.path.join(tdir, "answer.json")
+    for i, weather in enumerate(("Snow", "Rain")):
+        before = count(hub, ANNOTATE)
+        tmp = os.path.join(tdir, "sedAb%d9Zq" % i)
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        os.write(fd, json.dumps(answer_with_weather(pdir, tid, weather)).encode())
+        holder = subprocess.Popen(["sleep", "60"], pass_fds=(fd,))
+        reader = os.open(tmp, os.O_RDONLY)
+        try:
+            os.close(fd)  # FLUSH; the child keeps the open file: no RELEASE
+            os.rename(tmp, path)
+            assert count(hub, ANNOTATE) == before + 1
+            assert read(path + ".status").startswith("sent: answer saved")
+            assert weather_of(task_answer(hub, tid)) == weather
+        finally:
+            os.close(reader)
+            holder.kill()
+            holder.wait()
+    # a writer still at work: the rename does not send half a file, its close does
+    before = count(hub, ANNOTATE)
+    tmp = os.path.join(tdir, "sedAb29Zq")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(answer_with_weather(pdir, tid, "Cloudy")))
+        f.flush()
+        os.rename(tmp, path)
+        assert count(hub, ANNOTATE) == before
+    assert count(hub, ANNOTATE) == before + 1
+    assert weather_of(task_answer(hub, tid)) == "Cloudy"

@@ -547,9 +547,18 @@ def test_cp_r_of_a_class_folder_flattens_into_externalids(empty, tmp_path):
         assert f.read() == (src / "dog" / "1.jpg").read_bytes()
     assert status_state(os.path.join(a, ".status", "train", "cat", "2.png")) == "sent"
     assert sorted(os.listdir(os.path.join(a, ".status", "train"))) == ["cat", "dog"]
-    # the folders stay (empty: their files were sent) until rmdir
+    # the folders stay (empty: their files were sent) until rmdir; a sent
+    # file is still found under its path (not listed there: it is listed
+    # flattened), so rsync --ignore-existing and cp -n send nothing again
     assert sorted(os.listdir(os.path.join(a, "train"))) == ["cat", "dog"]
     assert os.listdir(os.path.join(a, "train", "cat")) == []
+    with open(os.path.join(a, "train", "dog", "1.jpg"), "rb") as f:
+        assert f.read() == (src / "dog" / "1.jpg").read_bytes()
+    for cmd in (["rsync", "-a", "--ignore-existing", str(src), a + "/"],
+                ["cp", "-rn", str(src), a + "/"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode == 0, (cmd, r.stderr)
+    assert len(hub_assets(hub, pid)) == 3
     # a refused file keeps its folder: rmdir says ENOTEMPTY
     e = write_file(os.path.join(a, "train", "cat", "l.json"), "[]")
     assert isinstance(e, OSError) and e.errno == errno.EINVAL

@@ -169,3 +169,32 @@ def test_read_only_mount_refuses_writes(hub, workdir):
         assert json.loads(read(os.path.join(pdir, "tasks", tid, "answer.json"))) is not None
     finally:
         m.stop()
+
+
+def test_a_pending_answer_never_overwrites_a_newer_one(hub, wmount):
+    """answer.json v1 is pending (hub 500); answer.next.json v2 of the same
+    task is then written and sent: the background sender drops v1 (its status
+    says it was superseded) instead of sending it over v2 (issue 20 item 2,
+    within one daemon; across daemons: tests/scale/test_shared_cache.py)."""
+    pid, pdir = street(hub, wmount)
+    tid = sorted(os.listdir(os.path.join(pdir, "tasks")))[6]
+    tdir = os.path.join(pdir, "tasks", tid)
+    doc = {"tools": [], "relations": [],
+           "classifications": [{"schemaId": "cWeath01", "answer": "Snow"}]}
+    hub.fault(route=ANNOTATE, status=500)
+    e = write_file(os.path.join(tdir, "answer.json"), json.dumps(doc))
+    assert e is not None and e.errno == errno.EIO, e
+    # its background turns back off: 2 s, 4 s, then 8 s after the 3rd attempt
+    wait_for(lambda: "attempts: 3" in read(os.path.join(tdir, "answer.json.status")), 60,
+             "two background turns")
+    hub.clear_faults()
+    doc["classifications"][0]["answer"] = "Rain"
+    assert write_file(os.path.join(tdir, "answer.next.json"), json.dumps(doc)) is None
+    wait_for(lambda: status_state(os.path.join(tdir, "answer.json.status")) != "pending", 60,
+             "the next turn of answer.json")
+    st = read(os.path.join(tdir, "answer.json.status"))
+    assert st.startswith("superseded: not sent: a newer answer of task %s" % tid), st
+    assert len(ok_posts(hub, ANNOTATE)) == 1
+    assert weather_of(task_answer(hub, tid)) == "Rain"
+    assert read(os.path.join(tdir, "answer.next.json.status")).startswith("sent: ")
+    assert weather_of(json.loads(read(os.path.join(tdir, "answer.json")))) == "Rain"

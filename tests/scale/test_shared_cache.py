@@ -15,6 +15,7 @@ real GlusterFS volume mounted twice (two client processes, like two nodes):
 Counts (requests, CPU seconds from /proc/PID/stat) prove the behaviour, not
 wall-clock bounds.
 """
+import errno
 import json
 import os
 import threading
@@ -200,6 +201,65 @@ def test_kill9_of_the_spool_owner_another_daemon_takes_over(hub, daemons):
                       "orphan.ndjson.status")
     wait_for(lambda: os.path.exists(st) and read(st).startswith(b"sent: "), 30,
              what="status in B")
+
+
+ANNOTATE = "POST /v2/annotate/{id}"
+
+
+def answer_text(weather):
+    return json.dumps({"tools": [], "relations": [],
+                       "classifications": [{"schemaId": "cWeath01", "answer": weather}]})
+
+
+def hub_weather(hub, tid):
+    st, body = hub.api("GET", "/task/" + tid, query={"includeAnswer": "true"})
+    assert st == 200, body
+    return [c["answer"] for c in body["data"]["task"]["answer"]["classifications"]
+            if c["schemaId"] == "cWeath01"]
+
+
+def attempts(status_path):
+    try:
+        text = read(status_path).decode()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("attempts: "):
+            return int(line.split()[1])
+    return 0
+
+
+def test_an_adopted_older_answer_never_overwrites_a_newer_one(hub, daemons):
+    """Issue 20 item 2: A's answer v1 is pending (hub 500); A is killed; B
+    adopts v1; A restarts, and v2 is written and sent; B's next turn drops v1
+    (its status says it was superseded) instead of sending it: the hub keeps
+    v2 (it used to keep v1 while A said `sent`)."""
+    a = daemons.add(0, opts=("rate_limit=0",))
+    pdir = os.path.dirname(os.path.dirname(export_file(a)))
+    tid = sorted(os.listdir(os.path.join(pdir, "tasks")))[5]
+    rel = os.path.join("tasks", tid, "answer.json")
+    hub.fault(route=ANNOTATE, status=500)
+    err = write_file(os.path.join(pdir, rel), answer_text("Snow"))  # v1
+    assert err is not None and err.errno == errno.EIO, err
+    b = daemons.add(1, opts=("rate_limit=0",))
+    status_b = os.path.join(os.path.dirname(os.path.dirname(export_file(b))), rel + ".status")
+    kill9(a)
+    wait_for(lambda: "adopting" in b.log_text() and tid in b.log_text(), 30, what="adoption")
+    # B retries v1 with backoff: after its 3rd failed turn the next is 16 s away
+    wait_for(lambda: attempts(status_b) >= 4, 90, what="B's failed turns")
+    a.start()
+    hub.clear_faults()
+    assert write_file(os.path.join(pdir, rel), answer_text("Rain")) is None  # v2
+    assert read(os.path.join(pdir, rel + ".status")).startswith(b"sent: ")
+    assert hub_weather(hub, tid) == ["Rain"]
+    wait_for(lambda: not read(status_b).startswith(b"pending"), 90, what="B's next turn")
+    text = read(status_b).decode()
+    assert text.startswith("superseded: not sent: a newer answer of task %s" % tid), text
+    assert "superseded" in b.log_text()
+    time.sleep(4)  # B's later scans and turns send nothing more
+    assert hub_weather(hub, tid) == ["Rain"]
+    assert len(ok_posts(hub, ANNOTATE)) == 1, ok_posts(hub, ANNOTATE)
+    assert read(os.path.join(pdir, rel + ".status")).startswith(b"sent: ")
 
 
 def test_kill9_of_the_downloader_another_daemon_takes_over(hub, daemons):

@@ -386,7 +386,7 @@ static void test_naming(struct ao_ds_schema *s)
 	struct ao_ds_index *x = ao_ds_index_new(s);
 	struct ao_err err = {0};
 	int calls = 0;
-	struct ao_ds_naming nm = {test_asset_of, NULL, &calls};
+	struct ao_ds_naming nm = {test_asset_of, NULL, &calls, NULL};
 
 	for (size_t i = 0; i < 6; i++)
 		CHECK_INT(ao_ds_index_add(x, i, 0, r[i]), 1);
@@ -405,7 +405,7 @@ static void test_naming(struct ao_ds_schema *s)
 	ao_ds_index_free(x);
 
 	/* a stage view: t1 and t2, both named by the whole project */
-	struct ao_ds_naming fx = {NULL, test_fixed, NULL};
+	struct ao_ds_naming fx = {NULL, test_fixed, NULL, NULL};
 	x = ao_ds_index_new(s);
 	CHECK_INT(ao_ds_index_add(x, 0, 0, r[0]), 1);
 	CHECK_INT(ao_ds_index_add(x, 1, 0, r[1]), 1);

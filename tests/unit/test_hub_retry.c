@@ -2,7 +2,8 @@
  * test_hub_retry.c - the hub client's retry policy (src/client/hub_retry.c),
  * rule by rule, without a server: which failures are retried, how often, when
  * a non-idempotent request becomes uncertain, the deadline and Retry-After,
- * download stalls, cancellation. The request counts in docs/RELIABILITY.md
+ * download stalls, progress that starts the budgets again, cancellation and
+ * stops. The request counts in docs/RELIABILITY.md
  * follow from these rules.
  */
 #include <errno.h>
@@ -14,7 +15,7 @@
 static int attempts_until_final(struct hub_attempt a, int max_attempts, long long deadline_ms,
 				enum hub_verdict *final)
 {
-	struct hub_op op = {0, max_attempts, 0, deadline_ms};
+	struct hub_op op = {0, max_attempts, deadline_ms, deadline_ms};
 	long long now = 0, d;
 	const char *why;
 
@@ -73,6 +74,11 @@ int main(void)
 	a429.retry_after_s = 120;
 	CHECK_INT(attempts_until_final(a429, 4, 60000, &v), 1);
 	CHECK_INT(v, HUB_GIVE_UP);
+	/* ... and one of exactly the whole budget, even from a reply that came
+	 * within the millisecond (it was waited: a listing held for a minute) */
+	a429.retry_after_s = 60;
+	CHECK_INT(attempts_until_final(a429, 4, 60000, &v), 1);
+	CHECK_INT(v, HUB_GIVE_UP);
 	/* the deadline stops retries early: 250 + 500 ms of backoff fit in 1 s, 1 s more not */
 	CHECK_INT(attempts_until_final(a500, 10, 1000, &v), 3);
 	/* an API timeout is not repeated */
@@ -80,24 +86,74 @@ int main(void)
 	ato.status = 0;
 	ato.timed_out = 1;
 	CHECK_INT(attempts_until_final(ato, 4, 60000, &v), 1);
-	/* a download stall: resumed once when it delivered bytes, never when not */
+	/* a download stall is not resumed, whether it delivered bytes or not:
+	 * its reader is answered at the stall timeout */
 	struct hub_attempt dst = {.download = 1,
 				  .code = ETIMEDOUT,
 				  .transient = 1,
 				  .timed_out = 1,
 				  .retry_after_s = -1,
 				  .got = 4096};
-	CHECK_INT(attempts_until_final(dst, 4, 60000, &v), 2);
+	CHECK_INT(attempts_until_final(dst, 4, 60000, &v), 1);
 	dst.got = 0;
 	CHECK_INT(attempts_until_final(dst, 4, 60000, &v), 1);
-	/* a dropped download that made progress: up to max_attempts */
-	struct hub_attempt ddr = {
-	    .download = 1, .code = EIO, .transient = 1, .retry_after_s = -1, .got = 5000};
-	CHECK_INT(attempts_until_final(ddr, 4, 60000, &v), 4);
+	/* a dropped download that made progress starts its budgets again: ten
+	 * drops after 10 MB each, then four without a byte: 14 attempts, and
+	 * the time budget counts from the last progress */
+	{
+		struct hub_attempt ddr = {
+		    .download = 1, .code = EIO, .transient = 1, .retry_after_s = -1};
+		struct hub_op op = {0, 4, 60000, 60000};
+		long long now = 0, d;
+		const char *why;
+		int n = 0;
+
+		for (;;) {
+			op.attempt++;
+			n++;
+			ddr.got = n <= 10 ? 10 << 20 : 0;
+			now += 50000; /* each attempt takes 50 s: beyond the first deadline */
+			v = hub_retry_decide(&op, &ddr, now, &d, &why);
+			if (v != HUB_RETRY)
+				break;
+			now += d;
+		}
+		/* the 12th brought nothing either, 100 s after the last progress */
+		CHECK_INT(n, 12);
+		CHECK_INT(v, HUB_GIVE_UP);
+		op = (struct hub_op){0, 4, 60000, 60000};
+		now = 0;
+		n = 0;
+		for (;;) {
+			op.attempt++;
+			n++;
+			ddr.got = n <= 10 ? 10 << 20 : 0;
+			v = hub_retry_decide(&op, &ddr, now, &d, &why);
+			if (v != HUB_RETRY)
+				break;
+			now += d;
+		}
+		CHECK_INT(n, 14); /* quick attempts: 10 with progress, then 4 without */
+	}
+	/* a download that never delivers: max_attempts */
+	struct hub_attempt dnone = {
+	    .download = 1, .code = EIO, .transient = 1, .retry_after_s = -1};
+	CHECK_INT(attempts_until_final(dnone, 4, 60000, &v), 4);
 	/* cancelled: never retried */
 	struct hub_attempt can = a500;
 	can.cancelled = 1;
 	CHECK_INT(attempts_until_final(can, 4, 60000, &v), 1);
+	CHECK_INT(v, HUB_GIVE_UP);
+	/* stopped while a non-idempotent POST was sent: uncertain, not resent */
+	struct hub_attempt nstop = n500;
+	nstop.cancelled = 1;
+	nstop.stopped = 1;
+	nstop.status = 0;
+	CHECK_INT(attempts_until_final(nstop, 4, 60000, &v), 1);
+	CHECK_INT(v, HUB_UNCERTAIN);
+	nstop.body_sent = 0; /* stopped before the whole body went out */
+	CHECK_INT(attempts_until_final(nstop, 4, 60000, &v), 1);
+	CHECK_INT(v, HUB_GIVE_UP);
 	/* one attempt (background sender): one request */
 	CHECK_INT(attempts_until_final(a500, 1, 60000, &v), 1);
 	/* backoff: 250 ms doubling, capped at 8 s (+ < 100 ms jitter) */

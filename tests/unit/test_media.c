@@ -119,7 +119,13 @@ static void test_public_private_expired(void)
 	long long size = 0;
 	time_t mt = 0;
 	struct ao_media_ref ra = {"p1", "http://s/assets/p1/a.png", AO_MEDIA_ASSET, NULL};
-	CHECK_INT(ao_media_stat(m2, &ra, &size, &mt), 1);
+	/* a reader of m has all the bytes once the download wrote them; the
+	 * download thread renames the file and writes the meta just after, so
+	 * the other daemon finds it published within moments (bounded: 5 s) */
+	int published = 0;
+	for (int i = 0; i < 500 && (published = ao_media_stat(m2, &ra, &size, &mt)) != 1; i++)
+		usleep(10000);
+	CHECK_INT(published, 1);
 	CHECK_INT(size, sizeof(a));
 	char head[16];
 	CHECK_INT(ao_media_read_head(m2, &ra, head, sizeof(head), &e), 16);

@@ -4,7 +4,8 @@
  * process that reserve wait for it without holding the limiter's mutex (so
  * nothing else of the process blocks behind the other daemon), and once it
  * lets go they take their turns one at a time: with a budget of 2, two
- * reservations go through and a third is told to wait.
+ * reservations go through and a third is told to wait. A state file that
+ * cannot be written (disk full) falls back to a budget per daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,6 +104,32 @@ int main(void)
 	unlink(lpath);
 	snprintf(lpath, sizeof(lpath), "%s.tmp", path);
 	unlink(lpath);
+
+	/* a state file that cannot be replaced (the disk is full; here its temp
+	 * name is a directory, which even root cannot open for writing): the
+	 * budget still holds, per daemon, instead of letting everything through */
+	{
+		char p2[112], l2[128], t2[128];
+
+		snprintf(p2, sizeof(p2), "%s/full", dir);
+		snprintf(l2, sizeof(l2), "%s.lock", p2);
+		snprintf(t2, sizeof(t2), "%s.tmp", p2);
+		CHECK(mkdir(t2, 0700) == 0);
+		CHECK_INT(ao_ratelimit_init(&rl, 2), 0);
+		CHECK_INT(ao_ratelimit_share(&rl, p2), 0);
+		long long now = ao_ratelimit_now(&rl);
+		CHECK_INT(ao_ratelimit_reserve(&rl, now), 0);
+		CHECK_INT(ao_ratelimit_reserve(&rl, now + 1), 0);
+		CHECK(ao_ratelimit_reserve(&rl, now + 2) > 0);
+		CHECK_INT(rl.shared_failed, 1);
+		/* writable again: the shared file counts (and is enforced) again */
+		CHECK(rmdir(t2) == 0);
+		CHECK_INT(ao_ratelimit_reserve(&rl, now + 61000), 0);
+		CHECK_INT(rl.shared_failed, 0);
+		ao_ratelimit_destroy(&rl);
+		unlink(p2);
+		unlink(l2);
+	}
 	rmdir(dir);
 	return t_done("ratelimit_share");
 }
