@@ -55,6 +55,16 @@ struct ao_xentry *xc_entry_new(struct ao_xcache *c, const char *hash, char *key)
 	e->lockfd = -1;
 	e->next = c->entries;
 	c->entries = e;
+	for (int i = 0; i < c->ninflight; i++)
+		if (strcmp(c->inflight[i], hash) == 0) {
+			/* marked while another daemon downloaded it first: what that
+			 * download publishes may predate the mark (xc_discover) */
+			e->changes = e->unsynced = 1;
+			memmove(c->inflight[i], c->inflight[i + 1],
+				sizeof(c->inflight[0]) * (size_t)(c->ninflight - i - 1));
+			c->ninflight--;
+			break;
+		}
 	return e;
 }
 

@@ -135,6 +135,8 @@ struct ao_xentry {
 	long long done, total;
 };
 
+#define XC_INFLIGHT_MAX 32
+
 struct ao_xcache {
 	struct ao_xcache_cfg cfg;      /* immutable after init */
 	char *dir, *host, *task_types; /* idem */
@@ -146,6 +148,11 @@ struct ao_xcache {
 	int streams;		       /* c->lock: merge writer threads running (xstream.c) */
 	long long pin_bytes;	       /* c->lock: what cfg.pin_dir held when last looked at */
 	time_t pin_at;		       /* c->lock: when that was (0: never) */
+	/* c->lock: hashes of exports another daemon was downloading for the
+	 * first time when this one marked a project (xload.c, xc_discover): no
+	 * entry here to mark; the entry made later starts unsynced */
+	char inflight[XC_INFLIGHT_MAX][17];
+	int ninflight;
 };
 
 /* export_cache.c helpers shared with xload.c (c->lock held). */

@@ -375,3 +375,33 @@ def test_two_writes_while_another_daemon_refreshes_are_both_in_the_next_read(hub
         hub.clear_faults()
         b.stop()
         a.stop()
+
+
+def test_a_write_while_another_daemon_fetches_an_export_first_is_in_the_next_read(hub, workdir):
+    """Found by the race model test (test_race_model.py). Mount b fetches an
+    export no daemon has fetched before (no meta on disk yet, byte 0 held);
+    mount a, which never looked at that export, writes an answer meanwhile:
+    its mark found no entry to mark. b's generation predates the write; a's
+    first read of the export must not take it as fresh. Before: it did (a
+    knew nothing of b's download), and served it without a's own write."""
+    pid = main_project(hub)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="a", cache=cache, opts=["rate_limit=0"])
+    b = Mount(hub, workdir, name="b", cache=cache, opts=["rate_limit=0"])
+    try:
+        pa, pb = pdir(a, hub, pid), pdir(b, hub, pid)
+        ea, eb = (os.path.join(x, "export", "tasks.json") for x in (pa, pb))
+        mine = all_tasks(hub, pid)[17]["_id"]
+        annotate(hub, mine, "Rain")
+        hub.reset_stats()
+        fl = InFlight(hub, eb)  # b's first fetch of tasks.json
+        fl.asked()
+        with open(os.path.join(pa, "tasks", mine, "answer.json"), "w") as f:
+            json.dump(answer_doc("Snow"), f)
+        old = fl.join()
+        assert weather_in(old, mine) == "Rain"  # b's generation predates the write
+        assert weather_in(read(ea), mine) == "Snow"
+    finally:
+        hub.clear_faults()
+        b.stop()
+        a.stop()
