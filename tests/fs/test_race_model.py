@@ -38,9 +38,9 @@ not written through another target until the next checkpoint: nothing orders
 writes of different targets, e.g. a spooled answer and an API call). Every
 asset copied into assets/ exists exactly once.
 
-Seeded and reproducible: the seed is printed; ANGOFS_MODEL_SEED=N replays the
-same operations in the same order (timing may still change outcomes such as
-which daemon adopts an entry). ANGOFS_LONG=1 runs 220 rounds;
+Seeded and reproducible: the seed is printed; ANGOFS_MODEL_SEED=N (with the
+same number of rounds) replays the same operations in the same order (timing
+may still change outcomes such as which daemon adopts an entry). ANGOFS_LONG=1 runs 220 rounds;
 ANGOFS_MODEL_ROUNDS overrides."""
 import json
 import os
@@ -241,6 +241,7 @@ class Run:
         self.mounts, self.dead, self.epoch, self.paths = {}, set(), {}, {}
         self.workdir = workdir
         self.round = 0
+        self.hot = None  # the view whose refresh is held back this round
 
     # --- bookkeeping ---------------------------------------------------
     def note(self, text):
@@ -382,8 +383,10 @@ class Run:
     def e6(self, slot, check):
         """A reader of the writing mount's views, begun after its write
         returned: it must hold that write or a later one (E6, D1)."""
-        kind = self.rnd.choice(["json", "ndjson", "folder"] if check[0] == "task" else
-                               ["json", "ndjson"])
+        kinds = ["json", "ndjson", "folder"] if check[0] == "task" else ["json", "ndjson"]
+        kind = self.rnd.choice(kinds)
+        if self.hot in kinds and self.rnd.random() < 0.6:
+            kind = self.hot  # the export the other mount is downloading
         self.readers.append(Reader(slot, kind, self.paths[slot][kind], self.epoch[slot], check))
 
     def m_answer(self, slot):
@@ -498,10 +501,17 @@ class Run:
             hub.fault(route=DOWNLOAD, latency_ms=rnd.randint(200, 1500))
         elif fault == "stall":
             hub.fault(route=DOWNLOAD, stall_after=rnd.randint(64, 40000))
-        views = [(rnd.choice(self.live()), rnd.choice(["json", "ndjson", "stage", "folder"]))
+        # most writes of a round go through one mount while the other one
+        # downloads (M3: its generation may predate them)
+        home = rnd.choice(self.live())
+        away = [s for s in self.live() if s != home] or [home]
+        views = [(rnd.choice(away if rnd.random() < 0.7 else self.live()),
+                  rnd.choice(["json", "ndjson", "stage", "folder"]))
                  for _ in range(rnd.randint(1, 3))]
+        self.hot = None
         if fault != "none":  # the first reader's view is stale: a refresh is due
             slot, kind = views[0]
+            self.hot = kind
             os.utime(self.paths[slot]["ndjson" if kind == "folder" else kind])
         for slot, kind in views:
             self.readers.append(Reader(slot, kind, self.paths[slot][kind], self.epoch[slot]))
@@ -520,7 +530,9 @@ class Run:
                 if len(self.live()) == 2:
                     self.kill(rnd.choice(self.live()))
             else:
-                getattr(self, op)(rnd.choice(self.live()))
+                live = self.live()
+                getattr(self, op)(home if home in live and rnd.random() < 0.8
+                                  else rnd.choice(live))
         hub.clear_faults()
         for r in self.readers:
             r.join(180)
@@ -694,20 +706,21 @@ class Run:
         return "; ".join(out)
 
     def report(self):
-        return ("seed %d (ANGOFS_MODEL_SEED=%d to replay), incremental=%d\n%s\nlast operations:\n%s"
-                % (self.seed, self.seed, self.incremental, "\n".join(self.fails),
+        return ("seed %d (ANGOFS_MODEL_SEED=%d ANGOFS_MODEL_ROUNDS=%d to replay), incremental=%d"
+                "\n%s\nlast operations:\n%s"
+                % (self.seed, self.seed, ROUNDS, self.incremental, "\n".join(self.fails),
                    "\n".join(self.log[-40:])))
 
 
 def test_race_model(hub, workdir):
     seed = int(os.environ.get("ANGOFS_MODEL_SEED") or random.randrange(1 << 30))
-    print("race model test: seed %d, %d rounds (ANGOFS_MODEL_SEED=%d to replay)"
-          % (seed, ROUNDS, seed))
+    print("race model test: seed %d, %d rounds (ANGOFS_MODEL_SEED=%d ANGOFS_MODEL_ROUNDS=%d "
+          "to replay)" % (seed, ROUNDS, seed, ROUNDS))
     run = Run(hub, workdir, seed)
     t0 = time.time()
     try:
         run.setup()
-        for n, (fault, ops) in enumerate(plan(run.rnd, ROUNDS), 1):
+        for n, (fault, ops) in enumerate(plan(random.Random(seed + 1), ROUNDS), 1):
             run.round = n
             run.one_round(fault, ops)
             assert not run.fails, run.report()
