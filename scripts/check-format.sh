@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The C code is formatted by .clang-format: `clang-format --dry-run -Werror`
-# over src/, include/, contrib/ and tests/unit (part of scripts/test.sh).
+# over src/, include/, contrib/ and tests/unit (meson test 'format').
 # Fix with: clang-format -i FILE... (or this script with --fix).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,13 +3,14 @@
 # (meson test) and the integration tests (pytest; they start the local hub and
 # really mount angofs). Must run as root on Debian 12 (FUSE mounts, apt-get).
 #
-#   scripts/test.sh                 the full command CI runs (.ci/run): format
-#                                   check (scripts/check-format.sh), unit tests,
-#                                   every integration test, the sanitizer step
+#   scripts/test.sh                 the full command CI runs (.ci/run): unit
+#                                   tests (with the shape checks: format,
+#                                   prefixes, function length), every
+#                                   integration test, the sanitizer step
 #   scripts/test.sh ARGS...         same, ARGS go to pytest and replace the
 #                                   default path (tests/, pytest.ini testpaths)
-#   scripts/test.sh --quick [ARGS]  the fast loop (README "Hacking"): build, format
-#                                   check, unit tests, then the core integration
+#   scripts/test.sh --quick [ARGS]  the fast loop (README "Hacking"): build,
+#                                   unit tests, then the core integration
 #                                   subset (QUICK below, `-m "not slow"`) or ARGS;
 #                                   no sanitizer pass
 set -euo pipefail
@@ -24,7 +25,6 @@ bash scripts/install-deps.sh
 BUILD=${ANGOFS_BUILD:-build}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 ninja -C "$BUILD"
-bash scripts/check-format.sh
 meson test -C "$BUILD" --print-errorlogs
 export ANGOFS_BUILD="$PWD/$BUILD"
 PYTEST=(timeout --kill-after=30 3600 /usr/bin/python3 -m pytest -q -p no:cacheprovider)

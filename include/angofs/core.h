@@ -139,7 +139,7 @@ struct ao_node {
 				 * kernel's inode, small.c's key; NULL if not resolved */
 	int parent_ok;		/* on -ENOENT: the parent directory exists */
 	struct ao_xentry *x;	/* AO_N_EXPORT_FILE; the feeding NDJSON export of AO_N_DS_* */
-	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/core/dsview.h): the view's format, the
+	/* AO_N_DS_VDIR / AO_N_DS_FILE (src/core/dsview_int.h): the view's format, the
 	 * part of the view, and the image, label or class name */
 	int ds_fmt, ds_part;
 	char ds_name[256];
@@ -147,6 +147,7 @@ struct ao_node {
 	unsigned long ds_gen;	     /* an old path served during the grace period: the
 				      * retired generation it resolved in (0: the current) */
 	char snap[AO_ID_MAX];	     /* below snapshots/NAME: NAME ("" = live) */
+	int ds_sub;		     /* a snapshot's stage (1) or batch (2) view (its id: sub_id) */
 	unsigned long long snap_ino; /* ... and its pinned directory's inode */
 };
 

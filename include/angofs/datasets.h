@@ -238,6 +238,31 @@ int ao_ds_coco_add(struct ao_ds_coco *c, unsigned long long rec_no, const json_t
  * Returns 0 or the first write error. */
 int ao_ds_coco_end(struct ao_ds_coco *c, struct ao_ds_report *r);
 
+/* ---- Pascal VOC, semantic masks, WebDataset ------------------------------ */
+
+/* Annotations/<stem>.xml of img (ds_voc.c): one <object> per kept mark,
+ * 1-based inclusive pixel boxes. -EINVAL for an image without size. */
+int ao_ds_voc_xml(const struct ao_ds_schema *s, const struct ao_ds_image *img, const json_t *record,
+		  FILE *out, struct ao_ds_report *r);
+/* The class index + 1 of the mark covering each pixel centre (0:
+ * background), w*h values (malloc'd), later marks over earlier ones
+ * (ds_mask.c). */
+int ao_ds_mask_render(const struct ao_ds_schema *s, const struct ao_ds_image *img,
+		      const json_t *record, unsigned short **px, struct ao_ds_report *r);
+/* px as a PNG: 8-bit palette (VOC colours) up to 255 classes, else 16-bit grey. */
+int ao_ds_mask_png(const unsigned short *px, int w, int h, size_t ncls, FILE *out);
+/* classes.txt: "background", then one class title a line. */
+int ao_ds_mask_classes(const struct ao_ds_schema *s, FILE *out);
+/* One ustar member (name < 100 bytes, mode 0444, mtime 0) and the end of
+ * an archive (ds_wds.c); the bytes a member of len bytes takes. */
+int ao_ds_tar_member(FILE *out, const char *name, const void *data, size_t len);
+int ao_ds_tar_end(FILE *out);
+size_t ao_ds_tar_size(size_t len);
+/* A WebDataset sample's JSON: name, externalId, taskId, size, ImageFolder
+ * class, and the kept marks in pixels. */
+json_t *ao_ds_sample_json(const struct ao_ds_schema *s, const struct ao_ds_image *img,
+			  const json_t *record, struct ao_ds_report *r);
+
 /* ---- ImageFolder -------------------------------------------------------- */
 
 /* Directory of img under imagefolder/, or NULL when not in the view. */

@@ -177,7 +177,6 @@ json_t *ao_xcache_status(struct ao_xcache *c);
  * are seen) plus updatedAt {"$gt": after_us}. */
 char *ao_xcache_query_incr(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec,
 			   const char *stages_json, long long after_us);
-unsigned long long ao_xcache_hash(const char *s);
 char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec);
 char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *spec);
 /* The same; a task export without a stage filter (whole project, batch)

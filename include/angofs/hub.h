@@ -26,8 +26,10 @@
  * daemon's is the libcurl client (hub_new, src/client/hub_client.c); the unit
  * tests use an in-process mock and a failure wrapper that injects errors,
  * delays and partial bodies by script (tests/unit/mock_hub.h), the way
- * mountpoint-s3 tests against its mock and failure clients. The callers (core,
- * export cache, write side) only see the functions below.
+ * mountpoint-s3 tests against its mock and failure clients. The -o offline
+ * reply store is such a client over the libcurl one (src/client/hub_store.h).
+ * The callers (core, export cache, write side) see the functions below and
+ * the endpoints of angofs/hub_api.h over them.
  */
 #ifndef ANGOFS_HUB_H
 #define ANGOFS_HUB_H
@@ -112,9 +114,6 @@ int hub_post_raw(struct hub *h, const char *path_and_query, const char *body, si
 int hub_post_flags(struct hub *h, const char *path_and_query, const char *body, size_t len,
 		   int flags, json_t **data, struct ao_err *err);
 
-/* Percent-escape one query value or path segment. malloc'd; NULL on ENOMEM. */
-char *hub_escape(const char *s);
-
 /* Stream an absolute URL (an export's pre-signed exportPath) into sink without
  * the API key. sink returns 0 to go on or -errno to abort. progress may be NULL;
  * total is -1 while unknown. */
@@ -125,6 +124,11 @@ int hub_download(struct hub *h, const char *url, hub_sink_fn sink, hub_progress_
  * off after n bytes). Returns the byte count (fewer only at the object's
  * end) or -errno as hub_download. */
 ssize_t hub_download_head(struct hub *h, const char *url, void *buf, size_t n, struct ao_err *err);
+/* The first n bytes of url into sink: asked with a Range request when the
+ * client can (ops->download_head), else the whole transfer, which the sink
+ * stops. For a client over another one (src/client/hub_store.c). */
+int hub_download_first(struct hub *h, const char *url, long long n, hub_sink_fn sink, void *ud,
+		       struct ao_err *err);
 /* A failed download leaves the HTTP status in err->http_status (0: no
  * response): 401/403 (-EACCES) from a storage URL means "not readable
  * without a signature" or "signature expired" (sign it: hub_signed_url). */
@@ -147,16 +151,6 @@ int hub_pager_next(struct hub_pager *pg, size_t got, const char *first_id, long 
  * are not new (skip them; hub_pager_next then ends the paging). */
 int hub_pager_repeats(const struct hub_pager *pg, const char *first_id);
 
-/* GET /getSignedUrl?name=<url>&project=<id>&type=<type>&url=<url>
- * [&storageId=<id>] (hub-api.md §5.6): the SDK's _get_signed_url spelling
- * plus the docs' url= (which the current docs require), so either reading
- * finds its parameter; type one of assets, brushes, medicalBrushes, exports,
- * instructions; storage_id (NULL: none) when the asset names its storage.
- * *signed_url = data.signedUrl (malloc'd). One API request through the
- * client's retries and rate budget. */
-int hub_signed_url(struct hub *h, const char *project_id, const char *type, const char *url,
-		   const char *storage_id, char **signed_url, struct ao_err *err);
-
 /* PUT a file's bytes to a pre-signed upload URL (getUploadUrl), streamed from
  * fd with pread (the file is never held in memory), without the API key.
  * A PUT to a fresh upload URL is idempotent (it stores the same object
@@ -164,17 +158,5 @@ int hub_signed_url(struct hub *h, const char *project_id, const char *type, cons
  * the file from its first byte. 2xx: 0. */
 int hub_put_file(struct hub *h, const char *url, int fd, long long size, const char *content_type,
 		 struct ao_err *err);
-
-/* GET /getUploadUrl?name=&project=&type= (hub-api.md §5.6): *upload_url is
- * the pre-signed PUT URL, *object_url the stored URL (the upload URL without
- * its query string, as the SDK keeps it); both malloc'd. name must be a
- * storage name ([A-Za-z0-9._-], see hub_storage_name). */
-int hub_upload_url(struct hub *h, const char *project_id, const char *type, const char *name,
-		   char **upload_url, char **object_url, struct ao_err *err);
-
-/* A storage object name for file name `name` into buf: bytes other than
- * [A-Za-z0-9._-] become '_', a leading '.' becomes '_', at most n-1 bytes
- * (the extension kept). */
-void hub_storage_name(const char *name, char *buf, size_t n);
 
 #endif

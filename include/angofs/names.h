@@ -31,6 +31,14 @@ struct ao_named {
 /* Sanitize in into out (out must hold AO_NAME_MAX + 1 bytes). */
 void ao_name_sanitize(const char *in, char *out);
 
+/* The length of the longest prefix of s of at most max bytes that ends at
+ * a UTF-8 character boundary (strlen(s) when it fits): cut there, a name
+ * never ends in half a character. */
+size_t ao_name_utf8_prefix(const char *s, size_t max);
+/* 1 if s is valid UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF), else 0. */
+int ao_name_utf8_valid(const char *s);
+
 /* Fill items[i].out with distinct names; reserved is a NULL-terminated list
  * of names nobody may take (may be NULL). Returns 0 or -ENOMEM. */
 int ao_names_assign(struct ao_named *items, size_t n, const char *const *reserved);

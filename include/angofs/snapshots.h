@@ -11,7 +11,7 @@
 #ifndef ANGOFS_SNAPSHOTS_H
 #define ANGOFS_SNAPSHOTS_H
 
-/* Bytes (allocated blocks) of the files below root that no other directory
+/* Bytes (sizes) of the files below root that no other directory
  * links; 0 if root is NULL or missing. Walks the tree: call it when the
  * cap is checked, not per access. */
 long long ao_snap_pinned_bytes(const char *root);

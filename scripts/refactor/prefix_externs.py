@@ -48,6 +48,8 @@ RENAMES = {
     # cache) and xs_ (its files, shared between daemons); an earlier run of
     # this script renamed xc_is_fresh, undone
     "xs_is_fresh": "xc_is_fresh",
+    # src/util/hash.c: the one FNV-1a (issue 25)
+    "ao_xcache_hash": "ao_hash_str",
     # src/datasets/ds_geom.c: ao_ds_
     "ds_each_shape": "ao_ds_each_shape",
     "ds_record_task": "ao_ds_record_task",

@@ -60,9 +60,8 @@
  * its lock. All are leaves (nothing else is locked while they are held). */
 struct hubc {
 	/* base .. share: immutable after hubc_new */
-	char *base;	 /* ".../v2" */
-	char *store_dir; /* offline reply store (hub_store.c), or NULL */
-	char *origin;	 /* "scheme://host[:port]" for relative export paths */
+	char *base;   /* ".../v2" */
+	char *origin; /* "scheme://host[:port]" for relative export paths */
 	char *key_header;
 	struct hub_cfg cfg;
 	CURLSH *share;
@@ -115,11 +114,7 @@ static struct hubc *hubc_new(const struct hub_cfg *cfg, struct ao_err *err)
 	h->cfg.base_url = NULL;
 	h->cfg.api_key = NULL;
 	h->cfg.store_dir = NULL;
-	if (cfg->store_dir && !(h->store_dir = strdup(cfg->store_dir))) {
-		free(h);
-		ao_errf(err, ENOMEM, "out of memory");
-		return NULL;
-	}
+	h->cfg.offline = 0; /* the store's (hub_new) */
 	if (h->cfg.connect_timeout_ms <= 0)
 		h->cfg.connect_timeout_ms = 10000;
 	if (h->cfg.request_timeout_ms <= 0)
@@ -188,7 +183,6 @@ static void hubc_free(struct hubc *h)
 	if (h->key_header)
 		explicit_bzero(h->key_header, strlen(h->key_header));
 	free(h->key_header);
-	free(h->store_dir);
 	free(h->base);
 	free(h->origin);
 	free(h);
@@ -233,29 +227,6 @@ static void easy_put(struct hubc *h, CURL *c)
 	pthread_mutex_unlock(&h->pool_lock);
 	if (c)
 		curl_easy_cleanup(c);
-}
-
-char *hub_escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(s);
-	char *out = malloc(n * 3 + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			*o++ = (char)c;
-		} else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
 }
 
 /* --- one transfer ------------------------------------------------------ */
@@ -737,14 +708,7 @@ static int api_call(struct hubc *h, const char *method, const char *pq, const ch
 		return ao_errf(err, ENOMEM, "out of memory");
 	snprintf(log_path, sizeof(log_path), "/v2%s", pq);
 	memset(&x, 0, sizeof(x));
-	if (h->cfg.offline) {
-		rc = hub_store_get(h->store_dir, h->base, method, pq, &x.buf, &x.len, err);
-		status = 200;
-	} else {
-		rc = run(h, KIND_API, method, url, log_path, body, blen, flags, &x, &status, err);
-		if (rc == 0 && h->store_dir && hub_store_wanted(method, pq))
-			hub_store_put(h->store_dir, h->base, pq, x.buf, x.len);
-	}
+	rc = run(h, KIND_API, method, url, log_path, body, blen, flags, &x, &status, err);
 	free(url);
 	if (rc == 0) {
 		json_error_t je;
@@ -794,22 +758,13 @@ static int hubc_post_flags(struct hubc *h, const char *path_and_query, const cha
 			err);
 }
 
-/* What a download and an upload share before run(): the offline refusal
- * (transient, so callers keep their state and retry later), the http(s)
- * check on url (bad_url says what was wrong with it; NULL skips the check,
+/* What a download and an upload share before run(): the http(s) check on
+ * url (bad_url says what was wrong with it; NULL skips the check,
  * for a URL made from the hub's own origin), the URL as logged and a zeroed
  * xfer. 0, or -errno with err set. */
 static int xfer_begin(struct hubc *h, const char *op, const char *url, const char *bad_url,
 		      struct xfer *x, char *log_path, size_t log_size, struct ao_err *err)
 {
-	int rc;
-
-	if (h->cfg.offline) {
-		rc = ao_errf(err, ENETUNREACH, "%s: offline (-o offline)", op);
-		if (err)
-			err->transient = 1;
-		return rc;
-	}
 	if (bad_url &&
 	    (!url || (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))))
 		return ao_errf(err, EPROTO, "%s: %s", op, bad_url);
@@ -829,7 +784,7 @@ static int hubc_download(struct hubc *h, const char *url, hub_sink_fn sink,
 
 	if (!url || !*url)
 		return ao_errf(err, EPROTO, "download: empty URL");
-	if (url[0] == '/' && !h->cfg.offline) {
+	if (url[0] == '/') {
 		if (asprintf(&abs, "%s%s", h->origin, url) < 0)
 			return ao_errf(err, ENOMEM, "out of memory");
 		url = abs;
@@ -928,5 +883,8 @@ struct hub *hub_new(const struct hub_cfg *cfg, struct ao_err *err)
 
 	if (c && !h)
 		hubc_free(c);
+	/* the reply store over it (-o offline answers from there alone) */
+	if (h && (cfg->store_dir || cfg->offline))
+		h = hub_store_new(h, cfg->store_dir, c->base, cfg->offline, err);
 	return h;
 }

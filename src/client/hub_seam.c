@@ -109,6 +109,13 @@ static int head_sink(void *ud, const void *p, size_t len)
 	return hb->got == hb->n ? -ECANCELED : 0;
 }
 
+int hub_download_first(struct hub *h, const char *url, long long n, hub_sink_fn sink, void *ud,
+		       struct ao_err *err)
+{
+	return h->ops->download_head ? h->ops->download_head(h->self, url, n, sink, ud, err)
+				     : h->ops->download(h->self, url, sink, NULL, ud, err);
+}
+
 ssize_t hub_download_head(struct hub *h, const char *url, void *buf, size_t n, struct ao_err *err)
 {
 	struct head_buf hb = {buf, n, 0};
@@ -116,45 +123,10 @@ ssize_t hub_download_head(struct hub *h, const char *url, void *buf, size_t n, s
 
 	if (n == 0)
 		return 0;
-	rc = h->ops->download_head
-		 ? h->ops->download_head(h->self, url, (long long)n, head_sink, &hb, err)
-		 : h->ops->download(h->self, url, head_sink, NULL, &hb, err);
+	rc = hub_download_first(h, url, (long long)n, head_sink, &hb, err);
 	if (rc == -ECANCELED && hb.got == n) { /* stopped by us: got what we wanted */
 		ao_err_clear(err);
 		rc = 0;
 	}
 	return rc < 0 ? rc : (ssize_t)hb.got;
-}
-
-int hub_signed_url(struct hub *h, const char *project_id, const char *type, const char *url,
-		   const char *storage_id, char **signed_url, struct ao_err *err)
-{
-	char *en = hub_escape(url), *ep = hub_escape(project_id ? project_id : ""), *pq = NULL;
-	char *es = storage_id && *storage_id ? hub_escape(storage_id) : NULL;
-	json_t *data = NULL;
-	int rc;
-
-	*signed_url = NULL;
-	if (!en || !ep || (storage_id && *storage_id && !es) ||
-	    asprintf(&pq, "/getSignedUrl?name=%s&project=%s&type=%s&url=%s%s%s", en, ep, type, en,
-		     es ? "&storageId=" : "", es ? es : "") < 0)
-		pq = NULL;
-	free(en);
-	free(ep);
-	free(es);
-	if (!pq)
-		return ao_errf(err, ENOMEM, "out of memory");
-	rc = hub_get(h, pq, &data, err);
-	free(pq);
-	if (rc < 0)
-		return rc;
-	const char *s = json_string_value(json_object_get(data, "signedUrl"));
-	if (!s && json_is_string(data)) /* a bare string as data */
-		s = json_string_value(data);
-	if (!s || !*s)
-		rc = ao_errf(err, EPROTO, "GET /getSignedUrl: the reply has no data.signedUrl");
-	else if (!(*signed_url = strdup(s)))
-		rc = ao_errf(err, ENOMEM, "out of memory");
-	json_decref(data);
-	return rc;
 }

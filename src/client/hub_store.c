@@ -2,13 +2,13 @@
  * hub_store.c - see hub_store.h. A stored reply is one file named by the
  * FNV-1a 64 hash of "base path?query"; its first line repeats that key (a
  * hash collision is then a miss, not a wrong answer), the rest is the reply
- * body exactly as the hub sent it. Files are written to a temp name and
- * renamed, so a reader never sees half a reply, also with several daemons
- * sharing the cache directory.
+ * as a JSON envelope whose "data" is what the hub answered (files written
+ * by earlier versions hold the hub's whole body: read the same way). Files
+ * are written to a temp name and renamed, so a reader never sees half a
+ * reply, also with several daemons sharing the cache directory.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "angofs/hash.h"
+#include "angofs/hub.h"
 #include "angofs/log.h"
 #include "angofs/sysutil.h"
 #include "hub_store.h"
@@ -33,12 +35,7 @@ int hub_store_wanted(const char *method, const char *pq)
 
 static void store_path(const char *dir, const char *key, char *out, size_t outsz)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-		h ^= *p;
-		h *= 1099511628211ULL;
-	}
-	snprintf(out, outsz, "%s/%016" PRIx64 ".reply", dir, h);
+	snprintf(out, outsz, "%s/%016llx.reply", dir, ao_hash_str(key));
 }
 
 static char *make_key(const char *base, const char *pq)
@@ -52,7 +49,7 @@ static char *make_key(const char *base, const char *pq)
 	return k;
 }
 
-void hub_store_put(const char *dir, const char *base, const char *pq, const char *body, size_t len)
+static void put(const char *dir, const char *base, const char *pq, const char *body, size_t len)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 16];
 	char *key = make_key(base, pq);
@@ -96,8 +93,8 @@ static int offline_err(struct ao_err *err, const char *method, const char *pq, c
 	return rc;
 }
 
-int hub_store_get(const char *dir, const char *base, const char *method, const char *pq,
-		  char **body, size_t *len, struct ao_err *err)
+static int get(const char *dir, const char *base, const char *method, const char *pq, char **body,
+	       size_t *len, struct ao_err *err)
 {
 	char path[PATH_MAX];
 	char *key, *buf, *nl;
@@ -144,4 +141,161 @@ int hub_store_get(const char *dir, const char *base, const char *method, const c
 	ao_debug("GET /v2%s: offline, stored reply from %ld s ago", pq,
 		 (long)(time(NULL) - st.st_mtime));
 	return 0;
+}
+
+/* --- the client over another one ------------------------------------------ */
+
+struct store {
+	struct hub *inner;
+	char *dir, *base; /* immutable: no lock (the inner client locks its own) */
+	int offline;
+};
+
+static int refused(struct ao_err *err, const char *what)
+{
+	int rc = ao_errf(err, ENETUNREACH, "%s: offline (-o offline)", what);
+
+	if (err)
+		err->transient = 1;
+	return rc;
+}
+
+/* The data of a stored reply: its "data" member, or the whole. */
+static int stored(struct store *s, const char *pq, json_t **data, struct ao_err *err)
+{
+	char *body = NULL;
+	size_t len = 0;
+	json_error_t je;
+	int rc = get(s->dir, s->base, "GET", pq, &body, &len, err);
+
+	if (rc < 0)
+		return rc;
+	json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, &je);
+	free(body);
+	if (!j)
+		return ao_errf(err, EPROTO, "GET /v2%s: the stored reply is not JSON (%s)", pq,
+			       je.text);
+	json_t *d = json_object_get(j, "data");
+	if (data)
+		*data = json_incref(d ? d : j);
+	json_decref(j);
+	return 0;
+}
+
+static int store_get(void *self, const char *pq, json_t **data, struct ao_err *err)
+{
+	struct store *s = self;
+	json_t *d = NULL;
+	int rc;
+
+	if (s->offline)
+		return stored(s, pq, data, err);
+	rc = hub_get(s->inner, pq, &d, err);
+	if (rc == 0 && d && s->dir && hub_store_wanted("GET", pq)) {
+		json_t *env = json_pack("{s:O}", "data", d);
+		char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
+		if (text)
+			put(s->dir, s->base, pq, text, strlen(text));
+		free(text);
+		json_decref(env);
+	}
+	if (data)
+		*data = d;
+	else
+		json_decref(d);
+	return rc;
+}
+
+static int store_post_flags(void *self, const char *pq, const char *body, size_t len, int flags,
+			    json_t **data, struct ao_err *err)
+{
+	struct store *s = self;
+	char what[600];
+
+	if (s->offline) {
+		snprintf(what, sizeof(what), "POST /v2%s", pq);
+		return refused(err, what);
+	}
+	return hub_post_flags(s->inner, pq, body, len, flags, data, err);
+}
+
+static int store_post_raw(void *self, const char *pq, const char *body, size_t len, json_t **data,
+			  struct ao_err *err)
+{
+	return store_post_flags(self, pq, body, len, 0, data, err);
+}
+
+static int store_download(void *self, const char *url, hub_sink_fn sink, hub_progress_fn progress,
+			  void *ud, struct ao_err *err)
+{
+	struct store *s = self;
+
+	if (s->offline)
+		return refused(err, "download");
+	return hub_download(s->inner, url, sink, progress, ud, err);
+}
+
+static int store_download_head(void *self, const char *url, long long n, hub_sink_fn sink, void *ud,
+			       struct ao_err *err)
+{
+	struct store *s = self;
+
+	if (s->offline)
+		return refused(err, "download");
+	return hub_download_first(s->inner, url, n, sink, ud, err);
+}
+
+static int store_put(void *self, const char *url, int fd, long long size, const char *content_type,
+		     struct ao_err *err)
+{
+	struct store *s = self;
+
+	if (s->offline)
+		return refused(err, "upload");
+	return hub_put_file(s->inner, url, fd, size, content_type, err);
+}
+
+static void store_free(void *self)
+{
+	struct store *s = self;
+
+	hub_free(s->inner);
+	free(s->dir);
+	free(s->base);
+	free(s);
+}
+
+static const struct hub_ops store_ops = {
+    .name = "store",
+    .get = store_get,
+    .post_raw = store_post_raw,
+    .download = store_download,
+    .free = store_free,
+    .post_flags = store_post_flags,
+    .put = store_put,
+    .download_head = store_download_head,
+};
+
+struct hub *hub_store_new(struct hub *inner, const char *dir, const char *base, int offline,
+			  struct ao_err *err)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	struct hub *h = NULL;
+
+	if (s) {
+		s->inner = inner;
+		s->offline = offline;
+		s->dir = dir ? strdup(dir) : NULL;
+		s->base = strdup(base ? base : "");
+	}
+	if (s && (!dir || s->dir) && s->base)
+		h = hub_wrap(&store_ops, s, err);
+	else
+		ao_errf(err, ENOMEM, "out of memory");
+	if (!h && s) {
+		store_free(s);
+	} else if (!h) {
+		hub_free(inner);
+	}
+	return h;
 }

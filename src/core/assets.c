@@ -7,7 +7,7 @@
  * built from the pages of GET /project/{id}/assets (the SDK's get_assets:
  * page, limit 100, filters {}; never a request per file; paged by count,
  * hub_pager.c), kept meta_ttl seconds like the task list, single flight
- * per project (p->assets_refresh). Names follow docs/DATASETS.md "Names"
+ * per project (p->assets_refresh, include/angofs/slot.h). Names follow docs/DATASETS.md "Names"
  * (the rule of src/util/names.c on the stem, the image extension put back
  * after the `~<asset id>` suffix; the oldest asset keeps the plain name), so
  * assets/ and the dataset views' images/ agree. Masks are listed only when
@@ -19,9 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "angofs/cancel.h"
 #include "angofs/hub.h"
-#include "angofs/log.h"
+#include "angofs/hub_api.h"
 #include "angofs/media.h"
 #include "core_int.h"
 
@@ -42,18 +41,6 @@ static size_t ext_len(const char *s, size_t n)
 			return 0;
 	}
 	return 0;
-}
-
-/* Cut s (NUL-terminated, in place) to at most max bytes at a UTF-8 boundary. */
-static void cut_utf8(char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return;
-	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-		max--;
-	s[max] = '\0';
 }
 
 void asset_list_free(struct assetlist *l)
@@ -180,7 +167,7 @@ int asset_append(struct assetlist *l, const json_t *a)
 		return -ENOMEM;
 	}
 	/* stem, "~<id>" (up to 66 bytes) and extension always fit in 255 */
-	cut_utf8(s->stem, AO_NAME_MAX - strlen(s->ext) - 66);
+	s->stem[ao_name_utf8_prefix(s->stem, AO_NAME_MAX - strlen(s->ext) - 66)] = '\0';
 	l->n++;
 	return 0;
 }
@@ -190,7 +177,6 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		      struct ao_err *err)
 {
 	struct assetlist *l = calloc(1, sizeof(*l));
-	char pq[512];
 	long long total = -1;
 	struct hub_pager pg;
 	int rc = 0;
@@ -203,9 +189,7 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 		json_t *data = NULL, *arr, *a;
 		size_t i;
 
-		snprintf(pq, sizeof(pq), "/project/%s/assets?page=%d&limit=%d&filters=%%7B%%7D",
-			 p->id, pg.page, pg.limit);
-		rc = hub_get(c->cfg.hub, pq, &data, err);
+		rc = hub_get_assets(c->cfg.hub, p->id, pg.page, pg.limit, NULL, &data, err);
 		if (rc < 0)
 			break;
 		arr = json_object_get(data, "assets");
@@ -231,45 +215,56 @@ static int list_fetch(struct ao_core *c, struct project *p, struct assetlist **o
 	return 0;
 }
 
+struct list_ud {
+	struct ao_core *c;
+	struct project *p;
+};
+
+/* Every page, then the list published (the slot's refresh). */
+static int list_publish(void *ud, struct ao_err *err)
+{
+	struct list_ud *d = ud;
+	struct assetlist *fresh = NULL, *old;
+	int rc = list_fetch(d->c, d->p, &fresh, err);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&d->c->lock);
+	old = d->p->assets;
+	d->p->assets = fresh;
+	ao_slot_stamp(&d->p->assets_refresh);
+	pthread_mutex_unlock(&d->c->lock);
+	asset_list_put(d->c, old);
+	return 0;
+}
+
+static int list_have(void *ud)
+{
+	return ((struct list_ud *)ud)->p->assets != NULL;
+}
+
 struct assetlist *asset_list(struct ao_core *c, struct project *p, struct ao_err *err)
 {
-	struct assetlist *l = NULL, *fresh = NULL, *old = NULL;
-	int rc = 0;
+	struct list_ud d = {c, p};
+	struct assetlist *l = NULL;
+	char what[AO_ID_MAX + 32];
+	struct ao_slot_use u = {&c->lock, c->cfg.meta_ttl_s, 0, list_publish, list_have, &d, what,
+				0};
 
-	if (ao_cancel_lock(&p->assets_refresh) < 0) {
-		ao_errf(err, EINTR, "interrupted while waiting for the asset list of %s", p->id);
+	snprintf(what, sizeof(what), "the asset list of %s", p->id);
+	if (ao_slot_get(&p->assets_refresh, &u, err) < 0)
 		return NULL;
-	}
 	pthread_mutex_lock(&c->lock);
-	int ok = p->assets && time(NULL) - p->assets_at < c->cfg.meta_ttl_s;
-	pthread_mutex_unlock(&c->lock);
-	if (!ok)
-		rc = list_fetch(c, p, &fresh, err);
-	pthread_mutex_lock(&c->lock);
-	if (fresh) {
-		old = p->assets;
-		p->assets = fresh;
-		p->assets_at = time(NULL);
-	} else if (rc < 0 && err && err->transient && p->assets) {
-		ao_warn("hub unreachable (%s): serving the cached asset list of %s", err->msg,
-			p->id);
-		p->assets_at = degraded_at(c->cfg.meta_ttl_s);
-		rc = 0;
-	}
-	if (rc == 0 && p->assets) {
-		l = p->assets;
+	if ((l = p->assets))
 		l->refs++;
-	}
 	pthread_mutex_unlock(&c->lock);
-	pthread_mutex_unlock(&p->assets_refresh);
-	asset_list_put(c, old);
 	return l;
 }
 
 void asset_drop_list(struct ao_core *c, struct project *p)
 {
 	pthread_mutex_lock(&c->lock);
-	p->assets_at = 0;
+	ao_slot_drop(&p->assets_refresh);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -279,7 +274,7 @@ void asset_free_project(struct ao_core *c, struct project *p)
 	if (p->assets && --p->assets->refs == 0)
 		asset_list_free(p->assets);
 	p->assets = NULL;
-	pthread_mutex_destroy(&p->assets_refresh);
+	ao_slot_destroy(&p->assets_refresh);
 }
 
 int asset_lookup(struct ao_core *c, struct project *p, const char *name, char *id_out, size_t idsz,

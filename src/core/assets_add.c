@@ -21,7 +21,7 @@
  * filtered by externalId, matched by the stored URL) and every name is
  * assigned again, as a fetch does. A lookup that fails drops the listing
  * (the next access reads every page). The listing keeps its age
- * (assets_at): its TTL still decides when changes made elsewhere are read.
+ * (p->assets_refresh.at): its TTL still decides when changes made elsewhere are read.
  *
  * Locks: p->assets_refresh is held throughout, as a fetch of the pages
  * holds it (its lookups are network calls under it); a refresh in flight
@@ -36,7 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "angofs/hash.h"
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/log.h"
 #include "core_int.h"
 
@@ -223,23 +225,15 @@ static json_t *lookup(struct ao_core *c, const char *project, const char *ext, c
 		      struct ao_err *err)
 {
 	json_t *f = json_pack("{s:s}", "externalId", ext), *hit = NULL;
-	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL, *ef = fs ? hub_escape(fs) : NULL;
 	size_t ul = strcspn(url, "?#");
 	long long seen = 0, total = 1;
 
-	json_decref(f);
-	free(fs);
-	for (int page = 1; !hit && ef && seen < total; page++) {
-		char *pq = NULL;
+	for (int page = 1; !hit && f && seen < total; page++) {
 		json_t *data = NULL, *a;
 		size_t i;
-		if (asprintf(&pq, "/project/%s/assets?page=%d&limit=100&filters=%s", project, page,
-			     ef) < 0)
-			break;
-		int rc = hub_get(c->cfg.hub, pq, &data, err);
-		free(pq);
+		int rc = hub_get_assets(c->cfg.hub, project, page, 100, f, &data, err);
 		if (rc < 0) {
-			free(ef);
+			json_decref(f);
 			return NULL;
 		}
 		json_t *arr = json_object_get(data, "assets");
@@ -256,7 +250,7 @@ static json_t *lookup(struct ao_core *c, const char *project, const char *ext, c
 		if (!json_array_size(arr))
 			break;
 	}
-	free(ef);
+	json_decref(f);
 	if (hit) {
 		json_t *h = json_deep_copy(hit); /* the reply's object is not ours to change */
 		json_decref(hit);
@@ -347,17 +341,13 @@ static json_t *group_lookups(struct ao_core *c, struct project *p, const json_t 
 static json_t *standin(const json_t *asset)
 {
 	const char *url = json_string_value(json_object_get(asset, "data"));
-	unsigned long long h = 1469598103934665603ULL;
 	char id[64];
 	json_t *o;
 
 	if (!url)
 		return NULL;
-	for (const char *q = url; *q && *q != '?' && *q != '#'; q++) {
-		h ^= (unsigned char)*q;
-		h *= 1099511628211ULL;
-	}
-	snprintf(id, sizeof(id), STANDIN "%016llx", h);
+	/* the URL without its query: signed twice, one asset */
+	snprintf(id, sizeof(id), STANDIN "%016llx", ao_hash_bytes(url, strcspn(url, "?#")));
 	o = json_deep_copy(asset);
 	if (o) {
 		json_object_set_new(o, "_id", json_string(id));
@@ -390,7 +380,7 @@ static int publish(struct ao_core *c, struct project *p, const json_t *asset, js
 		rc = copy ? add_to(copy, asset, real) : -ENOMEM;
 	}
 	pthread_mutex_lock(&c->lock);
-	if (copy && rc == 0 && p->assets == l) { /* assets_at kept: the same age */
+	if (copy && rc == 0 && p->assets == l) { /* its `at` kept: the same age */
 		old = p->assets;
 		p->assets = copy;
 		copy = NULL;
@@ -409,12 +399,12 @@ void asset_add(struct ao_core *c, struct project *p, const json_t *asset)
 	int has_id = json_is_string(json_object_get(asset, "_id")), rc = -ENOMEM;
 	json_t *self = NULL, *real = NULL, *cand;
 
-	pthread_mutex_lock(&p->assets_refresh);
+	pthread_mutex_lock(&p->assets_refresh.flight);
 	pthread_mutex_lock(&c->lock);
 	int listed = p->assets != NULL;
 	pthread_mutex_unlock(&c->lock);
 	if (!listed) { /* nothing cached: the next access reads every page */
-		pthread_mutex_unlock(&p->assets_refresh);
+		pthread_mutex_unlock(&p->assets_refresh.flight);
 		return;
 	}
 	cand = has_id ? json_incref((json_t *)asset) : standin(asset);
@@ -431,7 +421,7 @@ void asset_add(struct ao_core *c, struct project *p, const json_t *asset)
 			err.code ? err.msg : strerror(-rc));
 		asset_drop_list(c, p);
 	}
-	pthread_mutex_unlock(&p->assets_refresh);
+	pthread_mutex_unlock(&p->assets_refresh.flight);
 	json_decref(cand);
 	json_decref(self);
 	json_decref(real);

@@ -37,12 +37,14 @@ struct ao_core *ao_core_new(const struct ao_core_cfg *cfg, struct ao_err *err)
 		c->cfg.meta_ttl_s = 60;
 	if (c->cfg.task_page_max <= 0)
 		c->cfg.task_page_max = 1000;
+	if (c->cfg.shard_bytes <= 0)
+		c->cfg.shard_bytes = 256LL << 20;
 	if (c->cfg.split[0] + c->cfg.split[1] + c->cfg.split[2] <= 0) { /* 80:10:10 */
 		c->cfg.split[0] = 0.8;
 		c->cfg.split[1] = c->cfg.split[2] = 0.1;
 	}
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_mutex_init(&c->list_refresh, NULL);
+	ao_slot_init(&c->list_refresh);
 	pthread_mutex_init(&c->dsv.lock, NULL);
 	small_init(c);
 	c->t0 = time(NULL);
@@ -67,7 +69,7 @@ void ao_core_free(struct ao_core *c)
 	small_free_all(c);
 	pthread_mutex_destroy(&c->dsv.lock);
 	pthread_mutex_destroy(&c->lock);
-	pthread_mutex_destroy(&c->list_refresh);
+	ao_slot_destroy(&c->list_refresh);
 	free(c);
 }
 
@@ -171,8 +173,7 @@ static const struct {
 };
 
 /* Is child i of the table there for n? (a mask only when the task has it,
- * latest only when a snapshot exists, a snapshot's views without stage/
- * and batch/: they are views of other exports, not pinned) */
+ * latest only when a snapshot exists) */
 static int child_present(struct ao_core *c, const struct ao_node *n, size_t i)
 {
 	switch (tree[i].kind) {
@@ -180,9 +181,6 @@ static int child_present(struct ao_core *c, const struct ao_node *n, size_t i)
 		return asset_mask_present(c, n, tree[i].name);
 	case AO_N_SNAP_LINK:
 		return snap_has_latest(c, n->project_id);
-	case AO_N_DS_STAGES_DIR:
-	case AO_N_DS_BATCHES_DIR:
-		return !n->snap[0];
 	default:
 		return 1;
 	}
@@ -217,6 +215,9 @@ static int lookup_dynamic(struct ao_core *c, struct ao_node *n, struct project *
 	case AO_N_DS_BATCHES_DIR: {
 		int b = n->kind == AO_N_BATCHES_DIR || n->kind == AO_N_DS_BATCHES_DIR;
 		rc = proj_sub_lookup(c, *p, b, name, n->sub_id, sizeof(n->sub_id), err);
+		if (rc == 0 && n->snap[0] && !snap_sub_pinned(c, n, b, n->sub_id))
+			return ao_errf(err, ENOENT, "%s: not in the snapshot (made after it)",
+				       path);
 		if (rc == 0 && n->kind >= AO_N_DS_DIR)
 			n->kind = b ? AO_N_DS_BATCH_DIR : AO_N_DS_STAGE_DIR;
 		else if (rc == 0)
@@ -395,7 +396,7 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 			return rc;
 		pthread_mutex_lock(&c->lock);
 		set_size(st, (long long)p->detail_len);
-		st->st_mtime = p->detail_at;
+		st->st_mtime = p->detail_refresh.at;
 		pthread_mutex_unlock(&c->lock);
 		return 0;
 	case AO_N_EXPORT_FILE: {
@@ -534,19 +535,25 @@ int ao_core_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn 
 		if (rc < 0)
 			return rc;
 		int which = n->kind == AO_N_BATCHES_DIR || n->kind == AO_N_DS_BATCHES_DIR;
+		struct {
+			char name[AO_NAME_MAX + 1], id[AO_ID_MAX];
+		} * e;
 		pthread_mutex_lock(&c->lock);
 		size_t cnt = which ? p->nbatches : p->nstages;
 		struct sub *v = which ? p->batches : p->stages;
-		char(*names)[AO_NAME_MAX + 1] = calloc(cnt ? cnt : 1, sizeof(*names));
-		for (size_t i = 0; names && i < cnt; i++)
-			memcpy(names[i], v[i].dname, sizeof(names[0]));
+		e = calloc(cnt ? cnt : 1, sizeof(*e));
+		for (size_t i = 0; e && i < cnt; i++) {
+			memcpy(e[i].name, v[i].dname, sizeof(e[0].name));
+			snprintf(e[i].id, sizeof(e[i].id), "%s", v[i].id);
+		}
 		pthread_mutex_unlock(&c->lock);
-		if (!names)
+		if (!e)
 			return ao_errf(err, ENOMEM, "out of memory");
-		for (size_t i = 0; i < cnt; i++)
-			if (fill(ctx, names[i], &dst))
+		for (size_t i = 0; i < cnt; i++) /* a snapshot's: those it pinned */
+			if ((!n->snap[0] || snap_sub_pinned(c, n, which, e[i].id)) &&
+			    fill(ctx, e[i].name, &dst))
 				break;
-		free(names);
+		free(e);
 		return 0;
 	}
 	case AO_N_ASSETS_DIR: {
@@ -766,161 +773,4 @@ int ao_core_release(struct ao_core *c, struct ao_core_fh *fh)
 	free(fh->buf);
 	free(fh);
 	return stale;
-}
-
-/* --- refresh and write-side callbacks ------------------------------------ */
-
-int ao_core_touch(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
-{
-	struct project *p = n->project_id[0] ? proj_by_id(c, n->project_id) : NULL;
-
-	(void)err;
-	switch (n->kind) {
-	case AO_N_ROOT:
-		pthread_mutex_lock(&c->lock);
-		c->list_at = 0;
-		pthread_mutex_unlock(&c->lock);
-		break;
-	case AO_N_EXPORT_FILE:
-		ao_xcache_touched(c->cfg.xc, n->x);
-		if (p && !n->sub_id[0])
-			task_drop_list(c, p);
-		break;
-	case AO_N_EXPORT_DIR:
-		ao_xcache_project_stale(c->cfg.xc, n->project_id);
-		if (p)
-			task_drop_list(c, p);
-		break;
-	case AO_N_PROJECT:
-	case AO_N_PROJECT_JSON:
-	case AO_N_STAGES_DIR:
-	case AO_N_BATCHES_DIR:
-		if (p) {
-			pthread_mutex_lock(&c->lock);
-			p->detail_at = 0;
-			pthread_mutex_unlock(&c->lock);
-			if (n->kind == AO_N_PROJECT)
-				task_drop_list(c, p);
-		}
-		break;
-	case AO_N_TASKS_DIR:
-		if (p)
-			task_drop_list(c, p);
-		break;
-	case AO_N_ASSETS_DIR:
-		if (p)
-			asset_drop_list(c, p);
-		break;
-	case AO_N_TASK_DIR:
-	case AO_N_TASK_JSON:
-	case AO_N_ANSWER_JSON:
-		task_drop(c, n->task_id);
-		break;
-	case AO_N_DS_VDIR:
-	case AO_N_DS_FILE: /* the view's feeding export: the next access rebuilds */
-		ao_xcache_mark_stale(c->cfg.xc, n->x);
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-int ao_core_snap_mkdir(struct ao_core *c, const struct ao_node *n, const char *name,
-		       struct ao_err *err)
-{
-	if (n->kind != AO_N_SNAPS_DIR)
-		return ao_errf(err, EPERM, "not a place for directories");
-	if (c->cfg.read_only)
-		return ao_errf(err, EROFS, "the mount is read-only");
-	return snap_create(c, n->project_id, name, err);
-}
-
-int ao_core_snap_rmdir(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
-{
-	if (n->kind != AO_N_SNAP_DIR)
-		return ao_errf(err, EPERM, "not a snapshot");
-	if (c->cfg.read_only)
-		return ao_errf(err, EROFS, "the mount is read-only");
-	return snap_remove(c, n->project_id, n->snap, err);
-}
-
-int ao_core_readlink(struct ao_core *c, const struct ao_node *n, char *buf, size_t size,
-		     struct ao_err *err)
-{
-	if (n->kind != AO_N_SNAP_LINK)
-		return ao_errf(err, EINVAL, "not a symbolic link");
-	return snap_readlink(c, n, buf, size, err);
-}
-
-static void written(struct ao_core *c, const char *project_id, const json_t *asset)
-{
-	struct project *p = proj_by_id(c, project_id);
-	ao_xcache_project_stale(c->cfg.xc, project_id);
-	if (p) {
-		task_drop_list(c, p);
-		if (asset) /* the new asset joins the listing (assets_add.c) */
-			asset_add(c, p, asset);
-		else
-			asset_drop_list(c, p); /* an asset list, an import: re-read */
-	}
-	task_drop_project(c, project_id);
-}
-
-void ao_core_project_written(struct ao_core *c, const char *project_id)
-{
-	written(c, project_id, NULL);
-}
-
-void ao_core_asset_added(struct ao_core *c, const char *project_id, const json_t *asset)
-{
-	written(c, project_id, asset);
-}
-
-void ao_core_task_written(struct ao_core *c, const char *project_id, const char *task_id)
-{
-	(void)project_id;
-	task_drop(c, task_id);
-}
-
-int ao_core_category_schema(struct ao_core *c, const char *project_id, json_t **schema,
-			    struct ao_err *err)
-{
-	struct project *p = proj_by_id(c, project_id);
-	int rc;
-
-	*schema = NULL;
-	if (!p) {
-		rc = proj_list_fresh(c, 1, err);
-		if (rc < 0)
-			return rc;
-		p = proj_by_id(c, project_id);
-		if (!p)
-			return ao_errf(err, ENOENT, "no project with id '%s'", project_id);
-	}
-	rc = proj_detail(c, p, err);
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&c->lock);
-	json_t *cs = json_object_get(p->detail, "categorySchema");
-	*schema = json_is_object(cs) ? json_deep_copy(cs) : json_object();
-	pthread_mutex_unlock(&c->lock);
-	return *schema ? 0 : ao_errf(err, ENOMEM, "out of memory");
-}
-
-int ao_core_read_answer(struct ao_core *c, const char *project_id, const char *task_id, char **buf,
-			size_t *len, struct ao_err *err)
-{
-	return task_fetch(c, project_id, task_id, 1, buf, len, err);
-}
-
-struct ao_media *ao_core_media(struct ao_core *c)
-{
-	return c->cfg.media;
-}
-
-int ao_core_task_masks(struct ao_core *c, const char *project_id, const char *task_id,
-		       json_t **masks, struct ao_err *err)
-{
-	return task_masks(c, project_id, task_id, masks, err);
 }

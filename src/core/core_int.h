@@ -28,6 +28,7 @@
 
 #include "angofs/core.h"
 #include "angofs/names.h"
+#include "angofs/slot.h"
 #include "dsview_int.h"
 
 /* A stage or batch of a project: immutable once built; the array holding it
@@ -56,30 +57,28 @@ struct project {
 	/* c->lock: epoch ms an export or task of it was first opened, 0 = never (poll.c) */
 	long long touched;
 
-	/* detail_refresh: single flight of GET /project/{id}, held across that
-	 * request on purpose (only callers wanting this project's detail wait);
-	 * taken before c->lock, never while holding it. The fields below: c->lock */
-	pthread_mutex_t detail_refresh;
+	/* detail_refresh: GET /project/{id}, cached for meta_ttl_s (slot.h: its
+	 * flight held across that request on purpose, only callers wanting this
+	 * project's detail wait; taken before c->lock, never while holding it).
+	 * Its `at` (the mtime of project.json) and the fields below: c->lock */
+	struct ao_slot detail_refresh;
 	json_t *detail;
 	char *detail_text;
 	size_t detail_len;
-	time_t detail_at;
 	struct sub *stages, *batches;
 	size_t nstages, nbatches;
 
-	/* tasks_refresh: single flight of this project's task list (pages or the
-	 * export), held across it; before c->lock. The fields below: c->lock */
-	pthread_mutex_t tasks_refresh;
+	/* tasks_refresh: this project's task list (pages or the export; slot.h,
+	 * its flight before c->lock). Its `at` and the fields below: c->lock */
+	struct ao_slot tasks_refresh;
 	struct tasklist *tasks;
-	time_t tasks_at;
 	unsigned long tasks_gen; /* export generation the list came from (0: pages) */
 
-	/* assets_refresh: single flight of this project's asset list (pages of
-	 * GET /project/{id}/assets), held across it; before c->lock. The fields
-	 * below: c->lock (assets.c) */
-	pthread_mutex_t assets_refresh;
+	/* assets_refresh: this project's asset list (pages of GET
+	 * /project/{id}/assets; slot.h, its flight before c->lock). Its `at` and
+	 * the fields below: c->lock (assets.c) */
+	struct ao_slot assets_refresh;
 	struct assetlist *assets;
-	time_t assets_at;
 };
 
 /* One file of assets/ (assets.c): immutable once its list is published. */
@@ -129,13 +128,12 @@ struct ao_core {
 	 * done (c->lock) */
 	struct small_file *small;
 	pthread_cond_t small_cv;
-	/* list_refresh: single flight of listProjects, held across it; before
-	 * c->lock. projects..list_at, tb, ntask_ents, wgen: c->lock (a leaf, never
-	 * held across a request) */
-	pthread_mutex_t list_refresh;
+	/* list_refresh: listProjects (slot.h, its flight before c->lock). Its
+	 * `at`, projects..cap, tb, ntask_ents, wgen: c->lock (a leaf, never held
+	 * across a request) */
+	struct ao_slot list_refresh;
 	struct project **projects;
 	size_t nprojects, cap;
-	time_t list_at;
 	struct task_ent *tb[TASK_BUCKETS];
 	size_t ntask_ents;
 	/* bumped by every write (task_drop, task_drop_project): a task fetched by a
@@ -147,14 +145,14 @@ struct ao_core {
 	struct diff_result *diffs; /* c->lock: changes/ files computed last (dsdiff.c) */
 };
 
-/* Degraded mode: when the hub is unreachable an expired copy is served, and
- * it counts as fresh for DEGRADED_HOLD_S more seconds (the returned fetch time
- * may lie in the future when the TTL is shorter), so a down hub costs one
- * bounded retry loop per hold, not one per file access. */
-#define DEGRADED_HOLD_S 10
+/* Degraded mode of a single cached task (the slots of slot.h do the same):
+ * when the hub is unreachable an expired copy is served, and it counts as
+ * fresh for AO_SLOT_HOLD_S more seconds (the returned fetch time may lie in
+ * the future when the TTL is shorter), so a down hub costs one bounded
+ * retry loop per hold, not one per file access. */
 static inline time_t degraded_at(long ttl)
 {
-	return time(NULL) - ttl + DEGRADED_HOLD_S;
+	return time(NULL) - ttl + AO_SLOT_HOLD_S;
 }
 
 /* small.c: kernel caching of the in-memory files, assets and masks, per file */
@@ -275,6 +273,8 @@ struct dsv_gen;
 int snap_describe(struct ao_core *c, struct dsv_gen *g, const char *name, const json_t *detail,
 		  const char *tmp, json_t **out, struct ao_err *err);
 int snap_has_latest(struct ao_core *c, const char *project_id);
+/* Has the snapshot n is in a view of that stage (batch 0) or batch? */
+int snap_sub_pinned(struct ao_core *c, const struct ao_node *n, int batch, const char *id);
 /* The export generation ("<hash>.<gen>") a pin holds ("" if unknown). */
 void snap_generation(struct ao_core *c, const char *project_id, const char *name, char *buf,
 		     size_t n);

@@ -1,5 +1,5 @@
 /*
- * dsbuild.c - the generations of the dataset views (src/core/dsview.h):
+ * dsbuild.c - the generations of the dataset views (src/core/dsview_int.h):
  * pass 1 once per (export generation, categorySchema), pass 2 on demand.
  *
  * Design: a view never asks the hub for an export of its own. It opens the
@@ -43,6 +43,7 @@
 #include "dsview_int.h"
 #include "angofs/cancel.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/log.h"
 #include "angofs/media.h"
 #include "angofs/sysutil.h"
@@ -52,7 +53,8 @@
 
 static const char *const out_names[DSV_NOUT] = {
     "yolo.labels",     "yolo-detect.labels", "yolo-seg.labels", "coco.json",
-    "coco-train.json", "coco-val.json",	     "coco-test.json"};
+    "coco-train.json", "coco-val.json",	     "coco-test.json",	"voc.xml",
+    "wds.json",	       "wds-train.json",     "wds-val.json",	"wds-test.json"};
 
 const char *dsv_out_name(int k)
 {
@@ -62,39 +64,48 @@ const char *dsv_out_name(int k)
 /* ---- sets and references --------------------------------------------------- */
 
 /* The set of (x) or of (project, snapshot name, its inode), made on first use. */
+/* The set of (x), or of (project, snapshot name, its inode, its stage or
+ * batch view sub: "" for the whole), made on first use. */
 static struct dsv_set *set_of(struct ao_core *c, struct ao_xentry *x, const char *project_id,
-			      const char *snap, unsigned long long ino)
+			      const char *snap, unsigned long long ino, const char *sub)
 {
 	struct dsv *dv = &c->dsv;
 	struct dsv_set *s;
-	char *dir = NULL, *out = NULL;
+	char *root = NULL, *dir = NULL, *out = NULL, vd[4400];
 
-	if (snap && snap[0] &&
-	    (!c->cfg.snap_dir ||
-	     asprintf(&dir, "%s/%s/%s", c->cfg.snap_dir, project_id, snap) < 0 ||
-	     asprintf(&out, "%s/derived", dir) < 0)) {
-		free(dir);
-		return NULL;
+	if (snap && snap[0]) {
+		if (!c->cfg.snap_dir ||
+		    asprintf(&root, "%s/%s/%s", c->cfg.snap_dir, project_id, snap) < 0)
+			return NULL;
+		snap_sub_dir(root, sub, vd, sizeof(vd));
+		if (!(dir = strdup(sub[0] ? vd : root)) || asprintf(&out, "%s/derived", dir) < 0) {
+			free(root);
+			free(dir);
+			return NULL;
+		}
 	}
 	pthread_mutex_lock(&dv->lock);
 	for (s = dv->sets; s; s = s->next)
 		if (snap && snap[0] ? s->snap_ino == ino && !strcmp(s->snap, snap) &&
-					  !strcmp(s->project_id, project_id)
+					  !strcmp(s->project_id, project_id) && !strcmp(s->sub, sub)
 				    : s->x == x && !s->snap[0])
 			break;
 	if (!s && (s = calloc(1, sizeof(*s)))) {
 		s->x = snap && snap[0] ? NULL : x;
 		snprintf(s->project_id, sizeof(s->project_id), "%s", project_id);
 		snprintf(s->snap, sizeof(s->snap), "%s", snap ? snap : "");
+		snprintf(s->sub, sizeof(s->sub), "%s", snap && snap[0] ? sub : "");
 		s->snap_ino = ino;
+		s->root = root;
 		s->dir = dir;
 		s->out_dir = out;
-		dir = out = NULL;
+		root = dir = out = NULL;
 		pthread_mutex_init(&s->build, NULL);
 		s->next = dv->sets;
 		dv->sets = s;
 	}
 	pthread_mutex_unlock(&dv->lock);
+	free(root);
 	free(dir);
 	free(out);
 	return s;
@@ -107,6 +118,7 @@ static void gen_free(struct ao_core *c, struct dsv_gen *g)
 			close(g->out[k].fd);
 		free(g->out[k].tab);
 		free(g->out[k].report);
+		json_decref(g->out[k].index);
 	}
 	if (g->xfd >= 0)
 		close(g->xfd);
@@ -120,6 +132,7 @@ static void gen_free(struct ao_core *c, struct dsv_gen *g)
 		free(g->scount[k]);
 	free(g->if_note);
 	free(g->isize);
+	free(g->msize);
 	free(g->iopen);
 	free(g);
 }
@@ -150,6 +163,7 @@ void dsv_free_all(struct ao_core *c)
 			dsv_put(c, r);
 		}
 		pthread_mutex_destroy(&s->build);
+		free(s->root);
 		free(s->dir);
 		free(s->out_dir);
 		free(s);
@@ -429,10 +443,11 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 		return rc;
 	g->isize = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->isize));
 	g->iopen = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->iopen));
+	g->msize = calloc(ao_ds_index_count(g->idx) + 1, sizeof(*g->msize));
 	if (!g->schema->if_schema_id && !g->if_note)
 		g->if_note = strdup("imagefolder: the project's categorySchema has no top-level "
 				    "single-choice classification (radio or single-dropdown)\n");
-	if (!g->isize || !g->iopen)
+	if (!g->isize || !g->iopen || !g->msize)
 		return ao_errf(err, ENOMEM, "out of memory");
 	return 0;
 }
@@ -525,7 +540,7 @@ static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_e
 		return NULL;
 	}
 	char *text = json_dumps(cs, JSON_COMPACT | JSON_SORT_KEYS);
-	snprintf(ident, sizeof(ident), "%s-%016llx", xid, text ? ao_xcache_hash(text) : 0ULL);
+	snprintf(ident, sizeof(ident), "%s-%016llx", xid, text ? ao_hash_str(text) : 0ULL);
 	free(text);
 	/* our own descriptor of that generation: the export cache's handle is
 	 * closed at once, so a view never counts as a reader of the export (its
@@ -578,8 +593,12 @@ static struct dsv_gen *by_serial(struct ao_core *c, struct dsv_set *s, unsigned 
 
 struct dsv_gen *dsv_acquire(struct ao_core *c, const struct ao_node *n, struct ao_err *err)
 {
+	char sub[AO_ID_MAX + 8] = "";
+	if (n->ds_sub)
+		snprintf(sub, sizeof(sub), "%s/%.*s", n->ds_sub == 1 ? "stage" : "batch",
+			 AO_ID_MAX - 1, n->sub_id);
 	struct dsv_set *s =
-	    n->snap[0] || n->x ? set_of(c, n->x, n->project_id, n->snap, n->snap_ino) : NULL;
+	    n->snap[0] || n->x ? set_of(c, n->x, n->project_id, n->snap, n->snap_ino, sub) : NULL;
 	struct dsv_gen *g;
 
 	if (!s) {
@@ -692,7 +711,9 @@ static int build_out(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err 
 	mkdir(dir, 0700);
 	if (!g->pinned) /* a snapshot's files are its own */
 		dsv_sweep(dir, g->ident);
-	if (k >= DSV_OUT_COCO) { /* annotations.json, of the whole view or one split */
+	if (k >= DSV_OUT_WDS) /* WebDataset shards, then their index (dswds.c) */
+		rc = dsv_build_wds(c, g, k - DSV_OUT_WDS, path, err);
+	else if (k >= DSV_OUT_COCO && k != DSV_OUT_VOC) { /* annotations.json (a split's) */
 		char rpath[4200], rtmp[4300];
 		snprintf(rpath, sizeof(rpath), "%s.txt", path);
 		rc = publish_tmp(dir, path, &f, tmp, sizeof(tmp), err);

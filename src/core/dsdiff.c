@@ -33,6 +33,7 @@
 
 #include "core_int.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/log.h"
 
 #define DIFF_CACHE 8
@@ -195,7 +196,7 @@ static unsigned long long answer_hash(const json_t *task)
 			      "classifications", json_object_get(task, "classifications"),
 			      "relations", json_object_get(task, "relations"));
 	char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	unsigned long long h = s ? ao_xcache_hash(s) : 0;
+	unsigned long long h = s ? ao_hash_str(s) : 0;
 
 	free(s);
 	json_decref(a);
@@ -296,7 +297,7 @@ static int side_open(struct ao_core *c, const char *pid, struct side *s, int fet
 			return -ENOENT;
 		set.dir = dir;
 		set.snap_ino = ino;
-		snprintf(set.snap, sizeof(set.snap), "%s", s->name);
+		snprintf(set.snap, sizeof(set.snap), "%.*s", SNAP_NAME_MAX, s->name);
 		snprintf(s->key, sizeof(s->key), "snapshot %llx", ino);
 		snap_generation(c, pid, s->name, s->ident, sizeof(s->ident));
 		return snap_source(c, &set, fd, cs, err);

@@ -36,6 +36,7 @@
 
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/log.h"
 #include "core_int.h"
 #include "dsview_int.h"
@@ -54,26 +55,15 @@ struct dsv_naming {
 static json_t *assets_named(struct dsv_naming *nm, const char *ext, struct ao_err *err)
 {
 	json_t *got = json_object_get(nm->seen, ext), *all, *f;
-	char *fs, *ef, *ep;
 	long long seen = 0, total = 1;
 
 	if (got)
 		return got;
 	all = json_array();
 	f = json_pack("{s:s}", "externalId", ext);
-	fs = f ? json_dumps(f, JSON_COMPACT) : NULL;
-	ef = fs ? hub_escape(fs) : NULL;
-	ep = hub_escape(nm->project_id);
-	json_decref(f);
-	free(fs);
-	for (int page = 1; all && ef && ep && seen < total; page++) {
-		char *pq = NULL;
+	for (int page = 1; all && f && seen < total; page++) {
 		json_t *data = NULL, *arr;
-		if (asprintf(&pq, "/project/%s/assets?page=%d&limit=100&filters=%s", ep, page, ef) <
-		    0)
-			break;
-		int rc = hub_get(nm->c->cfg.hub, pq, &data, err);
-		free(pq);
+		int rc = hub_get_assets(nm->c->cfg.hub, nm->project_id, page, 100, f, &data, err);
 		nm->lookups++;
 		if (rc < 0) {
 			json_decref(all);
@@ -88,8 +78,7 @@ static json_t *assets_named(struct dsv_naming *nm, const char *ext, struct ao_er
 		if (!json_array_size(arr))
 			break;
 	}
-	free(ef);
-	free(ep);
+	json_decref(f);
 	if (!all)
 		return NULL;
 	json_object_set_new(nm->seen, ext, all);

@@ -78,7 +78,9 @@ static int pack_labels(struct dsv_gen *g, int k, FILE *f, struct dsv_lab *tab,
 		rc = 0;
 		if (im && im->width > 0) {
 			long start = ftell(f);
-			rc = ao_ds_yolo_label(g->schema, im, r, modes[k], f, rep);
+			rc = k == DSV_OUT_VOC
+				 ? ao_ds_voc_xml(g->schema, im, r, f, rep)
+				 : ao_ds_yolo_label(g->schema, im, r, modes[k], f, rep);
 			tab[im - first].off = (unsigned long long)start;
 			tab[im - first].len = (unsigned long long)(ftell(f) - start);
 		}
@@ -224,8 +226,18 @@ int dsv_load_out(struct ao_core *c, struct dsv_gen *g, int k, const char *path, 
 	if (fstat(o.fd, &st) != 0)
 		rc = -errno;
 	o.size = st.st_size;
-	if (rc == 0 && k < DSV_OUT_COCO) {
+	if (rc == 0 && dsv_is_pack(k)) {
 		rc = load_pack(g, o.fd, o.size, &o);
+	} else if (rc == 0 && k >= DSV_OUT_WDS) { /* shards.json, its report inside */
+		char *text = NULL;
+		size_t len;
+		rc = ao_sys_read_fd(o.fd, 64 << 20, &text, &len);
+		o.index = rc == 0 ? json_loadb(text, len, 0, NULL) : NULL;
+		const char *r = json_string_value(json_object_get(o.index, "report"));
+		o.report = r ? strdup(r) : NULL;
+		if (rc == 0 && !o.report)
+			rc = -EIO;
+		free(text);
 	} else if (rc == 0) {
 		char rpath[4200];
 		size_t len;
@@ -239,6 +251,7 @@ int dsv_load_out(struct ao_core *c, struct dsv_gen *g, int k, const char *path, 
 		close(o.fd);
 		free(o.tab);
 		free(o.report);
+		json_decref(o.index);
 		return ao_errf(err, -rc, "%s: not a complete dataset file", path);
 	}
 	o.built = 1;
@@ -251,6 +264,7 @@ int dsv_load_out(struct ao_core *c, struct dsv_gen *g, int k, const char *path, 
 		close(o.fd);
 		free(o.tab);
 		free(o.report);
+		json_decref(o.index);
 	}
 	return 0;
 }

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core_int.h"
 #include "dsview_int.h"
@@ -40,25 +41,28 @@
 #include "angofs/log.h"
 #include "angofs/media.h"
 
-static const char *const fmt_names[DSV_NFMT] = {"yolo", "yolo-detect", "yolo-seg", "coco",
-						"imagefolder"};
+static const char *const fmt_names[DSV_NFMT] = {
+    "yolo", "yolo-detect", "yolo-seg", "coco", "imagefolder", "voc", "masks", "webdataset"};
 
-/* The fixed entries of a view directory, by format. */
+#define F(x) (1u << (x))
+#define YOLO (F(DSV_YOLO) | F(DSV_YOLO_DETECT) | F(DSV_YOLO_SEG))
+/* The fixed entries of a view directory, by format (a mask of formats). */
 static const struct {
 	const char *name;
 	int part;
-	int yolo, coco, imf; /* present in that kind of view */
+	unsigned fmts; /* present in those views */
 } fixed[] = {
-    {"data.yaml", DSV_DATA_YAML, 1, 0, 0}, {"images", DSV_IMAGES, 1, 1, 0},
-    {"labels", DSV_LABELS, 1, 0, 0},	   {"annotations.json", DSV_ANNOT, 0, 1, 0},
-    {"skipped.txt", DSV_SKIPPED, 1, 1, 1},
-};
-
-struct dsv_fh {
-	struct dsv_gen *g;
-	struct ao_media_fh *mfh;      /* an image's bytes */
-	const struct ao_ds_image *im; /* that image (in g's index) */
-	int counted;		      /* in g->iopen */
+    {"data.yaml", DSV_DATA_YAML, YOLO},
+    {"images", DSV_IMAGES, YOLO | F(DSV_COCO) | F(DSV_MASKS)},
+    {"labels", DSV_LABELS, YOLO},
+    {"annotations.json", DSV_ANNOT, F(DSV_COCO)},
+    {"Annotations", DSV_VOC_ANN, F(DSV_VOC)},
+    {"JPEGImages", DSV_IMAGES, F(DSV_VOC)},
+    {"ImageSets", DSV_VOC_SETS, F(DSV_VOC)},
+    {"annotations", DSV_MASK_DIR, F(DSV_MASKS)},
+    {"classes.txt", DSV_CLASSES, F(DSV_MASKS)},
+    {"shards.json", DSV_WDS_INDEX, F(DSV_WDS)},
+    {"skipped.txt", DSV_SKIPPED, ~0u},
 };
 
 static int is_yolo(int fmt)
@@ -76,19 +80,20 @@ static int fmt_of(const char *name)
 
 static int has_fixed(int fmt, size_t i)
 {
-	return is_yolo(fmt) ? fixed[i].yolo : fmt == DSV_COCO ? fixed[i].coco : fixed[i].imf;
+	return fmt >= 0 && (fixed[i].fmts & F(fmt)) != 0;
 }
 
 static int part_is_dir(int part)
 {
 	return part == DSV_ROOT || part == DSV_IMAGES || part == DSV_LABELS || part == DSV_CLASS ||
-	       part == DSV_SPLITS || part == DSV_SPLITROOT;
+	       part == DSV_SPLITS || part == DSV_SPLITROOT || part == DSV_VOC_ANN ||
+	       part == DSV_VOC_SETS || part == DSV_VOC_MAIN || part == DSV_MASK_DIR;
 }
 
 /* Is image im in the view of node n (of format n->ds_fmt; of split
  * n->ds_split; under class dir cls for ImageFolder)? */
-static int in_view(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, const char *cls,
-		   const struct ao_ds_image *im)
+int dsv_in_view(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, const char *cls,
+		const struct ao_ds_image *im)
 {
 	if (!im)
 		return 0;
@@ -131,10 +136,13 @@ static int part_in(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n
 	}
 	if (n->ds_part == DSV_LABELS) {
 		im = ao_ds_index_find_label(g->idx, name);
-		return in_view(c, g, n, NULL, im) ? DSV_LABEL : -1;
+		return dsv_in_view(c, g, n, NULL, im) ? DSV_LABEL : -1;
 	}
+	if (n->ds_part == DSV_VOC_ANN || n->ds_part == DSV_MASK_DIR)
+		return dsv_fmt_part_in(c, g, n, name); /* <stem>.xml, <stem>.png */
 	im = ao_ds_index_find_name(g->idx, name);
-	return in_view(c, g, n, n->ds_part == DSV_CLASS ? n->ds_name : NULL, im) ? DSV_IMAGE : -1;
+	return dsv_in_view(c, g, n, n->ds_part == DSV_CLASS ? n->ds_name : NULL, im) ? DSV_IMAGE
+										     : -1;
 }
 
 /* A name the current generation lacks: the newest retired generation that
@@ -187,6 +195,8 @@ static int lookup_view(struct ao_core *c, struct ao_node *n, const char *name, c
 	n->x = feed(c, n, err);
 	if (!n->x && !n->snap[0])
 		return -ENOMEM;
+	if (n->snap[0] && (n->kind == AO_N_DS_STAGE_DIR || n->kind == AO_N_DS_BATCH_DIR))
+		n->ds_sub = n->kind == AO_N_DS_STAGE_DIR ? 1 : 2; /* pinned (snapsub.c) */
 	n->ds_fmt = f;
 	n->ds_part = splits ? DSV_SPLITS : DSV_ROOT;
 	n->kind = AO_N_DS_VDIR;
@@ -233,6 +243,9 @@ int dsv_lookup(struct ao_core *c, struct ao_node *n, const char *name, const cha
 				n->kind = part_is_dir(n->ds_part) ? AO_N_DS_VDIR : AO_N_DS_FILE;
 				return 0;
 			}
+	if (n->ds_part == DSV_VOC_SETS || n->ds_part == DSV_VOC_MAIN ||
+	    (n->ds_part == DSV_ROOT && n->ds_fmt == DSV_WDS))
+		return dsv_fmt_lookup(c, n, name, path, err); /* Main/, sets, shards */
 	if (n->ds_part == DSV_ROOT && n->ds_fmt != DSV_IF)
 		return ao_errf(err, ENOENT, "%s: no such file", path);
 	return lookup_data(c, n, name, path, err);
@@ -258,6 +271,10 @@ static int out_of(int fmt, int split)
 {
 	if (is_yolo(fmt))
 		return fmt;
+	if (fmt == DSV_VOC)
+		return DSV_OUT_VOC;
+	if (fmt == DSV_WDS)
+		return DSV_OUT_WDS + split;
 	if (fmt != DSV_COCO)
 		return -1;
 	return split ? DSV_OUT_COCO_SPLIT + split - 1 : DSV_OUT_COCO;
@@ -287,7 +304,10 @@ static char *skipped_text(struct ao_core *c, struct dsv_gen *g, int fmt, int spl
 			       fmt_names[fmt], idx, fmt == DSV_IF && g->if_note ? g->if_note : "",
 			       fmt_names[fmt],
 			       k >= 0 ? g->out[k].report
-				      : "(no per-mark conversion: images are sorted by class)\n")
+			       : fmt == DSV_IF
+				   ? "(no per-mark conversion: images are sorted by class)\n"
+				   : "(each mask is made when read, from the marks YOLO and "
+				     "COCO keep: see their skipped.txt)\n")
 		    : -1;
 	free(idx);
 	if (n < 0) {
@@ -340,11 +360,6 @@ static char *yaml_text(struct ao_core *c, const struct dsv_gen *g, const struct 
 	return t;
 }
 
-/* Size of an image file: known once the media cache has it, else 1 byte and
- * no blocks, as for an export never fetched (a reader reads to the end). */
-static long long image_size(struct ao_core *c, const struct dsv_gen *g,
-			    const struct ao_ds_image *im, int precise);
-
 static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, long long *size,
 		     struct ao_err *err)
 {
@@ -383,10 +398,10 @@ static int file_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node 
 		im = ao_ds_index_find_name(g->idx, n->ds_name);
 		if (!im)
 			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
-		*size = image_size(c, g, im, 1);
+		*size = dsv_image_size(c, g, im, 1);
 		return 0;
-	default:
-		return ao_errf(err, EIO, "unexpected dataset node");
+	default: /* voc/, masks/, webdataset/ files (dsformats.c) */
+		return dsv_fmt_size(c, g, n, size, err);
 	}
 }
 
@@ -442,12 +457,12 @@ static int list_images(struct ao_core *c, struct dsv_gen *g, const struct ao_nod
 		return -err->code;
 	for (size_t i = 0; i < ao_ds_index_count(g->idx); i++) {
 		const struct ao_ds_image *im = ao_ds_index_get(g->idx, i);
-		if (!in_view(c, g, n, n->ds_part == DSV_CLASS ? n->ds_name : NULL, im))
+		if (!dsv_in_view(c, g, n, n->ds_part == DSV_CLASS ? n->ds_name : NULL, im))
 			continue;
 		if (labels)
 			file_stat(c, 0, (long long)g->out[k].tab[im - first].len, &st);
 		else {
-			long long sz = image_size(c, g, im, 0);
+			long long sz = dsv_image_size(c, g, im, 0);
 			file_stat(c, 0, sz, &st);
 			if (sz == 1)
 				st.st_blocks = 0;
@@ -474,8 +489,9 @@ static void list_classes(struct ao_core *c, struct dsv_gen *g, const struct ao_n
 static int list_root(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill, void *ctx,
 		     struct ao_err *err)
 {
-	/* the class directories are data: they need the index (fetching) */
-	struct dsv_gen *g = n->ds_fmt == DSV_IF ? dsv_acquire(c, n, err) : peek(c, n, err);
+	/* class directories and shards are data: they need the index (fetching) */
+	int data = n->ds_fmt == DSV_IF || n->ds_fmt == DSV_WDS;
+	struct dsv_gen *g = data ? dsv_acquire(c, n, err) : peek(c, n, err);
 	struct ao_node m = *n;
 	struct stat st;
 
@@ -499,10 +515,13 @@ static int list_root(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn
 		if (fill(ctx, fixed[i].name, &st))
 			break;
 	}
+	int rc = 0;
 	if (g && n->ds_fmt == DSV_IF)
 		list_classes(c, g, n, fill, ctx);
+	else if (g && n->ds_fmt == DSV_WDS)
+		rc = dsv_fmt_list(c, g, n, fill, ctx, err); /* the shards */
 	dsv_put(c, g);
-	return 0;
+	return rc;
 }
 
 /* splits/ (the formats) and splits/<fmt>/ (data.yaml, train, val, test). */
@@ -570,17 +589,15 @@ int dsv_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fill
 	struct dsv_gen *g = dsv_acquire(c, n, err);
 	if (!g)
 		return err->code ? -err->code : -EIO;
-	int rc = list_images(c, g, n, fill, ctx, err);
+	int fmt_dir = n->ds_part == DSV_VOC_ANN || n->ds_part == DSV_VOC_SETS ||
+		      n->ds_part == DSV_VOC_MAIN || n->ds_part == DSV_MASK_DIR;
+	int rc =
+	    fmt_dir ? dsv_fmt_list(c, g, n, fill, ctx, err) : list_images(c, g, n, fill, ctx, err);
 	dsv_put(c, g);
 	return rc;
 }
 
 /* ---- contents ----------------------------------------------------------------- */
-
-static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
-		      struct ao_err *err);
-static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
-		      struct ao_media_fh *mfh);
 
 static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
 		     struct ao_err *err)
@@ -614,9 +631,9 @@ static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_
 		im = ao_ds_index_find_name(d->g->idx, n->ds_name);
 		if (!im)
 			return ao_errf(err, ENOENT, "%s: gone", n->ds_name);
-		return image_open(c, fh, im, err);
-	default:
-		return ao_errf(err, EIO, "unexpected dataset node");
+		return dsv_image_open(c, fh, im, err);
+	default: /* voc/, masks/, webdataset/ files (dsformats.c) */
+		return dsv_fmt_open(c, n, fh, err);
 	}
 }
 
@@ -633,8 +650,6 @@ static int open_part(struct ao_core *c, const struct ao_node *n, struct ao_core_
  * close waits for. Derived files (derived_open) follow small.c's per-path
  * rule: other dataset files being read change nothing.
  */
-static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im);
-
 /* A derived file (data.yaml, labels, annotations.json, skipped.txt): its
  * bytes are fixed per generation, so small.c's per-path rule applies, the
  * bytes (annotations.json: its file's identity) standing for the content:
@@ -697,7 +712,8 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 		return derived_open(c, n, fh, err);
 	/* the same inode is this image under this path: count per image */
 	int known = ao_media_fh_size(d->mfh, &size) == 1 && size > 0;
-	int alone = __atomic_fetch_add(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED) == 0;
+	int alone =
+	    __atomic_fetch_add(&d->g->iopen[dsv_image_pos(d->g, d->im)], 1, __ATOMIC_RELAXED) == 0;
 	d->counted = 1;
 	/* the kernel's size for this path may be old: drop it now if no READ
 	 * can be waiting on its pages, else on the side thread (direct_io) */
@@ -713,94 +729,19 @@ void dsv_release(struct ao_core *c, struct ao_core_fh *fh)
 
 	if (!d)
 		return;
-	fh->fd = -1; /* borrowed from the generation or the media handle */
+	if (d->own_fd > 0)
+		close(d->own_fd); /* a shard's */
+	fh->fd = -1;		  /* else borrowed from the generation or the media handle */
 	if (d->counted && d->mfh)
-		__atomic_fetch_sub(&d->g->iopen[pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&d->g->iopen[dsv_image_pos(d->g, d->im)], 1, __ATOMIC_RELAXED);
 	small_release(c, fh, 0); /* a derived file's entry, if any */
 	if (d->mfh) {
-		note_size(d->g, d->im, d->mfh); /* complete by now, if it was read */
+		dsv_image_note(d->g, d->im, d->mfh); /* complete by now, if it was read */
+		dsv_image_pin(c, d);		     /* a snapshot's: keep it */
 		ao_media_close(c->cfg.media, d->mfh);
 	}
 	dsv_put(c, d->g);
+	free(d->url);
 	free(d);
 	fh->ds = NULL;
-}
-
-/* ---- image bytes (the media cache) ------------------------------------------- */
-
-/* An image's position in the index (the sizes array). */
-static size_t pos(const struct dsv_gen *g, const struct ao_ds_image *im)
-{
-	return (size_t)(im - ao_ds_index_get(g->idx, 0));
-}
-
-static void note_size(const struct dsv_gen *g, const struct ao_ds_image *im,
-		      struct ao_media_fh *mfh)
-{
-	long long size;
-
-	if (mfh && ao_media_fh_size(mfh, &size) == 1 && size > 0)
-		__atomic_store_n(&g->isize[pos(g, im)], size, __ATOMIC_RELAXED);
-}
-
-/* Known once an image was opened (or, for one file's stat, once the media
- * cache has it: that costs reading its record back, not a request); else 1. */
-static long long image_size(struct ao_core *c, const struct dsv_gen *g,
-			    const struct ao_ds_image *im, int precise)
-{
-	long long size = __atomic_load_n(&g->isize[pos(g, im)], __ATOMIC_RELAXED);
-	struct ao_err e = {0};
-	json_t *rec;
-	time_t mt;
-
-	if (size > 0 || !precise || !c->cfg.media || dsv_record(g, im, &rec, &e) < 0)
-		return size > 0 ? size : 1;
-	struct ao_media_ref r = {g->project_id, json_string_value(json_object_get(rec, "asset")),
-				 AO_MEDIA_ASSET, NULL};
-	if (r.url && ao_media_stat(c->cfg.media, &r, &size, &mt) == 1 && size > 0)
-		__atomic_store_n(&g->isize[pos(g, im)], size, __ATOMIC_RELAXED);
-	else
-		size = 1;
-	json_decref(rec);
-	return size;
-}
-
-static int image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
-		      struct ao_err *err)
-{
-	struct dsv_fh *d = fh->ds;
-	json_t *rec;
-	int rc;
-
-	if (!c->cfg.media)
-		return ao_errf(err, ENOTSUP, "%s: image files need the media cache", im->name);
-	rc = dsv_record(d->g, im, &rec, err);
-	if (rc < 0)
-		return rc;
-	struct ao_media_ref r = {d->g->project_id, json_string_value(json_object_get(rec, "asset")),
-				 AO_MEDIA_ASSET, NULL};
-	rc = r.url ? ao_media_open(c->cfg.media, &r, &d->mfh, err)
-		   : ao_errf(err, ENOENT, "%s: the record has no asset URL", im->name);
-	json_decref(rec);
-	if (rc < 0)
-		return rc;
-	d->im = im;
-	long long size;
-	char b;
-	if (ao_media_fh_size(d->mfh, &size) != 1) /* wait for the first byte: the size comes
-						     with it when the server sends one */
-		rc = (int)ao_media_read(c->cfg.media, d->mfh, &b, 1, 0, err);
-	if (rc < 0)
-		return rc;
-	note_size(d->g, im, d->mfh);
-	fh->fd = ao_media_fh_fd(d->mfh); /* complete: served by pread/splice (borrowed) */
-	return 0;
-}
-
-ssize_t dsv_read(struct ao_core *c, struct ao_core_fh *fh, char *buf, size_t size, off_t off,
-		 struct ao_err *err)
-{
-	if (!fh->ds || !fh->ds->mfh)
-		return ao_errf(err, EIO, "not an image handle");
-	return ao_media_read(c->cfg.media, fh->ds->mfh, buf, size, off, err);
 }

@@ -52,7 +52,17 @@
 
 struct ao_core;
 
-enum dsv_fmt { DSV_YOLO, DSV_YOLO_DETECT, DSV_YOLO_SEG, DSV_COCO, DSV_IF, DSV_NFMT };
+enum dsv_fmt {
+	DSV_YOLO,
+	DSV_YOLO_DETECT,
+	DSV_YOLO_SEG,
+	DSV_COCO,
+	DSV_IF,
+	DSV_VOC,   /* voc/: Annotations/, JPEGImages/, ImageSets/Main/ */
+	DSV_MASKS, /* masks/: images/, annotations/<stem>.png, classes.txt */
+	DSV_WDS,   /* webdataset/: shard-NNNNNN.tar, shards.json */
+	DSV_NFMT
+};
 
 enum dsv_part {
 	DSV_ROOT,	/* dir: the view itself (yolo/, coco/, imagefolder/) */
@@ -67,17 +77,33 @@ enum dsv_part {
 	DSV_SPLITS,	/* dir: datasets/splits/ (the formats) */
 	DSV_SPLITROOT,	/* dir: splits/<fmt>/ (train, val, test; yolo: data.yaml) */
 	DSV_SPLIT_YAML, /* file: splits/yolo.../data.yaml (train/val/test) */
+	DSV_VOC_ANN,	/* dir: voc/Annotations/ */
+	DSV_VOC_XML,	/* file: voc/Annotations/<stem>.xml (ds_name) */
+	DSV_VOC_SETS,	/* dir: voc/ImageSets/ */
+	DSV_VOC_MAIN,	/* dir: voc/ImageSets/Main/ */
+	DSV_VOC_SET,	/* file: voc/ImageSets/Main/<set>.txt (ds_name) */
+	DSV_MASK_DIR,	/* dir: masks/annotations/ */
+	DSV_MASK,	/* file: masks/annotations/<stem>.png (ds_name) */
+	DSV_CLASSES,	/* file: masks/classes.txt */
+	DSV_WDS_INDEX,	/* file: webdataset/shards.json */
+	DSV_WDS_SHARD,	/* file: webdataset/shard-NNNNNN.tar (ds_name) */
 };
 
 /* pass-2 outputs: the three YOLO label packs, COCO, COCO of each split
- * (DSV_OUT_COCO_SPLIT + split - 1) */
-enum { DSV_OUT_COCO = 3, DSV_OUT_COCO_SPLIT = 4, DSV_NOUT = 7 };
+ * (DSV_OUT_COCO_SPLIT + split - 1), the VOC annotations' pack, WebDataset
+ * shards of the view and of each split (DSV_OUT_WDS + split) */
+enum { DSV_OUT_COCO = 3, DSV_OUT_COCO_SPLIT = 4, DSV_OUT_VOC = 7, DSV_OUT_WDS = 8, DSV_NOUT = 12 };
+/* Is output k a pack (one file of per-image parts, a table at its end)? */
+static inline int dsv_is_pack(int k)
+{
+	return k < DSV_OUT_COCO || k == DSV_OUT_VOC;
+}
 
 #define DSV_RETIRED_MAX 16
 
 /* What splits need of an image (pass 1, per index position). */
 struct dsv_attr {
-	unsigned long long xhash; /* FNV-1a 64 of the record's externalId */
+	unsigned long long xhash; /* SHA-256 of the record's externalId, 8 bytes (dssplit.c) */
 	int det;		  /* its most frequent area class (ties: the lower), -1: none */
 };
 
@@ -89,8 +115,9 @@ struct dsv_out {
 	int built;	     /* dv->lock; the fields below are set before it */
 	int fd;		     /* the published file, read-only (pread) */
 	long long size;	     /* COCO: annotations.json's size */
-	struct dsv_lab *tab; /* YOLO: per image (index position), NULL for COCO */
+	struct dsv_lab *tab; /* packs: per image (index position), else NULL */
 	char *report;	     /* ao_ds_report_text of this pass 2 */
+	json_t *index;	     /* WebDataset: shards.json (its shards: files beside it) */
 };
 
 struct dsv_set;
@@ -119,6 +146,7 @@ struct dsv_gen {
 	struct ao_ds_index *idx;
 	char *if_note;	  /* why imagefolder/ is empty, or NULL */
 	long long *isize; /* per image: its byte size once known, else 0 (relaxed atomics) */
+	long long *msize; /* per image: its mask PNG's size once made, else 0 (idem) */
 	unsigned *iopen;  /* per image: open handles of it, any path (relaxed atomics) */
 	struct dsv_out out[DSV_NOUT];
 };
@@ -129,7 +157,9 @@ struct dsv_set {
 	char project_id[AO_ID_MAX];
 	char snap[AO_ID_MAX];	     /* immutable: a snapshot's name ("" live) */
 	unsigned long long snap_ino; /* immutable: ... its directory's inode */
-	char *dir;		     /* immutable: a snapshot's pinned directory */
+	char *dir;		     /* immutable: a snapshot view's pinned directory */
+	char *root;		     /* immutable: the snapshot's (its identity: snap_ino) */
+	char sub[AO_ID_MAX + 8];     /* immutable: "stage/<id>", "batch/<id>" or "" */
 	char *out_dir;		     /* immutable: where its pass-2 files go */
 	pthread_mutex_t build;	     /* single flight of building this set */
 	struct dsv_gen *cur;	     /* dv->lock */
@@ -190,6 +220,10 @@ int dsv_build_pack(struct dsv_gen *g, int k, FILE *f, struct ao_err *err);
 /* split: 0 the whole view, 1..3 the images of that split only. */
 int dsv_build_coco(struct ao_core *c, struct dsv_gen *g, int split, FILE *f, char **report,
 		   struct ao_err *err);
+/* dswds.c: WebDataset shards of g (split 0: the whole view) beside path,
+ * then their index at path (shards.json). */
+int dsv_build_wds(struct ao_core *c, struct dsv_gen *g, int split, const char *path,
+		  struct ao_err *err);
 /* Open the published output k at path and mark it built (dv->lock);
  * -ENOENT when it is not there (or incomplete). */
 int dsv_load_out(struct ao_core *c, struct dsv_gen *g, int k, const char *path, struct ao_err *err);
@@ -225,8 +259,64 @@ int snap_source(struct ao_core *c, const struct dsv_set *s, int *fd, json_t **cs
 		struct ao_err *err);
 int snap_naming_begin(struct dsv_gen *g, struct snap_naming **nm, struct ao_err *err);
 void snap_naming_end(struct snap_naming *nm);
+/* snapsub.c: <snapdir>/views/<hash of key> of a stage or batch view; the
+ * pin's stage and batch views, from the whole generation g and the
+ * project's detail, into tmp. */
+void snap_sub_dir(const char *snapdir, const char *key, char *buf, size_t n);
+int snap_pin_subviews(struct dsv_gen *g, const json_t *detail, const char *tmp, struct ao_err *err);
+
+/* ---- dsimage.c: image bytes ------------------------------------------------ */
+
+/* An open dataset file (core.h's struct ao_core_fh.ds). */
+struct dsv_fh {
+	struct dsv_gen *g;
+	struct ao_media_fh *mfh;      /* an image's bytes */
+	const struct ao_ds_image *im; /* that image (in g's index) */
+	int counted;		      /* in g->iopen */
+	int own_fd; /* a WebDataset shard's or a pinned image's descriptor (closed at release) */
+	char pin[4400];	    /* a snapshot's image not pinned yet: where it goes (dsimage.c) */
+	char *url;	    /* ... and its asset URL */
+	long long read_end; /* the furthest byte this handle read (dsv_read) */
+};
+
+/* An image's position in g's index (its sizes and open counts). */
+size_t dsv_image_pos(const struct dsv_gen *g, const struct ao_ds_image *im);
+/* Remember the size an open media handle knows. */
+void dsv_image_note(const struct dsv_gen *g, const struct ao_ds_image *im, struct ao_media_fh *mfh);
+/* Known once an image was opened (precise: or the media cache has it); else 1. */
+long long dsv_image_size(struct ao_core *c, const struct dsv_gen *g, const struct ao_ds_image *im,
+			 int precise);
+/* At the close of a snapshot's image read whole: pin it (dsimage.c). */
+void dsv_image_pin(struct ao_core *c, struct dsv_fh *d);
+/* Open im's bytes into fh (fh->ds set): waits for the first byte; a
+ * snapshot's pinned copy if it has one. */
+int dsv_image_open(struct ao_core *c, struct ao_core_fh *fh, const struct ao_ds_image *im,
+		   struct ao_err *err);
+
+/* ---- dsformats.c: the parts of voc/, masks/, webdataset/ ------------------------ */
+
+/* DSV_VOC_XML / DSV_MASK if name ("<stem>.xml", "<stem>.png") is in n's
+ * directory in g, else -1. */
+int dsv_fmt_part_in(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
+		    const char *name);
+/* ImageSets/Main/, its set files, webdataset/'s shards: n becomes its child. */
+int dsv_fmt_lookup(struct ao_core *c, struct ao_node *n, const char *name, const char *path,
+		   struct ao_err *err);
+/* The children of a voc/, masks/ or webdataset/ directory (the shards of
+ * webdataset/ itself), g: its generation (may be NULL for ImageSets/). */
+int dsv_fmt_list(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
+		 ao_core_fill_fn fill, void *ctx, struct ao_err *err);
+int dsv_fmt_size(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, long long *size,
+		 struct ao_err *err);
+/* fh->ds->g set: the file's content into fh (buf, or fd). */
+int dsv_fmt_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
+		 struct ao_err *err);
 
 /* ---- dsview.c: the tree ------------------------------------------------- */
+
+/* Is image im in the view of node n (its format, split; class dir cls)? */
+int dsv_in_view(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n, const char *cls,
+		const struct ao_ds_image *im);
 
 /* n is AO_N_DS_DIR/_STAGE_DIR/_BATCH_DIR (the views) or AO_N_DS_VDIR: its
  * child `name`, in place. */

@@ -27,6 +27,7 @@
 
 #include "angofs/cancel.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/snapshots.h"
 #include "angofs/hub.h"
 #include "angofs/lockfile.h"
@@ -256,7 +257,7 @@ struct ao_xentry *ao_xcache_get(struct ao_xcache *c, const struct ao_xspec *s, s
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
-	snprintf(hash, sizeof(hash), "%016llx", ao_xcache_hash(key));
+	snprintf(hash, sizeof(hash), "%016llx", ao_hash_str(key));
 	pthread_mutex_lock(&c->lock);
 	e = xc_find_hash(c, hash, key);
 	if (!e && (e = xc_entry_new(c, hash, key)))
@@ -462,7 +463,7 @@ static int fetch_locked(struct ao_xcache *c, struct ao_xentry *e, struct ao_err 
 	ri.ms = ao_sys_now_ms() - m0;
 	ri.at = time(NULL);
 	pthread_mutex_lock(&c->lock);
-	if (rc == 3)
+	if (rc == XC_STREAMING)
 		return 0; /* served while written: its writer thread ends the fetch */
 	return xc_fetch_done(c, e, rc, &ri, ferr);
 }
@@ -485,7 +486,7 @@ static void fetched_covers(struct ao_xcache *c, struct ao_xentry *e, int rc)
 {
 	unsigned long cov = e->fetch_from;
 
-	if (rc == 1 && e->unsynced && e->unsynced <= cov)
+	if (rc == XC_ADOPTED && e->unsynced && e->unsynced <= cov)
 		cov = e->unsynced - 1;
 	e->covers = cov;
 	e->unsynced = 0;
@@ -507,7 +508,7 @@ int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct
 	struct xc_refresh ri = *rip;
 	time_t t0 = ri.t0;
 
-	if (rc == 0)
+	if (rc == XC_PUBLISHED)
 		e->last_refresh = ri;
 	e->fetch_seq++;
 	if (rc >= 0) {
@@ -521,7 +522,7 @@ int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct
 		fetched_covers(c, e, rc);
 	if (rc >= 0) {
 		e->last_access = time(NULL);
-		if (rc == 0)
+		if (rc == XC_PUBLISHED)
 			ao_info(
 			    "export: cached %s generation %llu (%lld bytes, %llds): %s refresh, "
 			    "%lld changed records (%lld replaced, %lld added, %lld removed), "

@@ -39,7 +39,9 @@
 
 #include "core_int.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/log.h"
 
 struct xcheck {
@@ -124,23 +126,13 @@ static int hub_total(struct ao_core *c, const struct ao_xspec *s, long long *tot
 		     struct ao_err *err)
 {
 	json_t *f = count_filter(s, ao_xcache_task_types(c->cfg.xc)), *data = NULL;
-	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL, *ef = fs ? hub_escape(fs) : NULL;
-	char *pid = hub_escape(s->project_id), *q = NULL;
+	struct hub_tasks_q q = {.page = 1, .limit = 1, .answer = 0, .filter = f};
 	int rc;
 
-	if (!pid || !ef ||
-	    asprintf(&q,
-		     "/project/%s/tasks?page=1&limit=1&includeAnswer=false&filter=%s&filters=%s",
-		     pid, ef, ef) < 0)
-		q = NULL;
-	json_decref(f);
-	free(fs);
-	free(ef);
-	free(pid);
-	if (!q)
+	if (!f)
 		return ao_errf(err, ENOMEM, "out of memory");
-	rc = hub_get(c->cfg.hub, q, &data, err);
-	free(q);
+	rc = hub_get_tasks(c->cfg.hub, s->project_id, &q, &data, err);
+	json_decref(f);
 	if (rc < 0)
 		return rc;
 	json_t *t = json_object_get(data, "total");
@@ -167,7 +159,7 @@ static int project_fp(void *ud, const char *project_id, int fresh, unsigned long
 		return ao_errf(err, ENOENT, "export: project %s is gone", project_id);
 	if (fresh) {
 		pthread_mutex_lock(&c->lock);
-		p->detail_at = 0; /* proj_detail asks the hub again */
+		ao_slot_drop(&p->detail_refresh); /* proj_detail asks the hub again */
 		pthread_mutex_unlock(&c->lock);
 		(*requests)++;
 	}
@@ -187,7 +179,7 @@ static int project_fp(void *ud, const char *project_id, int fresh, unsigned long
 	pthread_mutex_unlock(&c->lock);
 	if (!text)
 		return ao_errf(err, ENOMEM, "out of memory");
-	*fp = ao_xcache_hash(text) | 1; /* never 0: 0 means unknown */
+	*fp = ao_hash_str(text) | 1; /* never 0: 0 means unknown */
 	free(text);
 	return 0;
 }

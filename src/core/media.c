@@ -21,6 +21,7 @@
 
 #include "angofs/cancel.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/lockfile.h"
 #include "angofs/log.h"
 #include "media_int.h"
@@ -167,7 +168,7 @@ static struct mobj *obj_get(struct ao_media *m, const struct ao_media_ref *r, in
 		ao_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
-	h = ao_xcache_hash(key);
+	h = ao_hash_str(key);
 	pthread_mutex_lock(&m->lock);
 	for (o = m->tab[h % MEDIA_BUCKETS]; o; o = o->next)
 		if (!strcmp(o->key, key))
@@ -487,7 +488,7 @@ int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *s
 
 	if (!key)
 		return 0;
-	h = ao_xcache_hash(key);
+	h = ao_hash_str(key);
 	snprintf(hash, sizeof(hash), "%016llx", h);
 	known = stat_mem(m, key, h, size, mtime);
 	if (!known && xs_meta_read(m->cfg.dir, hash, key, &meta, NULL) == 0 && meta.gen &&

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/lockfile.h"
 #include "angofs/log.h"
 #include "angofs/sysutil.h"

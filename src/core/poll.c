@@ -43,6 +43,7 @@
 
 #include "angofs/export_cache.h"
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/log.h"
 #include "angofs/poll.h"
 #include "core_int.h"
@@ -94,20 +95,6 @@ struct ao_poll *ao_poll_new(const struct ao_poll_cfg *cfg, struct ao_err *err)
 }
 
 /* Percent-encode an id for a URL path (ids are hex in practice). */
-static void url_id(const char *id, char *out, size_t len)
-{
-	size_t o = 0;
-
-	for (const unsigned char *s = (const unsigned char *)id; *s && o + 4 < len; s++) {
-		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_')
-			out[o++] = (char)*s;
-		else
-			o += (size_t)snprintf(out + o, len - o, "%%%02X", *s);
-	}
-	out[o] = 0;
-}
-
 /* ISO 8601 UTC "2025-01-15T10:30:00.000Z" -> epoch ms; -1 if unparsable. */
 static long long iso_ms(const char *s)
 {
@@ -177,27 +164,23 @@ static void ms_iso(long long ms, char *out, size_t len)
 static int poll_get(struct ao_poll *p, const char *id, int limit, long long after_ms, int sorted,
 		    json_t **data, struct ao_err *e)
 {
-	char enc[3 * AO_ID_MAX + 1], *path = NULL, *ef = NULL, iso[40], f[96];
+	struct hub_tasks_q q = {.page = 1,
+				.limit = limit,
+				.answer = 1,
+				.fields = "updatedAt,_id,project,asset",
+				.sort = sorted ? "-updatedAt" : NULL};
+	json_t *f = NULL;
+	char iso[40];
 	int rc;
 
-	url_id(id, enc, sizeof(enc));
 	if (after_ms >= 0) {
 		ms_iso(after_ms, iso, sizeof(iso));
-		snprintf(f, sizeof(f), "{\"updatedAt\":{\"$gt\":\"%s\"}}", iso);
-		if (!(ef = hub_escape(f)))
+		if (!(f = json_pack("{s:{s:s}}", "updatedAt", "$gt", iso)))
 			return ao_errf(e, ENOMEM, "out of memory");
+		q.filter = f;
 	}
-	if (asprintf(&path,
-		     "/project/%s/tasks?page=1&limit=%d&fields=updatedAt,_id,project,asset"
-		     "&includeAnswer=true%s%s%s%s%s",
-		     enc, limit, ef ? "&filter=" : "", ef ? ef : "", ef ? "&filters=" : "",
-		     ef ? ef : "", sorted ? "&sort=-updatedAt" : "") < 0)
-		path = NULL;
-	free(ef);
-	if (!path)
-		return ao_errf(e, ENOMEM, "out of memory");
-	rc = hub_get(p->cfg.hub, path, data, e);
-	free(path);
+	rc = hub_get_tasks(p->cfg.hub, id, &q, data, e);
+	json_decref(f);
 	pthread_mutex_lock(&p->lock);
 	p->requests++;
 	pthread_mutex_unlock(&p->lock);

@@ -13,9 +13,8 @@
 #include <string.h>
 
 #include "core_int.h"
-#include "angofs/cancel.h"
 #include "angofs/hub.h"
-#include "angofs/log.h"
+#include "angofs/hub_api.h"
 
 #define NEG_REFRESH_S 3
 #define LIST_PAGE 100
@@ -67,9 +66,9 @@ static struct project *add_locked(struct ao_core *c, const char *id)
 		free(p);
 		return NULL;
 	}
-	pthread_mutex_init(&p->detail_refresh, NULL);
-	pthread_mutex_init(&p->tasks_refresh, NULL);
-	pthread_mutex_init(&p->assets_refresh, NULL);
+	ao_slot_init(&p->detail_refresh);
+	ao_slot_init(&p->tasks_refresh);
+	ao_slot_init(&p->assets_refresh);
 	c->projects[c->nprojects++] = p;
 	return p;
 }
@@ -96,10 +95,8 @@ static int list_fetch(struct ao_core *c, struct ao_err *err)
 
 	hub_pager_init(&pg, LIST_PAGE);
 	for (;;) {
-		char q[128];
 		json_t *data = NULL;
-		snprintf(q, sizeof(q), "/listProjects?page=%d&limit=%d", pg.page, pg.limit);
-		rc = hub_get(c->cfg.hub, q, &data, err);
+		rc = hub_list_projects(c->cfg.hub, pg.page, pg.limit, &data, err);
 		if (rc < 0)
 			break;
 		json_t *arr = json_object_get(data, "projects");
@@ -165,7 +162,7 @@ static int list_fetch(struct ao_core *c, struct ao_err *err)
 		ao_names_assign(nm, nl, reserved);
 		for (k = 0; k < nl; k++)
 			memcpy(back[k]->dname, nm[k].out, sizeof(back[k]->dname));
-		c->list_at = time(NULL);
+		ao_slot_stamp(&c->list_refresh);
 	} else {
 		rc = ao_errf(err, ENOMEM, "out of memory");
 	}
@@ -176,43 +173,25 @@ static int list_fetch(struct ao_core *c, struct ao_err *err)
 	return rc;
 }
 
-/* force: 0 = only if older than the TTL, 1 = if older than NEG_REFRESH_S. */
+static int list_fetch_ud(void *c, struct ao_err *err)
+{
+	return list_fetch(c, err);
+}
+
+/* force: 0 = only if older than the TTL, 1 = if older than NEG_REFRESH_S
+ * (a lookup of an unknown name: a failure keeps the list, silently). */
 int proj_list_fresh(struct ao_core *c, int force, struct ao_err *err)
 {
-	long max_age = force ? NEG_REFRESH_S : c->cfg.meta_ttl_s;
-	int rc = 0;
+	struct ao_slot_use u = {&c->lock,
+				c->cfg.meta_ttl_s,
+				force ? NEG_REFRESH_S : 0,
+				list_fetch_ud,
+				NULL,
+				c,
+				"the project list",
+				force};
 
-	pthread_mutex_lock(&c->lock);
-	int fresh = c->list_at && time(NULL) - c->list_at < max_age;
-	pthread_mutex_unlock(&c->lock);
-	if (fresh)
-		return 0;
-	/* another reader may be refreshing it: wait, but not past an interrupt */
-	if (ao_cancel_lock(&c->list_refresh) < 0)
-		return ao_errf(err, EINTR, "interrupted while waiting for the project list");
-	pthread_mutex_lock(&c->lock);
-	fresh = c->list_at && time(NULL) - c->list_at < max_age;
-	pthread_mutex_unlock(&c->lock);
-	if (!fresh)
-		rc = list_fetch(c, err);
-	pthread_mutex_unlock(&c->list_refresh);
-	if (rc < 0 && (force || (err && err->transient))) {
-		/* a failed negative refresh keeps serving the old list, and so does
-		 * an expired one while the hub is unreachable (degraded mode) */
-		pthread_mutex_lock(&c->lock);
-		int have = c->list_at != 0;
-		if (have && !force)
-			c->list_at = degraded_at(c->cfg.meta_ttl_s);
-		pthread_mutex_unlock(&c->lock);
-		if (have) {
-			if (!force)
-				ao_warn("hub unreachable (%s): serving the cached copy of the "
-					"project list",
-					err->msg);
-			return 0;
-		}
-	}
-	return rc;
+	return ao_slot_get(&c->list_refresh, &u, err);
 }
 
 static struct project *match_locked(struct ao_core *c, const char *name)
@@ -310,83 +289,69 @@ static struct sub *build_subs(json_t *arr, size_t *n_out)
 	return v;
 }
 
+/* GET /project/{id}; install it under the lock. */
+static int detail_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
+{
+	json_t *proj = NULL;
+	int rc = hub_get_project(c->cfg.hub, p->id, &proj, err);
+
+	if (rc < 0)
+		return rc;
+	size_t len = 0, ns = 0, nb = 0;
+	char *text = proj_pretty_json(proj, &len);
+	json_t *barr = json_object_get(proj, "batches");
+	struct sub *st = build_subs(json_object_get(proj, "stages"), &ns);
+	struct sub *bt = build_subs(barr, &nb);
+	if (!text || !st || !bt) {
+		free(text);
+		free_subs(st, ns);
+		free_subs(bt, nb);
+		json_decref(proj);
+		return ao_errf(err, ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&c->lock);
+	json_decref(p->detail);
+	free(p->detail_text);
+	free_subs(p->stages, p->nstages);
+	free_subs(p->batches, p->nbatches);
+	p->detail = proj;
+	p->detail_text = text;
+	p->detail_len = len;
+	p->stages = st;
+	p->nstages = ns;
+	p->batches = bt;
+	p->nbatches = nb;
+	ao_slot_stamp(&p->detail_refresh);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+struct detail_ud {
+	struct ao_core *c;
+	struct project *p;
+};
+
+static int detail_fetch_ud(void *ud, struct ao_err *err)
+{
+	struct detail_ud *d = ud;
+
+	return detail_fetch(d->c, d->p, err);
+}
+
+static int detail_have(void *ud)
+{
+	return ((struct detail_ud *)ud)->p->detail != NULL;
+}
+
 int proj_detail(struct ao_core *c, struct project *p, struct ao_err *err)
 {
-	int rc = 0;
+	struct detail_ud d = {c, p};
+	char what[AO_ID_MAX + 16];
+	struct ao_slot_use u = {
+	    &c->lock, c->cfg.meta_ttl_s, 0, detail_fetch_ud, detail_have, &d, what, 0};
 
-	pthread_mutex_lock(&c->lock);
-	int fresh = p->detail && time(NULL) - p->detail_at < c->cfg.meta_ttl_s;
-	pthread_mutex_unlock(&c->lock);
-	if (fresh)
-		return 0;
-	if (ao_cancel_lock(&p->detail_refresh) < 0)
-		return ao_errf(err, EINTR, "interrupted while waiting for project %s", p->id);
-	pthread_mutex_lock(&c->lock);
-	fresh = p->detail && time(NULL) - p->detail_at < c->cfg.meta_ttl_s;
-	pthread_mutex_unlock(&c->lock);
-	if (!fresh) {
-		char *eid = hub_escape(p->id), q[AO_ID_MAX * 3 + 32];
-		json_t *data = NULL;
-		if (!eid) {
-			rc = ao_errf(err, ENOMEM, "out of memory");
-			goto out;
-		}
-		snprintf(q, sizeof(q), "/project/%s", eid);
-		free(eid);
-		rc = hub_get(c->cfg.hub, q, &data, err);
-		if (rc < 0)
-			goto out;
-		json_t *proj = json_object_get(data, "project");
-		if (!json_is_object(proj))
-			proj = data;
-		if (!json_is_object(proj)) {
-			json_decref(data);
-			rc = ao_errf(err, EPROTO, "GET /project/%s: reply has no data.project",
-				     p->id);
-			goto out;
-		}
-		json_incref(proj);
-		json_decref(data);
-		size_t len = 0, ns = 0, nb = 0;
-		char *text = proj_pretty_json(proj, &len);
-		json_t *barr = json_object_get(proj, "batches");
-		struct sub *st = build_subs(json_object_get(proj, "stages"), &ns);
-		struct sub *bt = build_subs(barr, &nb);
-		if (!text || !st || !bt) {
-			free(text);
-			free_subs(st, ns);
-			free_subs(bt, nb);
-			json_decref(proj);
-			rc = ao_errf(err, ENOMEM, "out of memory");
-			goto out;
-		}
-		pthread_mutex_lock(&c->lock);
-		json_decref(p->detail);
-		free(p->detail_text);
-		free_subs(p->stages, p->nstages);
-		free_subs(p->batches, p->nbatches);
-		p->detail = proj;
-		p->detail_text = text;
-		p->detail_len = len;
-		p->stages = st;
-		p->nstages = ns;
-		p->batches = bt;
-		p->nbatches = nb;
-		p->detail_at = time(NULL);
-		pthread_mutex_unlock(&c->lock);
-	}
-out:
-	if (rc < 0 && err && err->transient && p->detail) {
-		/* degraded mode: the last good copy beats an error */
-		ao_warn("hub unreachable (%s): serving the cached copy of project %s", err->msg,
-			p->id);
-		pthread_mutex_lock(&c->lock);
-		p->detail_at = degraded_at(c->cfg.meta_ttl_s);
-		pthread_mutex_unlock(&c->lock);
-		rc = 0;
-	}
-	pthread_mutex_unlock(&p->detail_refresh);
-	return rc;
+	snprintf(what, sizeof(what), "project %s", p->id);
+	return ao_slot_get(&p->detail_refresh, &u, err);
 }
 
 int proj_sub_lookup(struct ao_core *c, struct project *p, int which, const char *name, char *id_out,
@@ -426,8 +391,8 @@ void proj_free_all(struct ao_core *c)
 		free_subs(p->batches, p->nbatches);
 		if (p->tasks)
 			task_list_put(c, p->tasks);
-		pthread_mutex_destroy(&p->detail_refresh);
-		pthread_mutex_destroy(&p->tasks_refresh);
+		ao_slot_destroy(&p->detail_refresh);
+		ao_slot_destroy(&p->tasks_refresh);
 		asset_free_project(c, p);
 		free(p);
 	}

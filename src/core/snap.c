@@ -53,23 +53,6 @@
 
 /* ---- names ---------------------------------------------------------------------- */
 
-static int utf8_ok(const unsigned char *s)
-{
-	while (*s) {
-		int n = *s < 0x80	      ? 0
-			: (*s & 0xe0) == 0xc0 ? 1
-			: (*s & 0xf0) == 0xe0 ? 2
-			: (*s & 0xf8) == 0xf0 ? 3
-					      : -1;
-		if (n < 0 || (n == 1 && *s < 0xc2))
-			return 0;
-		for (s++; n-- > 0; s++)
-			if ((*s & 0xc0) != 0x80)
-				return 0;
-	}
-	return 1;
-}
-
 int snap_check_name(const char *name, struct ao_err *err)
 {
 	size_t len = strlen(name);
@@ -94,7 +77,7 @@ int snap_check_name(const char *name, struct ao_err *err)
 			return ao_errf(err, EINVAL,
 				       "snapshot name: control characters, '/' and '\\' are "
 				       "refused");
-	if (!utf8_ok((const unsigned char *)name))
+	if (!ao_name_utf8_valid(name))
 		return ao_errf(err, EINVAL, "snapshot name: not valid UTF-8");
 	return 0;
 }
@@ -146,7 +129,7 @@ static long long tree_bytes(int dfd, int depth, int own)
 			if (sub >= 0)
 				sum += tree_bytes(sub, depth + 1, own);
 		} else if (S_ISREG(st.st_mode) && (!own || st.st_nlink == 1)) {
-			sum += (long long)st.st_blocks * 512;
+			sum += (long long)st.st_size;
 		}
 	}
 	closedir(d);
@@ -476,6 +459,8 @@ static int pin_files(struct ao_core *c, struct dsv_gen *g, const char *project_i
 		return ao_errf(err, EIO, "%s: write error", p);
 	snprintf(p, sizeof(p), "%s/images.tsv", tmp);
 	if ((rc = write_images(g, p, err)) < 0)
+		return rc;
+	if ((rc = snap_pin_subviews(g, *detail, tmp, err)) < 0) /* stage/, batch/ (snapsub.c) */
 		return rc;
 	return pin_derived(c, g, tmp, err);
 }

@@ -40,8 +40,12 @@ int snap_source(struct ao_core *c, const struct dsv_set *s, int *fd, json_t **cs
 	(void)c;
 	*fd = -1;
 	*cs = NULL;
-	if (stat(s->dir, &st) < 0 || (unsigned long long)st.st_ino != s->snap_ino)
+	if (stat(s->root ? s->root : s->dir, &st) < 0 ||
+	    (unsigned long long)st.st_ino != s->snap_ino)
 		return ao_errf(err, ENOENT, "snapshot '%s' was unpinned", s->snap);
+	if (s->sub[0] && stat(s->dir, &st) < 0)
+		return ao_errf(err, ENOENT, "snapshot '%s' has no %s view (made after it)", s->snap,
+			       s->sub);
 	snprintf(p, sizeof(p), "%s/schema.json", s->dir);
 	*cs = json_load_file(p, 0, &je);
 	if (!*cs)

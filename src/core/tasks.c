@@ -21,8 +21,9 @@
 
 #include "core_int.h"
 #include "angofs/export_cache.h"
-#include "angofs/cancel.h"
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
+#include "angofs/jscan.h"
 #include "angofs/log.h"
 
 #define PAGE 100
@@ -229,30 +230,19 @@ static int cache_task(struct ao_core *c, const char *project_id, const char *id,
 static int fetch_task(struct ao_core *c, const char *project_id, const char *id, int answer,
 		      char **text, size_t *len, struct ao_err *err)
 {
-	char *eid = hub_escape(id), q[AO_ID_MAX * 3 + 64];
-	json_t *data = NULL;
-	int rc;
-
-	if (!eid)
-		return ao_errf(err, ENOMEM, "out of memory");
-	snprintf(q, sizeof(q), "/task/%s?includeAnswer=true", eid);
-	free(eid);
+	json_t *task = NULL;
 	unsigned long gen = write_gen(c);
-	rc = hub_get(c->cfg.hub, q, &data, err);
+	int rc = hub_get_task(c->cfg.hub, id, &task, err);
+
 	if (rc < 0)
 		return rc;
-	json_t *task = json_object_get(data, "task");
-	if (!json_is_object(task))
-		task = data;
 	const char *pid = project_of(task);
-	if (!json_is_object(task)) {
-		rc = ao_errf(err, EPROTO, "GET /task/%s: reply has no data.task", id);
-	} else if (pid && strcmp(pid, project_id) != 0) {
+	if (pid && strcmp(pid, project_id) != 0) {
 		rc = ao_errf(err, ENOENT, "task %s belongs to another project", id);
 	} else if (cache_task(c, project_id, id, task, gen, answer, text, len) < 0) {
 		rc = ao_errf(err, ENOMEM, "out of memory");
 	}
-	json_decref(data);
+	json_decref(task);
 	return rc;
 }
 
@@ -396,22 +386,16 @@ static const char *task_id_of(json_t *t)
 static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, long long total,
 			 unsigned long gen, struct idvec *iv, struct ao_err *err)
 {
-	char *eid = hub_escape(p->id);
 	json_t *data = json_incref(first);
 	struct hub_pager pg;
 	int rc = 0;
 
-	if (!eid)
-		return ao_errf(err, ENOMEM, "out of memory");
 	hub_pager_init(&pg, PAGE);
 	for (;;) {
 		if (pg.page > 1) {
-			char q[AO_ID_MAX * 3 + 96];
-			snprintf(q, sizeof(q),
-				 "/project/%s/tasks?page=%d&limit=%d&includeAnswer=true", eid,
-				 pg.page, pg.limit);
+			struct hub_tasks_q q = {.page = pg.page, .limit = pg.limit, .answer = 1};
 			data = NULL;
-			rc = hub_get(c->cfg.hub, q, &data, err);
+			rc = hub_get_tasks(c->cfg.hub, p->id, &q, &data, err);
 			if (rc < 0)
 				break;
 		}
@@ -436,82 +420,49 @@ static int list_by_pages(struct ao_core *c, struct project *p, json_t *first, lo
 			break;
 	}
 	json_decref(data);
-	free(eid);
 	if (rc == -ENOMEM)
 		ao_errf(err, ENOMEM, "out of memory");
 	return rc;
 }
 
-static size_t skip_str(const char *s, size_t i, size_t n)
+/* The value of "taskId" inside the record's top-level "task" object,
+ * located by the byte scanner (util/jscan.c: full JSON parsing of a
+ * 100k-task export costs far more than the request budget allows). -1
+ * when not found; the caller then parses. */
+struct tid_walk {
+	size_t n;
+	char *out;
+	size_t outsz;
+	int found;
+};
+
+static int tid_member(void *ud, const char *s, const char *k, size_t kl, size_t vi, size_t vj)
 {
-	for (i++; i < n; i++) {
-		if (s[i] == '\\')
-			i++;
-		else if (s[i] == '"')
-			return i + 1;
-	}
-	return n;
+	struct tid_walk *w = ud;
+
+	if (!AO_JSCAN_KEY(k, kl, "taskId"))
+		return 0;
+	w->found = ao_jscan_string(s, vi, vj, w->out, w->outsz) == 0 && w->out[0];
+	return 1;
 }
 
-static size_t skip_ws(const char *s, size_t i, size_t n)
+static int task_member(void *ud, const char *s, const char *k, size_t kl, size_t vi, size_t vj)
 {
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-		i++;
-	return i;
+	struct tid_walk *w = ud;
+
+	(void)vj;
+	if (!AO_JSCAN_KEY(k, kl, "task"))
+		return 0;
+	ao_jscan_members(s, w->n, vi, tid_member, w);
+	return 1;
 }
 
-/* Fast path: the value of "taskId" inside the record's top-level "task"
- * object, found by a linear scan that tracks strings and nesting (full JSON
- * parsing of a 100k-task export costs far more than the request budget
- * allows). Returns -1 when not found or escaped; the caller then parses. */
 static int scan_task_id(const char *s, size_t n, char *out, size_t outsz)
 {
-	int depth = 0, in_task = 0;
-	size_t i = 0;
+	struct tid_walk w = {n, out, outsz, 0};
 
-	while (i < n) {
-		char ch = s[i];
-		if (ch == '"') {
-			size_t st = i + 1, e = skip_str(s, i, n);
-			size_t len = e > st ? e - st - 1 : 0;
-			size_t j = skip_ws(s, e, n);
-			if (j < n && s[j] == ':') {
-				j = skip_ws(s, j + 1, n);
-				if (depth == 1 && len == 4 && memcmp(s + st, "task", 4) == 0 &&
-				    j < n && s[j] == '{') {
-					in_task = 1;
-					depth++;
-					i = j + 1;
-					continue;
-				}
-				if (in_task && depth == 2 && len == 6 &&
-				    memcmp(s + st, "taskId", 6) == 0 && j < n && s[j] == '"') {
-					size_t ve = skip_str(s, j, n);
-					if (ve < j + 2)
-						return -1;
-					size_t vl = ve - j - 2;
-					if (vl == 0 || vl >= outsz || memchr(s + j + 1, '\\', vl))
-						return -1;
-					memcpy(out, s + j + 1, vl);
-					out[vl] = '\0';
-					return 0;
-				}
-				i = j;
-				continue;
-			}
-			i = e;
-			continue;
-		}
-		if (ch == '{' || ch == '[') {
-			depth++;
-		} else if (ch == '}' || ch == ']') {
-			depth--;
-			if (in_task && depth < 2)
-				in_task = 0;
-		}
-		i++;
-	}
-	return -1;
+	ao_jscan_members(s, n, 0, task_member, &w);
+	return w.found ? 0 : -1;
 }
 
 /* One record of the export: current format has task.taskId; the legacy one
@@ -597,18 +548,14 @@ static int list_by_export(struct ao_core *c, struct project *p, struct idvec *iv
 
 static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 {
-	char *eid = hub_escape(p->id), q[AO_ID_MAX * 3 + 96];
+	struct hub_tasks_q q = {.page = 1, .limit = PAGE, .answer = 1};
 	json_t *first = NULL;
 	struct idvec iv = {0};
 	unsigned long gen = 0;
 	int rc;
 
-	if (!eid)
-		return ao_errf(err, ENOMEM, "out of memory");
-	snprintf(q, sizeof(q), "/project/%s/tasks?page=1&limit=%d&includeAnswer=true", eid, PAGE);
-	free(eid);
 	unsigned long wg = write_gen(c);
-	rc = hub_get(c->cfg.hub, q, &first, err);
+	rc = hub_get_tasks(c->cfg.hub, p->id, &q, &first, err);
 	if (rc < 0)
 		return rc;
 	json_t *tj = json_object_get(first, "total");
@@ -647,7 +594,7 @@ static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 			pthread_mutex_lock(&c->lock);
 			struct tasklist *old = p->tasks;
 			p->tasks = l;
-			p->tasks_at = time(NULL);
+			ao_slot_stamp(&p->tasks_refresh);
 			p->tasks_gen = gen;
 			pthread_mutex_unlock(&c->lock);
 			task_list_put(c, old);
@@ -659,34 +606,38 @@ static int list_fetch(struct ao_core *c, struct project *p, struct ao_err *err)
 	return rc;
 }
 
+struct list_ud {
+	struct ao_core *c;
+	struct project *p;
+};
+
+static int list_fetch_ud(void *ud, struct ao_err *err)
+{
+	struct list_ud *d = ud;
+
+	return list_fetch(d->c, d->p, err);
+}
+
+static int list_have(void *ud)
+{
+	return ((struct list_ud *)ud)->p->tasks != NULL;
+}
+
 struct tasklist *task_list(struct ao_core *c, struct project *p, struct ao_err *err)
 {
+	struct list_ud d = {c, p};
 	struct tasklist *l = NULL;
-	int rc = 0;
+	char what[AO_ID_MAX + 32];
+	struct ao_slot_use u = {&c->lock, c->cfg.meta_ttl_s, 0, list_fetch_ud, list_have, &d, what,
+				0};
 
-	if (ao_cancel_lock(&p->tasks_refresh) < 0) {
-		ao_errf(err, EINTR, "interrupted while waiting for the task list of %s", p->id);
+	snprintf(what, sizeof(what), "the task list of %s", p->id);
+	if (ao_slot_get(&p->tasks_refresh, &u, err) < 0)
 		return NULL;
-	}
 	pthread_mutex_lock(&c->lock);
-	int fresh = p->tasks && time(NULL) - p->tasks_at < c->cfg.meta_ttl_s;
-	pthread_mutex_unlock(&c->lock);
-	if (!fresh)
-		rc = list_fetch(c, p, err);
-	pthread_mutex_lock(&c->lock);
-	if (rc < 0 && err && err->transient && p->tasks) {
-		/* degraded mode: the last good list beats an error */
-		ao_warn("hub unreachable (%s): serving the cached copy of the task list of %s",
-			err->msg, p->id);
-		p->tasks_at = degraded_at(c->cfg.meta_ttl_s);
-		rc = 0;
-	}
-	if (rc == 0 && p->tasks) {
-		l = p->tasks;
+	if ((l = p->tasks))
 		l->refs++;
-	}
 	pthread_mutex_unlock(&c->lock);
-	pthread_mutex_unlock(&p->tasks_refresh);
 	return l;
 }
 
@@ -698,7 +649,7 @@ void task_drop_list(struct ao_core *c, struct project *p)
 	if (x)
 		ao_xcache_mark_stale(c->cfg.xc, x);
 	pthread_mutex_lock(&c->lock);
-	p->tasks_at = 0;
+	ao_slot_drop(&p->tasks_refresh);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -708,7 +659,7 @@ int task_exists(struct ao_core *c, struct project *p, const char *task_id, struc
 		return ao_errf(err, ENOENT, "'%s' is not a task id", task_id);
 	pthread_mutex_lock(&c->lock);
 	int known = 0;
-	if (p->tasks && time(NULL) - p->tasks_at < c->cfg.meta_ttl_s) {
+	if (p->tasks && time(NULL) - p->tasks_refresh.at < c->cfg.meta_ttl_s) {
 		const char *key = task_id;
 		known = p->tasks->n &&
 			bsearch(&key, p->tasks->ids, p->tasks->n, sizeof(char *), cmp_str) != NULL;

@@ -168,11 +168,18 @@ void xc_load_meta(struct ao_xcache *c, const char *name);
 void xc_drop_leftover(struct ao_xcache *c, const char *name);
 void xc_discover(struct ao_xcache *c);
 
+/* How one refresh of an entry ended (xc_fetch_shared, xc_fetch_done);
+ * a failure is -errno instead. */
+enum xc_fetched {
+	XC_PUBLISHED = 0, /* this daemon published a generation (ri says how) */
+	XC_ADOPTED = 1,	  /* another daemon published one meanwhile: adopted */
+	XC_STREAMING = 3, /* a merged generation is written by its own thread and is
+			     adopted already (xstream.c: that thread publishes it and
+			     ends the fetch) */
+};
+
 /* xrefresh.c: one refresh of e for all daemons on the directory (no mutex
- * held, e->fetching set): 1 if another daemon published meanwhile, 0 if this
- * one published a generation (ri says how), 3 if a merged generation is
- * being written by its own thread and is adopted already (xstream.c: that
- * thread publishes it and ends the fetch), or -errno. */
+ * held, e->fetching set): an enum xc_fetched, or -errno. */
 int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned long long seen,
 		    time_t shown_at, struct xc_refresh *ri, struct ao_err *err);
 

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/log.h"
 #include "angofs/sysutil.h"
 #include "angofs/unzip.h"
@@ -92,24 +93,18 @@ static int download(struct hub *hub, const char *q, const char *dir, const char 
 		    const char *dpath, long long *done, long long *total, long long *size,
 		    int *local, struct ao_err *err)
 {
-	char zpath[4300], dtmp[4300] = "";
-	json_t *data = NULL;
+	char zpath[4300], dtmp[4300] = "", *url = NULL;
 	int zfd = -1, dfd = -1, rc;
 
 	__atomic_store_n(done, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(total, -1, __ATOMIC_RELAXED);
-	rc = hub_get(hub, q, &data, err);
+	rc = hub_export(hub, q, &url, err);
 	if (rc < 0)
 		return rc;
-	const char *url = json_string_value(json_object_get(data, "exportPath"));
-	if (!url || !*url) {
-		json_decref(data);
-		return ao_errf(err, EPROTO, "GET /export: the reply has no data.exportPath");
-	}
 	xs_path(dir, hash, "zip.tmp-XXXXXX", zpath, sizeof(zpath));
 	zfd = mkstemp(zpath);
 	if (zfd < 0) {
-		json_decref(data);
+		free(url);
 		*local = 1;
 		return ao_errf(err, errno, "export cache: %s", strerror(errno));
 	}
@@ -119,7 +114,6 @@ static int download(struct hub *hub, const char *q, const char *dir, const char 
 		*local = 1;
 		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
 		close(zfd);
-		json_decref(data);
 		goto out;
 	}
 	struct fetch_ctx f = {zfd, done, total, err, NULL, 0, 0};
@@ -128,7 +122,6 @@ static int download(struct hub *hub, const char *q, const char *dir, const char 
 	if (ao_unzip_stream_start(&f.zs, dfd, &zerr) < 0)
 		f.zs = NULL; /* extract from the file afterwards */
 	rc = hub_download(hub, url, sink_fd, on_progress, &f, err);
-	json_decref(data);
 	*local = f.disk_failed;
 	if (close(zfd) < 0 && rc == 0) {
 		*local = 1;
@@ -169,5 +162,6 @@ out:
 	if (rc < 0 && dtmp[0])
 		unlink(dtmp);
 	unlink(zpath);
+	free(url);
 	return rc;
 }

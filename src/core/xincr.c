@@ -146,7 +146,7 @@ void xc_incr_end(struct xc_incr *pl)
 	pl->counting = 0;
 }
 
-/* The count, once it is there: 0; 1 (it failed for good: a full export);
+/* The count, once it is there: 0; XC_INCR_FULL (it failed for good);
  * -errno (a hub error a full export would meet too). */
 static int total_of(struct xc_incr *pl, struct xc_refresh *ri, struct ao_err *err)
 {
@@ -158,7 +158,7 @@ static int total_of(struct xc_incr *pl, struct xc_refresh *ri, struct ao_err *er
 		return pl->count_rc;
 	}
 	why(ri, "counting the hub's tasks: %s", pl->count_err.msg);
-	return 1;
+	return XC_INCR_FULL;
 }
 
 /* Download the tasks changed since bound_us into ch. */
@@ -278,7 +278,7 @@ int xc_incr_judge(int rc, const struct xm_result *res, long long total, struct x
 {
 	if (rc == -EAGAIN || rc == -EINVAL || rc == -EEXIST) {
 		why(ri, "%s", err->msg);
-		return 1;
+		return XC_INCR_FULL;
 	}
 	if (rc < 0)
 		return rc;
@@ -291,11 +291,11 @@ int xc_incr_judge(int rc, const struct xm_result *res, long long total, struct x
 		    "the merged export holds %lld records, the hub lists %lld for the same "
 		    "filter (a task was deleted)",
 		    res->records, total);
-		return 1;
+		return XC_INCR_FULL;
 	}
 	if (res->same == res->replaced && !res->added && !res->removed)
-		return 2; /* byte for byte the old generation: keep that one */
-	return 0;
+		return XC_INCR_SAME; /* byte for byte the old generation: keep that one */
+	return XC_INCR_MERGED;
 }
 
 int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
@@ -312,7 +312,7 @@ int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *
 		rc = load_changes(c, e, g, bound, &ch, ri, err);
 	if (rc == -EINVAL || rc == -ERANGE || rc == -EEXIST) {
 		why(ri, "%s", err->msg);
-		rc = 1;
+		rc = XC_INCR_FULL;
 		goto out;
 	}
 	if (rc != 0)
@@ -326,7 +326,7 @@ int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *
 	out->hwm_us = top; /* every task changed up to here has been seen */
 	if (ch.n == 0 && m->records == pl->total) {
 		ri->records = m->records;
-		rc = 2; /* nothing changed: the generation stays */
+		rc = XC_INCR_SAME; /* nothing changed: the generation stays */
 		goto out;
 	}
 	if (ch.n == 0) {
@@ -334,24 +334,23 @@ int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *
 		    "no task changed but the hub lists %lld tasks for the filter, the cache "
 		    "%lld (a task was deleted)",
 		    pl->total, m->records);
-		rc = 1;
+		rc = XC_INCR_FULL;
 		goto out;
 	}
 	rc = xc_stream_try(c, e, m, g, lfd, &ch, pl->total, out, ri, err);
-	if (rc == 3)
-		return 3; /* ch is the writer thread's now */
-	if (rc == 2 || rc == 1 || rc < 0)
-		goto out;
+	if (rc == XC_INCR_STREAMING)
+		return rc; /* ch is the writer thread's now */
+	if (rc != XC_INCR_NOT_STREAMED)
+		goto out; /* SAME, FULL or an error */
 	int mrc = merge_into(c, e, m, g, &ch, &res, &size, &ri->indexed, err);
 	rc = xc_incr_judge(mrc, &res, pl->total, ri, err);
-	if (mrc == 0 && rc != 0)
+	if (mrc == 0 && rc != XC_INCR_MERGED)
 		drop_gen(c, e, g); /* nobody has it: byte 0 is held and no meta names it */
-	if (rc != 0)
+	if (rc != XC_INCR_MERGED)
 		goto out;
 	out->gen = g;
 	out->size = size;
 	out->records = res.records;
-	rc = 0;
 out:
 	xm_changes_free(&ch);
 	return rc;

@@ -28,6 +28,19 @@ struct xc_incr {
 	struct ao_xcache *c;
 };
 
+/* What an incremental refresh found (xc_incr_run, xc_incr_judge,
+ * xc_stream_try); a failure is -errno instead. */
+enum xc_incr_verdict {
+	XC_INCR_MERGED = 0,	  /* a new generation (its meta in *out) */
+	XC_INCR_FULL = 1,	  /* a full export must decide (ri->why says why) */
+	XC_INCR_SAME = 2,	  /* byte for byte the old generation: it stays */
+	XC_INCR_STREAMING = 3,	  /* written by a thread of its own, served while
+				     written, which publishes it, releases byte 0
+				     and ends the fetch (xstream.c) */
+	XC_INCR_NOT_STREAMED = 4, /* xc_stream_try only: no index or no thread,
+				     merge in place */
+};
+
 /* Before the publish lock: decide whether an incremental refresh can be
  * tried from generation m (pl->ok) and ask the hub what proves it. 0 (if
  * not, ri->why says why), or -errno for an error of the hub that a full
@@ -39,30 +52,26 @@ int xc_incr_prepare(struct ao_xcache *c, struct ao_xentry *e, const struct xs_me
 void xc_incr_end(struct xc_incr *pl);
 
 /* Under the publish lock (byte 0 of lfd): ask for what changed since m,
- * merge it into generation g. 0: generation g written, *out is its meta
- * (but gen); 2: nothing changed, generation m->gen stays (*out its fresh
- * meta); 1: the merge cannot prove the result (ri->why): a full export must
- * be made; 3: generation g is being written by a thread of its own, served
- * while written, which publishes it, releases byte 0 and ends the fetch
- * (xstream.c); -errno: the refresh failed (the old generation stays). */
+ * merge it into generation g. MERGED: generation g written, *out is its
+ * meta; SAME: nothing changed, generation m->gen stays (*out its fresh
+ * meta); FULL: the merge cannot prove the result; STREAMING: generation g
+ * is being written; -errno: the refresh failed (the old generation stays). */
 int xc_incr_run(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
 		unsigned long long g, int lfd, struct xc_incr *pl, struct xs_meta *out,
 		struct xc_refresh *ri, struct ao_err *err);
 
 /* The verdict on a merge's (or its dry run's) return code rc and result:
- * 0 a new generation; 1 a full export must decide (ri->why: it cannot be
- * placed, the old file or index is malformed, a task twice, or the merged
- * count differs from the hub's total); 2 byte for byte the old generation;
+ * MERGED, FULL (it cannot be placed, the old file or index is malformed, a
+ * task twice, or the merged count differs from the hub's total), SAME, or
  * -errno. ri gets the counts. */
 int xc_incr_judge(int rc, const struct xm_result *res, long long total, struct xc_refresh *ri,
 		  const struct ao_err *err);
 
 /* xstream.c: with the old generation's record index, a dry run of the
  * merge of ch proves the result and its size; then generation g is written
- * by a thread of its own and served while written. 3: it runs (ch is its
- * own now; *ri updated); 2 nothing changed; 1 a full export must decide
- * (ri->why); 0: not streamed (no index, or no thread), merge as before;
- * -errno. */
+ * by a thread of its own and served while written. STREAMING: it runs (ch
+ * is its own now; *ri updated); SAME; FULL; NOT_STREAMED (no index, or no
+ * thread: merge in place); -errno. */
 int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta *m,
 		  unsigned long long g, int lfd, struct xm_changes *ch, long long total,
 		  const struct xs_meta *out, struct xc_refresh *ri, struct ao_err *err);

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "angofs/hash.h"
 #include "angofs/lockfile.h"
 #include "angofs/log.h"
 #include "xcache_int.h"
@@ -59,7 +60,7 @@ void xc_load_meta(struct ao_xcache *c, const char *name)
 	memcpy(hash, name, 16);
 	hash[16] = '\0';
 	if (key)
-		snprintf(hx, sizeof(hx), "%016llx", ao_xcache_hash(key));
+		snprintf(hx, sizeof(hx), "%016llx", ao_hash_str(key));
 	char *k = key && strcmp(hx, hash) == 0 ? strdup(key) : NULL;
 	struct ao_xentry *e = k && !xc_find_hash(c, hash, k) ? xc_entry_new(c, hash, k) : NULL;
 	if (!e) {

@@ -5,7 +5,7 @@
  * (The output side, the merge itself, is xmout.c.)
  *
  * Design choice: records are located by a byte scanner (strings and nesting
- * depth only), never parsed whole; of an old record only the few fields the
+ * depth only: util/jscan.c), never parsed whole; of an old record only the few fields the
  * merge needs are read (task.taskId, stageId, updatedAt), by skipping the
  * values before them. That keeps a merge of a 1 GB export at the cost of a
  * copy, and memory at the changed records plus one record.
@@ -19,11 +19,12 @@
 
 #include <jansson.h>
 
+#include "angofs/hash.h"
+#include "angofs/jscan.h"
 #include "angofs/sysutil.h"
 #include "xmerge.h"
 
 #define XM_BUF (256 * 1024)
-#define BAD ((size_t)-1)
 
 int xm_buf_add(struct xm_buf *b, const char *p, size_t n)
 {
@@ -49,75 +50,7 @@ static int buf_set(struct xm_buf *b, const struct xm_buf *from)
 	return xm_buf_add(b, from->p ? from->p : "", from->len);
 }
 
-/* ---- locating values in a record ---- */
-
-static size_t skip_ws(const char *s, size_t n, size_t i)
-{
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-		i++;
-	return i;
-}
-
-/* s[i] == '"': the index after the closing quote. */
-static size_t skip_str(const char *s, size_t n, size_t i)
-{
-	for (i++; i < n; i++) {
-		if (s[i] == '\\')
-			i++;
-		else if (s[i] == '"')
-			return i + 1;
-	}
-	return BAD;
-}
-
-static size_t skip_val(const char *s, size_t n, size_t i)
-{
-	int depth = 0;
-
-	if (i >= n)
-		return BAD;
-	if (s[i] == '"')
-		return skip_str(s, n, i);
-	if (s[i] != '{' && s[i] != '[') {
-		while (i < n && !strchr(",}] \t\r\n", s[i]))
-			i++;
-		return i;
-	}
-	for (; i < n; i++) {
-		if (s[i] == '"') {
-			i = skip_str(s, n, i);
-			if (i == BAD)
-				return BAD;
-			i--;
-		} else if (s[i] == '{' || s[i] == '[') {
-			depth++;
-		} else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
-			return i + 1;
-		}
-	}
-	return BAD;
-}
-
-/* The string literal s[i..j) (quotes included) into out; -EINVAL if it is
- * not a string or does not fit. */
-static int get_str(const char *s, size_t i, size_t j, char *out, size_t outn)
-{
-	if (j == BAD || j - i < 2 || s[i] != '"')
-		return -EINVAL;
-	if (!memchr(s + i, '\\', j - i)) {
-		if (j - i - 2 >= outn)
-			return -EINVAL;
-		memcpy(out, s + i + 1, j - i - 2);
-		out[j - i - 2] = '\0';
-		return 0;
-	}
-	json_t *v = json_loadb(s + i, j - i, JSON_DECODE_ANY, NULL);
-	int rc = json_is_string(v) && json_string_length(v) < outn ? 0 : -EINVAL;
-	if (!rc)
-		snprintf(out, outn, "%s", json_string_value(v));
-	json_decref(v);
-	return rc;
-}
+/* ---- the fields of a record (util/jscan.c locates them) ---- */
 
 int xm_parse_time(const char *s, size_t n, long long *us)
 {
@@ -155,67 +88,28 @@ void xm_format_time(long long us, char *out, size_t n)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us % 1000000);
 }
 
-/* Walk the members of the object at s[i]; cb(key, klen, value start, value
- * end) returns 1 to stop early. 0, or -EINVAL. */
-typedef int (*member_fn)(void *ud, const char *s, const char *k, size_t kl, size_t vi, size_t vj);
-
-static int walk_object(const char *s, size_t n, size_t i, member_fn cb, void *ud)
-{
-	i = skip_ws(s, n, i);
-	if (i >= n || s[i] != '{')
-		return -EINVAL;
-	i = skip_ws(s, n, i + 1);
-	if (i < n && s[i] == '}')
-		return 0;
-	for (;;) {
-		if (i >= n || s[i] != '"')
-			return -EINVAL;
-		size_t ke = skip_str(s, n, i);
-		if (ke == BAD)
-			return -EINVAL;
-		size_t vi = skip_ws(s, n, ke);
-		if (vi >= n || s[vi] != ':')
-			return -EINVAL;
-		vi = skip_ws(s, n, vi + 1);
-		size_t vj = skip_val(s, n, vi);
-		if (vj == BAD)
-			return -EINVAL;
-		int r = cb(ud, s, s + i + 1, ke - i - 2, vi, vj);
-		if (r)
-			return r < 0 ? r : 0;
-		i = skip_ws(s, n, vj);
-		if (i < n && s[i] == ',') {
-			i = skip_ws(s, n, i + 1);
-			continue;
-		}
-		return i < n && s[i] == '}' ? 0 : -EINVAL;
-	}
-}
-
 struct fwalk {
 	struct xm_fields *f;
 	int found; /* bits: 1 taskId, 2 stageId, 4 updatedAt, 8 task */
 	size_t n;
 };
 
-#define KEY(k, kl, lit) ((kl) == sizeof(lit) - 1 && memcmp((k), (lit), (kl)) == 0)
-
 static int task_member(void *ud, const char *s, const char *k, size_t kl, size_t vi, size_t vj)
 {
 	struct fwalk *w = ud;
 	char t[64];
 
-	if (KEY(k, kl, "taskId")) {
-		if (get_str(s, vi, vj, w->f->task_id, sizeof(w->f->task_id)) < 0 ||
+	if (AO_JSCAN_KEY(k, kl, "taskId")) {
+		if (ao_jscan_string(s, vi, vj, w->f->task_id, sizeof(w->f->task_id)) < 0 ||
 		    !w->f->task_id[0])
 			return -EINVAL;
 		w->found |= 1;
-	} else if (KEY(k, kl, "stageId")) {
-		if (get_str(s, vi, vj, w->f->stage_id, sizeof(w->f->stage_id)) < 0)
+	} else if (AO_JSCAN_KEY(k, kl, "stageId")) {
+		if (ao_jscan_string(s, vi, vj, w->f->stage_id, sizeof(w->f->stage_id)) < 0)
 			return -EINVAL;
 		w->found |= 2;
-	} else if (KEY(k, kl, "updatedAt")) {
-		if (get_str(s, vi, vj, t, sizeof(t)) < 0 ||
+	} else if (AO_JSCAN_KEY(k, kl, "updatedAt")) {
+		if (ao_jscan_string(s, vi, vj, t, sizeof(t)) < 0 ||
 		    xm_parse_time(t, strlen(t), &w->f->updated_us) < 0)
 			return -EINVAL;
 		w->found |= 4;
@@ -228,10 +122,10 @@ static int rec_member(void *ud, const char *s, const char *k, size_t kl, size_t 
 	struct fwalk *w = ud;
 
 	(void)vj;
-	if (!KEY(k, kl, "task"))
+	if (!AO_JSCAN_KEY(k, kl, "task"))
 		return 0;
 	w->found |= 8;
-	int r = walk_object(s, w->n, vi, task_member, w);
+	int r = ao_jscan_members(s, w->n, vi, task_member, w);
 	return r < 0 ? r : 1;
 }
 
@@ -240,7 +134,7 @@ int xm_fields(const char *rec, size_t len, struct xm_fields *f)
 	struct fwalk w = {f, 0, len};
 
 	memset(f, 0, sizeof(*f));
-	if (walk_object(rec, len, 0, rec_member, &w) < 0 || (w.found & 15) != 15)
+	if (ao_jscan_members(rec, len, 0, rec_member, &w) < 0 || (w.found & 15) != 15)
 		return -EINVAL;
 	return 0;
 }
@@ -291,51 +185,10 @@ static int scan_gap(struct xm_reader *r, const char **pp, const char *end, struc
 	return xm_buf_add(&r->gap, s, (size_t)(p - s));
 }
 
-/* Byte classes of the record scanner: 1 = matters outside a string
- * ("{}[]), 2 = matters inside one ("\\). Runs of other bytes are skipped
- * by a table lookup each, the whole cost of locating records. */
-static const unsigned char cls[256] = {
-    ['"'] = 3, ['\\'] = 2, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1};
-
-/* Scan record bytes from p: returns where the record ended (after its
- * closing brace, *depth 0) or end. */
-static const char *scan_rec(const char *p, const char *end, int *depth, int *instr, int *esc)
-{
-	while (p < end) {
-		if (*esc) {
-			*esc = 0;
-			p++;
-			continue;
-		}
-		if (*instr) {
-			while (p < end && !(cls[(unsigned char)*p] & 2))
-				p++;
-			if (p == end)
-				break;
-			if (*p++ == '"')
-				*instr = 0;
-			else
-				*esc = 1;
-			continue;
-		}
-		while (p < end && !(cls[(unsigned char)*p] & 1))
-			p++;
-		if (p == end)
-			break;
-		char c = *p++;
-		if (c == '"')
-			*instr = 1;
-		else if (c == '{' || c == '[')
-			(*depth)++;
-		else if (--*depth == 0)
-			return p;
-	}
-	return p;
-}
-
 int xm_reader_next(struct xm_reader *r, struct ao_err *err)
 {
-	int inrec = 0, depth = 0, instr = 0, esc = 0, rc;
+	struct ao_jscan_rec st = {0};
+	int inrec = 0, rc;
 
 	r->rec.len = 0;
 	r->gap.len = 0;
@@ -369,11 +222,11 @@ int xm_reader_next(struct xm_reader *r, struct ao_err *err)
 			r->rec_off = r->base + (long long)(p - r->buf);
 		}
 		s = p;
-		p = scan_rec(p, end, &depth, &instr, &esc);
+		p = ao_jscan_rec(&st, p, end);
 		if (xm_buf_add(&r->rec, s, (size_t)(p - s)) < 0)
 			return ao_errf(err, ENOMEM, "out of memory");
 		r->bpos = (size_t)(p - r->buf);
-		if (depth == 0) {
+		if (st.depth == 0) {
 			r->nrec++;
 			return 1;
 		}
@@ -387,19 +240,11 @@ int xm_reader_next(struct xm_reader *r, struct ao_err *err)
 
 /* ---- the changed records ---- */
 
-static unsigned long long id_hash(const char *s)
-{
-	unsigned long long h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 struct xm_change *xm_changes_find(struct xm_changes *ch, const char *task_id)
 {
 	if (!ch->nslot)
 		return NULL;
-	for (size_t i = id_hash(task_id) & (ch->nslot - 1);; i = (i + 1) & (ch->nslot - 1)) {
+	for (size_t i = ao_hash_str(task_id) & (ch->nslot - 1);; i = (i + 1) & (ch->nslot - 1)) {
 		size_t v = ch->slot[i];
 		if (!v)
 			return NULL;
@@ -416,7 +261,7 @@ static int rehash(struct xm_changes *ch)
 	if (!sl)
 		return -ENOMEM;
 	for (size_t k = 0; k < ch->n; k++) {
-		size_t i = id_hash(ch->v[k].f.task_id) & (ns - 1);
+		size_t i = ao_hash_str(ch->v[k].f.task_id) & (ns - 1);
 		while (sl[i])
 			i = (i + 1) & (ns - 1);
 		sl[i] = k + 1;
@@ -448,7 +293,7 @@ static int change_add(struct xm_changes *ch, const struct xm_buf *rec, const str
 	ch->bytes += (long long)rec->len;
 	if (2 * ch->n > ch->nslot)
 		return rehash(ch);
-	size_t i = id_hash(f->task_id) & (ch->nslot - 1);
+	size_t i = ao_hash_str(f->task_id) & (ch->nslot - 1);
 	while (ch->slot[i])
 		i = (i + 1) & (ch->nslot - 1);
 	ch->slot[i] = ch->n;

@@ -1,8 +1,9 @@
 /*
  * xquery.c - what names an export cache entry and what asks the hub for it:
  * the key (every parameter that changes the export's bytes, plus the host),
- * its FNV-1a hash (the entry's file names) and the GET /export query. Kept
- * apart from the cache's state machine: pure functions, unit-tested.
+ * and the GET /export request (its words are the hub client's:
+ * angofs/hub_api.h). Kept apart from the cache's state machine: pure
+ * functions, unit-tested.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,18 +12,8 @@
 #include <jansson.h>
 
 #include "angofs/export_cache.h"
-#include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "xmerge.h"
-
-unsigned long long ao_xcache_hash(const char *s)
-{
-	unsigned long long h = 1469598103934665603ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 {
@@ -41,75 +32,62 @@ char *ao_xcache_key(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 	return k;
 }
 
-/* JSON array of one string, percent-escaped for a query. */
-static char *json_array1_escaped(const char *v)
-{
-	json_t *a = json_pack("[s]", v);
-	char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
-	char *e = s ? hub_escape(s) : NULL;
-	json_decref(a);
-	free(s);
-	return e;
-}
-
 char *ao_xcache_query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s)
 {
 	return ao_xcache_query_stages(cfg, s, NULL);
 }
 
+/* The request of spec s (every stage of stages_json when a task view has
+ * none of its own; updated_after: an incremental refresh's bound) in the
+ * hub's words (angofs/hub_api.h). */
+static char *query(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s,
+		   const char *stages_json, const char *updated_after)
+{
+	json_t *one = s->type == AO_X_TASK && s->stage_id ? json_pack("[s]", s->stage_id) : NULL;
+	json_t *bt = s->batch_id ? json_pack("[s]", s->batch_id) : NULL;
+	char *stage = one ? json_dumps(one, JSON_COMPACT) : NULL;
+	char *batch = bt ? json_dumps(bt, JSON_COMPACT) : NULL, *q = NULL;
+	int lean = s->lean;
+	/* explicit filters, never the hub's defaults (Complete only, default
+	 * tasks only): a view without a stage sends every stage of the project;
+	 * the SDK's ExportOptions sends taskTypes with every export, issue
+	 * exports too (and stage only with type=task) */
+	struct hub_export_q hq = {
+	    .project = s->project_id,
+	    .issues = s->type == AO_X_ISSUE,
+	    .ndjson = s->ndjson,
+	    .stages = stage ? stage : (s->type == AO_X_TASK ? stages_json : NULL),
+	    .batches = batch,
+	    .metadata = cfg->include_metadata && !lean,
+	    .history = cfg->include_history && !lean,
+	    .key_frames = cfg->include_only_key_frames && !lean,
+	    .idle_blur = cfg->include_idle_blur && !lean,
+	    .task_types = cfg->task_types_json ? cfg->task_types_json : AO_XCACHE_TASK_TYPES,
+	    .updated_after = updated_after,
+	};
+
+	if ((!one || stage) && (!bt || batch))
+		q = hub_export_query(&hq);
+	json_decref(one);
+	json_decref(bt);
+	free(stage);
+	free(batch);
+	return q;
+}
+
 char *ao_xcache_query_stages(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s,
 			     const char *stages_json)
 {
-	char *pid = hub_escape(s->project_id), *stage = NULL, *batch = NULL, *tt = NULL;
-	char *q = NULL;
-
-	/* explicit filters, never the hub's defaults (Complete only, default
-	 * tasks only): a view without a stage sends every stage of the project */
-	if (s->type == AO_X_TASK && s->stage_id)
-		stage = json_array1_escaped(s->stage_id);
-	else if (s->type == AO_X_TASK && stages_json)
-		stage = hub_escape(stages_json);
-	if (s->batch_id)
-		batch = json_array1_escaped(s->batch_id);
-	/* the SDK's ExportOptions sends taskTypes with every export, issue
-	 * exports too (and stage only with type=task) */
-	tt = hub_escape(cfg->task_types_json ? cfg->task_types_json : AO_XCACHE_TASK_TYPES);
-#define TF(x) ((x) && !s->lean ? "true" : "false")
-	if (pid &&
-	    asprintf(&q,
-		     "/export?project=%s&type=%s&format=%s%s%s%s%s&includeMetadata=%s"
-		     "&includeHistory=%s&includeOnlyKeyFrames=%s"
-		     "&includeIdleBlurDurations=%s%s%s&sendEmail=false&doNotNotify=true",
-		     pid, s->type == AO_X_ISSUE ? "issue" : "task", s->ndjson ? "ndjson" : "json",
-		     stage ? "&stage=" : "", stage ? stage : "", batch ? "&batches=" : "",
-		     batch ? batch : "", TF(cfg->include_metadata), TF(cfg->include_history),
-		     TF(cfg->include_only_key_frames), TF(cfg->include_idle_blur),
-		     tt ? "&taskTypes=" : "", tt ? tt : "") < 0)
-		q = NULL;
-#undef TF
-	free(pid);
-	free(stage);
-	free(batch);
-	free(tt);
-	return q;
+	return query(cfg, s, stages_json, NULL);
 }
 
 char *ao_xcache_query_incr(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s,
 			   const char *stages_json, long long after_us)
 {
 	struct ao_xspec all = *s;
-	char t[40], *bound = NULL, *ebound, *base, *q = NULL;
+	char t[40];
 
 	all.stage_id = NULL; /* every stage: a task that left the view is seen */
-	base = ao_xcache_query_stages(cfg, &all, stages_json);
 	xm_format_time(after_us, t, sizeof(t));
-	if (asprintf(&bound, "{\"$gt\":\"%s\"}", t) < 0)
-		bound = NULL;
-	ebound = bound ? hub_escape(bound) : NULL;
-	if (base && ebound && asprintf(&q, "%s&updatedAt=%s", base, ebound) < 0)
-		q = NULL;
-	free(base);
-	free(bound);
-	free(ebound);
-	return q;
+	return query(cfg, &all, stages_json, t);
 }

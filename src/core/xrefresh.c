@@ -191,7 +191,7 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 	if (rc == 0 && m.gen != seen && !m.stale) {
 		ao_lock_byte(lfd, 0, F_UNLCK, 0);
 		xc_incr_end(&pl);
-		return 1; /* published by another daemon while this one waited */
+		return XC_ADOPTED; /* published by another daemon while this one waited */
 	}
 	int had = rc == 0; /* a generation to replace */
 	unsigned long long g = rc == 0 ? m.gen : 0, mx = xs_gen_max(c->dir, e->hash);
@@ -201,26 +201,24 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 		pl.ok = 0; /* its count may be older than another daemon's download */
 		snprintf(ri->why, sizeof(ri->why), "another daemon refreshed the export meanwhile");
 	}
-	rc = 1;
-	if (pl.ok) {
-		rc = xc_incr_run(c, e, &m, g, lfd, &pl, &n, ri, err);
-		if (rc == 3) {
-			xc_incr_end(&pl);
-			return 3; /* served while written: the writer publishes and unlocks */
-		}
-		if (rc == 0 || rc == 2) {
-			ri->mode = rc == 0 ? "incremental" : "unchanged";
-			hub_total = pl.total;
-			/* nothing changed: the generation stays, and the mtime
-			 * (make, rsync redo nothing) unless stat showed a
-			 * newer one while it was stale (touch, poll, a write) */
-			n.mtime =
-			    rc == 2 ? (m.stale && m.stale_at > m.mtime ? m.stale_at : m.mtime) : 0;
-			rc = 0;
-		}
+	int v = pl.ok ? xc_incr_run(c, e, &m, g, lfd, &pl, &n, ri, err) : XC_INCR_FULL;
+	if (v == XC_INCR_STREAMING) {
+		xc_incr_end(&pl);
+		return XC_STREAMING; /* the writer publishes and unlocks */
+	}
+	if (v == XC_INCR_MERGED || v == XC_INCR_SAME) {
+		ri->mode = v == XC_INCR_MERGED ? "incremental" : "unchanged";
+		hub_total = pl.total;
+		/* nothing changed: the generation stays, and the mtime (make,
+		 * rsync redo nothing) unless stat showed a newer one while it
+		 * was stale (touch, poll, a write) */
+		n.mtime = v == XC_INCR_SAME
+			      ? (m.stale && m.stale_at > m.mtime ? m.stale_at : m.mtime)
+			      : 0;
 	}
 	xc_incr_end(&pl);
-	if (rc == 1) {
+	rc = v < 0 ? v : 0;
+	if (v == XC_INCR_FULL) {
 		if (ri->why[0])
 			ao_info("export: %s: a full export: %s", e->hash, ri->why);
 		rc = full_export(c, e, g, &pl, &n, ri, err);
@@ -230,7 +228,7 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 		time_t now = time(NULL);
 		n.mtime = !had && shown_at && now - shown_at < c->cfg.ttl_s ? shown_at : 0;
 	}
-	if (rc == 0) {
+	if (rc == 0) { /* both ways: publish n */
 		n.fetched_at = time(NULL);
 		n.stale = 0;
 		n.stale_at = 0;
@@ -242,5 +240,5 @@ int xc_fetch_shared(struct ao_xcache *c, struct ao_xentry *e, int lfd, unsigned 
 	/* the completeness check, outside the publish lock (it may ask the hub) */
 	if (rc == 0 && c->hooks.fetched)
 		c->hooks.fetched(c->hooks.ud, &s, NULL, n.size, n.records, hub_total);
-	return rc;
+	return rc < 0 ? rc : XC_PUBLISHED;
 }

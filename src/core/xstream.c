@@ -152,8 +152,8 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-/* The dry run: 0 (res proves a new generation), 1, 2, or a code for the
- * caller (see xc_stream_try); -EINVAL: let merge_into decide. */
+/* The dry run: MERGED (res proves a new generation), FULL, SAME, or
+ * -errno; -EINVAL: let merge_into decide. */
 static int dry_run(struct ao_xentry *e, int ofd, int oifd, struct xm_changes *ch, long long total,
 		   struct xm_result *res, struct xc_refresh *ri, struct ao_err *err)
 {
@@ -205,7 +205,7 @@ int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta
 	int rc;
 
 	if (!j)
-		return 0;
+		return XC_INCR_NOT_STREAMED;
 	j->c = c;
 	j->e = e;
 	j->lfd = lfd;
@@ -216,14 +216,14 @@ int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta
 	j->oifd = open(oi, O_RDONLY | O_CLOEXEC);
 	if (j->ofd < 0 || j->oifd < 0) {
 		job_free(j);
-		return 0; /* no index: merge_into scans the old file */
+		return XC_INCR_NOT_STREAMED; /* no index: merge_into scans the old file */
 	}
 	rc = dry_run(e, j->ofd, j->oifd, ch, total, &res, ri, err);
 	if (rc == -EINVAL)
 		ao_info("export: %s: %s: merging without it", oi, err->msg);
-	if (rc != 0) {
+	if (rc != XC_INCR_MERGED) {
 		job_free(j);
-		return rc == -EINVAL ? 0 : rc;
+		return rc == -EINVAL ? XC_INCR_NOT_STREAMED : rc;
 	}
 	xs_data_path(c->dir, e->hash, g, j->dpath, sizeof(j->dpath));
 	xs_idx_path(c->dir, e->hash, g, j->ipath, sizeof(j->ipath));
@@ -263,9 +263,9 @@ int xc_stream_try(struct ao_xcache *c, struct ao_xentry *e, const struct xs_meta
 		job_free(j);
 		ao_info("export: %s: no writer thread (%s): merging in place", e->hash,
 			strerror(-rc));
-		return 0;
+		return XC_INCR_NOT_STREAMED;
 	}
-	return 3;
+	return XC_INCR_STREAMING;
 }
 
 int ao_xcache_wait(struct ao_xcache *c, struct ao_xentry *e, unsigned long id, long long end,

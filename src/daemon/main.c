@@ -27,6 +27,7 @@
 #include "angofs/cancel.h"
 #include "angofs/core.h"
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "angofs/hub.h"
 #include "angofs/log.h"
 #include "angofs/media.h"
@@ -243,7 +244,7 @@ static void budget_path(const struct ao_cmdline *c, char *buf, size_t n)
 
 	if (asprintf(&hk, "%s\n%s", c->host, c->key) < 0)
 		hk = NULL;
-	snprintf(buf, n, "%s/budget-%016llx", c->cache_dir, hk ? ao_xcache_hash(hk) : 0ULL);
+	snprintf(buf, n, "%s/budget-%016llx", c->cache_dir, hk ? ao_hash_str(hk) : 0ULL);
 	if (hk) {
 		explicit_bzero(hk, strlen(hk));
 		free(hk);
@@ -339,7 +340,8 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				   .mountpoint = c->cl.mountpoint,
 				   .open_wait_ms = c->cl.singlethread ? 0 : 2000,
 				   .snap_dir = d->pdir,
-				   .ds_grace_s = c->v.grace};
+				   .ds_grace_s = c->v.grace,
+				   .shard_bytes = c->v.shard_size};
 
 	/* assets and masks: the same directory protocol, cap and TTL as exports */
 	struct ao_media_cfg mcfg = {.hub = d->hub,

@@ -69,6 +69,9 @@
 	X(split_by, STR, NULL, "class",                                                   \
 	  "split_by=class: each class split in those parts\n"                            \
 	  "(default: by a hash of the externalId alone)")                                 \
+	X(shard_size, SIZE, 256LL << 20, "SIZE",                                          \
+	  "datasets/webdataset/: shards of about SIZE\n"                                 \
+	  "(default 256M; a shard holds at least one sample)")                           \
 	X(next_stage, BOOL, 0, "BOOL",                                                    \
 	  "answer.json writes also submit the task to its\n"                              \
 	  "next stage (default false)")                                                   \

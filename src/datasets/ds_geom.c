@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "angofs/tools.h"
 #include "ds_int.h"
 
 const json_t *ao_ds_record_task(const json_t *record)
@@ -263,9 +264,6 @@ static void free_shape(struct ds_shape *sh)
 	free(sh->poly);
 }
 
-static const char *const geom_keys[] = {"bounding-box", "rotated-bounding-box", "polygon",
-					"segmentation"};
-
 /* Classify one mark: a skip reason, or -1 to convert it with geometry key *key. */
 static int triage(const struct ao_ds_schema *s, const json_t *t, int *cls, const char **key)
 {
@@ -285,9 +283,9 @@ static int triage(const struct ao_ds_schema *s, const json_t *t, int *cls, const
 	if (json_is_number(page) && json_number_value(page) != 0)
 		return AO_DS_SKIP_PAGE;
 	*key = NULL;
-	for (size_t i = 0; i < sizeof(geom_keys) / sizeof(*geom_keys); i++)
-		if (json_object_get(t, geom_keys[i])) {
-			*key = geom_keys[i];
+	for (const struct ao_tool *g = ao_tools; g->name; g++)
+		if ((g->flags & AO_TOOL_REGION) && json_object_get(t, g->name)) {
+			*key = g->name;
 			break;
 		}
 	if (*key && !strcmp(*key, "segmentation") &&

@@ -269,18 +269,6 @@ int ao_ds_index_add(struct ao_ds_index *x, unsigned long long rec_no, unsigned l
 	return fill_image(x, im, rec, task) ? -ENOMEM : 1;
 }
 
-/* Cut s to at most max bytes at a UTF-8 character boundary. */
-static void utf8_cut(char *s, size_t max)
-{
-	size_t l = strlen(s);
-
-	if (l <= max)
-		return;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	s[max] = '\0';
-}
-
 static int cmp_id(const void *a, const void *b, void *ud)
 {
 	const struct ao_named *nm = ud;
@@ -423,7 +411,8 @@ static int assign_names(struct ao_ds_index *x)
 			snprintf(exts[i], sizeof(exts[i]), "%s", im->name + d);
 			im->name[d] = '\0';
 		}
-		utf8_cut(im->name, AO_NAME_MAX - strlen(exts[i]) - SUFFIX_ROOM);
+		im->name[ao_name_utf8_prefix(im->name,
+					     AO_NAME_MAX - strlen(exts[i]) - SUFFIX_ROOM)] = '\0';
 		snprintf(ids[i], sizeof(ids[i]), "record-%llu", im->rec_no);
 		nm[i].id = im->task_id ? im->task_id : ids[i];
 		nm[i].name = im->name;
@@ -438,7 +427,8 @@ static int assign_names(struct ao_ds_index *x)
 	for (size_t i = 0; i < x->n; i++) {
 		struct ao_ds_image *im = &x->img[i];
 		size_t el = strlen(exts[i]);
-		utf8_cut(nm[i].out, AO_NAME_MAX - el); /* only an id-only fallback is this long */
+		/* only an id-only fallback is this long */
+		nm[i].out[ao_name_utf8_prefix(nm[i].out, AO_NAME_MAX - el)] = '\0';
 		size_t sl = strlen(nm[i].out);
 		char *name = malloc(sl + el + 1), *label = malloc(sl + 5);
 		if (!name || !label) {

@@ -26,6 +26,7 @@
 
 #include "angofs/datasets.h"
 #include "angofs/names.h"
+#include "angofs/tools.h"
 
 static const char *const skip_names[AO_DS_SKIP_N] = {
     "bad_record", "not_image",	    "no_size",	"mask",	      "brush",
@@ -81,17 +82,6 @@ char *ao_ds_report_text(const struct ao_ds_report *r)
 	return buf;
 }
 
-static int is_class_tool(const char *t)
-{
-	return t && (!strcmp(t, "bounding-box") || !strcmp(t, "rotated-bounding-box") ||
-		     !strcmp(t, "polygon") || !strcmp(t, "segmentation"));
-}
-
-static int is_single_choice(const char *t)
-{
-	return t && (!strcmp(t, "radio") || !strcmp(t, "single-dropdown"));
-}
-
 static char *dup_str(const json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
@@ -113,7 +103,7 @@ static int load_tools(struct ao_ds_schema *s, const json_t *tools)
 		const char *id = json_string_value(json_object_get(t, "schemaId"));
 		if (!id)
 			continue; /* a tool no mark can refer to */
-		if (is_class_tool(tool)) {
+		if (ao_tool_is(tool, AO_TOOL_REGION)) {
 			struct ao_ds_class *c = &s->cls[s->ncls++];
 			c->schema_id = strdup(id);
 			c->title = dup_str(t, "title");
@@ -182,7 +172,7 @@ static const json_t *pick_classification(const json_t *cls, const char *want, st
 		const char *id = json_string_value(json_object_get(c, "schemaId"));
 		if (want && (!id || strcmp(id, want) != 0))
 			continue;
-		if (is_single_choice(tool))
+		if (ao_tool_is(tool, AO_TOOL_ONE))
 			return c;
 		if (want) {
 			*rc = ao_errf(err, EINVAL,

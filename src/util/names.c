@@ -39,6 +39,27 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
+size_t ao_name_utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+int ao_name_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t n; *p; p += n)
+		if (!(n = utf8_len(p)))
+			return 0;
+	return 1;
+}
+
 /* Copy the sanitized form of in into out, at most max bytes, never cutting a
  * multi-byte character. */
 static void sanitize_max(const char *in, char *out, size_t max)

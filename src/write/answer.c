@@ -51,32 +51,6 @@ static int take(void *ud, json_t *item, const struct lp_pos *pos, struct ao_err 
 	return 0;
 }
 
-char *answer_path(const char *task_id, int next_stage)
-{
-	char *p = NULL;
-	size_t i, n = strlen(task_id);
-	char *esc = malloc(n * 3 + 1), *q = esc;
-
-	if (!esc)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)task_id[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~')
-			*q++ = (char)c;
-		else
-			q += sprintf(q, "%%%02X", c);
-	}
-	*q = '\0';
-	/* the SDK's _annotate_task: nextStage, then isPlugin=false */
-	if (asprintf(&p, "/annotate/%s?nextStage=%s&isPlugin=false", esc,
-		     next_stage ? "true" : "false") < 0)
-		p = NULL;
-	free(esc);
-	return p;
-}
-
 static const char *const masks[] = {"brushDataUrl", "medicalBrushDataUrl"};
 
 /* Move the mask URLs out of the written object (top level, or inside the

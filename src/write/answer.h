@@ -40,7 +40,4 @@ int answer_sdk_body(json_t *body);
  * X-Amz-*, X-Goog-*, sig, ...: a pre-signed link), else a copy; malloc'd. */
 char *answer_bare_url(const char *url);
 
-/* "/annotate/<escaped id>?nextStage=true|false&isPlugin=false"; malloc'd. */
-char *answer_path(const char *task_id, int next_stage);
-
 #endif

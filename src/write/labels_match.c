@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/log.h"
 #include "writes_int.h"
 
@@ -49,22 +50,7 @@ static const char *item_name(json_t *it)
 static int assets_get(struct ao_writes *w, const char *project, int page, int limit, json_t *f,
 		      json_t **data, struct ao_err *err)
 {
-	char *fs = json_dumps(f, JSON_COMPACT), *ef = fs ? hub_escape(fs) : NULL;
-	char *ep = hub_escape(project), *pq = NULL;
-	int r;
-
-	if (!ef || !ep ||
-	    asprintf(&pq, "/project/%s/assets?page=%d&limit=%d&filters=%s", ep, page, limit, ef) <
-		0)
-		pq = NULL;
-	free(fs);
-	free(ef);
-	free(ep);
-	if (!pq)
-		return ao_errf(err, ENOMEM, "out of memory");
-	r = hub_get(w->cfg.hub, pq, data, err);
-	free(pq);
-	return r;
+	return hub_get_assets(w->cfg.hub, project, page, limit, f, data, err);
 }
 
 /* Every asset of the project into the sets ids, exts, urls (bare). */

@@ -10,6 +10,9 @@
  * and refuses binary data (NUL and other control bytes) with its position.
  * Error positions of jansson are mapped back to file line/column by adding the
  * item's start position. A UTF-8 byte-order mark at the start is skipped.
+ * (Not the byte scanner of util/jscan.c, which locates values in the hub's
+ * own export bytes and validates nothing: this one reads a user's file and
+ * must say where it is wrong.)
  */
 #include <errno.h>
 #include <stdarg.h>

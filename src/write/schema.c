@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "angofs/tools.h"
 #include "schema.h"
 
 enum kind { K_TOOL, K_CLASS, K_REL };
@@ -34,15 +35,6 @@ struct schema {
 	json_t *cs;
 	struct cat *c;
 	size_t n, cap;
-};
-
-const char *const sc_geometry_keys[] = {
-    "bounding-box", "rotated-bounding-box",
-    "polygon",	    "polyline",
-    "point",	    "segmentation",
-    "ner",	    "pdf",
-    "spline",	    "angle",
-    NULL,
 };
 
 static const char *sget(const json_t *o, const char *k)
@@ -292,27 +284,19 @@ static const struct cat *by_title(const struct schema *s, enum kind k, const cha
 
 static int is_geometry(const char *type)
 {
-	const char *const *g;
-
-	if (!type)
-		return 0;
-	for (g = sc_geometry_keys; *g; g++)
-		if (!strcmp(*g, type))
-			return 1;
-	return 0;
+	return ao_tool_is(type, AO_TOOL_GEOMETRY);
 }
 
 /* The geometry key an object carries, NULL if none; *count gets how many. */
 static const char *geometry_of(const json_t *o, int *count)
 {
-	const char *const *g;
 	const char *found = NULL;
 
 	*count = 0;
-	for (g = sc_geometry_keys; *g; g++)
-		if (json_object_get(o, *g)) {
+	for (const struct ao_tool *g = ao_tools; g->name; g++)
+		if ((g->flags & AO_TOOL_GEOMETRY) && json_object_get(o, g->name)) {
 			if (!found)
-				found = *g;
+				found = g->name;
 			(*count)++;
 		}
 	return found;
@@ -423,7 +407,7 @@ static void check_answer_value(struct ctx *x, const struct cat *c, json_t *cl, c
 
 	if (!a || json_is_null(a))
 		return;
-	if (!strcmp(t, "radio") || !strcmp(t, "single-dropdown") || !strcmp(t, "text")) {
+	if (ao_tool_is(t, AO_TOOL_ONE | AO_TOOL_TEXT)) {
 		if (!json_is_string(a)) {
 			sc_problem(x->r, x->where, "%s: answer of '%s' (%s) must be a string", path,
 				   title, t);
@@ -440,8 +424,7 @@ static void check_answer_value(struct ctx *x, const struct cat *c, json_t *cl, c
 				   "%s: '%s' is not an option of '%s' (options: %s)", path,
 				   json_string_value(a), title, opts);
 		}
-	} else if (!strcmp(t, "checkbox") || !strcmp(t, "multi-dropdown") ||
-		   !strcmp(t, "tree-dropdown")) {
+	} else if (ao_tool_is(t, AO_TOOL_MANY)) {
 		size_t i;
 		json_t *e;
 

@@ -54,7 +54,4 @@ void sc_report_summary(const struct sc_report *r, char *buf, size_t n);
 long sc_check_answer(struct schema *s, json_t *ans, int map, const char *where,
 		     struct sc_report *r);
 
-/* Geometry keys an object may carry (NULL-terminated). */
-extern const char *const sc_geometry_keys[];
-
 #endif

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "angofs/cancel.h"
+#include "angofs/hash.h"
 #include "angofs/lockfile.h"
 #include "angofs/log.h"
 #include "angofs/sysutil.h"
@@ -44,17 +45,6 @@ struct spool_order {
 	unsigned long long *held; /* mu: turn bytes this process holds */
 	size_t nheld, cap;	  /* mu */
 };
-
-static unsigned long long fnv(const char *s)
-{
-	unsigned long long h = 1469598103934665603ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 static long long now_us(void)
 {
@@ -179,7 +169,7 @@ static int ledger_write(struct spool_order *o, const char *path, json_t *j)
 
 long long spool_order_stamp(struct spool_order *o, const char *key)
 {
-	unsigned long long b = fnv(key) % BUCKETS;
+	unsigned long long b = ao_hash_str(key) % BUCKETS;
 	long long now = now_us(), old, seq;
 	char path[4300];
 	const char *k;
@@ -216,7 +206,7 @@ long long spool_order_stamp(struct spool_order *o, const char *key)
 
 long long spool_order_newest(struct spool_order *o, const char *key)
 {
-	unsigned long long b = fnv(key) % BUCKETS;
+	unsigned long long b = ao_hash_str(key) % BUCKETS;
 	char path[4300];
 	long long seq;
 	json_t *j;
@@ -238,7 +228,7 @@ long long spool_order_newest(struct spool_order *o, const char *key)
 
 static unsigned long long turn_byte(const char *key)
 {
-	return BUCKETS + (fnv(key) / BUCKETS) % TURNS;
+	return BUCKETS + (ao_hash_str(key) / BUCKETS) % TURNS;
 }
 
 /* Index of byte in o->held, or -1 (o->mu held). */

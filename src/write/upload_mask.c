@@ -38,6 +38,7 @@
 
 #include "angofs/datasets.h"
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/log.h"
 #include "answer.h"
 #include "writes_int.h"
@@ -46,33 +47,20 @@
 static int get_task(struct ao_writes *w, const char *project, const char *task, json_t **out,
 		    struct ao_err *err)
 {
-	char *et = hub_escape(task), *pq = NULL;
-	json_t *data = NULL, *t;
+	json_t *t = NULL;
 	const char *pid;
 	int r;
 
 	*out = NULL;
-	if (!et || asprintf(&pq, "/task/%s?includeAnswer=true", et) < 0) {
-		free(et);
-		return ao_errf(err, ENOMEM, "out of memory");
-	}
-	free(et);
-	r = hub_get(w->cfg.hub, pq, &data, err);
-	free(pq);
+	r = hub_get_task(w->cfg.hub, task, &t, err);
 	if (r < 0)
 		return r;
-	t = json_object_get(data, "task");
-	if (!json_is_object(t))
-		t = data;
 	pid = json_string_value(json_object_get(t, "project"));
-	if (!json_is_object(t)) {
-		r = ao_errf(err, EPROTO, "GET /task/%s: the reply has no task", task);
-	} else if (pid && strcmp(pid, project)) {
+	if (pid && strcmp(pid, project))
 		r = ao_errf(err, ENOENT, "task %s belongs to another project", task);
-	} else {
+	else
 		*out = json_incref(t);
-	}
-	json_decref(data);
+	json_decref(t);
 	return r;
 }
 
@@ -136,20 +124,12 @@ static int asset_size(struct ao_writes *w, const char *project, const char *asse
 		      long *ht, char *how, size_t howsz, struct ao_err *err)
 {
 	json_t *f = json_pack("{s:s}", "_id", asset), *data = NULL, *md, *a;
-	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL, *ef = fs ? hub_escape(fs) : NULL;
-	char *ep = hub_escape(project), *pq = NULL;
 	int r;
 
 	*wd = *ht = 0;
+	r = f ? hub_get_assets(w->cfg.hub, project, 1, 1, f, &data, err)
+	      : ao_errf(err, ENOMEM, "out of memory");
 	json_decref(f);
-	free(fs);
-	if (!ef || !ep || asprintf(&pq, "/project/%s/assets?page=1&limit=1&filters=%s", ep, ef) < 0)
-		r = ao_errf(err, ENOMEM, "out of memory");
-	else
-		r = hub_get(w->cfg.hub, pq, &data, err);
-	free(pq);
-	free(ef);
-	free(ep);
 	if (r < 0)
 		return r;
 	a = json_array_get(json_object_get(data, "assets"), 0);
@@ -254,7 +234,7 @@ int ws_deliver_mask(struct ao_writes *w, struct entry *e, int bg, struct ao_err 
 		return r;
 	}
 	body = annotate_body(t, e->object_url);
-	req = answer_path(task, 0);
+	req = hub_annotate_path(task, 0);
 	json_decref(t);
 	if (!body || !req) {
 		free(body);

@@ -39,17 +39,9 @@
 #include <unistd.h>
 
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/log.h"
 #include "writes_int.h"
-
-int ws_cloud_path(const char *project, char *buf, size_t n)
-{
-	char *ep = hub_escape(project);
-	int r = ep ? snprintf(buf, n, "/project/%s/cloud", ep) : -1;
-
-	free(ep);
-	return r < 0 || (size_t)r >= n ? -1 : 0;
-}
 
 void ws_chunk_sending(struct ao_writes *w, struct entry *e, struct ent_chunk *c,
 		      enum chunk_state st)
@@ -185,32 +177,18 @@ static int asset_exists(struct ao_writes *w, const char *project, const char *ex
 			json_t **found_asset, struct ao_err *err)
 {
 	json_t *f = json_pack("{s:s}", "externalId", ext);
-	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL, *ef = fs ? hub_escape(fs) : NULL;
-	char *ep = hub_escape(project), *pq = NULL;
 	struct hub_pager pg;
 	int found = 0, r = 0;
 
-	json_decref(f);
-	free(fs);
-	if (!ef || !ep) {
-		free(ef);
-		free(ep);
+	if (!f)
 		return ao_errf(err, ENOMEM, "out of memory");
-	}
 	hub_pager_init(&pg, 100);
 	while (!found && r == 0) {
 		json_t *data = NULL, *a;
 		long long total;
 		size_t i, n;
 
-		free(pq);
-		if (asprintf(&pq, "/project/%s/assets?page=%d&limit=%d&filters=%s", ep, pg.page,
-			     pg.limit, ef) < 0) {
-			pq = NULL;
-			r = ao_errf(err, ENOMEM, "out of memory");
-			break;
-		}
-		r = hub_get(w->cfg.hub, pq, &data, err);
+		r = hub_get_assets(w->cfg.hub, project, pg.page, pg.limit, f, &data, err);
 		if (r < 0)
 			break;
 		total = json_is_integer(json_object_get(data, "total"))
@@ -235,9 +213,7 @@ static int asset_exists(struct ao_writes *w, const char *project, const char *ex
 		if (!more)
 			break;
 	}
-	free(pq);
-	free(ef);
-	free(ep);
+	json_decref(f);
 	return r < 0 ? r : found;
 }
 
@@ -248,7 +224,7 @@ int ws_deliver_media(struct ao_writes *w, struct entry *e, int bg, struct ao_err
 	json_t *b, *data = NULL, *ac, *asset = NULL;
 	int r;
 
-	if (ws_cloud_path(e->project, cloud, sizeof(cloud)) < 0)
+	if (hub_cloud_path(e->project, cloud, sizeof(cloud)) < 0)
 		return ao_errf(err, ENAMETOOLONG, "project id too long");
 	if ((r = ws_upload_once(w, e, "assets", name, err)) < 0)
 		return r;

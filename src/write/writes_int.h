@@ -155,8 +155,6 @@ int ws_upload_once(struct ao_writes *w, struct entry *e, const char *type, const
 		   struct ao_err *err);
 /* Content-Type for a file name, by extension. */
 const char *ws_media_type(const char *name);
-/* "/project/<escaped id>/cloud" into buf; 0 or -1. */
-int ws_cloud_path(const char *project, char *buf, size_t n);
 /* assets/ lists: chunk c is being sent (CH_SENDING, persisted before the
  * request) or back to CH_TODO (the request cannot have been applied). */
 void ws_chunk_sending(struct ao_writes *w, struct entry *e, struct ent_chunk *c,

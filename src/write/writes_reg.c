@@ -19,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "angofs/hash.h"
 #include "angofs/log.h"
+#include "angofs/names.h"
 #include "labels_prep.h"
 #include "writes_int.h"
 
@@ -182,19 +184,13 @@ struct entry *ws_find(struct ao_writes *w, const char *project, const char *relp
  */
 void ws_status_name(const char *name, char *buf, size_t n)
 {
-	size_t len = strlen(name), cut = WS_NAME_MAX - 7 - 9;
-	unsigned long long h = 1469598103934665603ULL;
+	size_t len = strlen(name), cut = ao_name_utf8_prefix(name, WS_NAME_MAX - 7 - 9);
+	unsigned long long h = ao_hash_str(name);
 
 	if (len + 7 <= WS_NAME_MAX) {
 		snprintf(buf, n, "%s.status", name);
 		return;
 	}
-	for (const char *c = name; *c; c++) {
-		h ^= (unsigned char)*c;
-		h *= 1099511628211ULL;
-	}
-	while (cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80)
-		cut--;
 	snprintf(buf, n, "%.*s~%08llx.status", (int)cut, name, h & 0xffffffffULL);
 }
 

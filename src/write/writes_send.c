@@ -28,6 +28,7 @@
 
 #include "angofs/cancel.h"
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/log.h"
 #include "angofs/sysutil.h"
 #include "answer.h"
@@ -369,7 +370,7 @@ int ws_deliver_answer(struct ao_writes *w, struct entry *e, int bg, struct ao_er
 		goto out;
 	}
 	body = json_dumps(b, JSON_COMPACT);
-	req = answer_path(task, e->next_stage);
+	req = hub_annotate_path(task, e->next_stage);
 	if (!body || !req) {
 		r = ao_errf(err, ENOMEM, "out of memory");
 		goto out;
@@ -604,13 +605,13 @@ int ws_deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_e
 {
 	char ipath[4096], lpath[4096];
 	char cloud[512];
-	const char *path = e->kind == EK_LABELS ? "/import/labels" : "/attachments";
+	const char *path = e->kind == EK_LABELS ? HUB_IMPORT_LABELS : HUB_ATTACHMENTS;
 	struct tally t = {0, 0, 0, 0, 0, {0}, {0}, NULL};
 	size_t i;
 	int fd, r = 0;
 
 	if (e->kind == EK_ASSETS) {
-		if (ws_cloud_path(e->project, cloud, sizeof(cloud)) < 0)
+		if (hub_cloud_path(e->project, cloud, sizeof(cloud)) < 0)
 			return ao_errf(err, ENAMETOOLONG, "project id too long");
 		path = cloud;
 		ws_sending_to_uncertain(w, e);

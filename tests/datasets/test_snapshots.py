@@ -92,7 +92,18 @@ def test_a_pin_holds_the_generation_and_never_changes(env):
     assert os.readlink(os.path.join(snaps, "latest")) == "v1"
     assert os.path.samefile(os.path.join(snaps, "latest"), v1)
     assert sorted(os.listdir(v1)) == ["datasets", "export", "snapshot.json"]
-    assert "stage" not in os.listdir(os.path.join(v1, "datasets"))
+    for sub in ("stage", "batch"):
+        assert sorted(os.listdir(os.path.join(v1, "datasets", sub))) == \
+            sorted(os.listdir(os.path.join(live, sub)))
+    # stage and batch views: the pinned export's records of each, in every format
+    for sub in ("stage", "batch"):
+        for s in os.listdir(os.path.join(live, sub)):
+            for v in ("imagefolder", "coco", "yolo", "voc", "masks"):
+                a = tree(os.path.join(v1, "datasets", sub, s, v))
+                b = tree(os.path.join(live, sub, s, v))
+                for t in (a, b):
+                    t.pop("data.yaml", None)  # its path is the view's own
+                assert a == b, (sub, s, v)
     # the pin is what the live tree showed
     assert read(os.path.join(v1, "export", "tasks.ndjson")) == before["export"]
     assert json.loads(read(os.path.join(v1, "export", "tasks.json"))) == \
@@ -225,3 +236,35 @@ def test_pins_count_in_cache_size_and_are_never_evicted(workdir):
     finally:
         m.stop()
         hub.stop()
+
+
+def test_images_read_once_are_pinned_with_the_snapshot(env):
+    """A snapshot's image read whole once is kept in the pin: gone from the
+    media cache and deleted on the hub, it is still read, the same bytes,
+    with no request; and it counts in the pin's size."""
+    hub, m = env
+    pid = project_by_name(hub, PHOTOS)
+    p = os.path.join(m.path, PHOTOS)
+    os.mkdir(os.path.join(p, "snapshots", "imgs"))
+    imgs = os.path.join(p, "snapshots", "imgs", "datasets", "coco", "images")
+    size0 = [x for x in status(m)["snapshots"] if x["name"] == "imgs"][0]["bytes"]
+    first = {n: read(os.path.join(imgs, n)) for n in sorted(os.listdir(imgs))}
+    want = size0 + sum(len(b) for b in first.values())
+    # pinned at each handle's release, which the kernel sends after close()
+    wait_for(lambda: [x for x in status(m)["snapshots"] if x["name"] == "imgs"][0]["bytes"]
+             >= want, timeout=10, what="the images pinned")
+    media = os.path.join(m.cache, "media")
+    for f in os.listdir(media):  # the media cache loses them (as an eviction would)
+        if f.endswith(".data"):
+            os.unlink(os.path.join(media, f))
+    tasks = tasks_with_answers(hub, pid)
+    st, body = hub.api("DELETE", "/project/%s/assets" % pid, {"assets": [tasks[0]["asset"]]})
+    assert st == 200, body
+    hub.reset_stats()
+    again = {n: read(os.path.join(imgs, n)) for n in sorted(os.listdir(imgs))}
+    assert again == first
+    assert hub.stats()["total"] == 0, hub.stats()["counts"]
+    # the live view's image of the deleted asset: fetched, it is gone (404)
+    os.utime(os.path.join(p, "export"))
+    assert os.path.basename(tasks[0]["externalId"]) not in \
+        os.listdir(os.path.join(p, "datasets", "coco", "images"))

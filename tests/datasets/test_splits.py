@@ -53,7 +53,8 @@ def check_splits(p, f=(0.8, 0.1, 0.1)):
     sp = os.path.join(ds, "splits")
     recs = records(read(os.path.join(p, "export", "tasks.ndjson")))
     want = expected(recs, f)
-    assert sorted(os.listdir(sp)) == ["coco", "imagefolder", "yolo", "yolo-detect", "yolo-seg"]
+    assert sorted(os.listdir(sp)) == ["coco", "imagefolder", "masks", "voc", "webdataset", "yolo",
+                                      "yolo-detect", "yolo-seg"]
     for v in ("yolo", "yolo-detect", "coco"):
         got = split_listing(sp, v)
         assert got == {n: want[n] for n in os.listdir(os.path.join(ds, v, "images"))}, v

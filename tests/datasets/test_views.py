@@ -58,8 +58,8 @@ def test_views_match_the_export_and_cost_one_export(env):
     p = os.path.join(m.path, PHOTOS)
     ds = os.path.join(p, "datasets")
     hub.reset_stats()
-    assert sorted(os.listdir(ds)) == ["batch", "coco", "imagefolder", "splits", "stage", "yolo",
-                                      "yolo-detect", "yolo-seg"]
+    assert sorted(os.listdir(ds)) == ["batch", "coco", "imagefolder", "masks", "splits", "stage",
+                                      "voc", "webdataset", "yolo", "yolo-detect", "yolo-seg"]
     # stat and the views' own listings are free: no export before data is read
     subprocess.run(["ls", "-l", ds + "/yolo", ds + "/coco", ds + "/yolo-seg"], check=True,
                    stdout=subprocess.DEVNULL, timeout=60)

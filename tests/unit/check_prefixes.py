@@ -4,6 +4,7 @@ Reads `nm` of libangofs_core.a member by member: a module (one .c file) may
 define its public prefix (ao_<module>_) and its internal prefixes shared with
 the module's other files through their _int.h. A file not in PREFIXES
 may use ao_<file>_ or <file>_; a symbol without its module's prefix fails."""
+import os
 import re
 import subprocess
 import sys
@@ -20,15 +21,20 @@ PREFIXES = {
     "util/sysutil": ("ao_sys_",),
     "util/cancel": ("ao_cancel",),
     "util/lockfile": ("ao_lock_",),
+    "util/hash": ("ao_hash_",),
+    "util/jscan": ("ao_jscan_",),
+    "util/tools": ("ao_tool",),
+    "util/slot": ("ao_slot_",),
     "client/ratelimit": ("ao_ratelimit_",),
     "client/hub_seam": ("hub_",),
     "client/hub_client": ("hub_",),
     "client/hub_retry": ("hub_",),
     "client/hub_store": ("hub_store_",),
-    "client/hub_upload": ("hub_",),
+    "client/hub_api": ("hub_",),
     "client/hub_msg": ("hub_",),
     "client/hub_pager": ("hub_",),
     "core/core": ("ao_core_",),
+    "core/core_cb": ("ao_core_",),  # touch, the write side's callbacks, snapshots' mkdir
     "core/core_status": ("core_",),
     "core/router": ("ao_route",),
     "core/poll": ("ao_poll_", "ao_core_"),  # the core's change poller and its hooks
@@ -52,14 +58,18 @@ PREFIXES = {
     "core/assets_add": ("asset_",),
     "core/unzip": ("ao_unzip_",),
     "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
+    "core/dsimage": ("dsv_",),
     "core/dsbuild": ("dsv_",),
     "core/dsnames": ("dsv_",),
     "core/dspass2": ("dsv_",),
     "core/dssplit": ("dsv_",),
     "core/dsdiff": ("dsv_",),
+    "core/dswds": ("dsv_",),
+    "core/dsformats": ("dsv_",),
     "core/snap": ("snap_", "ao_snap_"),  # pinned snapshots: the store, cache_size
     "core/snapdesc": ("snap_",),
     "core/snaptree": ("snap_",),
+    "core/snapsub": ("snap_",),
     "core/media": MEDIA,
     "core/media_fetch": MEDIA,
     "core/media_evict": MEDIA,
@@ -89,21 +99,30 @@ PREFIXES = {
 lib = sys.argv[1]
 out = subprocess.run(["nm", "-g", "--defined-only", lib], capture_output=True, text=True,
                      check=True).stdout
+# meson names members by their path below src/ with '/' as '_' (read/views/x.c:
+# read_views_x.c.o): the source tree says which file a member is
+src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src")
+by_object = {}
+for dp, _, fns in os.walk(src):
+    for fn in fns:
+        if fn.endswith(".c"):
+            rel = os.path.relpath(os.path.join(dp, fn), src)[:-2]
+            by_object[rel.replace("/", "_")] = rel
 bad, member = [], None
 for line in out.splitlines():
     m = re.match(r"^(\S+)\.c\.o:$", line)
-    if m:  # meson names members <folder>_<file>.c.o
-        folder, _, stem = m.group(1).rsplit("/", 1)[-1].partition("_")
-        member = folder + "/" + stem
+    if m:
+        obj = m.group(1).rsplit("/", 1)[-1]
+        member = by_object.get(obj, obj.replace("_", "/", 1))
         continue
     parts = line.split()
     if len(parts) != 3 or member is None:
         continue
     if parts[2].startswith(("__odr_asan", "__asan", "__ubsan", "__tsan", "__sancov")):
         continue  # sanitizer instrumentation symbols (ASan build), not ours
-    allowed = PREFIXES.get(member) or PREFIXES.get(member.split("/")[0] + "/*")
+    allowed = PREFIXES.get(member) or PREFIXES.get(member.rsplit("/", 1)[0] + "/*")
     if allowed is None:  # a new file: its own name is its prefix until declared
-        stem = member.split("/")[1]
+        stem = member.rsplit("/", 1)[1]
         allowed = ("ao_%s_" % stem, "%s_" % stem)
     if not parts[2].startswith(allowed):
         bad.append("%s: %s lacks the module prefix %s" % (member, parts[2], " or ".join(allowed)))

@@ -131,13 +131,6 @@ int main(void)
 	CHECK(strstr(e.msg, "unknown schemaId 'zzz'") != NULL);
 	CHECK(b == NULL);
 
-	p = answer_path("abc 1/2", 1);
-	CHECK_STR(p, "/annotate/abc%201%2F2?nextStage=true&isPlugin=false");
-	free(p);
-	p = answer_path("t1", 0);
-	CHECK_STR(p, "/annotate/t1?nextStage=false&isPlugin=false");
-	free(p);
-
 	sc_free(S);
 	json_decref(cs);
 	return t_done("answer");

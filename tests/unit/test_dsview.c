@@ -222,7 +222,9 @@ static void test_views(struct hub *hub, struct mock_hub *m, const char *xdir, co
 	if (!c)
 		return;
 	CHECK_INT(list(c, "/Cars/datasets", &n), 0);
-	CHECK_STR(n.all, "stage|batch|yolo|yolo-detect|yolo-seg|coco|imagefolder|splits|");
+	CHECK_STR(
+	    n.all,
+	    "stage|batch|yolo|yolo-detect|yolo-seg|coco|imagefolder|voc|masks|webdataset|splits|");
 	/* stat before any read: nothing fetched, size unknown */
 	CHECK_INT(core_size(c, "/Cars/datasets/yolo/data.yaml", &blocks), 1);
 	CHECK_INT((int)blocks, 0);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "angofs/export_cache.h"
+#include "angofs/hash.h"
 #include "t.h"
 
 static char dir[] = "/tmp/angofs-xc-XXXXXX";
@@ -23,7 +24,7 @@ static void put_entry(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s,
 		      long age, long access_age, int bad_size, int v1)
 {
 	char *key = ao_xcache_key(cfg, s), path[512];
-	unsigned long long h = ao_xcache_hash(key);
+	unsigned long long h = ao_hash_str(key);
 	FILE *f;
 
 	if (v1)
@@ -51,7 +52,7 @@ static int exists(const struct ao_xcache_cfg *cfg, const struct ao_xspec *s, con
 {
 	char *key = ao_xcache_key(cfg, s), path[512];
 	struct stat st;
-	snprintf(path, sizeof(path), "%s/%016llx.%s", dir, ao_xcache_hash(key), ext);
+	snprintf(path, sizeof(path), "%s/%016llx.%s", dir, ao_hash_str(key), ext);
 	free(key);
 	return stat(path, &st) == 0;
 }
@@ -122,7 +123,7 @@ int main(void)
 	char *k4 = ao_xcache_key(&cfg, &all);
 	CHECK(strcmp(k1, k4) != 0);
 	cfg.host = "http://127.0.0.1:1";
-	CHECK(ao_xcache_hash(k1) != ao_xcache_hash(k2));
+	CHECK(ao_hash_str(k1) != ao_hash_str(k2));
 	free(k1);
 	free(k2);
 	free(k3);

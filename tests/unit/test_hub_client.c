@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "angofs/hub.h"
+#include "angofs/hub_api.h"
 #include "angofs/ratelimit.h"
 #include "t.h"
 
