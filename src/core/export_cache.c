@@ -760,6 +760,14 @@ void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id)
 	pthread_mutex_unlock(&c->lock);
 }
 
+unsigned long ao_xcache_changes(struct ao_xcache *c, struct ao_xentry *e)
+{
+	pthread_mutex_lock(&c->lock);
+	unsigned long n = e->changes;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
 unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e)
 {
 	pthread_mutex_lock(&c->lock);

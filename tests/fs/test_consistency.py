@@ -168,6 +168,45 @@ def test_a_write_during_a_view_refresh_is_in_the_view(hub, workdir):
         m.stop()
 
 
+def test_a_listing_waiting_for_a_view_build_is_not_sent_round_by_a_later_change(hub, workdir):
+    """Two listings of a view whose export refresh is in flight: the second
+    waits for the first one's build. A change marked after both began (a
+    touch) must not make the second build the view again: what the first
+    built holds every change marked before the second began (the export
+    open's rule, SEMANTICS E9, for views: D5). Before: the second listing
+    found the export stale and refreshed it and the view once more (found by
+    the race model test: three back-to-back builds in one listing)."""
+    pid = main_project(hub)
+    m = Mount(hub, workdir, opts=["rate_limit=0"])
+    try:
+        p = pdir(m, hub, pid)
+        ndj = os.path.join(p, "export", "tasks.ndjson")
+        folder = os.path.join(p, "datasets", "imagefolder")
+        first = sorted(os.listdir(folder))
+        annotate(hub, all_tasks(hub, pid)[3]["_id"], "Snow")
+        os.utime(ndj)  # stale: the next listing refreshes the export and the view
+        hub.reset_stats()
+        fl = InFlight(hub, os.path.join(folder, "skipped.txt"))
+        fl.asked()
+        second = {}
+        t = threading.Thread(target=lambda: second.update(names=sorted(os.listdir(folder))))
+        t.start()
+        time.sleep(1.0)  # the second listing waits for the first one's build now
+        assert t.is_alive()
+        os.utime(ndj)  # a change marked after both began
+        fl.join()
+        t.join(60)
+        assert not t.is_alive()
+        assert second["names"] == first
+        assert count(hub, EXPORT) == 1, "the waiting listing refreshed the export again"
+        # the change is seen by the next listing that begins after it
+        os.listdir(folder)
+        assert count(hub, EXPORT) == 2
+    finally:
+        hub.clear_faults()
+        m.stop()
+
+
 def test_a_change_polled_during_a_refresh_is_seen(hub, workdir):
     """A change the poll notices while a refresh is in flight makes the
     generation it publishes stale: the next read has it. Before: the poll's
