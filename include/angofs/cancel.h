@@ -28,6 +28,15 @@ void ao_cancel_set_hook(ao_cancel_fn fn);
  * is stopping; else 0. */
 int ao_cancelled(void);
 
+/* Does a FUSE interrupt of thread tid's request mean "give up"? The kernel
+ * interrupts a request for any signal with a handler, also SIGCHLD (a
+ * DataLoader's worker exiting) or SIGWINCH, whose default is to be ignored;
+ * answering those with EINTR fails a listdir() no program retries. So: 1 if
+ * a signal other than SIGCHLD, SIGWINCH, SIGURG, SIGCONT is pending for tid
+ * (its own or its process's, /proc/<tid>/status), 0 if only those or none
+ * are, 1 if that cannot be read (the process is gone). */
+int ao_cancel_signal_matters(int tid);
+
 /* The daemon is stopping: cancel every wait and transfer (idempotent). */
 void ao_cancel_stop(void);
 

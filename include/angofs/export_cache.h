@@ -155,6 +155,13 @@ void ao_xcache_touched(struct ao_xcache *c, struct ao_xentry *e);
 /* All entries of a project (after a successful write). */
 void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id);
 
+/* How many changes were marked on e so far (a touch, a write, a poll): a
+ * generation opened after this call holds every one of them (the rule of
+ * ao_xcache_open). The dataset views sample it before they open the export,
+ * so that a listing waiting for another thread's build takes that build's
+ * generation when it holds every change marked before the listing began. */
+unsigned long ao_xcache_changes(struct ao_xcache *c, struct ao_xentry *e);
+
 /* Content generation (changes on every successful fetch). */
 unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e);
 

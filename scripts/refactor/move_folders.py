@@ -5,7 +5,9 @@ does. Run once from the repository root on a clean tree:
 
   scripts/refactor/move_folders.py [--dry-run]
 
-It `git mv`s every file of MOVES, rewrites the quoted includes of every C
+After a merge that brought old names back (a branch written before the
+move), run it again: with src/core/ gone it only rewrites the names. It
+`git mv`s every file of MOVES, rewrites the quoted includes of every C
 file of src/ and tests/ for the new places, the file's old path and old name
 wherever the sources, tests, scripts and docs mention them ("src/core/x.c"
 becomes "src/<new>", a bare "x.c" becomes "<folder>/<new name>"), the
@@ -91,13 +93,17 @@ def git(*args):
 def main():
     tracked = git("ls-files").split()
     core = [f[4:] for f in tracked if f.startswith("src/core/")]
+    if not core:  # moved already: a merge brought old names back into text
+        print("move_folders: src/core/ is gone: rewriting old names only")
     unknown = [f for f in core if f not in MOVES]
     if unknown:
         sys.exit("move_folders: src/%s not in MOVES: decide where it goes first" %
                  ", src/".join(unknown))
     moves = {o: n for o, n in MOVES.items() if "src/" + o in tracked}
     for o in sorted(set(MOVES) - set(moves)):
-        print("move_folders: src/%s is gone already: skipped" % o)
+        if core:
+            print("move_folders: src/%s is gone already: skipped" % o)
+    names = moves if core else MOVES  # the old names to rewrite in text
 
     # 1. includes, computed on the old tree, written after the move
     newpath = {("src/" + o): ("src/" + n) for o, n in moves.items()}
@@ -123,10 +129,13 @@ def main():
             rewritten[nf] = t
 
     # 2. names in text: full paths, then bare old names
-    full = {("src/" + o): ("src/" + n) for o, n in moves.items()}
-    bare = {os.path.basename(o): n for o, n in moves.items()}
-    meson = {("'" + o + "'"): ("'" + n + "'") for o, n in moves.items()}
-    prefixes = {('"' + o[:-2] + '"'): ('"' + n[:-2] + '"') for o, n in moves.items()
+    full = {("src/" + o): ("src/" + n) for o, n in names.items()}
+    bare = {os.path.basename(o): n for o, n in names.items()}
+    if not core:  # a name a moved file kept is not an old name any more
+        now = {os.path.basename(n) for n in names.values()}
+        bare = {b: n for b, n in bare.items() if b not in now}
+    meson = {("'" + o + "'"): ("'" + n + "'") for o, n in names.items()}
+    prefixes = {('"' + o[:-2] + '"'): ('"' + n[:-2] + '"') for o, n in names.items()
                 if o.endswith(".c")}
     fullre = re.compile("|".join(re.escape(k) for k in sorted(full, key=len, reverse=True)))
     barere = re.compile(r"(?<![\w/.-])(%s)(?![\w])" %

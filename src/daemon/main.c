@@ -377,6 +377,16 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 }
 
 /* Hub client, export cache, core, write side, FUSE adapter; -1 after a message. */
+
+/* The cancel hook: the kernel interrupted the request the calling thread
+ * serves, for a signal that asks the reader to stop (Ctrl-C, SIGTERM, a
+ * SIGALRM timeout), not for one a program merely handles (SIGCHLD of a
+ * DataLoader's exiting worker): that wait goes on and the call succeeds. */
+static int interrupted(void)
+{
+	return fuse_interrupted() && ao_cancel_signal_matters(fuse_get_context()->pid);
+}
+
 static int wire(struct daemon *d)
 {
 	const struct ao_cmdline *c = &d->c;
@@ -429,8 +439,9 @@ static int wire(struct daemon *d)
 		return -1;
 	d->fs.fuse = d->fuse;
 	/* waits on downloads and the spool end with EINTR when the kernel
-	 * interrupts the request (the reader got a signal) */
-	ao_cancel_set_hook(fuse_interrupted);
+	 * interrupts the request because the reader got a signal that means
+	 * "stop" (not SIGCHLD & co: interrupted)) */
+	ao_cancel_set_hook(interrupted);
 	return 0;
 }
 

@@ -55,6 +55,16 @@ struct ao_xentry *xc_entry_new(struct ao_xcache *c, const char *hash, char *key)
 	e->lockfd = -1;
 	e->next = c->entries;
 	c->entries = e;
+	for (int i = 0; i < c->ninflight; i++)
+		if (strcmp(c->inflight[i], hash) == 0) {
+			/* marked while another daemon downloaded it first: what that
+			 * download publishes may predate the mark (xc_discover) */
+			e->changes = e->unsynced = 1;
+			memmove(c->inflight[i], c->inflight[i + 1],
+				sizeof(c->inflight[0]) * (size_t)(c->ninflight - i - 1));
+			c->ninflight--;
+			break;
+		}
 	return e;
 }
 
@@ -488,7 +498,7 @@ static void fetched_covers(struct ao_xcache *c, struct ao_xentry *e, int rc)
 		e->hash, e->dgen, e->changes - e->covers);
 	e->stale_at = at;
 	if (!xc_meta_mark(c, e, at, 0))
-		e->unsynced = e->changes;
+		e->unsynced = e->covers + 1; /* the first mark it lacks */
 }
 
 int xc_fetch_done(struct ao_xcache *c, struct ao_xentry *e, int rc, const struct xc_refresh *rip,
@@ -703,7 +713,9 @@ static void mark_stale_locked(struct ao_xcache *c, struct ao_xentry *e, int touc
 			e->stale_at = at;
 		e->stale = 1;
 	}
-	if (e->fetching || !xc_meta_mark(c, e, at, touched))
+	/* the first such mark: every mark from it on may be missing from what
+	 * another daemon publishes (a later one must not replace it) */
+	if ((e->fetching || !xc_meta_mark(c, e, at, touched)) && !e->unsynced)
 		e->unsynced = e->changes;
 }
 
@@ -745,6 +757,14 @@ void ao_xcache_project_stale(struct ao_xcache *c, const char *project_id)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+unsigned long ao_xcache_changes(struct ao_xcache *c, struct ao_xentry *e)
+{
+	pthread_mutex_lock(&c->lock);
+	unsigned long n = e->changes;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 unsigned long ao_xcache_gen(struct ao_xcache *c, struct ao_xentry *e)

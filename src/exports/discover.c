@@ -114,23 +114,70 @@ void xc_drop_leftover(struct ao_xcache *c, const char *name)
 		unlink(p);
 }
 
+/* Is byte 0 of lock file `name` (the publish lock) held by another daemon:
+ * a download under way? F_GETLK takes nothing; this daemon holds no lock on
+ * a file it has no entry for, so closing the descriptor drops none. */
+static int publishing(struct ao_xcache *c, const char *name)
+{
+	char p[4096];
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+
+	snprintf(p, sizeof(p), "%s/%s", c->dir, name);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int held = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+	close(fd);
+	return held;
+}
+
+static int known_hash(struct ao_xcache *c, const char *name)
+{
+	for (struct ao_xentry *e = c->entries; e; e = e->next)
+		if (strncmp(e->hash, name, 16) == 0)
+			return 1;
+	return 0;
+}
+
 /* Learn the entries other daemons published since this one started (mutex
- * held): a write here must make their exports stale too. */
+ * held): a write here must make their exports stale too. And note the
+ * exports another daemon is downloading for the first time (a held publish
+ * lock, no meta yet): this daemon has no entry to mark, so the entry it
+ * creates later starts with one unsynced mark (xc_entry_new), and the
+ * generation that download publishes does not count as holding the write. */
 void xc_discover(struct ao_xcache *c)
 {
 	DIR *d = opendir(c->dir);
 	struct dirent *de;
+	char locks[XC_INFLIGHT_MAX][17];
+	int nlocks = 0;
 
 	while (d && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
-		int known = 0;
-		if (n != 21 || strcmp(de->d_name + 16, ".meta") != 0)
+		if (n != 21 || known_hash(c, de->d_name))
 			continue;
-		for (struct ao_xentry *e = c->entries; e && !known; e = e->next)
-			known = strncmp(e->hash, de->d_name, 16) == 0;
-		if (!known)
+		if (strcmp(de->d_name + 16, ".meta") == 0)
 			xc_load_meta(c, de->d_name);
+		else if (strcmp(de->d_name + 16, ".lock") == 0 && nlocks < XC_INFLIGHT_MAX)
+			snprintf(locks[nlocks++], 17, "%.16s", de->d_name);
 	}
 	if (d)
 		closedir(d);
+	for (int i = 0; i < nlocks; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "%.16s.lock", locks[i]);
+		if (known_hash(c, locks[i]) || !publishing(c, name))
+			continue; /* its meta was loaded above, or nobody downloads */
+		int j = 0;
+		while (j < c->ninflight && strcmp(c->inflight[j], locks[i]) != 0)
+			j++;
+		if (j == c->ninflight) {
+			if (c->ninflight == XC_INFLIGHT_MAX) /* the oldest goes */
+				memmove(c->inflight[0], c->inflight[1],
+					sizeof(c->inflight[0]) * (XC_INFLIGHT_MAX - 1));
+			else
+				c->ninflight++;
+			memcpy(c->inflight[c->ninflight - 1], locks[i], 17);
+		}
+	}
 }

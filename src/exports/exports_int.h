@@ -87,11 +87,13 @@ struct ao_xentry {
 	 * known to hold. fetch_from: `changes` when this daemon's running fetch
 	 * began, sampled again just before it sends GET /export (what that
 	 * export holds); the generation the fetch ends with covers that many.
-	 * unsynced: the last mark that could not set the stale flag in H.meta
-	 * under byte 0 (a fetch of ours was running, or another daemon held
-	 * byte 0: what it publishes may predate the mark), so the next
-	 * generation adopted from another daemon covers only the marks before
-	 * it (0: none). */
+	 * unsynced: the first mark since the last generation was adopted that
+	 * could not set the stale flag in H.meta under byte 0 (a fetch of ours
+	 * was running, or another daemon held byte 0: what it publishes may
+	 * predate the mark), so the next generation adopted from another
+	 * daemon covers only the marks before it (0: none). The first, not the
+	 * last: a later mark (a second write while that daemon still
+	 * downloads) would otherwise count the earlier ones as covered. */
 	unsigned long changes, covers, fetch_from, unsynced;
 	struct stat meta_st; /* H.meta as last parsed */
 	int lockfd;	     /* H.lock: opened once, never a second fd */
@@ -133,6 +135,8 @@ struct ao_xentry {
 	long long done, total;
 };
 
+#define XC_INFLIGHT_MAX 32
+
 struct ao_xcache {
 	struct ao_xcache_cfg cfg;      /* immutable after init */
 	char *dir, *host, *task_types; /* idem */
@@ -144,6 +148,12 @@ struct ao_xcache {
 	int streams;	     /* c->lock: merge writer threads running (exports/stream.c) */
 	long long pin_bytes; /* c->lock: what cfg.pin_dir held when last looked at */
 	time_t pin_at;	     /* c->lock: when that was (0: never) */
+	/* c->lock: hashes of exports another daemon was downloading for the
+	 * first time when this one marked a project (exports/discover.c,
+	 * xc_discover): no entry here to mark; the entry made later starts
+	 * unsynced */
+	char inflight[XC_INFLIGHT_MAX][17];
+	int ninflight;
 };
 
 /* exports/cache.c helpers shared with exports/discover.c (c->lock held). */

@@ -7,6 +7,10 @@
  * written once by the stopper thread.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "angofs/cancel.h"
@@ -27,6 +31,34 @@ int ao_cancelled(void)
 	if (__atomic_load_n(&stop_at_ms, __ATOMIC_ACQUIRE))
 		return 1;
 	return fn ? fn() != 0 : 0;
+}
+
+/* Signals whose default action is to be ignored: a handler of one makes
+ * the kernel interrupt a FUSE request, but nobody meant to cancel it. */
+static const int harmless[] = {SIGCHLD, SIGWINCH, SIGURG, SIGCONT};
+
+int ao_cancel_signal_matters(int tid)
+{
+	char path[64], line[256];
+	unsigned long long pending = 0, mask = 0;
+	int seen = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "SigPnd:", 7) || !strncmp(line, "ShdPnd:", 7)) {
+			pending |= strtoull(line + 7, NULL, 16);
+			seen++;
+		}
+	fclose(f);
+	if (seen < 2)
+		return 1;
+	for (size_t i = 0; i < sizeof(harmless) / sizeof(harmless[0]); i++)
+		mask |= 1ULL << (harmless[i] - 1); /* bit n-1 is signal n */
+	return (pending & ~mask) != 0;
 }
 
 void ao_cancel_stop(void)

@@ -168,6 +168,45 @@ def test_a_write_during_a_view_refresh_is_in_the_view(hub, workdir):
         m.stop()
 
 
+def test_a_listing_waiting_for_a_view_build_is_not_sent_round_by_a_later_change(hub, workdir):
+    """Two listings of a view whose export refresh is in flight: the second
+    waits for the first one's build. A change marked after both began (a
+    touch) must not make the second build the view again: what the first
+    built holds every change marked before the second began (the export
+    open's rule, SEMANTICS E9, for views: D5). Before: the second listing
+    found the export stale and refreshed it and the view once more (found by
+    the race model test: three back-to-back builds in one listing)."""
+    pid = main_project(hub)
+    m = Mount(hub, workdir, opts=["rate_limit=0"])
+    try:
+        p = pdir(m, hub, pid)
+        ndj = os.path.join(p, "export", "tasks.ndjson")
+        folder = os.path.join(p, "datasets", "imagefolder")
+        first = sorted(os.listdir(folder))
+        annotate(hub, all_tasks(hub, pid)[3]["_id"], "Snow")
+        os.utime(ndj)  # stale: the next listing refreshes the export and the view
+        hub.reset_stats()
+        fl = InFlight(hub, os.path.join(folder, "skipped.txt"))
+        fl.asked()
+        second = {}
+        t = threading.Thread(target=lambda: second.update(names=sorted(os.listdir(folder))))
+        t.start()
+        time.sleep(1.0)  # the second listing waits for the first one's build now
+        assert t.is_alive()
+        os.utime(ndj)  # a change marked after both began
+        fl.join()
+        t.join(60)
+        assert not t.is_alive()
+        assert second["names"] == first
+        assert count(hub, EXPORT) == 1, "the waiting listing refreshed the export again"
+        # the change is seen by the next listing that begins after it
+        os.listdir(folder)
+        assert count(hub, EXPORT) == 2
+    finally:
+        hub.clear_faults()
+        m.stop()
+
+
 def test_a_change_polled_during_a_refresh_is_seen(hub, workdir):
     """A change the poll notices while a refresh is in flight makes the
     generation it publishes stale: the next read has it. Before: the poll's
@@ -321,6 +360,86 @@ def test_a_write_while_another_daemon_refreshes_is_in_the_next_read(hub, workdir
         data = read(ea)
         assert weather_in(data, mine) == "Snow"
         assert weather_in(data, other) == "Rain"
+    finally:
+        hub.clear_faults()
+        b.stop()
+        a.stop()
+
+
+def test_two_writes_while_another_daemon_refreshes_are_both_in_the_next_read(hub, workdir):
+    """Found by the race model test (test_race_model.py, seed 625205718).
+    Mount b refreshes the export (download held back, byte 0 held); mount a
+    writes answer X (its mark cannot reach the shared meta: unsynced), a
+    reader of a then opens the export (its fetch waits for b) and a writes
+    answer Y meanwhile. b's generation predates both writes: the read that
+    began after X returned must hold X. Before: the mark of Y replaced the
+    unsynced mark of X (the entry kept the last one, not the first), so b's
+    generation counted as holding X and the reader got it without X."""
+    pid = main_project(hub)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="a", cache=cache, opts=["rate_limit=0"])
+    b = Mount(hub, workdir, name="b", cache=cache, opts=["rate_limit=0"])
+    try:
+        pa, pb = pdir(a, hub, pid), pdir(b, hub, pid)
+        ea, eb = (os.path.join(x, "export", "tasks.json") for x in (pa, pb))
+        tasks = all_tasks(hub, pid)
+        x, y, other = tasks[14]["_id"], tasks[15]["_id"], tasks[16]["_id"]
+        for t in (x, y):
+            annotate(hub, t, "Rain")
+        read(ea)
+        read(eb)
+        annotate(hub, other, "Rain")
+        os.utime(eb)  # stale, for both (the shared meta)
+        hub.reset_stats()
+        fl = InFlight(hub, eb)
+        fl.asked()
+        with open(os.path.join(pa, "tasks", x, "answer.json"), "w") as f:
+            json.dump(answer_doc("Snow"), f)
+        fetches = a.log_text().count("export: fetching")
+        out = {}
+        t = threading.Thread(target=lambda: out.update(data=read(ea)))
+        t.start()
+        wait_for(lambda: a.log_text().count("export: fetching") > fetches, timeout=30,
+                 what="a's reader waiting for b's download", step=0.05)
+        with open(os.path.join(pa, "tasks", y, "answer.json"), "w") as f:
+            json.dump(answer_doc("Snow"), f)
+        old = fl.join()
+        assert weather_in(old, x) == "Rain"  # b's generation predates both writes
+        t.join(120)
+        assert not t.is_alive() and "data" in out
+        assert weather_in(out["data"], x) == "Snow"
+        data = read(ea)
+        assert weather_in(data, x) == "Snow" and weather_in(data, y) == "Snow"
+    finally:
+        hub.clear_faults()
+        b.stop()
+        a.stop()
+
+
+def test_a_write_while_another_daemon_fetches_an_export_first_is_in_the_next_read(hub, workdir):
+    """Found by the race model test (test_race_model.py). Mount b fetches an
+    export no daemon has fetched before (no meta on disk yet, byte 0 held);
+    mount a, which never looked at that export, writes an answer meanwhile:
+    its mark found no entry to mark. b's generation predates the write; a's
+    first read of the export must not take it as fresh. Before: it did (a
+    knew nothing of b's download), and served it without a's own write."""
+    pid = main_project(hub)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="a", cache=cache, opts=["rate_limit=0"])
+    b = Mount(hub, workdir, name="b", cache=cache, opts=["rate_limit=0"])
+    try:
+        pa, pb = pdir(a, hub, pid), pdir(b, hub, pid)
+        ea, eb = (os.path.join(x, "export", "tasks.json") for x in (pa, pb))
+        mine = all_tasks(hub, pid)[17]["_id"]
+        annotate(hub, mine, "Rain")
+        hub.reset_stats()
+        fl = InFlight(hub, eb)  # b's first fetch of tasks.json
+        fl.asked()
+        with open(os.path.join(pa, "tasks", mine, "answer.json"), "w") as f:
+            json.dump(answer_doc("Snow"), f)
+        old = fl.join()
+        assert weather_in(old, mine) == "Rain"  # b's generation predates the write
+        assert weather_in(read(ea), mine) == "Snow"
     finally:
         hub.clear_faults()
         b.stop()

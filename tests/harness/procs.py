@@ -183,15 +183,17 @@ def is_mounted(path):
     return False
 
 
-def unmount(path):
-    """Unmount a (possibly dead) FUSE mount: fusermount3 -u, then -u -z."""
+def unmount(path, busy_wait=5.0):
+    """Unmount a (possibly dead) FUSE mount: fusermount3 -u, then, if it is
+    still mounted after busy_wait seconds (a process holds a file in it),
+    -u -z."""
     if not is_mounted(path):
         if path in _live_mounts:
             _live_mounts.remove(path)
         return
     for args in (["fusermount3", "-u", path], ["fusermount3", "-u", "-z", path]):
         subprocess.run(args, stderr=subprocess.DEVNULL, timeout=30)
-        for _ in range(50):
+        for _ in range(max(1, int(busy_wait * 10))):
             if not is_mounted(path):
                 break
             time.sleep(0.1)
@@ -370,7 +372,9 @@ class Mount:
         self.proc.wait()
         if self.proc in _live_procs:
             _live_procs.remove(self.proc)
-        unmount(self.path)
+        # a dead mount: a reader still holding a file in it (ENOTCONN from
+        # now on) keeps -u from working; detach it lazily without waiting long
+        unmount(self.path, busy_wait=0.5)
         self._log.close()
 
     def log_text(self):

@@ -6,10 +6,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "angofs/cancel.h"
 #include "angofs/hash.h"
 #include "angofs/jscan.h"
 #include "angofs/names.h"
@@ -232,9 +235,50 @@ static void slot(void)
 	ao_slot_destroy(&v.slot);
 }
 
+/* Which pending signals make a FUSE interrupt a cancel: blocked signals stay
+ * pending, so raising them here shows them in /proc/<tid>/status. */
+static void *pend(void *arg)
+{
+	int sig = *(int *)arg, tid = (int)syscall(SYS_gettid), *out = malloc(2 * sizeof(int));
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	out[0] = ao_cancel_signal_matters(tid);
+	pthread_kill(pthread_self(), sig); /* pending for this thread */
+	out[1] = ao_cancel_signal_matters(tid);
+	return out; /* exits with it pending: discarded with the thread */
+}
+
+static int pending_matters(int sig)
+{
+	pthread_t th;
+	void *res;
+	int r;
+
+	pthread_create(&th, NULL, pend, &sig);
+	pthread_join(th, &res);
+	r = ((int *)res)[0] == 0 ? ((int *)res)[1] : -1; /* nothing pending at first */
+	free(res);
+	return r;
+}
+
+static void cancel_signals(void)
+{
+	CHECK_INT(pending_matters(SIGCHLD), 0);
+	CHECK_INT(pending_matters(SIGWINCH), 0);
+	CHECK_INT(pending_matters(SIGURG), 0);
+	CHECK_INT(pending_matters(SIGINT), 1);
+	CHECK_INT(pending_matters(SIGTERM), 1);
+	CHECK_INT(pending_matters(SIGUSR1), 1);
+	CHECK_INT(ao_cancel_signal_matters(-1), 1); /* no such thread */
+}
+
 int main(void)
 {
 	hash();
+	cancel_signals();
 	utf8();
 	jscan();
 	tools();

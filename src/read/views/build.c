@@ -262,6 +262,34 @@ static struct dsv_gen *cur_if_fresh(struct ao_core *c, struct dsv_set *s)
 	return g;
 }
 
+/* s->refreshes, to tell later whether a refresh ended meanwhile. */
+static unsigned long set_refreshes(struct ao_core *c, struct dsv_set *s)
+{
+	pthread_mutex_lock(&c->dsv->lock);
+	unsigned long n = s->refreshes;
+	pthread_mutex_unlock(&c->dsv->lock);
+	return n;
+}
+
+/* s->cur with a reference if a refresh ended since the caller came (with
+ * s->refreshes at `seen`) and s->cur holds every change marked up to want
+ * (its export was opened after them), even if a change marked since made
+ * the export stale; else NULL. */
+static struct dsv_gen *cur_if_covers(struct ao_core *c, struct dsv_set *s, unsigned long seen,
+				     unsigned long want)
+{
+	struct dsv_gen *g = NULL;
+
+	pthread_mutex_lock(&c->dsv->lock);
+	if (s->cur && !s->cur->pinned && s->refreshes != seen && s->cur->covers >= want &&
+	    !__atomic_load_n(&s->cur->broken, __ATOMIC_RELAXED)) {
+		g = s->cur;
+		g->refs++;
+	}
+	pthread_mutex_unlock(&c->dsv->lock);
+	return g;
+}
+
 /* ---- reading records back ---------------------------------------------------- */
 
 int dsv_record(const struct dsv_gen *g, const struct ao_ds_image *im, json_t **rec,
@@ -498,6 +526,7 @@ static struct dsv_gen *publish(struct ao_core *c, struct dsv_set *s, struct dsv_
 	pthread_mutex_lock(&c->dsv->lock);
 	struct dsv_gen *old = s->cur;
 	s->cur = g;
+	s->refreshes++;
 	g->refs++; /* the set's and the caller's */
 	retire(c, s, old, &drop);
 	pthread_mutex_unlock(&c->dsv->lock);
@@ -526,6 +555,7 @@ static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_e
 
 	if (!s->x)
 		return refresh_pinned(c, s, err);
+	unsigned long covers = ao_xcache_changes(c->cfg.xc, s->x);
 	int rc = ao_xcache_open(c->cfg.xc, s->x, &o, err);
 	if (rc < 0)
 		return NULL;
@@ -556,6 +586,9 @@ static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_e
 	g = s->cur;
 	if (g && !strcmp(g->ident, ident) && !__atomic_load_n(&g->broken, __ATOMIC_RELAXED)) {
 		g->xgen = xgen; /* the same bytes and schema: nothing to rebuild */
+		if (covers > g->covers)
+			g->covers = covers;
+		s->refreshes++;
 		g->refs++;
 	} else
 		g = NULL;
@@ -566,6 +599,8 @@ static struct dsv_gen *refresh(struct ao_core *c, struct dsv_set *s, struct ao_e
 		return g;
 	}
 	g = gen_build(c, s, xfd, xgen, ident, cs, err);
+	if (g)
+		g->covers = covers; /* before publish: then under dv->lock */
 	return g ? publish(c, s, g) : NULL;
 }
 
@@ -607,6 +642,10 @@ struct dsv_gen *dsv_acquire(struct ao_core *c, const struct ao_node *n, struct a
 	}
 	if (n->ds_gen)
 		return by_serial(c, s, n->ds_gen, err);
+	/* every change marked before this call must be in what it gets; one
+	 * marked later never sends it round again (the export open's rule) */
+	unsigned long want = s->x ? ao_xcache_changes(c->cfg.xc, s->x) : 0;
+	unsigned long seen = set_refreshes(c, s);
 	if ((g = cur_if_fresh(c, s)))
 		return g;
 	if (ao_cancel_lock(&s->build) < 0) {
@@ -614,6 +653,8 @@ struct dsv_gen *dsv_acquire(struct ao_core *c, const struct ao_node *n, struct a
 		return NULL;
 	}
 	g = cur_if_fresh(c, s);
+	if (!g)
+		g = cur_if_covers(c, s, seen, want);
 	if (!g)
 		g = refresh(c, s, err);
 	pthread_mutex_unlock(&s->build);

@@ -138,6 +138,9 @@ struct dsv_gen {
 	unsigned long long *scount[4]; /* dv->lock once set: images per ImageFolder
 					  class in split k (1..3) */
 	unsigned long xgen;	       /* dv->lock: export cache generation last seen for it */
+	unsigned long covers;	       /* dv->lock: the export entry's change count sampled
+					  before its export was opened: it holds every change
+					  marked up to that one (ao_xcache_changes) */
 	char ident[128];     /* "<export hash>.<gen>-<schema hash>": names derived files */
 	struct ao_xentry *x; /* immutable from here on */
 	int xfd;	     /* our descriptor of the export generation's data file */
@@ -165,6 +168,7 @@ struct dsv_set {
 	char *out_dir;		     /* immutable: where its pass-2 files go */
 	pthread_mutex_t build;	     /* single flight of building this set */
 	struct dsv_gen *cur;	     /* dv->lock */
+	unsigned long refreshes;     /* dv->lock: refreshes ended with a current generation */
 	struct dsv_gen *retired;     /* dv->lock: replaced generations, newest first */
 };
 
