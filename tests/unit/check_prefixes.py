@@ -60,6 +60,7 @@ PREFIXES = {
     "core/dsview": ("dsv_",),  # the dataset views (dsview_int.h)
     "core/dsimage": ("dsv_",),
     "core/dsbuild": ("dsv_",),
+    "core/dshead": ("dsv_",),
     "core/dsnames": ("dsv_",),
     "core/dspass2": ("dsv_",),
     "core/dssplit": ("dsv_",),
