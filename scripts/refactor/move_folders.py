@@ -37,6 +37,7 @@ MOVES = {
     "core/dsview.c": "read/views/tree.c",
     "core/dsview_int.h": "read/views/views_int.h",
     "core/dsbuild.c": "read/views/build.c",
+    "core/dshead.c": "read/views/image_headers.c",
     "core/dspass2.c": "read/views/derived.c",
     "core/dsnames.c": "read/views/names.c",
     "core/dssplit.c": "read/views/splits.c",

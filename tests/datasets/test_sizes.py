@@ -113,3 +113,42 @@ def test_orientation_and_header_formats(photos, tmp_path):
     for name, size in sizes.items():
         with Image.open(os.path.join(ds, "coco", "images", name)) as im:
             assert ImageOps.exif_transpose(im).size == size, name
+
+
+def test_a_header_that_cannot_be_read_is_not_read_again_for_every_generation(photos):
+    """An asset without metadata size whose media cannot be fetched (here a
+    refused connection): the first build of the views tries to read its
+    header (the client's retries) and lists it as no_size; builds of later
+    generations within 10 minutes do not try again (read/views/image_headers.c). Before: every
+    new generation of the export paid the whole retry cycle per such image
+    (the race model test: about 2 s an image, listings of 8-12 s)."""
+    hub, m, p = photos
+    with open(os.path.join(p, "project.json")) as f:
+        doc = json.load(f)
+    pid = doc.get("projectId") or doc["_id"]
+    url = "http://127.0.0.1:1/unreachable-%s.png" % os.getpid()
+    st, body = hub.api("POST", "/project/%s/cloud" % pid,
+                       {"assets": [{"data": url, "externalId": "unreachable.png"}]})
+    assert st in (200, 201), body
+    os.utime(os.path.join(p, "export"))
+    yolo = os.path.join(p, "datasets", "yolo")
+
+    def tries():
+        return m.log_text().count("GET " + url)
+
+    os.listdir(os.path.join(yolo, "images"))
+    with open(os.path.join(yolo, "skipped.txt")) as f:
+        assert "no_size" in f.read()
+    first = tries()
+    assert first >= 1, "the header was never asked for: the test proves nothing"
+    tid = records(os.path.join(p, "export", "tasks.ndjson"))[0]["task"]["taskId"]
+    gens = set()
+    for _ in range(2):  # two more generations of the export: a task changes
+        st, body = hub.api("POST", "/annotate/" + tid,
+                           {"answer": {"tools": [], "classifications": [], "relations": []}})
+        assert st == 200, body
+        os.utime(os.path.join(p, "export"))
+        os.listdir(os.path.join(yolo, "images"))
+        gens.add(m.log_text().count("datasets: indexed"))
+    assert len(gens) == 2, "no new generation was indexed: the test proves nothing"
+    assert tries() == first, "the header was read again for a later generation"

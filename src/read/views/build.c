@@ -169,6 +169,7 @@ void dsv_free_all(struct ao_core *c)
 		free(s);
 	}
 	c->dsv->sets = NULL;
+	dsv_head_free_all(c);
 }
 
 /* Retire old (the set's generation until now; dv->lock held): kept for
@@ -338,25 +339,6 @@ int dsv_record_fd(int fd, const struct ao_ds_image *im, json_t **rec, struct ao_
 
 /* ---- pass 1 -------------------------------------------------------------------- */
 
-/* The image-size hook: the first bytes of the asset through the media cache. */
-static ssize_t read_head(void *ud, const struct ao_ds_image *im, void *buf, size_t cap)
-{
-	struct ao_core *c = ((void **)ud)[0];
-	const struct dsv_gen *g = ((void **)ud)[1];
-	struct ao_err e = {0};
-	json_t *rec;
-
-	if (dsv_record(g, im, &rec, &e) < 0)
-		return -EIO;
-	const char *url = json_string_value(json_object_get(rec, "asset"));
-	struct ao_media_ref r = {g->project_id, url, AO_MEDIA_ASSET, NULL};
-	ssize_t n = url ? ao_media_read_head(c->cfg.media, &r, buf, cap, &e) : -ENOENT;
-	if (n < 0)
-		ao_debug("datasets: header of %s: %s", im->name, e.msg);
-	json_decref(rec);
-	return n;
-}
-
 /* The schemaId of the top-level classification titled or identified by
  * want, or want itself (ao_ds_schema_load then names it in its error). */
 static const char *class_id(const json_t *cs, const char *want)
@@ -460,7 +442,7 @@ static int pass1(struct ao_core *c, struct dsv_gen *g, struct ao_err *err)
 		return rc;
 	}
 	void *ud[2] = {c, g};
-	rc = ao_ds_index_finish(g->idx, c->cfg.media ? read_head : NULL, ud, err);
+	rc = ao_ds_index_finish(g->idx, c->cfg.media ? dsv_read_head : NULL, ud, err);
 	dsv_naming_end(nm);
 	snap_naming_end(sn);
 	if (rc == 0 && dsv_attr_finish(g, acc) < 0)

@@ -176,7 +176,16 @@ struct dsv {
 	pthread_mutex_t lock; /* "dv->lock", a leaf */
 	struct dsv_set *sets;
 	unsigned long serial; /* dv->lock: the last generation serial given */
+	struct dsh_fail *
+	    *head_fail; /* dv->lock: header reads that failed (read/views/image_headers.c) */
 };
+
+/* ---- read/views/image_headers.c: image headers for pass 1 ------------------------------------ */
+
+/* ao_ds_read_head_fn over the media cache; ud = {core, generation}. A read
+ * that failed is not tried again for 10 minutes (-EAGAIN meanwhile). */
+ssize_t dsv_read_head(void *ud, const struct ao_ds_image *im, void *buf, size_t cap);
+void dsv_head_free_all(struct ao_core *c);
 
 /* ---- read/views/build.c: generations ---------------------------------------------- */
 
