@@ -1,7 +1,11 @@
 /*
- * exports_int.h - the export cache's in-memory state, shared by its files
- * (exports/cache.c: the state machine; exports/refresh.c and exports/incremental.c: one refresh;
- * exports/status.c: the status report).
+ * exports_int.h - the export cache's in-memory state and its parts: cache.c
+ * (the state machine: open, fetch, TTL, stale, eviction), key.c (an entry's
+ * key and request), download.c and unzip.c (one generation from the hub),
+ * discover.c (entries on disk and other daemons'), refresh.c and
+ * incremental.c (one refresh; records.h: records.c and merge.c), stream.c
+ * (a generation served while it is written), status.c (the status report);
+ * the on-disk protocol is cachedir.h's.
  *
  * Locking: c->lock (a mutex) guards the entry list and every field of every
  * entry, except done/total (relaxed atomics, written by the fetching thread)
@@ -26,8 +30,8 @@
  * are only tried (F_SETLK), never waited for. Global order:
  * docs/DESIGN-NOTES.md ("Locks").
  */
-#ifndef ANGOFS_XCACHE_INT_H
-#define ANGOFS_XCACHE_INT_H
+#ifndef ANGOFS_EXPORTS_INT_H
+#define ANGOFS_EXPORTS_INT_H
 
 #include <pthread.h>
 #include <sys/stat.h>

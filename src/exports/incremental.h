@@ -4,8 +4,8 @@
  * publish lock (the project's fingerprint, the task count: no network I/O
  * under a lock), and the incremental export and merge under it.
  */
-#ifndef ANGOFS_XINCR_H
-#define ANGOFS_XINCR_H
+#ifndef ANGOFS_EXPORTS_INCREMENTAL_H
+#define ANGOFS_EXPORTS_INCREMENTAL_H
 
 #include <pthread.h>
 

@@ -24,8 +24,8 @@
  *     (a task moved in from another stage): -EAGAIN, a full export decides.
  * Pure functions over descriptors: no locks, no network (unit-tested).
  */
-#ifndef ANGOFS_XMERGE_H
-#define ANGOFS_XMERGE_H
+#ifndef ANGOFS_EXPORTS_RECORDS_H
+#define ANGOFS_EXPORTS_RECORDS_H
 
 #include <stddef.h>
 

@@ -1,8 +1,13 @@
 /*
- * read_int.h - state shared by the core's files (read/tree.c: paths and nodes,
- * read/projects.c: project list and details, read/tasks.c: task cache and listings).
- * Not an interface: only these files (and the dataset views', dsview*.c,
- * read/views/build.c, read/views/derived.c) include it.
+ * read_int.h - the read side's state (struct ao_core) and its parts: tree.c
+ * (paths and nodes, open files of each kind), events.c (touch, the write
+ * side's callbacks), projects.c (project list and details, what -o poll
+ * watches), tasks.c (task cache and listings), assets.c and asset_added.c
+ * (assets/ and task masks), completeness.c (explicit filters, the
+ * completeness check), poll.c, status.c (MOUNT/.status); the views' table
+ * (struct ao_views) through which the tree reaches datasets/, snapshots/
+ * and changes/. Not an interface: these files include it, and the views
+ * (read/views/), which build on the read side.
  *
  * Locking: c->lock guards every field below that a refresh replaces; network
  * calls run without it. A refresh of one object is serialized by that
@@ -20,8 +25,8 @@
  * is never held together with any of these. Global order across modules:
  * docs/DESIGN-NOTES.md ("Locks").
  */
-#ifndef ANGOFS_CORE_INT_H
-#define ANGOFS_CORE_INT_H
+#ifndef ANGOFS_READ_INT_H
+#define ANGOFS_READ_INT_H
 
 #include <pthread.h>
 #include <time.h>

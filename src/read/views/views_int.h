@@ -1,8 +1,13 @@
 /*
  * views_int.h - the dataset views under <project>/datasets/ (issue 13 item 4;
- * docs/DATASETS.md): the core's side of src/datasets. Not an interface:
- * read/tree.c calls the dsv_* tree operations, read/views/tree.c implements them on top
- * of the built generations of read/views/build.c.
+ * docs/DATASETS.md), the snapshots and the changes: the read side's
+ * subtrees, built on it (read_int.h) and on src/datasets. Not an
+ * interface: the read side reaches them through views.c's table. Parts:
+ * tree.c (lookup, listing, attributes, contents), build.c (generations,
+ * pass 1; image_headers.c, names.c), derived.c and shards.c (pass 2),
+ * formats.c, images.c, splits.c, changes.c, and the snapshots
+ * (snapshots.c the store, snapshot_json.c, snapshot_tree.c,
+ * snapshot_views.c).
  *
  * A "set" is one feeding export: the NDJSON entry of the export cache for a
  * project and filter (whole project, one stage, one batch), the very entry
@@ -42,8 +47,8 @@
  * generation that has it (n->ds_gen), and serves that generation's bytes,
  * while listings show the current generation only.
  */
-#ifndef ANGOFS_DSVIEW_INT_H
-#define ANGOFS_DSVIEW_INT_H
+#ifndef ANGOFS_VIEWS_INT_H
+#define ANGOFS_VIEWS_INT_H
 
 #include <pthread.h>
 
