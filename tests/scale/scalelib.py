@@ -11,9 +11,12 @@ test fails. It skips, saying why, only if glusterd cannot start here.
 """
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 
 # harness (tests/) and hubutil (tests/hub): on the path through pytest.ini, or
 # PYTHONPATH for bench/shared_cache.py (bench/run.sh shared-cache)
@@ -59,6 +62,74 @@ def _run(args, timeout=60):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
 
 
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def reap_orphans():
+    """Tear down what a test process that died without its teardown (kill
+    -9, a killed pipeline) left: a glusterd started from an angofs-gluster-*
+    directory whose parent is gone (reparented to init), its volumes
+    angofs<pid> of dead pids, the client mounts and brick processes under
+    that directory. Left running, it made every later GlusterFS test skip
+    ("a glusterd is already running here") for hours without a failure.
+    Names the orphans it removed."""
+    reaped = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        pid, cmd = int(d), _cmdline(int(d))
+        if not cmd or os.path.basename(cmd[0]) != "glusterd" or "-l" not in cmd:
+            continue
+        log = cmd[cmd.index("-l") + 1] if cmd.index("-l") + 1 < len(cmd) else ""
+        top = os.path.dirname(log)
+        if not os.path.basename(top).startswith("angofs-gluster-") or _ppid(pid) != 1:
+            continue
+        r = _run(["gluster", "--mode=script", "volume", "list"], 20)
+        for vol in r.stdout.split() if r.returncode == 0 else []:
+            m = re.fullmatch(r"angofs(\d+)", vol)
+            if m and not os.path.exists("/proc/" + m.group(1)):
+                _run(["gluster", "--mode=script", "volume", "stop", vol, "force"], 120)
+                _run(["gluster", "--mode=script", "volume", "delete", vol], 120)
+        with open("/proc/mounts") as f:
+            for line in f:
+                mnt = line.split()[1]
+                if mnt.startswith(top + "/"):
+                    subprocess.run(["umount", "-l", mnt], capture_output=True)
+        tag = os.path.basename(top)
+        for e in os.listdir("/proc"):
+            if e.isdigit() and int(e) != pid and any(tag in a for a in _cmdline(int(e))):
+                try:
+                    os.kill(int(e), signal.SIGKILL)
+                except OSError:
+                    pass
+        try:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not os.path.exists("/proc/%d" % pid):
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        shutil.rmtree(top, ignore_errors=True)
+        reaped.append(top)
+    return reaped
+
+
 class Gluster:
     """glusterd + a one-brick volume + two client mounts (a, b)."""
 
@@ -73,6 +144,8 @@ class Gluster:
         import pytest
         if os.geteuid() != 0 or not shutil.which("glusterd"):
             pytest.skip("GlusterFS tests need root and glusterd (scripts/install-deps.sh)")
+        for top in reap_orphans():
+            print("scalelib: removed a GlusterFS test setup left by a dead process: " + top)
         if _run(["gluster", "--mode=script", "volume", "list"], 20).returncode == 0:
             pytest.skip("a glusterd is already running here; the test needs its own")
         self.proc = subprocess.Popen(

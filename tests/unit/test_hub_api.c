@@ -185,7 +185,9 @@ static void store(void)
 	CHECK(e.transient && strstr(e.msg, "never fetched while online"));
 	CHECK_INT(hub_get(off, "/export?project=p1", &d, &e), -ENETUNREACH);
 	CHECK(e.transient && strstr(e.msg, "offline (-o offline)"));
-	CHECK_INT(hub_post(off, "/import/labels", json_object(), NULL, &e), -ENETUNREACH);
+	json_t *body = json_object(); /* hub_post serializes the body; the caller keeps it */
+	CHECK_INT(hub_post(off, "/import/labels", body, NULL, &e), -ENETUNREACH);
+	json_decref(body);
 	CHECK(e.transient);
 	char b[4];
 	CHECK_INT(hub_download_head(off, "https://s/a.png", b, sizeof(b), &e), -ENETUNREACH);
