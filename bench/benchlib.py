@@ -49,11 +49,34 @@ def cleanup():
 
 
 def install_signal_handlers():
+    """SIGTERM/SIGINT tear down what this process started, then exit. Only in
+    the process that installed the handlers: a forked child (a
+    multiprocessing Pool's reader) inherits them and the lists of live mounts
+    and daemons, and Pool.terminate() at the end of every `with Pool()` sends
+    SIGTERM to each worker; a worker that ran cleanup() then unmounted the
+    mount under the next pass (ENOENT for every path of assets/, no request
+    reaching the daemon). A child gets the handlers back that were in place
+    before (SIGTERM: the default, which ends it at once) as soon as it is
+    forked: a Python handler there could also miss a SIGTERM arriving just
+    before the worker blocks on its queue, and Pool's join then waited for
+    ever. The pid check covers a signal between the fork and that hook."""
+    owner = os.getpid()
+    prev = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def in_child():
+        for s, h in prev.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
     def handler(signum, _frame):
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         cleanup()
         raise SystemExit(128 + signum)
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    os.register_at_fork(after_in_child=in_child)
 
 
 class Hub(harness.Hub):

@@ -50,9 +50,15 @@ API_KEY = "test-key-0123456789"
 
 _live_procs = []
 _live_mounts = []
+# the process that started them: a forked child (a multiprocessing reader, a
+# test's os.fork()) inherits these lists and the atexit hook, and must not
+# unmount or kill what its parent still uses
+_owner_pid = os.getpid()
 
 
 def cleanup_all():
+    if os.getpid() != _owner_pid:
+        return
     for path in list(_live_mounts):
         unmount(path)
     for p in list(_live_procs):
