@@ -273,6 +273,7 @@ def test_an_unchanged_refresh_makes_the_export_fresh(hub, workdir):
         m.stop()
 
 
+@pytest.mark.slow  # tens of seconds: the full run has it, --quick does not
 def test_a_burst_of_edits_costs_one_refresh_per_poll_round(hub, workdir):
     """An edit the export already holds when the poll reports it (the
     refresh ran between the edit and the poll round): the refresh that

@@ -18,6 +18,8 @@ import os
 import threading
 import time
 
+import pytest
+
 from conftest import Mount
 from test_read_common import all_tasks, main_project, pdir, read, wait_for
 
@@ -107,6 +109,7 @@ def measure(hub, m, pid, seconds, readers=3, hold=0.01):
     return counts
 
 
+@pytest.mark.slow  # tens of seconds: the full run has it, --quick does not
 def test_fstat_and_mmap_while_refreshed(hub, workdir):
     """Before: about one open in two got direct_io while refreshes ran
     (a handle of the older generation open, or its RELEASE late): shared

@@ -26,6 +26,8 @@ import os
 import random
 import time
 
+import pytest
+
 from conftest import Mount
 from test_incremental import annotate, last_refresh
 from test_read_common import (DOWNLOAD, EXPORT, all_tasks, direct_export, main_project, pdir,
@@ -155,6 +157,7 @@ def faulted_refresh(hub, m, pid, v, rnd, previous):
     time.sleep(10.5)
 
 
+@pytest.mark.slow  # tens of seconds: the full run has it, --quick does not
 def test_model(hub, workdir):
     seed = int(os.environ.get("ANGOFS_MODEL_SEED") or random.randrange(1 << 30))
     steps = int(os.environ.get("ANGOFS_MODEL_STEPS") or 24)
