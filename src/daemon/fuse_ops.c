@@ -488,6 +488,14 @@ static int op_unlink(const char *path)
 	return fail("unlink", path, ao_router_unlink(r, path, &e), &e);
 }
 
+/* libfuse's name for an unlinked file still open (fuse.c: hidden_name) */
+static int hidden_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return strncmp(b ? b + 1 : path, ".fuse_hidden", 12) == 0;
+}
+
 static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct ao_fs *fs = FS();
@@ -498,6 +506,14 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	int rc = ao_router_rename(r, from, to, flags, &e);
 	if (rc == 0)
 		answer_written(fs, to);
+	else if (hidden_name(to)) {
+		/* libfuse's hide of a file unlinked while open (hard_remove off):
+		 * the user asked for an unlink. A file the write side cannot
+		 * rename (a status file whose reader's RELEASE is still on its
+		 * way: the kernel sends it after close returned) is unlinked. */
+		ao_err_clear(&e);
+		return fail("unlink", from, ao_router_unlink(r, from, &e), &e);
+	}
 	return fail("rename", from, rc, &e);
 }
 

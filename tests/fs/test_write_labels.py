@@ -282,3 +282,22 @@ def test_same_name_again_after_sent_and_after_status_removed(hub, wmount, workdi
         if i == 1:
             os.unlink(dst + ".status")
     assert count(hub, IMPORT) == before + 3
+
+
+def test_status_removed_while_a_reader_still_holds_it(hub, wmount, workdir):
+    """rm of a status file that is still open (a reader's descriptor, or its
+    RELEASE still on its way: the kernel sends it after close returned) is an
+    unlink, not EACCES: libfuse hides such a file by renaming it, and status
+    files cannot be renamed. The reader keeps its bytes."""
+    pid, pdir = street(hub, wmount)
+    src = os.path.join(workdir, "held.ndjson")
+    with open(src, "w") as f:
+        f.write(json.dumps(label_item(street_ext(18))) + "\n")
+    dst = os.path.join(pdir, "labels", "held.ndjson")
+    r = subprocess.run(["cp", src, dst], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    with open(dst + ".status") as held:
+        os.unlink(dst + ".status")
+        assert held.read().startswith("sent: ")
+    assert "held.ndjson.status" not in os.listdir(os.path.join(pdir, "labels"))
+    assert not os.path.exists(dst + ".status")
