@@ -488,7 +488,7 @@ static int op_unlink(const char *path)
 	return fail("unlink", path, ao_router_unlink(r, path, &e), &e);
 }
 
-/* libfuse's name for an unlinked file still open (fuse.c: hidden_name) */
+/* the name libfuse gives an unlinked file still open (its hidden_name()) */
 static int hidden_name(const char *path)
 {
 	const char *b = strrchr(path, '/');
