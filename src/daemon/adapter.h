@@ -43,7 +43,6 @@ struct ao_fs {
 	uid_t uid;
 	gid_t gid;
 	mode_t umask;
-	int direct_io; /* -o direct_io: every open file */
 	const char *cache_dir;
 	const char *mountpoint; /* absolute; the side thread's re-lookup */
 

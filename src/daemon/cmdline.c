@@ -57,21 +57,23 @@ static const struct fuse_opt spec[] = {
 /* The high-level library's options (cmdline.h, struct ao_hl_opts). */
 #define HL(t, f, v) {t, offsetof(struct ao_hl_opts, f), v}
 static const struct fuse_opt hl_spec[] = {
-	HL("uid=%u", uid, 0), HL("uid=", set_uid, 1),
-	HL("gid=%u", gid, 0), HL("gid=", set_gid, 1),
-	HL("umask=%o", umask, 0), HL("umask=", set_umask, 1),
+	HL("uid=%u", uid, 0),
+	HL("uid=", set_uid, 1),
+	HL("gid=%u", gid, 0),
+	HL("gid=", set_gid, 1),
+	HL("umask=%o", umask, 0),
+	HL("umask=", set_umask, 1),
 	HL("negative_timeout=%lf", negative_timeout, 0),
-	HL("direct_io", direct_io, 1),
 	HL("modules=%s", modules, 0),
-	/* no effect: the kernel-cache policy decides caching, node ids are
-	 * the adapter's, unlink of an open file is always the router's */
-	HL("kernel_cache", ignored, 1), HL("auto_cache", ignored, 1),
-	HL("noauto_cache", ignored, 1), HL("ac_attr_timeout=%s", ignored_s, 0),
-	HL("no_rofd_flush", ignored, 1), HL("noforget", ignored, 1),
-	HL("remember=%s", ignored_s, 0), HL("hard_remove", ignored, 1),
-	HL("use_ino", ignored, 1), HL("readdir_ino", ignored, 1),
-	HL("intr", ignored, 1), HL("intr_signal=%s", ignored_s, 0),
-	HL("nopath", ignored, 1),
+	/* no effect: the kernel-cache policy decides what the kernel caches,
+	 * node ids are the adapter's */
+	HL("kernel_cache", ignored, 1),
+	HL("auto_cache", ignored, 1),
+	HL("noauto_cache", ignored, 1),
+	HL("ac_attr_timeout=%s", ignored_s, 0),
+	HL("no_rofd_flush", ignored, 1),
+	HL("noforget", ignored, 1),
+	HL("remember=%s", ignored_s, 0),
 	FUSE_OPT_END,
 };
 
@@ -409,10 +411,8 @@ static int parse_args(int argc, char *argv[], struct ao_cmdline *c)
 		       "    -o uid=N               set file owner\n"
 		       "    -o gid=N               set file group\n"
 		       "    -o negative_timeout=T  cache timeout for missing names (1.0s)\n"
-		       "    -o direct_io           no kernel page cache for any file\n"
 		       "    -o kernel_cache,auto_cache,noauto_cache,ac_attr_timeout=T,\n"
-		       "       no_rofd_flush,noforget,remember=T,hard_remove,use_ino,\n"
-		       "       readdir_ino,intr,intr_signal=N\n"
+		       "       no_rofd_flush,noforget,remember=T\n"
 		       "                           accepted, no effect (angofs's kernel-cache\n"
 		       "                           policy decides)\n");
 		return 1;

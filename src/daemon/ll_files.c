@@ -195,8 +195,6 @@ static int make_handle(struct ao_fs *fs, fuse_ino_t ino, struct fuse_file_info *
 			h->inval_seq = seq;
 		}
 	}
-	if (fs->direct_io)
-		fi->direct_io = 1;
 	return 0;
 }
 

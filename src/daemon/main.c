@@ -433,7 +433,6 @@ static int wire(struct daemon *d)
 	d->fs.gid = c->hl.gid;
 	d->fs.set_umask = c->hl.set_umask;
 	d->fs.umask = c->hl.umask;
-	d->fs.direct_io = c->hl.direct_io;
 	d->fs.cache_dir = c->cache_dir;
 	d->fs.mountpoint = c->cl.mountpoint;
 	d->se = fuse_session_new(&d->c.args, &ao_ll_ops, sizeof(ao_ll_ops), &d->fs);
