@@ -78,6 +78,11 @@ struct ao_kc_id {
 	time_t mtime;
 	/* IMAGE: its size is known; other handles of the image are open */
 	int known, others;
+	/* the kernel may read the file itself through pt_fd (FUSE passthrough,
+	 * angofs/kcache.h ao_kc_pt_decide): a complete, fresh file nobody
+	 * writes (an export generation not streamed and not due for a refresh,
+	 * a complete media object) */
+	int pt_ok, pt_fd;
 };
 
 enum ao_kc_way {

@@ -76,6 +76,35 @@ void ao_kc_ttl(const struct ao_kc_ttl_cfg *c, enum ao_kc_node node, struct ao_kc
 unsigned long ao_kc_seen(void);
 void ao_kc_seen_clear(void);
 
+/*
+ * FUSE passthrough (libfuse >= 3.17, Linux >= 6.9): the kernel reads an
+ * open file straight from a backing file. The kernel keeps one backing file
+ * per inode; while it has one, every open of the inode must pass through
+ * with it (any other open fails with EIO), and while the inode has other
+ * opens none may pass through. The adapter gives a new content identity a
+ * new node (an export's generation), so these are the facts of the node
+ * being opened (pure).
+ */
+struct ao_kc_pt_facts {
+	int on;		  /* the session has passthrough and may use it */
+	int eligible;	  /* the owner's pt_ok: complete, fresh, read-only */
+	int node_backing; /* the node has a backing file (passthrough handles open) */
+	int node_same;	  /* ... of the very content this open reads */
+	int node_others;  /* the node has other handles open (page cache, direct_io) */
+	/* the node stands for other content (its lookup saw another generation:
+	 * its attributes describe that one) */
+	int node_other_content;
+};
+enum ao_kc_pt {
+	AO_KC_PT_NO,	/* the normal way (ao_kc_flags) */
+	AO_KC_PT_NEW,	/* passthrough, with a backing file made for the node */
+	AO_KC_PT_JOIN,	/* passthrough, with the node's backing file */
+	AO_KC_PT_RETRY, /* neither can open this node: the name gets a new node
+			   and the open is retried (ESTALE: the kernel looks up
+			   again and opens the new one) */
+};
+enum ao_kc_pt ao_kc_pt_decide(const struct ao_kc_pt_facts *f);
+
 /* The table of paths (one kernel inode each; a hidden alias is another
  * path): what their page-cache handles read, what the kernel was told. */
 struct ao_kc;

@@ -12,6 +12,7 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -55,6 +56,12 @@ struct ao_fs {
 		struct inval_item *head, *tail;	  /* [ql] paths waiting for the thread */
 		unsigned long next_seq, done_seq; /* [ql] issued and finished sequence numbers */
 	} lane[2];				  /* inval.h: LANE_OPEN, LANE_OTHER */
+
+	/* passthrough (passthrough.c): asked for (-o passthrough=auto), granted
+	 * at init (before any other request), why not; pt_denied: atomic, the
+	 * kernel refused a backing file (EPERM) */
+	int pt_want, pt_on, pt_denied;
+	char pt_why[160];
 };
 
 extern const struct fuse_lowlevel_ops ao_ll_ops;
@@ -97,8 +104,28 @@ int ao_fs_stat(struct ao_fs *fs, const char *path, struct fuse_file_info *fi, st
  * +1), for reply_entry/reply_create; 0 or -errno. */
 int ao_fs_entry(struct ao_fs *fs, fuse_ino_t parent, const char *name, const char *path,
 		struct fuse_file_info *fi, struct fuse_entry_param *ep, struct ao_err *e);
+/* The same, for a lookup: key, when not 0, is the content identity the
+ * node stands for (an open waiting for its retry), instead of the stat's. */
+int ao_fs_entry_key(struct ao_fs *fs, fuse_ino_t parent, const char *name, const char *path,
+		    uint64_t key, struct fuse_entry_param *ep, struct ao_err *e);
 /* An answer just written through path: drop its siblings' attributes. */
 void ao_fs_answer_written(struct ao_fs *fs, const char *path);
+
+/* passthrough.c: at init, ask the kernel for passthrough; at open, the
+ * way of f on node ino (fi->backing_id, *pt = 1 when it passes through;
+ * -ESTALE: the node is held by other content, the kernel is to look the
+ * name up again); at release, its end; .status's "passthrough" member. */
+void ao_fs_pt_init(struct ao_fs *fs, struct fuse_conn_info *conn);
+int ao_fs_pt_open(struct ao_fs *fs, fuse_req_t req, fuse_ino_t ino, const struct ao_fh *f,
+		  struct fuse_file_info *fi, int *pt);
+void ao_fs_pt_release(struct ao_fs *fs, fuse_req_t req, fuse_ino_t ino, int pt);
+json_t *ao_fs_pt_status(struct ao_fs *fs);
+/* The identity of f's content, as the inode table keys nodes (an export's
+ * generation; a complete file's identity). */
+uint64_t ao_fs_pt_key(const struct ao_fh *f);
+/* The content key of an open of path by thread pid waiting for its retry
+ * (ll_files.c; 0: none): its lookup makes that content's node. */
+uint64_t ao_ll_parked_key(const char *path, pid_t pid);
 
 /* The open file operations (ll_files.c). */
 void ao_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -6,8 +6,9 @@
  * walking up to the root. Two chained hash tables: by node id (every node)
  * and by (parent, name) (only the node a name means now: "linked").
  *
- * A node lives while the kernel holds lookups of it (nlookup) or a node
- * below it lives (nref: children pointing at it), so a path can always be
+ * A node lives while the kernel holds lookups of it (nlookup), a node
+ * below it lives (nref: children pointing at it) or a file of it is open
+ * (a RELEASE can come after the FORGET), so a path can always be
  * built for a node the kernel may still name (an unlinked file still open,
  * a replaced generation of an export still read). An unlinked or replaced
  * node keeps its parent and name: requests on it (a GETATTR of an open
@@ -25,11 +26,16 @@
 #include "inodes.h"
 
 struct node {
-	uint64_t ino, nlookup, key;	   /* [mu] key: the content identity (0: none known) */
-	struct node *parent;		   /* [mu] holds one nref of it; NULL: the root */
-	char *name;			   /* [mu] in parent */
-	unsigned long nref;		   /* [mu] nodes whose parent this is */
-	int linked;			   /* [mu] in the name table: the name means it */
+	uint64_t ino, nlookup, key; /* [mu] key: the content identity (0: none known) */
+	struct node *parent;	    /* [mu] holds one nref of it; NULL: the root */
+	char *name;		    /* [mu] in parent */
+	unsigned long nref;	    /* [mu] nodes whose parent this is */
+	int linked;		    /* [mu] in the name table: the name means it */
+	/* [mu] open files: passthrough ones with the backing id pt_id of the
+	 * content pt_key, and the others (the kernel's rule: angofs/kcache.h) */
+	unsigned pt_open, other_open;
+	int pt_id;
+	uint64_t pt_key;
 	struct node *next_ino, *next_name; /* [mu] hash chains */
 };
 
@@ -98,7 +104,8 @@ static void link_name(struct ao_inodes *t, struct node *n)
 /* Free n if nothing holds it, and its parents that it held (mu held). */
 static void release(struct ao_inodes *t, struct node *n)
 {
-	while (n && n != &t->root && n->nlookup == 0 && n->nref == 0) {
+	while (n && n != &t->root && n->nlookup == 0 && n->nref == 0 && !n->pt_open &&
+	       !n->other_open) {
 		struct node *p = n->parent, **pp = &t->by_ino[h_ino(n->ino, t->nb)];
 
 		unlink_name(t, n);
@@ -351,6 +358,63 @@ uint64_t ao_ino_find(struct ao_inodes *t, const char *path)
 		ino = n->ino;
 	pthread_mutex_unlock(&t->mu);
 	return ino;
+}
+
+enum ao_kc_pt ao_ino_io_open(struct ao_inodes *t, uint64_t ino, int on, int eligible, uint64_t key,
+			     int (*mk)(void *ud), void *ud, int *backing_id)
+{
+	enum ao_kc_pt way = AO_KC_PT_NO;
+
+	*backing_id = 0;
+	pthread_mutex_lock(&t->mu);
+	struct node *n = by_ino(t, ino);
+	if (n) {
+		struct ao_kc_pt_facts f = {.on = on,
+					   .eligible = eligible,
+					   .node_backing = n->pt_id > 0,
+					   .node_same = n->pt_id > 0 && n->pt_key == key,
+					   .node_others = n->other_open > 0,
+					   .node_other_content = n->key && n->key != key};
+		way = ao_kc_pt_decide(&f);
+		if (way == AO_KC_PT_NEW) {
+			int id = mk(ud);
+			if (id > 0) {
+				n->pt_id = id;
+				n->pt_key = key;
+			} else {
+				way = AO_KC_PT_NO;
+			}
+		}
+		if (way == AO_KC_PT_NEW || way == AO_KC_PT_JOIN) {
+			n->pt_open++;
+			*backing_id = n->pt_id;
+		} else if (way == AO_KC_PT_NO) {
+			n->other_open++;
+		} else {
+			unlink_name(t, n); /* RETRY: the next lookup makes a new node */
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+	return way;
+}
+
+void ao_ino_io_close(struct ao_inodes *t, uint64_t ino, int pt, void (*rm)(void *ud, int id),
+		     void *ud)
+{
+	pthread_mutex_lock(&t->mu);
+	struct node *n = by_ino(t, ino);
+	if (n && pt && n->pt_open) {
+		if (--n->pt_open == 0 && n->pt_id > 0) {
+			if (rm)
+				rm(ud, n->pt_id);
+			n->pt_id = 0;
+		}
+	} else if (n && !pt && n->other_open) {
+		n->other_open--;
+	}
+	if (n)
+		release(t, n);
+	pthread_mutex_unlock(&t->mu);
 }
 
 size_t ao_ino_count(struct ao_inodes *t)

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "angofs/kcache.h"
+
 #define AO_INO_ROOT 1 /* FUSE_ROOT_ID */
 
 struct ao_inodes;
@@ -44,6 +46,24 @@ void ao_ino_move(struct ao_inodes *t, uint64_t parent, const char *name, uint64_
 		 const char *newname);
 /* The node path names now (0: the kernel knows none). */
 uint64_t ao_ino_find(struct ao_inodes *t, const char *path);
+/*
+ * The way an open of node ino reads (FUSE passthrough or not), decided by
+ * the kernel-cache policy (ao_kc_pt_decide) over the node's open files and
+ * counted, under the table's lock (two opens of one node at once see each
+ * other). on, eligible: the session's and the file's facts; key: the
+ * content's identity. AO_KC_PT_NEW calls mk(ud) for a backing id (> 0; a
+ * quick ioctl on /dev/fuse), and the open is counted as passthrough with it
+ * (*backing_id) or, when mk fails, as another; AO_KC_PT_RETRY counts
+ * nothing and the name no longer means the node (the next lookup makes a
+ * new one). A node with open files outlives the kernel's FORGET.
+ */
+enum ao_kc_pt ao_ino_io_open(struct ao_inodes *t, uint64_t ino, int on, int eligible, uint64_t key,
+			     int (*mk)(void *ud), void *ud, int *backing_id);
+/* An open file of ino released (pt: it passed through): the node's last
+ * passthrough file closes its backing id (rm(ud, id); rm NULL: not). */
+void ao_ino_io_close(struct ao_inodes *t, uint64_t ino, int pt, void (*rm)(void *ud, int id),
+		     void *ud);
+
 /* Nodes in the table, the root included. */
 size_t ao_ino_count(struct ao_inodes *t);
 

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "adapter.h"
 #include "inval.h"
@@ -49,6 +50,8 @@
 struct fh {
 	struct ao_fh *f; /* the router's */
 	fuse_ino_t ino;	 /* the node it was opened on */
+	int pt;		 /* it passes through (passthrough.c) */
+	int counted;	 /* counted by its node's open files (ao_fs_pt_open) */
 	int inval_lane;	 /* of inval_seq */
 	unsigned long inval_seq;
 	struct fh *prev, *next; /* fh_live */
@@ -134,34 +137,39 @@ static int fh_close(struct ao_fs *fs, struct fh *h)
 	return stale;
 }
 
-void ao_ll_sweep(struct ao_fs *fs)
-{
-	int n = 0;
-
-	pthread_mutex_lock(&fh_lock);
-	while (fh_live) {
-		struct fh *h = fh_live;
-		fh_live = h->next;
-		fh_close(fs, h);
-		fh_count--;
-		n++;
-	}
-	pthread_mutex_unlock(&fh_lock);
-	if (n)
-		ao_debug("%d open files were never released by the kernel", n);
-}
-
 static void reply_err(fuse_req_t req, int rc)
 {
 	ao_fs_leave();
 	fuse_reply_err(req, rc < 0 ? -rc : rc);
 }
 
+/* The kernel's attributes of node ino are to be dropped before the first
+ * read (the policy's must_invalidate; head comment): 1 when done in time. */
+static int drop_attrs(struct ao_fs *fs, struct fh *h, struct fuse_file_info *fi)
+{
+	struct ao_fh *f = h->f;
+	/* a direct_io open's drop, and a passthrough one's when late, wait at flush */
+	int lane = f->kc.direct_io && !h->pt ? LANE_OTHER : LANE_OPEN;
+	unsigned long seq = ao_fs_inval_queue_node(fs, lane, h->ino);
+	int done = lane == LANE_OPEN && ao_fs_inval_wait(fs, lane, seq, OPEN_INVAL_WAIT_MS);
+
+	ao_router_cached(R(fs), f, done); /* the policy's pin, per path */
+	if (!done) {
+		h->inval_lane = lane;
+		h->inval_seq = seq;
+	}
+	return done;
+}
+
 /* A FUSE handle for what the router opened on node ino; the kernel's
- * caching for it. 0 or -ENOMEM (f released). */
-static int make_handle(struct ao_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, struct ao_fh *f)
+ * caching for it. 0, -ENOMEM (f released) or -ESTALE (f kept: the node is
+ * held by other content
+ * with passthrough: looked up again); f is released on failure. */
+static int make_handle(struct ao_fs *fs, fuse_req_t req, fuse_ino_t ino, const char *path,
+		       struct fuse_file_info *fi, struct ao_fh *f)
 {
 	struct fh *h = calloc(1, sizeof(*h));
+	int rc;
 
 	if (!h) {
 		ao_router_release(R(fs), f);
@@ -169,11 +177,23 @@ static int make_handle(struct ao_fs *fs, fuse_ino_t ino, struct fuse_file_info *
 	}
 	h->f = f;
 	h->ino = ino;
-	fh_link(h);
-	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = f->kc.direct_io;
 	fi->keep_cache = f->kc.keep_cache;
-	if (f->kc.must_invalidate) {
+	if (ino && (rc = ao_fs_pt_open(fs, req, ino, f, fi, &h->pt)) < 0) {
+		free(h); /* -ESTALE: f is the caller's (parked for the retry) */
+		return rc;
+	}
+	h->counted = ino != 0;
+	if (h->pt) /* after the router's line: the way it is served */
+		ao_debug("open %s (%s): passthrough", path, f->ops->kind);
+	fh_link(h);
+	fi->fh = (uint64_t)(uintptr_t)h;
+	if (h->pt) {
+		/* the kernel reads the cache file whatever size it holds: only stat
+		 * waits for the drop, the open briefly, flush for the rest */
+		if (f->kc.must_invalidate)
+			drop_attrs(fs, h, fi);
+	} else if (f->kc.must_invalidate) {
 		/*
 		 * The kernel still has the old size (1 before the first fetch).
 		 * The side thread drops its attributes (head comment); once that
@@ -181,52 +201,187 @@ static int make_handle(struct ao_fs *fs, fuse_ino_t ino, struct fuse_file_info *
 		 * through the page cache. Not in time: direct_io, and flush
 		 * waits for the queued invalidation.
 		 */
-		int lane = f->kc.direct_io ? LANE_OTHER : LANE_OPEN;
-		unsigned long seq = ao_fs_inval_queue_node(fs, lane, ino);
-		int done = lane == LANE_OPEN && ao_fs_inval_wait(fs, lane, seq, OPEN_INVAL_WAIT_MS);
-
-		ao_router_cached(R(fs), f, done); /* the policy's pin, per path */
-		if (done) {
-			fi->direct_io = 0;
+		int done = drop_attrs(fs, h, fi);
+		fi->direct_io = !done;
+		if (done)
 			fi->keep_cache = 0;
-		} else {
-			fi->direct_io = 1;
-			h->inval_lane = lane;
-			h->inval_seq = seq;
-		}
 	}
 	return 0;
 }
 
+/*
+ * An open met a node held by other content passing through (-ESTALE, the
+ * kernel looks the name up again and retries the open once): the router's
+ * handle of what it opened waits here for that retry (the same thread, the
+ * same path and flags), so the retry neither opens (fetches) again nor
+ * meets other content: its lookup makes the node of this very content
+ * (ao_ll_parked_key). PARK_MS at most, then released. pk_lock guards the
+ * list; a leaf (releases happen outside it).
+ */
+#define PARK_MS 5000
+
+struct parked {
+	struct parked *next;
+	char *path;
+	pid_t pid;
+	int flags;
+	struct ao_fh *f;
+	uint64_t key;
+	struct timespec at;
+};
+static pthread_mutex_t pk_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct parked *pk_list; /* pk_lock */
+
+static long ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* Take the parked entries that match (path NULL: the expired ones; all:
+ * every one) off the list (pk_lock held). */
+static struct parked *take(const char *path, pid_t pid, int flags, int all)
+{
+	struct parked *out = NULL, **pp = &pk_list;
+
+	while (*pp) {
+		struct parked *p = *pp;
+		int hit =
+		    all || (path ? p->pid == pid && p->flags == flags && !strcmp(p->path, path)
+				 : ms_since(&p->at) > PARK_MS);
+		if (hit) {
+			*pp = p->next;
+			p->next = out;
+			out = p;
+			if (path)
+				break;
+		} else {
+			pp = &p->next;
+		}
+	}
+	return out;
+}
+
+static void drop_parked(struct ao_fs *fs, struct parked *p)
+{
+	while (p) {
+		struct parked *next = p->next;
+		ao_router_release(R(fs), p->f);
+		free(p->path);
+		free(p);
+		p = next;
+	}
+}
+
+static void park(struct ao_fs *fs, const char *path, pid_t pid, int flags, struct ao_fh *f)
+{
+	struct parked *p = calloc(1, sizeof(*p)), *old;
+
+	if (p && !(p->path = strdup(path))) {
+		free(p);
+		p = NULL;
+	}
+	if (!p) {
+		ao_router_release(R(fs), f);
+		return;
+	}
+	p->pid = pid;
+	p->flags = flags;
+	p->f = f;
+	p->key = ao_fs_pt_key(f);
+	clock_gettime(CLOCK_MONOTONIC, &p->at);
+	pthread_mutex_lock(&pk_lock);
+	old = take(NULL, 0, 0, 0);
+	struct parked *same = take(path, pid, flags, 0);
+	if (same) {
+		same->next = old;
+		old = same;
+	}
+	p->next = pk_list;
+	pk_list = p;
+	pthread_mutex_unlock(&pk_lock);
+	drop_parked(fs, old);
+}
+
+static struct ao_fh *unpark(struct ao_fs *fs, const char *path, pid_t pid, int flags)
+{
+	struct ao_fh *f = NULL;
+
+	pthread_mutex_lock(&pk_lock);
+	if (!pk_list) {
+		pthread_mutex_unlock(&pk_lock);
+		return NULL;
+	}
+	struct parked *old = take(NULL, 0, 0, 0), *p = take(path, pid, flags, 0);
+	pthread_mutex_unlock(&pk_lock);
+	drop_parked(fs, old);
+	if (p) {
+		f = p->f;
+		free(p->path);
+		free(p);
+	}
+	return f;
+}
+
+uint64_t ao_ll_parked_key(const char *path, pid_t pid)
+{
+	uint64_t key = 0;
+
+	pthread_mutex_lock(&pk_lock);
+	for (struct parked *p = pk_list; p; p = p->next)
+		if (p->pid == pid && !strcmp(p->path, path)) {
+			key = p->key;
+			break;
+		}
+	pthread_mutex_unlock(&pk_lock);
+	return key;
+}
+
 /* The reply to an open did not reach the kernel (the opener was
  * interrupted): no RELEASE will come. */
-static void unmade(struct ao_fs *fs, struct fuse_file_info *fi)
+static void unmade(struct ao_fs *fs, fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct fh *h = FH(fi);
 
+	(void)req; /* answered: freed by libfuse */
 	fh_unlink(h);
+	if (h->counted)
+		ao_fs_pt_release(fs, NULL, h->ino, h->pt);
 	fh_close(fs, h);
 }
 
 void ao_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ao_fs *fs = FS(req);
+	pid_t pid = fuse_req_ctx(req)->pid;
 	char path[4096];
-	struct ao_fh *f;
+	struct ao_fh *f = NULL;
 	struct ao_err e;
 
 	ao_fs_enter(req);
 	ao_err_clear(&e);
-	int rc = ao_ino_path(fs->ino, ino, path, sizeof(path));
-	if (rc == 0)
+	int rc = ao_ino_path(fs->ino, ino, path, sizeof(path)), retried = 0;
+	if (rc == 0 && !(retried = (f = unpark(fs, path, pid, fi->flags)) != NULL))
 		rc = ao_router_open(R(fs), path, fi->flags, &f, &e);
 	if (rc == 0)
-		rc = make_handle(fs, ino, fi, f);
+		rc = make_handle(fs, req, ino, path, fi, f);
+	if (rc == -ESTALE) {
+		/* the node is held by other content passing through: the kernel
+		 * looks the name up again and retries, once */
+		if (retried)
+			ao_router_release(R(fs), f);
+		else
+			park(fs, path, pid, fi->flags, f);
+		ao_err_clear(&e);
+		ao_errf(&e, ESTALE, "held by another generation with passthrough: looked up again");
+	}
 	if (rc < 0)
 		return reply_err(req, ao_fs_fail("open", path, rc, &e));
 	ao_fs_leave();
 	if (fuse_reply_open(req, fi) == -ENOENT) /* interrupted: no RELEASE comes */
-		unmade(fs, fi);
+		unmade(fs, req, fi);
 }
 
 void ao_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -247,17 +402,17 @@ void ao_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		return reply_err(req, ao_fs_fail("create", path, rc, &e));
 	/* the attributes of the file as its handle sees it; then its node */
 	fi->fh = 0;
-	if ((rc = make_handle(fs, 0, fi, f)) == 0 &&
+	if ((rc = make_handle(fs, req, 0, path, fi, f)) == 0 &&
 	    (rc = ao_fs_entry(fs, parent, name, path, fi, &ep, &e)) == 0)
 		FH(fi)->ino = ep.ino;
 	if (rc < 0) {
 		if (FH(fi))
-			unmade(fs, fi);
+			unmade(fs, req, fi);
 		return reply_err(req, ao_fs_fail("create", path, rc, &e));
 	}
 	ao_fs_leave();
 	if (fuse_reply_create(req, &ep, fi) == -ENOENT) {
-		unmade(fs, fi);
+		unmade(fs, req, fi);
 		ao_ino_forget(fs->ino, ep.ino, 1);
 	}
 }
@@ -391,6 +546,8 @@ void ao_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	ao_fs_enter(req);
 	if (h) {
 		fh_unlink(h);
+		if (h->counted)
+			ao_fs_pt_release(fs, req, h->ino, h->pt);
 		/* the last page-cache handle of an older export generation: stat
 		 * was pinned to its size; the side thread drops it (no wait),
 		 * for the node the path names now and the handle's own */
@@ -401,4 +558,26 @@ void ao_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 	}
 	reply_err(req, 0);
+}
+
+void ao_ll_sweep(struct ao_fs *fs)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&pk_lock);
+	struct parked *p = take(NULL, 0, 0, 1);
+	pthread_mutex_unlock(&pk_lock);
+	drop_parked(fs, p);
+
+	pthread_mutex_lock(&fh_lock);
+	while (fh_live) {
+		struct fh *h = fh_live;
+		fh_live = h->next;
+		fh_close(fs, h);
+		fh_count--;
+		n++;
+	}
+	pthread_mutex_unlock(&fh_lock);
+	if (n)
+		ao_debug("%d open files were never released by the kernel", n);
 }

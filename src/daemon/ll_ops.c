@@ -111,17 +111,19 @@ int ao_fs_stat(struct ao_fs *fs, const char *path, struct fuse_file_info *fi, st
 	return rc;
 }
 
-int ao_fs_entry(struct ao_fs *fs, fuse_ino_t parent, const char *name, const char *path,
-		struct fuse_file_info *fi, struct fuse_entry_param *ep, struct ao_err *e)
+/* The entry of name for a reply: key, when not 0, instead of the stat's. */
+static int entry(struct ao_fs *fs, fuse_ino_t parent, const char *name, const char *path,
+		 struct fuse_file_info *fi, uint64_t key, struct fuse_entry_param *ep,
+		 struct ao_err *e)
 {
 	struct ao_kc_ttl t;
-	uint64_t key;
+	uint64_t seen;
 
 	memset(ep, 0, sizeof(*ep));
-	int rc = ao_fs_stat(fs, path, fi, &ep->attr, &key, e);
+	int rc = ao_fs_stat(fs, path, fi, &ep->attr, &seen, e);
 	if (rc < 0)
 		return rc;
-	ep->ino = ao_ino_learn(fs->ino, parent, name, key);
+	ep->ino = ao_ino_learn(fs->ino, parent, name, key ? key : seen);
 	if (!ep->ino)
 		return ao_errf(e, ENOMEM, "out of memory");
 	ep->attr.st_ino = ep->ino;
@@ -131,16 +133,44 @@ int ao_fs_entry(struct ao_fs *fs, fuse_ino_t parent, const char *name, const cha
 	return 0;
 }
 
+int ao_fs_entry_key(struct ao_fs *fs, fuse_ino_t parent, const char *name, const char *path,
+		    uint64_t key, struct fuse_entry_param *ep, struct ao_err *e)
+{
+	return entry(fs, parent, name, path, NULL, key, ep, e);
+}
+
+int ao_fs_entry(struct ao_fs *fs, fuse_ino_t parent, const char *name, const char *path,
+		struct fuse_file_info *fi, struct fuse_entry_param *ep, struct ao_err *e)
+{
+	return entry(fs, parent, name, path, fi, 0, ep, e);
+}
+
+/* A capability wanted, or not (libfuse >= 3.17: its feature-flag calls,
+ * which must not be mixed with the older `want` field). */
+static void want(struct fuse_conn_info *conn, uint64_t flag, int yes)
+{
+#ifdef FUSE_CAP_PASSTHROUGH
+	if (yes)
+		fuse_set_feature_flag(conn, flag);
+	else
+		fuse_unset_feature_flag(conn, flag);
+#else
+	if (yes && (conn->capable & flag))
+		conn->want |= (unsigned)flag;
+	else if (!yes)
+		conn->want &= ~(unsigned)flag;
+#endif
+}
+
 static void op_init(void *ud, struct fuse_conn_info *conn)
 {
-	(void)ud;
-	if (conn->capable & FUSE_CAP_READDIRPLUS)
-		conn->want |= FUSE_CAP_READDIRPLUS;
+	want(conn, FUSE_CAP_READDIRPLUS, 1);
 	/* plain readdirplus (not "auto"): ls -l of tasks/ gets attributes at once */
-	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	want(conn, FUSE_CAP_READDIRPLUS_AUTO, 0);
 	/* export reads are spliced from the cache file (ao_ll_read) */
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
-		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	want(conn, FUSE_CAP_SPLICE_WRITE, 1);
+	/* complete cached files read by the kernel itself (passthrough.c) */
+	ao_fs_pt_init(ud, conn);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -154,7 +184,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ao_err_clear(&e);
 	int rc = ao_ino_child_path(fs->ino, parent, name, path, sizeof(path));
 	if (rc == 0)
-		rc = ao_fs_entry(fs, parent, name, path, NULL, &ep, &e);
+		rc = ao_fs_entry_key(fs, parent, name, path,
+				     ao_ll_parked_key(path, fuse_req_ctx(req)->pid), &ep, &e);
 	if (rc == -ENOENT && fs->ttl.negative > 0) {
 		/* a negative entry, remembered for the policy's time */
 		struct ao_kc_ttl t;

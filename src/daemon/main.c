@@ -76,6 +76,7 @@ struct info {
 	time_t started;
 	int read_only, next_stage, offline;
 	struct ao_poll *poll; /* -o poll (NULL: off); set before mounting */
+	struct ao_fs *fs;     /* its passthrough state (set at init) */
 };
 
 static json_t *status_info(void *ud)
@@ -95,6 +96,8 @@ static json_t *status_info(void *ud)
 		json_object_set_new(j, "poll",
 				    in->poll ? ao_poll_status(in->poll)
 					     : json_pack("{s:i}", "interval_s", 0));
+	if (j && in->fs)
+		json_object_set_new(j, "passthrough", ao_fs_pt_status(in->fs));
 	return j;
 }
 
@@ -413,6 +416,12 @@ static int wire(struct daemon *d)
 	/* the core's status hook reads the write side through this pointer */
 	ao_core_set_extra_ud(d->core, d->w);
 
+	if (c->v.passthrough && strcmp(c->v.passthrough, "auto") &&
+	    strcmp(c->v.passthrough, "off")) {
+		fprintf(stderr, "angofs: -o passthrough=%s: expected auto or off\n",
+			c->v.passthrough);
+		return -1;
+	}
 	if (ao_fs_init(&d->fs) < 0) {
 		fprintf(stderr, "angofs: out of memory\n");
 		return -1;
@@ -434,6 +443,8 @@ static int wire(struct daemon *d)
 	d->fs.set_umask = c->hl.set_umask;
 	d->fs.umask = c->hl.umask;
 	d->fs.cache_dir = c->cache_dir;
+	d->fs.pt_want = !c->v.passthrough || strcmp(c->v.passthrough, "off") != 0;
+	d->info.fs = &d->fs;
 	d->fs.mountpoint = c->cl.mountpoint;
 	d->se = fuse_session_new(&d->c.args, &ao_ll_ops, sizeof(ao_ll_ops), &d->fs);
 	if (!d->se)

@@ -84,6 +84,10 @@
 	X(poll, LONG, 0, "SECONDS",                                                       \
 	  "every SECONDS, one request per project read so far\n"                         \
 	  "notices changes made elsewhere (default 0 = off)")                             \
+	X(passthrough, STR, "auto", "auto|off",                                          \
+	  "the kernel reads complete cached files itself\n"                             \
+	  "(FUSE passthrough: libfuse >= 3.17, Linux >= 6.9,\n"                          \
+	  "CAP_SYS_ADMIN; default auto: when all are there)")                             \
 	X(log_level, STR, NULL, "LEVEL",                                                  \
 	  "error, warn, info (default: one line per hub\n"                                \
 	  "request) or debug")                                                            \

@@ -30,6 +30,13 @@
  * in-memory file is pinned the same way: stat shows the snapshot's length
  * while a page-cache handle of it is open.
  *
+ * Passthrough (ao_kc_pt_decide) is decided per node, not per path: the
+ * kernel's rule is per inode (one backing file; then only passthrough
+ * opens), and a path's new content gets a new node (src/daemon/inodes.c),
+ * so a newer generation never meets an older one's backing file: an open
+ * that finds the node held by other content is retried on a new node. The
+ * adapter holds the nodes' state; the decision over it is here.
+ *
  * Entries live while a handle of the path is open or an open waits on it
  * (exports: as long as the table). One mutex, a leaf; waits release it.
  */
@@ -379,6 +386,15 @@ static void set_size(struct stat *st, long long size)
 {
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+}
+
+enum ao_kc_pt ao_kc_pt_decide(const struct ao_kc_pt_facts *f)
+{
+	int can = f->on && f->eligible;
+
+	if (f->node_backing) /* every open of the node must pass through with it */
+		return can && f->node_same ? AO_KC_PT_JOIN : AO_KC_PT_RETRY;
+	return can && !f->node_others && !f->node_other_content ? AO_KC_PT_NEW : AO_KC_PT_NO;
 }
 
 void ao_kc_ttl(const struct ao_kc_ttl_cfg *c, enum ao_kc_node node, struct ao_kc_ttl *out)

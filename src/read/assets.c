@@ -507,6 +507,9 @@ int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 	*fh->kc = (struct ao_kc_id){.rule = AO_KC_PATH, .len = sizeof(id), .drop_when_direct = 1};
 	memcpy(fh->kc->ident, &id, sizeof(id));
 	fh->kc->id = complete ? fh->kc->ident : NULL;
+	/* a complete object: the kernel may read its file itself (passthrough) */
+	fh->kc->pt_fd = fh->fd;
+	fh->kc->pt_ok = complete;
 	return 0;
 }
 

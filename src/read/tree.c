@@ -822,6 +822,9 @@ static int open_export(struct ao_core *c, const struct ao_node *n, struct ao_cor
 	/* one inode per path: one generation through the page cache at a time */
 	*fh->kc =
 	    (struct ao_kc_id){.rule = AO_KC_EXPORT, .gen = o.gen, .size = o.size, .mtime = o.mtime};
+	/* the kernel may read a complete, fresh generation itself (passthrough) */
+	fh->kc->pt_fd = o.fd;
+	fh->kc->pt_ok = !o.streamed && ao_xcache_fresh(c->cfg.xc, n->x);
 	return 0;
 }
 

@@ -329,7 +329,11 @@ class Mount:
         self.path = os.path.join(workdir, name)
         self.cache = cache or os.path.join(workdir, name + "-cache")
         self.logpath = os.path.join(workdir, name + ".log")
-        self.opts = list(opts)
+        # ANGOFS_MOUNT_OPTS=a=1,b=2: options for every mount of a run (e.g. a
+        # suite against a libfuse 3.17 build with passthrough=off); a test's
+        # own options come after them and win
+        self.opts = [o for o in os.environ.get("ANGOFS_MOUNT_OPTS", "").split(",") if o]
+        self.opts += list(opts)
         self.env = dict(os.environ)
         self.env["ANGO_API_KEY"] = hub.key
         # hermetic: no user config file (~/.config/angofs/config) unless a test asks

@@ -87,8 +87,51 @@ static const struct row rows[] = {
      D, 1, 0, 0, 0},
 };
 
+/* Passthrough, per node (ao_kc_pt_decide): on, eligible, node_backing,
+ * node_same, node_others, node_other_content -> the way. */
+static const struct {
+	const char *name;
+	struct ao_kc_pt_facts f;
+	enum ao_kc_pt want;
+} pt_rows[] = {
+    {"a complete export on a node nobody has open: a backing file made",
+     {1, 1, 0, 0, 0, 0},
+     AO_KC_PT_NEW},
+    {"the same generation opened again while the first is open: its backing",
+     {1, 1, 1, 1, 0, 0},
+     AO_KC_PT_JOIN},
+    {"a newer generation on the node an older one passes through (E3): a new node",
+     {1, 1, 1, 0, 0, 0},
+     AO_KC_PT_RETRY},
+    {"a file still downloading on a node held by passthrough: a new node, never EIO",
+     {1, 0, 1, 0, 0, 0},
+     AO_KC_PT_RETRY},
+    {"passthrough off, a node with a backing left from before: a new node",
+     {0, 1, 1, 1, 0, 0},
+     AO_KC_PT_RETRY},
+    {"a complete file on a node with page-cache or direct_io handles: the normal way",
+     {1, 1, 0, 0, 1, 0},
+     AO_KC_PT_NO},
+    {"a file still downloading: the normal way", {1, 0, 0, 0, 0, 0}, AO_KC_PT_NO},
+    {"passthrough off (libfuse < 3.17, no CAP_SYS_ADMIN, -o passthrough=off)",
+     {0, 1, 0, 0, 0, 0},
+     AO_KC_PT_NO},
+};
+
+static void test_passthrough(void)
+{
+	for (size_t i = 0; i < sizeof(pt_rows) / sizeof(pt_rows[0]); i++) {
+		enum ao_kc_pt got = ao_kc_pt_decide(&pt_rows[i].f);
+		if (got != pt_rows[i].want)
+			fprintf(stderr, "%s: got %d, want %d\n", pt_rows[i].name, (int)got,
+				(int)pt_rows[i].want);
+		CHECK(got == pt_rows[i].want);
+	}
+}
+
 int main(void)
 {
+	test_passthrough();
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *r = &rows[i];
 		struct ao_kc_flags o;
