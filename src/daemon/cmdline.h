@@ -57,8 +57,8 @@ struct ao_hl_opts {
 	int set_uid, set_gid, set_umask;
 	unsigned uid, gid, umask;
 	double negative_timeout; /* seconds a missing name is remembered */
-	char *modules; /* refused: libfuse's module stack is the high-level's */
-	int ignored;   /* scratch for the options without effect */
+	char *modules;		 /* refused: libfuse's module stack is the high-level's */
+	int ignored;		 /* scratch for the options without effect */
 	char *ignored_s;
 };
 
