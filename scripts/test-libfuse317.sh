@@ -24,17 +24,18 @@ ROOT=$PWD
 B317=$ROOT/build-317
 want=3.17
 say() { echo "libfuse317: $*"; }
-fail() {
+fail() { # why [hint]
 	echo "################################################################" >&2
-	echo "## libfuse 3.17 step FAILED: $*" >&2
-	echo "## (ANGOFS_LIBFUSE317=0 skips this step for a local loop)" >&2
+	echo "## libfuse 3.17 step FAILED: $1" >&2
+	[ -z "${2:-}" ] || echo "## $2" >&2
 	echo "################################################################" >&2
 	exit 1
 }
+skip="ANGOFS_LIBFUSE317=0 skips this step (scripts/test.sh) in a local loop"
 t0=$SECONDS
 
 if ! pc=$(bash scripts/libfuse-3.17.sh "$ROOT/build-libfuse"); then
-	fail "libfuse $want could not be built (scripts/libfuse-3.17.sh; its messages above say where it stopped)"
+	fail "libfuse $want could not be built (scripts/libfuse-3.17.sh; its messages above say where it stopped)" "$skip"
 fi
 if [ "$pc" = system ]; then
 	say "the system's libfuse is $(pkg-config --modversion fuse3) (>= $want): the plain build already runs on it; nothing more to run"
@@ -46,14 +47,14 @@ say "libfuse $want prefix ready in $((SECONDS - t0)) s ($pc)"
 # reconfigure of build-317
 if [ ! -f "$B317/build.ninja" ]; then
 	meson setup "$B317" -Dpkg_config_path="$pc" >/dev/null ||
-		fail "meson setup of build-317 against $pc failed"
+		fail "meson setup of build-317 against $pc failed" "$skip"
 fi
 ninja -C "$B317" || fail "build-317 (angofs against libfuse $want) does not compile"
 # the library the daemon runs on, not the one it was compiled against
 ver=$("$B317/src/angofs" --version | awk '/^FUSE library/ {print $3}')
 lib=$(ldd "$B317/src/angofs" | awk '/libfuse3/ {print $3}')
 if [ -z "$ver" ] || ! printf '%s\n%s\n' "$want" "$ver" | sort -V -C; then
-	fail "build-317/src/angofs runs on libfuse '${ver:-?}' ($lib), not >= $want"
+	fail "build-317/src/angofs runs on libfuse '${ver:-?}' ($lib), not >= $want" "a stale build-317? remove it and run again"
 fi
 say "build-317/src/angofs runs on libfuse $ver ($lib)"
 meson test -C "$B317" --print-errorlogs || fail "C unit tests of build-317"
