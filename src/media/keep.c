@@ -73,8 +73,15 @@ static long slack(const struct ao_media *m)
 /* Write o's pending use (o's lock, or m->lock while kept). */
 static void stamp_pending(struct mobj *o)
 {
+	struct stat st;
+
 	if (!o->cur || !o->gen || o->used <= o->stamped)
 		return;
+	/* never back: another daemon may have stamped a later use */
+	if (fstat(o->cur->fd, &st) == 0 && st.st_mtime >= o->used) {
+		o->stamped = st.st_mtime;
+		return;
+	}
 	struct timespec ts[2] = {{o->used, 0}, {o->used, 0}};
 	if (futimens(o->cur->fd, ts) == 0)
 		o->stamped = o->used;
