@@ -25,6 +25,8 @@ struct lp_pos {
 	long index; /* 0-based item number */
 	long line;  /* where the item starts, 1-based */
 	long col;
+	enum lp_form form; /* the input's form as known so far (LP_OBJECT until a
+			    * second top-level object makes it LP_NDJSON) */
 };
 
 /* Called once per item. item is borrowed (the parser releases it afterwards).

@@ -9,7 +9,10 @@
  * checked, serialized compactly as one line of the items file, and assigned to
  * the current chunk. Problems are collected (not fatal) so the user sees them
  * all; a syntax error ends the pass. If anything was wrong the items file is
- * simply not used: nothing is sent unless the whole file is good.
+ * simply not used: nothing is sent unless every item before it was good.
+ * Streaming (prep_labels_stream): a closed chunk of NDJSON label items is
+ * handed over while the rest of the file is still being read, so its request
+ * can go out meanwhile; other forms hand their chunks over at the end.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +41,9 @@ struct pctx {
 	int lines_fd;
 	long long lbuf[4096]; /* source lines of items, written to lines_fd */
 	size_t llen;
+	const struct prep_stream *st; /* NULL: no streaming */
+	size_t released;	      /* chunks handed to st->chunk */
+	enum lp_form form_now;	      /* the input's form as known so far */
 };
 
 #define WBUF_SIZE (1 << 20)
@@ -84,6 +90,45 @@ static int close_chunk(struct pctx *x)
 	return 0;
 }
 
+/* Hand the closed chunks not handed over yet to the stream's callback, their
+ * items and lines written first (the caller reads them from the files). */
+static int release(struct pctx *x)
+{
+	int r;
+
+	if (!x->st || x->released == x->res->nchunks)
+		return 0;
+	if ((r = wflush(x)) < 0 || (r = lflush(x)) < 0)
+		return r;
+	for (; x->released < x->res->nchunks; x->released++) {
+		r = x->st->chunk(x->st->ud, x->released, &x->res->chunks[x->released]);
+		if (r < 0)
+			return ao_errf(x->err, -r, "preparing the file: stopped (%s)",
+				       strerror(-r));
+	}
+	return 0;
+}
+
+/* May chunks go before the end of the file? Label items in NDJSON, all good
+ * so far, none converted from an export record (WRITES.md says why). */
+static int stream_now(const struct pctx *x)
+{
+	return x->st && x->kind == DK_LABELS && x->form_now == LP_NDJSON && !x->res->rep.count &&
+	       !x->res->rep.nunmapped && !x->res->export_records;
+}
+
+/* Does the current chunk end before the next item (n bytes)? */
+static int chunk_full(const struct pctx *x, size_t n)
+{
+	size_t ci = x->res->nchunks;
+
+	if (!x->cur.count)
+		return 0;
+	if (x->st && ci < x->st->nbounds)
+		return x->cur.count >= x->st->bounds[ci];
+	return x->cur.count >= x->max_items || x->cur.len + n + 1 + 256 > x->max_bytes;
+}
+
 static int emit(struct pctx *x, json_t *item, long line)
 {
 	char *s;
@@ -96,9 +141,8 @@ static int emit(struct pctx *x, json_t *item, long line)
 	if (!s)
 		return ao_errf(x->err, ENOMEM, "out of memory");
 	n = strlen(s);
-	if (x->cur.count &&
-	    (x->cur.count >= x->max_items || x->cur.len + n + 1 + 256 > x->max_bytes)) {
-		if ((r = close_chunk(x)) < 0) {
+	if (chunk_full(x, n)) {
+		if ((r = close_chunk(x)) < 0 || (stream_now(x) && (r = release(x)) < 0)) {
 			free(s);
 			return r;
 		}
@@ -357,6 +401,7 @@ static int on_item(void *ud, json_t *item, const struct lp_pos *pos, struct ao_e
 	struct pctx *x = ud;
 	char where[96];
 
+	x->form_now = pos->form;
 	if (x->kind == DK_ASSETS) {
 		json_t *list = json_object_get(item, "assets");
 		size_t i;
@@ -413,6 +458,14 @@ static int on_item(void *ud, json_t *item, const struct lp_pos *pos, struct ao_e
 int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
 		long max_items, size_t max_bytes, struct prep_result *res, struct ao_err *err)
 {
+	return prep_labels_stream(in_fd, out_fd, lines_fd, kind, s, max_items, max_bytes, NULL, res,
+				  err);
+}
+
+int prep_labels_stream(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
+		       long max_items, size_t max_bytes, const struct prep_stream *st,
+		       struct prep_result *res, struct ao_err *err)
+{
 	static const char *const label_keys[] = {"jsonContent", "labels", NULL};
 	struct lp_opts o = {kind == DK_LABELS ? label_keys : NULL, 0};
 	struct pctx x;
@@ -431,6 +484,7 @@ int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct
 	x.max_bytes = max_bytes ? max_bytes : PREP_MAX_BYTES;
 	x.res = res;
 	x.err = err;
+	x.st = st && st->chunk ? st : NULL;
 	x.wbuf = malloc(WBUF_SIZE);
 	if (!x.wbuf)
 		return ao_errf(err, ENOMEM, "out of memory");
@@ -463,8 +517,10 @@ int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct
 		r = close_chunk(&x);
 	if (r == 0 && fsync(out_fd) < 0)
 		r = ao_errf(err, errno, "fsync of the spool: %s", strerror(errno));
-	free(x.wbuf);
 	res->items = x.n;
+	if (r == 0)
+		r = release(&x); /* the whole file is good: the rest goes */
+	free(x.wbuf);
 	return r;
 }
 
