@@ -27,6 +27,8 @@ struct lp_pos {
 	long col;
 	enum lp_form form; /* the input's form as known so far (LP_OBJECT until a
 			    * second top-level object makes it LP_NDJSON) */
+	const char *raw;   /* the item's bytes as written (valid JSON: item parsed */
+	size_t rawlen;	   /* from them), without surrounding blanks */
 };
 
 /* Called once per item. item is borrowed (the parser releases it afterwards).

@@ -6,7 +6,9 @@
  * mapped by title; "tools" -> "objects"; an "answer"-wrapped label item made
  * flat, as the SDK's items under jsonContent are (hub-api.md §5.6); attachment
  * request bodies unpacked),
- * checked, serialized compactly as one line of the items file, and assigned to
+ * checked, serialized compactly as one line of the items file (a flat item
+ * with nothing to normalize keeps the bytes it was written with, which
+ * parsed as that very item: no second serialization), and assigned to
  * the current chunk. Problems are collected (not fatal) so the user sees them
  * all; a syntax error ends the pass. If anything was wrong the items file is
  * simply not used: nothing is sent unless every item before it was good.
@@ -129,23 +131,15 @@ static int chunk_full(const struct pctx *x, size_t n)
 	return x->cur.count >= x->max_items || x->cur.len + n + 1 + 256 > x->max_bytes;
 }
 
-static int emit(struct pctx *x, json_t *item, long line)
+/* Add one item's compact text (s, n bytes, no newline) to the items file
+ * and the current chunk. */
+static int emit_text(struct pctx *x, const char *s, size_t n, long line)
 {
-	char *s;
-	size_t n;
 	int r;
 
-	if (x->res->rep.count) /* already refused: only keep checking */
-		return 0;
-	s = json_dumps(item, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (!s)
-		return ao_errf(x->err, ENOMEM, "out of memory");
-	n = strlen(s);
 	if (chunk_full(x, n)) {
-		if ((r = close_chunk(x)) < 0 || (stream_now(x) && (r = release(x)) < 0)) {
-			free(s);
+		if ((r = close_chunk(x)) < 0 || (stream_now(x) && (r = release(x)) < 0))
 			return r;
-		}
 	}
 	if (!x->cur.count) {
 		x->cur.first = x->n;
@@ -157,35 +151,50 @@ static int emit(struct pctx *x, json_t *item, long line)
 	x->cur.line_last = line;
 	x->n++;
 	if (x->lines_fd >= 0) {
-		if (x->llen == sizeof(x->lbuf) / sizeof(x->lbuf[0]) && (r = lflush(x)) < 0) {
-			free(s);
+		if (x->llen == sizeof(x->lbuf) / sizeof(x->lbuf[0]) && (r = lflush(x)) < 0)
 			return r;
-		}
 		x->lbuf[x->llen++] = line;
 	}
 	x->out_off += (off_t)(n + 1);
-	if (x->wlen + n + 1 > WBUF_SIZE && (r = wflush(x)) < 0) {
-		free(s);
+	if (x->wlen + n + 1 > WBUF_SIZE && (r = wflush(x)) < 0)
 		return r;
-	}
 	if (n + 1 > WBUF_SIZE) { /* a huge item: write it directly */
-		char *tmp = x->wbuf;
-		size_t tl = x->wlen;
-
-		s[n] = '\n';
-		x->wbuf = s;
-		x->wlen = n + 1;
-		r = wflush(x);
-		x->wbuf = tmp;
-		x->wlen = tl;
-		free(s);
-		return r;
+		r = ao_sys_write_all(x->out_fd, s, n);
+		if (r == 0)
+			r = ao_sys_write_all(x->out_fd, "\n", 1);
+		return r < 0 ? ao_errf(x->err, -r, "writing the spool: %s", strerror(-r)) : 0;
 	}
 	memcpy(x->wbuf + x->wlen, s, n);
 	x->wbuf[x->wlen + n] = '\n';
 	x->wlen += n + 1;
-	free(s);
 	return 0;
+}
+
+static int emit(struct pctx *x, json_t *item, long line)
+{
+	char *s;
+	int r;
+
+	if (x->res->rep.count) /* already refused: only keep checking */
+		return 0;
+	s = json_dumps(item, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!s)
+		return ao_errf(x->err, ENOMEM, "out of memory");
+	r = emit_text(x, s, strlen(s), line);
+	free(s);
+	return r;
+}
+
+/* An item sent as the user wrote it (nothing to normalize): its own bytes,
+ * which parsed as this very object, spare a serialization. Only when they
+ * hold no newline (the items file is one item per line). */
+static int emit_raw(struct pctx *x, json_t *item, const struct lp_pos *pos)
+{
+	if (x->res->rep.count)
+		return 0;
+	if (!pos->raw || !pos->rawlen || memchr(pos->raw, '\n', pos->rawlen))
+		return emit(x, item, pos->line);
+	return emit_text(x, pos->raw, pos->rawlen, pos->line);
 }
 
 static int check_identity(struct pctx *x, json_t *item, const char *where)
@@ -295,10 +304,10 @@ static int flatten(struct pctx *x, json_t *it, json_t *ans, const char *where)
 	return 0;
 }
 
-static int label_item(struct pctx *x, json_t *item, long line, const char *where)
+static int label_item(struct pctx *x, json_t *item, const struct lp_pos *pos, const char *where)
 {
 	json_t *it = item, *ans;
-	int map = 0, r;
+	int map = 0, as_written = 0, r;
 
 	if (json_is_object(json_object_get(item, "task")) ||
 	    json_is_array(json_object_get(item, "tasks"))) {
@@ -309,6 +318,8 @@ static int label_item(struct pctx *x, json_t *item, long line, const char *where
 		x->res->export_records++;
 	} else {
 		json_incref(it);
+		/* flat, "objects" already: nothing below changes it */
+		as_written = !json_object_get(it, "tools") && !json_object_get(it, "answer");
 	}
 	if (check_identity(x, it, where) < 0)
 		goto out;
@@ -336,7 +347,7 @@ static int label_item(struct pctx *x, json_t *item, long line, const char *where
 		sc_check_answer(x->s, ans, map, where, &x->res->rep);
 	if (ans != it && flatten(x, it, ans, where) < 0)
 		goto out;
-	r = emit(x, it, line);
+	r = as_written ? emit_raw(x, it, pos) : emit(x, it, pos->line);
 	json_decref(it);
 	return r;
 out:
@@ -452,7 +463,7 @@ static int on_item(void *ud, json_t *item, const struct lp_pos *pos, struct ao_e
 		return attachment_item(x, item, pos->line, where);
 	}
 	snprintf(where, sizeof(where), "line %ld (item %ld)", pos->line, pos->index + 1);
-	return label_item(x, item, pos->line, where);
+	return label_item(x, item, pos, where);
 }
 
 int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,

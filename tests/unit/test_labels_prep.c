@@ -331,6 +331,23 @@ static void streaming(void)
 	prep_result_free(&res);
 	free(in);
 
+	/* a flat item goes as written (its own bytes); one with "tools" or an
+	 * "answer" wrapper is normalized */
+	{
+		static const char two[] = "{\"externalId\": \"caf\xc3\xa9\", \"objects\": []}\n"
+					  "{\"externalId\":\"b\",\"tools\":[]}\n";
+		struct prep_result r2;
+		char buf[256] = "";
+		int out;
+
+		CHECK_INT(run(two, DK_LABELS, 0, 0, &r2, &out, &e), 0);
+		CHECK(pread(out, buf, sizeof(buf) - 1, 0) > 0);
+		CHECK_STR(buf, "{\"externalId\": \"caf\xc3\xa9\", \"objects\": []}\n"
+			       "{\"externalId\":\"b\",\"objects\":[]}\n");
+		prep_result_free(&r2);
+		close(out);
+	}
+
 	/* a JSON array: nothing before its end, then every chunk */
 	in = big(1000, 1, 0);
 	CHECK_INT(run_stream(in, NULL, 0, &sn, &res, &e), 0);
