@@ -266,5 +266,7 @@ void xc_grow_drop(struct ao_xcache *c, struct ao_xentry *e);
 int xc_grow_attach(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o);
 void xc_grow_close(struct ao_xgrow *g);
 int xc_grow_readers(const struct ao_xentry *e);
+/* 1 and its bytes unzipped so far and handles reading it, if e has one. */
+int xc_grow_state(const struct ao_xentry *e, long long *ready, int *open);
 
 #endif

@@ -79,9 +79,10 @@ static void written(void *ud, long long n)
 	struct ao_xgrow *g = ud;
 
 	pthread_mutex_lock(&g->c->lock);
-	g->ready = n;
-	if (g->open)
+	/* the first bytes wake the openers, later ones the readers */
+	if (g->open || g->ready == 0)
 		pthread_cond_broadcast(&g->c->cond);
+	g->ready = n;
 	pthread_mutex_unlock(&g->c->lock);
 }
 
@@ -206,6 +207,15 @@ void xc_grow_close(struct ao_xgrow *g)
 int xc_grow_readers(const struct ao_xentry *e)
 {
 	return e->grow && e->grow->open > 0;
+}
+
+int xc_grow_state(const struct ao_xentry *e, long long *ready, int *open)
+{
+	if (!e->grow)
+		return 0;
+	*ready = e->grow->ready;
+	*open = e->grow->open;
+	return 1;
 }
 
 int ao_xcache_wait_grow(struct ao_xcache *c, struct ao_xgrow *g, long long end, struct ao_err *err)

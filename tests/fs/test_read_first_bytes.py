@@ -8,6 +8,7 @@ the bytes it read. A download that fails half way gives its readers EIO for
 the bytes that never came and publishes nothing."""
 import errno
 import glob
+import json
 import os
 import subprocess
 import threading
@@ -60,6 +61,11 @@ def test_head_returns_while_the_download_is_held_back(hub, workdir):
             fd = os.open(f, os.O_RDONLY)
             try:
                 assert os.read(fd, 1000) == want[:1000]
+                with open(os.path.join(m.path, ".status")) as h:
+                    st = [e for e in json.load(h)["exports"]["exports"]
+                          if e["state"] == "downloading"]
+                assert len(st) == 1 and st[0]["readers_following"] == 1
+                assert st[0]["bytes_unzipped"] >= 1000
                 t.start()
                 assert completed_downloads(hub) == []
             finally:
