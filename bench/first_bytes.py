@@ -46,7 +46,8 @@ class FirstBytes:
 
     def cold(self, cmd, opts=()):
         """cmd run on the export of a fresh daemon with a fresh cache: its
-        seconds, and whether the hub had ended the zip download by then."""
+        seconds, whether the hub had ended the zip download by then, and the
+        seconds the hub took to answer GET /export (it builds the zip)."""
         cache = os.path.join(self.dir, "cache")
         B.rmtree(cache)
         m = B.Mount(self.build, self.hub, os.path.join(self.dir, "mnt"), cache, opts)
@@ -55,8 +56,10 @@ class FirstBytes:
             os.stat(f)  # the listing, not timed
             self.hub.reset_stats()
             s = timed(lambda: run(cmd + [f]))
-            ended = any(r["route"] == "GET /download" for r in self.hub.stats()["log"])
-            return s, ended
+            log = self.hub.stats()["log"]
+            ended = any(r["route"] == "GET /download" for r in log)
+            prep = sum(r["ms"] for r in log if r["route"] == "GET /v2/export") / 1000.0
+            return s, ended, prep
         finally:
             m.stop()
             B.rmtree(cache)
@@ -71,16 +74,21 @@ class FirstBytes:
         base.hub = self.hub
         bdir = os.path.join(self.dir, "baseline")
         head, cat, cat0, curl, before = [], [], [], [], 0
+        head_x, cat_x = [], []  # the same after the hub answered GET /export
         for i in range(self.size["runs"]):
-            s, ended = self.cold(["head", "-c", "100"])
+            s, ended, prep = self.cold(["head", "-c", "100"])
             head.append(s)
+            head_x.append(s - prep)
             before += not ended
-            cat.append(self.cold(["cat"])[0])
+            s, _, prep = self.cold(["cat"])
+            cat.append(s)
+            cat_x.append(s - prep)
             cat0.append(self.cold(["cat"], ["first_bytes=0"])[0])
             curl.append(timed(lambda: base.baseline_export(pid, bdir)))
-            self.log("run %d: head %.2f s (download ended: %s), cat %.2f s, cat with "
-                     "first_bytes=0 %.2f s, curl+unzip+cat %.2f s"
-                     % (i + 1, head[-1], ended, cat[-1], cat0[-1], curl[-1]))
+            self.log("run %d: head %.2f s (%.2f after GET /export; download ended: %s), cat "
+                     "%.2f s (%.2f), cat with first_bytes=0 %.2f s, curl+unzip+cat %.2f s"
+                     % (i + 1, head[-1], head_x[-1], ended, cat[-1], cat_x[-1], cat0[-1],
+                        curl[-1]))
         size = os.path.getsize(os.path.join(bdir, "export.json"))
         B.rmtree(bdir)
         gb = size / 1e9
@@ -88,12 +96,18 @@ class FirstBytes:
         self.rows.append(("`head -c 100`, cold %.2f GB export / its cold `cat`" % gb,
                           fmt_s(head), fmt_s(cat), "%.2f" % r, "<= 0.2",
                           "PASS" if r <= 0.2 else "FAIL"))
+        r = median(head_x) / median(cat_x)
+        self.rows.append(("the same, from the hub's answer to GET /export on", fmt_s(head_x),
+                          fmt_s(cat_x), "%.2f" % r, "<= 0.2", "PASS" if r <= 0.2 else "FAIL"))
         r = median(cat) / median(curl)
         self.rows.append(("cold `cat` / curl + unzip + cat", fmt_s(cat), fmt_s(curl),
                           "%.2f" % r, "<= 1.0", "PASS" if r <= 1.0 else "FAIL"))
         r = median(cat) / median(cat0)
         self.rows.append(("cold `cat` / the same with first_bytes=0", fmt_s(cat), fmt_s(cat0),
                           "%.2f" % r, "<= 1.0", "PASS" if r <= 1.0 else "FAIL"))
+        self.notes.append("the local hub builds the zip before it answers GET /export (a "
+                          "floor for head and cat alike, which angofs cannot shorten); the "
+                          "second row starts the clock at its answer (the hub's own log)")
         self.notes.append("head returned before the hub ended the zip download in %d of %d "
                           "runs (the hub's request log)" % (before, len(head)))
         print("\nfirst bytes of a cold export (%d runs, A/B interleaved), %s, %d cores"
