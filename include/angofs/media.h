@@ -34,7 +34,12 @@
  * (readers of the old generation keep theirs); after each download the
  * bytes of media/ plus exports/ are held under max_bytes by removing the
  * least recently opened media objects that no daemon has open (the export
- * cache evicts its own entries against the same cap).
+ * cache evicts its own entries against the same cap). "Recently" is exact
+ * to lru_slack_s between daemons; within one daemon, exact.
+ *
+ * Warm opens: a complete object stays open after its last handle (bounded:
+ * keep_open objects, a minute idle, 64 MiB each at most), so reopening it
+ * costs a read lock, a stat of its file and of H.meta, no open(2).
  *
  * Every call returns 0 (or a byte count) or -errno and fills err.
  */
@@ -57,6 +62,12 @@ struct ao_media_cfg {
 	const char *host;    /* part of every object's key */
 	long long max_bytes; /* 0: no cap */
 	long ttl_s;	     /* 0: 3600 */
+	/* the LRU stamp of an object (its file's mtime, which eviction orders
+	 * by in every daemon) is rewritten at most this often: 0 = 10 s */
+	long lru_slack_s;
+	/* complete objects kept open once unused, so a warm open costs no
+	 * open(2): 0 = from the descriptor limit (at most 1024), -1 = none */
+	int keep_open;
 };
 
 /* Storage types, as getSignedUrl's `type`. */
@@ -97,6 +108,9 @@ int ao_media_fh_size(struct ao_media_fh *fh, long long *size);
 /* A descriptor of the complete file (for splice), or -1 while downloading.
  * Owned by fh. */
 int ao_media_fh_fd(struct ao_media_fh *fh);
+/* The complete file's identity (its device, inode and size, as fstat would
+ * give them, without a system call): 1, or 0 while downloading. */
+int ao_media_fh_ident(struct ao_media_fh *fh, dev_t *dev, ino_t *ino, long long *size);
 void ao_media_close(struct ao_media *m, struct ao_media_fh *fh);
 
 /* Up to n first bytes of the object (open + read + close): the datasets

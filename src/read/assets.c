@@ -497,10 +497,18 @@ int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 		off_t size;
 	} id; /* not the mtime: the cache moves it at use (its LRU clock) */
 	struct stat st;
+	long long sz;
 	memset(&id, 0, sizeof(id));
-	int complete = known && fh->fd >= 0 && fstat(fh->fd, &st) == 0;
+	int complete = 0;
+	if (known && fh->fd >= 0) { /* the object's identity, else the file's */
+		complete = ao_media_fh_ident(fh->m, &st.st_dev, &st.st_ino, &sz);
+		if (!complete && fstat(fh->fd, &st) == 0) {
+			sz = st.st_size;
+			complete = 1;
+		}
+	}
 	if (complete)
-		id = (struct media_ident){st.st_dev, st.st_ino, st.st_size};
+		id = (struct media_ident){st.st_dev, st.st_ino, (off_t)sz};
 	/* direct_io (size unknown, or another handle reads other bytes): still
 	 * drop the old size once it is known, so stat after close is true
 	 * (flush waits for it) */

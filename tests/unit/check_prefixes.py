@@ -44,6 +44,7 @@ PREFIXES = {
     "exports/incremental": XCACHE,
     "exports/refresh": XCACHE,
     "exports/stream": XCACHE,
+    "exports/grow": XCACHE,
     "exports/records": ("xm_",),  # the record merge of an incremental refresh
     "exports/merge": ("xm_",),
     "exports/unzip": ("ao_unzip_",),
