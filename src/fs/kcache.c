@@ -56,7 +56,15 @@ static void set(struct ao_kc_flags *o, enum ao_kc_way way, int keep, int inval)
 	o->pinned = way == AO_KC_ALONE || way == AO_KC_SHARE;
 }
 
+static void decide_way(const struct ao_kc_facts *f, struct ao_kc_flags *o);
+
 void ao_kc_decide(const struct ao_kc_facts *f, struct ao_kc_flags *o)
+{
+	decide_way(f, o);
+	o->drop_first = o->direct_io && o->must_invalidate && f->drop_first;
+}
+
+static void decide_way(const struct ao_kc_facts *f, struct ao_kc_flags *o)
 {
 	int exp = f->rule == AO_KC_EXPORT;
 
@@ -252,6 +260,7 @@ static void facts(const struct kc_entry *e, const struct ao_kc_id *id, const voi
 	f->rule = id->rule;
 	f->identified = ident != NULL;
 	f->drop_when_direct = id->drop_when_direct;
+	f->drop_first = id->drop_first;
 	/* an export's direct_io handles read past any size and hold no page */
 	f->others = e->exp ? e->pc_open : e->open;
 	f->others_closed = e->flushed >= e->open;

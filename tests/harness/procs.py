@@ -5,7 +5,8 @@ free loopback port) and a real angofs mount against it.
 Everything started here is recorded and torn down even when a test fails or the
 run is interrupted: hubs are killed, mounts are unmounted (fusermount3 -u, then
 lazy -z as a last resort). Binaries come from $ANGOFS_BUILD (default ./build)
-unless a caller passes build=.
+unless a caller passes build=. $ANGOFS_MOUNT_OPTS (comma-separated, e.g.
+"log_level=debug") adds -o options to every Mount, before a test's own.
 
   hub.url            "http://127.0.0.1:PORT"   (API under hub.url + "/v2")
   hub.key            the API key the hub accepts
@@ -329,7 +330,11 @@ class Mount:
         self.path = os.path.join(workdir, name)
         self.cache = cache or os.path.join(workdir, name + "-cache")
         self.logpath = os.path.join(workdir, name + ".log")
-        self.opts = list(opts)
+        # ANGOFS_MOUNT_OPTS=a=1,b=2: options for every mount of a run (e.g. a
+        # suite against the libfuse 3.17 build with other settings); a test's
+        # own options come after them and win
+        self.opts = [o for o in os.environ.get("ANGOFS_MOUNT_OPTS", "").split(",") if o]
+        self.opts += list(opts)
         self.env = dict(os.environ)
         self.env["ANGO_API_KEY"] = hub.key
         # hermetic: no user config file (~/.config/angofs/config) unless a test asks

@@ -153,5 +153,19 @@ int main(void)
 			    r->name, o.way, o.direct_io, o.keep_cache, o.must_invalidate, o.pinned);
 		CHECK(ok);
 	}
+	/* E13: an export still downloading: direct_io, its old size dropped
+	 * before the open returns (drop_first); only there */
+	struct ao_kc_facts f = {
+	    .rule = AO_KC_PATH, .may_wait = 1, .drop_when_direct = 1, .drop_first = 1};
+	struct ao_kc_flags o;
+	ao_kc_decide(&f, &o);
+	CHECK(o.way == AO_KC_DIRECT && o.direct_io && o.must_invalidate && o.drop_first);
+	f.identified = 1; /* never with the page cache */
+	ao_kc_decide(&f, &o);
+	CHECK(o.way == AO_KC_ALONE && !o.drop_first);
+	f.identified = 0;
+	f.drop_first = 0; /* an asset downloading: dropped after the open */
+	ao_kc_decide(&f, &o);
+	CHECK(o.direct_io && o.must_invalidate && !o.drop_first);
 	return t_done("kcache");
 }
