@@ -283,14 +283,18 @@ static int reply_open(struct ao_fs *fs, const char *path, struct fuse_file_info 
 		 * The side thread drops its attributes (head comment); once that
 		 * is done the first read refreshes the size (GETATTR) and goes
 		 * through the page cache. Not in time: direct_io, and flush
-		 * waits for the queued invalidation.
+		 * waits for the queued invalidation. A direct_io open whose
+		 * size is not known yet (drop_first: an export still
+		 * downloading) waits for the drop too, so its first fstat asks.
 		 */
-		int lane = f->kc.direct_io ? LANE_OTHER : LANE_OPEN;
+		int lane = f->kc.direct_io && !f->kc.drop_first ? LANE_OTHER : LANE_OPEN;
 		unsigned long seq = ao_fs_inval_queue(fs, lane, path);
 		int done = lane == LANE_OPEN && ao_fs_inval_wait(fs, lane, seq, OPEN_INVAL_WAIT_MS);
 
 		ao_router_cached(R(fs), f, done); /* the policy's pin, per path */
-		if (done) {
+		if (done && f->kc.drop_first) {
+			/* direct_io, the old size dropped: fstat asks */
+		} else if (done) {
 			fi->direct_io = 0;
 			fi->keep_cache = 0;
 		} else {
