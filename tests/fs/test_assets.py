@@ -489,3 +489,26 @@ def test_an_asset_kept_open_is_replaced_by_another_daemons_generation(workdir):
         a.stop()
         b.stop()
         hub.stop()
+
+
+@pytest.mark.skipif(not any(os.access(os.path.join(p, "strace"), os.X_OK)
+                            for p in os.environ.get("PATH", "").split(":")),
+                    reason="needs strace")
+def test_warm_open_of_a_cached_asset_keeps_the_kernel_pages(env):
+    """A warm open of unchanged cached content keeps the kernel's pages and
+    attributes: its bytes do not cross /dev/fuse again (no READ reaches the
+    daemon, which would splice or pread them from the cache file)."""
+    hub, m = env
+    d = os.path.join(m.path, PROJECT, "assets")
+    paths = [os.path.join(d, n) for n in sorted(os.listdir(d))]
+    want = {p: read_file(p) for p in paths}
+    for p in paths:  # the first open of each after its download
+        assert read_file(p) == want[p]
+
+    def passes():
+        for _ in range(3):
+            for p in paths:
+                assert read_file(p) == want[p]
+                assert os.stat(p).st_size == len(want[p])
+    got = _strace_counts(m.proc.pid, passes, ["splice", "pread64", "vmsplice"])
+    assert sum(got.values()) == 0, got
