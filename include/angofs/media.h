@@ -108,9 +108,21 @@ int ao_media_fh_size(struct ao_media_fh *fh, long long *size);
 /* A descriptor of the complete file (for splice), or -1 while downloading.
  * Owned by fh. */
 int ao_media_fh_fd(struct ao_media_fh *fh);
-/* The complete file's identity (its device, inode and size, as fstat would
- * give them, without a system call): 1, or 0 while downloading. */
-int ao_media_fh_ident(struct ao_media_fh *fh, dev_t *dev, ino_t *ino, long long *size);
+/* The complete content a handle reads: its file (device, inode, size, as
+ * fstat would give them, without a system call), a process-wide number of
+ * that content (a new one whenever the object's file is published or read
+ * from disk again), and its fetch time (stat's mtime). */
+struct ao_media_ident {
+	dev_t dev;
+	ino_t ino;
+	long long size;
+	unsigned long cseq;
+	time_t mtime;
+};
+/* 1 and *id, or 0 (downloading, or the object has another content now). */
+int ao_media_fh_ident(struct ao_media_fh *fh, struct ao_media_ident *id);
+/* The number of the object's current complete content (0: none). */
+unsigned long ao_media_fh_current(struct ao_media_fh *fh);
 void ao_media_close(struct ao_media *m, struct ao_media_fh *fh);
 
 /* Up to n first bytes of the object (open + read + close): the datasets
@@ -125,6 +137,10 @@ ssize_t ao_media_read_head(struct ao_media *m, const struct ao_media_ref *r, voi
  * Content-Length (*size = it, *mtime = now), else 0. stat of assets/ and
  * mask files uses it. */
 int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size, time_t *mtime);
+/* The same, and *cseq: the content's number when this daemon has it in
+ * memory (ao_media_fh_ident), else 0. */
+int ao_media_stat_gen(struct ao_media *m, const struct ao_media_ref *r, long long *size,
+		      time_t *mtime, unsigned long *cseq);
 
 /* Counters for .status and tests: downloads started, getSignedUrl calls,
  * re-signs after expiry, evictions, bytes downloaded. */

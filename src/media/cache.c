@@ -145,6 +145,13 @@ int mo_set_fd(struct mobj *o, int fd)
 	return o->cur ? 0 : -ENOMEM;
 }
 
+unsigned long mo_next_cseq(void)
+{
+	static unsigned long seq;
+
+	return __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+}
+
 void mo_free(struct mobj *o)
 {
 	mo_fd_put(o->cur);
@@ -349,6 +356,7 @@ static int revalidate(struct ao_media *m, struct mobj *o)
 	mo_fd_put(o->cur);
 	o->cur = NULL;
 	o->gen = 0;
+	o->cseq = 0;
 	o->state = M_IDLE;
 	return 0;
 }
@@ -487,21 +495,28 @@ int ao_media_fh_fd(struct ao_media_fh *fh)
 	return fd;
 }
 
-int ao_media_fh_ident(struct ao_media_fh *fh, dev_t *dev, ino_t *ino, long long *size)
+int ao_media_fh_ident(struct ao_media_fh *fh, struct ao_media_ident *id)
 {
 	struct mobj *o = fh->o;
 	int known;
 
 	pthread_mutex_lock(&o->mu);
 	/* o's identity is of o->cur: the handle's only while it reads that */
-	known = fh_complete(fh) && fh->f == o->cur && o->dino && o->gen == fh->gen;
-	if (known) {
-		*dev = o->ddev;
-		*ino = o->dino;
-		*size = o->total;
-	}
+	known = fh_complete(fh) && fh->f == o->cur && o->dino && o->gen == fh->gen && o->cseq;
+	if (known)
+		*id = (struct ao_media_ident){o->ddev, o->dino, o->total, o->cseq, o->fetched_at};
 	pthread_mutex_unlock(&o->mu);
 	return known;
+}
+
+unsigned long ao_media_fh_current(struct ao_media_fh *fh)
+{
+	unsigned long c;
+
+	pthread_mutex_lock(&fh->o->mu);
+	c = fh->o->state == M_READY ? fh->o->cseq : 0;
+	pthread_mutex_unlock(&fh->o->mu);
+	return c;
 }
 
 void ao_media_close(struct ao_media *m, struct ao_media_fh *fh)
@@ -541,7 +556,7 @@ ssize_t ao_media_read_head(struct ao_media *m, const struct ao_media_ref *r, voi
 /* The size of an object this daemon has in memory: 1 and *size when it is
  * complete or its download announced Content-Length. */
 static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, long long *size,
-		    time_t *mtime)
+		    time_t *mtime, unsigned long *cseq)
 {
 	struct mobj *o;
 	int known = 0;
@@ -554,6 +569,7 @@ static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, l
 		known = mo_fresh(m, o->fetched_at);
 		*size = o->total;
 		*mtime = o->fetched_at;
+		*cseq = o->cseq;
 		pthread_mutex_unlock(&m->lock);
 		return known;
 	}
@@ -566,6 +582,7 @@ static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, l
 	if ((o->state == M_READY || o->state == M_DOWNLOADING) && o->total >= 0) {
 		*size = o->total;
 		*mtime = o->state == M_READY ? o->fetched_at : time(NULL);
+		*cseq = o->state == M_READY ? o->cseq : 0;
 		known = 1;
 	}
 	pthread_mutex_unlock(&o->mu);
@@ -574,6 +591,14 @@ static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, l
 }
 
 int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size, time_t *mtime)
+{
+	unsigned long cseq;
+
+	return ao_media_stat_gen(m, r, size, mtime, &cseq);
+}
+
+int ao_media_stat_gen(struct ao_media *m, const struct ao_media_ref *r, long long *size,
+		      time_t *mtime, unsigned long *cseq)
 {
 	char *key = media_key(m, r), hash[17];
 	struct cd_meta meta;
@@ -584,7 +609,10 @@ int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *s
 		return 0;
 	h = ao_hash_str(key);
 	snprintf(hash, sizeof(hash), "%016llx", h);
-	known = stat_mem(m, key, h, size, mtime);
+	*cseq = 0;
+	known = stat_mem(m, key, h, size, mtime, cseq);
+	if (!known)
+		*cseq = 0;
 	if (!known && cd_meta_read(m->cfg.dir, hash, key, &meta, NULL) == 0 && meta.gen &&
 	    mo_fresh(m, meta.fetched_at)) {
 		*size = meta.size;

@@ -65,6 +65,7 @@ int mf_from_disk(struct ao_media *m, struct mobj *o)
 	if (mo_set_fd(o, fd) < 0)
 		return 0;
 	o->meta_st = mst;
+	o->cseq = mo_next_cseq();
 	o->ddev = st.st_dev;
 	o->dino = st.st_ino;
 	o->stamped = st.st_mtime;
@@ -251,6 +252,7 @@ static void finish(struct dl *d, int rc, unsigned long long g, const struct ao_e
 		o->total = o->done = d->written;
 		o->fetched_at = o->stamped = time(NULL);
 		o->meta_st = d->meta_st;
+		o->cseq = mo_next_cseq();
 		if (o->cur && fstat(o->cur->fd, &st) == 0) {
 			o->ddev = st.st_dev;
 			o->dino = st.st_ino;

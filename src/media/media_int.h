@@ -81,6 +81,10 @@ struct mobj {
 	 * taken from it (st_ino 0: unknown, a kept object is read again) */
 	dev_t ddev;
 	ino_t dino;
+	/* a process-wide number of that content (mo_next_cseq), given when it
+	 * is published or read from disk: what the kernel's copy of a path is
+	 * compared with (angofs/kcache.h, the EXPORT rule); 0 while none */
+	unsigned long cseq;
 	struct stat meta_st;
 	int reval; /* kept since its last handle: check before use (set while
 		      refs is 0 under m->lock, read and cleared under o->mu) */
@@ -122,7 +126,8 @@ struct ao_media {
 /* Drop one ref (o->mu not held; o->mu then m->lock taken here): the last
  * one keeps the object (mo_keep) or frees it. */
 void mo_put(struct ao_media *m, struct mobj *o);
-void mo_free(struct mobj *o);  /* unreachable, no lock held by it */
+void mo_free(struct mobj *o); /* unreachable, no lock held by it */
+unsigned long mo_next_cseq(void);
 struct mfd *mo_fd_new(int fd); /* NULL: out of memory (fd closed) */
 void mo_fd_put(struct mfd *f); /* o->mu held; closes at the last */
 /* o's content becomes fd (a new mfd; the old one put). -ENOMEM: fd closed,

@@ -450,7 +450,7 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 	}
 	case AO_N_ASSET_FILE:
 	case AO_N_MASK_FILE:
-		return asset_getattr(c, n, st, err);
+		return asset_getattr(c, n, st, id, err);
 	case AO_N_DS_FILE:
 		return V(c)->getattr(c, n, st, err);
 	case AO_N_SNAP_LINK:
@@ -737,7 +737,8 @@ static void release_media(struct ao_fh *f, unsigned long *cur_gen)
 {
 	struct ao_core_fh *fh = CFH(f);
 
-	*cur_gen = 0;
+	/* the content current now (asset_open's generation for the kernel cache) */
+	*cur_gen = ao_media_fh_current(fh->m);
 	ao_media_close(fh->c->cfg.media, fh->m); /* fd is the handle's */
 	core_fh_free(fh);
 }

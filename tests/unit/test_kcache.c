@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 
+#include "angofs/fh.h"
 #include "angofs/kcache.h"
 #include "t.h"
 
@@ -87,8 +88,57 @@ static const struct row rows[] = {
      D, 1, 0, 0, 0},
 };
 
+/* One open and release of path as an export generation (or a complete
+ * media object's content number); its flags. */
+static struct ao_kc_flags open_close(struct ao_kc *kc, const char *path, unsigned long gen)
+{
+	struct ao_fh fh = {.id = {.rule = AO_KC_EXPORT, .gen = gen, .size = 100, .mtime = 7}};
+	struct ao_kc_flags k;
+
+	CHECK_INT(ao_kc_open(kc, path, &fh), 0);
+	k = fh.kc;
+	if (fh.kc.must_invalidate)
+		ao_kc_cached(kc, &fh, 1); /* the adapter's drop is done */
+	ao_kc_release(kc, &fh, gen);
+	return k;
+}
+
+/* The table remembers what the kernel holds of a path after its handles
+ * close (a warm open of the same content keeps it), for many paths (it is
+ * hashed), and forgets the unused ones past its bound: their next open
+ * drops the kernel's copy, never keeps it blindly. */
+static void test_table_remembers_and_forgets(void)
+{
+	struct ao_kc *kc = ao_kc_new(0);
+	struct ao_kc_flags k;
+	char path[64];
+
+	k = open_close(kc, "/p/assets/a.jpg", 5);
+	CHECK(k.must_invalidate && !k.keep_cache); /* the kernel's size: unknown */
+	k = open_close(kc, "/p/assets/a.jpg", 5);
+	CHECK(!k.must_invalidate && k.keep_cache); /* warm: kept */
+	k = open_close(kc, "/p/assets/a.jpg", 6);
+	CHECK(k.must_invalidate && !k.keep_cache); /* another content */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "/p/assets/%d.jpg", i);
+		open_close(kc, path, 100 + (unsigned long)i);
+	}
+	k = open_close(kc, "/p/assets/a.jpg", 6);
+	CHECK(!k.must_invalidate && k.keep_cache); /* 5,000 more paths: remembered */
+	k = open_close(kc, "/p/assets/17.jpg", 117);
+	CHECK(!k.must_invalidate && k.keep_cache);
+	for (int i = 5000; i < 20000; i++) {
+		snprintf(path, sizeof(path), "/p/assets/%d.jpg", i);
+		open_close(kc, path, 100 + (unsigned long)i);
+	}
+	k = open_close(kc, "/p/assets/a.jpg", 6);
+	CHECK(k.must_invalidate && !k.keep_cache); /* forgotten: dropped, not kept */
+	ao_kc_free(kc);
+}
+
 int main(void)
 {
+	test_table_remembers_and_forgets();
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *r = &rows[i];
 		struct ao_kc_flags o;
