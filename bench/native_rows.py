@@ -180,7 +180,7 @@ def epoch_rows(b):
             sums[id(s)] = (out["images"], out["checksum"])
         b.log("epoch: first epoch after mount " + "; ".join(
             "%s %.2f s" % (s.label if s else "local", first[id(s)]) for s in sides))
-        for i in range(b.args.runs):
+        for i in range(b.args.epoch_runs):
             for s in b.order(i, sides):
                 out = w.epoch(roots[id(s)])
                 warm[id(s)].append(out["seconds"])

@@ -85,7 +85,10 @@ def test_request_one_reaches_the_hub_before_the_file_is_checked_to_its_end(hub, 
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline and p.poll() is None:
                 if hub.stats()["counts"].get(IMPORT, 0) >= 1:
-                    # request 1 has arrived: has the daemon prepared the whole file?
+                    # request 1 has arrived: the daemon records the file as
+                    # prepared once all of it is checked and planned (before
+                    # any request, when a file was checked whole first); the
+                    # next test shows the order against the check itself
                     seen = meta_of(m, "labels/big.ndjson")
                     break
                 time.sleep(0.005)
@@ -201,7 +204,8 @@ def test_kill9_mid_stream_resumes_without_sending_a_chunk_twice(hub, workdir):
         assert not meta["prepared"]  # the plan was still being made
         assert [c["state"] for c in meta["chunks"]] == ["sent", "sent"], meta["chunks"]
         hub.clear_faults()
-        time.sleep(3)  # the held request 3 is answered (and applied) by now
+        # the held request 3 is answered (and applied) by the hub all the same
+        wait_for(lambda: len(import_firsts(hub)) >= 3, 60, "request 3 logged")
         before = import_firsts(hub)
         assert before[:2] == [1, 101], before
         # another chunk size after the restart: the recorded chunks keep theirs
