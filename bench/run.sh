@@ -13,6 +13,10 @@
 #   bench/run.sh uploads [--files F] [--assets A] [--runs R]   cp -r of F images
 #                                      into an A-asset project vs curl's 3 calls
 #                                      per file (issue 23)
+#   bench/run.sh native [--smoke] [--build-317 DIR] [--rows R,..] [sizes]
+#                                      near-native reads (issue 26): cached and
+#                                      cold exports, small files, an epoch, cp,
+#                                      each side with passthrough on/off
 #   bench/run.sh training [--images N] [--runs R]   epoch time of a training
 #                                      run's reads, mount vs a local copy (issue 23)
 #
@@ -46,6 +50,10 @@ fi
 if [ "${1:-}" = training ]; then # issue 23 item 7 (docs/PERFORMANCE.md)
 	shift
 	exec /usr/bin/python3 "$repo/bench/training.py" --build "$build" "$@"
+fi
+if [ "${1:-}" = native ]; then # issue 26 item 7 (docs/PERFORMANCE.md)
+	shift
+	exec /usr/bin/python3 "$repo/bench/native.py" --build "$build" "$@"
 fi
 if [ "${1:-}" = uploads ]; then # issue 23 item 2 (docs/PERFORMANCE.md)
 	shift

@@ -16,6 +16,14 @@ Reported: medians (min-max) of files/s, ratio angofs/curl (higher is better
 for angofs), and angofs's requests per file by route. Everything started is
 torn down at exit.
 Run: bench/run.sh uploads [--files 1000] [--assets 10000] [--runs 3]
+
+--labels: `cp` of one large NDJSON labels file (20,000 items, ~23 MB, as the
+quick run of bench.py) into labels/ of a synthetic project against `curl`
+POSTing the same items as one /import/labels body, the rows interleaved in
+each round (cp, curl, [cp with --base-build, curl]) so every side sees the
+same load. --base-build DIR adds a mount of another build (e.g. main before a
+change) to the same rounds. Each cp must end "sent:". Reported: medians
+(min-max) and the ratio cp / curl per build (lower is better; target <= 1.2).
 """
 import argparse
 import io
@@ -69,15 +77,98 @@ def med(xs):
     return "%.1f (%.1f-%.1f)" % (statistics.median(xs), min(xs), max(xs))
 
 
+def make_labels(folder, pid, n, nbytes):
+    """The labels file (NDJSON) and the same items as one request body."""
+    per = nbytes // n
+    src, body = os.path.join(folder, "labels.ndjson"), os.path.join(folder, "labels-body.json")
+    with open(src, "w") as f, open(body, "w") as g:
+        g.write('{"project": "%s", "jsonContent": [\n' % pid)
+        for i in range(1, n + 1):
+            objs = []
+            while True:
+                it = {"externalId": "synthetic_%07d.jpg" % i, "objects": objs,
+                      "classifications": [{"schemaId": "cWeath01", "answer": "Cloudy"}]}
+                line = json.dumps(it)
+                if len(line) >= per - 1:
+                    break
+                k = len(objs)
+                objs.append({"schemaId": "tCar0001" if k % 2 else "tPed0001",
+                             "objectId": "o%d-%d" % (i, k),
+                             "bounding-box": {"x": (i + k) % 900, "y": k * 7 % 500,
+                                              "width": 20 + k, "height": 10 + k}})
+            f.write(line + "\n")
+            g.write(line + (",\n" if i < n else "\n"))
+        g.write("]}\n")
+    return src, body
+
+
+def labels_main(a):
+    work = tempfile.mkdtemp(prefix="angofs-bench-labels-")
+    hub = Hub(work, seeds=("synthetic:%d" % a.label_items,))
+    builds = [("this build", a.build)] + ([("base build", a.base_build)] if a.base_build
+                                          else [])
+    rows = {name: [] for name, _ in builds}
+    curl_rows = []
+    mounts = []
+    try:
+        pname = "synthetic-%d" % a.label_items
+        st, body = hub.api("GET", "/listProjects", query={"limit": "100"})
+        pid = next(p["_id"] for p in body["data"]["projects"] if p["name"] == pname)
+        src, req = make_labels(work, pid, a.label_items, a.label_mb << 20)
+        for k, (name, build) in enumerate(builds):
+            m = Mount(hub, work, name="m%d" % k, build=build, opts=("rate_limit=0",))
+            mounts.append(m)
+            os.listdir(os.path.join(m.path, pname, "labels"))
+        for run in range(a.runs):
+            for k, (name, build) in enumerate(builds):
+                dst = os.path.join(mounts[k].path, pname, "labels", "bench-%d.ndjson" % run)
+                t0 = time.perf_counter()
+                subprocess.run(["cp", src, dst], check=True)
+                rows[name].append(time.perf_counter() - t0)
+                with open(dst + ".status") as f:
+                    st = f.read()
+                if not st.startswith("sent:"):
+                    raise SystemExit("cp into labels/ was not sent: %s" % st[:400])
+                t0 = time.perf_counter()
+                out = subprocess.run(["curl", "-sf", "-X", "POST", "-H", "apikey: " + hub.key,
+                                      "-H", "Content-Type: application/json",
+                                      "--data-binary", "@" + req,
+                                      hub.url + "/v2/import/labels"],
+                                     check=True, capture_output=True).stdout
+                curl_rows.append(time.perf_counter() - t0)
+                if json.loads(out).get("status") != "success":
+                    raise SystemExit("curl POST /import/labels failed: %s" % out[:400])
+    finally:
+        for m in mounts:
+            m.stop()
+        hub.stop()
+    mb = os.path.getsize(src) / 1e6
+    shutil.rmtree(work, ignore_errors=True)
+    cb = statistics.median(curl_rows)
+    print("| row | cp s, median (min-max) | curl s, median (min-max) | ratio cp/curl "
+          "(target <= 1.2) |")
+    print("|---|---|---|---|")
+    for name, _ in builds:
+        print("| cp of a %.0f MB labels file (%d items) into labels/, %s | %s | %s | %.2f |"
+              % (mb, a.label_items, name, med(rows[name]), med(curl_rows),
+                 statistics.median(rows[name]) / cb))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=1000)
     ap.add_argument("--assets", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--build")
+    ap.add_argument("--labels", action="store_true")
+    ap.add_argument("--label-items", type=int, default=20000)
+    ap.add_argument("--label-mb", type=int, default=20)
+    ap.add_argument("--base-build")
     a = ap.parse_args()
     if a.build:
         os.environ["ANGOFS_BUILD"] = a.build
+    if a.labels:
+        return labels_main(a)
     work = tempfile.mkdtemp(prefix="angofs-bench-uploads-")
     hub = Hub(work, seeds=("synthetic:%d" % a.assets,))
     rows = {"a": [], "b": []}

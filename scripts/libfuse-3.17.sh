@@ -30,6 +30,13 @@ if [ -f "$PREFIX/lib/pkgconfig/fuse3.pc" ] &&
 	exit 0
 fi
 log() { echo "libfuse-3.17: $*" >&2; }
+# on failure, say which stage stopped (the command's own error is above it)
+stage="finding the machine's Debian archive"
+said() {
+	local rc=$?
+	[ $rc = 0 ] || log "FAILED (exit $rc) while $stage; nothing was installed outside $DIR"
+}
+trap said EXIT
 
 # The Debian archive this machine already uses: its first deb822 or one-line
 # entry for the main archive (not -security), with its keyring.
@@ -59,6 +66,7 @@ for p in dpkg-dev meson ninja-build pkg-config gcc; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+	stage="installing the build tools (${missing[*]})"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 mkdir -p "$DIR/apt" "$DIR/src"
@@ -76,15 +84,20 @@ aptopts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$DIR/apt"
 	-o "Dir::State::Lists=$DIR/apt/lists" -o "APT::Sandbox::User=root")
 mkdir -p "$DIR/apt/lists/partial"
 log "fetching fuse3's source package (trixie) from $uri"
+stage="reading the trixie deb-src index from $uri (apt-get update; network?)"
 apt-get "${aptopts[@]}" update -qq >&2
+stage="fetching fuse3's trixie source package (apt-get source)"
 (cd "$DIR/src" && apt-get "${aptopts[@]}" source --download-only -qq fuse3/trixie >&2)
 dsc=$(ls "$DIR"/src/fuse3_*.dsc | sort -V | tail -n 1)
 rm -rf "$DIR/src/tree"
+stage="unpacking $(basename "$dsc") (dpkg-source)"
 dpkg-source -x "$dsc" "$DIR/src/tree" >&2 # applies Debian's patches
 log "building $(basename "$dsc" .dsc) into $PREFIX"
+stage="building libfuse (meson, ninja)"
 meson setup "$DIR/src/tree/build" "$DIR/src/tree" --prefix="$PREFIX" --libdir=lib \
 	-Dexamples=false -Dutils=false -Dtests=false -Ddisable-mtab=true >&2
 ninja -C "$DIR/src/tree/build" >&2
 ninja -C "$DIR/src/tree/build" install >&2
+stage="checking the installed fuse3.pc is >= $want"
 PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig pkg-config --atleast-version=$want fuse3
 echo "$PREFIX/lib/pkgconfig"

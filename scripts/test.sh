@@ -6,13 +6,16 @@
 #   scripts/test.sh                 the full command CI runs (.ci/run): unit
 #                                   tests (with the shape checks: format,
 #                                   prefixes, function length), every
-#                                   integration test, the sanitizer step
+#                                   integration test, the read-side suites
+#                                   against a libfuse 3.17 build
+#                                   (scripts/test-libfuse317.sh), the
+#                                   sanitizer step
 #   scripts/test.sh ARGS...         same, ARGS go to pytest and replace the
 #                                   default path (tests/, pytest.ini testpaths)
 #   scripts/test.sh --quick [ARGS]  the fast loop (README "Hacking"): build,
 #                                   unit tests, then the core integration
 #                                   subset (QUICK below, `-m "not slow"`) or ARGS;
-#                                   no sanitizer pass
+#                                   no libfuse 3.17 step, no sanitizer pass
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
@@ -57,6 +60,15 @@ FULL=(timeout --kill-after=30 3600 /usr/bin/python3 -m pytest -q -o "cache_dir=$
 if ! "${FULL[@]}" "$@"; then
 	bash scripts/reruns.sh record plain "$cache"
 	"${FULL[@]}" --lf --last-failed-no-failures none "$@"
+fi
+# libfuse 3.17 step (issue 26): a second build against libfuse 3.17 (built
+# into a private prefix on Debian 12) runs the C unit tests and the read-side
+# suites, with the same rerun rule (scripts/test-libfuse317.sh; test paths in
+# ARGS replace its selection). ANGOFS_LIBFUSE317=0 skips it.
+if [ "${ANGOFS_LIBFUSE317:-1}" != 0 ]; then
+	bash scripts/test-libfuse317.sh "$@"
+else
+	echo "libfuse317: skipped (ANGOFS_LIBFUSE317=0)"
 fi
 # Sanitizer step (issue 6): an ASan+UBSan build runs the C unit tests and the
 # integration suite, a TSan build runs the concurrency stress test

@@ -188,10 +188,11 @@ struct ao_core_fh {
 	struct ao_xentry *x;
 	char *buf; /* in-memory content (project.json, task files, status) */
 	size_t len;
-	struct ao_media_fh *m; /* an asset or mask (fd: its complete file, or -1) */
-	struct dsv_fh *ds;     /* a dataset view file (the views'), or NULL */
-	unsigned long xstream; /* export still being written: its stream */
-	int own_fd;	       /* fd is the handle's own (a pinned file): closed at release */
+	struct ao_media_fh *m;	/* an asset or mask (fd: its complete file, or -1) */
+	struct dsv_fh *ds;	/* a dataset view file (the views'), or NULL */
+	unsigned long xstream;	/* export still being written: its stream */
+	struct ao_xgrow *xgrow; /* export still downloading (exports/grow.c) */
+	int own_fd;		/* fd is the handle's own (a pinned file): closed at release */
 	/* what the owner says of the content for the kernel-cache policy
 	 * (the struct ao_fh's id: filled at open by the part that opens) */
 	struct ao_kc_id *kc;

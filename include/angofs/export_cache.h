@@ -48,6 +48,10 @@ struct ao_xcache_cfg {
 	/* pinned snapshots (src/cachedir/pins.c): their bytes count
 	 * toward max_bytes (looked at most every 30 s); NULL: none */
 	const char *pin_dir;
+	/* a cold export whose zip is larger than this is readable by the FUSE
+	 * read path from its first bytes on, while it downloads
+	 * (exports/grow.c); 0: its open waits for the whole file */
+	long long first_bytes;
 };
 
 /* Safety margin of the incremental refresh's updatedAt bound. */
@@ -92,6 +96,7 @@ struct ao_xhooks {
 
 struct ao_xcache;
 struct ao_xentry;
+struct ao_xgrow; /* a cold export still downloading (exports/grow.c) */
 
 struct ao_xcache *ao_xcache_new(const struct ao_xcache_cfg *cfg, struct ao_err *err);
 void ao_xcache_free(struct ao_xcache *c);
@@ -122,6 +127,9 @@ struct ao_xopen {
 	long long size;
 	int streamed;		 /* still being written: call ao_xcache_wait before reads */
 	unsigned long stream_id; /* ... with this */
+	/* a cold export still downloading (size -1: unknown): call
+	 * ao_xcache_wait_grow before reads (only for opens with streamed) */
+	struct ao_xgrow *grow;
 };
 
 /* Make sure a fresh copy is cached (fetching it if needed, once for all
@@ -138,6 +146,10 @@ int ao_xcache_open_ex(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen 
  * says so); -EINTR if the caller's request was interrupted. */
 int ao_xcache_wait(struct ao_xcache *c, struct ao_xentry *e, unsigned long id, long long end,
 		   struct ao_err *err);
+/* The same for a generation opened while it downloads (o->grow): 0 once
+ * bytes [.., end) are written or the file is complete (a read then sees its
+ * end); -EIO if the download failed before them; -EINTR if interrupted. */
+int ao_xcache_wait_grow(struct ao_xcache *c, struct ao_xgrow *g, long long end, struct ao_err *err);
 /* Wait for merges still writing in the background (before the core and
  * the hooks' user data go away; ao_xcache_free does it too). */
 void ao_xcache_drain(struct ao_xcache *c);

@@ -72,6 +72,10 @@ struct ao_kc_id {
 	/* PATH: a direct_io open still drops the kernel's old size (a file the
 	 * kernel may have seen at 1 byte: assets, masks, derived files) */
 	int drop_when_direct;
+	/* PATH, direct_io: that drop is done before the open returns (bounded),
+	 * so the descriptor's first fstat asks for the true size (an export
+	 * still downloading: src/exports/grow.c) */
+	int drop_first;
 	/* EXPORT: the generation (process-wide number), its size and mtime */
 	unsigned long gen;
 	long long size;
@@ -102,6 +106,8 @@ struct ao_kc_flags {
 	 * for it, bounded: not in time, direct_io after all, ao_router_cached),
 	 * after it with direct_io (flush waits for it) */
 	int must_invalidate;
+	/* with direct_io: the open waits for that drop too (bounded) */
+	int drop_first;
 	/* counted as a page-cache handle of the path */
 	int pinned;
 };

@@ -46,6 +46,8 @@ struct ao_kc_facts {
 	int kernel_pages;
 	/* PATH: a direct_io open still drops the kernel's old size */
 	int drop_when_direct;
+	/* ... before it returns */
+	int drop_first;
 };
 
 /* The way for one open (pure: no state, no lock). */

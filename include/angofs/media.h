@@ -34,7 +34,12 @@
  * (readers of the old generation keep theirs); after each download the
  * bytes of media/ plus exports/ are held under max_bytes by removing the
  * least recently opened media objects that no daemon has open (the export
- * cache evicts its own entries against the same cap).
+ * cache evicts its own entries against the same cap). "Recently" is exact
+ * to lru_slack_s between daemons; within one daemon, exact.
+ *
+ * Warm opens: a complete object stays open after its last handle (bounded:
+ * keep_open objects, a minute idle, 64 MiB each at most), so reopening it
+ * costs a read lock, a stat of its file and of H.meta, no open(2).
  *
  * Every call returns 0 (or a byte count) or -errno and fills err.
  */
@@ -57,6 +62,12 @@ struct ao_media_cfg {
 	const char *host;    /* part of every object's key */
 	long long max_bytes; /* 0: no cap */
 	long ttl_s;	     /* 0: 3600 */
+	/* the LRU stamp of an object (its file's mtime, which eviction orders
+	 * by in every daemon) is rewritten at most this often: 0 = 10 s */
+	long lru_slack_s;
+	/* complete objects kept open once unused, so a warm open costs no
+	 * open(2): 0 = from the descriptor limit (at most 1024), -1 = none */
+	int keep_open;
 };
 
 /* Storage types, as getSignedUrl's `type`. */
@@ -97,6 +108,21 @@ int ao_media_fh_size(struct ao_media_fh *fh, long long *size);
 /* A descriptor of the complete file (for splice), or -1 while downloading.
  * Owned by fh. */
 int ao_media_fh_fd(struct ao_media_fh *fh);
+/* The complete content a handle reads: its file (device, inode, size, as
+ * fstat would give them, without a system call), a process-wide number of
+ * that content (a new one whenever the object's file is published or read
+ * from disk again), and its fetch time (stat's mtime). */
+struct ao_media_ident {
+	dev_t dev;
+	ino_t ino;
+	long long size;
+	unsigned long cseq;
+	time_t mtime;
+};
+/* 1 and *id, or 0 (downloading, or the object has another content now). */
+int ao_media_fh_ident(struct ao_media_fh *fh, struct ao_media_ident *id);
+/* The number of the object's current complete content (0: none). */
+unsigned long ao_media_fh_current(struct ao_media_fh *fh);
 void ao_media_close(struct ao_media *m, struct ao_media_fh *fh);
 
 /* Up to n first bytes of the object (open + read + close): the datasets
@@ -111,6 +137,10 @@ ssize_t ao_media_read_head(struct ao_media *m, const struct ao_media_ref *r, voi
  * Content-Length (*size = it, *mtime = now), else 0. stat of assets/ and
  * mask files uses it. */
 int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size, time_t *mtime);
+/* The same, and *cseq: the content's number when this daemon has it in
+ * memory (ao_media_fh_ident), else 0. */
+int ao_media_stat_gen(struct ao_media *m, const struct ao_media_ref *r, long long *size,
+		      time_t *mtime, unsigned long *cseq);
 
 /* Counters for .status and tests: downloads started, getSignedUrl calls,
  * re-signs after expiry, evictions, bytes downloaded. */

@@ -32,6 +32,10 @@ int ao_unzip_first(const char *zip_path, int out_fd, long long *size, struct ao_
  */
 struct ao_unzip_stream;
 int ao_unzip_stream_start(struct ao_unzip_stream **s, int out_fd, struct ao_err *err);
+/* The same; written(ud, n) is called by the worker after each block it
+ * wrote (n: bytes written so far), so readers of out_fd's file can follow. */
+int ao_unzip_stream_start_cb(struct ao_unzip_stream **s, int out_fd,
+			     void (*written)(void *ud, long long n), void *ud, struct ao_err *err);
 int ao_unzip_stream_feed(struct ao_unzip_stream *s, const void *buf, size_t len);
 int ao_unzip_stream_finish(struct ao_unzip_stream *s, long long *size, struct ao_err *err);
 

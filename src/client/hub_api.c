@@ -79,32 +79,30 @@ int hub_list_projects(struct hub *h, int page, int limit, json_t **data, struct 
 	return hub_get(h, pq, data, err);
 }
 
-int hub_get_project(struct hub *h, const char *project_id, json_t **project, struct ao_err *err)
+/* GET <base><id><query> and unwrap data.<key> (a project, a task). */
+static int get_one(struct hub *h, const char *base, const char *id, const char *query,
+		   const char *key, json_t **out, struct ao_err *err)
 {
 	char what[300];
 	json_t *data = NULL;
 	int rc;
 
-	*project = NULL;
-	rc = get_with_id(h, "/project/", project_id, "", &data, err);
+	*out = NULL;
+	rc = get_with_id(h, base, id, query, &data, err);
 	if (rc < 0)
 		return rc;
-	snprintf(what, sizeof(what), "GET /project/%s", project_id);
-	return unwrap(data, "project", project, what, err);
+	snprintf(what, sizeof(what), "GET %s%s", base, id);
+	return unwrap(data, key, out, what, err);
+}
+
+int hub_get_project(struct hub *h, const char *project_id, json_t **project, struct ao_err *err)
+{
+	return get_one(h, "/project/", project_id, "", "project", project, err);
 }
 
 int hub_get_task(struct hub *h, const char *task_id, json_t **task, struct ao_err *err)
 {
-	char what[300];
-	json_t *data = NULL;
-	int rc;
-
-	*task = NULL;
-	rc = get_with_id(h, "/task/", task_id, "?includeAnswer=true", &data, err);
-	if (rc < 0)
-		return rc;
-	snprintf(what, sizeof(what), "GET /task/%s", task_id);
-	return unwrap(data, "task", task, what, err);
+	return get_one(h, "/task/", task_id, "?includeAnswer=true", "task", task, err);
 }
 
 /* A filter as its compact JSON text, escaped (malloc'd; NULL on ENOMEM). */

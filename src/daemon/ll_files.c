@@ -148,8 +148,10 @@ static void reply_err(fuse_req_t req, int rc)
 static int drop_attrs(struct ao_fs *fs, struct fh *h, struct fuse_file_info *fi)
 {
 	struct ao_fh *f = h->f;
-	/* a direct_io open's drop, and a passthrough one's when late, wait at flush */
-	int lane = f->kc.direct_io && !h->pt ? LANE_OTHER : LANE_OPEN;
+	/* a direct_io open's drop, and a passthrough one's when late, wait at
+	 * flush; one whose size is not known yet (drop_first: an export still
+	 * downloading) waits for it, so its first fstat asks */
+	int lane = f->kc.direct_io && !h->pt && !f->kc.drop_first ? LANE_OTHER : LANE_OPEN;
 	unsigned long seq = ao_fs_inval_queue_node(fs, lane, h->ino);
 	int done = lane == LANE_OPEN && ao_fs_inval_wait(fs, lane, seq, OPEN_INVAL_WAIT_MS);
 
@@ -199,12 +201,19 @@ static int make_handle(struct ao_fs *fs, fuse_req_t req, fuse_ino_t ino, const c
 		 * The side thread drops its attributes (head comment); once that
 		 * is done the first read refreshes the size (GETATTR) and goes
 		 * through the page cache. Not in time: direct_io, and flush
-		 * waits for the queued invalidation.
+		 * waits for the queued invalidation. A direct_io open whose
+		 * size is not known yet (drop_first: an export still
+		 * downloading) waits for the drop too, so its first fstat asks.
 		 */
 		int done = drop_attrs(fs, h, fi);
-		fi->direct_io = !done;
-		if (done)
+		if (done && f->kc.drop_first) {
+			/* direct_io, the old size dropped: fstat asks */
+		} else if (done) {
+			fi->direct_io = 0;
 			fi->keep_cache = 0;
+		} else {
+			fi->direct_io = 1;
+		}
 	}
 	return 0;
 }

@@ -331,6 +331,7 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 				     .include_idle_blur = c->v.include_idle_blur_durations,
 				     .task_types_json = c->task_types_json,
 				     .incr_full_s = c->v.incremental,
+				     .first_bytes = c->v.first_bytes,
 				     .pin_dir = d->pdir};
 	struct ao_core_cfg ccfg = {.hub = d->hub,
 				   .meta_ttl_s = c->v.meta_ttl,

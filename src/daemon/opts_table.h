@@ -45,6 +45,10 @@
 	  "since the cached copy and merges them; a full\n"                                \
 	  "export at least every SECONDS (default 43200;\n"                                \
 	  "0 = always a full export)")                                                    \
+	X(first_bytes, SIZE, 16LL << 20, "SIZE",                                          \
+	  "a cold export whose zip is larger than SIZE is\n"                               \
+	  "readable while it downloads (default 16M; 0 = its\n"                           \
+	  "open waits for the whole file)")                                               \
 	X(meta_ttl, LONG, 60, "SECONDS", "cache project list/projects/tasks (default 60)")\
 	X(attr_timeout, LONG, 10, "SECONDS", "kernel attribute cache (default 10)")       \
 	X(entry_timeout, LONG, 10, "SECONDS", "kernel name cache (default 10)")           \

@@ -539,15 +539,21 @@ static int sort_lookups(struct ao_ds_index *x)
 	return 0;
 }
 
-static const struct ao_ds_image *find(const struct ao_ds_index *x, const size_t *order,
-				      const char *key, int label)
+enum key { BY_NAME, BY_LABEL, BY_TASK };
+
+/* Binary search of one of the sorted orders (n entries) for key. */
+static const struct ao_ds_image *find(const struct ao_ds_index *x, const size_t *order, size_t n,
+				      const char *key, enum key k)
 {
-	size_t lo = 0, hi = order ? x->n : 0;
+	size_t lo = 0, hi = order && key ? n : 0;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct ao_ds_image *im = &x->img[order[mid]];
-		int c = strcmp(label ? im->label : im->name, key);
+		int c = strcmp(k == BY_NAME    ? im->name
+			       : k == BY_LABEL ? im->label
+					       : im->task_id,
+			       key);
 		if (c == 0)
 			return im;
 		if (c < 0)
@@ -560,30 +566,17 @@ static const struct ao_ds_image *find(const struct ao_ds_index *x, const size_t 
 
 const struct ao_ds_image *ao_ds_index_find_name(const struct ao_ds_index *x, const char *name)
 {
-	return find(x, x->by_name, name, 0);
+	return find(x, x->by_name, x->n, name, BY_NAME);
 }
 
 const struct ao_ds_image *ao_ds_index_find_label(const struct ao_ds_index *x, const char *label)
 {
-	return find(x, x->by_label, label, 1);
+	return find(x, x->by_label, x->n, label, BY_LABEL);
 }
 
 const struct ao_ds_image *ao_ds_index_find_task(const struct ao_ds_index *x, const char *task_id)
 {
-	size_t lo = 0, hi = x->by_task ? x->ntask : 0;
-
-	while (task_id && lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct ao_ds_image *im = &x->img[x->by_task[mid]];
-		int c = strcmp(im->task_id, task_id);
-		if (c == 0)
-			return im;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return find(x, x->by_task, x->ntask, task_id, BY_TASK);
 }
 
 int ao_ds_index_finish(struct ao_ds_index *x, ao_ds_read_head_fn read_head, void *ud,

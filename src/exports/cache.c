@@ -290,6 +290,11 @@ int ao_xcache_stat_gen(struct ao_xcache *c, struct ao_xentry *e, long long *size
 	int known;
 
 	pthread_mutex_lock(&c->lock);
+	/* descriptors read it while it downloads: its size is the one they
+	 * read, known at the end (grow.c; E13) */
+	while (!e->have && e->fetching && xc_grow_readers(e))
+		if (ao_cancel_cond_wait(&c->cond, &c->lock) < 0)
+			break;
 	if (!e->fetching)
 		xc_refresh(c, e, 0);
 	if (!e->have && !e->shown_at)
@@ -422,8 +427,7 @@ static int open_gen(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o
 			ao_lock_byte(lfd, (off_t)g, F_UNLCK, 0);
 		return rc;
 	}
-	e->holds[e->nholds].fd = o->fd;
-	e->holds[e->nholds++].dgen = g;
+	e->holds[e->nholds++] = (struct xhold){o->fd, g, NULL};
 	o->streamed = e->stream_dgen == g; /* still written: reads wait (exports/stream.c) */
 	o->stream_id = o->streamed ? e->stream_id : 0;
 	if (st.st_size != e->size && !o->streamed)
@@ -548,6 +552,51 @@ static int wait_cancellable(struct ao_xcache *c)
 	return ao_cancel_cond_wait(&c->cond, &c->lock);
 }
 
+/* A fetch on a thread of its own (exports/grow.c: a cold export followed
+ * while it downloads). It ends like one made by a reader: the waiting
+ * openers share its result. */
+static void *bg_main(void *arg)
+{
+	struct ao_xentry *e = arg;
+	struct ao_xcache *c = e->bg_cache;
+	struct ao_err ferr;
+
+	ao_err_clear(&ferr);
+	pthread_mutex_lock(&c->lock);
+	int rc = fetch_locked(c, e, &ferr);
+	e->served_stale = rc < 0 && ferr.transient && e->have;
+	e->hold_until = time(NULL) + 10;
+	if (e->served_stale)
+		ao_warn("export: refresh failed (%s): serving the cached copy of %s", ferr.msg,
+			e->hash);
+	else if (rc < 0)
+		ao_warn("export: fetch failed: %s", ferr.msg);
+	xc_grow_drop(c, e);
+	e->bg = 0;
+	c->streams--;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Start it (c->lock held): 0, or -errno (then fetch in the caller). */
+static int bg_fetch(struct ao_xcache *c, struct ao_xentry *e)
+{
+	if (!e->known)
+		return -EINVAL;
+	e->bg = 1;
+	e->bg_cache = c;
+	e->fetching = 1; /* nobody else starts one meanwhile */
+	c->streams++;
+	int rc = ao_sys_thread_detached(bg_main, e);
+	if (rc == 0)
+		return 0;
+	e->bg = 0;
+	e->fetching = 0;
+	c->streams--;
+	return -rc;
+}
+
 int ao_xcache_open(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o, struct ao_err *err)
 {
 	return ao_xcache_open_ex(c, e, o, 0, err);
@@ -586,6 +635,11 @@ again:
 			return rc;
 		}
 		if (e->fetching) {
+			/* a cold export downloading: its first bytes are enough */
+			if (streamed && !e->have && xc_grow_attach(c, e, o) == 0) {
+				pthread_mutex_unlock(&c->lock);
+				return 0;
+			}
 			if (wait_cancellable(c) < 0) {
 				pthread_mutex_unlock(&c->lock);
 				return ao_errf(err, EINTR,
@@ -608,6 +662,8 @@ again:
 			pthread_mutex_unlock(&c->lock);
 			return ao_errf(err, EIO, "export cache: entry has no spec");
 		}
+		if (streamed && !e->have && c->cfg.first_bytes > 0 && bg_fetch(c, e) == 0)
+			continue; /* followed while it downloads, or waited for */
 		struct ao_err ferr;
 		ao_err_clear(&ferr);
 		rc = fetch_locked(c, e, &ferr);
@@ -658,10 +714,15 @@ void ao_xcache_close(struct ao_xcache *c, struct ao_xentry *e, int fd)
 		if (e->holds[i].fd != fd)
 			continue;
 		unsigned long long g = e->holds[i].dgen;
+		struct ao_xgrow *grow = e->holds[i].grow;
 		e->holds[i] = e->holds[--e->nholds];
+		if (grow)
+			xc_grow_close(grow);
 		if (!holds_of(e, g) && e->lockfd >= 0) {
 			ao_lock_byte(e->lockfd, (off_t)g, F_UNLCK, 0);
-			if (g != e->dgen) /* an older generation: gone once nobody reads it */
+			/* an older generation: gone once nobody reads it (one still
+			 * downloading, or never published: the next sweep's) */
+			if (g != e->dgen && !grow)
 				cd_gen_remove(c->dir, e->hash, e->lockfd, g);
 		}
 		break;

@@ -6,6 +6,12 @@
  * H.meta, written by the caller afterwards, makes it the current generation.
  * Nothing here touches the export cache's in-memory state or locks.
  *
+ * A watcher (exports/grow.c) may follow the data file while it is written:
+ * told its temp name before the download starts and its length after each
+ * block the stream unzips. If the stream gives up, the file reader extracts
+ * into a new temp file (the watched one is never truncated under its
+ * readers) and the watcher is told the bytes it saw are void.
+ *
  * Failures: the hub's and the download's (not a local disk's) are published
  * as H.fail for the other daemons on the directory, and a sibling's failure
  * published while this caller waited for the publish lock is answered
@@ -60,27 +66,34 @@ static void on_progress(void *ud, long long done, long long total)
 
 int xc_download(struct hub *hub, const char *q, const char *dir, const char *hash,
 		unsigned long long gen, long long since_ms, long long *done, long long *total,
-		long long *size, struct ao_err *err)
+		long long *size, const struct xc_watch *w, struct ao_err *err)
 {
 	char dpath[4096];
 
 	cd_data_path(dir, hash, gen, dpath, sizeof(dpath));
-	return xc_download_to(hub, q, dir, hash, dpath, since_ms, done, total, size, err);
+	return xc_download_w(hub, q, dir, hash, dpath, since_ms, done, total, size, w, err);
 }
 
 static int download(struct hub *hub, const char *q, const char *dir, const char *hash,
 		    const char *dpath, long long *done, long long *total, long long *size,
-		    int *local, struct ao_err *err);
+		    const struct xc_watch *w, int *local, struct ao_err *err);
 
 int xc_download_to(struct hub *hub, const char *q, const char *dir, const char *hash,
 		   const char *dpath, long long since_ms, long long *done, long long *total,
 		   long long *size, struct ao_err *err)
 {
+	return xc_download_w(hub, q, dir, hash, dpath, since_ms, done, total, size, NULL, err);
+}
+
+int xc_download_w(struct hub *hub, const char *q, const char *dir, const char *hash,
+		  const char *dpath, long long since_ms, long long *done, long long *total,
+		  long long *size, const struct xc_watch *w, struct ao_err *err)
+{
 	int local = 0, rc;
 
 	if (cd_fail_shared(dir, hash, since_ms, err))
 		return err && err->code ? -err->code : -EIO;
-	rc = download(hub, q, dir, hash, dpath, done, total, size, &local, err);
+	rc = download(hub, q, dir, hash, dpath, done, total, size, w, &local, err);
 	if (rc == 0)
 		cd_fail_clear(dir, hash);
 	else if (!local && err)
@@ -92,7 +105,7 @@ int xc_download_to(struct hub *hub, const char *q, const char *dir, const char *
  * machine's (a temp file, the disk), not the hub's or the download's. */
 static int download(struct hub *hub, const char *q, const char *dir, const char *hash,
 		    const char *dpath, long long *done, long long *total, long long *size,
-		    int *local, struct ao_err *err)
+		    const struct xc_watch *w, int *local, struct ao_err *err)
 {
 	char zpath[4300], dtmp[4300] = "", *url = NULL;
 	int zfd = -1, dfd = -1, rc;
@@ -120,7 +133,10 @@ static int download(struct hub *hub, const char *q, const char *dir, const char 
 	struct fetch_ctx f = {zfd, done, total, err, NULL, 0, 0};
 	struct ao_err zerr;
 	ao_err_clear(&zerr);
-	if (ao_unzip_stream_start(&f.zs, dfd, &zerr) < 0)
+	if (w && w->begin)
+		w->begin(w->ud, dtmp);
+	if (ao_unzip_stream_start_cb(&f.zs, dfd, w ? w->written : NULL, w ? w->ud : NULL, &zerr) <
+	    0)
 		f.zs = NULL; /* extract from the file afterwards */
 	rc = hub_download(hub, url, sink_fd, on_progress, &f, err);
 	*local = f.disk_failed;
@@ -141,14 +157,22 @@ static int download(struct hub *hub, const char *q, const char *dir, const char 
 		if (streamed)
 			ao_debug("export: streamed unzip failed (%s); reading the zip file",
 				 zerr.msg);
-		if (ftruncate(dfd, 0) < 0 || lseek(dfd, 0, SEEK_SET) < 0) {
+		if (w && w->void_)
+			w->void_(w->ud);
+		/* a new temp file: the streamed one may have readers */
+		close(dfd);
+		unlink(dtmp);
+		snprintf(dtmp, sizeof(dtmp), "%s.tmp-XXXXXX", dpath);
+		dfd = mkstemp(dtmp);
+		if (dfd < 0) {
 			*local = 1;
+			dtmp[0] = 0;
 			rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
 		} else {
 			rc = ao_unzip_first(zpath, dfd, size, err);
 		}
 	}
-	if (close(dfd) < 0 && rc == 0) {
+	if (dfd >= 0 && close(dfd) < 0 && rc == 0) {
 		*local = 1;
 		rc = ao_errf(err, errno, "export cache: %s", strerror(errno));
 	}

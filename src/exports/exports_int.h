@@ -4,7 +4,8 @@
  * key and request), download.c and unzip.c (one generation from the hub),
  * discover.c (entries on disk and other daemons'), refresh.c and
  * incremental.c (one refresh; records.h: records.c and merge.c), stream.c
- * (a generation served while it is written), status.c (the status report);
+ * (a generation served while it is written), grow.c (a cold export served
+ * while it downloads), status.c (the status report);
  * the on-disk protocol is cachedir.h's.
  *
  * Locking: c->lock (a mutex) guards the entry list and every field of every
@@ -104,6 +105,7 @@ struct ao_xentry {
 	struct xhold {
 		int fd;
 		unsigned long long dgen;
+		struct ao_xgrow *grow; /* a download's data file still written (grow.c) */
 	} * holds; /* open descriptors and their generation (byte dgen read-locked) */
 	size_t nholds, capholds;
 	int evict_round;
@@ -134,6 +136,12 @@ struct ao_xentry {
 	unsigned long long stream_dgen;
 	unsigned long stream_id, bad_id;
 	long long stream_ready, stream_size, bad_ready;
+	/* the cold download under way that readers may follow (exports/grow.c;
+	 * NULL: none), and bg: the running fetch is on a thread of its own
+	 * (set before the fetch starts, cleared after it ended) */
+	struct ao_xgrow *grow;
+	int bg;
+	struct ao_xcache *bg_cache; /* for its thread */
 	/* progress: relaxed atomics (__atomic builtins), written by the fetching
 	 * thread without c->lock, read by the status report */
 	long long done, total;
@@ -218,6 +226,17 @@ int xc_is_fresh(struct ao_xcache *c, struct ao_xentry *e, time_t now);
 
 /* download.c: */
 struct hub;
+/* Who follows a data file while a download writes it (exports/grow.c): begin
+ * with its temp path before the download starts, written after each block
+ * unzipped into it (n: its length so far; the unzip worker's thread),
+ * void_ when what was written is no longer the file's (the stream failed
+ * and the zip file is extracted elsewhere). */
+struct xc_watch {
+	void (*begin)(void *ud, const char *path);
+	void (*written)(void *ud, long long n);
+	void (*void_)(void *ud);
+	void *ud;
+};
 /* Download the export of query q as generation gen of H: H.gen.data exists
  * on success (size in *size); progress in *done / *total (atomics). A
  * failure a sibling published at or after since_ms (wall clock: when this
@@ -225,11 +244,29 @@ struct hub;
  * failure is published, its success clears it. */
 int xc_download(struct hub *hub, const char *q, const char *dir, const char *hash,
 		unsigned long long gen, long long since_ms, long long *done, long long *total,
-		long long *size, struct ao_err *err);
+		long long *size, const struct xc_watch *w, struct ao_err *err);
 
-/* The same into dest (any path in dir; renamed into place on success). */
+/* The same into dest (any path in dir; renamed into place on success),
+ * unwatched, and watched by w (NULL: none). */
 int xc_download_to(struct hub *hub, const char *q, const char *dir, const char *hash,
 		   const char *dest, long long since_ms, long long *done, long long *total,
 		   long long *size, struct ao_err *err);
+int xc_download_w(struct hub *hub, const char *q, const char *dir, const char *hash,
+		  const char *dest, long long since_ms, long long *done, long long *total,
+		  long long *size, const struct xc_watch *w, struct ao_err *err);
+
+/* grow.c (c->lock held unless said): follow the data file of a full
+ * download of e as generation dgen (w filled; no lock held); its end (rc,
+ * size; no lock held); drop it when the fetch ended; attach an open to it
+ * (0, or -EAGAIN: not now); a handle closed; handles open. */
+int xc_grow_watch(struct ao_xcache *c, struct ao_xentry *e, unsigned long long dgen,
+		  struct xc_watch *w);
+void xc_grow_end(struct ao_xcache *c, struct ao_xentry *e, int rc, long long size);
+void xc_grow_drop(struct ao_xcache *c, struct ao_xentry *e);
+int xc_grow_attach(struct ao_xcache *c, struct ao_xentry *e, struct ao_xopen *o);
+void xc_grow_close(struct ao_xgrow *g);
+int xc_grow_readers(const struct ao_xentry *e);
+/* 1 and its bytes unzipped so far and handles reading it, if e has one. */
+int xc_grow_state(const struct ao_xentry *e, long long *ready, int *open);
 
 #endif

@@ -95,8 +95,13 @@ static int full_export(struct ao_xcache *c, struct ao_xentry *e, unsigned long l
 	if (rc == 0) {
 		ri->requests += 2;	 /* GET /export and its download */
 		xc_sample_changes(c, e); /* what this export holds */
+		/* on a thread of its own (a cold open): readers may follow the file */
+		struct xc_watch w;
+		int watched = e->bg && xc_grow_watch(c, e, g, &w) == 0;
 		rc = xc_download(c->cfg.hub, q, c->dir, e->hash, g, cd_wall_ms_of(ri->m0_ms),
-				 &e->done, &e->total, &size, err);
+				 &e->done, &e->total, &size, watched ? &w : NULL, err);
+		if (watched)
+			xc_grow_end(c, e, rc, size);
 		ri->bytes = __atomic_load_n(&e->done, __ATOMIC_RELAXED);
 	}
 	free(q);

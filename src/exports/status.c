@@ -69,6 +69,13 @@ json_t *ao_xcache_status(struct ao_xcache *c)
 		}
 		if (e->stream_dgen) /* served while written: last_refresh comes after */
 			json_object_set_new(o, "writing", json_true());
+		long long ready;
+		int readers;
+		if (e->fetching && xc_grow_state(e, &ready, &readers)) {
+			/* a cold download read while it is unzipped (exports/grow.c) */
+			json_object_set_new(o, "bytes_unzipped", json_integer((json_int_t)ready));
+			json_object_set_new(o, "readers_following", json_integer(readers));
+		}
 		if (e->last_refresh.mode) {
 			const struct xc_refresh *r = &e->last_refresh;
 			json_t *lr = json_pack(

@@ -45,6 +45,8 @@ static int name_is_safe(const char *name)
 struct zsize {
 	long long fixed;
 	const long long *live;
+	void (*written)(void *ud, long long n); /* after each block (NULL: none) */
+	void *ud;
 };
 
 static long long ratio_limit(const struct zsize *z, long long *zbytes)
@@ -126,6 +128,8 @@ static int extract(struct archive *a, const struct zsize *z, int out_fd, long lo
 			return ao_errf(err, -w, "writing the export to the cache: %s",
 				       strerror(-w));
 		written += (long long)len;
+		if (z->written)
+			z->written(z->ud, written);
 	}
 	if (archive_entry_size_is_set(ent) && archive_entry_size(ent) != written)
 		return damaged(
@@ -144,7 +148,7 @@ int ao_unzip_first(const char *zip_path, int out_fd, long long *size, struct ao_
 	*size = 0;
 	if (stat(zip_path, &st) < 0)
 		return ao_errf(err, errno, "export zip: %s", strerror(errno));
-	struct zsize z = {(long long)st.st_size, NULL};
+	struct zsize z = {(long long)st.st_size, NULL, NULL, NULL};
 	a = archive_read_new();
 	if (!a)
 		return ao_errf(err, ENOMEM, "out of memory");
@@ -171,6 +175,8 @@ struct ao_unzip_stream {
 	int rc;
 	struct ao_err err;
 	char *block;
+	void (*written)(void *ud, long long n);
+	void *ud;
 };
 
 static la_ssize_t stream_read(struct archive *a, void *ud, const void **buf)
@@ -194,7 +200,7 @@ static void *stream_main(void *ud)
 {
 	struct ao_unzip_stream *s = ud;
 	struct archive *a = archive_read_new();
-	struct zsize z = {0, &s->received};
+	struct zsize z = {0, &s->received, s->written, s->ud};
 
 	if (!a) {
 		s->rc = ao_errf(&s->err, ENOMEM, "out of memory");
@@ -219,6 +225,12 @@ static void *stream_main(void *ud)
 
 int ao_unzip_stream_start(struct ao_unzip_stream **sp, int out_fd, struct ao_err *err)
 {
+	return ao_unzip_stream_start_cb(sp, out_fd, NULL, NULL, err);
+}
+
+int ao_unzip_stream_start_cb(struct ao_unzip_stream **sp, int out_fd,
+			     void (*written)(void *ud, long long n), void *ud, struct ao_err *err)
+{
 	struct ao_unzip_stream *s = calloc(1, sizeof(*s));
 	int sv[2], r;
 
@@ -238,6 +250,8 @@ int ao_unzip_stream_start(struct ao_unzip_stream **sp, int out_fd, struct ao_err
 	s->wfd = sv[0];
 	s->rfd = sv[1];
 	s->out_fd = out_fd;
+	s->written = written;
+	s->ud = ud;
 	ao_err_clear(&s->err);
 	r = pthread_create(&s->thread, NULL, stream_main, s);
 	if (r) {

@@ -37,8 +37,12 @@
  * that finds the node held by other content is retried on a new node. The
  * adapter holds the nodes' state; the decision over it is here.
  *
- * Entries live while a handle of the path is open or an open waits on it
- * (exports: as long as the table). One mutex, a leaf; waits release it.
+ * Entries live while a handle of the path is open or an open waits on it;
+ * those of exports and complete media objects (the EXPORT rule) also after,
+ * up to KC_RETAINED of them: past that, the unused ones are forgotten, which
+ * only costs their next open a drop of the kernel's copy (what the kernel
+ * holds is then unknown). The table is hashed by path. One mutex, a leaf;
+ * waits release it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -59,7 +63,15 @@ static void set(struct ao_kc_flags *o, enum ao_kc_way way, int keep, int inval)
 	o->pinned = way == AO_KC_ALONE || way == AO_KC_SHARE;
 }
 
+static void decide_way(const struct ao_kc_facts *f, struct ao_kc_flags *o);
+
 void ao_kc_decide(const struct ao_kc_facts *f, struct ao_kc_flags *o)
+{
+	decide_way(f, o);
+	o->drop_first = o->direct_io && o->must_invalidate && f->drop_first;
+}
+
+static void decide_way(const struct ao_kc_facts *f, struct ao_kc_flags *o)
 {
 	int exp = f->rule == AO_KC_EXPORT;
 
@@ -118,12 +130,25 @@ struct xgen {
 	long long size;
 };
 
+#define KC_BUCKETS 4096
+#define KC_RETAINED 8192
+
 struct ao_kc {
-	long open_wait_ms;     /* immutable */
-	pthread_mutex_t lock;  /* the table and every entry: a leaf */
-	pthread_cond_t cv;     /* a handle released, closed, or its drop done */
-	struct kc_entry *list; /* lock */
+	long open_wait_ms;		  /* immutable */
+	pthread_mutex_t lock;		  /* the table and every entry: a leaf */
+	pthread_cond_t cv;		  /* a handle released, closed, or its drop done */
+	struct kc_entry *tab[KC_BUCKETS]; /* lock */
+	int n;				  /* lock: entries in tab */
 };
+
+static unsigned bucket(const char *path)
+{
+	unsigned h = 2166136261u; /* FNV-1a */
+
+	for (; *path; path++)
+		h = (h ^ (unsigned char)*path) * 16777619u;
+	return h % KC_BUCKETS;
+}
 
 struct ao_kc *ao_kc_new(long open_wait_ms)
 {
@@ -152,11 +177,12 @@ void ao_kc_free(struct ao_kc *kc)
 {
 	if (!kc)
 		return;
-	while (kc->list) {
-		struct kc_entry *e = kc->list;
-		kc->list = e->next;
-		entry_free(e);
-	}
+	for (int i = 0; i < KC_BUCKETS; i++)
+		while (kc->tab[i]) {
+			struct kc_entry *e = kc->tab[i];
+			kc->tab[i] = e->next;
+			entry_free(e);
+		}
 	pthread_cond_destroy(&kc->cv);
 	pthread_mutex_destroy(&kc->lock);
 	free(kc);
@@ -164,10 +190,26 @@ void ao_kc_free(struct ao_kc *kc)
 
 static struct kc_entry *find(struct ao_kc *kc, const char *path)
 {
-	for (struct kc_entry *e = kc->list; e; e = e->next)
+	for (struct kc_entry *e = kc->tab[bucket(path)]; e; e = e->next)
 		if (!strcmp(e->path, path))
 			return e;
 	return NULL;
+}
+
+/* Too many entries: forget every one no handle or open uses (lock held). */
+static void forget_unused(struct ao_kc *kc)
+{
+	for (int i = 0; i < KC_BUCKETS; i++)
+		for (struct kc_entry **pp = &kc->tab[i]; *pp;) {
+			struct kc_entry *e = *pp;
+			if (e->open || e->waiting) {
+				pp = &e->next;
+				continue;
+			}
+			*pp = e->next;
+			entry_free(e);
+			kc->n--;
+		}
 }
 
 /* path's entry, made if missing (lock held); NULL: out of memory */
@@ -184,8 +226,12 @@ static struct kc_entry *entry(struct ao_kc *kc, const char *path)
 		free(e);
 		return NULL;
 	}
-	e->next = kc->list;
-	kc->list = e;
+	if (kc->n >= KC_RETAINED)
+		forget_unused(kc);
+	unsigned b = bucket(path);
+	e->next = kc->tab[b];
+	kc->tab[b] = e;
+	kc->n++;
 	return e;
 }
 
@@ -193,9 +239,10 @@ static void drop_if_unused(struct ao_kc *kc, struct kc_entry *e)
 {
 	if (e->open || e->waiting || e->exp)
 		return;
-	for (struct kc_entry **pp = &kc->list; *pp; pp = &(*pp)->next)
+	for (struct kc_entry **pp = &kc->tab[bucket(e->path)]; *pp; pp = &(*pp)->next)
 		if (*pp == e) {
 			*pp = e->next;
+			kc->n--;
 			break;
 		}
 	entry_free(e);
@@ -220,6 +267,7 @@ static void facts(const struct kc_entry *e, const struct ao_kc_id *id, const voi
 	f->rule = id->rule;
 	f->identified = ident != NULL;
 	f->drop_when_direct = id->drop_when_direct;
+	f->drop_first = id->drop_first;
 	/* an export's direct_io handles read past any size and hold no page */
 	f->others = e->exp ? e->pc_open : e->open;
 	f->others_closed = e->flushed >= e->open;

@@ -57,6 +57,7 @@ struct ao_media *ao_media_new(const struct ao_media_cfg *cfg, struct ao_err *err
 	m->est_bytes = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->idle, NULL);
+	mo_keep_init(m);
 	if (mkdir(m->cfg.dir, 0700) < 0 && errno != EEXIST) {
 		ao_errf(err, errno, "media cache: cannot create %s: %s", m->cfg.dir,
 			strerror(errno));
@@ -70,11 +71,19 @@ void ao_media_free(struct ao_media *m)
 {
 	if (!m)
 		return;
+	struct mobj *kept;
+
 	pthread_mutex_lock(&m->lock);
 	__atomic_store_n(&m->stopping, 1, __ATOMIC_RELAXED);
 	while (m->nthreads > 0)
 		pthread_cond_wait(&m->idle, &m->lock);
+	mo_keep_trim(m, 1, &kept);
 	pthread_mutex_unlock(&m->lock);
+	while (kept) {
+		struct mobj *o = kept;
+		kept = o->knext;
+		mo_free(o);
+	}
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->idle);
 	free((char *)m->cfg.dir);
@@ -108,10 +117,44 @@ static char *media_key(struct ao_media *m, const struct ao_media_ref *r)
 	return k;
 }
 
-static void obj_free(struct mobj *o)
+struct mfd *mo_fd_new(int fd)
 {
-	if (o->fd >= 0)
-		close(o->fd);
+	struct mfd *f = malloc(sizeof(*f));
+
+	if (!f) {
+		close(fd);
+		return NULL;
+	}
+	f->fd = fd;
+	f->refs = 1;
+	return f;
+}
+
+void mo_fd_put(struct mfd *f)
+{
+	if (f && --f->refs == 0) {
+		close(f->fd);
+		free(f);
+	}
+}
+
+int mo_set_fd(struct mobj *o, int fd)
+{
+	mo_fd_put(o->cur);
+	o->cur = mo_fd_new(fd);
+	return o->cur ? 0 : -ENOMEM;
+}
+
+unsigned long mo_next_cseq(void)
+{
+	static unsigned long seq;
+
+	return __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+}
+
+void mo_free(struct mobj *o)
+{
+	mo_fd_put(o->cur);
 	if (o->lockfd >= 0)
 		close(o->lockfd);
 	pthread_mutex_destroy(&o->mu);
@@ -139,7 +182,6 @@ static struct mobj *obj_new(struct ao_media *m, const struct ao_media_ref *r, ch
 	o->url = strdup(r->url);
 	o->storage_id = r->storage_id && *r->storage_id ? strdup(r->storage_id) : NULL;
 	o->type = r->type;
-	o->fd = -1;
 	o->total = -1;
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_cond_init(&o->cv, NULL);
@@ -149,7 +191,7 @@ static struct mobj *obj_new(struct ao_media *m, const struct ao_media_ref *r, ch
 		ao_errf(err, o->lockfd < 0 ? -o->lockfd : ENOMEM, "media cache: %s: %s", path,
 			strerror(o->lockfd < 0 ? -o->lockfd : ENOMEM));
 		o->key = NULL;
-		obj_free(o);
+		mo_free(o);
 		return NULL;
 	}
 	return o;
@@ -174,6 +216,7 @@ static struct mobj *obj_get(struct ao_media *m, const struct ao_media_ref *r, in
 			break;
 	if (o) {
 		free(key);
+		mo_unkeep(m, o);
 	} else {
 		o = obj_new(m, r, key, h, err);
 		if (o) {
@@ -190,11 +233,19 @@ static struct mobj *obj_get(struct ao_media *m, const struct ao_media_ref *r, in
 void mo_put(struct ao_media *m, struct mobj *o)
 {
 	unsigned long long h = strtoull(o->hash, NULL, 16);
-	struct mobj **pp;
+	struct mobj **pp, *old;
 
+	pthread_mutex_lock(&o->mu); /* for mo_keep's look at the state */
 	pthread_mutex_lock(&m->lock);
-	if (--o->refs > 0) {
+	if (--o->refs > 0 || mo_keep(m, o)) {
+		mo_keep_trim(m, 0, &old);
 		pthread_mutex_unlock(&m->lock);
+		pthread_mutex_unlock(&o->mu);
+		while (old) {
+			struct mobj *x = old;
+			old = x->knext;
+			mo_free(x);
+		}
 		return;
 	}
 	for (pp = &m->tab[h % MEDIA_BUCKETS]; *pp && *pp != o; pp = &(*pp)->next)
@@ -208,7 +259,8 @@ void mo_put(struct ao_media *m, struct mobj *o)
 		close(o->lockfd);
 	o->lockfd = -1;
 	pthread_mutex_unlock(&m->lock);
-	obj_free(o); /* no handle, no download: it held no fcntl lock */
+	pthread_mutex_unlock(&o->mu);
+	mo_free(o); /* no handle, no download: it held no fcntl lock */
 }
 
 void mo_hold(struct mobj *o, unsigned long long gen, int delta)
@@ -284,12 +336,37 @@ static int obj_ready(struct ao_media *m, struct mobj *o, int *spare_ref, struct 
 	}
 }
 
+/* o kept since its last handle (o->mu held): read-lock byte gen and check it
+ * is still the published file, fresh; if not, o forgets it (obj_ready then
+ * takes what is on disk now, or downloads). 1: the lock is held for the
+ * new handle. */
+static int revalidate(struct ao_media *m, struct mobj *o)
+{
+	o->reval = 0;
+	if (o->state != M_READY || o->fhs || o->downloading)
+		return 0;
+	if (mo_fresh(m, o->fetched_at)) {
+		mo_hold(o, o->gen, 1);
+		if (mo_keep_check(m, o))
+			return 1;
+		mo_hold(o, o->gen, -1);
+		ao_debug("media cache: %s.%llu kept open was replaced or evicted: read again",
+			 o->hash, o->gen);
+	}
+	mo_fd_put(o->cur);
+	o->cur = NULL;
+	o->gen = 0;
+	o->cseq = 0;
+	o->state = M_IDLE;
+	return 0;
+}
+
 int ao_media_open(struct ao_media *m, const struct ao_media_ref *r, struct ao_media_fh **out,
 		  struct ao_err *err)
 {
 	struct ao_media_fh *fh;
 	struct mobj *o;
-	int spare = 1, rc;
+	int spare = 1, rc, held;
 
 	*out = NULL;
 	if (!r->url || !*r->url)
@@ -303,22 +380,24 @@ int ao_media_open(struct ao_media *m, const struct ao_media_ref *r, struct ao_me
 		return err && err->code ? -err->code : -ENOMEM;
 	}
 	pthread_mutex_lock(&o->mu);
+	held = o->reval ? revalidate(m, o) : 0;
 	rc = obj_ready(m, o, &spare, err);
-	if (rc == 0) {
-		fh->fd = dup(o->fd);
-		if (fh->fd < 0)
-			rc = ao_errf(err, errno, "media cache: dup: %s", strerror(errno));
-	}
+	if (rc == 0 && !o->cur)
+		rc = ao_errf(err, EIO, "media cache: %s has no content", o->hash);
 	if (rc == 0) {
 		fh->o = o;
+		fh->f = o->cur;
+		fh->f->refs++;
+		fh->fd = fh->f->fd;
 		fh->epoch = o->epoch;
 		fh->gen = o->state == M_READY ? o->gen : 0;
 		fh->st = o->state == M_READY ? FH_DONE : FH_GROWING;
-		mo_hold(o, fh->gen, 1);
+		if (!held)
+			mo_hold(o, fh->gen, 1);
 		fh->next = o->fhs;
 		o->fhs = fh;
 		if (fh->gen)
-			futimens(fh->fd, NULL); /* last access, for eviction by any daemon */
+			mo_stamp(m, o);
 	}
 	pthread_mutex_unlock(&o->mu);
 	if (spare)
@@ -416,6 +495,30 @@ int ao_media_fh_fd(struct ao_media_fh *fh)
 	return fd;
 }
 
+int ao_media_fh_ident(struct ao_media_fh *fh, struct ao_media_ident *id)
+{
+	struct mobj *o = fh->o;
+	int known;
+
+	pthread_mutex_lock(&o->mu);
+	/* o's identity is of o->cur: the handle's only while it reads that */
+	known = fh_complete(fh) && fh->f == o->cur && o->dino && o->gen == fh->gen && o->cseq;
+	if (known)
+		*id = (struct ao_media_ident){o->ddev, o->dino, o->total, o->cseq, o->fetched_at};
+	pthread_mutex_unlock(&o->mu);
+	return known;
+}
+
+unsigned long ao_media_fh_current(struct ao_media_fh *fh)
+{
+	unsigned long c;
+
+	pthread_mutex_lock(&fh->o->mu);
+	c = fh->o->state == M_READY ? fh->o->cseq : 0;
+	pthread_mutex_unlock(&fh->o->mu);
+	return c;
+}
+
 void ao_media_close(struct ao_media *m, struct ao_media_fh *fh)
 {
 	struct mobj *o;
@@ -430,8 +533,8 @@ void ao_media_close(struct ao_media *m, struct ao_media_fh *fh)
 	if (*pp)
 		*pp = fh->next;
 	mo_hold(o, fh->gen, -1);
+	mo_fd_put(fh->f);
 	pthread_mutex_unlock(&o->mu);
-	close(fh->fd);
 	free(fh);
 	mo_put(m, o);
 }
@@ -453,7 +556,7 @@ ssize_t ao_media_read_head(struct ao_media *m, const struct ao_media_ref *r, voi
 /* The size of an object this daemon has in memory: 1 and *size when it is
  * complete or its download announced Content-Length. */
 static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, long long *size,
-		    time_t *mtime)
+		    time_t *mtime, unsigned long *cseq)
 {
 	struct mobj *o;
 	int known = 0;
@@ -462,6 +565,14 @@ static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, l
 	for (o = m->tab[h % MEDIA_BUCKETS]; o; o = o->next)
 		if (!strcmp(o->key, key))
 			break;
+	if (o && o->kept) { /* refs 0: nobody changes it while m->lock is held */
+		known = mo_fresh(m, o->fetched_at);
+		*size = o->total;
+		*mtime = o->fetched_at;
+		*cseq = o->cseq;
+		pthread_mutex_unlock(&m->lock);
+		return known;
+	}
 	if (o)
 		o->refs++;
 	pthread_mutex_unlock(&m->lock);
@@ -471,6 +582,7 @@ static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, l
 	if ((o->state == M_READY || o->state == M_DOWNLOADING) && o->total >= 0) {
 		*size = o->total;
 		*mtime = o->state == M_READY ? o->fetched_at : time(NULL);
+		*cseq = o->state == M_READY ? o->cseq : 0;
 		known = 1;
 	}
 	pthread_mutex_unlock(&o->mu);
@@ -479,6 +591,14 @@ static int stat_mem(struct ao_media *m, const char *key, unsigned long long h, l
 }
 
 int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *size, time_t *mtime)
+{
+	unsigned long cseq;
+
+	return ao_media_stat_gen(m, r, size, mtime, &cseq);
+}
+
+int ao_media_stat_gen(struct ao_media *m, const struct ao_media_ref *r, long long *size,
+		      time_t *mtime, unsigned long *cseq)
 {
 	char *key = media_key(m, r), hash[17];
 	struct cd_meta meta;
@@ -489,7 +609,10 @@ int ao_media_stat(struct ao_media *m, const struct ao_media_ref *r, long long *s
 		return 0;
 	h = ao_hash_str(key);
 	snprintf(hash, sizeof(hash), "%016llx", h);
-	known = stat_mem(m, key, h, size, mtime);
+	*cseq = 0;
+	known = stat_mem(m, key, h, size, mtime, cseq);
+	if (!known)
+		*cseq = 0;
 	if (!known && cd_meta_read(m->cfg.dir, hash, key, &meta, NULL) == 0 && meta.gen &&
 	    mo_fresh(m, meta.fetched_at)) {
 		*size = meta.size;

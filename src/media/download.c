@@ -37,20 +37,21 @@
 struct dl {
 	struct ao_media *m;
 	struct mobj *o;
-	int fd;		   /* the temp file */
-	long long written; /* bytes in it */
-	long long skip;	   /* bytes of the current response already written */
-	long long since;   /* wall-clock ms when the download was asked for */
+	int fd;		     /* the temp file */
+	long long written;   /* bytes in it */
+	long long skip;	     /* bytes of the current response already written */
+	long long since;     /* wall-clock ms when the download was asked for */
+	struct stat meta_st; /* H.meta as published (st_ino 0: unknown) */
 };
 
 int mf_from_disk(struct ao_media *m, struct mobj *o)
 {
 	char path[4096];
 	struct cd_meta meta;
-	struct stat st;
+	struct stat st, mst;
 	int fd;
 
-	if (cd_meta_read(m->cfg.dir, o->hash, o->key, &meta, NULL) < 0 || !meta.gen ||
+	if (cd_meta_read(m->cfg.dir, o->hash, o->key, &meta, &mst) < 0 || !meta.gen ||
 	    !mo_fresh(m, meta.fetched_at))
 		return 0;
 	cd_data_path(m->cfg.dir, o->hash, meta.gen, path, sizeof(path));
@@ -61,9 +62,13 @@ int mf_from_disk(struct ao_media *m, struct mobj *o)
 		close(fd);
 		return 0;
 	}
-	if (o->fd >= 0)
-		close(o->fd);
-	o->fd = fd;
+	if (mo_set_fd(o, fd) < 0)
+		return 0;
+	o->meta_st = mst;
+	o->cseq = mo_next_cseq();
+	o->ddev = st.st_dev;
+	o->dino = st.st_ino;
+	o->stamped = st.st_mtime;
 	o->gen = meta.gen;
 	o->state = M_READY;
 	o->done = o->total = meta.size;
@@ -223,9 +228,15 @@ static int publish(struct dl *d, const char *tmp, unsigned long long g, unsigned
 	meta.size = d->written;
 	meta.fetched_at = meta.mtime = time(NULL);
 	rc = cd_meta_write(m->cfg.dir, o->hash, o->key, &meta);
-	if (rc < 0)
+	if (rc < 0) {
 		unlink(path);
-	return rc;
+		return rc;
+	}
+	/* what a kept object compares H.meta with (media/keep.c) */
+	cd_path(m->cfg.dir, o->hash, "meta", path, sizeof(path));
+	if (stat(path, &d->meta_st) < 0)
+		memset(&d->meta_st, 0, sizeof(d->meta_st));
+	return 0;
 }
 
 /* The outcome, for o's readers (publish lock still held on success). */
@@ -235,10 +246,17 @@ static void finish(struct dl *d, int rc, unsigned long long g, const struct ao_e
 
 	pthread_mutex_lock(&o->mu);
 	if (rc == 0) {
+		struct stat st;
 		o->state = M_READY;
 		o->gen = g;
 		o->total = o->done = d->written;
-		o->fetched_at = time(NULL);
+		o->fetched_at = o->stamped = time(NULL);
+		o->meta_st = d->meta_st;
+		o->cseq = mo_next_cseq();
+		if (o->cur && fstat(o->cur->fd, &st) == 0) {
+			o->ddev = st.st_dev;
+			o->dino = st.st_ino;
+		}
 		for (struct ao_media_fh *fh = o->fhs; fh; fh = fh->next)
 			if (fh->epoch == o->epoch && fh->st == FH_GROWING) {
 				fh->st = FH_DONE;
@@ -283,9 +301,13 @@ static int start_temp(struct dl *d, unsigned long long g, char *tmp, size_t n)
 		return rc;
 	}
 	pthread_mutex_lock(&o->mu);
-	if (o->fd >= 0)
-		close(o->fd);
-	o->fd = rfd;
+	if (mo_set_fd(o, rfd) < 0) {
+		o->state = M_IDLE;
+		pthread_mutex_unlock(&o->mu);
+		close(d->fd);
+		unlink(tmp);
+		return -ENOMEM;
+	}
 	o->gen = 0;
 	o->done = 0;
 	o->total = -1;

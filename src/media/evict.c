@@ -116,23 +116,31 @@ static struct victim *scan(struct ao_media *m, size_t *nv, long long *total)
 	return v;
 }
 
-static int in_table(struct ao_media *m, const char *hash)
+/* 1 if an object of hash is in use here; one only kept open (refs 0) is
+ * taken out of the table and put on *freed (for mo_free, no lock held). */
+static int in_table(struct ao_media *m, const char *hash, struct mobj **freed)
 {
 	unsigned long long h = strtoull(hash, NULL, 16);
 
 	for (struct mobj *o = m->tab[h % MEDIA_BUCKETS]; o; o = o->next)
-		if (!strcmp(o->hash, hash))
-			return 1;
+		if (!strcmp(o->hash, hash)) {
+			if (!o->kept)
+				return 1;
+			mo_keep_drop(m, o);
+			o->knext = *freed;
+			*freed = o;
+			return in_table(m, hash, freed);
+		}
 	return 0;
 }
 
 /* Remove one generation if nobody anywhere uses it. m->lock held. */
-static int evict_one(struct ao_media *m, const struct victim *v)
+static int evict_one(struct ao_media *m, const struct victim *v, struct mobj **freed)
 {
 	char path[4096];
 	int fd, removed = 0;
 
-	if (in_table(m, v->hash))
+	if (in_table(m, v->hash, freed))
 		return 0;
 	cd_path(m->cfg.dir, v->hash, "lock", path, sizeof(path));
 	fd = ao_lock_open(path);
@@ -172,6 +180,7 @@ void me_after_download(struct ao_media *m, long long size)
 		}
 	}
 	m->est_bytes = 0; /* one scanner at a time: others add to the estimate */
+	mo_keep_flush(m); /* the order below is this daemon's exact one */
 	pthread_mutex_unlock(&m->lock);
 	xbytes = dir_data_bytes(m->cfg.xdir) + cd_pinned_bytes(m->cfg.pin_dir);
 	v = scan(m, &n, &total);
@@ -179,11 +188,17 @@ void me_after_download(struct ao_media *m, long long size)
 	if (v && total > cap) {
 		qsort(v, n, sizeof(*v), cmp_atime);
 		for (size_t i = 0; i < n && total > cap; i++) {
+			struct mobj *freed = NULL;
 			pthread_mutex_lock(&m->lock);
-			int gone = evict_one(m, &v[i]);
+			int gone = evict_one(m, &v[i], &freed);
 			if (gone)
 				m->st.evictions++;
 			pthread_mutex_unlock(&m->lock);
+			while (freed) {
+				struct mobj *o = freed;
+				freed = o->knext;
+				mo_free(o);
+			}
 			if (gone) {
 				total -= v[i].size;
 				ao_info("media cache: evicted %s.%llu (%lld bytes; cache over cap "

@@ -363,20 +363,29 @@ int ao_core_asset_url(struct ao_core *c, const char *project_id, const char *ass
 
 /* st (a file's base attributes) gets the media object's size and fetch
  * time when it is cached; before the first read: 1 byte, 0 blocks (unknown,
- * as for exports: not 0, which tar would archive empty without opening). */
-static void media_attr(struct ao_core *c, const struct ao_media_ref *r, struct stat *st)
+ * as for exports: not 0, which tar would archive empty without opening).
+ * id (may be NULL): what the kernel will hold, for the kernel-cache table
+ * (the content's number when this daemon has it in memory, else 0: not
+ * known, the next open drops the kernel's copy). */
+static void media_attr(struct ao_core *c, const struct ao_media_ref *r, struct stat *st,
+		       struct ao_kc_id *id)
 {
 	long long size = 0;
 	time_t mt = 0;
+	unsigned long cseq = 0;
 
-	if (c->cfg.media && ao_media_stat(c->cfg.media, r, &size, &mt)) {
+	if (c->cfg.media && ao_media_stat_gen(c->cfg.media, r, &size, &mt, &cseq)) {
 		st->st_size = size;
 		st->st_blocks = (size + 511) / 512;
 		st->st_mtime = st->st_ctime = mt;
 	} else {
 		st->st_size = 1;
 		st->st_blocks = 0;
+		cseq = 0;
 	}
+	if (id)
+		*id = (struct ao_kc_id){
+		    .rule = AO_KC_EXPORT, .gen = cseq, .size = st->st_size, .mtime = st->st_mtime};
 }
 
 int asset_readdir(struct ao_core *c, struct project *p, const struct stat *base,
@@ -390,7 +399,7 @@ int asset_readdir(struct ao_core *c, struct project *p, const struct stat *base,
 		struct ao_media_ref r = {p->id, l->v[i].url, AO_MEDIA_ASSET, l->v[i].storage};
 		struct stat st = *base;
 
-		media_attr(c, &r, &st);
+		media_attr(c, &r, &st, NULL);
 		if (fill(ctx, l->v[i].name, &st))
 			break;
 	}
@@ -443,14 +452,15 @@ int asset_ref(struct ao_core *c, const struct ao_node *n, struct ao_media_ref *r
 	return rc;
 }
 
-int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err)
+int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_kc_id *id,
+		  struct ao_err *err)
 {
 	struct ao_media_ref r;
 	char *url = NULL;
 	int rc = asset_ref(c, n, &r, &url, err);
 
 	if (rc == 0)
-		media_attr(c, &r, st);
+		media_attr(c, &r, st, id);
 	/* mask.png is written through the mount (the write side): show it so, or
 	 * -o default_permissions refuses its owner's cp over it; the medical
 	 * mask and assets/ files stay read-only */
@@ -489,8 +499,20 @@ int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 	if (rc < 0)
 		return rc;
 	fh->fd = ao_media_fh_fd(fh->m);
-	/* a complete object: page cache under the per-path rule (fs/kcache.c), the
-	 * file's identity standing for its bytes */
+	/* a complete object this daemon numbered: the rule of exports
+	 * (fs/kcache.c), the content's number as the generation, so a warm open
+	 * of unchanged content keeps the kernel's pages and attributes */
+	struct ao_media_ident mi;
+	if (known && fh->fd >= 0 && ao_media_fh_ident(fh->m, &mi)) {
+		*fh->kc = (struct ao_kc_id){
+		    .rule = AO_KC_EXPORT, .gen = mi.cseq, .size = mi.size, .mtime = mi.mtime};
+		/* the kernel may read the complete file itself (passthrough) */
+		fh->kc->pt_fd = fh->fd;
+		fh->kc->pt_ok = 1;
+		return 0;
+	}
+	/* else page cache under the per-path rule, the file's identity
+	 * standing for its bytes */
 	struct media_ident {
 		dev_t dev;
 		ino_t ino;

@@ -218,7 +218,9 @@ const char *asset_mask_key(const char *name);
 int asset_mask_present(struct ao_core *c, const struct ao_node *n, const char *name);
 int asset_ref(struct ao_core *c, const struct ao_node *n, struct ao_media_ref *r, char **url,
 	      struct ao_err *err);
-int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err);
+/* id: what the kernel's attributes will describe (the EXPORT rule) */
+int asset_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_kc_id *id,
+		  struct ao_err *err);
 int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh,
 	       struct ao_err *err);
 

@@ -450,7 +450,7 @@ static int getattr_node(struct ao_core *c, const struct ao_node *n, struct stat 
 	}
 	case AO_N_ASSET_FILE:
 	case AO_N_MASK_FILE:
-		return asset_getattr(c, n, st, err);
+		return asset_getattr(c, n, st, id, err);
 	case AO_N_DS_FILE:
 		return V(c)->getattr(c, n, st, err);
 	case AO_N_SNAP_LINK:
@@ -654,6 +654,9 @@ static ssize_t mem_read(struct ao_core_fh *fh, char *buf, size_t size, off_t off
  * waited for (its stream); every other file's are there. */
 static int bytes_there(struct ao_core_fh *fh, off_t off, size_t size, struct ao_err *err)
 {
+	if (fh->x && fh->xgrow)
+		return ao_xcache_wait_grow(fh->c->cfg.xc, fh->xgrow,
+					   (long long)off + (long long)size, err);
 	if (!fh->x || !fh->xstream)
 		return 0;
 	return ao_xcache_wait(fh->c->cfg.xc, fh->x, fh->xstream, (long long)off + (long long)size,
@@ -734,7 +737,8 @@ static void release_media(struct ao_fh *f, unsigned long *cur_gen)
 {
 	struct ao_core_fh *fh = CFH(f);
 
-	*cur_gen = 0;
+	/* the content current now (asset_open's generation for the kernel cache) */
+	*cur_gen = ao_media_fh_current(fh->m);
 	ao_media_close(fh->c->cfg.media, fh->m); /* fd is the handle's */
 	core_fh_free(fh);
 }
@@ -819,12 +823,19 @@ static int open_export(struct ao_core *c, const struct ao_node *n, struct ao_cor
 	fh->x = n->x;
 	fh->fd = o.fd;
 	fh->xstream = o.stream_id;
-	/* one inode per path: one generation through the page cache at a time */
-	*fh->kc =
-	    (struct ao_kc_id){.rule = AO_KC_EXPORT, .gen = o.gen, .size = o.size, .mtime = o.mtime};
+	fh->xgrow = o.grow;
+	/* one inode per path: one generation through the page cache at a time;
+	 * one still downloading has no size yet: direct_io, the kernel's old
+	 * size dropped */
+	if (o.grow)
+		*fh->kc =
+		    (struct ao_kc_id){.rule = AO_KC_PATH, .drop_when_direct = 1, .drop_first = 1};
+	else
+		*fh->kc = (struct ao_kc_id){
+		    .rule = AO_KC_EXPORT, .gen = o.gen, .size = o.size, .mtime = o.mtime};
 	/* the kernel may read a complete, fresh generation itself (passthrough) */
 	fh->kc->pt_fd = o.fd;
-	fh->kc->pt_ok = !o.streamed && ao_xcache_fresh(c->cfg.xc, n->x);
+	fh->kc->pt_ok = !o.grow && !o.streamed && ao_xcache_fresh(c->cfg.xc, n->x);
 	return 0;
 }
 

@@ -180,6 +180,9 @@ static int finish_item(struct lp *p)
 	pos.index = p->nitems++;
 	pos.line = p->it_line;
 	pos.col = p->it_col;
+	pos.form = p->form;
+	pos.raw = p->buf;
+	pos.rawlen = p->len;
 	r = p->fn ? p->fn(p->ud, j, &pos, p->err) : 0;
 	json_decref(j);
 	return r < 0 ? r : 0;

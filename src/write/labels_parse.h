@@ -25,6 +25,10 @@ struct lp_pos {
 	long index; /* 0-based item number */
 	long line;  /* where the item starts, 1-based */
 	long col;
+	enum lp_form form; /* the input's form as known so far (LP_OBJECT until a
+			    * second top-level object makes it LP_NDJSON) */
+	const char *raw;   /* the item's bytes as written (valid JSON: item parsed */
+	size_t rawlen;	   /* from them), without surrounding blanks */
 };
 
 /* Called once per item. item is borrowed (the parser releases it afterwards).

@@ -6,10 +6,15 @@
  * mapped by title; "tools" -> "objects"; an "answer"-wrapped label item made
  * flat, as the SDK's items under jsonContent are (hub-api.md §5.6); attachment
  * request bodies unpacked),
- * checked, serialized compactly as one line of the items file, and assigned to
+ * checked, serialized compactly as one line of the items file (a flat item
+ * with nothing to normalize keeps the bytes it was written with, which
+ * parsed as that very item: no second serialization), and assigned to
  * the current chunk. Problems are collected (not fatal) so the user sees them
  * all; a syntax error ends the pass. If anything was wrong the items file is
- * simply not used: nothing is sent unless the whole file is good.
+ * simply not used: nothing is sent unless every item before it was good.
+ * Streaming (prep_labels_stream): a closed chunk of NDJSON label items is
+ * handed over while the rest of the file is still being read, so its request
+ * can go out meanwhile; other forms hand their chunks over at the end.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +43,9 @@ struct pctx {
 	int lines_fd;
 	long long lbuf[4096]; /* source lines of items, written to lines_fd */
 	size_t llen;
+	const struct prep_stream *st; /* NULL: no streaming */
+	size_t released;	      /* chunks handed to st->chunk */
+	enum lp_form form_now;	      /* the input's form as known so far */
 };
 
 #define WBUF_SIZE (1 << 20)
@@ -84,24 +92,54 @@ static int close_chunk(struct pctx *x)
 	return 0;
 }
 
-static int emit(struct pctx *x, json_t *item, long line)
+/* Hand the closed chunks not handed over yet to the stream's callback, their
+ * items and lines written first (the caller reads them from the files). */
+static int release(struct pctx *x)
 {
-	char *s;
-	size_t n;
 	int r;
 
-	if (x->res->rep.count) /* already refused: only keep checking */
+	if (!x->st || x->released == x->res->nchunks)
 		return 0;
-	s = json_dumps(item, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (!s)
-		return ao_errf(x->err, ENOMEM, "out of memory");
-	n = strlen(s);
-	if (x->cur.count &&
-	    (x->cur.count >= x->max_items || x->cur.len + n + 1 + 256 > x->max_bytes)) {
-		if ((r = close_chunk(x)) < 0) {
-			free(s);
+	if ((r = wflush(x)) < 0 || (r = lflush(x)) < 0)
+		return r;
+	for (; x->released < x->res->nchunks; x->released++) {
+		r = x->st->chunk(x->st->ud, x->released, &x->res->chunks[x->released]);
+		if (r < 0)
+			return ao_errf(x->err, -r, "preparing the file: stopped (%s)",
+				       strerror(-r));
+	}
+	return 0;
+}
+
+/* May chunks go before the end of the file? Label items in NDJSON, all good
+ * so far, none converted from an export record (WRITES.md says why). */
+static int stream_now(const struct pctx *x)
+{
+	return x->st && x->kind == DK_LABELS && x->form_now == LP_NDJSON && !x->res->rep.count &&
+	       !x->res->rep.nunmapped && !x->res->export_records;
+}
+
+/* Does the current chunk end before the next item (n bytes)? */
+static int chunk_full(const struct pctx *x, size_t n)
+{
+	size_t ci = x->res->nchunks;
+
+	if (!x->cur.count)
+		return 0;
+	if (x->st && ci < x->st->nbounds)
+		return x->cur.count >= x->st->bounds[ci];
+	return x->cur.count >= x->max_items || x->cur.len + n + 1 + 256 > x->max_bytes;
+}
+
+/* Add one item's compact text (s, n bytes, no newline) to the items file
+ * and the current chunk. */
+static int emit_text(struct pctx *x, const char *s, size_t n, long line)
+{
+	int r;
+
+	if (chunk_full(x, n)) {
+		if ((r = close_chunk(x)) < 0 || (stream_now(x) && (r = release(x)) < 0))
 			return r;
-		}
 	}
 	if (!x->cur.count) {
 		x->cur.first = x->n;
@@ -113,35 +151,50 @@ static int emit(struct pctx *x, json_t *item, long line)
 	x->cur.line_last = line;
 	x->n++;
 	if (x->lines_fd >= 0) {
-		if (x->llen == sizeof(x->lbuf) / sizeof(x->lbuf[0]) && (r = lflush(x)) < 0) {
-			free(s);
+		if (x->llen == sizeof(x->lbuf) / sizeof(x->lbuf[0]) && (r = lflush(x)) < 0)
 			return r;
-		}
 		x->lbuf[x->llen++] = line;
 	}
 	x->out_off += (off_t)(n + 1);
-	if (x->wlen + n + 1 > WBUF_SIZE && (r = wflush(x)) < 0) {
-		free(s);
+	if (x->wlen + n + 1 > WBUF_SIZE && (r = wflush(x)) < 0)
 		return r;
-	}
 	if (n + 1 > WBUF_SIZE) { /* a huge item: write it directly */
-		char *tmp = x->wbuf;
-		size_t tl = x->wlen;
-
-		s[n] = '\n';
-		x->wbuf = s;
-		x->wlen = n + 1;
-		r = wflush(x);
-		x->wbuf = tmp;
-		x->wlen = tl;
-		free(s);
-		return r;
+		r = ao_sys_write_all(x->out_fd, s, n);
+		if (r == 0)
+			r = ao_sys_write_all(x->out_fd, "\n", 1);
+		return r < 0 ? ao_errf(x->err, -r, "writing the spool: %s", strerror(-r)) : 0;
 	}
 	memcpy(x->wbuf + x->wlen, s, n);
 	x->wbuf[x->wlen + n] = '\n';
 	x->wlen += n + 1;
-	free(s);
 	return 0;
+}
+
+static int emit(struct pctx *x, json_t *item, long line)
+{
+	char *s;
+	int r;
+
+	if (x->res->rep.count) /* already refused: only keep checking */
+		return 0;
+	s = json_dumps(item, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!s)
+		return ao_errf(x->err, ENOMEM, "out of memory");
+	r = emit_text(x, s, strlen(s), line);
+	free(s);
+	return r;
+}
+
+/* An item sent as the user wrote it (nothing to normalize): its own bytes,
+ * which parsed as this very object, spare a serialization. Only when they
+ * hold no newline (the items file is one item per line). */
+static int emit_raw(struct pctx *x, json_t *item, const struct lp_pos *pos)
+{
+	if (x->res->rep.count)
+		return 0;
+	if (!pos->raw || !pos->rawlen || memchr(pos->raw, '\n', pos->rawlen))
+		return emit(x, item, pos->line);
+	return emit_text(x, pos->raw, pos->rawlen, pos->line);
 }
 
 static int check_identity(struct pctx *x, json_t *item, const char *where)
@@ -251,10 +304,10 @@ static int flatten(struct pctx *x, json_t *it, json_t *ans, const char *where)
 	return 0;
 }
 
-static int label_item(struct pctx *x, json_t *item, long line, const char *where)
+static int label_item(struct pctx *x, json_t *item, const struct lp_pos *pos, const char *where)
 {
 	json_t *it = item, *ans;
-	int map = 0, r;
+	int map = 0, as_written = 0, r;
 
 	if (json_is_object(json_object_get(item, "task")) ||
 	    json_is_array(json_object_get(item, "tasks"))) {
@@ -265,6 +318,8 @@ static int label_item(struct pctx *x, json_t *item, long line, const char *where
 		x->res->export_records++;
 	} else {
 		json_incref(it);
+		/* flat, "objects" already: nothing below changes it */
+		as_written = !json_object_get(it, "tools") && !json_object_get(it, "answer");
 	}
 	if (check_identity(x, it, where) < 0)
 		goto out;
@@ -292,7 +347,7 @@ static int label_item(struct pctx *x, json_t *item, long line, const char *where
 		sc_check_answer(x->s, ans, map, where, &x->res->rep);
 	if (ans != it && flatten(x, it, ans, where) < 0)
 		goto out;
-	r = emit(x, it, line);
+	r = as_written ? emit_raw(x, it, pos) : emit(x, it, pos->line);
 	json_decref(it);
 	return r;
 out:
@@ -357,6 +412,7 @@ static int on_item(void *ud, json_t *item, const struct lp_pos *pos, struct ao_e
 	struct pctx *x = ud;
 	char where[96];
 
+	x->form_now = pos->form;
 	if (x->kind == DK_ASSETS) {
 		json_t *list = json_object_get(item, "assets");
 		size_t i;
@@ -407,11 +463,19 @@ static int on_item(void *ud, json_t *item, const struct lp_pos *pos, struct ao_e
 		return attachment_item(x, item, pos->line, where);
 	}
 	snprintf(where, sizeof(where), "line %ld (item %ld)", pos->line, pos->index + 1);
-	return label_item(x, item, pos->line, where);
+	return label_item(x, item, pos, where);
 }
 
 int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
 		long max_items, size_t max_bytes, struct prep_result *res, struct ao_err *err)
+{
+	return prep_labels_stream(in_fd, out_fd, lines_fd, kind, s, max_items, max_bytes, NULL, res,
+				  err);
+}
+
+int prep_labels_stream(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
+		       long max_items, size_t max_bytes, const struct prep_stream *st,
+		       struct prep_result *res, struct ao_err *err)
 {
 	static const char *const label_keys[] = {"jsonContent", "labels", NULL};
 	struct lp_opts o = {kind == DK_LABELS ? label_keys : NULL, 0};
@@ -431,6 +495,7 @@ int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct
 	x.max_bytes = max_bytes ? max_bytes : PREP_MAX_BYTES;
 	x.res = res;
 	x.err = err;
+	x.st = st && st->chunk ? st : NULL;
 	x.wbuf = malloc(WBUF_SIZE);
 	if (!x.wbuf)
 		return ao_errf(err, ENOMEM, "out of memory");
@@ -463,8 +528,10 @@ int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct
 		r = close_chunk(&x);
 	if (r == 0 && fsync(out_fd) < 0)
 		r = ao_errf(err, errno, "fsync of the spool: %s", strerror(errno));
-	free(x.wbuf);
 	res->items = x.n;
+	if (r == 0)
+		r = release(&x); /* the whole file is good: the rest goes */
+	free(x.wbuf);
 	return r;
 }
 

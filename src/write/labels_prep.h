@@ -52,6 +52,28 @@ int prep_labels(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct
 		long max_items, size_t max_bytes, struct prep_result *res, struct ao_err *err);
 void prep_result_free(struct prep_result *res);
 
+/* Streaming: prep_labels_stream hands each chunk to chunk() once its items
+ * are checked, written to out_fd and their lines to lines_fd, so the caller
+ * can send chunk k while chunk k+1 is parsed and checked. Early (before the
+ * end of the file) only for label items in NDJSON, and only while every item
+ * so far is good and none was an Ango export record (docs/WRITES.md, "Checks
+ * before anything is sent": a JSON document is valid only at its last byte,
+ * a title mapping is a verdict on the whole file); every other file's chunks
+ * are handed over at the end, once the whole file is known good. chunk() is
+ * called from prep's thread; it returns 0 to go on or -errno to stop the
+ * preparation (returned by prep_labels_stream). bounds: the item counts of
+ * the first nbounds chunks (a file resumed after some of its chunks were
+ * sent): those chunks are cut there again, whatever the limits. */
+struct prep_stream {
+	int (*chunk)(void *ud, size_t index, const struct prep_chunk *c);
+	void *ud;
+	const long *bounds;
+	size_t nbounds;
+};
+int prep_labels_stream(int in_fd, int out_fd, int lines_fd, enum drop_kind kind, struct schema *s,
+		       long max_items, size_t max_bytes, const struct prep_stream *st,
+		       struct prep_result *res, struct ao_err *err);
+
 /* The request body for one chunk: {"project":id,"jsonContent"|"attachments":[..]},
  * or {"assets":[..]} for DK_ASSETS (POST /project/{id}/cloud).
  * *body is malloc'd. */

@@ -2,7 +2,8 @@
  * writes_int.h - state shared by the write side's files: writes.c (the file
  * operations the FUSE adapter calls), writes_io.c, writes_reg.c (paths,
  * entries, handles), writes_submit.c (submission, the order of deliveries),
- * writes_send.c (validation, the requests), writes_bg.c (the background
+ * writes_send.c (validation, the requests), writes_stream.c (labels/ sent
+ * while prepared), writes_bg.c (the background
  * sender), writes_status.c (status texts), upload_media.c and upload_mask.c
  * (assets/ and mask.png uploads).
  *
@@ -159,6 +160,19 @@ const char *ws_media_type(const char *name);
  * request) or back to CH_TODO (the request cannot have been applied). */
 void ws_chunk_sending(struct ao_writes *w, struct entry *e, struct ent_chunk *c,
 		      enum chunk_state st);
+/* labels/ files sent while they are prepared (writes_stream.c): start the
+ * preparer (the schema is read first; a failure sets the state); next hands
+ * out chunk index once prepared (1; 0: every chunk was handed out and the
+ * plan is complete, e->prepared set; < 0 with err: the file was refused, or
+ * an error) and records it in e->chunks; end stops and joins the preparer
+ * and returns 1 when the file was refused (its failed state and status set,
+ * err its message). All on a busy entry, without w->mu. */
+struct ws_stream;
+int ws_stream_start(struct ao_writes *w, struct entry *e, struct ws_stream **st,
+		    struct ao_err *err);
+int ws_stream_next(struct ao_writes *w, struct entry *e, struct ws_stream *st, size_t index,
+		   struct ao_err *err);
+int ws_stream_end(struct ao_writes *w, struct entry *e, struct ws_stream *st, struct ao_err *err);
 /* Chunks left CH_SENDING by a daemon that stopped mid-request become
  * uncertain: never resent blindly. */
 void ws_sending_to_uncertain(struct ao_writes *w, struct entry *e);

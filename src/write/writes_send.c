@@ -601,12 +601,87 @@ static int dropbox_outcome(struct ao_writes *w, struct entry *e, int r, struct t
 	return 0;
 }
 
+/* Send chunk i of a drop-box file (fd: its items file) and record the
+ * outcome in e->chunks and t. < 0: stop (a transient failure, a spool
+ * error); else 0, the chunk sent, refused or uncertain. */
+static int send_chunk(struct ao_writes *w, struct entry *e, size_t i, int fd, const char *path,
+		      const char *lpath, int bg, struct tally *t, struct ao_err *err)
+{
+	struct ent_chunk *c = &e->chunks[i];
+	struct prep_chunk pc = {c->first,     c->count,	     c->line_first,
+				c->line_last, (off_t)c->off, (size_t)c->len};
+	json_t *data = NULL;
+	char *body, *unmatched = NULL;
+	size_t blen;
+	long nl, ml;
+	int r;
+
+	t->posted++;
+	if ((r = prep_chunk_body(fd, &pc, e->project, drop_kind_of(e), &body, &blen, err)) < 0)
+		return r;
+	if (e->kind == EK_ASSETS)
+		ws_chunk_sending(w, e, c, CH_SENDING);
+	/* attachments add to an asset, /cloud creates assets and tasks:
+	 * sending them twice duplicates them */
+	r = ws_post(w, path, body, blen, e->kind != EK_LABELS ? HUB_NONIDEMPOTENT : 0, &data, bg,
+		    err);
+	if (r < 0 && err->transient && !err->uncertain) {
+		if (e->kind == EK_ASSETS)
+			ws_chunk_sending(w, e, c, CH_TODO);
+		free(body);
+		json_decref(data);
+		return r;
+	}
+	/* "N / M tasks are labeled." with N < M: items that matched no
+	 * asset; which ones is asked now (network: before w->mu) */
+	int partly = r == 0 && e->kind == EK_LABELS && !ws_labels_counts(data, &nl, &ml) && nl < ml;
+	if (partly)
+		unmatched = ws_labels_unmatched(w, e->project, data, body, blen);
+	pthread_mutex_lock(&w->mu);
+	free(c->msg);
+	if (r < 0 && err->uncertain) {
+		c->state = CH_UNCERTAIN;
+		c->http = err->http_status;
+		c->msg = uncertain_text(err->msg, body, blen);
+		if (!t->uncertain++) {
+			t->first_uncertain = *err;
+			snprintf(t->first_uncertain.msg, sizeof(t->first_uncertain.msg),
+				 "request %zu: %.900s", i + 1, c->msg ? c->msg : err->msg);
+		}
+	} else if (r < 0) {
+		c->state = CH_REFUSED;
+		c->http = err->http_status;
+		c->msg = refusal_text(err->msg, c->first, lpath);
+		if (!t->refused++)
+			t->first_refusal = *err;
+		ao_error("write side: %s/%s: request %zu (items %ld-%ld, lines %ld-%ld) "
+			 "refused: %s",
+			 e->project, e->relpath, i + 1, c->first + 1, c->first + c->count,
+			 c->line_first, c->line_last, err->msg);
+	} else {
+		c->state = CH_SENT;
+		c->partly = partly;
+		c->msg = reply_text(data, unmatched);
+		free(t->last_reply);
+		t->last_reply = c->msg ? strdup(c->msg) : NULL;
+		t->sent++;
+		t->partly += partly;
+	}
+	save(w, e);
+	pthread_mutex_unlock(&w->mu);
+	free(unmatched);
+	free(body);
+	json_decref(data);
+	return 0;
+}
+
 int ws_deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_err *err)
 {
 	char ipath[4096], lpath[4096];
 	char cloud[512];
 	const char *path = e->kind == EK_LABELS ? HUB_IMPORT_LABELS : HUB_ATTACHMENTS;
 	struct tally t = {0, 0, 0, 0, 0, {0}, {0}, NULL};
+	struct ws_stream *st = NULL;
 	size_t i;
 	int fd, r = 0;
 
@@ -617,22 +692,31 @@ int ws_deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_e
 		ws_sending_to_uncertain(w, e);
 	}
 
-	if (!e->prepared && (r = prepare_dropbox(w, e, err)) < 0)
+	/* labels/: prepared while its first chunks are sent (writes_stream.c) */
+	if (e->kind == EK_LABELS && !e->prepared && (r = ws_stream_start(w, e, &st, err)) < 0)
+		return r;
+	if (!st && !e->prepared && (r = prepare_dropbox(w, e, err)) < 0)
 		return r;
 	spool_path(w->spool_dir, e, "items", ipath, sizeof(ipath));
 	spool_path(w->spool_dir, e, "lines", lpath, sizeof(lpath));
 	fd = open(ipath, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ao_errf(err, errno, "spool: %s: %s", ipath, strerror(errno));
-	for (i = 0; i < e->nchunks; i++) {
-		struct ent_chunk *c = &e->chunks[i];
-		struct prep_chunk pc = {c->first,     c->count,	     c->line_first,
-					c->line_last, (off_t)c->off, (size_t)c->len};
-		json_t *data = NULL;
-		char *body, *unmatched = NULL;
-		size_t blen;
-		long nl, ml;
+	if (fd < 0) {
+		r = ao_errf(err, errno, "spool: %s: %s", ipath, strerror(errno));
+		if (st && ws_stream_end(w, e, st, err))
+			return -EINVAL;
+		return r;
+	}
+	for (i = 0;; i++) {
+		struct ent_chunk *c;
 
+		if (st) { /* the next chunk once prepared; 0: no more, < 0: refused */
+			if ((r = ws_stream_next(w, e, st, i, err)) <= 0)
+				break;
+			r = 0;
+		} else if (i >= e->nchunks) {
+			break;
+		}
+		c = &e->chunks[i];
 		if (c->state == CH_SENT) {
 			t.sent++;
 			t.partly += c->partly;
@@ -658,66 +742,13 @@ int ws_deliver_dropbox(struct ao_writes *w, struct entry *e, int bg, struct ao_e
 			err->transient = 1;
 			break;
 		}
-		t.posted++;
-		if ((r = prep_chunk_body(fd, &pc, e->project, drop_kind_of(e), &body, &blen, err)) <
-		    0)
+		if ((r = send_chunk(w, e, i, fd, path, lpath, bg, &t, err)) < 0)
 			break;
-		if (e->kind == EK_ASSETS)
-			ws_chunk_sending(w, e, c, CH_SENDING);
-		/* attachments add to an asset, /cloud creates assets and tasks:
-		 * sending them twice duplicates them */
-		r = ws_post(w, path, body, blen, e->kind != EK_LABELS ? HUB_NONIDEMPOTENT : 0,
-			    &data, bg, err);
-		if (r < 0 && err->transient && !err->uncertain) {
-			if (e->kind == EK_ASSETS)
-				ws_chunk_sending(w, e, c, CH_TODO);
-			free(body);
-			json_decref(data);
-			break;
-		}
-		/* "N / M tasks are labeled." with N < M: items that matched no
-		 * asset; which ones is asked now (network: before w->mu) */
-		int partly =
-		    r == 0 && e->kind == EK_LABELS && !ws_labels_counts(data, &nl, &ml) && nl < ml;
-		if (partly)
-			unmatched = ws_labels_unmatched(w, e->project, data, body, blen);
-		pthread_mutex_lock(&w->mu);
-		free(c->msg);
-		if (r < 0 && err->uncertain) {
-			c->state = CH_UNCERTAIN;
-			c->http = err->http_status;
-			c->msg = uncertain_text(err->msg, body, blen);
-			if (!t.uncertain++) {
-				t.first_uncertain = *err;
-				snprintf(t.first_uncertain.msg, sizeof(t.first_uncertain.msg),
-					 "request %zu: %.900s", i + 1, c->msg ? c->msg : err->msg);
-			}
-		} else if (r < 0) {
-			c->state = CH_REFUSED;
-			c->http = err->http_status;
-			c->msg = refusal_text(err->msg, c->first, lpath);
-			if (!t.refused++)
-				t.first_refusal = *err;
-			ao_error("write side: %s/%s: request %zu (items %ld-%ld, lines %ld-%ld) "
-				 "refused: %s",
-				 e->project, e->relpath, i + 1, c->first + 1, c->first + c->count,
-				 c->line_first, c->line_last, err->msg);
-		} else {
-			c->state = CH_SENT;
-			c->partly = partly;
-			c->msg = reply_text(data, unmatched);
-			free(t.last_reply);
-			t.last_reply = c->msg ? strdup(c->msg) : NULL;
-			t.sent++;
-			t.partly += partly;
-		}
-		save(w, e);
-		pthread_mutex_unlock(&w->mu);
-		free(unmatched);
-		free(body);
-		json_decref(data);
-		r = 0;
 	}
 	close(fd);
+	if (st && ws_stream_end(w, e, st, err)) { /* refused: the status is set */
+		free(t.last_reply);
+		return r;
+	}
 	return dropbox_outcome(w, e, r, &t, err);
 }

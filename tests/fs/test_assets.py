@@ -403,3 +403,118 @@ def test_stale_kernel_size_then_parallel_readers(two_on_one_cache):
     for n in names:  # and stat is true afterwards
         with open(os.path.join(da, n), "rb") as f:
             assert os.fstat(f.fileno()).st_size == len(f.read())
+
+
+def _strace_counts(pid, fn, calls):
+    """{syscall: count} of the daemon (all threads) while fn runs."""
+    import subprocess
+    import tempfile
+    fd, out = tempfile.mkstemp(prefix="angofs-strace-")
+    os.close(fd)
+    try:
+        s = subprocess.Popen(["strace", "-f", "-c", "-o", out, "-e",
+                              "trace=" + ",".join(calls), "-p", str(pid)],
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1.5)  # attached to every thread
+            fn()
+            time.sleep(0.3)
+        finally:
+            s.send_signal(2)
+            err = s.communicate(timeout=30)[1]
+        text = open(out).read()
+    finally:
+        os.unlink(out)
+    if "attached" not in err:
+        pytest.skip("strace could not attach to the daemon: %r" % err[:200])
+    got = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[-1] in calls and f[3].isdigit():
+            got[f[-1]] = int(f[3])
+    return got
+
+
+@pytest.mark.skipif(not any(os.access(os.path.join(p, "strace"), os.X_OK)
+                            for p in os.environ.get("PATH", "").split(":")),
+                    reason="needs strace")
+def test_warm_open_of_a_cached_asset_opens_nothing(env):
+    """A warm open of a cached asset costs the daemon no open, dup, close or
+    LRU stamp of cache files: the object stays open once unused (a read
+    lock and two stats check it is still the published file)."""
+    hub, m = env
+    d = os.path.join(m.path, PROJECT, "assets")
+    paths = [os.path.join(d, n) for n in sorted(os.listdir(d))]
+    want = {p: read_file(p) for p in paths}  # cached now
+
+    def passes():
+        for _ in range(3):
+            for p in paths:
+                assert read_file(p) == want[p]
+    calls = ["openat", "dup", "close", "utimensat"]
+    got = _strace_counts(m.proc.pid, passes, calls)
+    opens = 3 * len(paths)
+    # before: 4 openat, 5 close, 1 dup, 1 utimensat per open
+    assert sum(got.values()) < opens, got
+
+
+def test_an_asset_kept_open_is_replaced_by_another_daemons_generation(workdir):
+    """Daemon a keeps a cached object open between reads; daemon b, whose
+    TTL ran out, fetches the object again after it changed on the storage:
+    a's next open reads b's generation, whole, without a download."""
+    hub = Hub(workdir)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="mnt-a", cache=cache)
+    b = Mount(hub, workdir, name="mnt-b", cache=cache, opts=["export_ttl=1"])
+    try:
+        pid = project_id(hub, PROJECT)
+        one, two = os.urandom(70000), os.urandom(90000)
+        url = upload_object(hub, pid, "swap.bin", one)
+        fa = os.path.join(a.path, PROJECT, "assets", "swap.bin")
+        fb = os.path.join(b.path, PROJECT, "assets", "swap.bin")
+        assert read_file(fa) == one
+        assert read_file(fa) == one  # kept open by a now
+        st, body = hub.api("GET", "/getUploadUrl",
+                           query={"name": "swap.bin", "project": pid, "type": "assets"})
+        up = body["data"]["uploadUrl"]
+        assert up.split("?")[0] == url  # the same object, new bytes
+        req = urllib.request.Request(up, data=two, method="PUT",
+                                     headers={"Content-Type": "application/octet-stream"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert r.status in (200, 201)
+        time.sleep(1.2)
+        hub.reset_stats()
+        assert read_file(fb) == two  # b's TTL ran out: fetched again
+        n = counts(hub).get("GET /storage")
+        assert n  # (twice when the storage wants it signed)
+        assert read_file(fa) == two
+        with open(fa, "rb") as f:
+            assert os.fstat(f.fileno()).st_size == len(two)
+        assert counts(hub).get("GET /storage") == n
+    finally:
+        a.stop()
+        b.stop()
+        hub.stop()
+
+
+@pytest.mark.skipif(not any(os.access(os.path.join(p, "strace"), os.X_OK)
+                            for p in os.environ.get("PATH", "").split(":")),
+                    reason="needs strace")
+def test_warm_open_of_a_cached_asset_keeps_the_kernel_pages(env):
+    """A warm open of unchanged cached content keeps the kernel's pages and
+    attributes: its bytes do not cross /dev/fuse again (no READ reaches the
+    daemon, which would splice or pread them from the cache file)."""
+    hub, m = env
+    d = os.path.join(m.path, PROJECT, "assets")
+    paths = [os.path.join(d, n) for n in sorted(os.listdir(d))]
+    want = {p: read_file(p) for p in paths}
+    for p in paths:  # the first open of each after its download
+        assert read_file(p) == want[p]
+
+    def passes():
+        for _ in range(3):
+            for p in paths:
+                assert read_file(p) == want[p]
+                assert os.stat(p).st_size == len(want[p])
+    got = _strace_counts(m.proc.pid, passes, ["splice", "pread64", "vmsplice"])
+    assert sum(got.values()) == 0, got

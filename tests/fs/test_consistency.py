@@ -12,6 +12,7 @@ The refresh is held in flight by the hub's stall fault on the export's
 download (released by the test); the write or the API change is made once
 the hub has answered the refresh's GET /export (so the export cannot hold
 it)."""
+import contextlib
 import json
 import os
 import threading
@@ -330,6 +331,46 @@ def test_a_burst_of_edits_costs_one_refresh_per_poll_round(hub, workdir):
         m.stop()
 
 
+@contextlib.contextmanager
+def shared_cache_pair(hub, workdir):
+    """Mounts a and b sharing one cache directory (what two daemons on one
+    machine or a shared volume see); yields (a, b, a's project dir, a's export,
+    b's export) and stops both, hub faults cleared, on the way out."""
+    pid = main_project(hub)
+    cache = os.path.join(workdir, "shared-cache")
+    a = Mount(hub, workdir, name="a", cache=cache, opts=["rate_limit=0"])
+    b = Mount(hub, workdir, name="b", cache=cache, opts=["rate_limit=0"])
+    try:
+        pa, pb = pdir(a, hub, pid), pdir(b, hub, pid)
+        yield a, b, pa, *(os.path.join(x, "export", "tasks.json") for x in (pa, pb))
+    finally:
+        hub.clear_faults()
+        b.stop()
+        a.stop()
+
+
+def b_refresh_in_flight(hub, ea, eb, written, other):
+    """The tasks in written start as Rain and both mounts read the export;
+    then another task changes on the hub (the export is stale for both: the
+    shared meta) and b's refresh starts, its download held back with byte 0
+    of the entry's lock held. Returns the refresh in flight."""
+    for t in written:
+        annotate(hub, t, "Rain")
+    read(ea)
+    read(eb)
+    annotate(hub, other, "Rain")
+    os.utime(eb)
+    hub.reset_stats()
+    fl = InFlight(hub, eb)
+    fl.asked()
+    return fl
+
+
+def write_answer(pa, task, weather):
+    with open(os.path.join(pa, "tasks", task, "answer.json"), "w") as f:
+        json.dump(answer_doc(weather), f)
+
+
 def test_a_write_while_another_daemon_refreshes_is_in_the_next_read(hub, workdir):
     """Two mounts share a cache directory. Mount b refreshes the export (its
     download held back, byte 0 of the entry's lock held); mount a writes an
@@ -337,34 +378,16 @@ def test_a_write_while_another_daemon_refreshes_is_in_the_next_read(hub, workdir
     read must not take it as fresh (a's mark could not reach the shared meta:
     'unsynced', exports/exports_int.h). Before: a took b's generation and served it
     without its own write until export_ttl."""
-    pid = main_project(hub)
-    cache = os.path.join(workdir, "shared-cache")
-    a = Mount(hub, workdir, name="a", cache=cache, opts=["rate_limit=0"])
-    b = Mount(hub, workdir, name="b", cache=cache, opts=["rate_limit=0"])
-    try:
-        pa, pb = pdir(a, hub, pid), pdir(b, hub, pid)
-        ea, eb = (os.path.join(x, "export", "tasks.json") for x in (pa, pb))
-        tasks = all_tasks(hub, pid)
+    with shared_cache_pair(hub, workdir) as (a, b, pa, ea, eb):
+        tasks = all_tasks(hub, main_project(hub))
         mine, other = tasks[12]["_id"], tasks[13]["_id"]
-        annotate(hub, mine, "Rain")
-        read(ea)
-        read(eb)
-        annotate(hub, other, "Rain")
-        os.utime(eb)  # stale, for both (the shared meta)
-        hub.reset_stats()
-        fl = InFlight(hub, eb)
-        fl.asked()
-        with open(os.path.join(pa, "tasks", mine, "answer.json"), "w") as f:
-            json.dump(answer_doc("Snow"), f)
+        fl = b_refresh_in_flight(hub, ea, eb, [mine], other)
+        write_answer(pa, mine, "Snow")
         old = fl.join()
         assert weather_in(old, mine) == "Rain" and weather_in(old, other) == "Rain"
         data = read(ea)
         assert weather_in(data, mine) == "Snow"
         assert weather_in(data, other) == "Rain"
-    finally:
-        hub.clear_faults()
-        b.stop()
-        a.stop()
 
 
 def test_two_writes_while_another_daemon_refreshes_are_both_in_the_next_read(hub, workdir):
@@ -376,34 +399,18 @@ def test_two_writes_while_another_daemon_refreshes_are_both_in_the_next_read(hub
     began after X returned must hold X. Before: the mark of Y replaced the
     unsynced mark of X (the entry kept the last one, not the first), so b's
     generation counted as holding X and the reader got it without X."""
-    pid = main_project(hub)
-    cache = os.path.join(workdir, "shared-cache")
-    a = Mount(hub, workdir, name="a", cache=cache, opts=["rate_limit=0"])
-    b = Mount(hub, workdir, name="b", cache=cache, opts=["rate_limit=0"])
-    try:
-        pa, pb = pdir(a, hub, pid), pdir(b, hub, pid)
-        ea, eb = (os.path.join(x, "export", "tasks.json") for x in (pa, pb))
-        tasks = all_tasks(hub, pid)
+    with shared_cache_pair(hub, workdir) as (a, b, pa, ea, eb):
+        tasks = all_tasks(hub, main_project(hub))
         x, y, other = tasks[14]["_id"], tasks[15]["_id"], tasks[16]["_id"]
-        for t in (x, y):
-            annotate(hub, t, "Rain")
-        read(ea)
-        read(eb)
-        annotate(hub, other, "Rain")
-        os.utime(eb)  # stale, for both (the shared meta)
-        hub.reset_stats()
-        fl = InFlight(hub, eb)
-        fl.asked()
-        with open(os.path.join(pa, "tasks", x, "answer.json"), "w") as f:
-            json.dump(answer_doc("Snow"), f)
+        fl = b_refresh_in_flight(hub, ea, eb, [x, y], other)
+        write_answer(pa, x, "Snow")
         fetches = a.log_text().count("export: fetching")
         out = {}
         t = threading.Thread(target=lambda: out.update(data=read(ea)))
         t.start()
         wait_for(lambda: a.log_text().count("export: fetching") > fetches, timeout=30,
                  what="a's reader waiting for b's download", step=0.05)
-        with open(os.path.join(pa, "tasks", y, "answer.json"), "w") as f:
-            json.dump(answer_doc("Snow"), f)
+        write_answer(pa, y, "Snow")
         old = fl.join()
         assert weather_in(old, x) == "Rain"  # b's generation predates both writes
         t.join(120)
@@ -411,10 +418,6 @@ def test_two_writes_while_another_daemon_refreshes_are_both_in_the_next_read(hub
         assert weather_in(out["data"], x) == "Snow"
         data = read(ea)
         assert weather_in(data, x) == "Snow" and weather_in(data, y) == "Snow"
-    finally:
-        hub.clear_faults()
-        b.stop()
-        a.stop()
 
 
 def test_a_write_while_another_daemon_fetches_an_export_first_is_in_the_next_read(hub, workdir):
@@ -424,24 +427,13 @@ def test_a_write_while_another_daemon_fetches_an_export_first_is_in_the_next_rea
     its mark found no entry to mark. b's generation predates the write; a's
     first read of the export must not take it as fresh. Before: it did (a
     knew nothing of b's download), and served it without a's own write."""
-    pid = main_project(hub)
-    cache = os.path.join(workdir, "shared-cache")
-    a = Mount(hub, workdir, name="a", cache=cache, opts=["rate_limit=0"])
-    b = Mount(hub, workdir, name="b", cache=cache, opts=["rate_limit=0"])
-    try:
-        pa, pb = pdir(a, hub, pid), pdir(b, hub, pid)
-        ea, eb = (os.path.join(x, "export", "tasks.json") for x in (pa, pb))
-        mine = all_tasks(hub, pid)[17]["_id"]
+    with shared_cache_pair(hub, workdir) as (a, b, pa, ea, eb):
+        mine = all_tasks(hub, main_project(hub))[17]["_id"]
         annotate(hub, mine, "Rain")
         hub.reset_stats()
         fl = InFlight(hub, eb)  # b's first fetch of tasks.json
         fl.asked()
-        with open(os.path.join(pa, "tasks", mine, "answer.json"), "w") as f:
-            json.dump(answer_doc("Snow"), f)
+        write_answer(pa, mine, "Snow")
         old = fl.join()
         assert weather_in(old, mine) == "Rain"  # b's generation predates the write
         assert weather_in(read(ea), mine) == "Snow"
-    finally:
-        hub.clear_faults()
-        b.stop()
-        a.stop()

@@ -5,7 +5,8 @@ free loopback port) and a real angofs mount against it.
 Everything started here is recorded and torn down even when a test fails or the
 run is interrupted: hubs are killed, mounts are unmounted (fusermount3 -u, then
 lazy -z as a last resort). Binaries come from $ANGOFS_BUILD (default ./build)
-unless a caller passes build=.
+unless a caller passes build=. $ANGOFS_MOUNT_OPTS (comma-separated, e.g.
+"log_level=debug") adds -o options to every Mount, before a test's own.
 
   hub.url            "http://127.0.0.1:PORT"   (API under hub.url + "/v2")
   hub.key            the API key the hub accepts
@@ -330,7 +331,7 @@ class Mount:
         self.cache = cache or os.path.join(workdir, name + "-cache")
         self.logpath = os.path.join(workdir, name + ".log")
         # ANGOFS_MOUNT_OPTS=a=1,b=2: options for every mount of a run (e.g. a
-        # suite against a libfuse 3.17 build with passthrough=off); a test's
+        # suite against the libfuse 3.17 build with other settings); a test's
         # own options come after them and win
         self.opts = [o for o in os.environ.get("ANGOFS_MOUNT_OPTS", "").split(",") if o]
         self.opts += list(opts)

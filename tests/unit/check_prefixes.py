@@ -44,6 +44,7 @@ PREFIXES = {
     "exports/incremental": XCACHE,
     "exports/refresh": XCACHE,
     "exports/stream": XCACHE,
+    "exports/grow": XCACHE,
     "exports/records": ("xm_",),  # the record merge of an incremental refresh
     "exports/merge": ("xm_",),
     "exports/unzip": ("ao_unzip_",),
@@ -73,6 +74,7 @@ PREFIXES = {
     "write/writes_reg": ("ao_writes_", "ws_"),
     "write/writes_send": ("ao_writes_", "ws_"),
     "write/writes_submit": ("ao_writes_", "ws_"),
+    "write/writes_stream": ("ao_writes_", "ws_"),
     "write/writes_status": ("ao_writes_", "ws_"),
     "write/writes_bg": ("ao_writes_", "ws_"),
     "write/writes_dirs": ("ao_writes_", "ws_"),

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 
+#include "angofs/fh.h"
 #include "angofs/kcache.h"
 #include "t.h"
 
@@ -129,9 +130,58 @@ static void test_passthrough(void)
 	}
 }
 
+/* One open and release of path as an export generation (or a complete
+ * media object's content number); its flags. */
+static struct ao_kc_flags open_close(struct ao_kc *kc, const char *path, unsigned long gen)
+{
+	struct ao_fh fh = {.id = {.rule = AO_KC_EXPORT, .gen = gen, .size = 100, .mtime = 7}};
+	struct ao_kc_flags k;
+
+	CHECK_INT(ao_kc_open(kc, path, &fh), 0);
+	k = fh.kc;
+	if (fh.kc.must_invalidate)
+		ao_kc_cached(kc, &fh, 1); /* the adapter's drop is done */
+	ao_kc_release(kc, &fh, gen);
+	return k;
+}
+
+/* The table remembers what the kernel holds of a path after its handles
+ * close (a warm open of the same content keeps it), for many paths (it is
+ * hashed), and forgets the unused ones past its bound: their next open
+ * drops the kernel's copy, never keeps it blindly. */
+static void test_table_remembers_and_forgets(void)
+{
+	struct ao_kc *kc = ao_kc_new(0);
+	struct ao_kc_flags k;
+	char path[64];
+
+	k = open_close(kc, "/p/assets/a.jpg", 5);
+	CHECK(k.must_invalidate && !k.keep_cache); /* the kernel's size: unknown */
+	k = open_close(kc, "/p/assets/a.jpg", 5);
+	CHECK(!k.must_invalidate && k.keep_cache); /* warm: kept */
+	k = open_close(kc, "/p/assets/a.jpg", 6);
+	CHECK(k.must_invalidate && !k.keep_cache); /* another content */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "/p/assets/%d.jpg", i);
+		open_close(kc, path, 100 + (unsigned long)i);
+	}
+	k = open_close(kc, "/p/assets/a.jpg", 6);
+	CHECK(!k.must_invalidate && k.keep_cache); /* 5,000 more paths: remembered */
+	k = open_close(kc, "/p/assets/17.jpg", 117);
+	CHECK(!k.must_invalidate && k.keep_cache);
+	for (int i = 5000; i < 20000; i++) {
+		snprintf(path, sizeof(path), "/p/assets/%d.jpg", i);
+		open_close(kc, path, 100 + (unsigned long)i);
+	}
+	k = open_close(kc, "/p/assets/a.jpg", 6);
+	CHECK(k.must_invalidate && !k.keep_cache); /* forgotten: dropped, not kept */
+	ao_kc_free(kc);
+}
+
 int main(void)
 {
 	test_passthrough();
+	test_table_remembers_and_forgets();
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *r = &rows[i];
 		struct ao_kc_flags o;
@@ -146,5 +196,19 @@ int main(void)
 			    r->name, o.way, o.direct_io, o.keep_cache, o.must_invalidate, o.pinned);
 		CHECK(ok);
 	}
+	/* E13: an export still downloading: direct_io, its old size dropped
+	 * before the open returns (drop_first); only there */
+	struct ao_kc_facts f = {
+	    .rule = AO_KC_PATH, .may_wait = 1, .drop_when_direct = 1, .drop_first = 1};
+	struct ao_kc_flags o;
+	ao_kc_decide(&f, &o);
+	CHECK(o.way == AO_KC_DIRECT && o.direct_io && o.must_invalidate && o.drop_first);
+	f.identified = 1; /* never with the page cache */
+	ao_kc_decide(&f, &o);
+	CHECK(o.way == AO_KC_ALONE && !o.drop_first);
+	f.identified = 0;
+	f.drop_first = 0; /* an asset downloading: dropped after the open */
+	ao_kc_decide(&f, &o);
+	CHECK(o.direct_io && o.must_invalidate && !o.drop_first);
 	return t_done("kcache");
 }

@@ -2,7 +2,9 @@
  * test_labels_prep.c - drop-box file -> normalized items and chunk plan:
  * item shapes, export records mapped by title, identity checks, attachments
  * (both shapes and the request body), chunk limits by count and by bytes,
- * line ranges per chunk, and the exact request bodies built from chunks.
+ * line ranges per chunk, and the exact request bodies built from chunks;
+ * streaming: which files hand chunks over before their end, the forced cuts
+ * of a resumed file, and nothing handed over once a problem is known.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -227,6 +229,139 @@ static void chunking(void)
 	free(in);
 }
 
+/* What a streaming callback saw: each chunk, and how much of the items file
+ * was written (and where the parse stood in the input) when it came. */
+struct seen {
+	int in_fd, out_fd;
+	size_t n;
+	struct prep_chunk c[64];
+	off_t in_at[64], out_at[64];
+};
+
+static int on_chunk(void *ud, size_t index, const struct prep_chunk *c)
+{
+	struct seen *s = ud;
+
+	if (index != s->n || s->n == 64)
+		return -EIO;
+	s->c[s->n] = *c;
+	s->in_at[s->n] = lseek(s->in_fd, 0, SEEK_CUR);
+	s->out_at[s->n++] = lseek(s->out_fd, 0, SEEK_END);
+	return 0;
+}
+
+/* n items of ~1 KB (NDJSON, or a JSON array); item bad (1-based) has an
+ * unknown schemaId */
+static char *big(int n, int array, int bad)
+{
+	size_t cap = (size_t)n * 1200 + 16, len = 0;
+	char *b = malloc(cap), pad[1001];
+
+	memset(pad, 'x', 1000);
+	pad[1000] = '\0';
+	len += (size_t)snprintf(b + len, cap - len, "%s", array ? "[\n" : "");
+	for (int i = 1; i <= n; i++)
+		len += (size_t)snprintf(
+		    b + len, cap - len,
+		    "{\"externalId\":\"img-%d-%s\",\"objects\":[{\"schemaId\":\"%s\","
+		    "\"point\":[1,2]}]}%s\n",
+		    i, pad, i == bad ? "t-nope" : "t-carpt", array && i < n ? "," : "");
+	snprintf(b + len, cap - len, "%s", array ? "]\n" : "");
+	return b;
+}
+
+static int run_stream(const char *in, const long *bounds, size_t nb, struct seen *sn,
+		      struct prep_result *res, struct ao_err *e)
+{
+	struct prep_stream st = {on_chunk, sn, bounds, nb};
+	int r;
+
+	memset(sn, 0, sizeof(*sn));
+	sn->in_fd = tmpfd(in);
+	sn->out_fd = tmpfd(NULL);
+	ao_err_clear(e);
+	lseek(sn->in_fd, 0, SEEK_SET);
+	r = prep_labels_stream(sn->in_fd, sn->out_fd, -1, DK_LABELS, S, 100, 0, &st, res, e);
+	close(sn->in_fd);
+	close(sn->out_fd);
+	return r;
+}
+
+static void streaming(void)
+{
+	static const long bounds[] = {30, 250};
+	struct prep_result res;
+	struct seen sn;
+	struct ao_err e;
+	char *in = big(1000, 0, 0);
+	size_t i;
+
+	/* NDJSON (1 MB, parsed in 256 KB blocks): chunk 1 is handed over with
+	 * its items written, long before the parse reached the end */
+	CHECK_INT(run_stream(in, NULL, 0, &sn, &res, &e), 0);
+	CHECK_INT(sn.n, 10);
+	CHECK_INT(res.nchunks, 10);
+	CHECK(sn.in_at[0] < (off_t)strlen(in) / 2);
+	CHECK(sn.out_at[0] >= (off_t)(sn.c[0].off + (off_t)sn.c[0].len));
+	for (i = 0; i < sn.n; i++)
+		CHECK_INT(sn.c[i].first, (long)i * 100);
+	prep_result_free(&res);
+
+	/* resumed: the first chunks are cut where the recorded ones ended */
+	CHECK_INT(run_stream(in, bounds, 2, &sn, &res, &e), 0);
+	CHECK_INT(sn.c[0].count, 30);
+	CHECK_INT(sn.c[1].count, 250);
+	CHECK_INT(sn.c[2].first, 280);
+	CHECK_INT(sn.c[2].count, 100);
+	CHECK_INT(sn.c[sn.n - 1].first + sn.c[sn.n - 1].count, 1000);
+	prep_result_free(&res);
+	free(in);
+
+	/* a bad last item: the chunks before it went, none after the problem */
+	in = big(1000, 0, 1000);
+	CHECK_INT(run_stream(in, NULL, 0, &sn, &res, &e), -EINVAL);
+	CHECK_INT(sn.n, 9);
+	CHECK(strstr(e.msg, "line 1000 (item 1000)") != NULL);
+	prep_result_free(&res);
+	/* a bad item in chunk 3: chunks 1 and 2 only */
+	free(in);
+	in = big(1000, 0, 250);
+	CHECK_INT(run_stream(in, NULL, 0, &sn, &res, &e), -EINVAL);
+	CHECK_INT(sn.n, 2);
+	prep_result_free(&res);
+	free(in);
+
+	/* a flat item goes as written (its own bytes); one with "tools" or an
+	 * "answer" wrapper is normalized */
+	{
+		static const char two[] = "{\"externalId\": \"caf\xc3\xa9\", \"objects\": []}\n"
+					  "{\"externalId\":\"b\",\"tools\":[]}\n";
+		struct prep_result r2;
+		char buf[256] = "";
+		int out;
+
+		CHECK_INT(run(two, DK_LABELS, 0, 0, &r2, &out, &e), 0);
+		CHECK(pread(out, buf, sizeof(buf) - 1, 0) > 0);
+		CHECK_STR(buf, "{\"externalId\": \"caf\xc3\xa9\", \"objects\": []}\n"
+			       "{\"externalId\":\"b\",\"objects\":[]}\n");
+		prep_result_free(&r2);
+		close(out);
+	}
+
+	/* a JSON array: nothing before its end, then every chunk */
+	in = big(1000, 1, 0);
+	CHECK_INT(run_stream(in, NULL, 0, &sn, &res, &e), 0);
+	CHECK_INT(sn.n, 10);
+	CHECK_INT(sn.in_at[0], (off_t)strlen(in));
+	prep_result_free(&res);
+	free(in);
+	in = big(1000, 1, 1000);
+	CHECK_INT(run_stream(in, NULL, 0, &sn, &res, &e), -EINVAL);
+	CHECK_INT(sn.n, 0);
+	prep_result_free(&res);
+	free(in);
+}
+
 int main(void)
 {
 	struct ao_err e;
@@ -236,6 +371,7 @@ int main(void)
 	shapes();
 	attachments();
 	chunking();
+	streaming();
 	sc_free(S);
 	json_decref(cs);
 	return t_done("labels_prep");

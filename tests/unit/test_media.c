@@ -6,11 +6,13 @@
  * Also: a second cache on the same directory (another daemon) reads the
  * published file without a request; the TTL refetches; the cap evicts. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "angofs/media.h"
@@ -340,6 +342,143 @@ static void test_failed_download(void)
 	free(g.bytes);
 }
 
+static struct ao_media *cache_cfg(struct hub *h, long ttl, long long cap, long slack)
+{
+	struct ao_media_cfg cfg = {.hub = h,
+				   .dir = dir,
+				   .host = "h",
+				   .ttl_s = ttl,
+				   .max_bytes = cap,
+				   .lru_slack_s = slack};
+	struct ao_err e;
+	struct ao_media *m = ao_media_new(&cfg, &e);
+
+	CHECK(m != NULL);
+	return m;
+}
+
+/* The published data file of url's only object in dir (the newest). */
+static int data_file(char *out, size_t n)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "ls -t %s/*.data 2>/dev/null | head -1", dir);
+	FILE *p = popen(cmd, "r");
+	int ok = p && fgets(out, (int)n, p) != NULL;
+	if (p)
+		pclose(p);
+	if (ok)
+		out[strcspn(out, "\n")] = '\0';
+	return ok;
+}
+
+static int count_data(void)
+{
+	char cmd[600];
+	int k = -1;
+	snprintf(cmd, sizeof(cmd), "ls %s/*.data 2>/dev/null | wc -l", dir);
+	FILE *p = popen(cmd, "r");
+	if (p && fscanf(p, "%d", &k) != 1)
+		k = -1;
+	if (p)
+		pclose(p);
+	return k;
+}
+
+/* A warm open within the slack writes no LRU stamp (the data file's mtime
+ * is left alone); one after it does; this daemon's eviction still orders by
+ * every use (the pending stamps are written first), also of objects kept
+ * open, and removes a kept object's file. */
+static void test_lazy_stamps_and_kept_eviction(void)
+{
+	struct mock_hub *mk;
+	struct hub *h = mock_hub_new(&mk);
+	static char a[100000];
+	char path[4200];
+	struct stat st;
+
+	fill(a, sizeof(a), 5);
+	const char *urls[] = {"http://s/assets/p1/k1", "http://s/assets/p1/k2",
+			      "http://s/assets/p1/k3"};
+	for (int i = 0; i < 3; i++)
+		mock_hub_file(mk, urls[i], a, sizeof(a));
+	struct ao_media *m = cache_cfg(h, 3600, 250000, 3600);
+	CHECK(read_eq(m, urls[0], AO_MEDIA_ASSET, a, sizeof(a)));
+	CHECK(data_file(path, sizeof(path)));
+	struct timespec old[2] = {{time(NULL) - 100, 0}, {time(NULL) - 100, 0}};
+	CHECK_INT(utimensat(AT_FDCWD, path, old, 0), 0);
+	CHECK(read_eq(m, urls[0], AO_MEDIA_ASSET, a, sizeof(a))); /* warm: kept open */
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT((long)st.st_mtime, (long)old[1].tv_sec); /* no stamp: inside the slack */
+	ao_media_free(m);
+	/* the stamp seen on disk is 100 s old, over a 10 s slack: written */
+	m = cache_cfg(h, 3600, 250000, 10);
+	CHECK(read_eq(m, urls[0], AO_MEDIA_ASSET, a, sizeof(a)));
+	CHECK_INT(stat(path, &st), 0);
+	CHECK(st.st_mtime >= time(NULL) - 2);
+	ao_media_free(m);
+
+	/* k1 at t, k2 at t+1.1, k1 again at t+2.2 (not stamped: slack), then
+	 * k3 over the cap: k2 is the least recently used, k1 stays */
+	m = cache_cfg(h, 3600, 250000, 3600);
+	CHECK_INT(utimensat(AT_FDCWD, path, NULL, 0), 0); /* k1 used now */
+	ao_sys_sleep_ms(1100);
+	CHECK(read_eq(m, urls[1], AO_MEDIA_ASSET, a, sizeof(a)));
+	ao_sys_sleep_ms(1100);
+	CHECK(read_eq(m, urls[0], AO_MEDIA_ASSET, a, sizeof(a)));
+	CHECK(read_eq(m, urls[2], AO_MEDIA_ASSET, a, sizeof(a)));
+	ao_media_free(m); /* waits for the download thread, which evicts */
+	CHECK_INT(count_data(), 2);
+	m = cache_cfg(h, 3600, 0, 3600);
+	struct ao_media_ref r1 = {"p1", urls[0], AO_MEDIA_ASSET, NULL},
+			    r2 = {"p1", urls[1], AO_MEDIA_ASSET, NULL};
+	long long size;
+	time_t mt;
+	CHECK_INT(ao_media_stat(m, &r1, &size, &mt), 1);
+	CHECK_INT(ao_media_stat(m, &r2, &size, &mt), 0); /* evicted while kept open */
+	ao_media_free(m);
+	hub_free(h);
+}
+
+/* Another daemon on the directory publishes a new generation of an object
+ * this one keeps open, or evicts it: the next open here reads what is
+ * published now, never the kept file. */
+static void test_kept_object_replaced_or_evicted_elsewhere(void)
+{
+	struct mock_hub *mk;
+	struct hub *h = mock_hub_new(&mk);
+	static char a[100000], b[100000];
+	const char *url = "http://s/assets/p1/r1";
+
+	fill(a, sizeof(a), 7);
+	fill(b, sizeof(b), 8);
+	mock_hub_file(mk, url, a, sizeof(a));
+	struct ao_media *ma = cache_cfg(h, 3600, 0, 0);
+	CHECK(read_eq(ma, url, AO_MEDIA_ASSET, a, sizeof(a)));
+	CHECK(read_eq(ma, url, AO_MEDIA_ASSET, a, sizeof(a))); /* kept open now */
+	/* daemon B, whose TTL has run out, fetches it again: other bytes */
+	mock_hub_file(mk, url, b, sizeof(b));
+	ao_sys_sleep_ms(1100);
+	struct ao_media *mb = cache_cfg(h, 1, 0, 0);
+	CHECK(read_eq(mb, url, AO_MEDIA_ASSET, b, sizeof(b)));
+	ao_media_free(mb);
+	CHECK_INT(mock_hub_calls(mk, "DOWNLOAD", url), 2);
+	CHECK(read_eq(ma, url, AO_MEDIA_ASSET, b, sizeof(b))); /* B's generation */
+	CHECK_INT(mock_hub_calls(mk, "DOWNLOAD", url), 2);
+
+	/* B, over its cap, evicts the object A keeps open (A holds no lock on
+	 * it): the file goes; A's next open fetches it again, whole */
+	const char *big = "http://s/assets/p1/r2";
+	mock_hub_file(mk, big, a, sizeof(a));
+	mb = cache_cfg(h, 3600, 150000, 0);
+	CHECK(read_eq(mb, big, AO_MEDIA_ASSET, a, sizeof(a)));
+	ao_media_free(mb);
+	CHECK_INT(count_data(), 1);
+	CHECK(read_eq(ma, url, AO_MEDIA_ASSET, b, sizeof(b)));
+	CHECK_INT(mock_hub_calls(mk, "DOWNLOAD", url), 3);
+	ao_media_free(ma);
+	hub_free(h);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/angofs-test-media-%d", (int)getpid());
@@ -348,8 +487,12 @@ int main(void)
 	snprintf(dir, sizeof(dir), "/tmp/angofs-test-media-%d-b", (int)getpid());
 	test_streaming_and_parallel();
 	test_failed_download();
+	snprintf(dir, sizeof(dir), "/tmp/angofs-test-media-%d-c", (int)getpid());
+	test_lazy_stamps_and_kept_eviction();
+	snprintf(dir, sizeof(dir), "/tmp/angofs-test-media-%d-d", (int)getpid());
+	test_kept_object_replaced_or_evicted_elsewhere();
 	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf /tmp/angofs-test-media-%d /tmp/angofs-test-media-%d-b",
+	snprintf(cmd, sizeof(cmd), "rm -rf /tmp/angofs-test-media-%d /tmp/angofs-test-media-%d-?",
 		 (int)getpid(), (int)getpid());
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup failed\n");

@@ -301,19 +301,6 @@ int dsv_fmt_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *
 
 /* ---- listings ------------------------------------------------------------------- */
 
-static void fstat_of(struct ao_core *c, int dir, long long size, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_uid = c->cfg.uid;
-	st->st_gid = c->cfg.gid;
-	st->st_atime = st->st_mtime = st->st_ctime = c->t0;
-	st->st_blksize = 65536;
-	st->st_mode = dir ? S_IFDIR | 0555 : S_IFREG | 0444;
-	st->st_nlink = dir ? 2 : 1;
-	st->st_size = size;
-	st->st_blocks = size > 1 ? (size + 511) / 512 : 0;
-}
-
 int dsv_fmt_list(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
 		 ao_core_fill_fn fill, void *ctx, struct ao_err *err)
 {
@@ -322,7 +309,7 @@ int dsv_fmt_list(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
 	int k = DSV_OUT_WDS + n->ds_split;
 
 	if (n->ds_part == DSV_VOC_SETS) {
-		fstat_of(c, 1, 0, &st);
+		dsv_stat(c, DSV_RO_DIR, 0, c->t0, &st);
 		fill(ctx, "Main", &st);
 		return 0;
 	}
@@ -336,7 +323,7 @@ int dsv_fmt_list(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
 				continue;
 			if (g && dsv_fmt_size(c, g, &m, &size, err) < 0)
 				return -err->code;
-			fstat_of(c, 0, size, &st);
+			dsv_stat(c, DSV_RO_FILE, size, c->t0, &st);
 			if (fill(ctx, m.ds_name, &st))
 				break;
 		}
@@ -349,7 +336,8 @@ int dsv_fmt_list(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
 			return -err->code;
 		json_array_foreach(json_object_get(g->out[k].index, "shards"), i, sh)
 		{
-			fstat_of(c, 0, json_integer_value(json_object_get(sh, "size")), &st);
+			dsv_stat(c, DSV_RO_FILE, json_integer_value(json_object_get(sh, "size")),
+				 c->t0, &st);
 			if (fill(ctx, json_string_value(json_object_get(sh, "name")), &st))
 				break;
 		}
@@ -364,7 +352,7 @@ int dsv_fmt_list(struct ao_core *c, struct dsv_gen *g, const struct ao_node *n,
 			continue;
 		long long size = voc ? (long long)g->out[DSV_OUT_VOC].tab[i].len
 				     : __atomic_load_n(&g->msize[i], __ATOMIC_RELAXED);
-		fstat_of(c, 0, size > 0 ? size : 1, &st);
+		dsv_stat(c, DSV_RO_FILE, size > 0 ? size : 1, c->t0, &st);
 		if (fill(ctx, stem_name(im, voc ? ".xml" : ".png", name, sizeof(name)), &st))
 			break;
 	}

@@ -241,19 +241,6 @@ int snap_readlink(struct ao_core *c, const struct ao_node *n, char *buf, size_t 
 	return 0;
 }
 
-static void snap_stat(struct ao_core *c, mode_t mode, long long size, time_t t, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_uid = c->cfg.uid;
-	st->st_gid = c->cfg.gid;
-	st->st_atime = st->st_mtime = st->st_ctime = t;
-	st->st_blksize = 65536;
-	st->st_mode = mode;
-	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
-	st->st_size = size;
-	st->st_blocks = (size + 511) / 512;
-}
-
 int snap_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, struct ao_err *err)
 {
 	char p[4096], target[AO_ID_MAX];
@@ -263,11 +250,11 @@ int snap_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, st
 	case AO_N_SNAP_LINK:
 		if (newest(c, n->project_id, target, sizeof(target)) < 0)
 			return ao_errf(err, ENOENT, "no snapshot yet");
-		snap_stat(c, S_IFLNK | 0777, (long long)strlen(target), c->t0, st);
+		dsv_stat(c, S_IFLNK | 0777, (long long)strlen(target), c->t0, st);
 		return 0;
 	case AO_N_SNAP_DIR:
 	case AO_N_SNAP_XDIR:
-		snap_stat(c, S_IFDIR | 0555, 0, created(c, n), st);
+		dsv_stat(c, DSV_RO_DIR, 0, created(c, n), st);
 		return 0;
 	case AO_N_SNAP_FILE:
 		if (snap_path(c, n->project_id, n->snap, p, sizeof(p)) < 0)
@@ -275,7 +262,7 @@ int snap_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, st
 		snprintf(p + strlen(p), sizeof(p) - strlen(p), "/%s", n->ds_name);
 		if (stat(p, &fst) < 0)
 			return ao_errf(err, ENOENT, "%s: gone (unpinned)", n->ds_name);
-		snap_stat(c, S_IFREG | 0444, (long long)fst.st_size, created(c, n), st);
+		dsv_stat(c, DSV_RO_FILE, (long long)fst.st_size, created(c, n), st);
 		return 0;
 	default:
 		return ao_errf(err, EIO, "unexpected snapshot node");
@@ -321,7 +308,7 @@ int snap_readdir(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn fil
 	(void)err;
 	snap_list(c, n->project_id, 0, &v, &k);
 	for (size_t i = 0; i < k; i++) {
-		snap_stat(c, S_IFDIR | 0555, 0, (time_t)(v[i].created_ms / 1000), &st);
+		dsv_stat(c, DSV_RO_DIR, 0, (time_t)(v[i].created_ms / 1000), &st);
 		if (fill(ctx, v[i].name, &st))
 			break;
 	}

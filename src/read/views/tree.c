@@ -257,15 +257,7 @@ int dsv_lookup(struct ao_core *c, struct ao_node *n, const char *name, const cha
 
 static void file_stat(struct ao_core *c, int dir, long long size, struct stat *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_uid = c->cfg.uid;
-	st->st_gid = c->cfg.gid;
-	st->st_atime = st->st_mtime = st->st_ctime = c->t0;
-	st->st_blksize = 65536;
-	st->st_mode = dir ? S_IFDIR | 0555 : S_IFREG | 0444;
-	st->st_nlink = dir ? 2 : 1;
-	st->st_size = size;
-	st->st_blocks = (size + 511) / 512;
+	dsv_stat(c, dir ? DSV_RO_DIR : DSV_RO_FILE, size, c->t0, st);
 }
 
 /* The output pass 2 builds for a format and split (-1: none). */
@@ -433,7 +425,6 @@ int dsv_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, str
 		return -err->code;
 	if (!g) { /* never fetched: the size is unknown, shown as for an export */
 		file_stat(c, 0, 1, st);
-		st->st_blocks = 0;
 		return 0;
 	}
 	int rc = file_size(c, g, n, &size, err);
@@ -441,8 +432,6 @@ int dsv_getattr(struct ao_core *c, const struct ao_node *n, struct stat *st, str
 	if (rc < 0)
 		return rc;
 	file_stat(c, 0, size, st);
-	if (n->ds_part == DSV_IMAGE && size == 1)
-		st->st_blocks = 0;
 	return 0;
 }
 
@@ -466,8 +455,6 @@ static int list_images(struct ao_core *c, struct dsv_gen *g, const struct ao_nod
 		else {
 			long long sz = dsv_image_size(c, g, im, 0);
 			file_stat(c, 0, sz, &st);
-			if (sz == 1)
-				st.st_blocks = 0;
 		}
 		if (fill(ctx, labels ? im->label : im->name, &st))
 			break;
@@ -512,8 +499,6 @@ static int list_root(struct ao_core *c, const struct ao_node *n, ao_core_fill_fn
 			return -err->code;
 		}
 		file_stat(c, part_is_dir(m.ds_part), size, &st);
-		if (!g && !part_is_dir(m.ds_part))
-			st.st_blocks = 0;
 		if (fill(ctx, fixed[i].name, &st))
 			break;
 	}
@@ -555,8 +540,6 @@ static int list_splits(struct ao_core *c, const struct ao_node *n, ao_core_fill_
 		}
 		dsv_put(c, g);
 		file_stat(c, 0, size, &st);
-		if (!g)
-			st.st_blocks = 0;
 		if (fill(ctx, "data.yaml", &st))
 			return 0;
 		file_stat(c, 1, 0, &st);

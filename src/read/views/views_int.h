@@ -51,6 +51,8 @@
 #define ANGOFS_VIEWS_INT_H
 
 #include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "angofs/core.h"
 #include "angofs/datasets.h"
@@ -212,6 +214,24 @@ void dsv_snap_gone(struct ao_core *c, const char *project_id, const char *snap);
 /* The sets' state for .status (a JSON array). */
 json_t *dsv_status(struct ao_core *c);
 void dsv_put(struct ao_core *c, struct dsv_gen *g);
+#define DSV_RO_FILE (S_IFREG | 0444)
+#define DSV_RO_DIR (S_IFDIR | 0555)
+/* The attributes every file and directory of the views and snapshots has:
+ * read-only, the mount's owner, time t. A size of 1 is the placeholder of a
+ * size not known yet (as for an export never fetched): no blocks. */
+static inline void dsv_stat(struct ao_core *c, mode_t mode, long long size, time_t t,
+			    struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_uid = c->cfg.uid;
+	st->st_gid = c->cfg.gid;
+	st->st_atime = st->st_mtime = st->st_ctime = t;
+	st->st_blksize = 65536;
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_size = size;
+	st->st_blocks = size > 1 ? (size + 511) / 512 : 0;
+}
 /* Make pass-2 output k of g available (building it once). */
 int dsv_ensure(struct ao_core *c, struct dsv_gen *g, int k, struct ao_err *err);
 /* The record of an image, read at its locator from the export generation. */
