@@ -49,7 +49,7 @@ void ao_fs_pt_init(struct ao_fs *fs, struct fuse_conn_info *conn)
 {
 	fs->pt_on = 0;
 	if (!fs->pt_want)
-		return why(fs, "off: -o passthrough=off");
+		return why(fs, "-o passthrough=off");
 #ifdef FUSE_CAP_PASSTHROUGH
 	if (!(conn->capable & FUSE_CAP_PASSTHROUGH))
 		return why(fs, "the kernel does not offer it (needs Linux >= 6.9 with "

@@ -339,6 +339,11 @@ int ao_status_main(int argc, char **argv)
 	if (jstr(j, "config"))
 		printf("config:      %s\n", jstr(j, "config"));
 	print_poll(json_object_get(j, "poll"), now);
+	json_t *pt = json_object_get(j, "passthrough");
+	if (json_is_true(json_object_get(pt, "on")))
+		printf("passthrough: on\n");
+	else if (pt)
+		printf("passthrough: off (%s)\n", jstr(pt, "why_not") ? jstr(pt, "why_not") : "?");
 	print_exports(json_object_get(j, "exports"), now);
 	print_completeness(json_object_get(j, "completeness"));
 	print_snapshots(json_object_get(j, "snapshots"), now);
