@@ -1,7 +1,7 @@
 /*
  * core.h - the filesystem's read side without FUSE: paths to nodes, node
  * attributes, directory listings and file contents, on top of the hub client
- * and the export cache. The FUSE adapter (fuse_ops.c) is a thin layer over
+ * and the export cache. The FUSE adapter (src/daemon/ll_ops.c) is a thin layer over
  * this; unit tests and tools can drive it directly.
  *
  * Tree (relpath = path inside a project directory):

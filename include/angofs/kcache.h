@@ -53,6 +53,31 @@ struct ao_kc_facts {
 /* The way for one open (pure: no state, no lock). */
 void ao_kc_decide(const struct ao_kc_facts *f, struct ao_kc_flags *out);
 
+/*
+ * The kernel's entry and attribute timeouts of one reply (pure). The
+ * options give them (-o entry_timeout, attr_timeout; a name found missing
+ * is remembered `negative` seconds); what the node is decides which apply.
+ */
+struct ao_kc_ttl_cfg {
+	double entry, attr, negative;
+};
+enum ao_kc_node {
+	AO_KC_NODE_NONE, /* no such name (a negative entry) */
+	AO_KC_NODE_DIR,
+	AO_KC_NODE_FILE,
+};
+struct ao_kc_ttl {
+	double entry, attr;
+};
+void ao_kc_ttl(const struct ao_kc_ttl_cfg *c, enum ao_kc_node node, struct ao_kc_ttl *out);
+
+/* The identity of the content the calling thread's last stat described
+ * (ao_kc_stat: an export's generation as the kernel will hold it; 0: none),
+ * and clearing it before a stat. For the adapter's node ids: a new
+ * identity, a new node. */
+unsigned long ao_kc_seen(void);
+void ao_kc_seen_clear(void);
+
 /* The table of paths (one kernel inode each; a hidden alias is another
  * path): what their page-cache handles read, what the kernel was told. */
 struct ao_kc;

@@ -9,7 +9,7 @@
  * it: its reads, writes, flushes and its release go straight to its owner,
  * and how the kernel may cache it is decided here, once, by the
  * kernel-cache policy (angofs/kcache.h). The FUSE adapter
- * (src/daemon/fuse_ops.c) is glue over these calls; unit tests drive them
+ * (src/daemon/ll_ops.c, ll_files.c) is glue over these calls; unit tests drive them
  * directly (tests/unit/test_router.c).
  *
  * Refusals on the read side (docs/DESIGN-NOTES.md):

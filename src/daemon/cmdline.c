@@ -54,6 +54,29 @@ static const struct fuse_opt spec[] = {
 	FUSE_OPT_END,
 };
 
+/* The high-level library's options (cmdline.h, struct ao_hl_opts). */
+#define HL(t, f, v) {t, offsetof(struct ao_hl_opts, f), v}
+static const struct fuse_opt hl_spec[] = {
+	HL("uid=%u", uid, 0),
+	HL("uid=", set_uid, 1),
+	HL("gid=%u", gid, 0),
+	HL("gid=", set_gid, 1),
+	HL("umask=%o", umask, 0),
+	HL("umask=", set_umask, 1),
+	HL("negative_timeout=%lf", negative_timeout, 0),
+	HL("modules=%s", modules, 0),
+	/* no effect: the kernel-cache policy decides what the kernel caches,
+	 * node ids are the adapter's */
+	HL("kernel_cache", ignored, 1),
+	HL("auto_cache", ignored, 1),
+	HL("noauto_cache", ignored, 1),
+	HL("ac_attr_timeout=%s", ignored_s, 0),
+	HL("no_rofd_flush", ignored, 1),
+	HL("noforget", ignored, 1),
+	HL("remember=%s", ignored_s, 0),
+	FUSE_OPT_END,
+};
+
 /* Names a config file may set: the table's valued options and FUSE's, then
  * the flags (bare words): the table's and FUSE's. */
 #define CONFV_STR(n) #n,
@@ -364,6 +387,17 @@ static int parse_args(int argc, char *argv[], struct ao_cmdline *c)
 		return -1;
 	if (fuse_opt_parse(&c->args, &c->raw, spec, proc) < 0)
 		return -1;
+	c->hl.negative_timeout = 1.0;
+	if (fuse_opt_parse(&c->args, &c->hl, hl_spec, NULL) < 0)
+		return -1;
+	free(c->hl.ignored_s);
+	c->hl.ignored_s = NULL;
+	if (c->hl.modules) {
+		fprintf(stderr,
+			"angofs: modules=%s: FUSE modules (subdir, iconv) are not supported\n",
+			c->hl.modules);
+		return -1;
+	}
 	if (c->raw.npos > 0 && fuse_opt_add_arg(&c->args, c->raw.pos[c->raw.npos - 1]) < 0)
 		return -1;
 	if (fuse_parse_cmdline(&c->args, &c->cl) < 0)
@@ -372,7 +406,15 @@ static int parse_args(int argc, char *argv[], struct ao_cmdline *c)
 		usage(argv[0]);
 		printf("FUSE options:\n");
 		fuse_cmdline_help();
-		fuse_lib_help(&c->args);
+		fuse_lowlevel_help();
+		printf("    -o umask=M             set file permissions (octal)\n"
+		       "    -o uid=N               set file owner\n"
+		       "    -o gid=N               set file group\n"
+		       "    -o negative_timeout=T  cache timeout for missing names (1.0s)\n"
+		       "    -o kernel_cache,auto_cache,noauto_cache,ac_attr_timeout=T,\n"
+		       "       no_rofd_flush,noforget,remember=T\n"
+		       "                           accepted, no effect (angofs's kernel-cache\n"
+		       "                           policy decides)\n");
 		return 1;
 	}
 	if (c->cl.show_version) {
@@ -491,6 +533,8 @@ void ao_cmdline_free(struct ao_cmdline *c)
 	free(c->raw.pos[0]);
 	free(c->raw.pos[1]);
 	free(c->raw.api_key);
+	free(c->hl.modules);
+	free(c->hl.ignored_s);
 #define FREE_STR(n) free(c->raw.n);
 #define FREE_BOOL FREE_STR
 #define FREE_LONG FREE_STR

@@ -10,10 +10,10 @@
 #define ANGOFS_CMDLINE_H
 
 #ifndef FUSE_USE_VERSION
-#define FUSE_USE_VERSION 312 /* as fuse_ops.h */
+#define FUSE_USE_VERSION 312 /* as adapter.h */
 #endif
-#include <fuse.h>
 #include <fuse_lowlevel.h>
+#include <sys/types.h>
 
 #include "opts_table.h"
 
@@ -49,10 +49,24 @@ struct ao_opt_values {
 	AO_OPTIONS(AO_VAL_FIELD)
 };
 
+/* The high-level FUSE library's options (angofs's adapter is on the
+ * low-level API, which does not know them): mapped onto the adapter, or
+ * accepted with no effect where angofs's kernel-cache policy decides
+ * (cmdline.c, hl_spec). */
+struct ao_hl_opts {
+	int set_uid, set_gid, set_umask;
+	unsigned uid, gid, umask;
+	double negative_timeout; /* seconds a missing name is remembered */
+	char *modules;		 /* refused: libfuse's module stack is the high-level's */
+	int ignored;		 /* scratch for the options without effect */
+	char *ignored_s;
+};
+
 struct ao_cmdline {
-	struct fuse_args args;	     /* left for fuse_new() */
+	struct fuse_args args;	     /* left for fuse_session_new() */
 	struct fuse_cmdline_opts cl; /* mountpoint, foreground, threads */
 	struct ao_raw_opts raw;
+	struct ao_hl_opts hl;
 	struct ao_opt_values v;
 	char *conf_used;       /* the config file that set something, or NULL */
 	char *host;	       /* checked base URL of the hub */

@@ -14,23 +14,22 @@
  * download): with one FIFO the opens behind it ran out their bound and fell
  * back to direct_io (shared mmap: ENODEV).
  *
- * Entry invalidations (what the poll found may have disappeared: a deleted
- * task, asset or image, ao_fs_invalidate_entry) need the kernel's node id of
- * the directory, which libfuse's high-level API does not expose: the lane
- * learns it from stat of the directory through the mount (st_ino is the node
- * id, use_ino being off), only if libfuse has the directory cached (else no
- * entry below it is cached either), only while the session runs and the
- * mount point is this FUSE mount (device and root node checked), with
- * AT_STATX_DONT_SYNC (no GETATTR; a LOOKUP if the entry expired, served by a
- * worker: this thread is not one). fuse_lowlevel_notify_inval_entry then
- * drops the entry and every unused one below it (d_invalidate): the next
- * lookup asks the daemon, which answers ENOENT for what is gone. Pages of
- * files still cached keep their inode and stay. The directory itself is
- * looked up again at once: a process whose working directory it is would
- * otherwise find getcwd() failing (ENOENT) until someone walked the path
- * (the kernel re-attaches a directory's old entry at its next lookup). An
- * entry in use (a deleted task's directory that is a working directory) is
- * not dropped: it goes when its timeout runs out.
+ * Invalidations name paths (the node the path names now, found in the
+ * inode table when the thread gets to it: nothing if the kernel knows
+ * none) or a node (an open's own). Entry invalidations (what the poll found
+ * may have disappeared: a deleted task, asset or image,
+ * ao_fs_invalidate_entry) take the directory's node from the table too:
+ * fuse_lowlevel_notify_inval_entry drops the entry and every unused one
+ * below it (d_invalidate): the next lookup asks the daemon, which answers
+ * ENOENT for what is gone. Pages of files still cached keep their inode and
+ * stay. The directory itself is looked up again at once (statx through the
+ * mount, AT_STATX_DONT_SYNC: a LOOKUP served by a worker, this thread is
+ * not one), only while the mount point is this FUSE mount: a process whose
+ * working directory it is would otherwise find getcwd() failing (ENOENT)
+ * until someone walked the path (the kernel re-attaches a directory's old
+ * entry at its next lookup). An entry in use (a deleted task's directory
+ * that is a working directory) is not dropped: it goes when its timeout
+ * runs out.
  *
  * Locks: fs->ql guards the queues and the threads' state; never held while
  * calling into libfuse, the kernel or the core.
@@ -46,61 +45,43 @@
 #include <time.h>
 
 #include "angofs/log.h"
-#include "inval.h" /* fuse_ops.h: FUSE_USE_VERSION, fuse.h */
-
-#include <fuse_lowlevel.h>
+#include "inval.h" /* adapter.h: FUSE_USE_VERSION, fuse_lowlevel.h */
 
 #define FUSE_SUPER_MAGIC 0x65735546
 
 struct inval_item {
 	struct inval_item *next;
 	unsigned long seq;
+	fuse_ino_t ino; /* a node's invalidation (path empty) */
 	size_t name_at; /* an entry invalidation: path[name_at..] is the name (0: none) */
 	char path[];
 };
 
-/* The kernel's node id of dir (a path from the mount's root), or 0: the
- * kernel has no entry of it, the session ended, or the mount point is not
- * this mount any more (see the head comment). */
-static fuse_ino_t node_of(struct ao_fs *fs, const char *dir)
+/* Is the mount point this FUSE mount (the re-lookup goes through it)? */
+static int our_mount(const struct ao_fs *fs)
 {
-	char p[PATH_MAX];
 	struct statfs sf;
-	struct statx root, st;
+	struct statx root;
 
-	if (!fs->mountpoint || fuse_session_exited(fuse_get_session(fs->fuse)))
-		return 0;
-	/* libfuse has it (so the kernel has): this also drops its attributes
-	 * and listing, stale anyway */
-	if (fuse_invalidate_path(fs->fuse, dir) != 0)
-		return 0;
-	if (statfs(fs->mountpoint, &sf) < 0 || sf.f_type != FUSE_SUPER_MAGIC ||
-	    statx(AT_FDCWD, fs->mountpoint, AT_STATX_DONT_SYNC, STATX_INO, &root) < 0 ||
-	    root.stx_ino != FUSE_ROOT_ID)
-		return 0;
-	if (snprintf(p, sizeof(p), "%s%s", fs->mountpoint, dir) >= (int)sizeof(p) ||
-	    statx(AT_FDCWD, p, AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW, STATX_INO, &st) < 0 ||
-	    st.stx_dev_major != root.stx_dev_major || st.stx_dev_minor != root.stx_dev_minor)
-		return 0;
-	return (fuse_ino_t)st.stx_ino;
+	return fs->mountpoint && statfs(fs->mountpoint, &sf) == 0 &&
+	       sf.f_type == FUSE_SUPER_MAGIC &&
+	       statx(AT_FDCWD, fs->mountpoint, AT_STATX_DONT_SYNC, STATX_INO, &root) == 0 &&
+	       root.stx_ino == FUSE_ROOT_ID;
 }
 
-static void inval_one(struct ao_fs *fs, struct inval_item *it, int stopping)
+static void inval_entry(struct ao_fs *fs, struct inval_item *it, int stopping)
 {
-	int r;
-
-	if (!it->name_at) {
-		r = fuse_invalidate_path(fs->fuse, it->path);
-		ao_debug("invalidated %s (%d)", it->path, r);
-		return;
-	}
 	const char *name = it->path + it->name_at;
-	fuse_ino_t parent = stopping ? 0 : node_of(fs, it->path);
-	r = parent ? fuse_lowlevel_notify_inval_entry(fuse_get_session(fs->fuse), parent, name,
-						      strlen(name))
-		   : -ENOENT;
+	fuse_ino_t parent = stopping ? 0 : ao_ino_find(fs->ino, it->path);
+	int r = -ENOENT;
+
+	if (parent) {
+		/* its attributes and listing are stale too */
+		fuse_lowlevel_notify_inval_inode(fs->se, parent, 0, 0);
+		r = fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
+	}
 	ao_debug("invalidated entry %s/%s (%d)", it->path, name, r);
-	if (r == 0) {
+	if (r == 0 && our_mount(fs)) {
 		/* look it up again at once: the kernel re-attaches the entry a
 		 * process may have as its working directory (getcwd works) */
 		char p[PATH_MAX];
@@ -110,6 +91,15 @@ static void inval_one(struct ao_fs *fs, struct inval_item *it, int stopping)
 			statx(AT_FDCWD, p, AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW, STATX_INO,
 			      &st);
 	}
+}
+
+static void inval_one(struct ao_fs *fs, struct inval_item *it, int stopping)
+{
+	if (it->name_at)
+		return inval_entry(fs, it, stopping);
+	fuse_ino_t ino = it->ino ? it->ino : ao_ino_find(fs->ino, it->path);
+	int r = ino && !stopping ? fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0) : -ENOENT;
+	ao_debug("invalidated %s node %llu (%d)", it->path, (unsigned long long)ino, r);
 }
 
 static void *inval_main(void *arg)
@@ -141,7 +131,8 @@ static void *inval_main(void *arg)
 }
 
 /* Queue path (and, for an entry invalidation, name in directory path). */
-static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, const char *name)
+static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, const char *name,
+				fuse_ino_t ino)
 {
 	struct inval_lane *l = &fs->lane[lane];
 	size_t n = strlen(path) + 1, m = name ? strlen(name) + 1 : 0;
@@ -154,6 +145,7 @@ static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, co
 	if (name)
 		memcpy(it->path + n, name, m);
 	it->name_at = name ? n : 0;
+	it->ino = ino;
 	it->next = NULL;
 	pthread_mutex_lock(&fs->ql);
 	if (!fs->inval_started) {
@@ -174,17 +166,22 @@ static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, co
 
 unsigned long ao_fs_inval_queue(struct ao_fs *fs, int lane, const char *path)
 {
-	return queue_item(fs, lane, path, NULL);
+	return queue_item(fs, lane, path, NULL, 0);
+}
+
+unsigned long ao_fs_inval_queue_node(struct ao_fs *fs, int lane, fuse_ino_t ino)
+{
+	return ino ? queue_item(fs, lane, "", NULL, ino) : 0;
 }
 
 void ao_fs_invalidate(struct ao_fs *fs, const char *path)
 {
-	queue_item(fs, LANE_OTHER, path, NULL);
+	queue_item(fs, LANE_OTHER, path, NULL, 0);
 }
 
 void ao_fs_invalidate_entry(struct ao_fs *fs, const char *dir, const char *name)
 {
-	queue_item(fs, LANE_OTHER, dir, name);
+	queue_item(fs, LANE_OTHER, dir, name, 0);
 }
 
 int ao_fs_inval_wait(struct ao_fs *fs, int lane, unsigned long seq, long ms)

@@ -6,7 +6,7 @@
 #ifndef ANGOFS_INVAL_H
 #define ANGOFS_INVAL_H
 
-#include "fuse_ops.h"
+#include "adapter.h"
 
 /* LANE_OPEN: only the drops an open waits for while no other handle of the
  * file can hold one of its pages (each is quick); LANE_OTHER: every other
@@ -20,6 +20,8 @@ void ao_fs_inval_stop(struct ao_fs *fs);
 /* Queue an invalidation of path's attributes and pages on lane; its
  * sequence number (0: not queued, the threads are not running). */
 unsigned long ao_fs_inval_queue(struct ao_fs *fs, int lane, const char *path);
+/* The same for node ino (an open's own node; 0: nothing to do). */
+unsigned long ao_fs_inval_queue_node(struct ao_fs *fs, int lane, fuse_ino_t ino);
 /* Wait at most ms for the lane to have made invalidation seq (and every one
  * queued before it on that lane); 1 if done, 0 if not (or seq is 0). */
 int ao_fs_inval_wait(struct ao_fs *fs, int lane, unsigned long seq, long ms);

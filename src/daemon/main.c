@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fuse_ops.h"
+#include "adapter.h"
 #include "cmdline.h"
 #include "prefetch_cli.h"
 #include "status_cli.h"
@@ -134,7 +134,7 @@ struct daemon {
 	struct ao_media *media;
 	struct ao_core *core;
 	struct ao_writes *w;
-	struct fuse *fuse;
+	struct fuse_session *se;
 	struct ao_fs fs;
 	struct ao_poll *poll;
 	int mounted;
@@ -379,15 +379,6 @@ static int wire_core(struct daemon *d, struct ao_err *e)
 
 /* Hub client, export cache, core, write side, FUSE adapter; -1 after a message. */
 
-/* The cancel hook: the kernel interrupted the request the calling thread
- * serves, for a signal that asks the reader to stop (Ctrl-C, SIGTERM, a
- * SIGALRM timeout), not for one a program merely handles (SIGCHLD of a
- * DataLoader's exiting worker): that wait goes on and the call succeeds. */
-static int interrupted(void)
-{
-	return fuse_interrupted() && ao_cancel_signal_matters(fuse_get_context()->pid);
-}
-
 static int wire(struct daemon *d)
 {
 	const struct ao_cmdline *c = &d->c;
@@ -423,7 +414,10 @@ static int wire(struct daemon *d)
 	/* the core's status hook reads the write side through this pointer */
 	ao_core_set_extra_ud(d->core, d->w);
 
-	ao_fs_init(&d->fs);
+	if (ao_fs_init(&d->fs) < 0) {
+		fprintf(stderr, "angofs: out of memory\n");
+		return -1;
+	}
 	/* an open waits at most 2 s for other handles of its path to close or
 	 * agree (the kernel-cache policy); never with -s (one worker) */
 	if (ao_router_init(&d->fs.router, d->core, d->w, c->read_only,
@@ -431,18 +425,25 @@ static int wire(struct daemon *d)
 		fprintf(stderr, "angofs: out of memory\n");
 		return -1;
 	}
-	d->fs.attr_timeout = c->v.attr_timeout > 0 ? (double)c->v.attr_timeout : 0.0;
-	d->fs.entry_timeout = c->v.entry_timeout > 0 ? (double)c->v.entry_timeout : 0.0;
+	d->fs.ttl.attr = c->v.attr_timeout > 0 ? (double)c->v.attr_timeout : 0.0;
+	d->fs.ttl.entry = c->v.entry_timeout > 0 ? (double)c->v.entry_timeout : 0.0;
+	d->fs.ttl.negative = c->hl.negative_timeout;
+	d->fs.set_uid = c->hl.set_uid;
+	d->fs.uid = c->hl.uid;
+	d->fs.set_gid = c->hl.set_gid;
+	d->fs.gid = c->hl.gid;
+	d->fs.set_umask = c->hl.set_umask;
+	d->fs.umask = c->hl.umask;
 	d->fs.cache_dir = c->cache_dir;
 	d->fs.mountpoint = c->cl.mountpoint;
-	d->fuse = fuse_new(&d->c.args, &ao_fuse_ops, sizeof(ao_fuse_ops), &d->fs);
-	if (!d->fuse)
+	d->se = fuse_session_new(&d->c.args, &ao_ll_ops, sizeof(ao_ll_ops), &d->fs);
+	if (!d->se)
 		return -1;
-	d->fs.fuse = d->fuse;
+	d->fs.se = d->se;
 	/* waits on downloads and the spool end with EINTR when the kernel
 	 * interrupts the request because the reader got a signal that means
-	 * "stop" (not SIGCHLD & co: interrupted)) */
-	ao_cancel_set_hook(interrupted);
+	 * "stop" (not SIGCHLD & co: ao_fs_interrupted) */
+	ao_cancel_set_hook(ao_fs_interrupted);
 	return 0;
 }
 
@@ -453,7 +454,7 @@ static int loop(struct daemon *d)
 	int rc;
 
 	if (cl->singlethread)
-		return loop_status(fuse_loop(d->fuse));
+		return loop_status(fuse_session_loop(d->se));
 	lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, (unsigned)cl->clone_fd);
 	/* fuse_parse_cmdline leaves max_idle_threads at UINT_MAX ("unset");
@@ -462,7 +463,7 @@ static int loop(struct daemon *d)
 		fuse_loop_cfg_set_idle_threads(lc, cl->max_idle_threads);
 	if (cl->max_threads > 0 && cl->max_threads <= 100000)
 		fuse_loop_cfg_set_max_threads(lc, (unsigned)cl->max_threads);
-	rc = loop_status(fuse_loop_mt(d->fuse, lc));
+	rc = loop_status(fuse_session_loop_mt(d->se, lc));
 	fuse_loop_cfg_destroy(lc);
 	return rc;
 }
@@ -474,16 +475,16 @@ static int run(struct daemon *d)
 	struct ao_err e;
 	int ret;
 
-	if (fuse_mount(d->fuse, c->cl.mountpoint) != 0)
+	if (fuse_session_mount(d->se, c->cl.mountpoint) != 0)
 		return 1;
 	d->mounted = 1;
 	if (fuse_daemonize(c->cl.foreground) != 0)
 		return 1;
 	if (!c->cl.foreground)
 		ao_log_use_syslog(1); /* stderr is /dev/null now */
-	if (fuse_set_signal_handlers(fuse_get_session(d->fuse)) != 0)
+	if (fuse_set_signal_handlers(d->se) != 0)
 		return 1;
-	if (ao_stop_start(d->fuse, c->cl.mountpoint, ao_fs_open_handles) < 0)
+	if (ao_stop_start(d->se, c->cl.mountpoint, ao_fs_open_handles) < 0)
 		ao_warn("cannot install the stop handler: a signal ends the mount at once");
 	ao_info("mounted %s (host %s%s, cache %s%s%s)", c->cl.mountpoint, c->host,
 		c->v.offline ? ", offline" : "", c->cache_dir, c->conf_used ? ", config " : "",
@@ -504,7 +505,7 @@ static int run(struct daemon *d)
 		ao_warn("%d files or directories were still open when the mount ended: "
 			"their release never came",
 			ao_fs_open_handles());
-	fuse_remove_signal_handlers(fuse_get_session(d->fuse));
+	fuse_remove_signal_handlers(d->se);
 	ao_info("unmounting %s", c->cl.mountpoint);
 	return ret;
 }
@@ -515,12 +516,13 @@ static void unwire(struct daemon *d)
 	d->poll = NULL;
 	ao_fs_stop(&d->fs);
 	ao_xcache_drain(d->xc); /* merges still writing use the core's hooks */
-	if (d->fuse) {
+	if (d->se) {
 		if (d->mounted)
-			fuse_unmount(d->fuse);
-		fuse_destroy(d->fuse);
+			fuse_session_unmount(d->se);
+		fuse_session_destroy(d->se);
 	}
 	ao_router_destroy(&d->fs.router); /* no handle is left (ao_fs_stop) */
+	ao_fs_destroy(&d->fs);
 	ao_writes_free(d->w);
 	ao_core_free(d->core);
 	ao_media_free(d->media); /* after the core: no handle is left */

@@ -46,7 +46,7 @@
 #include <unistd.h>
 
 #define FUSE_USE_VERSION 312
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 
 #include "angofs/cancel.h"
 #include "angofs/log.h"
@@ -63,7 +63,7 @@ static int minfo = -1; /* /proc/self/mountinfo, or -1 */
 static long mount_id = -1;
 static pthread_t loop_tid, stopper;
 static int started;
-static struct fuse *F;
+static struct fuse_session *F;
 static char *mnt;
 static int (*open_handles)(void);
 /* fields below: st_lock */
@@ -244,19 +244,19 @@ static void *stopper_main(void *arg)
 		if (open_handles && open_handles() > 0)
 			ao_info("stop: %d files or directories still open after %d s",
 				open_handles(), STOP_GRACE_S);
-		fuse_exit(F);
+		fuse_session_exit(F);
 		pthread_kill(loop_tid, SIGTERM);
 	}
 	pthread_mutex_unlock(&st_lock);
 	return NULL;
 }
 
-int ao_stop_start(struct fuse *fuse, const char *mountpoint, int (*busy)(void))
+int ao_stop_start(struct fuse_session *se, const char *mountpoint, int (*busy)(void))
 {
 	struct sigaction sa;
 	int sigs[] = {SIGTERM, SIGINT, SIGHUP};
 
-	F = fuse;
+	F = se;
 	open_handles = busy;
 	loop_tid = pthread_self();
 	mnt = strdup(mountpoint);

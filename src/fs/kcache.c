@@ -429,8 +429,30 @@ static void set_size(struct stat *st, long long size)
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 }
 
+void ao_kc_ttl(const struct ao_kc_ttl_cfg *c, enum ao_kc_node node, struct ao_kc_ttl *out)
+{
+	/* today one value each for names and attributes, files and
+	 * directories alike; a missing name is kept for `negative` */
+	out->entry = node == AO_KC_NODE_NONE ? c->negative : c->entry;
+	out->attr = node == AO_KC_NODE_NONE ? 0 : c->attr;
+}
+
+static __thread unsigned long seen_gen; /* the calling thread's last stat */
+
+unsigned long ao_kc_seen(void)
+{
+	return seen_gen;
+}
+
+void ao_kc_seen_clear(void)
+{
+	seen_gen = 0;
+}
+
 void ao_kc_stat(struct ao_kc *kc, const char *path, const struct ao_kc_id *id, struct stat *st)
 {
+	if (id && id->rule == AO_KC_EXPORT)
+		seen_gen = id->gen;
 	if (!path || !id || (id->rule != AO_KC_EXPORT && !id->bytes))
 		return;
 	pthread_mutex_lock(&kc->lock);
@@ -446,6 +468,7 @@ void ao_kc_stat(struct ao_kc *kc, const char *path, const struct ao_kc_id *id, s
 			set_size(st, size);
 		}
 		e->attr_gen = gen;
+		seen_gen = gen; /* what the kernel's attributes will describe */
 		e->attr_size = size;
 		e->attr_mtime = id->mtime;
 	} else if (e && e->pc_open && e->pc_bytes) {

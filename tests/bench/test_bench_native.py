@@ -16,6 +16,7 @@ from conftest import BUILD, ROOT
 
 ROWS = ("re-read of a cached", "first read after a remount (cache",
         "first read after a remount, pages dropped", "head -c 100 of a cold export",
+        "the same from the hub's answer to GET /export on",
         "cold read (open to last byte)", "cached images, 8 readers, first pass",
         "cached images, 8 readers, second pass", "warm ImageFolder epoch", "cp of a")
 

@@ -153,3 +153,25 @@ def test_existing_mount_options_still_work(hub, workdir):
         assert "Street Scenes" in os.listdir(m.path)
     finally:
         m.stop()
+
+
+def test_the_high_level_librarys_options_still_work(hub, workdir):
+    """The adapter is on libfuse's low-level API, which does not know the
+    high-level library's options: uid, gid, umask and negative_timeout are
+    mapped, the caching ones accepted without effect, modules= refused."""
+    m = Mount(hub, workdir, opts=["uid=4321", "gid=4322", "umask=027", "negative_timeout=2",
+                                  "kernel_cache", "auto_cache", "noforget",
+                                  "remember=5", "ac_attr_timeout=3"], env=isolated_env(workdir))
+    try:
+        names = os.listdir(m.path)
+        assert "Street Scenes" in names
+        for p in (m.path, os.path.join(m.path, "Street Scenes"),
+                  os.path.join(m.path, "Street Scenes", "project.json")):
+            st = os.stat(p)
+            assert (st.st_uid, st.st_gid) == (4321, 4322), p
+            assert st.st_mode & 0o027 == 0, (p, oct(st.st_mode))
+    finally:
+        m.stop()
+    r = run_angofs([os.path.join(workdir, "nomnt"), "-o", "modules=subdir", "-o",
+                    "subdir=/x"], env=isolated_env(workdir))
+    assert r.returncode != 0 and "modules=subdir" in r.stderr, r.stderr

@@ -1,4 +1,4 @@
-"""Changed files are opened through the page cache (src/daemon/fuse_ops.c):
+"""Changed files are opened through the page cache (src/daemon/ll_files.c):
 the first open of a freshly fetched export, and of a small in-memory file,
 has the kernel's old attributes dropped by the adapter's side thread (the
 open waits for it, bounded; never from inside the request handler) instead
@@ -163,7 +163,7 @@ def test_shared_mmap_while_a_drop_waits_behind_a_stalled_read(hub, mount):
     asset still downloading, faulting past the bytes that came) must not hold
     up an open's drop: with one side thread the task.json open behind it ran
     out its 2 s and fell back to direct_io, and its shared mmap failed with
-    ENODEV. Opens' drops have their own lane now (src/daemon/fuse_ops.c)."""
+    ENODEV. Opens' drops have their own lane now (src/daemon/ll_files.c)."""
     from test_assets import PROJECT, project_id, upload_object
     big = os.urandom(1 << 20) * 12  # 12 MiB
     upload_object(hub, project_id(hub, PROJECT), "stall.bin", big)
