@@ -53,6 +53,7 @@ struct inval_item {
 	struct inval_item *next;
 	unsigned long seq;
 	fuse_ino_t ino; /* a node's invalidation (path empty) */
+	int attr_only;	/* its attributes only (no page: it never waits for one) */
 	size_t name_at; /* an entry invalidation: path[name_at..] is the name (0: none) */
 	char path[];
 };
@@ -98,8 +99,12 @@ static void inval_one(struct ao_fs *fs, struct inval_item *it, int stopping)
 	if (it->name_at)
 		return inval_entry(fs, it, stopping);
 	fuse_ino_t ino = it->ino ? it->ino : ao_ino_find(fs->ino, it->path);
-	int r = ino && !stopping ? fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0) : -ENOENT;
-	ao_debug("invalidated %s node %llu (%d)", it->path, (unsigned long long)ino, r);
+	/* a negative offset: the kernel drops the attributes and leaves the pages */
+	int r = ino && !stopping
+		    ? fuse_lowlevel_notify_inval_inode(fs->se, ino, it->attr_only ? -1 : 0, 0)
+		    : -ENOENT;
+	ao_debug("invalidated %s node %llu%s (%d)", it->path, (unsigned long long)ino,
+		 it->attr_only ? " attributes" : "", r);
 }
 
 static void *inval_main(void *arg)
@@ -132,7 +137,7 @@ static void *inval_main(void *arg)
 
 /* Queue path (and, for an entry invalidation, name in directory path). */
 static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, const char *name,
-				fuse_ino_t ino)
+				fuse_ino_t ino, int attr_only)
 {
 	struct inval_lane *l = &fs->lane[lane];
 	size_t n = strlen(path) + 1, m = name ? strlen(name) + 1 : 0;
@@ -146,6 +151,7 @@ static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, co
 		memcpy(it->path + n, name, m);
 	it->name_at = name ? n : 0;
 	it->ino = ino;
+	it->attr_only = attr_only;
 	it->next = NULL;
 	pthread_mutex_lock(&fs->ql);
 	if (!fs->inval_started) {
@@ -166,22 +172,27 @@ static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, co
 
 unsigned long ao_fs_inval_queue(struct ao_fs *fs, int lane, const char *path)
 {
-	return queue_item(fs, lane, path, NULL, 0);
+	return queue_item(fs, lane, path, NULL, 0, 0);
 }
 
 unsigned long ao_fs_inval_queue_node(struct ao_fs *fs, int lane, fuse_ino_t ino)
 {
-	return ino ? queue_item(fs, lane, "", NULL, ino) : 0;
+	return ino ? queue_item(fs, lane, "", NULL, ino, 0) : 0;
+}
+
+unsigned long ao_fs_inval_queue_attr(struct ao_fs *fs, int lane, fuse_ino_t ino)
+{
+	return ino ? queue_item(fs, lane, "", NULL, ino, 1) : 0;
 }
 
 void ao_fs_invalidate(struct ao_fs *fs, const char *path)
 {
-	queue_item(fs, LANE_OTHER, path, NULL, 0);
+	queue_item(fs, LANE_OTHER, path, NULL, 0, 0);
 }
 
 void ao_fs_invalidate_entry(struct ao_fs *fs, const char *dir, const char *name)
 {
-	queue_item(fs, LANE_OTHER, dir, name, 0);
+	queue_item(fs, LANE_OTHER, dir, name, 0, 0);
 }
 
 int ao_fs_inval_wait(struct ao_fs *fs, int lane, unsigned long seq, long ms)

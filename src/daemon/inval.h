@@ -22,6 +22,9 @@ void ao_fs_inval_stop(struct ao_fs *fs);
 unsigned long ao_fs_inval_queue(struct ao_fs *fs, int lane, const char *path);
 /* The same for node ino (an open's own node; 0: nothing to do). */
 unsigned long ao_fs_inval_queue_node(struct ao_fs *fs, int lane, fuse_ino_t ino);
+/* The same for the node's attributes only: the kernel asks for them again
+ * and keeps its pages (never waits for a page a READ holds: quick). */
+unsigned long ao_fs_inval_queue_attr(struct ao_fs *fs, int lane, fuse_ino_t ino);
 /* Wait at most ms for the lane to have made invalidation seq (and every one
  * queued before it on that lane); 1 if done, 0 if not (or seq is 0). */
 int ao_fs_inval_wait(struct ao_fs *fs, int lane, unsigned long seq, long ms);

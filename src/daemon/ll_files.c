@@ -149,11 +149,15 @@ static int drop_attrs(struct ao_fs *fs, struct fh *h, struct fuse_file_info *fi)
 {
 	struct ao_fh *f = h->f;
 	/* a direct_io open's drop, and a passthrough one's when late, wait at
-	 * flush; one whose size is not known yet (drop_first: an export still
-	 * downloading) waits for it, so its first fstat asks */
-	int lane = f->kc.direct_io && !h->pt && !f->kc.drop_first ? LANE_OTHER : LANE_OPEN;
+	 * flush; one whose size is not known yet (drop_first: an export or a
+	 * media object still downloading) has its attributes dropped before it
+	 * returns all the same (attributes only, on the open lane) */
+	int lane = f->kc.direct_io && !h->pt ? LANE_OTHER : LANE_OPEN;
 	unsigned long seq = ao_fs_inval_queue_node(fs, lane, h->ino);
 	int done = lane == LANE_OPEN && ao_fs_inval_wait(fs, lane, seq, OPEN_INVAL_WAIT_MS);
+	if (f->kc.drop_first)
+		ao_fs_inval_wait(fs, LANE_OPEN, ao_fs_inval_queue_attr(fs, LANE_OPEN, h->ino),
+				 OPEN_INVAL_WAIT_MS);
 
 	ao_router_cached(R(fs), f, done); /* the policy's pin, per path */
 	if (!done) {
@@ -202,13 +206,14 @@ static int make_handle(struct ao_fs *fs, fuse_req_t req, fuse_ino_t ino, const c
 		 * is done the first read refreshes the size (GETATTR) and goes
 		 * through the page cache. Not in time: direct_io, and flush
 		 * waits for the queued invalidation. A direct_io open whose
-		 * size is not known yet (drop_first: an export still
-		 * downloading) waits for the drop too, so its first fstat asks.
+		 * size is not known yet (drop_first: an export or a media object
+		 * still downloading) also has its attributes dropped before it
+		 * returns, so its first fstat asks (sendfile splices through the
+		 * page cache only up to the kernel's size): attributes only, on
+		 * the open lane, which cannot wait for a page a READ holds.
 		 */
 		int done = drop_attrs(fs, h, fi);
-		if (done && f->kc.drop_first) {
-			/* direct_io, the old size dropped: fstat asks */
-		} else if (done) {
+		if (done) {
 			fi->direct_io = 0;
 			fi->keep_cache = 0;
 		} else {

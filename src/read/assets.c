@@ -527,6 +527,12 @@ int asset_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh
 	 * drop the old size once it is known, so stat after close is true
 	 * (flush waits for it) */
 	*fh->kc = (struct ao_kc_id){.rule = AO_KC_PATH, .len = sizeof(id), .drop_when_direct = 1};
+	/* still downloading: the kernel's size (1, or an older object's) is
+	 * dropped before the open returns, so the opener's fstat asks (the
+	 * size the hub announced): sendfile (shutil.copyfile) and splice read
+	 * through the page cache only up to the kernel's size, and
+	 * shutil.copyfile sizes its copy by fstat */
+	fh->kc->drop_first = !complete;
 	memcpy(fh->kc->ident, &id, sizeof(id));
 	fh->kc->id = complete ? fh->kc->ident : NULL;
 	/* a complete object: the kernel may read its file itself (passthrough) */

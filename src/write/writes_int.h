@@ -28,7 +28,8 @@
  * entry is created (w->mu held) or adopted (ws_rescan: spool_load runs
  * without w->mu, before the entry is listed) and kept while the entry lives;
  * it never waits (F_SETLK: a held lock means another daemon owns the entry).
- * The full list of
+ * A labels/ file sent while it is prepared has its own leaf lock (st->mu,
+ * writes_stream.c), taken without w->mu. The full list of
  * the daemon's mutexes and the global order: docs/DESIGN-NOTES.md ("Locks").
  * struct entry (spool.h): every field is guarded by w->mu; content, chunks
  * and state change only by the thread that set busy (then without w->mu).

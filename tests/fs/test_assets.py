@@ -518,3 +518,47 @@ def test_warm_open_of_a_cached_asset_keeps_the_kernel_pages(env):
                 assert os.stat(p).st_size == len(want[p])
     got = _strace_counts(m.proc.pid, passes, ["splice", "pread64", "vmsplice"])
     assert sum(got.values()) == 0, got
+
+
+def test_copyfile_of_never_read_assets_is_whole(workdir):
+    """shutil.copyfile (sendfile), shutil.copytree and cp of assets nobody
+    read yet give whole copies. sendfile splices through the kernel's page
+    cache, which stops at the kernel's size of the file: before the first
+    read that is the 1-byte placeholder, and the kernel asks again only once
+    the open dropped it. Before: the open of an object still downloading
+    dropped it after replying, so copyfile's fstat raced the drop and 1 to 6
+    of 40 copies were 1 byte long (this test: 1 to 9 of 100)."""
+    import shutil
+    import subprocess
+    hub = Hub(workdir, seeds=("synthetic:100",))
+    m = None
+    try:
+        st, body = hub.api("GET", "/listProjects", query={"limit": "100"})
+        pid, pname = next((p["_id"], p["name"]) for p in body["data"]["projects"]
+                          if p["name"].startswith("synthetic"))
+        want = {a["externalId"]: fetch(a["data"]) for a in hub_assets(hub, pid)}
+        assert len(want) == 100
+        m = Mount(hub, workdir, name="m")
+        d = os.path.join(m.path, pname, "assets")
+        names = sorted(os.listdir(d))
+        assert names == sorted(want)
+        assert {os.stat(os.path.join(d, n)).st_size for n in names} == {1}  # placeholders
+        out = os.path.join(workdir, "copies")
+        os.mkdir(out)
+        short = []
+        for n in names[:80]:  # one at a time: each open finds its object cold
+            shutil.copyfile(os.path.join(d, n), os.path.join(out, n))
+        for n in names[80:90]:
+            subprocess.run(["cp", os.path.join(d, n), out], check=True, timeout=60)
+        shutil.copytree(d, os.path.join(workdir, "tree"),
+                        ignore=lambda _, ns: [x for x in ns if x in names[:90]])
+        for n in names:
+            got = read_file(os.path.join(out if n in names[:90] else
+                                         os.path.join(workdir, "tree"), n))
+            if got != want[n]:
+                short.append((n, len(got), len(want[n])))
+        assert not short, short
+    finally:
+        if m:
+            m.stop()
+        hub.stop()
