@@ -7,8 +7,9 @@ the labels, synthetic:I for the images). A "side" is one way to run the
 daemon: each build given (--build, and --build-317 for a second build in the
 same run), and on a build with passthrough support both the default
 (passthrough=auto) and -o passthrough=off; a build without it is one side
-marked "passthrough: not built" (support is read from the daemon's --help,
-the state it reached from its .status). Every row runs its rounds with the
+marked "passthrough: not built" (support: the daemon's --help offers the
+option and it loads libfuse >= 3.17; the state each side reached, or why
+not, is read from its .status and printed). Every row runs its rounds with the
 sides and the local baseline interleaved in an order that rotates per round,
 so machine noise hits them alike; the table reports medians (min-max), the
 ratio against the baseline and the row's target. Each side is checked to
@@ -66,10 +67,17 @@ def libfuse_of(build):
     return v.group(1) if v else "?"
 
 
-def has_passthrough(build):
+def has_passthrough(build, version):
+    """The daemon offers -o passthrough (its --help) and was built against a
+    libfuse that has it (>= 3.17: the option exists on older builds too,
+    where .status says why it stays off)."""
     r = subprocess.run([os.path.join(build, "src", "angofs"), "--help"], capture_output=True,
                        text=True)
-    return "passthrough" in (r.stdout + r.stderr)
+    try:
+        new_enough = tuple(int(x) for x in version.split(".")[:2]) >= (3, 17)
+    except ValueError:
+        new_enough = False
+    return "passthrough" in (r.stdout + r.stderr) and new_enough
 
 
 class Side:
@@ -83,7 +91,7 @@ def make_sides(builds):
     for build in builds:
         v = libfuse_of(build)
         name = "libfuse %s" % v
-        if has_passthrough(build):
+        if has_passthrough(build, v):
             sides.append(Side(name + ", passthrough default", build, [], True))
             sides.append(Side(name + ", passthrough=off", build, ["passthrough=off"], True))
         else:
@@ -121,7 +129,7 @@ class Bench:
         self.nmount += 1
         m = B.Mount(side.build, self.hub, os.path.join(self.dir, "mnt%d" % self.nmount),
                     os.path.join(self.dir, cache), list(side.opts) + list(opts))
-        if side.pt and side.state is None:
+        if side.state is None:
             with open(os.path.join(m.path, ".status")) as f:
                 side.state = json.load(f).get("passthrough", "(not in .status)")
         return m
@@ -359,8 +367,8 @@ class Bench:
                   a.runs, a.epoch_runs, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.cpu_count(),
                   os.uname().release, time.time() - t0))
         for s in self.sides:
-            print("side %s: %s; .status passthrough: %s" % (
-                s.label, s.build, json.dumps(s.state) if s.pt else "passthrough: not built"))
+            print("side %s: %s; .status passthrough: %s" % (s.label, s.build,
+                                                            json.dumps(s.state)))
         self.print_table()
         for f in self.failures:
             print("CHECK FAILED: " + f)
