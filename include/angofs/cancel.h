@@ -4,7 +4,7 @@
  * The core, the export cache, the write side and the hub client know nothing
  * of FUSE, yet a reader interrupted by a signal (Ctrl-C on `cat`) must get its
  * answer promptly instead of waiting for a download. The daemon installs one
- * hook (fuse_interrupted() of the request the calling thread serves); code
+ * hook (fuse_req_interrupted() of the request the calling thread serves); code
  * that waits polls ao_cancelled() at least once a second and gives up with
  * EINTR. Threads that serve no request (background sender, side threads) and
  * unit tests see 0: nothing is cancelled there.

@@ -3,8 +3,11 @@
  * file, decided in one place (src/fs/kcache.c; docs/SEMANTICS.md E1-E5,
  * S1-S4; docs/DESIGN-NOTES.md "Exports").
  *
- * The kernel has one inode per path: one size, one page cache, shared by
- * every handle of the path. A handle served through the page cache must
+ * The kernel has one inode per path while the path's content keeps its
+ * identity (the adapter gives an export's new generation a new node at its
+ * next lookup, src/daemon/inodes.c; until then its opens still reach the
+ * older node): one size, one page cache, shared by every handle of the
+ * path. A handle served through the page cache must
  * read the bytes the pages hold at the size the kernel holds; one that
  * cannot is served with direct_io, which is correct with any cached size
  * and pages but refuses a shared mmap (ENODEV: libfuse 3.14 cannot ask for

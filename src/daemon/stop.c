@@ -114,26 +114,52 @@ static void unescape(const char *in, char *out, size_t n)
 	out[k] = '\0';
 }
 
+/* The whole of /proc/self/mountinfo, read again from its start through the
+ * descriptor the stopper polls (which also re-arms the poll): no other
+ * descriptor is opened or duplicated, so a mount table that changes often
+ * (other mounts on the machine) costs reads only. NUL-terminated, malloc'd;
+ * NULL on failure. */
+static char *read_mountinfo(void)
+{
+	size_t cap = 16384, len = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+
+	if (!buf || lseek(minfo, 0, SEEK_SET) < 0) {
+		free(buf);
+		return NULL;
+	}
+	while ((n = read(minfo, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len - 1 == 0) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
 /* Scan mountinfo: with want < 0, the id of the last FUSE mount on mnt (-1:
  * none); else 1 if mount `want` is still there, 0 if not. */
 static long scan_mountinfo(long want)
 {
 	char path[4096];
 	long found = want < 0 ? -1 : 0;
-	FILE *f;
-	char *line = NULL;
-	size_t cap = 0;
-	int fd;
+	char *all = minfo >= 0 ? read_mountinfo() : NULL, *line, *save = NULL;
 
-	if (minfo < 0 || (fd = dup(minfo)) < 0)
+	if (!all)
 		return want < 0 ? -1 : 1;
-	lseek(fd, 0, SEEK_SET);
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return want < 0 ? -1 : 1;
-	}
-	while (getline(&line, &cap, f) > 0) {
+	for (line = strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		long id = strtol(line, NULL, 10);
 		char *p = line;
 
@@ -154,8 +180,7 @@ static long scan_mountinfo(long want)
 		if (strcmp(path, mnt) == 0 && strncmp(sep + 3, "fuse", 4) == 0)
 			found = id;
 	}
-	free(line);
-	fclose(f);
+	free(all);
 	return found;
 }
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "angofs/cancel.h"
 #include "angofs/log.h"
 #include "labels_prep.h"
 #include "writes_int.h"
@@ -419,6 +420,38 @@ static int ws_prepare_answer_entry(struct ao_writes *w, const char *project_id,
 	return r;
 }
 
+/*
+ * An open for writing of a file whose earlier content is being sent right
+ * now (a POST under way; after a restart, the resend of what the spool
+ * held) waits for that send to end: the new content is the next one, the
+ * last write wins. Bounded (BUSY_WAIT_MS) and not past an interrupt of the
+ * caller. One step (w->mu held): 1 when the caller should look again (the
+ * entry may be gone meanwhile), -EBUSY past *until, -EINTR.
+ */
+#define BUSY_WAIT_MS 75000
+
+static int busy_wait_step(struct ao_writes *w, long long *until)
+{
+	if (!*until)
+		*until = ao_sys_now_ms() + BUSY_WAIT_MS;
+	if (ao_sys_now_ms() >= *until)
+		return -EBUSY;
+	return ao_cancel_cond_wait(&w->idle, &w->mu) < 0 ? -EINTR : 1;
+}
+
+static int busy_err(int r, const char *relpath, const char *spath, struct ao_err *err)
+{
+	if (r == -EINTR)
+		return ao_errf(err, EINTR,
+			       "%s: interrupted while its earlier content was being sent; "
+			       "nothing was written",
+			       relpath);
+	return ao_errf(err, EBUSY,
+		       "%s is still being sent after %d s; try again when %s "
+		       "shows the outcome",
+		       relpath, BUSY_WAIT_MS / 1000, spath);
+}
+
 int ao_writes_create(struct ao_writes *w, const char *project_id, const char *relpath, mode_t mode,
 		     int flags, uint64_t *fh, struct ao_err *err)
 {
@@ -434,8 +467,11 @@ int ao_writes_create(struct ao_writes *w, const char *project_id, const char *re
 	if (p.is_status)
 		return ao_errf(err, EACCES, "%s is a status file (read-only)", relpath);
 	ws_status_path(p.target, spath, sizeof(spath));
+	long long until = 0;
 	pthread_mutex_lock(&w->mu);
-	e = ws_find(w, project_id, p.target);
+	while ((e = ws_find(w, project_id, p.target)) && e->busy &&
+	       (r = busy_wait_step(w, &until)) > 0)
+		;
 	ws_gone(w, project_id, p.target, 1);
 	if (p.area == AR_ASSETS && ws_is_dir(w, project_id, relpath)) {
 		r = ao_errf(err, EISDIR, "%s is a directory", relpath);
@@ -443,10 +479,7 @@ int ao_writes_create(struct ao_writes *w, const char *project_id, const char *re
 		   !ws_is_dir(w, project_id, p.dir)) {
 		r = ao_errf(err, ENOENT, "%s: no such directory", p.dir);
 	} else if (e && e->busy) {
-		r = ao_errf(err, EBUSY,
-			    "%s is being sent right now; try again when %s "
-			    "shows the outcome",
-			    relpath, spath);
+		r = busy_err(r, relpath, spath, err);
 	} else if (e && (flags & O_EXCL) && ws_visible(e)) {
 		r = ao_errf(err, EEXIST, "%s exists", relpath);
 	} else {
@@ -469,6 +502,8 @@ int ao_writes_open(struct ao_writes *w, const char *project_id, const char *relp
 	struct wpath p;
 	struct entry *e;
 	int r = ws_parse(relpath, &p);
+
+	long long until = 0;
 
 	if (r < 0 || p.is_dir)
 		return ao_errf(err, ENOENT, "%s: not a write-side file", relpath);
@@ -504,11 +539,12 @@ again:
 	}
 	if (writable && e && e->busy) {
 		char spath[4200];
+		if ((r = busy_wait_step(w, &until)) > 0) {
+			pthread_mutex_unlock(&w->mu);
+			goto again;
+		}
 		ws_status_path(p.target, spath, sizeof(spath));
-		r = ao_errf(err, EBUSY,
-			    "%s is being sent right now; try again when %s "
-			    "shows the outcome",
-			    relpath, spath);
+		r = busy_err(r, relpath, spath, err);
 		goto out;
 	}
 	if (!ws_visible(e)) { /* writing a task's answer that nothing is spooled for */

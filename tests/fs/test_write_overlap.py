@@ -131,3 +131,37 @@ def test_close_interrupted_while_waiting_is_sent_in_background(hub, wmount):
     wait_for(lambda: status_state(path + ".status") == "sent", 60, "B delivered")
     time.sleep(1)
     assert weather_of(task_answer(hub, task_by_ext(hub, pid, ext)["_id"])) == "Snow"
+
+
+def test_an_open_while_the_earlier_answer_is_sent_waits_and_wins(hub, wmount):
+    """A new open for writing of a task's answer while its earlier content
+    is being sent (the POST held 3 s by the hub) waits for that send, then
+    writes; the newer answer is on the hub. Before: the open failed with
+    EBUSY "being sent right now" (seen in the race model test: a write of a
+    newer answer right after a restart, while the daemon resent the answer
+    its spool held)."""
+    pid, pdir = street(hub, wmount)
+    tid = sorted(os.listdir(os.path.join(pdir, "tasks")))[6]
+    path = os.path.join(pdir, "tasks", tid, "answer.json")
+    a = json.loads(read(path))
+
+    def with_weather(w):
+        cls = [c for c in a.get("classifications", []) if c.get("schemaId") != "cWeath01"]
+        return json.dumps(dict(a, classifications=cls + [{"schemaId": "cWeath01",
+                                                          "answer": w}]))
+    before = count(hub, ANNOTATE)
+    hub.fault(route=ANNOTATE, latency_ms=3000, count=1)
+    try:
+        fd1 = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        os.write(fd1, with_weather("Rain").encode())
+        t, out = close_in_thread(fd1)
+        wait_for(lambda: count(hub, ANNOTATE) > before, 30, "the first send to start")
+        with open(path, "w") as f:  # the send is still held
+            f.write(with_weather("Cloudy"))
+        t.join(60)
+        assert out.get("rc") == 0, out
+    finally:
+        hub.clear_faults()
+    wait_for(lambda: status_state(path + ".status") == "sent", 60, "the newer answer sent")
+    assert weather_of(task_answer(hub, tid)) == "Cloudy"
+    assert weather_of(json.loads(read(path))) == "Cloudy"
