@@ -747,7 +747,10 @@ static void release_view(struct ao_fh *f, unsigned long *cur_gen)
 {
 	struct ao_core_fh *fh = CFH(f);
 
-	*cur_gen = 0;
+	/* an image of complete content (read/views/tree.c dsv_open): the
+	 * content it read stands for the current one (a newer one is seen at
+	 * the next open, whose number then differs); else nothing to keep */
+	*cur_gen = fh->kc->rule == AO_KC_EXPORT ? fh->kc->gen : 0;
 	V(fh->c)->release(fh->c, fh);
 	core_fh_free(fh);
 }

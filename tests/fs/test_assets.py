@@ -536,6 +536,35 @@ def test_warm_open_of_a_cached_asset_keeps_the_kernel_pages(env):
     assert sum(got.values()) == 0, got
 
 
+@pytest.mark.skipif(not any(os.access(os.path.join(p, "strace"), os.X_OK)
+                            for p in os.environ.get("PATH", "").split(":")),
+                    reason="needs strace")
+def test_warm_open_of_a_dataset_image_keeps_the_kernel_pages(env):
+    """The same for the images of a dataset view (datasets/imagefolder/, what
+    a DataLoader reads every epoch): a warm open of unchanged content keeps
+    the kernel's pages. Before: every open of a view image dropped them, so
+    each epoch read every byte through the daemon again."""
+    hub, m = env
+    root = os.path.join(m.path, PROJECT, "datasets", "imagefolder")
+    paths = sorted(p for p in glob.glob(os.path.join(root, "*", "*")) if os.path.isfile(p))
+    assert len(paths) >= 3, paths
+    want = {p: read_file(p) for p in paths}
+    published(m, len(paths))
+    for p in paths:  # the first open of each after its download
+        assert read_file(p) == want[p]
+
+    def passes():
+        for _ in range(3):
+            for p in paths:
+                assert read_file(p) == want[p]
+                assert os.stat(p).st_size == len(want[p])
+    got = _strace_counts(m.proc.pid, passes, ["splice", "pread64", "vmsplice"])
+    # a READ is answered by splicing from the cache file (splice + vmsplice
+    # per reply); the open itself preads the image's record (one per open)
+    assert got.get("splice", 0) + got.get("vmsplice", 0) == 0, got
+    assert got.get("pread64", 0) <= 3 * len(paths), got
+
+
 def test_copyfile_of_never_read_assets_is_whole(workdir):
     """shutil.copyfile (sendfile), shutil.copytree and cp of assets nobody
     read yet give whole copies. sendfile splices through the kernel's page

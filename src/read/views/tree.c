@@ -696,6 +696,17 @@ int dsv_open(struct ao_core *c, const struct ao_node *n, struct ao_core_fh *fh, 
 	int alone =
 	    __atomic_fetch_add(&d->g->iopen[dsv_image_pos(d->g, d->im)], 1, __ATOMIC_RELAXED) == 0;
 	d->counted = 1;
+	/* complete content this daemon numbered (media/keep.c): the rule of
+	 * exports with the content's number as the generation, as for assets/
+	 * (read/assets.c): a warm open of unchanged bytes keeps the kernel's
+	 * pages and attributes (the views show the mount's time as mtime) */
+	struct ao_media_ident mi;
+	if (known && fh->fd >= 0 && ao_media_fh_ident(d->mfh, &mi)) {
+		*fh->kc = (struct ao_kc_id){
+		    .rule = AO_KC_EXPORT, .gen = mi.cseq, .size = mi.size, .mtime = c->t0};
+		ao_debug("datasets: open %s: complete content %lu", n->ds_name, mi.cseq);
+		return 0;
+	}
 	/* the kernel's size for this path may be old: drop it now if no READ
 	 * can be waiting on its pages, else on the side thread (direct_io) */
 	*fh->kc = (struct ao_kc_id){.rule = AO_KC_IMAGE, .known = known, .others = !alone};
