@@ -23,6 +23,7 @@ import urllib.request
 import pytest
 
 from conftest import Hub, Mount
+from harness.util import wait_for
 from hubutil import fetch_signed
 
 PROJECT = "Street Photos"
@@ -58,6 +59,14 @@ def read_file(path):
 
 def media_files(cache):
     return glob.glob(os.path.join(cache, "media", "*.data"))
+
+
+def published(m, n, timeout=30):
+    """Wait until the media cache names n complete objects (H.meta): a reader
+    gets an object's last byte just before its download is published, and
+    only an open after that is served from the complete file."""
+    wait_for(lambda: len(glob.glob(os.path.join(m.cache, "media", "*.meta"))) >= n, timeout,
+             "%d downloads published" % n)
 
 
 @pytest.fixture
@@ -446,6 +455,7 @@ def test_warm_open_of_a_cached_asset_opens_nothing(env):
     d = os.path.join(m.path, PROJECT, "assets")
     paths = [os.path.join(d, n) for n in sorted(os.listdir(d))]
     want = {p: read_file(p) for p in paths}  # cached now
+    published(m, len(paths))
 
     def passes():
         for _ in range(3):
@@ -483,10 +493,15 @@ def test_an_asset_kept_open_is_replaced_by_another_daemons_generation(workdir):
         with urllib.request.urlopen(req, timeout=60) as r:
             assert r.status in (200, 201)
         time.sleep(1.2)
+        metas = {p: os.stat(p).st_ino for p in glob.glob(os.path.join(cache, "media", "*.meta"))}
         hub.reset_stats()
         assert read_file(fb) == two  # b's TTL ran out: fetched again
         n = counts(hub).get("GET /storage")
         assert n  # (twice when the storage wants it signed)
+        # b's generation is published once H.meta names it: a reader may get
+        # the last byte just before (T6 promises the next open after that)
+        wait_for(lambda: any(os.stat(p).st_ino != i for p, i in metas.items()), 30,
+                 "b's generation published")
         assert read_file(fa) == two
         with open(fa, "rb") as f:
             assert os.fstat(f.fileno()).st_size == len(two)
@@ -508,6 +523,7 @@ def test_warm_open_of_a_cached_asset_keeps_the_kernel_pages(env):
     d = os.path.join(m.path, PROJECT, "assets")
     paths = [os.path.join(d, n) for n in sorted(os.listdir(d))]
     want = {p: read_file(p) for p in paths}
+    published(m, len(paths))
     for p in paths:  # the first open of each after its download
         assert read_file(p) == want[p]
 
