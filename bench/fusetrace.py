@@ -86,29 +86,42 @@ def parse(path, fds):
     return ops, calls
 
 
+class NoTrace(RuntimeError):
+    """strace is missing or may not attach here (no ptrace permission)."""
+
+
 def trace(pid, action, workdir):
     """Run action() with strace attached to every thread of pid; returns
-    (fuse requests by opcode, other syscalls by name)."""
+    (fuse requests by opcode, other syscalls by name); NoTrace if strace
+    cannot attach (action() is then not run)."""
     fds = fuse_fds(pid)
     out = os.path.join(workdir, "strace-%d.txt" % pid)
-    p = subprocess.Popen(["strace", "-f", "-qq", "-xx", "-s", "8", "-p", str(pid), "-o", out],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        p = subprocess.Popen(["strace", "-f", "-qq", "-xx", "-s", "8", "-p", str(pid), "-o",
+                              out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except OSError as e:
+        raise NoTrace("strace: %s" % e)
     try:
         # attached when every thread has strace as its tracer
         deadline = time.time() + 10
         while time.time() < deadline:
+            if p.poll() is not None:
+                raise NoTrace("strace -p %d: %s" % (pid, p.stderr.read().decode(
+                    "utf-8", "replace").strip()[:300]))
             tids = os.listdir("/proc/%d/task" % pid)
             if all(_traced(pid, t) for t in tids):
                 break
             time.sleep(0.05)
         else:
-            raise RuntimeError("strace did not attach to %d" % pid)
+            raise NoTrace("strace did not attach to %d in 10 s" % pid)
         time.sleep(0.2)
         action()
         time.sleep(0.5)  # the last replies and releases
     finally:
-        p.terminate()
+        if p.poll() is None:
+            p.terminate()
         p.wait(timeout=30)
+        p.stderr.close()
     try:
         return parse(out, fds)
     finally:

@@ -148,6 +148,18 @@ class Bench:
                           "target": ("<= %.2f" if kind == "time" else ">= %.2f") % target,
                           "ok": ok, "a_text": fmt(a), "b_text": fmt(b)})
 
+    def trace(self, m, action):
+        """(FUSE requests, syscalls) of action() on mount m's daemon, or None
+        once strace could not attach here (said once in the notes)."""
+        if "unavailable" in self.explain:
+            return None
+        try:
+            return fusetrace.trace(m.proc.pid, action, self.dir)
+        except fusetrace.NoTrace as e:
+            self.explain["unavailable"] = str(e)
+            self.notes.append("--explain: no strace counts: %s" % e)
+            return None
+
     def check(self, ok, what):
         if not ok:
             self.failures.append(what)
@@ -222,13 +234,17 @@ class Bench:
                 os.stat(f)
                 got = {}
                 for when in ("first cat after a remount", "second cat, same mount"):
-                    ops, calls = fusetrace.trace(m.proc.pid, lambda: run(["cat", f]), self.dir)
+                    t = self.trace(m, lambda: run(["cat", f]))
+                    if t is None:
+                        break
+                    ops, calls = t
                     got[when] = {"ops": ops, "calls": calls}
                     self.notes.append("%s, %s: FUSE requests %s; %d other syscalls (%.0f MB "
                                       "file)" % (when, s.label, fusetrace.per(ops, 1) or "none",
                                                  sum(calls.values()), size / 1e6))
                 m.stop()
-                self.explain.setdefault("cached", {})[s.label] = got
+                if got:
+                    self.explain.setdefault("cached", {})[s.label] = got
         os.unlink(local)
 
     # --- a cold export: head -c 100, the full read, curl + unzip ---------
@@ -364,8 +380,8 @@ class Bench:
                 self.log("%s rows: %.0f s" % (r, time.time() - t))
         print("\nangofs near-native reads (%d rounds per row, %d for the epoch; sides and "
               "baseline interleaved), %s, %d cores, kernel %s, %.0f s" % (
-                  a.runs, a.epoch_runs, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.cpu_count(),
-                  os.uname().release, time.time() - t0))
+                  a.runs, a.epoch_runs, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                  os.cpu_count(), os.uname().release, time.time() - t0))
         for s in self.sides:
             print("side %s: %s; .status passthrough: %s" % (s.label, s.build,
                                                             json.dumps(s.state)))
