@@ -479,22 +479,6 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 /* --- names ---------------------------------------------------------------- */
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct ao_fs *fs = FS(req);
-	char path[4096];
-	struct ao_err e;
-
-	ao_fs_enter(req);
-	ao_err_clear(&e);
-	int rc = ao_ino_child_path(fs->ino, parent, name, path, sizeof(path));
-	if (rc == 0)
-		rc = ao_router_unlink(R(fs), path, &e);
-	if (rc == 0) /* files still open keep their node (W7: the reader keeps its bytes) */
-		ao_ino_drop(fs->ino, parent, name);
-	reply_err(req, ao_fs_fail("unlink", path, rc, &e));
-}
-
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
@@ -555,7 +539,9 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		ao_ino_forget(fs->ino, ep.ino, 1);
 }
 
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* unlink and rmdir: the router removes, the inode table forgets the name
+ * (files still open keep their node: W7, the reader keeps its bytes) */
+static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 {
 	struct ao_fs *fs = FS(req);
 	char path[4096];
@@ -565,11 +551,22 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ao_err_clear(&e);
 	int rc = ao_ino_child_path(fs->ino, parent, name, path, sizeof(path));
 	if (rc == 0)
-		rc = ao_router_rmdir(R(fs), path, &e);
-	latest_moved(fs, path, rc);
+		rc = dir ? ao_router_rmdir(R(fs), path, &e) : ao_router_unlink(R(fs), path, &e);
+	if (dir)
+		latest_moved(fs, path, rc);
 	if (rc == 0)
 		ao_ino_drop(fs->ino, parent, name);
-	reply_err(req, ao_fs_fail("rmdir", path, rc, &e));
+	reply_err(req, ao_fs_fail(dir ? "rmdir" : "unlink", path, rc, &e));
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_name(req, parent, name, 0);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_name(req, parent, name, 1);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)

@@ -512,19 +512,18 @@ def test_an_asset_kept_open_is_replaced_by_another_daemons_generation(workdir):
         hub.stop()
 
 
-@pytest.mark.skipif(not any(os.access(os.path.join(p, "strace"), os.X_OK)
-                            for p in os.environ.get("PATH", "").split(":")),
-                    reason="needs strace")
-def test_warm_open_of_a_cached_asset_keeps_the_kernel_pages(env):
-    """A warm open of unchanged cached content keeps the kernel's pages and
-    attributes: its bytes do not cross /dev/fuse again (no READ reaches the
-    daemon, which would splice or pread them from the cache file)."""
-    hub, m = env
-    d = os.path.join(m.path, PROJECT, "assets")
-    paths = [os.path.join(d, n) for n in sorted(os.listdir(d))]
+NEEDS_STRACE = pytest.mark.skipif(
+    not any(os.access(os.path.join(p, "strace"), os.X_OK)
+            for p in os.environ.get("PATH", "").split(":")), reason="needs strace")
+
+
+def warm_passes(m, paths):
+    """Read every path (cold), wait until the downloads are published, read
+    each once more (its first open of complete content), then count the
+    daemon's data-moving system calls over 3 more passes with stat."""
     want = {p: read_file(p) for p in paths}
     published(m, len(paths))
-    for p in paths:  # the first open of each after its download
+    for p in paths:
         assert read_file(p) == want[p]
 
     def passes():
@@ -532,13 +531,21 @@ def test_warm_open_of_a_cached_asset_keeps_the_kernel_pages(env):
             for p in paths:
                 assert read_file(p) == want[p]
                 assert os.stat(p).st_size == len(want[p])
-    got = _strace_counts(m.proc.pid, passes, ["splice", "pread64", "vmsplice"])
+    return _strace_counts(m.proc.pid, passes, ["splice", "pread64", "vmsplice"])
+
+
+@NEEDS_STRACE
+def test_warm_open_of_a_cached_asset_keeps_the_kernel_pages(env):
+    """A warm open of unchanged cached content keeps the kernel's pages and
+    attributes: its bytes do not cross /dev/fuse again (no READ reaches the
+    daemon, which would splice or pread them from the cache file)."""
+    hub, m = env
+    d = os.path.join(m.path, PROJECT, "assets")
+    got = warm_passes(m, [os.path.join(d, n) for n in sorted(os.listdir(d))])
     assert sum(got.values()) == 0, got
 
 
-@pytest.mark.skipif(not any(os.access(os.path.join(p, "strace"), os.X_OK)
-                            for p in os.environ.get("PATH", "").split(":")),
-                    reason="needs strace")
+@NEEDS_STRACE
 def test_warm_open_of_a_dataset_image_keeps_the_kernel_pages(env):
     """The same for the images of a dataset view (datasets/imagefolder/, what
     a DataLoader reads every epoch): a warm open of unchanged content keeps
@@ -548,17 +555,7 @@ def test_warm_open_of_a_dataset_image_keeps_the_kernel_pages(env):
     root = os.path.join(m.path, PROJECT, "datasets", "imagefolder")
     paths = sorted(p for p in glob.glob(os.path.join(root, "*", "*")) if os.path.isfile(p))
     assert len(paths) >= 3, paths
-    want = {p: read_file(p) for p in paths}
-    published(m, len(paths))
-    for p in paths:  # the first open of each after its download
-        assert read_file(p) == want[p]
-
-    def passes():
-        for _ in range(3):
-            for p in paths:
-                assert read_file(p) == want[p]
-                assert os.stat(p).st_size == len(want[p])
-    got = _strace_counts(m.proc.pid, passes, ["splice", "pread64", "vmsplice"])
+    got = warm_passes(m, paths)
     # a READ is answered by splicing from the cache file (splice + vmsplice
     # per reply); the open itself preads the image's record (one per open)
     assert got.get("splice", 0) + got.get("vmsplice", 0) == 0, got
