@@ -3,7 +3,7 @@
  * node ids are mapped to the paths the router (angofs/router.h) routes by
  * the inode table (inodes.c); the entry operations are in ll_ops.c, the
  * open files in ll_files.c, and kernel cache invalidations are queued to
- * side threads (two lanes, inval.c), never issued from inside a request
+ * side threads (lanes, inval.c), never issued from inside a request
  * handler. Results of the router (struct ao_err) become errnos, the
  * message logged.
  */
@@ -55,7 +55,7 @@ struct ao_fs {
 		pthread_cond_t qc, done_c;	  /* [ql] new item; an item done */
 		struct inval_item *head, *tail;	  /* [ql] paths waiting for the thread */
 		unsigned long next_seq, done_seq; /* [ql] issued and finished sequence numbers */
-	} lane[2];				  /* inval.h: LANE_OPEN, LANE_OTHER */
+	} lane[3];				  /* inval.h: LANE_OPEN, LANE_OTHER, LANE_LOOKUP */
 
 	/* passthrough (passthrough.c): asked for (-o passthrough=auto), granted
 	 * at init (before any other request), why not; pt_denied: atomic, the

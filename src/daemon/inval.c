@@ -5,7 +5,7 @@
  * a READ (an mmap fault, even of a closed file) that waits for a worker;
  * called from a handler (with -s, the only worker) that is a deadlock.
  *
- * Two lanes, each a FIFO with its own thread. LANE_OPEN carries only the
+ * Lanes, each a FIFO with its own thread. LANE_OPEN carries only the
  * drops an open waits for while no other handle of the file can have a READ
  * holding one of its pages (the core's direct_io = 0): each is quick. Every
  * other drop (a direct_io open's, deferred to flush; an answer's siblings;
@@ -31,18 +31,33 @@
  * that is a working directory) is not dropped: it goes when its timeout
  * runs out.
  *
+ * That look through the mount is a LOOKUP this daemon answers, so it is made
+ * by a third thread (LANE_LOOKUP) with a file table of its own that holds no
+ * descriptor (unshare(CLONE_FILES), then close_range): a daemon killed while
+ * a worker held that LOOKUP left the thread waiting in the kernel for an
+ * answer that never came (uninterruptibly: the request was in userspace),
+ * and since the thread shared the process's file table, /dev/fuse was never
+ * closed, the connection never aborted, the daemon stayed a zombie and the
+ * mount hung for everyone. Now the kernel aborts the connection when the
+ * other threads are gone, which ends that wait. The same thread is not
+ * waited for at stop beyond a bound (its look may be queued behind the
+ * request loop that has ended; the unmount then ends it). It logs nothing
+ * (no descriptor).
+ *
  * Locks: fs->ql guards the queues and the threads' state; never held while
  * calling into libfuse, the kernel or the core.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "angofs/log.h"
 #include "inval.h" /* adapter.h: FUSE_USE_VERSION, fuse_lowlevel.h */
@@ -54,9 +69,13 @@ struct inval_item {
 	unsigned long seq;
 	fuse_ino_t ino; /* a node's invalidation (path empty) */
 	int attr_only;	/* its attributes only (no page: it never waits for one) */
+	int relookup;	/* LANE_LOOKUP: statx of path (a mount path), nothing else */
 	size_t name_at; /* an entry invalidation: path[name_at..] is the name (0: none) */
 	char path[];
 };
+
+static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, const char *name,
+				fuse_ino_t ino, int attr_only, int relookup);
 
 /* Is the mount point this FUSE mount (the re-lookup goes through it)? */
 static int our_mount(const struct ao_fs *fs)
@@ -86,16 +105,21 @@ static void inval_entry(struct ao_fs *fs, struct inval_item *it, int stopping)
 		/* look it up again at once: the kernel re-attaches the entry a
 		 * process may have as its working directory (getcwd works) */
 		char p[PATH_MAX];
-		struct statx st;
 		if (snprintf(p, sizeof(p), "%s%s/%s", fs->mountpoint, it->path, name) <
 		    (int)sizeof(p))
-			statx(AT_FDCWD, p, AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW, STATX_INO,
-			      &st);
+			queue_item(fs, LANE_LOOKUP, p, NULL, 0, 0, 1);
 	}
 }
 
 static void inval_one(struct ao_fs *fs, struct inval_item *it, int stopping)
 {
+	if (it->relookup) {
+		struct statx st;
+		if (!stopping)
+			statx(AT_FDCWD, it->path, AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW,
+			      STATX_INO, &st);
+		return;
+	}
 	if (it->name_at)
 		return inval_entry(fs, it, stopping);
 	fuse_ino_t ino = it->ino ? it->ino : ao_ino_find(fs->ino, it->path);
@@ -137,7 +161,7 @@ static void *inval_main(void *arg)
 
 /* Queue path (and, for an entry invalidation, name in directory path). */
 static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, const char *name,
-				fuse_ino_t ino, int attr_only)
+				fuse_ino_t ino, int attr_only, int relookup)
 {
 	struct inval_lane *l = &fs->lane[lane];
 	size_t n = strlen(path) + 1, m = name ? strlen(name) + 1 : 0;
@@ -152,6 +176,7 @@ static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, co
 	it->name_at = name ? n : 0;
 	it->ino = ino;
 	it->attr_only = attr_only;
+	it->relookup = relookup;
 	it->next = NULL;
 	pthread_mutex_lock(&fs->ql);
 	if (!fs->inval_started) {
@@ -172,27 +197,27 @@ static unsigned long queue_item(struct ao_fs *fs, int lane, const char *path, co
 
 unsigned long ao_fs_inval_queue(struct ao_fs *fs, int lane, const char *path)
 {
-	return queue_item(fs, lane, path, NULL, 0, 0);
+	return queue_item(fs, lane, path, NULL, 0, 0, 0);
 }
 
 unsigned long ao_fs_inval_queue_node(struct ao_fs *fs, int lane, fuse_ino_t ino)
 {
-	return ino ? queue_item(fs, lane, "", NULL, ino, 0) : 0;
+	return ino ? queue_item(fs, lane, "", NULL, ino, 0, 0) : 0;
 }
 
 unsigned long ao_fs_inval_queue_attr(struct ao_fs *fs, int lane, fuse_ino_t ino)
 {
-	return ino ? queue_item(fs, lane, "", NULL, ino, 1) : 0;
+	return ino ? queue_item(fs, lane, "", NULL, ino, 1, 0) : 0;
 }
 
 void ao_fs_invalidate(struct ao_fs *fs, const char *path)
 {
-	queue_item(fs, LANE_OTHER, path, NULL, 0, 0);
+	queue_item(fs, LANE_OTHER, path, NULL, 0, 0, 0);
 }
 
 void ao_fs_invalidate_entry(struct ao_fs *fs, const char *dir, const char *name)
 {
-	queue_item(fs, LANE_OTHER, dir, name, 0, 0);
+	queue_item(fs, LANE_OTHER, dir, name, 0, 0, 0);
 }
 
 int ao_fs_inval_wait(struct ao_fs *fs, int lane, unsigned long seq, long ms)
@@ -222,29 +247,74 @@ int ao_fs_inval_wait(struct ao_fs *fs, int lane, unsigned long seq, long ms)
 void ao_fs_inval_init(struct ao_fs *fs)
 {
 	pthread_mutex_init(&fs->ql, NULL);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < LANE_COUNT; i++) {
 		fs->lane[i].fs = fs;
 		pthread_cond_init(&fs->lane[i].qc, NULL);
 		pthread_cond_init(&fs->lane[i].done_c, NULL);
 	}
 }
 
+/* LANE_LOOKUP's thread: a file table of its own that holds no descriptor
+ * but stdio (head comment), then the lane's loop. */
+static void *lookup_main(void *arg)
+{
+	if (unshare(CLONE_FILES) == 0)
+		close_range(3, ~0U, 0);
+	return inval_main(arg);
+}
+
+/* Wake the lanes' threads to end (ql held). */
+static void wake_all(struct ao_fs *fs)
+{
+	fs->inval_stop = 1;
+	for (int i = 0; i < LANE_COUNT; i++) {
+		pthread_cond_broadcast(&fs->lane[i].qc);
+		pthread_cond_broadcast(&fs->lane[i].done_c);
+	}
+}
+
+/* End lane i's thread and drop what is still queued; LANE_LOOKUP's only
+ * within a second (its look may wait for a request loop that has ended:
+ * the unmount ends it; what it still holds is its own then). */
+static void end_lane(struct ao_fs *fs, int i)
+{
+	struct inval_lane *l = &fs->lane[i];
+
+	if (i == LANE_LOOKUP) {
+		struct timespec dl;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += 1;
+		if (pthread_timedjoin_np(l->thread, NULL, &dl) != 0) {
+			pthread_detach(l->thread);
+			return;
+		}
+	} else {
+		pthread_join(l->thread, NULL);
+	}
+	while (l->head) {
+		struct inval_item *it = l->head;
+		l->head = it->next;
+		free(it);
+	}
+	l->tail = NULL;
+}
+
 int ao_fs_inval_start(struct ao_fs *fs)
 {
-	int r;
+	int r = 0, n;
+
 	pthread_mutex_lock(&fs->ql);
 	fs->inval_stop = 0;
-	r = pthread_create(&fs->lane[LANE_OPEN].thread, NULL, inval_main, &fs->lane[LANE_OPEN]);
-	if (r == 0) {
-		r = pthread_create(&fs->lane[LANE_OTHER].thread, NULL, inval_main,
-				   &fs->lane[LANE_OTHER]);
-		if (r) { /* stop the first (it is waiting on its queue) */
-			fs->inval_stop = 1;
-			pthread_cond_broadcast(&fs->lane[LANE_OPEN].qc);
-			pthread_mutex_unlock(&fs->ql);
-			pthread_join(fs->lane[LANE_OPEN].thread, NULL);
-			pthread_mutex_lock(&fs->ql);
-		}
+	for (n = 0; n < LANE_COUNT && r == 0; n++)
+		r = pthread_create(&fs->lane[n].thread, NULL,
+				   n == LANE_LOOKUP ? lookup_main : inval_main, &fs->lane[n]);
+	if (r) { /* stop those started (each is waiting on its queue) */
+		n--;
+		wake_all(fs);
+		pthread_mutex_unlock(&fs->ql);
+		for (int i = 0; i < n; i++)
+			end_lane(fs, i);
+		pthread_mutex_lock(&fs->ql);
 	}
 	fs->inval_started = r == 0;
 	pthread_mutex_unlock(&fs->ql);
@@ -255,22 +325,19 @@ void ao_fs_inval_stop(struct ao_fs *fs)
 {
 	pthread_mutex_lock(&fs->ql);
 	int started = fs->inval_started;
-	fs->inval_stop = 1;
 	fs->inval_started = 0;
-	for (int i = 0; i < 2; i++) {
-		pthread_cond_broadcast(&fs->lane[i].qc);
-		pthread_cond_broadcast(&fs->lane[i].done_c);
-	}
+	wake_all(fs);
 	pthread_mutex_unlock(&fs->ql);
-	for (int i = 0; i < 2; i++) {
-		struct inval_lane *l = &fs->lane[i];
-		if (started)
-			pthread_join(l->thread, NULL);
-		while (l->head) {
-			struct inval_item *it = l->head;
-			l->head = it->next;
-			free(it);
+	for (int i = 0; i < LANE_COUNT; i++) {
+		if (started) {
+			end_lane(fs, i);
+		} else {
+			while (fs->lane[i].head) {
+				struct inval_item *it = fs->lane[i].head;
+				fs->lane[i].head = it->next;
+				free(it);
+			}
+			fs->lane[i].tail = NULL;
 		}
-		l->tail = NULL;
 	}
 }

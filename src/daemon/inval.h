@@ -10,8 +10,9 @@
 
 /* LANE_OPEN: only the drops an open waits for while no other handle of the
  * file can hold one of its pages (each is quick); LANE_OTHER: every other
- * drop and the entry invalidations. */
-enum { LANE_OPEN, LANE_OTHER };
+ * drop and the entry invalidations; LANE_LOOKUP: the looks through the
+ * mount after an entry invalidation (a thread without /dev/fuse, inval.c). */
+enum { LANE_OPEN, LANE_OTHER, LANE_LOOKUP, LANE_COUNT };
 
 void ao_fs_inval_init(struct ao_fs *fs);
 /* Start / stop the two threads (stop drops what is still queued). */

@@ -4,7 +4,7 @@
  * an open, the invalidations they ask for, spliced reads, and the release
  * at unmount of what the kernel never released.
  *
- * Kernel invalidations are only ever made by the side threads (two lanes,
+ * Kernel invalidations are only ever made by the side threads (lanes,
  * src/daemon/inval.c), never inside a request handler: the kernel's
  * invalidation locks the file's pages, and a page can be locked by a READ
  * (an mmap fault, even of a closed file) that waits for a worker; called

@@ -281,3 +281,35 @@ def test_what_was_deleted_is_gone_within_an_interval(hub, workdir):
     finally:
         os.chdir(home)
         m.stop()
+
+
+def test_the_look_through_the_mount_holds_no_fuse_descriptor(hub, workdir):
+    """After an entry invalidation the daemon looks the entry up again
+    through its own mount (getcwd of a process inside keeps working). The
+    thread that does it must hold no /dev/fuse descriptor: killed while a
+    worker held that LOOKUP, the thread waited in the kernel for an answer
+    that never came, and as it shared the process's file table /dev/fuse
+    never closed: the daemon stayed a zombie and the mount hung for every
+    reader (the race model test's rerun hung 32 min). With no descriptor,
+    the kernel aborts the connection once the other threads are gone. Checked
+    on the threads' own descriptor tables (/proc/PID/task/TID/fd): before,
+    every thread shared one that held /dev/fuse."""
+    m = Mount(hub, workdir, opts=["poll=1"])
+    try:
+        os.listdir(m.path)
+
+        def fuse_fds(tid):
+            d = "/proc/%d/task/%d/fd" % (m.proc.pid, tid)
+            out = 0
+            for fd in os.listdir(d):
+                try:
+                    out += os.readlink(os.path.join(d, fd)) == "/dev/fuse"
+                except OSError:
+                    pass
+            return out
+        tids = [int(t) for t in os.listdir("/proc/%d/task" % m.proc.pid)]
+        counts = {t: fuse_fds(t) for t in tids}
+        assert counts[m.proc.pid] >= 1, counts  # the request loop's
+        assert any(n == 0 for n in counts.values()), counts
+    finally:
+        m.stop()
