@@ -224,29 +224,7 @@ class Bench:
                           % self.size["label_items"])
 
     def make_labels(self, pid):
-        n = self.size["label_items"]
-        per = self.size["label_bytes"] // n
-        src = os.path.join(self.dir, "labels.ndjson")
-        body = os.path.join(self.dir, "labels-body.json")
-        with open(src, "w") as f, open(body, "w") as g:
-            g.write('{"project": "%s", "jsonContent": [\n' % pid)
-            for i in range(1, n + 1):
-                objs, it = [], None
-                while True:
-                    it = {"externalId": "synthetic_%07d.jpg" % i, "objects": objs,
-                          "classifications": [{"schemaId": "cWeath01", "answer": "Cloudy"}]}
-                    line = json.dumps(it)
-                    if len(line) >= per - 1:
-                        break
-                    k = len(objs)
-                    objs.append({"schemaId": "tCar0001" if k % 2 else "tPed0001",
-                                 "objectId": "o%d-%d" % (i, k),
-                                 "bounding-box": {"x": (i + k) % 900, "y": k * 7 % 500,
-                                                  "width": 20 + k, "height": 10 + k}})
-                f.write(line + "\n")
-                g.write(line + (",\n" if i < n else "\n"))
-            g.write("]}\n")
-        return src, body
+        return B.write_labels(self.dir, pid, self.size["label_items"], self.size["label_bytes"])
 
     def baseline_post(self, body):
         r = run(["curl", "-sf", "-X", "POST", "-H", "apikey: " + B.API_KEY, "-H",

@@ -7,6 +7,7 @@ down by cleanup() (also on Ctrl-C / SIGTERM), so an interrupted run leaves no
 mount, daemon or data behind. Request counts come from the hub's own counters
 (GET /_admin/stats), never from angofs's logs.
 """
+import json
 import os
 import shutil
 import signal
@@ -175,3 +176,30 @@ def median(xs):
     s = sorted(xs)
     n = len(s)
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def write_labels(folder, pid, n, nbytes):
+    """A labels file (NDJSON, n items of about nbytes/n bytes each) for the
+    synthetic project pid, and the same items as one POST /import/labels body:
+    (its path, the body's path)."""
+    per = nbytes // n
+    src, body = os.path.join(folder, "labels.ndjson"), os.path.join(folder, "labels-body.json")
+    with open(src, "w") as f, open(body, "w") as g:
+        g.write('{"project": "%s", "jsonContent": [\n' % pid)
+        for i in range(1, n + 1):
+            objs = []
+            while True:
+                it = {"externalId": "synthetic_%07d.jpg" % i, "objects": objs,
+                      "classifications": [{"schemaId": "cWeath01", "answer": "Cloudy"}]}
+                line = json.dumps(it)
+                if len(line) >= per - 1:
+                    break
+                k = len(objs)
+                objs.append({"schemaId": "tCar0001" if k % 2 else "tPed0001",
+                             "objectId": "o%d-%d" % (i, k),
+                             "bounding-box": {"x": (i + k) % 900, "y": k * 7 % 500,
+                                              "width": 20 + k, "height": 10 + k}})
+            f.write(line + "\n")
+            g.write(line + (",\n" if i < n else "\n"))
+        g.write("]}\n")
+    return src, body

@@ -215,27 +215,7 @@ def make_labels(b):
     the same items as the JSON body curl sends."""
     nbytes = int(b.args.label_mb * 1e6)
     n = max(1, min(b.args.tasks, nbytes // 1000))
-    per = nbytes // n
-    src = os.path.join(b.dir, "labels.ndjson")
-    body = os.path.join(b.dir, "labels-body.json")
-    with open(src, "w") as f, open(body, "w") as g:
-        g.write('{"project": "%s", "jsonContent": [\n' % b.pid)
-        for i in range(1, n + 1):
-            objs = []
-            while True:
-                it = {"externalId": "synthetic_%07d.jpg" % i, "objects": objs,
-                      "classifications": [{"schemaId": "cWeath01", "answer": "Cloudy"}]}
-                line = json.dumps(it)
-                if len(line) >= per - 1:
-                    break
-                k = len(objs)
-                objs.append({"schemaId": "tCar0001" if k % 2 else "tPed0001",
-                             "objectId": "o%d-%d" % (i, k),
-                             "bounding-box": {"x": (i + k) % 900, "y": k * 7 % 500,
-                                              "width": 20 + k, "height": 10 + k}})
-            f.write(line + "\n")
-            g.write(line + (",\n" if i < n else "\n"))
-        g.write("]}\n")
+    src, body = B.write_labels(b.dir, b.pid, n, nbytes)
     return src, body, n
 
 

@@ -37,6 +37,7 @@ import time
 
 from PIL import Image
 
+import benchlib as B
 from harness import Hub, Mount
 
 
@@ -77,31 +78,6 @@ def med(xs):
     return "%.1f (%.1f-%.1f)" % (statistics.median(xs), min(xs), max(xs))
 
 
-def make_labels(folder, pid, n, nbytes):
-    """The labels file (NDJSON) and the same items as one request body."""
-    per = nbytes // n
-    src, body = os.path.join(folder, "labels.ndjson"), os.path.join(folder, "labels-body.json")
-    with open(src, "w") as f, open(body, "w") as g:
-        g.write('{"project": "%s", "jsonContent": [\n' % pid)
-        for i in range(1, n + 1):
-            objs = []
-            while True:
-                it = {"externalId": "synthetic_%07d.jpg" % i, "objects": objs,
-                      "classifications": [{"schemaId": "cWeath01", "answer": "Cloudy"}]}
-                line = json.dumps(it)
-                if len(line) >= per - 1:
-                    break
-                k = len(objs)
-                objs.append({"schemaId": "tCar0001" if k % 2 else "tPed0001",
-                             "objectId": "o%d-%d" % (i, k),
-                             "bounding-box": {"x": (i + k) % 900, "y": k * 7 % 500,
-                                              "width": 20 + k, "height": 10 + k}})
-            f.write(line + "\n")
-            g.write(line + (",\n" if i < n else "\n"))
-        g.write("]}\n")
-    return src, body
-
-
 def labels_main(a):
     work = tempfile.mkdtemp(prefix="angofs-bench-labels-")
     hub = Hub(work, seeds=("synthetic:%d" % a.label_items,))
@@ -114,7 +90,7 @@ def labels_main(a):
         pname = "synthetic-%d" % a.label_items
         st, body = hub.api("GET", "/listProjects", query={"limit": "100"})
         pid = next(p["_id"] for p in body["data"]["projects"] if p["name"] == pname)
-        src, req = make_labels(work, pid, a.label_items, a.label_mb << 20)
+        src, req = B.write_labels(work, pid, a.label_items, a.label_mb << 20)
         for k, (name, build) in enumerate(builds):
             m = Mount(hub, work, name="m%d" % k, build=build, opts=("rate_limit=0",))
             mounts.append(m)
