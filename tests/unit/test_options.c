@@ -163,6 +163,9 @@ int main(void)
 	ao_ratelimit_destroy(&ra);
 	ao_ratelimit_destroy(&rb);
 	unlink(spath);
-	rmdir(sdir);
+	char lpath[80]; /* the budget's lock file, beside it */
+	snprintf(lpath, sizeof(lpath), "%s.lock", spath);
+	unlink(lpath);
+	CHECK_INT(rmdir(sdir), 0);
 	return t_done("options");
 }
